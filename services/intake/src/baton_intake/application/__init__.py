@@ -1,0 +1,26 @@
+from baton_intake.application.commands import (
+    AddClientNote,
+    AssignAccountManager,
+    CancelRequest,
+    CaptureNeed,
+    RecordClarification,
+    RegisterClient,
+    RequestChange,
+    RequestHandoff,
+    SetContactPolicy,
+)
+from baton_intake.application.intake import IntakeApplication, Written
+
+__all__ = [
+    "AddClientNote",
+    "AssignAccountManager",
+    "CancelRequest",
+    "CaptureNeed",
+    "IntakeApplication",
+    "RecordClarification",
+    "RegisterClient",
+    "RequestChange",
+    "RequestHandoff",
+    "SetContactPolicy",
+    "Written",
+]

@@ -1,0 +1,204 @@
+"""Command handling: load the aggregate, let it decide, append what it recorded.
+
+The append carries the version the decision was made on; if someone else
+appended meanwhile, the command is decided again on fresh state (a few times),
+so concurrent commands never overwrite each other's facts.
+
+Correlation id = the client journey: the request id for a request's events, the
+client id for the client's own. The causation id is what caused the command
+(the HTTP call's correlation id for API writes).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import TypeVar
+
+from baton_shared.domain import Aggregate, NotFound
+from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
+
+from baton_intake.application import commands as c
+from baton_intake.domain import Client, Request
+
+A = TypeVar("A", bound=Aggregate)
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write created, and the stream position read-your-writes can wait for."""
+
+    ids: dict[str, str | list[str]]
+    stream: str
+    position: int  # last sequence appended, or the aggregate's version if nothing changed
+    appended: int
+
+
+class IntakeApplication:
+    def __init__(self, store: EventStore, clock: Clock = utc_now, attempts: int = 5) -> None:
+        self.store = store
+        self.clock = clock
+        self.attempts = attempts
+
+    def _today(self) -> date:
+        return self.clock().date()
+
+    async def _load(self, cls: type[A], aggregate_id: str) -> A:
+        history = await self.store.load(cls.aggregate_type, aggregate_id)
+        aggregate = cls.rebuild(aggregate_id, ((e.seq, e.event) for e in history.events))
+        return aggregate
+
+    async def _load_existing(self, cls: type[A], aggregate_id: str, what: str) -> A:
+        try:
+            uuid.UUID(aggregate_id)
+        except ValueError:
+            raise NotFound(f"{what} {aggregate_id!r} not found: ids are UUIDs") from None
+        aggregate = await self._load(cls, aggregate_id)
+        if not aggregate.exists:
+            raise NotFound(f"{what} {aggregate_id} not found")
+        return aggregate
+
+    async def _save(self, aggregate: Aggregate, command: c.Command, correlation_id: str) -> tuple[int, int]:
+        if not aggregate.pending:
+            return aggregate.version, 0
+        new = [
+            NewEvent(event, correlation_id=correlation_id, actor=command.actor, causation_id=command.causation_id)
+            for event in aggregate.pending
+        ]
+        result = await self.store.append(aggregate.aggregate_type, aggregate.id, aggregate.version, new)
+        return result.last_seq, len(new)
+
+    async def _update(
+        self,
+        cls: type[A],
+        aggregate_id: str,
+        what: str,
+        command: c.Command,
+        decide: Callable[[A], None],
+        correlation: Callable[[A], str],
+    ) -> tuple[A, int, int]:
+        for attempt in range(self.attempts):
+            aggregate = await self._load_existing(cls, aggregate_id, what)
+            decide(aggregate)
+            try:
+                position, appended = await self._save(aggregate, command, correlation(aggregate))
+                return aggregate, position, appended
+            except ConcurrencyConflict:
+                if attempt == self.attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    # --- clients ---------------------------------------------------------------
+
+    async def register_client(self, cmd: c.RegisterClient) -> Written:
+        client_id = new_id()
+        client = Client.register(
+            client_id,
+            name=cmd.name,
+            segment=cmd.segment,
+            account_manager=cmd.account_manager,
+            contacts=cmd.contacts,
+            business_description=cmd.business_description,
+            annual_revenue=cmd.annual_revenue,
+            contact_policy=cmd.contact_policy,
+        )
+        position, n = await self._save(client, cmd, client_id)
+        return Written({"client_id": client_id}, self.store.stream_name, position, n)
+
+    async def add_client_note(self, cmd: c.AddClientNote) -> Written:
+        note_id = new_id()
+        _, position, n = await self._update(
+            Client, cmd.client_id, "client", cmd,
+            lambda client: client.add_note(note_id, cmd.text, cmd.actor),
+            lambda client: client.id,
+        )
+        return Written({"client_id": cmd.client_id, "note_id": note_id}, self.store.stream_name, position, n)
+
+    async def assign_account_manager(self, cmd: c.AssignAccountManager) -> Written:
+        _, position, n = await self._update(
+            Client, cmd.client_id, "client", cmd,
+            lambda client: client.assign_account_manager(cmd.account_manager, cmd.handover_note),
+            lambda client: client.id,
+        )
+        return Written({"client_id": cmd.client_id}, self.store.stream_name, position, n)
+
+    async def set_contact_policy(self, cmd: c.SetContactPolicy) -> Written:
+        _, position, n = await self._update(
+            Client, cmd.client_id, "client", cmd,
+            lambda client: client.set_contact_policy(cmd.policy),
+            lambda client: client.id,
+        )
+        return Written({"client_id": cmd.client_id}, self.store.stream_name, position, n)
+
+    # --- requests ----------------------------------------------------------------
+
+    async def capture_need(self, cmd: c.CaptureNeed) -> Written:
+        await self._load_existing(Client, cmd.client_id, "client")
+        request_id = new_id()
+        request = Request.capture(
+            request_id,
+            client_id=cmd.client_id,
+            summary=cmd.summary,
+            today=self._today(),
+            requirements=cmd.requirements,
+            budget=cmd.budget,
+            currency=cmd.currency,
+            desired_by=cmd.desired_by,
+        )
+        position, n = await self._save(request, cmd, request_id)
+        return Written(
+            {"client_id": cmd.client_id, "request_id": request_id}, self.store.stream_name, position, n
+        )
+
+    async def record_clarification(self, cmd: c.RecordClarification) -> Written:
+        _, position, n = await self._update(
+            Request, cmd.request_id, "request", cmd,
+            lambda request: request.clarify(cmd.question, cmd.answer),
+            lambda request: request.id,
+        )
+        return Written({"request_id": cmd.request_id}, self.store.stream_name, position, n)
+
+    async def request_handoff(self, cmd: c.RequestHandoff) -> Written:
+        handoff_ids = [new_id() for _ in cmd.work]
+        request = await self._load_existing(Request, cmd.request_id, "request")
+        client = await self._load_existing(Client, request.client_id, "client")
+        _, position, n = await self._update(
+            Request, cmd.request_id, "request", cmd,
+            lambda request: request.hand_off(
+                cmd.work, handoff_ids, account_manager=client.account_manager, today=self._today()
+            ),
+            lambda request: request.id,
+        )
+        return Written(
+            {"request_id": cmd.request_id, "handoff_ids": handoff_ids}, self.store.stream_name, position, n
+        )
+
+    async def request_change(self, cmd: c.RequestChange) -> Written:
+        change_id = new_id()
+        _, position, n = await self._update(
+            Request, cmd.request_id, "request", cmd,
+            lambda request: request.request_change(change_id, cmd.department, cmd.description, cmd.actor),
+            lambda request: request.id,
+        )
+        return Written(
+            {"request_id": cmd.request_id, "change_id": change_id}, self.store.stream_name, position, n
+        )
+
+    async def cancel_request(self, cmd: c.CancelRequest) -> Written:
+        _, position, n = await self._update(
+            Request, cmd.request_id, "request", cmd,
+            lambda request: request.cancel(cmd.reason, self.clock()),
+            lambda request: request.id,
+        )
+        return Written({"request_id": cmd.request_id}, self.store.stream_name, position, n)

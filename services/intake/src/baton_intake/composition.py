@@ -1,0 +1,60 @@
+"""The composition root: the one place where intake's parts are wired together."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from baton_shared.contracts import intake as contracts
+from baton_shared.contracts import registry
+from baton_shared.service.app import create_service_app
+from baton_shared.service.logging import configure_logging
+from baton_shared.service.runtime import ServiceRuntime
+from baton_shared.service.settings import BatonSettings
+
+from baton_intake.api import routers
+from baton_intake.application import IntakeApplication
+from baton_intake.application.intake import Clock, utc_now
+from baton_intake.handlers import REACTIONS
+from baton_intake.projections import ClientsProjection, RequestsProjection, TimelineProjection
+from baton_intake.projections.views import IntakeViews
+
+SERVICE = "intake"
+PUBLISHED = [cls for cls in registry.types() if cls.service == SERVICE]
+
+
+class _LazyStore:
+    """The event store exists once the runtime has connected; the application is built before."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
+        self.stream_name = runtime.spec.name
+
+    async def load(self, *args, **kwargs):
+        return await self._runtime.store.load(*args, **kwargs)
+
+    async def append(self, *args, **kwargs):
+        return await self._runtime.store.append(*args, **kwargs)
+
+
+def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) -> FastAPI:
+    settings = settings or BatonSettings()
+    configure_logging(SERVICE, settings.log_level, settings.log_format)
+    clients, requests, timeline = ClientsProjection(), RequestsProjection(), TimelineProjection()
+    runtime = ServiceRuntime(
+        SERVICE, settings, registry, projections=[clients, requests, timeline], reactions=REACTIONS
+    )
+    app = create_service_app(
+        runtime,
+        title="Baton intake",
+        description=(
+            "Clients, their needs, clarifications and handoffs to departments. Every write answers "
+            "with the stream position it appended; pass it as `min_position` (or the "
+            "`Baton-Min-Position` header) to a read to see your own write. "
+            f"Events: see /asyncapi.json ({contracts.__name__})."
+        ),
+        routers=routers,
+        published=PUBLISHED,
+    )
+    app.state.application = IntakeApplication(_LazyStore(runtime), clock=clock)
+    app.state.views = IntakeViews(runtime.engine, clients, requests, timeline)
+    return app

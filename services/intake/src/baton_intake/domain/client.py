@@ -1,0 +1,102 @@
+"""The Client aggregate: who the client is, who looks after them, how they may be contacted."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from baton_shared.contracts.intake import (
+    AccountManagerAssigned,
+    ClientNoteAdded,
+    ClientRegistered,
+    Contact,
+    ContactPolicy,
+    ContactPolicyChanged,
+    Segment,
+)
+from baton_shared.domain import Aggregate, DomainRuleViolation
+
+
+class Client(Aggregate):
+    aggregate_type = "client"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.name = ""
+        self.account_manager = ""
+        self.contact_policy = ContactPolicy()
+        self.note_ids: set[str] = set()
+
+    # --- commands -----------------------------------------------------------
+
+    @classmethod
+    def register(
+        cls,
+        client_id: str,
+        *,
+        name: str,
+        segment: Segment,
+        account_manager: str,
+        contacts: tuple[Contact, ...] = (),
+        business_description: str = "",
+        annual_revenue: Decimal | None = None,
+        contact_policy: ContactPolicy | None = None,
+    ) -> Client:
+        client = cls(client_id)
+        client._record(
+            ClientRegistered(
+                client_id=client_id,
+                name=name,
+                segment=segment,
+                contacts=contacts,
+                business_description=business_description,
+                annual_revenue=annual_revenue,
+                account_manager=account_manager,
+                contact_policy=contact_policy or ContactPolicy(),
+            )
+        )
+        return client
+
+    def add_note(self, note_id: str, text: str, author: str) -> None:
+        self._must_exist()
+        if note_id in self.note_ids:
+            return
+        self._record(ClientNoteAdded(client_id=self.id, note_id=note_id, text=text, author=author))
+
+    def assign_account_manager(self, account_manager: str, handover_note: str = "") -> None:
+        self._must_exist()
+        if account_manager == self.account_manager:
+            raise DomainRuleViolation(f"{account_manager} is already the account manager of client {self.id}")
+        self._record(
+            AccountManagerAssigned(
+                client_id=self.id,
+                account_manager=account_manager,
+                previous_account_manager=self.account_manager or None,
+                handover_note=handover_note,
+            )
+        )
+
+    def set_contact_policy(self, policy: ContactPolicy) -> None:
+        self._must_exist()
+        if policy == self.contact_policy:
+            return  # nothing changes, nothing recorded
+        self._record(ContactPolicyChanged(client_id=self.id, contact_policy=policy))
+
+    def _must_exist(self) -> None:
+        if not self.exists:
+            raise DomainRuleViolation(f"client {self.id} is not registered")
+
+    # --- state --------------------------------------------------------------
+
+    def _on_ClientRegistered(self, e: ClientRegistered) -> None:
+        self.name = e.name
+        self.account_manager = e.account_manager
+        self.contact_policy = e.contact_policy
+
+    def _on_ClientNoteAdded(self, e: ClientNoteAdded) -> None:
+        self.note_ids.add(e.note_id)
+
+    def _on_AccountManagerAssigned(self, e: AccountManagerAssigned) -> None:
+        self.account_manager = e.account_manager
+
+    def _on_ContactPolicyChanged(self, e: ContactPolicyChanged) -> None:
+        self.contact_policy = e.contact_policy

@@ -1,0 +1,88 @@
+"""Clients read model: one row per client, with profile, notes and contact policy."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, JSON, MetaData, String, Table, Text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from baton_shared.contracts import intake as ev
+from baton_shared.events.envelope import RecordedEvent
+from baton_shared.projections import Projection
+from baton_shared.projections.sql import load_rows, upsert
+
+
+class ClientsProjection(Projection):
+    name = "clients"
+
+    def define_tables(self, metadata: MetaData, suffix: str) -> None:
+        self.clients = Table(
+            f"clients{suffix}",
+            metadata,
+            Column("client_id", String(64), primary_key=True),
+            Column("name", String(200), nullable=False),
+            Column("segment", String(8), nullable=False),
+            Column("account_manager", String(200), nullable=False),
+            Column("business_description", Text, nullable=False),
+            Column("annual_revenue", String(40)),  # exact decimal as text
+            Column("contacts", JSON, nullable=False),
+            Column("contact_policy", JSON, nullable=False),
+            Column("notes", JSON, nullable=False),
+            Column("account_manager_history", JSON, nullable=False),
+            Column("registered_at", DateTime(timezone=True), nullable=False),
+            Column("updated_at", DateTime(timezone=True), nullable=False),
+            Column("version", BigInteger, nullable=False),
+            Index(f"ix_clients{suffix}_account_manager", "account_manager", "name"),
+        )
+
+    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
+        mine = [e for e in events if e.envelope.aggregate_type == "client" and e.event is not None]
+        if not mine:
+            return
+        rows = await load_rows(conn, self.clients, "client_id", (e.envelope.aggregate_id for e in mine))
+        changed: dict[str, dict] = {}
+        for recorded in mine:
+            row = fold(rows.get(recorded.envelope.aggregate_id), recorded)
+            if row is not None:
+                rows[row["client_id"]] = changed[row["client_id"]] = row
+        await upsert(conn, self.clients, list(changed.values()), ["client_id"])
+
+
+def fold(row: dict | None, recorded: RecordedEvent) -> dict | None:
+    e, env = recorded.event, recorded.envelope
+    if isinstance(e, ev.ClientRegistered):
+        return {
+            "client_id": e.client_id,
+            "name": e.name,
+            "segment": e.segment,
+            "account_manager": e.account_manager,
+            "business_description": e.business_description,
+            "annual_revenue": None if e.annual_revenue is None else str(e.annual_revenue),
+            "contacts": [c.model_dump(mode="json") for c in e.contacts],
+            "contact_policy": e.contact_policy.model_dump(mode="json"),
+            "notes": [],
+            "account_manager_history": [{"account_manager": e.account_manager, "since": env.occurred_at.isoformat()}],
+            "registered_at": env.occurred_at,
+            "updated_at": env.occurred_at,
+            "version": recorded.seq,
+        }
+    if row is None:
+        return None  # an event for a client this projection never saw registered
+    row = dict(row, updated_at=env.occurred_at, version=recorded.seq)
+    if isinstance(e, ev.ClientNoteAdded):
+        row["notes"] = [
+            *row["notes"],
+            {"note_id": e.note_id, "text": e.text, "author": e.author, "added_at": env.occurred_at.isoformat()},
+        ]
+    elif isinstance(e, ev.AccountManagerAssigned):
+        row["account_manager"] = e.account_manager
+        row["account_manager_history"] = [
+            *row["account_manager_history"],
+            {
+                "account_manager": e.account_manager,
+                "since": env.occurred_at.isoformat(),
+                "handover_note": e.handover_note,
+            },
+        ]
+    elif isinstance(e, ev.ContactPolicyChanged):
+        row["contact_policy"] = e.contact_policy.model_dump(mode="json")
+    return row

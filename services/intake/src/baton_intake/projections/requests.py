@@ -1,0 +1,107 @@
+"""Requests read model: one row per request, with its clarifications, handoffs and changes."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Date, DateTime, Index, JSON, MetaData, String, Table, Text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from baton_shared.contracts import intake as ev
+from baton_shared.events.envelope import RecordedEvent
+from baton_shared.projections import Projection
+from baton_shared.projections.sql import load_rows, upsert
+
+
+class RequestsProjection(Projection):
+    name = "requests"
+
+    def define_tables(self, metadata: MetaData, suffix: str) -> None:
+        self.requests = Table(
+            f"requests{suffix}",
+            metadata,
+            Column("request_id", String(64), primary_key=True),
+            Column("client_id", String(64), nullable=False),
+            Column("summary", Text, nullable=False),
+            Column("requirements", JSON, nullable=False),
+            Column("budget", String(40)),
+            Column("currency", String(3), nullable=False),
+            Column("desired_by", Date),
+            Column("status", String(20), nullable=False),
+            Column("clarifications", JSON, nullable=False),
+            Column("handoffs", JSON, nullable=False),
+            Column("changes", JSON, nullable=False),
+            Column("cancellation", JSON),
+            Column("captured_at", DateTime(timezone=True), nullable=False),
+            Column("updated_at", DateTime(timezone=True), nullable=False),
+            Column("version", BigInteger, nullable=False),
+            Index(f"ix_requests{suffix}_client", "client_id", "captured_at"),
+        )
+
+    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
+        mine = [e for e in events if e.envelope.aggregate_type == "request" and e.event is not None]
+        if not mine:
+            return
+        rows = await load_rows(conn, self.requests, "request_id", (e.envelope.aggregate_id for e in mine))
+        changed: dict[str, dict] = {}
+        for recorded in mine:
+            row = fold(rows.get(recorded.envelope.aggregate_id), recorded)
+            if row is not None:
+                rows[row["request_id"]] = changed[row["request_id"]] = row
+        await upsert(conn, self.requests, list(changed.values()), ["request_id"])
+
+
+def fold(row: dict | None, recorded: RecordedEvent) -> dict | None:
+    e, env = recorded.event, recorded.envelope
+    at = env.occurred_at.isoformat()
+    if isinstance(e, ev.NeedCaptured):
+        return {
+            "request_id": e.request_id,
+            "client_id": e.client_id,
+            "summary": e.summary,
+            "requirements": dict(e.requirements),
+            "budget": None if e.budget is None else str(e.budget),
+            "currency": e.currency,
+            "desired_by": e.desired_by,
+            "status": "captured",
+            "clarifications": [],
+            "handoffs": [],
+            "changes": [],
+            "cancellation": None,
+            "captured_at": env.occurred_at,
+            "updated_at": env.occurred_at,
+            "version": recorded.seq,
+        }
+    if row is None:
+        return None
+    row = dict(row, updated_at=env.occurred_at, version=recorded.seq)
+    if isinstance(e, ev.ClarificationRecorded):
+        row["clarifications"] = [*row["clarifications"], {"question": e.question, "answer": e.answer, "at": at}]
+        if row["status"] == "captured":
+            row["status"] = "clarifying"
+    elif isinstance(e, ev.HandoffRequested):
+        row["handoffs"] = [
+            *row["handoffs"],
+            {
+                "handoff_id": e.handoff_id,
+                "department": e.department,
+                "scope": e.scope,
+                "due_by": e.due_by.isoformat(),
+                "account_manager": e.account_manager,
+                "requested_at": at,
+            },
+        ]
+        row["status"] = "handed_off"
+    elif isinstance(e, ev.ChangeRequested):
+        row["changes"] = [
+            *row["changes"],
+            {
+                "change_id": e.change_id,
+                "department": e.department,
+                "description": e.description,
+                "requested_by": e.requested_by,
+                "at": at,
+            },
+        ]
+    elif isinstance(e, ev.RequestCancelled):
+        row["status"] = "cancelled"
+        row["cancellation"] = {"reason": e.reason, "cancelled_at": e.cancelled_at.isoformat(), "by": env.actor}
+    return row

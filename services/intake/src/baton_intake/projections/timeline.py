@@ -1,0 +1,58 @@
+"""Client timeline: every event about a client, in log order, with what caused it."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, JSON, MetaData, String, Table
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from baton_shared.events.envelope import RecordedEvent
+from baton_shared.projections import Projection
+from baton_shared.projections.sql import upsert
+
+
+class TimelineProjection(Projection):
+    name = "timeline"
+
+    def define_tables(self, metadata: MetaData, suffix: str) -> None:
+        self.timeline = Table(
+            f"client_timeline{suffix}",
+            metadata,
+            Column("client_id", String(64), primary_key=True),
+            Column("stream", String(64), primary_key=True),
+            Column("seq", BigInteger, primary_key=True),
+            Column("event_id", String(64), nullable=False),
+            Column("event_type", String(100), nullable=False),
+            Column("aggregate_type", String(50), nullable=False),
+            Column("aggregate_id", String(64), nullable=False),
+            Column("occurred_at", DateTime(timezone=True), nullable=False),
+            Column("actor", String(200), nullable=False),
+            Column("correlation_id", String(64), nullable=False),
+            Column("causation_id", String(64)),
+            Column("payload", JSON, nullable=False),
+            Index(f"ix_client_timeline{suffix}_order", "client_id", "occurred_at", "seq"),
+        )
+
+    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
+        rows = []
+        for recorded in events:
+            env = recorded.envelope
+            client_id = env.payload.get("client_id")
+            if not isinstance(client_id, str):
+                continue  # not about a client (or an unknown shape): nothing to show
+            rows.append(
+                {
+                    "client_id": client_id,
+                    "stream": recorded.stream,
+                    "seq": recorded.seq,
+                    "event_id": env.event_id,
+                    "event_type": env.event_type,
+                    "aggregate_type": env.aggregate_type,
+                    "aggregate_id": env.aggregate_id,
+                    "occurred_at": env.occurred_at,
+                    "actor": env.actor,
+                    "correlation_id": env.correlation_id,
+                    "causation_id": env.causation_id,
+                    "payload": env.payload,
+                }
+            )
+        await upsert(conn, self.timeline, rows, ["client_id", "stream", "seq"])

@@ -1,0 +1,182 @@
+"""Events published by the intake service (stream INTAKE, subjects ``intake.>``).
+
+Every payload carries ``client_id`` so any consumer can place the event in the
+client's history without looking anything up.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from baton_shared.contracts.registry import registry
+from baton_shared.events.envelope import DomainEvent
+
+Segment = Literal["B2B", "B2C"]
+Channel = Literal["phone", "email", "meeting", "sms", "chat", "letter"]
+RequirementValue = str | int | float | bool
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9 +()./-]{3,40}$")
+
+
+class ContactPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    do_not_contact: bool = False
+    max_contacts_per_30_days: int = Field(default=4, ge=0, le=60)
+    preferred_channels: tuple[Channel, ...] = ()
+
+
+class IntakeEvent(DomainEvent):
+    service = "intake"
+
+
+class WorkItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    department: str
+    scope: str
+    due_by: date
+
+
+# --- client aggregate -------------------------------------------------------
+
+
+@registry.register
+class ClientRegistered(IntakeEvent):
+    "A new client entered the base with their business profile."
+
+    event_type = "ClientRegistered"
+    aggregate_type = "client"
+
+    client_id: str
+    name: str
+    segment: Segment
+    contacts: tuple[Contact, ...] = ()
+    business_description: str = ""
+    annual_revenue: Decimal | None = None
+    account_manager: str
+    contact_policy: ContactPolicy = ContactPolicy()
+
+
+@registry.register
+class ClientNoteAdded(IntakeEvent):
+    "A nuance about the client that nobody should have to ask again."
+
+    event_type = "ClientNoteAdded"
+    aggregate_type = "client"
+
+    client_id: str
+    note_id: str
+    text: str
+    author: str
+
+
+@registry.register
+class AccountManagerAssigned(IntakeEvent):
+    "The client's account manager changed; follow-up builds a handover brief."
+
+    event_type = "AccountManagerAssigned"
+    aggregate_type = "client"
+
+    client_id: str
+    account_manager: str
+    previous_account_manager: str | None
+    handover_note: str = ""
+
+
+@registry.register
+class ContactPolicyChanged(IntakeEvent):
+    "How, and how often, the client agrees to be contacted."
+
+    event_type = "ContactPolicyChanged"
+    aggregate_type = "client"
+
+    client_id: str
+    contact_policy: ContactPolicy
+
+
+# --- request aggregate ------------------------------------------------------
+
+
+@registry.register
+class NeedCaptured(IntakeEvent):
+    "A client's need was captured as a new request."
+
+    event_type = "NeedCaptured"
+    aggregate_type = "request"
+
+    request_id: str
+    client_id: str
+    summary: str
+    requirements: dict[str, RequirementValue] = {}
+    budget: Decimal | None = None
+    currency: str = "EUR"
+    desired_by: date | None = None
+
+
+@registry.register
+class ClarificationRecorded(IntakeEvent):
+    "A question about the need and the client's answer."
+
+    event_type = "ClarificationRecorded"
+    aggregate_type = "request"
+
+    request_id: str
+    client_id: str
+    question: str
+    answer: str
+
+
+@registry.register
+class HandoffRequested(IntakeEvent):
+    "Work handed to one department; delivery opens a work order for it."
+
+    event_type = "HandoffRequested"
+    aggregate_type = "request"
+
+    request_id: str
+    client_id: str
+    handoff_id: str
+    department: str
+    scope: str
+    due_by: date
+    account_manager: str
+
+
+@registry.register
+class ChangeRequested(IntakeEvent):
+    "The client asked for a change mid-way (for one department, or all when none is named)."
+
+    event_type = "ChangeRequested"
+    aggregate_type = "request"
+
+    request_id: str
+    client_id: str
+    change_id: str
+    department: str | None
+    description: str
+    requested_by: str
+
+
+@registry.register
+class RequestCancelled(IntakeEvent):
+    "The request was cancelled; its open work orders are cancelled in delivery."
+
+    event_type = "RequestCancelled"
+    aggregate_type = "request"
+
+    request_id: str
+    client_id: str
+    reason: str
+    cancelled_at: datetime

@@ -1,0 +1,8 @@
+"""The one registry of every Baton event contract."""
+
+from baton_shared.events.registry import EventRegistry
+
+registry = EventRegistry()
+
+# Importing the contract modules registers their events.
+from baton_shared.contracts import intake as _intake  # noqa: E402,F401

@@ -1,0 +1,17 @@
+from baton_shared.eventstore.port import (
+    AggregateHistory,
+    AppendResult,
+    ConcurrencyConflict,
+    EventStore,
+    EventStoreUnavailable,
+    NewEvent,
+)
+
+__all__ = [
+    "AggregateHistory",
+    "AppendResult",
+    "ConcurrencyConflict",
+    "EventStore",
+    "EventStoreUnavailable",
+    "NewEvent",
+]

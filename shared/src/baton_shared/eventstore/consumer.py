@@ -1,0 +1,127 @@
+"""A hand-driven pull loop on a durable JetStream consumer that never drops a message.
+
+Why not FastStream's batch pull subscriber (or nats-py ``fetch()``)? Both wait
+for messages with ``asyncio.wait_for(queue.get(), timeout)``. On Python 3.11 a
+message that arrives just as such a short timeout fires is lost client-side; it
+was delivered, so the server will not send it again until ``ack_wait``, and
+with ack-all it never will once a later message is acknowledged. Measured here:
+live projections through FastStream 0.7.8's ``PullSub(batch=True, timeout=0.02)``
+skipped events in 5 of 5 runs of 135 events. This loop receives through a
+subscription callback into a deque and only *wakes* on an event, so a timeout
+can cost a wake-up, never a message.
+
+One pull request is in flight at a time (``batch``, long-poll ``expires``); the
+handler gets whatever arrived, in delivery order, as soon as it arrived, so a
+quiet stream is handled message by message and a busy one in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import orjson
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from baton_shared.eventstore.provisioning import NS
+from baton_shared.service.logging import get_logger
+
+log = get_logger("baton.consumer")
+
+Handler = Callable[[list[Msg]], Awaitable[None]]
+Recover = Callable[[], Awaitable[None]]
+
+
+class PullLoop:
+    def __init__(
+        self,
+        nc: NATS,
+        stream: str,
+        durable: str,
+        handler: Handler,
+        *,
+        batch_size: int = 500,
+        expires_s: float = 5.0,
+        recover: Recover | None = None,
+    ) -> None:
+        self.nc = nc
+        self.stream = stream
+        self.durable = durable
+        self.handler = handler
+        self.batch_size = batch_size
+        self.expires_s = expires_s
+        self.recover = recover
+        self._inbox = nc.new_inbox()
+        self._arrived: deque[Msg] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._sub = None
+        self.running = False
+
+    async def start(self) -> None:
+        async def on_message(msg: Msg) -> None:
+            self._arrived.append(msg)
+            self._wake.set()
+
+        self._sub = await self.nc.subscribe(self._inbox, cb=on_message)
+        self.running = True
+        self._task = asyncio.create_task(self._run(), name=f"pull-{self.durable}")
+
+    async def stop(self) -> None:
+        self.running = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+
+    async def _pull(self) -> float:
+        body = orjson.dumps({"batch": self.batch_size, "expires": int(self.expires_s * NS)})
+        await self.nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}", body, reply=self._inbox)
+        return time.monotonic() + self.expires_s + 1.0
+
+    async def _run(self) -> None:
+        remaining = 0  # messages the request in flight may still bring
+        deadline = 0.0
+        failures = 0
+        while self.running:
+            try:
+                if remaining <= 0 or time.monotonic() > deadline:
+                    if not self.nc.is_connected:
+                        await asyncio.sleep(0.2)
+                        continue
+                    deadline = await self._pull()
+                    remaining = self.batch_size
+                if not self._arrived:
+                    self._wake.clear()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), max(0.01, deadline - time.monotonic()))
+                batch: list[Msg] = []
+                while self._arrived:
+                    msg = self._arrived.popleft()
+                    status = (msg.headers or {}).get("Status") if not msg.reply else None
+                    if status is None:
+                        batch.append(msg)
+                        remaining -= 1
+                    elif status in ("404", "408", "409"):
+                        remaining = 0  # that request is over
+                        description = (msg.headers or {}).get("Description", "")
+                        if status == "409" and "Consumer Deleted" in description and self.recover:
+                            log.warning("consumer deleted; recovering", durable=self.durable)
+                            await self.recover()
+                if batch:
+                    await self.handler(batch)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any one failure
+                failures += 1
+                log.error("pull loop error", durable=self.durable, error=repr(exc), failures=failures)
+                remaining = 0
+                await asyncio.sleep(min(0.2 * failures, 5.0))

@@ -1,0 +1,224 @@
+"""The event store on JetStream.
+
+Appends
+  Every event is one message on ``<service>.<aggregate_type>.<id>.<EventType>``
+  with ``Nats-Msg-Id`` = its event id. Optimistic concurrency per aggregate uses
+  ``Nats-Expected-Last-Subject-Sequence`` (the version the command was decided
+  on) with ``Nats-Expected-Last-Subject-Sequence-Subject`` = the aggregate's
+  wildcard, so the check covers every event type of the aggregate.
+
+Several events from one command
+  are written as one JetStream *atomic batch* (``Nats-Batch-Id`` /
+  ``Nats-Batch-Sequence`` / ``Nats-Batch-Commit``, nats-server >= 2.12, stream
+  ``allow_atomic``): the server stores all of them, contiguously, or none. The
+  concurrency check rides on the first message of the batch. A batch holds at
+  most 1,000 messages, which bounds the events of one command.
+
+Lost acknowledgements
+  An append whose acknowledgement was lost is retried with the same ids. The
+  server then answers "wrong last sequence" (10071) or "duplicate message id in
+  batch" (10201) rather than "duplicate", so on those answers the store looks at
+  the aggregate's last stored message: if its ``Nats-Msg-Id`` is our last event
+  id, the append had succeeded and is reported as such; otherwise it is a real
+  conflict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+import orjson
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
+
+from baton_shared.contracts.streams import StreamSpec
+from baton_shared.events.envelope import RecordedEvent
+from baton_shared.events.registry import EventRegistry
+from baton_shared.eventstore.port import (
+    AggregateHistory,
+    AppendResult,
+    ConcurrencyConflict,
+    EventStoreUnavailable,
+    NewEvent,
+)
+from baton_shared.eventstore.provisioning import js_api
+from baton_shared.service import metrics
+
+WRONG_LAST_SEQUENCE = 10071
+BATCH_DUPLICATE_MSG_ID = 10201
+MAX_BATCH = 1000
+
+
+class JetStreamEventStore:
+    def __init__(
+        self,
+        nc: NATS,
+        spec: StreamSpec,
+        registry: EventRegistry,
+        *,
+        timeout: float = 5.0,
+        attempts: int = 3,
+    ) -> None:
+        self.nc = nc
+        self.spec = spec
+        self.stream_name = spec.name
+        self.registry = registry
+        self.timeout = timeout
+        self.attempts = attempts
+
+    # --- reads -------------------------------------------------------------
+
+    async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+        subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
+        msgs = await direct_get_batch(self.nc, self.stream_name, subject_filter, timeout=self.timeout)
+        return AggregateHistory(
+            [
+                self.registry.decode(
+                    self.stream_name, int(m.headers["Nats-Sequence"]), m.headers["Nats-Subject"], m.data
+                )
+                for m in msgs
+            ]
+        )
+
+    async def head(self) -> int:
+        info = await js_api(self.nc, f"STREAM.INFO.{self.stream_name}", {}, timeout=self.timeout)
+        return int(info["state"]["last_seq"])
+
+    # --- appends -----------------------------------------------------------
+
+    async def append(
+        self,
+        aggregate_type: str,
+        aggregate_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+    ) -> AppendResult:
+        if not events:
+            raise ValueError("nothing to append")
+        if len(events) > MAX_BATCH:
+            raise ValueError(f"one command may append at most {MAX_BATCH} events, got {len(events)}")
+        subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
+        messages = []
+        for new in events:
+            envelope = new.envelope(aggregate_id)
+            messages.append(
+                (
+                    self.spec.subject(aggregate_type, aggregate_id, envelope.event_type),
+                    self.registry.encode(envelope),
+                    new.event_id,
+                )
+            )
+        ids = tuple(m[2] for m in messages)
+        label = f"{aggregate_type} {aggregate_id}"
+        last_error: Exception | None = None
+        for _attempt in range(self.attempts):
+            try:
+                ack = await self._publish(messages, subject_filter, expected_version)
+            except (NatsTimeout, NoRespondersError, asyncio.TimeoutError) as exc:
+                last_error = exc  # unknown outcome: retry with the same ids
+                continue
+            error = ack.get("error")
+            if error is None:
+                last = int(ack["seq"])
+                metrics.APPENDS.labels(self.stream_name).inc(len(ids))
+                return AppendResult(self.stream_name, last - len(ids) + 1, last, ids)
+            if error.get("err_code") in (WRONG_LAST_SEQUENCE, BATCH_DUPLICATE_MSG_ID):
+                stored_seq = await self._stored_as_last(subject_filter, ids[-1])
+                if stored_seq is not None:
+                    return AppendResult(self.stream_name, stored_seq - len(ids) + 1, stored_seq, ids)
+                metrics.CONFLICTS.labels(self.stream_name).inc()
+                raise ConcurrencyConflict(label, expected_version, error.get("description", ""))
+            raise EventStoreUnavailable(f"append to {label} refused: {error}")
+        raise EventStoreUnavailable(
+            f"append to {label} not confirmed after {self.attempts} attempts: {last_error!r}"
+        )
+
+    async def _publish(
+        self, messages: list[tuple[str, bytes, str]], subject_filter: str, expected_version: int
+    ) -> dict:
+        expect = {
+            "Nats-Expected-Last-Subject-Sequence": str(expected_version),
+            "Nats-Expected-Last-Subject-Sequence-Subject": subject_filter,
+        }
+        if len(messages) == 1:
+            subject, body, event_id = messages[0]
+            reply = await self.nc.request(
+                subject, body, timeout=self.timeout, headers={"Nats-Msg-Id": event_id, **expect}
+            )
+            return orjson.loads(reply.data)
+        batch_id = uuid.uuid4().hex
+        last = len(messages)
+        for n, (subject, body, event_id) in enumerate(messages, start=1):
+            headers = {"Nats-Msg-Id": event_id, "Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(n)}
+            if n == 1:
+                headers.update(expect)
+            if n < last:
+                await self.nc.publish(subject, body, headers=headers)
+            else:
+                headers["Nats-Batch-Commit"] = "1"
+                reply = await self.nc.request(subject, body, timeout=self.timeout, headers=headers)
+                return orjson.loads(reply.data)
+        raise AssertionError("unreachable")
+
+    async def _stored_as_last(self, subject_filter: str, last_event_id: str) -> int | None:
+        reply = await self.nc.request(
+            f"$JS.API.DIRECT.GET.{self.stream_name}",
+            orjson.dumps({"last_by_subj": subject_filter}),
+            timeout=self.timeout,
+        )
+        headers = reply.headers or {}
+        if headers.get("Nats-Msg-Id") == last_event_id:
+            return int(headers["Nats-Sequence"])
+        return None
+
+
+async def direct_get_batch(
+    nc: NATS, stream: str, subject_filter: str, *, start_seq: int = 1, timeout: float = 5.0
+) -> list[Msg]:
+    """Every stored message matching ``subject_filter`` from ``start_seq``, in order,
+    through batched direct gets (one request per 1,000 messages)."""
+    out: list[Msg] = []
+    seq = start_seq
+    while True:
+        got, more = await _direct_get_once(nc, stream, subject_filter, seq, 1000, timeout)
+        out.extend(got)
+        if not more or not got:
+            return out
+        seq = int(got[-1].headers["Nats-Sequence"]) + 1
+
+
+async def _direct_get_once(
+    nc: NATS, stream: str, subject_filter: str, seq: int, batch: int, timeout: float
+) -> tuple[list[Msg], bool]:
+    inbox = nc.new_inbox()
+    done = asyncio.get_running_loop().create_future()
+    got: list[Msg] = []
+
+    async def collect(msg: Msg) -> None:
+        status = (msg.headers or {}).get("Status")
+        if status is None:
+            got.append(msg)
+        elif not done.done():
+            done.set_result(status)
+
+    sub = await nc.subscribe(inbox, cb=collect)
+    try:
+        await nc.publish(
+            f"$JS.API.DIRECT.GET.{stream}",
+            orjson.dumps({"seq": seq, "next_by_subj": subject_filter, "batch": batch}),
+            reply=inbox,
+        )
+        status = await asyncio.wait_for(done, timeout)
+    except asyncio.TimeoutError as exc:
+        raise EventStoreUnavailable(f"reading {subject_filter} from {stream} timed out") from exc
+    finally:
+        await sub.unsubscribe()
+    if status == "404":
+        return [], False
+    if status != "204":
+        raise EventStoreUnavailable(f"reading {subject_filter} from {stream}: status {status}")
+    more = bool(got) and int(got[-1].headers.get("Nats-Num-Pending", "0")) > 0
+    return got, more

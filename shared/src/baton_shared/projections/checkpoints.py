@@ -1,0 +1,70 @@
+"""Checkpoints and parked events, stored in each projection's own database.
+
+A projection's checkpoint is written in the same transaction as its rows, so the
+rows and the position they reflect can never disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+metadata = MetaData()
+
+checkpoints = Table(
+    "baton_checkpoints",
+    metadata,
+    Column("projection", String(200), primary_key=True),
+    Column("stream", String(64), nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+parked_events = Table(
+    "baton_parked_events",
+    metadata,
+    Column("projection", String(200), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("subject", String(400), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("tries", Integer, nullable=False, default=1),
+    Column("data", LargeBinary, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class CheckpointMoved(Exception):
+    """Another runner advanced this projection meanwhile; the batch was rolled back."""
+
+
+async def read_checkpoint(conn: AsyncConnection, projection: str) -> int:
+    value = await conn.scalar(select(checkpoints.c.last_seq).where(checkpoints.c.projection == projection))
+    return int(value or 0)
+
+
+async def ensure_checkpoint(conn: AsyncConnection, projection: str, stream: str) -> None:
+    """Create the projection's checkpoint at 0 unless it exists."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    await conn.execute(
+        insert(checkpoints)
+        .values(projection=projection, stream=stream, last_seq=0, updated_at=datetime.now(timezone.utc))
+        .on_conflict_do_nothing(index_elements=["projection"])
+    )
+
+
+async def advance_checkpoint(
+    conn: AsyncConnection, projection: str, stream: str, old: int, new: int
+) -> None:
+    """Move the checkpoint from ``old`` to ``new``, or raise if it is no longer ``old``."""
+    result = await conn.execute(
+        update(checkpoints)
+        .where(checkpoints.c.projection == projection, checkpoints.c.last_seq == old)
+        .values(last_seq=new, stream=stream, updated_at=datetime.now(timezone.utc))
+    )
+    if result.rowcount != 1:
+        raise CheckpointMoved(projection)

@@ -1,0 +1,298 @@
+"""The projection runner: folds one stream into one projection, exactly once in effect.
+
+- Catch-up (at start-up, and for rebuilds) reads the stream with the fast
+  sequential reader and applies it in batches, one transaction per batch.
+- Live, a pull loop on the projection's durable consumer (reconciled against
+  the checkpoint first) hands over what arrived, in stream order; the runner
+  applies it the same way and then acknowledges the last message (the consumer
+  acks all below it). If a delivery ever skips sequences, the gap is read from
+  the stream before the batch is applied: the projection reads every event of
+  its stream (nothing is deleted from it), so a hole can only be a lost delivery.
+- Every batch commits the rows and the checkpoint together; anything at or below
+  the checkpoint is ignored, so redelivery never applies an event twice. The
+  checkpoint moves by compare-and-set: two runners sharing a database never
+  apply the same batch twice either.
+- A batch that keeps failing for a reason that is not infrastructure is applied
+  one event at a time and the poison event is parked (with its error) so the
+  projection goes on; database or broker outages are retried, never parked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from baton_shared.contracts.streams import StreamSpec
+from baton_shared.events.envelope import RecordedEvent
+from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
+from baton_shared.eventstore.consumer import PullLoop
+from baton_shared.eventstore.provisioning import reconcile_durable
+from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
+from baton_shared.projections.base import Projection
+from baton_shared.projections.checkpoints import (
+    CheckpointMoved,
+    advance_checkpoint,
+    ensure_checkpoint,
+    metadata as checkpoint_metadata,
+    parked_events,
+    read_checkpoint,
+)
+from baton_shared.projections.sql import upsert
+from baton_shared.service import metrics
+from baton_shared.service.logging import get_logger
+
+log = get_logger("baton.projection")
+
+ProgressCallback = Callable[[int, int], None]  # (position, end)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Outages to wait out, as opposed to an event the code cannot fold."""
+    if isinstance(exc, IntegrityError):
+        return False
+    if isinstance(exc, (OperationalError, InterfaceError, ConnectionError, OSError, asyncio.TimeoutError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        projection: Projection,
+        engine: AsyncEngine,
+        spec: StreamSpec,
+        registry: EventRegistry,
+        *,
+        service: str,
+        batch_size: int = 500,
+        max_attempts: int = 5,
+    ) -> None:
+        self.projection = projection
+        self.engine = engine
+        self.spec = spec
+        self.registry = registry
+        # A copy built beside the live tables (suffix) keeps its own checkpoint and consumer.
+        self.key = f"{service}.{projection.name}{projection.suffix}"
+        self.durable = f"{service}_{projection.name}{projection.suffix}"
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.position = 0
+        self.head = 0
+        self.live = False
+        self.last_error: str | None = None
+        self.gaps_filled = 0
+        self._nc: NATS | None = None
+        self._loop: PullLoop | None = None
+        self._lock = asyncio.Lock()
+        self._advanced = asyncio.Condition()
+
+    # --- set-up --------------------------------------------------------------
+
+    async def setup(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(checkpoint_metadata.create_all)
+            await conn.run_sync(self.projection.metadata.create_all)
+            await ensure_checkpoint(conn, self.key, self.spec.name)
+            self.position = await read_checkpoint(conn, self.key)
+
+    async def stored_checkpoint(self) -> int:
+        async with self.engine.connect() as conn:
+            return await read_checkpoint(conn, self.key)
+
+    # --- applying ------------------------------------------------------------
+
+    def _decode(self, raw: RawEvent) -> RecordedEvent:
+        return self.registry.decode(self.spec.name, raw.seq, raw.subject, raw.data)
+
+    async def apply(self, raws: Sequence[RawEvent]) -> int:
+        """Apply what is new in ``raws`` in one transaction; returns how many were new."""
+        async with self._lock:
+            while True:
+                fresh = [r for r in raws if r.seq > self.position]
+                if not fresh:
+                    return 0
+                events: list[RecordedEvent] = []
+                parked: list[tuple[RawEvent, str]] = []
+                for raw in fresh:
+                    try:
+                        events.append(self._decode(raw))
+                    except (MalformedEvent, UnknownSchemaVersion) as exc:
+                        parked.append((raw, str(exc)))
+                try:
+                    async with self.engine.begin() as conn:
+                        if events:
+                            await self.projection.apply(conn, events)
+                        if parked:
+                            await self._park(conn, parked, tries=1)
+                        await advance_checkpoint(conn, self.key, self.spec.name, self.position, fresh[-1].seq)
+                except CheckpointMoved:
+                    self.position = await self.stored_checkpoint()
+                    continue
+                self.position = fresh[-1].seq
+                break
+        metrics.PROJECTED.labels(self.key).inc(len(fresh))
+        for raw, error in parked:
+            log.error("event parked", projection=self.key, seq=raw.seq, subject=raw.subject, error=error)
+        async with self._advanced:
+            self._advanced.notify_all()
+        return len(fresh)
+
+    async def _park(self, conn, parked: list[tuple[RawEvent, str]], tries: int) -> None:  # noqa: ANN001
+        now = datetime.now(timezone.utc)
+        await upsert(
+            conn,
+            parked_events,
+            [
+                {
+                    "projection": self.key,
+                    "stream": self.spec.name,
+                    "seq": raw.seq,
+                    "subject": raw.subject,
+                    "error": error[:4000],
+                    "tries": tries,
+                    "data": raw.data,
+                    "parked_at": now,
+                }
+                for raw, error in parked
+            ],
+            ["projection", "stream", "seq"],
+        )
+
+    async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
+        """Apply with retries: outages are waited out (forever, with backoff); an
+        event that keeps failing is parked and the rest of the batch goes on."""
+        attempt = 0
+        while True:
+            try:
+                await self.apply(raws)
+                self.last_error = None
+                return
+            except Exception as exc:  # noqa: BLE001 - classified below
+                attempt += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                metrics.PROJECTION_FAILURES.labels(self.key).inc()
+                log.warning("projection batch failed", projection=self.key, attempt=attempt, error=self.last_error)
+                if not is_transient(exc) and attempt >= self.max_attempts:
+                    break
+                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+        for raw in raws:
+            try:
+                await self.apply([raw])
+            except Exception as exc:  # noqa: BLE001
+                if is_transient(exc):
+                    raise
+                await self._park_alone(raw, f"{type(exc).__name__}: {exc}")
+
+    async def _park_alone(self, raw: RawEvent, error: str) -> None:
+        async with self._lock:
+            if raw.seq <= self.position:
+                return
+            async with self.engine.begin() as conn:
+                await self._park(conn, [(raw, error)], tries=self.max_attempts)
+                await advance_checkpoint(conn, self.key, self.spec.name, self.position, raw.seq)
+            self.position = raw.seq
+        log.error("event parked", projection=self.key, seq=raw.seq, subject=raw.subject, error=error)
+
+    # --- catch-up ------------------------------------------------------------
+
+    async def catch_up(
+        self,
+        nc: NATS,
+        *,
+        until: int | None = None,
+        batch_size: int = 2000,
+        progress: ProgressCallback | None = None,
+    ) -> int:
+        """Apply everything from the checkpoint to ``until`` (default: the head now)."""
+        applied = 0
+        async for batch in read_stream(
+            nc, self.spec.name, start_seq=self.position + 1, end_seq=until, batch_size=batch_size
+        ):
+            await self.apply_resilient(batch)
+            applied += len(batch)
+            if progress is not None:
+                progress(self.position, until or batch[-1].seq)
+        return applied
+
+    # --- live ----------------------------------------------------------------
+
+    async def prepare_live(self, nc: NATS) -> None:
+        await reconcile_durable(
+            nc,
+            self.spec.name,
+            self.durable,
+            filter_subjects=[self.spec.all_subjects],
+            start_after=self.position,
+            description=f"projection {self.key}",
+        )
+
+    async def start_live(self, nc: NATS) -> None:
+        self._nc = nc
+        self._loop = PullLoop(
+            nc,
+            self.spec.name,
+            self.durable,
+            self._on_messages,
+            batch_size=self.batch_size,
+            recover=lambda: self.prepare_live(nc),
+        )
+        await self._loop.start()
+        self.live = True
+
+    async def stop_live(self) -> None:
+        if self._loop is not None:
+            await self._loop.stop()
+        self.live = False
+
+    async def _on_messages(self, msgs: list[Msg]) -> None:
+        raws = []
+        for msg in msgs:
+            seq, ts = ack_metadata(msg.reply)
+            raws.append(RawEvent(seq, msg.subject, msg.data, ts))
+        first_new = next((r.seq for r in raws if r.seq > self.position), None)
+        if first_new is not None and first_new > self.position + 1:
+            log.warning("delivery skipped events; reading them from the stream",
+                        projection=self.key, after=self.position, up_to=first_new - 1)
+            self.gaps_filled += 1
+            await self.catch_up(self._nc, until=first_new - 1)
+        await self.apply_resilient(raws)
+        await msgs[-1].ack()
+
+    # --- read-your-writes and status ----------------------------------------
+
+    async def wait_for(self, seq: int, timeout: float) -> bool:
+        """Wait until this projection has applied stream position ``seq``."""
+        if self.position >= seq:
+            return True
+        deadline = time.monotonic() + timeout
+        async with self._advanced:
+            while self.position < seq:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(self._advanced.wait(), min(remaining, 0.25))
+                except asyncio.TimeoutError:
+                    # Another replica sharing the database may have applied it.
+                    if await self.stored_checkpoint() >= seq:
+                        return True
+        return self.position >= seq
+
+    def status(self) -> dict:
+        return {
+            "projection": self.key,
+            "stream": self.spec.name,
+            "checkpoint": self.position,
+            "head": self.head,
+            "lag": max(0, self.head - self.position),
+            "live": self.live,
+            "gaps_filled": self.gaps_filled,
+            "last_error": self.last_error,
+        }

@@ -1,0 +1,209 @@
+"""The reaction runner: cross-service policies, exactly once in effect.
+
+A reaction consumes another service's events through its own durable consumer
+and appends events to its own service's stream. It is idempotent by
+construction, whatever the broker's duplicate window:
+
+- the ids of the events it appends are derived from the cause's id
+  (``derived_event_id``), so a redelivered cause yields the same ids;
+- before appending, the runner loads the target aggregate; if its history
+  already holds those ids the cause was handled and is only acknowledged;
+- the append carries the version it decided on, so two replicas handling the
+  same cause at once cannot both succeed: the loser reloads, sees the ids, stops.
+
+Causes are handled one at a time in stream order. Outages (broker, database) are
+retried with backoff for as long as they last; a cause whose reaction keeps
+failing for another reason is parked with its error and the runner goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from datetime import datetime, timezone
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from baton_shared.contracts.streams import StreamSpec
+from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
+from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
+from baton_shared.eventstore.port import AggregateHistory, ConcurrencyConflict, EventStore, NewEvent
+from baton_shared.eventstore.consumer import PullLoop
+from baton_shared.eventstore.provisioning import reconcile_durable
+from baton_shared.eventstore.reader import RawEvent, ack_metadata
+from baton_shared.projections.checkpoints import metadata as checkpoint_metadata, parked_events
+from baton_shared.projections.runner import is_transient
+from baton_shared.projections.sql import upsert
+from baton_shared.service import metrics
+from baton_shared.service.logging import get_logger
+
+log = get_logger("baton.reaction")
+
+
+class Reaction(ABC):
+    """A policy: when ``source`` publishes one of ``event_types``, decide what to append."""
+
+    name: str
+    source: StreamSpec
+    event_types: tuple[str, ...]
+
+    @abstractmethod
+    def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
+        """(aggregate type, aggregate id) in our stream the cause acts on, or None to ignore it."""
+
+    @abstractmethod
+    def decide(self, history: AggregateHistory, cause: RecordedEvent) -> list[DomainEvent]:
+        """The events to append, given the target's history. Pure domain logic."""
+
+
+class ReactionRunner:
+    def __init__(
+        self,
+        reaction: Reaction,
+        store: EventStore,
+        registry: EventRegistry,
+        engine: AsyncEngine,
+        *,
+        service: str,
+        batch_size: int = 50,
+        max_attempts: int = 5,
+    ) -> None:
+        self.reaction = reaction
+        self.store = store
+        self.registry = registry
+        self.engine = engine
+        self.key = f"{service}.reaction.{reaction.name}"
+        self.durable = f"{service}_react_{reaction.name}"
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.live = False
+        self.last_error: str | None = None
+        self.handled = 0
+        self._loop: PullLoop | None = None
+
+    async def setup(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(checkpoint_metadata.create_all)
+
+    async def prepare_live(self, nc: NATS) -> None:
+        await reconcile_durable(
+            nc,
+            self.reaction.source.name,
+            self.durable,
+            filter_subjects=[self.reaction.source.type_filter(t) for t in self.reaction.event_types],
+            start_after=None,
+            description=f"reaction {self.key}",
+        )
+
+    async def start_live(self, nc: NATS) -> None:
+        self._loop = PullLoop(
+            nc,
+            self.reaction.source.name,
+            self.durable,
+            self._on_messages,
+            batch_size=self.batch_size,
+            recover=lambda: self.prepare_live(nc),
+        )
+        await self._loop.start()
+        self.live = True
+
+    async def stop_live(self) -> None:
+        if self._loop is not None:
+            await self._loop.stop()
+        self.live = False
+
+    async def _on_messages(self, msgs: list[Msg]) -> None:
+        """Causes one at a time, in order; each acknowledged once handled (or parked)."""
+        for msg in msgs:
+            seq, ts = ack_metadata(msg.reply)
+            await self.handle_resilient(RawEvent(seq, msg.subject, msg.data, ts))
+            await msg.ack()
+
+    async def handle_resilient(self, raw: RawEvent) -> None:
+        attempt = 0
+        while True:
+            try:
+                cause = self.registry.decode(self.reaction.source.name, raw.seq, raw.subject, raw.data)
+            except (MalformedEvent, UnknownSchemaVersion) as exc:
+                await self._park(raw, str(exc), 1)
+                return
+            try:
+                outcome = await self.handle(cause)
+                metrics.REACTIONS.labels(self.key, outcome).inc()
+                self.handled += 1
+                self.last_error = None
+                return
+            except Exception as exc:  # noqa: BLE001 - classified below
+                attempt += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("reaction failed", reaction=self.key, seq=raw.seq, attempt=attempt, error=self.last_error)
+                if not is_transient(exc) and attempt >= self.max_attempts:
+                    await self._park(raw, self.last_error, attempt)
+                    metrics.REACTIONS.labels(self.key, "parked").inc()
+                    return
+                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+
+    async def handle(self, cause: RecordedEvent) -> str:
+        """React to one cause. Returns 'appended', 'duplicate' or 'ignored'."""
+        if cause.event is None or cause.envelope.event_type not in self.reaction.event_types:
+            return "ignored"
+        target = self.reaction.target(cause)
+        if target is None:
+            return "ignored"
+        aggregate_type, aggregate_id = target
+        for _ in range(10):
+            history = await self.store.load(aggregate_type, aggregate_id)
+            decided = self.reaction.decide(history, cause)
+            if not decided:
+                return "ignored"
+            new = [
+                NewEvent(
+                    event,
+                    correlation_id=cause.envelope.correlation_id,
+                    actor=f"reaction:{self.reaction.name}",
+                    causation_id=cause.envelope.event_id,
+                    event_id=derived_event_id(cause.envelope.event_id, f"{self.reaction.name}:{n}"),
+                )
+                for n, event in enumerate(decided)
+            ]
+            if new[0].event_id in history.event_ids:
+                return "duplicate"
+            try:
+                await self.store.append(aggregate_type, aggregate_id, history.version, new)
+                return "appended"
+            except ConcurrencyConflict:
+                continue
+        raise RuntimeError(f"{self.key}: {aggregate_type} {aggregate_id} kept changing; giving up for now")
+
+    async def _park(self, raw: RawEvent, error: str, tries: int) -> None:
+        async with self.engine.begin() as conn:
+            await upsert(
+                conn,
+                parked_events,
+                [
+                    {
+                        "projection": self.key,
+                        "stream": self.reaction.source.name,
+                        "seq": raw.seq,
+                        "subject": raw.subject,
+                        "error": error[:4000],
+                        "tries": tries,
+                        "data": raw.data,
+                        "parked_at": datetime.now(timezone.utc),
+                    }
+                ],
+                ["projection", "stream", "seq"],
+            )
+        log.error("cause parked", reaction=self.key, seq=raw.seq, subject=raw.subject, error=error)
+
+    def status(self) -> dict:
+        return {
+            "reaction": self.key,
+            "source": self.reaction.source.name,
+            "handled": self.handled,
+            "live": self.live,
+            "last_error": self.last_error,
+        }
+

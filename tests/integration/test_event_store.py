@@ -1,0 +1,128 @@
+"""The JetStream event store against a real nats-server."""
+
+import asyncio
+import uuid
+
+import pytest
+
+from baton_shared.contracts import STREAMS, registry
+from baton_shared.contracts import intake as ev
+from baton_shared.eventstore import ConcurrencyConflict, NewEvent
+from baton_shared.eventstore.jetstream import JetStreamEventStore
+from baton_shared.eventstore.provisioning import js_api, provision_stream
+
+pytestmark = pytest.mark.nats
+SPEC = STREAMS["intake"]
+
+
+@pytest.fixture
+async def store(nats):
+    await provision_stream(nats, SPEC)
+    return JetStreamEventStore(nats, SPEC, registry)
+
+
+def note(client_id: str, text: str, **kw) -> NewEvent:
+    return NewEvent(
+        ev.ClientNoteAdded(client_id=client_id, note_id=str(uuid.uuid4()), text=text, author="t"),
+        correlation_id=client_id,
+        actor="test",
+        **kw,
+    )
+
+
+async def register(store, client_id: str) -> int:
+    event = ev.ClientRegistered(client_id=client_id, name="Acme", segment="B2B", account_manager="alice")
+    result = await store.append("client", client_id, 0, [NewEvent(event, correlation_id=client_id, actor="test")])
+    return result.last_seq
+
+
+async def stream_messages(nc) -> int:
+    return (await js_api(nc, f"STREAM.INFO.{SPEC.name}"))["state"]["messages"]
+
+
+async def test_provisioning_is_idempotent(nats):
+    first = await provision_stream(nats, SPEC)
+    again = await provision_stream(nats, SPEC)
+    assert first == again
+    assert again["allow_atomic"] and again["subjects"] == ["intake.>"]
+
+
+async def test_history_is_loaded_in_order_with_versions(store):
+    cid = str(uuid.uuid4())
+    other = str(uuid.uuid4())
+    v1 = await register(store, cid)
+    await register(store, other)
+    r = await store.append("client", cid, v1, [note(cid, "one"), note(cid, "two")])
+    history = await store.load("client", cid)
+    assert [e.envelope.event_type for e in history.events] == ["ClientRegistered", "ClientNoteAdded", "ClientNoteAdded"]
+    assert [e.event.text for e in history.events[1:]] == ["one", "two"]
+    assert history.version == r.last_seq == r.first_seq + 1
+    assert (await store.load("client", str(uuid.uuid4()))).version == 0
+
+
+async def test_two_concurrent_appends_exactly_one_wins(store, nats):
+    cid = str(uuid.uuid4())
+    version = await register(store, cid)
+    results = await asyncio.gather(
+        *(store.append("client", cid, version, [note(cid, f"writer {n}")]) for n in range(2)),
+        return_exceptions=True,
+    )
+    wins = [r for r in results if not isinstance(r, Exception)]
+    losses = [r for r in results if isinstance(r, ConcurrencyConflict)]
+    assert len(wins) == 1 and len(losses) == 1
+    assert len((await store.load("client", cid)).events) == 2
+
+
+async def test_many_writers_on_one_aggregate_never_lose_or_double_an_event(store):
+    cid = str(uuid.uuid4())
+    await register(store, cid)
+
+    async def writer(n: int) -> None:
+        while True:
+            version = (await store.load("client", cid)).version
+            try:
+                await store.append("client", cid, version, [note(cid, f"w{n}")])
+                return
+            except ConcurrencyConflict:
+                await asyncio.sleep(0)
+
+    await asyncio.gather(*(writer(n) for n in range(10)))
+    texts = sorted(e.event.text for e in (await store.load("client", cid)).events[1:])
+    assert texts == sorted(f"w{n}" for n in range(10))
+
+
+async def test_an_append_retried_with_the_same_event_id_is_stored_once(store, nats):
+    cid = str(uuid.uuid4())
+    version = await register(store, cid)
+    event = note(cid, "only once")
+    first = await store.append("client", cid, version, [event])
+    # The acknowledgement was "lost": the caller retries the same append.
+    again = await store.append("client", cid, version, [event])
+    assert again.last_seq == first.last_seq
+    assert await stream_messages(nats) == 2
+
+
+async def test_a_retried_multi_event_append_is_stored_once(store, nats):
+    cid = str(uuid.uuid4())
+    version = await register(store, cid)
+    batch = [note(cid, "a"), note(cid, "b"), note(cid, "c")]
+    first = await store.append("client", cid, version, batch)
+    again = await store.append("client", cid, version, batch)
+    assert (again.first_seq, again.last_seq) == (first.first_seq, first.last_seq)
+    assert await stream_messages(nats) == 4
+
+
+async def test_a_conflicting_multi_event_append_stores_none_of_its_events(store, nats):
+    cid = str(uuid.uuid4())
+    version = await register(store, cid)
+    await store.append("client", cid, version, [note(cid, "someone else")])
+    with pytest.raises(ConcurrencyConflict):
+        await store.append("client", cid, version, [note(cid, "x"), note(cid, "y")])
+    assert [e.event.text for e in (await store.load("client", cid)).events[1:]] == ["someone else"]
+    assert await stream_messages(nats) == 2
+
+
+async def test_ids_that_could_widen_a_subject_are_refused(store):
+    for bad in ("a.b", "*", ">", "a b", ""):
+        with pytest.raises(ValueError):
+            await store.load("client", bad)

@@ -1,0 +1,190 @@
+"""Projections on a real stream and a real database (SQLite and PostgreSQL)."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from baton_shared.contracts import STREAMS, registry
+from baton_shared.eventstore.jetstream import JetStreamEventStore
+from baton_shared.eventstore.provisioning import consumer_info, provision_stream
+from baton_shared.eventstore.reader import read_stream
+from baton_shared.projections import ProjectionRunner
+from baton_shared.projections.checkpoints import parked_events
+from baton_shared.projections.sql import make_engine
+from baton_intake.projections import all_projections
+from tests.integration.journeys import write_journeys
+
+pytestmark = pytest.mark.nats
+SPEC = STREAMS["intake"]
+
+
+@pytest.fixture
+async def store(nats):
+    await provision_stream(nats, SPEC)
+    return JetStreamEventStore(nats, SPEC, registry)
+
+
+@pytest.fixture
+async def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def runners(engine, suffix: str = "", **kw) -> list[ProjectionRunner]:
+    out = []
+    for projection in all_projections(suffix):
+        runner = ProjectionRunner(projection, engine, SPEC, registry, service="intake", **kw)
+        await runner.setup()
+        out.append(runner)
+    return out
+
+
+async def rows(engine, runner: ProjectionRunner) -> dict[str, list[dict]]:
+    """Every row of the runner's tables, by table name without suffix, in key order."""
+    out = {}
+    async with engine.connect() as conn:
+        for table in runner.projection.metadata.sorted_tables:
+            keys = [c for c in table.primary_key.columns]
+            result = await conn.execute(select(table).order_by(*keys))
+            out[table.name.removesuffix(runner.projection.suffix)] = [dict(r) for r in result.mappings()]
+    return out
+
+
+async def test_stopped_mid_stream_and_restarted_equals_built_in_one_go(store, nats, engine):
+    await write_journeys(store, clients=15)
+    head = await store.head()
+    # Stopped half-way (and in small batches), then a fresh runner resumes from the checkpoint.
+    for runner in await runners(engine, batch_size=7):
+        await runner.catch_up(nats, until=head // 2, batch_size=7)
+        assert await runner.stored_checkpoint() == head // 2
+    resumed = await runners(engine)
+    for runner in resumed:
+        await runner.catch_up(nats)
+        assert runner.position == head
+    one_go = await runners(engine, suffix="_one_go")
+    for runner in one_go:
+        await runner.catch_up(nats)
+    for live, reference in zip(resumed, one_go):
+        live_rows, reference_rows = await rows(engine, live), await rows(engine, reference)
+        assert live_rows == reference_rows
+        assert sum(map(len, live_rows.values())) > 0
+
+
+async def test_dropped_and_rebuilt_equals_the_live_projection(store, nats, engine):
+    """The live runners consume their durable consumers while writes happen; a
+    rebuild from the log into fresh tables must match them row for row."""
+    live = await runners(engine)
+    for runner in live:
+        await runner.prepare_live(nats)
+        await runner.start_live(nats)
+    try:
+        await write_journeys(store, clients=12, seed=11)
+        head = await store.head()
+        for runner in live:
+            assert await runner.wait_for(head, timeout=20), runner.status()
+        assert all(r.gaps_filled == 0 for r in live)  # deliveries came whole
+    finally:
+        for runner in live:
+            await runner.stop_live()
+    rebuilt = await runners(engine, suffix="_rebuilt")
+    for runner in rebuilt:
+        await runner.catch_up(nats)
+    for a, b in zip(live, rebuilt):
+        assert await rows(engine, a) == await rows(engine, b)
+
+
+async def test_a_restarted_live_consumer_resumes_from_the_checkpoint(store, nats, engine):
+    await write_journeys(store, clients=3)
+    [clients, *_] = await runners(engine)
+    await clients.catch_up(nats)
+    await clients.prepare_live(nats)
+    info = await consumer_info(nats, SPEC.name, clients.durable)
+    assert info["ack_floor"]["stream_seq"] == clients.position  # delivers only what is new
+    # The database was reset (e.g. restored from an old backup): the consumer is moved back.
+    clients.position = 0
+    await clients.prepare_live(nats)
+    info = await consumer_info(nats, SPEC.name, clients.durable)
+    assert info["num_pending"] == await store.head()
+
+
+async def test_redelivered_events_are_ignored(store, nats, engine):
+    await write_journeys(store, clients=4)
+    [clients, *_] = await runners(engine)
+    batches = [b async for b in read_stream(nats, SPEC.name, batch_size=10)]
+    for batch in batches:
+        await clients.apply(batch)
+    before = await rows(engine, clients)
+    for batch in batches:  # everything again, as a redelivery would
+        assert await clients.apply(batch) == 0
+    assert await rows(engine, clients) == before
+
+
+async def test_a_failing_batch_commits_neither_rows_nor_checkpoint(store, nats, engine):
+    await write_journeys(store, clients=2)
+    [clients, *_] = await runners(engine)
+    [batch] = [b async for b in read_stream(nats, SPEC.name, batch_size=1000)]
+    real_apply = clients.projection.apply
+
+    async def apply_then_fail(conn, events):
+        await real_apply(conn, events)
+        raise RuntimeError("disk full half-way")
+
+    clients.projection.apply = apply_then_fail
+    with pytest.raises(RuntimeError):
+        await clients.apply(batch)
+    assert await clients.stored_checkpoint() == 0
+    assert (await rows(engine, clients))["clients"] == []
+    clients.projection.apply = real_apply
+    assert await clients.apply(batch) == len(batch)
+
+
+async def test_malformed_events_are_parked_and_the_projection_goes_on(store, nats, engine):
+    ids = await write_journeys(store, clients=1)
+    await nats.request(f"intake.client.{ids[0]}.ClientNoteAdded", b"{not json", timeout=2)
+    await nats.request(
+        f"intake.client.{ids[0]}.ClientNoteAdded",
+        b'{"event_id":"x","event_type":"ClientNoteAdded","schema_version":1,"aggregate_type":"client",'
+        b'"aggregate_id":"a","occurred_at":"2026-01-01T00:00:00Z","correlation_id":"c","actor":"a","payload":{"oops":1}}',
+        timeout=2,
+    )
+    await write_journeys(store, clients=1, seed=3)
+    [clients, *_] = await runners(engine)
+    await clients.catch_up(nats)
+    assert clients.position == await store.head()
+    async with engine.connect() as conn:
+        parked = (await conn.execute(select(parked_events))).mappings().all()
+    assert len(parked) == 2 and all(p["projection"] == "intake.clients" for p in parked)
+    assert len((await rows(engine, clients))["clients"]) == 2
+
+
+async def test_unknown_event_types_are_skipped(store, nats, engine):
+    ids = await write_journeys(store, clients=1)
+    await nats.request(
+        f"intake.client.{ids[0]}.SomethingNew",
+        b'{"event_id":"x","event_type":"SomethingNew","schema_version":1,"aggregate_type":"client",'
+        b'"aggregate_id":"a","occurred_at":"2026-01-01T00:00:00Z","correlation_id":"c","actor":"a","payload":{}}',
+        timeout=2,
+    )
+    [clients, *_] = await runners(engine)
+    await clients.catch_up(nats)
+    assert clients.position == await store.head()
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(parked_events))).first() is None
+
+
+async def test_two_runners_sharing_a_database_never_apply_a_batch_twice(store, nats, engine):
+    await write_journeys(store, clients=6)
+    [a, *_] = await runners(engine)
+    [b, *_] = await runners(engine)
+    batches = [x async for x in read_stream(nats, SPEC.name, batch_size=5)]
+
+    async def feed(runner):
+        for batch in batches:
+            await runner.apply(batch)
+
+    await asyncio.gather(feed(a), feed(b))
+    [reference] = (await runners(engine, suffix="_ref"))[:1]
+    await reference.catch_up(nats)
+    assert await rows(engine, a) == await rows(engine, reference)
