@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from baton_shared.contracts.registry import registry
 from baton_shared.events.envelope import DomainEvent
@@ -21,12 +21,15 @@ RequirementValue = str | int | float | bool
 
 
 class Contact(BaseModel):
+    """A person at the client. Validated strictly at the API; stored as given, so an
+    event written years ago still loads whatever today's validation rules say."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    role: str | None = Field(default=None, max_length=200)
-    email: EmailStr | None = None
-    phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9 +()./-]{3,40}$")
+    name: str
+    role: str | None = None
+    email: str | None = None
+    phone: str | None = None
 
 
 class ContactPolicy(BaseModel):

@@ -52,6 +52,53 @@ BATCH_DUPLICATE_MSG_ID = 10201
 MAX_BATCH = 1000
 
 
+class _AckMux:
+    """Publish-and-await-ack without a task per request.
+
+    ``nc.request`` wraps every call in ``asyncio.wait_for``; with hundreds of
+    appends in flight that overhead caps pipelined appends. Here one
+    subscription receives every acknowledgement, futures are matched by reply
+    token, and a timer handle (cancelled on reply) enforces the timeout.
+    """
+
+    def __init__(self, nc: NATS) -> None:
+        self.nc = nc
+        self._prefix = ""
+        self._futures: dict[str, asyncio.Future] = {}
+        self._next = 0
+        self._sub = None
+
+    async def _ensure(self) -> None:
+        if self._sub is None:
+            self._prefix = self.nc.new_inbox() + "."
+            self._sub = await self.nc.subscribe(self._prefix + "*", cb=self._on_reply)
+
+    async def _on_reply(self, msg: Msg) -> None:
+        future = self._futures.pop(msg.subject[len(self._prefix):], None)
+        if future is not None and not future.done():
+            future.set_result(msg.data)
+
+    async def request(self, subject: str, body: bytes, headers: dict[str, str], timeout: float) -> bytes:
+        await self._ensure()
+        self._next += 1
+        token = str(self._next)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._futures[token] = future
+        timer = loop.call_later(timeout, _expire, future)
+        try:
+            await self.nc.publish(subject, body, reply=self._prefix + token, headers=headers)
+            return await future
+        finally:
+            timer.cancel()
+            self._futures.pop(token, None)
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(asyncio.TimeoutError())
+
+
 class JetStreamEventStore:
     def __init__(
         self,
@@ -68,6 +115,7 @@ class JetStreamEventStore:
         self.registry = registry
         self.timeout = timeout
         self.attempts = attempts
+        self._acks = _AckMux(nc)
 
     # --- reads -------------------------------------------------------------
 
@@ -145,10 +193,8 @@ class JetStreamEventStore:
         }
         if len(messages) == 1:
             subject, body, event_id = messages[0]
-            reply = await self.nc.request(
-                subject, body, timeout=self.timeout, headers={"Nats-Msg-Id": event_id, **expect}
-            )
-            return orjson.loads(reply.data)
+            reply = await self._acks.request(subject, body, {"Nats-Msg-Id": event_id, **expect}, self.timeout)
+            return orjson.loads(reply)
         batch_id = uuid.uuid4().hex
         last = len(messages)
         for n, (subject, body, event_id) in enumerate(messages, start=1):
@@ -159,8 +205,7 @@ class JetStreamEventStore:
                 await self.nc.publish(subject, body, headers=headers)
             else:
                 headers["Nats-Batch-Commit"] = "1"
-                reply = await self.nc.request(subject, body, timeout=self.timeout, headers=headers)
-                return orjson.loads(reply.data)
+                return orjson.loads(await self._acks.request(subject, body, headers, self.timeout))
         raise AssertionError("unreachable")
 
     async def _stored_as_last(self, subject_filter: str, last_event_id: str) -> int | None:

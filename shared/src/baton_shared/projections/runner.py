@@ -207,7 +207,7 @@ class ProjectionRunner:
         nc: NATS,
         *,
         until: int | None = None,
-        batch_size: int = 2000,
+        batch_size: int = 5000,
         progress: ProgressCallback | None = None,
     ) -> int:
         """Apply everything from the checkpoint to ``until`` (default: the head now)."""

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, event, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-# PostgreSQL accepts at most 65,535 bind parameters per statement.
-_MAX_PARAMS = 30_000
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -39,31 +42,34 @@ def _insert_for(conn: AsyncConnection):
 
 
 async def upsert(
-    conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    *,
+    update: bool = True,
 ) -> None:
-    """Insert ``rows`` or update them where the key exists, in as few statements as possible."""
+    """Insert ``rows``, updating (or, with ``update=False``, keeping) rows whose key exists.
+
+    One statement compiled once and executed for all rows (executemany): asyncpg
+    pipelines it, SQLite runs it in one prepared loop. Every row must have the
+    same columns.
+    """
     if not rows:
         return
-    insert = _insert_for(conn)
+    stmt = _insert_for(conn)(table)
     columns = list(rows[0].keys())
-    chunk = max(1, _MAX_PARAMS // max(1, len(columns)))
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        stmt = insert(table).values(part)
-        updates = {c: stmt.excluded[c] for c in columns if c not in keys}
-        if updates:
-            stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-        await conn.execute(stmt)
+    updates = {c: stmt.excluded[c] for c in columns if c not in keys}
+    if update and updates:
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    await conn.execute(stmt, list(rows))
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    chunk = max(1, _MAX_PARAMS // max(1, len(rows[0])))
-    for start in range(0, len(rows), chunk):
-        await conn.execute(table.insert().values(list(rows[start : start + chunk])))
+    if rows:
+        await conn.execute(table.insert(), list(rows))
 
 
 async def load_rows(
@@ -81,4 +87,22 @@ async def load_rows(
     return out
 
 
-__all__ = ["insert_rows", "load_rows", "make_engine", "tuple_", "upsert"]
+def existing_keys(events: Iterable[Any], created_by: type) -> list[str]:
+    """Aggregate ids whose rows must be loaded: those not created within this batch.
+
+    In a catch-up most rows are born in the batch that changes them; skipping
+    their lookup saves a query's worth of work per batch."""
+    born: set[str] = set()
+    wanted: dict[str, None] = {}
+    for recorded in events:
+        aggregate_id = recorded.envelope.aggregate_id
+        if aggregate_id in born or aggregate_id in wanted:
+            continue
+        if isinstance(recorded.event, created_by):
+            born.add(aggregate_id)
+        else:
+            wanted[aggregate_id] = None
+    return list(wanted)
+
+
+__all__ = ["existing_keys", "insert_rows", "load_rows", "make_engine", "tuple_", "upsert"]

@@ -23,7 +23,7 @@ async def register_client(
             name=body.name,
             segment=body.segment,
             account_manager=body.account_manager,
-            contacts=tuple(body.contacts),
+            contacts=tuple(c.contact() for c in body.contacts),
             business_description=body.business_description,
             annual_revenue=body.annual_revenue,
             contact_policy=body.contact_policy,
@@ -62,7 +62,7 @@ async def get_client(client_id: str, views=Depends(dep.views)) -> dict:
     "/{client_id}/timeline",
     response_model=Page,
     summary="Every event about the client, in order",
-    dependencies=[read_after_position("timeline")],
+    dependencies=[read_after_position("clients", "timeline")],
 )
 async def client_timeline(
     client_id: str,

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from baton_shared.contracts.intake import Channel, Contact, ContactPolicy, RequirementValue, Segment
 
@@ -14,7 +14,9 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Department = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$"),
+    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$"),
+    Field(description="department slug, e.g. `design`; case is ignored"),
 ]
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("1e15"), decimal_places=2)]
 
@@ -23,11 +25,21 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ContactIn(Body):
+    name: Name
+    role: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    email: EmailStr | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9 +()./-]{3,40}$")] | None = None
+
+    def contact(self) -> Contact:
+        return Contact(**self.model_dump())
+
+
 class ClientIn(Body):
     name: Name
     segment: Segment
     account_manager: Name
-    contacts: list[Contact] = Field(default_factory=list, max_length=50)
+    contacts: list[ContactIn] = Field(default_factory=list, max_length=50)
     business_description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] = ""
     annual_revenue: Money | None = None
     contact_policy: ContactPolicy | None = None

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from baton_shared.contracts import intake as ev
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import Projection
-from baton_shared.projections.sql import load_rows, upsert
+from baton_shared.projections.sql import existing_keys, load_rows, upsert
 
 
 class ClientsProjection(Projection):
@@ -38,7 +38,7 @@ class ClientsProjection(Projection):
         mine = [e for e in events if e.envelope.aggregate_type == "client" and e.event is not None]
         if not mine:
             return
-        rows = await load_rows(conn, self.clients, "client_id", (e.envelope.aggregate_id for e in mine))
+        rows = await load_rows(conn, self.clients, "client_id", existing_keys(mine, ev.ClientRegistered))
         changed: dict[str, dict] = {}
         for recorded in mine:
             row = fold(rows.get(recorded.envelope.aggregate_id), recorded)

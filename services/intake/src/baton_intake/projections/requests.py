@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from baton_shared.contracts import intake as ev
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import Projection
-from baton_shared.projections.sql import load_rows, upsert
+from baton_shared.projections.sql import existing_keys, load_rows, upsert
 
 
 class RequestsProjection(Projection):
@@ -40,7 +40,7 @@ class RequestsProjection(Projection):
         mine = [e for e in events if e.envelope.aggregate_type == "request" and e.event is not None]
         if not mine:
             return
-        rows = await load_rows(conn, self.requests, "request_id", (e.envelope.aggregate_id for e in mine))
+        rows = await load_rows(conn, self.requests, "request_id", existing_keys(mine, ev.NeedCaptured))
         changed: dict[str, dict] = {}
         for recorded in mine:
             row = fold(rows.get(recorded.envelope.aggregate_id), recorded)

@@ -55,4 +55,5 @@ class TimelineProjection(Projection):
                     "payload": env.payload,
                 }
             )
-        await upsert(conn, self.timeline, rows, ["client_id", "stream", "seq"])
+        # Insert-only: an event already on the timeline stays as it is.
+        await upsert(conn, self.timeline, rows, ["client_id", "stream", "seq"], update=False)

