@@ -22,6 +22,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 
+import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -130,7 +131,8 @@ class ReactionRunner:
                 await self._park(raw, str(exc), 1)
                 return
             try:
-                outcome = await self.handle(cause)
+                with structlog.contextvars.bound_contextvars(correlation_id=cause.envelope.correlation_id):
+                    outcome = await self.handle(cause)
                 metrics.REACTIONS.labels(self.key, outcome).inc()
                 self.handled += 1
                 self.last_error = None

@@ -23,8 +23,10 @@ from baton_shared.events.envelope import DomainEvent
 from baton_shared.eventstore.port import ConcurrencyConflict, EventStoreUnavailable
 from baton_shared.service import metrics
 from baton_shared.service.asyncapi import asyncapi_document
+from baton_shared.service.logging import get_logger
 from baton_shared.service.runtime import ServiceRuntime
 
+log = get_logger("baton.http")
 CORRELATION_HEADER = "X-Correlation-Id"
 _CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -65,8 +67,17 @@ def create_service_app(
             structlog.contextvars.unbind_contextvars("correlation_id")
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
+        elapsed = time.perf_counter() - started
         metrics.HTTP_REQUESTS.labels(service, request.method, path, response.status_code).inc()
-        metrics.HTTP_LATENCY.labels(service, request.method, path).observe(time.perf_counter() - started)
+        metrics.HTTP_LATENCY.labels(service, request.method, path).observe(elapsed)
+        log.info(
+            "http request",
+            method=request.method,
+            route=path,
+            status=response.status_code,
+            ms=round(elapsed * 1000, 2),
+            correlation_id=correlation_id,
+        )
         response.headers[CORRELATION_HEADER] = correlation_id
         return response
 
