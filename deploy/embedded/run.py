@@ -28,7 +28,9 @@ def runnable_services() -> list[str]:
 
 
 def port_free(port: int) -> bool:
+    """Nobody listens there (a port in TIME_WAIT after our last run is free to us)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
