@@ -124,7 +124,7 @@ async def test_redelivered_events_are_ignored(store, nats, engine):
 async def test_a_failing_batch_commits_neither_rows_nor_checkpoint(store, nats, engine):
     await write_journeys(store, clients=2)
     [clients, *_] = await runners(engine)
-    [batch] = [b async for b in read_stream(nats, SPEC.name, batch_size=1000)]
+    batch = [raw async for b in read_stream(nats, SPEC.name, batch_size=1000) for raw in b]
     real_apply = clients.projection.apply
 
     async def apply_then_fail(conn, events):

@@ -61,6 +61,7 @@ class PullLoop:
         self._task: asyncio.Task | None = None
         self._sub = None
         self.running = False
+        self._repull = False
 
     async def start(self) -> None:
         async def on_message(msg: Msg) -> None:
@@ -70,6 +71,11 @@ class PullLoop:
         self._sub = await self.nc.subscribe(self._inbox, cb=on_message)
         self.running = True
         self._task = asyncio.create_task(self._run(), name=f"pull-{self.durable}")
+
+    def poke(self) -> None:
+        """Pull again now (after a reconnect the request in flight is gone)."""
+        self._repull = True
+        self._wake.set()
 
     async def stop(self) -> None:
         self.running = False
@@ -92,7 +98,8 @@ class PullLoop:
         failures = 0
         while self.running:
             try:
-                if remaining <= 0 or time.monotonic() > deadline:
+                if self._repull or remaining <= 0 or time.monotonic() > deadline:
+                    self._repull = False
                     if not self.nc.is_connected:
                         await asyncio.sleep(0.2)
                         continue

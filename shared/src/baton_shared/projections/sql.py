@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, event, tuple_
+from sqlalchemy import JSON, Table, event, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -67,9 +67,32 @@ async def upsert(
     await conn.execute(stmt, list(rows))
 
 
-async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(table.insert(), list(rows))
+async def insert_new(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Insert rows that should all be new, keeping any that already exist.
+
+    On PostgreSQL the rows go in with ``COPY`` (binary, through asyncpg), about
+    twice as fast as an executemany insert, inside a savepoint; should a key
+    exist after all, the savepoint is rolled back and the rows inserted with
+    ``ON CONFLICT DO NOTHING``. Elsewhere it is that insert directly.
+    """
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg":
+        columns = [c.name for c in table.columns]
+        json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        records = [
+            tuple(_json_dumps(row[c]) if c in json_columns and row[c] is not None else row.get(c) for c in columns)
+            for row in rows
+        ]
+        raw = (await conn.get_raw_connection()).driver_connection
+        try:
+            async with conn.begin_nested():
+                await raw.copy_records_to_table(table.name, records=records, columns=columns)
+            return
+        except Exception as exc:  # noqa: BLE001 - only a key collision falls back
+            if "UniqueViolation" not in type(exc).__name__ and "unique" not in str(exc).lower():
+                raise
+    await upsert(conn, table, rows, keys, update=False)
 
 
 async def load_rows(
@@ -105,4 +128,4 @@ def existing_keys(events: Iterable[Any], created_by: type) -> list[str]:
     return list(wanted)
 
 
-__all__ = ["existing_keys", "insert_rows", "load_rows", "make_engine", "tuple_", "upsert"]
+__all__ = ["existing_keys", "insert_new", "load_rows", "make_engine", "tuple_", "upsert"]

@@ -110,6 +110,10 @@ class ReactionRunner:
         await self._loop.start()
         self.live = True
 
+    def poke(self) -> None:
+        if self._loop is not None:
+            self._loop.poke()
+
     async def stop_live(self) -> None:
         if self._loop is not None:
             await self._loop.stop()

@@ -59,6 +59,8 @@ class ServiceRuntime:
             connect_timeout=5,
             name=f"baton-{service}",
             logger=None,
+            reconnected_cb=self._reconnected,
+            disconnected_cb=self._disconnected,
         )
         self.engine = make_engine(settings.database_url_for(service))
         self._projections = list(projections)
@@ -68,6 +70,14 @@ class ServiceRuntime:
         self._store: JetStreamEventStore | None = None
         self._tasks: list[asyncio.Task] = []
         self.started = False
+
+    async def _disconnected(self) -> None:
+        log.warning("NATS connection lost; reconnecting")
+
+    async def _reconnected(self) -> None:
+        log.info("NATS connection back", url=self.nc.connected_url.netloc if self.nc.connected_url else None)
+        for runner in [*self.projections.values(), *self.reactions.values()]:
+            runner.poke()
 
     @property
     def nc(self) -> NATS:

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import Projection
-from baton_shared.projections.sql import upsert
+from baton_shared.projections.sql import insert_new
 
 
 class TimelineProjection(Projection):
@@ -56,4 +56,4 @@ class TimelineProjection(Projection):
                 }
             )
         # Insert-only: an event already on the timeline stays as it is.
-        await upsert(conn, self.timeline, rows, ["client_id", "stream", "seq"], update=False)
+        await insert_new(conn, self.timeline, rows, ["client_id", "stream", "seq"])
