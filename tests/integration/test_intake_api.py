@@ -1,7 +1,7 @@
 """Intake's HTTP API end to end: the running app, a real broker, SQLite and PostgreSQL."""
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import httpx
 import pytest

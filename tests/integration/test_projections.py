@@ -66,7 +66,7 @@ async def test_stopped_mid_stream_and_restarted_equals_built_in_one_go(store, na
     one_go = await runners(engine, suffix="_one_go")
     for runner in one_go:
         await runner.catch_up(nats)
-    for live, reference in zip(resumed, one_go):
+    for live, reference in zip(resumed, one_go, strict=True):
         live_rows, reference_rows = await rows(engine, live), await rows(engine, reference)
         assert live_rows == reference_rows
         assert sum(map(len, live_rows.values())) > 0
@@ -91,7 +91,7 @@ async def test_dropped_and_rebuilt_equals_the_live_projection(store, nats, engin
     rebuilt = await runners(engine, suffix="_rebuilt")
     for runner in rebuilt:
         await runner.catch_up(nats)
-    for a, b in zip(live, rebuilt):
+    for a, b in zip(live, rebuilt, strict=True):
         assert await rows(engine, a) == await rows(engine, b)
 
 

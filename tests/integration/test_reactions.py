@@ -117,7 +117,7 @@ async def test_a_redelivered_cause_never_yields_a_second_reaction(stores, nats, 
     assert [await runner.handle(c) for c in causes] == ["ignored"] * len(causes)
     opened = await delivery_events(nats)
     assert len(opened) == len(causes)
-    for cause, effect in zip(causes, opened):
+    for cause, effect in zip(causes, opened, strict=True):
         assert effect.envelope.causation_id == cause.envelope.event_id
         assert effect.envelope.correlation_id == cause.envelope.correlation_id
 

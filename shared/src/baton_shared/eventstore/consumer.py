@@ -132,3 +132,46 @@ class PullLoop:
                 log.error("pull loop error", durable=self.durable, error=repr(exc), failures=failures)
                 remaining = 0
                 await asyncio.sleep(min(0.2 * failures, 5.0))
+
+
+class DurableWorker:
+    """What owns a pull loop on its durable consumer: start, poke after a reconnect, stop.
+
+    Subclasses (the projection and reaction runners) provide ``stream_name``,
+    ``durable``, ``batch_size``, ``prepare_live`` and ``_on_messages``.
+    """
+
+    stream_name: str
+    durable: str
+    batch_size: int
+    live: bool = False
+    _loop: PullLoop | None = None
+    _nc: NATS | None = None
+
+    async def prepare_live(self, nc: NATS) -> None:
+        raise NotImplementedError
+
+    async def _on_messages(self, msgs: list[Msg]) -> None:
+        raise NotImplementedError
+
+    async def start_live(self, nc: NATS) -> None:
+        self._nc = nc
+        self._loop = PullLoop(
+            nc,
+            self.stream_name,
+            self.durable,
+            self._on_messages,
+            batch_size=self.batch_size,
+            recover=lambda: self.prepare_live(nc),
+        )
+        await self._loop.start()
+        self.live = True
+
+    def poke(self) -> None:
+        if self._loop is not None:
+            self._loop.poke()
+
+    async def stop_live(self) -> None:
+        if self._loop is not None:
+            await self._loop.stop()
+        self.live = False

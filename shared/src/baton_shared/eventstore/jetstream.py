@@ -35,7 +35,6 @@ from nats.aio.msg import Msg
 from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
 
 from baton_shared.contracts.streams import StreamSpec
-from baton_shared.events.envelope import RecordedEvent
 from baton_shared.events.registry import EventRegistry
 from baton_shared.eventstore.port import (
     AggregateHistory,

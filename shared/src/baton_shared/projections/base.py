@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from sqlalchemy import MetaData
+from typing import Any, ClassVar
+
+from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from baton_shared.events.envelope import RecordedEvent
+from baton_shared.events.envelope import DomainEvent, RecordedEvent
+from baton_shared.projections.sql import existing_keys, load_rows, upsert
 
 
 class Projection(ABC):
@@ -32,3 +35,35 @@ class Projection(ABC):
 
     @abstractmethod
     async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None: ...
+
+
+class RowPerAggregate(Projection):
+    """One row per aggregate, folded from its events.
+
+    Per batch: the rows the batch touches are loaded in one query (except those
+    it creates), every event is folded into its row in memory, and the changed
+    rows are written back with one upsert. Subclasses set ``aggregate_type``,
+    ``key`` (the key column), ``created_by`` (the event that creates the
+    aggregate), ``table`` in ``define_tables``, and implement ``fold``.
+    """
+
+    aggregate_type: ClassVar[str]
+    key: ClassVar[str]
+    created_by: ClassVar[type[DomainEvent]]
+    table: Table
+
+    @abstractmethod
+    def fold(self, row: dict[str, Any] | None, recorded: RecordedEvent) -> dict[str, Any] | None:
+        """The row after ``recorded`` (None: the event leaves no row to write)."""
+
+    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
+        mine = [e for e in events if e.envelope.aggregate_type == self.aggregate_type and e.event is not None]
+        if not mine:
+            return
+        rows = await load_rows(conn, self.table, self.key, existing_keys(mine, self.created_by))
+        changed: dict[Any, dict[str, Any]] = {}
+        for recorded in mine:
+            row = self.fold(rows.get(recorded.envelope.aggregate_id), recorded)
+            if row is not None:
+                rows[row[self.key]] = changed[row[self.key]] = row
+        await upsert(conn, self.table, list(changed.values()), [self.key])

@@ -68,3 +68,32 @@ async def advance_checkpoint(
     )
     if result.rowcount != 1:
         raise CheckpointMoved(projection)
+
+
+async def park(
+    conn: AsyncConnection, owner: str, stream: str, parked: list[tuple[object, str]], tries: int
+) -> None:
+    """Record events ``owner`` gave up on (raw event, error), keeping the latest error per event."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    now = datetime.now(timezone.utc)
+    stmt = insert(parked_events)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["projection", "stream", "seq"],
+        set_={"error": stmt.excluded.error, "tries": stmt.excluded.tries, "parked_at": stmt.excluded.parked_at},
+    )
+    await conn.execute(
+        stmt,
+        [
+            {
+                "projection": owner,
+                "stream": stream,
+                "seq": raw.seq,
+                "subject": raw.subject,
+                "error": error[:4000],
+                "tries": tries,
+                "data": raw.data,
+                "parked_at": now,
+            }
+            for raw, error in parked
+        ],
+    )

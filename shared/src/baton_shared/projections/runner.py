@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -32,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_shared.contracts.streams import StreamSpec
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
-from baton_shared.eventstore.consumer import PullLoop
+from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
 from baton_shared.projections.base import Projection
@@ -41,10 +40,9 @@ from baton_shared.projections.checkpoints import (
     advance_checkpoint,
     ensure_checkpoint,
     metadata as checkpoint_metadata,
-    parked_events,
+    park,
     read_checkpoint,
 )
-from baton_shared.projections.sql import upsert
 from baton_shared.service import metrics
 from baton_shared.service.logging import get_logger
 
@@ -62,7 +60,7 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
-class ProjectionRunner:
+class ProjectionRunner(DurableWorker):
     def __init__(
         self,
         projection: Projection,
@@ -80,6 +78,7 @@ class ProjectionRunner:
         self.registry = registry
         # A copy built beside the live tables (suffix) keeps its own checkpoint and consumer.
         self.key = f"{service}.{projection.name}{projection.suffix}"
+        self.stream_name = spec.name
         self.durable = f"{service}_{projection.name}{projection.suffix}"
         self.batch_size = batch_size
         self.max_attempts = max_attempts
@@ -88,8 +87,6 @@ class ProjectionRunner:
         self.live = False
         self.last_error: str | None = None
         self.gaps_filled = 0
-        self._nc: NATS | None = None
-        self._loop: PullLoop | None = None
         self._lock = asyncio.Lock()
         self._advanced = asyncio.Condition()
 
@@ -130,7 +127,7 @@ class ProjectionRunner:
                         if events:
                             await self.projection.apply(conn, events)
                         if parked:
-                            await self._park(conn, parked, tries=1)
+                            await park(conn, self.key, self.spec.name, parked, tries=1)
                         await advance_checkpoint(conn, self.key, self.spec.name, self.position, fresh[-1].seq)
                 except CheckpointMoved:
                     self.position = await self.stored_checkpoint()
@@ -143,27 +140,6 @@ class ProjectionRunner:
         async with self._advanced:
             self._advanced.notify_all()
         return len(fresh)
-
-    async def _park(self, conn, parked: list[tuple[RawEvent, str]], tries: int) -> None:  # noqa: ANN001
-        now = datetime.now(timezone.utc)
-        await upsert(
-            conn,
-            parked_events,
-            [
-                {
-                    "projection": self.key,
-                    "stream": self.spec.name,
-                    "seq": raw.seq,
-                    "subject": raw.subject,
-                    "error": error[:4000],
-                    "tries": tries,
-                    "data": raw.data,
-                    "parked_at": now,
-                }
-                for raw, error in parked
-            ],
-            ["projection", "stream", "seq"],
-        )
 
     async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
         """Apply with retries: outages are waited out (forever, with backoff); an
@@ -195,7 +171,7 @@ class ProjectionRunner:
             if raw.seq <= self.position:
                 return
             async with self.engine.begin() as conn:
-                await self._park(conn, [(raw, error)], tries=self.max_attempts)
+                await park(conn, self.key, self.spec.name, [(raw, error)], tries=self.max_attempts)
                 await advance_checkpoint(conn, self.key, self.spec.name, self.position, raw.seq)
             self.position = raw.seq
         log.error("event parked", projection=self.key, seq=raw.seq, subject=raw.subject, error=error)
@@ -232,28 +208,6 @@ class ProjectionRunner:
             start_after=self.position,
             description=f"projection {self.key}",
         )
-
-    async def start_live(self, nc: NATS) -> None:
-        self._nc = nc
-        self._loop = PullLoop(
-            nc,
-            self.spec.name,
-            self.durable,
-            self._on_messages,
-            batch_size=self.batch_size,
-            recover=lambda: self.prepare_live(nc),
-        )
-        await self._loop.start()
-        self.live = True
-
-    def poke(self) -> None:
-        if self._loop is not None:
-            self._loop.poke()
-
-    async def stop_live(self) -> None:
-        if self._loop is not None:
-            await self._loop.stop()
-        self.live = False
 
     async def _on_messages(self, msgs: list[Msg]) -> None:
         raws = []

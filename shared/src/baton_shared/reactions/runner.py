@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from datetime import datetime, timezone
 
 import structlog
 from nats.aio.client import Client as NATS
@@ -31,12 +30,11 @@ from baton_shared.contracts.streams import StreamSpec
 from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
 from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
 from baton_shared.eventstore.port import AggregateHistory, ConcurrencyConflict, EventStore, NewEvent
-from baton_shared.eventstore.consumer import PullLoop
+from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata
-from baton_shared.projections.checkpoints import metadata as checkpoint_metadata, parked_events
+from baton_shared.projections.checkpoints import metadata as checkpoint_metadata, park
 from baton_shared.projections.runner import is_transient
-from baton_shared.projections.sql import upsert
 from baton_shared.service import metrics
 from baton_shared.service.logging import get_logger
 
@@ -59,7 +57,7 @@ class Reaction(ABC):
         """The events to append, given the target's history. Pure domain logic."""
 
 
-class ReactionRunner:
+class ReactionRunner(DurableWorker):
     def __init__(
         self,
         reaction: Reaction,
@@ -77,12 +75,12 @@ class ReactionRunner:
         self.engine = engine
         self.key = f"{service}.reaction.{reaction.name}"
         self.durable = f"{service}_react_{reaction.name}"
+        self.stream_name = reaction.source.name
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.live = False
         self.last_error: str | None = None
         self.handled = 0
-        self._loop: PullLoop | None = None
 
     async def setup(self) -> None:
         async with self.engine.begin() as conn:
@@ -97,27 +95,6 @@ class ReactionRunner:
             start_after=None,
             description=f"reaction {self.key}",
         )
-
-    async def start_live(self, nc: NATS) -> None:
-        self._loop = PullLoop(
-            nc,
-            self.reaction.source.name,
-            self.durable,
-            self._on_messages,
-            batch_size=self.batch_size,
-            recover=lambda: self.prepare_live(nc),
-        )
-        await self._loop.start()
-        self.live = True
-
-    def poke(self) -> None:
-        if self._loop is not None:
-            self._loop.poke()
-
-    async def stop_live(self) -> None:
-        if self._loop is not None:
-            await self._loop.stop()
-        self.live = False
 
     async def _on_messages(self, msgs: list[Msg]) -> None:
         """Causes one at a time, in order; each acknowledged once handled (or parked)."""
@@ -185,23 +162,7 @@ class ReactionRunner:
 
     async def _park(self, raw: RawEvent, error: str, tries: int) -> None:
         async with self.engine.begin() as conn:
-            await upsert(
-                conn,
-                parked_events,
-                [
-                    {
-                        "projection": self.key,
-                        "stream": self.reaction.source.name,
-                        "seq": raw.seq,
-                        "subject": raw.subject,
-                        "error": error[:4000],
-                        "tries": tries,
-                        "data": raw.data,
-                        "parked_at": datetime.now(timezone.utc),
-                    }
-                ],
-                ["projection", "stream", "seq"],
-            )
+            await park(conn, self.key, self.reaction.source.name, [(raw, error)], tries)
         log.error("cause parked", reaction=self.key, seq=raw.seq, subject=raw.subject, error=error)
 
     def status(self) -> dict:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, JSON, MetaData, String, Table, Text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_shared.contracts import intake as ev
 from baton_shared.events.envelope import RecordedEvent
-from baton_shared.projections import Projection
-from baton_shared.projections.sql import existing_keys, load_rows, upsert
+from baton_shared.projections import RowPerAggregate
 
 
-class ClientsProjection(Projection):
+class ClientsProjection(RowPerAggregate):
     name = "clients"
+    aggregate_type = "client"
+    key = "client_id"
+    created_by = ev.ClientRegistered
 
     def define_tables(self, metadata: MetaData, suffix: str) -> None:
-        self.clients = Table(
+        self.table = self.clients = Table(
             f"clients{suffix}",
             metadata,
             Column("client_id", String(64), primary_key=True),
@@ -34,17 +35,8 @@ class ClientsProjection(Projection):
             Index(f"ix_clients{suffix}_account_manager", "account_manager", "name"),
         )
 
-    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
-        mine = [e for e in events if e.envelope.aggregate_type == "client" and e.event is not None]
-        if not mine:
-            return
-        rows = await load_rows(conn, self.clients, "client_id", existing_keys(mine, ev.ClientRegistered))
-        changed: dict[str, dict] = {}
-        for recorded in mine:
-            row = fold(rows.get(recorded.envelope.aggregate_id), recorded)
-            if row is not None:
-                rows[row["client_id"]] = changed[row["client_id"]] = row
-        await upsert(conn, self.clients, list(changed.values()), ["client_id"])
+    def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
+        return fold(row, recorded)
 
 
 def fold(row: dict | None, recorded: RecordedEvent) -> dict | None:

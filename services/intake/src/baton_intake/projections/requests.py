@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Date, DateTime, Index, JSON, MetaData, String, Table, Text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_shared.contracts import intake as ev
 from baton_shared.events.envelope import RecordedEvent
-from baton_shared.projections import Projection
-from baton_shared.projections.sql import existing_keys, load_rows, upsert
+from baton_shared.projections import RowPerAggregate
 
 
-class RequestsProjection(Projection):
+class RequestsProjection(RowPerAggregate):
     name = "requests"
+    aggregate_type = "request"
+    key = "request_id"
+    created_by = ev.NeedCaptured
 
     def define_tables(self, metadata: MetaData, suffix: str) -> None:
-        self.requests = Table(
+        self.table = self.requests = Table(
             f"requests{suffix}",
             metadata,
             Column("request_id", String(64), primary_key=True),
@@ -36,17 +37,8 @@ class RequestsProjection(Projection):
             Index(f"ix_requests{suffix}_client", "client_id", "captured_at"),
         )
 
-    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
-        mine = [e for e in events if e.envelope.aggregate_type == "request" and e.event is not None]
-        if not mine:
-            return
-        rows = await load_rows(conn, self.requests, "request_id", existing_keys(mine, ev.NeedCaptured))
-        changed: dict[str, dict] = {}
-        for recorded in mine:
-            row = fold(rows.get(recorded.envelope.aggregate_id), recorded)
-            if row is not None:
-                rows[row["request_id"]] = changed[row["request_id"]] = row
-        await upsert(conn, self.requests, list(changed.values()), ["request_id"])
+    def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
+        return fold(row, recorded)
 
 
 def fold(row: dict | None, recorded: RecordedEvent) -> dict | None:
