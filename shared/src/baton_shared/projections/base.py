@@ -24,6 +24,8 @@ class Projection(ABC):
     """
 
     name: str
+    # The service whose stream this projection reads; None: the owning service's own.
+    source: ClassVar[str | None] = None
 
     def __init__(self, suffix: str = "") -> None:
         self.suffix = suffix
@@ -38,32 +40,40 @@ class Projection(ABC):
 
 
 class RowPerAggregate(Projection):
-    """One row per aggregate, folded from its events.
+    """One row per aggregate (or per ``key_of`` an event), folded from its events.
 
     Per batch: the rows the batch touches are loaded in one query (except those
     it creates), every event is folded into its row in memory, and the changed
     rows are written back with one upsert. Subclasses set ``aggregate_type``,
-    ``key`` (the key column), ``created_by`` (the event that creates the
-    aggregate), ``table`` in ``define_tables``, and implement ``fold``.
+    ``key`` (the key column), ``created_by`` (the event that creates a row, once
+    per key; None when no event does, and every touched row is loaded),
+    ``table`` in ``define_tables``, and implement ``fold``.
     """
 
     aggregate_type: ClassVar[str]
     key: ClassVar[str]
-    created_by: ClassVar[type[DomainEvent]]
+    created_by: ClassVar[type[DomainEvent] | None] = None
     table: Table
+
+    def key_of(self, recorded: RecordedEvent) -> Any:
+        """The row an event belongs to (default: its aggregate's id)."""
+        return recorded.envelope.aggregate_id
+
+    def wanted(self, recorded: RecordedEvent) -> bool:
+        return recorded.envelope.aggregate_type == self.aggregate_type and recorded.event is not None
 
     @abstractmethod
     def fold(self, row: dict[str, Any] | None, recorded: RecordedEvent) -> dict[str, Any] | None:
         """The row after ``recorded`` (None: the event leaves no row to write)."""
 
     async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
-        mine = [e for e in events if e.envelope.aggregate_type == self.aggregate_type and e.event is not None]
+        mine = [e for e in events if self.wanted(e)]
         if not mine:
             return
-        rows = await load_rows(conn, self.table, self.key, existing_keys(mine, self.created_by))
+        rows = await load_rows(conn, self.table, self.key, existing_keys(mine, self.created_by, self.key_of))
         changed: dict[Any, dict[str, Any]] = {}
         for recorded in mine:
-            row = self.fold(rows.get(recorded.envelope.aggregate_id), recorded)
+            row = self.fold(rows.get(self.key_of(recorded)), recorded)
             if row is not None:
                 rows[row[self.key]] = changed[row[self.key]] = row
         await upsert(conn, self.table, list(changed.values()), [self.key])

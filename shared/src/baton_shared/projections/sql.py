@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -110,21 +110,25 @@ async def load_rows(
     return out
 
 
-def existing_keys(events: Iterable[Any], created_by: type) -> list[str]:
-    """Aggregate ids whose rows must be loaded: those not created within this batch.
+def existing_keys(
+    events: Iterable[Any], created_by: type | None, key_of: Callable[[Any], Any] | None = None
+) -> list[Any]:
+    """Keys whose rows must be loaded: those not created within this batch.
 
     In a catch-up most rows are born in the batch that changes them; skipping
-    their lookup saves a query's worth of work per batch."""
-    born: set[str] = set()
-    wanted: dict[str, None] = {}
+    their lookup saves a query's worth of work per batch. ``created_by`` must be
+    an event that happens once per key (None: load every key)."""
+    key_of = key_of or (lambda recorded: recorded.envelope.aggregate_id)
+    born: set[Any] = set()
+    wanted: dict[Any, None] = {}
     for recorded in events:
-        aggregate_id = recorded.envelope.aggregate_id
-        if aggregate_id in born or aggregate_id in wanted:
+        key = key_of(recorded)
+        if key in born or key in wanted:
             continue
-        if isinstance(recorded.event, created_by):
-            born.add(aggregate_id)
+        if created_by is not None and isinstance(recorded.event, created_by):
+            born.add(key)
         else:
-            wanted[aggregate_id] = None
+            wanted[key] = None
     return list(wanted)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from faststream.nats import NatsBroker
 from faststream.nats.security import NatsUserPassword
@@ -42,6 +42,7 @@ class ServiceRuntime:
         registry: EventRegistry,
         projections: Sequence[Projection] = (),
         reactions: Sequence[Reaction] = (),
+        background: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
     ) -> None:
         self.service = service
         self.settings = settings
@@ -65,6 +66,7 @@ class ServiceRuntime:
         self.engine = make_engine(settings.database_url_for(service))
         self._projections = list(projections)
         self._reactions = list(reactions)
+        self._background = list(background)
         self.projections: dict[str, ProjectionRunner] = {}
         self.reactions: dict[str, ReactionRunner] = {}
         self._store: JetStreamEventStore | None = None
@@ -101,27 +103,41 @@ class ServiceRuntime:
             runner = ProjectionRunner(
                 projection,
                 self.engine,
-                self.spec,
+                stream_for(projection.source) if projection.source else self.spec,
                 self.registry,
                 service=self.service,
                 batch_size=s.projection_batch_size,
             )
-            await runner.setup()
-            caught_up = await runner.catch_up(self.nc)
-            await runner.prepare_live(self.nc)
-            await runner.start_live(self.nc)
             self.projections[projection.name] = runner
-            log.info("projection ready", projection=runner.key, checkpoint=runner.position, caught_up=caught_up)
+            if projection.source and projection.source != self.service:
+                # Another service's stream may not exist yet: never hold up start-up for it.
+                self._tasks.append(asyncio.create_task(self._start_projection(runner), name=runner.key))
+            else:
+                await self._start_projection(runner)
         for reaction in self._reactions:
             runner = ReactionRunner(reaction, self.store, self.registry, self.engine, service=self.service)
-            await runner.setup()
-            await self._wait_for_stream(reaction.source.name)
-            await runner.prepare_live(self.nc)
-            await runner.start_live(self.nc)
             self.reactions[reaction.name] = runner
+            self._tasks.append(asyncio.create_task(self._start_reaction(runner), name=runner.key))
+        for task in self._background:
+            self._tasks.append(asyncio.create_task(task(self), name=f"{self.service}-{task.__name__}"))
         self._tasks.append(asyncio.create_task(self._watch_lag(), name=f"{self.service}-lag"))
         self.started = True
         log.info("service started", stream=self.spec.name, nats=s.nats_url)
+
+    async def _start_projection(self, runner: ProjectionRunner) -> None:
+        await self._wait_for_stream(runner.spec.name)
+        await runner.setup()
+        caught_up = await runner.catch_up(self.nc)
+        await runner.prepare_live(self.nc)
+        await runner.start_live(self.nc)
+        log.info("projection ready", projection=runner.key, checkpoint=runner.position, caught_up=caught_up)
+
+    async def _start_reaction(self, runner: ReactionRunner) -> None:
+        await runner.setup()
+        await self._wait_for_stream(runner.reaction.source.name)
+        await runner.prepare_live(self.nc)
+        await runner.start_live(self.nc)
+        log.info("reaction ready", reaction=runner.key)
 
     async def _wait_for_stream(self, stream: str) -> None:
         delay = 0.2
@@ -137,10 +153,16 @@ class ServiceRuntime:
             delay = min(delay * 2, 5)
 
     async def refresh_heads(self) -> None:
-        head = await self.store.head()
+        heads: dict[str, int] = {}
         for runner in self.projections.values():
-            runner.head = head
-            metrics.PROJECTION_LAG.labels(runner.key).set(max(0, head - runner.position))
+            stream = runner.spec.name
+            if stream not in heads:
+                try:
+                    heads[stream] = int((await js_api(self.nc, f"STREAM.INFO.{stream}"))["state"]["last_seq"])
+                except JetStreamApiError:
+                    heads[stream] = 0  # not created yet
+            runner.head = heads[stream]
+            metrics.PROJECTION_LAG.labels(runner.key).set(max(0, runner.head - runner.position))
 
     async def _watch_lag(self) -> None:
         while True:

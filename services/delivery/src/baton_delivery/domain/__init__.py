@@ -1,0 +1,3 @@
+from baton_delivery.domain.delivery import RequestDelivery, WorkOrder
+
+__all__ = ["RequestDelivery", "WorkOrder"]
