@@ -194,7 +194,7 @@ async def test_health_metrics_and_documents(api):
     assert health.status_code == 200
     body = health.json()
     assert body["status"] == "ok" and body["nats"]["connected"] and body["database"]["ok"]
-    assert {p["projection"] for p in body["projections"]} == {"intake.clients", "intake.requests", "intake.timeline"}
+    assert {p["projection"] for p in body["projections"]} == {"intake.clients", "intake.requests", "intake.timeline", "intake.delivery_progress"}
     metrics = (await api.get("/metrics")).text
     assert "baton_events_appended_total" in metrics and "baton_http_requests_total" in metrics
     assert "baton_projection_lag_events" in metrics

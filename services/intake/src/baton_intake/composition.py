@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from baton_shared.contracts import intake as contracts
 from baton_shared.contracts import registry
+from baton_shared.eventstore.lazy import LazyEventStore
 from baton_shared.service.app import create_service_app
 from baton_shared.service.logging import configure_logging
 from baton_shared.service.runtime import ServiceRuntime
@@ -15,33 +16,26 @@ from baton_intake.api import routers
 from baton_intake.application import IntakeApplication
 from baton_intake.application.intake import Clock, utc_now
 from baton_intake.handlers import REACTIONS
-from baton_intake.projections import ClientsProjection, RequestsProjection, TimelineProjection
+from baton_intake.projections import (
+    ClientsProjection,
+    DeliveryProgressProjection,
+    RequestsProjection,
+    TimelineProjection,
+)
 from baton_intake.projections.views import IntakeViews
 
 SERVICE = "intake"
 PUBLISHED = [cls for cls in registry.types() if cls.service == SERVICE]
-
-
-class _LazyStore:
-    """The event store exists once the runtime has connected; the application is built before."""
-
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self._runtime = runtime
-        self.stream_name = runtime.spec.name
-
-    async def load(self, *args, **kwargs):
-        return await self._runtime.store.load(*args, **kwargs)
-
-    async def append(self, *args, **kwargs):
-        return await self._runtime.store.append(*args, **kwargs)
+CONSUMED = [cls for cls in registry.types() if cls.service == "delivery"]
 
 
 def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) -> FastAPI:
     settings = settings or BatonSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     clients, requests, timeline = ClientsProjection(), RequestsProjection(), TimelineProjection()
+    delivery = DeliveryProgressProjection()
     runtime = ServiceRuntime(
-        SERVICE, settings, registry, projections=[clients, requests, timeline], reactions=REACTIONS
+        SERVICE, settings, registry, projections=[clients, requests, timeline, delivery], reactions=REACTIONS
     )
     app = create_service_app(
         runtime,
@@ -54,7 +48,8 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
         ),
         routers=routers,
         published=PUBLISHED,
+        consumed=CONSUMED,
     )
-    app.state.application = IntakeApplication(_LazyStore(runtime), clock=clock)
-    app.state.views = IntakeViews(runtime.engine, clients, requests, timeline)
+    app.state.application = IntakeApplication(LazyEventStore(runtime), clock=clock)
+    app.state.views = IntakeViews(runtime.engine, clients, requests, timeline, delivery)
     return app

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from datetime import date, datetime, timezone
+
 import orjson
 from sqlalchemy import JSON, Table, event, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -132,4 +134,15 @@ def existing_keys(
     return list(wanted)
 
 
-__all__ = ["existing_keys", "insert_new", "load_rows", "make_engine", "tuple_", "upsert"]
+def json_row(row: Any) -> dict[str, Any]:
+    """A row as a JSON-ready dict: dates in ISO 8601, datetimes with their zone
+    (SQLite keeps none; Baton stores UTC)."""
+    out = {}
+    for key, value in dict(row).items():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        out[key] = value.isoformat() if isinstance(value, (datetime, date)) else value
+    return out
+
+
+__all__ = ["existing_keys", "insert_new", "json_row", "load_rows", "make_engine", "tuple_", "upsert"]

@@ -72,6 +72,7 @@ class ServiceRuntime:
         self._store: JetStreamEventStore | None = None
         self._tasks: list[asyncio.Task] = []
         self.started = False
+        self.stopping = False
 
     async def _disconnected(self) -> None:
         log.warning("NATS connection lost; reconnecting")
@@ -109,6 +110,7 @@ class ServiceRuntime:
                 batch_size=s.projection_batch_size,
             )
             self.projections[projection.name] = runner
+            await runner.setup()  # tables and checkpoint exist before the first read, always
             if projection.source and projection.source != self.service:
                 # Another service's stream may not exist yet: never hold up start-up for it.
                 self._tasks.append(asyncio.create_task(self._start_projection(runner), name=runner.key))
@@ -126,7 +128,6 @@ class ServiceRuntime:
 
     async def _start_projection(self, runner: ProjectionRunner) -> None:
         await self._wait_for_stream(runner.spec.name)
-        await runner.setup()
         caught_up = await runner.catch_up(self.nc)
         await runner.prepare_live(self.nc)
         await runner.start_live(self.nc)
@@ -141,7 +142,7 @@ class ServiceRuntime:
 
     async def _wait_for_stream(self, stream: str) -> None:
         delay = 0.2
-        while True:
+        while not self.stopping:
             try:
                 await js_api(self.nc, f"STREAM.INFO.{stream}")
                 return
@@ -151,6 +152,7 @@ class ServiceRuntime:
             log.info("waiting for stream", stream=stream)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5)
+        raise asyncio.CancelledError
 
     async def refresh_heads(self) -> None:
         heads: dict[str, int] = {}
@@ -165,7 +167,7 @@ class ServiceRuntime:
             metrics.PROJECTION_LAG.labels(runner.key).set(max(0, runner.head - runner.position))
 
     async def _watch_lag(self) -> None:
-        while True:
+        while not self.stopping:
             with contextlib.suppress(Exception):
                 await self.refresh_heads()
             await asyncio.sleep(1.0)
@@ -179,11 +181,19 @@ class ServiceRuntime:
             return False
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Loops also check ``stopping``: on Python 3.11 a cancel racing with an
+        # ``asyncio.wait_for`` that completes (nats-py's request uses it) can be
+        # swallowed, so cancellation alone cannot be trusted to end a loop.
+        self.stopping = True
+        pending = set(self._tasks)
+        for _ in range(3):
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=2) if pending else (set(), set())
+            if not pending:
+                break
+        for task in pending:
+            log.error("background task did not stop", task=task.get_name())
         self._tasks.clear()
         for runner in [*self.reactions.values(), *self.projections.values()]:
             await runner.stop_live()

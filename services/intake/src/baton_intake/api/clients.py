@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends, Query
 
 from baton_shared.domain import NotFound
 from baton_shared.service.consistency import read_after_position
+from baton_shared.service.http import Page, WriteOut
 
 from baton_intake.api import dependencies as dep
-from baton_intake.api.schemas import AccountManagerIn, ClientIn, ContactPolicyIn, NoteIn, Page, WriteOut
+from baton_intake.api.schemas import AccountManagerIn, ClientIn, ContactPolicyIn, NoteIn
 from baton_intake.application import AddClientNote, AssignAccountManager, RegisterClient, SetContactPolicy
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])

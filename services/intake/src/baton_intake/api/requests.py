@@ -7,9 +7,10 @@ from fastapi import APIRouter, Depends
 from baton_shared.contracts.intake import WorkItem
 from baton_shared.domain import NotFound
 from baton_shared.service.consistency import read_after_position
+from baton_shared.service.http import WriteOut
 
 from baton_intake.api import dependencies as dep
-from baton_intake.api.schemas import CancelIn, ChangeIn, ClarificationIn, HandoffIn, RequestIn, WriteOut
+from baton_intake.api.schemas import CancelIn, ChangeIn, ClarificationIn, HandoffIn, RequestIn
 from baton_intake.application import CancelRequest, CaptureNeed, RecordClarification, RequestChange, RequestHandoff
 
 router = APIRouter(tags=["requests"])

@@ -115,21 +115,3 @@ class ChangeIn(Body):
 
 class CancelIn(Body):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-
-
-class Position(BaseModel):
-    stream: str
-    seq: int = Field(description="Pass as `min_position` (or `Baton-Min-Position`) to read your write.")
-
-
-class WriteOut(BaseModel):
-    ids: dict[str, str | list[str]]
-    position: Position
-    appended: int = Field(description="events appended by this write (0 when it changed nothing)")
-
-
-class Page(BaseModel):
-    items: list[dict[str, Any]]
-    limit: int
-    offset: int
-    total: int

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import TypeVar
 
+from baton_shared.application import Written
 from baton_shared.domain import Aggregate, NotFound
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
 
@@ -33,16 +33,6 @@ def utc_now() -> datetime:
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-@dataclass(frozen=True)
-class Written:
-    """What a write created, and the stream position read-your-writes can wait for."""
-
-    ids: dict[str, str | list[str]]
-    stream: str
-    position: int  # last sequence appended, or the aggregate's version if nothing changed
-    appended: int
 
 
 class IntakeApplication:

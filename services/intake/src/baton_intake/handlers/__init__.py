@@ -1,8 +1,8 @@
 """Intake's reactions to other services' events.
 
-Intake will project delivery's progress onto its requests and open new requests
-from follow-up's won opportunities; those handlers arrive with the delivery and
-follow-up services. Until then intake consumes nothing from other streams.
+Delivery's progress reaches intake as a projection of delivery's stream
+(``projections/delivery_progress.py``), not as a reaction: it appends nothing.
+Opening new requests from follow-up's won opportunities arrives with follow-up.
 """
 
 REACTIONS: list = []

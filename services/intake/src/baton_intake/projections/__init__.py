@@ -1,4 +1,5 @@
 from baton_intake.projections.clients import ClientsProjection
+from baton_intake.projections.delivery_progress import DeliveryProgressProjection
 from baton_intake.projections.requests import RequestsProjection
 from baton_intake.projections.timeline import TimelineProjection
 
@@ -7,4 +8,9 @@ def all_projections(suffix: str = ""):
     return [ClientsProjection(suffix), RequestsProjection(suffix), TimelineProjection(suffix)]
 
 
-__all__ = ["ClientsProjection", "RequestsProjection", "TimelineProjection", "all_projections"]
+def own_and_foreign(suffix: str = ""):
+    """Every projection intake runs: its own stream's, and delivery's progress."""
+    return [*all_projections(suffix), DeliveryProgressProjection(suffix)]
+
+
+__all__ = ["ClientsProjection", "DeliveryProgressProjection", "RequestsProjection", "TimelineProjection", "all_projections"]

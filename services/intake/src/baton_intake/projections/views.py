@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Any
-
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from baton_shared.projections.sql import json_row
+
 from baton_intake.projections.clients import ClientsProjection
+from baton_intake.projections.delivery_progress import DeliveryProgressProjection
 from baton_intake.projections.requests import RequestsProjection
 from baton_intake.projections.timeline import TimelineProjection
-
-
-def _json(row: Any) -> dict[str, Any]:
-    out = {}
-    for key, value in dict(row).items():
-        if isinstance(value, datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)  # SQLite keeps no zone; we store UTC
-        out[key] = value.isoformat() if isinstance(value, (datetime, date)) else value
-    return out
 
 
 class IntakeViews:
@@ -29,18 +20,20 @@ class IntakeViews:
         clients: ClientsProjection,
         requests: RequestsProjection,
         timeline: TimelineProjection,
+        delivery: DeliveryProgressProjection,
     ) -> None:
         self.engine = engine
         self.clients = clients.clients
         self.requests = requests.requests
         self.timeline_table = timeline.timeline
+        self.delivery = delivery.delivery_progress
 
     async def client(self, client_id: str) -> dict | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(self.clients).where(self.clients.c.client_id == client_id))).mappings().first()
             if row is None:
                 return None
-            client = _json(row)
+            client = json_row(row)
             r = self.requests
             open_requests = await conn.execute(
                 select(r.c.request_id, r.c.summary, r.c.status)
@@ -62,12 +55,19 @@ class IntakeViews:
                 .limit(limit)
                 .offset(offset)
             )
-            return [_json(x) for x in rows.mappings()], int(total or 0)
+            return [json_row(x) for x in rows.mappings()], int(total or 0)
 
     async def request(self, request_id: str) -> dict | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(self.requests).where(self.requests.c.request_id == request_id))).mappings().first()
-            return None if row is None else _json(row)
+            if row is None:
+                return None
+            request = json_row(row)
+            progress = (
+                await conn.execute(select(self.delivery).where(self.delivery.c.request_id == request_id))
+            ).mappings().first()
+            request["delivery"] = None if progress is None else _delivery_summary(progress)
+            return request
 
     async def timeline(self, client_id: str, limit: int, offset: int) -> tuple[list[dict], int]:
         t = self.timeline_table
@@ -80,4 +80,20 @@ class IntakeViews:
                 .limit(limit)
                 .offset(offset)
             )
-            return [_json(x) for x in rows.mappings()], int(total or 0)
+            return [json_row(x) for x in rows.mappings()], int(total or 0)
+
+
+def _delivery_summary(row) -> dict:  # noqa: ANN001
+    orders = row["work_orders"]
+    live = [w for w in orders.values() if w["status"] != "cancelled"]
+    return {
+        "handover": row["handover"],
+        "handover_round": row["handover_round"],
+        "work_orders": [{"work_order_id": k, **v} for k, v in sorted(orders.items(), key=lambda kv: kv[1]["department"])],
+        "completed": sum(1 for w in live if w["status"] == "completed"),
+        "live": len(live),
+        "overdue": sum(1 for w in live if w.get("overdue")),
+        "blocked": sum(1 for w in live if w["status"] == "blocked"),
+        "acceptance": row["acceptance"],
+        "as_of": json_row({"t": row["updated_at"]})["t"],
+    }

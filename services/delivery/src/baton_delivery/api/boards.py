@@ -1,0 +1,30 @@
+"""Department boards and account managers' escalations."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from baton_shared.service.consistency import read_after_position
+from baton_shared.service.http import Page
+
+from baton_delivery.api import dependencies as dep
+from baton_delivery.api.schemas import Department
+
+router = APIRouter(prefix="/v1", tags=["boards"])
+
+
+@router.get("/departments/{department}/board", summary="Counts by status, overdue items oldest first", dependencies=[read_after_position("work_orders")])
+async def board(department: Department = Path(), views=Depends(dep.views), today=Depends(dep.today)) -> dict:
+    return await views.board(department, today)
+
+
+@router.get("/escalations", response_model=Page, summary="Overdue and blocked work, for the clients' account manager", dependencies=[read_after_position("work_orders")])
+async def escalations(
+    account_manager: str | None = Query(None, min_length=1, max_length=200),
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    views=Depends(dep.views),
+    today=Depends(dep.today),
+) -> Page:
+    items, total = await views.escalations(account_manager, today, limit, offset)
+    return Page(items=items, limit=limit, offset=offset, total=total)

@@ -1,0 +1,23 @@
+"""What delivery's API handlers need from the running service."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from baton_shared.service.http import actor, causation, written
+
+from baton_delivery.application import DeliveryApplication
+
+__all__ = ["actor", "application", "causation", "today", "views", "written"]
+
+
+def application(request: Request) -> DeliveryApplication:
+    return request.app.state.application
+
+
+def views(request: Request):
+    return request.app.state.views
+
+
+def today(request: Request):
+    return request.app.state.application.clock().date()

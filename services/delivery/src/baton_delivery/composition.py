@@ -1,0 +1,62 @@
+"""The composition root: the one place where delivery's parts are wired together."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from baton_shared.contracts import intake as intake_contracts
+from baton_shared.contracts import registry
+from baton_shared.eventstore.lazy import LazyEventStore
+from baton_shared.service.app import create_service_app
+from baton_shared.service.logging import configure_logging
+from baton_shared.service.runtime import ServiceRuntime
+from baton_shared.service.settings import BatonSettings
+
+from baton_delivery.api import routers
+from baton_delivery.application import DeliveryApplication
+from baton_delivery.application.delivery import Clock, utc_now
+from baton_delivery.handlers import REACTIONS
+from baton_delivery.projections import ClientManagersProjection, RequestDeliveriesProjection, WorkOrdersProjection
+from baton_delivery.projections.views import DeliveryViews
+from baton_delivery.scheduler import OverdueScheduler
+
+SERVICE = "delivery"
+PUBLISHED = [cls for cls in registry.types() if cls.service == SERVICE]
+CONSUMED = [
+    intake_contracts.HandoffRequested,
+    intake_contracts.ChangeRequested,
+    intake_contracts.RequestCancelled,
+    intake_contracts.ClientRegistered,
+    intake_contracts.AccountManagerAssigned,
+]
+
+
+def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, run_scheduler: bool = True) -> FastAPI:
+    settings = settings or BatonSettings()
+    configure_logging(SERVICE, settings.log_level, settings.log_format)
+    work_orders, requests, managers = WorkOrdersProjection(), RequestDeliveriesProjection(), ClientManagersProjection()
+    background = []
+    runtime = ServiceRuntime(
+        SERVICE, settings, registry, projections=[work_orders, requests, managers], reactions=REACTIONS, background=background
+    )
+    views = DeliveryViews(runtime.engine, work_orders, requests, managers)
+    application = DeliveryApplication(LazyEventStore(runtime), views, clock=clock)
+    scheduler = OverdueScheduler(application, views, settings.overdue_check_seconds)
+    if run_scheduler:
+        background.append(scheduler.run_forever)
+    app = create_service_app(
+        runtime,
+        title="Baton delivery",
+        description=(
+            "Department work orders with deadlines, client changes, handover, acceptance and rework. "
+            "Work orders open from intake's handoffs (events, never HTTP calls). Writes answer with the "
+            "position they appended; pass it as `min_position` to a read to see your write."
+        ),
+        routers=routers,
+        published=PUBLISHED,
+        consumed=CONSUMED,
+    )
+    app.state.application = application
+    app.state.views = views
+    app.state.scheduler = scheduler
+    return app

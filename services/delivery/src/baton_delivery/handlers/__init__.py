@@ -1,0 +1,7 @@
+"""Delivery's reactions to other services' events."""
+
+from baton_delivery.handlers.intake_requests import FollowIntakeRequests
+
+REACTIONS = [FollowIntakeRequests()]
+
+__all__ = ["REACTIONS", "FollowIntakeRequests"]

@@ -1,0 +1,40 @@
+"""Intake's request events -> delivery's work orders.
+
+One reaction, one durable consumer, for the three event types, so they are
+handled in the order intake recorded them (a cancellation never overtakes the
+handoff it cancels):
+
+- HandoffRequested -> a work order for that department (id = the handoff id);
+- ChangeRequested  -> the change attached to the affected work orders;
+- RequestCancelled -> the request's live work orders cancelled.
+"""
+
+from __future__ import annotations
+
+from baton_shared.contracts import STREAMS
+from baton_shared.contracts import intake
+from baton_shared.events.envelope import DomainEvent, RecordedEvent
+from baton_shared.eventstore import AggregateHistory
+from baton_shared.reactions import Reaction
+
+from baton_delivery.domain import RequestDelivery
+
+
+class FollowIntakeRequests(Reaction):
+    name = "intake_requests"
+    source = STREAMS["intake"]
+    event_types = ("HandoffRequested", "ChangeRequested", "RequestCancelled")
+
+    def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
+        return ("request", cause.event.request_id)
+
+    def decide(self, history: AggregateHistory, cause: RecordedEvent) -> list[DomainEvent]:
+        delivery = RequestDelivery.rebuild(cause.event.request_id, ((e.seq, e.event) for e in history.events))
+        event = cause.event
+        if isinstance(event, intake.HandoffRequested):
+            delivery.open_work_order(event, cause.envelope.event_id)
+        elif isinstance(event, intake.ChangeRequested):
+            delivery.attach_change(event, cause.envelope.occurred_at)
+        elif isinstance(event, intake.RequestCancelled):
+            delivery.cancel(event.reason)
+        return delivery.pending

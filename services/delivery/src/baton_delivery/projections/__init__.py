@@ -1,0 +1,10 @@
+from baton_delivery.projections.client_managers import ClientManagersProjection
+from baton_delivery.projections.request_deliveries import RequestDeliveriesProjection
+from baton_delivery.projections.work_orders import WorkOrdersProjection
+
+
+def all_projections(suffix: str = ""):
+    return [WorkOrdersProjection(suffix), RequestDeliveriesProjection(suffix), ClientManagersProjection(suffix)]
+
+
+__all__ = ["ClientManagersProjection", "RequestDeliveriesProjection", "WorkOrdersProjection", "all_projections"]

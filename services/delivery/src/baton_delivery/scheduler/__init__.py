@@ -1,0 +1,3 @@
+from baton_delivery.scheduler.overdue import OverdueScheduler
+
+__all__ = ["OverdueScheduler"]

@@ -1,0 +1,85 @@
+"""Delivery's progress on each request, projected in intake from delivery's stream.
+
+Intake never calls delivery: it reads delivery's events like any other
+consumer, so the account manager's request view shows where every piece of
+work stands even while delivery is down.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Integer, JSON, MetaData, String, Table
+
+from baton_shared.contracts import delivery as ev
+from baton_shared.events.envelope import RecordedEvent
+from baton_shared.projections import RowPerAggregate
+
+STATUS = {
+    ev.WorkOrderOpened: "opened",
+    ev.WorkOrderAccepted: "accepted",
+    ev.WorkOrderStarted: "in_progress",
+    ev.WorkOrderBlocked: "blocked",
+    ev.WorkOrderCompleted: "completed",
+    ev.WorkOrderReopened: "reopened",
+    ev.WorkOrderCancelled: "cancelled",
+}
+
+
+class DeliveryProgressProjection(RowPerAggregate):
+    name = "delivery_progress"
+    source = "delivery"
+    aggregate_type = "request"
+    key = "request_id"
+    created_by = None
+
+    def define_tables(self, metadata: MetaData, suffix: str) -> None:
+        self.table = self.delivery_progress = Table(
+            f"delivery_progress{suffix}",
+            metadata,
+            Column("request_id", String(64), primary_key=True),
+            Column("handover", String(30), nullable=False),
+            Column("handover_round", Integer, nullable=False),
+            Column("work_orders", JSON, nullable=False),
+            Column("acceptance", JSON),
+            Column("updated_at", DateTime(timezone=True), nullable=False),
+            Column("version", BigInteger, nullable=False),
+        )
+
+    def wanted(self, recorded: RecordedEvent) -> bool:
+        return isinstance(recorded.event, ev.DeliveryEvent)
+
+    def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
+        e, at = recorded.event, recorded.envelope.occurred_at
+        if row is None:
+            row = {"request_id": e.request_id, "handover": "in_delivery", "handover_round": 0, "work_orders": {}, "acceptance": None}
+        row = dict(row, updated_at=at, version=recorded.seq)
+        if isinstance(e, ev.WorkOrderEvent):
+            orders = dict(row["work_orders"])
+            wo = dict(orders.get(e.work_order_id, {"department": e.department, "status": "opened", "overdue": False}))
+            if isinstance(e, ev.WorkOrderOpened):
+                wo.update(due_by=e.due_by.isoformat(), scope=e.scope)
+                if row["handover"] == "ready_for_handover":
+                    row["handover"] = "in_delivery"
+            if type(e) in STATUS:
+                if isinstance(e, ev.WorkOrderBlocked):
+                    wo["before_block"] = wo["status"]
+                wo["status"] = STATUS[type(e)]
+            if isinstance(e, ev.WorkOrderUnblocked):
+                wo["status"] = wo.pop("before_block", None) or "in_progress"
+            if isinstance(e, ev.WorkOrderAccepted):
+                wo["member"] = e.member
+            if isinstance(e, ev.WorkOrderProgressed) and e.percent is not None:
+                wo["percent"] = e.percent
+            if isinstance(e, ev.WorkOrderCompleted):
+                wo["percent"] = 100
+            if isinstance(e, ev.WorkOrderOverdue):
+                wo["overdue"] = True
+            orders[e.work_order_id] = wo
+            row["work_orders"] = orders
+        elif isinstance(e, ev.RequestReadyForHandover):
+            row.update(handover="ready_for_handover", handover_round=e.handover_round)
+        elif isinstance(e, ev.DeliveryRejected):
+            row["handover"] = "rework"
+        elif isinstance(e, ev.DeliveryAccepted):
+            row["handover"] = "accepted"
+            row["acceptance"] = {"satisfaction": e.satisfaction, "feedback": e.feedback, "accepted_at": e.accepted_at.isoformat()}
+        return row

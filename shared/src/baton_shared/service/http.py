@@ -1,0 +1,43 @@
+"""HTTP pieces every service's API shares: write answers, pages, who is acting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Header, Request
+from pydantic import BaseModel, Field
+
+from baton_shared.application import Written
+
+
+class Position(BaseModel):
+    stream: str
+    seq: int = Field(description="Pass as `min_position` (or `Baton-Min-Position`) to read your write.")
+
+
+class WriteOut(BaseModel):
+    ids: dict[str, str | list[str]]
+    position: Position
+    appended: int = Field(description="events appended by this write (0 when it changed nothing)")
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    limit: int
+    offset: int
+    total: int
+
+
+def actor(
+    x_baton_actor: str | None = Header(None, max_length=200, description="Who is acting (until tokens arrive)"),
+) -> str:
+    return (x_baton_actor or "api").strip() or "api"
+
+
+def causation(request: Request) -> str | None:
+    """The HTTP call's correlation id (``X-Correlation-Id``, generated when absent)."""
+    return getattr(request.state, "correlation_id", None)
+
+
+def written(result: Written) -> WriteOut:
+    return WriteOut(ids=result.ids, position=Position(stream=result.stream, seq=result.position), appended=result.appended)
