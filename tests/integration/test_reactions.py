@@ -191,3 +191,29 @@ async def _count(nats, n: int) -> bool:
 async def _acked(nats, durable: str) -> bool:
     info = await js_api(nats, f"CONSUMER.INFO.INTAKE.{durable}")
     return info["num_pending"] == 0 and info["num_ack_pending"] == 0
+
+
+async def test_causes_in_flight_to_a_dead_process_are_handled_in_order_on_restart(stores, nats, engine):
+    intake, delivery = stores
+    await write_journeys(intake, clients=4)
+    expected = len(await handoffs(nats))
+    first = await runner_for(delivery, engine)
+    await first.prepare_live(nats)
+    # A process pulls three causes and dies before handling or acknowledging them.
+    inbox = nats.new_inbox()
+    sub = await nats.subscribe(inbox)
+    await nats.publish(f"$JS.API.CONSUMER.MSG.NEXT.INTAKE.{first.durable}", b'{"batch": 3}', reply=inbox)
+    for _ in range(3):
+        await sub.next_msg(timeout=5)
+    await sub.unsubscribe()
+    # The restarted service must handle them now, not after ack_wait behind newer causes
+    # whose acknowledgement (ack-all) would otherwise cover them unhandled.
+    again = await runner_for(delivery, engine)
+    await again.prepare_live(nats)
+    await again.start_live(nats)
+    try:
+        await wait_until(lambda: _count(nats, expected), timeout=10)
+        await wait_until(lambda: _acked(nats, again.durable), timeout=10)
+    finally:
+        await again.stop_live()
+    assert len(await delivery_events(nats)) == expected

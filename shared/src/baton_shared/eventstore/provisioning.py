@@ -111,7 +111,10 @@ async def reconcile_durable(
     checkpoint (the owner's database was reset or restored); a consumer slightly
     behind is kept: what it redelivers is at or below the checkpoint and ignored.
     With ``start_after=None`` (an owner without a checkpoint of its own, such as an
-    idempotent reaction) the consumer starts at the beginning and keeps its place.
+    idempotent reaction) the consumer's ack floor is the owner's position: it starts
+    at the beginning and keeps its place. In both cases, messages delivered beyond
+    the owner's position when it starts (in flight to a process that died) are
+    delivered again, in order, before anything newer.
     """
     wanted = {
         "durable_name": durable,
@@ -124,21 +127,28 @@ async def reconcile_durable(
         "replay_policy": "instant",
     }
     info = await consumer_info(nc, stream, durable)
+    start_from = start_after
     if info is not None:
         cfg = info["config"]
         drifted = any(cfg.get(k) != v for k, v in wanted.items() if k != "description")
         ack_floor = int(info["ack_floor"]["stream_seq"])
+        delivered = int(info["delivered"]["stream_seq"])
         if start_after is None:
-            in_place = True
-        else:
-            in_place = ack_floor <= start_after and start_after - ack_floor <= 10_000
-        if not drifted and in_place:
+            # No checkpoint of its own: the ack floor is where the owner stands.
+            start_from = ack_floor
+        # Anything delivered beyond where the owner stands was in flight to a process
+        # that is gone. Left alone it would come back only after ack_wait, behind
+        # newer messages whose acknowledgement (ack-all) would cover it unhandled.
+        in_flight = delivered > start_from
+        # Ahead of the owner (its database was reset or restored), or far behind it.
+        misplaced = ack_floor > start_from or start_from - ack_floor > 10_000
+        if not drifted and not in_flight and not misplaced:
             return info
         await js_api(nc, f"CONSUMER.DELETE.{stream}.{durable}")
-    if start_after is None:
+    if not start_from:
         create = {**wanted, "deliver_policy": "all"}
     else:
-        create = {**wanted, "deliver_policy": "by_start_sequence", "opt_start_seq": start_after + 1}
+        create = {**wanted, "deliver_policy": "by_start_sequence", "opt_start_seq": start_from + 1}
     return await js_api(
         nc, f"CONSUMER.CREATE.{stream}.{durable}", {"stream_name": stream, "config": create}
     )

@@ -75,7 +75,8 @@ class ServiceRuntime:
         self.stopping = False
 
     async def _disconnected(self) -> None:
-        log.warning("NATS connection lost; reconnecting")
+        if not self.stopping:
+            log.warning("NATS connection lost; reconnecting")
 
     async def _reconnected(self) -> None:
         log.info("NATS connection back", url=self.nc.connected_url.netloc if self.nc.connected_url else None)

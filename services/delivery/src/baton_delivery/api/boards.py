@@ -8,14 +8,18 @@ from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import Page
 
 from baton_delivery.api import dependencies as dep
-from baton_delivery.api.schemas import Department
+from baton_delivery.api.schemas import DEPARTMENT_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["boards"])
 
 
 @router.get("/departments/{department}/board", summary="Counts by status, overdue items oldest first", dependencies=[read_after_position("work_orders")])
-async def board(department: Department = Path(), views=Depends(dep.views), today=Depends(dep.today)) -> dict:
-    return await views.board(department, today)
+async def board(
+    department: str = Path(pattern=DEPARTMENT_PATTERN, description="department slug; case is ignored"),
+    views=Depends(dep.views),
+    today=Depends(dep.today),
+) -> dict:
+    return await views.board(department.lower(), today)
 
 
 @router.get("/escalations", response_model=Page, summary="Overdue and blocked work, for the clients' account manager", dependencies=[read_after_position("work_orders")])

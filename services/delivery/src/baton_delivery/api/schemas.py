@@ -8,6 +8,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+DEPARTMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 Department = Annotated[
     str,
     BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),

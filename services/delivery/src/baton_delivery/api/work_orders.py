@@ -11,7 +11,7 @@ from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import Page, WriteOut
 
 from baton_delivery.api import dependencies as dep
-from baton_delivery.api.schemas import AcceptIn, BlockIn, CompleteIn, Department, EmptyIn, ProgressIn
+from baton_delivery.api.schemas import DEPARTMENT_PATTERN, AcceptIn, BlockIn, CompleteIn, EmptyIn, ProgressIn
 
 router = APIRouter(prefix="/v1/work-orders", tags=["work orders"])
 Status = Literal["opened", "accepted", "in_progress", "blocked", "completed", "reopened", "cancelled"]
@@ -19,14 +19,14 @@ Status = Literal["opened", "accepted", "in_progress", "blocked", "completed", "r
 
 @router.get("", response_model=Page, summary="Work orders, by department, status, overdue", dependencies=[read_after_position("work_orders")])
 async def list_work_orders(
-    department: Department | None = Query(None),
+    department: str | None = Query(None, pattern=DEPARTMENT_PATTERN, description="department slug; case is ignored"),
     status: Status | None = Query(None),
     overdue: bool | None = Query(None),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
     views=Depends(dep.views),
 ) -> Page:
-    items, total = await views.list_work_orders(department, status, overdue, limit, offset)
+    items, total = await views.list_work_orders(department and department.lower(), status, overdue, limit, offset)
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 

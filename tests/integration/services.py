@@ -1,0 +1,60 @@
+"""Intake and delivery running together in the test's loop, on a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from baton_shared.service.settings import BatonSettings
+
+
+class FakeClock:
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Running:
+    intake: httpx.AsyncClient
+    delivery: httpx.AsyncClient
+    delivery_app: object
+    clock: FakeClock
+
+
+@contextlib.asynccontextmanager
+async def intake_and_delivery(nats_url: str, delivery_db: str, tmp_path, clock: FakeClock | None = None):
+    from baton_delivery.composition import create_app as create_delivery
+    from baton_intake.composition import create_app as create_intake
+
+    clock = clock or FakeClock()
+    common = {"nats_url": nats_url, "data_dir": tmp_path, "read_wait_timeout_seconds": 5, "log_level": "WARNING"}
+    intake_app = create_intake(BatonSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", **common), clock=clock)
+    delivery_app = create_delivery(BatonSettings(database_url=delivery_db, **common), clock=clock, run_scheduler=False)
+    async with LifespanManager(intake_app, startup_timeout=30, shutdown_timeout=30), LifespanManager(
+        delivery_app, startup_timeout=30, shutdown_timeout=30
+    ):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app), base_url="http://intake") as i, httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=delivery_app), base_url="http://delivery"
+        ) as d:
+            yield Running(i, d, delivery_app, clock)
+
+
+async def eventually(probe, timeout: float = 15.0, what: str = "condition"):
+    """Poll ``probe`` (async, returns a truthy value when done) until a deadline."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} not reached in {timeout}s (last: {last!r})")
