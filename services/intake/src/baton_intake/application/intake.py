@@ -77,9 +77,11 @@ class IntakeApplication:
         command: c.Command,
         decide: Callable[[A], None],
         correlation: Callable[[A], str],
+        loaded: A | None = None,
     ) -> tuple[A, int, int]:
         for attempt in range(self.attempts):
-            aggregate = await self._load_existing(cls, aggregate_id, what)
+            # Decide on the aggregate the caller already loaded, the first time.
+            aggregate = loaded if attempt == 0 and loaded is not None else await self._load_existing(cls, aggregate_id, what)
             decide(aggregate)
             try:
                 position, appended = await self._save(aggregate, command, correlation(aggregate))
@@ -169,6 +171,7 @@ class IntakeApplication:
                 cmd.work, handoff_ids, account_manager=client.account_manager, today=self._today()
             ),
             lambda request: request.id,
+            loaded=request,
         )
         return Written(
             {"request_id": cmd.request_id, "handoff_ids": handoff_ids}, self.store.stream_name, position, n
