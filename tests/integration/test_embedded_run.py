@@ -68,6 +68,17 @@ def test_embedded_run_starts_answers_health_and_stops_cleanly(tmp_path):
             time.sleep(0.2)
         assert status == 200, f"intake never became healthy; runner exited with {proc.poll()}"
         assert body["status"] == "ok" and body["database"]["dialect"] == "sqlite"
+        for port in (8002 + offset,):  # delivery
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if get_json(f"http://127.0.0.1:{port}/health")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.2)
+            else:
+                pytest.fail(f"service on {port} never became healthy")
         request = urllib.request.Request(
             f"{intake}/v1/clients",
             data=json.dumps({"name": "Embedded", "segment": "B2C", "account_manager": "alice"}).encode(),
@@ -76,6 +87,7 @@ def test_embedded_run_starts_answers_health_and_stops_cleanly(tmp_path):
         with urllib.request.urlopen(request, timeout=5) as r:
             assert r.status == 201
         assert (tmp_path / "var/jetstream").is_dir() and (tmp_path / "var/intake.sqlite3").exists()
+        assert (tmp_path / "var/delivery.sqlite3").exists()
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -86,6 +98,6 @@ def test_embedded_run_starts_answers_health_and_stops_cleanly(tmp_path):
             pytest.fail(f"runner did not stop in 40s:\n{output}")
     assert proc.returncode == 0, output
     assert "[baton] stopped" in output and "not cleanly" not in output
-    for port in (nats_port, 8001 + offset):
+    for port in (nats_port, 8001 + offset, 8002 + offset):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"
