@@ -126,3 +126,14 @@ async def test_ids_that_could_widen_a_subject_are_refused(store):
     for bad in ("a.b", "*", ">", "a b", ""):
         with pytest.raises(ValueError):
             await store.load("client", bad)
+
+
+async def test_an_unreadable_message_in_a_history_is_skipped_but_counted(store, nats):
+    cid = str(uuid.uuid4())
+    await register(store, cid)
+    await nats.request(f"intake.client.{cid}.ClientNoteAdded", b"{not an envelope", timeout=2)
+    history = await store.load("client", cid)
+    assert [e.envelope.event_type for e in history.events] == ["ClientRegistered"]
+    assert history.version == 2  # the concurrency check sees the stream as it is
+    await store.append("client", cid, history.version, [note(cid, "carry on")])
+    assert len((await store.load("client", cid)).events) == 2

@@ -34,6 +34,14 @@ class Aggregate:
             aggregate.version = seq
         return aggregate
 
+    @classmethod
+    def from_history(cls, aggregate_id: str, history) -> Self:  # noqa: ANN001 - an AggregateHistory
+        """Rebuilt from a loaded history; its version is the history's (which counts
+        messages on the aggregate's subjects that could not be read)."""
+        aggregate = cls.rebuild(aggregate_id, ((e.seq, e.event) for e in history.events))
+        aggregate.version = history.version
+        return aggregate
+
     def _record(self, event: DomainEvent) -> None:
         self._apply(event)
         self.pending.append(event)

@@ -35,7 +35,7 @@ from nats.aio.msg import Msg
 from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
 
 from baton_shared.contracts.streams import StreamSpec
-from baton_shared.events.registry import EventRegistry
+from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
 from baton_shared.eventstore.port import (
     AggregateHistory,
     AppendResult,
@@ -45,6 +45,9 @@ from baton_shared.eventstore.port import (
 )
 from baton_shared.eventstore.provisioning import js_api
 from baton_shared.service import metrics
+from baton_shared.service.logging import get_logger
+
+log = get_logger("baton.eventstore")
 
 WRONG_LAST_SEQUENCE = 10071
 BATCH_DUPLICATE_MSG_ID = 10201
@@ -121,14 +124,17 @@ class JetStreamEventStore:
     async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
         subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
         msgs = await direct_get_batch(self.nc, self.stream_name, subject_filter, timeout=self.timeout)
-        return AggregateHistory(
-            [
-                self.registry.decode(
-                    self.stream_name, int(m.headers["Nats-Sequence"]), m.headers["Nats-Subject"], m.data
-                )
-                for m in msgs
-            ]
-        )
+        events = []
+        for m in msgs:
+            seq, subject = int(m.headers["Nats-Sequence"]), m.headers["Nats-Subject"]
+            try:
+                events.append(self.registry.decode(self.stream_name, seq, subject, m.data))
+            except (MalformedEvent, UnknownSchemaVersion) as exc:
+                # Not an event this code can read: the aggregate is rebuilt without it
+                # (it never passed our rules), and ops see it with `baton events show`.
+                log.error("unreadable message in an aggregate's history", subject=subject, seq=seq, error=str(exc)[:300])
+        last_seq = int(msgs[-1].headers["Nats-Sequence"]) if msgs else 0
+        return AggregateHistory(events, last_seq)
 
     async def head(self) -> int:
         info = await js_api(self.nc, f"STREAM.INFO.{self.stream_name}", {}, timeout=self.timeout)

@@ -68,10 +68,15 @@ class AppendResult:
 @dataclass(frozen=True, slots=True)
 class AggregateHistory:
     events: list[RecordedEvent]
+    # The sequence of the last message on the aggregate's subjects, readable or not
+    # (a malformed message is skipped when rebuilding, but the concurrency check counts it).
+    last_seq: int | None = None
 
     @property
     def version(self) -> int:
-        """The stream sequence of the aggregate's last event, 0 if it has none."""
+        """The stream sequence of the aggregate's last message, 0 if it has none."""
+        if self.last_seq is not None:
+            return self.last_seq
         return self.events[-1].seq if self.events else 0
 
     @property

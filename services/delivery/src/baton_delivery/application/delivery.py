@@ -46,8 +46,7 @@ class DeliveryApplication:
         self.attempts = attempts
 
     async def load(self, request_id: str) -> RequestDelivery:
-        history = await self.store.load("request", request_id)
-        return RequestDelivery.rebuild(request_id, ((e.seq, e.event) for e in history.events))
+        return RequestDelivery.from_history(request_id, await self.store.load("request", request_id))
 
     async def _update(
         self,

@@ -29,7 +29,7 @@ class FollowIntakeRequests(Reaction):
         return ("request", cause.event.request_id)
 
     def decide(self, history: AggregateHistory, cause: RecordedEvent) -> list[DomainEvent]:
-        delivery = RequestDelivery.rebuild(cause.event.request_id, ((e.seq, e.event) for e in history.events))
+        delivery = RequestDelivery.from_history(cause.event.request_id, history)
         event = cause.event
         if isinstance(event, intake.HandoffRequested):
             delivery.open_work_order(event, cause.envelope.event_id)

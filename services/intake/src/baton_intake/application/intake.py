@@ -45,9 +45,7 @@ class IntakeApplication:
         return self.clock().date()
 
     async def _load(self, cls: type[A], aggregate_id: str) -> A:
-        history = await self.store.load(cls.aggregate_type, aggregate_id)
-        aggregate = cls.rebuild(aggregate_id, ((e.seq, e.event) for e in history.events))
-        return aggregate
+        return cls.from_history(aggregate_id, await self.store.load(cls.aggregate_type, aggregate_id))
 
     async def _load_existing(self, cls: type[A], aggregate_id: str, what: str) -> A:
         try:

@@ -1,0 +1,122 @@
+"""Reading Baton's streams for people: every stream, decoded, tolerant of bad messages."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from nats.aio.client import Client as NATS
+
+from baton_shared.contracts import STREAMS, registry
+from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
+from baton_shared.eventstore.reader import RawEvent, read_stream
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One message of a stream as ops see it; ``error`` is set when it does not decode."""
+
+    service: str
+    stream: str
+    seq: int
+    subject: str
+    stored_at: datetime
+    envelope: dict[str, Any] | None
+    error: str | None = None
+
+    @property
+    def event_id(self) -> str | None:
+        return self.envelope.get("event_id") if self.envelope else None
+
+    @property
+    def client_id(self) -> str | None:
+        if not self.envelope:
+            return None
+        payload = self.envelope.get("payload") or {}
+        return payload.get("client_id")
+
+    @property
+    def occurred_at(self) -> datetime:
+        if self.envelope:
+            try:
+                return datetime.fromisoformat(self.envelope["occurred_at"])
+            except (KeyError, ValueError):
+                pass
+        return self.stored_at
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "stream": self.stream,
+            "seq": self.seq,
+            "subject": self.subject,
+            "stored_at": self.stored_at.isoformat(),
+            "envelope": self.envelope,
+            "error": self.error,
+        }
+
+
+def decode(service: str, stream: str, raw: RawEvent) -> LoggedEvent:
+    stored_at = datetime.fromtimestamp(raw.timestamp_ns / 1e9, tz=timezone.utc)
+    try:
+        recorded = registry.decode(stream, raw.seq, raw.subject, raw.data)
+        return LoggedEvent(service, stream, raw.seq, raw.subject, stored_at, recorded.envelope.model_dump(mode="json"))
+    except Exception as exc:  # noqa: BLE001 - shown, not fatal
+        try:
+            envelope = orjson.loads(raw.data)
+            envelope = envelope if isinstance(envelope, dict) else None
+        except orjson.JSONDecodeError:
+            envelope = None
+        return LoggedEvent(service, stream, raw.seq, raw.subject, stored_at, envelope, f"{type(exc).__name__}: {exc}"[:300])
+
+
+async def stream_info(nc: NATS, stream: str) -> dict | None:
+    try:
+        return await js_api(nc, f"STREAM.INFO.{stream}")
+    except JetStreamApiError as exc:
+        if exc.err_code == 10059:
+            return None
+        raise
+
+
+async def read_events(
+    nc: NATS, service: str, *, start_seq: int = 1, filter_subject: str | None = None, end_seq: int | None = None
+) -> list[LoggedEvent]:
+    stream = STREAMS[service].name
+    if await stream_info(nc, stream) is None:
+        return []
+    out: list[LoggedEvent] = []
+    async for batch in read_stream(nc, stream, start_seq=start_seq, end_seq=end_seq, filter_subject=filter_subject):
+        out.extend(decode(service, stream, raw) for raw in batch)
+    return out
+
+
+async def last_events(nc: NATS, service: str, limit: int, filter_subject: str | None = None, keep=None) -> list[LoggedEvent]:
+    """The last ``limit`` events of a service's stream matching the subject filter and ``keep``."""
+    stream = STREAMS[service].name
+    info = await stream_info(nc, stream)
+    if info is None:
+        return []
+    last = int(info["state"]["last_seq"])
+    if filter_subject is None and keep is None:
+        return await read_events(nc, service, start_seq=max(1, last - limit + 1))
+    tail: deque[LoggedEvent] = deque(maxlen=limit)
+    async for batch in read_stream(nc, stream, filter_subject=filter_subject):
+        for raw in batch:
+            event = decode(service, stream, raw)
+            if keep is None or keep(event):
+                tail.append(event)
+    return list(tail)
+
+
+def summary(event: LoggedEvent, width: int = 60) -> str:
+    if event.error:
+        return f"UNREADABLE: {event.error}"[:width]
+    payload = dict((event.envelope or {}).get("payload") or {})
+    for key in ("client_id", "request_id", "work_order_id"):
+        payload.pop(key, None)
+    text = ", ".join(f"{k}={v}" for k, v in payload.items() if v not in (None, "", [], {}))
+    return text if len(text) <= width else text[: width - 1] + "…"

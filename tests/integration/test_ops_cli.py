@@ -1,0 +1,158 @@
+"""The `baton` ops tool against a real broker and the services' real databases."""
+
+import asyncio
+import json
+from datetime import date, timedelta
+
+import nats as nats_py
+import pytest
+from typer.testing import CliRunner
+
+from baton_shared.eventstore.provisioning import js_api
+from baton_ops.cli import app
+from tests.integration.services import eventually, intake_and_delivery
+
+pytestmark = pytest.mark.nats
+
+
+async def _clean(nats_url: str) -> None:
+    nc = await nats_py.connect(nats_url)
+    for name in (await js_api(nc, "STREAM.NAMES")).get("streams") or []:
+        await js_api(nc, f"STREAM.DELETE.{name}")
+    await nc.close()
+
+
+async def _journey(nats_url: str, tmp_path) -> dict:
+    delivery_db = f"sqlite+aiosqlite:///{tmp_path / 'delivery.sqlite3'}"
+    async with intake_and_delivery(nats_url, delivery_db, tmp_path) as svc:
+        c = await svc.intake.post("/v1/clients", json={"name": "Traced", "segment": "B2B", "account_manager": "alice"})
+        cid = c.json()["ids"]["client_id"]
+        r = await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "a house"})
+        rid = r.json()["ids"]["request_id"]
+        due = (date.today() + timedelta(days=10)).isoformat()
+        h = await svc.intake.post(f"/v1/requests/{rid}/handoffs", json={"work": [{"department": "design", "scope": "plans", "due_by": due}]})
+        wo = h.json()["ids"]["handoff_ids"][0]
+
+        async def opened():
+            return (await svc.delivery.get(f"/v1/work-orders/{wo}")).status_code == 200
+
+        await eventually(opened, what="work order")
+        a = await svc.delivery.post(f"/v1/work-orders/{wo}/accept", json={"member": "bob"})
+        assert a.status_code == 200, a.text
+        # A message no projection can read: intake's projections park it and go on.
+        nc = await nats_py.connect(nats_url)
+        await nc.request(f"intake.client.{cid}.ClientNoteAdded", b"{broken", timeout=2)
+        await nc.close()
+        last = await svc.intake.post(f"/v1/clients/{cid}/notes", json={"text": "after the bad one"})
+        assert last.status_code == 201, last.text
+        await svc.intake.get(f"/v1/clients/{cid}/timeline", params={"min_position": last.json()["position"]["seq"]})
+        await svc.delivery.get(f"/v1/work-orders/{wo}", params={"min_position": a.json()["position"]["seq"]})
+
+        async def intake_saw_delivery():
+            view = (await svc.intake.get(f"/v1/requests/{rid}")).json()
+            return view["delivery"] and view["delivery"]["work_orders"][0]["status"] == "accepted"
+
+        await eventually(intake_saw_delivery, what="intake seeing delivery's progress")
+    return {"client": cid, "request": rid, "work_order": wo}
+
+
+@pytest.fixture
+def journey(nats_url, tmp_path):
+    asyncio.run(_clean(nats_url))
+    ids = asyncio.run(_journey(nats_url, tmp_path))
+    env = {
+        "BATON_NATS_URL": nats_url,
+        "BATON_DATA_DIR": str(tmp_path),
+        "BATON_INTAKE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}",
+        "BATON_DELIVERY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'delivery.sqlite3'}",
+    }
+    return ids, env
+
+
+def baton(env: dict, *args: str):
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def as_json(result) -> object:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_streams(journey):
+    _, env = journey
+    rows = {r["service"]: r for r in as_json(baton(env, "streams", "--json"))}
+    # intake: registered, need, handoff, the broken message, a note; delivery: opened, accepted
+    assert rows["intake"]["messages"] == 5 and rows["delivery"]["messages"] == 2
+    assert "intake_clients" in rows["intake"]["consumers"]
+    assert "delivery_react_intake_requests" in rows["intake"]["consumers"]
+    assert rows["followup"]["exists"] is False
+    assert "INTAKE" in baton(env, "streams").stdout
+
+
+def test_events_tail_and_show(journey):
+    ids, env = journey
+    def types(result) -> list[str]:
+        assert result.exit_code == 0, result.output
+        decoder, text, out = json.JSONDecoder(), result.stdout.strip(), []
+        while text:
+            event, end = decoder.raw_decode(text)
+            out.append((event["envelope"] or {}).get("event_type") if not event["error"] else "UNREADABLE")
+            text = text[end:].strip()
+        return out
+
+    assert types(baton(env, "events", "tail", "-n", "2", "--service", "intake", "--json")) == ["UNREADABLE", "ClientNoteAdded"]
+    assert types(baton(env, "events", "tail", "--type", "HandoffRequested", "--json")) == ["HandoffRequested"]
+    mine = types(baton(env, "events", "tail", "--client", ids["client"], "--service", "intake", "--json"))
+    assert mine == ["ClientRegistered", "NeedCaptured", "HandoffRequested", "ClientNoteAdded"]
+    assert "last events" in baton(env, "events", "tail").stdout
+    shown = as_json(baton(env, "events", "show", ids["request"], "--json"))
+    assert [(e["service"], e["envelope"]["event_type"]) for e in shown] == [
+        ("intake", "NeedCaptured"), ("intake", "HandoffRequested"), ("delivery", "WorkOrderOpened"), ("delivery", "WorkOrderAccepted"),
+    ]
+
+
+def test_trace_links_causes_across_services(journey):
+    ids, env = journey
+    steps = as_json(baton(env, "trace", ids["client"], "--json"))
+    types = [s["event_type"] for s in steps]
+    assert types[:5] == ["ClientRegistered", "NeedCaptured", "HandoffRequested", "WorkOrderOpened", "WorkOrderAccepted"]
+    opened = steps[types.index("WorkOrderOpened")]
+    assert steps[opened["caused_by_step"] - 1]["event_type"] == "HandoffRequested"
+    assert opened["service"] == "delivery" and opened["since_previous_s"] >= 0
+    by_request = as_json(baton(env, "trace", ids["request"], "--json"))
+    assert [s["event_type"] for s in by_request][:2] == ["NeedCaptured", "HandoffRequested"]
+
+
+def test_projections_status(journey):
+    _, env = journey
+    rows = {r["projection"]: r for r in as_json(baton(env, "projections", "status", "--json"))}
+    assert set(rows) >= {"intake.clients", "intake.requests", "intake.timeline", "intake.delivery_progress",
+                         "delivery.work_orders", "delivery.request_deliveries", "delivery.client_managers"}
+    assert rows["intake.clients"]["lag_events"] == 0 and rows["intake.clients"]["head"] == 5
+    assert rows["delivery.client_managers"]["stream"] == "INTAKE"
+    assert rows["intake.delivery_progress"]["stream"] == "DELIVERY" and rows["intake.delivery_progress"]["lag_events"] == 0
+
+
+def test_parked_list_show_drop(journey):
+    ids, env = journey
+    parked = as_json(baton(env, "parked", "list", "--json"))
+    refs = sorted(p["ref"] for p in parked)
+    # Every projection reading intake's stream parked the broken message and went on.
+    assert refs == ["delivery.client_managers#4", "intake.clients#4", "intake.requests#4", "intake.timeline#4"]
+    shown = as_json(baton(env, "parked", "show", "intake.clients#4", "--json"))
+    assert shown["message"] == "{broken" and "not a Baton envelope" in shown["error"]
+    assert baton(env, "parked", "drop", "intake.clients#4", "--yes").exit_code == 0
+    assert baton(env, "parked", "show", "intake.clients#4").exit_code == 3
+    assert len(as_json(baton(env, "parked", "list", "--json"))) == 3
+
+
+def test_clear_errors_and_exit_codes(journey, tmp_path):
+    ids, env = journey
+    unknown = baton(env, "events", "tail", "--service", "billing")
+    assert unknown.exit_code == 2 and "unknown service 'billing'" in unknown.output
+    assert baton(env, "events", "show", "6b1f0000-0000-4000-8000-000000000000").exit_code == 3
+    assert baton(env, "trace", "nobody").exit_code == 3
+    assert baton(env, "events", "show", "a.b>").exit_code == 2
+    assert baton(env, "parked", "show", "no-seq").exit_code == 2
+    down = baton({**env, "BATON_NATS_URL": "nats://127.0.0.1:1"}, "streams")
+    assert down.exit_code == 1 and "cannot reach NATS" in down.output
