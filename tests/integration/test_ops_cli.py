@@ -156,3 +156,19 @@ def test_clear_errors_and_exit_codes(journey, tmp_path):
     assert baton(env, "parked", "show", "no-seq").exit_code == 2
     down = baton({**env, "BATON_NATS_URL": "nats://127.0.0.1:1"}, "streams")
     assert down.exit_code == 1 and "cannot reach NATS" in down.output
+
+
+def test_projections_rebuild_from_the_command_line(journey):
+    _, env = journey
+    result = as_json(baton(env, "projections", "rebuild", "intake.clients", "--json"))
+    assert result["swapped"] and result["verification"]["keys_agree"]
+    assert result["verification"]["tables"]["clients"]["copy_rows"] == 1
+    assert "rebuilt intake.timeline" in baton(env, "projections", "rebuild", "intake.timeline").stdout
+    copy = as_json(baton(env, "projections", "rebuild", "intake.requests", "--until-seq", "2", "--json"))
+    assert copy == {"projection": "intake.requests", "as_of_seq": 2, "tables": ["requests__at_2"], "swapped": False}
+    as_of = as_json(baton(env, "projections", "rebuild", "delivery.work_orders", "--as-of", "2000-01-01T00:00:00+00:00", "--json"))
+    assert as_of["as_of_seq"] == 0
+    unknown = baton(env, "projections", "rebuild", "intake.nothing")
+    assert unknown.exit_code == 2 and "intake has: intake.clients" in unknown.output
+    assert baton(env, "projections", "rebuild", "intake").exit_code == 2
+    assert "no rebuild of intake.clients to discard" in baton(env, "projections", "rebuild", "intake.clients", "--discard").stdout

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import orjson
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import select
 
@@ -13,8 +16,8 @@ from baton_shared.contracts import stream_for
 from baton_shared.projections.checkpoints import checkpoints
 from baton_shared.projections.sql import make_engine
 
-from baton_ops.cli import console, emit_json, projections_app, run
-from baton_ops.catalogue import projections_of, services
+from baton_ops.cli import console, emit_json, errors, projections_app, run
+from baton_ops.catalogue import UsageError, find_projection, projections_of, services
 from baton_ops.event_log import stream_info
 
 
@@ -93,3 +96,119 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
 
 def _n(value) -> str:  # noqa: ANN001
     return "-" if value is None else f"{value:,}"
+
+
+@projections_app.command("rebuild")
+def rebuild(
+    name: str = typer.Argument(..., help="<service>.<projection>, e.g. intake.clients"),
+    until_seq: int = typer.Option(None, "--until-seq", min=1, help="build a copy as of this stream position (no swap)"),
+    as_of: datetime = typer.Option(None, "--as-of", help="build a copy as of this time, e.g. 2026-11-24T09:00:00+00:00 (no swap)"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted rebuild"),
+    discard: bool = typer.Option(False, "--discard", help="drop an interrupted rebuild and stop"),
+    force: bool = typer.Option(False, "--force", help="swap even if the rebuilt rows are not the live ones"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable result"),
+) -> None:
+    """Rebuild a projection from the log beside the live tables, verify, swap in one transaction.
+
+    The service keeps serving throughout. Interrupted, the live projection is untouched and the
+    rebuild can be resumed (--resume) or discarded (--discard). --until-seq / --as-of build a
+    point-in-time copy for inspection and never swap.
+    """
+    from baton_shared.contracts import registry
+    from baton_shared.projections.rebuild import ProjectionRebuild, RebuildRefused, point_in_time
+
+    if until_seq is not None and as_of is not None:
+        raise typer.BadParameter("give --until-seq or --as-of, not both")
+
+    async def body(nc) -> int:
+        entry, projection = find_projection(name)
+        spec = stream_for(projection.source or entry.name)
+        make = type(projection)
+        engine = make_engine(entry.database_url)
+        try:
+            if until_seq is not None or as_of is not None:
+                until = until_seq if until_seq is not None else await _seq_before(nc, spec.name, as_of)
+                with _progress(f"copy of {name} at #{until}") as advance:
+                    copy = await point_in_time(entry.name, make, engine, nc, spec, registry, until, progress=advance)
+                tables = [t.name for t in copy.copy.metadata.sorted_tables]
+                result = {"projection": name, "as_of_seq": until, "tables": tables, "swapped": False}
+                emit_json(result) if as_json else console.print(f"point-in-time copy at #{until} in: {', '.join(tables)}")
+                return 0
+            job = ProjectionRebuild(entry.name, make, engine, spec, registry)
+            under_way = await job.exists()
+            if discard:
+                await job.discard()
+                console.print(f"discarded the rebuild of {name}" if under_way is not None else f"no rebuild of {name} to discard")
+                return 0
+            if under_way is not None and not resume:
+                raise UsageError(
+                    f"a rebuild of {name} is under way (at #{under_way}); --resume to continue it or --discard to drop it"
+                )
+            started = time.monotonic()
+            with _progress(f"rebuilding {name}") as advance:
+                applied = await job.build(nc, progress=advance)
+            try:
+                verification = await job.swap(nc, force=force)
+            except RebuildRefused as exc:
+                console.print(f"[red]{exc}[/red]")
+                return 1
+            elapsed = time.monotonic() - started
+            result = {
+                "projection": name,
+                "applied": applied,
+                "seconds": round(elapsed, 3),
+                "events_per_second": round(applied / elapsed) if elapsed else None,
+                "swapped": True,
+                "verification": verification.as_json(),
+            }
+            if as_json:
+                emit_json(result)
+            else:
+                console.print(f"rebuilt {name}: {applied:,} events in {elapsed:.1f}s; swapped in")
+                for table, v in verification.tables.items():
+                    note = "" if v["differing_rows"] in (0, None) else f", {v['differing_rows']} rows differ in content"
+                    console.print(f"  {table}: {v['copy_rows']:,} rows, keys {v['copy_keys']} agree{note}")
+            return 0
+        finally:
+            await engine.dispose()
+
+    run(body)
+
+
+async def _seq_before(nc, stream: str, moment: datetime) -> int:
+    """The last stream position stored at or before ``moment``."""
+    if moment.tzinfo is None:
+        raise UsageError("give --as-of with a time zone, e.g. 2026-11-24T09:00:00+00:00")
+    reply = await nc.request(
+        f"$JS.API.DIRECT.GET.{stream}", orjson.dumps({"start_time": moment.astimezone(timezone.utc).isoformat()}), timeout=5
+    )
+    status = (reply.headers or {}).get("Status")
+    if status == "404":  # nothing stored after that moment: the whole stream
+        info = await stream_info(nc, stream)
+        return int(info["state"]["last_seq"]) if info else 0
+    return int(reply.headers["Nats-Sequence"]) - 1
+
+
+@contextmanager
+def _progress(label: str):
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} events/s"),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=None, rate="-")
+        started = time.monotonic()
+        first: list[int] = []
+
+        def advance(position: int, end: int) -> None:
+            if not first:
+                first.append(position)
+            done = position - first[0]
+            elapsed = max(time.monotonic() - started, 1e-6)
+            bar.update(task, completed=position, total=end, rate=f"{done / elapsed:,.0f}")
+
+        yield advance
