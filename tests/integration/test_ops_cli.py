@@ -172,3 +172,47 @@ def test_projections_rebuild_from_the_command_line(journey):
     assert unknown.exit_code == 2 and "intake has: intake.clients" in unknown.output
     assert baton(env, "projections", "rebuild", "intake").exit_code == 2
     assert "no rebuild of intake.clients to discard" in baton(env, "projections", "rebuild", "intake.clients", "--discard").stdout
+
+
+def test_export_then_import_into_an_empty_stream_reproduces_the_log(journey, nats_url, tmp_path):
+    _, env = journey
+    dump = tmp_path / "log.jsonl"
+    assert baton(env, "export", "--to", str(dump)).exit_code == 0
+    lines = [json.loads(x) for x in dump.read_text().splitlines()]
+    assert [(x["service"], x["seq"]) for x in lines][:2] == [("intake", 1), ("intake", 2)] and len(lines) == 7
+    only_delivery = tmp_path / "delivery.jsonl"
+    assert baton(env, "export", "--to", str(only_delivery), "--service", "delivery").exit_code == 0
+    assert len(only_delivery.read_text().splitlines()) == 2
+    future = tmp_path / "none.jsonl"
+    assert baton(env, "export", "--to", str(future), "--since", "2999-01-01T00:00:00+00:00").exit_code == 0
+    assert future.read_text() == ""
+
+    asyncio.run(_clean(nats_url))  # an empty log
+    first = baton(env, "import", str(dump))
+    assert first.exit_code == 0 and "imported 7 messages" in first.stdout, first.output
+    again = baton(env, "import", str(dump))
+    assert again.exit_code == 0 and "imported 0 messages; 7 already present" in again.stdout
+    reexport = tmp_path / "again.jsonl"
+    assert baton(env, "export", "--to", str(reexport)).exit_code == 0
+    back = [json.loads(x) for x in reexport.read_text().splitlines()]
+    assert [(x["service"], x["subject"], x["event_id"], x["data"]) for x in back] == [
+        (x["service"], x["subject"], x["event_id"], x["data"]) for x in lines
+    ]
+
+
+def test_import_refuses_malformed_files_before_writing_anything(journey, tmp_path):
+    _, env = journey
+    before = as_json(baton(env, "streams", "--json"))
+    bad = tmp_path / "bad.jsonl"
+    good = '{"service": "intake", "subject": "intake.client.x.ClientRegistered", "data": "{}", "event_id": "e"}'
+    for content, message in [
+        (good + "\n{oops\n", "bad.jsonl:2: not JSON"),
+        ('{"service": "billing", "subject": "b.x", "data": "{}"}\n', "unknown service 'billing'"),
+        ('{"service": "intake", "subject": "delivery.request.x.WorkOrderOpened", "data": "{}"}\n', "is not in the intake stream"),
+        ('{"service": "intake"}\n', "missing or not text: subject, data"),
+    ]:
+        bad.write_text(content)
+        result = baton(env, "import", str(bad))
+        assert result.exit_code == 2 and message in result.output, result.output
+    assert as_json(baton(env, "streams", "--json")) == before
+    assert baton(env, "import", str(tmp_path / "missing.jsonl")).exit_code == 2

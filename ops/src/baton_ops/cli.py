@@ -25,7 +25,7 @@ app.add_typer(projections_app, name="projections")
 app.add_typer(parked_app, name="parked")
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # one error, one line: greppable
 
 
 def emit_json(value: Any) -> None:
@@ -84,3 +84,4 @@ from baton_ops.commands import parked as _parked  # noqa: E402,F401
 from baton_ops.commands import projections as _projections  # noqa: E402,F401
 from baton_ops.commands import streams as _streams  # noqa: E402,F401
 from baton_ops.commands import trace as _trace  # noqa: E402,F401
+from baton_ops.commands import transfer as _transfer  # noqa: E402,F401
