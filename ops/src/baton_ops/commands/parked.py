@@ -47,6 +47,15 @@ async def _all_parked(owner: str | None = None, seq: int | None = None) -> list[
     return rows
 
 
+async def _one(ref: str) -> tuple[str, int, dict]:
+    """The parked event ``ref`` names (owner, seq, row), or NothingFound."""
+    owner, seq = parse_ref(ref)
+    rows = await _all_parked(owner, seq)
+    if not rows:
+        raise NothingFound(f"no parked event {ref}")
+    return owner, seq, rows[0]
+
+
 def _brief(row: dict) -> dict:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items() if k != "data"} | {
         "ref": f"{row['projection']}#{row['seq']}"
@@ -84,11 +93,7 @@ def show_parked(
     """One parked event: its error, tries and the message as stored."""
 
     async def body(_nc) -> int:
-        owner, seq = parse_ref(ref)
-        rows = await _all_parked(owner, seq)
-        if not rows:
-            raise NothingFound(f"no parked event {ref}")
-        row = rows[0]
+        _, _, row = await _one(ref)
         try:
             message = orjson.loads(row["data"])
         except orjson.JSONDecodeError:
@@ -111,13 +116,10 @@ def drop_parked(
     """Forget a parked event (the event stays in the log; only the parking record goes)."""
 
     async def body(_nc) -> int:
-        owner, seq = parse_ref(ref)
-        rows = await _all_parked(owner, seq)
-        if not rows:
-            raise NothingFound(f"no parked event {ref}")
-        if not yes and not typer.confirm(f"drop parked event {ref} ({rows[0]['error'][:80]})?"):
+        owner, seq, row = await _one(ref)
+        if not yes and not typer.confirm(f"drop parked event {ref} ({row['error'][:80]})?"):
             return 1
-        entry = next(e for e in services() if e.name == rows[0]["service"])
+        entry = next(e for e in services() if e.name == row["service"])
         engine = make_engine(entry.database_url)
         try:
             async with engine.begin() as conn:
