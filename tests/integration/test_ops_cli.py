@@ -50,7 +50,8 @@ async def _journey(nats_url: str, tmp_path) -> dict:
 
         async def intake_saw_delivery():
             view = (await svc.intake.get(f"/v1/requests/{rid}")).json()
-            return view["delivery"] and view["delivery"]["work_orders"][0]["status"] == "accepted"
+            delivery = view.get("delivery")  # absent until intake's requests projection has the request
+            return delivery and delivery["work_orders"][0]["status"] == "accepted"
 
         await eventually(intake_saw_delivery, what="intake seeing delivery's progress")
     return {"client": cid, "request": rid, "work_order": wo}

@@ -134,10 +134,10 @@ async def test_a_point_in_time_copy_stops_there_and_never_swaps(intake, nats):
     app, api = intake
     runtime = app.state.runtime
     first = await write_clients(api, 5, tag="early")
-    await write_clients(api, 5, tag="late")
+    last = await write_clients(api, 5, tag="late")
     copy = await point_in_time("intake", ClientsProjection, runtime.engine, nats, SPEC, registry, first)
     rows = (await table_rows(runtime.engine, copy.copy))["clients"]
     assert sorted(r["name"] for r in rows) == [f"early{i:03}" for i in range(5)]
-    live = (await api.get("/v1/clients", params={"limit": 200})).json()
+    live = (await api.get("/v1/clients", params={"limit": 200, "min_position": last})).json()
     assert live["total"] == 10
     assert [t.name for t in copy.copy.metadata.sorted_tables] == [f"clients__at_{first}"]

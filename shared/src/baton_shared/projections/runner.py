@@ -216,6 +216,10 @@ class ProjectionRunner(DurableWorker):
             raws.append(RawEvent(seq, msg.subject, msg.data, ts))
         first_new = next((r.seq for r in raws if r.seq > self.position), None)
         if first_new is not None and first_new > self.position + 1:
+            # A rebuild swap or another replica may have moved the stored checkpoint.
+            self.position = max(self.position, await self.stored_checkpoint())
+            first_new = next((r.seq for r in raws if r.seq > self.position), None)
+        if first_new is not None and first_new > self.position + 1:
             log.warning("delivery skipped events; reading them from the stream",
                         projection=self.key, after=self.position, up_to=first_new - 1)
             self.gaps_filled += 1
