@@ -1,7 +1,5 @@
 """Intake outlives its broker: nats-server killed with SIGKILL and restarted on the same store."""
 
-import asyncio
-import time
 
 import httpx
 import pytest
@@ -10,18 +8,9 @@ from asgi_lifespan import LifespanManager
 from baton_shared.service.settings import BatonSettings
 from baton_intake.composition import create_app
 from tests.conftest import LocalNats, nats_server_binary
+from tests.integration.services import eventually
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
-
-
-async def until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = await predicate()
-        if result:
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} not reached in {timeout}s")
 
 
 async def test_intake_carries_on_after_the_broker_is_killed_and_restarted(tmp_path):
@@ -44,12 +33,10 @@ async def test_intake_carries_on_after_the_broker_is_killed_and_restarted(tmp_pa
 
                 server.proc.kill()  # SIGKILL: no goodbye to the clients
                 server.proc.wait()
-                health = await until(
-                    lambda: _status(api, 503), 10, "health reporting the broker down"
-                )
+                health = await eventually(lambda: _status(api, 503), 10, "health reporting the broker down")
                 assert health["nats"]["connected"] is False
                 server.start()  # same port, same store
-                await until(lambda: _status(api, 200), 30, "health back to ok")
+                await eventually(lambda: _status(api, 200), 30, "health back to ok")
 
                 second = await api.post("/v1/clients", json={**body, "name": "After"})
                 assert second.status_code == 201, second.text

@@ -5,7 +5,6 @@ order (one aggregate per handoff) in the DELIVERY stream.
 """
 
 import asyncio
-import time
 from datetime import date
 
 import pytest
@@ -22,6 +21,7 @@ from baton_shared.projections.checkpoints import parked_events
 from baton_shared.projections.sql import make_engine
 from baton_shared.reactions import Reaction, ReactionRunner
 from tests.integration.journeys import write_journeys
+from tests.integration.services import eventually
 
 pytestmark = pytest.mark.nats
 
@@ -99,13 +99,6 @@ async def handoffs(nats) -> list:
     return out
 
 
-async def wait_until(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met before the deadline")
 
 
 async def test_a_redelivered_cause_never_yields_a_second_reaction(stores, nats, engine):
@@ -130,7 +123,7 @@ async def test_live_reaction_survives_a_restart_that_replays_every_cause(stores,
     try:
         await write_journeys(intake, clients=5)
         expected = len(await handoffs(nats))
-        await wait_until(lambda: _count(nats, expected))
+        await eventually(lambda: _count(nats, expected), timeout=20)
     finally:
         await runner.stop_live()
     # The service "died" before acknowledging anything: the consumer starts over.
@@ -139,7 +132,7 @@ async def test_live_reaction_survives_a_restart_that_replays_every_cause(stores,
     await again.prepare_live(nats)
     await again.start_live(nats)
     try:
-        await wait_until(lambda: _acked(nats, again.durable))
+        await eventually(lambda: _acked(nats, again.durable), timeout=20)
     finally:
         await again.stop_live()
     assert len(await delivery_events(nats)) == expected
@@ -173,8 +166,8 @@ async def test_a_poison_cause_is_parked_and_the_others_go_on(stores, nats, engin
     await runner.start_live(nats)
     healthy = [c for c in causes if c.event.department != poison]
     try:
-        await wait_until(lambda: _count(nats, len(healthy)))
-        await wait_until(lambda: _acked(nats, runner.durable))
+        await eventually(lambda: _count(nats, len(healthy)), timeout=20)
+        await eventually(lambda: _acked(nats, runner.durable), timeout=20)
     finally:
         await runner.stop_live()
     async with engine.connect() as conn:
@@ -212,8 +205,8 @@ async def test_causes_in_flight_to_a_dead_process_are_handled_in_order_on_restar
     await again.prepare_live(nats)
     await again.start_live(nats)
     try:
-        await wait_until(lambda: _count(nats, expected), timeout=10)
-        await wait_until(lambda: _acked(nats, again.durable), timeout=10)
+        await eventually(lambda: _count(nats, expected), timeout=10)
+        await eventually(lambda: _acked(nats, again.durable), timeout=10)
     finally:
         await again.stop_live()
     assert len(await delivery_events(nats)) == expected

@@ -56,6 +56,15 @@ def service(name: str, settings: BatonSettings | None = None) -> ServiceEntry:
     raise UsageError(f"unknown service {name!r}; known: {', '.join(STREAMS)}")
 
 
+def service_names(service: str | None) -> list[str]:
+    """Every service, or just the one named (a usage error if it does not exist)."""
+    if service is None:
+        return list(STREAMS)
+    if service not in STREAMS:
+        raise UsageError(f"unknown service {service!r}; known: {', '.join(STREAMS)}")
+    return [service]
+
+
 def projections_of(name: str) -> list[Projection]:
     return PROJECTIONS.get(name, list)()
 

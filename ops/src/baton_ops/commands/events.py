@@ -11,7 +11,7 @@ from rich.table import Table
 from baton_shared.contracts import STREAMS
 from baton_shared.contracts.streams import check_token
 
-from baton_ops.catalogue import NothingFound, UsageError, services
+from baton_ops.catalogue import NothingFound, service_names, services
 from baton_ops.cli import console, emit_json, events_app, run
 from baton_ops.event_log import LoggedEvent, last_events, read_events, summary
 
@@ -33,13 +33,6 @@ def event_table(title: str, events: list[LoggedEvent]) -> Table:
         )
     return table
 
-
-def _checked_services(service: str | None) -> list[str]:
-    if service is None:
-        return list(STREAMS)
-    if service not in STREAMS:
-        raise UsageError(f"unknown service {service!r}; known: {', '.join(STREAMS)}")
-    return [service]
 
 
 @events_app.command("tail")
@@ -70,7 +63,7 @@ def tail(
             console.print(event_table(title, events))
 
     async def body(nc) -> int:
-        names = _checked_services(service)
+        names = service_names(service)
         collected: list[LoggedEvent] = []
         heads: dict[str, int] = {}
         for name in names:

@@ -21,7 +21,7 @@ from baton_shared.contracts import STREAMS
 from baton_shared.eventstore.provisioning import provision_stream
 from baton_shared.eventstore.reader import read_stream
 
-from baton_ops.catalogue import UsageError
+from baton_ops.catalogue import UsageError, service_names
 from baton_ops.cli import app, console, run
 from baton_ops.event_log import stream_info
 
@@ -35,7 +35,7 @@ def export(
     """Write the log (or one service's stream) to a JSON-lines file."""
 
     async def body(nc) -> int:
-        names = _services(service)
+        names = service_names(service)
         if since is not None and since.tzinfo is None:
             raise UsageError("give --since with a time zone, e.g. 2026-11-24T09:00:00+00:00")
         written = 0
@@ -105,13 +105,6 @@ def import_(
 
     run(body)
 
-
-def _services(service: str | None) -> list[str]:
-    if service is None:
-        return list(STREAMS)
-    if service not in STREAMS:
-        raise UsageError(f"unknown service {service!r}; known: {', '.join(STREAMS)}")
-    return [service]
 
 
 def _read(source: Path) -> list[dict]:
