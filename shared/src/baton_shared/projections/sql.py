@@ -7,6 +7,7 @@ from typing import Any
 
 from datetime import date, datetime, timezone
 
+import asyncpg
 import orjson
 from sqlalchemy import JSON, Table, event, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -91,9 +92,8 @@ async def insert_new(conn: AsyncConnection, table: Table, rows: Sequence[dict[st
             async with conn.begin_nested():
                 await raw.copy_records_to_table(table.name, records=records, columns=columns)
             return
-        except Exception as exc:  # noqa: BLE001 - only a key collision falls back
-            if "UniqueViolation" not in type(exc).__name__ and "unique" not in str(exc).lower():
-                raise
+        except asyncpg.UniqueViolationError:
+            pass  # a key exists after all: the savepoint is gone, insert keeping what is there
     await upsert(conn, table, rows, keys, update=False)
 
 
