@@ -104,7 +104,11 @@ def test_events_tail_and_show(journey):
     assert types(baton(env, "events", "tail", "-n", "2", "--service", "intake", "--json")) == ["UNREADABLE", "ClientNoteAdded"]
     assert types(baton(env, "events", "tail", "--type", "HandoffRequested", "--json")) == ["HandoffRequested"]
     mine = types(baton(env, "events", "tail", "--client", ids["client"], "--service", "intake", "--json"))
-    assert mine == ["ClientRegistered", "NeedCaptured", "HandoffRequested", "ClientNoteAdded"]
+    # The unreadable message is on the client's own subject: it is about the client.
+    assert mine == ["ClientRegistered", "NeedCaptured", "HandoffRequested", "UNREADABLE", "ClientNoteAdded"]
+    everywhere = types(baton(env, "events", "tail", "--client", ids["client"], "--json"))
+    assert everywhere[-3:] == ["WorkOrderAccepted", "UNREADABLE", "ClientNoteAdded"] and "WorkOrderOpened" in everywhere
+    assert types(baton(env, "events", "tail", "--client", ids["client"], "--type", "NeedCaptured", "--json")) == ["NeedCaptured"]
     assert "last events" in baton(env, "events", "tail").stdout
     shown = as_json(baton(env, "events", "show", ids["request"], "--json"))
     assert [(e["service"], e["envelope"]["event_type"]) for e in shown] == [

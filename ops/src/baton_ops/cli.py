@@ -28,8 +28,10 @@ console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # one error, one line: greppable
 
 
-def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+def emit_json(value: Any, *, line: bool = False) -> None:
+    """JSON on stdout: indented, or (``line``) one object per line for streams of events."""
+    sys.stdout.write(json.dumps(value, indent=None if line else 2, default=str) + "\n")
+    sys.stdout.flush()  # a follower piped into another program sees each event as it comes
 
 
 async def connect() -> nats.NATS:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -37,6 +36,12 @@ class LoggedEvent:
             return None
         payload = self.envelope.get("payload") or {}
         return payload.get("client_id")
+
+    @property
+    def subject_aggregate_id(self) -> str | None:
+        """The aggregate id the subject names (``<root>.<type>.<id>.<Event>``), readable or not."""
+        tokens = self.subject.split(".")
+        return tokens[2] if len(tokens) == 4 else None
 
     @property
     def occurred_at(self) -> datetime:
@@ -83,33 +88,46 @@ async def stream_info(nc: NATS, stream: str) -> dict | None:
 
 
 async def read_events(
-    nc: NATS, service: str, *, start_seq: int = 1, filter_subject: str | None = None, end_seq: int | None = None
+    nc: NATS,
+    service: str,
+    *,
+    start_seq: int = 1,
+    filter_subject: str | None = None,
+    end_seq: int | None = None,
+    filter_subjects: list[str] | None = None,
 ) -> list[LoggedEvent]:
     stream = STREAMS[service].name
     if await stream_info(nc, stream) is None:
         return []
     out: list[LoggedEvent] = []
-    async for batch in read_stream(nc, stream, start_seq=start_seq, end_seq=end_seq, filter_subject=filter_subject):
+    async for batch in read_stream(
+        nc, stream, start_seq=start_seq, end_seq=end_seq, filter_subject=filter_subject, filter_subjects=filter_subjects
+    ):
         out.extend(decode(service, stream, raw) for raw in batch)
     return out
 
 
-async def last_events(nc: NATS, service: str, limit: int, filter_subject: str | None = None, keep=None) -> list[LoggedEvent]:
-    """The last ``limit`` events of a service's stream matching the subject filter and ``keep``."""
-    stream = STREAMS[service].name
-    info = await stream_info(nc, stream)
-    if info is None:
-        return []
-    last = int(info["state"]["last_seq"])
-    if filter_subject is None and keep is None:
-        return await read_events(nc, service, start_seq=max(1, last - limit + 1))
-    tail: deque[LoggedEvent] = deque(maxlen=limit)
-    async for batch in read_stream(nc, stream, filter_subject=filter_subject):
-        for raw in batch:
-            event = decode(service, stream, raw)
-            if keep is None or keep(event):
-                tail.append(event)
-    return list(tail)
+async def head_of(nc: NATS, service: str) -> int:
+    """The stream's last sequence (0 when the stream does not exist yet)."""
+    info = await stream_info(nc, STREAMS[service].name)
+    return int(info["state"]["last_seq"]) if info else 0
+
+
+async def last_events(
+    nc: NATS, service: str, limit: int, filter_subject: str | None = None, end_seq: int | None = None
+) -> list[LoggedEvent]:
+    """The last ``limit`` events at or before ``end_seq`` (default: the head) matching the filter.
+
+    Read backwards in growing windows, so a filtered tail of a long stream reads
+    only as far back as it needs to."""
+    upper = await head_of(nc, service) if end_seq is None else end_seq
+    found: list[LoggedEvent] = []
+    window = limit if filter_subject is None else max(4 * limit, 1000)
+    while upper >= 1 and len(found) < limit:
+        lower = max(1, upper - window + 1)
+        found = await read_events(nc, service, start_seq=lower, end_seq=upper, filter_subject=filter_subject) + found
+        upper, window = lower - 1, window * 4
+    return found[-limit:]
 
 
 def summary(event: LoggedEvent, width: int = 60) -> str:

@@ -13,7 +13,8 @@ from baton_shared.contracts.streams import check_token
 
 from baton_ops.catalogue import NothingFound, service_names, services
 from baton_ops.cli import console, emit_json, events_app, run
-from baton_ops.event_log import LoggedEvent, last_events, read_events, summary
+from baton_ops.event_log import LoggedEvent, head_of, last_events, read_events, summary
+from baton_ops.journey import client_events
 
 
 def event_table(title: str, events: list[LoggedEvent]) -> Table:
@@ -34,7 +35,6 @@ def event_table(title: str, events: list[LoggedEvent]) -> Table:
     return table
 
 
-
 @events_app.command("tail")
 def tail(
     service: str = typer.Option(None, "--service", "-s", help="only this service's stream"),
@@ -45,50 +45,65 @@ def tail(
     follow_seconds: float = typer.Option(None, "--for", hidden=True, help="stop following after this many seconds"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
 ) -> None:
-    """The last events of the log, optionally filtered, optionally following new ones."""
+    """The last events of the log, optionally filtered, optionally following new ones.
+
+    With --client, only the client's aggregates are read (subject filters; see
+    baton_ops.journey), not every stream in full.
+    """
     if event_type is not None:
         try:
             check_token(event_type, "event type")
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-
-    def keep(e: LoggedEvent) -> bool:
-        return client is None or e.client_id == client or (e.envelope or {}).get("aggregate_id") == client
+    if client is not None:
+        try:
+            check_token(client, "client id")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
 
     def show(events: list[LoggedEvent], title: str) -> None:
         if as_json:
             for e in events:
-                emit_json(e.as_json())
+                emit_json(e.as_json(), line=True)
         elif events:
             console.print(event_table(title, events))
 
     async def body(nc) -> int:
         names = service_names(service)
-        collected: list[LoggedEvent] = []
-        heads: dict[str, int] = {}
-        for name in names:
-            subject = STREAMS[name].type_filter(event_type) if event_type else None
-            found = await last_events(nc, name, limit, subject, keep if client else None)
-            collected.extend(found)
-            heads[name] = max([e.seq for e in found], default=0)
+        # Heads first: what the initial read shows ends there and following starts after it.
+        heads = {name: await head_of(nc, name) for name in names}
+        ids: set[str] = set()
+        if client is not None:
+            found, ids = await client_events(nc, client, names, event_type)
+            collected = [e for e in found if e.seq <= heads[e.service]]
+        else:
+            collected = []
+            for name in names:
+                subject = STREAMS[name].type_filter(event_type) if event_type else None
+                collected.extend(await last_events(nc, name, limit, subject, end_seq=heads[name]))
         collected.sort(key=lambda e: (e.occurred_at, e.service, e.seq))
         show(collected[-limit:], "last events")
         if not follow:
             return 0
-        deadline = None if follow_seconds is None else time.monotonic() + follow_seconds
-        from baton_ops.event_log import stream_info
 
-        for name in names:
-            info = await stream_info(nc, STREAMS[name].name)
-            heads[name] = int(info["state"]["last_seq"]) if info else 0
+        def keep(e: LoggedEvent) -> bool:
+            # A new request of the client carries its client id; its later events are on a known aggregate.
+            if client is None:
+                return True
+            if e.client_id == client:
+                ids.add(e.subject_aggregate_id or "")
+                return True
+            return e.subject_aggregate_id in ids
+
+        deadline = None if follow_seconds is None else time.monotonic() + follow_seconds
         while deadline is None or time.monotonic() < deadline:
             fresh: list[LoggedEvent] = []
             for name in names:
                 subject = STREAMS[name].type_filter(event_type) if event_type else None
-                new = [e for e in await read_events(nc, name, start_seq=heads[name] + 1, filter_subject=subject) if keep(e)]
+                new = await read_events(nc, name, start_seq=heads[name] + 1, filter_subject=subject)
                 if new:
-                    heads[name] = max(heads[name], max(e.seq for e in new))
-                fresh.extend(new)
+                    heads[name] = max(e.seq for e in new)
+                fresh.extend(e for e in new if keep(e))
             show(sorted(fresh, key=lambda e: (e.occurred_at, e.service, e.seq)), "new events")
             await asyncio.sleep(0.5)
         return 0

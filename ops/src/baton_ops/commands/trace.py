@@ -5,44 +5,48 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from baton_ops.catalogue import NothingFound, services
+from baton_shared.contracts.streams import check_token
+
+from baton_ops.catalogue import NothingFound, UsageError
 from baton_ops.cli import app, console, emit_json, run
-from baton_ops.event_log import LoggedEvent, read_events, summary
+from baton_ops.event_log import LoggedEvent, summary
+from baton_ops.journey import journey_events, scan_for
 
 
-def journey(events: list[LoggedEvent], key: str) -> list[LoggedEvent]:
-    return sorted(
-        (
-            e
-            for e in events
-            if e.client_id == key
-            or (e.envelope or {}).get("correlation_id") == key
-            or (e.envelope or {}).get("aggregate_id") == key
-        ),
-        key=lambda e: (e.occurred_at, e.service, e.seq),
-    )
+def in_order(events: list[LoggedEvent]) -> list[LoggedEvent]:
+    return sorted(events, key=lambda e: (e.occurred_at, e.service, e.seq))
 
 
 @app.command("trace")
 def trace(
     key: str = typer.Argument(..., help="a client id or a correlation id (a request id is a journey's correlation id)"),
+    scan: bool = typer.Option(False, "--scan", help="read every message of every stream instead of following subjects"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
-    """The journey across all services in order, with causation links and the time between steps."""
+    """The journey across all services in order, with causation links and the time between steps.
+
+    Reads with subject filters: the key's own aggregate, then its client's aggregates
+    (see baton_ops.journey). --scan reads everything, for a correlation id that is no
+    aggregate's id.
+    """
 
     async def body(nc) -> int:
-        everything: list[LoggedEvent] = []
-        for entry in services():
-            everything.extend(await read_events(nc, entry.name))
-        steps = journey(everything, key)
+        try:
+            check_token(key, "client or correlation id")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        steps = in_order(await (scan_for(nc, key) if scan else journey_events(nc, key)))
         if not steps:
-            raise NothingFound(f"no events for client or correlation id {key}")
+            hint = "" if scan else " (no aggregate has that id; --scan searches every event's correlation id)"
+            raise NothingFound(f"no events for client or correlation id {key}{hint}")
         index = {e.event_id: n for n, e in enumerate(steps, start=1) if e.event_id}
         rows = []
         previous = None
         for n, e in enumerate(steps, start=1):
             env = e.envelope or {}
             cause = env.get("causation_id")
+            cause_step = index.get(cause)
+            after_cause = None if cause_step is None else (e.occurred_at - steps[cause_step - 1].occurred_at).total_seconds()
             rows.append(
                 {
                     "step": n,
@@ -52,7 +56,8 @@ def trace(
                     "event_id": e.event_id,
                     "occurred_at": e.occurred_at.isoformat(),
                     "since_previous_s": None if previous is None else round((e.occurred_at - previous).total_seconds(), 3),
-                    "caused_by_step": index.get(cause),
+                    "caused_by_step": cause_step,
+                    "after_cause_s": None if after_cause is None else round(after_cause, 3),
                     "causation_id": cause,
                     "actor": env.get("actor"),
                     "aggregate": f"{env.get('aggregate_type')}:{env.get('aggregate_id')}",
@@ -67,7 +72,10 @@ def trace(
         for column in ("#", "occurred at", "+time", "service", "event", "caused by", "actor", "what"):
             table.add_column(column, overflow="fold")
         for r in rows:
-            caused = f"#{r['caused_by_step']}" if r["caused_by_step"] else (f"[dim]{r['causation_id'][:12]}[/dim]" if r["causation_id"] else "")
+            if r["caused_by_step"]:
+                caused = f"#{r['caused_by_step']} (+{r['after_cause_s']:.3f}s)"
+            else:  # caused by something outside the log (an HTTP call's correlation id)
+                caused = f"[dim]{r['causation_id'][:12]}[/dim]" if r["causation_id"] else ""
             table.add_row(
                 str(r["step"]), r["occurred_at"][:23], "" if r["since_previous_s"] is None else f"+{r['since_previous_s']:.3f}s",
                 r["service"], r["event_type"] or "?", caused, r["actor"] or "", r["summary"],

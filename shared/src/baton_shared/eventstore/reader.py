@@ -48,9 +48,11 @@ async def read_stream(
     batch_size: int = 1000,
     filter_subject: str | None = None,
     idle_timeout: float = 5.0,
+    filter_subjects: list[str] | None = None,
 ) -> AsyncIterator[list[RawEvent]]:
     """Yield the stream's messages from ``start_seq`` through ``end_seq`` (default:
-    the head when the read starts) in order, in lists of at most ``batch_size``."""
+    the head when the read starts) in order, in lists of at most ``batch_size``;
+    only those matching ``filter_subject`` or any of ``filter_subjects`` if given."""
     if end_seq is None:
         info = await js_api(nc, f"STREAM.INFO.{stream}")
         end_seq = int(info["state"]["last_seq"])
@@ -67,6 +69,8 @@ async def read_stream(
     }
     if filter_subject:
         config["filter_subject"] = filter_subject
+    if filter_subjects:
+        config["filter_subjects"] = list(filter_subjects)
     created = await js_api(nc, f"CONSUMER.CREATE.{stream}", {"stream_name": stream, "config": config})
     consumer = created["name"]
     # What matched when the consumer was created: read exactly that, up to end_seq.

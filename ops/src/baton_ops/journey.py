@@ -1,0 +1,122 @@
+"""Finding a client's events, or one journey's, with subject filters instead of full scans.
+
+Subjects carry aggregate ids (``<root>.<aggregate type>.<id>.<EventType>``), so the
+events of known aggregates are read with subject filters and JetStream's subject
+index does the searching. A client's footprint is:
+
+- every aggregate whose id is the client id, in every stream (intake's and
+  follow-up's client aggregates);
+- every aggregate a *link event* ties to the client: intake's ``NeedCaptured``
+  says which client a request belongs to, and the request id is also the id of
+  delivery's aggregate for that request (``LINKS``). Only the link events are
+  read for this (a type filter), and only those whose bytes contain the client id
+  are decoded.
+
+Every payload carries ``client_id`` (see the contracts), which is what the
+footprint is checked against. ``test_every_aggregate_type_is_reachable_from_a_client``
+fails when a new aggregate type appears that no link leads to, so a service that
+adds one cannot silently fall out of ``baton trace``. ``scan_for`` is the
+exhaustive alternative (every message of every stream, bytes pre-filtered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from nats.aio.client import Client as NATS
+
+from baton_shared.contracts import STREAMS
+from baton_shared.eventstore.reader import read_stream
+
+from baton_ops.event_log import LoggedEvent, decode, read_events, stream_info
+
+# aggregate type -> (service, link event type, payload field holding the aggregate's id)
+LINKS: dict[str, tuple[str, str, str]] = {"request": ("intake", "NeedCaptured", "request_id")}
+CLIENT_AGGREGATE = "client"
+FILTERS_PER_READ = 200  # subject filters per ephemeral consumer
+
+
+async def linked_ids(nc: NATS, client_id: str) -> set[str]:
+    """Ids of the aggregates link events tie to ``client_id`` (its requests)."""
+    ids: set[str] = set()
+    needle = client_id.encode()
+    for service, event_type, field in LINKS.values():
+        spec = STREAMS[service]
+        if await stream_info(nc, spec.name) is None:
+            continue
+        async for batch in read_stream(nc, spec.name, filter_subject=spec.type_filter(event_type)):
+            for raw in batch:
+                if needle not in raw.data:
+                    continue
+                event = decode(service, spec.name, raw)
+                value = ((event.envelope or {}).get("payload") or {}).get(field)
+                if event.client_id == client_id and isinstance(value, str):
+                    ids.add(value)
+    return ids
+
+
+async def aggregate_events(
+    nc: NATS, ids: Iterable[str], services: Iterable[str] | None = None, event_type: str | None = None
+) -> list[LoggedEvent]:
+    """Every event of the aggregates with these ids, in every (or the given) service's stream."""
+    wanted = sorted(set(ids))
+    out: list[LoggedEvent] = []
+    for service in services or STREAMS:
+        root = STREAMS[service].subject_root
+        for start in range(0, len(wanted), FILTERS_PER_READ):
+            chunk = [f"{root}.*.{i}.{event_type or '*'}" for i in wanted[start : start + FILTERS_PER_READ]]
+            out.extend(await read_events(nc, service, filter_subjects=chunk))
+    return out
+
+
+async def client_events(
+    nc: NATS, client_id: str, services: Iterable[str] | None = None, event_type: str | None = None
+) -> tuple[list[LoggedEvent], set[str]]:
+    """The client's footprint (events, in each stream's order) and the aggregate ids it spans."""
+    ids = {client_id} | await linked_ids(nc, client_id)
+    events = await aggregate_events(nc, ids, services, event_type)
+    # The subjects are the client's aggregates; the payload must agree where it can be read.
+    return [e for e in events if e.client_id in (None, client_id)], ids
+
+
+def _dedupe(events: Iterable[LoggedEvent]) -> list[LoggedEvent]:
+    return list({(e.stream, e.seq): e for e in events}.values())
+
+
+def in_journey(event: LoggedEvent, key: str) -> bool:
+    env = event.envelope or {}
+    return key in (event.client_id, env.get("correlation_id"), env.get("aggregate_id"), event.subject_aggregate_id)
+
+
+async def journey_events(nc: NATS, key: str) -> list[LoggedEvent]:
+    """A client's journey (``key`` a client id) or one journey (``key`` a correlation id).
+
+    The key's own aggregates come first (a subject filter). The clients they belong
+    to give the candidate set: their whole footprint, since every event of a journey
+    is about its client. Of those, a client id keeps everything; a correlation id
+    keeps the events it correlates, or that are on its aggregate. A key that is no
+    aggregate's id finds nothing here: ``scan_for`` reads every message instead.
+    """
+    own = await aggregate_events(nc, [key])
+    clients = {e.client_id for e in own if e.client_id}
+    found = list(own)
+    for client_id in sorted(clients):
+        events, _ = await client_events(nc, client_id)
+        found.extend(e for e in events if client_id == key or in_journey(e, key))
+    return _dedupe(found)
+
+
+async def scan_for(nc: NATS, key: str) -> list[LoggedEvent]:
+    """Every event of every stream mentioning ``key`` as client, correlation or aggregate id."""
+    needle = key.encode()
+    found: list[LoggedEvent] = []
+    for service, spec in STREAMS.items():
+        if await stream_info(nc, spec.name) is None:
+            continue
+        async for batch in read_stream(nc, spec.name):
+            for raw in batch:
+                if needle in raw.data or needle in raw.subject.encode():
+                    event = decode(service, spec.name, raw)
+                    if in_journey(event, key):
+                        found.append(event)
+    return found
