@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 from dataclasses import dataclass
 
 from baton_shared.contracts import STREAMS, StreamSpec
 from baton_shared.projections import Projection
+from baton_shared.reactions import Reaction
 from baton_shared.service.settings import BatonSettings
 
 
@@ -80,3 +83,66 @@ def find_projection(qualified: str) -> tuple[ServiceEntry, Projection]:
             return entry, projection
     known = ", ".join(f"{svc_name}.{p.name}" for p in projections_of(svc_name)) or "none"
     raise UsageError(f"unknown projection {qualified!r}; {svc_name} has: {known}")
+
+
+@contextlib.asynccontextmanager
+async def wired_reactions(entry: ServiceEntry):
+    """The service's reactions as its composition root wires them (with the read models
+    some of them consult), on the service's database; the engine is disposed afterwards.
+
+    The service is built, never started: a reaction that waits for one of the
+    service's projections finds a runner reading the stored checkpoint.
+    """
+    from baton_shared.contracts import registry, stream_for
+    from baton_shared.projections.runner import ProjectionRunner
+
+    composition = importlib.import_module(f"baton_{entry.name}.composition")
+    settings = BatonSettings(database_url=entry.database_url, log_level=os.environ.get("BATON_LOG_LEVEL", "WARNING"))
+    runtime = composition.create_app(settings).state.runtime
+    try:
+        for projection in runtime._projections:  # what start() would set up, minus the consuming
+            spec = stream_for(projection.source or entry.name)
+            runtime.projections.setdefault(
+                projection.name, ProjectionRunner(projection, runtime.engine, spec, registry, service=entry.name)
+            )
+        yield {reaction.name: reaction for reaction in runtime._reactions}, runtime.engine
+    finally:
+        await runtime.engine.dispose()
+
+
+def reaction_names(name: str) -> list[str]:
+    """A service's reactions by name, without wiring them (their modules' classes)."""
+    try:
+        module = importlib.import_module(f"baton_{name}.handlers")
+    except ModuleNotFoundError as exc:
+        if exc.name in (f"baton_{name}", f"baton_{name}.handlers"):
+            return []
+        raise
+    found = [getattr(module, n, None) for n in getattr(module, "__all__", dir(module))]
+    return sorted({c.name for c in found if isinstance(c, type) and issubclass(c, Reaction) and hasattr(c, "name")})
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who parked an event: a projection (or a rebuild's copy of one) or a reaction."""
+
+    key: str  # as stored: intake.clients, intake.clients__rebuild, delivery.reaction.intake_requests
+    service: ServiceEntry
+    projection: Projection | None = None
+    reaction: str | None = None  # its name
+
+
+def find_owner(key: str) -> Owner:
+    svc_name, _, rest = key.partition(".")
+    entry = service(svc_name)
+    if rest.startswith("reaction."):
+        name = rest.removeprefix("reaction.")
+        if name in reaction_names(svc_name):
+            return Owner(key, entry, reaction=name)
+        known = ", ".join(f"{svc_name}.reaction.{r}" for r in reaction_names(svc_name)) or "none"
+        raise UsageError(f"unknown reaction {key!r}; {svc_name} has: {known}")
+    for projection in projections_of(svc_name):
+        if rest == projection.name or rest.startswith(projection.name + "__"):
+            return Owner(key, entry, projection=type(projection)(rest[len(projection.name) :]))
+    known = ", ".join(f"{svc_name}.{p.name}" for p in projections_of(svc_name)) or "none"
+    raise UsageError(f"unknown projection {key!r}; {svc_name} has: {known}")

@@ -1,17 +1,18 @@
-"""``baton parked list | show | drop``: events a projection or reaction gave up on."""
+"""``baton parked list | show | retry | drop``: events a projection or reaction gave up on."""
 
 from __future__ import annotations
 
 import orjson
 import typer
 from rich.table import Table
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from baton_shared.projections.checkpoints import parked_events
+from baton_shared.projections.checkpoints import parked_events, unpark
 from baton_shared.projections.sql import make_engine
 
-from baton_ops.catalogue import NothingFound, UsageError, services
+from baton_ops.catalogue import NothingFound, UsageError, find_owner, service_names, services
 from baton_ops.cli import console, emit_json, parked_app, run
+from baton_ops.retry import retry_one
 
 
 def parse_ref(ref: str) -> tuple[str, int]:
@@ -50,6 +51,7 @@ async def _all_parked(owner: str | None = None, seq: int | None = None) -> list[
 async def _one(ref: str) -> tuple[str, int, dict]:
     """The parked event ``ref`` names (owner, seq, row), or NothingFound."""
     owner, seq = parse_ref(ref)
+    service_names(owner.split(".", 1)[0])  # an unknown service is a usage error, not "nothing parked"
     rows = await _all_parked(owner, seq)
     if not rows:
         raise NothingFound(f"no parked event {ref}")
@@ -108,10 +110,59 @@ def show_parked(
     run(body, needs_nats=False)
 
 
+@parked_app.command("retry")
+def retry_parked(
+    ref: str = typer.Argument(None, help="<owner>#<seq>, as `baton parked list` shows"),
+    every: bool = typer.Option(False, "--all", help="retry every parked event (oldest position first per owner)"),
+    owner: str = typer.Option(None, "--owner", help="with --all: only this projection's or reaction's, e.g. intake.clients"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Put parked events back through the same projection or reaction code; forget those that succeed.
+
+    A projection's event is applied in one transaction that also forgets it, without
+    moving the projection's checkpoint (it is past the event already). A reaction's
+    cause is handled again (reactions are idempotent: nothing is appended twice).
+    One that fails again stays parked with its new error and one more try. Exit 1
+    if any failed.
+    """
+
+    async def body(nc) -> int:
+        if (ref is None) == (not every):
+            raise UsageError("name one parked event (<owner>#<seq>) or give --all")
+        if owner is not None and not every:
+            raise UsageError("--owner goes with --all")
+        if every:
+            if owner is not None:
+                find_owner(owner)  # an unknown one is a usage error, not "nothing parked"
+            rows = await _all_parked(owner)
+        else:
+            rows = [(await _one(ref))[2]]
+        rows.sort(key=lambda r: (r["projection"], r["stream"], r["seq"]))
+        results = [await retry_one(nc, row) for row in rows]
+        if as_json:
+            emit_json(results)
+        elif not results:
+            console.print("no parked events")
+        for r in [] if as_json else results:
+            if r["ok"]:
+                later = r.get("later_events_of_aggregate")
+                note = (
+                    f" [yellow](after {later} later events of its aggregate; if order matters to this "
+                    "projection, rebuild the client's rows with --client)[/yellow]" if later else ""
+                )
+                console.print(f"{r['ref']}: {r['outcome']}{note}")
+            else:
+                console.print(f"{r['ref']}: [red]{r['outcome']}[/red]: {r['error']}")
+        return 0 if all(r["ok"] for r in results) else 1
+
+    run(body)
+
+
 @parked_app.command("drop")
 def drop_parked(
     ref: str = typer.Argument(..., help="<owner>#<seq>, as `baton parked list` shows"),
     yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Forget a parked event (the event stays in the log; only the parking record goes)."""
 
@@ -123,12 +174,10 @@ def drop_parked(
         engine = make_engine(entry.database_url)
         try:
             async with engine.begin() as conn:
-                await conn.execute(
-                    delete(parked_events).where(parked_events.c.projection == owner, parked_events.c.seq == seq)
-                )
+                await unpark(conn, owner, row["stream"], seq)
         finally:
             await engine.dispose()
-        console.print(f"dropped {ref}")
+        emit_json({"ref": ref, "dropped": True}) if as_json else console.print(f"dropped {ref}")
         return 0
 
     run(body, needs_nats=False)

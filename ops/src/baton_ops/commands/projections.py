@@ -36,6 +36,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         heads: dict[str, int] = {}
         for entry in services():
             engine = make_engine(entry.database_url)
+            db_error = None
             try:
                 try:
                     async with engine.connect() as conn:
@@ -43,9 +44,10 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
                             r.projection: r
                             for r in (await conn.execute(select(checkpoints))).all()
                         }
-                    db_error = None
                 except Exception as exc:  # noqa: BLE001 - reported per row
-                    stored, db_error = {}, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+                    stored = {}
+                    if not never_started(exc):
+                        db_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
                 for projection in projections_of(entry.name):
                     stream = stream_for(projection.source or entry.name).name
                     if stream not in heads:
@@ -92,6 +94,11 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         return 1 if failed else 0
 
     run(body)
+
+
+def never_started(exc: Exception) -> bool:
+    """The database answers but holds no Baton tables yet: the service has not run."""
+    return "no such table" in str(exc) or "does not exist" in str(exc)
 
 
 def _n(value) -> str:  # noqa: ANN001

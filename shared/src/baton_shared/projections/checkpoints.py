@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, select, update
+from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -96,4 +96,23 @@ async def park(
             }
             for raw, error in parked
         ],
+    )
+
+
+async def unpark(conn: AsyncConnection, owner: str, stream: str, seq: int) -> bool:
+    """Forget a parked event (it was handled after all, or ops dropped it)."""
+    result = await conn.execute(
+        delete(parked_events).where(
+            parked_events.c.projection == owner, parked_events.c.stream == stream, parked_events.c.seq == seq
+        )
+    )
+    return result.rowcount == 1
+
+
+async def retry_failed(conn: AsyncConnection, owner: str, stream: str, seq: int, error: str) -> None:
+    """A retry of a parked event failed again: keep it parked, with the new error and one more try."""
+    await conn.execute(
+        update(parked_events)
+        .where(parked_events.c.projection == owner, parked_events.c.stream == stream, parked_events.c.seq == seq)
+        .values(error=error[:4000], tries=parked_events.c.tries + 1, parked_at=datetime.now(timezone.utc))
     )

@@ -92,6 +92,25 @@ async def compare(conn: AsyncConnection, live: Projection, copy: Projection) -> 
     return result
 
 
+async def lock_projection(conn: AsyncConnection, projection: Projection, key: str, stream: str) -> None:
+    """Hold off the live runner (and, on PostgreSQL, readers) until this transaction ends.
+
+    PostgreSQL: ``ACCESS EXCLUSIVE`` on the projection's tables, then the checkpoint
+    row, in the order the live runner takes them. A runner batch that read rows
+    before the lock holds ``ACCESS SHARE`` until it commits, so the lock waits for
+    it; one that starts after reads what this transaction wrote. Nothing is ever
+    folded from rows read before this transaction changed them. SQLite: the first
+    write takes the database's write lock; a runner that read before it cannot
+    write afterwards (its snapshot is stale: SQLITE_BUSY) and retries its batch.
+    """
+    if conn.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in projection.metadata.sorted_tables)
+        await conn.execute(text(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE"))
+        await conn.execute(select(checkpoints.c.last_seq).where(checkpoints.c.projection == key).with_for_update())
+    else:  # SQLite: the first write takes the database's write lock until commit
+        await conn.execute(update(checkpoints).where(checkpoints.c.projection == key).values(stream=stream))
+
+
 class ProjectionRebuild:
     def __init__(
         self,
@@ -165,14 +184,7 @@ class ProjectionRebuild:
         await projection.apply(conn, events)
 
     async def _lock(self, conn: AsyncConnection) -> None:
-        if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in self.live.metadata.sorted_tables)
-            await conn.execute(text(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE"))
-            await conn.execute(select(checkpoints.c.last_seq).where(checkpoints.c.projection == self.live_key).with_for_update())
-        else:  # SQLite: the first write takes the database's write lock until commit
-            await conn.execute(
-                update(checkpoints).where(checkpoints.c.projection == self.live_key).values(stream=self.spec.name)
-            )
+        await lock_projection(conn, self.live, self.live_key, self.spec.name)
 
     async def _replace(self, conn: AsyncConnection) -> None:
         postgres = conn.dialect.name == "postgresql"
