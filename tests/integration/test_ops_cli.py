@@ -179,6 +179,30 @@ def test_projections_rebuild_from_the_command_line(journey):
     assert "no rebuild of intake.clients to discard" in baton(env, "projections", "rebuild", "intake.clients", "--discard").stdout
 
 
+def test_rebuild_one_client_in_every_kind_of_projection(journey):
+    ids, env = journey
+    client = ids["client"]
+    expected = {  # projection -> (table, the client's rows)
+        "intake.clients": ("clients", 1),
+        "intake.timeline": ("client_timeline", 4),  # registered, need, handoff, note (the broken one is parked)
+        "intake.delivery_progress": ("delivery_progress", 1),  # keyed by request: no client_id column
+        "delivery.work_orders": ("work_orders", 1),
+        "delivery.client_managers": ("client_managers", 1),
+    }
+    for name, (table, rows) in expected.items():
+        result = as_json(baton(env, "projections", "rebuild", name, "--client", client, "--json"))
+        v = result["verification"]["tables"][table]
+        assert result["replaced"] and result["verification"]["keys_agree"], (name, result)
+        assert v["live_rows"] == v["copy_rows"] == rows and v["differing_rows"] == 0, (name, v)
+        assert v["live_checksum"] == v["copy_checksum"]
+    text = baton(env, "projections", "rebuild", "intake.requests", "--client", client)
+    assert text.exit_code == 0 and f"rebuilt the rows of client {client} in intake.requests" in " ".join(text.stdout.split())
+    nobody = baton(env, "projections", "rebuild", "intake.clients", "--client", "6b1f0000-0000-4000-8000-000000000000")
+    assert nobody.exit_code == 3 and "no events of client" in nobody.output
+    assert baton(env, "projections", "rebuild", "intake.clients", "--client", client, "--until-seq", "3").exit_code == 2
+    assert baton(env, "projections", "rebuild", "intake.clients", "--client", "a.b>").exit_code == 2
+
+
 def test_export_then_import_into_an_empty_stream_reproduces_the_log(journey, nats_url, tmp_path):
     _, env = journey
     dump = tmp_path / "log.jsonl"

@@ -141,3 +141,61 @@ async def test_a_point_in_time_copy_stops_there_and_never_swaps(intake, nats):
     live = (await api.get("/v1/clients", params={"limit": 200, "min_position": last})).json()
     assert live["total"] == 10
     assert [t.name for t in copy.copy.metadata.sorted_tables] == [f"clients__at_{first}"]
+
+
+async def test_rebuilding_one_client_replaces_only_its_rows_while_the_service_serves(intake, nats, nats_url, database_url):
+    from sqlalchemy import update
+
+    from tests.integration.test_ops_cli import as_json, baton
+
+    app, api = intake
+    runtime = app.state.runtime
+    ids = []
+    for tag in ("mended", "untouched"):
+        r = await api.post("/v1/clients", json={"name": tag, "segment": "B2B", "account_manager": "alice"})
+        ids.append(r.json()["ids"]["client_id"])
+        for n in range(3):
+            note = await api.post(f"/v1/clients/{ids[-1]}/notes", json={"text": f"{tag} {n}"})
+    mended, untouched = ids
+    await eventually(lambda: _at(runtime, "clients", note.json()["position"]["seq"]), what="clients projection at the notes")
+    live = runtime.projections["clients"].projection
+    # A bug left both clients' rows wrong; the rebuild mends the one it is asked to.
+    async with runtime.engine.begin() as conn:
+        await conn.execute(update(live.table).values(name="WRONG", notes=[]))
+
+    stop = asyncio.Event()
+    read_codes: list[int] = []
+
+    async def keep_writing():
+        n = 0
+        while not stop.is_set():
+            await write_clients(api, 1, tag=f"w{n}-")
+            n += 1
+
+    async def keep_reading():
+        while not stop.is_set():
+            read_codes.append((await api.get(f"/v1/clients/{mended}")).status_code)
+            await asyncio.sleep(0.005)
+
+    tasks = [asyncio.create_task(keep_writing()), asyncio.create_task(keep_reading())]
+    env = {"BATON_NATS_URL": nats_url, "BATON_INTAKE_DATABASE_URL": database_url}
+    result = await asyncio.to_thread(baton, env, "projections", "rebuild", "intake.clients", "--client", mended, "--json")
+    stop.set()
+    await asyncio.gather(*tasks)
+    outcome = as_json(result)
+    assert outcome["replaced"] and outcome["applied"] == 4  # registered + three notes
+    table = outcome["verification"]["tables"]["clients"]
+    assert table["live_rows"] == table["copy_rows"] == 1 and table["differing_rows"] == 1
+    assert read_codes and set(read_codes) == {200}
+
+    head = await runtime.store.head()
+    await eventually(lambda: _at(runtime, "clients", head), what="live projection at the head")
+    reference = await fresh_copy(app, nats, ClientsProjection, head, "__reference")
+    rows = {r["client_id"]: r for r in (await table_rows(runtime.engine, live))["clients"]}
+    fresh = {r["client_id"]: r for r in (await table_rows(runtime.engine, reference))["clients"]}
+    assert rows[mended] == fresh[mended]
+    assert rows[untouched]["name"] == "WRONG" and rows[untouched]["notes"] == []
+    assert len(rows) == len(fresh)  # nobody else's rows were touched or lost
+    async with runtime.engine.connect() as conn:  # the scratch tables are gone
+        names = await conn.run_sync(lambda c: __import__("sqlalchemy").inspect(c).get_table_names())
+    assert not [n for n in names if n.endswith("__client")]

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from nats.aio.client import Client as NATS
 
 from baton_shared.contracts import STREAMS
-from baton_shared.eventstore.reader import read_stream
+from baton_shared.eventstore.reader import RawEvent, read_stream
 
 from baton_ops.event_log import LoggedEvent, decode, read_events, stream_info
 
@@ -77,6 +77,21 @@ async def client_events(
     events = await aggregate_events(nc, ids, services, event_type)
     # The subjects are the client's aggregates; the payload must agree where it can be read.
     return [e for e in events if e.client_id in (None, client_id)], ids
+
+
+async def client_raw_events(nc: NATS, client_id: str, spec) -> tuple[int, list[RawEvent], bool]:  # noqa: ANN001
+    """The client's messages in one stream, in order, up to its head now: (head, messages,
+    whether the client has events in any stream at all)."""
+    ids = sorted({client_id} | await linked_ids(nc, client_id))
+    info = await stream_info(nc, spec.name)
+    head = int(info["state"]["last_seq"]) if info else 0
+    raws: dict[int, RawEvent] = {}
+    for start in range(0, len(ids) if info else 0, FILTERS_PER_READ):
+        filters = [f"{spec.subject_root}.*.{i}.*" for i in ids[start : start + FILTERS_PER_READ]]
+        async for batch in read_stream(nc, spec.name, end_seq=head, filter_subjects=filters):
+            raws.update((raw.seq, raw) for raw in batch)
+    known = bool(raws) or len(ids) > 1 or bool(await aggregate_events(nc, [client_id]))
+    return head, [raws[seq] for seq in sorted(raws)], known
 
 
 def _dedupe(events: Iterable[LoggedEvent]) -> list[LoggedEvent]:

@@ -17,7 +17,7 @@ from baton_shared.projections.checkpoints import checkpoints
 from baton_shared.projections.sql import make_engine
 
 from baton_ops.cli import console, emit_json, errors, projections_app, run
-from baton_ops.catalogue import UsageError, find_projection, projections_of, services
+from baton_ops.catalogue import NothingFound, UsageError, find_projection, projections_of, services
 from baton_ops.event_log import stream_info
 
 
@@ -113,24 +113,30 @@ def rebuild(
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted rebuild"),
     discard: bool = typer.Option(False, "--discard", help="drop an interrupted rebuild and stop"),
     force: bool = typer.Option(False, "--force", help="swap even if the rebuilt rows are not the live ones"),
+    client: str = typer.Option(None, "--client", help="rebuild only this client's rows (one transaction, verified)"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable result"),
 ) -> None:
     """Rebuild a projection from the log beside the live tables, verify, swap in one transaction.
 
     The service keeps serving throughout. Interrupted, the live projection is untouched and the
     rebuild can be resumed (--resume) or discarded (--discard). --until-seq / --as-of build a
-    point-in-time copy for inspection and never swap.
+    point-in-time copy for inspection and never swap. --client replays only that client's
+    events (read with subject filters) and replaces only that client's rows.
     """
     from baton_shared.contracts import registry
     from baton_shared.projections.rebuild import ProjectionRebuild, RebuildRefused, point_in_time
 
     if until_seq is not None and as_of is not None:
         raise typer.BadParameter("give --until-seq or --as-of, not both")
+    if client is not None and (until_seq is not None or as_of is not None or resume or discard):
+        raise typer.BadParameter("--client rebuilds the live rows of one client; it goes with none of --until-seq, --as-of, --resume, --discard")
 
     async def body(nc) -> int:
         entry, projection = find_projection(name)
         spec = stream_for(projection.source or entry.name)
         make = type(projection)
+        if client is not None:
+            return await _rebuild_client(nc, name, entry, make, spec, client, force, as_json)
         engine = make_engine(entry.database_url)
         try:
             if until_seq is not None or as_of is not None:
@@ -180,6 +186,54 @@ def rebuild(
             await engine.dispose()
 
     run(body)
+
+
+async def _rebuild_client(nc, name, entry, make, spec, client, force, as_json) -> int:  # noqa: ANN001
+    from baton_shared.contracts import registry
+    from baton_shared.contracts.streams import check_token
+    from baton_shared.projections.rebuild import ClientRebuild, RebuildRefused
+
+    from baton_ops.journey import client_raw_events
+
+    try:
+        check_token(client, "client id")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    started = time.monotonic()
+    engine = make_engine(entry.database_url)
+    try:
+        try:
+            job = ClientRebuild(entry.name, make, engine, spec, registry, client)
+        except RebuildRefused as exc:
+            raise UsageError(str(exc)) from None
+        read_through, raws, anywhere = await client_raw_events(nc, client, spec)
+        if not anywhere:
+            raise NothingFound(f"no events of client {client} in any stream")
+        try:
+            applied, at, verification = await job.run(nc, raws, read_through, force=force)
+        except RebuildRefused as exc:
+            errors.print(f"[red]{exc}[/red]")
+            return 1
+    finally:
+        await engine.dispose()
+    elapsed = time.monotonic() - started
+    result = {
+        "projection": name,
+        "client": client,
+        "applied": applied,
+        "checkpoint": at,
+        "seconds": round(elapsed, 3),
+        "replaced": True,
+        "verification": verification.as_json(),
+    }
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"rebuilt the rows of client {client} in {name}: {applied:,} events, as of #{at}, in {elapsed:.2f}s")
+        for table, v in verification.tables.items():
+            note = "" if v["differing_rows"] in (0, None) else f", {v['differing_rows']} rows differed in content"
+            console.print(f"  {table}: {v['copy_rows']:,} rows (were {v['live_rows']:,}){note}")
+    return 0
 
 
 async def _seq_before(nc, stream: str, moment: datetime) -> int:

@@ -28,13 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NATS
-from sqlalchemy import Table, delete, select, text, update
+from sqlalchemy import Table, delete, false, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from baton_shared.contracts.streams import StreamSpec
 from baton_shared.events.registry import EventRegistry
 from baton_shared.eventstore.reader import read_stream
-from baton_shared.projections.base import Projection
+from baton_shared.events.envelope import RecordedEvent
+from baton_shared.projections.base import Projection, RowPerAggregate
 from baton_shared.projections.checkpoints import checkpoints, read_checkpoint
 from baton_shared.projections.runner import ProgressCallback, ProjectionRunner
 
@@ -214,3 +215,126 @@ async def point_in_time(
     copy = ProjectionRebuild(service, make, engine, spec, registry, suffix=f"__at_{until}")
     await copy.build(nc, until=until, progress=progress)
     return copy
+
+
+CLIENT_SUFFIX = "__client"
+
+
+class ClientRebuild:
+    """Rebuild one client's rows of a projection, in one transaction, while the service serves.
+
+    The client's events (read by the caller with subject filters, up to
+    ``read_through``) are folded into scratch tables beside the live ones, under the
+    swap's lock: the live checkpoint says which events the live rows reflect, so the
+    client's events up to it (levelled inside the lock from the stream) are exactly
+    what the scratch rows reflect too. Then the client's live rows are compared with
+    the scratch rows (counts, key and content checksums) and, unless the keys differ
+    and ``force`` is not given, replaced by them; the checkpoint does not move.
+
+    Which rows are the client's: a table with a ``client_id`` column, the rows with
+    that client id; otherwise (a row per aggregate keyed by something else, like
+    intake's delivery progress keyed by request) the rows whose keys the client's
+    events fold into. A projection whose rows of one client depend on other
+    clients' events (a ranking, say) sets ``per_client = False`` and is refused.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        make: Callable[[str], Projection],
+        engine: AsyncEngine,
+        spec: StreamSpec,
+        registry: EventRegistry,
+        client_id: str,
+    ) -> None:
+        self.live = make("")
+        self.copy = make(CLIENT_SUFFIX)
+        self.engine = engine
+        self.spec = spec
+        self.registry = registry
+        self.client_id = client_id
+        self.live_key = f"{service}.{self.live.name}"
+        if not getattr(self.live, "per_client", True):
+            raise RebuildRefused(f"{self.live_key}: one client's rows depend on other clients' events; rebuild it whole")
+        for table in self.live.metadata.sorted_tables:
+            if "client_id" not in table.c and not isinstance(self.live, RowPerAggregate):
+                raise RebuildRefused(f"{self.live_key}: cannot tell which rows of {table.name} belong to a client")
+
+    def _decode_mine(self, raws) -> list[RecordedEvent]:  # noqa: ANN001
+        out = []
+        for raw in raws:
+            try:
+                recorded = self.registry.decode(self.spec.name, raw.seq, raw.subject, raw.data)
+            except Exception:  # noqa: BLE001 - unreadable: parked by the live projection, not in its rows
+                continue
+            if recorded.envelope.payload.get("client_id") == self.client_id:
+                out.append(recorded)
+        return out
+
+    async def run(self, nc: NATS, client_events: list, read_through: int, *, force: bool = False) -> tuple[int, int, Verification]:
+        """Replace the client's rows; returns (events applied, live checkpoint, verification)."""
+        async with self.engine.begin() as conn:
+            await lock_projection(conn, self.live, self.live_key, self.spec.name)
+            at = await read_checkpoint(conn, self.live_key)
+            events = self._decode_mine(r for r in client_events if r.seq <= at)
+            if at > read_through:  # written meanwhile: the client's events among them (new requests too)
+                async for batch in read_stream(nc, self.spec.name, start_seq=read_through + 1, end_seq=at):
+                    events.extend(self._decode_mine(batch))
+            await conn.run_sync(self.copy.metadata.drop_all)  # a scratch copy is never kept; DDL rolls back with the rest
+            await conn.run_sync(self.copy.metadata.create_all)
+            await self.copy.apply(conn, events)
+            keys = self._keys(events)
+            verification = Verification()
+            replacements = []
+            for live_table, copy_table in zip(self.live.metadata.sorted_tables, self.copy.metadata.sorted_tables, strict=True):
+                pk = list(live_table.primary_key.columns)
+                mine = self._rows_of_client(live_table, keys)
+                live_rows = [tuple(r) for r in (await conn.execute(select(live_table).where(mine).order_by(*pk))).all()]
+                copy_result = await conn.execute(select(copy_table).order_by(*copy_table.primary_key.columns))
+                copy_rows = [tuple(r) for r in copy_result.all()]
+                if "client_id" in copy_table.c:
+                    index = list(copy_table.c.keys()).index("client_id")
+                    strangers = {r[index] for r in copy_rows} - {self.client_id}
+                    if strangers:
+                        raise RebuildRefused(f"{live_table.name}: the client's events made rows of other clients ({sorted(strangers)[:3]})")
+                verification.tables[live_table.name] = _agreement(live_table, live_rows, copy_rows)
+                replacements.append((live_table, mine, copy_rows))
+            if not verification.keys_agree and not force:
+                raise RebuildRefused(
+                    f"the rebuilt rows of client {self.client_id} have other keys than the live ones "
+                    f"({verification.as_json()['tables']}); nothing replaced (use force to replace anyway)"
+                )
+            for live_table, mine, copy_rows in replacements:
+                await conn.execute(delete(live_table).where(mine))
+                if copy_rows:
+                    names = list(live_table.c.keys())
+                    await conn.execute(live_table.insert(), [dict(zip(names, r, strict=True)) for r in copy_rows])
+            await conn.run_sync(self.copy.metadata.drop_all)
+        return len(events), at, verification
+
+    def _keys(self, events: list[RecordedEvent]) -> set:
+        if not isinstance(self.live, RowPerAggregate):
+            return set()
+        return {self.live.key_of(e) for e in events if self.live.wanted(e)}
+
+    def _rows_of_client(self, table: Table, keys: set):  # noqa: ANN202
+        if "client_id" in table.c:
+            return table.c.client_id == self.client_id
+        key = table.c[self.live.key]
+        return key.in_(sorted(k for k in keys if k is not None)) if keys else false()
+
+
+def _agreement(table: Table, live_rows: list[tuple], copy_rows: list[tuple]) -> dict:
+    key_index = [i for i, c in enumerate(table.columns) if c.primary_key]
+    keys_a = [tuple(r[i] for i in key_index) for r in live_rows]
+    keys_b = [tuple(r[i] for i in key_index) for r in copy_rows]
+    return {
+        "live_rows": len(live_rows),
+        "copy_rows": len(copy_rows),
+        "live_keys": _digest(keys_a),
+        "copy_keys": _digest(keys_b),
+        "live_checksum": _digest(live_rows),
+        "copy_checksum": _digest(copy_rows),
+        "differing_rows": sum(1 for x, y in zip(live_rows, copy_rows, strict=False) if x != y) if keys_a == keys_b else None,
+        "key_columns": len(key_index),
+    }
