@@ -2,9 +2,18 @@
 
 import asyncio
 import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
 from datetime import date, timedelta
+from pathlib import Path
 
 import nats as nats_py
+import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -124,8 +133,14 @@ def test_trace_links_causes_across_services(journey):
     opened = steps[types.index("WorkOrderOpened")]
     assert steps[opened["caused_by_step"] - 1]["event_type"] == "HandoffRequested"
     assert opened["service"] == "delivery" and opened["since_previous_s"] >= 0
+    assert opened["after_cause_s"] >= 0 and steps[0]["caused_by_step"] is None
     by_request = as_json(baton(env, "trace", ids["request"], "--json"))
     assert [s["event_type"] for s in by_request][:2] == ["NeedCaptured", "HandoffRequested"]
+    # Following subjects finds what reading every message finds.
+    for key in (ids["client"], ids["request"]):
+        assert as_json(baton(env, "trace", key, "--scan", "--json")) == as_json(baton(env, "trace", key, "--json"))
+    table = baton({**env, "COLUMNS": "250"}, "trace", ids["client"]).stdout
+    assert "WorkOrderOpened" in table and "#3 (+" in table  # the work order was caused by step 3, the handoff
 
 
 def test_projections_status(journey):
@@ -245,3 +260,90 @@ def test_import_refuses_malformed_files_before_writing_anything(journey, tmp_pat
         assert result.exit_code == 2 and message in result.output, result.output
     assert as_json(baton(env, "streams", "--json")) == before
     assert baton(env, "import", str(tmp_path / "missing.jsonl")).exit_code == 2
+
+
+def test_events_tail_follow_prints_new_events_as_they_come(journey, nats_url):
+    """`--follow` as an operator runs it: a process left running, fed by new appends, then stopped."""
+    ids, env = journey
+    binary = Path(sys.executable).parent / "baton"
+    command = [str(binary), "events", "tail", "--follow", "--json", "-n", "1", "--client", ids["client"], "--for", "120"]
+    proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+
+    def next_event(deadline: float) -> dict:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError("the follower printed nothing in time")
+        try:
+            return json.loads(lines.get(timeout=remaining))
+        except queue.Empty:
+            raise AssertionError(f"the follower printed nothing in time; stderr: {proc.stderr.read() if proc.poll() is not None else ''}") from None
+
+    try:
+        deadline = time.monotonic() + 30
+        first = next_event(deadline)  # the client's last event so far: the follower is reading
+        assert first["envelope"]["event_type"] == "ClientNoteAdded"
+
+        async def append() -> list[str]:
+            nc = await nats_py.connect(nats_url)
+            js = nc.jetstream()
+            subject = f"intake.client.{ids['client']}.ClientNoteAdded"
+            template = orjson.loads((await js.get_last_msg("INTAKE", subject)).data)
+            stranger = str(uuid.uuid4())  # another client's event: not shown
+            other = dict(template, event_id=str(uuid.uuid4()), aggregate_id=stranger, payload=dict(template["payload"], client_id=stranger))
+            await js.publish(f"intake.client.{stranger}.ClientNoteAdded", orjson.dumps(other), stream="INTAKE")
+            fresh = []
+            for n in range(3):
+                event = dict(template, event_id=str(uuid.uuid4()), payload=dict(template["payload"], note_id=str(uuid.uuid4()), text=f"live {n}"))
+                await js.publish(subject, orjson.dumps(event), stream="INTAKE")
+                fresh.append(event["event_id"])
+            await nc.close()
+            return fresh
+
+        fresh = asyncio.run(append())
+        printed = [next_event(time.monotonic() + 30)["envelope"]["event_id"] for _ in fresh]
+        assert printed == fresh
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def _followup_took_the_client_on(nats_url: str, client_id: str) -> None:
+    from datetime import datetime, timezone
+
+    from baton_shared.contracts import STREAMS
+    from baton_shared.eventstore.provisioning import provision_stream
+
+    nc = await nats_py.connect(nats_url)
+    await provision_stream(nc, STREAMS["followup"])
+    envelope = {
+        "event_id": str(uuid.uuid4()), "event_type": "RelationshipStarted", "schema_version": 1,
+        "aggregate_type": "client", "aggregate_id": client_id, "occurred_at": datetime.now(timezone.utc).isoformat(),
+        "correlation_id": client_id, "causation_id": None, "actor": "test",
+        "payload": {"client_id": client_id, "client_name": "Traced", "account_manager": "alice"},
+    }
+    await nc.jetstream().publish(f"followup.client.{client_id}.RelationshipStarted", orjson.dumps(envelope), stream="FOLLOWUP")
+    await nc.close()
+
+
+def test_every_command_covers_every_service(journey, nats_url, tmp_path):
+    from baton_shared.contracts import STREAMS
+    from baton_ops.catalogue import projections_of
+
+    ids, env = journey
+    client = ids["client"]
+    asyncio.run(_followup_took_the_client_on(nats_url, client))
+    everyone = set(STREAMS)
+    assert {r["service"] for r in as_json(baton(env, "streams", "--json")) if r["exists"]} == everyone
+    assert {s["service"] for s in as_json(baton(env, "trace", client, "--json"))} == everyone
+    assert as_json(baton(env, "trace", client, "--scan", "--json")) == as_json(baton(env, "trace", client, "--json"))
+    shown = {e["service"] for e in as_json(baton(env, "events", "show", client, "--json"))}
+    assert shown == {"intake", "followup"}  # delivery's aggregate is the request
+    tail = baton(env, "events", "tail", "--client", client, "--json", "-n", "100")
+    assert {json.loads(line)["service"] for line in tail.stdout.splitlines()} == everyone
+    dump = tmp_path / "all.jsonl"
+    assert baton(env, "export", "--to", str(dump)).exit_code == 0
+    assert {json.loads(line)["service"] for line in dump.read_text().splitlines()} == everyone
+    status = as_json(baton(env, "projections", "status", "--json"))
+    assert {r["projection"].split(".")[0] for r in status} == {s for s in STREAMS if projections_of(s)}
