@@ -242,6 +242,19 @@ def test_export_then_import_into_an_empty_stream_reproduces_the_log(journey, nat
     assert [(x["service"], x["subject"], x["event_id"], x["data"]) for x in back] == [
         (x["service"], x["subject"], x["event_id"], x["data"]) for x in lines
     ]
+    summary = as_json(baton(env, "export", "--to", str(reexport), "--service", "intake", "--json"))
+    assert summary == {"file": str(reexport), "messages": 5, "by_service": {"intake": 5}}
+    assert baton(env, "export", "--to", str(tmp_path / "no" / "such" / "folder.jsonl")).exit_code == 2
+
+    # A stream holding events the file does not have is no place to import into.
+    asyncio.run(_clean(nats_url))
+    asyncio.run(_followup_took_the_client_on(nats_url, "someone-else"))
+    stranger = tmp_path / "stranger.jsonl"
+    followup_line = {"service": "followup", "subject": "followup.client.x.RelationshipStarted", "data": "{}", "event_id": "e-1"}
+    stranger.write_text(json.dumps(followup_line) + "\n")
+    refused = baton(env, "import", str(stranger))
+    assert refused.exit_code == 2 and "stream FOLLOWUP holds 1 events that are not in" in refused.output, refused.output
+    assert as_json(baton(env, "import", str(dump), "--json")) == {"file": str(dump), "imported": 7, "already_present": 0}
 
 
 def test_import_refuses_malformed_files_before_writing_anything(journey, tmp_path):

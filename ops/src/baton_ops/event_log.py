@@ -13,6 +13,8 @@ from baton_shared.contracts import STREAMS, registry
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
 from baton_shared.eventstore.reader import RawEvent, read_stream
 
+from baton_ops.catalogue import UsageError
+
 
 @dataclass(frozen=True)
 class LoggedEvent:
@@ -128,6 +130,20 @@ async def last_events(
         found = await read_events(nc, service, start_seq=lower, end_seq=upper, filter_subject=filter_subject) + found
         upper, window = lower - 1, window * 4
     return found[-limit:]
+
+
+async def seq_before(nc, stream: str, moment: datetime) -> int:
+    """The last stream position stored at or before ``moment``."""
+    if moment.tzinfo is None:
+        raise UsageError("give the time with a zone, e.g. 2026-11-24T09:00:00+00:00")
+    reply = await nc.request(
+        f"$JS.API.DIRECT.GET.{stream}", orjson.dumps({"start_time": moment.astimezone(timezone.utc).isoformat()}), timeout=5
+    )
+    status = (reply.headers or {}).get("Status")
+    if status == "404":  # nothing stored after that moment: the whole stream
+        info = await stream_info(nc, stream)
+        return int(info["state"]["last_seq"]) if info else 0
+    return int(reply.headers["Nats-Sequence"]) - 1
 
 
 def summary(event: LoggedEvent, width: int = 60) -> str:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import select
 
@@ -18,7 +16,8 @@ from baton_shared.projections.sql import make_engine
 
 from baton_ops.cli import console, emit_json, errors, projections_app, run
 from baton_ops.catalogue import NothingFound, UsageError, find_projection, projections_of, services
-from baton_ops.event_log import stream_info
+from baton_ops.event_log import seq_before, stream_info
+from baton_ops.progress import progress as _progress
 
 
 async def stored_at(nc, stream: str, seq: int) -> datetime | None:
@@ -140,7 +139,7 @@ def rebuild(
         engine = make_engine(entry.database_url)
         try:
             if until_seq is not None or as_of is not None:
-                until = until_seq if until_seq is not None else await _seq_before(nc, spec.name, as_of)
+                until = until_seq if until_seq is not None else await seq_before(nc, spec.name, as_of)
                 with _progress(f"copy of {name} at #{until}") as advance:
                     copy = await point_in_time(entry.name, make, engine, nc, spec, registry, until, progress=advance)
                 tables = [t.name for t in copy.copy.metadata.sorted_tables]
@@ -234,42 +233,3 @@ async def _rebuild_client(nc, name, entry, make, spec, client, force, as_json) -
             note = "" if v["differing_rows"] in (0, None) else f", {v['differing_rows']} rows differed in content"
             console.print(f"  {table}: {v['copy_rows']:,} rows (were {v['live_rows']:,}){note}")
     return 0
-
-
-async def _seq_before(nc, stream: str, moment: datetime) -> int:
-    """The last stream position stored at or before ``moment``."""
-    if moment.tzinfo is None:
-        raise UsageError("give --as-of with a time zone, e.g. 2026-11-24T09:00:00+00:00")
-    reply = await nc.request(
-        f"$JS.API.DIRECT.GET.{stream}", orjson.dumps({"start_time": moment.astimezone(timezone.utc).isoformat()}), timeout=5
-    )
-    status = (reply.headers or {}).get("Status")
-    if status == "404":  # nothing stored after that moment: the whole stream
-        info = await stream_info(nc, stream)
-        return int(info["state"]["last_seq"]) if info else 0
-    return int(reply.headers["Nats-Sequence"]) - 1
-
-
-@contextmanager
-def _progress(label: str):
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} events/s"),
-        TimeRemainingColumn(),
-        console=errors,
-        transient=False,
-    ) as bar:
-        task = bar.add_task(label, total=None, rate="-")
-        started = time.monotonic()
-        first: list[int] = []
-
-        def advance(position: int, end: int) -> None:
-            if not first:
-                first.append(position)
-            done = position - first[0]
-            elapsed = max(time.monotonic() - started, 1e-6)
-            bar.update(task, completed=position, total=end, rate=f"{done / elapsed:,.0f}")
-
-        yield advance

@@ -1,10 +1,12 @@
 """``baton export`` and ``baton import``: the log as JSON lines, for audits and migrations.
 
 One line per message: service, stream, seq, subject, stored_at, event_id and the
-envelope exactly as stored. Import refuses a malformed file before writing
-anything, creates the streams if needed, and skips events whose id the stream
-already holds, so importing the same file twice stores nothing twice. Order is
-kept; sequences are the new stream's.
+envelope exactly as stored. Import goes into empty streams: it refuses, before
+writing anything, a malformed file and a stream holding events the file does not
+have (an earlier import of the same file is fine: it is resumed). It creates the
+streams if needed and skips events whose id the stream already holds, so
+importing the same file twice stores nothing twice. Order is kept; sequences are
+the new stream's.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from baton_shared.eventstore.provisioning import provision_stream
 from baton_shared.eventstore.reader import read_stream
 
 from baton_ops.catalogue import UsageError, service_names
-from baton_ops.cli import app, console, run
-from baton_ops.event_log import stream_info
+from baton_ops.cli import app, console, emit_json, run
+from baton_ops.event_log import seq_before, stream_info
+from baton_ops.progress import progress
 
 
 @app.command("export")
@@ -31,6 +34,7 @@ def export(
     to: Path = typer.Option(..., "--to", help="the JSON-lines file to write"),
     service: str = typer.Option(None, "--service", "-s", help="only this service's stream"),
     since: datetime = typer.Option(None, "--since", help="only messages stored at or after this time (with a zone)"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable summary"),
 ) -> None:
     """Write the log (or one service's stream) to a JSON-lines file."""
 
@@ -38,73 +42,104 @@ def export(
         names = service_names(service)
         if since is not None and since.tzinfo is None:
             raise UsageError("give --since with a time zone, e.g. 2026-11-24T09:00:00+00:00")
-        written = 0
+        if not to.parent.is_dir():
+            raise UsageError(f"cannot write {to}: no folder {to.parent}")
+        written: dict[str, int] = {}
         with to.open("wb") as out:
             for name in names:
                 stream = STREAMS[name].name
-                if await stream_info(nc, stream) is None:
+                info = await stream_info(nc, stream)
+                if info is None:
                     continue
-                async for batch in read_stream(nc, stream):
-                    for raw in batch:
-                        stored_at = datetime.fromtimestamp(raw.timestamp_ns / 1e9, tz=timezone.utc)
-                        if since is not None and stored_at < since:
-                            continue
-                        try:
-                            envelope = orjson.loads(raw.data)
-                        except orjson.JSONDecodeError:
-                            envelope = None
-                        line = {
-                            "service": name,
-                            "stream": stream,
-                            "seq": raw.seq,
-                            "subject": raw.subject,
-                            "stored_at": stored_at.isoformat(),
-                            "event_id": envelope.get("event_id") if isinstance(envelope, dict) else None,
-                            "data": raw.data.decode("utf-8", "replace"),
-                        }
-                        out.write(orjson.dumps(line) + b"\n")
-                        written += 1
-        console.print(f"exported {written:,} messages to {to}")
+                written[name] = 0
+                start = 1 if since is None else await seq_before(nc, stream, since) + 1
+                with progress(f"exporting {stream}") as advance:
+                    async for batch in read_stream(nc, stream, start_seq=start, end_seq=int(info["state"]["last_seq"])):
+                        advance(batch[-1].seq, int(info["state"]["last_seq"]))
+                        written[name] += _write(out, name, stream, batch, since)
+        total = sum(written.values())
+        emit_json({"file": str(to), "messages": total, "by_service": written}) if as_json else console.print(
+            f"exported {total:,} messages to {to}"
+        )
         return 0
 
     run(body)
 
 
+def _write(out, name: str, stream: str, batch, since: datetime | None) -> int:  # noqa: ANN001
+    written = 0
+    for raw in batch:
+        stored_at = datetime.fromtimestamp(raw.timestamp_ns / 1e9, tz=timezone.utc)
+        if since is not None and stored_at < since:
+            continue
+        try:
+            envelope = orjson.loads(raw.data)
+        except orjson.JSONDecodeError:
+            envelope = None
+        line = {
+            "service": name,
+            "stream": stream,
+            "seq": raw.seq,
+            "subject": raw.subject,
+            "stored_at": stored_at.isoformat(),
+            "event_id": envelope.get("event_id") if isinstance(envelope, dict) else None,
+            "data": raw.data.decode("utf-8", "replace"),
+        }
+        out.write(orjson.dumps(line) + b"\n")
+        written += 1
+    return written
+
+
 @app.command("import")
 def import_(
     source: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="a file written by `baton export`"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable summary"),
 ) -> None:
-    """Append an exported log to the streams, keeping event ids; nothing is stored twice."""
+    """Append an exported log to empty streams, keeping event ids; nothing is stored twice."""
 
     async def body(nc) -> int:
         lines = _read(source)
         by_service: dict[str, list[dict]] = {}
         for line in lines:
             by_service.setdefault(line["service"], []).append(line)
+        # Everything is checked before anything is written.
+        present: dict[str, set[str]] = {}
+        for name, items in by_service.items():
+            present[name] = await _event_ids(nc, STREAMS[name].name)
+            strangers = present[name] - {_identity(i["subject"], i["data"].encode(), i["event_id"]) for i in items}
+            if strangers:
+                raise UsageError(
+                    f"stream {STREAMS[name].name} holds {len(strangers):,} events that are not in {source}; "
+                    "import goes into an empty stream (or one holding an earlier import of this file)"
+                )
         stored = skipped = 0
         for name, items in by_service.items():
             spec = STREAMS[name]
             await provision_stream(nc, spec)
-            present = await _event_ids(nc, spec.name)
             js = nc.jetstream()
             pending = []
-            for item in items:
-                identity = _identity(item["subject"], item["data"].encode(), item["event_id"])
-                if identity in present:
-                    skipped += 1
-                    continue
-                present.add(identity)
-                headers = {"Nats-Msg-Id": identity}
-                pending.append(js.publish(item["subject"], item["data"].encode(), stream=spec.name, headers=headers))
-                if len(pending) >= 256:
-                    stored += len(await asyncio.gather(*pending))
-                    pending = []
-            stored += len(await asyncio.gather(*pending))
-        console.print(f"imported {stored:,} messages; {skipped:,} already present")
+            with progress(f"importing into {spec.name}") as advance:
+                for n, item in enumerate(items, start=1):
+                    identity = _identity(item["subject"], item["data"].encode(), item["event_id"])
+                    if identity in present[name]:
+                        skipped += 1
+                        continue
+                    present[name].add(identity)
+                    headers = {"Nats-Msg-Id": identity}
+                    pending.append(js.publish(item["subject"], item["data"].encode(), stream=spec.name, headers=headers))
+                    if len(pending) >= 256:
+                        stored += len(await asyncio.gather(*pending))
+                        pending = []
+                        advance(n, len(items))
+                stored += len(await asyncio.gather(*pending))
+                advance(len(items), len(items))
+        if as_json:
+            emit_json({"file": str(source), "imported": stored, "already_present": skipped})
+        else:
+            console.print(f"imported {stored:,} messages; {skipped:,} already present")
         return 0
 
     run(body)
-
 
 
 def _read(source: Path) -> list[dict]:
