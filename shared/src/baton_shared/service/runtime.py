@@ -29,6 +29,7 @@ from baton_shared.projections.sql import make_engine
 from baton_shared.reactions.runner import Reaction, ReactionRunner
 from baton_shared.service import metrics
 from baton_shared.service.logging import get_logger
+from baton_shared.service.migrations import prepare_schema
 from baton_shared.service.settings import BatonSettings
 
 log = get_logger("baton.runtime")
@@ -101,6 +102,8 @@ class ServiceRuntime:
             self.nc, self.spec, replicas=s.stream_replicas, duplicate_window_s=s.duplicate_window_seconds
         )
         self._store = JetStreamEventStore(self.nc, self.spec, self.registry)
+        # The schema before any runner touches a table: migrated here, or checked (compose migrates first).
+        await prepare_schema(self.service, self.engine, migrate=s.migrate_on_start)
         for projection in self._projections:
             runner = ProjectionRunner(
                 projection,

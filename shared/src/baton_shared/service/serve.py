@@ -1,7 +1,12 @@
-"""Running a service's app with uvicorn: what every service's ``__main__`` does."""
+"""Running a service's app with uvicorn: what every service's ``__main__`` does.
+
+``python -m baton_<service>`` serves; ``python -m baton_<service> migrate [--check]``
+brings its database schema to the code's head (the compose one-shot step) and exits.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import uvicorn
@@ -12,6 +17,14 @@ from baton_shared.service.settings import BatonSettings
 
 def serve(service: str, create_app: Callable[[BatonSettings], FastAPI]) -> None:
     """Serve ``service`` on its host and port from the ``BATON_`` settings, until SIGINT/SIGTERM."""
+    args = sys.argv[1:]
+    if args and args[0] == "migrate":
+        from baton_shared.service.migrations import migrate_main
+
+        sys.exit(migrate_main(service, args[1:]))
+    if args:
+        print(f"usage: python -m baton_{service} [migrate [--check]]  (unknown: {' '.join(args)})", file=sys.stderr)
+        sys.exit(2)
     settings = BatonSettings()
     uvicorn.run(
         create_app(settings),

@@ -28,6 +28,12 @@ class BatonSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(None, description="default 8001 intake, 8002 delivery, 8003 followup")
     stream_replicas: int = Field(1, ge=1, le=5)
+    migrate_on_start: bool = Field(
+        True,
+        description="Bring the database schema to this code's head at start-up (Alembic). "
+        "False (compose): a one-shot `python -m baton_<service> migrate` does it and a service "
+        "whose database is behind refuses to start.",
+    )
     duplicate_window_seconds: float = Field(120, gt=0)
     read_wait_timeout_seconds: float = Field(
         5.0, ge=0, le=60, description="How long a read waits for its projection to reach a position."

@@ -1,0 +1,270 @@
+"""Each service's database schema, through Alembic: one migration history per service.
+
+A service ships its migrations in its own package, ``baton_<service>/migrations``
+(``env.py`` naming the projections whose tables it owns, ``versions/``), so the
+history travels with the code that reads the tables. The history is recorded in
+``baton_schema_<service>`` (not Alembic's default table), so two services pointed
+at one database by mistake do not trample each other's history.
+
+Two ways to apply it:
+
+- ``python -m baton_<service> migrate`` (what docker compose runs as a one-shot
+  step before the service starts; ``--check`` only reports, exit 1 if behind);
+- at start-up when ``BATON_MIGRATE_ON_START`` is true (the default: the embedded
+  run and the tests start on empty SQLite files and PostgreSQL schemas). With it
+  false (compose), a service whose database is not at the code's head refuses
+  to start and says which command fixes it.
+
+On PostgreSQL an upgrade holds a transaction-scoped advisory lock, so replicas
+starting together migrate one after the other (the second finds nothing to do).
+A database created before migrations existed (tables made by ``create_all``,
+no history) is stamped at the first revision, which is that schema, and then
+upgraded.
+
+What stays outside migrations: the tables a rebuild builds beside the live ones
+(``<table>__rebuild``, ``<table>__at_<seq>``) are created and dropped by the
+rebuild itself; autogenerate ignores them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+from collections.abc import Iterable
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from baton_shared.projections.base import Projection
+from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
+from baton_shared.service.logging import configure_logging, get_logger
+
+log = get_logger("baton.migrations")
+
+DYNAMIC_TABLE_MARKERS = ("__rebuild", "__at_")
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database is not at the revision this code needs, and start-up may not migrate it."""
+
+
+def version_table(service: str) -> str:
+    return f"baton_schema_{service}"
+
+
+def migrations_dir(service: str) -> Path | None:
+    """Where ``baton_<service>/migrations`` lives, or None if the service has none yet."""
+    spec = importlib.util.find_spec(f"baton_{service}")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"no package baton_{service}: unknown service {service!r}")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "migrations"
+    return folder if (folder / "env.py").exists() else None
+
+
+def alembic_config(service: str, connection: Connection | None = None, url: str | None = None) -> Config:
+    folder = migrations_dir(service)
+    if folder is None:
+        raise ValueError(f"{service} has no migrations (baton_{service}/migrations/env.py is missing)")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(folder))
+    cfg.set_main_option("baton_service", service)
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def schema_of(projections: Iterable[Projection]) -> MetaData:
+    """Every table a service's runners create: checkpoints, parked events, its projections'."""
+    combined = MetaData()
+    for table in checkpoint_metadata.sorted_tables:
+        table.to_metadata(combined)
+    for projection in projections:
+        for table in projection.metadata.sorted_tables:
+            table.to_metadata(combined)
+    return combined
+
+
+def is_dynamic(name: str | None) -> bool:
+    return bool(name) and any(marker in name for marker in DYNAMIC_TABLE_MARKERS)
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001 - Alembic's hook signature
+    """Autogenerate looks at the live tables only, never at a rebuild's copies."""
+    table_name = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return not is_dynamic(table_name)
+
+
+def context_options(service: str, connection: Connection, metadata: MetaData) -> dict:
+    return {
+        "connection": connection,
+        "target_metadata": metadata,
+        "version_table": version_table(service),
+        "compare_type": True,
+        "include_object": include_object,
+        "render_as_batch": connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
+    }
+
+
+def run_env(metadata: MetaData) -> None:
+    """The body of every service's ``migrations/env.py`` (online mode only)."""
+    from alembic import context
+
+    config = context.config
+    service = config.get_main_option("baton_service")
+    if context.is_offline_mode():
+        raise SystemExit("Baton's migrations run against a database; offline (--sql) mode is not supported")
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(**context_options(service, connection, metadata))
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    # Run by the alembic command line: connect with the configured async URL.
+    from baton_shared.projections.sql import make_engine
+
+    async def run() -> None:
+        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_run_in, service, metadata)
+        finally:
+            await engine.dispose()
+
+    def _run_in(conn: Connection, service: str, metadata: MetaData) -> None:
+        context.configure(**context_options(service, conn, metadata))
+        with context.begin_transaction():
+            context.run_migrations()
+
+    asyncio.run(run())
+
+
+# --- applying and checking ---------------------------------------------------
+
+
+def _head(service: str) -> str:
+    heads = ScriptDirectory.from_config(alembic_config(service)).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"{service}'s migrations have {len(heads)} heads ({heads}); merge them")
+    return heads[0]
+
+
+def _current(conn: Connection, service: str) -> str | None:
+    return MigrationContext.configure(conn, opts={"version_table": version_table(service)}).get_current_revision()
+
+
+def _predates_migrations(conn: Connection, service: str) -> bool:
+    """Tables of this service exist but no migration history: made by ``create_all``."""
+    names = set(inspect(conn).get_table_names())
+    if version_table(service) in names:
+        return False
+    env_tables = _schema_tables(service)
+    return bool(names & env_tables)
+
+
+def _schema_tables(service: str) -> set[str]:
+    """The service's own tables (not the shared baton_* ones) in its first revision."""
+    script = ScriptDirectory.from_config(alembic_config(service))
+    base = script.get_revision(script.get_bases()[0])
+    return set(getattr(base.module, "TABLES", ()))
+
+
+def _upgrade(conn: Connection, service: str) -> tuple[str | None, str]:
+    if conn.dialect.name == "postgresql":
+        # Replicas starting at once migrate one after the other; held to the commit.
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"baton-migrate-{service}"})
+    before = _current(conn, service)
+    if before is None and _predates_migrations(conn, service):
+        script = ScriptDirectory.from_config(alembic_config(service))
+        base = script.get_bases()[0]
+        log.warning("database predates migrations; stamping its first revision", service=service, revision=base)
+        command.stamp(alembic_config(service, conn), base)
+        before = base
+    command.upgrade(alembic_config(service, conn), "head")
+    return before, _current(conn, service) or ""
+
+
+async def upgrade(service: str, engine: AsyncEngine) -> tuple[str | None, str]:
+    """Bring the database to the code's head; returns (revision before, revision now)."""
+    async with engine.begin() as conn:
+        before, after = await conn.run_sync(_upgrade, service)
+    if before != after:
+        log.info("database migrated", service=service, before=before, after=after)
+    return before, after
+
+
+async def current(service: str, engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current, service)
+
+
+async def check_at_head(service: str, engine: AsyncEngine) -> None:
+    have, want = await current(service, engine), _head(service)
+    if have != want:
+        raise SchemaNotCurrent(
+            f"{service}'s database is at schema revision {have or 'none (empty)'}, this code needs {want}: "
+            f"run `python -m baton_{service} migrate` (or set BATON_MIGRATE_ON_START=true)"
+        )
+
+
+async def prepare_schema(service: str, engine: AsyncEngine, *, migrate: bool) -> None:
+    """At start-up: migrate to head, or check that the database is there already."""
+    if migrations_dir(service) is None:
+        log.warning("service has no migrations yet; its runners create their tables", service=service)
+        return
+    if migrate:
+        await upgrade(service, engine)
+    else:
+        await check_at_head(service, engine)
+
+
+# --- `python -m baton_<service> migrate` ---------------------------------------
+
+
+def migrate_main(service: str, argv: list[str]) -> int:
+    """The one-shot migrate step: exit 0 at head, 1 when the check fails or it cannot migrate."""
+    from baton_shared.projections.sql import make_engine
+    from baton_shared.service.settings import BatonSettings
+
+    parser = argparse.ArgumentParser(
+        prog=f"python -m baton_{service} migrate",
+        description=f"Bring {service}'s database (BATON_DATABASE_URL) to the schema this code needs.",
+    )
+    parser.add_argument("--check", action="store_true", help="only check; exit 1 if the database is not at head")
+    args = parser.parse_args(argv)
+    settings = BatonSettings()
+    configure_logging(service, settings.log_level, settings.log_format)
+    url = settings.database_url_for(service)
+    if migrations_dir(service) is None:
+        print(f"{service}: no migrations yet (its tables are created at start-up)")
+        return 0
+
+    async def run() -> int:
+        engine = make_engine(url)
+        try:
+            if args.check:
+                try:
+                    await check_at_head(service, engine)
+                except SchemaNotCurrent as exc:
+                    print(str(exc))
+                    return 1
+                print(f"{service}: database at head ({_head(service)})")
+                return 0
+            before, after = await upgrade(service, engine)
+            print(f"{service}: database at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+            return 0
+        except (OSError, DBAPIError) as exc:
+            print(f"{service}: cannot migrate the database ({engine.url.render_as_string(hide_password=True)}): {exc}")
+            return 1
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
