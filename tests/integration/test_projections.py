@@ -3,14 +3,14 @@
 import asyncio
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from baton_shared.contracts import STREAMS, registry
 from baton_shared.eventstore.jetstream import JetStreamEventStore
 from baton_shared.eventstore.provisioning import consumer_info, provision_stream
 from baton_shared.eventstore.reader import read_stream
 from baton_shared.projections import ProjectionRunner
-from baton_shared.projections.checkpoints import parked_events
+from baton_shared.projections.checkpoints import checkpoints, parked_events
 from baton_shared.projections.sql import make_engine
 from baton_intake.projections import all_projections
 from tests.integration.journeys import write_journeys
@@ -103,6 +103,8 @@ async def test_a_restarted_live_consumer_resumes_from_the_checkpoint(store, nats
     info = await consumer_info(nats, SPEC.name, clients.durable)
     assert info["ack_floor"]["stream_seq"] == clients.position  # delivers only what is new
     # The database was reset (e.g. restored from an old backup): the consumer is moved back.
+    async with engine.begin() as conn:
+        await conn.execute(update(checkpoints).where(checkpoints.c.projection == clients.key).values(last_seq=0))
     clients.position = 0
     await clients.prepare_live(nats)
     info = await consumer_info(nats, SPEC.name, clients.durable)

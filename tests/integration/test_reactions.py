@@ -8,6 +8,7 @@ import asyncio
 from datetime import date
 
 import pytest
+from nats import errors as nats_errors
 from sqlalchemy import select
 
 from baton_shared.contracts import STREAMS
@@ -192,12 +193,14 @@ async def test_causes_in_flight_to_a_dead_process_are_handled_in_order_on_restar
     expected = len(await handoffs(nats))
     first = await runner_for(delivery, engine)
     await first.prepare_live(nats)
-    # A process pulls three causes and dies before handling or acknowledging them.
+    # A process pulls causes and dies before handling or acknowledging the one it got (one
+    # cause is out at a time: max_ack_pending=1 keeps replicas sharing the consumer in order).
     inbox = nats.new_inbox()
     sub = await nats.subscribe(inbox)
     await nats.publish(f"$JS.API.CONSUMER.MSG.NEXT.INTAKE.{first.durable}", b'{"batch": 3}', reply=inbox)
-    for _ in range(3):
-        await sub.next_msg(timeout=5)
+    await sub.next_msg(timeout=5)
+    with pytest.raises(nats_errors.TimeoutError):
+        await sub.next_msg(timeout=0.3)  # the second waits for the first's acknowledgement
     await sub.unsubscribe()
     # The restarted service must handle them now, not after ack_wait behind newer causes
     # whose acknowledgement (ack-all) would otherwise cover them unhandled.

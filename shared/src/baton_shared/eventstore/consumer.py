@@ -148,7 +148,8 @@ class DurableWorker:
     _loop: PullLoop | None = None
     _nc: NATS | None = None
 
-    async def prepare_live(self, nc: NATS) -> None:
+    async def prepare_live(self, nc: NATS, *, at_start: bool = True) -> None:
+        """Reconcile the durable consumer; ``at_start=False`` when recovering one deleted under us."""
         raise NotImplementedError
 
     async def _on_messages(self, msgs: list[Msg]) -> None:
@@ -162,7 +163,7 @@ class DurableWorker:
             self.durable,
             self._on_messages,
             batch_size=self.batch_size,
-            recover=lambda: self.prepare_live(nc),
+            recover=lambda: self.prepare_live(nc, at_start=False),
         )
         await self._loop.start()
         self.live = True

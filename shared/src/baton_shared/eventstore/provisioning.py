@@ -9,6 +9,7 @@ compared and fixed here.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -93,28 +94,46 @@ async def consumer_info(nc: NATS, stream: str, durable: str) -> dict[str, Any] |
         raise
 
 
+Position = int | None | Callable[[], Awaitable[int]]
+
+
 async def reconcile_durable(
     nc: NATS,
     stream: str,
     durable: str,
     *,
     filter_subjects: list[str],
-    start_after: int | None,
+    start_after: Position,
     ack_wait_s: float = 30,
     max_ack_pending: int = 20_000,
     description: str = "",
+    at_start: bool = True,
 ) -> dict[str, Any]:
     """Make ``durable`` deliver from ``start_after + 1`` with the wanted config.
 
-    ``start_after`` is the checkpoint its owner stored with its rows. The consumer
-    is recreated when its config drifted or when its ack floor is ahead of that
-    checkpoint (the owner's database was reset or restored); a consumer slightly
-    behind is kept: what it redelivers is at or below the checkpoint and ignored.
-    With ``start_after=None`` (an owner without a checkpoint of its own, such as an
-    idempotent reaction) the consumer's ack floor is the owner's position: it starts
-    at the beginning and keeps its place. In both cases, messages delivered beyond
-    the owner's position when it starts (in flight to a process that died) are
-    delivered again, in order, before anything newer.
+    ``start_after`` is the checkpoint its owner stored with its rows, or an async
+    function reading it, called *after* the consumer's state is read: replicas
+    sharing the database acknowledge only what they committed, so the consumer's
+    ack floor is then never seen ahead of the checkpoint by mistake. The consumer
+    is recreated when its ack floor is ahead of that checkpoint (the owner's
+    database was reset or restored); a consumer slightly behind is kept: what it
+    redelivers is at or below the checkpoint and ignored. With ``start_after=None``
+    (an owner without a checkpoint of its own, such as an idempotent reaction) the
+    consumer's ack floor is the owner's position: it starts at the beginning and
+    keeps its place. In both cases, at start-up (``at_start``), messages delivered
+    beyond the owner's position (in flight to a process that died) are delivered
+    again, in order, before anything newer.
+
+    Several replicas of a service share the consumer (scale-out), so:
+
+    - creating it races: the replica that loses finds it made with the wanted
+      config and uses it;
+    - a drifted config is updated in place where the server allows it (pullers go
+      on pulling), and recreated only for what cannot be updated;
+    - recovering a consumer deleted under a running process (``at_start=False``)
+      never takes messages in flight for a dead process's: they may be a live
+      replica's, and recreating the consumer again would make two replicas take
+      it from each other in turn.
     """
     wanted = {
         "durable_name": durable,
@@ -127,28 +146,70 @@ async def reconcile_durable(
         "replay_policy": "instant",
     }
     info = await consumer_info(nc, stream, durable)
-    start_from = start_after
+    start_from = await start_after() if callable(start_after) else start_after
     if info is not None:
         cfg = info["config"]
-        drifted = any(cfg.get(k) != v for k, v in wanted.items() if k != "description")
         ack_floor = int(info["ack_floor"]["stream_seq"])
         delivered = int(info["delivered"]["stream_seq"])
-        if start_after is None:
+        if start_from is None:
             # No checkpoint of its own: the ack floor is where the owner stands.
             start_from = ack_floor
         # Anything delivered beyond where the owner stands was in flight to a process
         # that is gone. Left alone it would come back only after ack_wait, behind
         # newer messages whose acknowledgement (ack-all) would cover it unhandled.
-        in_flight = delivered > start_from
+        in_flight = at_start and delivered > start_from
         # Ahead of the owner (its database was reset or restored), or far behind it.
         misplaced = ack_floor > start_from or start_from - ack_floor > 10_000
-        if not drifted and not in_flight and not misplaced:
-            return info
+        if not in_flight and not misplaced:
+            if not _drifted(cfg, wanted):
+                return info
+            updated = await _update_in_place(nc, stream, durable, cfg, wanted)
+            if updated is not None:
+                return updated
         await js_api(nc, f"CONSUMER.DELETE.{stream}.{durable}")
     if not start_from:
         create = {**wanted, "deliver_policy": "all"}
     else:
         create = {**wanted, "deliver_policy": "by_start_sequence", "opt_start_seq": start_from + 1}
-    return await js_api(
-        nc, f"CONSUMER.CREATE.{stream}.{durable}", {"stream_name": stream, "config": create}
-    )
+    try:
+        return await js_api(
+            nc, f"CONSUMER.CREATE.{stream}.{durable}", {"stream_name": stream, "config": create, "action": "create"}
+        )
+    except JetStreamApiError as exc:
+        if exc.err_code != CONSUMER_EXISTS:
+            raise
+    # Another replica created it meanwhile (from its own reading of the same checkpoint).
+    info = await consumer_info(nc, stream, durable)
+    if info is None:
+        raise RuntimeError(f"consumer {stream}.{durable} was reported existing, then missing; retry")
+    if _drifted(info["config"], wanted):
+        updated = await _update_in_place(nc, stream, durable, info["config"], wanted)
+        if updated is None:
+            raise RuntimeError(f"consumer {stream}.{durable} exists with a config that cannot be updated to ours")
+        return updated
+    return info
+
+
+CONSUMER_EXISTS = 10148  # action "create" on an existing consumer with another config
+NOT_UPDATABLE = 10012  # e.g. "ack policy can not be updated"
+
+
+def _drifted(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return any(current.get(k) != v for k, v in wanted.items() if k != "description")
+
+
+async def _update_in_place(
+    nc: NATS, stream: str, durable: str, current: dict[str, Any], wanted: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Bring the consumer's settings to ``wanted`` keeping its place; None if the server refuses."""
+    keep = {k: current[k] for k in ("deliver_policy", "opt_start_seq", "opt_start_time") if k in current}
+    try:
+        return await js_api(
+            nc,
+            f"CONSUMER.CREATE.{stream}.{durable}",
+            {"stream_name": stream, "config": {**wanted, **keep}, "action": "update"},
+        )
+    except JetStreamApiError as exc:
+        if exc.err_code == NOT_UPDATABLE:
+            return None
+        raise

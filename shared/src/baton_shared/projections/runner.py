@@ -199,33 +199,45 @@ class ProjectionRunner(DurableWorker):
 
     # --- live ----------------------------------------------------------------
 
-    async def prepare_live(self, nc: NATS) -> None:
+    async def prepare_live(self, nc: NATS, *, at_start: bool = True) -> None:
         await reconcile_durable(
             nc,
             self.spec.name,
             self.durable,
             filter_subjects=[self.spec.all_subjects],
-            start_after=self.position,
+            start_after=self._shared_position,
             description=f"projection {self.key}",
+            at_start=at_start,
         )
+
+    async def _shared_position(self) -> int:
+        """The stored checkpoint: replicas sharing the database move it too."""
+        self.position = max(self.position, await self.stored_checkpoint())
+        return self.position
 
     async def _on_messages(self, msgs: list[Msg]) -> None:
         raws = []
         for msg in msgs:
             seq, ts = ack_metadata(msg.reply)
             raws.append(RawEvent(seq, msg.subject, msg.data, ts))
-        first_new = next((r.seq for r in raws if r.seq > self.position), None)
-        if first_new is not None and first_new > self.position + 1:
+        if not self._follows_on(raws):
             # A rebuild swap or another replica may have moved the stored checkpoint.
             self.position = max(self.position, await self.stored_checkpoint())
-            first_new = next((r.seq for r in raws if r.seq > self.position), None)
-        if first_new is not None and first_new > self.position + 1:
+        if not self._follows_on(raws):
+            # A hole before or *inside* the batch: replicas sharing the consumer get
+            # interleaved deliveries (36 and 38 here, 37 to the other replica).
+            last = max(r.seq for r in raws)
             log.warning("delivery skipped events; reading them from the stream",
-                        projection=self.key, after=self.position, up_to=first_new - 1)
+                        projection=self.key, after=self.position, up_to=last)
             self.gaps_filled += 1
-            await self.catch_up(self._nc, until=first_new - 1)
+            await self.catch_up(self._nc, until=last)
         await self.apply_resilient(raws)
         await msgs[-1].ack()
+
+    def _follows_on(self, raws: Sequence[RawEvent]) -> bool:
+        """What is new in ``raws`` is exactly position + 1, + 2, … in order: nothing missing or repeated."""
+        new = [r.seq for r in raws if r.seq > self.position]
+        return new == list(range(self.position + 1, self.position + 1 + len(new)))
 
     # --- read-your-writes and status ----------------------------------------
 

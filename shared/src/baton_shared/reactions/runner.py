@@ -86,7 +86,7 @@ class ReactionRunner(DurableWorker):
         async with self.engine.begin() as conn:
             await conn.run_sync(checkpoint_metadata.create_all)
 
-    async def prepare_live(self, nc: NATS) -> None:
+    async def prepare_live(self, nc: NATS, *, at_start: bool = True) -> None:
         await reconcile_durable(
             nc,
             self.reaction.source.name,
@@ -94,6 +94,11 @@ class ReactionRunner(DurableWorker):
             filter_subjects=[self.reaction.source.type_filter(t) for t in self.reaction.event_types],
             start_after=None,
             description=f"reaction {self.key}",
+            # One cause out at a time across every replica sharing this consumer: causes are
+            # handled in stream order (a cancellation never overtakes its handoff), and an
+            # acknowledgement (ack-all) never covers a cause another replica still holds.
+            max_ack_pending=1,
+            at_start=at_start,
         )
 
     async def _on_messages(self, msgs: list[Msg]) -> None:

@@ -1,0 +1,192 @@
+"""Two replicas of a service sharing its durable consumers and its database (scale-out).
+
+Each replica has its own NATS connection and its own runners, as two processes would;
+they share the durable consumers (same names) and the projection database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import nats as nats_py
+import pytest
+
+from baton_shared.contracts import STREAMS, registry as contracts
+from baton_shared.events import DomainEvent, EventRegistry
+from baton_shared.eventstore.jetstream import JetStreamEventStore
+from baton_shared.eventstore.provisioning import NS, consumer_info, js_api, provision_stream, reconcile_durable
+from baton_shared.eventstore.reader import read_stream
+from baton_shared.projections import ProjectionRunner
+from baton_shared.projections.sql import make_engine
+from baton_shared.reactions import Reaction, ReactionRunner
+from baton_intake.projections import all_projections
+from tests.integration.journeys import write_journeys
+from tests.integration.services import eventually
+from tests.integration.test_projections import rows
+
+pytestmark = pytest.mark.nats
+INTAKE = STREAMS["intake"]
+
+
+class CauseNoted(DomainEvent):
+    """What the stand-in reaction appends: which cause it handled, per request."""
+
+    service = "delivery"
+    event_type = "CauseNoted"
+    aggregate_type = "journal"
+
+    cause_seq: int
+    cause_type: str
+
+
+registry = EventRegistry()
+for cls in [*(c for c in contracts.types() if c.service == "intake"), CauseNoted]:
+    registry.register(cls)
+
+
+class NoteCausesPerRequest(Reaction):
+    """Like delivery's reaction: a request's handoff, changes and cancellation, which must apply in order."""
+
+    name = "note_causes"
+    source = INTAKE
+    event_types = ("HandoffRequested", "ChangeRequested", "RequestCancelled")
+
+    def target(self, cause):
+        return ("journal", cause.event.request_id)
+
+    def decide(self, history, cause, context=None):
+        return [CauseNoted(cause_seq=cause.seq, cause_type=cause.envelope.event_type)]
+
+
+class SlowReplica(ReactionRunner):
+    """A replica whose handling takes a little while, so two replicas overlap."""
+
+    async def handle(self, cause):
+        await asyncio.sleep(random.uniform(0, 0.004))
+        return await super().handle(cause)
+
+
+@pytest.fixture
+async def second(nats_url):
+    """A second connection: the other replica's."""
+    nc = await nats_py.connect(nats_url)
+    yield nc
+    await nc.drain()
+
+
+@pytest.fixture
+async def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def test_two_replicas_of_a_reaction_handle_each_requests_causes_once_and_in_order(nats, second, engine):
+    for spec in (INTAKE, STREAMS["delivery"]):
+        await provision_stream(nats, spec)
+    intake = JetStreamEventStore(nats, INTAKE, registry)
+    replicas = []
+    for nc in (nats, second):
+        runner = SlowReplica(NoteCausesPerRequest(), JetStreamEventStore(nc, STREAMS["delivery"], registry), registry,
+                             engine, service="delivery")
+        await runner.setup()
+        replicas.append((runner, nc))
+    await asyncio.gather(*(r.prepare_live(nc) for r, nc in replicas))  # both start at once
+    for runner, nc in replicas:
+        await runner.start_live(nc)
+    try:
+        await write_journeys(intake, clients=12, seed=5)
+        causes = [raw async for batch in read_stream(nats, "INTAKE") for raw in batch
+                  if raw.subject.rsplit(".", 1)[1] in NoteCausesPerRequest.event_types]
+        await eventually(lambda: _delivery_has(nats, len(causes)), timeout=60, what="every cause handled")
+    finally:
+        for runner, _ in replicas:
+            await runner.stop_live()
+    noted = [registry.decode("DELIVERY", r.seq, r.subject, r.data)
+             async for batch in read_stream(nats, "DELIVERY") for r in batch]
+    assert sorted(e.event.cause_seq for e in noted) == [c.seq for c in causes]  # each cause once
+    per_request: dict[str, list[int]] = {}
+    for e in noted:
+        per_request.setdefault(e.envelope.aggregate_id, []).append(e.event.cause_seq)
+    for request_id, seqs in per_request.items():
+        assert seqs == sorted(seqs), f"request {request_id}: causes handled out of order {seqs}"
+    assert any(len(seqs) > 1 for seqs in per_request.values())  # order was at stake
+    assert all(runner.handled > 0 for runner, _ in replicas), [r.handled for r, _ in replicas]
+
+
+async def _delivery_has(nats, n: int) -> bool:
+    return (await js_api(nats, "STREAM.INFO.DELIVERY"))["state"]["messages"] >= n
+
+
+async def test_two_replicas_of_a_projection_equal_one_built_in_one_go(nats, second, engine):
+    await provision_stream(nats, INTAKE)
+    store = JetStreamEventStore(nats, INTAKE, contracts)
+    replicas = []
+    for nc in (nats, second):
+        for projection in all_projections():
+            runner = ProjectionRunner(projection, engine, INTAKE, contracts, service="intake", batch_size=20)
+            await runner.setup()
+            replicas.append((runner, nc))
+    await asyncio.gather(*(r.prepare_live(nc) for r, nc in replicas))
+    for runner, nc in replicas:
+        await runner.start_live(nc)
+    try:
+        await write_journeys(store, clients=12, seed=3)
+        head = await store.head()
+        for runner, _ in replicas:
+            assert await runner.wait_for(head, timeout=30), runner.status()
+    finally:
+        for runner, _ in replicas:
+            await runner.stop_live()
+    one_go = []
+    for projection in all_projections("_one_go"):
+        runner = ProjectionRunner(projection, engine, INTAKE, contracts, service="intake")
+        await runner.setup()
+        await runner.catch_up(nats)
+        one_go.append(runner)
+    for live, reference in zip(replicas[:3], one_go, strict=True):
+        assert await rows(engine, live[0]) == await rows(engine, reference)
+
+
+async def test_replicas_creating_the_consumer_at_once_both_get_it(nats):
+    await provision_stream(nats, INTAKE)
+    await write_journeys(JetStreamEventStore(nats, INTAKE, contracts), clients=2)
+    common = {"filter_subjects": [INTAKE.all_subjects], "description": "test"}
+    for _ in range(5):
+        # Each replica read the shared checkpoint at a slightly different moment.
+        made = await asyncio.gather(
+            reconcile_durable(nats, "INTAKE", "race", start_after=3, **common),
+            reconcile_durable(nats, "INTAKE", "race", start_after=5, **common),
+        )
+        assert made[0]["created"] == made[1]["created"]  # one consumer, used by both
+        await js_api(nats, "CONSUMER.DELETE.INTAKE.race")
+
+
+async def test_a_drifted_consumer_is_updated_in_place_keeping_its_place(nats):
+    await provision_stream(nats, INTAKE)
+    await write_journeys(JetStreamEventStore(nats, INTAKE, contracts), clients=2)
+    common = {"filter_subjects": [INTAKE.all_subjects], "description": "test"}
+    before = await reconcile_durable(nats, "INTAKE", "drift", start_after=4, max_ack_pending=50, **common)
+    after = await reconcile_durable(nats, "INTAKE", "drift", start_after=4, max_ack_pending=1, **common)
+    assert after["config"]["max_ack_pending"] == 1
+    assert after["created"] == before["created"] and after["config"]["opt_start_seq"] == 5
+
+
+async def test_recovering_never_takes_a_live_replicas_messages_in_flight(nats):
+    await provision_stream(nats, INTAKE)
+    await write_journeys(JetStreamEventStore(nats, INTAKE, contracts), clients=2)
+    common = {"filter_subjects": [INTAKE.all_subjects], "description": "test", "ack_wait_s": 30}
+    made = await reconcile_durable(nats, "INTAKE", "peer", start_after=0, **common)
+    inbox = nats.new_inbox()
+    sub = await nats.subscribe(inbox)
+    await nats.publish("$JS.API.CONSUMER.MSG.NEXT.INTAKE.peer", b'{"batch": 2, "expires": %d}' % NS, reply=inbox)
+    for _ in range(2):
+        await sub.next_msg(timeout=5)  # a live replica holds these two
+    await sub.unsubscribe()
+    kept = await reconcile_durable(nats, "INTAKE", "peer", start_after=0, at_start=False, **common)
+    assert kept["created"] == made["created"]
+    assert (await consumer_info(nats, "INTAKE", "peer"))["num_ack_pending"] == 2
+    # At start-up the same state means a process died holding them: redelivered first, in order.
+    fresh = await reconcile_durable(nats, "INTAKE", "peer", start_after=0, at_start=True, **common)
+    assert fresh["created"] != made["created"] and fresh["num_ack_pending"] == 0
