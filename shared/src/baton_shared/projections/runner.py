@@ -35,6 +35,7 @@ from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
 from baton_shared.projections.base import Projection
+from baton_shared.projections.sql import write_transaction
 from baton_shared.projections.checkpoints import (
     CheckpointMoved,
     advance_checkpoint,
@@ -123,7 +124,7 @@ class ProjectionRunner(DurableWorker):
                     except (MalformedEvent, UnknownSchemaVersion) as exc:
                         parked.append((raw, str(exc)))
                 try:
-                    async with self.engine.begin() as conn:
+                    async with write_transaction(self.engine) as conn:
                         if events:
                             await self.projection.apply(conn, events)
                         if parked:
@@ -170,7 +171,7 @@ class ProjectionRunner(DurableWorker):
         async with self._lock:
             if raw.seq <= self.position:
                 return
-            async with self.engine.begin() as conn:
+            async with write_transaction(self.engine) as conn:
                 await park(conn, self.key, self.spec.name, [(raw, error)], tries=self.max_attempts)
                 await advance_checkpoint(conn, self.key, self.spec.name, self.position, raw.seq)
             self.position = raw.seq

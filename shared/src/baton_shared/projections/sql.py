@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 from datetime import date, datetime, timezone
 
 import asyncpg
 import orjson
-from sqlalchemy import JSON, Table, event, tuple_
+from sqlalchemy import JSON, Table, event, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -40,6 +43,40 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
 
 
+_write_locks: weakref.WeakKeyDictionary[Any, dict[int, asyncio.Lock]] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction for a projection's batch (rows + checkpoint), as fast as the database allows.
+
+    SQLite: one writer at a time, and a writer that finds the database locked
+    sleeps in SQLite's busy handler (1, 2, 5, 10 … 100 ms steps), or fails at once
+    when its read snapshot went stale. A service's projections share one database,
+    so their write transactions take turns on a lock in the process instead
+    (see docs/architecture.md, "Performance"). Other processes (the ops
+    tool) still meet the busy timeout.
+
+    PostgreSQL: ``synchronous_commit = off`` for the transaction. A projection is
+    derived data: a crash can lose its last few commits, rows and checkpoint
+    together, and they are applied again from the log on restart (the durable
+    consumer is reconciled with the checkpoint at start-up). Read-your-writes
+    waits on the runner's position, which only moves after the commit."""
+    if engine.dialect.name == "sqlite":
+        locks = _write_locks.setdefault(engine.sync_engine, {})
+        loop_id = id(asyncio.get_running_loop())
+        lock = locks.get(loop_id)
+        if lock is None:
+            lock = locks[loop_id] = asyncio.Lock()
+        async with lock, engine.begin() as conn:
+            yield conn
+        return
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SET LOCAL synchronous_commit = off"))
+        yield conn
+
+
 def _insert_for(conn: AsyncConnection):
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
@@ -60,14 +97,27 @@ async def upsert(
     """
     if not rows:
         return
-    stmt = _insert_for(conn)(table)
-    columns = list(rows[0].keys())
-    updates = {c: stmt.excluded[c] for c in columns if c not in keys}
-    if update and updates:
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    await conn.execute(stmt, list(rows))
+    await conn.execute(_upsert_statement(conn.dialect.name, table, tuple(rows[0].keys()), tuple(keys), update), list(rows))
+
+
+_upserts: weakref.WeakKeyDictionary[Table, dict[tuple, Any]] = weakref.WeakKeyDictionary()
+
+
+def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...], update: bool):
+    """Built once per table and shape: building one (``excluded`` makes an alias of the
+    table) cost more than executing it for a live batch of a few rows."""
+    cache = _upserts.setdefault(table, {})
+    key = (dialect, columns, keys, update)
+    stmt = cache.get(key)
+    if stmt is None:
+        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        updates = {c: stmt.excluded[c] for c in columns if c not in keys}
+        if update and updates:
+            stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+        cache[key] = stmt
+    return stmt
 
 
 async def insert_new(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
@@ -145,4 +195,4 @@ def json_row(row: Any) -> dict[str, Any]:
     return out
 
 
-__all__ = ["existing_keys", "insert_new", "json_row", "load_rows", "make_engine", "tuple_", "upsert"]
+__all__ = ["existing_keys", "insert_new", "json_row", "load_rows", "make_engine", "tuple_", "upsert", "write_transaction"]

@@ -28,13 +28,13 @@ class Page(BaseModel):
     total: int
 
 
-def actor(
+async def actor(
     x_baton_actor: str | None = Header(None, max_length=200, description="Who is acting (until tokens arrive)"),
 ) -> str:
     return (x_baton_actor or "api").strip() or "api"
 
 
-def causation(request: Request) -> str | None:
+async def causation(request: Request) -> str | None:
     """The HTTP call's correlation id (``X-Correlation-Id``, generated when absent)."""
     return getattr(request.state, "correlation_id", None)
 

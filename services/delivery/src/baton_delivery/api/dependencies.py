@@ -11,13 +11,13 @@ from baton_delivery.application import DeliveryApplication
 __all__ = ["actor", "application", "causation", "today", "views", "written"]
 
 
-def application(request: Request) -> DeliveryApplication:
+async def application(request: Request) -> DeliveryApplication:
     return request.app.state.application
 
 
-def views(request: Request):
+async def views(request: Request):
     return request.app.state.views
 
 
-def today(request: Request):
+async def today(request: Request):
     return request.app.state.application.clock().date()

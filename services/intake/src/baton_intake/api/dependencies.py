@@ -11,9 +11,9 @@ from baton_intake.application import IntakeApplication
 __all__ = ["actor", "application", "causation", "views", "written"]
 
 
-def application(request: Request) -> IntakeApplication:
+async def application(request: Request) -> IntakeApplication:
     return request.app.state.application
 
 
-def views(request: Request):
+async def views(request: Request):
     return request.app.state.views

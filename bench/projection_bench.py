@@ -1,0 +1,191 @@
+"""Projection figures: catch-up and rebuild of the benchmark stream, the bulk-insert
+ceiling of the same rows, and live lag at a fixed event rate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+from baton_shared.contracts import intake as ev
+from baton_shared.contracts import registry
+from baton_shared.eventstore import NewEvent
+from baton_shared.eventstore.jetstream import JetStreamEventStore
+from baton_shared.eventstore.provisioning import provision_stream
+from baton_shared.projections import ProjectionRunner
+from baton_shared.projections.rebuild import ProjectionRebuild
+from baton_shared.projections.sql import make_engine
+
+from common import SPEC, fresh_postgres, latency_summary, registered
+
+CATCH_UP_BATCH = 5000
+
+
+async def catch_up(nc, url: str, projection_cls, end: int) -> dict:
+    """Fold the stream into fresh tables (ProjectionRunner.catch_up), then rebuild them
+    beside the live ones and swap (ProjectionRebuild), as ``baton projections rebuild`` does."""
+    engine = make_engine(url)
+    try:
+        runner = ProjectionRunner(projection_cls(), engine, SPEC, registry, service="bench")
+        await runner.setup()
+        t = time.perf_counter()
+        applied = await runner.catch_up(nc, until=end, batch_size=CATCH_UP_BATCH)
+        catch_up_s = time.perf_counter() - t
+        assert runner.position == end, (runner.position, end)
+
+        rebuild = ProjectionRebuild("bench", projection_cls, engine, SPEC, registry)
+        t = time.perf_counter()
+        rebuilt = await rebuild.build(nc, until=end)
+        build_s = time.perf_counter() - t
+        t = time.perf_counter()
+        verification = await rebuild.swap(nc)
+        swap_s = time.perf_counter() - t
+        assert verification.keys_agree
+        return {
+            "catch_up_events_per_s": applied / catch_up_s,
+            "rebuild_events_per_s": rebuilt / (build_s + swap_s),
+            "rebuild_build_events_per_s": rebuilt / build_s,
+            "rebuild_swap_s": swap_s,
+            "events": applied,
+        }
+    finally:
+        await engine.dispose()
+
+
+async def copy_ceiling(url: str, projection_cls, events: int) -> dict:
+    """PostgreSQL's bulk insert of the rows the projection holds (read back from its
+    live tables), with COPY, one transaction per 5,000 events' worth of rows."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    table = projection_cls().metadata.sorted_tables[0]
+    ceiling = projection_cls("__ceiling")
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(ceiling.metadata.drop_all)
+            await conn.run_sync(ceiling.metadata.create_all)
+    finally:
+        await engine.dispose()
+    target = ceiling.metadata.sorted_tables[0].name
+    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+                                 database=u.database)
+    try:
+        columns = [c.name for c in table.columns]
+        rows = [tuple(r) for r in await conn.fetch(f'SELECT {", ".join(columns)} FROM "{table.name}"')]
+        chunk = max(1, round(len(rows) * CATCH_UP_BATCH / max(events, 1)))
+        t = time.perf_counter()
+        for start in range(0, len(rows), chunk):
+            async with conn.transaction():
+                await conn.copy_records_to_table(target, records=rows[start : start + chunk], columns=columns)
+        elapsed = time.perf_counter() - t
+        await conn.execute(f'DROP TABLE "{target}"')
+    finally:
+        await conn.close()
+    return {"rows": len(rows), "rows_per_s": len(rows) / elapsed, "events_equivalent_per_s": events / elapsed}
+
+
+# --- live lag ---------------------------------------------------------------
+
+def _timed(runner: ProjectionRunner, lags: list[float]) -> None:
+    """Record, for every event a batch applies, commit time minus the time the log stored it."""
+    original = runner.apply
+
+    async def apply(raws):  # noqa: ANN001, ANN202
+        before = runner.position
+        n = await original(raws)
+        now = time.time_ns()
+        for raw in raws:
+            if before < raw.seq <= runner.position:
+                lags.append((now - raw.timestamp_ns) / 1e6)
+        return n
+
+    runner.apply = apply  # type: ignore[method-assign]
+
+
+def _need(client_id: str) -> NewEvent:
+    rid = str(uuid.uuid4())
+    return NewEvent(ev.NeedCaptured(request_id=rid, client_id=client_id, summary="bench need",
+                                    requirements={"floors": 2}), correlation_id=rid, actor="bench")
+
+
+async def live_lag(nc, url: str, rate: float, seconds: float, projections: list, service: str) -> dict:
+    """Intake's own projections live (durable pull loops, as in the service) while
+    events are appended at ``rate`` per second; lag = applied-and-committed minus stored."""
+    await provision_stream(nc, SPEC)
+    store = JetStreamEventStore(nc, SPEC, registry)
+    engine = make_engine(url)
+    lags: dict[str, list[float]] = {}
+    runners = []
+    try:
+        for projection in projections:
+            runner = ProjectionRunner(projection, engine, SPEC, registry, service=service)
+            await runner.setup()
+            await runner.catch_up(nc)
+            await runner.prepare_live(nc)
+            lags[projection.name] = []
+            _timed(runner, lags[projection.name])
+            await runner.start_live(nc)
+            runners.append(runner)
+        total = int(rate * seconds)
+        clients: list[str] = []
+        tasks = []
+        errors = 0
+        t0 = time.perf_counter()
+
+        async def append(n: int) -> None:
+            nonlocal errors
+            try:
+                if n % 2 == 0 or not clients:
+                    cid = str(uuid.uuid4())
+                    await store.append("client", cid, 0, [registered(cid)])
+                    clients.append(cid)
+                else:
+                    new = _need(clients[-1])
+                    await store.append("request", new.event.request_id, 0, [new])
+            except Exception:  # noqa: BLE001 - counted
+                errors += 1
+
+        for n in range(total):
+            delay = t0 + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(append(n)))
+        await asyncio.gather(*tasks)
+        achieved = total / (time.perf_counter() - t0)
+        head = await store.head()
+        deadline = time.monotonic() + 60
+        while any(r.position < head for r in runners) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+    finally:
+        for runner in runners:
+            await runner.stop_live()
+        await engine.dispose()
+    every = [x for v in lags.values() for x in v]
+    return {
+        "rate_target": rate,
+        "rate_achieved": achieved,
+        "append_errors": errors,
+        "all": latency_summary(every),
+        "by_projection": {k: latency_summary(v) for k, v in lags.items()},
+    }
+
+
+async def run_live_lag(nats_url: str, db_urls: dict[str, str], rate: float, seconds: float, workdir: Path) -> dict:
+    import nats as nats_py
+
+    from baton_intake.projections import all_projections
+
+    out = {}
+    for name, url in db_urls.items():
+        if name == "postgresql":
+            await fresh_postgres(url)
+        nc = await nats_py.connect(nats_url)
+        try:
+            # its own consumers per target; what an earlier target appended is caught up untimed
+            out[name] = await live_lag(nc, url, rate, seconds, all_projections(), f"live{name}")
+        finally:
+            await nc.close()
+    return out
