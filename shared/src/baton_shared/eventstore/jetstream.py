@@ -77,7 +77,13 @@ class _AckMux:
 
     async def _on_reply(self, msg: Msg) -> None:
         future = self._futures.pop(msg.subject[len(self._prefix):], None)
-        if future is not None and not future.done():
+        if future is None or future.done():
+            return
+        if not msg.data and (msg.headers or {}).get("Status") == "503":
+            # No responders: the stream has no leader right now (a cluster node was lost
+            # and a new leader is being elected). Nothing was stored; the append retries.
+            future.set_exception(NoRespondersError())
+        else:
             future.set_result(msg.data)
 
     async def request(self, subject: str, body: bytes, headers: dict[str, str], timeout: float) -> bytes:
@@ -170,7 +176,11 @@ class JetStreamEventStore:
         for _attempt in range(self.attempts):
             try:
                 ack = await self._publish(messages, subject_filter, expected_version)
-            except (NatsTimeout, NoRespondersError, asyncio.TimeoutError) as exc:
+            except NoRespondersError as exc:
+                last_error = exc  # nothing stored: wait for a stream leader, then retry
+                await asyncio.sleep(0.5 * (_attempt + 1))
+                continue
+            except (NatsTimeout, asyncio.TimeoutError) as exc:
                 last_error = exc  # unknown outcome: retry with the same ids
                 continue
             error = ack.get("error")
