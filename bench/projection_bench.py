@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from pathlib import Path
 
-from baton_shared.contracts import intake as ev
 from baton_shared.contracts import registry
-from baton_shared.eventstore import NewEvent
-from baton_shared.eventstore.jetstream import JetStreamEventStore
-from baton_shared.eventstore.provisioning import provision_stream
+from baton_shared.eventstore.provisioning import js_api, provision_stream
 from baton_shared.projections import ProjectionRunner
 from baton_shared.projections.rebuild import ProjectionRebuild
 from baton_shared.projections.sql import make_engine
 
-from common import SPEC, fresh_postgres, latency_summary, registered
+from common import SPEC, fresh_postgres, latency_summary
 
 CATCH_UP_BATCH = 5000
 
@@ -105,17 +101,15 @@ def _timed(runner: ProjectionRunner, lags: list[float]) -> None:
     runner.apply = apply  # type: ignore[method-assign]
 
 
-def _need(client_id: str) -> NewEvent:
-    rid = str(uuid.uuid4())
-    return NewEvent(ev.NeedCaptured(request_id=rid, client_id=client_id, summary="bench need",
-                                    requirements={"floors": 2}), correlation_id=rid, actor="bench")
-
-
 async def live_lag(nc, url: str, rate: float, seconds: float, projections: list, service: str) -> dict:
-    """Intake's own projections live (durable pull loops, as in the service) while
-    events are appended at ``rate`` per second; lag = applied-and-committed minus stored."""
+    """Intake's own projections live (durable pull loops, as in the service) while another
+    process appends events at ``rate`` per second through Baton's event store; lag =
+    committed (rows and checkpoint) minus stored in the log (the message's JetStream time)."""
+    import json
+    import subprocess
+    import sys
+
     await provision_stream(nc, SPEC)
-    store = JetStreamEventStore(nc, SPEC, registry)
     engine = make_engine(url)
     lags: dict[str, list[float]] = {}
     runners = []
@@ -129,33 +123,13 @@ async def live_lag(nc, url: str, rate: float, seconds: float, projections: list,
             _timed(runner, lags[projection.name])
             await runner.start_live(nc)
             runners.append(runner)
-        total = int(rate * seconds)
-        clients: list[str] = []
-        tasks = []
-        errors = 0
-        t0 = time.perf_counter()
-
-        async def append(n: int) -> None:
-            nonlocal errors
-            try:
-                if n % 2 == 0 or not clients:
-                    cid = str(uuid.uuid4())
-                    await store.append("client", cid, 0, [registered(cid)])
-                    clients.append(cid)
-                else:
-                    new = _need(clients[-1])
-                    await store.append("request", new.event.request_id, 0, [new])
-            except Exception:  # noqa: BLE001 - counted
-                errors += 1
-
-        for n in range(total):
-            delay = t0 + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(append(n)))
-        await asyncio.gather(*tasks)
-        achieved = total / (time.perf_counter() - t0)
-        head = await store.head()
+        url_nats = nc.connected_url.geturl()
+        publisher = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).parent / "publish.py"), url_nats, str(rate), str(seconds),
+            stdout=subprocess.PIPE)
+        out, _ = await publisher.communicate()
+        published = json.loads(out.decode().strip().splitlines()[-1])
+        head = (await js_api(nc, f"STREAM.INFO.{SPEC.name}"))["state"]["last_seq"]
         deadline = time.monotonic() + 60
         while any(r.position < head for r in runners) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -166,8 +140,9 @@ async def live_lag(nc, url: str, rate: float, seconds: float, projections: list,
     every = [x for v in lags.values() for x in v]
     return {
         "rate_target": rate,
-        "rate_achieved": achieved,
-        "append_errors": errors,
+        "rate_achieved": published["rate_achieved"],
+        "append_errors": published["errors"],
+        "source": "a separate process appending through the event store",
         "all": latency_summary(every),
         "by_projection": {k: latency_summary(v) for k, v in lags.items()},
     }

@@ -137,3 +137,30 @@ async def test_an_unreadable_message_in_a_history_is_skipped_but_counted(store, 
     assert history.version == 2  # the concurrency check sees the stream as it is
     await store.append("client", cid, history.version, [note(cid, "carry on")])
     assert len((await store.load("client", cid)).events) == 2
+
+
+async def test_a_remembered_history_reads_only_what_follows_and_notices_a_recreated_stream(nats, store):
+    """The store remembers histories it loaded; a load then fetches what came after the last
+    message it knows (appended meanwhile by anyone), and reads everything again when that
+    message is no longer the one remembered."""
+    cid = str(uuid.uuid4())
+    v1 = await register(store, cid)
+    assert len((await store.load("client", cid)).events) == 1
+    elsewhere = JetStreamEventStore(nats, SPEC, registry, cache_size=0)  # another writer
+    await elsewhere.append("client", cid, v1, [note(cid, "one")])
+    history = await store.load("client", cid)
+    fresh = await elsewhere.load("client", cid)
+    assert [e.envelope.event_id for e in history.events] == [e.envelope.event_id for e in fresh.events]
+    assert history.version == fresh.version and len(history.events) == 2
+
+    # The stream is deleted and made again: the same sequences now hold other messages.
+    await js_api(nats, f"STREAM.DELETE.{SPEC.name}")
+    await provision_stream(nats, SPEC)
+    other = str(uuid.uuid4())
+    await register(store, other)
+    v = await register(store, cid)
+    await store.append("client", cid, v, [note(cid, "after")])
+    history = await store.load("client", cid)
+    assert [e.envelope.event_type for e in history.events] == ["ClientRegistered", "ClientNoteAdded"]
+    assert history.events[-1].event.text == "after"
+    assert history.version == (await elsewhere.load("client", cid)).version

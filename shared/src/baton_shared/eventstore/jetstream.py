@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import orjson
 from nats.aio.client import Client as NATS
@@ -35,6 +37,7 @@ from nats.aio.msg import Msg
 from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
 
 from baton_shared.contracts.streams import StreamSpec
+from baton_shared.events.envelope import RecordedEvent
 from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
 from baton_shared.eventstore.port import (
     AggregateHistory,
@@ -102,6 +105,75 @@ class _AckMux:
             self._futures.pop(token, None)
 
 
+class _DirectGets:
+    """Batched direct gets through one reply subscription, like ``_AckMux``.
+
+    A subscription per read (SUB, a task in nats-py, UNSUB) cost about as much as
+    the read itself; replies here are collected per token under one wildcard inbox."""
+
+    def __init__(self, nc: NATS) -> None:
+        self.nc = nc
+        self._prefix = ""
+        self._pending: dict[str, tuple[list[Msg], asyncio.Future]] = {}
+        self._next = 0
+        self._sub = None
+
+    async def _on_reply(self, msg: Msg) -> None:
+        entry = self._pending.get(msg.subject[len(self._prefix):])
+        if entry is None:
+            return
+        got, done = entry
+        status = (msg.headers or {}).get("Status")
+        if status is None:
+            got.append(msg)
+        elif not done.done():
+            done.set_result(status)
+
+    async def once(self, stream: str, subject_filter: str, seq: int, batch: int, timeout: float) -> tuple[list[Msg], bool]:
+        if self._sub is None:
+            self._prefix = self.nc.new_inbox() + "."
+            self._sub = await self.nc.subscribe(self._prefix + "*", cb=self._on_reply)
+        self._next += 1
+        token = str(self._next)
+        got: list[Msg] = []
+        done = asyncio.get_running_loop().create_future()
+        self._pending[token] = (got, done)
+        try:
+            await self.nc.publish(
+                f"$JS.API.DIRECT.GET.{stream}",
+                orjson.dumps({"seq": seq, "next_by_subj": subject_filter, "batch": batch}),
+                reply=self._prefix + token,
+            )
+            status = await asyncio.wait_for(done, timeout)
+        except asyncio.TimeoutError as exc:
+            raise EventStoreUnavailable(f"reading {subject_filter} from {stream} timed out") from exc
+        finally:
+            self._pending.pop(token, None)
+        if status == "404":
+            return [], False
+        if status != "204":
+            raise EventStoreUnavailable(f"reading {subject_filter} from {stream}: status {status}")
+        more = bool(got) and int(got[-1].headers.get("Nats-Num-Pending", "0")) > 0
+        return got, more
+
+    async def batch(self, stream: str, subject_filter: str, start_seq: int, timeout: float) -> list[Msg]:
+        out: list[Msg] = []
+        seq = start_seq
+        while True:
+            got, more = await self.once(stream, subject_filter, seq, 1000, timeout)
+            out.extend(got)
+            if not more or not got:
+                return out
+            seq = int(got[-1].headers["Nats-Sequence"]) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    events: tuple[RecordedEvent, ...]
+    last_seq: int
+    last_msg_id: str
+
+
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
         future.set_exception(asyncio.TimeoutError())
@@ -116,6 +188,7 @@ class JetStreamEventStore:
         *,
         timeout: float = 5.0,
         attempts: int = 3,
+        cache_size: int = 4096,
     ) -> None:
         self.nc = nc
         self.spec = spec
@@ -124,12 +197,31 @@ class JetStreamEventStore:
         self.timeout = timeout
         self.attempts = attempts
         self._acks = _AckMux(nc)
+        self._gets = _DirectGets(nc)
+        # Aggregates loaded lately, decoded: a load then reads only what came after
+        # (``cache_size`` 0 turns it off).
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self.cache_size = cache_size
 
     # --- reads -------------------------------------------------------------
 
     async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+        """The aggregate's history. A recently loaded aggregate is read from its last known
+        message on: if that message is still the one remembered (same sequence, same
+        ``Nats-Msg-Id``), only what follows it is fetched and decoded; otherwise (a stream
+        recreated, say) the whole history is read again. One round trip either way."""
         subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
-        msgs = await direct_get_batch(self.nc, self.stream_name, subject_filter, timeout=self.timeout)
+        cached = self._cache.get(subject_filter)
+        if cached is not None:
+            msgs = await self._gets.batch(self.stream_name, subject_filter, cached.last_seq, self.timeout)
+            first = msgs[0].headers if msgs else {}
+            if int(first.get("Nats-Sequence", 0)) == cached.last_seq and first.get("Nats-Msg-Id") == cached.last_msg_id:
+                return self._remember(subject_filter, msgs, cached.events + tuple(self._decode_all(msgs[1:])))
+            self._cache.pop(subject_filter, None)
+        msgs = await self._gets.batch(self.stream_name, subject_filter, 1, self.timeout)
+        return self._remember(subject_filter, msgs, tuple(self._decode_all(msgs)))
+
+    def _decode_all(self, msgs: list[Msg]) -> list[RecordedEvent]:
         events = []
         for m in msgs:
             seq, subject = int(m.headers["Nats-Sequence"]), m.headers["Nats-Subject"]
@@ -139,8 +231,20 @@ class JetStreamEventStore:
                 # Not an event this code can read: the aggregate is rebuilt without it
                 # (it never passed our rules), and ops see it with `baton events show`.
                 log.error("unreadable message in an aggregate's history", subject=subject, seq=seq, error=str(exc)[:300])
-        last_seq = int(msgs[-1].headers["Nats-Sequence"]) if msgs else 0
-        return AggregateHistory(events, last_seq)
+        return events
+
+    def _remember(self, subject_filter: str, msgs: list[Msg], events: tuple[RecordedEvent, ...]) -> AggregateHistory:
+        if not msgs:
+            return AggregateHistory(list(events), 0)
+        last = msgs[-1].headers
+        last_seq = int(last["Nats-Sequence"])
+        msg_id = last.get("Nats-Msg-Id")
+        if msg_id and self.cache_size > 0:
+            self._cache[subject_filter] = _Cached(events, last_seq, msg_id)
+            self._cache.move_to_end(subject_filter)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return AggregateHistory(list(events), last_seq)
 
     async def head(self) -> int:
         info = await js_api(self.nc, f"STREAM.INFO.{self.stream_name}", {}, timeout=self.timeout)

@@ -28,10 +28,21 @@ class DeliveryViews:
         self.wo = work_orders.work_orders
         self.rd = requests.request_deliveries
         self.cm = managers.client_managers
+        self._request_of: dict[str, str] = {}
 
     async def request_of(self, work_order_id: str) -> str | None:
+        """The request holding a work order (it never changes, so a found one is remembered:
+        every department command asks this first)."""
+        request_id = self._request_of.get(work_order_id)
+        if request_id is not None:
+            return request_id
         async with self.engine.connect() as conn:
-            return await conn.scalar(select(self.wo.c.request_id).where(self.wo.c.work_order_id == work_order_id))
+            request_id = await conn.scalar(select(self.wo.c.request_id).where(self.wo.c.work_order_id == work_order_id))
+        if request_id is not None:
+            if len(self._request_of) >= 100_000:
+                self._request_of.clear()
+            self._request_of[work_order_id] = request_id
+        return request_id
 
     async def work_order(self, work_order_id: str) -> dict | None:
         async with self.engine.connect() as conn:
