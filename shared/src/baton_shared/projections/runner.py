@@ -187,7 +187,11 @@ class ProjectionRunner(DurableWorker):
         batch_size: int = 5000,
         progress: ProgressCallback | None = None,
     ) -> int:
-        """Apply everything from the checkpoint to ``until`` (default: the head now)."""
+        """Apply everything from the checkpoint to ``until`` (default: the head now).
+
+        Batches are decoded and written one after the other. (Decoding the next batch
+        while the database writes this one was tried: 8 % slower on this 2-core machine,
+        where PostgreSQL and nats-server want the other core meanwhile.)"""
         applied = 0
         async for batch in read_stream(
             nc, self.spec.name, start_seq=self.position + 1, end_seq=until, batch_size=batch_size
