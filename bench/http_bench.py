@@ -25,7 +25,7 @@ import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
-from common import ROOT, free_port, latency_summary
+from common import ROOT, cpu_seconds, free_port, latency_summary
 from loadgen import Connection, Done, closed_loop, split
 
 SERVICES = {"intake": 8001, "delivery": 8002, "followup": 8003}
@@ -104,6 +104,8 @@ class Embedded:
             for service in SERVICES:
                 if f"baton_{service}" in args:
                     out[service] = int(pid)
+            if "nats-server" in args:
+                out["nats-server"] = int(pid)
         return out
 
     def stop(self) -> None:
@@ -190,6 +192,40 @@ def delivery_script(prepared: list[list[str]]):
     return script
 
 
+async def prepare_followup_clients(intake: str, followup: str, clients: int) -> list[str]:
+    """Clients registered through intake, once follow-up accepts commands about them."""
+    host, port = split(intake)
+    conn = Connection(host, port)
+    ids = []
+    try:
+        for n in range(clients):
+            r = await conn.json("POST", "/v1/clients", {"name": f"Followed {n}", "segment": "B2B",
+                                                        "account_manager": "alice"}, 201)
+            ids.append(r["ids"]["client_id"])
+    finally:
+        conn.close()
+    fhost, fport = split(followup)
+    conn = Connection(fhost, fport)
+    deadline = time.monotonic() + 60
+    try:
+        for cid in ids:  # the first satisfaction record is the readiness probe (untimed)
+            while (await conn.request("POST", f"/v1/clients/{cid}/satisfaction", {"score": 5}))[0] != 201:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("follow-up did not learn of the prepared clients")
+                await asyncio.sleep(0.05)
+    finally:
+        conn.close()
+    return ids
+
+
+def followup_script(clients: list[str]):
+    async def script(i: int, call) -> None:  # noqa: ANN001
+        cid = clients[i % len(clients)]
+        await call("POST", f"/v1/clients/{cid}/satisfaction", {"score": 4, "comment": "on time, as promised"}, 201)
+
+    return script
+
+
 async def writes(embedded: Embedded, services: list[str], concurrency: int, seconds: float,
                  expected_rate: float = 1500) -> dict:
     out = {}
@@ -201,19 +237,31 @@ async def writes(embedded: Embedded, services: list[str], concurrency: int, seco
             requests = int(expected_rate * (seconds + 1) / per_request * 1.5) + concurrency
             prepared = await prepare_work_orders(embedded.url("intake"), embedded.url("delivery"), requests)
             script = delivery_script(prepared)
+        elif service == "followup":
+            clients = await prepare_followup_clients(embedded.url("intake"), embedded.url("followup"), concurrency * 4)
+            script = followup_script(clients)
         else:
-            out[service] = {"skipped": f"no write workload for {service} yet"}
+            out[service] = {"skipped": f"no write workload for {service}"}
             continue
         await asyncio.sleep(1.0)  # let the preparation's background work settle
         load_before = os.getloadavg()[0]
+        pids = embedded.pids()
         t = time.perf_counter()
-        result = await closed_loop(embedded.url(service), concurrency, seconds, script)
+        result = await closed_loop(embedded.url(service), concurrency, seconds, script, warmup=1.0)
         elapsed = time.perf_counter() - t - 1.0  # the warm-up second
         lat = result["latencies"]
+        # CPU per command, which other load on the machine hardly changes: each process's
+        # CPU time over a second, shorter window of the same load, per command answered.
+        cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
+        probe = await closed_loop(embedded.url(service), concurrency, min(3.0, seconds), script, warmup=0.0)
+        cpu1 = {k: cpu_seconds(v) for k, v in pids.items()}
+        n = max(len(probe["latencies"]), 1)
+        cpu_ms = {k: round(1000 * (cpu1[k] - cpu0[k]) / n, 3) for k in pids}
         out[service] = {
             "commands_per_s": len(lat) / min(seconds, max(elapsed, 1e-9)),
             "concurrency": concurrency,
             **latency_summary(lat),
+            "cpu_ms_per_command": cpu_ms,
             "errors": result["errors"],
             "error_samples": result["error_samples"],
             "load_before": round(load_before, 2),
@@ -307,6 +355,7 @@ async def handoff_e2e(embedded: Embedded, rate: float, seconds: float, warmup: f
         tasks.append(asyncio.create_task(one(n, rid)))
     achieved = total / max(time.perf_counter() - t0, 1e-9) if total < 2 else (total - 1) / (time.perf_counter() - t0)
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    completed_per_s = total / (time.perf_counter() - t0)
     failures += [repr(x) for x in outcomes if isinstance(x, BaseException)]
     await sub.unsubscribe()
     await nc.close()
@@ -316,6 +365,7 @@ async def handoff_e2e(embedded: Embedded, rate: float, seconds: float, warmup: f
     return {
         "rate_target": rate,
         "rate_achieved": achieved,
+        "completed_per_s": completed_per_s,
         "sends_late_over_5ms": late,
         "failures": len(failures),
         "failure_samples": failures[:3],

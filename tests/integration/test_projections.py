@@ -190,3 +190,35 @@ async def test_two_runners_sharing_a_database_never_apply_a_batch_twice(store, n
     [reference] = (await runners(engine, suffix="_ref"))[:1]
     await reference.catch_up(nats)
     assert await rows(engine, a) == await rows(engine, reference)
+
+
+async def test_a_batch_a_projection_has_nothing_to_do_with_writes_nothing_and_is_stored_later(store, nats, engine):
+    """Only requests' events: the clients projection moves its position without a
+    transaction; its checkpoint is stored a moment later (or at the end of a catch-up,
+    or at stop), and a restart from it equals a build in one go."""
+    import uuid
+
+    from baton_shared.contracts import intake as ev
+    from baton_shared.eventstore import NewEvent
+
+    await write_journeys(store, clients=3)
+    clients = next(r for r in await runners(engine) if r.projection.name == "clients")
+    await clients.catch_up(nats)
+    stored = await clients.stored_checkpoint()
+    assert stored == clients.position == await store.head()
+    cid = str(uuid.uuid4())
+    for _ in range(3):  # events of the request aggregate only
+        rid = str(uuid.uuid4())
+        need = ev.NeedCaptured(request_id=rid, client_id=cid, summary="s")
+        await store.append("request", rid, 0, [NewEvent(need, correlation_id=rid, actor="t")])
+    head = await store.head()
+    raws = [r async for batch in read_stream(nats, SPEC.name, start_seq=stored + 1) for r in batch]
+    await clients.apply(raws)
+    assert clients.position == head and await clients.stored_checkpoint() == stored  # no transaction
+    assert await clients.wait_for(head, timeout=0.1)  # reads of this position need not wait
+    await clients.flush_checkpoint()
+    assert await clients.stored_checkpoint() == head
+    again = next(r for r in await runners(engine, "_again") if r.projection.name == "clients")
+    await again.catch_up(nats)
+    assert await again.stored_checkpoint() == head  # a catch-up ends stored
+    assert await rows(engine, again) == await rows(engine, clients)

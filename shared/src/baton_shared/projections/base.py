@@ -38,6 +38,11 @@ class Projection(ABC):
     @abstractmethod
     async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None: ...
 
+    def touches(self, events: list[RecordedEvent]) -> bool:
+        """Whether ``apply`` could change a row for these events. When not, the runner
+        skips the transaction and stores the checkpoint later. Default: always."""
+        return True
+
 
 class RowPerAggregate(Projection):
     """One row per aggregate (or per ``key_of`` an event), folded from its events.
@@ -65,6 +70,9 @@ class RowPerAggregate(Projection):
     @abstractmethod
     def fold(self, row: dict[str, Any] | None, recorded: RecordedEvent) -> dict[str, Any] | None:
         """The row after ``recorded`` (None: the event leaves no row to write)."""
+
+    def touches(self, events: list[RecordedEvent]) -> bool:
+        return any(self.wanted(e) for e in events)
 
     async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
         mine = [e for e in events if self.wanted(e)]

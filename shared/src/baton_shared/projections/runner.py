@@ -84,6 +84,12 @@ class ProjectionRunner(DurableWorker):
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.position = 0
+        # The checkpoint as stored. A batch the projection has nothing to do with moves
+        # ``position`` only; the stored checkpoint catches up with the next batch that
+        # writes, or a moment later (``flush_checkpoint``).
+        self._stored = 0
+        self._flush: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task | None = None
         self.head = 0
         self.live = False
         self.last_error: str | None = None
@@ -98,11 +104,15 @@ class ProjectionRunner(DurableWorker):
             await conn.run_sync(checkpoint_metadata.create_all)
             await conn.run_sync(self.projection.metadata.create_all)
             await ensure_checkpoint(conn, self.key, self.spec.name)
-            self.position = await read_checkpoint(conn, self.key)
+            self.position = self._stored = await read_checkpoint(conn, self.key)
 
     async def stored_checkpoint(self) -> int:
         async with self.engine.connect() as conn:
             return await read_checkpoint(conn, self.key)
+
+    async def _reload_stored(self) -> int:
+        self._stored = await self.stored_checkpoint()
+        return self._stored
 
     # --- applying ------------------------------------------------------------
 
@@ -123,17 +133,23 @@ class ProjectionRunner(DurableWorker):
                         events.append(self._decode(raw))
                     except (MalformedEvent, UnknownSchemaVersion) as exc:
                         parked.append((raw, str(exc)))
+                if not parked and not self.projection.touches(events):
+                    # Nothing to write: no transaction (profiled: a commit per batch of
+                    # other aggregates' events was most of a service's projection work).
+                    self.position = fresh[-1].seq
+                    self._flush_soon()
+                    break
                 try:
                     async with write_transaction(self.engine) as conn:
                         if events:
                             await self.projection.apply(conn, events)
                         if parked:
                             await park(conn, self.key, self.spec.name, parked, tries=1)
-                        await advance_checkpoint(conn, self.key, self.spec.name, self.position, fresh[-1].seq)
+                        await advance_checkpoint(conn, self.key, self.spec.name, self._stored, fresh[-1].seq)
                 except CheckpointMoved:
-                    self.position = await self.stored_checkpoint()
+                    self.position = await self._reload_stored()
                     continue
-                self.position = fresh[-1].seq
+                self.position = self._stored = fresh[-1].seq
                 break
         metrics.PROJECTED.labels(self.key).inc(len(fresh))
         for raw, error in parked:
@@ -173,8 +189,8 @@ class ProjectionRunner(DurableWorker):
                 return
             async with write_transaction(self.engine) as conn:
                 await park(conn, self.key, self.spec.name, [(raw, error)], tries=self.max_attempts)
-                await advance_checkpoint(conn, self.key, self.spec.name, self.position, raw.seq)
-            self.position = raw.seq
+                await advance_checkpoint(conn, self.key, self.spec.name, self._stored, raw.seq)
+            self.position = self._stored = raw.seq
         log.error("event parked", projection=self.key, seq=raw.seq, subject=raw.subject, error=error)
 
     # --- catch-up ------------------------------------------------------------
@@ -200,7 +216,40 @@ class ProjectionRunner(DurableWorker):
             applied += len(batch)
             if progress is not None:
                 progress(self.position, until or batch[-1].seq)
+        await self.flush_checkpoint()
         return applied
+
+    def _flush_soon(self, delay: float = 0.5) -> None:
+        if self._flush is None:
+            loop = asyncio.get_running_loop()
+            self._flush = loop.call_later(delay, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._flush = None
+        self._flushing = asyncio.ensure_future(self._flush_quietly())
+
+    async def _flush_quietly(self) -> None:
+        try:
+            await self.flush_checkpoint()
+        except Exception as exc:  # noqa: BLE001 - the next batch that writes stores it anyway
+            log.warning("checkpoint not stored", projection=self.key, error=repr(exc)[:300])
+
+    async def flush_checkpoint(self) -> None:
+        """Store the position of batches that wrote nothing (see ``apply``)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        async with self._lock:
+            while self.position > self._stored:
+                try:
+                    async with write_transaction(self.engine) as conn:
+                        await advance_checkpoint(conn, self.key, self.spec.name, self._stored, self.position)
+                except CheckpointMoved:
+                    # A replica sharing the database (or a swap) moved it meanwhile. What lies
+                    # between theirs and our position we saw, and it wrote nothing: ours stands.
+                    self.position = max(self.position, await self._reload_stored())
+                    continue
+                self._stored = self.position
 
     # --- live ----------------------------------------------------------------
 
@@ -215,9 +264,17 @@ class ProjectionRunner(DurableWorker):
             at_start=at_start,
         )
 
+    async def stop_live(self) -> None:
+        await super().stop_live()
+        try:
+            await self.flush_checkpoint()
+        except Exception as exc:  # noqa: BLE001 - stored by the next start's first write anyway
+            log.warning("checkpoint not stored at stop", projection=self.key, error=repr(exc)[:300])
+
     async def _shared_position(self) -> int:
         """The stored checkpoint: replicas sharing the database move it too."""
-        self.position = max(self.position, await self.stored_checkpoint())
+        await self.flush_checkpoint()
+        self.position = max(self.position, await self._reload_stored())
         return self.position
 
     async def _on_messages(self, msgs: list[Msg]) -> None:
@@ -227,7 +284,7 @@ class ProjectionRunner(DurableWorker):
             raws.append(RawEvent(seq, msg.subject, msg.data, ts))
         if not self._follows_on(raws):
             # A rebuild swap or another replica may have moved the stored checkpoint.
-            self.position = max(self.position, await self.stored_checkpoint())
+            self.position = max(self.position, await self._reload_stored())
         if not self._follows_on(raws):
             # A hole before or *inside* the batch: replicas sharing the consumer get
             # interleaved deliveries (36 and 38 here, 37 to the other replica).
