@@ -58,3 +58,39 @@ async def eventually(probe, timeout: float = 15.0, what: str = "condition"):
             return last
         await asyncio.sleep(0.05)
     raise AssertionError(f"{what} not reached in {timeout}s (last: {last!r})")
+
+
+@dataclass
+class AllThree:
+    intake: httpx.AsyncClient
+    delivery: httpx.AsyncClient
+    followup: httpx.AsyncClient
+    followup_app: object
+    clock: FakeClock
+
+
+@contextlib.asynccontextmanager
+async def all_three(nats_url: str, followup_db: str, tmp_path, clock: FakeClock | None = None, **followup_settings):
+    """Intake, delivery and follow-up on one broker (follow-up's planner run by hand)."""
+    from baton_delivery.composition import create_app as create_delivery
+    from baton_followup.composition import create_app as create_followup
+    from baton_followup.settings import FollowupSettings
+    from baton_intake.composition import create_app as create_intake
+
+    clock = clock or FakeClock()
+    common = {"nats_url": nats_url, "data_dir": tmp_path, "read_wait_timeout_seconds": 5, "log_level": "WARNING"}
+    apps = {
+        "intake": create_intake(BatonSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", **common), clock=clock),
+        "delivery": create_delivery(
+            BatonSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'delivery.sqlite3'}", **common), clock=clock, run_scheduler=False
+        ),
+        "followup": create_followup(FollowupSettings(database_url=followup_db, **common, **followup_settings), clock=clock, run_planner=False),
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {}
+        for name, app in apps.items():
+            await stack.enter_async_context(LifespanManager(app, startup_timeout=30, shutdown_timeout=30))
+            clients[name] = await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+            )
+        yield AllThree(clients["intake"], clients["delivery"], clients["followup"], apps["followup"], clock)

@@ -54,7 +54,7 @@ class OpenWorkOrder(Reaction):
     def target(self, cause):
         return ("work_order", cause.event.handoff_id)
 
-    def decide(self, history, cause):
+    def decide(self, history, cause, context=None):
         e: ev.HandoffRequested = cause.event
         if e.department == self.poison_department:
             raise ValueError(f"cannot open work for {e.department}")

@@ -33,7 +33,13 @@ def _delivery_projections() -> list[Projection]:
     return all_projections()
 
 
-PROJECTIONS = {"intake": _intake_projections, "delivery": _delivery_projections, "followup": list}
+def _followup_projections() -> list[Projection]:
+    from baton_followup.projections import all_projections
+
+    return all_projections()
+
+
+PROJECTIONS = {"intake": _intake_projections, "delivery": _delivery_projections, "followup": _followup_projections}
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from baton_shared.contracts import followup as followup_contracts
 from baton_shared.contracts import intake as contracts
 from baton_shared.contracts import registry
 from baton_shared.eventstore.lazy import LazyEventStore
@@ -26,7 +27,7 @@ from baton_intake.projections.views import IntakeViews
 
 SERVICE = "intake"
 PUBLISHED = [cls for cls in registry.types() if cls.service == SERVICE]
-CONSUMED = [cls for cls in registry.types() if cls.service == "delivery"]
+CONSUMED = [cls for cls in registry.types() if cls.service == "delivery"] + [followup_contracts.OpportunityWon]
 
 
 def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) -> FastAPI:

@@ -99,6 +99,18 @@ class AccountManagerAssigned(IntakeEvent):
 
 
 @registry.register
+class ClientRevenueChanged(IntakeEvent):
+    "The client's annual revenue changed (follow-up re-tiers the client)."
+
+    event_type = "ClientRevenueChanged"
+    aggregate_type = "client"
+
+    client_id: str
+    annual_revenue: Decimal
+    previous_annual_revenue: Decimal | None
+
+
+@registry.register
 class ContactPolicyChanged(IntakeEvent):
     "How, and how often, the client agrees to be contacted."
 
@@ -126,6 +138,7 @@ class NeedCaptured(IntakeEvent):
     budget: Decimal | None = None
     currency: str = "EUR"
     desired_by: date | None = None
+    source_opportunity_id: str | None = None  # a need follow-up won (the loop closes)
 
 
 @registry.register

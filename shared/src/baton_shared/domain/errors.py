@@ -1,5 +1,9 @@
 class DomainRuleViolation(Exception):
-    """A command breaks a business rule (answered 409, nothing appended)."""
+    """A command breaks a business rule (answered 409, nothing appended).
+
+    ``details`` go into the 409's body beside the message (machine-readable codes)."""
+
+    details: dict = {}
 
 
 class NotFound(Exception):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from typing import Any
 
 import structlog
 from nats.aio.client import Client as NATS
@@ -52,9 +53,14 @@ class Reaction(ABC):
     def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
         """(aggregate type, aggregate id) in our stream the cause acts on, or None to ignore it."""
 
+    async def context(self, cause: RecordedEvent) -> Any:
+        """What the decision needs beyond the target's history (read models, say); None by default.
+        Gathered once per cause, before deciding, so ``decide`` stays pure."""
+        return None
+
     @abstractmethod
-    def decide(self, history: AggregateHistory, cause: RecordedEvent) -> list[DomainEvent]:
-        """The events to append, given the target's history. Pure domain logic."""
+    def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
+        """The events to append, given the target's history (and the context). Pure domain logic."""
 
 
 class ReactionRunner(DurableWorker):
@@ -141,9 +147,10 @@ class ReactionRunner(DurableWorker):
         if target is None:
             return "ignored"
         aggregate_type, aggregate_id = target
+        context = await self.reaction.context(cause)
         for _ in range(10):
             history = await self.store.load(aggregate_type, aggregate_id)
-            decided = self.reaction.decide(history, cause)
+            decided = self.reaction.decide(history, cause, context)
             if not decided:
                 return "ignored"
             new = [

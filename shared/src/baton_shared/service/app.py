@@ -109,7 +109,7 @@ def create_service_app(
 
     @app.exception_handler(DomainRuleViolation)
     async def rule_broken(_request: Request, exc: DomainRuleViolation) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+        return JSONResponse({"detail": str(exc), **exc.details}, status_code=409)
 
     @app.exception_handler(ConcurrencyConflict)
     async def conflict(_request: Request, exc: ConcurrencyConflict) -> JSONResponse:

@@ -75,6 +75,12 @@ class ServiceRuntime:
         self.started = False
         self.stopping = False
 
+    def add_reactions(self, *reactions: Reaction) -> None:
+        """Reactions that need the runtime's read models are built after it, then added (before start)."""
+        if self.started:
+            raise RuntimeError("add reactions before the runtime starts")
+        self._reactions.extend(reactions)
+
     async def _disconnected(self) -> None:
         if not self.stopping:
             log.warning("NATS connection lost; reconnecting")

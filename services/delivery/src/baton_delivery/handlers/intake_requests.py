@@ -28,7 +28,7 @@ class FollowIntakeRequests(Reaction):
     def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
         return ("request", cause.event.request_id)
 
-    def decide(self, history: AggregateHistory, cause: RecordedEvent) -> list[DomainEvent]:
+    def decide(self, history: AggregateHistory, cause: RecordedEvent, context: object = None) -> list[DomainEvent]:
         delivery = RequestDelivery.from_history(cause.event.request_id, history)
         event = cause.event
         if isinstance(event, intake.HandoffRequested):

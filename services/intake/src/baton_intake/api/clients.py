@@ -9,8 +9,8 @@ from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import Page, WriteOut
 
 from baton_intake.api import dependencies as dep
-from baton_intake.api.schemas import AccountManagerIn, ClientIn, ContactPolicyIn, NoteIn
-from baton_intake.application import AddClientNote, AssignAccountManager, RegisterClient, SetContactPolicy
+from baton_intake.api.schemas import AccountManagerIn, ClientIn, ContactPolicyIn, NoteIn, RevenueIn
+from baton_intake.application import AddClientNote, AssignAccountManager, ChangeRevenue, RegisterClient, SetContactPolicy
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
@@ -107,4 +107,13 @@ async def set_contact_policy(
 ) -> WriteOut:
     return dep.written(
         await app.set_contact_policy(SetContactPolicy(client_id=client_id, policy=body.policy(), actor=actor, causation_id=cause))
+    )
+
+
+@router.put("/{client_id}/revenue", response_model=WriteOut, summary="Record the client's annual revenue (follow-up re-tiers them)")
+async def change_revenue(
+    client_id: str, body: RevenueIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+) -> WriteOut:
+    return dep.written(
+        await app.change_revenue(ChangeRevenue(client_id=client_id, annual_revenue=body.annual_revenue, actor=actor, causation_id=cause))
     )

@@ -54,6 +54,10 @@ class AccountManagerIn(Body):
     handover_note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] = ""
 
 
+class RevenueIn(Body):
+    annual_revenue: Money
+
+
 class ContactPolicyIn(Body):
     do_not_contact: bool = False
     max_contacts_per_30_days: int = Field(4, ge=0, le=60)

@@ -40,6 +40,12 @@ class AssignAccountManager(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ChangeRevenue(Command):
+    client_id: str
+    annual_revenue: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
 class SetContactPolicy(Command):
     client_id: str
     policy: ContactPolicy

@@ -123,6 +123,14 @@ class IntakeApplication:
         )
         return Written({"client_id": cmd.client_id}, self.store.stream_name, position, n)
 
+    async def change_revenue(self, cmd: c.ChangeRevenue) -> Written:
+        _, position, n = await self._update(
+            Client, cmd.client_id, "client", cmd,
+            lambda client: client.change_revenue(cmd.annual_revenue),
+            lambda client: client.id,
+        )
+        return Written({"client_id": cmd.client_id}, self.store.stream_name, position, n)
+
     async def set_contact_policy(self, cmd: c.SetContactPolicy) -> Written:
         _, position, n = await self._update(
             Client, cmd.client_id, "client", cmd,

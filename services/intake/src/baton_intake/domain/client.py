@@ -8,6 +8,7 @@ from baton_shared.contracts.intake import (
     AccountManagerAssigned,
     ClientNoteAdded,
     ClientRegistered,
+    ClientRevenueChanged,
     Contact,
     ContactPolicy,
     ContactPolicyChanged,
@@ -24,6 +25,7 @@ class Client(Aggregate):
         self.name = ""
         self.account_manager = ""
         self.contact_policy = ContactPolicy()
+        self.annual_revenue: Decimal | None = None
         self.note_ids: set[str] = set()
 
     # --- commands -----------------------------------------------------------
@@ -75,6 +77,14 @@ class Client(Aggregate):
             )
         )
 
+    def change_revenue(self, annual_revenue: Decimal) -> None:
+        self._must_exist()
+        if annual_revenue == self.annual_revenue:
+            return  # nothing changes, nothing recorded
+        self._record(
+            ClientRevenueChanged(client_id=self.id, annual_revenue=annual_revenue, previous_annual_revenue=self.annual_revenue)
+        )
+
     def set_contact_policy(self, policy: ContactPolicy) -> None:
         self._must_exist()
         if policy == self.contact_policy:
@@ -91,12 +101,16 @@ class Client(Aggregate):
         self.name = e.name
         self.account_manager = e.account_manager
         self.contact_policy = e.contact_policy
+        self.annual_revenue = e.annual_revenue
 
     def _on_ClientNoteAdded(self, e: ClientNoteAdded) -> None:
         self.note_ids.add(e.note_id)
 
     def _on_AccountManagerAssigned(self, e: AccountManagerAssigned) -> None:
         self.account_manager = e.account_manager
+
+    def _on_ClientRevenueChanged(self, e: ClientRevenueChanged) -> None:
+        self.annual_revenue = e.annual_revenue
 
     def _on_ContactPolicyChanged(self, e: ContactPolicyChanged) -> None:
         self.contact_policy = e.contact_policy

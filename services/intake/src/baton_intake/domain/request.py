@@ -47,6 +47,7 @@ class Request(Aggregate):
         budget: Decimal | None = None,
         currency: str = "EUR",
         desired_by: date | None = None,
+        source_opportunity_id: str | None = None,
     ) -> Request:
         if desired_by is not None and desired_by < today:
             raise DomainRuleViolation(f"desired_by {desired_by} is in the past (today is {today})")
@@ -60,6 +61,7 @@ class Request(Aggregate):
                 budget=budget,
                 currency=currency,
                 desired_by=desired_by,
+                source_opportunity_id=source_opportunity_id,
             )
         )
         return request

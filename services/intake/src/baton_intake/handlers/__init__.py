@@ -2,7 +2,11 @@
 
 Delivery's progress reaches intake as a projection of delivery's stream
 (``projections/delivery_progress.py``), not as a reaction: it appends nothing.
-Opening new requests from follow-up's won opportunities arrives with follow-up.
+Follow-up's won opportunities become new requests (a reaction: it appends).
 """
 
-REACTIONS: list = []
+from baton_intake.handlers.followup_opportunities import OpenRequestsForWonOpportunities, request_id_for
+
+REACTIONS = [OpenRequestsForWonOpportunities()]
+
+__all__ = ["REACTIONS", "OpenRequestsForWonOpportunities", "request_id_for"]

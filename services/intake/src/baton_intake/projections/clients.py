@@ -77,4 +77,6 @@ def fold(row: dict | None, recorded: RecordedEvent) -> dict | None:
         ]
     elif isinstance(e, ev.ContactPolicyChanged):
         row["contact_policy"] = e.contact_policy.model_dump(mode="json")
+    elif isinstance(e, ev.ClientRevenueChanged):
+        row["annual_revenue"] = str(e.annual_revenue)
     return row

@@ -1,0 +1,402 @@
+"""The Relationship aggregate: everything follow-up knows and promises about one client.
+
+One aggregate per client, so the contact policy is decided on one consistent
+history: two account managers contacting the same client at once cannot both
+slip under the frequency cap (the second append conflicts and is decided again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from baton_shared.contracts import followup as ev
+from baton_shared.contracts.intake import ContactPolicy
+from baton_shared.domain import Aggregate, DomainRuleViolation, NotFound
+
+from baton_followup.domain.contact_policy import ContactState, Refusal, refusal
+from baton_followup.domain.next_needs import NextNeedRule
+from baton_followup.domain.programs import ProgramDates, ProgramTerms, cancellation_effective_on, program_dates
+from baton_followup.domain.tiers import FeeTier, monthly_fee
+
+DONE_OUTCOMES = {"reached", "stop"}
+
+
+@dataclass
+class FollowUp:
+    id: str
+    kind: str
+    due_on: date
+    status: str = "open"  # open | done | closed
+    opportunity_id: str | None = None
+    program_id: str | None = None
+    request_id: str | None = None
+
+
+@dataclass
+class Opportunity:
+    id: str
+    kind: str
+    title: str
+    reason: str
+    status: str = "identified"  # identified | offered | declined | won | reviewed
+
+
+@dataclass
+class Program:
+    id: str
+    dates: ProgramDates
+    notice_days: int
+    status: str = "active"  # active | cancelled
+
+
+class PolicyRefused(DomainRuleViolation):
+    """The contact policy refused a contact; the suppression is recorded before this is raised."""
+
+    def __init__(self, refused: Refusal) -> None:
+        super().__init__(f"the client's contact policy refuses this contact: {refused.reason}")
+        self.refusal = refused
+        self.details = {"refusal": refused.code, "suppression_recorded": True}
+
+
+class Relationship(Aggregate):
+    aggregate_type = "client"
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.started = False
+        self.client_name = ""
+        self.account_manager = ""
+        self.annual_revenue: Decimal | None = None
+        self.tier = "standard"
+        self.review_every_days: int | None = None
+        self.contact = ContactState()
+        self.follow_ups: dict[str, FollowUp] = {}
+        self.opportunities: dict[str, Opportunity] = {}
+        self.programs: dict[str, Program] = {}
+        self.brief_ids: set[str] = set()
+
+    # --- what intake tells us -------------------------------------------------------
+
+    def start(self, *, client_name: str, account_manager: str, policy: ContactPolicy, revenue: Decimal | None) -> None:
+        if self.started:
+            return
+        self._record(
+            ev.RelationshipStarted(
+                client_id=self.id, client_name=client_name, account_manager=account_manager,
+                contact_policy=policy, annual_revenue=revenue,
+            )
+        )
+
+    def set_tier(self, tier: str, review_every_days: int, revenue: Decimal | None, reason: str, today: date, review_id: str) -> None:
+        """Record the tier if it (or the revenue behind it) changed, and keep one review scheduled
+        on the cadence: a tighter cadence brings the open review forward."""
+        if (tier, review_every_days, revenue) != (self.tier, self.review_every_days, self.annual_revenue):
+            self._record(
+                ev.ClientTiered(client_id=self.id, tier=tier, review_every_days=review_every_days, annual_revenue=revenue, reason=reason)
+            )
+        due = today + timedelta(days=review_every_days)
+        review = self._open("review")
+        if review is None:
+            self.schedule(review_id, "review", due, f"{tier} account: a review every {review_every_days} days")
+        elif review.due_on > due:
+            self._record(
+                ev.FollowUpRescheduled(
+                    client_id=self.id, follow_up_id=review.id, due_on=due,
+                    reason=f"now a {tier} account: a review every {review_every_days} days",
+                )
+            )
+
+    def adopt_policy(self, policy: ContactPolicy) -> None:
+        if policy != self.contact.policy or self.contact.stopped_on is not None:
+            self._record(ev.ContactPolicyAdopted(client_id=self.id, contact_policy=policy))
+
+    def hand_over(
+        self, brief_id: str, account_manager: str, previous: str | None, brief: dict[str, Any], follow_up_id: str, today: date
+    ) -> None:
+        if brief_id in self.brief_ids:
+            return
+        self._record(
+            ev.HandoverBriefPrepared(
+                client_id=self.id, brief_id=brief_id, account_manager=account_manager,
+                previous_account_manager=previous, brief=brief,
+            )
+        )
+        self.schedule(
+            follow_up_id, "introduction", today,
+            "introduce yourself as the new account manager; read the handover brief first", brief_id=brief_id,
+        )
+
+    # --- follow-ups and contacts ---------------------------------------------------
+
+    def schedule(self, follow_up_id: str, kind: str, due_on: date, reason: str, **links: str | None) -> None:
+        if follow_up_id in self.follow_ups:
+            return  # recorded once, whatever redelivers its cause
+        self._record(
+            ev.FollowUpScheduled(client_id=self.id, follow_up_id=follow_up_id, kind=kind, due_on=due_on, reason=reason, **links)
+        )
+
+    def wake_up(self, follow_up_id: str, today: date, quiet_since: date, after_days: int) -> None:
+        """A reactivation follow-up for a dormant client, unless one is already open."""
+        if self._open("reactivation") is None:
+            self.schedule(
+                follow_up_id, "reactivation", today,
+                f"no new request since {quiet_since.isoformat()} (over {after_days} days): wake the client up",
+            )
+
+    def follow_up(self, follow_up_id: str) -> FollowUp:
+        try:
+            return self.follow_ups[follow_up_id]
+        except KeyError:
+            raise NotFound(f"follow-up {follow_up_id} not found") from None
+
+    def refusal(self, now: datetime, channel: str | None = None, offer_kind: str | None = None) -> Refusal | None:
+        return refusal(self.contact, now, channel=channel, offer_kind=offer_kind)
+
+    def record_contact(
+        self, contact_id: str, follow_up_id: str, *, channel: str, outcome: str, note: str, now: datetime, by: str, next_review_id: str
+    ) -> Refusal | None:
+        """Make the contact if the policy allows it; otherwise record the suppression and return why."""
+        follow_up = self.follow_up(follow_up_id)
+        if follow_up.status != "open":
+            raise DomainRuleViolation(f"follow-up {follow_up_id} is already {follow_up.status}")
+        offer_kind = self.opportunities[follow_up.opportunity_id].kind if follow_up.opportunity_id in self.opportunities else None
+        refused = self.refusal(now, channel, offer_kind)
+        if refused:
+            self._suppress(refused, now, by, follow_up_id=follow_up_id, channel=channel, opportunity_id=follow_up.opportunity_id)
+            return refused
+        self._record(
+            ev.ContactRecorded(
+                client_id=self.id, contact_id=contact_id, follow_up_id=follow_up_id, opportunity_id=follow_up.opportunity_id,
+                channel=channel, outcome=outcome, note=note, contacted_at=now, by=by,
+            )
+        )
+        if follow_up.kind == "review" and outcome in DONE_OUTCOMES and outcome != "stop" and self.review_every_days:
+            self.schedule(
+                next_review_id, "review", now.date() + timedelta(days=self.review_every_days),
+                f"{self.tier} account: a review every {self.review_every_days} days",
+            )
+        return None
+
+    def _suppress(self, refused: Refusal, now: datetime, by: str, **about: str | None) -> None:
+        self._record(
+            ev.ContactSuppressed(client_id=self.id, code=refused.code, reason=refused.reason, suppressed_at=now, by=by, **about)
+        )
+
+    def record_satisfaction(self, score: int, comment: str, request_id: str | None, now: datetime, by: str) -> None:
+        self._record(
+            ev.SatisfactionRecorded(client_id=self.id, score=score, comment=comment, request_id=request_id, recorded_at=now, by=by)
+        )
+        for follow_up in list(self.follow_ups.values()):
+            if follow_up.kind == "satisfaction" and follow_up.status == "open" and request_id in (None, follow_up.request_id):
+                self._close(follow_up.id, "satisfaction recorded")
+
+    def _open(self, kind: str, **links: str) -> FollowUp | None:
+        for follow_up in self.follow_ups.values():
+            if follow_up.kind == kind and follow_up.status == "open" and all(getattr(follow_up, k) == v for k, v in links.items()):
+                return follow_up
+        return None
+
+    def _close(self, follow_up_id: str, reason: str) -> None:
+        self._record(ev.FollowUpClosed(client_id=self.id, follow_up_id=follow_up_id, reason=reason))
+
+    def _close_all(self, reason: str, **links: str) -> None:
+        for follow_up in list(self.follow_ups.values()):
+            if follow_up.status == "open" and all(getattr(follow_up, k) == v for k, v in links.items()):
+                self._close(follow_up.id, reason)
+
+    # --- opportunities -------------------------------------------------------------
+
+    def identify(self, opportunity_id: str, rule: NextNeedRule, request_id: str | None, follow_up_id: str, today: date) -> None:
+        if opportunity_id in self.opportunities:
+            return
+        self._record(
+            ev.OpportunityIdentified(
+                client_id=self.id, opportunity_id=opportunity_id, kind=rule.kind, title=rule.title,
+                reason=rule.reason, rule_id=rule.id, request_id=request_id,
+            )
+        )
+        self.schedule(
+            follow_up_id, "offer", today + timedelta(days=rule.offer_after_days), f"offer: {rule.title} ({rule.reason})",
+            opportunity_id=opportunity_id, request_id=request_id,
+        )
+
+    def opportunity(self, opportunity_id: str, *expected: str) -> Opportunity:
+        opportunity = self.opportunities.get(opportunity_id)
+        if opportunity is None:
+            raise NotFound(f"opportunity {opportunity_id} not found")
+        if expected and opportunity.status not in expected:
+            raise DomainRuleViolation(
+                f"opportunity {opportunity_id} is {opportunity.status}; this needs it {' or '.join(expected)}"
+            )
+        return opportunity
+
+    def offer(self, opportunity_id: str, contact_id: str, channel: str, note: str, now: datetime, by: str) -> Refusal | None:
+        opportunity = self.opportunity(opportunity_id, "identified")
+        refused = self.refusal(now, channel, opportunity.kind)
+        offer_follow_up = self._open("offer", opportunity_id=opportunity_id)
+        if refused:
+            self._suppress(
+                refused, now, by, follow_up_id=offer_follow_up and offer_follow_up.id, channel=channel, opportunity_id=opportunity_id
+            )
+            return refused
+        self._record(
+            ev.OpportunityOffered(
+                client_id=self.id, opportunity_id=opportunity_id, kind=opportunity.kind, channel=channel, offered_at=now, by=by
+            )
+        )
+        self._record(
+            ev.ContactRecorded(
+                client_id=self.id, contact_id=contact_id, follow_up_id=offer_follow_up and offer_follow_up.id,
+                opportunity_id=opportunity_id, channel=channel, outcome="reached", note=note or f"offered: {opportunity.title}",
+                contacted_at=now, by=by,
+            )
+        )
+        return None
+
+    def decline(self, opportunity_id: str, reason: str, now: datetime, cool_down_days: int) -> None:
+        opportunity = self.opportunity(opportunity_id, "offered")
+        self._record(
+            ev.OpportunityDeclined(
+                client_id=self.id, opportunity_id=opportunity_id, kind=opportunity.kind, reason=reason,
+                declined_at=now, cool_down_until=now.date() + timedelta(days=cool_down_days),
+            )
+        )
+        self._close_all("the offer was declined", opportunity_id=opportunity_id)
+
+    def win(self, opportunity_id: str, note: str, now: datetime, outcome_review_days: int, follow_up_id: str) -> None:
+        opportunity = self.opportunity(opportunity_id, "offered")
+        review_on = now.date() + timedelta(days=outcome_review_days)
+        self._record(
+            ev.OpportunityWon(
+                client_id=self.id, opportunity_id=opportunity_id, kind=opportunity.kind, title=opportunity.title,
+                need_summary=f"{opportunity.title} (won offer: {opportunity.reason})", note=note,
+                account_manager=self.account_manager or "unassigned", won_at=now, outcome_review_on=review_on,
+            )
+        )
+        self._close_all("the offer was won", opportunity_id=opportunity_id)
+        self.schedule(
+            follow_up_id, "outcome_review", review_on, f"did '{opportunity.title}' deliver what was promised?",
+            opportunity_id=opportunity_id,
+        )
+
+    def review_outcome(self, opportunity_id: str, delivered_value: str, note: str, now: datetime, by: str) -> None:
+        self.opportunity(opportunity_id, "won")
+        self._record(
+            ev.OpportunityOutcomeReviewed(
+                client_id=self.id, opportunity_id=opportunity_id, delivered_value=delivered_value, note=note, reviewed_at=now, by=by
+            )
+        )
+        self._close_all("outcome reviewed", opportunity_id=opportunity_id)
+
+    # --- programs ------------------------------------------------------------------
+
+    def enrol(
+        self, program_id: str, name: str, starts_on: date, terms: ProgramTerms, revenue: Decimal | None,
+        fee_tiers: tuple[FeeTier, ...], currency: str, lead_days: int, follow_up_ids: tuple[str, str],
+    ) -> None:
+        if revenue is None:
+            raise DomainRuleViolation(
+                "the client's trailing-12-month revenue is unknown: give trailing_12_month_revenue, "
+                "or record the client's revenue in intake first"
+            )
+        if any(p.status == "active" and p.dates.ends_on > starts_on for p in self.programs.values()):
+            raise DomainRuleViolation(f"client {self.id} already has an active program on {starts_on.isoformat()}")
+        dates = program_dates(starts_on, terms)
+        self._record(
+            ev.ProgramEnrolled(
+                client_id=self.id, program_id=program_id, name=name, starts_on=starts_on,
+                minimum_term_months=terms.minimum_term_months, total_term_months=terms.total_term_months,
+                notice_days=terms.notice_days, minimum_term_ends_on=dates.minimum_term_ends_on, ends_on=dates.ends_on,
+                notice_deadline=dates.notice_deadline, trailing_12_month_revenue=revenue,
+                monthly_fee=monthly_fee(revenue, fee_tiers), currency=currency,
+            )
+        )
+        notice_id, renewal_id = follow_up_ids
+        self.schedule(
+            notice_id, "program_notice", dates.notice_deadline - timedelta(days=lead_days),
+            f"{name}: notice deadline {dates.notice_deadline.isoformat()}: ask whether the client renews", program_id=program_id,
+        )
+        self.schedule(
+            renewal_id, "program_renewal", dates.ends_on - timedelta(days=lead_days),
+            f"{name}: renews on {dates.ends_on.isoformat()}", program_id=program_id,
+        )
+
+    def cancel_program(self, program_id: str, requested_on: date, reason: str) -> None:
+        program = self.programs.get(program_id)
+        if program is None:
+            raise NotFound(f"program {program_id} not found")
+        if program.status != "active":
+            raise DomainRuleViolation(f"program {program_id} is already {program.status}")
+        if requested_on < program.dates.minimum_term_ends_on:
+            raise DomainRuleViolation(
+                f"program {program_id} is inside its minimum term: cancellation possible from "
+                f"{program.dates.minimum_term_ends_on.isoformat()}"
+            )
+        self._record(
+            ev.ProgramCancelled(
+                client_id=self.id, program_id=program_id, requested_on=requested_on,
+                effective_on=cancellation_effective_on(program.dates, program.notice_days, requested_on), reason=reason,
+            )
+        )
+        self._close_all("the program was cancelled", program_id=program_id)
+
+    # --- state ---------------------------------------------------------------------
+
+    def _on_RelationshipStarted(self, e: ev.RelationshipStarted) -> None:
+        self.started = True
+        self.client_name, self.account_manager = e.client_name, e.account_manager
+        self.contact.policy, self.annual_revenue = e.contact_policy, e.annual_revenue
+
+    def _on_ClientTiered(self, e: ev.ClientTiered) -> None:
+        self.tier, self.review_every_days, self.annual_revenue = e.tier, e.review_every_days, e.annual_revenue
+
+    def _on_ContactPolicyAdopted(self, e: ev.ContactPolicyAdopted) -> None:
+        self.contact.policy, self.contact.stopped_on = e.contact_policy, None
+
+    def _on_HandoverBriefPrepared(self, e: ev.HandoverBriefPrepared) -> None:
+        self.brief_ids.add(e.brief_id)
+        self.account_manager = e.account_manager
+
+    def _on_FollowUpScheduled(self, e: ev.FollowUpScheduled) -> None:
+        self.follow_ups[e.follow_up_id] = FollowUp(
+            e.follow_up_id, e.kind, e.due_on, opportunity_id=e.opportunity_id, program_id=e.program_id, request_id=e.request_id
+        )
+
+    def _on_FollowUpRescheduled(self, e: ev.FollowUpRescheduled) -> None:
+        self.follow_ups[e.follow_up_id].due_on = e.due_on
+
+    def _on_FollowUpClosed(self, e: ev.FollowUpClosed) -> None:
+        self.follow_ups[e.follow_up_id].status = "closed"
+
+    def _on_ContactRecorded(self, e: ev.ContactRecorded) -> None:
+        self.contact.contacts.append(e.contacted_at)
+        if e.outcome == "stop":
+            self.contact.stopped_on = e.contacted_at.date()
+        if e.follow_up_id in self.follow_ups and e.outcome in DONE_OUTCOMES:
+            self.follow_ups[e.follow_up_id].status = "done"
+
+    def _on_OpportunityIdentified(self, e: ev.OpportunityIdentified) -> None:
+        self.opportunities[e.opportunity_id] = Opportunity(e.opportunity_id, e.kind, e.title, e.reason)
+
+    def _on_OpportunityOffered(self, e: ev.OpportunityOffered) -> None:
+        self.opportunities[e.opportunity_id].status = "offered"
+
+    def _on_OpportunityDeclined(self, e: ev.OpportunityDeclined) -> None:
+        self.opportunities[e.opportunity_id].status = "declined"
+        self.contact.cool_downs[e.kind] = max(e.cool_down_until, self.contact.cool_downs.get(e.kind, e.cool_down_until))
+
+    def _on_OpportunityWon(self, e: ev.OpportunityWon) -> None:
+        self.opportunities[e.opportunity_id].status = "won"
+
+    def _on_OpportunityOutcomeReviewed(self, e: ev.OpportunityOutcomeReviewed) -> None:
+        self.opportunities[e.opportunity_id].status = "reviewed"
+
+    def _on_ProgramEnrolled(self, e: ev.ProgramEnrolled) -> None:
+        dates = ProgramDates(e.starts_on, e.minimum_term_ends_on, e.ends_on, e.notice_deadline)
+        self.programs[e.program_id] = Program(e.program_id, dates, e.notice_days)
+
+    def _on_ProgramCancelled(self, e: ev.ProgramCancelled) -> None:
+        self.programs[e.program_id].status = "cancelled"

@@ -1,0 +1,56 @@
+"""Delivery's acceptance -> a satisfaction check, and what the client will probably need next.
+
+The satisfaction check is due a configurable number of days after acceptance;
+each rule of the catalogue of next needs that matches what was delivered
+becomes an opportunity with an offer follow-up. Every id is derived from the
+acceptance, so a redelivered acceptance schedules nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from baton_shared.contracts import STREAMS
+from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
+from baton_shared.eventstore import AggregateHistory
+from baton_shared.reactions import Reaction
+
+from baton_followup.domain import NextNeedRule, Relationship, next_needs
+from baton_followup.projections.views import FollowupViews
+
+
+class FollowDeliveryAcceptance(Reaction):
+    name = "delivery_acceptance"
+    source = STREAMS["delivery"]
+    event_types = ("DeliveryAccepted",)
+
+    def __init__(self, views: FollowupViews, rules: tuple[NextNeedRule, ...], satisfaction_delay_days: int) -> None:
+        self.views = views
+        self.rules = rules
+        self.satisfaction_delay_days = satisfaction_delay_days
+
+    def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
+        return ("client", cause.event.client_id)
+
+    async def context(self, cause: RecordedEvent) -> Any:
+        return await self.views.request_text(cause.event.request_id)
+
+    def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
+        e, cause_id = cause.event, cause.envelope.event_id
+        relationship = Relationship.from_history(e.client_id, history)
+        accepted_on = e.accepted_at.date()
+        satisfaction_id = derived_event_id(cause_id, "satisfaction")
+        if e.satisfaction is not None and satisfaction_id not in relationship.follow_ups:
+            relationship.record_satisfaction(e.satisfaction, e.feedback, e.request_id, e.accepted_at, "delivery acceptance")
+        relationship.schedule(
+            satisfaction_id, "satisfaction", accepted_on + timedelta(days=self.satisfaction_delay_days),
+            f"check satisfaction with the delivery of request {e.request_id} ({', '.join(e.departments)})",
+            request_id=e.request_id,
+        )
+        for rule in next_needs(self.rules, e.departments, context or ""):
+            relationship.identify(
+                derived_event_id(cause_id, f"opportunity:{rule.id}"), rule, e.request_id,
+                derived_event_id(cause_id, f"offer:{rule.id}"), accepted_on,
+            )
+        return relationship.pending

@@ -1,0 +1,70 @@
+"""Intake's client events -> the relationship: tier and cadence, contact policy, handover brief.
+
+One reaction, one durable consumer, for the four event types, so they are
+handled in the order intake recorded them. The tier needs every other client's
+revenue and the brief needs the client's history: both come from follow-up's
+read models (waited on up to the cause's position), gathered before deciding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from baton_shared.contracts import STREAMS
+from baton_shared.contracts import intake
+from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
+from baton_shared.eventstore import AggregateHistory
+from baton_shared.reactions import Reaction
+
+from baton_followup.domain import Relationship, TierRules, tier_for
+from baton_followup.projections.views import FollowupViews
+
+CaughtUp = Callable[[int], Awaitable[bool]]
+
+
+class FollowIntakeClients(Reaction):
+    name = "intake_clients"
+    source = STREAMS["intake"]
+    event_types = ("ClientRegistered", "ClientRevenueChanged", "AccountManagerAssigned", "ContactPolicyChanged")
+
+    def __init__(self, views: FollowupViews, rules: TierRules, intake_caught_up: CaughtUp) -> None:
+        self.views = views
+        self.rules = rules
+        self.intake_caught_up = intake_caught_up
+
+    def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
+        return ("client", cause.event.client_id)
+
+    async def context(self, cause: RecordedEvent) -> Any:
+        e = cause.event
+        if isinstance(e, (intake.ClientRegistered, intake.ClientRevenueChanged)):
+            await self.intake_caught_up(cause.seq - 1)
+            return await self.views.revenues(excluding=e.client_id)
+        if isinstance(e, intake.AccountManagerAssigned):
+            await self.intake_caught_up(cause.seq)
+            return await self.views.brief(e.client_id)
+        return None
+
+    def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
+        e, cause_id = cause.event, cause.envelope.event_id
+        relationship = Relationship.from_history(e.client_id, history)
+        today = cause.envelope.occurred_at.date()
+        if isinstance(e, intake.ClientRegistered):
+            relationship.start(
+                client_name=e.name, account_manager=e.account_manager, policy=e.contact_policy, revenue=e.annual_revenue
+            )
+        if isinstance(e, (intake.ClientRegistered, intake.ClientRevenueChanged)):
+            tier, reason = tier_for(e.annual_revenue, context or [], self.rules)
+            relationship.set_tier(
+                tier, self.rules.review_days(tier), e.annual_revenue, reason, today, derived_event_id(cause_id, "review")
+            )
+        elif isinstance(e, intake.AccountManagerAssigned):
+            brief = dict(context or {}, account_manager=e.account_manager, handover_note=e.handover_note)
+            relationship.hand_over(
+                derived_event_id(cause_id, "brief"), e.account_manager, e.previous_account_manager, brief,
+                derived_event_id(cause_id, "introduction"), today,
+            )
+        elif isinstance(e, intake.ContactPolicyChanged):
+            relationship.adopt_policy(e.contact_policy)
+        return relationship.pending

@@ -1,0 +1,244 @@
+"""Queries over follow-up's read models, as JSON-ready dicts.
+
+The agenda applies the same contact-policy rules the domain enforces, so it
+never lists a follow-up the policy would refuse.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from baton_shared.contracts.intake import ContactPolicy
+from baton_shared.projections.sql import json_row
+
+from baton_followup.domain import ContactState, refusal
+from baton_followup.projections.briefs import BriefsProjection
+from baton_followup.projections.client_profiles import ClientProfilesProjection
+from baton_followup.projections.client_requests import ClientRequestsProjection
+from baton_followup.projections.follow_ups import FollowUpsProjection
+from baton_followup.projections.opportunities import OpportunitiesProjection
+from baton_followup.projections.programs import ProgramsProjection
+from baton_followup.projections.relationships import RelationshipsProjection
+from baton_followup.projections.request_deliveries import RequestDeliveriesProjection
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def contact_state(relationship: dict) -> ContactState:
+    """The policy's view of a client, from their relationships row."""
+    stopped = relationship["stopped_on"]
+    return ContactState(
+        policy=ContactPolicy.model_validate(relationship["contact_policy"]),
+        stopped_on=date.fromisoformat(stopped) if isinstance(stopped, str) else stopped,
+        contacts=[_utc(datetime.fromisoformat(at)) for at in relationship["contact_times"]],
+        cool_downs={kind: date.fromisoformat(until) for kind, until in relationship["cool_downs"].items()},
+    )
+
+
+class FollowupViews:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        relationships: RelationshipsProjection,
+        follow_ups: FollowUpsProjection,
+        opportunities: OpportunitiesProjection,
+        programs: ProgramsProjection,
+        briefs: BriefsProjection,
+        profiles: ClientProfilesProjection,
+        requests: ClientRequestsProjection,
+        deliveries: RequestDeliveriesProjection,
+    ) -> None:
+        self.engine = engine
+        self.rel = relationships.relationships
+        self.fu = follow_ups.follow_ups
+        self.opp = opportunities.opportunities
+        self.prog = programs.programs
+        self.br = briefs.briefs
+        self.prof = profiles.client_profiles
+        self.req = requests.client_requests
+        self.dlv = deliveries.request_deliveries
+
+    async def _one(self, table, column, value) -> dict | None:  # noqa: ANN001
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(table).where(column == value))).mappings().first()
+            return None if row is None else json_row(row)
+
+    # --- directory: which client an id belongs to --------------------------------------
+
+    async def client_of(self, what: str, item_id: str) -> str | None:
+        table = {"follow-up": self.fu, "opportunity": self.opp, "program": self.prog}[what]
+        column = table.c[{"follow-up": "follow_up_id", "opportunity": "opportunity_id", "program": "program_id"}[what]]
+        async with self.engine.connect() as conn:
+            return await conn.scalar(select(table.c.client_id).where(column == item_id))
+
+    # --- single items ------------------------------------------------------------------
+
+    async def follow_up(self, follow_up_id: str) -> dict | None:
+        return await self._one(self.fu, self.fu.c.follow_up_id, follow_up_id)
+
+    async def opportunity(self, opportunity_id: str) -> dict | None:
+        return await self._one(self.opp, self.opp.c.opportunity_id, opportunity_id)
+
+    async def program(self, program_id: str) -> dict | None:
+        return await self._one(self.prog, self.prog.c.program_id, program_id)
+
+    async def relationship(self, client_id: str) -> dict | None:
+        return await self._one(self.rel, self.rel.c.client_id, client_id)
+
+    async def profile(self, client_id: str) -> dict | None:
+        return await self._one(self.prof, self.prof.c.client_id, client_id)
+
+    async def stored_brief(self, brief_id: str) -> dict | None:
+        return await self._one(self.br, self.br.c.brief_id, brief_id)
+
+    # --- lists ---------------------------------------------------------------------------
+
+    async def opportunities(self, client_id: str | None, status: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
+        where = []
+        if client_id is not None:
+            where.append(self.opp.c.client_id == client_id)
+        if status is not None:
+            where.append(self.opp.c.status == status)
+        async with self.engine.connect() as conn:
+            total = await conn.scalar(select(func.count()).select_from(self.opp).where(*where))
+            rows = await conn.execute(
+                select(self.opp).where(*where).order_by(self.opp.c.identified_at, self.opp.c.opportunity_id).limit(limit).offset(offset)
+            )
+            return [json_row(r) for r in rows.mappings()], int(total or 0)
+
+    async def agenda(
+        self, account_manager: str | None, due_before: date, now: datetime, limit: int, offset: int
+    ) -> tuple[list[dict], int]:
+        """Open follow-ups due by ``due_before`` that the policy allows now: key accounts first, then
+        the most overdue."""
+        manager = self.rel.c.account_manager
+        query = (
+            select(self.fu, manager, self.rel.c.client_name, self.rel.c.tier, self.rel.c.contact_policy,
+                   self.rel.c.stopped_on, self.rel.c.contact_times, self.rel.c.cool_downs, self.opp.c.kind.label("offer_kind"),
+                   self.opp.c.title.label("offer_title"))
+            .select_from(self.fu.join(self.rel, self.rel.c.client_id == self.fu.c.client_id).outerjoin(
+                self.opp, self.opp.c.opportunity_id == self.fu.c.opportunity_id))
+            .where(self.fu.c.status == "open", self.fu.c.due_on <= due_before)
+        )
+        if account_manager:
+            query = query.where(manager == account_manager)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        today = now.date()
+        items = []
+        for r in rows:
+            if refusal(contact_state(r), now, offer_kind=r["offer_kind"] if r["kind"] == "offer" else None):
+                continue
+            item = json_row(r)
+            for hidden in ("contact_policy", "stopped_on", "contact_times", "cool_downs"):
+                item.pop(hidden)
+            item["overdue_days"] = max(0, (today - r["due_on"]).days)
+            items.append(item)
+        items.sort(key=lambda i: (i["tier"] != "key", -i["overdue_days"], i["due_on"], i["follow_up_id"]))
+        return items[offset : offset + limit], len(items)
+
+    # --- inputs to decisions -------------------------------------------------------------
+
+    async def revenues(self, excluding: str | None = None) -> list[Decimal | None]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(self.prof.c.client_id, self.prof.c.annual_revenue))
+            return [None if r.annual_revenue is None else Decimal(r.annual_revenue) for r in rows if r.client_id != excluding]
+
+    async def tier_inputs(self) -> list[tuple[str, Decimal | None]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(self.prof.c.client_id, self.prof.c.annual_revenue).order_by(self.prof.c.client_id))
+            return [(r.client_id, None if r.annual_revenue is None else Decimal(r.annual_revenue)) for r in rows]
+
+    async def current_tiers(self) -> dict[str, tuple[str, Decimal | None]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(self.rel.c.client_id, self.rel.c.tier, self.rel.c.annual_revenue))
+            return {r.client_id: (r.tier, None if r.annual_revenue is None else Decimal(r.annual_revenue)) for r in rows}
+
+    async def existing_follow_ups(self, follow_up_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        async with self.engine.connect() as conn:
+            for start in range(0, len(follow_up_ids), 500):
+                chunk = follow_up_ids[start : start + 500]
+                found.update(await conn.scalars(select(self.fu.c.follow_up_id).where(self.fu.c.follow_up_id.in_(chunk))))
+        return found
+
+    async def dormant_clients(self, quiet_since: datetime) -> list[tuple[str, datetime]]:
+        """Clients with no request (or, never having asked, no registration) since ``quiet_since``,
+        with the moment they went quiet."""
+        last = func.coalesce(self.prof.c.last_request_at, self.prof.c.registered_at)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(self.prof.c.client_id, last.label("quiet_from")).where(last < quiet_since))
+            return [(r.client_id, _utc(r.quiet_from)) for r in rows]
+
+    async def request_text(self, request_id: str) -> str:
+        """What a request was about, in words (its need and its promises), for matching next needs."""
+        row = await self._one(self.req, self.req.c.request_id, request_id)
+        if row is None:
+            return ""
+        return " ".join([row["summary"], *(p["scope"] for p in row["promises"])])
+
+    # --- the handover brief ---------------------------------------------------------------
+
+    async def brief(self, client_id: str) -> dict[str, Any] | None:
+        """Everything a new account manager should know, so the client need not repeat it."""
+        async with self.engine.connect() as conn:
+            profile = (await conn.execute(select(self.prof).where(self.prof.c.client_id == client_id))).mappings().first()
+            relationship = (await conn.execute(select(self.rel).where(self.rel.c.client_id == client_id))).mappings().first()
+            if profile is None and relationship is None:
+                return None
+            requests = (await conn.execute(
+                select(self.req, self.dlv.c.status.label("delivery_status"), self.dlv.c.work_orders)
+                .select_from(self.req.outerjoin(self.dlv, self.dlv.c.request_id == self.req.c.request_id))
+                .where(self.req.c.client_id == client_id).order_by(self.req.c.captured_at)
+            )).mappings().all()
+            open_follow_ups = (await conn.execute(
+                select(self.fu).where(self.fu.c.client_id == client_id, self.fu.c.status == "open").order_by(self.fu.c.due_on)
+            )).mappings().all()
+            programs = (await conn.execute(select(self.prog).where(self.prog.c.client_id == client_id))).mappings().all()
+            handovers = (await conn.execute(
+                select(self.br.c.brief_id, self.br.c.account_manager, self.br.c.previous_account_manager, self.br.c.prepared_at)
+                .where(self.br.c.client_id == client_id).order_by(self.br.c.prepared_at)
+            )).mappings().all()
+        rel = json_row(relationship) if relationship else {}
+        open_requests = [
+            {
+                "request_id": r["request_id"], "summary": r["summary"], "status": r["status"],
+                "delivery_status": r["delivery_status"] or "not started",
+                "desired_by": r["desired_by"] and r["desired_by"].isoformat(),
+                "promises": r["promises"],
+                "work_orders": sorted((r["work_orders"] or {}).values(), key=lambda w: w.get("department", "")),
+            }
+            for r in requests
+            if r["status"] != "cancelled" and r["delivery_status"] != "accepted"
+        ]
+        return {
+            "client_id": client_id,
+            "profile": None if profile is None else {
+                k: json_row(profile)[k] for k in ("name", "segment", "business_description", "annual_revenue", "registered_at")
+            },
+            "account_manager": (profile and profile["account_manager"]) or rel.get("account_manager"),
+            "nuances": [] if profile is None else profile["notes"],
+            "tier": rel.get("tier", "standard"),
+            "review_every_days": rel.get("review_every_days"),
+            "contact_policy": rel.get("contact_policy"),
+            "stopped_on": rel.get("stopped_on"),
+            "open_requests": open_requests,
+            "promises_due": [
+                {"follow_up_id": f["follow_up_id"], "kind": f["kind"], "due_on": f["due_on"].isoformat(), "reason": f["reason"]}
+                for f in open_follow_ups
+            ],
+            "programs": [json_row(p) for p in programs],
+            "last_contacts": list(reversed(rel.get("recent_contacts", [])))[:10],
+            "declined_offers": rel.get("declined_offers", []),
+            "satisfaction_history": rel.get("satisfaction", []),
+            "outcome_reviews": rel.get("outcome_reviews", []),
+            "suppressions": list(reversed(rel.get("suppressions", [])))[:10],
+            "handovers": [json_row(h) for h in handovers],
+        }

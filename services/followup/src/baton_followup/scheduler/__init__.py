@@ -1,0 +1,3 @@
+from baton_followup.scheduler.planner import FollowUpPlanner
+
+__all__ = ["FollowUpPlanner"]

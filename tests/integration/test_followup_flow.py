@@ -1,0 +1,345 @@
+"""Follow-up end to end, with intake and delivery on a real broker: the loop from handoff to a
+won opportunity that becomes a new request, every contact-policy rule, the handover brief,
+tiers and cadence, programs, redelivery and bad input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from baton_shared.eventstore.provisioning import js_api
+from baton_intake.handlers import request_id_for
+from tests.integration.services import all_three, eventually
+
+pytestmark = pytest.mark.nats
+FAR = "2099-12-31"
+
+
+@pytest.fixture
+async def svc(nats, nats_url, tmp_path):
+    async with all_three(nats_url, f"sqlite+aiosqlite:///{tmp_path / 'followup.sqlite3'}", tmp_path) as running:
+        yield running
+
+
+async def ok(call, expect: int = 200):
+    r = await call
+    return r.json() if r.status_code == expect else None
+
+
+async def register(svc, name="Acme", manager="alice", revenue=None, **policy) -> str:
+    body = {"name": name, "segment": "B2B", "account_manager": manager}
+    if revenue is not None:
+        body["annual_revenue"] = str(revenue)
+    if policy:
+        body["contact_policy"] = policy
+    r = await svc.intake.post("/v1/clients", json=body)
+    assert r.status_code == 201, r.text
+    cid = r.json()["ids"]["client_id"]
+    await eventually(lambda: ok(svc.followup.get(f"/v1/clients/{cid}")), what=f"relationship {cid}")
+    return cid
+
+
+async def deliver(svc, cid: str, summary: str, department: str) -> str:
+    """A need handed to one department, done, and accepted by the client."""
+    rid = (await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": summary})).json()["ids"]["request_id"]
+    due = (svc.clock.now.date() + timedelta(days=30)).isoformat()
+    r = await svc.intake.post(f"/v1/requests/{rid}/handoffs", json={"work": [{"department": department, "scope": summary, "due_by": due}]})
+    wo = r.json()["ids"]["handoff_ids"][0]
+    await eventually(lambda: ok(svc.delivery.get(f"/v1/work-orders/{wo}")), what="work order")
+    for action, body in (("accept", {"member": "bob"}), ("start", {}), ("complete", {"note": "done"})):
+        assert (await svc.delivery.post(f"/v1/work-orders/{wo}/{action}", json=body)).status_code == 200
+    r = await svc.delivery.post(f"/v1/requests/{rid}/acceptance", json={"accepted": True, "satisfaction": 4, "feedback": "fine"})
+    assert r.status_code == 200, r.text
+    return rid
+
+
+async def opportunities(svc, cid: str, count: int, **params) -> list[dict]:
+    async def listed():
+        page = await ok(svc.followup.get("/v1/opportunities", params={"client_id": cid, **params}))
+        return page and len(page["items"]) >= count and page["items"]
+
+    return await eventually(listed, what=f"{count} opportunities")
+
+
+async def follow_ups(svc, cid: str, kind: str) -> list[dict]:
+    brief = await ok(svc.followup.get(f"/v1/clients/{cid}/brief"))
+    return [f for f in brief["promises_due"] if f["kind"] == kind]
+
+
+async def agenda(svc, manager: str, due_before: str = FAR, position: int | None = None) -> list[dict]:
+    params = {"account_manager": manager, "due_before": due_before, "limit": 200}
+    if position:
+        params["min_position"] = position
+    r = await svc.followup.get("/v1/agenda", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+async def stored(nats, stream: str = "FOLLOWUP") -> int:
+    return (await js_api(nats, f"STREAM.INFO.{stream}"))["state"]["messages"]
+
+
+# --- the loop --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+async def test_the_loop_closes_from_handoff_to_a_new_request(nats, nats_url, database_url, tmp_path):
+    async with all_three(nats_url, database_url, tmp_path) as svc:
+        cid = await register(svc)
+        rid = await deliver(svc, cid, "Build a family house", "construction")
+
+        offers = await opportunities(svc, cid, 2)
+        assert {o["kind"] for o in offers} >= {"furniture", "landscaping"}
+        assert all(o["reason"] and o["request_id"] == rid for o in offers)
+        satisfaction = await eventually(lambda: follow_ups(svc, cid, "satisfaction"), what="satisfaction check")
+        assert satisfaction[0]["due_on"] == (svc.clock.now.date() + timedelta(days=7)).isoformat()
+        relationship = (await svc.followup.get(f"/v1/clients/{cid}")).json()
+        assert [s["score"] for s in relationship["satisfaction"]] == [4]  # given at acceptance
+
+        furniture = next(o for o in offers if o["kind"] == "furniture")
+        oid = furniture["opportunity_id"]
+        assert (await svc.followup.post(f"/v1/opportunities/{oid}/offer", json={"channel": "meeting"})).status_code == 200
+        won = await svc.followup.post(f"/v1/opportunities/{oid}/win", json={"note": "oak, three rooms"})
+        assert won.status_code == 200, won.text
+
+        new_request = await eventually(lambda: ok(svc.intake.get(f"/v1/requests/{request_id_for(oid)}")), what="new request")
+        assert new_request["client_id"] == cid and "Furnish" in new_request["summary"]
+        timeline = (await svc.intake.get(f"/v1/clients/{cid}/timeline")).json()["items"]
+        captured = [t for t in timeline if t["event_type"] == "NeedCaptured" and t["payload"].get("source_opportunity_id") == oid]
+        assert len(captured) == 1
+
+        review = await eventually(lambda: follow_ups(svc, cid, "outcome_review"), what="outcome review")
+        assert review[0]["due_on"] == (svc.clock.now.date() + timedelta(days=90)).isoformat()
+        r = await svc.followup.post(f"/v1/opportunities/{oid}/outcome", json={"delivered_value": "as_promised", "note": "happy"})
+        assert r.status_code == 200, r.text
+        done = (await svc.followup.get(f"/v1/opportunities/{oid}", params={"min_position": r.json()["position"]["seq"]})).json()
+        assert done["status"] == "reviewed" and done["delivered_value"] == "as_promised"
+        brief = (await svc.followup.get(f"/v1/clients/{cid}/brief", params={"min_position": r.json()["position"]["seq"]})).json()
+        assert brief["outcome_reviews"][0]["opportunity_id"] == oid
+
+
+# --- the contact policy ------------------------------------------------------------------------
+
+
+async def contact(svc, fid: str, outcome: str = "reached", channel: str = "phone", expect: int = 201) -> dict:
+    r = await svc.followup.post(f"/v1/follow-ups/{fid}/contacts", json={"channel": channel, "outcome": outcome, "note": "n"})
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+async def review_of(svc, cid: str) -> str:
+    reviews = await eventually(lambda: follow_ups(svc, cid, "review"), what="review follow-up")
+    return reviews[0]["follow_up_id"]
+
+
+async def suppressions(svc, cid: str, position: int) -> list[dict]:
+    return (await svc.followup.get(f"/v1/clients/{cid}", params={"min_position": position})).json()["suppressions"]
+
+
+async def test_do_not_contact_refuses_records_and_hides(svc, nats):
+    cid = await register(svc, manager="dina", do_not_contact=True)
+    fid = await review_of(svc, cid)
+    refused = await contact(svc, fid, expect=409)
+    assert refused["refusal"] == "do_not_contact" and "do-not-contact" in refused["detail"]
+    position = (await js_api(nats, "STREAM.INFO.FOLLOWUP"))["state"]["last_seq"]
+    assert [s["code"] for s in await suppressions(svc, cid, position)] == ["do_not_contact"]
+    assert await agenda(svc, "dina", position=position) == []
+
+
+async def test_the_frequency_cap_refuses_then_lets_through_after_30_days(svc, nats):
+    cid = await register(svc, manager="erik", max_contacts_per_30_days=1)
+    first = await contact(svc, await review_of(svc, cid))  # done: the next review is scheduled
+    listed = await agenda(svc, "erik", position=first["position"]["seq"])
+    assert listed == []  # the next review exists, but the cap would refuse it
+    next_review = (await follow_ups(svc, cid, "review"))[0]["follow_up_id"]
+    refused = await contact(svc, next_review, expect=409)
+    assert refused["refusal"] == "frequency_cap" and "next contact possible on" in refused["detail"]
+    svc.clock.now += timedelta(days=31)
+    assert [i["follow_up_id"] for i in await agenda(svc, "erik")] == [next_review]
+    await contact(svc, next_review)
+
+
+async def test_a_stop_holds_until_the_client_policy_changes(svc, nats):
+    cid = await register(svc, manager="fay")
+    await contact(svc, await review_of(svc, cid), outcome="stop")
+    await deliver(svc, cid, "Build a house", "construction")
+    satisfaction = (await eventually(lambda: follow_ups(svc, cid, "satisfaction"), what="satisfaction"))[0]["follow_up_id"]
+    assert (await contact(svc, satisfaction, expect=409))["refusal"] == "stopped"
+    svc.clock.now += timedelta(days=400)
+    assert await agenda(svc, "fay") == []
+    r = await svc.intake.put(f"/v1/clients/{cid}/contact-policy", json={"max_contacts_per_30_days": 2})
+    assert r.status_code == 200
+
+    async def lifted():
+        return (await svc.followup.get(f"/v1/clients/{cid}")).json()["stopped_on"] is None
+
+    await eventually(lifted, what="stop lifted by the new policy")
+    assert satisfaction in [i["follow_up_id"] for i in await agenda(svc, "fay")]
+    await contact(svc, satisfaction)
+
+
+async def test_a_declined_offer_cools_down_its_kind(svc, nats):
+    cid = await register(svc, manager="gus")
+    await deliver(svc, cid, "Build a house", "construction")
+    first = next(o for o in await opportunities(svc, cid, 2) if o["kind"] == "furniture")
+    await svc.followup.post(f"/v1/opportunities/{first['opportunity_id']}/offer", json={})
+    r = await svc.followup.post(f"/v1/opportunities/{first['opportunity_id']}/decline", json={"reason": "no budget this year"})
+    assert r.status_code == 200, r.text
+    await deliver(svc, cid, "Build a villa", "construction")
+    second = next(o for o in await opportunities(svc, cid, 4) if o["kind"] == "furniture" and o["status"] == "identified")
+    refused = (await svc.followup.post(f"/v1/opportunities/{second['opportunity_id']}/offer", json={"channel": "email"}))
+    assert refused.status_code == 409 and refused.json()["refusal"] == "cool_down", refused.text
+    svc.clock.now += timedelta(days=60)
+    offers_listed = [i for i in await agenda(svc, "gus") if i["kind"] == "offer"]
+    assert second["opportunity_id"] not in [i["opportunity_id"] for i in offers_listed]
+    assert any(i["offer_kind"] == "landscaping" for i in offers_listed)
+    svc.clock.now += timedelta(days=31)
+    assert (await svc.followup.post(f"/v1/opportunities/{second['opportunity_id']}/offer", json={})).status_code == 200
+
+
+async def test_a_channel_outside_the_preferred_ones_is_refused(svc, nats):
+    cid = await register(svc, manager="hal", preferred_channels=["email"])
+    fid = await review_of(svc, cid)
+    assert (await contact(svc, fid, channel="phone", expect=409))["refusal"] == "channel"
+    await contact(svc, fid, channel="email")
+
+
+# --- brief, tiers, programs ----------------------------------------------------------------------
+
+
+async def test_an_account_manager_change_produces_a_brief_and_an_introduction(svc, nats):
+    cid = await register(svc, manager="ivy")
+    await svc.intake.post(f"/v1/clients/{cid}/notes", json={"text": "never call before 10am"})
+    rid = (await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "New office fit-out"})).json()["ids"]["request_id"]
+    due = (svc.clock.now.date() + timedelta(days=20)).isoformat()
+    await svc.intake.post(f"/v1/requests/{rid}/handoffs", json={"work": [{"department": "design", "scope": "layout", "due_by": due}]})
+    await contact(svc, await review_of(svc, cid))
+    r = await svc.intake.put(f"/v1/clients/{cid}/account-manager", json={"account_manager": "jon", "handover_note": "likes detail"})
+    assert r.status_code == 200, r.text
+
+    async def introduced():
+        items = await agenda(svc, "jon")
+        return [i for i in items if i["kind"] == "introduction"]
+
+    intro = (await eventually(introduced, what="introduction on the new manager's agenda"))[0]
+    brief = (await svc.followup.get(f"/v1/clients/{cid}/brief", params={"brief_id": intro["brief_id"]})).json()
+    content = brief["brief"]
+    assert brief["account_manager"] == "jon" and brief["previous_account_manager"] == "ivy"
+    assert content["handover_note"] == "likes detail"
+    assert [n["text"] for n in content["nuances"]] == ["never call before 10am"]
+    assert content["open_requests"][0]["request_id"] == rid
+    assert content["open_requests"][0]["promises"][0] == {"handoff_id": content["open_requests"][0]["promises"][0]["handoff_id"], "department": "design", "scope": "layout", "due_by": due}
+    assert content["last_contacts"][0]["outcome"] == "reached"
+    assert await agenda(svc, "ivy") == []  # the client's follow-ups moved with the client
+
+
+async def test_tiers_and_review_cadence(svc, nats):
+    ids = [await register(svc, name=f"C{n}", manager="kim", revenue=n * 1_000_000) for n in range(1, 6)]
+
+    async def tiers():
+        rows = [(await svc.followup.get(f"/v1/clients/{c}")).json() for c in ids]
+        return [(r["tier"], r["review_every_days"]) for r in rows]
+
+    # five clients: one key seat, the top one
+    await eventually(lambda: _equal(tiers(), [("standard", 90)] * 4 + [("key", 30)]), what="top client key")
+    today = svc.clock.now.date()
+    assert (await follow_ups(svc, ids[4], "review"))[0]["due_on"] == (today + timedelta(days=30)).isoformat()
+    assert (await follow_ups(svc, ids[0], "review"))[0]["due_on"] == (today + timedelta(days=90)).isoformat()
+
+    assert (await svc.intake.put(f"/v1/clients/{ids[0]}/revenue", json={"annual_revenue": "9000000"})).status_code == 200
+    await eventually(lambda: _first(tiers(), ("key", 30)), what="re-tiered on revenue change")
+    assert (await follow_ups(svc, ids[0], "review"))[0]["due_on"] == (today + timedelta(days=30)).isoformat()
+    # the former top client lost its seat: the planner sees it
+    assert (await svc.followup_app.state.planner.run_once())["retiered"] == 1
+    assert await tiers() == [("key", 30)] + [("standard", 90)] * 4
+    assert (await svc.followup_app.state.planner.run_once())["retiered"] == 0
+
+
+async def _equal(probe, expected):
+    return await probe == expected
+
+
+async def _first(probe, expected):
+    return (await probe)[0] == expected
+
+
+async def test_programs_dates_and_a_refused_early_cancellation(svc, nats):
+    cid = await register(svc, revenue=2_500_000)
+    r = await svc.followup.post(f"/v1/clients/{cid}/programs", json={"name": "Key care", "starts_on": "2026-01-31"})
+    assert r.status_code == 201, r.text
+    pid = r.json()["ids"]["program_id"]
+    program = (await svc.followup.get(f"/v1/programs/{pid}", params={"min_position": r.json()["position"]["seq"]})).json()
+    assert program["monthly_fee"] == "3500" and program["minimum_term_ends_on"] == "2026-07-31"
+    assert program["ends_on"] == "2027-01-31" and program["notice_deadline"] == "2027-01-01"
+    brief = (await svc.followup.get(f"/v1/clients/{cid}/brief", params={"min_position": r.json()["position"]["seq"]})).json()
+    kinds = {f["kind"]: f["due_on"] for f in brief["promises_due"]}
+    assert kinds["program_notice"] == "2026-12-18" and kinds["program_renewal"] == "2027-01-17"
+
+    svc.clock.now = svc.clock.now.replace(year=2026, month=5, day=1)
+    refused = await svc.followup.post(f"/v1/programs/{pid}/cancel", json={"reason": "costs"})
+    assert refused.status_code == 409 and "possible from 2026-07-31" in refused.json()["detail"]
+    svc.clock.now = svc.clock.now.replace(month=8, day=10)
+    cancelled = await svc.followup.post(f"/v1/programs/{pid}/cancel", json={"reason": "costs"})
+    assert cancelled.status_code == 200, cancelled.text
+    program = (await svc.followup.get(f"/v1/programs/{pid}", params={"min_position": cancelled.json()["position"]["seq"]})).json()
+    assert program["status"] == "cancelled" and program["cancellation_effective_on"] == "2026-09-09"
+
+
+# --- redelivery and bad input ---------------------------------------------------------------------
+
+
+async def test_a_redelivered_acceptance_schedules_nothing_twice(svc, nats):
+    cid = await register(svc)
+    await deliver(svc, cid, "Build a house", "construction")
+    await opportunities(svc, cid, 2)
+    await eventually(lambda: follow_ups(svc, cid, "satisfaction"), what="satisfaction")
+    before = await stored(nats)
+    # The acceptance reaches follow-up again as a new message (same event, new message id).
+    accepted = await js_api(nats, "DIRECT.GET.DELIVERY", {"last_by_subj": "delivery.request.*.DeliveryAccepted"})
+    raw = await nats.request("$JS.API.DIRECT.GET.DELIVERY", b'{"last_by_subj": "delivery.request.*.DeliveryAccepted"}')
+    await nats.jetstream().publish(raw.headers["Nats-Subject"], raw.data, headers={"Nats-Msg-Id": "redelivered-1"})
+    runner = svc.followup_app.state.runtime.reactions["delivery_acceptance"]
+    handled = runner.handled
+
+    async def handled_again():
+        return runner.handled > handled
+
+    await eventually(handled_again, what="redelivered acceptance handled")
+    assert await stored(nats) == before
+    assert accepted is not None
+
+
+async def test_bad_input_is_4xx_and_appends_nothing(svc, nats):
+    cid = await register(svc, revenue=100)
+    fid = await review_of(svc, cid)
+    missing = "6b1f0000-0000-4000-8000-000000000000"
+    before = await stored(nats)
+    cases = [
+        ("POST", f"/v1/follow-ups/{fid}/contacts", {"channel": "pigeon", "outcome": "reached"}, 422),
+        ("POST", f"/v1/follow-ups/{fid}/contacts", {"channel": "phone"}, 422),
+        ("POST", f"/v1/follow-ups/{fid}/contacts", {"channel": "phone", "outcome": "reached", "x": 1}, 422),
+        ("POST", f"/v1/follow-ups/{missing}/contacts", {"channel": "phone", "outcome": "reached"}, 404),
+        ("POST", "/v1/follow-ups/nope/contacts", {"channel": "phone", "outcome": "reached"}, 404),
+        ("POST", f"/v1/clients/{cid}/satisfaction", {"score": 6}, 422),
+        ("POST", f"/v1/clients/{cid}/satisfaction", {"score": 3, "request_id": "x"}, 422),
+        ("POST", f"/v1/clients/{missing}/satisfaction", {"score": 3}, 404),
+        ("POST", f"/v1/opportunities/{missing}/offer", {}, 404),
+        ("POST", f"/v1/opportunities/{missing}/decline", {}, 422),
+        ("POST", f"/v1/opportunities/{missing}/decline", {"reason": "x"}, 404),
+        ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "lots"}, 422),
+        ("POST", f"/v1/clients/{cid}/programs", {"name": "P", "minimum_term_months": 13}, 422),
+        ("POST", f"/v1/clients/{cid}/programs", {"name": ""}, 422),
+        ("POST", f"/v1/clients/{missing}/programs", {"name": "P"}, 404),
+        ("POST", f"/v1/programs/{missing}/cancel", {"reason": "x"}, 404),
+        ("GET", "/v1/agenda?due_before=someday", None, 422),
+        ("GET", "/v1/opportunities?status=maybe", None, 422),
+        ("GET", f"/v1/clients/{missing}", None, 404),
+        ("GET", f"/v1/clients/{cid}/brief?brief_id={missing}", None, 404),
+        ("GET", f"/v1/follow-ups/{missing}", None, 404),
+    ]
+    for method, path, body, status in cases:
+        r = await svc.followup.request(method, path, json=body)
+        assert r.status_code == status, (method, path, body, r.text)
+        assert r.json()["detail"], (path, r.text)
+    assert await stored(nats) == before
