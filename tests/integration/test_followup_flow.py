@@ -343,3 +343,20 @@ async def test_bad_input_is_4xx_and_appends_nothing(svc, nats):
         assert r.status_code == status, (method, path, body, r.text)
         assert r.json()["detail"], (path, r.text)
     assert await stored(nats) == before
+
+
+async def test_a_dormant_client_gets_one_reactivation_per_quiet_spell(svc, nats):
+    cid = await register(svc, manager="lou")
+    planner = svc.followup_app.state.planner
+    assert (await planner.run_once())["reactivations"] == 0  # asked for nothing yet, but only just registered
+    svc.clock.now += timedelta(days=181)
+    assert (await planner.run_once())["reactivations"] == 1
+
+    async def reactivation():
+        return [i for i in await agenda(svc, "lou") if i["kind"] == "reactivation"]
+
+    listed = (await eventually(reactivation, what="reactivation on the agenda"))[0]
+    assert listed["client_id"] == cid and "wake the client up" in listed["reason"]
+    assert (await planner.run_once())["reactivations"] == 0  # recorded once
+    await contact(svc, listed["follow_up_id"])
+    assert (await planner.run_once())["reactivations"] == 0  # the same quiet spell: not again
