@@ -80,7 +80,9 @@ def render(results: dict, path: Path) -> None:
             ax.plot([x[3], x[3]], [i - 0.45, i + 0.45], color="#c53030", linewidth=2)
             ax.text(x[2], i + 0.2, f" {x[2]:.1f}", va="center", fontsize=8)
         ax.set_yticks(list(y), labels)
-        ax.set_xlabel("milliseconds (red: target for p99)")
+        ax.set_xscale("log")
+        ax.set_xlim(left=1, right=max(p99) * 4)
+        ax.set_xlabel("milliseconds, log scale (red: the target for p99)")
         ax.set_title("Latency")
         ax.legend(fontsize=8, loc="lower right")
     else:

@@ -30,6 +30,7 @@ async def catch_up(nc, url: str, projection_cls, end: int) -> dict:
         catch_up_s = time.perf_counter() - t
         assert runner.position == end, (runner.position, end)
 
+        await settle(engine)
         rebuild = ProjectionRebuild("bench", projection_cls, engine, SPEC, registry)
         t = time.perf_counter()
         rebuilt = await rebuild.build(nc, until=end)
@@ -47,6 +48,20 @@ async def catch_up(nc, url: str, projection_cls, end: int) -> dict:
         }
     finally:
         await engine.dispose()
+
+
+async def settle(engine) -> None:  # noqa: ANN001
+    """Between two timed phases on PostgreSQL: write out the last phase's dirty pages and
+    vacuum what it left, so the next phase does not pay for the previous one (a rebuild
+    right after a bulk catch-up measured ~20 % slower than one on a settled database)."""
+    if engine.dialect.name != "postgresql":
+        return
+    from sqlalchemy import text
+
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("VACUUM ANALYZE"))
+        await conn.execute(text("CHECKPOINT"))
 
 
 async def copy_ceiling(url: str, projection_cls, events: int) -> dict:

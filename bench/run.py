@@ -69,7 +69,7 @@ async def section_store_and_catchup(args, results: dict, workdir: Path, pg_url: 
     proc, url = start_nats(workdir / "jetstream")
     try:
         nc = await nats_py.connect(url)
-        results["machine"]["nats_server"] = str(nc.connected_server_version)
+        results["machine"]["nats_server"] = nc._server_info.get("version", "?")  # noqa: SLF001
         await provision_stream(nc, SPEC)
         store = JetStreamEventStore(nc, SPEC, registry)
         if "store" in args.only:
@@ -94,8 +94,10 @@ async def section_store_and_catchup(args, results: dict, workdir: Path, pg_url: 
             ceilings["baton_reader_decode_events_per_s"] = await store_bench.decode_baton_reader(nc, start, end)
             from baton_intake.projections import ClientsProjection, TimelineProjection
 
-            targets = [("sqlite", f"sqlite+aiosqlite:///{workdir / 'catchup.sqlite3'}")]
-            if pg_url:
+            targets = []
+            if "sqlite" in args.databases:
+                targets.append(("sqlite", f"sqlite+aiosqlite:///{workdir / 'catchup.sqlite3'}"))
+            if pg_url and "postgresql" in args.databases:
                 targets.append(("postgresql", pg_url))
             cu = results.setdefault("catch_up", {})
             for db, db_url in targets:
@@ -292,6 +294,7 @@ async def main() -> int:
     parser.add_argument("--e2e-rates", default="50,200", help="handoffs per second, comma-separated")
     parser.add_argument("--e2e-seconds", type=float)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--databases", default="sqlite,postgresql", help="catch-up/rebuild targets")
     parser.add_argument("--docs", action="store_true", help="also write the chart to docs/benchmarks.png")
     args = parser.parse_args()
     args.events = args.events or (1_000_000 if args.full else 100_000)
