@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from baton_shared.domain.errors import DomainRuleViolation, NotFound
 from baton_shared.events.envelope import DomainEvent
+from baton_shared import idempotency
 from baton_shared.eventstore.port import ConcurrencyConflict, EventStoreUnavailable
 from baton_shared.service import metrics
 from baton_shared.service.asyncapi import asyncapi_document
@@ -101,6 +102,7 @@ def create_service_app(
     service = runtime.service
     asyncapi = asyncapi_document(service, published, consumed, nats_url=runtime.settings.nats_url)
 
+    idempotency.install(app, runtime.settings.max_body_bytes)  # body limit, Idempotency-Key
     app.add_middleware(CorrelationAndMetrics, service=service)
 
     @app.exception_handler(NotFound)

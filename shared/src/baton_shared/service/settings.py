@@ -39,6 +39,9 @@ class BatonSettings(BaseSettings):
         5.0, ge=0, le=60, description="How long a read waits for its projection to reach a position."
     )
     projection_batch_size: int = Field(500, ge=1, le=10_000)
+    max_body_bytes: int = Field(
+        65_536, ge=1024, le=16 * 1024 * 1024, description="Largest request body a write accepts (413 above)"
+    )
     overdue_check_seconds: float = Field(60, gt=0, le=86_400, description="delivery: how often overdue work is looked for")
     log_level: str = "INFO"
     log_format: str = Field("json", pattern="^(json|console)$")

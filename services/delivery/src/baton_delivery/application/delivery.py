@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Protocol
 
+from baton_shared import idempotency
 from baton_shared.application import Written
 from baton_shared.contracts.delivery import ReworkItem
 from baton_shared.domain import NotFound
@@ -57,10 +58,16 @@ class DeliveryApplication:
         causation_id: str | None,
         event_ids: Callable[[int], str] | None = None,
     ) -> Written:
+        keyed = idempotency.keyed(self.store.stream_name, actor) if event_ids is None else None
+        if keyed is not None:
+            event_ids = keyed.event_id  # a retried keyed write re-derives the same ids
         for attempt in range(self.attempts):
-            delivery = await self.load(request_id)
+            history = await self.store.load("request", request_id)
+            delivery = RequestDelivery.from_history(request_id, history)
             if not delivery.work_orders:
                 raise NotFound(f"no delivery for request {request_id}")
+            if keyed is not None and (replay := keyed.replay(history.events)) is not None:
+                return Written({"request_id": request_id}, self.store.stream_name, replay.last_seq, replay.count)
             decide(delivery)
             if not delivery.pending:
                 return Written({"request_id": request_id}, self.store.stream_name, delivery.version, 0)

@@ -18,8 +18,10 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Protocol
 
+from baton_shared import idempotency
 from baton_shared.application import Written
 from baton_shared.domain import NotFound
+from baton_shared.contracts.followup import ContactSuppressed
 from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
 
@@ -83,10 +85,19 @@ class FollowupApplication:
         must_exist: bool = True,
     ) -> Written:
         """Decide on fresh state and append; a refusal decided is raised after its suppression is stored."""
+        keyed = idempotency.keyed(self.store.stream_name, actor) if event_ids is None else None
+        if keyed is not None:
+            event_ids = lambda _r, n: keyed.event_id(n)  # noqa: E731 - a retried keyed write re-derives them
         for attempt in range(self.attempts):
-            relationship = await self.load(client_id)
+            history = await self.store.load("client", client_id)
+            relationship = Relationship.from_history(client_id, history)
             if must_exist and not relationship.exists:
                 raise NotFound(f"client {client_id} not found in follow-up")
+            if keyed is not None and (replay := keyed.replay(history.events)) is not None:
+                first = replay.events[0].event
+                if isinstance(first, ContactSuppressed):  # the first answer was a refusal: give it again
+                    raise PolicyRefused(Refusal(first.code, first.reason))
+                return Written({"client_id": client_id, **(ids or {})}, self.store.stream_name, replay.last_seq, replay.count)
             outcome = decide(relationship)
             written = Written({"client_id": client_id, **(ids or {})}, self.store.stream_name, relationship.version, 0)
             if relationship.pending:
@@ -109,6 +120,11 @@ class FollowupApplication:
             return written
         raise AssertionError("unreachable")
 
+    def _new_id(self, actor: str, purpose: str) -> str:
+        """A new id; derived from the Idempotency-Key when the HTTP call sent one, so a retry names the same thing."""
+        keyed = idempotency.keyed(self.store.stream_name, actor)
+        return keyed.id(purpose) if keyed else new_id()
+
     async def _client_of(self, what: str, item_id: str) -> str:
         _uuid_or_404(item_id, what)
         client_id = await self.directory.client_of(what, item_id)
@@ -122,7 +138,7 @@ class FollowupApplication:
         self, follow_up_id: str, channel: str, outcome: str, note: str, actor: str, cause: str | None = None
     ) -> Written:
         client_id = await self._client_of("follow-up", follow_up_id)
-        contact_id = new_id()
+        contact_id = self._new_id(actor, "contact")
         return await self._update(
             client_id,
             lambda r: r.record_contact(
@@ -148,7 +164,7 @@ class FollowupApplication:
         return await self._update(client_id, decide, actor=actor, causation_id=cause, ids={"opportunity_id": opportunity_id})
 
     async def offer(self, opportunity_id: str, channel: str, note: str, actor: str, cause: str | None = None) -> Written:
-        contact_id = new_id()
+        contact_id = self._new_id(actor, "contact")
         return await self._on_opportunity(
             opportunity_id, lambda r: r.offer(opportunity_id, contact_id, channel, note, self.clock(), actor), actor, cause
         )
@@ -176,7 +192,7 @@ class FollowupApplication:
         actor: str, cause: str | None = None,
     ) -> Written:
         _uuid_or_404(client_id, "client")
-        program_id = new_id()
+        program_id = self._new_id(actor, "program")
         p = self.policies
         starts = starts_on or self.clock().date()
 

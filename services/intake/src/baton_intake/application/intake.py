@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import TypeVar
 
+from baton_shared import idempotency
 from baton_shared.application import Written
 from baton_shared.domain import Aggregate, NotFound
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
@@ -48,21 +49,51 @@ class IntakeApplication:
         return cls.from_history(aggregate_id, await self.store.load(cls.aggregate_type, aggregate_id))
 
     async def _load_existing(self, cls: type[A], aggregate_id: str, what: str) -> A:
+        return (await self._fetch(cls, aggregate_id, what))[0]
+
+    async def _fetch(self, cls: type[A], aggregate_id: str, what: str) -> tuple[A, list]:
+        """The existing aggregate and its recorded events (where a keyed write looks for itself)."""
         try:
             uuid.UUID(aggregate_id)
         except ValueError:
             raise NotFound(f"{what} {aggregate_id!r} not found: ids are UUIDs") from None
-        aggregate = await self._load(cls, aggregate_id)
+        history = await self.store.load(cls.aggregate_type, aggregate_id)
+        aggregate = cls.from_history(aggregate_id, history)
         if not aggregate.exists:
             raise NotFound(f"{what} {aggregate_id} not found")
-        return aggregate
+        return aggregate, history.events
+
+    def _keyed(self, command: c.Command) -> idempotency.Keyed | None:
+        """The write's Idempotency-Key, if the HTTP call sent one (see baton_shared.idempotency)."""
+        return idempotency.keyed(self.store.stream_name, command.actor)
+
+    async def _replayed(self, aggregate_type: str, aggregate_id: str, keyed: idempotency.Keyed) -> tuple[int, int] | None:
+        """(position, appended) of a keyed write already in the log, or None."""
+        replay = keyed.replay((await self.store.load(aggregate_type, aggregate_id)).events)
+        return None if replay is None else (replay.last_seq, replay.count)
+
+    async def _create(self, aggregate: Aggregate, command: c.Command, keyed: idempotency.Keyed | None) -> tuple[int, int]:
+        """Append a new aggregate; a keyed write that lost a race to its own retry answers what is stored."""
+        try:
+            return await self._save(aggregate, command, aggregate.id)
+        except ConcurrencyConflict:
+            if keyed is None:
+                raise
+            replayed = await self._replayed(aggregate.aggregate_type, aggregate.id, keyed)
+            if replayed is None:
+                raise
+            return replayed
 
     async def _save(self, aggregate: Aggregate, command: c.Command, correlation_id: str) -> tuple[int, int]:
         if not aggregate.pending:
             return aggregate.version, 0
+        keyed = self._keyed(command)
         new = [
-            NewEvent(event, correlation_id=correlation_id, actor=command.actor, causation_id=command.causation_id)
-            for event in aggregate.pending
+            NewEvent(
+                event, correlation_id=correlation_id, actor=command.actor, causation_id=command.causation_id,
+                **({"event_id": keyed.event_id(n)} if keyed else {}),
+            )
+            for n, event in enumerate(aggregate.pending)
         ]
         result = await self.store.append(aggregate.aggregate_type, aggregate.id, aggregate.version, new)
         return result.last_seq, len(new)
@@ -77,9 +108,18 @@ class IntakeApplication:
         correlation: Callable[[A], str],
         loaded: A | None = None,
     ) -> tuple[A, int, int]:
+        keyed = self._keyed(command)
         for attempt in range(self.attempts):
-            # Decide on the aggregate the caller already loaded, the first time.
-            aggregate = loaded if attempt == 0 and loaded is not None else await self._load_existing(cls, aggregate_id, what)
+            if keyed is not None:
+                # A keyed write first looks for itself in the history it decides on.
+                aggregate, events = await self._fetch(cls, aggregate_id, what)
+                replay = keyed.replay(events)
+                if replay is not None:
+                    return aggregate, replay.last_seq, replay.count
+            elif attempt == 0 and loaded is not None:
+                aggregate = loaded  # decide on the aggregate the caller already loaded, the first time
+            else:
+                aggregate = await self._load_existing(cls, aggregate_id, what)
             decide(aggregate)
             try:
                 position, appended = await self._save(aggregate, command, correlation(aggregate))
@@ -92,7 +132,10 @@ class IntakeApplication:
     # --- clients ---------------------------------------------------------------
 
     async def register_client(self, cmd: c.RegisterClient) -> Written:
-        client_id = new_id()
+        keyed = self._keyed(cmd)
+        client_id = keyed.id("client") if keyed else new_id()
+        if keyed and (replayed := await self._replayed("client", client_id, keyed)):
+            return Written({"client_id": client_id}, self.store.stream_name, *replayed)
         client = Client.register(
             client_id,
             name=cmd.name,
@@ -103,11 +146,12 @@ class IntakeApplication:
             annual_revenue=cmd.annual_revenue,
             contact_policy=cmd.contact_policy,
         )
-        position, n = await self._save(client, cmd, client_id)
+        position, n = await self._create(client, cmd, keyed)
         return Written({"client_id": client_id}, self.store.stream_name, position, n)
 
     async def add_client_note(self, cmd: c.AddClientNote) -> Written:
-        note_id = new_id()
+        keyed = self._keyed(cmd)
+        note_id = keyed.id("note") if keyed else new_id()
         _, position, n = await self._update(
             Client, cmd.client_id, "client", cmd,
             lambda client: client.add_note(note_id, cmd.text, cmd.actor),
@@ -143,7 +187,10 @@ class IntakeApplication:
 
     async def capture_need(self, cmd: c.CaptureNeed) -> Written:
         await self._load_existing(Client, cmd.client_id, "client")
-        request_id = new_id()
+        keyed = self._keyed(cmd)
+        request_id = keyed.id("request") if keyed else new_id()
+        if keyed and (replayed := await self._replayed("request", request_id, keyed)):
+            return Written({"client_id": cmd.client_id, "request_id": request_id}, self.store.stream_name, *replayed)
         request = Request.capture(
             request_id,
             client_id=cmd.client_id,
@@ -154,7 +201,7 @@ class IntakeApplication:
             currency=cmd.currency,
             desired_by=cmd.desired_by,
         )
-        position, n = await self._save(request, cmd, request_id)
+        position, n = await self._create(request, cmd, keyed)
         return Written(
             {"client_id": cmd.client_id, "request_id": request_id}, self.store.stream_name, position, n
         )
@@ -168,7 +215,8 @@ class IntakeApplication:
         return Written({"request_id": cmd.request_id}, self.store.stream_name, position, n)
 
     async def request_handoff(self, cmd: c.RequestHandoff) -> Written:
-        handoff_ids = [new_id() for _ in cmd.work]
+        keyed = self._keyed(cmd)
+        handoff_ids = [keyed.id(f"handoff:{n}") if keyed else new_id() for n in range(len(cmd.work))]
         request = await self._load_existing(Request, cmd.request_id, "request")
         client = await self._load_existing(Client, request.client_id, "client")
         _, position, n = await self._update(
@@ -184,7 +232,8 @@ class IntakeApplication:
         )
 
     async def request_change(self, cmd: c.RequestChange) -> Written:
-        change_id = new_id()
+        keyed = self._keyed(cmd)
+        change_id = keyed.id("change") if keyed else new_id()
         _, position, n = await self._update(
             Request, cmd.request_id, "request", cmd,
             lambda request: request.request_change(change_id, cmd.department, cmd.description, cmd.actor),
