@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -77,6 +79,36 @@ def stop(proc: subprocess.Popen, name: str, timeout: float = 15) -> bool:
         return False
 
 
+EXAMPLE_TOKENS = [
+    {"name": "admin", "role": "admin"},
+    {"name": "ops", "role": "ops"},
+    {"name": "alice", "role": "account_manager"},
+    {"name": "dora", "role": "department", "department": "design"},
+]
+
+
+def tokens_file(data: Path) -> Path:
+    """``<data>/tokens.json``, made on first start with one token per role (plain tokens:
+    this is a local run; deployments store only hashes, see deploy/.env.example)."""
+    path = data / "tokens.json"
+    if not path.exists():
+        entries = [{**e, "token": secrets.token_urlsafe(24)} for e in EXAMPLE_TOKENS]
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"tokens": entries}, f, indent=2)
+            f.write("\n")
+        print(f"[baton] made API tokens (admin, ops, account manager alice, design member dora) in {path}", flush=True)
+    return path
+
+
+def admin_token(path: Path) -> str | None:
+    try:
+        entries = json.loads(path.read_text())["tokens"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return next((e.get("token") for e in entries if isinstance(e, dict) and e.get("role") == "admin"), None)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("BATON_DATA_DIR", "var"))
@@ -123,6 +155,11 @@ def main() -> int:
             "BATON_NATS_URL": f"nats://127.0.0.1:{args.nats_port}",
             "BATON_DATA_DIR": str(data),
         }
+        tokens = None
+        if not (os.environ.get("BATON_TOKENS_FILE") or os.environ.get("BATON_TOKENS")):
+            tokens = tokens_file(data)
+            env["BATON_TOKENS_FILE"] = str(tokens)
+            print(f"[baton] API tokens: {tokens} (every /v1 call needs 'Authorization: Bearer <token>')", flush=True)
         for service in services:
             children[service] = subprocess.Popen(
                 [sys.executable, "-m", f"baton_{service}"],
@@ -140,6 +177,10 @@ def main() -> int:
         if not stopping:
             for service in services:
                 print(f"[baton] {service:9} http://127.0.0.1:{ports[service]}  (API docs at /docs)", flush=True)
+            if tokens is not None:
+                admin = admin_token(tokens) or "<a token from the file>"
+                print(f"[baton] try: curl -H 'Authorization: Bearer {admin}' http://127.0.0.1:{ports[services[0]]}/v1/clients",
+                      flush=True)
             print("[baton] running; Ctrl-C stops everything", flush=True)
         while not stopping:
             for service, proc in children.items():

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import free_port, wait_for_port
 from tests.integration.compose import Compose, Service, map_hosts
+from tests.integration.services import ADMIN  # the compose tests configure services.TEST_TOKENS
 
 
 class NatsNode:
@@ -145,14 +146,14 @@ class ServiceProcess:
 
 def get(url: str, timeout: float = 5) -> tuple[int, dict]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=ADMIN), timeout=timeout) as r:
             return r.status, json.load(r)
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
 
 
 def post(url: str, body: dict, timeout: float = 10) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json", **ADMIN})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as r:
             return r.status, json.load(r)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -12,6 +13,26 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from baton_shared.service.settings import BatonSettings
+
+
+# API tokens the test services know (baton_shared.service.access). Clients built here send
+# the admin token; test_access.py uses the others.
+TOKENS = {
+    "admin": {"name": "api", "role": "admin", "token": "test-admin-token-000000"},
+    "ops": {"name": "olga", "role": "ops", "token": "test-ops-token-00000000"},
+    "alice": {"name": "alice", "role": "account_manager", "token": "test-alice-token-000000"},
+    "bob": {"name": "bob", "role": "account_manager", "token": "test-bob-token-00000000"},
+    "design": {"name": "dora", "role": "department", "department": "design", "token": "test-design-token-00000"},
+    "build": {"name": "bert", "role": "department", "department": "build", "token": "test-build-token-000000"},
+}
+TEST_TOKENS = json.dumps(list(TOKENS.values()))
+
+
+def bearer(who: str = "admin") -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[who]['token']}"}
+
+
+ADMIN = bearer("admin")
 
 
 class FakeClock:
@@ -36,15 +57,15 @@ async def intake_and_delivery(nats_url: str, delivery_db: str, tmp_path, clock: 
     from baton_intake.composition import create_app as create_intake
 
     clock = clock or FakeClock()
-    common = {"nats_url": nats_url, "data_dir": tmp_path, "read_wait_timeout_seconds": 5, "log_level": "WARNING"}
+    common = {"nats_url": nats_url, "data_dir": tmp_path, "read_wait_timeout_seconds": 5, "log_level": "WARNING", "tokens": TEST_TOKENS}
     intake_app = create_intake(BatonSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", **common), clock=clock)
     delivery_app = create_delivery(BatonSettings(database_url=delivery_db, **common), clock=clock, run_scheduler=False)
     async with LifespanManager(intake_app, startup_timeout=30, shutdown_timeout=30), LifespanManager(
         delivery_app, startup_timeout=30, shutdown_timeout=30
     ):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app), base_url="http://intake") as i, httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=delivery_app), base_url="http://delivery"
-        ) as d:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=intake_app), base_url="http://intake", headers=ADMIN
+        ) as i, httpx.AsyncClient(transport=httpx.ASGITransport(app=delivery_app), base_url="http://delivery", headers=ADMIN) as d:
             yield Running(i, d, delivery_app, clock)
 
 
@@ -78,7 +99,7 @@ async def all_three(nats_url: str, followup_db: str, tmp_path, clock: FakeClock 
     from baton_intake.composition import create_app as create_intake
 
     clock = clock or FakeClock()
-    common = {"nats_url": nats_url, "data_dir": tmp_path, "read_wait_timeout_seconds": 5, "log_level": "WARNING"}
+    common = {"nats_url": nats_url, "data_dir": tmp_path, "read_wait_timeout_seconds": 5, "log_level": "WARNING", "tokens": TEST_TOKENS}
     apps = {
         "intake": create_intake(BatonSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", **common), clock=clock),
         "delivery": create_delivery(
@@ -91,6 +112,6 @@ async def all_three(nats_url: str, followup_db: str, tmp_path, clock: FakeClock 
         for name, app in apps.items():
             await stack.enter_async_context(LifespanManager(app, startup_timeout=30, shutdown_timeout=30))
             clients[name] = await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers=ADMIN)
             )
         yield AllThree(clients["intake"], clients["delivery"], clients["followup"], apps["followup"], clock)

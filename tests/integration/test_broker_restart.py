@@ -8,7 +8,7 @@ from asgi_lifespan import LifespanManager
 from baton_shared.service.settings import BatonSettings
 from baton_intake.composition import create_app
 from tests.conftest import LocalNats, nats_server_binary
-from tests.integration.services import eventually
+from tests.integration.services import ADMIN, TEST_TOKENS, eventually
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 
@@ -21,12 +21,12 @@ async def test_intake_carries_on_after_the_broker_is_killed_and_restarted(tmp_pa
     server.start()
     settings = BatonSettings(
         nats_url=server.url, database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", data_dir=tmp_path,
-        read_wait_timeout_seconds=5, log_level="WARNING",
+        read_wait_timeout_seconds=5, log_level="WARNING", tokens=TEST_TOKENS,
     )
     app = create_app(settings)
     try:
         async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as api:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN) as api:
                 body = {"name": "Before", "segment": "B2B", "account_manager": "alice"}
                 first = await api.post("/v1/clients", json=body)
                 assert first.status_code == 201

@@ -18,6 +18,7 @@ import pytest
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
 from tests.conftest import free_port, nats_server_binary
 from tests.integration.compose import DEPLOY, Compose, read_env_file
+from tests.integration.services import TEST_TOKENS
 from tests.integration.deployed import (
     NatsNode,
     ServiceProcess,
@@ -38,7 +39,7 @@ APPS = [a for a in ("intake", "delivery", "followup") if importlib.util.find_spe
 def compose_settings() -> dict[str, str]:
     """The example settings with fresh secrets, as an operator's deploy/.env would have."""
     env = read_env_file(DEPLOY / ".env.example")
-    return {k: (secrets.token_hex(16) if "PASSWORD" in k else v) for k, v in env.items()}
+    return {k: (secrets.token_hex(16) if "PASSWORD" in k else TEST_TOKENS if k == "BATON_TOKENS" else v) for k, v in env.items()}
 
 
 async def test_compose_services_run_with_their_own_nats_users_and_nothing_more(tmp_path, postgres_url):

@@ -18,7 +18,7 @@ from baton_shared.eventstore.reader import read_stream
 from baton_shared.service.settings import BatonSettings
 from baton_intake.composition import create_app as create_intake
 from tests.conftest import free_port
-from tests.integration.services import eventually
+from tests.integration.services import ADMIN, TEST_TOKENS, eventually
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 REQUESTS = 60  # two departments each: 120 handoffs
@@ -31,13 +31,14 @@ def start_delivery(nats_url: str, database_url: str, port: int, log) -> subproce
         "BATON_DATABASE_URL": database_url,
         "BATON_HTTP_PORT": str(port),
         "BATON_LOG_LEVEL": "WARNING",
+        "BATON_TOKENS": TEST_TOKENS,
     }
     return subprocess.Popen([sys.executable, "-m", "baton_delivery"], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def get(url: str) -> dict | None:
     try:
-        with urllib.request.urlopen(url, timeout=2) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=ADMIN), timeout=2) as r:
             return json.load(r)
     except Exception:  # noqa: BLE001 - not up (yet)
         return None
@@ -58,13 +59,14 @@ async def test_delivery_killed_mid_stream_resumes_without_gaps_or_duplicates(nat
     log = open(tmp_path / "delivery.log", "ab")  # noqa: SIM115
     delivery = start_delivery(nats_url, database_url, port, log)
     intake_app = create_intake(
-        BatonSettings(nats_url=nats_url, database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", log_level="WARNING")
+        BatonSettings(nats_url=nats_url, database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", log_level="WARNING",
+                     tokens=TEST_TOKENS)
     )
     handoff_ids: list[str] = []
     try:
         await eventually(lambda: _health(port), timeout=30, what="delivery up")
         async with LifespanManager(intake_app, startup_timeout=30, shutdown_timeout=30):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app), base_url="http://intake") as api:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app), base_url="http://intake", headers=ADMIN) as api:
                 due = (date.today() + timedelta(days=20)).isoformat()
 
                 async def write(n: int) -> None:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -84,6 +85,15 @@ def test_embedded_run_starts_answers_health_and_stops_cleanly(tmp_path):
             data=json.dumps({"name": "Embedded", "segment": "B2C", "account_manager": "alice"}).encode(),
             headers={"content-type": "application/json"},
         )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 401
+        # First start made tokens, one per role; the admin's lets us in.
+        tokens = json.loads((tmp_path / "var/tokens.json").read_text())["tokens"]
+        assert {t["role"] for t in tokens} == {"admin", "ops", "account_manager", "department"}
+        assert (tmp_path / "var/tokens.json").stat().st_mode & 0o077 == 0
+        admin = next(t["token"] for t in tokens if t["role"] == "admin")
+        request.add_header("Authorization", f"Bearer {admin}")
         with urllib.request.urlopen(request, timeout=5) as r:
             assert r.status == 201
         assert (tmp_path / "var/jetstream").is_dir() and (tmp_path / "var/intake.sqlite3").exists()
@@ -98,6 +108,7 @@ def test_embedded_run_starts_answers_health_and_stops_cleanly(tmp_path):
             pytest.fail(f"runner did not stop in 40s:\n{output}")
     assert proc.returncode == 0, output
     assert "[baton] stopped" in output and "not cleanly" not in output
+    assert f"API tokens: {tmp_path / 'var/tokens.json'}" in output
     for port in (nats_port, 8001 + offset, 8002 + offset):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"

@@ -10,6 +10,7 @@ from asgi_lifespan import LifespanManager
 from baton_shared.eventstore.provisioning import js_api
 from baton_shared.service.settings import BatonSettings
 from baton_intake.composition import create_app
+from tests.integration.services import ADMIN, TEST_TOKENS, bearer
 
 pytestmark = pytest.mark.nats
 TODAY = date.today()
@@ -19,11 +20,12 @@ SOON = (TODAY + timedelta(days=30)).isoformat()
 @pytest.fixture
 async def api(nats, nats_url, database_url, tmp_path):
     settings = BatonSettings(
-        nats_url=nats_url, database_url=database_url, data_dir=tmp_path, read_wait_timeout_seconds=2, log_level="WARNING"
+        nats_url=nats_url, database_url=database_url, data_dir=tmp_path, read_wait_timeout_seconds=2, log_level="WARNING",
+        tokens=TEST_TOKENS,
     )
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN) as client:
             yield client
 
 
@@ -211,7 +213,7 @@ async def test_writes_carry_the_http_correlation_id_as_causation(api, nats):
     r = await api.post(
         "/v1/clients",
         json={"name": "Traceable", "segment": "B2C", "account_manager": "alice"},
-        headers={"X-Correlation-Id": "call-42", "X-Baton-Actor": "alice"},
+        headers={"X-Correlation-Id": "call-42", **bearer("alice")},
     )
     assert r.headers["X-Correlation-Id"] == "call-42"
     cid = r.json()["ids"]["client_id"]

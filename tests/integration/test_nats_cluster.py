@@ -29,6 +29,7 @@ from tests.integration.deployed import (
     wait_until,
     wait_until_async,
 )
+from tests.integration.services import ADMIN
 from tests.integration.test_compose_run import compose_settings
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres, pytest.mark.slow]
@@ -86,7 +87,7 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_event_and_the_serv
         due = (date.today() + timedelta(days=30)).isoformat()
 
         async def worker(n: int) -> None:
-            async with httpx.AsyncClient(base_url=intake, timeout=15) as api:
+            async with httpx.AsyncClient(base_url=intake, timeout=15, headers=ADMIN) as api:
                 while not stop.is_set():
                     try:
                         r = await api.post("/v1/clients", json={"name": f"C{n}", "segment": "B2B", "account_manager": "al"})

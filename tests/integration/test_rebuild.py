@@ -13,7 +13,7 @@ from baton_shared.projections.rebuild import ProjectionRebuild, point_in_time
 from baton_shared.service.settings import BatonSettings
 from baton_intake.composition import create_app
 from baton_intake.projections import ClientsProjection, RequestsProjection
-from tests.integration.services import eventually
+from tests.integration.services import ADMIN, TEST_TOKENS, eventually
 
 pytestmark = pytest.mark.nats
 SPEC = STREAMS["intake"]
@@ -21,9 +21,9 @@ SPEC = STREAMS["intake"]
 
 @pytest.fixture
 async def intake(nats, nats_url, database_url, tmp_path):
-    app = create_app(BatonSettings(nats_url=nats_url, database_url=database_url, data_dir=tmp_path, log_level="WARNING"))
+    app = create_app(BatonSettings(nats_url=nats_url, database_url=database_url, data_dir=tmp_path, log_level="WARNING", tokens=TEST_TOKENS))
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as api:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN) as api:
             yield app, api
 
 

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -23,6 +24,7 @@ from baton_shared.events.envelope import DomainEvent
 from baton_shared import idempotency
 from baton_shared.eventstore.port import ConcurrencyConflict, EventStoreUnavailable
 from baton_shared.service import metrics
+from baton_shared.service.access import OPS, TokenBook, authenticated, has_access_rule, roles
 from baton_shared.service.asyncapi import asyncapi_document
 from baton_shared.service.logging import get_logger
 from baton_shared.service.runtime import ServiceRuntime
@@ -91,6 +93,8 @@ def create_service_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if not app.state.tokens.entries:
+            log.warning("no API tokens configured (BATON_TOKENS_FILE, BATON_TOKENS): every /v1 call will answer 401")
         await runtime.start()
         try:
             yield
@@ -99,6 +103,7 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.tokens = TokenBook.from_settings(runtime.settings)  # a bad tokens setting stops the service here
     service = runtime.service
     asyncapi = asyncapi_document(service, published, consumed, nats_url=runtime.settings.nats_url)
 
@@ -148,7 +153,12 @@ def create_service_app(
         }
         return JSONResponse(body, status_code=200 if nats_ok and db_ok else 503)
 
-    @ops.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    @ops.get(
+        "/metrics",
+        summary="Prometheus metrics (ops or admin token)",
+        response_class=Response,
+        dependencies=[roles(OPS, what="read metrics")],
+    )
     async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -158,5 +168,8 @@ def create_service_app(
 
     app.include_router(ops)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(authenticated)])
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path.startswith("/v1") and not has_access_rule(route.dependant):
+            raise RuntimeError(f"{sorted(route.methods)} {route.path} has no access rule (baton_shared.service.access)")
     return app

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Header, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
 from baton_shared.application import Written
+from baton_shared.service.access import Identity, authenticated
 
 
 class Position(BaseModel):
@@ -28,10 +29,9 @@ class Page(BaseModel):
     total: int
 
 
-async def actor(
-    x_baton_actor: str | None = Header(None, max_length=200, description="Who is acting (until tokens arrive)"),
-) -> str:
-    return (x_baton_actor or "api").strip() or "api"
+async def actor(who: Identity = Depends(authenticated)) -> str:
+    """Who is acting, recorded as the events' actor: the name of the caller's token."""
+    return who.name
 
 
 async def causation(request: Request) -> str | None:

@@ -43,6 +43,10 @@ class BatonSettings(BaseSettings):
         65_536, ge=1024, le=16 * 1024 * 1024, description="Largest request body a write accepts (413 above)"
     )
     overdue_check_seconds: float = Field(60, gt=0, le=86_400, description="delivery: how often overdue work is looked for")
+    tokens_file: Path | None = Field(
+        None, description="JSON file of API tokens (name, role, department, sha256); see baton_shared.service.access"
+    )
+    tokens: str | None = Field(None, description="API tokens as inline JSON, same format as the file (compose)")
     log_level: str = "INFO"
     log_format: str = Field("json", pattern="^(json|console)$")
 

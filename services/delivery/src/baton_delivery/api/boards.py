@@ -18,6 +18,7 @@ async def board(
     department: str = Path(pattern=DEPARTMENT_PATTERN, description="department slug; case is ignored"),
     views=Depends(dep.views),
     today=Depends(dep.today),
+    who=Depends(dep.board_rule),
 ) -> dict:
     return await views.board(department.lower(), today)
 
@@ -29,6 +30,8 @@ async def escalations(
     offset: int = Query(0, ge=0, le=1_000_000),
     views=Depends(dep.views),
     today=Depends(dep.today),
+    who=dep.escalations_rule,
 ) -> Page:
+    account_manager = dep.manager_filter(who, account_manager)
     items, total = await views.escalations(account_manager, today, limit, offset)
     return Page(items=items, limit=limit, offset=offset, total=total)

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/requests", tags=["requests"])
     summary="All work orders of the request, the handover state, the rework rounds",
     dependencies=[read_after_position("request_deliveries", "work_orders")],
 )
-async def request_delivery(request_id: str, views=Depends(dep.views)) -> dict:
+async def request_delivery(request_id: str, views=Depends(dep.views), who=Depends(dep.request_rule)) -> dict:
     delivery = await views.request_delivery(request_id)
     if delivery is None:
         raise NotFound(f"no delivery for request {request_id}")
@@ -28,7 +28,8 @@ async def request_delivery(request_id: str, views=Depends(dep.views)) -> dict:
 
 
 @router.post("/{request_id}/acceptance", response_model=WriteOut, summary="Record the client's verdict: accepted, or rework per department")
-async def acceptance(request_id: str, body: AcceptanceIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)) -> WriteOut:
+async def acceptance(request_id: str, body: AcceptanceIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+                     who=Depends(dep.request_rule)) -> WriteOut:
     return dep.written(
         await app.record_verdict(
             request_id,

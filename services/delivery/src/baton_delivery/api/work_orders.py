@@ -25,13 +25,17 @@ async def list_work_orders(
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
     views=Depends(dep.views),
+    who=dep.work_orders_rule,
 ) -> Page:
-    items, total = await views.list_work_orders(department and department.lower(), status, overdue, limit, offset)
+    department = dep.department_filter(who, department and department.lower())
+    items, total = await views.list_work_orders(department, status, overdue, limit, offset)
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
 @router.get("/{work_order_id}", summary="One work order with its full history", dependencies=[read_after_position("work_orders")])
-async def get_work_order(work_order_id: str, views=Depends(dep.views), app=Depends(dep.application)) -> dict:
+async def get_work_order(
+    work_order_id: str, views=Depends(dep.views), app=Depends(dep.application), who=Depends(dep.work_order_rule)
+) -> dict:
     work_order = await views.work_order(work_order_id)
     if work_order is None:
         raise NotFound(f"work order {work_order_id} not found")
@@ -52,30 +56,30 @@ async def get_work_order(work_order_id: str, views=Depends(dep.views), app=Depen
 
 
 @router.post("/{work_order_id}/accept", response_model=WriteOut, summary="A member of the department accepts the work")
-async def accept(work_order_id: str, body: AcceptIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)) -> WriteOut:
+async def accept(work_order_id: str, body: AcceptIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.work_order_rule)) -> WriteOut:
     return dep.written(await app.accept(work_order_id, body.member, actor, cause))
 
 
 @router.post("/{work_order_id}/start", response_model=WriteOut, summary="Work begins (again, after rework)")
-async def start(work_order_id: str, body: EmptyIn | None = None, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)) -> WriteOut:
+async def start(work_order_id: str, body: EmptyIn | None = None, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.work_order_rule)) -> WriteOut:
     return dep.written(await app.start(work_order_id, actor, cause))
 
 
 @router.post("/{work_order_id}/progress", response_model=WriteOut, summary="A progress note, with an optional percentage")
-async def progress(work_order_id: str, body: ProgressIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)) -> WriteOut:
+async def progress(work_order_id: str, body: ProgressIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.work_order_rule)) -> WriteOut:
     return dep.written(await app.progress(work_order_id, body.note, body.percent, actor, cause))
 
 
 @router.post("/{work_order_id}/block", response_model=WriteOut, summary="The department cannot go on, and says why")
-async def block(work_order_id: str, body: BlockIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)) -> WriteOut:
+async def block(work_order_id: str, body: BlockIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.work_order_rule)) -> WriteOut:
     return dep.written(await app.block(work_order_id, body.reason, actor, cause))
 
 
 @router.post("/{work_order_id}/unblock", response_model=WriteOut, summary="The block is lifted")
-async def unblock(work_order_id: str, body: EmptyIn | None = None, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)) -> WriteOut:
+async def unblock(work_order_id: str, body: EmptyIn | None = None, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.work_order_rule)) -> WriteOut:
     return dep.written(await app.unblock(work_order_id, actor, cause))
 
 
 @router.post("/{work_order_id}/complete", response_model=WriteOut, summary="The department finished its work")
-async def complete(work_order_id: str, body: CompleteIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)) -> WriteOut:
+async def complete(work_order_id: str, body: CompleteIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.work_order_rule)) -> WriteOut:
     return dep.written(await app.complete(work_order_id, body.note, actor, cause))

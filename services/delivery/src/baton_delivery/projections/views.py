@@ -44,6 +44,12 @@ class DeliveryViews:
             self._request_of[work_order_id] = request_id
         return request_id
 
+    async def current_manager(self, client_id: str, fallback: str | None = None) -> str | None:
+        """The client's current account manager (followed from intake's events), else ``fallback``."""
+        async with self.engine.connect() as conn:
+            manager = await conn.scalar(select(self.cm.c.account_manager).where(self.cm.c.client_id == client_id))
+        return manager or fallback
+
     async def work_order(self, work_order_id: str) -> dict | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(self.wo).where(self.wo.c.work_order_id == work_order_id))).mappings().first()

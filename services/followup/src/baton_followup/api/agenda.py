@@ -27,6 +27,8 @@ async def agenda(
     offset: int = Query(0, ge=0, le=1_000_000),
     views=Depends(dep.views),
     now=Depends(dep.now),
+    who=dep.agenda_rule,
 ) -> Page:
+    account_manager = dep.manager_filter(who, account_manager, "read the agenda")
     items, total = await views.agenda(account_manager, due_before or now.date(), now, limit, offset)
     return Page(items=items, limit=limit, offset=offset, total=total)

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
 
 @router.get("/{client_id}", summary="The relationship: tier, cadence, policy, contacts, satisfaction", dependencies=[read_after_position("relationships")])
-async def relationship(client_id: str, views=Depends(dep.views), now=Depends(dep.now)) -> dict:
+async def relationship(client_id: str, views=Depends(dep.views), now=Depends(dep.now), who=Depends(dep.client_rule)) -> dict:
     row = await views.relationship(client_id)
     if row is None:
         raise NotFound(f"client {client_id} not found in follow-up")
@@ -29,7 +29,8 @@ async def relationship(client_id: str, views=Depends(dep.views), now=Depends(dep
 
 @router.post("/{client_id}/satisfaction", status_code=201, response_model=WriteOut, summary="Record the client's satisfaction (1-5)")
 async def record_satisfaction(
-    client_id: str, body: SatisfactionIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)
+    client_id: str, body: SatisfactionIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(await app.record_satisfaction(client_id, body.score, body.comment, body.request_id, actor, cause))
 
@@ -43,6 +44,7 @@ async def brief(
     client_id: str,
     brief_id: str | None = Query(None, pattern=UUID_PATTERN, description="a brief as prepared at a handover; default: as of now"),
     views=Depends(dep.views),
+    who=Depends(dep.client_rule),
 ) -> dict:
     if brief_id is not None:
         stored = await views.stored_brief(brief_id)
@@ -57,7 +59,8 @@ async def brief(
 
 @router.post("/{client_id}/programs", status_code=201, response_model=WriteOut, summary="Enrol the client in a paid program")
 async def enrol(
-    client_id: str, body: ProgramIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)
+    client_id: str, body: ProgramIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.client_rule),
 ) -> WriteOut:
     terms = ProgramTerms(body.minimum_term_months, body.total_term_months, body.notice_days)
     return dep.written(await app.enrol(client_id, body.name, body.starts_on, terms, body.trailing_12_month_revenue, actor, cause))

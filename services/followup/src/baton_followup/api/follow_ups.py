@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/follow-ups", tags=["follow-ups"])
 
 
 @router.get("/{follow_up_id}", summary="One follow-up", dependencies=[read_after_position("follow_ups")])
-async def get_follow_up(follow_up_id: str, views=Depends(dep.views)) -> dict:
+async def get_follow_up(follow_up_id: str, views=Depends(dep.views), who=Depends(dep.follow_up_rule)) -> dict:
     follow_up = await views.follow_up(follow_up_id)
     if follow_up is None:
         raise NotFound(f"follow-up {follow_up_id} not found")
@@ -30,6 +30,7 @@ async def get_follow_up(follow_up_id: str, views=Depends(dep.views)) -> dict:
     dependencies=[read_after_position("follow_ups")],
 )
 async def record_contact(
-    follow_up_id: str, body: ContactIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)
+    follow_up_id: str, body: ContactIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.follow_up_rule),
 ) -> WriteOut:
     return dep.written(await app.record_contact(follow_up_id, body.channel, body.outcome, body.note, actor, cause))

@@ -25,13 +25,15 @@ async def list_opportunities(
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
     views=Depends(dep.views),
+    who=dep.opportunities_rule,
 ) -> Page:
-    items, total = await views.opportunities(client_id, status, limit, offset)
+    mine = dep.manager_filter(who, None, "list opportunities")
+    items, total = await views.opportunities(client_id, status, limit, offset, account_manager=mine)
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
 @router.get("/{opportunity_id}", summary="One opportunity", dependencies=AFTER)
-async def get_opportunity(opportunity_id: str, views=Depends(dep.views)) -> dict:
+async def get_opportunity(opportunity_id: str, views=Depends(dep.views), who=Depends(dep.opportunity_rule)) -> dict:
     opportunity = await views.opportunity(opportunity_id)
     if opportunity is None:
         raise NotFound(f"opportunity {opportunity_id} not found")
@@ -41,14 +43,14 @@ async def get_opportunity(opportunity_id: str, views=Depends(dep.views)) -> dict
 @router.post("/{opportunity_id}/offer", response_model=WriteOut, summary="Offer it (a contact: the policy applies)", dependencies=AFTER)
 async def offer(
     opportunity_id: str, body: OfferIn = Body(default_factory=OfferIn), app=Depends(dep.application),
-    actor=Depends(dep.actor), cause=Depends(dep.causation),
+    actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
     return dep.written(await app.offer(opportunity_id, body.channel, body.note, actor, cause))
 
 
 @router.post("/{opportunity_id}/decline", response_model=WriteOut, summary="The client said no (starts the cool-down)", dependencies=AFTER)
 async def decline(
-    opportunity_id: str, body: DeclineIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)
+    opportunity_id: str, body: DeclineIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
     return dep.written(await app.decline(opportunity_id, body.reason, actor, cause))
 
@@ -56,13 +58,13 @@ async def decline(
 @router.post("/{opportunity_id}/win", response_model=WriteOut, summary="The client said yes (intake opens a request)", dependencies=AFTER)
 async def win(
     opportunity_id: str, body: WinIn = Body(default_factory=WinIn), app=Depends(dep.application),
-    actor=Depends(dep.actor), cause=Depends(dep.causation),
+    actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
     return dep.written(await app.win(opportunity_id, body.note, actor, cause))
 
 
 @router.post("/{opportunity_id}/outcome", response_model=WriteOut, summary="Did it deliver what was promised?", dependencies=AFTER)
 async def outcome(
-    opportunity_id: str, body: OutcomeIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)
+    opportunity_id: str, body: OutcomeIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
     return dep.written(await app.review_outcome(opportunity_id, body.delivered_value, body.note, actor, cause))

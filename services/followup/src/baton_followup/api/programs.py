@@ -16,7 +16,7 @@ AFTER = [read_after_position("programs")]
 
 
 @router.get("/{program_id}", summary="One program with its dates", dependencies=AFTER)
-async def get_program(program_id: str, views=Depends(dep.views)) -> dict:
+async def get_program(program_id: str, views=Depends(dep.views), who=Depends(dep.program_rule)) -> dict:
     program = await views.program(program_id)
     if program is None:
         raise NotFound(f"program {program_id} not found")
@@ -30,6 +30,7 @@ async def get_program(program_id: str, views=Depends(dep.views)) -> dict:
     dependencies=AFTER,
 )
 async def cancel(
-    program_id: str, body: CancelIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation)
+    program_id: str, body: CancelIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.program_rule),
 ) -> WriteOut:
     return dep.written(await app.cancel_program(program_id, body.reason, actor, cause))

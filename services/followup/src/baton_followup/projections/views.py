@@ -100,10 +100,15 @@ class FollowupViews:
 
     # --- lists ---------------------------------------------------------------------------
 
-    async def opportunities(self, client_id: str | None, status: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
+    async def opportunities(
+        self, client_id: str | None, status: str | None, limit: int, offset: int, account_manager: str | None = None
+    ) -> tuple[list[dict], int]:
         where = []
         if client_id is not None:
             where.append(self.opp.c.client_id == client_id)
+        if account_manager is not None:
+            mine = select(self.rel.c.client_id).where(self.rel.c.account_manager == account_manager)
+            where.append(self.opp.c.client_id.in_(mine))
         if status is not None:
             where.append(self.opp.c.status == status)
         async with self.engine.connect() as conn:

@@ -17,8 +17,10 @@ router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
 @router.post("", status_code=201, response_model=WriteOut, summary="Register a client")
 async def register_client(
-    body: ClientIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+    body: ClientIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    who=dep.clients_rule,
 ) -> WriteOut:
+    dep.only_own(who, body.account_manager, "register a client")
     result = await app.register_client(
         RegisterClient(
             name=body.name,
@@ -46,13 +48,15 @@ async def list_clients(
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
     views=Depends(dep.views),
+    who=dep.clients_rule,
 ) -> Page:
+    account_manager = dep.only_own(who, account_manager, "list the clients")
     items, total = await views.list_clients(account_manager, limit, offset)
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
 @router.get("/{client_id}", summary="One client", dependencies=[read_after_position("clients")])
-async def get_client(client_id: str, views=Depends(dep.views)) -> dict:
+async def get_client(client_id: str, views=Depends(dep.views), who=Depends(dep.client_rule)) -> dict:
     client = await views.client(client_id)
     if client is None:
         raise NotFound(f"client {client_id} not found")
@@ -70,6 +74,7 @@ async def client_timeline(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10_000_000),
     views=Depends(dep.views),
+    who=Depends(dep.client_rule),
 ) -> Page:
     if await views.client(client_id) is None:
         raise NotFound(f"client {client_id} not found")
@@ -79,14 +84,16 @@ async def client_timeline(
 
 @router.post("/{client_id}/notes", status_code=201, response_model=WriteOut, summary="Record a nuance")
 async def add_note(
-    client_id: str, body: NoteIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+    client_id: str, body: NoteIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(await app.add_client_note(AddClientNote(client_id=client_id, text=body.text, actor=actor, causation_id=cause)))
 
 
 @router.put("/{client_id}/account-manager", response_model=WriteOut, summary="Hand the client to another account manager")
 async def assign_account_manager(
-    client_id: str, body: AccountManagerIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+    client_id: str, body: AccountManagerIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(
         await app.assign_account_manager(
@@ -103,7 +110,8 @@ async def assign_account_manager(
 
 @router.put("/{client_id}/contact-policy", response_model=WriteOut, summary="Set how the client may be contacted")
 async def set_contact_policy(
-    client_id: str, body: ContactPolicyIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+    client_id: str, body: ContactPolicyIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(
         await app.set_contact_policy(SetContactPolicy(client_id=client_id, policy=body.policy(), actor=actor, causation_id=cause))
@@ -112,7 +120,8 @@ async def set_contact_policy(
 
 @router.put("/{client_id}/revenue", response_model=WriteOut, summary="Record the client's annual revenue (follow-up re-tiers them)")
 async def change_revenue(
-    client_id: str, body: RevenueIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+    client_id: str, body: RevenueIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(
         await app.change_revenue(ChangeRevenue(client_id=client_id, annual_revenue=body.annual_revenue, actor=actor, causation_id=cause))

@@ -18,7 +18,8 @@ router = APIRouter(tags=["requests"])
 
 @router.post("/v1/clients/{client_id}/requests", status_code=201, response_model=WriteOut, summary="Capture a client's need")
 async def capture_need(
-    client_id: str, body: RequestIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+    client_id: str, body: RequestIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(
         await app.capture_need(
@@ -37,7 +38,7 @@ async def capture_need(
 
 
 @router.get("/v1/requests/{request_id}", summary="One request", dependencies=[read_after_position("requests")])
-async def get_request(request_id: str, views=Depends(dep.views)) -> dict:
+async def get_request(request_id: str, views=Depends(dep.views), who=Depends(dep.request_rule)) -> dict:
     request = await views.request(request_id)
     if request is None:
         raise NotFound(f"request {request_id} not found")
@@ -46,7 +47,8 @@ async def get_request(request_id: str, views=Depends(dep.views)) -> dict:
 
 @router.post("/v1/requests/{request_id}/clarifications", status_code=201, response_model=WriteOut, summary="Record a question and the client's answer")
 async def record_clarification(
-    request_id: str, body: ClarificationIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+    request_id: str, body: ClarificationIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.request_rule),
 ) -> WriteOut:
     return dep.written(
         await app.record_clarification(
@@ -57,7 +59,8 @@ async def record_clarification(
 
 @router.post("/v1/requests/{request_id}/handoffs", status_code=201, response_model=WriteOut, summary="Hand work to departments (one event per department, atomically)")
 async def request_handoff(
-    request_id: str, body: HandoffIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+    request_id: str, body: HandoffIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.request_rule),
 ) -> WriteOut:
     work = tuple(WorkItem(department=w.department, scope=w.scope, due_by=w.due_by) for w in body.work)
     return dep.written(
@@ -67,7 +70,8 @@ async def request_handoff(
 
 @router.post("/v1/requests/{request_id}/changes", status_code=201, response_model=WriteOut, summary="Relay a client's change request")
 async def request_change(
-    request_id: str, body: ChangeIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+    request_id: str, body: ChangeIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.request_rule),
 ) -> WriteOut:
     return dep.written(
         await app.request_change(
@@ -78,7 +82,8 @@ async def request_change(
 
 @router.post("/v1/requests/{request_id}/cancel", response_model=WriteOut, summary="Cancel the request")
 async def cancel_request(
-    request_id: str, body: CancelIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation)
+    request_id: str, body: CancelIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.request_rule),
 ) -> WriteOut:
     return dep.written(
         await app.cancel_request(CancelRequest(request_id=request_id, reason=body.reason, actor=actor, causation_id=cause))
