@@ -182,8 +182,31 @@ def _problem(status: int, detail: str) -> tuple[dict, list[tuple[bytes, bytes]],
     return {"type": "http.response.start", "status": status, "headers": headers}, headers, body
 
 
+def _nul_in(value, where: str = "body") -> str | None:  # noqa: ANN001
+    """Where a NUL character hides in a parsed JSON value (PostgreSQL text cannot hold one)."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _nul_in(k, where) or _nul_in(v, f"{where}.{k}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for n, v in enumerate(value):
+            found = _nul_in(v, f"{where}[{n}]")
+            if found:
+                return found
+    return None
+
+
 class WriteGuard:
-    """Pure ASGI middleware in front of every write (POST, PUT, PATCH):
+    """Pure ASGI middleware in front of every request:
+
+    - a NUL character in the path or the query, or in a string of a write's JSON body,
+      is 422 (stored in an event it would stop the PostgreSQL projections; in a query it
+      failed the read with a 500);
+
+    and in front of every write (POST, PUT, PATCH):
 
     - reads the body, at most ``max_body_bytes`` (Content-Length or not, chunked too):
       over that, 413 and the app never sees the request, so nothing is appended;
@@ -201,7 +224,13 @@ class WriteGuard:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
-        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            await self._answer(send, 422, "the path or the query contains a NUL character (%00), which no id or value may hold")
+            return
+        if scope["method"] not in WRITE_METHODS:
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes
@@ -239,6 +268,14 @@ class WriteGuard:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        if b"\\u0000" in body:
+            try:
+                where = _nul_in(orjson.loads(body))
+            except orjson.JSONDecodeError:
+                where = None  # not JSON: the app answers that
+            if where:
+                await self._answer(send, 422, f"{where} contains a NUL character (\\u0000), which no text may hold")
+                return
         delivered = False
 
         async def replay_receive():  # noqa: ANN202

@@ -26,6 +26,7 @@ from baton_shared.eventstore.port import ConcurrencyConflict, EventStoreUnavaila
 from baton_shared.service import metrics
 from baton_shared.service.access import OPS, TokenBook, authenticated, has_access_rule, roles
 from baton_shared.service.asyncapi import asyncapi_document
+from baton_shared.service import validation
 from baton_shared.service.logging import get_logger
 from baton_shared.service.runtime import ServiceRuntime
 
@@ -108,6 +109,7 @@ def create_service_app(
     asyncapi = asyncapi_document(service, published, consumed, nats_url=runtime.settings.nats_url)
 
     idempotency.install(app, runtime.settings.max_body_bytes)  # body limit, Idempotency-Key
+    validation.register(app)  # 422s whose detail can always be encoded
     app.add_middleware(CorrelationAndMetrics, service=service)
 
     @app.exception_handler(NotFound)

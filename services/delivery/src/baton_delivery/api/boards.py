@@ -16,11 +16,13 @@ router = APIRouter(prefix="/v1", tags=["boards"])
 @router.get("/departments/{department}/board", summary="Counts by status, overdue items oldest first", dependencies=[read_after_position("work_orders")])
 async def board(
     department: str = Path(pattern=DEPARTMENT_PATTERN, description="department slug; case is ignored"),
+    limit: int = Query(50, ge=1, le=200, description="overdue items per page"),
+    offset: int = Query(0, ge=0, le=1_000_000),
     views=Depends(dep.views),
     today=Depends(dep.today),
     who=Depends(dep.board_rule),
 ) -> dict:
-    return await views.board(department.lower(), today)
+    return await views.board(department.lower(), today, limit, offset)
 
 
 @router.get("/escalations", response_model=Page, summary="Overdue and blocked work, for the clients' account manager", dependencies=[read_after_position("work_orders")])

@@ -84,21 +84,27 @@ class DeliveryViews:
             out["work_orders"] = [json_row(r) for r in rows.mappings()]
             return out
 
-    async def board(self, department: str, today: date) -> dict:
+    async def board(self, department: str, today: date, limit: int = 50, offset: int = 0) -> dict:
+        """Counts by status, and one page of the overdue items, oldest due first."""
         async with self.engine.connect() as conn:
             counts = await conn.execute(
                 select(self.wo.c.status, func.count()).where(self.wo.c.department == department).group_by(self.wo.c.status)
             )
             late = or_(self.wo.c.overdue.is_(True), self.wo.c.due_by < today)
+            where = (self.wo.c.department == department, self.wo.c.status.in_(LIVE), late)
+            overdue_total = await conn.scalar(select(func.count()).select_from(self.wo).where(*where))
             overdue = await conn.execute(
-                select(self.wo)
-                .where(self.wo.c.department == department, self.wo.c.status.in_(LIVE), late)
-                .order_by(self.wo.c.due_by, self.wo.c.opened_at)
+                select(self.wo).where(*where)
+                .order_by(self.wo.c.due_by, self.wo.c.opened_at, self.wo.c.work_order_id)
+                .limit(limit).offset(offset)
             )
             return {
                 "department": department,
                 "counts": {status: n for status, n in counts.all()},
                 "overdue": [json_row(r) for r in overdue.mappings()],
+                "overdue_total": overdue_total,
+                "limit": limit,
+                "offset": offset,
             }
 
     async def escalations(self, account_manager: str | None, today: date, limit: int, offset: int) -> tuple[list[dict], int]:

@@ -1,0 +1,36 @@
+"""422 answers that can always be written.
+
+FastAPI's own handler echoes the offending input in ``detail``; an input JSON cannot
+carry back (a float like ``1e400`` parsed as infinity, bytes that are not UTF-8) made
+the answer itself fail and the caller got a 500 (found by ``tests/integration/test_fuzz.py``).
+Here such values are echoed as their text."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_printable(v) for v in value]
+    return value
+
+
+def register(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _printable(jsonable_encoder(exc.errors(), custom_encoder={bytes: _printable}))}, status_code=422)
