@@ -17,8 +17,8 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from baton_shared.eventstore.provisioning import js_api
 from baton_ops.cli import app
+from tests.conftest import delete_streams
 from tests.integration.services import eventually, intake_and_delivery
 
 pytestmark = pytest.mark.nats
@@ -26,8 +26,7 @@ pytestmark = pytest.mark.nats
 
 async def _clean(nats_url: str) -> None:
     nc = await nats_py.connect(nats_url)
-    for name in (await js_api(nc, "STREAM.NAMES")).get("streams") or []:
-        await js_api(nc, f"STREAM.DELETE.{name}")
+    await delete_streams(nc)  # a plain delete can leave the old messages to the next stream
     await nc.close()
 
 

@@ -17,10 +17,14 @@ Several events from one command
 Lost acknowledgements
   An append whose acknowledgement was lost is retried with the same ids. The
   server then answers "wrong last sequence" (10071) or "duplicate message id in
-  batch" (10201) rather than "duplicate", so on those answers the store looks at
-  the aggregate's last stored message: if its ``Nats-Msg-Id`` is our last event
-  id, the append had succeeded and is reported as such; otherwise it is a real
-  conflict.
+  batch" (10201) rather than "duplicate", so on those answers the store reads the
+  aggregate's messages after the expected version: if our event ids are there
+  (all of them, in order; not necessarily last, another writer may have appended
+  since), the append had succeeded and is reported with their sequences;
+  otherwise it is a real conflict. A retried batch gets a new ``Nats-Batch-Id``:
+  the server deduplicates batch members by ``Nats-Msg-Id`` and refuses the whole
+  batch if any of them is stored, and an earlier attempt whose commit never
+  arrived is abandoned by the server (10 s), never stored.
 """
 
 from __future__ import annotations
@@ -293,9 +297,9 @@ class JetStreamEventStore:
                 metrics.APPENDS.labels(self.stream_name).inc(len(ids))
                 return AppendResult(self.stream_name, last - len(ids) + 1, last, ids)
             if error.get("err_code") in (WRONG_LAST_SEQUENCE, BATCH_DUPLICATE_MSG_ID):
-                stored_seq = await self._stored_as_last(subject_filter, ids[-1])
-                if stored_seq is not None:
-                    return AppendResult(self.stream_name, stored_seq - len(ids) + 1, stored_seq, ids)
+                stored = await self._stored_after(subject_filter, expected_version, ids)
+                if stored is not None:
+                    return AppendResult(self.stream_name, stored[0], stored[1], ids)
                 metrics.CONFLICTS.labels(self.stream_name).inc()
                 raise ConcurrencyConflict(label, expected_version, error.get("description", ""))
             raise EventStoreUnavailable(f"append to {label} refused: {error}")
@@ -327,16 +331,27 @@ class JetStreamEventStore:
                 return orjson.loads(await self._acks.request(subject, body, headers, self.timeout))
         raise AssertionError("unreachable")
 
-    async def _stored_as_last(self, subject_filter: str, last_event_id: str) -> int | None:
-        reply = await self.nc.request(
-            f"$JS.API.DIRECT.GET.{self.stream_name}",
-            orjson.dumps({"last_by_subj": subject_filter}),
-            timeout=self.timeout,
-        )
-        headers = reply.headers or {}
-        if headers.get("Nats-Msg-Id") == last_event_id:
-            return int(headers["Nats-Sequence"])
-        return None
+    async def _stored_after(
+        self, subject_filter: str, expected_version: int, ids: tuple[str, ...]
+    ) -> tuple[int, int] | None:
+        """Where this append's events already are, if an earlier attempt stored them.
+
+        Stored, they follow ``expected_version`` (the check passed), contiguously (one
+        atomic batch), though not necessarily last: another writer may have appended
+        since. So the aggregate's messages after ``expected_version`` are read and every
+        id is matched, not only the last one of the aggregate."""
+        msgs = await self._gets.batch(self.stream_name, subject_filter, expected_version + 1, self.timeout)
+        stored = [m.headers.get("Nats-Msg-Id") for m in msgs]
+        if ids[0] not in stored:
+            return None
+        start = stored.index(ids[0])
+        if tuple(stored[start : start + len(ids)]) != ids:
+            # An atomic batch is stored whole or not at all: this is not our append's doing.
+            raise EventStoreUnavailable(
+                f"append to {subject_filter}: only part of its events found after {expected_version}"
+            )
+        run = msgs[start : start + len(ids)]
+        return int(run[0].headers["Nats-Sequence"]), int(run[-1].headers["Nats-Sequence"])
 
 
 async def direct_get_batch(
