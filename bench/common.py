@@ -114,8 +114,9 @@ async def postgres_reachable(url: str) -> bool:
 
 def registered(client_id: str) -> NewEvent:
     return NewEvent(
+        # No contacts: their shape is the contract's business (sealed since v2), not the bench's.
         ev.ClientRegistered(client_id=client_id, name="Bench client", segment="B2B", account_manager="alice",
-                            contacts=(ev.Contact(name="P", email="p@example.com"),), annual_revenue=1_000_000),
+                            business_description="builds houses", annual_revenue=1_000_000),
         correlation_id=client_id, actor="bench",
     )
 

@@ -165,7 +165,7 @@ def run(url: str, events: int, per_client: int = 10) -> dict:
     t = time.perf_counter()
     for _ in range(clients):
         client = Client(name="Bench client", segment="B2B", account_manager="alice",
-                        contacts=[{"name": "P", "email": "p@example.com"}], annual_revenue="1000000")
+                        contacts=[], annual_revenue="1000000")
         for n in range(per_client - 1):
             client.add_note(note_id=str(uuid.uuid4()), text=f"nuance {n + 1}", author="bench")
         app.save(client)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import random
+import secrets
 import signal
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from common import ROOT, cpu_seconds, free_port, latency_summary
+import loadgen
 from loadgen import Connection, Done, closed_loop, split
 
 SERVICES = {"intake": 8001, "delivery": 8002, "followup": 8003}
@@ -43,7 +46,11 @@ class Embedded:
         self.data = data
         self.nats_port = free_port()
         self.offset = self._free_offset()
-        self.env = {**os.environ, **(env or {})}
+        # An admin token for the bench, accepted by services that check tokens.
+        token = secrets.token_urlsafe(24)
+        loadgen.DEFAULT_HEADERS["Authorization"] = f"Bearer {token}"
+        tokens = json.dumps([{"name": "bench", "role": "admin", "token": token}])
+        self.env = {**os.environ, "BATON_TOKENS": tokens, **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     @staticmethod
@@ -84,7 +91,8 @@ class Embedded:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"embedded run exited ({self.proc.returncode}); see {self.data / 'embedded.log'}")
                 try:
-                    with urllib.request.urlopen(f"{self.url(service)}/health", timeout=1) as r:
+                    request = urllib.request.Request(f"{self.url(service)}/health", headers=loadgen.DEFAULT_HEADERS)
+                    with urllib.request.urlopen(request, timeout=1) as r:
                         if r.status == 200:
                             break
                 except Exception:  # noqa: BLE001 - not up yet

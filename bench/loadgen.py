@@ -13,6 +13,11 @@ import time
 import orjson
 
 
+# Sent with every request: the bench's admin token (see http_bench.Embedded), so the suite
+# runs the same whether the services demand ``Authorization`` or not.
+DEFAULT_HEADERS: dict[str, str] = {}
+
+
 class Connection:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
@@ -30,7 +35,7 @@ class Connection:
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(data)}\r\n"
         if body is not None:
             head += "Content-Type: application/json\r\n"
-        for k, v in (headers or {}).items():
+        for k, v in {**DEFAULT_HEADERS, **(headers or {})}.items():
             head += f"{k}: {v}\r\n"
         self.writer.write(head.encode() + b"\r\n" + data)
         status_line = await self.reader.readline()
