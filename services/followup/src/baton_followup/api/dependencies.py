@@ -23,15 +23,15 @@ __all__ = [
 ]
 
 
-def application(request: Request) -> FollowupApplication:
+async def application(request: Request) -> FollowupApplication:
     return request.app.state.application
 
 
-def views(request: Request):
+async def views(request: Request):
     return request.app.state.views
 
 
-def now(request: Request):
+async def now(request: Request):
     return request.app.state.application.clock()
 
 
