@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import base64
 import secrets
 import signal
 import subprocess
@@ -39,7 +40,8 @@ APPS = [a for a in ("intake", "delivery", "followup") if importlib.util.find_spe
 def compose_settings() -> dict[str, str]:
     """The example settings with fresh secrets, as an operator's deploy/.env would have."""
     env = read_env_file(DEPLOY / ".env.example")
-    return {k: (secrets.token_hex(16) if "PASSWORD" in k else TEST_TOKENS if k == "BATON_TOKENS" else v) for k, v in env.items()}
+    fresh = {k: (secrets.token_hex(16) if "PASSWORD" in k else TEST_TOKENS if k == "BATON_TOKENS" else v) for k, v in env.items()}
+    return {**fresh, "BATON_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode()}
 
 
 async def test_compose_services_run_with_their_own_nats_users_and_nothing_more(tmp_path, postgres_url):

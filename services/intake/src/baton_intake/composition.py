@@ -8,6 +8,7 @@ from baton_shared.contracts import followup as followup_contracts
 from baton_shared.contracts import intake as contracts
 from baton_shared.contracts import registry
 from baton_shared.eventstore.lazy import LazyEventStore
+from baton_shared.privacy import JetStreamKeyStore, PersonalDataVault, load_master_key
 from baton_shared.service.app import create_service_app
 from baton_shared.service.logging import configure_logging
 from baton_shared.service.runtime import ServiceRuntime
@@ -51,6 +52,11 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
         published=PUBLISHED,
         consumed=CONSUMED,
     )
-    app.state.application = IntakeApplication(LazyEventStore(runtime), clock=clock)
-    app.state.views = IntakeViews(runtime.engine, clients, requests, timeline, delivery)
+    # Contacts are sealed with a key per client, kept in the CLIENT_KEYS stream (issue 7, erasure).
+    keys = JetStreamKeyStore(
+        lambda: runtime.nc, load_master_key(settings.master_key, settings.data_dir), replicas=settings.stream_replicas
+    )
+    vault = PersonalDataVault(keys)
+    app.state.application = IntakeApplication(LazyEventStore(runtime), clock=clock, vault=vault)
+    app.state.views = IntakeViews(runtime.engine, clients, requests, timeline, delivery, vault=vault)
     return app

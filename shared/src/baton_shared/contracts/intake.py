@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from baton_shared.contracts.registry import registry
 from baton_shared.events.envelope import DomainEvent
+from baton_shared.privacy import SealedData
 
 Segment = Literal["B2B", "B2C"]
 Channel = Literal["phone", "email", "meeting", "sms", "chat", "letter"]
@@ -57,19 +58,47 @@ class WorkItem(BaseModel):
 
 @registry.register
 class ClientRegistered(IntakeEvent):
-    "A new client entered the base with their business profile."
+    """A new client entered the base with their business profile.
+
+    v2: the contacts (people's names, roles, e-mail addresses, phone numbers) are in
+    ``sealed_contacts``, encrypted with the client's data key (``baton_shared.privacy``,
+    purpose ``contacts``: a JSON list of Contact); forgetting the client destroys the key.
+    ``legacy_contacts`` holds the plaintext of v1 events (upcast), never written any more."""
 
     event_type = "ClientRegistered"
+    schema_version = 2
     aggregate_type = "client"
 
     client_id: str
     name: str
     segment: Segment
-    contacts: tuple[Contact, ...] = ()
+    sealed_contacts: SealedData | None = None
+    legacy_contacts: tuple[Contact, ...] = ()
     business_description: str = ""
     annual_revenue: Decimal | None = None
     account_manager: str
     contact_policy: ContactPolicy = ContactPolicy()
+
+
+@registry.upcaster("ClientRegistered", 1)
+def _client_registered_v1_to_v2(payload: dict) -> dict:
+    payload = dict(payload)
+    payload["legacy_contacts"] = payload.pop("contacts", [])
+    return payload
+
+
+CONTACTS_PURPOSE = "contacts"
+
+
+@registry.register
+class ClientForgotten(IntakeEvent):
+    """The client's personal data was forgotten: their data key is destroyed, so the
+    contacts sealed in earlier events can no longer be read. Carries no personal data."""
+
+    event_type = "ClientForgotten"
+    aggregate_type = "client"
+
+    client_id: str
 
 
 @registry.register

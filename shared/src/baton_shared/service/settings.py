@@ -47,6 +47,12 @@ class BatonSettings(BaseSettings):
         None, description="JSON file of API tokens (name, role, department, sha256); see baton_shared.service.access"
     )
     tokens: str | None = Field(None, description="API tokens as inline JSON, same format as the file (compose)")
+    master_key: str | None = Field(
+        None,
+        description="intake: base64 of 32 bytes wrapping the per-client data keys (baton_shared.privacy); "
+        "unset: <data_dir>/master.key, generated on first start (embedded run, tests)",
+        repr=False,
+    )
     log_level: str = "INFO"
     log_format: str = Field("json", pattern="^(json|console)$")
 

@@ -1,6 +1,7 @@
 from baton_intake.api.clients import router as clients_router
+from baton_intake.api.personal_data import router as personal_data_router
 from baton_intake.api.requests import router as requests_router
 
-routers = [clients_router, requests_router]
+routers = [clients_router, personal_data_router, requests_router]
 
 __all__ = ["routers"]

@@ -27,6 +27,11 @@ class RegisterClient(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ForgetClient(Command):
+    client_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class AddClientNote(Command):
     client_id: str
     text: str

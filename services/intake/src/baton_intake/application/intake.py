@@ -20,6 +20,8 @@ from baton_shared import idempotency
 from baton_shared.application import Written
 from baton_shared.domain import Aggregate, NotFound
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from baton_shared.contracts.intake import CONTACTS_PURPOSE
+from baton_shared.privacy import MemoryKeyStore, PersonalDataVault
 
 from baton_intake.application import commands as c
 from baton_intake.domain import Client, Request
@@ -37,10 +39,15 @@ def new_id() -> str:
 
 
 class IntakeApplication:
-    def __init__(self, store: EventStore, clock: Clock = utc_now, attempts: int = 5) -> None:
+    def __init__(
+        self, store: EventStore, clock: Clock = utc_now, attempts: int = 5, vault: PersonalDataVault | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
         self.attempts = attempts
+        # Contacts are sealed with the client's data key before they reach an event
+        # (the composition root passes the vault on the CLIENT_KEYS stream).
+        self.vault = vault or PersonalDataVault(MemoryKeyStore())
 
     def _today(self) -> date:
         return self.clock().date()
@@ -141,13 +148,29 @@ class IntakeApplication:
             name=cmd.name,
             segment=cmd.segment,
             account_manager=cmd.account_manager,
-            contacts=cmd.contacts,
+            sealed_contacts=(
+                await self.vault.seal(client_id, CONTACTS_PURPOSE, [x.model_dump(mode="json") for x in cmd.contacts])
+                if cmd.contacts
+                else None
+            ),
             business_description=cmd.business_description,
             annual_revenue=cmd.annual_revenue,
             contact_policy=cmd.contact_policy,
         )
         position, n = await self._create(client, cmd, keyed)
         return Written({"client_id": client_id}, self.store.stream_name, position, n)
+
+    async def forget_client(self, cmd: c.ForgetClient) -> Written:
+        """Destroy the client's data key, then record ClientForgotten.
+
+        The key goes first: once this answers, nothing can read the contacts, even if
+        the append failed (asking again appends it; forgetting twice records nothing)."""
+        client = await self._load_existing(Client, cmd.client_id, "client")
+        await self.vault.forget(cmd.client_id)
+        _, position, n = await self._update(
+            Client, cmd.client_id, "client", cmd, lambda client: client.forget(), lambda client: client.id, loaded=client
+        )
+        return Written({"client_id": cmd.client_id}, self.store.stream_name, position, n)
 
     async def add_client_note(self, cmd: c.AddClientNote) -> Written:
         keyed = self._keyed(cmd)

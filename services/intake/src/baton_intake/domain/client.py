@@ -6,15 +6,16 @@ from decimal import Decimal
 
 from baton_shared.contracts.intake import (
     AccountManagerAssigned,
+    ClientForgotten,
     ClientNoteAdded,
     ClientRegistered,
     ClientRevenueChanged,
-    Contact,
     ContactPolicy,
     ContactPolicyChanged,
     Segment,
 )
 from baton_shared.domain import Aggregate, DomainRuleViolation
+from baton_shared.privacy import SealedData
 
 
 class Client(Aggregate):
@@ -27,6 +28,7 @@ class Client(Aggregate):
         self.contact_policy = ContactPolicy()
         self.annual_revenue: Decimal | None = None
         self.note_ids: set[str] = set()
+        self.forgotten = False
 
     # --- commands -----------------------------------------------------------
 
@@ -38,7 +40,7 @@ class Client(Aggregate):
         name: str,
         segment: Segment,
         account_manager: str,
-        contacts: tuple[Contact, ...] = (),
+        sealed_contacts: SealedData | None = None,
         business_description: str = "",
         annual_revenue: Decimal | None = None,
         contact_policy: ContactPolicy | None = None,
@@ -49,7 +51,7 @@ class Client(Aggregate):
                 client_id=client_id,
                 name=name,
                 segment=segment,
-                contacts=contacts,
+                sealed_contacts=sealed_contacts,
                 business_description=business_description,
                 annual_revenue=annual_revenue,
                 account_manager=account_manager,
@@ -91,6 +93,13 @@ class Client(Aggregate):
             return  # nothing changes, nothing recorded
         self._record(ContactPolicyChanged(client_id=self.id, contact_policy=policy))
 
+    def forget(self) -> None:
+        """Record that the client's personal data is forgotten (the application destroys the key)."""
+        self._must_exist()
+        if self.forgotten:
+            return  # forgotten already: nothing more to record
+        self._record(ClientForgotten(client_id=self.id))
+
     def _must_exist(self) -> None:
         if not self.exists:
             raise DomainRuleViolation(f"client {self.id} is not registered")
@@ -114,3 +123,6 @@ class Client(Aggregate):
 
     def _on_ContactPolicyChanged(self, e: ContactPolicyChanged) -> None:
         self.contact_policy = e.contact_policy
+
+    def _on_ClientForgotten(self, e: ClientForgotten) -> None:
+        self.forgotten = True

@@ -1,4 +1,10 @@
-"""Clients read model: one row per client, with profile, notes and contact policy."""
+"""Clients read model: one row per client, with profile, notes and contact policy.
+
+``contacts`` keeps what the event holds: the sealed contacts (``{"sealed": …}``, opened
+by the views when shown, so this database never holds them in the clear), or the
+plaintext list of a v1 event. ``ClientForgotten`` empties it and sets
+``personal_data_erased_at``.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ class ClientsProjection(RowPerAggregate):
             Column("registered_at", DateTime(timezone=True), nullable=False),
             Column("updated_at", DateTime(timezone=True), nullable=False),
             Column("version", BigInteger, nullable=False),
+            Column("personal_data_erased_at", DateTime(timezone=True)),
             Index(f"ix_clients{suffix}_account_manager", "account_manager", "name"),
         )
 
@@ -49,13 +56,18 @@ def fold(row: dict | None, recorded: RecordedEvent) -> dict | None:
             "account_manager": e.account_manager,
             "business_description": e.business_description,
             "annual_revenue": None if e.annual_revenue is None else str(e.annual_revenue),
-            "contacts": [c.model_dump(mode="json") for c in e.contacts],
+            "contacts": (
+                {"sealed": e.sealed_contacts.model_dump(mode="json")}
+                if e.sealed_contacts is not None
+                else [c.model_dump(mode="json") for c in e.legacy_contacts]
+            ),
             "contact_policy": e.contact_policy.model_dump(mode="json"),
             "notes": [],
             "account_manager_history": [{"account_manager": e.account_manager, "since": env.occurred_at.isoformat()}],
             "registered_at": env.occurred_at,
             "updated_at": env.occurred_at,
             "version": recorded.seq,
+            "personal_data_erased_at": None,
         }
     if row is None:
         return None  # an event for a client this projection never saw registered
@@ -79,4 +91,7 @@ def fold(row: dict | None, recorded: RecordedEvent) -> dict | None:
         row["contact_policy"] = e.contact_policy.model_dump(mode="json")
     elif isinstance(e, ev.ClientRevenueChanged):
         row["annual_revenue"] = str(e.annual_revenue)
+    elif isinstance(e, ev.ClientForgotten):
+        row["contacts"] = []
+        row["personal_data_erased_at"] = row.get("personal_data_erased_at") or env.occurred_at
     return row

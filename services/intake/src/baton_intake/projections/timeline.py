@@ -1,8 +1,13 @@
-"""Client timeline: every event about a client, in log order, with what caused it."""
+"""Client timeline: every event about a client, in log order, with what caused it.
+
+Payloads are kept as stored: contacts stay sealed (the views open them when shown).
+``ClientForgotten`` also drops the sealed contacts from the client's earlier rows, so
+even the ciphertext is gone from this read model once the client is forgotten.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, JSON, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, DateTime, Index, JSON, MetaData, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_shared.events.envelope import RecordedEvent
@@ -57,3 +62,23 @@ class TimelineProjection(Projection):
             )
         # Insert-only: an event already on the timeline stays as it is.
         await insert_new(conn, self.timeline, rows, ["client_id", "stream", "seq"])
+        forgotten = {
+            r.envelope.payload["client_id"] for r in events if r.envelope.event_type == "ClientForgotten"
+            and isinstance(r.envelope.payload.get("client_id"), str)
+        }
+        for client_id in sorted(forgotten):
+            await self._erase(conn, client_id)
+
+    async def _erase(self, conn: AsyncConnection, client_id: str) -> None:
+        t = self.timeline
+        found = await conn.execute(
+            select(t.c.stream, t.c.seq, t.c.payload).where(t.c.client_id == client_id, t.c.event_type == "ClientRegistered")
+        )
+        for stream, seq, payload in found.all():
+            if payload.get("contacts_erased"):
+                continue
+            erased = {k: v for k, v in payload.items() if k not in ("sealed_contacts", "contacts", "legacy_contacts")}
+            erased["contacts_erased"] = True
+            await conn.execute(
+                update(t).where(t.c.client_id == client_id, t.c.stream == stream, t.c.seq == seq).values(payload=erased)
+            )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from baton_shared.contracts.intake import CONTACTS_PURPOSE
+from baton_shared.privacy import MemoryKeyStore, PersonalDataVault
 from baton_shared.projections.sql import json_row
 
 from baton_intake.projections.clients import ClientsProjection
@@ -21,8 +23,10 @@ class IntakeViews:
         requests: RequestsProjection,
         timeline: TimelineProjection,
         delivery: DeliveryProgressProjection,
+        vault: PersonalDataVault | None = None,
     ) -> None:
         self.engine = engine
+        self.vault = vault or PersonalDataVault(MemoryKeyStore())
         self.clients = clients.clients
         self.requests = requests.requests
         self.timeline_table = timeline.timeline
@@ -34,6 +38,7 @@ class IntakeViews:
             if row is None:
                 return None
             client = json_row(row)
+            client["contacts"] = await self._contacts(client.get("personal_data_erased_at"), client["contacts"])
             r = self.requests
             open_requests = await conn.execute(
                 select(r.c.request_id, r.c.summary, r.c.status)
@@ -56,6 +61,15 @@ class IntakeViews:
                 .offset(offset)
             )
             return [json_row(x) for x in rows.mappings()], int(total or 0)
+
+    async def _contacts(self, erased_at, stored) -> list[dict]:  # noqa: ANN001
+        """The contacts in the clear, or [] once erased (forgotten, or its key gone)."""
+        if erased_at is not None:
+            return []
+        if isinstance(stored, dict) and "sealed" in stored:
+            opened = await self.vault.open(CONTACTS_PURPOSE, stored["sealed"])
+            return [] if opened is None else list(opened)
+        return list(stored or [])  # a v1 event's plaintext
 
     async def request(self, request_id: str) -> dict | None:
         async with self.engine.connect() as conn:
@@ -80,7 +94,18 @@ class IntakeViews:
                 .limit(limit)
                 .offset(offset)
             )
-            return [json_row(x) for x in rows.mappings()], int(total or 0)
+            items = [json_row(x) for x in rows.mappings()]
+        for item in items:
+            payload = item["payload"]
+            if item["event_type"] == "ClientRegistered" and isinstance(payload, dict) and payload.get("sealed_contacts"):
+                # Shown in the clear while the client's key exists; erased once it is gone.
+                opened = await self.vault.open(CONTACTS_PURPOSE, payload.pop("sealed_contacts"))
+                payload["contacts"] = [] if opened is None else list(opened)
+                if opened is None:
+                    payload["contacts_erased"] = True
+            elif item["event_type"] == "ClientRegistered" and isinstance(payload, dict) and payload.get("contacts_erased"):
+                payload["contacts"] = []
+        return items, int(total or 0)
 
 
 def _delivery_summary(row) -> dict:  # noqa: ANN001

@@ -1,0 +1,314 @@
+"""Personal data in an append-only log: crypto-shredding with a key per client.
+
+Contact details (names of people, e-mail addresses, phone numbers) are written to
+events only encrypted (AES-256-GCM) with a data key of their own client. The data
+keys live outside the log, in the JetStream stream ``CLIENT_KEYS`` (one message per
+client, subject ``client_keys.<client_id>``), each wrapped (AES-256-GCM) by the
+master key from ``BATON_MASTER_KEY``. Forgetting a client erases its key message
+(``STREAM.MSG.DELETE`` overwrites the stored bytes); every copy of the events,
+exports and backups included, then holds ciphertext nobody can open, while the rest
+of the client's history stays as it was.
+
+Readers open sealed data when they show it (``PersonalDataVault.open``): a missing
+key reads as erased (``None``), never as an error.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel, ConfigDict
+
+KEYS_STREAM = "CLIENT_KEYS"
+KEYS_SUBJECT_ROOT = "client_keys"
+ERASED = "[erased]"
+
+
+class SealedData(BaseModel):
+    """Ciphertext inside an event payload: only the client's data key opens it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alg: Literal["A256GCM"] = "A256GCM"
+    key_id: str  # the client whose data key sealed it
+    nonce: str  # base64
+    ciphertext: str  # base64, tag included
+
+
+class KeyUnavailable(Exception):
+    """A data key exists but cannot be unwrapped (wrong master key): a configuration error, not an erasure."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode())
+
+
+def _aad(key_id: str, purpose: str) -> bytes:
+    return f"baton:{purpose}:{key_id}".encode()
+
+
+def seal(key: bytes, key_id: str, purpose: str, value: Any) -> SealedData:
+    nonce = os.urandom(12)
+    ct = AESGCM(key).encrypt(nonce, orjson.dumps(value), _aad(key_id, purpose))
+    return SealedData(key_id=key_id, nonce=_b64(nonce), ciphertext=_b64(ct))
+
+
+def unseal(key: bytes, purpose: str, sealed: SealedData) -> Any:
+    pt = AESGCM(key).decrypt(_unb64(sealed.nonce), _unb64(sealed.ciphertext), _aad(sealed.key_id, purpose))
+    return orjson.loads(pt)
+
+
+# --- the master key ------------------------------------------------------------------
+
+
+class MasterKey:
+    """Wraps and unwraps the per-client data keys."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("the master key must be 32 bytes (base64 in BATON_MASTER_KEY)")
+        self._aead = AESGCM(key)
+        self.fingerprint = hashlib.sha256(b"baton-master-key:" + key).hexdigest()[:16]
+
+    @classmethod
+    def from_base64(cls, text: str) -> MasterKey:
+        try:
+            raw = base64.b64decode(text.strip(), validate=True)
+        except ValueError as exc:
+            raise ValueError("BATON_MASTER_KEY is not base64") from exc
+        return cls(raw)
+
+    @classmethod
+    def generate_text(cls) -> str:
+        return _b64(secrets.token_bytes(32))
+
+    def wrap(self, client_id: str, data_key: bytes) -> bytes:
+        nonce = os.urandom(12)
+        wrapped = self._aead.encrypt(nonce, data_key, _aad(client_id, "client-key"))
+        return orjson.dumps({"v": 1, "kek": self.fingerprint, "nonce": _b64(nonce), "wrapped": _b64(wrapped)})
+
+    def unwrap(self, client_id: str, stored: bytes) -> bytes:
+        doc = orjson.loads(stored)
+        if doc.get("kek") != self.fingerprint:
+            raise KeyUnavailable(
+                f"the data key of client {client_id} was wrapped by master key {doc.get('kek')}, "
+                f"this process has {self.fingerprint}: set BATON_MASTER_KEY to the key the system was started with"
+            )
+        try:
+            return self._aead.decrypt(_unb64(doc["nonce"]), _unb64(doc["wrapped"]), _aad(client_id, "client-key"))
+        except InvalidTag as exc:
+            raise KeyUnavailable(f"the data key of client {client_id} does not unwrap") from exc
+
+
+def load_master_key(configured: str | None, data_dir: Path) -> MasterKey:
+    """``BATON_MASTER_KEY`` if set; otherwise ``<data_dir>/master.key``, generated on first start
+    (the embedded run and the tests). Compose always sets it: a container's data folder is not
+    where a key that must outlive the container belongs."""
+    if configured:
+        return MasterKey.from_base64(configured)
+    path = data_dir / "master.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(MasterKey.generate_text() + "\n")
+    return MasterKey.from_base64(path.read_text())
+
+
+# --- where the data keys are kept ------------------------------------------------------
+
+
+class ClientKeyStore(Protocol):
+    async def get(self, client_id: str) -> bytes | None: ...
+
+    async def create(self, client_id: str) -> bytes:
+        """The client's data key, made now if it has none."""
+        ...
+
+    async def destroy(self, client_id: str) -> None: ...
+
+
+class MemoryKeyStore:
+    """For tests and tools that write without a broker."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, bytes] = {}
+
+    async def get(self, client_id: str) -> bytes | None:
+        return self.keys.get(client_id)
+
+    async def create(self, client_id: str) -> bytes:
+        return self.keys.setdefault(client_id, AESGCM.generate_key(256))
+
+    async def destroy(self, client_id: str) -> None:
+        self.keys.pop(client_id, None)
+
+
+def keys_stream_config(replicas: int = 1) -> dict[str, Any]:
+    return {
+        "name": KEYS_STREAM,
+        "subjects": [f"{KEYS_SUBJECT_ROOT}.>"],
+        "retention": "limits",
+        "storage": "file",
+        "num_replicas": replicas,
+        "discard": "old",
+        "max_msgs_per_subject": 1,
+        "allow_direct": True,
+        "deny_delete": False,  # forgetting a client deletes its key message
+        "deny_purge": True,
+    }
+
+
+class JetStreamKeyStore:
+    """Data keys in the ``CLIENT_KEYS`` stream, wrapped by the master key.
+
+    Why a stream and not a table: every replica of intake reaches it, it is replicated
+    like the log (a lost projection database loses no key), and it is not part of any
+    projection, so rebuilds never touch it. Why not in the event streams: they deny
+    deletes and are exported and copied; a key must be deletable for real.
+    """
+
+    def __init__(self, nc_provider, master: MasterKey, replicas: int = 1, timeout: float = 5.0) -> None:  # noqa: ANN001
+        self._nc = nc_provider  # a callable: the runtime's connection exists only once it started
+        self.master = master
+        self.replicas = replicas
+        self.timeout = timeout
+        self._ready = False
+
+    @staticmethod
+    def subject(client_id: str) -> str:
+        from baton_shared.contracts.streams import check_token
+
+        return f"{KEYS_SUBJECT_ROOT}.{check_token(client_id, 'client id')}"
+
+    async def _ensure(self) -> None:
+        if self._ready:
+            return
+        from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
+
+        nc, wanted = self._nc(), keys_stream_config(self.replicas)
+        try:
+            info = await js_api(nc, f"STREAM.INFO.{KEYS_STREAM}")
+            current = info["config"]
+            if any(current.get(k) != v for k, v in wanted.items()):
+                await js_api(nc, f"STREAM.UPDATE.{KEYS_STREAM}", {**current, **wanted})
+        except JetStreamApiError as exc:
+            if exc.err_code != 10059:
+                raise
+            try:
+                await js_api(nc, f"STREAM.CREATE.{KEYS_STREAM}", wanted)
+            except JetStreamApiError as again:
+                if again.err_code != 10058:  # made meanwhile by another replica
+                    raise
+        self._ready = True
+
+    async def _stored(self, client_id: str) -> tuple[int, bytes] | None:
+        await self._ensure()
+        reply = await self._nc().request(
+            f"$JS.API.DIRECT.GET.{KEYS_STREAM}",
+            orjson.dumps({"last_by_subj": self.subject(client_id)}),
+            timeout=self.timeout,
+        )
+        headers = reply.headers or {}
+        if headers.get("Status") == "404":
+            return None
+        if headers.get("Status"):
+            raise RuntimeError(f"reading the key of client {client_id}: status {headers.get('Status')}")
+        return int(headers["Nats-Sequence"]), reply.data
+
+    async def get(self, client_id: str) -> bytes | None:
+        stored = await self._stored(client_id)
+        return None if stored is None else self.master.unwrap(client_id, stored[1])
+
+    async def create(self, client_id: str) -> bytes:
+        existing = await self.get(client_id)
+        if existing is not None:
+            return existing
+        key = AESGCM.generate_key(256)
+        reply = await self._nc().request(
+            self.subject(client_id),
+            self.master.wrap(client_id, key),
+            timeout=self.timeout,
+            headers={"Nats-Expected-Last-Subject-Sequence": "0"},  # never replace a client's key
+        )
+        ack = orjson.loads(reply.data)
+        if "error" in ack:
+            if ack["error"].get("err_code") == 10071:  # another writer made it first: use theirs
+                theirs = await self.get(client_id)
+                if theirs is not None:
+                    return theirs
+            raise RuntimeError(f"storing the key of client {client_id}: {ack['error']}")
+        return key
+
+    async def destroy(self, client_id: str) -> None:
+        from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
+
+        while (stored := await self._stored(client_id)) is not None:
+            try:
+                # no_erase defaults to false: the server overwrites the stored message.
+                await js_api(self._nc(), f"STREAM.MSG.DELETE.{KEYS_STREAM}", {"seq": stored[0]})
+            except JetStreamApiError as exc:
+                if exc.err_code not in (10037, 10057):  # already gone (a concurrent forget)
+                    raise
+
+
+# --- sealing and opening, with a cache ---------------------------------------------------
+
+
+class PersonalDataVault:
+    """Seals personal data under its client's key and opens it for display.
+
+    Keys are cached (bounded); ``forget`` drops the cached key with the stored one.
+    Another process may hold a cached key for a moment after a forget: readers also
+    honour ``ClientForgotten`` (projections blank what they kept).
+    """
+
+    def __init__(self, keys: ClientKeyStore, cache_size: int = 4096) -> None:
+        self.keys = keys
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _remember(self, client_id: str, key: bytes) -> None:
+        self._cache[client_id] = key
+        self._cache.move_to_end(client_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def seal(self, client_id: str, purpose: str, value: Any) -> SealedData:
+        key = self._cache.get(client_id)
+        if key is None:
+            key = await self.keys.create(client_id)
+            self._remember(client_id, key)
+        return seal(key, client_id, purpose, value)
+
+    async def open(self, purpose: str, sealed: SealedData | dict | None) -> Any | None:
+        """The plaintext, or None when it was erased (its key is gone)."""
+        if sealed is None:
+            return None
+        if isinstance(sealed, dict):
+            sealed = SealedData.model_validate(sealed)
+        key = self._cache.get(sealed.key_id)
+        if key is None:
+            key = await self.keys.get(sealed.key_id)
+            if key is None:
+                return None
+            self._remember(sealed.key_id, key)
+        return unseal(key, purpose, sealed)
+
+    async def forget(self, client_id: str) -> None:
+        self._cache.pop(client_id, None)
+        await self.keys.destroy(client_id)
+        self._cache.pop(client_id, None)
