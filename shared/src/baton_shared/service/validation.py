@@ -2,7 +2,7 @@
 
 FastAPI's own handler echoes the offending input in ``detail``; an input JSON cannot
 carry back (a float like ``1e400`` parsed as infinity, bytes that are not UTF-8) made
-the answer itself fail and the caller got a 500 (found by ``tests/integration/test_fuzz.py``).
+the answer itself fail and the caller got a 500 (kept by ``tests/integration/test_fuzz.py``).
 Here such values are echoed as their text."""
 
 from __future__ import annotations
