@@ -14,7 +14,7 @@ import nats as nats_py
 import pytest
 
 from baton_shared.contracts import registry
-from baton_shared.eventstore.provisioning import js_api
+from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
 from baton_shared.eventstore.reader import read_stream
 from tests.conftest import free_port, nats_server_binary
 from tests.integration.compose import Compose
@@ -121,15 +121,15 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_event_and_the_serv
         await asyncio.gather(*load)
 
         # Every acknowledged handoff is in the log, and delivery (two replicas) opened each exactly once.
-        stored = {e.event.handoff_id async for e in _events(ops, "INTAKE", "intake.*.*.HandoffRequested")}
+        handoffs = await wait_until_async(lambda: _read(ops, "INTAKE", "intake.*.*.HandoffRequested"), 60, "INTAKE readable")
+        stored = {e.event.handoff_id for e in handoffs}
         missing = set(acked) - stored
         assert not missing, f"{len(missing)} acknowledged handoffs lost"
 
         async def opened() -> collections.Counter | None:
-            counts = collections.Counter(
-                [e.event.work_order_id async for e in _events(ops, "DELIVERY", "delivery.*.*.WorkOrderOpened")]
-            )
-            return counts if set(acked) <= set(counts) else None
+            events = await _read(ops, "DELIVERY", "delivery.*.*.WorkOrderOpened")
+            counts = collections.Counter([e.event.work_order_id for e in events or ()])
+            return counts if events is not None and set(acked) <= set(counts) else None
 
         counts = await wait_until_async(opened, 90, "every acknowledged handoff opened in delivery")
         assert max(counts.values()) == 1
@@ -152,8 +152,15 @@ async def _quiet(_exc: Exception) -> None:
     pass
 
 
-async def _events(nc, stream: str, subject: str):
-    async for batch in read_stream(nc, stream, filter_subject=subject):
-        for raw in batch:
-            yield registry.decode(stream, raw.seq, raw.subject, raw.data)
+async def _read(nc, stream: str, subject: str) -> list | None:
+    """Every event on ``subject``, or None while the cluster cannot answer (a node just died,
+    a leader is being elected, the client is reconnecting): the caller's deadline decides."""
+    try:
+        return [
+            registry.decode(stream, raw.seq, raw.subject, raw.data)
+            async for batch in read_stream(nc, stream, filter_subject=subject)
+            for raw in batch
+        ]
+    except (nats_py.errors.Error, asyncio.TimeoutError, JetStreamApiError):
+        return None
 
