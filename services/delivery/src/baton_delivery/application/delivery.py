@@ -7,13 +7,11 @@ model) says which request's delivery holds it. Correlation id = the request id
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from typing import Protocol
 
 from baton_shared import idempotency
-from baton_shared.application import Written
+from baton_shared.application import Clock, Written, require_uuid, utc_now
 from baton_shared.contracts.delivery import ReworkItem
 from baton_shared.domain import NotFound
 from baton_shared.events.envelope import derived_event_id
@@ -21,22 +19,10 @@ from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
 
 from baton_delivery.domain import RequestDelivery
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class WorkOrderDirectory(Protocol):
     async def request_of(self, work_order_id: str) -> str | None: ...
-
-
-def _uuid_or_404(value: str, what: str) -> None:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"{what} {value!r} not found: ids are UUIDs") from None
 
 
 class DeliveryApplication:
@@ -91,7 +77,7 @@ class DeliveryApplication:
         raise AssertionError("unreachable")
 
     async def _work_order(self, work_order_id: str) -> str:
-        _uuid_or_404(work_order_id, "work order")
+        require_uuid(work_order_id, "work order")
         request_id = await self.directory.request_of(work_order_id)
         if request_id is None:
             raise NotFound(f"work order {work_order_id} not found")
@@ -135,7 +121,7 @@ class DeliveryApplication:
         actor: str,
         cause: str | None = None,
     ) -> Written:
-        _uuid_or_404(request_id, "request")
+        require_uuid(request_id, "request")
         if accepted:
             decide = lambda d: d.accept_delivery(satisfaction, feedback, self.clock())  # noqa: E731
         else:

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from baton_shared import idempotency
-from baton_shared.application import Written
+from baton_shared.application import Clock, Written, require_uuid, utc_now
 from baton_shared.domain import NotFound
 from baton_shared.contracts.followup import ContactSuppressed
 from baton_shared.events.envelope import derived_event_id
@@ -27,11 +27,6 @@ from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
 
 from baton_followup.domain import FeeTier, NextNeedRule, PolicyRefused, ProgramTerms, Refusal, Relationship, TierRules
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def new_id() -> str:
@@ -53,13 +48,6 @@ class Policies:
     outcome_review_after_days: int = 90
     program_lead_days: int = 14
     currency: str = "EUR"
-
-
-def _uuid_or_404(value: str, what: str) -> None:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"{what} {value!r} not found: ids are UUIDs") from None
 
 
 class FollowupApplication:
@@ -126,7 +114,7 @@ class FollowupApplication:
         return keyed.id(purpose) if keyed else new_id()
 
     async def _client_of(self, what: str, item_id: str) -> str:
-        _uuid_or_404(item_id, what)
+        require_uuid(item_id, what)
         client_id = await self.directory.client_of(what, item_id)
         if client_id is None:
             raise NotFound(f"{what} {item_id} not found")
@@ -151,7 +139,7 @@ class FollowupApplication:
     async def record_satisfaction(
         self, client_id: str, score: int, comment: str, request_id: str | None, actor: str, cause: str | None = None
     ) -> Written:
-        _uuid_or_404(client_id, "client")
+        require_uuid(client_id, "client")
         return await self._update(
             client_id, lambda r: r.record_satisfaction(score, comment, request_id, self.clock(), actor),
             actor=actor, causation_id=cause,
@@ -191,7 +179,7 @@ class FollowupApplication:
         self, client_id: str, name: str, starts_on: date | None, terms: ProgramTerms, revenue: Decimal | None,
         actor: str, cause: str | None = None,
     ) -> Written:
-        _uuid_or_404(client_id, "client")
+        require_uuid(client_id, "client")
         program_id = self._new_id(actor, "program")
         p = self.policies
         starts = starts_on or self.clock().date()

@@ -7,7 +7,6 @@ agenda free of follow-ups the policy would refuse.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -68,12 +67,3 @@ def refusal(state: ContactState, now: datetime, *, channel: str | None = None, o
         )
     return None
 
-
-def next_free_day(contacts: Iterable[datetime], limit: int, now: datetime) -> date | None:
-    """When the frequency cap next lets a contact through (None if it does now)."""
-    recent = sorted(at for at in contacts if now - WINDOW < at <= now)
-    if limit <= 0:
-        return None
-    if len(recent) < limit:
-        return None
-    return (recent[-limit] + WINDOW).date()

@@ -152,9 +152,7 @@ class FollowupViews:
     # --- inputs to decisions -------------------------------------------------------------
 
     async def revenues(self, excluding: str | None = None) -> list[Decimal | None]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(select(self.prof.c.client_id, self.prof.c.annual_revenue))
-            return [None if r.annual_revenue is None else Decimal(r.annual_revenue) for r in rows if r.client_id != excluding]
+        return [revenue for client_id, revenue in await self.tier_inputs() if client_id != excluding]
 
     async def tier_inputs(self) -> list[tuple[str, Decimal | None]]:
         async with self.engine.connect() as conn:

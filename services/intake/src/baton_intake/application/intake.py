@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import TypeVar
 
 from baton_shared import idempotency
-from baton_shared.application import Written
+from baton_shared.application import Clock, Written, require_uuid, utc_now
 from baton_shared.domain import Aggregate, NotFound
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
 from baton_shared.contracts.intake import CONTACTS_PURPOSE
@@ -27,11 +27,6 @@ from baton_intake.application import commands as c
 from baton_intake.domain import Client, Request
 
 A = TypeVar("A", bound=Aggregate)
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def new_id() -> str:
@@ -60,10 +55,7 @@ class IntakeApplication:
 
     async def _fetch(self, cls: type[A], aggregate_id: str, what: str) -> tuple[A, list]:
         """The existing aggregate and its recorded events (where a keyed write looks for itself)."""
-        try:
-            uuid.UUID(aggregate_id)
-        except ValueError:
-            raise NotFound(f"{what} {aggregate_id!r} not found: ids are UUIDs") from None
+        require_uuid(aggregate_id, what)
         history = await self.store.load(cls.aggregate_type, aggregate_id)
         aggregate = cls.from_history(aggregate_id, history)
         if not aggregate.exists:
