@@ -199,3 +199,38 @@ async def test_rebuilding_one_client_replaces_only_its_rows_while_the_service_se
     async with runtime.engine.connect() as conn:  # the scratch tables are gone
         names = await conn.run_sync(lambda c: __import__("sqlalchemy").inspect(c).get_table_names())
     assert not [n for n in names if n.endswith("__client")]
+
+
+async def test_verify_finds_a_live_row_that_differs_from_a_clean_rebuild_and_leaves_nothing_behind(intake, nats):
+    from sqlalchemy import delete, func, inspect, update
+
+    from baton_shared.projections.rebuild import VERIFY_SUFFIX
+
+    app, api = intake
+    runtime = app.state.runtime
+    last = await write_clients(api, 5)
+    await api.get("/v1/clients", params={"min_position": last})
+
+    def verify(make):
+        return ProjectionRebuild("intake", make, runtime.engine, SPEC, registry, suffix=VERIFY_SUFFIX).verify(nats)
+
+    at, clean = await verify(ClientsProjection)
+    assert at >= last and clean.rows_agree and clean.tables["clients"]["live_rows"] == 5
+
+    live = ClientsProjection().metadata.tables["clients"]
+    async with runtime.engine.begin() as conn:  # a fold that went wrong on one row
+        victim = await conn.scalar(select(live.c.client_id).order_by(live.c.client_id).limit(1))
+        await conn.execute(update(live).where(live.c.client_id == victim).values(name="Tampered"))
+    _, changed = await verify(ClientsProjection)
+    assert changed.keys_agree and not changed.rows_agree and changed.tables["clients"]["differing_rows"] == 1
+
+    async with runtime.engine.begin() as conn:  # a row the log does not explain
+        await conn.execute(delete(live).where(live.c.client_id == victim))
+    _, missing = await verify(ClientsProjection)
+    assert not missing.keys_agree and missing.tables["clients"]["live_rows"] == 4
+    assert missing.tables["clients"]["copy_rows"] == 5
+
+    async with runtime.engine.connect() as conn:  # the throwaway copy is gone, its checkpoint too
+        tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+        left = await conn.scalar(select(func.count()).select_from(checkpoints).where(checkpoints.c.projection.like("%__verify")))
+    assert not [t for t in tables if t.endswith(VERIFY_SUFFIX)] and left == 0
