@@ -20,7 +20,7 @@ from baton_shared.eventstore.provisioning import js_api, provision_stream
 from baton_shared.eventstore.reader import read_stream
 from baton_shared.projections.checkpoints import parked_events
 from baton_shared.projections.sql import make_engine
-from baton_shared.reactions import Reaction, ReactionRunner
+from baton_shared.reactions import CauseNotReady, Reaction, ReactionRunner
 from tests.integration.journeys import write_journeys
 from tests.integration.services import eventually
 
@@ -213,3 +213,66 @@ async def test_causes_in_flight_to_a_dead_process_are_handled_in_order_on_restar
     finally:
         await again.stop_live()
     assert len(await delivery_events(nats)) == expected
+
+
+class OpenWhenTheRequestIsKnown(OpenWorkOrder):
+    """Stands in for follow-up waiting for intake's ClientRegistered: not ready until told."""
+
+    def __init__(self, known: set[str]) -> None:
+        super().__init__()
+        self.known = known
+
+    def decide(self, history, cause, context=None):
+        if cause.event.request_id not in self.known:
+            raise CauseNotReady(f"request {cause.event.request_id} not known yet")
+        return super().decide(history, cause, context)
+
+
+async def _parked(engine) -> list:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(parked_events))).mappings().all()
+
+
+async def test_a_cause_whose_target_is_not_ready_waits_for_it_and_is_handled_once(stores, nats, engine):
+    intake, delivery = stores
+    await write_journeys(intake, clients=3)
+    causes = await handoffs(nats)
+    late = causes[0].event.request_id
+    known = {c.event.request_id for c in causes} - {late}
+    runner = await runner_for(delivery, engine, OpenWhenTheRequestIsKnown(known))  # max_attempts=2: patience, not attempts, counts
+    await runner.prepare_live(nats)
+    await runner.start_live(nats)
+    try:
+        async def waiting():
+            return runner.last_error and "not known yet" in runner.last_error
+        await eventually(waiting, timeout=10, what="the runner waiting on the first cause")
+        await asyncio.sleep(1.0)  # several tries go by (backoff 0.2, 0.4, 0.8 s): none parks it
+        assert not await _parked(engine) and await delivery_events(nats) == []  # in order: the rest waits too
+        known.add(late)
+        await eventually(lambda: _count(nats, len(causes)), timeout=20)
+        await eventually(lambda: _acked(nats, runner.durable), timeout=20)
+    finally:
+        await runner.stop_live()
+    opened = await delivery_events(nats)
+    assert sorted(e.event.work_order_id for e in opened) == sorted(c.event.handoff_id for c in causes)
+    assert not await _parked(engine)
+
+
+async def test_a_cause_that_stays_not_ready_is_parked_after_the_patience_and_the_others_go_on(stores, nats, engine):
+    intake, delivery = stores
+    await write_journeys(intake, clients=3)
+    causes = await handoffs(nats)
+    never = causes[0].event.request_id
+    runner = await runner_for(delivery, engine, OpenWhenTheRequestIsKnown({c.event.request_id for c in causes} - {never}))
+    runner.not_ready_patience = 1.0
+    await runner.prepare_live(nats)
+    await runner.start_live(nats)
+    try:
+        ready = [c for c in causes if c.event.request_id != never]
+        await eventually(lambda: _count(nats, len(ready)), timeout=20)
+        await eventually(lambda: _acked(nats, runner.durable), timeout=20)
+    finally:
+        await runner.stop_live()
+    parked = await _parked(engine)
+    assert {p["seq"] for p in parked} == {c.seq for c in causes if c.event.request_id == never}
+    assert all("CauseNotReady" in p["error"] and "not known yet" in p["error"] for p in parked)

@@ -190,3 +190,25 @@ def test_scheduling_is_idempotent_by_id():
     r = started()
     r.schedule("f1", "review", date(2027, 1, 1), "again")
     assert r.pending == []
+
+
+def test_a_delivery_accepted_before_follow_up_knows_the_client_waits_for_the_relationship():
+    """Under faults delivery's DeliveryAccepted can overtake intake's ClientRegistered (two
+    consumers): the reaction must wait for the relationship instead of following up a
+    client it knows nothing about (no manager, policy or revenue)."""
+    from baton_shared.contracts.delivery import DeliveryAccepted
+    from baton_shared.events.envelope import Envelope, RecordedEvent
+    from baton_shared.eventstore.port import AggregateHistory
+    from baton_shared.reactions import CauseNotReady
+    from baton_followup.handlers.delivery_acceptance import FollowDeliveryAcceptance
+
+    now = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    accepted = DeliveryAccepted(request_id="r1", client_id="c1", account_manager="alice", satisfaction=4,
+                                departments=("web",), handover_round=1, accepted_at=now)
+    envelope = Envelope(event_id="e1", event_type="DeliveryAccepted", schema_version=1, aggregate_type="request",
+                        aggregate_id="r1", occurred_at=now, correlation_id="r1", actor="dora",
+                        payload=accepted.model_dump(mode="json"))
+    cause = RecordedEvent("DELIVERY", 7, "delivery.request.r1.DeliveryAccepted", envelope, accepted)
+    reaction = FollowDeliveryAcceptance(views=None, rules=catalogue.next_need_rules(), satisfaction_delay_days=7)
+    with pytest.raises(CauseNotReady, match="no relationship yet"):
+        reaction.decide(AggregateHistory([]), cause, "website relaunch")

@@ -164,8 +164,12 @@ def keyed(service: str, actor: str) -> Keyed | None:
     """The current request's key bound to ``service`` and ``actor``, or None (no key sent,
     or not an HTTP write)."""
     request = _CURRENT.get()
-    if request is None:
-        return None
+    return None if request is None else bind(request, service, actor)
+
+
+def bind(request: RequestKey, service: str, actor: str) -> Keyed:
+    """A request key bound to a service and an actor (what ``keyed`` gives the current
+    request; an auditor can rebuild the ids a write must have appended from it)."""
     scope = hashlib.sha256(b"\0".join((service.encode(), actor.encode(), request.key.encode()))).digest()
     return Keyed(request, scope)
 

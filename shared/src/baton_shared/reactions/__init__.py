@@ -1,3 +1,3 @@
-from baton_shared.reactions.runner import Reaction, ReactionRunner
+from baton_shared.reactions.runner import CauseNotReady, Reaction, ReactionRunner
 
-__all__ = ["Reaction", "ReactionRunner"]
+__all__ = ["CauseNotReady", "Reaction", "ReactionRunner"]

@@ -19,6 +19,8 @@ failing for another reason is parked with its error and the runner goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -40,6 +42,17 @@ from baton_shared.service import metrics
 from baton_shared.service.logging import get_logger
 
 log = get_logger("baton.reaction")
+
+
+class CauseNotReady(Exception):
+    """The target is not ready for this cause yet: what must come first arrives through
+    another consumer (follow-up hears of a client from intake and of its deliveries from
+    delivery; under faults the second can overtake the first). The cause is tried again,
+    with backoff, for ``NOT_READY_PATIENCE_SECONDS``, then parked with this message (for
+    ``baton parked retry``) so one stuck client cannot hold up the others for ever."""
+
+
+NOT_READY_PATIENCE_SECONDS = 600.0
 
 
 class Reaction(ABC):
@@ -84,6 +97,7 @@ class ReactionRunner(DurableWorker):
         self.stream_name = reaction.source.name
         self.batch_size = batch_size
         self.max_attempts = max_attempts
+        self.not_ready_patience = NOT_READY_PATIENCE_SECONDS
         self.live = False
         self.last_error: str | None = None
         self.handled = 0
@@ -111,11 +125,14 @@ class ReactionRunner(DurableWorker):
         """Causes one at a time, in order; each acknowledged once handled (or parked)."""
         for msg in msgs:
             seq, ts = ack_metadata(msg.reply)
-            await self.handle_resilient(RawEvent(seq, msg.subject, msg.data, ts))
+            await self.handle_resilient(RawEvent(seq, msg.subject, msg.data, ts), still_working=msg.in_progress)
             await msg.ack()
 
-    async def handle_resilient(self, raw: RawEvent) -> None:
-        attempt = 0
+    async def handle_resilient(self, raw: RawEvent, still_working: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Handle one cause, retrying outages (and a target not ready yet) with backoff; park
+        what keeps failing. ``still_working`` tells the broker between tries that the cause is
+        being handled, so it is not delivered again after ``ack_wait`` meanwhile."""
+        attempt, started = 0, asyncio.get_running_loop().time()
         while True:
             try:
                 cause = self.registry.decode(self.reaction.source.name, raw.seq, raw.subject, raw.data)
@@ -133,11 +150,18 @@ class ReactionRunner(DurableWorker):
                 attempt += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 log.warning("reaction failed", reaction=self.key, seq=raw.seq, attempt=attempt, error=self.last_error)
-                if not is_transient(exc) and attempt >= self.max_attempts:
+                if isinstance(exc, CauseNotReady):
+                    gave_up = asyncio.get_running_loop().time() - started > self.not_ready_patience
+                else:
+                    gave_up = not is_transient(exc) and attempt >= self.max_attempts
+                if gave_up:
                     await self._park(raw, self.last_error, attempt)
                     metrics.REACTIONS.labels(self.key, "parked").inc()
                     return
                 await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+                if still_working is not None:
+                    with contextlib.suppress(Exception):  # the connection may be down: retried anyway
+                        await still_working()
 
     async def handle(self, cause: RecordedEvent) -> str:
         """React to one cause. Returns 'appended', 'duplicate' or 'ignored'."""

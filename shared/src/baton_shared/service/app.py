@@ -18,11 +18,13 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError
 
 from baton_shared.domain.errors import DomainRuleViolation, NotFound
 from baton_shared.events.envelope import DomainEvent
 from baton_shared import idempotency
 from baton_shared.eventstore.port import ConcurrencyConflict, EventStoreUnavailable
+from baton_shared.projections.runner import is_transient
 from baton_shared.service import metrics
 from baton_shared.service.access import OPS, TokenBook, authenticated, has_access_rule, roles
 from baton_shared.service.asyncapi import asyncapi_document
@@ -125,6 +127,22 @@ def create_service_app(
         return JSONResponse(
             {"detail": f"concurrent change, nothing was appended; reload and retry: {exc}"}, status_code=409
         )
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if not is_transient(exc):  # a real fault: the usual 500, logged with its traceback
+            log.exception("unhandled error", path=request.url.path, exc_info=exc)
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        return JSONResponse(
+            {"detail": "the service's database is unavailable, retry with the same request "
+                       f"(nothing was appended): {type(exc).__name__}"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    # Reads, and writes that consult a read model (delivery: the request of a work order),
+    # meet the database: while it is unreachable they answer 503, like an unreachable log.
+    app.add_exception_handler(DBAPIError, database_unavailable)
+    app.add_exception_handler(OSError, database_unavailable)
 
     @app.exception_handler(EventStoreUnavailable)
     async def unavailable(_request: Request, exc: EventStoreUnavailable) -> JSONResponse:

@@ -14,7 +14,7 @@ from typing import Any
 from baton_shared.contracts import STREAMS
 from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
 from baton_shared.eventstore import AggregateHistory
-from baton_shared.reactions import Reaction
+from baton_shared.reactions import CauseNotReady, Reaction
 
 from baton_followup.domain import NextNeedRule, Relationship, next_needs
 from baton_followup.projections.views import FollowupViews
@@ -39,6 +39,11 @@ class FollowDeliveryAcceptance(Reaction):
     def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
         e, cause_id = cause.event, cause.envelope.event_id
         relationship = Relationship.from_history(e.client_id, history)
+        if not relationship.started:
+            # Intake's ClientRegistered comes through another consumer and has not been handled
+            # yet (it can be overtaken under faults): acting now would follow up a client
+            # follow-up does not know (no name, manager, policy or revenue). Wait for it.
+            raise CauseNotReady(f"client {e.client_id}: no relationship yet (intake's ClientRegistered not handled)")
         accepted_on = e.accepted_at.date()
         satisfaction_id = derived_event_id(cause_id, "satisfaction")
         if e.satisfaction is not None and satisfaction_id not in relationship.follow_ups:
