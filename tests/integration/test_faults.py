@@ -121,6 +121,14 @@ def baton(system: System, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+def _spread(seconds: list[float]) -> str:
+    if not seconds:
+        return "-"
+    ordered = sorted(seconds)
+    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+    return f"p50 {at(0.5):.0f} ms, p99 {at(0.99):.0f} ms, max {ordered[-1]:.1f} s ({len(ordered):,} reads)"
+
+
 def report(rows: list[tuple[str, object]]) -> str:
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
@@ -179,6 +187,7 @@ async def test_nothing_acknowledged_is_lost_and_nothing_happens_twice_under_faul
             ("projections verified", f"{len(verified)}, {len(mismatched)} differ from a clean rebuild"),
             ("proxy", f"{system.proxy.connections_reset} connections reset, "
                       f"{system.proxy.refused_while_down} refused while down"),
+            ("reaction results readable after", _spread(ledger.waits)),
             ("journeys that failed", f"{len(ledger.failed_journeys)} {ledger.failed_journeys[:3]}"),
         ]))
 

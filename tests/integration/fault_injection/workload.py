@@ -56,6 +56,7 @@ class Ledger:
     answers: Counter = field(default_factory=Counter)  # (service, status) of every attempt
     transport_errors: Counter = field(default_factory=Counter)  # (service, error type)
     failed_journeys: list[str] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)  # seconds until what a reaction makes was readable
 
 
 def _retryable(status: int, answer: bytes) -> bool:
@@ -110,17 +111,20 @@ class Api:
     async def read(self, service: str, path: str, params: dict | None = None, until=None) -> dict:  # noqa: ANN001
         """GET until it answers 200 (and ``until(body)`` holds): what a reaction makes appears
         a moment after its cause, and reads may 503 while a fault lasts."""
-        deadline = time.monotonic() + self.patience
+        started = time.monotonic()
+        deadline, pause = started + self.patience, 0.02
         while True:
             try:
                 answer = await self.http[service].get(path, params=params)
                 if answer.status_code == 200 and (until is None or until(answer.json())):
+                    self.ledger.waits.append(time.monotonic() - started)
                     return answer.json()
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
                 raise Unacked(f"GET {service}{path} {params or ''}: not there after {self.patience}s")
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, 0.25)
 
 
 async def client_journey(api: Api, n: int) -> None:
