@@ -27,7 +27,15 @@ def tier_for(revenue: Decimal | None, others: Sequence[Decimal | None], rules: T
     if rules.key_revenue_threshold is not None and revenue >= rules.key_revenue_threshold:
         return "key", f"annual revenue {revenue:,} is at or above the key-account threshold {rules.key_revenue_threshold:,}"
     known = [r for r in others if r is not None]
-    return _tier_from_rank(revenue, sum(1 for r in known if r > revenue), len(known) + 1, rules)
+    return tier_by_rank(revenue, sum(1 for r in known if r > revenue), len(known), rules)
+
+
+def tier_by_rank(revenue: Decimal | None, higher: int, others_known: int, rules: TierRules) -> tuple[str, str]:
+    """``tier_for`` from counts: ``higher`` other clients with more revenue, of ``others_known``
+    other clients with a known revenue (what the database counts, without listing them)."""
+    if revenue is None:
+        return "standard", "annual revenue unknown"
+    return _tier_from_rank(revenue, higher, others_known + 1, rules)
 
 
 @dataclass(frozen=True)

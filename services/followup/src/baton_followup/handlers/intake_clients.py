@@ -1,9 +1,10 @@
 """Intake's client events -> the relationship: tier and cadence, contact policy, handover brief.
 
 One reaction, one durable consumer, for the four event types, so they are
-handled in the order intake recorded them. The tier needs every other client's
-revenue and the brief needs the client's history: both come from follow-up's
-read models (waited on up to the cause's position), gathered before deciding.
+handled in the order intake recorded them. The tier needs the client's rank by
+revenue among the others (counted by the database) and the brief needs the client's
+history: both come from follow-up's read models (waited on up to the cause's
+position), gathered before deciding.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_eve
 from baton_shared.eventstore import AggregateHistory
 from baton_shared.reactions import Reaction
 
-from baton_followup.domain import Relationship, TierRules, tier_for
+from baton_followup.domain import Relationship, TierRules, tier_by_rank
 from baton_followup.projections.views import FollowupViews
 
 CaughtUp = Callable[[int], Awaitable[bool]]
@@ -40,7 +41,7 @@ class FollowIntakeClients(Reaction):
         e = cause.event
         if isinstance(e, (intake.ClientRegistered, intake.ClientRevenueChanged)):
             await self.intake_caught_up(cause.seq - 1)
-            return await self.views.revenues(excluding=e.client_id)
+            return await self.views.revenue_rank(e.annual_revenue, excluding=e.client_id)
         if isinstance(e, intake.AccountManagerAssigned):
             await self.intake_caught_up(cause.seq)
             return await self.views.brief(e.client_id)
@@ -55,7 +56,8 @@ class FollowIntakeClients(Reaction):
                 client_name=e.name, account_manager=e.account_manager, policy=e.contact_policy, revenue=e.annual_revenue
             )
         if isinstance(e, (intake.ClientRegistered, intake.ClientRevenueChanged)):
-            tier, reason = tier_for(e.annual_revenue, context or [], self.rules)
+            higher, others_known = context or (0, 0)
+            tier, reason = tier_by_rank(e.annual_revenue, higher, others_known, self.rules)
             relationship.set_tier(
                 tier, self.rules.review_days(tier), e.annual_revenue, reason, today, derived_event_id(cause_id, "review")
             )

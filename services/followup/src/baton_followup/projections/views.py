@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Numeric, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.contracts.intake import ContactPolicy
@@ -151,8 +151,16 @@ class FollowupViews:
 
     # --- inputs to decisions -------------------------------------------------------------
 
-    async def revenues(self, excluding: str | None = None) -> list[Decimal | None]:
-        return [revenue for client_id, revenue in await self.tier_inputs() if client_id != excluding]
+    async def revenue_rank(self, revenue: Decimal | None, excluding: str) -> tuple[int, int]:
+        """(other clients with more revenue than ``revenue``, other clients with a known revenue),
+        counted by the database: one aggregate query however many clients there are (listing
+        every revenue for each registration made a registration cost O(clients))."""
+        known = (self.prof.c.client_id != excluding) & self.prof.c.annual_revenue.is_not(None)
+        amount = cast(self.prof.c.annual_revenue, Numeric)  # stored as text, compared as numbers
+        higher = func.sum(case((amount > cast(literal(str(revenue or 0)), Numeric), 1), else_=0))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(func.coalesce(higher, 0), func.count()).where(known))).one()
+        return int(row[0]), int(row[1])
 
     async def tier_inputs(self) -> list[tuple[str, Decimal | None]]:
         async with self.engine.connect() as conn:
