@@ -1,0 +1,64 @@
+"""Profile one process of the embedded run while a service's write workload drives it.
+
+    .venv/bin/python bench/profile_writes.py intake            # profile intake under intake's writes
+    .venv/bin/python bench/profile_writes.py followup intake   # follow-up while intake is written to
+
+py-spy samples the process for 8 s (raw collapsed stacks into bench/results/profile-<proc>-<load>.txt)
+and the share of samples per function (inclusive) is printed, Baton's and the libraries' on the path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import http_bench
+from common import ROOT
+from loadgen import closed_loop
+
+FOCUS = r"baton|starlette|fastapi|pydantic|nats|sqlalchemy|uvicorn|cryptography|orjson"
+
+
+def shares(raw: Path, focus: str = FOCUS, top: int = 45) -> list[str]:
+    inclusive, total = collections.Counter(), 0
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        total += int(n)
+        for name in {re.sub(r":\d+\)$", ")", f.replace(str(ROOT), "")) for f in stack.split(";")}:
+            inclusive[name] += int(n)
+    return [f"{100 * n / total:5.1f}%  {name[:140]}" for name, n in inclusive.most_common(400)
+            if re.search(focus, name)][:top]
+
+
+async def main(process: str, workload: str) -> None:
+    embedded = http_bench.Embedded(Path(tempfile.mkdtemp()) / "data")
+    embedded.start(list(http_bench.SERVICES))
+    out = ROOT / "bench" / "results" / f"profile-{process}-{workload}.txt"
+    out.parent.mkdir(exist_ok=True)
+    try:
+        script = http_bench.intake_script()
+        if workload == "delivery":
+            script = http_bench.delivery_script(
+                await http_bench.prepare_work_orders(embedded.url("intake"), embedded.url("delivery"), 400))
+        elif workload == "followup":
+            script = http_bench.followup_script(
+                await http_bench.prepare_followup_clients(embedded.url("intake"), embedded.url("followup"), 64))
+        await asyncio.sleep(1)
+        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(embedded.pids()[process]),
+                                "-d", "8", "-r", "200", "-f", "raw", "-o", str(out), "--nonblocking"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        result = await closed_loop(embedded.url(workload), 16, 9, script, warmup=0.5)
+        spy.wait(30)
+    finally:
+        embedded.stop()
+    print(f"{len(result['latencies'])} {workload} commands in 9 s; {process}'s samples in {out}")
+    print("\n".join(shares(out)))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else sys.argv[1]))
