@@ -81,9 +81,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         if as_json:
             emit_json(rows)
         else:
-            table = Table(title="projections")
-            for column in ("projection", "stream", "checkpoint", "head", "lag", "lag (s)", "note"):
-                table.add_column(column, justify="right" if column in ("checkpoint", "head", "lag", "lag (s)") else "left")
+            table = _table("projections", ("projection", "stream", "checkpoint", "head", "lag", "lag (s)", "note"),
+                           numeric={"checkpoint", "head", "lag", "lag (s)"})
             for r in rows:
                 table.add_row(
                     r["projection"], r["stream"], _n(r["checkpoint"]), _n(r["head"]), _n(r["lag_events"]),
@@ -93,6 +92,13 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         return 1 if failed else 0
 
     run(body)
+
+
+def _table(title: str, columns: tuple[str, ...], numeric: set[str]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right" if column in numeric else "left")
+    return table
 
 
 def never_started(exc: Exception) -> bool:
@@ -296,9 +302,9 @@ def verify(
         if as_json:
             emit_json(results)
         else:
-            table = Table(title="projections against a clean rebuild")
-            for column in ("projection", "at", "table", "rows", "rebuilt", "differing", "result"):
-                table.add_column(column, justify="right" if column in ("at", "rows", "rebuilt", "differing") else "left")
+            table = _table("projections against a clean rebuild",
+                           ("projection", "at", "table", "rows", "rebuilt", "differing", "result"),
+                           numeric={"at", "rows", "rebuilt", "differing"})
             for r in results:
                 if "note" in r:
                     table.add_row(r["projection"], "-", "", "", "", "", r["note"])
