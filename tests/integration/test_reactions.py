@@ -276,3 +276,32 @@ async def test_a_cause_that_stays_not_ready_is_parked_after_the_patience_and_the
     parked = await _parked(engine)
     assert {p["seq"] for p in parked} == {c.seq for c in causes if c.event.request_id == never}
     assert all("CauseNotReady" in p["error"] and "not known yet" in p["error"] for p in parked)
+
+
+async def test_stopping_while_a_cause_waits_leaves_it_for_the_next_start(stores, nats, engine):
+    intake, delivery = stores
+    await write_journeys(intake, clients=2)
+    causes = await handoffs(nats)
+    known: set[str] = set()  # nothing is ready
+    runner = await runner_for(delivery, engine, OpenWhenTheRequestIsKnown(known))
+    await runner.prepare_live(nats)
+    await runner.start_live(nats)
+
+    async def waiting():
+        return runner.last_error and "not known yet" in runner.last_error
+
+    await eventually(waiting, timeout=10, what="the runner waiting on the first cause")
+    started = asyncio.get_running_loop().time()
+    await runner.stop_live()
+    assert asyncio.get_running_loop().time() - started < 6  # not the 10 minutes of patience
+    assert await delivery_events(nats) == [] and not await _parked(engine)
+    known.update(c.event.request_id for c in causes)  # ready now: the next start handles everything
+    again = await runner_for(delivery, engine, OpenWhenTheRequestIsKnown(known))
+    await again.prepare_live(nats)
+    await again.start_live(nats)
+    try:
+        await eventually(lambda: _count(nats, len(causes)), timeout=20)
+        await eventually(lambda: _acked(nats, again.durable), timeout=20)
+    finally:
+        await again.stop_live()
+    assert len(await delivery_events(nats)) == len(causes)

@@ -145,6 +145,7 @@ class DurableWorker:
     durable: str
     batch_size: int
     live: bool = False
+    stopping: bool = False  # retry loops give up when set (a swallowed cancel must not keep them going)
     _loop: PullLoop | None = None
     _nc: NATS | None = None
 
@@ -157,6 +158,7 @@ class DurableWorker:
 
     async def start_live(self, nc: NATS) -> None:
         self._nc = nc
+        self.stopping = False
         self._loop = PullLoop(
             nc,
             self.stream_name,
@@ -173,6 +175,14 @@ class DurableWorker:
             self._loop.poke()
 
     async def stop_live(self) -> None:
+        self.stopping = True
         if self._loop is not None:
             await self._loop.stop()
         self.live = False
+
+    def give_up_if_stopping(self) -> None:
+        """Called between retries: a worker being stopped leaves what it retries unacknowledged
+        (delivered again at the next start) instead of retrying on. On Python 3.11 a cancel can
+        be swallowed by a racing ``wait_for``, so the cancel alone does not end a retry loop."""
+        if self.stopping:
+            raise asyncio.CancelledError(f"{self.durable} stopping")

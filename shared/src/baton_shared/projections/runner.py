@@ -175,6 +175,7 @@ class ProjectionRunner(DurableWorker):
                 if not is_transient(exc) and attempt >= self.max_attempts:
                     break
                 await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+                self.give_up_if_stopping()
         for raw in raws:
             try:
                 await self.apply([raw])

@@ -159,6 +159,7 @@ class ReactionRunner(DurableWorker):
                     metrics.REACTIONS.labels(self.key, "parked").inc()
                     return
                 await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+                self.give_up_if_stopping()
                 if still_working is not None:
                     with contextlib.suppress(Exception):  # the connection may be down: retried anyway
                         await still_working()
