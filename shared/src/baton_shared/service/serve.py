@@ -12,6 +12,7 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 
+from baton_shared.service.garbage_collection import tune_garbage_collection
 from baton_shared.service.settings import BatonSettings
 
 
@@ -26,6 +27,7 @@ def serve(service: str, create_app: Callable[[BatonSettings], FastAPI]) -> None:
         print(f"usage: python -m baton_{service} [migrate [--check]]  (unknown: {' '.join(args)})", file=sys.stderr)
         sys.exit(2)
     settings = BatonSettings()
+    tune_garbage_collection()  # full collections stalled every request for 100+ ms every few seconds
     uvicorn.run(
         create_app(settings),
         host=settings.http_host,
