@@ -67,6 +67,20 @@ async def intake_and_delivery(nats_url: str, delivery_db: str, tmp_path, clock: 
             transport=httpx.ASGITransport(app=intake_app), base_url="http://intake", headers=ADMIN
         ) as i, httpx.AsyncClient(transport=httpx.ASGITransport(app=delivery_app), base_url="http://delivery", headers=ADMIN) as d:
             yield Running(i, d, delivery_app, clock)
+            for app in (intake_app, delivery_app):
+                await folded_agree_with_the_log(app.state.application)
+
+
+async def folded_agree_with_the_log(application) -> None:
+    """Every aggregate an application holds folded (``baton_shared.folded``), brought
+    forward to its stored history, equals the aggregate folded from scratch: the
+    snapshots never drift from the log whatever the flow did to them."""
+    folded = application.folded
+    for cls, aggregate_id in list(folded._held):
+        history = await application.store.load(cls.aggregate_type, aggregate_id)
+        held = folded.fold(cls, aggregate_id, history)
+        fresh = cls.from_history(aggregate_id, history)
+        assert vars(held) == vars(fresh), f"{cls.__name__} {aggregate_id}: held state differs from the log's"
 
 
 async def eventually(probe, timeout: float = 15.0, what: str = "condition"):
@@ -115,3 +129,5 @@ async def all_three(nats_url: str, followup_db: str, tmp_path, clock: FakeClock 
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers=ADMIN)
             )
         yield AllThree(clients["intake"], clients["delivery"], clients["followup"], apps["followup"], clock)
+        for app in apps.values():
+            await folded_agree_with_the_log(app.state.application)

@@ -16,6 +16,7 @@ from baton_shared.contracts.delivery import ReworkItem
 from baton_shared.domain import NotFound
 from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from baton_shared.folded import FoldedAggregates
 
 from baton_delivery.domain import RequestDelivery
 
@@ -31,6 +32,7 @@ class DeliveryApplication:
         self.directory = directory
         self.clock = clock
         self.attempts = attempts
+        self.folded = FoldedAggregates()  # a command folds only what was appended since the last one
 
     async def load(self, request_id: str) -> RequestDelivery:
         return RequestDelivery.from_history(request_id, await self.store.load("request", request_id))
@@ -49,13 +51,14 @@ class DeliveryApplication:
             event_ids = keyed.event_id  # a retried keyed write re-derives the same ids
         for attempt in range(self.attempts):
             history = await self.store.load("request", request_id)
-            delivery = RequestDelivery.from_history(request_id, history)
+            delivery = self.folded.fold(RequestDelivery, request_id, history)
             if not delivery.work_orders:
                 raise NotFound(f"no delivery for request {request_id}")
             if keyed is not None and (replay := keyed.replay(history.events)) is not None:
                 return Written({"request_id": request_id}, self.store.stream_name, replay.last_seq, replay.count)
             decide(delivery)
             if not delivery.pending:
+                self.folded.keep_unchanged(delivery)
                 return Written({"request_id": request_id}, self.store.stream_name, delivery.version, 0)
             new = [
                 NewEvent(
@@ -73,6 +76,7 @@ class DeliveryApplication:
                 if attempt == self.attempts - 1:
                     raise
                 continue
+            self.folded.kept_after(delivery, result)
             return Written({"request_id": request_id}, self.store.stream_name, result.last_seq, len(new))
         raise AssertionError("unreachable")
 

@@ -24,6 +24,7 @@ from baton_shared.domain import NotFound
 from baton_shared.contracts.followup import ContactSuppressed
 from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from baton_shared.folded import FoldedAggregates
 
 from baton_followup.domain import FeeTier, NextNeedRule, PolicyRefused, ProgramTerms, Refusal, Relationship, TierRules
 
@@ -57,6 +58,7 @@ class FollowupApplication:
         self.policies = policies
         self.clock = clock
         self.attempts = attempts
+        self.folded = FoldedAggregates()  # a command folds only what was appended since the last one
 
     async def load(self, client_id: str) -> Relationship:
         return Relationship.from_history(client_id, await self.store.load("client", client_id))
@@ -78,7 +80,7 @@ class FollowupApplication:
             event_ids = lambda _r, n: keyed.event_id(n)  # noqa: E731 - a retried keyed write re-derives them
         for attempt in range(self.attempts):
             history = await self.store.load("client", client_id)
-            relationship = Relationship.from_history(client_id, history)
+            relationship = self.folded.fold(Relationship, client_id, history)
             if must_exist and not relationship.exists:
                 raise NotFound(f"client {client_id} not found in follow-up")
             if keyed is not None and (replay := keyed.replay(history.events)) is not None:
@@ -102,7 +104,10 @@ class FollowupApplication:
                     if attempt == self.attempts - 1:
                         raise
                     continue
+                self.folded.kept_after(relationship, result)
                 written = Written(written.ids, written.stream, result.last_seq, len(new))
+            else:
+                self.folded.keep_unchanged(relationship)
             if isinstance(outcome, Refusal):
                 raise PolicyRefused(outcome)
             return written

@@ -20,6 +20,7 @@ from baton_shared import idempotency
 from baton_shared.application import Clock, Written, require_uuid, utc_now
 from baton_shared.domain import Aggregate, NotFound
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from baton_shared.folded import FoldedAggregates
 from baton_shared.contracts.intake import CONTACTS_PURPOSE
 from baton_shared.privacy import MemoryKeyStore, PersonalDataVault
 
@@ -43,12 +44,13 @@ class IntakeApplication:
         # Contacts are sealed with the client's data key before they reach an event
         # (the composition root passes the vault on the CLIENT_KEYS stream).
         self.vault = vault or PersonalDataVault(MemoryKeyStore())
+        self.folded = FoldedAggregates()  # a command folds only what was appended since the last one
 
     def _today(self) -> date:
         return self.clock().date()
 
     async def _load(self, cls: type[A], aggregate_id: str) -> A:
-        return cls.from_history(aggregate_id, await self.store.load(cls.aggregate_type, aggregate_id))
+        return self.folded.fold(cls, aggregate_id, await self.store.load(cls.aggregate_type, aggregate_id))
 
     async def _load_existing(self, cls: type[A], aggregate_id: str, what: str) -> A:
         return (await self._fetch(cls, aggregate_id, what))[0]
@@ -57,7 +59,7 @@ class IntakeApplication:
         """The existing aggregate and its recorded events (where a keyed write looks for itself)."""
         require_uuid(aggregate_id, what)
         history = await self.store.load(cls.aggregate_type, aggregate_id)
-        aggregate = cls.from_history(aggregate_id, history)
+        aggregate = self.folded.fold(cls, aggregate_id, history)
         if not aggregate.exists:
             raise NotFound(f"{what} {aggregate_id} not found")
         return aggregate, history.events
@@ -85,6 +87,7 @@ class IntakeApplication:
 
     async def _save(self, aggregate: Aggregate, command: c.Command, correlation_id: str) -> tuple[int, int]:
         if not aggregate.pending:
+            self.folded.keep_unchanged(aggregate)
             return aggregate.version, 0
         keyed = self._keyed(command)
         new = [
@@ -95,6 +98,7 @@ class IntakeApplication:
             for n, event in enumerate(aggregate.pending)
         ]
         result = await self.store.append(aggregate.aggregate_type, aggregate.id, aggregate.version, new)
+        self.folded.kept_after(aggregate, result)
         return result.last_seq, len(new)
 
     async def _update(
@@ -201,7 +205,7 @@ class IntakeApplication:
     # --- requests ----------------------------------------------------------------
 
     async def capture_need(self, cmd: c.CaptureNeed) -> Written:
-        await self._load_existing(Client, cmd.client_id, "client")
+        self.folded.keep_unchanged(await self._load_existing(Client, cmd.client_id, "client"))
         keyed = self._keyed(cmd)
         request_id = keyed.id("request") if keyed else new_id()
         if keyed and (replayed := await self._replayed("request", request_id, keyed)):
@@ -234,6 +238,7 @@ class IntakeApplication:
         handoff_ids = [keyed.id(f"handoff:{n}") if keyed else new_id() for n in range(len(cmd.work))]
         request = await self._load_existing(Request, cmd.request_id, "request")
         client = await self._load_existing(Client, request.client_id, "client")
+        self.folded.keep_unchanged(client)  # only read
         _, position, n = await self._update(
             Request, cmd.request_id, "request", cmd,
             lambda request: request.hand_off(
