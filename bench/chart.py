@@ -37,16 +37,18 @@ def render(results: dict, path: Path) -> None:
     if es:
         throughput.append(("eventsourcing projection -> PG", es["projection_events_per_s"], peer))
         throughput.append(("eventsourcing follower -> PG", es["follower_events_per_s"], peer))
-    w = {k: v for k, v in results.get("writes", {}).items() if isinstance(v, dict) and "commands_per_s" in v}
+    w = {k: v for k, v in results.get("writes", {}).items() if isinstance(v, dict) and "alone" in v}
     for service, f in w.items():
-        throughput.append((f"HTTP writes, {service}", f["commands_per_s"], baton))
+        throughput.append((f"HTTP writes, {service} alone", f["alone"]["commands_per_s"], baton))
+        throughput.append((f"HTTP writes, {service}, all services", f["system"]["commands_per_s"], baton))
 
     latency: list[tuple[str, float, float, float]] = []  # label, p50, p99, target
     for db, f in results.get("live_lag", {}).items():
         if isinstance(f, dict) and "all" in f:
             latency.append((f"live lag @{f['rate_target']:.0f} ev/s, {db}", f["all"]["p50_ms"], f["all"]["p99_ms"], 25))
     for service, f in w.items():
-        latency.append((f"HTTP write, {service}", f["p50_ms"], f["p99_ms"], 50))
+        latency.append((f"HTTP write, {service} alone", f["alone"]["p50_ms"], f["alone"]["p99_ms"], 50))
+        latency.append((f"HTTP write, {service}, all services", f["system"]["p50_ms"], f["system"]["p99_ms"], 50))
     for e in results.get("e2e", {}).values():
         h = e["handoff_to_readable"]
         latency.append((f"handoff -> readable @{e['rate_target']:.0f}/s", h["p50_ms"], h["p99_ms"], 50))

@@ -2,7 +2,8 @@
 (the embedded runner: nats-server, one process per service, SQLite projections).
 
 - write commands per second per service: ``concurrency`` keep-alive connections
-  issuing that service's commands back to back (closed loop), p50/p99 latency;
+  issuing that service's commands back to back (closed loop), p50/p99 latency, with
+  the service process alone on the machine and with all three services running;
 - end to end: intake's handoff POST until the work order is readable on
   delivery's API, at a fixed rate (open loop). The bench watches delivery's
   stream for the ``WorkOrderOpened`` (an ordered consumer) and then asks
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -234,15 +236,83 @@ def followup_script(clients: list[str]):
     return script
 
 
+async def settle(embedded: Embedded, timeout: float = 120) -> float:
+    """Wait until every running service's projections have applied their streams' heads
+    (two polls in a row), so one measurement's backlog does not load the next. Returns
+    the seconds it took (bounded by ``timeout``)."""
+    t = time.monotonic()
+    quiet = 0
+    while time.monotonic() - t < timeout and quiet < 2:
+        lag = 0
+        for service in SERVICES:
+            if service not in embedded.pids():
+                continue
+            try:
+                request = urllib.request.Request(f"{embedded.url(service)}/health", headers=loadgen.DEFAULT_HEADERS)
+                body = await asyncio.to_thread(lambda r=request: json.loads(urllib.request.urlopen(r, timeout=5).read()))
+                lag += sum(p["lag"] for p in body["projections"])
+            except Exception:  # noqa: BLE001 - busy or restarting: not settled yet
+                lag += 1
+        quiet = quiet + 1 if lag == 0 else 0
+        await asyncio.sleep(0.5)
+    return time.monotonic() - t
+
+
+@contextlib.contextmanager
+def paused(pids: list[int]):
+    """SIGSTOP the given processes for the block, SIGCONT them after (they catch up then)."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+async def measure_writes(embedded: Embedded, service: str, script, concurrency: int, seconds: float) -> dict:
+    """Throughput and latency over ``seconds`` of ``concurrency`` connections, then each
+    process's CPU per command over a second, shorter window of the same load (CPU time
+    per command is what other load on the machine hardly changes)."""
+    load_before = os.getloadavg()[0]
+    pids = embedded.pids()
+    t = time.perf_counter()
+    result = await closed_loop(embedded.url(service), concurrency, seconds, script, warmup=1.0)
+    elapsed = time.perf_counter() - t - 1.0  # the warm-up second
+    lat = result["latencies"]
+    cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
+    probe = await closed_loop(embedded.url(service), concurrency, min(3.0, seconds), script, warmup=0.0)
+    cpu1 = {k: cpu_seconds(v) for k, v in pids.items()}
+    n = max(len(probe["latencies"]), 1)
+    return {
+        "commands_per_s": len(lat) / min(seconds, max(elapsed, 1e-9)),
+        "concurrency": concurrency,
+        **latency_summary(lat),
+        "cpu_ms_per_command": {k: round(1000 * (cpu1[k] - cpu0[k]) / n, 3) for k in pids},
+        "errors": result["errors"],
+        "error_samples": result["error_samples"],
+        "load_before": round(load_before, 2),
+    }
+
+
 async def writes(embedded: Embedded, services: list[str], concurrency: int, seconds: float,
                  expected_rate: float = 1500) -> dict:
+    """Each service's write workload measured twice:
+
+    - ``alone``: the service process with the machine to itself (nats-server running, the
+      other Baton services paused with SIGSTOP for the window; they catch up after). This
+      is the per-service-process figure the target is about;
+    - ``system``: all three services running, so the reactions and projections the writes
+      cause in the other services share the two cores (what a one-box deployment gets).
+    """
     out = {}
     for service in services:
         if service == "intake":
             script = intake_script()
         elif service == "delivery":
+            # two windows and their CPU probes, at up to ``expected_rate``, 7 commands per work order
             per_request = 4 * 7
-            requests = int(expected_rate * (seconds + 1) / per_request * 1.5) + concurrency
+            requests = int(expected_rate * 2 * (seconds + 1 + 3) / per_request * 1.2) + concurrency
             prepared = await prepare_work_orders(embedded.url("intake"), embedded.url("delivery"), requests)
             script = delivery_script(prepared)
         elif service == "followup":
@@ -251,29 +321,14 @@ async def writes(embedded: Embedded, services: list[str], concurrency: int, seco
         else:
             out[service] = {"skipped": f"no write workload for {service}"}
             continue
-        await asyncio.sleep(1.0)  # let the preparation's background work settle
-        load_before = os.getloadavg()[0]
-        pids = embedded.pids()
-        t = time.perf_counter()
-        result = await closed_loop(embedded.url(service), concurrency, seconds, script, warmup=1.0)
-        elapsed = time.perf_counter() - t - 1.0  # the warm-up second
-        lat = result["latencies"]
-        # CPU per command, which other load on the machine hardly changes: each process's
-        # CPU time over a second, shorter window of the same load, per command answered.
-        cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
-        probe = await closed_loop(embedded.url(service), concurrency, min(3.0, seconds), script, warmup=0.0)
-        cpu1 = {k: cpu_seconds(v) for k, v in pids.items()}
-        n = max(len(probe["latencies"]), 1)
-        cpu_ms = {k: round(1000 * (cpu1[k] - cpu0[k]) / n, 3) for k in pids}
-        out[service] = {
-            "commands_per_s": len(lat) / min(seconds, max(elapsed, 1e-9)),
-            "concurrency": concurrency,
-            **latency_summary(lat),
-            "cpu_ms_per_command": cpu_ms,
-            "errors": result["errors"],
-            "error_samples": result["error_samples"],
-            "load_before": round(load_before, 2),
-        }
+        await settle(embedded)  # the preparation's background work
+        system = await measure_writes(embedded, service, script, concurrency, seconds)
+        await settle(embedded)
+        others = [pid for name, pid in embedded.pids().items() if name not in (service, "nats-server")]
+        with paused(others):
+            alone = await measure_writes(embedded, service, script, concurrency, seconds)
+        alone["settled_after_s"] = round(await settle(embedded), 1)
+        out[service] = {"alone": alone, "system": system}
     return out
 
 

@@ -43,6 +43,7 @@ import nats as nats_py  # noqa: E402
 from baton_shared.contracts import registry  # noqa: E402
 from baton_shared.eventstore.jetstream import JetStreamEventStore  # noqa: E402
 from baton_shared.eventstore.provisioning import js_api, provision_stream  # noqa: E402
+from baton_shared.service.garbage_collection import tune_garbage_collection  # noqa: E402
 
 from common import DEFAULT_PG, ROOT, SPEC, fill_fast, fresh_postgres, loadavg, postgres_reachable, start_nats, stop_process  # noqa: E402
 import store_bench  # noqa: E402
@@ -246,10 +247,14 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
         if "skipped" in f:
             out.append((f"writes {service}", "skipped", "", f["skipped"][:40]))
             continue
-        rate(f"writes {service} ({f['concurrency']} conns, errors {sum(f['errors'].values())})", f["commands_per_s"],
-             ">= 1,000", f["commands_per_s"] >= TARGETS["writes_per_s"])
-        ms(f"writes {service} p50", f["p50_ms"])
-        ms(f"writes {service} p99", f["p99_ms"], "< 50 ms", f["p99_ms"] < TARGETS["writes_p99_ms"])
+        a, s_ = f["alone"], f["system"]
+        rate(f"writes {service}, process alone ({a['concurrency']} conns, errors {sum(a['errors'].values())})",
+             a["commands_per_s"], ">= 1,000", a["commands_per_s"] >= TARGETS["writes_per_s"])
+        ms(f"writes {service}, process alone p50", a["p50_ms"])
+        ms(f"writes {service}, process alone p99", a["p99_ms"], "< 50 ms", a["p99_ms"] < TARGETS["writes_p99_ms"])
+        rate(f"writes {service}, all services on the box (errors {sum(s_['errors'].values())})", s_["commands_per_s"])
+        ms(f"writes {service}, all services p50", s_["p50_ms"])
+        ms(f"writes {service}, all services p99", s_["p99_ms"])
     for e in results.get("e2e", {}).values():
         h = e["handoff_to_readable"]
         is_target = e["rate_target"] >= 200
@@ -297,6 +302,9 @@ async def main() -> int:
     parser.add_argument("--databases", default="sqlite,postgresql", help="catch-up/rebuild targets")
     parser.add_argument("--docs", action="store_true", help="also write the chart to docs/benchmarks.png")
     args = parser.parse_args()
+    # This process is the load generator and, for live lag, the projecting service: it runs
+    # with the collector settings the services run with (full collections paused it 100+ ms).
+    tune_garbage_collection()
     args.events = args.events or (1_000_000 if args.full else 100_000)
     args.lag_seconds = args.lag_seconds or (20 if args.full else 10)
     args.seconds = args.seconds or (15 if args.full else 8)
