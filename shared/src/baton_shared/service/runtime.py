@@ -32,6 +32,8 @@ from baton_shared.service.logging import get_logger
 from baton_shared.service.migrations import prepare_schema
 from baton_shared.service.settings import BatonSettings
 
+DATABASE_CHECK_SECONDS = 2.0  # /health's database question
+
 log = get_logger("baton.runtime")
 
 
@@ -64,7 +66,7 @@ class ServiceRuntime:
             reconnected_cb=self._reconnected,
             disconnected_cb=self._disconnected,
         )
-        self.engine = make_engine(settings.database_url_for(service))
+        self.engine = make_engine(settings.database_url_for(service), statement_timeout=settings.database_timeout_seconds)
         self._projections = list(projections)
         self._reactions = list(reactions)
         self._background = list(background)
@@ -182,13 +184,20 @@ class ServiceRuntime:
                 await self.refresh_heads()
             await asyncio.sleep(1.0)
 
-    async def database_ok(self) -> bool:
-        try:
+    async def database_ok(self, within: float = DATABASE_CHECK_SECONDS) -> bool:
+        """Whether the database answers ``SELECT 1`` within ``within`` seconds (a database
+        that stops answering must make the health check say so, not hang it)."""
+        async def ask() -> None:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-            return True
-        except Exception:  # noqa: BLE001 - reported as unhealthy
-            return False
+
+        # Not wait_for: cancelling a statement on a silent connection waits for its close,
+        # which waits on the same silence. The question is left to end by itself (the
+        # engine's statement timeout bounds it) and the answer is given on time.
+        question = asyncio.ensure_future(ask())
+        question.add_done_callback(lambda q: q.cancelled() or q.exception())  # retrieved, never logged
+        done, _ = await asyncio.wait({question}, timeout=within)
+        return bool(done) and not question.cancelled() and question.exception() is None
 
     async def stop(self) -> None:
         # Loops also check ``stopping``: on Python 3.11 a cancel racing with an

@@ -39,6 +39,12 @@ class BatonSettings(BaseSettings):
         5.0, ge=0, le=60, description="How long a read waits for its projection to reach a position."
     )
     projection_batch_size: int = Field(500, ge=1, le=10_000)
+    database_timeout_seconds: float = Field(
+        30, gt=0, le=3600,
+        description="PostgreSQL: how long a service waits for one statement (and a third of it, at most 10 s, "
+        "for a connection) before giving up: reads answer 503, projections retry. A database that stops "
+        "answering without closing connections would otherwise hold requests until TCP gives up.",
+    )
     max_body_bytes: int = Field(
         65_536, ge=1024, le=16 * 1024 * 1024, description="Largest request body a write accepts (413 above)"
     )
