@@ -68,3 +68,31 @@ def test_existing_keys_skips_aggregates_born_in_the_batch():
 
     events = [recorded("new", Born()), recorded("new", Changed()), recorded("old", Changed()), recorded("old", Changed())]
     assert existing_keys(events, Born) == ["old"]
+
+
+async def test_sqlite_statements_run_in_one_thread_hop_and_keep_what_sqlalchemy_reads(tmp_path):
+    """baton_shared.projections.sqlite_driver: rows, rowcount, lastrowid, errors and
+    rollbacks as with the stock aiosqlite cursor, one call into the connection's thread."""
+    from sqlalchemy import Integer, insert, text, update
+    from sqlalchemy.exc import IntegrityError
+
+    from baton_shared.projections import sqlite_driver
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'one-hop.sqlite3'}")
+    counted = Table("counted", MetaData(), Column("id", Integer, primary_key=True), Column("v", String(10)))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(counted.metadata.create_all)
+            assert (await conn.get_raw_connection()).dbapi_connection._cursor_cls is sqlite_driver.OneHopCursor
+            assert (await conn.execute(insert(counted), [{"id": i, "v": "a"} for i in range(1, 51)])).rowcount == 50
+            assert (await conn.execute(insert(counted).values(id=99, v="b"))).inserted_primary_key == (99,)
+            assert (await conn.execute(update(counted).where(counted.c.id <= 10).values(v="c"))).rowcount == 10
+            assert (await conn.execute(select(counted.c.v).where(counted.c.id.in_([1, 11, 99])).order_by(counted.c.id))).scalars().all() == ["c", "a", "b"]
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(insert(counted).values(id=100, v="d"))
+                await conn.execute(insert(counted).values(id=1, v="dup"))
+        async with engine.connect() as conn:  # the failed transaction left nothing
+            assert await conn.scalar(text("SELECT count(*) FROM counted")) == 51
+    finally:
+        await engine.dispose()

@@ -16,6 +16,8 @@ from sqlalchemy import JSON, Table, event, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from baton_shared.projections import sqlite_driver
+
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -33,6 +35,7 @@ def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: A
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        sqlite_driver.install()  # one thread hop per statement (see sqlite_driver)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
