@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from faststream.nats import NatsBroker
 from faststream.nats.security import NatsUserPassword
 from nats.aio.client import Client as NATS
+from nats.errors import NoRespondersError
 from sqlalchemy import text
 
 from baton_shared.contracts.streams import StreamSpec, stream_for
@@ -33,6 +34,15 @@ from baton_shared.service.migrations import prepare_schema
 from baton_shared.service.settings import BatonSettings
 
 DATABASE_CHECK_SECONDS = 2.0  # /health's database question
+STARTUP_PATIENCE_SECONDS = 120  # how long start-up waits out a broker that cannot answer yet
+
+
+def broker_not_ready(exc: BaseException) -> bool:
+    """JetStream cannot answer *yet*: a request timed out, nobody answers the API subject,
+    or the server says JetStream is temporarily unavailable (a cluster electing leaders)."""
+    if isinstance(exc, (asyncio.TimeoutError, NoRespondersError)):
+        return True
+    return isinstance(exc, JetStreamApiError) and exc.code == 503
 
 log = get_logger("baton.runtime")
 
@@ -106,9 +116,9 @@ class ServiceRuntime:
         s = self.settings
         await self.broker.start()  # connects (and reconnects forever); consumers are ours, below
         check_server_version(self.nc)
-        await provision_stream(
+        await self._patiently("provision stream", lambda: provision_stream(
             self.nc, self.spec, replicas=s.stream_replicas, duplicate_window_s=s.duplicate_window_seconds
-        )
+        ))
         self._store = JetStreamEventStore(self.nc, self.spec, self.registry)
         # The schema before any runner touches a table: migrated here, or checked (compose migrates first).
         await prepare_schema(self.service, self.engine, migrate=s.migrate_on_start)
@@ -138,7 +148,28 @@ class ServiceRuntime:
         self.started = True
         log.info("service started", stream=self.spec.name, nats=s.nats_url)
 
+    async def _patiently(self, what: str, step: Callable[[], Awaitable[object]], first_delay: float = 0.5) -> None:
+        """A start-up step that talks to JetStream, tried again while the broker cannot answer
+        yet (seen: a replica starting beside others on a 3-node cluster timed out asking for
+        its consumer and exited). Other errors, or still not ready after
+        ``STARTUP_PATIENCE_SECONDS``, are raised."""
+        deadline = asyncio.get_running_loop().time() + STARTUP_PATIENCE_SECONDS
+        delay = first_delay
+        while True:
+            try:
+                await step()
+                return
+            except Exception as exc:
+                if not broker_not_ready(exc) or self.stopping or asyncio.get_running_loop().time() > deadline:
+                    raise
+                log.warning("JetStream not answering yet; trying again", step=what, error=repr(exc)[:200], retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
     async def _start_projection(self, runner: ProjectionRunner) -> None:
+        await self._patiently(runner.key, lambda: self._start_projection_once(runner))
+
+    async def _start_projection_once(self, runner: ProjectionRunner) -> None:
         await self._wait_for_stream(runner.spec.name)
         caught_up = await runner.catch_up(self.nc)
         await runner.prepare_live(self.nc)
@@ -147,6 +178,9 @@ class ServiceRuntime:
 
     async def _start_reaction(self, runner: ReactionRunner) -> None:
         await runner.setup()
+        await self._patiently(runner.key, lambda: self._start_reaction_once(runner))
+
+    async def _start_reaction_once(self, runner: ReactionRunner) -> None:
         await self._wait_for_stream(runner.reaction.source.name)
         await runner.prepare_live(self.nc)
         await runner.start_live(self.nc)
