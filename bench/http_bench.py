@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import itertools
 import json
 import os
 import random
@@ -229,8 +230,10 @@ async def prepare_followup_clients(intake: str, followup: str, clients: int) -> 
 
 
 def followup_script(clients: list[str]):
+    turn = itertools.count()
+
     async def script(i: int, call) -> None:  # noqa: ANN001
-        cid = clients[i % len(clients)]
+        cid = clients[next(turn) % len(clients)]  # every client in turn (not one per connection)
         await call("POST", f"/v1/clients/{cid}/satisfaction", {"score": 4, "comment": "on time, as promised"}, 201)
 
     return script
@@ -316,7 +319,11 @@ async def writes(embedded: Embedded, services: list[str], concurrency: int, seco
             prepared = await prepare_work_orders(embedded.url("intake"), embedded.url("delivery"), requests)
             script = delivery_script(prepared)
         elif service == "followup":
-            clients = await prepare_followup_clients(embedded.url("intake"), embedded.url("followup"), concurrency * 4)
+            # Enough clients that each collects tens of satisfaction records over both windows,
+            # as a real client might over years: a relationship's row keeps its whole list
+            # (each connection rated one client of 64 over and over: ~1,000 records each,
+            # and each record rewrote a growing JSON list).
+            clients = await prepare_followup_clients(embedded.url("intake"), embedded.url("followup"), concurrency * 64)
             script = followup_script(clients)
         else:
             out[service] = {"skipped": f"no write workload for {service}"}
