@@ -23,6 +23,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 
+import asyncpg
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -52,13 +53,34 @@ log = get_logger("baton.projection")
 ProgressCallback = Callable[[int, int], None]  # (position, end)
 
 
+_CONNECTION_FAILURES = (
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,  # closed in the middle of an operation, failed to connect
+    asyncpg.exceptions.CannotConnectNowError,  # the server is starting or shutting down
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
 def is_transient(exc: BaseException) -> bool:
     """Outages to wait out, as opposed to an event the code cannot fold."""
     if isinstance(exc, IntegrityError):
         return False
-    if isinstance(exc, (OperationalError, InterfaceError, ConnectionError, OSError, asyncio.TimeoutError)):
+    if isinstance(exc, (OperationalError, InterfaceError, *_CONNECTION_FAILURES)):
         return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    # A connection that failed while being made is not "invalidated" (it never was one):
+    # seen in the fault test as a 500 when PostgreSQL reset a connection during connect.
+    cause, depth = exc.orig, 0
+    while cause is not None and depth < 5:
+        if isinstance(cause, _CONNECTION_FAILURES):
+            return True
+        cause, depth = cause.__cause__, depth + 1
+    return False
 
 
 class ProjectionRunner(DurableWorker):
