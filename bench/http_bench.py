@@ -247,8 +247,9 @@ async def settle(embedded: Embedded, timeout: float = 120) -> float:
     quiet = 0
     while time.monotonic() - t < timeout and quiet < 2:
         lag = 0
+        running = embedded.pids()  # one `ps` per poll
         for service in SERVICES:
-            if service not in embedded.pids():
+            if service not in running:
                 continue
             try:
                 request = urllib.request.Request(f"{embedded.url(service)}/health", headers=loadgen.DEFAULT_HEADERS)
