@@ -47,13 +47,16 @@ async def main(process: str, workload: str) -> None:
                 await http_bench.prepare_work_orders(embedded.url("intake"), embedded.url("delivery"), 400))
         elif workload == "followup":
             script = http_bench.followup_script(
-                await http_bench.prepare_followup_clients(embedded.url("intake"), embedded.url("followup"), 64))
-        await asyncio.sleep(1)
+                await http_bench.prepare_followup_clients(embedded.url("intake"), embedded.url("followup"), 1024))
+        await http_bench.settle(embedded)
+        # As the bench's "process alone": the services not under load are stopped meanwhile.
+        idle = [pid for name, pid in embedded.pids().items() if name not in (process, workload, "nats-server")]
         spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(embedded.pids()[process]),
                                 "-d", "8", "-r", "200", "-f", "raw", "-o", str(out), "--nonblocking"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        result = await closed_loop(embedded.url(workload), 16, 9, script, warmup=0.5)
-        spy.wait(30)
+        with http_bench.paused(idle):
+            result = await closed_loop(embedded.url(workload), 16, 9, script, warmup=0.5)
+            spy.wait(30)
     finally:
         embedded.stop()
     print(f"{len(result['latencies'])} {workload} commands in 9 s; {process}'s samples in {out}")

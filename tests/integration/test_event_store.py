@@ -265,3 +265,55 @@ async def test_a_remembered_history_reads_only_what_follows_and_notices_a_recrea
     assert [e.envelope.event_type for e in history.events] == ["ClientRegistered", "ClientNoteAdded"]
     assert history.events[-1].event.text == "after"
     assert history.version == (await elsewhere.load("client", cid)).version
+
+
+async def test_what_this_store_appended_is_remembered_and_equals_a_fresh_read(nats, store, monkeypatch):
+    """After an append decided on the remembered history, the next load reads nothing but the
+    aggregate's last message (to see that no one else wrote), and what it returns is exactly
+    what a store with nothing remembered reads from the stream."""
+    cid = str(uuid.uuid4())
+    v = await register(store, cid)
+    v = (await store.append("client", cid, v, [note(cid, "one"), note(cid, "two")])).last_seq
+    await store.append("client", cid, v, [note(cid, "three")])
+
+    walks = []
+    real_batch = store._gets.batch
+
+    async def counted(*args, **kw):
+        walks.append(args)
+        return await real_batch(*args, **kw)
+
+    monkeypatch.setattr(store._gets, "batch", counted)
+    remembered = await store.load("client", cid)
+    assert walks == []  # only the last-message lookup
+    fresh = await JetStreamEventStore(nats, SPEC, registry, cache_size=0).load("client", cid)
+    assert remembered.version == fresh.version
+    assert [(e.seq, e.subject, e.envelope, e.event) for e in remembered.events] == [
+        (e.seq, e.subject, e.envelope, e.event) for e in fresh.events
+    ]
+    assert [e.event.text for e in remembered.events[1:]] == ["one", "two", "three"]
+
+    # Another writer appends: the lookup sees a newer last message and only that is fetched.
+    elsewhere = JetStreamEventStore(nats, SPEC, registry, cache_size=0)
+    await elsewhere.append("client", cid, fresh.version, [note(cid, "four")])
+    history = await store.load("client", cid)
+    assert len(walks) == 1 and walks[0][2] == fresh.version  # from the remembered message on
+    assert [e.event.text for e in history.events[1:]] == ["one", "two", "three", "four"]
+
+
+async def test_an_append_answered_as_a_duplicate_is_not_remembered_as_new(nats, store):
+    """An event id the server already holds is acknowledged as a duplicate with the sequence
+    it was stored at; the store must not take it for a new event after the expected version."""
+    cid = str(uuid.uuid4())
+    v = await register(store, cid)
+    first = note(cid, "once")
+    v = (await store.append("client", cid, v, [first])).last_seq
+    other = JetStreamEventStore(nats, SPEC, registry, cache_size=0)
+    v = (await other.append("client", cid, v, [note(cid, "twice")])).last_seq
+    assert (await store.load("client", cid)).version == v
+    # The first append sent again (a client retry decided on a stale version) is deduplicated.
+    again = await store.append("client", cid, v, [first])
+    assert again.last_seq < v
+    history = await store.load("client", cid)
+    assert [e.event.text for e in history.events[1:]] == ["once", "twice"]
+    assert history.version == v

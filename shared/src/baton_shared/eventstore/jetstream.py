@@ -118,7 +118,7 @@ class _DirectGets:
     def __init__(self, nc: NATS) -> None:
         self.nc = nc
         self._prefix = ""
-        self._pending: dict[str, tuple[list[Msg], asyncio.Future]] = {}
+        self._pending: dict[str, tuple[list[Msg], asyncio.Future, bool]] = {}
         self._next = 0
         self._sub = None
 
@@ -126,14 +126,16 @@ class _DirectGets:
         entry = self._pending.get(msg.subject[len(self._prefix):])
         if entry is None:
             return
-        got, done = entry
+        got, done, single = entry
         status = (msg.headers or {}).get("Status")
         if status is None:
             got.append(msg)
+            if single and not done.done():
+                done.set_result("200")  # a request without a batch is answered by one message
         elif not done.done():
             done.set_result(status)
 
-    async def once(self, stream: str, subject_filter: str, seq: int, batch: int, timeout: float) -> tuple[list[Msg], bool]:
+    async def _ask(self, stream: str, request: dict, what: str, timeout: float, single: bool) -> tuple[list[Msg], str]:
         if self._sub is None:
             self._prefix = self.nc.new_inbox() + "."
             self._sub = await self.nc.subscribe(self._prefix + "*", cb=self._on_reply)
@@ -141,22 +143,29 @@ class _DirectGets:
         token = str(self._next)
         got: list[Msg] = []
         done = asyncio.get_running_loop().create_future()
-        self._pending[token] = (got, done)
+        self._pending[token] = (got, done, single)
         try:
-            await self.nc.publish(
-                f"$JS.API.DIRECT.GET.{stream}",
-                orjson.dumps({"seq": seq, "next_by_subj": subject_filter, "batch": batch}),
-                reply=self._prefix + token,
-            )
+            await self.nc.publish(f"$JS.API.DIRECT.GET.{stream}", orjson.dumps(request), reply=self._prefix + token)
             status = await asyncio.wait_for(done, timeout)
         except asyncio.TimeoutError as exc:
-            raise EventStoreUnavailable(f"reading {subject_filter} from {stream} timed out") from exc
+            raise EventStoreUnavailable(f"reading {what} from {stream} timed out") from exc
         finally:
             self._pending.pop(token, None)
+        if status not in ("200", "204", "404"):
+            raise EventStoreUnavailable(f"reading {what} from {stream}: status {status}")
+        return got, status
+
+    async def last(self, stream: str, subject_filter: str, timeout: float) -> Msg | None:
+        """The last message on ``subject_filter`` (wildcards allowed), None if there is none.
+        The server finds it from its per-subject index, without walking the stream."""
+        got, status = await self._ask(stream, {"last_by_subj": subject_filter}, subject_filter, timeout, single=True)
+        return got[0] if status == "200" and got else None
+
+    async def once(self, stream: str, subject_filter: str, seq: int, batch: int, timeout: float) -> tuple[list[Msg], bool]:
+        request = {"seq": seq, "next_by_subj": subject_filter, "batch": batch}
+        got, status = await self._ask(stream, request, subject_filter, timeout, single=False)
         if status == "404":
             return [], False
-        if status != "204":
-            raise EventStoreUnavailable(f"reading {subject_filter} from {stream}: status {status}")
         more = bool(got) and int(got[-1].headers.get("Nats-Num-Pending", "0")) > 0
         return got, more
 
@@ -210,20 +219,39 @@ class JetStreamEventStore:
     # --- reads -------------------------------------------------------------
 
     async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
-        """The aggregate's history. A recently loaded aggregate is read from its last known
-        message on: if that message is still the one remembered (same sequence, same
-        ``Nats-Msg-Id``), only what follows it is fetched and decoded; otherwise (a stream
-        recreated, say) the whole history is read again. One round trip either way."""
+        """The aggregate's history.
+
+        A history this store loaded or appended to lately is remembered, decoded. Loading
+        it again first asks the server for the aggregate's last message (found from the
+        server's per-subject index): if that is still the one remembered (same sequence,
+        same ``Nats-Msg-Id``), nothing is read or decoded. If it is newer (another
+        replica appended), only what follows the remembered message is fetched. If the
+        remembered message is gone or changed (a stream recreated, say), the whole
+        history is read again.
+
+        Why not fetch "what follows" every time: asking the server for the next messages
+        of a wildcard subject from a sequence makes it walk the stream from there to its
+        end; measured on a 100k-message stream of 1,024 aggregates, that cost nats-server
+        ~0.35 ms of CPU per command against ~0.03 ms for the last-message lookup."""
         subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
         cached = self._cache.get(subject_filter)
         if cached is not None:
-            msgs = await self._gets.batch(self.stream_name, subject_filter, cached.last_seq, self.timeout)
-            first = msgs[0].headers if msgs else {}
-            if int(first.get("Nats-Sequence", 0)) == cached.last_seq and first.get("Nats-Msg-Id") == cached.last_msg_id:
-                return self._remember(subject_filter, msgs, cached.events + tuple(self._decode_all(msgs[1:])))
+            last = await self._gets.last(self.stream_name, subject_filter, self.timeout)
+            if last is not None and self._is(last, cached):
+                self._cache.move_to_end(subject_filter)
+                return AggregateHistory(list(cached.events), cached.last_seq)
+            if last is not None and int(last.headers["Nats-Sequence"]) > cached.last_seq:
+                msgs = await self._gets.batch(self.stream_name, subject_filter, cached.last_seq, self.timeout)
+                if msgs and self._is(msgs[0], cached):
+                    return self._remember(subject_filter, msgs, cached.events + tuple(self._decode_all(msgs[1:])))
             self._cache.pop(subject_filter, None)
         msgs = await self._gets.batch(self.stream_name, subject_filter, 1, self.timeout)
         return self._remember(subject_filter, msgs, tuple(self._decode_all(msgs)))
+
+    @staticmethod
+    def _is(msg: Msg, cached: _Cached) -> bool:
+        headers = msg.headers or {}
+        return int(headers.get("Nats-Sequence", 0)) == cached.last_seq and headers.get("Nats-Msg-Id") == cached.last_msg_id
 
     def _decode_all(self, msgs: list[Msg]) -> list[RecordedEvent]:
         events = []
@@ -243,12 +271,45 @@ class JetStreamEventStore:
         last = msgs[-1].headers
         last_seq = int(last["Nats-Sequence"])
         msg_id = last.get("Nats-Msg-Id")
-        if msg_id and self.cache_size > 0:
-            self._cache[subject_filter] = _Cached(events, last_seq, msg_id)
-            self._cache.move_to_end(subject_filter)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        if msg_id:
+            self._keep(subject_filter, _Cached(events, last_seq, msg_id))
         return AggregateHistory(list(events), last_seq)
+
+    def _keep(self, subject_filter: str, entry: _Cached) -> None:
+        if self.cache_size <= 0:
+            return
+        self._cache[subject_filter] = entry
+        self._cache.move_to_end(subject_filter)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def _remember_appended(
+        self, subject_filter: str, expected_version: int, messages: list[tuple[str, bytes, str]], first: int
+    ) -> None:
+        """Extend a remembered history with what this store just appended to it, so the
+        next command on the aggregate needs no read. Only when the append was decided on
+        exactly the remembered history (or on an empty one): the server's concurrency
+        check then guarantees nothing came between."""
+        if self.cache_size <= 0:
+            return
+        cached = self._cache.get(subject_filter)
+        if expected_version == 0:
+            before: tuple[RecordedEvent, ...] = ()
+        elif cached is not None and cached.last_seq == expected_version:
+            before = cached.events
+        else:
+            self._cache.pop(subject_filter, None)
+            return
+        try:
+            # Decoded from the very bytes stored, so the history equals a fresh read.
+            appended = tuple(
+                self.registry.decode(self.stream_name, first + n, subject, body)
+                for n, (subject, body, _id) in enumerate(messages)
+            )
+        except (MalformedEvent, UnknownSchemaVersion):
+            self._cache.pop(subject_filter, None)
+            return
+        self._keep(subject_filter, _Cached(before + appended, first + len(messages) - 1, messages[-1][2]))
 
     async def head(self) -> int:
         info = await js_api(self.nc, f"STREAM.INFO.{self.stream_name}", {}, timeout=self.timeout)
@@ -295,9 +356,14 @@ class JetStreamEventStore:
             if error is None:
                 last = int(ack["seq"])
                 metrics.APPENDS.labels(self.stream_name).inc(len(ids))
+                if ack.get("duplicate"):
+                    self._cache.pop(subject_filter, None)  # stored earlier: where is not ours to assume
+                else:
+                    self._remember_appended(subject_filter, expected_version, messages, last - len(ids) + 1)
                 return AppendResult(self.stream_name, last - len(ids) + 1, last, ids)
             if error.get("err_code") in (WRONG_LAST_SEQUENCE, BATCH_DUPLICATE_MSG_ID):
                 stored = await self._stored_after(subject_filter, expected_version, ids)
+                self._cache.pop(subject_filter, None)
                 if stored is not None:
                     return AppendResult(self.stream_name, stored[0], stored[1], ids)
                 metrics.CONFLICTS.labels(self.stream_name).inc()
@@ -353,51 +419,3 @@ class JetStreamEventStore:
         run = msgs[start : start + len(ids)]
         return int(run[0].headers["Nats-Sequence"]), int(run[-1].headers["Nats-Sequence"])
 
-
-async def direct_get_batch(
-    nc: NATS, stream: str, subject_filter: str, *, start_seq: int = 1, timeout: float = 5.0
-) -> list[Msg]:
-    """Every stored message matching ``subject_filter`` from ``start_seq``, in order,
-    through batched direct gets (one request per 1,000 messages)."""
-    out: list[Msg] = []
-    seq = start_seq
-    while True:
-        got, more = await _direct_get_once(nc, stream, subject_filter, seq, 1000, timeout)
-        out.extend(got)
-        if not more or not got:
-            return out
-        seq = int(got[-1].headers["Nats-Sequence"]) + 1
-
-
-async def _direct_get_once(
-    nc: NATS, stream: str, subject_filter: str, seq: int, batch: int, timeout: float
-) -> tuple[list[Msg], bool]:
-    inbox = nc.new_inbox()
-    done = asyncio.get_running_loop().create_future()
-    got: list[Msg] = []
-
-    async def collect(msg: Msg) -> None:
-        status = (msg.headers or {}).get("Status")
-        if status is None:
-            got.append(msg)
-        elif not done.done():
-            done.set_result(status)
-
-    sub = await nc.subscribe(inbox, cb=collect)
-    try:
-        await nc.publish(
-            f"$JS.API.DIRECT.GET.{stream}",
-            orjson.dumps({"seq": seq, "next_by_subj": subject_filter, "batch": batch}),
-            reply=inbox,
-        )
-        status = await asyncio.wait_for(done, timeout)
-    except asyncio.TimeoutError as exc:
-        raise EventStoreUnavailable(f"reading {subject_filter} from {stream} timed out") from exc
-    finally:
-        await sub.unsubscribe()
-    if status == "404":
-        return [], False
-    if status != "204":
-        raise EventStoreUnavailable(f"reading {subject_filter} from {stream}: status {status}")
-    more = bool(got) and int(got[-1].headers.get("Nats-Num-Pending", "0")) > 0
-    return got, more
