@@ -415,6 +415,8 @@ async def handoff_e2e(embedded: Embedded, rate: float, seconds: float, warmup: f
             post.append((posted - started) * 1000)
 
     tasks = []
+    pids = {**embedded.pids(), "bench": os.getpid()}
+    cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
     t0 = time.perf_counter()
     late = 0
     for n, rid in enumerate(request_ids):
@@ -427,6 +429,7 @@ async def handoff_e2e(embedded: Embedded, rate: float, seconds: float, warmup: f
     achieved = total / max(time.perf_counter() - t0, 1e-9) if total < 2 else (total - 1) / (time.perf_counter() - t0)
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     completed_per_s = total / (time.perf_counter() - t0)
+    cpu1 = {k: cpu_seconds(v) for k, v in pids.items()}
     failures += [repr(x) for x in outcomes if isinstance(x, BaseException)]
     await sub.unsubscribe()
     await nc.close()
@@ -442,4 +445,6 @@ async def handoff_e2e(embedded: Embedded, rate: float, seconds: float, warmup: f
         "failure_samples": failures[:3],
         "handoff_to_readable": latency_summary(e2e),
         "post_to_intake": latency_summary(post),
+        # CPU per handoff (its POST, the reaction, the GET) per process; "bench" is the load generator.
+        "cpu_ms_per_handoff": {k: round(1000 * (cpu1[k] - cpu0[k]) / total, 3) for k in pids},
     }

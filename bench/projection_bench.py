@@ -10,6 +10,7 @@ from pathlib import Path
 from baton_shared.contracts import registry
 from baton_shared.eventstore.provisioning import js_api, provision_stream
 from baton_shared.projections import ProjectionRunner
+from baton_shared.projections.feed import ProjectionFeed
 from baton_shared.projections.rebuild import ProjectionRebuild
 from baton_shared.projections.sql import make_engine
 
@@ -100,24 +101,25 @@ async def copy_ceiling(url: str, projection_cls, events: int) -> dict:
 
 # --- live lag ---------------------------------------------------------------
 
-def _timed(runner: ProjectionRunner, lags: list[float]) -> None:
-    """Record, for every event a batch applies, commit time minus the time the log stored it."""
-    original = runner.apply
+def _timed(feed: ProjectionFeed, lags: dict[str, list[float]]) -> None:
+    """Record, for every event a batch applies, commit time minus the time the log stored it
+    (per projection: each one's events are committed in the feed's one transaction)."""
+    original = feed.apply
 
     async def apply(raws):  # noqa: ANN001, ANN202
-        before = runner.position
-        n = await original(raws)
+        before = {m.key: m.position for m in feed.members}
+        await original(raws)
         now = time.time_ns()
-        for raw in raws:
-            if before < raw.seq <= runner.position:
-                lags.append((now - raw.timestamp_ns) / 1e6)
-        return n
+        for member in feed.members:
+            for raw in raws:
+                if before[member.key] < raw.seq <= member.position:
+                    lags[member.projection.name].append((now - raw.timestamp_ns) / 1e6)
 
-    runner.apply = apply  # type: ignore[method-assign]
+    feed.apply = apply  # type: ignore[method-assign]
 
 
 async def live_lag(nc, url: str, rate: float, seconds: float, projections: list, service: str) -> dict:
-    """Intake's own projections live (durable pull loops, as in the service) while another
+    """Intake's own projections live (one durable pull loop feeding them, as in the service) while another
     process appends events at ``rate`` per second through Baton's event store; lag =
     committed (rows and checkpoint) minus stored in the log (the message's JetStream time)."""
     import json
@@ -126,18 +128,19 @@ async def live_lag(nc, url: str, rate: float, seconds: float, projections: list,
 
     await provision_stream(nc, SPEC)
     engine = make_engine(url)
-    lags: dict[str, list[float]] = {}
+    lags: dict[str, list[float]] = {p.name: [] for p in projections}
     runners = []
+    feed = None
     try:
         for projection in projections:
             runner = ProjectionRunner(projection, engine, SPEC, registry, service=service)
             await runner.setup()
-            await runner.catch_up(nc)
-            await runner.prepare_live(nc)
-            lags[projection.name] = []
-            _timed(runner, lags[projection.name])
-            await runner.start_live(nc)
             runners.append(runner)
+        feed = ProjectionFeed(runners, service=service)  # one consumer for them all, as in the service
+        await feed.catch_up(nc)
+        await feed.prepare_live(nc)
+        _timed(feed, lags)
+        await feed.start_live(nc)
         url_nats = nc.connected_url.geturl()
         publisher = await asyncio.create_subprocess_exec(
             sys.executable, str(Path(__file__).parent / "publish.py"), url_nats, str(rate), str(seconds),
@@ -149,8 +152,8 @@ async def live_lag(nc, url: str, rate: float, seconds: float, projections: list,
         while any(r.position < head for r in runners) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
     finally:
-        for runner in runners:
-            await runner.stop_live()
+        if feed is not None:
+            await feed.stop_live()
         await engine.dispose()
     every = [x for v in lags.values() for x in v]
     return {

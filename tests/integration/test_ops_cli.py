@@ -92,7 +92,8 @@ def test_streams(journey):
     rows = {r["service"]: r for r in as_json(baton(env, "streams", "--json"))}
     # intake: registered, need, handoff, the broken message, a note; delivery: opened, accepted
     assert rows["intake"]["messages"] == 5 and rows["delivery"]["messages"] == 2
-    assert "intake_clients" in rows["intake"]["consumers"]
+    # one consumer per service for its projections of a stream, one per reaction
+    assert {"intake_projections_intake", "delivery_projections_intake"} <= set(rows["intake"]["consumers"])
     assert "delivery_react_intake_requests" in rows["intake"]["consumers"]
     assert rows["followup"]["exists"] is False
     assert "INTAKE" in baton(env, "streams").stdout

@@ -238,7 +238,8 @@ class JetStreamEventStore:
         if cached is not None:
             last = await self._gets.last(self.stream_name, subject_filter, self.timeout)
             if last is not None and self._is(last, cached):
-                self._cache.move_to_end(subject_filter)
+                if self._cache.get(subject_filter) is cached:  # others may have dropped or replaced it meanwhile
+                    self._cache.move_to_end(subject_filter)
                 return AggregateHistory(list(cached.events), cached.last_seq)
             if last is not None and int(last.headers["Nats-Sequence"]) > cached.last_seq:
                 msgs = await self._gets.batch(self.stream_name, subject_filter, cached.last_seq, self.timeout)

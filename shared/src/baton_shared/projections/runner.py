@@ -158,8 +158,7 @@ class ProjectionRunner(DurableWorker):
                 if not parked and not self.projection.touches(events):
                     # Nothing to write: no transaction (profiled: a commit per batch of
                     # other aggregates' events was most of a service's projection work).
-                    self.position = fresh[-1].seq
-                    self._flush_soon()
+                    self.skip_to(fresh[-1].seq)
                     break
                 try:
                     async with write_transaction(self.engine) as conn:
@@ -171,14 +170,26 @@ class ProjectionRunner(DurableWorker):
                 except CheckpointMoved:
                     self.position = await self._reload_stored()
                     continue
-                self.position = self._stored = fresh[-1].seq
+                self.applied_to(fresh[-1].seq, parked)
                 break
         metrics.PROJECTED.labels(self.key).inc(len(fresh))
+        await self.notify_advanced()
+        return len(fresh)
+
+    def skip_to(self, seq: int) -> None:
+        """Events up to ``seq`` wrote nothing here: the checkpoint is stored a moment later."""
+        self.position = seq
+        self._flush_soon()
+
+    def applied_to(self, seq: int, parked: Sequence[tuple[RawEvent, str]] = ()) -> None:
+        """A transaction stored this projection's rows and checkpoint up to ``seq``."""
+        self.position = self._stored = seq
         for raw, error in parked:
             log.error("event parked", projection=self.key, seq=raw.seq, subject=raw.subject, error=error)
+
+    async def notify_advanced(self) -> None:
         async with self._advanced:
             self._advanced.notify_all()
-        return len(fresh)
 
     async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
         """Apply with retries: outages are waited out (forever, with backoff); an
@@ -305,6 +316,12 @@ class ProjectionRunner(DurableWorker):
         for msg in msgs:
             seq, ts = ack_metadata(msg.reply)
             raws.append(RawEvent(seq, msg.subject, msg.data, ts))
+        await self.fill_gap_before(raws)
+        await self.apply_resilient(raws)
+        await msgs[-1].ack()
+
+    async def fill_gap_before(self, raws: Sequence[RawEvent], nc: NATS | None = None) -> None:
+        """Read from the stream what a delivery skipped, so ``raws`` follows on."""
         if not self._follows_on(raws):
             # A rebuild swap or another replica may have moved the stored checkpoint.
             self.position = max(self.position, await self._reload_stored())
@@ -315,9 +332,7 @@ class ProjectionRunner(DurableWorker):
             log.warning("delivery skipped events; reading them from the stream",
                         projection=self.key, after=self.position, up_to=last)
             self.gaps_filled += 1
-            await self.catch_up(self._nc, until=last)
-        await self.apply_resilient(raws)
-        await msgs[-1].ack()
+            await self.catch_up(nc or self._nc, until=last)
 
     def _follows_on(self, raws: Sequence[RawEvent]) -> bool:
         """What is new in ``raws`` is exactly position + 1, + 2, … in order: nothing missing or repeated."""

@@ -25,6 +25,7 @@ from baton_shared.events.registry import EventRegistry
 from baton_shared.eventstore.jetstream import JetStreamEventStore
 from baton_shared.eventstore.provisioning import JetStreamApiError, check_server_version, js_api, provision_stream
 from baton_shared.projections.base import Projection
+from baton_shared.projections.feed import ProjectionFeed
 from baton_shared.projections.runner import ProjectionRunner
 from baton_shared.projections.sql import make_engine
 from baton_shared.reactions.runner import Reaction, ReactionRunner
@@ -82,6 +83,7 @@ class ServiceRuntime:
         self._background = list(background)
         self.projections: dict[str, ProjectionRunner] = {}
         self.reactions: dict[str, ReactionRunner] = {}
+        self.feeds: list[ProjectionFeed] = []  # one live consumer per stream for the projections above
         self._store: JetStreamEventStore | None = None
         self._tasks: list[asyncio.Task] = []
         self.started = False
@@ -99,8 +101,8 @@ class ServiceRuntime:
 
     async def _reconnected(self) -> None:
         log.info("NATS connection back", url=self.nc.connected_url.netloc if self.nc.connected_url else None)
-        for runner in [*self.projections.values(), *self.reactions.values()]:
-            runner.poke()
+        for worker in [*self.feeds, *self.reactions.values()]:
+            worker.poke()
 
     @property
     def nc(self) -> NATS:
@@ -122,6 +124,7 @@ class ServiceRuntime:
         self._store = JetStreamEventStore(self.nc, self.spec, self.registry)
         # The schema before any runner touches a table: migrated here, or checked (compose migrates first).
         await prepare_schema(self.service, self.engine, migrate=s.migrate_on_start)
+        by_stream: dict[str, list[ProjectionRunner]] = {}
         for projection in self._projections:
             runner = ProjectionRunner(
                 projection,
@@ -133,11 +136,15 @@ class ServiceRuntime:
             )
             self.projections[projection.name] = runner
             await runner.setup()  # tables and checkpoint exist before the first read, always
-            if projection.source and projection.source != self.service:
+            by_stream.setdefault(runner.spec.name, []).append(runner)
+        for stream, runners in by_stream.items():
+            feed = ProjectionFeed(runners, service=self.service)
+            self.feeds.append(feed)
+            if stream != self.spec.name:
                 # Another service's stream may not exist yet: never hold up start-up for it.
-                self._tasks.append(asyncio.create_task(self._start_projection(runner), name=runner.key))
+                self._tasks.append(asyncio.create_task(self._start_feed(feed), name=feed.key))
             else:
-                await self._start_projection(runner)
+                await self._start_feed(feed)
         for reaction in self._reactions:
             runner = ReactionRunner(reaction, self.store, self.registry, self.engine, service=self.service)
             self.reactions[reaction.name] = runner
@@ -166,15 +173,16 @@ class ServiceRuntime:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    async def _start_projection(self, runner: ProjectionRunner) -> None:
-        await self._patiently(runner.key, lambda: self._start_projection_once(runner))
+    async def _start_feed(self, feed: ProjectionFeed) -> None:
+        await self._patiently(feed.key, lambda: self._start_feed_once(feed))
 
-    async def _start_projection_once(self, runner: ProjectionRunner) -> None:
-        await self._wait_for_stream(runner.spec.name)
-        caught_up = await runner.catch_up(self.nc)
-        await runner.prepare_live(self.nc)
-        await runner.start_live(self.nc)
-        log.info("projection ready", projection=runner.key, checkpoint=runner.position, caught_up=caught_up)
+    async def _start_feed_once(self, feed: ProjectionFeed) -> None:
+        await self._wait_for_stream(feed.stream_name)
+        caught_up = await feed.catch_up(self.nc)
+        await feed.prepare_live(self.nc)
+        await feed.start_live(self.nc)
+        log.info("projections ready", projections=[m.key for m in feed.members],
+                 checkpoints=[m.position for m in feed.members], caught_up=caught_up)
 
     async def _start_reaction(self, runner: ReactionRunner) -> None:
         await runner.setup()
@@ -248,8 +256,8 @@ class ServiceRuntime:
         for task in pending:
             log.error("background task did not stop", task=task.get_name())
         self._tasks.clear()
-        for runner in [*self.reactions.values(), *self.projections.values()]:
-            await runner.stop_live()
+        for worker in [*self.reactions.values(), *self.feeds]:
+            await worker.stop_live()
         with contextlib.suppress(Exception):
             await self.broker.stop()
         await self.engine.dispose()

@@ -1,0 +1,114 @@
+"""A service's projections of one stream fed live by one consumer (SQLite and PostgreSQL)."""
+
+import pytest
+from sqlalchemy import select
+
+from baton_shared.contracts import STREAMS, registry
+from baton_shared.eventstore.jetstream import JetStreamEventStore
+from baton_shared.eventstore.provisioning import js_api, provision_stream
+from baton_shared.eventstore.reader import read_stream
+from baton_shared.projections import ProjectionRunner
+from baton_shared.projections.checkpoints import parked_events
+from baton_shared.projections.feed import ProjectionFeed
+from baton_shared.projections.sql import make_engine
+from tests.integration.journeys import write_journeys
+from tests.integration.test_projections import rows, runners
+
+pytestmark = pytest.mark.nats
+SPEC = STREAMS["intake"]
+
+
+@pytest.fixture
+async def store(nats):
+    await provision_stream(nats, SPEC)
+    return JetStreamEventStore(nats, SPEC, registry)
+
+
+@pytest.fixture
+async def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def reference(engine, nats, suffix: str = "_ref") -> list[ProjectionRunner]:
+    built = await runners(engine, suffix=suffix)
+    for runner in built:
+        await runner.catch_up(nats)
+    return built
+
+
+async def test_projections_at_different_checkpoints_share_one_consumer_and_equal_a_build_in_one_go(store, nats, engine):
+    await write_journeys(store, clients=6)
+    head = await store.head()
+    members = await runners(engine)
+    # Where each stands when the feed starts: one at the head, one half-way, one at nothing.
+    await members[0].catch_up(nats)
+    await members[1].catch_up(nats, until=head // 2)
+    await members[0].prepare_live(nats)  # a consumer of its own, as before feeds
+    feed = ProjectionFeed(members, service="intake")
+    await feed.prepare_live(nats)
+    await feed.start_live(nats)
+    try:
+        await write_journeys(store, clients=6, seed=5)
+        head = await store.head()
+        for member in members:
+            assert await member.wait_for(head, timeout=20), member.status()
+            assert member.status()["live"]
+    finally:
+        await feed.stop_live()
+    names = (await js_api(nats, f"CONSUMER.NAMES.{SPEC.name}"))["consumers"]
+    assert names == ["intake_projections_intake"]  # the per-projection consumer is gone
+    for member, ref in zip(members, await reference(engine, nats), strict=True):
+        assert await member.stored_checkpoint() == head
+        assert await rows(engine, member) == await rows(engine, ref)
+
+
+async def test_a_batch_is_one_transaction_across_the_projections(store, nats, engine):
+    await write_journeys(store, clients=2)
+    members = await runners(engine)
+    feed = ProjectionFeed(members, service="intake")
+    batch = [raw async for b in read_stream(nats, SPEC.name, batch_size=1000) for raw in b]
+    last = members[-1]
+    real_apply = last.projection.apply
+
+    async def fail(conn, events):
+        raise RuntimeError("disk full half-way")
+
+    last.projection.apply = fail
+    with pytest.raises(RuntimeError):
+        await feed.apply(batch)
+    for member in members:  # the projections written before the failure are rolled back too
+        assert await member.stored_checkpoint() == 0
+        assert all(not table_rows for table_rows in (await rows(engine, member)).values())
+    last.projection.apply = real_apply
+    await feed.apply(batch)
+    for member, ref in zip(members, await reference(engine, nats), strict=True):
+        assert member.position == batch[-1].seq
+        assert await rows(engine, member) == await rows(engine, ref)
+
+
+async def test_an_event_one_projection_cannot_fold_is_parked_for_it_alone(store, nats, engine):
+    ids = await write_journeys(store, clients=3)
+    members = await runners(engine, max_attempts=2)
+    feed = ProjectionFeed(members, service="intake", max_attempts=2)
+    victim = members[0]
+    real_apply = victim.projection.apply
+
+    async def fails_on_one_client(conn, events):
+        if any(e.envelope.aggregate_id == ids[1] for e in events):
+            raise ValueError("a fold that cannot handle this client")
+        await real_apply(conn, events)
+
+    victim.projection.apply = fails_on_one_client
+    batch = [raw async for b in read_stream(nats, SPEC.name, batch_size=1000) for raw in b]
+    await feed.apply_resilient(batch)
+    for member in members:
+        assert member.position == batch[-1].seq
+    async with engine.connect() as conn:
+        parked = (await conn.execute(select(parked_events))).mappings().all()
+    victims = [r for r in batch if r.subject.startswith(f"intake.client.{ids[1]}.")]
+    assert victims and {p["projection"] for p in parked} == {victim.key}
+    assert sorted(p["seq"] for p in parked) == [r.seq for r in victims]
+    for member, ref in zip(members[1:], (await reference(engine, nats))[1:], strict=True):
+        assert await rows(engine, member) == await rows(engine, ref)
