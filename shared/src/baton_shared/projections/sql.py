@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 
 import asyncpg
 import orjson
-from sqlalchemy import JSON, Table, event, text, tuple_
+from sqlalchemy import make_url, JSON, Table, event, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -40,8 +40,10 @@ def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: A
         # overflow) sixteen concurrent requests opened and closed overflow connections all the
         # time, and a new connection's first query reads the schema again (measured under
         # delivery's write load: 65 connections opened in 8 s, ~2 ms per lookup on them).
-        kwargs.setdefault("pool_size", 32)
-        kwargs.setdefault("max_overflow", 32)
+        database = make_url(url).database
+        if database and database != ":memory:" and "mode=memory" not in url:  # in memory: one connection, no pool
+            kwargs.setdefault("pool_size", 32)
+            kwargs.setdefault("max_overflow", 32)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
