@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, delete, select, update
+from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,14 +57,20 @@ async def ensure_checkpoint(conn: AsyncConnection, projection: str, stream: str)
     )
 
 
+# Built once: building the statement per batch cost about as much as running it.
+_ADVANCE = (
+    update(checkpoints)
+    .where(checkpoints.c.projection == bindparam("key"), checkpoints.c.last_seq == bindparam("old"))
+    .values(last_seq=bindparam("new"), stream=bindparam("stream"), updated_at=bindparam("at"))
+)
+
+
 async def advance_checkpoint(
     conn: AsyncConnection, projection: str, stream: str, old: int, new: int
 ) -> None:
     """Move the checkpoint from ``old`` to ``new``, or raise if it is no longer ``old``."""
     result = await conn.execute(
-        update(checkpoints)
-        .where(checkpoints.c.projection == projection, checkpoints.c.last_seq == old)
-        .values(last_seq=new, stream=stream, updated_at=datetime.now(timezone.utc))
+        _ADVANCE, {"key": projection, "old": old, "new": new, "stream": stream, "at": datetime.now(timezone.utc)}
     )
     if result.rowcount != 1:
         raise CheckpointMoved(projection)

@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 
 import asyncpg
 import orjson
-from sqlalchemy import make_url, JSON, Table, event, text, tuple_
+from sqlalchemy import JSON, bindparam, make_url, Table, event, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -166,16 +166,23 @@ async def insert_new(conn: AsyncConnection, table: Table, rows: Sequence[dict[st
     await upsert(conn, table, rows, keys, update=False)
 
 
+_row_selects: weakref.WeakKeyDictionary[Table, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 async def load_rows(
     conn: AsyncConnection, table: Table, key: str, keys: Iterable[Any]
 ) -> dict[Any, dict[str, Any]]:
     """The existing rows for ``keys`` (one query per 1,000 keys), as dicts by key."""
     wanted = list(dict.fromkeys(keys))
     out: dict[Any, dict[str, Any]] = {}
-    column = table.c[key]
+    if not wanted:
+        return out
+    stmt = _row_selects.setdefault(table, {}).get(key)
+    if stmt is None:  # built once per table: building it cost more than running it for a few keys
+        stmt = _row_selects[table][key] = table.select().where(table.c[key].in_(bindparam("keys", expanding=True)))
     for start in range(0, len(wanted), 1000):
         part = wanted[start : start + 1000]
-        result = await conn.execute(table.select().where(column.in_(part)))
+        result = await conn.execute(stmt, {"keys": part})
         for row in result.mappings():
             out[row[key]] = dict(row)
     return out
