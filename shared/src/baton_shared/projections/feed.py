@@ -42,7 +42,9 @@ log = get_logger("baton.projection")
 
 
 class ProjectionFeed(DurableWorker):
-    def __init__(self, members: Sequence[ProjectionRunner], *, service: str, max_attempts: int = 5) -> None:
+    def __init__(
+        self, members: Sequence[ProjectionRunner], *, service: str, max_attempts: int = 5, linger_s: float = 0.0
+    ) -> None:
         if not members:
             raise ValueError("a feed needs at least one projection")
         self.members = list(members)
@@ -56,6 +58,7 @@ class ProjectionFeed(DurableWorker):
         self.durable = f"{service}_projections_{self.spec.subject_root}"
         self.batch_size = max(m.batch_size for m in self.members)
         self.max_attempts = max_attempts
+        self.linger_s = linger_s  # while busy, gather deliveries this long into one transaction
         self.last_error: str | None = None
 
     @property

@@ -138,9 +138,11 @@ class ServiceRuntime:
             await runner.setup()  # tables and checkpoint exist before the first read, always
             by_stream.setdefault(runner.spec.name, []).append(runner)
         for stream, runners in by_stream.items():
-            feed = ProjectionFeed(runners, service=self.service)
+            foreign = stream != self.spec.name
+            feed = ProjectionFeed(runners, service=self.service,
+                                  linger_s=s.foreign_projection_linger_ms / 1000 if foreign else 0.0)
             self.feeds.append(feed)
-            if stream != self.spec.name:
+            if foreign:
                 # Another service's stream may not exist yet: never hold up start-up for it.
                 self._tasks.append(asyncio.create_task(self._start_feed(feed), name=feed.key))
             else:

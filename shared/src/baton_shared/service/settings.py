@@ -39,6 +39,12 @@ class BatonSettings(BaseSettings):
         5.0, ge=0, le=60, description="How long a read waits for its projection to reach a position."
     )
     projection_batch_size: int = Field(500, ge=1, le=10_000)
+    foreign_projection_linger_ms: float = Field(
+        10, ge=0, le=1000,
+        description="Projections of another service's stream, while events keep coming, gather them for up to "
+        "this long and commit them together (0: one batch per delivery). The service's own projections, "
+        "which its reads wait on, never linger.",
+    )
     database_timeout_seconds: float = Field(
         30, gt=0, le=3600,
         description="PostgreSQL: how long a service waits for one statement (and a third of it, at most 10 s, "
