@@ -144,7 +144,7 @@ class ProjectionFeed(DurableWorker):
             while True:
                 plans = []
                 for member in self.members:
-                    new = [(raw, d) for raw, d in zip(raws, decoded) if raw.seq > member.position]
+                    new = [(raw, d) for raw, d in zip(raws, decoded, strict=True) if raw.seq > member.position]
                     if not new:
                         continue
                     events = [d for _, d in new if not isinstance(d, str)]
