@@ -16,12 +16,6 @@ pytestmark = pytest.mark.nats
 SPEC = STREAMS["intake"]
 
 
-@pytest.fixture
-async def store(nats):
-    await provision_stream(nats, SPEC)
-    return JetStreamEventStore(nats, SPEC, registry)
-
-
 def note(client_id: str, text: str, **kw) -> NewEvent:
     return NewEvent(
         ev.ClientNoteAdded(client_id=client_id, note_id=str(uuid.uuid4()), text=text, author="t"),

@@ -34,13 +34,6 @@ def diff(conn, service: str, metadata) -> list:
     return compare_metadata(ctx, metadata)
 
 
-@pytest.fixture
-async def engine(database_url):
-    engine = make_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
 @pytest.mark.parametrize("service", SERVICES)
 async def test_migrations_at_head_are_exactly_the_projections_schema(service, engine):
     if migrations.migrations_dir(service) is None:

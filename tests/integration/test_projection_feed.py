@@ -3,32 +3,17 @@
 import pytest
 from sqlalchemy import select
 
-from baton_shared.contracts import STREAMS, registry
-from baton_shared.eventstore.jetstream import JetStreamEventStore
-from baton_shared.eventstore.provisioning import js_api, provision_stream
+from baton_shared.contracts import STREAMS
+from baton_shared.eventstore.provisioning import js_api
 from baton_shared.eventstore.reader import read_stream
 from baton_shared.projections import ProjectionRunner
 from baton_shared.projections.checkpoints import parked_events
 from baton_shared.projections.feed import ProjectionFeed
-from baton_shared.projections.sql import make_engine
 from tests.integration.journeys import write_journeys
 from tests.integration.test_projections import rows, runners
 
 pytestmark = pytest.mark.nats
 SPEC = STREAMS["intake"]
-
-
-@pytest.fixture
-async def store(nats):
-    await provision_stream(nats, SPEC)
-    return JetStreamEventStore(nats, SPEC, registry)
-
-
-@pytest.fixture
-async def engine(database_url):
-    engine = make_engine(database_url)
-    yield engine
-    await engine.dispose()
 
 
 async def reference(engine, nats, suffix: str = "_ref") -> list[ProjectionRunner]:

@@ -6,30 +6,15 @@ import pytest
 from sqlalchemy import select, update
 
 from baton_shared.contracts import STREAMS, registry
-from baton_shared.eventstore.jetstream import JetStreamEventStore
-from baton_shared.eventstore.provisioning import consumer_info, provision_stream
+from baton_shared.eventstore.provisioning import consumer_info
 from baton_shared.eventstore.reader import read_stream
 from baton_shared.projections import ProjectionRunner
 from baton_shared.projections.checkpoints import checkpoints, parked_events
-from baton_shared.projections.sql import make_engine
 from baton_intake.projections import all_projections
 from tests.integration.journeys import write_journeys
 
 pytestmark = pytest.mark.nats
 SPEC = STREAMS["intake"]
-
-
-@pytest.fixture
-async def store(nats):
-    await provision_stream(nats, SPEC)
-    return JetStreamEventStore(nats, SPEC, registry)
-
-
-@pytest.fixture
-async def engine(database_url):
-    engine = make_engine(database_url)
-    yield engine
-    await engine.dispose()
 
 
 async def runners(engine, suffix: str = "", **kw) -> list[ProjectionRunner]:

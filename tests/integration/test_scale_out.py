@@ -18,7 +18,6 @@ from baton_shared.eventstore.jetstream import JetStreamEventStore
 from baton_shared.eventstore.provisioning import NS, consumer_info, js_api, provision_stream, reconcile_durable
 from baton_shared.eventstore.reader import read_stream
 from baton_shared.projections import ProjectionRunner
-from baton_shared.projections.sql import make_engine
 from baton_shared.reactions import Reaction, ReactionRunner
 from baton_intake.projections import all_projections
 from tests.integration.journeys import write_journeys
@@ -73,13 +72,6 @@ async def second(nats_url):
     nc = await nats_py.connect(nats_url)
     yield nc
     await nc.drain()
-
-
-@pytest.fixture
-async def engine(database_url):
-    engine = make_engine(database_url)
-    yield engine
-    await engine.dispose()
 
 
 async def test_two_replicas_of_a_reaction_handle_each_requests_causes_once_and_in_order(nats, second, engine):
