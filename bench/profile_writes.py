@@ -4,7 +4,8 @@
     .venv/bin/python bench/profile_writes.py followup intake   # follow-up while intake is written to
     .venv/bin/python bench/profile_writes.py delivery handoff  # delivery during handoffs at 150/s
 
-py-spy samples the process for 8 s (raw collapsed stacks into bench/results/profile-<proc>-<load>.txt)
+py-spy samples the process for 8 s while a thread holds the GIL (CPU, not waiting for the GIL; raw collapsed
+stacks into bench/results/profile-<proc>-<load>.txt)
 and the share of samples per function (inclusive) is printed, Baton's and the libraries' on the path.
 """
 
@@ -53,7 +54,7 @@ async def main(process: str, workload: str) -> None:
         if workload == "handoff":  # handoffs at 150/s, every service running (as in the bench)
             spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
                                     str(embedded.pids()[process]), "-d", "8", "-r", "200", "-f", "raw", "-o", str(out),
-                                    "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    "--nonblocking", "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             result = await http_bench.handoff_e2e(embedded, 150, 9, warmup=0.5)
             spy.wait(30)
             print(f"handoffs at 150/s: {result['completed_per_s']:.0f} completed per s, CPU ms per handoff "
@@ -63,7 +64,7 @@ async def main(process: str, workload: str) -> None:
         # As the bench's "process alone": the services not under load are stopped meanwhile.
         idle = [pid for name, pid in embedded.pids().items() if name not in (process, workload, "nats-server")]
         spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(embedded.pids()[process]),
-                                "-d", "8", "-r", "200", "-f", "raw", "-o", str(out), "--nonblocking"],
+                                "-d", "8", "-r", "200", "-f", "raw", "-o", str(out), "--nonblocking", "--gil"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with http_bench.paused(idle):
             result = await closed_loop(embedded.url(workload), 16, 9, script, warmup=0.5)
