@@ -12,7 +12,9 @@ can cost a wake-up, never a message.
 
 One pull request is in flight at a time (``batch``, long-poll ``expires``); the
 handler gets whatever arrived, in delivery order, as soon as it arrived, so a
-quiet stream is handled message by message and a busy one in batches.
+quiet stream is handled message by message and a busy one in batches. With
+``linger_s`` a busy loop (its last hand-over that recent) waits that long for more
+before handing over, so more events share a transaction.
 """
 
 from __future__ import annotations
