@@ -110,10 +110,7 @@ class PullLoop:
                         continue
                     deadline = await self._pull()
                     remaining = self.batch_size
-                if not self._arrived:
-                    self._wake.clear()
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), max(0.01, deadline - time.monotonic()))
+                await self._arrival(max(0.01, deadline - time.monotonic()))
                 batch: list[Msg] = []
                 remaining = await self._take(batch, remaining)
                 if batch and self.linger_s > 0 and time.monotonic() - self._handed_over < self.linger_s:
@@ -132,6 +129,13 @@ class PullLoop:
                 remaining = 0
                 await asyncio.sleep(min(0.2 * failures, 5.0))
 
+    async def _arrival(self, timeout: float) -> None:
+        """Wait until something has arrived, at most ``timeout`` (a wake-up, never a message:
+        messages are only ever taken from the deque)."""
+        if not self._arrived:
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _take(self, batch: list[Msg], remaining: int) -> int:
         """Move what arrived into ``batch``; returns what the pull request may still bring."""
@@ -158,10 +162,7 @@ class PullLoop:
             left = until - time.monotonic()
             if left <= 0:
                 break
-            if not self._arrived:
-                self._wake.clear()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), left)
+            await self._arrival(left)
             remaining = await self._take(batch, remaining)
         return remaining
 

@@ -10,9 +10,10 @@ Why: with a consumer per projection, every event was delivered, decoded and
 committed once per projection (five times in follow-up). Profiled under
 handoffs, that repeated work was most of a service's projection CPU.
 
-A projection behind the others (caught up separately at start-up, or after a
-rebuild swap moved its checkpoint) gets only what is new to it: each event is
-applied to the projections whose checkpoint is below it. A batch that keeps
+At start-up the feed catches up by reading the stream once, from the lowest
+checkpoint, for all its projections. A projection behind the others (new, or
+moved by a rebuild swap) gets only what is new to it: each event is applied to
+the projections whose checkpoint is below it. A batch that keeps
 failing for a reason that is not an outage is handed to each projection's own
 runner, which applies it alone and parks the events it cannot fold; an outage
 is waited out, never parked.
@@ -20,22 +21,15 @@ is waited out, never parked.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Sequence
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from baton_shared.events.envelope import RecordedEvent
-from baton_shared.events.registry import MalformedEvent, UnknownSchemaVersion
 from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, reconcile_durable
-from baton_shared.eventstore.reader import RawEvent, ack_metadata
-from baton_shared.projections.checkpoints import CheckpointMoved, advance_checkpoint, park
-from baton_shared.projections.runner import ProjectionRunner, is_transient
-from baton_shared.projections.sql import write_transaction
-from baton_shared.service import metrics
+from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
+from baton_shared.projections.runner import ProjectionRunner, apply_together, retry_outages
 from baton_shared.service.logging import get_logger
 
 log = get_logger("baton.projection")
@@ -59,7 +53,6 @@ class ProjectionFeed(DurableWorker):
         self.batch_size = max(m.batch_size for m in self.members)
         self.max_attempts = max_attempts
         self.linger_s = linger_s  # while busy, gather deliveries this long into one transaction
-        self.last_error: str | None = None
 
     @property
     def position(self) -> int:
@@ -67,8 +60,16 @@ class ProjectionFeed(DurableWorker):
 
     # --- live ----------------------------------------------------------------
 
-    async def catch_up(self, nc: NATS) -> int:
-        return sum([await m.catch_up(nc) for m in self.members])
+    async def catch_up(self, nc: NATS, *, batch_size: int = 5000) -> int:
+        """Everything from the lowest checkpoint to the head, read and decoded once for all
+        the projections (each applies only what is above its own checkpoint)."""
+        applied = 0
+        async for batch in read_stream(nc, self.stream_name, start_seq=self.position + 1, batch_size=batch_size):
+            await self.apply_resilient(batch)
+            applied += len(batch)
+        for member in self.members:
+            await member.flush_checkpoint()
+        return applied
 
     async def prepare_live(self, nc: NATS, *, at_start: bool = True) -> None:
         if at_start:
@@ -124,77 +125,13 @@ class ProjectionFeed(DurableWorker):
 
     # --- applying ------------------------------------------------------------
 
-    def _decode(self, raws: Sequence[RawEvent]) -> list[RecordedEvent | str]:
-        """Each event once: its decoded form, or why it cannot be read (it is parked)."""
-        out: list[RecordedEvent | str] = []
-        for raw in raws:
-            try:
-                out.append(self.registry.decode(self.spec.name, raw.seq, raw.subject, raw.data))
-            except (MalformedEvent, UnknownSchemaVersion) as exc:
-                out.append(str(exc))
-        return out
-
     async def apply(self, raws: Sequence[RawEvent]) -> None:
         """Apply ``raws`` to every projection it is new to, in one transaction."""
-        decoded = self._decode(raws)
-        new_to = {m.key: sum(1 for r in raws if r.seq > m.position) for m in self.members}
-        async with contextlib.AsyncExitStack() as held:
-            for member in self.members:
-                await held.enter_async_context(member._lock)  # noqa: SLF001
-            while True:
-                plans = []
-                for member in self.members:
-                    new = [(raw, d) for raw, d in zip(raws, decoded, strict=True) if raw.seq > member.position]
-                    if not new:
-                        continue
-                    events = [d for _, d in new if not isinstance(d, str)]
-                    parked = [(raw, d) for raw, d in new if isinstance(d, str)]
-                    if not parked and not member.projection.touches(events):
-                        member.skip_to(new[-1][0].seq)
-                        continue
-                    plans.append((member, new[-1][0].seq, events, parked))
-                if not plans:
-                    break
-                try:
-                    async with write_transaction(self.engine) as conn:
-                        for member, last, events, parked in plans:
-                            if events:
-                                await member.projection.apply(conn, events)
-                            if parked:
-                                await park(conn, member.key, self.spec.name, parked, tries=1)
-                            await advance_checkpoint(conn, member.key, self.spec.name, member._stored, last)  # noqa: SLF001
-                except CheckpointMoved:
-                    for member, *_ in plans:
-                        member.position = await member._reload_stored()  # noqa: SLF001
-                    continue
-                for member, last, _events, parked in plans:
-                    member.applied_to(last, parked)
-                break
-        for member in self.members:
-            metrics.PROJECTED.labels(member.key).inc(new_to[member.key])
-            await member.notify_advanced()
+        await apply_together(self.members, raws)
 
     async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
-        attempt = 0
-        while True:
-            try:
-                await self.apply(raws)
-                if self.last_error is not None:
-                    self.last_error = None
-                    for member in self.members:
-                        member.last_error = None
-                return
-            except Exception as exc:  # noqa: BLE001 - classified below
-                attempt += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                for member in self.members:
-                    member.last_error = self.last_error
-                    metrics.PROJECTION_FAILURES.labels(member.key).inc()
-                log.warning("projection batch failed", feed=self.key, attempt=attempt, error=self.last_error)
-                if not is_transient(exc) and attempt >= self.max_attempts:
-                    break
-                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
-                self.give_up_if_stopping()
+        if await retry_outages(self, lambda: self.apply(raws), self.members, self.max_attempts):
+            return
         # Not an outage: each projection on its own, parking what it cannot fold.
         for member in self.members:
             await member.apply_resilient(raws)

@@ -20,8 +20,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 from nats.aio.client import Client as NATS
@@ -138,43 +139,9 @@ class ProjectionRunner(DurableWorker):
 
     # --- applying ------------------------------------------------------------
 
-    def _decode(self, raw: RawEvent) -> RecordedEvent:
-        return self.registry.decode(self.spec.name, raw.seq, raw.subject, raw.data)
-
     async def apply(self, raws: Sequence[RawEvent]) -> int:
         """Apply what is new in ``raws`` in one transaction; returns how many were new."""
-        async with self._lock:
-            while True:
-                fresh = [r for r in raws if r.seq > self.position]
-                if not fresh:
-                    return 0
-                events: list[RecordedEvent] = []
-                parked: list[tuple[RawEvent, str]] = []
-                for raw in fresh:
-                    try:
-                        events.append(self._decode(raw))
-                    except (MalformedEvent, UnknownSchemaVersion) as exc:
-                        parked.append((raw, str(exc)))
-                if not parked and not self.projection.touches(events):
-                    # Nothing to write: no transaction (profiled: a commit per batch of
-                    # other aggregates' events was most of a service's projection work).
-                    self.skip_to(fresh[-1].seq)
-                    break
-                try:
-                    async with write_transaction(self.engine) as conn:
-                        if events:
-                            await self.projection.apply(conn, events)
-                        if parked:
-                            await park(conn, self.key, self.spec.name, parked, tries=1)
-                        await advance_checkpoint(conn, self.key, self.spec.name, self._stored, fresh[-1].seq)
-                except CheckpointMoved:
-                    self.position = await self._reload_stored()
-                    continue
-                self.applied_to(fresh[-1].seq, parked)
-                break
-        metrics.PROJECTED.labels(self.key).inc(len(fresh))
-        await self.notify_advanced()
-        return len(fresh)
+        return (await apply_together([self], raws))[self.key]
 
     def skip_to(self, seq: int) -> None:
         """Events up to ``seq`` wrote nothing here: the checkpoint is stored a moment later."""
@@ -194,21 +161,8 @@ class ProjectionRunner(DurableWorker):
     async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
         """Apply with retries: outages are waited out (forever, with backoff); an
         event that keeps failing is parked and the rest of the batch goes on."""
-        attempt = 0
-        while True:
-            try:
-                await self.apply(raws)
-                self.last_error = None
-                return
-            except Exception as exc:  # noqa: BLE001 - classified below
-                attempt += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                metrics.PROJECTION_FAILURES.labels(self.key).inc()
-                log.warning("projection batch failed", projection=self.key, attempt=attempt, error=self.last_error)
-                if not is_transient(exc) and attempt >= self.max_attempts:
-                    break
-                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
-                self.give_up_if_stopping()
+        if await retry_outages(self, lambda: self.apply(raws), [self], self.max_attempts):
+            return
         for raw in raws:
             try:
                 await self.apply([raw])
@@ -370,3 +324,92 @@ class ProjectionRunner(DurableWorker):
             "gaps_filled": self.gaps_filled,
             "last_error": self.last_error,
         }
+
+
+async def apply_together(runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent]) -> dict[str, int]:
+    """Apply ``raws`` to every runner it is new to (above its position), in one transaction
+    that writes each projection the batch touches and moves each one's checkpoint
+    (compare-and-set; if any moved meanwhile, all are re-read and the batch re-filtered).
+    Each event is decoded once, whoever needs it; one that cannot be decoded is parked,
+    in the same transaction, for each runner it was new to. Runners the batch does not
+    touch move their position without a transaction (the checkpoint follows later).
+    Returns how many events were new to each runner, by key."""
+    decoded: dict[int, RecordedEvent | str] = {}
+
+    def decode(raw: RawEvent) -> RecordedEvent | str:
+        if raw.seq not in decoded:
+            try:
+                decoded[raw.seq] = runners[0].registry.decode(raw_stream, raw.seq, raw.subject, raw.data)
+            except (MalformedEvent, UnknownSchemaVersion) as exc:
+                decoded[raw.seq] = str(exc)
+        return decoded[raw.seq]
+
+    raw_stream = runners[0].spec.name
+    new_to: dict[str, int] = {}
+    async with contextlib.AsyncExitStack() as held:
+        for runner in runners:
+            await held.enter_async_context(runner._lock)
+        while True:
+            plans = []
+            for runner in runners:
+                fresh = [raw for raw in raws if raw.seq > runner.position]
+                new_to[runner.key] = len(fresh)
+                if not fresh:
+                    continue
+                pairs = [(raw, decode(raw)) for raw in fresh]
+                events = [d for _, d in pairs if not isinstance(d, str)]
+                parked = [(raw, d) for raw, d in pairs if isinstance(d, str)]
+                if not parked and not runner.projection.touches(events):
+                    # Nothing to write: no transaction (profiled: a commit per batch of
+                    # other aggregates' events was most of a service's projection work).
+                    runner.skip_to(fresh[-1].seq)
+                    continue
+                plans.append((runner, fresh[-1].seq, events, parked))
+            if not plans:
+                break
+            try:
+                async with write_transaction(runners[0].engine) as conn:
+                    for runner, last, events, parked in plans:
+                        if events:
+                            await runner.projection.apply(conn, events)
+                        if parked:
+                            await park(conn, runner.key, raw_stream, parked, tries=1)
+                        await advance_checkpoint(conn, runner.key, raw_stream, runner._stored, last)
+            except CheckpointMoved:
+                for runner, *_ in plans:
+                    runner.position = await runner._reload_stored()
+                continue
+            for runner, last, _events, parked in plans:
+                runner.applied_to(last, parked)
+            break
+    for runner in runners:
+        metrics.PROJECTED.labels(runner.key).inc(new_to[runner.key])
+        await runner.notify_advanced()
+    return new_to
+
+
+async def retry_outages(
+    worker: DurableWorker, attempt: Callable[[], Awaitable[object]], runners: Sequence[ProjectionRunner], max_attempts: int
+) -> bool:
+    """Run ``attempt`` until it succeeds (True). Outages are waited out, forever, with
+    backoff; any other failure is tried ``max_attempts`` times (then False: the caller
+    applies the batch piece by piece and parks). Each failure is recorded on ``runners``."""
+    tries = 0
+    while True:
+        try:
+            await attempt()
+        except Exception as exc:  # noqa: BLE001 - classified below
+            tries += 1
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            for runner in runners:
+                runner.last_error = error
+                metrics.PROJECTION_FAILURES.labels(runner.key).inc()
+            log.warning("projection batch failed", projections=[r.key for r in runners], attempt=tries, error=error)
+            if not is_transient(exc) and tries >= max_attempts:
+                return False
+            await asyncio.sleep(min(0.1 * 2**tries, 5.0))
+            worker.give_up_if_stopping()
+        else:
+            for runner in runners:
+                runner.last_error = None
+            return True
