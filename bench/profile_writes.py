@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/profile_writes.py intake            # profile intake under intake's writes
     .venv/bin/python bench/profile_writes.py followup intake   # follow-up while intake is written to
-    .venv/bin/python bench/profile_writes.py delivery handoff  # delivery during handoffs at 150/s
+    .venv/bin/python bench/profile_writes.py delivery handoff  # delivery during handoffs at 200/s
 
 py-spy samples the process for 8 s while a thread holds the GIL (CPU, not waiting for the GIL; raw collapsed
 stacks into bench/results/profile-<proc>-<load>.txt)
@@ -51,13 +51,13 @@ async def main(process: str, workload: str) -> None:
             script = http_bench.followup_script(
                 await http_bench.prepare_followup_clients(embedded.url("intake"), embedded.url("followup"), 1024))
         await http_bench.settle(embedded)
-        if workload == "handoff":  # handoffs at 150/s, every service running (as in the bench)
+        if workload == "handoff":  # handoffs at 200/s, every service running (as in the bench)
             spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
                                     str(embedded.pids()[process]), "-d", "8", "-r", "200", "-f", "raw", "-o", str(out),
                                     "--nonblocking", "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            result = await http_bench.handoff_e2e(embedded, 150, 9, warmup=0.5)
+            result = await http_bench.handoff_e2e(embedded, 200, 9, warmup=0.5)
             spy.wait(30)
-            print(f"handoffs at 150/s: {result['completed_per_s']:.0f} completed per s, CPU ms per handoff "
+            print(f"handoffs at 200/s: {result['completed_per_s']:.0f} completed per s, CPU ms per handoff "
                   f"{result['cpu_ms_per_handoff']}; {process}'s samples in {out}")
             print("\n".join(shares(out)))
             return

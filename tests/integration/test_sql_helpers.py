@@ -70,9 +70,9 @@ def test_existing_keys_skips_aggregates_born_in_the_batch():
     assert existing_keys(events, Born) == ["old"]
 
 
-async def test_sqlite_statements_run_in_one_thread_hop_and_keep_what_sqlalchemy_reads(tmp_path):
+async def test_sqlite_statements_keep_what_sqlalchemy_reads(tmp_path):
     """baton_shared.projections.sqlite_driver: rows, rowcount, lastrowid, errors and
-    rollbacks as with the stock aiosqlite cursor, one call into the connection's thread."""
+    rollbacks as with the stock aiosqlite cursor (statements on the loop, or one thread hop)."""
     from sqlalchemy import Integer, insert, text, update
     from sqlalchemy.exc import IntegrityError
 
@@ -94,5 +94,65 @@ async def test_sqlite_statements_run_in_one_thread_hop_and_keep_what_sqlalchemy_
                 await conn.execute(insert(counted).values(id=1, v="dup"))
         async with engine.connect() as conn:  # the failed transaction left nothing
             assert await conn.scalar(text("SELECT count(*) FROM counted")) == 51
+        # More rows than run on the loop: the connection's thread, the same outcome.
+        async with engine.begin() as conn:
+            many = [{"id": i, "v": "m"} for i in range(1000, 1000 + sqlite_driver.INLINE_ROWS + 1)]
+            assert (await conn.execute(insert(counted), many)).rowcount == len(many)
     finally:
+        await engine.dispose()
+
+
+async def test_a_sqlite_lock_held_elsewhere_is_waited_for_off_the_loop(tmp_path):
+    """Statements run on the event loop with no busy timeout: one that finds the database
+    locked by another connection (here the ops tool, say: another process) waits for it
+    in the connection's thread, and the loop goes on meanwhile; a stale snapshot is an
+    error at once, as with SQLite's own busy handler."""
+    import asyncio
+    import sqlite3
+    import time
+
+    from sqlalchemy import Integer, insert, text
+    from sqlalchemy.exc import OperationalError
+
+    path = tmp_path / "locked.sqlite3"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    counted = Table("counted", MetaData(), Column("id", Integer, primary_key=True))
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(counted.metadata.create_all)
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        other.execute("INSERT INTO counted VALUES (1)")
+        ticks = 0
+
+        async def ticking() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(ticking())
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.5, other.execute, "COMMIT")
+        started = time.monotonic()
+        async with engine.begin() as conn:
+            await conn.execute(insert(counted).values(id=2))
+        waited = time.monotonic() - started
+        ticker.cancel()
+        assert 0.45 < waited < 5, waited
+        assert ticks >= 20, f"the loop stood still while the lock was held ({ticks} ticks in {waited:.2f} s)"
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT count(*) FROM counted")) == 2
+
+        # A read snapshot gone stale cannot become a write by waiting: an error at once.
+        async with engine.connect() as conn:
+            await conn.execute(text("BEGIN"))
+            assert await conn.scalar(text("SELECT count(*) FROM counted")) == 2
+            other.execute("INSERT INTO counted VALUES (3)")
+            started = time.monotonic()
+            with pytest.raises(OperationalError, match="locked"):
+                await conn.execute(insert(counted).values(id=4))
+            assert time.monotonic() - started < 0.5
+    finally:
+        other.close()
         await engine.dispose()

@@ -44,14 +44,16 @@ def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: A
         if database and database != ":memory:" and "mode=memory" not in url:  # in memory: one connection, no pool
             kwargs.setdefault("pool_size", 32)
             kwargs.setdefault("max_overflow", 32)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        # No busy timeout: statements run on the event loop and must not wait there for a
+        # lock; the driver waits in the connection's thread instead (sqlite_driver).
+        engine = create_async_engine(url, connect_args={"timeout": 0, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA busy_timeout=0")
             cur.close()
 
         return engine

@@ -1,4 +1,4 @@
-"""One thread hop per SQLite statement instead of three or four.
+"""SQLite statements on the event loop's thread, or one thread hop each, never four.
 
 aiosqlite runs every sqlite3 call in its connection's thread, and SQLAlchemy's adapter
 makes a call of each step: create the cursor, execute, fetch the rows, close the
@@ -13,17 +13,49 @@ transaction, the event loop idle in between.
 SQLAlchemy's aiosqlite adapter, only if that adapter has the shape it was written
 against (SQLAlchemy 2.x); otherwise the stock cursor stays. Server-side cursors (none
 in Baton) keep the stock path.
+
+Most statements do not hop at all: they run on the event loop's thread. A Baton
+statement on a local SQLite file takes tens of microseconds; the hop around it cost
+more than that in CPU (a queue, a futex wake-up, a self-pipe write and an epoll wake
+per statement), and under load each hop also waited for the GIL, up to the 5 ms
+switch interval, while the loop ran other work. Profiled under handoffs, the hops
+were a fifth of delivery's CPU. Two things must not block the loop, and hop:
+
+- **a lock held by another connection.** Connections have no busy timeout
+  (``PRAGMA busy_timeout=0``): a statement that finds the database locked
+  (``SQLITE_BUSY``) fails at once on the loop, and is run again in the connection's
+  thread, which waits for the lock as SQLite's busy handler would (``patience``, the
+  timeout the connection was opened with; 1, 2, 5 … 100 ms steps). Waiting on the loop
+  could deadlock: the holder may be a transaction of this very process waiting for
+  the loop. ``SQLITE_BUSY_SNAPSHOT`` (a read snapshot gone stale) fails as before.
+- **big statements**: an ``executemany`` of more than ``INLINE_ROWS`` rows (a
+  catch-up batch, a rebuild) runs in the thread.
+
+Commits and rollbacks run on the loop too (the stock adapter hops for each, and a
+pooled connection is rolled back on every return). A commit that checkpoints the WAL
+(every ~1,000 pages) writes and syncs the database file meanwhile: measured over
+20,000 transactions of a 2 KB row, p99.9 0.65 ms, at most 6 ms.
+
+Measured per projection-shaped transaction (select, upsert, checkpoint update, commit)
+plus a read on a pooled connection: 1,170–1,370 µs of CPU with a hop per statement,
+530 µs on the loop. Both figures: ``bench/sqlite_bench.py``.
 """
 
 from __future__ import annotations
 
 import collections
+import sqlite3
+import time
+from collections.abc import Callable
 from typing import Any
 
 from baton_shared.service.logging import get_logger
 
 log = get_logger("baton.sqlite")
 OneHopCursor: type | None = None  # set by install()
+INLINE_ROWS = 64  # executemany with more rows than this runs in the connection's thread
+PATIENCE_SECONDS = 30.0  # how long a statement waits for a lock held by another connection
+_STEPS = (0.001, 0.002, 0.005, 0.010, 0.015, 0.020, 0.025, 0.025, 0.025, 0.050, 0.050, 0.100)  # SQLite's own
 
 
 class _Outcome:
@@ -45,7 +77,7 @@ class _Outcome:
 
 
 def _run(conn: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, int, Any, list | None]:
-    """In the connection's thread: the whole statement, the cursor closed after."""
+    """The whole statement, the cursor closed after."""
     cursor = conn.cursor()
     try:
         if many:
@@ -60,16 +92,51 @@ def _run(conn: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, i
         cursor.close()
 
 
+def is_busy(exc: BaseException) -> bool:
+    """The database is locked by another connection (not a stale snapshot: retrying the
+    statement cannot help that one, its transaction must start again)."""
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorname", "") == "SQLITE_BUSY"
+
+
+def _patiently(fn: Callable[..., Any], *args: Any) -> Any:
+    """In the connection's thread: ``fn(*args)``, waiting for a lock like SQLite's busy handler."""
+    deadline = time.monotonic() + PATIENCE_SECONDS
+    attempt = 0
+    while True:
+        try:
+            return fn(*args)
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(min(_STEPS[min(attempt, len(_STEPS) - 1)], max(0.0, deadline - time.monotonic())))
+        attempt += 1
+
+
+async def _on_loop_or_hop(aio: Any, inline: bool, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` on the loop when ``inline`` and the database is not locked; otherwise in
+    the aiosqlite connection's thread (``aio._execute``), patiently."""
+    if inline:
+        try:
+            return fn(*args)
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+    return await aio._execute(_patiently, fn, *args)  # noqa: SLF001 - aiosqlite's queue to its thread
+
+
 def install() -> bool:
-    """Make the one-hop cursor SQLAlchemy's aiosqlite cursor. True if installed."""
+    """Make the one-hop cursor (and inline commit and rollback) SQLAlchemy's aiosqlite
+    adapter's. True if installed."""
     try:
         from sqlalchemy.dialects.sqlite import aiosqlite as dialect
+        from sqlalchemy.util.concurrency import await_
     except ImportError:  # pragma: no cover - SQLAlchemy without the aiosqlite dialect
         return False
     stock = getattr(dialect, "AsyncAdapt_aiosqlite_cursor", None)
     connection = getattr(dialect, "AsyncAdapt_aiosqlite_connection", None)
     needed = ("_make_new_cursor", "_execute_async", "_executemany_async", "_aenter_cursor")
-    if stock is None or connection is None or not all(hasattr(stock, n) for n in needed):
+    if (stock is None or connection is None or not all(hasattr(stock, n) for n in needed)
+            or not all(hasattr(connection, n) for n in ("commit", "rollback", "_handle_exception"))):
         log.warning("SQLAlchemy's aiosqlite adapter has another shape: the stock cursor is kept")
         return False
     global OneHopCursor
@@ -90,15 +157,26 @@ def install() -> bool:
 
         async def _one_hop(self, operation: Any, parameters: Any, many: bool) -> Any:
             aio = self._connection  # aiosqlite.Connection
+            inline = not many or len(parameters) <= INLINE_ROWS
             async with self._adapt_connection._execute_mutex:
-                description, rowcount, lastrowid, rows = await aio._execute(
-                    _run, aio._conn, operation, parameters, many
-                )
+                description, rowcount, lastrowid, rows = await _on_loop_or_hop(
+                    aio, inline, _run, aio._conn, operation, parameters, many)
             self._cursor = _Outcome(description, rowcount, lastrowid)
             if description and not self.server_side:
                 self._rows = collections.deque(rows)
             return None
 
+    def _finish(adapted: Any, how: str) -> None:  # noqa: D401 - commit or rollback, on the loop
+        aio = adapted._connection
+        if not aio._connection:  # closed: as the stock adapter, nothing to do
+            return
+        try:
+            await_(_on_loop_or_hop(aio, True, getattr(aio._conn, how)))
+        except Exception as error:  # noqa: BLE001 - the adapter translates it, as the stock one
+            adapted._handle_exception(error)
+
     OneHopCursor = OneHop
     connection._cursor_cls = OneHop
+    connection.commit = lambda self: _finish(self, "commit")
+    connection.rollback = lambda self: _finish(self, "rollback")
     return True
