@@ -74,27 +74,19 @@ async def second(nats_url):
     await nc.drain()
 
 
-async def test_two_replicas_of_a_reaction_handle_each_requests_causes_once_and_in_order(nats, second, engine):
-    for spec in (INTAKE, STREAMS["delivery"]):
-        await provision_stream(nats, spec)
-    intake = JetStreamEventStore(nats, INTAKE, registry)
-    replicas = []
-    for nc in (nats, second):
-        runner = SlowReplica(NoteCausesPerRequest(), JetStreamEventStore(nc, STREAMS["delivery"], registry), registry,
-                             engine, service="delivery")
-        await runner.setup()
-        replicas.append((runner, nc))
-    await asyncio.gather(*(r.prepare_live(nc) for r, nc in replicas))  # both start at once
-    for runner, nc in replicas:
-        await runner.start_live(nc)
-    try:
-        await write_journeys(intake, clients=12, seed=5)
-        causes = [raw async for batch in read_stream(nats, "INTAKE") for raw in batch
-                  if raw.subject.rsplit(".", 1)[1] in NoteCausesPerRequest.event_types]
-        await eventually(lambda: _delivery_has(nats, len(causes)), timeout=60, what="every cause handled")
-    finally:
-        for runner, _ in replicas:
-            await runner.stop_live()
+async def _replica(nc, engine, **timing) -> SlowReplica:
+    runner = SlowReplica(NoteCausesPerRequest(), JetStreamEventStore(nc, STREAMS["delivery"], registry), registry,
+                         engine, service="delivery", **timing)
+    await runner.setup()
+    return runner
+
+
+async def _causes(nats) -> list:
+    return [raw async for batch in read_stream(nats, "INTAKE") for raw in batch
+            if raw.subject.rsplit(".", 1)[1] in NoteCausesPerRequest.event_types]
+
+
+async def _noted_once_each_and_in_order(nats, causes) -> dict[str, list[int]]:
     noted = [registry.decode("DELIVERY", r.seq, r.subject, r.data)
              async for batch in read_stream(nats, "DELIVERY") for r in batch]
     assert sorted(e.event.cause_seq for e in noted) == [c.seq for c in causes]  # each cause once
@@ -104,7 +96,66 @@ async def test_two_replicas_of_a_reaction_handle_each_requests_causes_once_and_i
     for request_id, seqs in per_request.items():
         assert seqs == sorted(seqs), f"request {request_id}: causes handled out of order {seqs}"
     assert any(len(seqs) > 1 for seqs in per_request.values())  # order was at stake
-    assert all(runner.handled > 0 for runner, _ in replicas), [r.handled for r, _ in replicas]
+    return per_request
+
+
+async def test_two_replicas_of_a_reaction_handle_each_requests_causes_once_and_in_order(nats, second, engine):
+    """One replica is pinned and handles the causes; the other stands by, and takes over
+    when the first stops."""
+    for spec in (INTAKE, STREAMS["delivery"]):
+        await provision_stream(nats, spec)
+    intake = JetStreamEventStore(nats, INTAKE, registry)
+    replicas = [(await _replica(nc, engine), nc) for nc in (nats, second)]
+    await asyncio.gather(*(r.prepare_live(nc) for r, nc in replicas))  # both start at once
+    for runner, nc in replicas:
+        await runner.start_live(nc)
+    try:
+        await write_journeys(intake, clients=8, seed=5)
+        causes = await _causes(nats)
+        await eventually(lambda: _delivery_has(nats, len(causes)), timeout=60, what="every cause handled")
+        handling = [r for r, _ in replicas if r.handled]
+        assert len(handling) == 1, [r.handled for r, _ in replicas]  # the pinned one
+        pinned, standby = handling[0], next(r for r, _ in replicas if r is not handling[0])
+        started = asyncio.get_running_loop().time()
+        await pinned.stop_live()  # hands the pin over
+        await write_journeys(intake, clients=8, seed=6)
+        causes = await _causes(nats)
+        await eventually(lambda: _delivery_has(nats, len(causes)), timeout=60, what="the standby took over")
+        assert standby.handled > 0
+        assert asyncio.get_running_loop().time() - started < 8  # not after the 10 s priority_timeout
+    finally:
+        for runner, _ in replicas:
+            await runner.stop_live()
+    await _noted_once_each_and_in_order(nats, causes)
+
+
+async def test_a_replica_taking_over_from_a_stalled_one_handles_the_stalled_causes_first(nats, second, engine):
+    """A pinned replica stalls holding a request's early causes; the standby is pinned after
+    the priority timeout and receives that request's later causes. It must not handle them
+    before the stalled ones come back to it (after ack_wait): nothing out of order."""
+    for spec in (INTAKE, STREAMS["delivery"]):
+        await provision_stream(nats, spec)
+    intake = JetStreamEventStore(nats, INTAKE, registry)
+    await write_journeys(intake, clients=8, seed=9)
+    causes = await _causes(nats)
+    standby = await _replica(nats, engine, ack_wait_s=2, priority_timeout_s=1)
+    await standby.prepare_live(nats)
+    # The stalled replica: pinned, holding the first causes, never acknowledging them.
+    inbox = second.new_inbox()
+    sub = await second.subscribe(inbox)
+    await second.publish(f"$JS.API.CONSUMER.MSG.NEXT.INTAKE.{standby.durable}",
+                         b'{"batch": 4, "group": "reactions"}', reply=inbox)
+    held = [await sub.next_msg(timeout=5) for _ in range(4)]
+    held_requests = {c.subject.split(".")[2] for c in causes[:4]}
+    assert [int(m.reply.split(".")[5]) for m in held] == [c.seq for c in causes[:4]]
+    assert any(c.subject.split(".")[2] in held_requests for c in causes[4:])  # later causes of those requests
+    await standby.start_live(nats)
+    try:
+        await eventually(lambda: _delivery_has(nats, len(causes)), timeout=30, what="every cause handled")
+    finally:
+        await standby.stop_live()
+        await sub.unsubscribe()
+    await _noted_once_each_and_in_order(nats, causes)
 
 
 async def _delivery_has(nats, n: int) -> bool:

@@ -15,6 +15,12 @@ handler gets whatever arrived, in delivery order, as soon as it arrived, so a
 quiet stream is handled message by message and a busy one in batches. With
 ``linger_s`` a busy loop (its last hand-over that recent) waits that long for more
 before handing over, so more events share a transaction.
+
+With ``group`` the consumer is a pinned-client priority group (nats-server >= 2.11):
+the server delivers to one client at a time, the one whose pull requests carry the
+pin id it was given (``Nats-Pin-Id`` on each message); the others' requests wait,
+and take over when the pinned client stops pulling for the consumer's
+``priority_timeout``. ``pin_id`` is the id this loop holds (None: not pinned).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ class PullLoop:
         expires_s: float = 5.0,
         recover: Recover | None = None,
         linger_s: float = 0.0,
+        group: str | None = None,
     ) -> None:
         self.nc = nc
         self.stream = stream
@@ -59,6 +66,8 @@ class PullLoop:
         self.expires_s = expires_s
         self.recover = recover
         self.linger_s = linger_s
+        self.group = group
+        self.pin_id: str | None = None
         self._handed_over = 0.0
         self._inbox = nc.new_inbox()
         self._arrived: deque[Msg] = deque()
@@ -93,7 +102,12 @@ class PullLoop:
                 await self._sub.unsubscribe()
 
     async def _pull(self) -> float:
-        body = orjson.dumps({"batch": self.batch_size, "expires": int(self.expires_s * NS)})
+        request: dict = {"batch": self.batch_size, "expires": int(self.expires_s * NS)}
+        if self.group is not None:
+            request["group"] = self.group
+            if self.pin_id is not None:
+                request["id"] = self.pin_id
+        body = orjson.dumps(request)
         await self.nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}", body, reply=self._inbox)
         return time.monotonic() + self.expires_s + 1.0
 
@@ -143,8 +157,13 @@ class PullLoop:
             msg = self._arrived.popleft()
             status = (msg.headers or {}).get("Status") if not msg.reply else None
             if status is None:
+                if self.group is not None:
+                    self.pin_id = (msg.headers or {}).get("Nats-Pin-Id", self.pin_id)
                 batch.append(msg)
                 remaining -= 1
+            elif status == "423":  # the pin went to another client (ours lapsed): ask again, unpinned
+                self.pin_id = None
+                remaining = 0
             elif status in ("404", "408", "409"):
                 remaining = 0  # that request is over
                 description = (msg.headers or {}).get("Description", "")
@@ -178,6 +197,7 @@ class DurableWorker:
     durable: str
     batch_size: int
     linger_s: float = 0.0  # see PullLoop._linger
+    priority_group: str | None = None  # see PullLoop (pinned client)
     live: bool = False
     stopping: bool = False  # retry loops give up when set (a swallowed cancel must not keep them going)
     _loop: PullLoop | None = None
@@ -201,6 +221,7 @@ class DurableWorker:
             batch_size=self.batch_size,
             recover=lambda: self.prepare_live(nc, at_start=False),
             linger_s=self.linger_s,
+            group=self.priority_group,
         )
         await self._loop.start()
         self.live = True

@@ -108,6 +108,9 @@ async def reconcile_durable(
     max_ack_pending: int = 20_000,
     description: str = "",
     at_start: bool = True,
+    ack_policy: str = "all",
+    pinned_group: str | None = None,
+    priority_timeout_s: float = 10,
 ) -> dict[str, Any]:
     """Make ``durable`` deliver from ``start_after + 1`` with the wanted config.
 
@@ -134,17 +137,24 @@ async def reconcile_durable(
       never takes messages in flight for a dead process's: they may be a live
       replica's, and recreating the consumer again would make two replicas take
       it from each other in turn.
+
+    With ``pinned_group`` the consumer delivers to one client at a time (a pinned-client
+    priority group, see ``PullLoop``); ``priority_timeout_s`` is how long a pinned client
+    may go without pulling before another is pinned.
     """
     wanted = {
         "durable_name": durable,
         "description": description,
-        "ack_policy": "all",
+        "ack_policy": ack_policy,
         "ack_wait": int(ack_wait_s * NS),
         "max_deliver": -1,
         "max_ack_pending": max_ack_pending,
         "filter_subjects": filter_subjects,
         "replay_policy": "instant",
     }
+    if pinned_group is not None:
+        wanted |= {"priority_groups": [pinned_group], "priority_policy": "pinned_client",
+                   "priority_timeout": int(priority_timeout_s * NS)}
     info = await consumer_info(nc, stream, durable)
     start_from = await start_after() if callable(start_after) else start_after
     if info is not None:
