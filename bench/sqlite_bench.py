@@ -1,6 +1,7 @@
 """SQLite statements as Baton's engines run them (baton_shared.projections.sqlite_driver).
 
-    .venv/bin/python bench/sqlite_bench.py
+    .venv/bin/python bench/sqlite_bench.py          # statements on the event loop
+    .venv/bin/python bench/sqlite_bench.py --hop    # a thread hop per statement
 
 Prints the CPU and wall time of a projection-shaped write transaction (select a row,
 upsert it, move a checkpoint, commit) plus a read on a pooled connection, and the
@@ -16,6 +17,7 @@ import time
 
 from sqlalchemy import text
 
+from baton_shared.projections import sqlite_driver
 from baton_shared.projections.sql import make_engine, write_transaction
 
 
@@ -63,5 +65,9 @@ async def commit_latency(n: int = 20_000) -> None:
 
 
 if __name__ == "__main__":
+    import sys
+
+    sqlite_driver.ON_LOOP = "--hop" not in sys.argv[1:]  # not the spare-core rule: one place or the other
+    print("statements", "on the event loop" if sqlite_driver.ON_LOOP else "in the connection's thread")
     asyncio.run(transaction_cpu())
     asyncio.run(commit_latency())

@@ -70,7 +70,16 @@ def test_existing_keys_skips_aggregates_born_in_the_batch():
     assert existing_keys(events, Born) == ["old"]
 
 
-async def test_sqlite_statements_keep_what_sqlalchemy_reads(tmp_path):
+@pytest.fixture(params=[True, False], ids=["on-loop", "hop"])
+def statements_on_loop(request, monkeypatch):
+    """Both places a statement can run (sqlite_driver: chosen by whether a core is spare)."""
+    from baton_shared.projections import sqlite_driver
+
+    monkeypatch.setattr(sqlite_driver, "ON_LOOP", request.param)
+    return request.param
+
+
+async def test_sqlite_statements_keep_what_sqlalchemy_reads(tmp_path, statements_on_loop):
     """baton_shared.projections.sqlite_driver: rows, rowcount, lastrowid, errors and
     rollbacks as with the stock aiosqlite cursor (statements on the loop, or one thread hop)."""
     from sqlalchemy import Integer, insert, text, update
@@ -102,7 +111,7 @@ async def test_sqlite_statements_keep_what_sqlalchemy_reads(tmp_path):
         await engine.dispose()
 
 
-async def test_a_sqlite_lock_held_elsewhere_is_waited_for_off_the_loop(tmp_path):
+async def test_a_sqlite_lock_held_elsewhere_is_waited_for_off_the_loop(tmp_path, statements_on_loop):
     """Statements run on the event loop with no busy timeout: one that finds the database
     locked by another connection (here the ops tool, say: another process) waits for it
     in the connection's thread, and the loop goes on meanwhile; a stale snapshot is an
@@ -156,3 +165,18 @@ async def test_a_sqlite_lock_held_elsewhere_is_waited_for_off_the_loop(tmp_path)
     finally:
         other.close()
         await engine.dispose()
+
+
+def test_statements_hop_only_while_a_core_is_spare(tmp_path):
+    from baton_shared.projections.sqlite_driver import SpareCore
+
+    stat = tmp_path / "stat"
+    spare = SpareCore(str(stat), every=0)
+    spare.cores = 2
+    stat.write_text("cpu  100 0 100 800 0 0 0 0 0 0\n")
+    assert spare() is True  # first sample: no interval yet, the default
+    stat.write_text("cpu  190 0 100 810 0 0 0 0 0 0\n")  # 100 ticks, 10 idle: 0.2 of a core idle
+    assert spare() is False
+    stat.write_text("cpu  240 0 100 860 0 0 0 0 0 0\n")  # 100 ticks, 50 idle: a whole core idle
+    assert spare() is True
+    assert SpareCore(str(tmp_path / "missing"), every=0)() is True  # no /proc/stat: the stock behaviour
