@@ -35,7 +35,7 @@ def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: A
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        sqlite_driver.install()  # one thread hop per statement (see sqlite_driver)
+        sqlite_driver.install()  # each statement on the loop or in one thread hop (see sqlite_driver)
         # Connections are kept, not opened per burst: with SQLAlchemy's default pool (5 + 10
         # overflow) sixteen concurrent requests opened and closed overflow connections all the
         # time, and a new connection's first query reads the schema again (measured under
@@ -44,7 +44,7 @@ def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: A
         if database and database != ":memory:" and "mode=memory" not in url:  # in memory: one connection, no pool
             kwargs.setdefault("pool_size", 32)
             kwargs.setdefault("max_overflow", 32)
-        # No busy timeout: statements run on the event loop and must not wait there for a
+        # No busy timeout: statements may run on the event loop and must not wait there for a
         # lock; the driver waits in the connection's thread instead (sqlite_driver).
         engine = create_async_engine(url, connect_args={"timeout": 0, "check_same_thread": False}, **kwargs)
 

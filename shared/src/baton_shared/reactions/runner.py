@@ -124,7 +124,7 @@ class ReactionRunner(DurableWorker):
         self.max_ack_pending = max_ack_pending
         self.ack_wait_s = ack_wait_s
         self.priority_timeout_s = priority_timeout_s
-        self._held: dict[int, Msg] = {}  # delivered to us, not handled yet, by stream sequence
+        self._held: dict[int, tuple[Msg, RawEvent]] = {}  # delivered to us, not handled yet, by stream sequence
         self._alone_under: str | None = None  # the pin id under which no one else holds a cause
         self._in_order = asyncio.Lock()
         self._waiting: asyncio.Task | None = None
@@ -151,7 +151,8 @@ class ReactionRunner(DurableWorker):
 
     async def _on_messages(self, msgs: list[Msg]) -> None:
         for msg in msgs:
-            self._held[ack_metadata(msg.reply)[0]] = msg
+            seq, ts = ack_metadata(msg.reply)
+            self._held[seq] = (msg, RawEvent(seq, msg.subject, msg.data, ts))
         await self._release()
 
     async def _release(self) -> None:
@@ -160,7 +161,7 @@ class ReactionRunner(DurableWorker):
         async with self._in_order:
             pin = self._loop.pin_id if self._loop is not None else None
             # Copies delivered under an earlier pin are the current holder's to handle now.
-            mine = {seq: m for seq, m in self._held.items() if (m.headers or {}).get("Nats-Pin-Id") == pin}
+            mine = {seq: held for seq, held in self._held.items() if (held[0].headers or {}).get("Nats-Pin-Id") == pin}
             self._held = mine
             if not mine or pin is None:
                 return
@@ -192,17 +193,16 @@ class ReactionRunner(DurableWorker):
 
         self._waiting = asyncio.create_task(wait(), name=f"{self.durable}-wait-for-others")
 
-    async def _handle_batch(self, msgs: list[Msg]) -> None:
+    async def _handle_batch(self, held: list[tuple[Msg, RawEvent]]) -> None:
         """One target's causes in stream order, targets concurrently; each acknowledged once handled."""
-        by_target: dict[object, list[tuple[Msg, RawEvent]]] = {}
-        for msg in msgs:
-            seq, ts = ack_metadata(msg.reply)
-            raw = RawEvent(seq, msg.subject, msg.data, ts)
-            by_target.setdefault(self._order_key(raw), []).append((msg, raw))
+        by_target: dict[object, list[tuple[Msg, RawEvent, RecordedEvent | None]]] = {}
+        for msg, raw in held:
+            key, cause = self._order_key(raw)
+            by_target.setdefault(key, []).append((msg, raw, cause))
 
-        async def in_turn(causes: list[tuple[Msg, RawEvent]]) -> None:
-            for msg, raw in causes:
-                await self.handle_resilient(raw, still_working=msg.in_progress)
+        async def in_turn(causes: list[tuple[Msg, RawEvent, RecordedEvent | None]]) -> None:
+            for msg, raw, cause in causes:
+                await self.handle_resilient(raw, still_working=msg.in_progress, cause=cause)
                 await msg.ack()
 
         if len(by_target) == 1:
@@ -210,14 +210,18 @@ class ReactionRunner(DurableWorker):
         else:
             await asyncio.gather(*(in_turn(causes) for causes in by_target.values()))
 
-    def _order_key(self, raw: RawEvent) -> object:
-        """The target a cause acts on: causes of one target keep their order."""
+    def _order_key(self, raw: RawEvent) -> tuple[object, RecordedEvent | None]:
+        """The target a cause acts on (causes of one target keep their order), and the cause
+        decoded (None if it cannot be: ``handle_resilient`` parks it, alone)."""
         try:
             cause = self.registry.decode(self.reaction.source.name, raw.seq, raw.subject, raw.data)
+        except (MalformedEvent, UnknownSchemaVersion):
+            return ("seq", raw.seq), None
+        try:
             target = self.reaction.target(cause) if cause.event is not None else None
-        except Exception:  # noqa: BLE001 - undecodable: handle_resilient parks it, alone
+        except Exception:  # noqa: BLE001 - a reaction failing on it: handle_resilient reports and parks
             target = None
-        return target if target is not None else ("seq", raw.seq)
+        return (target if target is not None else ("seq", raw.seq)), cause
 
     async def stop_live(self) -> None:
         await super().stop_live()
@@ -236,17 +240,24 @@ class ReactionRunner(DurableWorker):
                 if any(g.get("pinned_client_id") == pin for g in groups):
                     await js_api(self._nc, f"CONSUMER.UNPIN.{self.stream_name}.{self.durable}", {"group": self.priority_group})
 
-    async def handle_resilient(self, raw: RawEvent, still_working: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def handle_resilient(
+        self,
+        raw: RawEvent,
+        still_working: Callable[[], Awaitable[None]] | None = None,
+        cause: RecordedEvent | None = None,
+    ) -> None:
         """Handle one cause, retrying outages (and a target not ready yet) with backoff; park
         what keeps failing. ``still_working`` tells the broker between tries that the cause is
-        being handled, so it is not delivered again after ``ack_wait`` meanwhile."""
-        attempt, started = 0, asyncio.get_running_loop().time()
-        while True:
+        being handled, so it is not delivered again after ``ack_wait`` meanwhile. ``cause`` is
+        ``raw`` decoded, when the caller has done that already."""
+        if cause is None:
             try:
                 cause = self.registry.decode(self.reaction.source.name, raw.seq, raw.subject, raw.data)
             except (MalformedEvent, UnknownSchemaVersion) as exc:
                 await self._park(raw, str(exc), 1)
                 return
+        attempt, started = 0, asyncio.get_running_loop().time()
+        while True:
             try:
                 with structlog.contextvars.bound_contextvars(correlation_id=cause.envelope.correlation_id):
                     outcome = await self.handle(cause)

@@ -204,7 +204,16 @@ def compile_route(route: APIRoute) -> ASGIApp:
     reads_body = route.body_field is not None
     embed = route._embed_body_fields  # noqa: SLF001 - what FastAPI computed for this route
     response_class = route.response_class.value if isinstance(route.response_class, DefaultPlaceholder) else route.response_class
-    response_field = route.secure_cloned_response_field
+    serializing = {  # the route's response model settings, as FastAPI's handler passes them
+        "field": route.secure_cloned_response_field,
+        "include": route.response_model_include,
+        "exclude": route.response_model_exclude,
+        "by_alias": route.response_model_by_alias,
+        "exclude_unset": route.response_model_exclude_unset,
+        "exclude_defaults": route.response_model_exclude_defaults,
+        "exclude_none": route.response_model_exclude_none,
+        "is_coroutine": True,
+    }
     status_code = route.status_code
     fastapi_handler = route.app
 
@@ -216,17 +225,7 @@ def compile_route(route: APIRoute) -> ASGIApp:
         raw = await endpoint(**values)
         if isinstance(raw, Response):
             return raw
-        content = await serialize_response(
-            field=response_field,
-            response_content=raw,
-            include=route.response_model_include,
-            exclude=route.response_model_exclude,
-            by_alias=route.response_model_by_alias,
-            exclude_unset=route.response_model_exclude_unset,
-            exclude_defaults=route.response_model_exclude_defaults,
-            exclude_none=route.response_model_exclude_none,
-            is_coroutine=True,
-        )
+        content = await serialize_response(response_content=raw, **serializing)
         response = response_class(content, status_code=status_code) if status_code else response_class(content)
         if not is_body_allowed_for_status_code(response.status_code):
             response.body = b""
