@@ -44,6 +44,7 @@ from baton_shared.contracts import registry  # noqa: E402
 from baton_shared.eventstore.jetstream import JetStreamEventStore  # noqa: E402
 from baton_shared.eventstore.provisioning import js_api, provision_stream  # noqa: E402
 from baton_shared.service.garbage_collection import tune_garbage_collection  # noqa: E402
+from baton_shared.service.settings import BatonSettings  # noqa: E402
 
 from common import DEFAULT_PG, ROOT, SPEC, fill_fast, fresh_postgres, loadavg, postgres_reachable, start_nats, stop_process  # noqa: E402
 import store_bench  # noqa: E402
@@ -166,10 +167,12 @@ async def section_http(args, results: dict, workdir: Path) -> None:
             embedded.start(["intake", "delivery"])
             results["e2e"] = {}
             for rate in args.e2e_rates:
+                # start-up's catch-up, or the last rate's follow-up work, finished first
+                settled = await http_bench.settle(embedded)
                 log(f"end to end: handoff -> readable on delivery at {rate:.0f}/s for {args.e2e_seconds:.0f}s")
                 results["e2e"][f"{rate:.0f}"] = await http_bench.handoff_e2e(embedded, rate, args.e2e_seconds)
                 results["e2e"][f"{rate:.0f}"]["loadavg"] = loadavg()
-                await asyncio.sleep(2)  # let the services drain before the next rate
+                results["e2e"][f"{rate:.0f}"]["settled_s"] = round(settled, 2)
         finally:
             embedded.stop()
 
@@ -271,7 +274,8 @@ def print_table(results: dict) -> None:
     m = results["machine"]
     print()
     print(f"Baton benchmarks  {results['started']}  python {m['python']}, {m['cpus']} cpus, "
-          f"nats-server {m.get('nats_server', '?')}, load average at start {m['loadavg_start']}")
+          f"nats-server {m.get('nats_server', '?')}, load average at start {m['loadavg_start']}, "
+          f"SQLite statements: {results.get('sqlite_statements', '?')}")
     lines = rows(results)
     width = max(len(r[0]) for r in lines) if lines else 40
     for label, value, target, verdict in lines:
@@ -326,6 +330,8 @@ async def main() -> int:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_start": loadavg()},
         "targets": TARGETS,
+        # where the services' (and the live-lag bench's) SQLite statements run: BATON_SQLITE_STATEMENTS
+        "sqlite_statements": BatonSettings().sqlite_statements,
     }
     workdir = Path(tempfile.mkdtemp(prefix="baton-bench-"))
     t = time.perf_counter()

@@ -72,7 +72,7 @@ def test_existing_keys_skips_aggregates_born_in_the_batch():
 
 @pytest.fixture(params=[True, False], ids=["on-loop", "hop"])
 def statements_on_loop(request, monkeypatch):
-    """Both places a statement can run (sqlite_driver: chosen by whether a core is spare)."""
+    """Both places a statement can run (sqlite_driver: BATON_SQLITE_STATEMENTS)."""
     from baton_shared.projections import sqlite_driver
 
     monkeypatch.setattr(sqlite_driver, "ON_LOOP", request.param)
@@ -180,3 +180,25 @@ def test_statements_hop_only_while_a_core_is_spare(tmp_path):
     stat.write_text("cpu  240 0 100 860 0 0 0 0 0 0\n")  # 100 ticks, 50 idle: a whole core idle
     assert spare() is True
     assert SpareCore(str(tmp_path / "missing"), every=0)() is True  # no /proc/stat: the stock behaviour
+
+
+def test_where_statements_run_is_a_setting(monkeypatch):
+    """BATON_SQLITE_STATEMENTS: on the loop by default; a place that is not one is refused
+    by the settings and by the driver, and changes nothing."""
+    from pydantic import ValidationError
+
+    from baton_shared.projections import sqlite_driver
+    from baton_shared.service.settings import BatonSettings
+
+    monkeypatch.setattr(sqlite_driver, "ON_LOOP", sqlite_driver.ON_LOOP)
+    assert BatonSettings().sqlite_statements == "loop"
+    for place, on_loop in (("thread", False), ("auto", None), ("loop", True)):
+        monkeypatch.setenv("BATON_SQLITE_STATEMENTS", place)
+        sqlite_driver.run_statements(BatonSettings().sqlite_statements)
+        assert sqlite_driver.ON_LOOP is on_loop
+    monkeypatch.setenv("BATON_SQLITE_STATEMENTS", "elsewhere")
+    with pytest.raises(ValidationError, match="sqlite_statements"):
+        BatonSettings()
+    with pytest.raises(ValueError, match="auto, loop, thread"):
+        sqlite_driver.run_statements("elsewhere")
+    assert sqlite_driver.ON_LOOP is True

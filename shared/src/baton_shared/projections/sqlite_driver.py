@@ -14,18 +14,23 @@ SQLAlchemy's aiosqlite adapter, only if that adapter has the shape it was writte
 against (SQLAlchemy 2.x); otherwise the stock cursor stays. Server-side cursors (none
 in Baton) keep the stock path.
 
-Where a statement runs depends on the machine. The hop costs CPU (a queue, a futex
-wake-up, a self-pipe write and an epoll wake per statement) and, when the loop is busy,
-waits for the GIL (up to the 5 ms switch interval) while other work runs; but SQLite's
-own work then runs beside the loop, on another core. So:
+Where a statement runs is a setting (``BATON_SQLITE_STATEMENTS``), because the answer
+depends on the machine. A hop costs CPU (a queue, a futex wake-up, a self-pipe write and
+an epoll wake per statement) and, when the loop is busy, waits for the GIL (up to the
+5 ms switch interval) while other work runs; but SQLite's own work then runs beside the
+loop, on another core. Measured on a 2-core box (30 Nov 2026, two to four runs each):
 
-- **while the machine has a spare core** (more than half a core idle over the last
-  half second, from ``/proc/stat``), statements hop: the process gets that core.
-  Measured with delivery's writes alone (16 connections; the rest of the box idle):
-  1,072 commands per s with hops, 612–952 on the loop;
-- **while it has none** (every core busy: a one-box deployment under load),
-  statements run on the event loop's thread: no hop CPU, no GIL convoy. Measured with
-  handoffs at 200/s (the box ~92 % busy): p99 76–93 ms on the loop, 500–990 ms with hops.
+- ``loop`` (the default): statements on the event loop's thread. With every service
+  and NATS on the box (the embedded run), handoffs at 200/s completed with p99
+  17–34 ms, and the live lag p99 at 1,000 events/s was 5.7–6.8 ms. Writes to one
+  process alone: intake / delivery / follow-up 1,883–1,993 / 1,647–1,688 / 1,642–2,276
+  per s;
+- ``thread``: one hop each. Handoffs at 200/s p99 31–135 ms, live lag p99 7.5–9.1 ms;
+  but writes to one process alone 2,598 / 1,840 / 2,160 per s (SQLite's work on the
+  spare core). For a box where a SQLite service has cores to itself;
+- ``auto``: ``thread`` while the machine has more than half a core idle (``/proc/stat``,
+  sampled every half second), ``loop`` otherwise. At 200 handoffs/s the box sat near
+  that line and the rule flapped: p99 24–81 ms.
 
 Two things never block the loop, and always hop:
 
@@ -123,7 +128,17 @@ class SpareCore:
 
 
 spare_core = SpareCore()
-ON_LOOP: bool | None = None  # True / False force where statements run (benchmarks, tests); None: spare_core()
+ON_LOOP: bool | None = True  # True: on the loop, False: in the thread, None: by spare_core()
+PLACES = {"auto": None, "loop": True, "thread": False}
+
+
+def run_statements(place: str) -> None:
+    """Where this process's SQLite statements run: ``auto`` (the spare-core rule), ``loop``
+    or ``thread`` (``BATON_SQLITE_STATEMENTS``)."""
+    global ON_LOOP
+    if place not in PLACES:
+        raise ValueError(f"SQLite statements run in one of {', '.join(PLACES)}, not {place!r}")
+    ON_LOOP = PLACES[place]
 
 
 def _run(conn: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, int, Any, list | None]:

@@ -27,6 +27,7 @@ from baton_shared.eventstore.provisioning import JetStreamApiError, check_server
 from baton_shared.projections.base import Projection
 from baton_shared.projections.feed import ProjectionFeed
 from baton_shared.projections.runner import ProjectionRunner
+from baton_shared.projections import sqlite_driver
 from baton_shared.projections.sql import make_engine
 from baton_shared.reactions.runner import Reaction, ReactionRunner
 from baton_shared.service import metrics
@@ -77,6 +78,7 @@ class ServiceRuntime:
             reconnected_cb=self._reconnected,
             disconnected_cb=self._disconnected,
         )
+        sqlite_driver.run_statements(settings.sqlite_statements)
         self.engine = make_engine(settings.database_url_for(service), statement_timeout=settings.database_timeout_seconds)
         self._projections = list(projections)
         self._reactions = list(reactions)

@@ -51,6 +51,13 @@ class BatonSettings(BaseSettings):
         "for a connection) before giving up: reads answer 503, projections retry. A database that stops "
         "answering without closing connections would otherwise hold requests until TCP gives up.",
     )
+    sqlite_statements: str = Field(
+        "loop", pattern="^(auto|loop|thread)$",
+        description="SQLite projections: where statements run. 'loop': on the event loop's thread (least CPU "
+        "and latency when the services share a box, as in the embedded run); 'thread': one hop to the "
+        "connection's thread each (more writes per process when it has a core to itself); 'auto': 'thread' "
+        "while the machine has more than half a core idle, 'loop' otherwise. See docs/architecture.md, Performance.",
+    )
     max_body_bytes: int = Field(
         65_536, ge=1024, le=16 * 1024 * 1024, description="Largest request body a write accepts (413 above)"
     )
