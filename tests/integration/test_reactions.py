@@ -250,6 +250,14 @@ async def test_a_cause_whose_target_is_not_ready_waits_for_it_and_is_handled_onc
         waiting_behind = {c.event.handoff_id for c in causes if c.event.request_id == late}
         opened = {e.event.work_order_id for e in await delivery_events(nats)}
         assert opened and not opened & waiting_behind, (opened, waiting_behind)
+        # Causes that arrive while it waits are not held up either (nor is the pull loop).
+        await write_journeys(intake, clients=2, seed=21)
+        newer = [c for c in await handoffs(nats) if c.seq > causes[-1].seq]
+        known.update(c.event.request_id for c in newer)
+        await eventually(lambda: _count(nats, len(causes) - len(waiting_behind) + len(newer)), timeout=10,
+                         what="the newer causes handled while the first still waits")
+        assert not {e.event.work_order_id for e in await delivery_events(nats)} & waiting_behind
+        causes += newer
         known.add(late)
         await eventually(lambda: _count(nats, len(causes)), timeout=20)
         await eventually(lambda: _acked(nats, runner.durable), timeout=20)

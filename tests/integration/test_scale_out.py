@@ -19,6 +19,7 @@ from baton_shared.eventstore.provisioning import NS, consumer_info, js_api, prov
 from baton_shared.eventstore.reader import read_stream
 from baton_shared.projections import ProjectionRunner
 from baton_shared.reactions import Reaction, ReactionRunner
+from baton_shared.reactions.runner import ACK_WAIT_SECONDS, PRIORITY_TIMEOUT_SECONDS
 from baton_intake.projections import all_projections
 from tests.integration.journeys import write_journeys
 from tests.integration.services import eventually
@@ -155,6 +156,68 @@ async def test_a_replica_taking_over_from_a_stalled_one_handles_the_stalled_caus
     finally:
         await standby.stop_live()
         await sub.unsubscribe()
+    await _noted_once_each_and_in_order(nats, causes)
+
+
+class HangingReplica(SlowReplica):
+    """A replica that hangs on every cause while ``hanging``: whichever is pinned holds its
+    causes, unacknowledged, until its process dies."""
+
+    hanging = True
+
+    async def handle(self, cause):
+        while self.hanging:
+            await asyncio.sleep(0.05)
+        return await super().handle(cause)
+
+
+async def test_a_holder_that_dies_is_replaced_within_seconds(nats, nats_url, engine):
+    """A pinned replica holds causes it cannot finish: while it lives, its "still working"
+    keeps them from coming back after ack_wait. It dies (no clean stop, no ack, no word
+    after): the standby is pinned once the holder stops pulling, the dead one's causes come
+    back to it after ack_wait, and everything is handled once and in order. Shortened
+    timings here; a service's reactions use 5 s and 6 s (until 30 Nov: 10 s and 30 s)."""
+    assert (PRIORITY_TIMEOUT_SECONDS, ACK_WAIT_SECONDS) <= (5, 6)
+    for spec in (INTAKE, STREAMS["delivery"]):
+        await provision_stream(nats, spec)
+    intake = JetStreamEventStore(nats, INTAKE, registry)
+    connections = [await nats_py.connect(nats_url) for _ in range(2)]
+    replicas = []
+    for nc in connections:
+        runner = HangingReplica(NoteCausesPerRequest(), JetStreamEventStore(nc, STREAMS["delivery"], registry),
+                                registry, engine, service="delivery", ack_wait_s=1.5, priority_timeout_s=1.5)
+        await runner.setup()
+        replicas.append(runner)
+    await asyncio.gather(*(r.prepare_live(nc) for r, nc in zip(replicas, connections, strict=True)))
+    for runner, nc in zip(replicas, connections, strict=True):
+        await runner.start_live(nc)
+    try:
+        await write_journeys(intake, clients=8, seed=11)
+        causes = await _causes(nats)
+
+        async def one_holds_causes():
+            return next((r for r in replicas if r._unacked), None)  # noqa: SLF001
+
+        doomed = await eventually(one_holds_causes, timeout=10, what="a replica pinned, holding causes")
+        survivor = next(r for r in replicas if r is not doomed)
+        await asyncio.sleep(2 * doomed.ack_wait_s)
+        info = await consumer_info(nats, "INTAKE", doomed.durable)
+        assert info["num_redelivered"] == 0, info  # the living holder's causes stayed with it
+        assert not survivor.handled
+        assert (await js_api(nats, "STREAM.INFO.DELIVERY"))["state"]["messages"] == 0
+        survivor.hanging = False
+        died = asyncio.get_running_loop().time()
+        await connections[replicas.index(doomed)].close()  # its process dies: no unpin, no ack, no word
+        await eventually(lambda: _delivery_has(nats, len(causes)), timeout=30, what="the survivor handled everything")
+        took = asyncio.get_running_loop().time() - died
+        assert took < max(doomed.priority_timeout_s, doomed.ack_wait_s) + 2, took
+        assert survivor.handled >= len(causes)
+    finally:
+        for runner in replicas:
+            await runner.stop_live()
+        for nc in connections:
+            if not nc.is_closed:
+                await nc.close()
     await _noted_once_each_and_in_order(nats, causes)
 
 

@@ -198,6 +198,7 @@ class DurableWorker:
     batch_size: int
     linger_s: float = 0.0  # see PullLoop._linger
     priority_group: str | None = None  # see PullLoop (pinned client)
+    pull_expires_s: float = 5.0  # how long one pull request waits for messages
     live: bool = False
     stopping: bool = False  # retry loops give up when set (a swallowed cancel must not keep them going)
     _loop: PullLoop | None = None
@@ -219,6 +220,7 @@ class DurableWorker:
             self.durable,
             self._on_messages,
             batch_size=self.batch_size,
+            expires_s=self.pull_expires_s,
             recover=lambda: self.prepare_live(nc, at_start=False),
             linger_s=self.linger_s,
             group=self.priority_group,

@@ -14,12 +14,15 @@ construction, whatever the broker's duplicate window:
 Order: a request's causes are handled in the order intake recorded them (a
 cancellation never overtakes its handoff). Replicas share the consumer, which
 delivers to one of them at a time (a pinned-client priority group): the pinned
-replica takes up to ``max_ack_pending`` causes and handles a batch concurrently
-across targets, one target's causes in stream order, each acknowledged once handled.
-When a replica becomes the pinned one, another may still hold causes delivered
-before (it stalled past the consumer's ``priority_timeout``, or died and they come
-back after ``ack_wait``): the new one handles nothing until the consumer's
-unacknowledged causes are all its own, then handles them in stream order.
+replica takes up to ``max_ack_pending`` causes and lines each up behind its target's
+earlier ones: targets are handled concurrently, one target's causes in stream order,
+each acknowledged once handled. A cause that waits (its target not ready yet, an
+outage) holds up its own target only, and the pull loop never waits for handling, so
+the holder keeps pulling and keeps the pin. While it lives it says "still working"
+for every cause it holds. When a replica becomes the pinned one, another may still
+hold causes delivered before (it stalled past the consumer's ``priority_timeout``, or
+died and they come back after ``ack_wait``): the new one handles nothing until the
+consumer's unacknowledged causes are all its own, then handles them in stream order.
 
 Before 30 Nov the consumer delivered one cause at a time to whichever replica asked
 (``max_ack_pending`` 1): strictly ordered, but at 200 handoffs/s the round trips of
@@ -34,6 +37,7 @@ the runner goes on.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Awaitable, Callable
 from abc import ABC, abstractmethod
@@ -68,6 +72,13 @@ class CauseNotReady(Exception):
 
 
 NOT_READY_PATIENCE_SECONDS = 600.0
+# A holder that dies (no clean stop) leaves its causes out: another replica is pinned after
+# PRIORITY_TIMEOUT_SECONDS without a pull, and the dead one's causes come back after
+# ACK_WAIT_SECONDS without word of them. A live holder pulls every third of the first and
+# says "still working" for every cause it holds every third of the second, so neither
+# lapses while it is well. Until 30 Nov: 10 s and 30 s, and no word while a cause waited.
+PRIORITY_TIMEOUT_SECONDS = 5.0
+ACK_WAIT_SECONDS = 6.0
 
 
 class Reaction(ABC):
@@ -105,8 +116,8 @@ class ReactionRunner(DurableWorker):
         batch_size: int = 50,
         max_attempts: int = 5,
         max_ack_pending: int = 256,
-        ack_wait_s: float = 30,
-        priority_timeout_s: float = 10,
+        ack_wait_s: float = ACK_WAIT_SECONDS,
+        priority_timeout_s: float = PRIORITY_TIMEOUT_SECONDS,
     ) -> None:
         self.reaction = reaction
         self.store = store
@@ -124,7 +135,12 @@ class ReactionRunner(DurableWorker):
         self.max_ack_pending = max_ack_pending
         self.ack_wait_s = ack_wait_s
         self.priority_timeout_s = priority_timeout_s
+        self.pull_expires_s = min(5.0, priority_timeout_s / 3)  # an idle holder pulls again well within it
         self._held: dict[int, tuple[Msg, RawEvent]] = {}  # delivered to us, not handled yet, by stream sequence
+        self._unacked: dict[int, Msg] = {}  # held or being handled: kept from redelivery while we live
+        self._lines: dict[object, collections.deque] = {}  # per target: its causes, to handle in stream order
+        self._working: dict[object, asyncio.Task] = {}  # per target: the task handling its line
+        self._keeping: asyncio.Task | None = None
         self._alone_under: str | None = None  # the pin id under which no one else holds a cause
         self._in_order = asyncio.Lock()
         self._waiting: asyncio.Task | None = None
@@ -149,19 +165,37 @@ class ReactionRunner(DurableWorker):
             at_start=at_start,
         )
 
+    async def start_live(self, nc: NATS) -> None:
+        await super().start_live(nc)
+        self._keeping = asyncio.create_task(self._keep_causes(), name=f"{self.durable}-still-working")
+
+    async def _keep_causes(self) -> None:
+        """Every third of ``ack_wait``: "still working" for each cause held or being handled,
+        so a well holder's causes never come back to the consumer, and a dead one's do soon."""
+        while True:
+            await asyncio.sleep(self.ack_wait_s / 3)
+            for msg in list(self._unacked.values()):
+                with contextlib.suppress(Exception):  # acknowledged meanwhile, or the connection is away
+                    await msg.in_progress()
+
     async def _on_messages(self, msgs: list[Msg]) -> None:
+        """Take what arrived and line it up; never waits for causes to be handled, so the pull
+        loop goes on pulling (the pin stays ours however long a cause takes)."""
         for msg in msgs:
             seq, ts = ack_metadata(msg.reply)
             self._held[seq] = (msg, RawEvent(seq, msg.subject, msg.data, ts))
+            self._unacked[seq] = msg
         await self._release()
 
     async def _release(self) -> None:
-        """Handle what is held, in stream order per target, once no other replica can hold
-        an earlier cause; until then keep holding (the pull loop goes on receiving)."""
+        """Line what is held up behind its target's earlier causes, in stream order, once no
+        other replica can hold an earlier cause; until then keep holding."""
         async with self._in_order:
             pin = self._loop.pin_id if self._loop is not None else None
             # Copies delivered under an earlier pin are the current holder's to handle now.
             mine = {seq: held for seq, held in self._held.items() if (held[0].headers or {}).get("Nats-Pin-Id") == pin}
+            for seq in self._held.keys() - mine.keys():  # left to come back to the holder
+                self._unacked.pop(seq, None)
             self._held = mine
             if not mine or pin is None:
                 return
@@ -170,12 +204,17 @@ class ReactionRunner(DurableWorker):
                     self._wait_for_the_others()
                     return
                 self._alone_under = pin
-            batch, self._held = [mine[seq] for seq in sorted(mine)], {}
-            await self._handle_batch(batch)
+            for seq in sorted(mine):
+                msg, raw = mine[seq]
+                key, cause = self._order_key(raw)
+                self._lines.setdefault(key, collections.deque()).append((msg, raw, cause))
+                if key not in self._working:
+                    self._working[key] = asyncio.create_task(self._work_through(key), name=f"{self.durable}-target")
+            self._held = {}
 
     async def _alone(self, holding: int) -> bool:
         """Whether every cause the consumer has out is one we hold (else another replica
-        holds earlier ones, or they are on their way to us)."""
+        holds earlier ones, they are on their way to us, or we still handle earlier ones)."""
         info = await consumer_info(self._nc, self.stream_name, self.durable)
         return info is not None and int(info["num_ack_pending"]) <= holding
 
@@ -193,22 +232,27 @@ class ReactionRunner(DurableWorker):
 
         self._waiting = asyncio.create_task(wait(), name=f"{self.durable}-wait-for-others")
 
-    async def _handle_batch(self, held: list[tuple[Msg, RawEvent]]) -> None:
-        """One target's causes in stream order, targets concurrently; each acknowledged once handled."""
-        by_target: dict[object, list[tuple[Msg, RawEvent, RecordedEvent | None]]] = {}
-        for msg, raw in held:
-            key, cause = self._order_key(raw)
-            by_target.setdefault(key, []).append((msg, raw, cause))
-
-        async def in_turn(causes: list[tuple[Msg, RawEvent, RecordedEvent | None]]) -> None:
-            for msg, raw, cause in causes:
+    async def _work_through(self, key: object) -> None:
+        """One target's causes in stream order, each acknowledged once handled; other targets'
+        go on meanwhile (a cause waiting for its target holds up only that target)."""
+        line = self._lines[key]
+        try:
+            while line:
+                msg, raw, cause = line[0]
                 await self.handle_resilient(raw, still_working=msg.in_progress, cause=cause)
                 await msg.ack()
-
-        if len(by_target) == 1:
-            await in_turn(next(iter(by_target.values())))
-        else:
-            await asyncio.gather(*(in_turn(causes) for causes in by_target.values()))
+                line.popleft()
+                if self._unacked.get(raw.seq) is msg:  # not a later copy, still held
+                    del self._unacked[raw.seq]
+        except Exception as exc:  # noqa: BLE001 - the ack failed (connection away): the cause comes back
+            log.warning("reaction cause left for redelivery", reaction=self.key, error=repr(exc))
+            for msg, raw, _ in line:
+                if self._unacked.get(raw.seq) is msg:
+                    del self._unacked[raw.seq]
+        finally:
+            if self._working.get(key) is asyncio.current_task():
+                del self._working[key]
+                self._lines.pop(key, None)
 
     def _order_key(self, raw: RawEvent) -> tuple[object, RecordedEvent | None]:
         """The target a cause acts on (causes of one target keep their order), and the cause
@@ -225,12 +269,14 @@ class ReactionRunner(DurableWorker):
 
     async def stop_live(self) -> None:
         await super().stop_live()
-        if self._waiting is not None:
-            self._waiting.cancel()
+        tasks = [t for t in (self._waiting, self._keeping, *self._working.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._waiting
+                await task
         pin = self._loop.pin_id if self._loop is not None else None
-        self._held, self._alone_under = {}, None
+        self._held, self._unacked, self._lines, self._working, self._alone_under = {}, {}, {}, {}, None
         if pin is not None and self._nc is not None and self._nc.is_connected:
             # Hand the pin over now rather than after priority_timeout (a replica stopping
             # for a deploy); only if it is still ours.
