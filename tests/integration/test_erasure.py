@@ -7,6 +7,7 @@ databases (intake on SQLite and on PostgreSQL), the `baton` tool as operators ru
 import asyncio
 import contextlib
 import json
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -111,7 +112,14 @@ async def stored_message(nats_url: str, stream: str, subject: str) -> bytes | No
 
 
 def store_bytes(store: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in store.rglob("*") if p.is_file())
+    """Every file of the broker's store, read while the broker runs: a file or folder it
+    removes meanwhile (a temporary batch folder, a compacted block) is skipped."""
+    out = []
+    for folder, _, files in os.walk(store):  # os.walk skips folders gone before they are listed
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                out.append((Path(folder) / name).read_bytes())
+    return b"".join(out)
 
 
 async def journey_then_forget(nats_url: str, tmp_path: Path, dbs: dict[str, str], store: Path) -> dict:
