@@ -67,7 +67,7 @@ async def commit_latency(n: int = 20_000) -> None:
 if __name__ == "__main__":
     import sys
 
-    sqlite_driver.ON_LOOP = "--hop" not in sys.argv[1:]  # not the spare-core rule: one place or the other
+    sqlite_driver.run_statements("thread" if "--hop" in sys.argv[1:] else "loop")  # one place, not "auto"
     print("statements", "on the event loop" if sqlite_driver.ON_LOOP else "in the connection's thread")
     asyncio.run(transaction_cpu())
     asyncio.run(commit_latency())

@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import Awaitable, Callable
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -239,7 +238,7 @@ class ReactionRunner(DurableWorker):
         try:
             while line:
                 msg, raw, cause = line[0]
-                await self.handle_resilient(raw, still_working=msg.in_progress, cause=cause)
+                await self.handle_resilient(raw, cause=cause)
                 await msg.ack()
                 line.popleft()
                 if self._unacked.get(raw.seq) is msg:  # not a later copy, still held
@@ -286,16 +285,10 @@ class ReactionRunner(DurableWorker):
                 if any(g.get("pinned_client_id") == pin for g in groups):
                     await js_api(self._nc, f"CONSUMER.UNPIN.{self.stream_name}.{self.durable}", {"group": self.priority_group})
 
-    async def handle_resilient(
-        self,
-        raw: RawEvent,
-        still_working: Callable[[], Awaitable[None]] | None = None,
-        cause: RecordedEvent | None = None,
-    ) -> None:
+    async def handle_resilient(self, raw: RawEvent, cause: RecordedEvent | None = None) -> None:
         """Handle one cause, retrying outages (and a target not ready yet) with backoff; park
-        what keeps failing. ``still_working`` tells the broker between tries that the cause is
-        being handled, so it is not delivered again after ``ack_wait`` meanwhile. ``cause`` is
-        ``raw`` decoded, when the caller has done that already."""
+        what keeps failing. Meanwhile ``_keep_causes`` tells the broker the cause is still
+        being handled. ``cause`` is ``raw`` decoded, when the caller has done that already."""
         if cause is None:
             try:
                 cause = self.registry.decode(self.reaction.source.name, raw.seq, raw.subject, raw.data)
@@ -325,9 +318,6 @@ class ReactionRunner(DurableWorker):
                     return
                 await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
                 self.give_up_if_stopping()
-                if still_working is not None:
-                    with contextlib.suppress(Exception):  # the connection may be down: retried anyway
-                        await still_working()
 
     async def handle(self, cause: RecordedEvent) -> str:
         """React to one cause. Returns 'appended', 'duplicate' or 'ignored'."""
