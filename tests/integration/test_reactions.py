@@ -14,6 +14,7 @@ from baton_shared.contracts import STREAMS
 from baton_shared.contracts import intake as ev
 from baton_shared.contracts.registry import registry as contracts
 from baton_shared.events import DomainEvent, EventRegistry
+from baton_shared.eventstore import EventStoreUnavailable
 from baton_shared.eventstore.jetstream import JetStreamEventStore
 from baton_shared.eventstore.provisioning import js_api, provision_stream
 from baton_shared.eventstore.reader import read_stream
@@ -315,3 +316,36 @@ async def test_stopping_while_a_cause_waits_leaves_it_for_the_next_start(stores,
     finally:
         await again.stop_live()
     assert len(await delivery_events(nats)) == len(causes)
+
+
+class LogAway:
+    """The delivery store as during a leader election: the first appends are not confirmed."""
+
+    def __init__(self, store, failures: int) -> None:
+        self.store, self.failures = store, failures
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    async def append(self, *args, **kwargs):
+        if self.failures > 0:
+            self.failures -= 1
+            raise EventStoreUnavailable("append not confirmed after 3 attempts: NoRespondersError()")
+        return await self.store.append(*args, **kwargs)
+
+
+async def test_a_log_that_cannot_confirm_appends_is_waited_out_not_parked(stores, nats, engine):
+    """More failed appends than max_attempts (2 here): the log being away is an outage, waited
+    out like a target not ready, and the cause is handled once it is back (found by the cluster
+    test: causes parked while the stream elected a leader)."""
+    intake, delivery = stores
+    await write_journeys(intake, clients=1)
+    causes = await handoffs(nats)
+    runner = await runner_for(LogAway(delivery, failures=4), engine)
+    await runner.prepare_live(nats)
+    await runner.start_live(nats)
+    try:
+        await eventually(lambda: _count(nats, len(causes)), timeout=20, what="every cause handled")
+    finally:
+        await runner.stop_live()
+    assert not await _parked(engine)

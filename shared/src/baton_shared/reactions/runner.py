@@ -29,9 +29,10 @@ Before 30 Nov the consumer delivered one cause at a time to whichever replica as
 each cause (deliver, load, append, acknowledge) took most of the 5 ms between two,
 and the backlog grew at every stall.
 
-Outages (broker, database) are retried with backoff for as long as they last; a
-cause whose reaction keeps failing for another reason is parked with its error and
-the runner goes on.
+Outages are retried with backoff: the database's for as long as they last, the log's
+(an append it cannot confirm, a read that times out) like a target not ready, for
+``NOT_READY_PATIENCE_SECONDS``. A cause whose reaction keeps failing for another
+reason is parked with its error and the runner goes on.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_shared.contracts.streams import StreamSpec
 from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
 from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
-from baton_shared.eventstore.port import AggregateHistory, ConcurrencyConflict, EventStore, NewEvent
+from baton_shared.eventstore.port import (
+    AggregateHistory, ConcurrencyConflict, EventStore, EventStoreUnavailable, NewEvent,
+)
 from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import consumer_info, js_api, reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata
@@ -308,7 +311,9 @@ class ReactionRunner(DurableWorker):
                 attempt += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 log.warning("reaction failed", reaction=self.key, seq=raw.seq, attempt=attempt, error=self.last_error)
-                if isinstance(exc, CauseNotReady):
+                if isinstance(exc, (CauseNotReady, EventStoreUnavailable)):
+                    # Waited out, not counted: the target not ready yet, or the log unable to
+                    # confirm (a stream electing a leader refuses appends for seconds).
                     gave_up = asyncio.get_running_loop().time() - started > self.not_ready_patience
                 else:
                     gave_up = not is_transient(exc) and attempt >= self.max_attempts
