@@ -34,7 +34,13 @@ class FollowDeliveryAcceptance(Reaction):
         return ("client", cause.event.client_id)
 
     async def context(self, cause: RecordedEvent) -> Any:
-        return await self.views.request_text(cause.event.request_id)
+        text = await self.views.request_text(cause.event.request_id)
+        if text is None:
+            # The request reaches this view from intake's stream, through another consumer
+            # (behind after a restart, say): matching rules against no text would identify
+            # fewer next needs, for good. Wait for it, as for the relationship below.
+            raise CauseNotReady(f"request {cause.event.request_id}: not projected yet (intake's events not applied)")
+        return text
 
     def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
         e, cause_id = cause.event, cause.envelope.event_id

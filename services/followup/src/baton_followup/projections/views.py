@@ -188,11 +188,12 @@ class FollowupViews:
             rows = await conn.execute(select(self.prof.c.client_id, last.label("quiet_from")).where(last < quiet_since))
             return [(r.client_id, _utc(r.quiet_from)) for r in rows]
 
-    async def request_text(self, request_id: str) -> str:
-        """What a request was about, in words (its need and its promises), for matching next needs."""
+    async def request_text(self, request_id: str) -> str | None:
+        """What a request was about, in words (its need and its promises), for matching next
+        needs; None while this view has not heard of the request."""
         row = await self._one(self.req, self.req.c.request_id, request_id)
         if row is None:
-            return ""
+            return None
         return " ".join([row["summary"], *(p["scope"] for p in row["promises"])])
 
     # --- the handover brief ---------------------------------------------------------------
