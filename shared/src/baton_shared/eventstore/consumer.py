@@ -186,6 +186,56 @@ class PullLoop:
         return remaining
 
 
+class LaterAck:
+    """Acknowledges (ack-all) the newest message handed to it at most every ``delay_s``,
+    or at once when ``most`` are waiting, instead of one acknowledgement per batch.
+
+    For consumers whose owner keeps its own position with what it wrote (the
+    projections' checkpoints): the acknowledgement then only spares the server a
+    redelivery, and what it redelivers is at or below the checkpoint and ignored.
+    Each acknowledgement is a message the client flushes to the socket and the server
+    records in the consumer's state; at 200 handoffs/s there were six of them per
+    handoff across the services' feeds, most of them covering one event each.
+    An acknowledgement that cannot be sent (a reconnect) is covered by the next one,
+    or by the redelivery after ``ack_wait``.
+    """
+
+    def __init__(self, delay_s: float, most: int) -> None:
+        self.delay_s = delay_s
+        self.most = most
+        self._newest: Msg | None = None
+        self._waiting = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending: set[asyncio.Task] = set()
+
+    def applied(self, msgs: list[Msg]) -> None:
+        """``msgs`` (a delivery's batch, in order) are applied: acknowledge them soon."""
+        self._newest = msgs[-1]
+        self._waiting += len(msgs)
+        if self._waiting >= self.most or self.delay_s <= 0:
+            self._send_soon()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.delay_s, self._send_soon)
+
+    def _send_soon(self) -> None:
+        task = asyncio.ensure_future(self.send())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def send(self) -> None:
+        """Acknowledge what is waiting now (also called at stop)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        newest, self._newest, self._waiting = self._newest, None, 0
+        if newest is None:
+            return
+        try:
+            await newest.ack()
+        except Exception as exc:  # noqa: BLE001 - the next acknowledgement covers it (ack-all)
+            log.debug("acknowledgement not sent", error=repr(exc)[:200])
+
+
 class DurableWorker:
     """What owns a pull loop on its durable consumer: start, poke after a reconnect, stop.
 
@@ -199,10 +249,13 @@ class DurableWorker:
     linger_s: float = 0.0  # see PullLoop._linger
     priority_group: str | None = None  # see PullLoop (pinned client)
     pull_expires_s: float = 5.0  # how long one pull request waits for messages
+    ack_delay_s: float = 0.0  # see LaterAck: 0 acknowledges each batch as it is applied
+    ack_most: int = 1000
     live: bool = False
     stopping: bool = False  # retry loops give up when set (a swallowed cancel must not keep them going)
     _loop: PullLoop | None = None
     _nc: NATS | None = None
+    _acks: LaterAck | None = None
 
     async def prepare_live(self, nc: NATS, *, at_start: bool = True) -> None:
         """Reconcile the durable consumer; ``at_start=False`` when recovering one deleted under us."""
@@ -232,10 +285,19 @@ class DurableWorker:
         if self._loop is not None:
             self._loop.poke()
 
+    def acknowledge(self, msgs: list[Msg]) -> None:
+        """``msgs`` are applied and their position stored: acknowledge them (ack-all), now or
+        within ``ack_delay_s``."""
+        if self._acks is None:
+            self._acks = LaterAck(self.ack_delay_s, self.ack_most)
+        self._acks.applied(msgs)
+
     async def stop_live(self) -> None:
         self.stopping = True
         if self._loop is not None:
             await self._loop.stop()
+        if self._acks is not None:
+            await self._acks.send()
         self.live = False
 
     def give_up_if_stopping(self) -> None:

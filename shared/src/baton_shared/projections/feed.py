@@ -29,13 +29,15 @@ from nats.aio.msg import Msg
 from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
-from baton_shared.projections.runner import ProjectionRunner, apply_together, retry_outages
+from baton_shared.projections.runner import PROJECTION_ACK_DELAY_SECONDS, ProjectionRunner, apply_together, retry_outages
 from baton_shared.service.logging import get_logger
 
 log = get_logger("baton.projection")
 
 
 class ProjectionFeed(DurableWorker):
+    ack_delay_s = PROJECTION_ACK_DELAY_SECONDS
+
     def __init__(
         self, members: Sequence[ProjectionRunner], *, service: str, max_attempts: int = 5, linger_s: float = 0.0
     ) -> None:
@@ -121,7 +123,7 @@ class ProjectionFeed(DurableWorker):
         for member in self.members:
             await member.fill_gap_before(raws, self._nc)
         await self.apply_resilient(raws)
-        await msgs[-1].ack()
+        self.acknowledge(msgs)
 
     # --- applying ------------------------------------------------------------
 
