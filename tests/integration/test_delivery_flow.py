@@ -82,10 +82,12 @@ async def test_from_handoff_to_acceptance(svc):
     delivery = await delivery_of(svc, rid, verdict.json()["position"]["seq"])
     assert delivery["handover"] == "accepted" and delivery["acceptance"]["satisfaction"] == 5
 
-    history = (await svc.delivery.get(f"/v1/work-orders/{wos['design']}")).json()["history"]
+    work_order = (await svc.delivery.get(f"/v1/work-orders/{wos['design']}")).json()
+    history = work_order["history"]
     assert [h["event_type"] for h in history] == [
         "WorkOrderOpened", "WorkOrderAccepted", "WorkOrderStarted", "WorkOrderProgressed", "WorkOrderCompleted",
     ]
+    assert history[-1]["seq"] == work_order["version"]  # the history behind the row, as far as the row
     # Intake's request view shows delivery's progress, projected from delivery's events.
     view = await eventually(
         lambda: _accepted(svc.intake.get(f"/v1/requests/{rid}")), what="intake seeing the acceptance"

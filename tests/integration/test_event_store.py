@@ -295,6 +295,45 @@ async def test_what_this_store_appended_is_remembered_and_equals_a_fresh_read(na
     assert [e.event.text for e in history.events[1:]] == ["one", "two", "three", "four"]
 
 
+async def test_a_history_wanted_through_a_remembered_position_asks_the_server_nothing(nats, store, monkeypatch):
+    """A read showing a row at version V wants the history through V: when the store remembers
+    the aggregate that far, it answers without a round trip; when it does not (another writer
+    went further, or nothing is remembered), it loads as ``load`` does, and gets what is new."""
+    cid = str(uuid.uuid4())
+    v = await register(store, cid)
+    v = (await store.append("client", cid, v, [note(cid, "one")])).last_seq
+
+    questions = []
+    real_last, real_batch = store._gets.last, store._gets.batch
+
+    async def last(*args, **kw):
+        questions.append("last")
+        return await real_last(*args, **kw)
+
+    async def batch(*args, **kw):
+        questions.append("batch")
+        return await real_batch(*args, **kw)
+
+    monkeypatch.setattr(store._gets, "last", last)
+    monkeypatch.setattr(store._gets, "batch", batch)
+    history = await store.load_through("client", cid, v)
+    assert questions == [] and history.version == v
+    assert [e.event.text for e in history.events[1:]] == ["one"]
+
+    elsewhere = JetStreamEventStore(nats, SPEC, registry, cache_size=0)
+    newer = (await elsewhere.append("client", cid, v, [note(cid, "two")])).last_seq
+    assert [e.event.text for e in (await store.load_through("client", cid, v)).events[1:]] == ["one"]  # far enough
+    assert questions == []
+    history = await store.load_through("client", cid, newer)
+    assert questions == ["last", "batch"] and history.version == newer
+    assert [e.event.text for e in history.events[1:]] == ["one", "two"]
+
+    unknown = str(uuid.uuid4())
+    u = await elsewhere.append("client", unknown, 0, [NewEvent(
+        ev.ClientRegistered(client_id=unknown, name="B", segment="B2B", account_manager="bob"), correlation_id=unknown, actor="t")])
+    assert (await store.load_through("client", unknown, u.last_seq)).version == u.last_seq
+
+
 async def test_an_append_answered_as_a_duplicate_is_not_remembered_as_new(nats, store):
     """An event id the server already holds is acknowledged as a duplicate with the sequence
     it was stored at; the store must not take it for a new event after the expected version."""

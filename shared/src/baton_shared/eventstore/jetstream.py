@@ -249,6 +249,22 @@ class JetStreamEventStore:
         msgs = await self._gets.batch(self.stream_name, subject_filter, 1, self.timeout)
         return self._remember(subject_filter, msgs, tuple(self._decode_all(msgs)))
 
+    async def load_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
+        """The aggregate's history at least as far as ``position``, for a read that shows a
+        projection's row at that version beside the events behind it. A remembered history
+        that reaches ``position`` is given without asking the server: every event of the
+        aggregate up to its last remembered message is in it (the stream only grows), and
+        later ones are the caller's to cut. Otherwise it is ``load``.
+
+        The question ``load`` asks (the aggregate's last message) was a round trip to
+        nats-server on every work-order read, most of whose histories this store had just
+        appended to (a work order opens with the reaction's append)."""
+        subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
+        cached = self._cache.get(subject_filter)
+        if cached is not None and cached.last_seq >= position:
+            return AggregateHistory(list(cached.events), cached.last_seq)
+        return await self.load(aggregate_type, aggregate_id)
+
     @staticmethod
     def _is(msg: Msg, cached: _Cached) -> bool:
         headers = msg.headers or {}

@@ -89,6 +89,11 @@ class EventStore(Protocol):
 
     async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory: ...
 
+    async def load_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
+        """The aggregate's history at least as far as stream position ``position`` (a read
+        showing a row at that version): it may hold later events, which the caller cuts."""
+        ...
+
     async def append(
         self,
         aggregate_type: str,

@@ -214,12 +214,16 @@ def existing_keys(
 
 def json_row(row: Any) -> dict[str, Any]:
     """A row as a JSON-ready dict: dates in ISO 8601, datetimes with their zone
-    (SQLite keeps none; Baton stores UTC)."""
+    (SQLite keeps none; Baton stores UTC), and keys as plain ``str``.
+
+    A row mapping's keys are SQLAlchemy's ``quoted_name`` (a ``str`` subclass), which
+    pydantic's serializer cannot take on its fast path: a work order's 15 keys cost
+    ~40 us to serialize instead of ~1 us, a fifth of delivery's CPU per GET."""
     out = {}
     for key, value in dict(row).items():
         if isinstance(value, datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
-        out[key] = value.isoformat() if isinstance(value, (datetime, date)) else value
+        out[str(key)] = value.isoformat() if isinstance(value, (datetime, date)) else value
     return out
 
 

@@ -39,7 +39,9 @@ async def get_work_order(
     work_order = await views.work_order(work_order_id)
     if work_order is None:
         raise NotFound(f"work order {work_order_id} not found")
-    history = await app.store.load("request", work_order["request_id"])
+    # The history as far as the row shows (its version), no further: row and history agree.
+    version = work_order["version"]
+    history = await app.store.load_through("request", work_order["request_id"], version)
     work_order["history"] = [
         {
             "seq": e.seq,
@@ -50,7 +52,7 @@ async def get_work_order(
             "payload": e.envelope.payload,
         }
         for e in history.events
-        if e.envelope.payload.get("work_order_id") == work_order_id
+        if e.seq <= version and e.envelope.payload.get("work_order_id") == work_order_id
     ]
     return work_order
 

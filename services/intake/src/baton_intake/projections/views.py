@@ -45,7 +45,7 @@ class IntakeViews:
                 .where(r.c.client_id == client_id, r.c.status != "cancelled")
                 .order_by(r.c.captured_at)
             )
-            client["open_requests"] = [dict(x) for x in open_requests.mappings()]
+            client["open_requests"] = [json_row(x) for x in open_requests.mappings()]
             return client
 
     async def list_clients(self, account_manager: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
