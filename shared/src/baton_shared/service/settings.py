@@ -40,7 +40,7 @@ class BatonSettings(BaseSettings):
     )
     projection_batch_size: int = Field(500, ge=1, le=10_000)
     foreign_projection_linger_ms: float = Field(
-        10, ge=0, le=1000,
+        50, ge=0, le=1000,
         description="Projections of another service's stream, while events keep coming, gather them for up to "
         "this long and commit them together (0: one batch per delivery). The service's own projections, "
         "which its reads wait on, never linger.",
