@@ -202,3 +202,34 @@ def test_where_statements_run_is_a_setting(monkeypatch):
     with pytest.raises(ValueError, match="auto, loop, thread"):
         sqlite_driver.run_statements("elsewhere")
     assert sqlite_driver.ON_LOOP is True
+
+
+async def test_checkpoints_advance_together_or_not_at_all(database_url):
+    """A feed's transaction moves every projection it wrote in one compare-and-set statement:
+    all move, or (one was moved meanwhile by another runner) none does and the caller is told."""
+    from baton_shared.projections.checkpoints import (
+        CheckpointMoved, advance_checkpoints, ensure_checkpoint, metadata as checkpoint_metadata, read_checkpoint,
+    )
+
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(checkpoint_metadata.create_all)
+            for key in ("a", "b", "c"):
+                await ensure_checkpoint(conn, key, "S")
+        async with engine.begin() as conn:
+            await advance_checkpoints(conn, "S", [("a", 0, 5), ("b", 0, 7), ("c", 0, 7)])
+        async with engine.connect() as conn:
+            assert [await read_checkpoint(conn, k) for k in ("a", "b", "c")] == [5, 7, 7]
+        with pytest.raises(CheckpointMoved):
+            async with engine.begin() as conn:
+                await advance_checkpoints(conn, "S", [("a", 5, 9), ("b", 6, 9)])  # b is at 7, not 6
+        async with engine.connect() as conn:
+            assert [await read_checkpoint(conn, k) for k in ("a", "b")] == [5, 7]
+        async with engine.begin() as conn:
+            await advance_checkpoints(conn, "S", [("b", 7, 8)])
+            await advance_checkpoints(conn, "S", [("a", 5, 9), ("c", 7, 9)])
+        async with engine.connect() as conn:
+            assert [await read_checkpoint(conn, k) for k in ("a", "b", "c")] == [9, 8, 9]
+    finally:
+        await engine.dispose()

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, bindparam, delete, select, update
+from sqlalchemy import (
+    BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, and_, bindparam, case, delete, or_,
+    select, update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -74,6 +77,41 @@ async def advance_checkpoint(
     )
     if result.rowcount != 1:
         raise CheckpointMoved(projection)
+
+
+def _advance_many(n: int):  # noqa: ANN202 - a SQLAlchemy Update
+    c = checkpoints.c
+    return (
+        update(checkpoints)
+        .where(or_(*[and_(c.projection == bindparam(f"key{i}"), c.last_seq == bindparam(f"old{i}")) for i in range(n)]))
+        .values(
+            # typed: PostgreSQL cannot tell a CASE's type from untyped parameters
+            last_seq=case(*[(c.projection == bindparam(f"key{i}"), bindparam(f"new{i}", type_=BigInteger)) for i in range(n)]),
+            stream=bindparam("stream"),
+            updated_at=bindparam("at"),
+        )
+    )
+
+
+_ADVANCE_MANY: dict[int, object] = {}
+
+
+async def advance_checkpoints(conn: AsyncConnection, stream: str, moves: list[tuple[str, int, int]]) -> None:
+    """Move several projections' checkpoints (``(projection, old, new)`` each) in one statement,
+    or raise if any is no longer at its ``old``: the projections a feed's transaction wrote
+    (one statement instead of one per projection; each was a round through SQLAlchemy)."""
+    if len(moves) == 1:
+        await advance_checkpoint(conn, moves[0][0], stream, moves[0][1], moves[0][2])
+        return
+    statement = _ADVANCE_MANY.get(len(moves))
+    if statement is None:
+        statement = _ADVANCE_MANY.setdefault(len(moves), _advance_many(len(moves)))
+    params: dict[str, object] = {"stream": stream, "at": datetime.now(timezone.utc)}
+    for i, (key, old, new) in enumerate(moves):
+        params |= {f"key{i}": key, f"old{i}": old, f"new{i}": new}
+    result = await conn.execute(statement, params)
+    if result.rowcount != len(moves):
+        raise CheckpointMoved(", ".join(key for key, _, _ in moves))
 
 
 async def park(

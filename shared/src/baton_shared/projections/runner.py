@@ -41,6 +41,7 @@ from baton_shared.projections.sql import write_transaction
 from baton_shared.projections.checkpoints import (
     CheckpointMoved,
     advance_checkpoint,
+    advance_checkpoints,
     ensure_checkpoint,
     metadata as checkpoint_metadata,
     park,
@@ -382,7 +383,7 @@ async def apply_together(runners: Sequence[ProjectionRunner], raws: Sequence[Raw
                             await runner.projection.apply(conn, events)
                         if parked:
                             await park(conn, runner.key, raw_stream, parked, tries=1)
-                        await advance_checkpoint(conn, runner.key, raw_stream, runner._stored, last)
+                    await advance_checkpoints(conn, raw_stream, [(r.key, r._stored, last) for r, last, _, _ in plans])
             except CheckpointMoved:
                 for runner, *_ in plans:
                     runner.position = await runner._reload_stored()
