@@ -249,6 +249,21 @@ class JetStreamEventStore:
         msgs = await self._gets.batch(self.stream_name, subject_filter, 1, self.timeout)
         return self._remember(subject_filter, msgs, tuple(self._decode_all(msgs)))
 
+    async def recall(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+        """The remembered history, without asking the server (see ``EventStore.recall``);
+        ``load`` when nothing is remembered.
+
+        ``load``'s question (the aggregate's last message) cost a round trip per command:
+        ~75 us of the client's CPU and ~80 us of nats-server's (a cached load in a loop,
+        30 Nov). A command that appends needs no such question: the server checks the
+        version it was decided on (``Nats-Expected-Last-Subject-Sequence``)."""
+        subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
+        cached = self._cache.get(subject_filter)
+        if cached is None:
+            return await self.load(aggregate_type, aggregate_id)
+        self._cache.move_to_end(subject_filter)
+        return AggregateHistory(list(cached.events), cached.last_seq, recalled=True)
+
     async def load_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
         """The aggregate's history at least as far as ``position``, for a read that shows a
         projection's row at that version beside the events behind it. A remembered history

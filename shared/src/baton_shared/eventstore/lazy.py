@@ -16,6 +16,9 @@ class LazyEventStore:
     async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
         return await self._runtime.store.load(aggregate_type, aggregate_id)
 
+    async def recall(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+        return await self._runtime.store.recall(aggregate_type, aggregate_id)
+
     async def load_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
         return await self._runtime.store.load_through(aggregate_type, aggregate_id, position)
 

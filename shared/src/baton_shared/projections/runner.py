@@ -378,7 +378,7 @@ async def apply_together(runners: Sequence[ProjectionRunner], raws: Sequence[Raw
                 break
             try:
                 async with write_transaction(runners[0].engine) as conn:
-                    for runner, last, events, parked in plans:
+                    for runner, _last, events, parked in plans:
                         if events:
                             await runner.projection.apply(conn, events)
                         if parked:

@@ -104,6 +104,12 @@ class Reaction(ABC):
         """The events to append, given the target's history (and the context). Pure domain logic."""
 
 
+def decided_id(reaction: str, cause: RecordedEvent, n: int = 0) -> str:
+    """The id of the ``n``-th event a reaction decides on a cause: derived, so a cause handled
+    twice (redelivered, or by two replicas) is recognised and stored once."""
+    return derived_event_id(cause.envelope.event_id, f"{reaction}:{n}")
+
+
 class ReactionRunner(DurableWorker):
     priority_group = "reactions"
 
@@ -333,9 +339,24 @@ class ReactionRunner(DurableWorker):
             return "ignored"
         aggregate_type, aggregate_id = target
         context = await self.reaction.context(cause)
+        recall = True  # the first decision on the remembered history: no round trip to the server
         for _ in range(10):
-            history = await self.store.load(aggregate_type, aggregate_id)
-            decided = self.reaction.decide(history, cause, context)
+            if recall:
+                history = await self.store.recall(aggregate_type, aggregate_id)
+                recall = False
+            else:
+                history = await self.store.load(aggregate_type, aggregate_id)
+            try:
+                decided = self.reaction.decide(history, cause, context)
+            except Exception:
+                if history.recalled:
+                    continue  # refused on a history that may be behind: decided again on a load
+                raise
+            if history.recalled and (not decided or decided_id(self.reaction.name, cause) in history.event_ids):
+                # Nothing to do, or done already, on a history that may be behind (another
+                # replica appended): only an append, which the server checks, may be decided
+                # on it. Decided again on a load.
+                continue
             if not decided:
                 return "ignored"
             new = [
@@ -344,7 +365,7 @@ class ReactionRunner(DurableWorker):
                     correlation_id=cause.envelope.correlation_id,
                     actor=f"reaction:{self.reaction.name}",
                     causation_id=cause.envelope.event_id,
-                    event_id=derived_event_id(cause.envelope.event_id, f"{self.reaction.name}:{n}"),
+                    event_id=decided_id(self.reaction.name, cause, n),
                 )
                 for n, event in enumerate(decided)
             ]

@@ -13,7 +13,7 @@ from typing import Protocol
 from baton_shared import idempotency
 from baton_shared.application import Clock, Written, require_uuid, utc_now
 from baton_shared.contracts.delivery import ReworkItem
-from baton_shared.domain import NotFound
+from baton_shared.domain import DomainRuleViolation, NotFound
 from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
 from baton_shared.folded import FoldedAggregates
@@ -50,15 +50,28 @@ class DeliveryApplication:
         if keyed is not None:
             event_ids = keyed.event_id  # a retried keyed write re-derives the same ids
         for attempt in range(self.attempts):
-            history = await self.store.load("request", request_id)
+            # The first decision on the remembered history (no round trip to the server) unless a
+            # keyed write must look for itself; only an append may come of a recalled history
+            # (the server checks its version): anything else is decided again on a load.
+            if attempt == 0 and keyed is None and self.attempts > 1:
+                history = await self.store.recall("request", request_id)
+            else:
+                history = await self.store.load("request", request_id)
             delivery = self.folded.fold(RequestDelivery, request_id, history)
-            if not delivery.work_orders:
-                raise NotFound(f"no delivery for request {request_id}")
-            if keyed is not None and (replay := keyed.replay(history.events)) is not None:
-                return Written({"request_id": request_id}, self.store.stream_name, replay.last_seq, replay.count)
-            decide(delivery)
+            try:
+                if not delivery.work_orders:
+                    raise NotFound(f"no delivery for request {request_id}")
+                if keyed is not None and (replay := keyed.replay(history.events)) is not None:
+                    return Written({"request_id": request_id}, self.store.stream_name, replay.last_seq, replay.count)
+                decide(delivery)
+            except (DomainRuleViolation, NotFound):
+                if history.recalled:
+                    continue
+                raise
             if not delivery.pending:
                 self.folded.keep_unchanged(delivery)
+                if history.recalled:
+                    continue
                 return Written({"request_id": request_id}, self.store.stream_name, delivery.version, 0)
             new = [
                 NewEvent(

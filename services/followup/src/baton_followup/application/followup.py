@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from baton_shared import idempotency
 from baton_shared.application import Clock, Written, require_uuid, utc_now
-from baton_shared.domain import NotFound
+from baton_shared.domain import DomainRuleViolation, NotFound
 from baton_shared.contracts.followup import ContactSuppressed
 from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
@@ -79,16 +79,30 @@ class FollowupApplication:
         if keyed is not None:
             event_ids = lambda _r, n: keyed.event_id(n)  # noqa: E731 - a retried keyed write re-derives them
         for attempt in range(self.attempts):
-            history = await self.store.load("client", client_id)
+            # The first decision on the remembered history (no round trip to the server) unless a
+            # keyed write must look for itself; only an append may come of a recalled history
+            # (the server checks its version): anything else is decided again on a load.
+            if attempt == 0 and keyed is None and self.attempts > 1:
+                history = await self.store.recall("client", client_id)
+            else:
+                history = await self.store.load("client", client_id)
             relationship = self.folded.fold(Relationship, client_id, history)
-            if must_exist and not relationship.exists:
-                raise NotFound(f"client {client_id} not found in follow-up")
-            if keyed is not None and (replay := keyed.replay(history.events)) is not None:
-                first = replay.events[0].event
-                if isinstance(first, ContactSuppressed):  # the first answer was a refusal: give it again
-                    raise PolicyRefused(Refusal(first.code, first.reason))
-                return Written({"client_id": client_id, **(ids or {})}, self.store.stream_name, replay.last_seq, replay.count)
-            outcome = decide(relationship)
+            try:
+                if must_exist and not relationship.exists:
+                    raise NotFound(f"client {client_id} not found in follow-up")
+                if keyed is not None and (replay := keyed.replay(history.events)) is not None:
+                    first = replay.events[0].event
+                    if isinstance(first, ContactSuppressed):  # the first answer was a refusal: give it again
+                        raise PolicyRefused(Refusal(first.code, first.reason))
+                    return Written({"client_id": client_id, **(ids or {})}, self.store.stream_name, replay.last_seq, replay.count)
+                outcome = decide(relationship)
+            except (DomainRuleViolation, NotFound):
+                if history.recalled:
+                    continue
+                raise
+            if history.recalled and not relationship.pending:
+                self.folded.keep_unchanged(relationship)
+                continue
             written = Written({"client_id": client_id, **(ids or {})}, self.store.stream_name, relationship.version, 0)
             if relationship.pending:
                 new = [

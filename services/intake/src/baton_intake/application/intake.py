@@ -18,8 +18,8 @@ from typing import TypeVar
 
 from baton_shared import idempotency
 from baton_shared.application import Clock, Written, require_uuid, utc_now
-from baton_shared.domain import Aggregate, NotFound
-from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
+from baton_shared.domain import Aggregate, DomainRuleViolation, NotFound
+from baton_shared.eventstore import AggregateHistory, ConcurrencyConflict, EventStore, NewEvent
 from baton_shared.folded import FoldedAggregates
 from baton_shared.contracts.intake import CONTACTS_PURPOSE
 from baton_shared.privacy import MemoryKeyStore, PersonalDataVault
@@ -53,16 +53,22 @@ class IntakeApplication:
         return self.folded.fold(cls, aggregate_id, await self.store.load(cls.aggregate_type, aggregate_id))
 
     async def _load_existing(self, cls: type[A], aggregate_id: str, what: str) -> A:
-        return (await self._fetch(cls, aggregate_id, what))[0]
+        return (await self._existing(cls, aggregate_id, what))[0]
 
-    async def _fetch(self, cls: type[A], aggregate_id: str, what: str) -> tuple[A, list]:
-        """The existing aggregate and its recorded events (where a keyed write looks for itself)."""
+    async def _existing(
+        self, cls: type[A], aggregate_id: str, what: str, *, recall: bool = False
+    ) -> tuple[A, AggregateHistory]:
+        """The existing aggregate and the history it was folded from. With ``recall``, as the
+        store remembers it (no round trip; ``history.recalled``), for a command that appends
+        to it: then only an append may be decided on it (see ``_update``)."""
         require_uuid(aggregate_id, what)
-        history = await self.store.load(cls.aggregate_type, aggregate_id)
+        # (with a single attempt there is none left to decide again in: loaded, then)
+        read = self.store.recall if recall and self.attempts > 1 else self.store.load
+        history = await read(cls.aggregate_type, aggregate_id)
         aggregate = self.folded.fold(cls, aggregate_id, history)
         if not aggregate.exists:
             raise NotFound(f"{what} {aggregate_id} not found")
-        return aggregate, history.events
+        return aggregate, history
 
     def _keyed(self, command: c.Command) -> idempotency.Keyed | None:
         """The write's Idempotency-Key, if the HTTP call sent one (see baton_shared.idempotency)."""
@@ -110,20 +116,37 @@ class IntakeApplication:
         decide: Callable[[A], None],
         correlation: Callable[[A], str],
         loaded: A | None = None,
+        recalled: bool = False,
     ) -> tuple[A, int, int]:
+        """Decide and append, decided again on fresh state after a conflict. The first decision
+        is made on the remembered history (``recalled``: no round trip); only an append can come
+        of it, checked by the server: a refusal or nothing to do is decided again on a
+        ``load``, since the remembered history may be behind (another replica appended)."""
         keyed = self._keyed(command)
         for attempt in range(self.attempts):
             if keyed is not None:
                 # A keyed write first looks for itself in the history it decides on.
-                aggregate, events = await self._fetch(cls, aggregate_id, what)
-                replay = keyed.replay(events)
+                aggregate, history = await self._existing(cls, aggregate_id, what)
+                replay = keyed.replay(history.events)
                 if replay is not None:
                     return aggregate, replay.last_seq, replay.count
+                recalled = False
             elif attempt == 0 and loaded is not None:
                 aggregate = loaded  # decide on the aggregate the caller already loaded, the first time
+            elif attempt == 0:
+                aggregate, history = await self._existing(cls, aggregate_id, what, recall=True)
+                recalled = history.recalled
             else:
-                aggregate = await self._load_existing(cls, aggregate_id, what)
-            decide(aggregate)
+                aggregate, recalled = await self._load_existing(cls, aggregate_id, what), False
+            try:
+                decide(aggregate)
+            except (DomainRuleViolation, NotFound):
+                if recalled:
+                    continue  # perhaps refused on a history that is behind: decide again on a load
+                raise
+            if recalled and not aggregate.pending:
+                self.folded.keep_unchanged(aggregate)
+                continue  # nothing to do, on a history perhaps behind: decide again on a load
             try:
                 position, appended = await self._save(aggregate, command, correlation(aggregate))
                 return aggregate, position, appended
@@ -236,7 +259,9 @@ class IntakeApplication:
     async def request_handoff(self, cmd: c.RequestHandoff) -> Written:
         keyed = self._keyed(cmd)
         handoff_ids = [keyed.id(f"handoff:{n}") if keyed else new_id() for n in range(len(cmd.work))]
-        request = await self._load_existing(Request, cmd.request_id, "request")
+        request, history = await self._existing(Request, cmd.request_id, "request", recall=True)
+        # The client is only read (its account manager goes into the handoff): no append
+        # checks it, so it is loaded, never recalled.
         client = await self._load_existing(Client, request.client_id, "client")
         self.folded.keep_unchanged(client)  # only read
         _, position, n = await self._update(
@@ -246,6 +271,7 @@ class IntakeApplication:
             ),
             lambda request: request.id,
             loaded=request,
+            recalled=history.recalled,
         )
         return Written(
             {"request_id": cmd.request_id, "handoff_ids": handoff_ids}, self.store.stream_name, position, n
