@@ -97,3 +97,44 @@ async def test_an_event_one_projection_cannot_fold_is_parked_for_it_alone(store,
     assert sorted(p["seq"] for p in parked) == [r.seq for r in victims]
     for member, ref in zip(members[1:], (await reference(engine, nats))[1:], strict=True):
         assert await rows(engine, member) == await rows(engine, ref)
+
+
+async def test_a_feed_acknowledges_what_it_applied_a_while_later_and_all_of_it_at_stop(store, nats, engine, monkeypatch):
+    """Acknowledgements only spare the server redeliveries (the position is the checkpoint), so a
+    feed sends one for many batches (ack-all of the newest), and what is waiting at stop."""
+    from nats.aio.msg import Msg
+
+    from baton_shared.eventstore.provisioning import consumer_info
+
+    sent = []
+    real_ack = Msg.ack
+
+    async def counted(self):
+        sent.append(self.reply)
+        await real_ack(self)
+
+    monkeypatch.setattr(Msg, "ack", counted)
+    members = await runners(engine)
+    feed = ProjectionFeed(members, service="intake")
+    await feed.prepare_live(nats)
+    await feed.start_live(nats)
+    batches = 0
+    real_on_messages = feed._on_messages
+
+    async def on_messages(msgs):
+        nonlocal batches
+        batches += 1
+        await real_on_messages(msgs)
+
+    feed._loop.handler = on_messages
+    try:
+        for seed in range(8):  # several appends, delivered as several batches
+            await write_journeys(store, clients=1, seed=seed)
+        head = await store.head()
+        for member in members:
+            assert await member.wait_for(head, timeout=20), member.status()
+    finally:
+        await feed.stop_live()
+    info = await consumer_info(nats, SPEC.name, feed.durable)
+    assert info["ack_floor"]["stream_seq"] == head and info["num_ack_pending"] == 0
+    assert batches > 1 and len(sent) < batches, (batches, len(sent))
