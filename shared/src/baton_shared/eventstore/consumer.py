@@ -222,8 +222,14 @@ class LaterAck:
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
+    async def close(self) -> None:
+        """At stop: acknowledge what is waiting, and let acknowledgements on their way finish."""
+        await self.send()
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
     async def send(self) -> None:
-        """Acknowledge what is waiting now (also called at stop)."""
+        """Acknowledge what is waiting now."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -297,7 +303,7 @@ class DurableWorker:
         if self._loop is not None:
             await self._loop.stop()
         if self._acks is not None:
-            await self._acks.send()
+            await self._acks.close()
         self.live = False
 
     def give_up_if_stopping(self) -> None:
