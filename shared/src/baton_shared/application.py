@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from baton_shared.domain.errors import NotFound
+from baton_shared.domain.errors import DomainRuleViolation, NotFound
+from baton_shared.eventstore.port import AggregateHistory, EventStore
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,16 @@ def require_uuid(value: str, what: str) -> None:
         uuid.UUID(value)
     except ValueError:
         raise NotFound(f"{what} {value!r} not found: ids are UUIDs") from None
+
+
+# What a command decided on a recalled history may answer only after deciding again on a
+# load: a refusal (the history may be behind), or nothing to append (see EventStore.recall).
+REFUSALS = (DomainRuleViolation, NotFound)
+
+
+async def history_to_decide_on(
+    store: EventStore, aggregate_type: str, aggregate_id: str, *, recall: bool
+) -> AggregateHistory:
+    """A command's history: with ``recall`` the one the store remembers (no round trip to the
+    server; only an append may be decided on it, which the server checks), else a load."""
+    return await (store.recall if recall else store.load)(aggregate_type, aggregate_id)

@@ -257,12 +257,8 @@ class JetStreamEventStore:
         ~75 us of the client's CPU and ~80 us of nats-server's (a cached load in a loop,
         30 Nov). A command that appends needs no such question: the server checks the
         version it was decided on (``Nats-Expected-Last-Subject-Sequence``)."""
-        subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
-        cached = self._cache.get(subject_filter)
-        if cached is None:
-            return await self.load(aggregate_type, aggregate_id)
-        self._cache.move_to_end(subject_filter)
-        return AggregateHistory(list(cached.events), cached.last_seq, recalled=True)
+        remembered = self._remembered(aggregate_type, aggregate_id)
+        return remembered if remembered is not None else await self.load(aggregate_type, aggregate_id)
 
     async def load_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
         """The aggregate's history at least as far as ``position``, for a read that shows a
@@ -274,11 +270,19 @@ class JetStreamEventStore:
         The question ``load`` asks (the aggregate's last message) was a round trip to
         nats-server on every work-order read, most of whose histories this store had just
         appended to (a work order opens with the reaction's append)."""
+        remembered = self._remembered(aggregate_type, aggregate_id)
+        if remembered is not None and remembered.version >= position:
+            return remembered
+        return await self.load(aggregate_type, aggregate_id)
+
+    def _remembered(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory | None:
+        """The remembered history (``recalled``: not checked with the server), if any."""
         subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
         cached = self._cache.get(subject_filter)
-        if cached is not None and cached.last_seq >= position:
-            return AggregateHistory(list(cached.events), cached.last_seq)
-        return await self.load(aggregate_type, aggregate_id)
+        if cached is None:
+            return None
+        self._cache.move_to_end(subject_filter)
+        return AggregateHistory(list(cached.events), cached.last_seq, recalled=True)
 
     @staticmethod
     def _is(msg: Msg, cached: _Cached) -> bool:

@@ -6,6 +6,7 @@ rows and the position they reflect can never disagree.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 
 from sqlalchemy import (
@@ -79,6 +80,7 @@ async def advance_checkpoint(
         raise CheckpointMoved(projection)
 
 
+@functools.cache  # built once per number of projections
 def _advance_many(n: int):  # noqa: ANN202 - a SQLAlchemy Update
     c = checkpoints.c
     return (
@@ -93,8 +95,6 @@ def _advance_many(n: int):  # noqa: ANN202 - a SQLAlchemy Update
     )
 
 
-_ADVANCE_MANY: dict[int, object] = {}
-
 
 async def advance_checkpoints(conn: AsyncConnection, stream: str, moves: list[tuple[str, int, int]]) -> None:
     """Move several projections' checkpoints (``(projection, old, new)`` each) in one statement,
@@ -103,9 +103,7 @@ async def advance_checkpoints(conn: AsyncConnection, stream: str, moves: list[tu
     if len(moves) == 1:
         await advance_checkpoint(conn, moves[0][0], stream, moves[0][1], moves[0][2])
         return
-    statement = _ADVANCE_MANY.get(len(moves))
-    if statement is None:
-        statement = _ADVANCE_MANY.setdefault(len(moves), _advance_many(len(moves)))
+    statement = _advance_many(len(moves))
     params: dict[str, object] = {"stream": stream, "at": datetime.now(timezone.utc)}
     for i, (key, old, new) in enumerate(moves):
         params |= {f"key{i}": key, f"old{i}": old, f"new{i}": new}

@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from baton_shared import idempotency
-from baton_shared.application import Clock, Written, require_uuid, utc_now
+from baton_shared.application import REFUSALS, Clock, Written, history_to_decide_on, require_uuid, utc_now
 from baton_shared.contracts.delivery import ReworkItem
-from baton_shared.domain import DomainRuleViolation, NotFound
+from baton_shared.domain import NotFound
 from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
 from baton_shared.folded import FoldedAggregates
@@ -50,13 +50,9 @@ class DeliveryApplication:
         if keyed is not None:
             event_ids = keyed.event_id  # a retried keyed write re-derives the same ids
         for attempt in range(self.attempts):
-            # The first decision on the remembered history (no round trip to the server) unless a
-            # keyed write must look for itself; only an append may come of a recalled history
-            # (the server checks its version): anything else is decided again on a load.
-            if attempt == 0 and keyed is None and self.attempts > 1:
-                history = await self.store.recall("request", request_id)
-            else:
-                history = await self.store.load("request", request_id)
+            # First on the remembered history, unless a keyed write must look for itself in it.
+            first = attempt == 0 and keyed is None and self.attempts > 1
+            history = await history_to_decide_on(self.store, "request", request_id, recall=first)
             delivery = self.folded.fold(RequestDelivery, request_id, history)
             try:
                 if not delivery.work_orders:
@@ -64,7 +60,7 @@ class DeliveryApplication:
                 if keyed is not None and (replay := keyed.replay(history.events)) is not None:
                     return Written({"request_id": request_id}, self.store.stream_name, replay.last_seq, replay.count)
                 decide(delivery)
-            except (DomainRuleViolation, NotFound):
+            except REFUSALS:
                 if history.recalled:
                     continue
                 raise

@@ -19,8 +19,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from baton_shared import idempotency
-from baton_shared.application import Clock, Written, require_uuid, utc_now
-from baton_shared.domain import DomainRuleViolation, NotFound
+from baton_shared.application import REFUSALS, Clock, Written, history_to_decide_on, require_uuid, utc_now
+from baton_shared.domain import NotFound
 from baton_shared.contracts.followup import ContactSuppressed
 from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
@@ -79,13 +79,9 @@ class FollowupApplication:
         if keyed is not None:
             event_ids = lambda _r, n: keyed.event_id(n)  # noqa: E731 - a retried keyed write re-derives them
         for attempt in range(self.attempts):
-            # The first decision on the remembered history (no round trip to the server) unless a
-            # keyed write must look for itself; only an append may come of a recalled history
-            # (the server checks its version): anything else is decided again on a load.
-            if attempt == 0 and keyed is None and self.attempts > 1:
-                history = await self.store.recall("client", client_id)
-            else:
-                history = await self.store.load("client", client_id)
+            # First on the remembered history, unless a keyed write must look for itself in it.
+            first = attempt == 0 and keyed is None and self.attempts > 1
+            history = await history_to_decide_on(self.store, "client", client_id, recall=first)
             relationship = self.folded.fold(Relationship, client_id, history)
             try:
                 if must_exist and not relationship.exists:
@@ -96,7 +92,7 @@ class FollowupApplication:
                         raise PolicyRefused(Refusal(first.code, first.reason))
                     return Written({"client_id": client_id, **(ids or {})}, self.store.stream_name, replay.last_seq, replay.count)
                 outcome = decide(relationship)
-            except (DomainRuleViolation, NotFound):
+            except REFUSALS:
                 if history.recalled:
                     continue
                 raise

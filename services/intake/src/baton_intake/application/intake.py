@@ -17,8 +17,8 @@ from datetime import date
 from typing import TypeVar
 
 from baton_shared import idempotency
-from baton_shared.application import Clock, Written, require_uuid, utc_now
-from baton_shared.domain import Aggregate, DomainRuleViolation, NotFound
+from baton_shared.application import REFUSALS, Clock, Written, history_to_decide_on, require_uuid, utc_now
+from baton_shared.domain import Aggregate, NotFound
 from baton_shared.eventstore import AggregateHistory, ConcurrencyConflict, EventStore, NewEvent
 from baton_shared.folded import FoldedAggregates
 from baton_shared.contracts.intake import CONTACTS_PURPOSE
@@ -63,8 +63,9 @@ class IntakeApplication:
         to it: then only an append may be decided on it (see ``_update``)."""
         require_uuid(aggregate_id, what)
         # (with a single attempt there is none left to decide again in: loaded, then)
-        read = self.store.recall if recall and self.attempts > 1 else self.store.load
-        history = await read(cls.aggregate_type, aggregate_id)
+        history = await history_to_decide_on(
+            self.store, cls.aggregate_type, aggregate_id, recall=recall and self.attempts > 1
+        )
         aggregate = self.folded.fold(cls, aggregate_id, history)
         if not aggregate.exists:
             raise NotFound(f"{what} {aggregate_id} not found")
@@ -140,7 +141,7 @@ class IntakeApplication:
                 aggregate, recalled = await self._load_existing(cls, aggregate_id, what), False
             try:
                 decide(aggregate)
-            except (DomainRuleViolation, NotFound):
+            except REFUSALS:
                 if recalled:
                     continue  # perhaps refused on a history that is behind: decide again on a load
                 raise
