@@ -23,18 +23,26 @@ def render(results: dict, path: Path) -> None:
         throughput += [("appends, awaited", s["appends_awaited_per_s"], baton),
                        ("appends, pipelined", s["appends_pipelined_per_s"], baton)]
     c = results.get("ceilings", {})
-    if "ordered_consumer_decode_events_per_s" in c:
-        throughput.append(("ceiling: ordered consumer + decode", c["ordered_consumer_decode_events_per_s"], ceiling))
+    for key, label in (("baton_reader_raw_events_per_s", "read alone (no decode)"),
+                       ("baton_reader_decode_events_per_s", "read + decode: Baton reader"),
+                       ("ordered_consumer_decode_events_per_s", "read + decode: ordered consumer")):
+        if key in c:
+            throughput.append((label, c[key], ceiling))
     for name in ("clients", "timeline"):
         if f"pg_copy_{name}" in c:
             throughput.append((f"ceiling: PG COPY, {name} rows", c[f"pg_copy_{name}"]["events_equivalent_per_s"], ceiling))
     for key, f in results.get("catch_up", {}).items():
+        if "rebuild_events_per_s" not in f:
+            continue
         projection, db = key.split("_", 1)
         db = "PG" if db == "postgresql" else "SQLite"
         throughput.append((f"catch-up {projection} -> {db}", f["catch_up_events_per_s"], baton))
         throughput.append((f"rebuild {projection} -> {db}", f["rebuild_events_per_s"], baton))
     es = results.get("eventsourcing")
     if es:
+        sync = results.get("catch_up", {}).get("clients_postgresql_synchronous")
+        if sync:
+            throughput.append(("catch-up clients -> PG, synchronous commits", sync["catch_up_events_per_s"], baton))
         throughput.append(("eventsourcing projection -> PG", es["projection_events_per_s"], peer))
         throughput.append(("eventsourcing follower -> PG", es["follower_events_per_s"], peer))
     w = {k: v for k, v in results.get("writes", {}).items() if isinstance(v, dict) and "alone" in v}
@@ -68,7 +76,7 @@ def render(results: dict, path: Path) -> None:
         ax.text(bar.get_width() * 1.05, bar.get_y() + bar.get_height() / 2, f"{value:,.0f}", va="center", fontsize=8)
     ax.set_xlim(right=max(values, default=1) * 4)
     ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=x) for x in (baton, ceiling, peer)],
-              labels=["Baton", "raw ceiling", "eventsourcing library"], loc="lower right", fontsize=8)
+              labels=["Baton", "ceilings of the run", "eventsourcing library"], loc="lower right", fontsize=8)
 
     ax = axes[1]
     if latency:

@@ -19,10 +19,16 @@ from common import SPEC, fresh_postgres, latency_summary
 CATCH_UP_BATCH = 5000
 
 
-async def catch_up(nc, url: str, projection_cls, end: int) -> dict:
+async def catch_up(nc, url: str, projection_cls, end: int, *, synchronous_commit: bool = False,
+                   rebuild: bool = True) -> dict:
     """Fold the stream into fresh tables (ProjectionRunner.catch_up), then rebuild them
-    beside the live ones and swap (ProjectionRebuild), as ``baton projections rebuild`` does."""
+    beside the live ones and swap (ProjectionRebuild), as ``baton projections rebuild`` does.
+
+    ``synchronous_commit``: every commit waits for its WAL flush, as the eventsourcing library's
+    do (Baton's projections commit with ``synchronous_commit = off``: see ``write_transaction``)."""
     engine = make_engine(url)
+    if synchronous_commit:
+        _commit_synchronously(engine)
     try:
         runner = ProjectionRunner(projection_cls(), engine, SPEC, registry, service="bench")
         await runner.setup()
@@ -30,6 +36,9 @@ async def catch_up(nc, url: str, projection_cls, end: int) -> dict:
         applied = await runner.catch_up(nc, until=end, batch_size=CATCH_UP_BATCH)
         catch_up_s = time.perf_counter() - t
         assert runner.position == end, (runner.position, end)
+        if not rebuild:
+            return {"catch_up_events_per_s": applied / catch_up_s, "events": applied,
+                    "events_per_transaction": min(CATCH_UP_BATCH, applied), "synchronous_commit": synchronous_commit}
 
         await settle(engine)
         rebuild = ProjectionRebuild("bench", projection_cls, engine, SPEC, registry)
@@ -49,6 +58,17 @@ async def catch_up(nc, url: str, projection_cls, end: int) -> dict:
         }
     finally:
         await engine.dispose()
+
+
+def _commit_synchronously(engine) -> None:  # noqa: ANN001
+    """Turn the projections' ``SET LOCAL synchronous_commit = off`` into ``on`` on this engine."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    def _synchronous(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+        if statement.startswith("SET LOCAL synchronous_commit"):
+            statement = "SET LOCAL synchronous_commit = on"
+        return statement, parameters
 
 
 async def settle(engine) -> None:  # noqa: ANN001

@@ -53,19 +53,21 @@ async def appends(store: JetStreamEventStore, awaited: int, pipelined: int, wind
     }
 
 
-async def decode_baton_reader(nc, start: int, end: int) -> float:
-    """Baton's reader (hand-driven pull, two requests in flight) decoding into pydantic, no database."""
+async def decode_baton_reader(nc, start: int, end: int, decode: bool = True) -> float:
+    """Baton's reader (hand-driven pull, two requests in flight) decoding into pydantic, no database;
+    with ``decode=False`` the read alone: the physical limit of this pipeline."""
     t = time.perf_counter()
     n = 0
     async for batch in read_stream(nc, SPEC.name, start_seq=start, end_seq=end, batch_size=5000):
-        for raw in batch:
-            registry.decode(SPEC.name, raw.seq, raw.subject, raw.data)
+        if decode:
+            for raw in batch:
+                registry.decode(SPEC.name, raw.seq, raw.subject, raw.data)
         n += len(batch)
     return n / (time.perf_counter() - t)
 
 
 async def decode_ordered_consumer(nc, start: int, end: int) -> float:
-    """The raw ceiling: nats-py's ordered push consumer, every event decoded into pydantic."""
+    """nats-py's ordered push consumer, every event decoded into pydantic."""
     js = nc.jetstream()
     done = asyncio.get_running_loop().create_future()
     count = 0
