@@ -277,3 +277,38 @@ def test_the_page_fetches_nothing_and_zooms():
 def test_no_events_is_a_picture_that_says_so():
     root = parse(render_svg([]))
     assert boxes(root) == [] and "no events" in "".join(root.itertext())
+
+
+def test_the_interface_the_console_codes_against():
+    import dataclasses
+    import inspect
+
+    fields = [(f.name, f.default) for f in dataclasses.fields(JourneyEvent)]
+    assert fields == [
+        ("event_id", dataclasses.MISSING),
+        ("event_type", dataclasses.MISSING),
+        ("service", dataclasses.MISSING),
+        ("occurred_at", dataclasses.MISSING),
+        ("causation_id", None),
+        ("label", ""),
+        ("marks", frozenset()),
+    ]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        HANDOFF[0].label = "x"
+    for render in (render_svg, render_html):
+        assert inspect.signature(render).parameters["title"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_a_clients_contacts_never_reach_the_picture():
+    item = {
+        "stream": "INTAKE",
+        "event_id": "e1",
+        "event_type": "ClientRegistered",
+        "occurred_at": "2026-12-01T09:00:00+00:00",
+        "payload": {
+            "name": "Acme",
+            "contacts": [{"name": "Maria Rossi", "email": "maria@example.com", "phone": "+39 1"}],
+        },
+    }
+    svg = render_svg(journey_from_timeline([item]))
+    assert "Acme" in svg and "Maria" not in svg and "maria@example.com" not in svg
