@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nats.aio.client import Client as NATS
-
 from baton_shared.contracts import STREAMS
 from baton_shared.eventstore.reader import RawEvent, read_stream
+from baton_shared.journey_picture import JourneyEvent, journey_event
+from nats.aio.client import Client as NATS
 
 from baton_ops.event_log import LoggedEvent, decode, read_events, stream_info
 
@@ -79,7 +79,7 @@ async def client_events(
     return [e for e in events if e.client_id in (None, client_id)], ids
 
 
-async def client_raw_events(nc: NATS, client_id: str, spec) -> tuple[int, list[RawEvent], bool]:  # noqa: ANN001
+async def client_raw_events(nc: NATS, client_id: str, spec) -> tuple[int, list[RawEvent], bool]:
     """The client's messages in one stream, in order, up to its head now: (head, messages,
     whether the client has events in any stream at all)."""
     ids = sorted({client_id} | await linked_ids(nc, client_id))
@@ -135,3 +135,25 @@ async def scan_for(nc: NATS, key: str) -> list[LoggedEvent]:
                     if in_journey(event, key):
                         found.append(event)
     return found
+
+
+def picture_events(events: Iterable[LoggedEvent]) -> list[JourneyEvent]:
+    """The journey picture's events from the log's; a message that does not decode is
+    drawn too, marked ``unreadable``, on its service's lane at the time it was stored."""
+    out = []
+    for e in events:
+        env = e.envelope or {}
+        if e.error or not e.event_id or not isinstance(env.get("event_type"), str):
+            out.append(
+                JourneyEvent(
+                    event_id=e.event_id if isinstance(e.event_id, str) else f"{e.stream}#{e.seq}",
+                    event_type=env.get("event_type") if isinstance(env.get("event_type"), str) else "UNREADABLE",
+                    service=e.service,
+                    occurred_at=e.occurred_at,
+                    label=(e.error or "")[:80],
+                    marks=frozenset({"unreadable"}),
+                )
+            )
+            continue
+        out.append(journey_event({**env, "occurred_at": e.occurred_at}, service=e.service, where=f"{e.stream}#{e.seq}"))
+    return out

@@ -27,6 +27,7 @@ from baton_shared.eventstore.port import ConcurrencyConflict, EventStoreUnavaila
 from baton_shared.projections.runner import is_transient
 from baton_shared.service import metrics
 from baton_shared.service.access import OPS, TokenBook, authenticated, has_access_rule, roles
+from baton_shared.service.api_docs import install_api_docs
 from baton_shared.service.asyncapi import asyncapi_document
 from baton_shared.service.compiled_routes import compile_routes
 from baton_shared.service import validation
@@ -106,7 +107,9 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    # /docs with Swagger UI served by the service itself (no CDN); ReDoc, which only loads from one, is off.
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_api_docs(app)
     app.state.runtime = runtime
     app.state.tokens = TokenBook.from_settings(runtime.settings)  # a bad tokens setting stops the service here
     service = runtime.service
