@@ -108,7 +108,7 @@ async def healthy(api: httpx.AsyncClient):
     return (await api.get("/health")).status_code == 200
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 async def test_a_write_stored_while_unconfirmed_is_stored_once_when_retried_as_told(intake):
     api, server, store = intake
     before = await api.post("/v1/clients", json={"name": "Before", "segment": "B2B", "account_manager": "alice"})
@@ -149,7 +149,7 @@ async def test_a_write_stored_while_unconfirmed_is_stored_once_when_retried_as_t
     assert unknown_outcome(first)["ids"] == again.json()["ids"]
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 async def test_a_write_never_stored_is_stored_once_when_retried_as_told(intake):
     api, server, store = intake
     body = {"name": "Acme", "segment": "B2B", "account_manager": "alice"}
