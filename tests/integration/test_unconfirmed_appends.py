@@ -25,6 +25,7 @@ from baton_shared.eventstore.jetstream import JetStreamEventStore
 from baton_shared.eventstore.provisioning import js_api
 from baton_shared.idempotency import RequestKey, bind
 from baton_shared.service.settings import BatonSettings
+from nats.errors import NoRespondersError
 
 from tests.conftest import LocalNats, nats_server_binary
 from tests.integration.fault_injection.audit import Log, _key_prefix, duplicate_event_ids
@@ -323,3 +324,37 @@ async def test_every_write_of_the_three_services_unconfirmed_then_retried_with_t
         await s.write("intake", "DELETE", f"/v1/clients/{cid}/personal-data", None, 200)
         assert s.writes == 34  # every write route of the three services (26), some twice
         assert duplicate_event_ids(await Log.read(nats)) == []
+
+
+@contextlib.contextmanager
+def no_stream_leader(store: JetStreamEventStore):
+    """Every attempt of the appends made in this context finds no responder (a stream with no
+    leader, say): nothing is stored."""
+    real = store._publish
+
+    async def publish(*args, **kwargs):
+        if not _FAULTY.get():
+            return await real(*args, **kwargs)
+        raise NoRespondersError
+
+    store._publish = publish
+    token = _FAULTY.set(True)
+    try:
+        yield
+    finally:
+        _FAULTY.reset(token)
+        del store._publish
+
+
+async def test_a_503_that_stored_nothing_says_so_and_names_no_key(nats, nats_url, tmp_path):
+    async with all_three(nats_url, f"sqlite+aiosqlite:///{tmp_path / 'followup.sqlite3'}", tmp_path) as svc:
+        body = {"name": "Acme", "segment": "B2B", "account_manager": "alice"}
+        with no_stream_leader(svc.apps["intake"].state.runtime.store):
+            answer = await svc.intake.post("/v1/clients", json=body)
+        assert answer.status_code == 503, answer.text
+        assert "nothing was appended" in answer.json()["detail"]
+        assert idempotency.HEADER not in answer.headers and "idempotency_key" not in answer.json()
+        assert (await Log.read(nats)).of_type("ClientRegistered") == []
+        again = await svc.intake.post("/v1/clients", json=body)  # any retry is safe
+        assert again.status_code == 201, again.text
+        assert len((await Log.read(nats)).of_type("ClientRegistered")) == 1
