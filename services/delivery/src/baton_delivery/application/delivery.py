@@ -57,16 +57,16 @@ class DeliveryApplication:
         keyed = idempotency.keyed(self.store.stream_name, actor) if event_ids is None else None
         if keyed is not None:
             event_ids = keyed.event_id  # a retried keyed write re-derives the same ids
-        retried = keyed is not None and keyed.sent_by_caller  # perhaps: it looks for itself
+        maybe_a_retry = keyed is not None and keyed.sent_by_caller  # a caller's key: look for it
         for attempt in range(self.attempts):
             # First on the remembered history, unless a keyed write must look for itself in it.
-            first = attempt == 0 and not retried and self.attempts > 1
+            first = attempt == 0 and not maybe_a_retry and self.attempts > 1
             history = await history_to_decide_on(self.store, "request", request_id, recall=first)
             delivery = self.folded.fold(RequestDelivery, request_id, history)
             try:
                 if not delivery.work_orders:
                     raise NotFound(f"no delivery for request {request_id}")
-                if retried and (replay := keyed.replay(history.events)) is not None:
+                if maybe_a_retry and (replay := keyed.replay(history.events)) is not None:
                     return Written({"request_id": request_id}, self.store.stream_name, replay.last_seq, replay.count)
                 decide(delivery)
             except REFUSALS:

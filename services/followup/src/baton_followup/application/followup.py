@@ -86,16 +86,16 @@ class FollowupApplication:
         keyed = idempotency.keyed(self.store.stream_name, actor) if event_ids is None else None
         if keyed is not None:
             event_ids = lambda _r, n: keyed.event_id(n)  # noqa: E731 - a retried keyed write re-derives them
-        retried = keyed is not None and keyed.sent_by_caller  # perhaps: it looks for itself
+        maybe_a_retry = keyed is not None and keyed.sent_by_caller  # a caller's key: look for it
         for attempt in range(self.attempts):
             # First on the remembered history, unless a keyed write must look for itself in it.
-            first = attempt == 0 and not retried and self.attempts > 1
+            first = attempt == 0 and not maybe_a_retry and self.attempts > 1
             history = await history_to_decide_on(self.store, "client", client_id, recall=first)
             relationship = self.folded.fold(Relationship, client_id, history)
             try:
                 if must_exist and not relationship.exists:
                     raise NotFound(f"client {client_id} not found in follow-up")
-                if retried and (replay := keyed.replay(history.events)) is not None:
+                if maybe_a_retry and (replay := keyed.replay(history.events)) is not None:
                     first = replay.events[0].event
                     if isinstance(first, ContactSuppressed):  # the first answer was a refusal: give it again
                         raise PolicyRefused(Refusal(first.code, first.reason))
