@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from baton_shared.domain.errors import DomainRuleViolation, NotFound
-from baton_shared.eventstore.port import AggregateHistory, EventStore
+from baton_shared.eventstore.port import AggregateHistory, AppendUnconfirmed, EventStore
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,14 @@ async def history_to_decide_on(
     """A command's history: with ``recall`` the one the store remembers (no round trip to the
     server; only an append may be decided on it, which the server checks), else a load."""
     return await (store.recall if recall else store.load)(aggregate_type, aggregate_id)
+
+
+@contextmanager
+def answering(ids: dict[str, str | list[str]]) -> Iterator[None]:
+    """The ids a write answers with, given to an append that goes unconfirmed inside: its 503
+    names them (with the key to retry with), so a caller can GET them to find out."""
+    try:
+        yield
+    except AppendUnconfirmed as exc:
+        exc.ids = dict(ids)
+        raise

@@ -23,6 +23,13 @@ again and found). It holds across restarts and replicas because it lives in the
 log, and it has no time window (JetStream's ``Nats-Msg-Id`` duplicate window
 only catches retries within two minutes).
 
+A write sent without a key gets one made by the server (a random UUID, marked
+``generated``): its ids are derived from it the same way, so when its append is
+never confirmed (``AppendUnconfirmed``), the 503 can give the caller the key and
+the ids, and a retry carrying that key stores nothing twice. A generated key is
+new, so nothing of it can be in the log yet: the application does not look for
+it (no extra read), it only derives ids from it.
+
 The HTTP layer (``baton_shared.service.app``) reads the header on every POST and
 PUT and sets the request's key in a context variable; the application layers
 ask ``keyed(service, actor)`` for it. Reactions and schedulers never set one.
@@ -65,6 +72,7 @@ class RequestKey:
     key: str
     fingerprint: bytes
     on_replay: Callable[[], None] | None = field(default=None, repr=False)
+    generated: bool = False  # made by the server for a write sent without a key
 
 
 _CURRENT: ContextVar[RequestKey | None] = ContextVar("baton_idempotency_key", default=None)
@@ -72,6 +80,11 @@ _CURRENT: ContextVar[RequestKey | None] = ContextVar("baton_idempotency_key", de
 
 def set_current(value: RequestKey | None):  # noqa: ANN201 - a contextvars.Token
     return _CURRENT.set(value)
+
+
+def current() -> RequestKey | None:
+    """The key of the write being handled (sent or generated), None outside an HTTP write."""
+    return _CURRENT.get()
 
 
 def reset_current(token) -> None:  # noqa: ANN001
@@ -116,6 +129,11 @@ class Keyed:
 
     request: RequestKey
     scope: bytes  # sha256 of service, actor, key
+
+    @property
+    def sent_by_caller(self) -> bool:
+        """Whether the caller sent the key: only then can the write be a retry, to be looked for."""
+        return not self.request.generated
 
     def id(self, purpose: str) -> str:
         """A deterministic id for something the write creates (``client``, ``handoff:0``...)."""
@@ -215,8 +233,8 @@ class WriteGuard:
     - reads the body, at most ``max_body_bytes`` (Content-Length or not, chunked too):
       over that, 413 and the app never sees the request, so nothing is appended;
     - takes ``Idempotency-Key`` (printable ASCII, 1-200 characters; 422 if malformed),
-      hashes the request and makes it the current ``RequestKey`` while the app runs;
-      a replayed answer carries ``Idempotent-Replayed: true``."""
+      or makes one when none is sent, hashes the request and makes it the current
+      ``RequestKey`` while the app runs; a replayed answer carries ``Idempotent-Replayed: true``."""
 
     def __init__(self, app, max_body_bytes: int) -> None:  # noqa: ANN001
         self.app = app
@@ -289,8 +307,13 @@ class WriteGuard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        if key is None:
-            await self.app(scope, replay_receive, send)
+        request_hash = fingerprint(scope["method"], scope["path"], body)
+        if key is None:  # a key of our own: ids to name if the append goes unconfirmed
+            token = set_current(RequestKey(str(uuid.uuid4()), request_hash, generated=True))
+            try:
+                await self.app(scope, replay_receive, send)
+            finally:
+                reset_current(token)
             return
         replayed = False
 
@@ -303,7 +326,7 @@ class WriteGuard:
                 message["headers"] = [*message.get("headers", ()), (b"idempotent-replayed", b"true")]
             await send(message)
 
-        token = set_current(RequestKey(key, fingerprint(scope["method"], scope["path"], body), mark))
+        token = set_current(RequestKey(key, request_hash, mark))
         try:
             await self.app(scope, replay_receive, send_marked)
         finally:
@@ -328,7 +351,8 @@ def _document_header(app) -> None:  # noqa: ANN001
                         "in": "header",
                         "required": False,
                         "description": "Retry safely: the same key with the same request answers the first "
-                        "answer again and appends nothing; with another request, 422.",
+                        "answer again and appends nothing; with another request, 422. A 503 whose outcome is "
+                        "unknown gives the key to retry with (the one sent, or one the server made).",
                         "schema": {"type": "string", "pattern": KEY_PATTERN, "minLength": 1, "maxLength": 200},
                     }
                 )

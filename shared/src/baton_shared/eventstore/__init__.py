@@ -1,6 +1,7 @@
 from baton_shared.eventstore.port import (
     AggregateHistory,
     AppendResult,
+    AppendUnconfirmed,
     ConcurrencyConflict,
     EventStore,
     EventStoreUnavailable,
@@ -10,6 +11,7 @@ from baton_shared.eventstore.port import (
 __all__ = [
     "AggregateHistory",
     "AppendResult",
+    "AppendUnconfirmed",
     "ConcurrencyConflict",
     "EventStore",
     "EventStoreUnavailable",

@@ -24,7 +24,9 @@ Lost acknowledgements
   otherwise it is a real conflict. A retried batch gets a new ``Nats-Batch-Id``:
   the server deduplicates batch members by ``Nats-Msg-Id`` and refuses the whole
   batch if any of them is stored, and an earlier attempt whose commit never
-  arrived is abandoned by the server (10 s), never stored.
+  arrived is abandoned by the server (10 s), never stored. When no attempt is
+  answered, the append raises ``AppendUnconfirmed``: it may be stored or not, and
+  only the same ids can settle it (see ``baton_shared.idempotency``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownS
 from baton_shared.eventstore.port import (
     AggregateHistory,
     AppendResult,
+    AppendUnconfirmed,
     ConcurrencyConflict,
     EventStoreUnavailable,
     NewEvent,
@@ -378,6 +381,7 @@ class JetStreamEventStore:
         ids = tuple(m[2] for m in messages)
         label = f"{aggregate_type} {aggregate_id}"
         last_error: Exception | None = None
+        unknown = False  # an attempt went unanswered: it may have been stored
         for _attempt in range(self.attempts):
             try:
                 ack = await self._publish(messages, subject_filter, expected_version)
@@ -386,7 +390,7 @@ class JetStreamEventStore:
                 await asyncio.sleep(0.5 * (_attempt + 1))
                 continue
             except (NatsTimeout, asyncio.TimeoutError) as exc:
-                last_error = exc  # unknown outcome: retry with the same ids
+                last_error, unknown = exc, True  # unknown outcome: retry with the same ids
                 continue
             error = ack.get("error")
             if error is None:
@@ -398,16 +402,19 @@ class JetStreamEventStore:
                     self._remember_appended(subject_filter, expected_version, messages, last - len(ids) + 1)
                 return AppendResult(self.stream_name, last - len(ids) + 1, last, ids)
             if error.get("err_code") in (WRONG_LAST_SEQUENCE, BATCH_DUPLICATE_MSG_ID):
-                stored = await self._stored_after(subject_filter, expected_version, ids)
+                try:
+                    stored = await self._stored_after(subject_filter, expected_version, ids)
+                except EventStoreUnavailable as exc:  # whether our ids are stored is not known
+                    raise AppendUnconfirmed(f"append to {label} not confirmed: {exc}") from exc
                 self._cache.pop(subject_filter, None)
                 if stored is not None:
                     return AppendResult(self.stream_name, stored[0], stored[1], ids)
                 metrics.CONFLICTS.labels(self.stream_name).inc()
                 raise ConcurrencyConflict(label, expected_version, error.get("description", ""))
-            raise EventStoreUnavailable(f"append to {label} refused: {error}")
-        raise EventStoreUnavailable(
-            f"append to {label} not confirmed after {self.attempts} attempts: {last_error!r}"
-        )
+            refused = f"append to {label} refused: {error}"
+            raise AppendUnconfirmed(f"{refused}, after an unanswered attempt") if unknown else EventStoreUnavailable(refused)
+        message = f"append to {label} not confirmed after {self.attempts} attempts: {last_error!r}"
+        raise AppendUnconfirmed(message) if unknown else EventStoreUnavailable(message)
 
     async def _publish(
         self, messages: list[tuple[str, bytes, str]], subject_filter: str, expected_version: int

@@ -25,10 +25,19 @@ class ConcurrencyConflict(Exception):
 
 
 class EventStoreUnavailable(Exception):
-    """The log could not confirm an append (broker down, timeout after retries).
+    """The log could not be read or written (broker down, a read timed out, an append
+    refused): nothing was appended by this call, unless it is ``AppendUnconfirmed``."""
 
-    The append may or may not have been stored; retrying with the same event ids
-    is safe (they are deduplicated)."""
+
+class AppendUnconfirmed(EventStoreUnavailable):
+    """An append was sent but never confirmed (every attempt's acknowledgement lost or
+    late): it may be stored or not. Retrying with the same event ids is safe (the store
+    recognises them); an HTTP write answers 503 with the ids it would have created
+    (``ids``, set by the application layer) and the key to retry with."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.ids: dict[str, str | list[str]] = {}
 
 
 @dataclass(frozen=True, slots=True)

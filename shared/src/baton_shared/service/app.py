@@ -2,7 +2,8 @@
 
 Errors are answered the same way everywhere (``{"detail": ...}``):
 422 invalid input (FastAPI names the field and the problem), 404 unknown id,
-409 a broken business rule or a concurrent change, 503 the log is unreachable.
+409 a broken business rule or a concurrent change, 503 the log is unreachable (when a
+write's append went unconfirmed, the 503 also carries ``ids`` and ``idempotency_key``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from baton_shared.domain.errors import DomainRuleViolation, NotFound
 from baton_shared.events.envelope import DomainEvent
 from baton_shared import idempotency
-from baton_shared.eventstore.port import ConcurrencyConflict, EventStoreUnavailable
+from baton_shared.eventstore.port import AppendUnconfirmed, ConcurrencyConflict, EventStoreUnavailable
 from baton_shared.projections.runner import is_transient
 from baton_shared.service import metrics
 from baton_shared.service.access import OPS, TokenBook, authenticated, has_access_rule, roles
@@ -151,10 +152,31 @@ def create_service_app(
 
     @app.exception_handler(EventStoreUnavailable)
     async def unavailable(_request: Request, exc: EventStoreUnavailable) -> JSONResponse:
+        if isinstance(exc, AppendUnconfirmed):
+            return outcome_unknown(exc)
         return JSONResponse(
-            {"detail": f"the event log is unavailable, retry with the same request: {exc}"},
+            {"detail": f"the event log is unavailable, nothing was appended; retry the same request: {exc}"},
             status_code=503,
             headers={"Retry-After": "1"},
+        )
+
+    def outcome_unknown(exc: AppendUnconfirmed) -> JSONResponse:
+        """The append may be stored or not: the answer names what it would have created and
+        the key (sent, or made by the server) whose retry stores nothing twice."""
+        request_key = idempotency.current()
+        if request_key is None:  # a DELETE: doing it again does nothing twice
+            detail = "the event log did not confirm the write: it may be stored or not; retry the same request"
+            return JSONResponse({"detail": f"{detail}: {exc}", "ids": exc.ids}, status_code=503,
+                                headers={"Retry-After": "1"})
+        detail = (
+            "the event log did not confirm the write: it may be stored or not. Retry the same request with "
+            f"the header {idempotency.HEADER}: {request_key.key} (it stores nothing twice), or GET the ids "
+            "to find out; a retry without that key may store it twice"
+        )
+        return JSONResponse(
+            {"detail": f"{detail}: {exc}", "idempotency_key": request_key.key, "ids": exc.ids},
+            status_code=503,
+            headers={"Retry-After": "1", idempotency.HEADER: request_key.key},
         )
 
     ops = APIRouter(tags=["operations"])

@@ -11,7 +11,15 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from baton_shared import idempotency
-from baton_shared.application import REFUSALS, Clock, Written, history_to_decide_on, require_uuid, utc_now
+from baton_shared.application import (
+    REFUSALS,
+    Clock,
+    Written,
+    answering,
+    history_to_decide_on,
+    require_uuid,
+    utc_now,
+)
 from baton_shared.contracts.delivery import ReworkItem
 from baton_shared.domain import NotFound
 from baton_shared.events.envelope import derived_event_id
@@ -49,15 +57,16 @@ class DeliveryApplication:
         keyed = idempotency.keyed(self.store.stream_name, actor) if event_ids is None else None
         if keyed is not None:
             event_ids = keyed.event_id  # a retried keyed write re-derives the same ids
+        maybe_a_retry = keyed is not None and keyed.sent_by_caller  # a caller's key: look for it
         for attempt in range(self.attempts):
             # First on the remembered history, unless a keyed write must look for itself in it.
-            first = attempt == 0 and keyed is None and self.attempts > 1
+            first = attempt == 0 and not maybe_a_retry and self.attempts > 1
             history = await history_to_decide_on(self.store, "request", request_id, recall=first)
             delivery = self.folded.fold(RequestDelivery, request_id, history)
             try:
                 if not delivery.work_orders:
                     raise NotFound(f"no delivery for request {request_id}")
-                if keyed is not None and (replay := keyed.replay(history.events)) is not None:
+                if maybe_a_retry and (replay := keyed.replay(history.events)) is not None:
                     return Written({"request_id": request_id}, self.store.stream_name, replay.last_seq, replay.count)
                 decide(delivery)
             except REFUSALS:
@@ -80,7 +89,8 @@ class DeliveryApplication:
                 for n, event in enumerate(delivery.pending)
             ]
             try:
-                result = await self.store.append("request", request_id, delivery.version, new)
+                with answering({"request_id": request_id}):
+                    result = await self.store.append("request", request_id, delivery.version, new)
             except ConcurrencyConflict:
                 if attempt == self.attempts - 1:
                     raise
@@ -98,8 +108,10 @@ class DeliveryApplication:
 
     async def _on_work_order(self, work_order_id: str, decide, actor: str, cause: str | None) -> Written:
         request_id = await self._work_order(work_order_id)
-        written = await self._update(request_id, decide, actor=actor, causation_id=cause)
-        return Written({"work_order_id": work_order_id, "request_id": request_id}, written.stream, written.position, written.appended)
+        ids = {"work_order_id": work_order_id, "request_id": request_id}
+        with answering(ids):
+            written = await self._update(request_id, decide, actor=actor, causation_id=cause)
+        return Written(ids, written.stream, written.position, written.appended)
 
     # --- the department's commands ----------------------------------------------
 

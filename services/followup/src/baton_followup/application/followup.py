@@ -19,7 +19,15 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from baton_shared import idempotency
-from baton_shared.application import REFUSALS, Clock, Written, history_to_decide_on, require_uuid, utc_now
+from baton_shared.application import (
+    REFUSALS,
+    Clock,
+    Written,
+    answering,
+    history_to_decide_on,
+    require_uuid,
+    utc_now,
+)
 from baton_shared.domain import NotFound
 from baton_shared.contracts.followup import ContactSuppressed
 from baton_shared.events.envelope import derived_event_id
@@ -78,15 +86,16 @@ class FollowupApplication:
         keyed = idempotency.keyed(self.store.stream_name, actor) if event_ids is None else None
         if keyed is not None:
             event_ids = lambda _r, n: keyed.event_id(n)  # noqa: E731 - a retried keyed write re-derives them
+        maybe_a_retry = keyed is not None and keyed.sent_by_caller  # a caller's key: look for it
         for attempt in range(self.attempts):
             # First on the remembered history, unless a keyed write must look for itself in it.
-            first = attempt == 0 and keyed is None and self.attempts > 1
+            first = attempt == 0 and not maybe_a_retry and self.attempts > 1
             history = await history_to_decide_on(self.store, "client", client_id, recall=first)
             relationship = self.folded.fold(Relationship, client_id, history)
             try:
                 if must_exist and not relationship.exists:
                     raise NotFound(f"client {client_id} not found in follow-up")
-                if keyed is not None and (replay := keyed.replay(history.events)) is not None:
+                if maybe_a_retry and (replay := keyed.replay(history.events)) is not None:
                     first = replay.events[0].event
                     if isinstance(first, ContactSuppressed):  # the first answer was a refusal: give it again
                         raise PolicyRefused(Refusal(first.code, first.reason))
@@ -109,7 +118,8 @@ class FollowupApplication:
                     for n, event in enumerate(relationship.pending)
                 ]
                 try:
-                    result = await self.store.append("client", client_id, relationship.version, new)
+                    with answering(written.ids):
+                        result = await self.store.append("client", client_id, relationship.version, new)
                 except ConcurrencyConflict:
                     if attempt == self.attempts - 1:
                         raise

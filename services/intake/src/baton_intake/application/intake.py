@@ -17,7 +17,15 @@ from datetime import date
 from typing import TypeVar
 
 from baton_shared import idempotency
-from baton_shared.application import REFUSALS, Clock, Written, history_to_decide_on, require_uuid, utc_now
+from baton_shared.application import (
+    REFUSALS,
+    Clock,
+    Written,
+    answering,
+    history_to_decide_on,
+    require_uuid,
+    utc_now,
+)
 from baton_shared.domain import Aggregate, NotFound
 from baton_shared.eventstore import AggregateHistory, ConcurrencyConflict, EventStore, NewEvent
 from baton_shared.folded import FoldedAggregates
@@ -125,7 +133,7 @@ class IntakeApplication:
         ``load``, since the remembered history may be behind (another replica appended)."""
         keyed = self._keyed(command)
         for attempt in range(self.attempts):
-            if keyed is not None:
+            if keyed is not None and keyed.sent_by_caller:
                 # A keyed write first looks for itself in the history it decides on.
                 aggregate, history = await self._existing(cls, aggregate_id, what)
                 replay = keyed.replay(history.events)
@@ -161,7 +169,7 @@ class IntakeApplication:
     async def register_client(self, cmd: c.RegisterClient) -> Written:
         keyed = self._keyed(cmd)
         client_id = keyed.id("client") if keyed else new_id()
-        if keyed and (replayed := await self._replayed("client", client_id, keyed)):
+        if keyed and keyed.sent_by_caller and (replayed := await self._replayed("client", client_id, keyed)):
             return Written({"client_id": client_id}, self.store.stream_name, *replayed)
         client = Client.register(
             client_id,
@@ -177,7 +185,8 @@ class IntakeApplication:
             annual_revenue=cmd.annual_revenue,
             contact_policy=cmd.contact_policy,
         )
-        position, n = await self._create(client, cmd, keyed)
+        with answering({"client_id": client_id}):
+            position, n = await self._create(client, cmd, keyed)
         return Written({"client_id": client_id}, self.store.stream_name, position, n)
 
     async def forget_client(self, cmd: c.ForgetClient) -> Written:
@@ -187,43 +196,49 @@ class IntakeApplication:
         the append failed (asking again appends it; forgetting twice records nothing)."""
         client = await self._load_existing(Client, cmd.client_id, "client")
         await self.vault.forget(cmd.client_id)
-        _, position, n = await self._update(
-            Client, cmd.client_id, "client", cmd, lambda client: client.forget(), lambda client: client.id, loaded=client
-        )
+        with answering({"client_id": cmd.client_id}):
+            _, position, n = await self._update(
+                Client, cmd.client_id, "client", cmd, lambda client: client.forget(), lambda client: client.id, loaded=client
+            )
         return Written({"client_id": cmd.client_id}, self.store.stream_name, position, n)
 
     async def add_client_note(self, cmd: c.AddClientNote) -> Written:
         keyed = self._keyed(cmd)
         note_id = keyed.id("note") if keyed else new_id()
-        _, position, n = await self._update(
-            Client, cmd.client_id, "client", cmd,
-            lambda client: client.add_note(note_id, cmd.text, cmd.actor),
-            lambda client: client.id,
-        )
-        return Written({"client_id": cmd.client_id, "note_id": note_id}, self.store.stream_name, position, n)
+        ids = {"client_id": cmd.client_id, "note_id": note_id}
+        with answering(ids):
+            _, position, n = await self._update(
+                Client, cmd.client_id, "client", cmd,
+                lambda client: client.add_note(note_id, cmd.text, cmd.actor),
+                lambda client: client.id,
+            )
+        return Written(ids, self.store.stream_name, position, n)
 
     async def assign_account_manager(self, cmd: c.AssignAccountManager) -> Written:
-        _, position, n = await self._update(
-            Client, cmd.client_id, "client", cmd,
-            lambda client: client.assign_account_manager(cmd.account_manager, cmd.handover_note),
-            lambda client: client.id,
-        )
+        with answering({"client_id": cmd.client_id}):
+            _, position, n = await self._update(
+                Client, cmd.client_id, "client", cmd,
+                lambda client: client.assign_account_manager(cmd.account_manager, cmd.handover_note),
+                lambda client: client.id,
+            )
         return Written({"client_id": cmd.client_id}, self.store.stream_name, position, n)
 
     async def change_revenue(self, cmd: c.ChangeRevenue) -> Written:
-        _, position, n = await self._update(
-            Client, cmd.client_id, "client", cmd,
-            lambda client: client.change_revenue(cmd.annual_revenue),
-            lambda client: client.id,
-        )
+        with answering({"client_id": cmd.client_id}):
+            _, position, n = await self._update(
+                Client, cmd.client_id, "client", cmd,
+                lambda client: client.change_revenue(cmd.annual_revenue),
+                lambda client: client.id,
+            )
         return Written({"client_id": cmd.client_id}, self.store.stream_name, position, n)
 
     async def set_contact_policy(self, cmd: c.SetContactPolicy) -> Written:
-        _, position, n = await self._update(
-            Client, cmd.client_id, "client", cmd,
-            lambda client: client.set_contact_policy(cmd.policy),
-            lambda client: client.id,
-        )
+        with answering({"client_id": cmd.client_id}):
+            _, position, n = await self._update(
+                Client, cmd.client_id, "client", cmd,
+                lambda client: client.set_contact_policy(cmd.policy),
+                lambda client: client.id,
+            )
         return Written({"client_id": cmd.client_id}, self.store.stream_name, position, n)
 
     # --- requests ----------------------------------------------------------------
@@ -232,8 +247,9 @@ class IntakeApplication:
         self.folded.keep_unchanged(await self._load_existing(Client, cmd.client_id, "client"))
         keyed = self._keyed(cmd)
         request_id = keyed.id("request") if keyed else new_id()
-        if keyed and (replayed := await self._replayed("request", request_id, keyed)):
-            return Written({"client_id": cmd.client_id, "request_id": request_id}, self.store.stream_name, *replayed)
+        ids = {"client_id": cmd.client_id, "request_id": request_id}
+        if keyed and keyed.sent_by_caller and (replayed := await self._replayed("request", request_id, keyed)):
+            return Written(ids, self.store.stream_name, *replayed)
         request = Request.capture(
             request_id,
             client_id=cmd.client_id,
@@ -244,17 +260,17 @@ class IntakeApplication:
             currency=cmd.currency,
             desired_by=cmd.desired_by,
         )
-        position, n = await self._create(request, cmd, keyed)
-        return Written(
-            {"client_id": cmd.client_id, "request_id": request_id}, self.store.stream_name, position, n
-        )
+        with answering(ids):
+            position, n = await self._create(request, cmd, keyed)
+        return Written(ids, self.store.stream_name, position, n)
 
     async def record_clarification(self, cmd: c.RecordClarification) -> Written:
-        _, position, n = await self._update(
-            Request, cmd.request_id, "request", cmd,
-            lambda request: request.clarify(cmd.question, cmd.answer),
-            lambda request: request.id,
-        )
+        with answering({"request_id": cmd.request_id}):
+            _, position, n = await self._update(
+                Request, cmd.request_id, "request", cmd,
+                lambda request: request.clarify(cmd.question, cmd.answer),
+                lambda request: request.id,
+            )
         return Written({"request_id": cmd.request_id}, self.store.stream_name, position, n)
 
     async def request_handoff(self, cmd: c.RequestHandoff) -> Written:
@@ -265,35 +281,36 @@ class IntakeApplication:
         # checks it, so it is loaded, never recalled.
         client = await self._load_existing(Client, request.client_id, "client")
         self.folded.keep_unchanged(client)  # only read
-        _, position, n = await self._update(
-            Request, cmd.request_id, "request", cmd,
-            lambda request: request.hand_off(
-                cmd.work, handoff_ids, account_manager=client.account_manager, today=self._today()
-            ),
-            lambda request: request.id,
-            loaded=request,
-            recalled=history.recalled,
-        )
-        return Written(
-            {"request_id": cmd.request_id, "handoff_ids": handoff_ids}, self.store.stream_name, position, n
-        )
+        ids = {"request_id": cmd.request_id, "handoff_ids": handoff_ids}
+        with answering(ids):
+            _, position, n = await self._update(
+                Request, cmd.request_id, "request", cmd,
+                lambda request: request.hand_off(
+                    cmd.work, handoff_ids, account_manager=client.account_manager, today=self._today()
+                ),
+                lambda request: request.id,
+                loaded=request,
+                recalled=history.recalled,
+            )
+        return Written(ids, self.store.stream_name, position, n)
 
     async def request_change(self, cmd: c.RequestChange) -> Written:
         keyed = self._keyed(cmd)
         change_id = keyed.id("change") if keyed else new_id()
-        _, position, n = await self._update(
-            Request, cmd.request_id, "request", cmd,
-            lambda request: request.request_change(change_id, cmd.department, cmd.description, cmd.actor),
-            lambda request: request.id,
-        )
-        return Written(
-            {"request_id": cmd.request_id, "change_id": change_id}, self.store.stream_name, position, n
-        )
+        ids = {"request_id": cmd.request_id, "change_id": change_id}
+        with answering(ids):
+            _, position, n = await self._update(
+                Request, cmd.request_id, "request", cmd,
+                lambda request: request.request_change(change_id, cmd.department, cmd.description, cmd.actor),
+                lambda request: request.id,
+            )
+        return Written(ids, self.store.stream_name, position, n)
 
     async def cancel_request(self, cmd: c.CancelRequest) -> Written:
-        _, position, n = await self._update(
-            Request, cmd.request_id, "request", cmd,
-            lambda request: request.cancel(cmd.reason, self.clock()),
-            lambda request: request.id,
-        )
+        with answering({"request_id": cmd.request_id}):
+            _, position, n = await self._update(
+                Request, cmd.request_id, "request", cmd,
+                lambda request: request.cancel(cmd.reason, self.clock()),
+                lambda request: request.id,
+            )
         return Written({"request_id": cmd.request_id}, self.store.stream_name, position, n)
