@@ -17,6 +17,7 @@ import nats as nats_py
 import pytest
 
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
+from baton_shared.service.settings import inbox_prefix
 from tests.conftest import free_port, nats_server_binary
 from tests.integration.compose import DEPLOY, Compose, read_env_file
 from tests.integration.services import TEST_TOKENS
@@ -102,7 +103,8 @@ async def _each_user_may_do_only_its_job(nats: NatsNode, settings: dict[str, str
             errors.append(str(exc))
 
         nc = await nats_py.connect(nats.url, user=user, password=settings[f"BATON_{user.upper()}_NATS_PASSWORD"],
-                                   name="permission-probe", error_cb=on_error, allow_reconnect=False)
+                                   name="permission-probe", error_cb=on_error, allow_reconnect=False,
+                                   inbox_prefix=inbox_prefix(user))
         return nc, errors
 
     async def denied(errors: list[str], what: str, subject: str) -> None:

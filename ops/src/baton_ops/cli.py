@@ -12,7 +12,7 @@ import nats
 import typer
 from rich.console import Console
 
-from baton_shared.service.settings import BatonSettings
+from baton_shared.service.settings import BatonSettings, inbox_prefix
 
 from baton_ops.catalogue import NothingFound, UsageError
 
@@ -44,6 +44,7 @@ async def connect() -> nats.NATS:
             connect_timeout=3,
             max_reconnect_attempts=1,
             allow_reconnect=False,
+            inbox_prefix=inbox_prefix("ops"),
         )
     except Exception as exc:  # noqa: BLE001 - reported with the exit code
         raise ConnectionError(f"cannot reach NATS at {settings.nats_url}: {exc}") from exc

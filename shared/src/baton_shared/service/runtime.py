@@ -33,7 +33,7 @@ from baton_shared.reactions.runner import Reaction, ReactionRunner
 from baton_shared.service import metrics
 from baton_shared.service.logging import get_logger
 from baton_shared.service.migrations import prepare_schema
-from baton_shared.service.settings import BatonSettings
+from baton_shared.service.settings import BatonSettings, inbox_prefix
 
 DATABASE_CHECK_SECONDS = 2.0  # /health's database question
 STARTUP_PATIENCE_SECONDS = 120  # how long start-up waits out a broker that cannot answer yet
@@ -74,6 +74,7 @@ class ServiceRuntime:
             reconnect_time_wait=1,
             connect_timeout=5,
             name=f"baton-{service}",
+            inbox_prefix=inbox_prefix(service),
             logger=None,
             reconnected_cb=self._reconnected,
             disconnected_cb=self._disconnected,

@@ -10,6 +10,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_PORTS = {"intake": 8001, "delivery": 8002, "followup": 8003}
 
 
+def inbox_prefix(user: str) -> str:
+    """The subject prefix of ``user``'s reply inboxes (``_INBOX_intake``). Each NATS user may
+    subscribe only to its own (deploy/nats/permissions.conf), so no other user can read the
+    replies it gets: pulled messages, direct gets, the clients' keys."""
+    return f"_INBOX_{user}"
+
+
 class BatonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
 
