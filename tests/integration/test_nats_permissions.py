@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 
 import httpx
 import nats as nats_py
@@ -134,3 +137,84 @@ async def test_a_service_cannot_read_another_services_replies_and_intake_works_u
             await delivery.flush()
             assert overheard == []
     assert [line for line in node.violations() if "intake" in line.lower() and "permission-probe" not in line] == []
+
+
+def baton(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """The ``baton`` ops tool as a process, as the ops user."""
+    return subprocess.run(
+        [sys.executable, "-c", "from baton_ops.cli import main; main()", *args],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_event_streams_deny_purge_even_when_made_before_and_ops_can_drop_nothing(node, settings, tmp_path):
+    from baton_shared.contracts.streams import stream_for
+    from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, stream_config
+
+    # A stream made by an earlier version (purge allowed), with events on it.
+    async with User(node, settings, "intake") as old:
+        made = {**stream_config(stream_for("intake")), "deny_purge": False}
+        await js_api(old, "STREAM.CREATE.INTAKE", made)
+        assert (await js_api(old, "STREAM.INFO.INTAKE"))["config"]["deny_purge"] is False
+    async with intake_as_its_user(node, settings, tmp_path) as (_app, intake):
+        created = await intake.post(
+            "/v1/clients", json={"name": "Kept Ltd", "segment": "B2B", "account_manager": "alice"}
+        )
+        assert created.status_code == 201, created.text
+        client_id = created.json()["ids"]["client_id"]
+    ops_user = User(node, settings, "ops")
+    async with ops_user as ops:
+        # The service's start-up brought the old stream to deny purges (an update may add it, never remove it).
+        before = await js_api(ops, "STREAM.INFO.INTAKE")
+        assert before["config"]["deny_purge"] is True and before["config"]["deny_delete"] is True
+        assert before["state"]["messages"] >= 1
+        # ops may change nothing that can drop an event: limits, purge, deletes, the stream itself,
+        forbidden = {
+            "STREAM.UPDATE.INTAKE": {**before["config"], "max_msgs": 1},
+            "STREAM.PURGE.INTAKE": {},
+            "STREAM.DELETE.INTAKE": {},
+            "STREAM.MSG.DELETE.INTAKE": {"seq": 1},
+            "STREAM.MSG.DELETE.CLIENT_KEYS": {"seq": 1},
+            "STREAM.PEER.REMOVE.INTAKE": {"peer": "x"},
+            "ACCOUNT.PURGE.BATON": {},
+            "STREAM.RESTORE.INTAKE": {},
+            # nor read the clients' keys
+            "DIRECT.GET.CLIENT_KEYS": {"seq": 1},
+            "CONSUMER.CREATE.CLIENT_KEYS": {"stream_name": "CLIENT_KEYS", "config": {"ack_policy": "none"}},
+        }
+        for api, body in forbidden.items():
+            with pytest.raises((nats_py.errors.TimeoutError, nats_py.errors.NoRespondersError, JetStreamApiError)):
+                await js_api(ops, api, body, timeout=1)
+            await ops_user.denied("publish", f"$JS.API.{api}")
+        after = await js_api(ops, "STREAM.INFO.INTAKE")
+        assert after["state"]["messages"] == before["state"]["messages"] and after["config"]["max_msgs"] == -1
+
+    # What the ops tool does still works under the ops user.
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BATON_")},
+        "BATON_NATS_URL": node.url,
+        "BATON_NATS_USER": "ops",
+        "BATON_NATS_PASSWORD": settings["BATON_OPS_NATS_PASSWORD"],
+        "BATON_DATA_DIR": str(tmp_path),
+        "BATON_LOG_LEVEL": "WARNING",
+        "BATON_INTAKE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}",
+    }
+    exported = tmp_path / "log.jsonl"
+    for args in (
+        ["streams", "--json"],
+        ["events", "tail", "--service", "intake", "--json"],
+        ["trace", client_id, "--json"],
+        ["projections", "status", "--json"],
+        ["projections", "verify", "--service", "intake", "--json"],
+        ["projections", "rebuild", "intake.clients", "--json"],
+        ["export", "--to", str(exported)],
+        ["import", str(exported), "--json"],
+        ["parked", "list"],
+    ):
+        done = baton(env, *args)
+        assert done.returncode == 0, (args, done.stdout + done.stderr)
+    assert [line for line in node.violations() if "permission-probe" not in line] == []
