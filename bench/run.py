@@ -42,7 +42,7 @@ import nats as nats_py  # noqa: E402
 
 from baton_shared.contracts import registry  # noqa: E402
 from baton_shared.eventstore.jetstream import JetStreamEventStore  # noqa: E402
-from baton_shared.eventstore.provisioning import js_api, provision_stream  # noqa: E402
+from baton_shared.eventstore.provisioning import js_api, stream_config  # noqa: E402
 from baton_shared.service.garbage_collection import tune_garbage_collection  # noqa: E402
 from baton_shared.service.settings import BatonSettings  # noqa: E402
 
@@ -73,7 +73,9 @@ async def section_store_and_catchup(args, results: dict, workdir: Path, pg_url: 
     try:
         nc = await nats_py.connect(url)
         results["machine"]["nats_server"] = nc._server_info.get("version", "?")  # noqa: SLF001
-        await provision_stream(nc, SPEC)
+        # The bench empties its stream between sections: its own stream allows the purge
+        # that the services' streams deny.
+        await js_api(nc, f"STREAM.CREATE.{SPEC.name}", {**stream_config(SPEC), "deny_purge": False})
         store = JetStreamEventStore(nc, SPEC, registry)
         if "store" in args.only:
             log(f"appends: {args.awaited:,} awaited, {args.pipelined:,} pipelined")

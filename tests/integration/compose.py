@@ -4,8 +4,9 @@ Just enough of the Compose specification for the tests: variable interpolation
 (``${VAR}``, ``${VAR:-default}``, ``${VAR:?error}``, ``$$``), YAML anchors and
 merge keys, the ``!override``/``!reset`` tags, and merging a second file over the
 first (mappings merge, ``command``/``entrypoint``/``test`` and ``!override`` values
-replace, other lists append). And the mapping of a service to a local process:
-its command, its environment with service host names mapped to loopback.
+replace, other lists append), and ``secrets:`` from the environment written as files
+(what compose mounts under /run/secrets). And the mapping of a service to a local
+process: its command, its environment with service host names mapped to loopback.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 REPLACED_LISTS = {"command", "entrypoint", "test"}
+SECRETS_MOUNT = "/run/secrets"
 
 
 class ComposeError(Exception):
@@ -135,6 +137,22 @@ def _plain(value: Any) -> Any:
 class Service:
     name: str
     spec: dict[str, Any]
+    secrets_dir: Path | None = None
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s if isinstance(s, str) else s["source"] for s in self.spec.get("secrets") or []]
+
+    def local_secret(self, value: str) -> str:
+        """``/run/secrets/<name>`` → the file the test wrote for it (the service must be given it)."""
+        if not value.startswith(SECRETS_MOUNT + "/"):
+            return value
+        name = value[len(SECRETS_MOUNT) + 1 :]
+        if name not in self.secrets:
+            raise ComposeError(f"{self.name}: {value} is not mounted: the service is not given secret {name}")
+        if self.secrets_dir is None:
+            raise ComposeError(f"{self.name} reads {value}: load the files with Compose.load(..., secrets_dir=…)")
+        return str(self.secrets_dir / name)
 
     @property
     def command(self) -> list[str]:
@@ -171,22 +189,45 @@ class Compose:
     files: list[Path]
     env: dict[str, str]
     data: dict[str, Any] = field(default_factory=dict)
+    secrets_dir: Path | None = None
 
     @classmethod
-    def load(cls, *names: str, env: dict[str, str]) -> Compose:
+    def load(cls, *names: str, env: dict[str, str], secrets_dir: Path | None = None) -> Compose:
+        """The files merged; with ``secrets_dir``, each secret written there as compose mounts it."""
         data: dict[str, Any] = {}
         files = [DEPLOY / n for n in names]
         for path in files:
             raw = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - our own loader, SafeLoader based
             if not isinstance(raw, dict) or "services" not in raw:
                 raise ComposeError(f"{path.name}: no services")
+            raw = interpolate(raw, env, path.name)  # extension fields too: a required variable stops here
             raw = {k: v for k, v in raw.items() if not k.startswith("x-")}
-            data = _merge(data, interpolate(raw, env, path.name)) if data else _plain(interpolate(raw, env, path.name))
-        return cls(files, env, data)
+            data = _merge(data, raw) if data else _plain(raw)
+        compose = cls(files, env, data)
+        if secrets_dir is not None:
+            compose.write_secrets(secrets_dir)
+        return compose
+
+    @property
+    def secrets(self) -> dict[str, dict[str, Any]]:
+        return self.data.get("secrets") or {}
+
+    def write_secrets(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, source in self.secrets.items():
+            if "environment" in source:
+                if source["environment"] not in self.env:
+                    raise ComposeError(f"secret {name}: environment variable {source['environment']} is not set")
+                value = self.env[source["environment"]]
+            else:
+                value = (DEPLOY / source["file"]).read_text()
+            (folder / name).write_text(value)
+            (folder / name).chmod(0o600)
+        self.secrets_dir = folder
 
     @property
     def services(self) -> dict[str, Service]:
-        return {name: Service(name, spec or {}) for name, spec in self.data["services"].items()}
+        return {name: Service(name, spec or {}, self.secrets_dir) for name, spec in self.data["services"].items()}
 
 
 def map_hosts(value: str, hosts: dict[str, str]) -> str:

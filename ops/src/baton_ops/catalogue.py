@@ -6,11 +6,12 @@ import contextlib
 import importlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from baton_shared.contracts import STREAMS, StreamSpec
 from baton_shared.projections import Projection
 from baton_shared.reactions import Reaction
-from baton_shared.service.settings import BatonSettings
+from baton_shared.service.settings import BatonSettings, read_secret_file, refuse_placeholder, with_password
 
 
 class UsageError(Exception):
@@ -54,8 +55,19 @@ def services(settings: BatonSettings | None = None) -> list[ServiceEntry]:
     out = []
     for name, spec in STREAMS.items():
         url = os.environ.get(f"BATON_{name.upper()}_DATABASE_URL") or settings.database_url_for(name)
-        out.append(ServiceEntry(name, spec, url))
+        out.append(ServiceEntry(name, spec, with_password(url, database_password(name))))
     return out
+
+
+def database_password(name: str) -> str | None:
+    """``BATON_<SERVICE>_DATABASE_PASSWORD`` or the file ``BATON_<SERVICE>_DATABASE_PASSWORD_FILE``
+    names (compose secrets), put into that service's database URL."""
+    variable = f"BATON_{name.upper()}_DATABASE_PASSWORD"
+    password = os.environ.get(variable)
+    if os.environ.get(f"{variable}_FILE"):
+        password = read_secret_file(f"{variable}_FILE", Path(os.environ[f"{variable}_FILE"]))
+    refuse_placeholder(variable, password)
+    return password
 
 
 def service(name: str, settings: BatonSettings | None = None) -> ServiceEntry:

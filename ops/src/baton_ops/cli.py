@@ -12,7 +12,7 @@ import nats
 import typer
 from rich.console import Console
 
-from baton_shared.service.settings import BatonSettings
+from baton_shared.service.settings import BatonSettings, inbox_prefix, secret_value
 
 from baton_ops.catalogue import NothingFound, UsageError
 
@@ -40,10 +40,11 @@ async def connect() -> nats.NATS:
         return await nats.connect(
             servers=[s.strip() for s in settings.nats_url.split(",")],
             user=settings.nats_user,
-            password=settings.nats_password,
+            password=secret_value(settings.nats_password),
             connect_timeout=3,
             max_reconnect_attempts=1,
             allow_reconnect=False,
+            inbox_prefix=inbox_prefix("ops"),
         )
     except Exception as exc:  # noqa: BLE001 - reported with the exit code
         raise ConnectionError(f"cannot reach NATS at {settings.nats_url}: {exc}") from exc

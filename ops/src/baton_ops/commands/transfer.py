@@ -20,7 +20,7 @@ import orjson
 import typer
 
 from baton_shared.contracts import STREAMS
-from baton_shared.eventstore.provisioning import provision_stream
+from baton_shared.eventstore.provisioning import ensure_stream
 from baton_shared.eventstore.reader import read_stream
 
 from baton_ops.catalogue import UsageError, service_names
@@ -115,7 +115,7 @@ def import_(
         stored = skipped = 0
         for name, items in by_service.items():
             spec = STREAMS[name]
-            await provision_stream(nc, spec)
+            await ensure_stream(nc, spec)
             js = nc.jetstream()
             pending = []
             with progress(f"importing into {spec.name}") as advance:

@@ -12,7 +12,7 @@ from baton_shared.privacy import JetStreamKeyStore, PersonalDataVault, load_mast
 from baton_shared.service.app import create_service_app
 from baton_shared.service.logging import configure_logging
 from baton_shared.service.runtime import ServiceRuntime
-from baton_shared.service.settings import BatonSettings
+from baton_shared.service.settings import BatonSettings, secret_value
 
 from baton_intake.api import routers
 from baton_intake.application import IntakeApplication
@@ -54,7 +54,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
     )
     # Contacts are sealed with a key per client, kept in the CLIENT_KEYS stream (issue 7, erasure).
     keys = JetStreamKeyStore(
-        lambda: runtime.nc, load_master_key(settings.master_key, settings.data_dir), replicas=settings.stream_replicas
+        lambda: runtime.nc, load_master_key(secret_value(settings.master_key), settings.data_dir), replicas=settings.stream_replicas
     )
     vault = PersonalDataVault(keys)
     app.state.application = IntakeApplication(LazyEventStore(runtime), clock=clock, vault=vault)

@@ -63,8 +63,11 @@ def stream_config(spec: StreamSpec, *, replicas: int = 1, duplicate_window_s: fl
         "duplicate_window": int(duplicate_window_s * NS),
         "allow_atomic": True,
         "allow_direct": True,
+        # The log keeps every event: no message delete, no purge. A stream made when purges were
+        # allowed is brought here by provision_stream's update (the server lets an update add both
+        # denials, never take them back).
         "deny_delete": True,
-        "deny_purge": False,
+        "deny_purge": True,
     }
 
 
@@ -83,6 +86,22 @@ async def provision_stream(
     if any(current.get(k) != v for k, v in wanted.items()):
         return (await js_api(nc, f"STREAM.UPDATE.{spec.name}", {**current, **wanted}))["config"]
     return current
+
+
+async def ensure_stream(nc: NATS, spec: StreamSpec, *, replicas: int = 1, duplicate_window_s: float = 120) -> None:
+    """Create the service's stream if it is missing; an existing one is left as it is (the ops
+    user, which may not update streams, uses this: its owner's start-up reconciles the config)."""
+    wanted = stream_config(spec, replicas=replicas, duplicate_window_s=duplicate_window_s)
+    try:
+        await js_api(nc, f"STREAM.INFO.{spec.name}")
+    except JetStreamApiError as exc:
+        if exc.err_code != 10059:  # stream not found
+            raise
+        try:
+            await js_api(nc, f"STREAM.CREATE.{spec.name}", wanted)
+        except JetStreamApiError as again:
+            if again.err_code != 10058:  # made meanwhile by its service
+                raise
 
 
 async def consumer_info(nc: NATS, stream: str, durable: str) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ from typing import Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 from baton_shared.domain.errors import NotFound
 
@@ -120,6 +121,7 @@ class TokenBook:
                 raise TokenConfigError(f"BATON_TOKENS_FILE {path}: cannot read: {exc}") from exc
             entries += cls.parse(text, f"BATON_TOKENS_FILE {path}").entries
         inline = getattr(settings, "tokens", None)
+        inline = inline.get_secret_value() if isinstance(inline, SecretStr) else inline
         if inline:
             entries += cls.parse(inline, "BATON_TOKENS").entries
         return cls(entries)

@@ -34,8 +34,14 @@ from baton_shared.service.compiled_routes import compile_routes
 from baton_shared.service import validation
 from baton_shared.service.logging import get_logger
 from baton_shared.service.runtime import ServiceRuntime
+from baton_shared.service.settings import shown_url
 
 log = get_logger("baton.http")
+
+
+def _host_and_port(url) -> str | None:
+    """Where the connection goes, without the credentials a URL may carry."""
+    return f"{url.hostname}:{url.port}" if url else None
 CORRELATION_HEADER = "X-Correlation-Id"
 _CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -114,7 +120,7 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.tokens = TokenBook.from_settings(runtime.settings)  # a bad tokens setting stops the service here
     service = runtime.service
-    asyncapi = asyncapi_document(service, published, consumed, nats_url=runtime.settings.nats_url)
+    asyncapi = asyncapi_document(service, published, consumed, nats_url=shown_url(runtime.settings.nats_url))
 
     idempotency.install(app, runtime.settings.max_body_bytes)  # body limit, Idempotency-Key
     validation.register(app)  # 422s whose detail can always be encoded
@@ -193,7 +199,7 @@ def create_service_app(
         body = {
             "service": service,
             "status": "ok" if nats_ok and db_ok else "degraded",
-            "nats": {"connected": nats_ok, "url": runtime.nc.connected_url.netloc if nats_ok else None},
+            "nats": {"connected": nats_ok, "url": _host_and_port(runtime.nc.connected_url) if nats_ok else None},
             "database": {"ok": db_ok, "dialect": runtime.engine.dialect.name},
             "projections": [r.status() for r in runtime.projections.values()],
             "reactions": [r.status() for r in runtime.reactions.values()],

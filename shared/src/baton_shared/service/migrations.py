@@ -232,7 +232,7 @@ async def prepare_schema(service: str, engine: AsyncEngine, *, migrate: bool) ->
 def migrate_main(service: str, argv: list[str]) -> int:
     """The one-shot migrate step: exit 0 at head, 1 when the check fails or it cannot migrate."""
     from baton_shared.projections.sql import make_engine
-    from baton_shared.service.settings import BatonSettings
+    from baton_shared.service.settings import settings_or_exit
 
     parser = argparse.ArgumentParser(
         prog=f"python -m baton_{service} migrate",
@@ -240,7 +240,7 @@ def migrate_main(service: str, argv: list[str]) -> int:
     )
     parser.add_argument("--check", action="store_true", help="only check; exit 1 if the database is not at head")
     args = parser.parse_args(argv)
-    settings = BatonSettings()
+    settings = settings_or_exit(service)
     configure_logging(service, settings.log_level, settings.log_format)
     url = settings.database_url_for(service)
     if migrations_dir(service) is None:

@@ -33,7 +33,7 @@ from baton_shared.reactions.runner import Reaction, ReactionRunner
 from baton_shared.service import metrics
 from baton_shared.service.logging import get_logger
 from baton_shared.service.migrations import prepare_schema
-from baton_shared.service.settings import BatonSettings
+from baton_shared.service.settings import BatonSettings, inbox_prefix, secret_value, shown_url
 
 DATABASE_CHECK_SECONDS = 2.0  # /health's database question
 STARTUP_PATIENCE_SECONDS = 120  # how long start-up waits out a broker that cannot answer yet
@@ -66,7 +66,7 @@ class ServiceRuntime:
         self.broker = NatsBroker(
             servers=[s.strip() for s in settings.nats_url.split(",")],
             security=(
-                NatsUserPassword(username=settings.nats_user, password=settings.nats_password or "")
+                NatsUserPassword(username=settings.nats_user, password=secret_value(settings.nats_password) or "")
                 if settings.nats_user
                 else None
             ),
@@ -74,6 +74,7 @@ class ServiceRuntime:
             reconnect_time_wait=1,
             connect_timeout=5,
             name=f"baton-{service}",
+            inbox_prefix=inbox_prefix(service),
             logger=None,
             reconnected_cb=self._reconnected,
             disconnected_cb=self._disconnected,
@@ -102,7 +103,8 @@ class ServiceRuntime:
             log.warning("NATS connection lost; reconnecting")
 
     async def _reconnected(self) -> None:
-        log.info("NATS connection back", url=self.nc.connected_url.netloc if self.nc.connected_url else None)
+        url = self.nc.connected_url
+        log.info("NATS connection back", url=f"{url.hostname}:{url.port}" if url else None)
         for worker in [*self.feeds, *self.reactions.values()]:
             worker.poke()
 
@@ -157,7 +159,7 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(task(self), name=f"{self.service}-{task.__name__}"))
         self._tasks.append(asyncio.create_task(self._watch_lag(), name=f"{self.service}-lag"))
         self.started = True
-        log.info("service started", stream=self.spec.name, nats=s.nats_url)
+        log.info("service started", stream=self.spec.name, nats=shown_url(s.nats_url))
 
     async def _patiently(self, what: str, step: Callable[[], Awaitable[object]], first_delay: float = 0.5) -> None:
         """A start-up step that talks to JetStream, tried again while the broker cannot answer

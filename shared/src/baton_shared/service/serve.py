@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from baton_shared.service.garbage_collection import tune_garbage_collection
-from baton_shared.service.settings import BatonSettings
+from baton_shared.service.settings import BatonSettings, settings_or_exit
 
 
 def serve(service: str, create_app: Callable[[BatonSettings], FastAPI]) -> None:
@@ -26,7 +26,7 @@ def serve(service: str, create_app: Callable[[BatonSettings], FastAPI]) -> None:
     if args:
         print(f"usage: python -m baton_{service} [migrate [--check]]  (unknown: {' '.join(args)})", file=sys.stderr)
         sys.exit(2)
-    settings = BatonSettings()
+    settings = settings_or_exit(service)
     tune_garbage_collection()  # full collections stalled every request for 100+ ms every few seconds
     uvicorn.run(
         create_app(settings),
