@@ -11,6 +11,10 @@ of the client's history stays as it was.
 
 Readers open sealed data when they show it (``PersonalDataVault.open``): a missing
 key reads as erased (``None``), never as an error.
+
+A copy of the broker's store taken before a forget still holds that client's key: the
+record of forgotten clients (``baton_shared.forgotten``), kept apart from the store,
+is what destroys it again after a restore.
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ import os
 import secrets
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from baton_shared.forgotten import ForgottenClients
 
 KEYS_STREAM = "CLIENT_KEYS"
 KEYS_SUBJECT_ROOT = "client_keys"
@@ -138,7 +145,9 @@ class ClientKeyStore(Protocol):
         """The client's data key, made now if it has none."""
         ...
 
-    async def destroy(self, client_id: str) -> None: ...
+    async def destroy(self, client_id: str) -> bool:
+        """Destroy the client's data key; whether there was one."""
+        ...
 
 
 class MemoryKeyStore:
@@ -153,8 +162,8 @@ class MemoryKeyStore:
     async def create(self, client_id: str) -> bytes:
         return self.keys.setdefault(client_id, AESGCM.generate_key(256))
 
-    async def destroy(self, client_id: str) -> None:
-        self.keys.pop(client_id, None)
+    async def destroy(self, client_id: str) -> bool:
+        return self.keys.pop(client_id, None) is not None
 
 
 def keys_stream_config(replicas: int = 1) -> dict[str, Any]:
@@ -181,12 +190,14 @@ class JetStreamKeyStore:
     deletes and are exported and copied; a key must be deletable for real.
     """
 
-    def __init__(self, nc_provider, master: MasterKey, replicas: int = 1, timeout: float = 5.0) -> None:  # noqa: ANN001
+    def __init__(
+        self, nc_provider, master: MasterKey | None, replicas: int = 1, timeout: float = 5.0, provision: bool = True
+    ) -> None:
         self._nc = nc_provider  # a callable: the runtime's connection exists only once it started
-        self.master = master
+        self.master = master  # None: it can only destroy keys (the ops tool holds no master key)
         self.replicas = replicas
         self.timeout = timeout
-        self._ready = False
+        self._ready = not provision  # False: the stream exists already, leave its configuration alone
 
     @staticmethod
     def subject(client_id: str) -> str:
@@ -253,16 +264,19 @@ class JetStreamKeyStore:
             raise RuntimeError(f"storing the key of client {client_id}: {ack['error']}")
         return key
 
-    async def destroy(self, client_id: str) -> None:
+    async def destroy(self, client_id: str) -> bool:
         from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
 
+        destroyed = False
         while (stored := await self._stored(client_id)) is not None:
             try:
                 # no_erase defaults to false: the server overwrites the stored message.
                 await js_api(self._nc(), f"STREAM.MSG.DELETE.{KEYS_STREAM}", {"seq": stored[0]})
+                destroyed = True
             except JetStreamApiError as exc:
                 if exc.err_code not in (10037, 10057):  # already gone (a concurrent forget)
                     raise
+        return destroyed
 
 
 # --- sealing and opening, with a cache ---------------------------------------------------
@@ -274,10 +288,15 @@ class PersonalDataVault:
     Keys are cached (bounded); ``forget`` drops the cached key with the stored one.
     Another process may hold a cached key for a moment after a forget: readers also
     honour ``ClientForgotten`` (projections blank what they kept).
+
+    With the record of forgotten clients (``forgotten``), a forget is recorded there
+    first, and a client this process knows as forgotten never opens, even if a restored
+    store brought its key back before the record was applied again.
     """
 
-    def __init__(self, keys: ClientKeyStore, cache_size: int = 4096) -> None:
+    def __init__(self, keys: ClientKeyStore, cache_size: int = 4096, forgotten: ForgottenClients | None = None) -> None:
         self.keys = keys
+        self.forgotten = forgotten
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_size = cache_size
 
@@ -300,6 +319,8 @@ class PersonalDataVault:
             return None
         if isinstance(sealed, dict):
             sealed = SealedData.model_validate(sealed)
+        if self.forgotten is not None and self.forgotten.holds(sealed.key_id):
+            return None
         key = self._cache.get(sealed.key_id)
         if key is None:
             key = await self.keys.get(sealed.key_id)
@@ -308,7 +329,12 @@ class PersonalDataVault:
             self._remember(sealed.key_id, key)
         return unseal(key, purpose, sealed)
 
-    async def forget(self, client_id: str) -> None:
+    async def forget(self, client_id: str) -> bool:
+        """Record the client as forgotten (durably, before anything is destroyed), then
+        destroy its key; whether there was a key."""
+        if self.forgotten is not None:
+            await self.forgotten.add(client_id)
         self._cache.pop(client_id, None)
-        await self.keys.destroy(client_id)
+        destroyed = await self.keys.destroy(client_id)
         self._cache.pop(client_id, None)
+        return destroyed

@@ -74,11 +74,19 @@ class BatonSettings(BaseSettings):
     )
     log_level: str = "INFO"
     log_format: str = Field("json", pattern="^(json|console)$")
+    forgotten_dir: Path | None = Field(
+        None,
+        description="intake and `baton import`: the record of forgotten clients (baton_shared.forgotten), kept and "
+        "backed up apart from the broker's store; unset: <data_dir>/forgotten",
+    )
 
     def database_url_for(self, service: str) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / f'{service}.sqlite3'}"
+
+    def forgotten_folder(self) -> Path:
+        return self.forgotten_dir or self.data_dir / "forgotten"
 
     def port_for(self, service: str) -> int:
         return self.http_port or DEFAULT_PORTS[service]
