@@ -229,3 +229,35 @@ def test_baton_import_forgets_again(own_nats, tmp_path, export_taken):
     asyncio.run(
         contacts_stay_unreadable(own_nats.url, own_nats.store, tmp_path, sqlite_dbs(tmp_path / "db-imported"), ids)
     )
+
+
+def test_a_store_restored_under_running_services_is_forgotten_again_when_they_reconnect(own_nats, tmp_path):
+    """The README's volume backup stops only NATS, the services wait and reconnect: a restore
+    done the same way is met by intake applying the record again once it is back."""
+    dbs = sqlite_dbs(tmp_path / "db")
+    backup = tmp_path / "backup-before-forget"
+    ids = asyncio.run(
+        journey_then_forget(
+            own_nats.url, tmp_path, dbs, own_nats.store, before_forget=backing_up_before_the_forget(own_nats, backup)
+        )
+    )
+    cid = ids["client"]
+
+    async def restored_while_running() -> None:
+        async with running(own_nats.url, tmp_path, dbs) as svc:
+            restore(own_nats, backup)
+
+            async def key_destroyed_again():
+                return await stored_message(own_nats.url, KEYS_STREAM, f"client_keys.{cid}") is None
+
+            await eventually(key_destroyed_again, timeout=30, what="the restored key destroyed after reconnecting")
+
+            async def forgotten_in_log_again():
+                return await forgotten_events(own_nats.url, cid) == 1
+
+            await eventually(forgotten_in_log_again, timeout=30, what="ClientForgotten appended again")
+            view = (await svc["intake"].get(f"/v1/clients/{cid}")).json()
+            assert view["contacts"] == [] and not leaks(json.dumps(view))
+
+    asyncio.run(restored_while_running())
+    assert ids["wrapped_key"].encode() not in store_bytes(own_nats.store)
