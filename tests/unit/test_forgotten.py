@@ -45,7 +45,9 @@ async def test_a_forget_is_recorded_before_the_key_is_destroyed(tmp_path):
     assert await keys.get("c1") is not None  # not recorded, so not destroyed: asking again can finish it
 
     vault = PersonalDataVault(keys, forgotten=ForgottenClients(tmp_path / "forgotten"))
+    assert await keys.held({"c1", "c2"}) == {"c1"}
     assert await vault.forget("c1") is True
+    assert await keys.held({"c1", "c2"}) == set()
     assert (tmp_path / "forgotten" / "c1").is_file() and await keys.get("c1") is None
     assert await vault.open("contacts", sealed) is None
 

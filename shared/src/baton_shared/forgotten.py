@@ -41,6 +41,7 @@ from baton_shared.service.logging import get_logger
 
 log = get_logger("baton.forgotten")
 RECORD_ACTOR = "record-of-forgotten-clients"
+IN_FLIGHT = 64  # keys destroyed or events appended at once when the record is applied
 
 
 class ForgottenClients:
@@ -159,20 +160,30 @@ async def reapply_forgetting(
     nc: NATS,
     record: ForgottenClients,
     store: EventStore,
+    keys_held: Callable[[set[str]], Awaitable[set[str]]],
     destroy_key: Callable[[str], Awaitable[bool]],
 ) -> Reapplied:
-    """Make the broker agree with the record and the record with the log (see the module)."""
+    """Make the broker agree with the record and the record with the log (see the module).
+    ``keys_held`` says which forgotten clients have a key again, ``destroy_key`` destroys one."""
     recorded = await record.read()
     in_log = await forgotten_in_log(nc)
     for client_id in sorted(in_log - recorded):
         await record.add(client_id)
-    destroyed = 0
-    for client_id in sorted(recorded | in_log):
-        destroyed += await destroy_key(client_id)
-    appended = 0
-    for client_id in sorted(recorded - in_log):
-        appended += await record_in_log(store, client_id)
+    destroyed = await _count(destroy_key, await keys_held(recorded | in_log))
+    appended = await _count(lambda client_id: record_in_log(store, client_id), recorded - in_log)
     outcome = Reapplied(len(recorded), len(in_log - recorded), destroyed, appended)
     if outcome.written_from_log or outcome.keys_destroyed or outcome.events_appended:
         log.warning("forgetting applied again (a store or a record restored from a backup?)", **outcome.as_dict())
     return outcome
+
+
+async def _count(step: Callable[[str], Awaitable[bool]], client_ids: set[str]) -> int:
+    """``step`` for every client, ``IN_FLIGHT`` at a time (one by one, a start after restoring
+    many forgotten clients waits on a round trip each); how many returned True."""
+    window = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(client_id: str) -> bool:
+        async with window:
+            return await step(client_id)
+
+    return sum(await asyncio.gather(*(one(c) for c in sorted(client_ids))))

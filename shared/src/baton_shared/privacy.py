@@ -19,11 +19,13 @@ is what destroys it again after a restore.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
 import secrets
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 KEYS_STREAM = "CLIENT_KEYS"
 KEYS_SUBJECT_ROOT = "client_keys"
+HELD_PER_REQUEST = 256  # subjects in one batched direct get (the server caps a request's subjects)
 ERASED = "[erased]"
 
 
@@ -149,6 +152,10 @@ class ClientKeyStore(Protocol):
         """Destroy the client's data key; whether there was one."""
         ...
 
+    async def held(self, client_ids: Iterable[str]) -> set[str]:
+        """The clients among these whose data key is stored."""
+        ...
+
 
 class MemoryKeyStore:
     """For tests and tools that write without a broker."""
@@ -164,6 +171,9 @@ class MemoryKeyStore:
 
     async def destroy(self, client_id: str) -> bool:
         return self.keys.pop(client_id, None) is not None
+
+    async def held(self, client_ids: Iterable[str]) -> set[str]:
+        return {c for c in client_ids if c in self.keys}
 
 
 def keys_stream_config(replicas: int = 1) -> dict[str, Any]:
@@ -239,6 +249,40 @@ class JetStreamKeyStore:
         if headers.get("Status"):
             raise RuntimeError(f"reading the key of client {client_id}: status {headers.get('Status')}")
         return int(headers["Nats-Sequence"]), reply.data
+
+    async def held(self, client_ids: Iterable[str]) -> set[str]:
+        """The clients among these whose key is stored, asked ``HELD_PER_REQUEST`` at a time
+        (one batched direct get for many subjects, not a round trip each)."""
+        await self._ensure()
+        wanted = sorted(client_ids)
+        found: set[str] = set()
+        for start in range(0, len(wanted), HELD_PER_REQUEST):
+            found |= await self._held_among(wanted[start : start + HELD_PER_REQUEST])
+        return found
+
+    async def _held_among(self, client_ids: list[str]) -> set[str]:
+        nc = self._nc()
+        subjects: list[str] = []
+        ended = asyncio.get_running_loop().create_future()
+
+        async def on_reply(msg) -> None:
+            status = (msg.headers or {}).get("Status")
+            if status is None:
+                subjects.append(msg.headers["Nats-Subject"])
+            elif not ended.done():
+                ended.set_result(status)  # 204 after the last one, 404 when none is stored
+
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox, cb=on_reply)
+        try:
+            request = {"multi_last": [self.subject(c) for c in client_ids], "batch": len(client_ids)}
+            await nc.publish(f"$JS.API.DIRECT.GET.{KEYS_STREAM}", orjson.dumps(request), reply=inbox)
+            status = await asyncio.wait_for(ended, self.timeout)
+        finally:
+            await sub.unsubscribe()
+        if status not in ("204", "404"):
+            raise RuntimeError(f"asking which of {len(client_ids)} clients have a key: status {status}")
+        return {subject.split(".", 1)[1] for subject in subjects}
 
     async def get(self, client_id: str) -> bytes | None:
         stored = await self._stored(client_id)

@@ -169,15 +169,18 @@ async def _forget_again(nc) -> dict[str, int]:
     try:
         await js_api(nc, f"STREAM.INFO.{KEYS_STREAM}")
         keys = JetStreamKeyStore(lambda: nc, None, provision=False)
-        destroy = keys.destroy
+        held, destroy = keys.held, keys.destroy
     except JetStreamApiError as exc:
         if exc.err_code != 10059:
             raise
 
-        async def destroy(client_id: str) -> bool:  # no keys carried over: none to destroy
+        async def held(client_ids: set[str]) -> set[str]:  # no keys carried over: none to destroy
+            return set()
+
+        async def destroy(client_id: str) -> bool:
             return False
 
-    outcome = await reapply_forgetting(nc, record, JetStreamEventStore(nc, STREAMS["intake"], registry), destroy)
+    outcome = await reapply_forgetting(nc, record, JetStreamEventStore(nc, STREAMS["intake"], registry), held, destroy)
     return outcome.as_dict()
 
 

@@ -43,7 +43,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
     forgotten = ForgottenClients(settings.forgotten_folder())
 
     async def forget_again(runtime: ServiceRuntime) -> None:
-        await reapply_forgetting(runtime.nc, forgotten, runtime.store, vault.forget)
+        await reapply_forgetting(runtime.nc, forgotten, runtime.store, keys.held, vault.forget)
 
     runtime = ServiceRuntime(
         SERVICE,
