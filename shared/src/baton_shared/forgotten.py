@@ -162,12 +162,14 @@ async def reapply_forgetting(
     store: EventStore,
     keys_held: Callable[[set[str]], Awaitable[set[str]]],
     destroy_key: Callable[[str], Awaitable[bool]],
+    write_back: bool = True,
 ) -> Reapplied:
     """Make the broker agree with the record and the record with the log (see the module).
-    ``keys_held`` says which forgotten clients have a key again, ``destroy_key`` destroys one."""
+    ``keys_held`` says which forgotten clients have a key again, ``destroy_key`` destroys one;
+    ``write_back`` False leaves the record as it is (a tool run where no record is)."""
     recorded = await record.read()
     in_log = await forgotten_in_log(nc)
-    for client_id in sorted(in_log - recorded):
+    for client_id in sorted(in_log - recorded) if write_back else ():
         await record.add(client_id)
     destroyed = await _count(destroy_key, await keys_held(recorded | in_log))
     appended = await _count(lambda client_id: record_in_log(store, client_id), recorded - in_log)

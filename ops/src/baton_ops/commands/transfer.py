@@ -161,10 +161,11 @@ async def _forget_again(nc) -> dict[str, int]:
     from baton_shared.service.settings import BatonSettings
 
     record = ForgottenClients(BatonSettings().forgotten_folder())
-    if not record.folder.is_dir():
+    found = record.folder.is_dir()
+    if not found:
         errors.print(
             f"[yellow]no record of forgotten clients at {record.folder} (BATON_FORGOTTEN_DIR): only the log's "
-            "ClientForgotten events were applied[/yellow]"
+            "ClientForgotten events were applied, and no record was made here[/yellow]"
         )
     try:
         await js_api(nc, f"STREAM.INFO.{KEYS_STREAM}")
@@ -180,7 +181,8 @@ async def _forget_again(nc) -> dict[str, int]:
         async def destroy(client_id: str) -> bool:
             return False
 
-    outcome = await reapply_forgetting(nc, record, JetStreamEventStore(nc, STREAMS["intake"], registry), held, destroy)
+    store = JetStreamEventStore(nc, STREAMS["intake"], registry)
+    outcome = await reapply_forgetting(nc, record, store, held, destroy, write_back=found)
     return outcome.as_dict()
 
 
