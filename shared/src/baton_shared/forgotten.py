@@ -173,7 +173,7 @@ async def reapply_forgetting(
         await record.add(client_id)
     destroyed = await _count(destroy_key, await keys_held(recorded | in_log))
     appended = await _count(lambda client_id: record_in_log(store, client_id), recorded - in_log)
-    outcome = Reapplied(len(recorded), len(in_log - recorded), destroyed, appended)
+    outcome = Reapplied(len(recorded), len(in_log - recorded) if write_back else 0, destroyed, appended)
     if outcome.written_from_log or outcome.keys_destroyed or outcome.events_appended:
         log.warning("forgetting applied again (a store or a record restored from a backup?)", **outcome.as_dict())
     return outcome
