@@ -122,7 +122,11 @@ def store_bytes(store: Path) -> bytes:
     return b"".join(out)
 
 
-async def journey_then_forget(nats_url: str, tmp_path: Path, dbs: dict[str, str], store: Path) -> dict:
+async def journey_then_forget(
+    nats_url: str, tmp_path: Path, dbs: dict[str, str], store: Path, before_forget=None
+) -> dict:
+    """A client's journey through the three services, then its forgetting, checked everywhere.
+    ``before_forget`` (async, given the service clients) runs just before the forget: a backup."""
     async with running(nats_url, tmp_path, dbs) as svc:
         intake, delivery, followup = svc["intake"], svc["delivery"], svc["followup"]
         r = await intake.post("/v1/clients", json={
@@ -164,6 +168,9 @@ async def journey_then_forget(nats_url: str, tmp_path: Path, dbs: dict[str, str]
             return (await followup.get(f"/v1/clients/{cid}")).status_code == 200
 
         await eventually(followup_knows, what="follow-up taking the client on")
+
+        if before_forget is not None:
+            await before_forget(svc)
 
         # Forget.
         forget = await intake.delete(f"/v1/clients/{cid}/personal-data")

@@ -11,25 +11,35 @@ of the client's history stays as it was.
 
 Readers open sealed data when they show it (``PersonalDataVault.open``): a missing
 key reads as erased (``None``), never as an error.
+
+A copy of the broker's store taken before a forget still holds that client's key: the
+record of forgotten clients (``baton_shared.forgotten``), kept apart from the store,
+is what destroys it again after a restore.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
 import secrets
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict
 
+if TYPE_CHECKING:
+    from baton_shared.forgotten import ForgottenClients
+
 KEYS_STREAM = "CLIENT_KEYS"
 KEYS_SUBJECT_ROOT = "client_keys"
+HELD_PER_REQUEST = 256  # subjects in one batched direct get (the server caps a request's subjects)
 ERASED = "[erased]"
 
 
@@ -138,7 +148,13 @@ class ClientKeyStore(Protocol):
         """The client's data key, made now if it has none."""
         ...
 
-    async def destroy(self, client_id: str) -> None: ...
+    async def destroy(self, client_id: str) -> bool:
+        """Destroy the client's data key; whether there was one."""
+        ...
+
+    async def held(self, client_ids: Iterable[str]) -> set[str]:
+        """The clients among these whose data key is stored."""
+        ...
 
 
 class MemoryKeyStore:
@@ -153,8 +169,11 @@ class MemoryKeyStore:
     async def create(self, client_id: str) -> bytes:
         return self.keys.setdefault(client_id, AESGCM.generate_key(256))
 
-    async def destroy(self, client_id: str) -> None:
-        self.keys.pop(client_id, None)
+    async def destroy(self, client_id: str) -> bool:
+        return self.keys.pop(client_id, None) is not None
+
+    async def held(self, client_ids: Iterable[str]) -> set[str]:
+        return {c for c in client_ids if c in self.keys}
 
 
 def keys_stream_config(replicas: int = 1) -> dict[str, Any]:
@@ -181,12 +200,14 @@ class JetStreamKeyStore:
     deletes and are exported and copied; a key must be deletable for real.
     """
 
-    def __init__(self, nc_provider, master: MasterKey, replicas: int = 1, timeout: float = 5.0) -> None:  # noqa: ANN001
+    def __init__(
+        self, nc_provider, master: MasterKey | None, replicas: int = 1, timeout: float = 5.0, provision: bool = True
+    ) -> None:
         self._nc = nc_provider  # a callable: the runtime's connection exists only once it started
-        self.master = master
+        self.master = master  # None: it can only destroy keys (the ops tool holds no master key)
         self.replicas = replicas
         self.timeout = timeout
-        self._ready = False
+        self._ready = not provision  # False: the stream exists already, leave its configuration alone
 
     @staticmethod
     def subject(client_id: str) -> str:
@@ -229,6 +250,40 @@ class JetStreamKeyStore:
             raise RuntimeError(f"reading the key of client {client_id}: status {headers.get('Status')}")
         return int(headers["Nats-Sequence"]), reply.data
 
+    async def held(self, client_ids: Iterable[str]) -> set[str]:
+        """The clients among these whose key is stored, asked ``HELD_PER_REQUEST`` at a time
+        (one batched direct get for many subjects, not a round trip each)."""
+        await self._ensure()
+        wanted = sorted(client_ids)
+        found: set[str] = set()
+        for start in range(0, len(wanted), HELD_PER_REQUEST):
+            found |= await self._held_among(wanted[start : start + HELD_PER_REQUEST])
+        return found
+
+    async def _held_among(self, client_ids: list[str]) -> set[str]:
+        nc = self._nc()
+        subjects: list[str] = []
+        ended = asyncio.get_running_loop().create_future()
+
+        async def on_reply(msg) -> None:
+            status = (msg.headers or {}).get("Status")
+            if status is None:
+                subjects.append(msg.headers["Nats-Subject"])
+            elif not ended.done():
+                ended.set_result(status)  # 204 after the last one, 404 when none is stored
+
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox, cb=on_reply)
+        try:
+            request = {"multi_last": [self.subject(c) for c in client_ids], "batch": len(client_ids)}
+            await nc.publish(f"$JS.API.DIRECT.GET.{KEYS_STREAM}", orjson.dumps(request), reply=inbox)
+            status = await asyncio.wait_for(ended, self.timeout)
+        finally:
+            await sub.unsubscribe()
+        if status not in ("204", "404"):
+            raise RuntimeError(f"asking which of {len(client_ids)} clients have a key: status {status}")
+        return {subject.split(".", 1)[1] for subject in subjects}
+
     async def get(self, client_id: str) -> bytes | None:
         stored = await self._stored(client_id)
         return None if stored is None else self.master.unwrap(client_id, stored[1])
@@ -253,16 +308,19 @@ class JetStreamKeyStore:
             raise RuntimeError(f"storing the key of client {client_id}: {ack['error']}")
         return key
 
-    async def destroy(self, client_id: str) -> None:
+    async def destroy(self, client_id: str) -> bool:
         from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
 
+        destroyed = False
         while (stored := await self._stored(client_id)) is not None:
             try:
                 # no_erase defaults to false: the server overwrites the stored message.
                 await js_api(self._nc(), f"STREAM.MSG.DELETE.{KEYS_STREAM}", {"seq": stored[0]})
+                destroyed = True
             except JetStreamApiError as exc:
                 if exc.err_code not in (10037, 10057):  # already gone (a concurrent forget)
                     raise
+        return destroyed
 
 
 # --- sealing and opening, with a cache ---------------------------------------------------
@@ -274,10 +332,15 @@ class PersonalDataVault:
     Keys are cached (bounded); ``forget`` drops the cached key with the stored one.
     Another process may hold a cached key for a moment after a forget: readers also
     honour ``ClientForgotten`` (projections blank what they kept).
+
+    With the record of forgotten clients (``forgotten``), a forget is recorded there
+    first, and a client this process knows as forgotten never opens, even if a restored
+    store brought its key back before the record was applied again.
     """
 
-    def __init__(self, keys: ClientKeyStore, cache_size: int = 4096) -> None:
+    def __init__(self, keys: ClientKeyStore, cache_size: int = 4096, forgotten: ForgottenClients | None = None) -> None:
         self.keys = keys
+        self.forgotten = forgotten
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_size = cache_size
 
@@ -300,6 +363,8 @@ class PersonalDataVault:
             return None
         if isinstance(sealed, dict):
             sealed = SealedData.model_validate(sealed)
+        if self.forgotten is not None and self.forgotten.holds(sealed.key_id):
+            return None
         key = self._cache.get(sealed.key_id)
         if key is None:
             key = await self.keys.get(sealed.key_id)
@@ -308,7 +373,12 @@ class PersonalDataVault:
             self._remember(sealed.key_id, key)
         return unseal(key, purpose, sealed)
 
-    async def forget(self, client_id: str) -> None:
+    async def forget(self, client_id: str) -> bool:
+        """Record the client as forgotten (durably, before anything is destroyed), then
+        destroy its key; whether there was a key."""
+        if self.forgotten is not None:
+            await self.forgotten.add(client_id)
         self._cache.pop(client_id, None)
-        await self.keys.destroy(client_id)
+        destroyed = await self.keys.destroy(client_id)
         self._cache.pop(client_id, None)
+        return destroyed

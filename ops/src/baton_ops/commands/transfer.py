@@ -7,24 +7,30 @@ have (an earlier import of the same file is fine: it is resumed). It creates the
 streams if needed and skips events whose id the stream already holds, so
 importing the same file twice stores nothing twice. Order is kept; sequences are
 the new stream's.
+
+After an import the record of forgotten clients (``BATON_FORGOTTEN_DIR``, default
+``<BATON_DATA_DIR>/forgotten``) is applied again, as intake does at start: an export
+taken before a forget, or a ``CLIENT_KEYS`` carried over from an older backup, never
+makes a forgotten client's contacts readable again (``baton_shared.forgotten``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import typer
 
-from baton_shared.contracts import STREAMS
-from baton_shared.eventstore.provisioning import ensure_stream
+from baton_shared.contracts import STREAMS, registry
+from baton_shared.eventstore.jetstream import JetStreamEventStore
+from baton_shared.eventstore.provisioning import JetStreamApiError, ensure_stream, js_api
 from baton_shared.eventstore.reader import read_stream
 
 from baton_ops.catalogue import UsageError, service_names
-from baton_ops.cli import app, console, emit_json, run
+from baton_ops.cli import app, console, emit_json, errors, run
 from baton_ops.event_log import seq_before, stream_info
 from baton_ops.progress import progress
 
@@ -66,10 +72,10 @@ def export(
     run(body)
 
 
-def _write(out, name: str, stream: str, batch, since: datetime | None) -> int:  # noqa: ANN001
+def _write(out, name: str, stream: str, batch, since: datetime | None) -> int:
     written = 0
     for raw in batch:
-        stored_at = datetime.fromtimestamp(raw.timestamp_ns / 1e9, tz=timezone.utc)
+        stored_at = datetime.fromtimestamp(raw.timestamp_ns / 1e9, tz=UTC)
         if since is not None and stored_at < since:
             continue
         try:
@@ -133,13 +139,46 @@ def import_(
                         advance(n, len(items))
                 stored += len(await asyncio.gather(*pending))
                 advance(len(items), len(items))
+        forgetting = await _forget_again(nc)
         if as_json:
-            emit_json({"file": str(source), "imported": stored, "already_present": skipped})
+            emit_json({"file": str(source), "imported": stored, "already_present": skipped, "forgetting": forgetting})
         else:
             console.print(f"imported {stored:,} messages; {skipped:,} already present")
+            console.print(
+                f"forgotten clients: {forgetting['recorded']:,} recorded, {forgetting['written_from_log']:,} added "
+                f"from the log, {forgetting['keys_destroyed']:,} keys destroyed again, "
+                f"{forgetting['events_appended']:,} ClientForgotten appended again"
+            )
         return 0
 
     run(body)
+
+
+async def _forget_again(nc) -> dict[str, int]:
+    """The record of forgotten clients applied to what was imported: the log and the record."""
+    from baton_shared.forgotten import ForgottenClients, reapply_forgetting
+    from baton_shared.service.settings import BatonSettings
+
+    record = ForgottenClients(BatonSettings().forgotten_folder())
+    found = record.folder.is_dir()
+    if not found:
+        errors.print(
+            f"[yellow]no record of forgotten clients at {record.folder} (BATON_FORGOTTEN_DIR): only the log's "
+            "ClientForgotten events were applied, and no record was made here[/yellow]"
+        )
+    # The ops user never touches the clients' keys (deploy/nats/permissions.conf): a key that
+    # came back with a restored store is destroyed by intake, which applies the record before
+    # it serves anything (and again after every reconnection).
+
+    async def held(client_ids: set[str]) -> set[str]:
+        return set()
+
+    async def destroy(client_id: str) -> bool:
+        return False
+
+    store = JetStreamEventStore(nc, STREAMS["intake"], registry)
+    outcome = await reapply_forgetting(nc, record, store, held, destroy, write_back=found)
+    return outcome.as_dict()
 
 
 def _read(source: Path) -> list[dict]:

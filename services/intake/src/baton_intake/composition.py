@@ -8,6 +8,7 @@ from baton_shared.contracts import followup as followup_contracts
 from baton_shared.contracts import intake as contracts
 from baton_shared.contracts import registry
 from baton_shared.eventstore.lazy import LazyEventStore
+from baton_shared.forgotten import ForgottenClients, reapply_forgetting
 from baton_shared.privacy import JetStreamKeyStore, PersonalDataVault, load_master_key
 from baton_shared.service.app import create_service_app
 from baton_shared.service.logging import configure_logging
@@ -36,8 +37,21 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     clients, requests, timeline = ClientsProjection(), RequestsProjection(), TimelineProjection()
     delivery = DeliveryProgressProjection()
+    # Contacts are sealed with a key per client, kept in the CLIENT_KEYS stream (issue 7, erasure);
+    # forgotten clients are recorded apart from the broker's store, so a restored backup cannot
+    # bring their keys back (issue 17): the record is applied again before anything is served.
+    forgotten = ForgottenClients(settings.forgotten_folder())
+
+    async def forget_again(runtime: ServiceRuntime) -> None:
+        await reapply_forgetting(runtime.nc, forgotten, runtime.store, keys.held, vault.forget)
+
     runtime = ServiceRuntime(
-        SERVICE, settings, registry, projections=[clients, requests, timeline, delivery], reactions=REACTIONS
+        SERVICE,
+        settings,
+        registry,
+        projections=[clients, requests, timeline, delivery],
+        reactions=REACTIONS,
+        on_connect=[forget_again],
     )
     app = create_service_app(
         runtime,
@@ -52,11 +66,10 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
         published=PUBLISHED,
         consumed=CONSUMED,
     )
-    # Contacts are sealed with a key per client, kept in the CLIENT_KEYS stream (issue 7, erasure).
     keys = JetStreamKeyStore(
         lambda: runtime.nc, load_master_key(secret_value(settings.master_key), settings.data_dir), replicas=settings.stream_replicas
     )
-    vault = PersonalDataVault(keys)
+    vault = PersonalDataVault(keys, forgotten=forgotten)
     app.state.application = IntakeApplication(LazyEventStore(runtime), clock=clock, vault=vault)
     app.state.views = IntakeViews(runtime.engine, clients, requests, timeline, delivery, vault=vault)
     return app

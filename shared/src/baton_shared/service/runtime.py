@@ -58,6 +58,7 @@ class ServiceRuntime:
         projections: Sequence[Projection] = (),
         reactions: Sequence[Reaction] = (),
         background: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
+        on_connect: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
     ) -> None:
         self.service = service
         self.settings = settings
@@ -84,6 +85,9 @@ class ServiceRuntime:
         self._projections = list(projections)
         self._reactions = list(reactions)
         self._background = list(background)
+        # Run once the stream is provisioned, before anything is served, and again after
+        # every reconnection (the broker may come back restored from a backup).
+        self._on_connect = list(on_connect)
         self.projections: dict[str, ProjectionRunner] = {}
         self.reactions: dict[str, ReactionRunner] = {}
         self.feeds: list[ProjectionFeed] = []  # one live consumer per stream for the projections above
@@ -107,6 +111,19 @@ class ServiceRuntime:
         log.info("NATS connection back", url=f"{url.hostname}:{url.port}" if url else None)
         for worker in [*self.feeds, *self.reactions.values()]:
             worker.poke()
+        if self._on_connect and self.started and not self.stopping:
+            self._tasks = [t for t in self._tasks if not t.done()]
+            self._tasks.append(asyncio.create_task(self._connected_again(), name=f"{self.service}-on-connect"))
+
+    async def _run_on_connect(self) -> None:
+        for step in self._on_connect:
+            await self._patiently(step.__name__, lambda step=step: step(self))
+
+    async def _connected_again(self) -> None:
+        try:
+            await self._run_on_connect()
+        except Exception as exc:  # noqa: BLE001 - logged; the next reconnection or start tries again
+            log.error("a step after reconnecting failed", error=repr(exc)[:300])
 
     @property
     def nc(self) -> NATS:
@@ -126,6 +143,7 @@ class ServiceRuntime:
             self.nc, self.spec, replicas=s.stream_replicas, duplicate_window_s=s.duplicate_window_seconds
         ))
         self._store = JetStreamEventStore(self.nc, self.spec, self.registry)
+        await self._run_on_connect()
         # The schema before any runner touches a table: migrated here, or checked (compose migrates first).
         await prepare_schema(self.service, self.engine, migrate=s.migrate_on_start)
         by_stream: dict[str, list[ProjectionRunner]] = {}

@@ -145,6 +145,11 @@ class BatonSettings(BaseSettings):
     master_key_file: Path | None = Field(None, description="file holding the master key (compose secrets)")
     log_level: str = "INFO"
     log_format: str = Field("json", pattern="^(json|console)$")
+    forgotten_dir: Path | None = Field(
+        None,
+        description="intake and `baton import`: the record of forgotten clients (baton_shared.forgotten), kept and "
+        "backed up apart from the broker's store; unset: <data_dir>/forgotten",
+    )
 
     @model_validator(mode="after")
     def _read_and_check_secrets(self) -> BatonSettings:
@@ -168,6 +173,9 @@ class BatonSettings(BaseSettings):
         if self.database_url:
             return with_password(self.database_url.get_secret_value(), secret_value(self.database_password))
         return f"sqlite+aiosqlite:///{self.data_dir / f'{service}.sqlite3'}"
+
+    def forgotten_folder(self) -> Path:
+        return self.forgotten_dir or self.data_dir / "forgotten"
 
     def port_for(self, service: str) -> int:
         return self.http_port or DEFAULT_PORTS[service]
