@@ -95,14 +95,15 @@ def new_key() -> str:
     return str(uuid.uuid4())
 
 
-def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
+def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -> FastAPI:
+    """The console; ``transport`` (an httpx transport) replaces the network to the services in tests."""
     settings = settings or ConsoleSettings()
     sessions = Sessions(settings.fernet_key(), settings.session_hours)
     urls = {"intake": settings.intake_url, "delivery": settings.delivery_url, "followup": settings.followup_url}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.gateway = Gateway(urls, settings.api_timeout_seconds)
+        app.state.gateway = Gateway(urls, settings.api_timeout_seconds, transport)
         try:
             yield
         finally:

@@ -90,8 +90,10 @@ def error_from(status: int, body: Any) -> ApiError:
 class Gateway:
     """One keep-alive connection pool per service, shared by every person's calls."""
 
-    def __init__(self, urls: dict[str, str], timeout: float) -> None:
-        self.clients = {name: httpx.AsyncClient(base_url=url, timeout=timeout) for name, url in urls.items()}
+    def __init__(self, urls: dict[str, str], timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.clients = {
+            name: httpx.AsyncClient(base_url=url, timeout=timeout, transport=transport) for name, url in urls.items()
+        }
 
     async def close(self) -> None:
         for client in self.clients.values():
