@@ -138,3 +138,19 @@ def test_nats_accepts_its_configuration(name):
     check = subprocess.run([binary, "-c", str(DEPLOY / "nats" / name), "-t"], env=without,
                            capture_output=True, text=True, timeout=30)
     assert check.returncode != 0 and "BATON_OPS_NATS_PASSWORD" in check.stderr  # no default secret
+
+
+def test_the_console_is_a_client_of_the_services_and_nothing_more(compose):
+    """Issue 18: the console talks to the three services over HTTP with each person's token;
+    it has no database, no NATS user and no token of its own, and starts after them."""
+    console = compose.services["console"]
+    spec, env = console.spec, console.environment
+    assert console.command == ["python", "-m", "baton_console"] and spec["build"]["target"] == "console"
+    assert spec["restart"] == "unless-stopped" and ":8000/health" in str(spec["healthcheck"]["test"])
+    assert all(p.endswith(":8000") for p in spec["ports"])
+    assert {env[f"BATON_CONSOLE_{a.upper()}_URL"] for a in APPS} == {f"http://{a}:{DEFAULT_PORTS[a]}" for a in APPS}
+    assert not [k for k in env if "NATS" in k or "DATABASE" in k or k == "BATON_TOKENS"]
+    assert {a: c["condition"] for a, c in spec["depends_on"].items()} == dict.fromkeys(APPS, "service_healthy")
+    assert "change-me" in ENV["BATON_CONSOLE_SECRET"]  # no real key in the repository
+    with pytest.raises(ComposeError, match="BATON_CONSOLE_SECRET"):
+        Compose.load(*FILES["single"], env={k: v for k, v in ENV.items() if k != "BATON_CONSOLE_SECRET"})

@@ -171,3 +171,11 @@ async def test_pages_need_a_session_and_sign_out_ends_it(console):
     assert (await client.post("/signout", data={"csrf_token": csrf})).headers["location"] == "/signin"
     client.cookies.set("baton_session", sealed)  # the old cookie, replayed
     assert (await client.get("/clients/new")).headers["location"] == "/signin"
+
+
+def test_a_placeholder_secret_stops_the_console_with_a_message(tmp_path):
+    with pytest.raises(ValueError, match="BATON_CONSOLE_SECRET .* is not a Fernet key"):
+        create_app(ConsoleSettings(secret="change-me-a-fernet-key", data_dir=tmp_path))
+    made = ConsoleSettings(data_dir=tmp_path).fernet_key()  # a local run makes one, kept for the next start
+    assert made == ConsoleSettings(data_dir=tmp_path).fernet_key()
+    assert (tmp_path / "console.secret").stat().st_mode & 0o077 == 0

@@ -233,6 +233,11 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
             return await to_sign_in(request, SignInNeeded())
         return render(request, "error.html", sessions.read(request), exc.status, message=exc.message)
 
+    @app.get("/health")
+    async def health() -> dict:
+        """The console answers (compose's health check); the services' health is on /ops."""
+        return {"service": "console", "status": "ok"}
+
     # --- signing in and out ---------------------------------------------------------------
 
     @app.get("/signin", response_class=HTMLResponse)

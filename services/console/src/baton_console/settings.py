@@ -29,6 +29,19 @@ class ConsoleSettings(BaseSettings):
     log_level: str = "INFO"
 
     def fernet_key(self) -> bytes:
+        """The key, checked: a placeholder or a malformed key stops the console with a message."""
+        key = self._key()
+        try:
+            Fernet(key)
+        except ValueError as exc:
+            raise ValueError(
+                "BATON_CONSOLE_SECRET (or BATON_CONSOLE_SECRET_FILE) is not a Fernet key: 32 random bytes in "
+                "url-safe base64, e.g. python3 -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'"
+            ) from exc
+        return key
+
+    def _key(self) -> bytes:
         """The key from the setting, the file, or (a local run) ``<data_dir>/console.secret``, made once."""
         if self.secret:
             return self.secret.strip().encode()
