@@ -10,6 +10,8 @@ refused, signing out ends the session.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import time
 import urllib.error
@@ -18,6 +20,7 @@ import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
@@ -223,6 +226,13 @@ def test_a_client_from_registration_to_the_satisfaction_check(stack, browser):
     d.save_screenshot(str(stack.screenshots / "refusal.png"))
     shutil.copy(stack.screenshots / "refusal.png", ROOT / "var" / "screenshots" / "refusal.png")
     reload_until(d, "Not now")  # the relationship says why not, too
+    assert "build: completed" in text(d) and "design: completed" in text(d)  # each department's state
+    d.execute_script("document.querySelector('.picture img').scrollIntoView()")
+    eventually(
+        lambda: d.execute_script("return document.querySelector('.picture img').naturalWidth") > 0,
+        15,
+        "the journey picture",
+    )
     shoot(d, stack, "client")
     assert fits_a_phone(d)
 
@@ -288,3 +298,32 @@ def test_an_unknown_token_is_refused_in_words(stack, browser):
     d.find_element(By.CSS_SELECTOR, "form[action='/signin'] button").click()
     eventually(lambda: "This token is not known to Baton." in text(d), 15, "the refusal")
     assert "not-a-real-token" not in d.current_url
+
+
+def test_a_form_sent_twice_is_recorded_once(stack):
+    """The same form posted twice (a double click, a retry after a lost answer) carries the
+    same Idempotency-Key: the services record it once."""
+
+    def hidden(html: str, action: str) -> dict[str, str]:
+        form = re.search(rf'<form method="post" action="{re.escape(action)}".*?</form>', html, re.DOTALL).group(0)
+        return dict(re.findall(r'name="(csrf_token|idempotency_key)" value="([^"]+)"', form))
+
+    with httpx.Client(base_url=stack.console, timeout=30) as c:
+        page = c.get("/signin")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        assert c.post("/signin", data={"csrf_token": csrf, "token": stack.tokens["alice"]}).status_code == 303
+        form = hidden(c.get("/clients/new").text, "/clients")
+        body = {**form, "name": "Twice Ltd", "segment": "B2B"}
+        first, second = c.post("/clients", data=body), c.post("/clients", data=body)
+        assert first.status_code == second.status_code == 303
+        assert first.headers["location"].split("?")[0] == second.headers["location"].split("?")[0]
+        client_page = first.headers["location"]
+        note = hidden(c.get(client_page).text, client_page.split("?")[0] + "/notes")
+        for _ in range(2):
+            answer = c.post(client_page.split("?")[0] + "/notes", data={**note, "text": "Only once, please"})
+            assert answer.status_code == 303
+    alice = {"Authorization": f"Bearer {stack.tokens['alice']}"}
+    listed = httpx.get(f"{stack.intake}/v1/clients", params={"name": "Twice Ltd"}, headers=alice).json()
+    assert listed["total"] == 1
+    client = httpx.get(f"{stack.intake}/v1/clients/{listed['items'][0]['client_id']}", headers=alice).json()
+    assert [n["text"] for n in client["notes"]] == ["Only once, please"], json.dumps(client["notes"])

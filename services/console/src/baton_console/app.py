@@ -420,40 +420,49 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
         return back(f"/clients/{answer['ids']['client_id']}", "client", "intake", answer)
 
     async def client_ctx(request: Request, session: Session, client_id: str) -> dict:
+        """Four calls in parallel. Each request's departments come from the brief (one call, not
+        one per request); the journey picture is its own image (/clients/{id}/journey.svg), so
+        the page does not wait for the whole timeline."""
         api = api_for(request, session)
         at = after(request)
-        client = await api.get("intake", f"/v1/clients/{client_id}", min_position=at.get("intake"))
-        # The client is the person's (the read above answered): the rest in parallel.
         results = await asyncio.gather(
+            api.get("intake", f"/v1/clients/{client_id}", min_position=at.get("intake")),
             api.get("followup", f"/v1/clients/{client_id}", min_position=at.get("followup")),
             api.get("followup", f"/v1/clients/{client_id}/brief"),
             api.get("followup", "/v1/opportunities", client_id=client_id, limit=50),
-            api.get("intake", f"/v1/clients/{client_id}/timeline", limit=1000),
-            *(
-                api.get("intake", f"/v1/requests/{r['request_id']}", min_position=at.get("intake"))
-                for r in client.get("open_requests", [])
-            ),
             return_exceptions=True,
         )
-        relationship, brief, opportunities, timeline, *requests = (
-            None if isinstance(r, BaseException) else r for r in results
-        )
-        problems = sorted({r.message for r in results if isinstance(r, ApiError)})
         for r in results:
             if isinstance(r, BaseException) and not isinstance(r, ApiError):
                 raise r
-        journey = ""
-        if timeline:
-            journey = render_svg(journey_from_timeline(timeline["items"]), title=f"{client.get('name', '')}: journey")
+        if isinstance(results[0], ApiError):  # not the person's client, or none: nothing else is shown
+            raise results[0]
+        client, relationship, brief, opportunities = (None if isinstance(r, BaseException) else r for r in results)
+        problems = sorted({r.message for r in results if isinstance(r, ApiError) and r.status != 404})
+        progress = {r["request_id"]: r for r in (brief or {}).get("open_requests", [])}
+        # The brief leaves out requests whose delivery was accepted: those few are asked for one by one.
+        done = [
+            r
+            for r in client.get("open_requests", [])
+            if r["request_id"] not in progress and r["status"] == "handed_off"
+        ]
+        for found in await asyncio.gather(
+            *(api.get("intake", f"/v1/requests/{r['request_id']}") for r in done), return_exceptions=True
+        ):
+            if isinstance(found, dict) and found.get("delivery"):
+                delivery = found["delivery"]
+                progress[found["request_id"]] = {
+                    "work_orders": delivery.get("work_orders", []),
+                    "delivery_status": "accepted" if delivery.get("acceptance") else delivery.get("handover"),
+                }
+        requests = [{**r, **progress.get(r["request_id"], {})} for r in client.get("open_requests", [])]
         return {
             "client": client,
             "relationship": relationship,
             "brief": brief,
             "opportunities": opportunities,
-            "requests": [r for r in requests if r],
-            "journey": journey,
+            "requests": requests,
             "problems": problems,
-            "timeline_total": (timeline or {}).get("total", 0),
         }
 
     @app.get("/clients/{client_id}", response_class=HTMLResponse)
@@ -463,9 +472,10 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
 
     @app.get("/clients/{client_id}/journey.svg")
     async def journey_svg(request: Request, client_id: str) -> Response:
+        """The client's journey picture (the first 1,000 events of the timeline)."""
         session = person(request)
         timeline = await api_for(request, session).get("intake", f"/v1/clients/{client_id}/timeline", limit=1000)
-        svg = render_svg(journey_from_timeline(timeline["items"]), title="journey")
+        svg = render_svg(journey_from_timeline(timeline["items"]), title=f"journey of client {client_id}")
         return Response(svg, media_type="image/svg+xml")
 
     def client_again(request: Request, session: Session, client_id: str):
