@@ -127,7 +127,8 @@ def main() -> int:
     ports = {s: SERVICES[s] + args.port_offset for s in services}
     console = importlib.util.find_spec("baton_console") is not None
     console_port = CONSOLE_PORT + args.port_offset
-    for name, port in [("nats-server", args.nats_port), *ports.items(), *([("console", console_port)] if console else [])]:
+    listeners = [("nats-server", args.nats_port), *ports.items(), *([("console", console_port)] if console else [])]
+    for name, port in listeners:
         if not port_free(port):
             print(f"[baton] port {port} for {name} is taken; is Baton already running?", file=sys.stderr)
             return 2

@@ -75,7 +75,8 @@ CASES = [
     ("followup", "GET", "/v1/programs/{program_id}", None, OWNER_READ),
     ("followup", "POST", "/v1/programs/{program_id}/cancel", {"reason": "costs"}, OWNER_WRITE),
     ("followup", "GET", "/metrics", None, {"allow": ("admin", "ops"), "deny": (A, "design")}),
-    *((service, "GET", "/v1/me", None, {"allow": EVERYONE, "deny": ()}) for service in ("intake", "delivery", "followup")),
+    *((service, "GET", "/v1/me", None, {"allow": EVERYONE, "deny": ()}) for service in ("intake", "delivery",
+                                                                                      "followup")),
 ]
 # {spare_request_id} is the route's {request_id}, {spare_client_id} its {client_id}: other ones of
 # alice's, so cancelling and forgetting spare the first.

@@ -231,6 +231,7 @@ async def test_clients_are_found_by_part_of_their_name_in_any_case(api):
     wait = {"min_position": last["position"]["seq"]}
     found = (await api.get("/v1/clients", params={"name": "acme", **wait})).json()
     assert {c["name"] for c in found["items"]} == {"ACME Logistics", "Acme Build"} and found["total"] == 2
-    assert [c["name"] for c in (await api.get("/v1/clients", params={"name": "0%", **wait})).json()["items"]] == ["Bakery 100%"]
+    percent = (await api.get("/v1/clients", params={"name": "0%", **wait})).json()["items"]
+    assert [c["name"] for c in percent] == ["Bakery 100%"]
     assert (await api.get("/v1/clients", params={"name": "me_b", **wait})).json()["total"] == 0
     assert (await api.get("/v1/clients", params={"name": "x" * 201})).status_code == 422
