@@ -327,3 +327,36 @@ def test_a_form_sent_twice_is_recorded_once(stack):
     assert listed["total"] == 1
     client = httpx.get(f"{stack.intake}/v1/clients/{listed['items'][0]['client_id']}", headers=alice).json()
     assert [n["text"] for n in client["notes"]] == ["Only once, please"], json.dumps(client["notes"])
+
+
+def test_the_head_sees_every_client_and_the_escalations_and_ops_see_lag_and_journeys(stack, browser):
+    d = browser
+    admin = {"Authorization": f"Bearer {stack.tokens['admin']}"}
+    made = httpx.post(
+        f"{stack.intake}/v1/clients",
+        headers=admin,
+        json={"name": "Bob's Bakery", "segment": "B2B", "account_manager": "bob"},
+    ).json()
+    client_id = made["ids"]["client_id"]
+    sign_in(d, stack, "admin")  # the head of account management, until a `head` role exists
+    assert d.current_url.split("?")[0].endswith("/clients")
+    reload_until(d, "Bob's Bakery")
+    assert "All clients" in text(d) and "Escalations" in text(d)
+    sign_out(d)
+
+    sign_in(d, stack, "ops")
+    assert d.current_url.endswith("/ops")
+    for projection in ("intake.clients", "delivery.work_orders", "followup.relationships"):
+        assert projection in text(d)
+    assert "No HTTP API exposes parked events" in text(d)
+    shoot(d, stack, "ops")
+    d.get(f"{stack.console}/journey?id={client_id}")
+    assert "events." in text(d) and "ClientRegistered" in d.page_source
+    d.get(f"{stack.console}/journey?id=00000000-0000-4000-8000-000000000000")
+    assert "baton trace" in text(d)
+    # Ops read; they cannot write through the console either (the API refuses, in words).
+    d.get(f"{stack.console}/clients/{client_id}")
+    assert "Bob's Bakery" in text(d)
+    fill(d, "note-text", "ops trying to write")
+    submit(d, f"/clients/{client_id}/notes")
+    eventually(lambda: "may not" in text(d), 15, "the refusal")

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 pytestmark = pytest.mark.unit
 CLIENT = "11111111-2222-4333-8444-555555555555"
+FOLLOW_UP = "66666666-7777-4888-8999-000000000000"
 TOKEN = "alice-token-0000000000"
 
 
@@ -61,11 +62,27 @@ class StandIn:
         self.keys: list[str | None] = []
         self.app.get("/v1/me")(self.me)
         self.app.post("/v1/clients")(self.register)
+        self.app.get("/v1/agenda")(self.agenda)
+        self.app.post("/v1/follow-ups/{follow_up_id}/contacts")(self.register)
 
     async def me(self, request: Request):
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return JSONResponse({"detail": "unknown bearer token"}, status_code=401)
         return {"name": "alice", "role": "account_manager", "department": None}
+
+    async def agenda(self):
+        item = {
+            "follow_up_id": FOLLOW_UP,
+            "client_id": CLIENT,
+            "client_name": "Villa Rossi",
+            "tier": "key",
+            "kind": "review",
+            "due_on": "2026-12-01",
+            "reason": "key account: a review every 30 days",
+            "overdue_days": 1,
+            "offer_title": None,
+        }
+        return {"items": [item], "total": 1, "limit": 20, "offset": 0}
 
     async def register(self, request: Request):
         self.keys.append(request.headers.get("idempotency-key"))
@@ -179,3 +196,24 @@ def test_a_placeholder_secret_stops_the_console_with_a_message(tmp_path):
     made = ConsoleSettings(data_dir=tmp_path).fernet_key()  # a local run makes one, kept for the next start
     assert made == ConsoleSettings(data_dir=tmp_path).fernet_key()
     assert (tmp_path / "console.secret").stat().st_mode & 0o077 == 0
+
+
+async def test_a_contact_the_policy_refuses_is_explained_on_the_agenda(console):
+    client, stand_in = console
+    await signed_in(client)
+    agenda = await client.get("/agenda")
+    assert "Review call" in agenda.text and "key account: a review every 30 days" in agenda.text
+    assert 'hx-trigger="every 3s' in agenda.text  # the list asks for changes by itself
+    form = hidden(agenda.text, f"/follow-ups/{FOLLOW_UP}/contact")
+    reason = "2 contacts in the last 30 days reach the client's limit of 2; next contact possible on 2026-12-20"
+    stand_in.answers.append(
+        (409, {"detail": f"the client's contact policy refuses this contact: {reason}", "refusal": "frequency_cap"})
+    )
+    answer = await client.post(
+        f"/follow-ups/{FOLLOW_UP}/contact", data={**form, "channel": "phone", "outcome": "reached"}
+    )
+    assert answer.status_code == 409
+    shown = re.search(r'<div class="error" role="alert" id="refusal">(.*?)</div>', answer.text, re.DOTALL).group(1)
+    assert "Not recorded." in shown and reason.replace("'", "&#39;") in shown and "kept in the client" in shown
+    fragment = await client.get("/agenda?fragment=1")
+    assert fragment.text.lstrip().startswith('<section id="agenda"') and "<html" not in fragment.text
