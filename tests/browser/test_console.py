@@ -360,3 +360,32 @@ def test_the_head_sees_every_client_and_the_escalations_and_ops_see_lag_and_jour
     fill(d, "note-text", "ops trying to write")
     submit(d, f"/clients/{client_id}/notes")
     eventually(lambda: "may not" in text(d), 15, "the refusal")
+
+
+def test_a_person_signs_in_and_records_a_nuance_with_the_keyboard_alone(stack, browser):
+    from selenium.webdriver.common.keys import Keys
+
+    d = browser
+    alice = {"Authorization": f"Bearer {stack.tokens['alice']}"}
+    made = httpx.post(
+        f"{stack.intake}/v1/clients",
+        headers=alice,
+        json={"name": "Keyboard Kft", "segment": "B2B", "account_manager": "alice"},
+    ).json()
+    d.get(f"{stack.console}/signin")
+    d.switch_to.active_element.send_keys(stack.tokens["alice"], Keys.ENTER)  # the token field has the focus
+    eventually(lambda: d.current_url.endswith("/agenda"), 15, "signed in")
+    d.switch_to.active_element.send_keys(Keys.TAB)
+    assert d.switch_to.active_element.text == "Skip to content"  # the first stop skips the navigation
+    d.get(f"{stack.console}/clients/{made['ids']['client_id']}")
+    textarea = d.find_element(By.ID, "note-text")
+    assert d.find_element(By.CSS_SELECTOR, "label[for=note-text]").text == "A new nuance"
+    textarea.send_keys("Prefers e-mail")
+    textarea.send_keys(Keys.TAB)  # to the form's button
+    d.switch_to.active_element.send_keys(Keys.ENTER)
+    eventually(lambda: "Nuance recorded." in text(d) and "Prefers e-mail" in text(d), 15, "the nuance")
+    unlabelled = d.execute_script(
+        "return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))"
+        ".filter(e => !(e.id && document.querySelector(`label[for='${e.id}']`))).map(e => e.name)"
+    )
+    assert unlabelled == [], f"inputs without a label: {unlabelled}"
