@@ -235,3 +235,4 @@ async def test_clients_are_found_by_part_of_their_name_in_any_case(api):
     assert [c["name"] for c in percent] == ["Bakery 100%"]
     assert (await api.get("/v1/clients", params={"name": "me_b", **wait})).json()["total"] == 0
     assert (await api.get("/v1/clients", params={"name": "x" * 201})).status_code == 422
+    assert (await api.get("/v1/clients", params={"name": "a\x00"})).status_code == 422  # PostgreSQL takes no NUL
