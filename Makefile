@@ -8,11 +8,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install run test bench clean
 
-$(STAMP): pyproject.toml shared/pyproject.toml services/intake/pyproject.toml services/delivery/pyproject.toml services/followup/pyproject.toml ops/pyproject.toml
+$(STAMP): pyproject.toml shared/pyproject.toml services/intake/pyproject.toml services/delivery/pyproject.toml services/followup/pyproject.toml services/console/pyproject.toml ops/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Baton needs Python 3.11+ (set PYTHON=python3.x)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e shared -e services/intake -e services/delivery -e services/followup -e ops -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e shared -e services/intake -e services/delivery -e services/followup -e services/console -e ops -e ".[dev]"
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -63,7 +63,7 @@ class Embedded:
         for _ in range(200):
             offset = random.randint(20_000, 40_000)
             ok = True
-            for port in SERVICES.values():
+            for port in (*SERVICES.values(), 8000):  # 8000: the console, when installed
                 with socket.socket() as s:
                     try:
                         s.bind(("127.0.0.1", port + offset))

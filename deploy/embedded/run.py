@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 SERVICES = {"intake": 8001, "delivery": 8002, "followup": 8003}
+CONSOLE_PORT = 8000  # the web console, started after the services when installed
 
 
 def runnable_services() -> list[str]:
@@ -124,7 +125,10 @@ def main() -> int:
         return 2
     services = runnable_services()
     ports = {s: SERVICES[s] + args.port_offset for s in services}
-    for name, port in [("nats-server", args.nats_port), *ports.items()]:
+    console = importlib.util.find_spec("baton_console") is not None
+    console_port = CONSOLE_PORT + args.port_offset
+    listeners = [("nats-server", args.nats_port), *ports.items(), *([("console", console_port)] if console else [])]
+    for name, port in listeners:
         if not port_free(port):
             print(f"[baton] port {port} for {name} is taken; is Baton already running?", file=sys.stderr)
             return 2
@@ -174,9 +178,26 @@ def main() -> int:
             )
             if children[service].poll() is not None:
                 raise RuntimeError(f"{service} exited with status {children[service].returncode}")
+        if console and not stopping:
+            children["console"] = subprocess.Popen(
+                [sys.executable, "-m", "baton_console"],
+                env={
+                    **env,
+                    "BATON_CONSOLE_HTTP_PORT": str(console_port),
+                    **{f"BATON_CONSOLE_{s.upper()}_URL": f"http://127.0.0.1:{ports[s]}" for s in services},
+                },
+                start_new_session=True,
+            )
+            wait_until(lambda: listening(console_port) or stopping or children["console"].poll() is not None, 60,
+                       "console")
+            if children["console"].poll() is not None:
+                raise RuntimeError(f"console exited with status {children['console'].returncode}")
         if not stopping:
             for service in services:
                 print(f"[baton] {service:9} http://127.0.0.1:{ports[service]}  (API docs at /docs)", flush=True)
+            if console:
+                print(f"[baton] console   http://127.0.0.1:{console_port}  (sign in with a token from "
+                      f"{tokens or 'BATON_TOKENS_FILE'})", flush=True)
             if tokens is not None:
                 admin = admin_token(tokens) or "<a token from the file>"
                 print(f"[baton] try: curl -H 'Authorization: Bearer {admin}' http://127.0.0.1:{ports[services[0]]}/v1/clients",
@@ -194,7 +215,7 @@ def main() -> int:
         clean = False
     finally:
         print("[baton] stopping services", flush=True)
-        for service, proc in children.items():
+        for service, proc in sorted(children.items(), key=lambda kv: kv[0] != "console"):  # the console first
             clean = stop(proc, service) and clean
         clean = stop(nats, "nats-server") and clean
         nats_log.close()

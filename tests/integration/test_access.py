@@ -75,6 +75,8 @@ CASES = [
     ("followup", "GET", "/v1/programs/{program_id}", None, OWNER_READ),
     ("followup", "POST", "/v1/programs/{program_id}/cancel", {"reason": "costs"}, OWNER_WRITE),
     ("followup", "GET", "/metrics", None, {"allow": ("admin", "ops"), "deny": (A, "design")}),
+    *((service, "GET", "/v1/me", None, {"allow": EVERYONE, "deny": ()}) for service in ("intake", "delivery",
+                                                                                      "followup")),
 ]
 # {spare_request_id} is the route's {request_id}, {spare_client_id} its {client_id}: other ones of
 # alice's, so cancelling and forgetting spare the first.
@@ -235,6 +237,13 @@ async def test_every_endpoint_refuses_the_anonymous_and_the_wrong_role_and_serve
         timeline = await call(svc.intake, "GET", f"/v1/clients/{ids['client_id']}/timeline?limit=1000&min_position={r.json()['position']['seq']}", None, alice)
         assert timeline.json()["items"][-1]["actor"] == A
         assert (await call(svc.intake, "GET", "/v1/clients/00000000-0000-4000-8000-000000000000", None, alice)).status_code == 404
+
+        # Who a token belongs to, on every service (the console asks it at sign-in).
+        for client in clients.values():
+            assert (await call(client, "GET", "/v1/me", None, design)).json() == {
+                "name": "dora", "role": "department", "department": "design"}
+            assert (await call(client, "GET", "/v1/me", None, alice)).json() == {
+                "name": A, "role": "account_manager", "department": None}
 
         # Open without a token: health (compose checks), the API descriptions.
         for client in clients.values():

@@ -44,7 +44,7 @@ def test_both_profiles_parse_with_the_example_settings(compose):
     assert {"nats", "postgres", *APPS, *(f"{a}-migrate" for a in APPS)} <= set(services)
 
 
-SECRETS = [k for k in ENV if "PASSWORD" in k or k in ("BATON_TOKENS", "BATON_MASTER_KEY")]
+SECRETS = [k for k in ENV if "PASSWORD" in k or k in ("BATON_TOKENS", "BATON_MASTER_KEY", "BATON_CONSOLE_SECRET")]
 
 
 def test_a_missing_secret_stops_compose_with_its_name():
@@ -198,3 +198,20 @@ def test_the_services_migrations_and_ops_tool_refuse_the_example_placeholder_pas
     done = subprocess.run([sys.executable, "-c", "from baton_ops.cli import main; main()", "streams"],
                           env=service_env(ops, {}, None, None), capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode != 0 and "is still the placeholder" in done.stderr, done.stderr
+
+
+def test_the_console_is_a_client_of_the_services_and_nothing_more(compose):
+    """Issue 18: the console talks to the three services over HTTP with each person's token;
+    it has no database, no NATS user and no token of its own, and starts after them."""
+    console = compose.services["console"]
+    spec, env = console.spec, console.environment
+    assert console.command == ["python", "-m", "baton_console"] and spec["build"]["target"] == "console"
+    assert spec["restart"] == "unless-stopped" and ":8000/health" in str(spec["healthcheck"]["test"])
+    assert all(p.endswith(":8000") for p in spec["ports"])
+    assert {env[f"BATON_CONSOLE_{a.upper()}_URL"] for a in APPS} == {f"http://{a}:{DEFAULT_PORTS[a]}" for a in APPS}
+    assert not [k for k in env if "NATS" in k or "DATABASE" in k or k.startswith("BATON_TOKENS")]
+    assert env["BATON_CONSOLE_SECRET_FILE"] == "/run/secrets/baton_console_secret" and "BATON_CONSOLE_SECRET" not in env
+    assert {a: c["condition"] for a, c in spec["depends_on"].items()} == dict.fromkeys(APPS, "service_healthy")
+    assert "change-me" in ENV["BATON_CONSOLE_SECRET"]  # no real key in the repository
+    with pytest.raises(ComposeError, match="BATON_CONSOLE_SECRET"):
+        Compose.load(*FILES["single"], env={k: v for k, v in ENV.items() if k != "BATON_CONSOLE_SECRET"})

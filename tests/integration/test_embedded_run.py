@@ -31,7 +31,7 @@ def port_free(port: int) -> bool:
 def free_offset() -> int:
     for _ in range(50):
         offset = random.randint(20_000, 40_000)
-        if all(port_free(8001 + offset + n) for n in range(3)):
+        if all(port_free(8000 + offset + n) for n in range(4)):  # the console and the three services
             return offset
     raise RuntimeError("no free ports")
 
@@ -98,6 +98,16 @@ def test_embedded_run_starts_answers_health_and_stops_cleanly(tmp_path):
             assert r.status == 201
         assert (tmp_path / "var/jetstream").is_dir() and (tmp_path / "var/intake.sqlite3").exists()
         assert (tmp_path / "var/delivery.sqlite3").exists()
+        deadline = time.monotonic() + 30  # the console starts once the services are healthy
+        while time.monotonic() < deadline:
+            try:
+                if get_json(f"http://127.0.0.1:{8000 + offset}/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail("the console never answered /health")
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -109,6 +119,7 @@ def test_embedded_run_starts_answers_health_and_stops_cleanly(tmp_path):
     assert proc.returncode == 0, output
     assert "[baton] stopped" in output and "not cleanly" not in output
     assert f"API tokens: {tmp_path / 'var/tokens.json'}" in output
-    for port in (nats_port, 8001 + offset, 8002 + offset):
+    assert f"console   http://127.0.0.1:{8000 + offset}" in output
+    for port in (nats_port, 8000 + offset, 8001 + offset, 8002 + offset):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"

@@ -221,3 +221,18 @@ async def test_writes_carry_the_http_correlation_id_as_causation(api, nats):
     [event] = timeline.json()["items"]
     assert event["causation_id"] == "call-42" and event["actor"] == "alice" and event["correlation_id"] == cid
     assert datetime.fromisoformat(event["occurred_at"]).tzinfo is not None
+
+
+async def test_clients_are_found_by_part_of_their_name_in_any_case(api):
+    """The console's "my clients" search: ``name=`` matches part of the name, any case;
+    ``%`` and ``_`` are plain characters, not wildcards."""
+    for name in ("Acme Build", "ACME Logistics", "Bakery 100%", "Zeta_Works"):
+        last = await register(api, name=name)
+    wait = {"min_position": last["position"]["seq"]}
+    found = (await api.get("/v1/clients", params={"name": "acme", **wait})).json()
+    assert {c["name"] for c in found["items"]} == {"ACME Logistics", "Acme Build"} and found["total"] == 2
+    percent = (await api.get("/v1/clients", params={"name": "0%", **wait})).json()["items"]
+    assert [c["name"] for c in percent] == ["Bakery 100%"]
+    assert (await api.get("/v1/clients", params={"name": "me_b", **wait})).json()["total"] == 0
+    assert (await api.get("/v1/clients", params={"name": "x" * 201})).status_code == 422
+    assert (await api.get("/v1/clients", params={"name": "a\x00"})).status_code == 422  # PostgreSQL takes no NUL

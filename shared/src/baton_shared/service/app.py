@@ -27,7 +27,16 @@ from baton_shared import idempotency
 from baton_shared.eventstore.port import AppendUnconfirmed, ConcurrencyConflict, EventStoreUnavailable
 from baton_shared.projections.runner import is_transient
 from baton_shared.service import metrics
-from baton_shared.service.access import OPS, TokenBook, authenticated, has_access_rule, roles
+from baton_shared.service.access import (
+    ACCOUNT_MANAGER,
+    DEPARTMENT,
+    OPS,
+    Identity,
+    TokenBook,
+    authenticated,
+    has_access_rule,
+    roles,
+)
 from baton_shared.service.api_docs import install_api_docs
 from baton_shared.service.asyncapi import asyncapi_document
 from baton_shared.service.compiled_routes import compile_routes
@@ -219,7 +228,15 @@ def create_service_app(
     async def asyncapi_json() -> JSONResponse:
         return JSONResponse(asyncapi)
 
+    me = APIRouter(tags=["access"])
+
+    @me.get("/v1/me", summary="Who the token belongs to: name, role, department")
+    async def whoami(who: Identity = roles(OPS, ACCOUNT_MANAGER, DEPARTMENT, what="ask who they are")) -> dict:
+        # Every role may ask; a console learns whom it signed in from this.
+        return {"name": who.name, "role": who.role, "department": who.department}
+
     app.include_router(ops)
+    app.include_router(me)
     for router in routers:
         app.include_router(router, dependencies=[Depends(authenticated)])
     for route in app.routes:

@@ -45,13 +45,14 @@ async def register_client(
 )
 async def list_clients(
     account_manager: str | None = Query(None, max_length=200),
+    name: str | None = Query(None, max_length=200, description="part of the client's name, any case"),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
     views=Depends(dep.views),
     who=dep.clients_rule,
 ) -> Page:
     account_manager = dep.only_own(who, account_manager, "list the clients")
-    items, total = await views.list_clients(account_manager, limit, offset)
+    items, total = await views.list_clients(account_manager, limit, offset, name=name)
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 

@@ -48,9 +48,14 @@ class IntakeViews:
             client["open_requests"] = [json_row(x) for x in open_requests.mappings()]
             return client
 
-    async def list_clients(self, account_manager: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
+    async def list_clients(
+        self, account_manager: str | None, limit: int, offset: int, name: str | None = None
+    ) -> tuple[list[dict], int]:
         c = self.clients
         where = [] if account_manager is None else [c.c.account_manager == account_manager]
+        if name and name.strip():  # part of the name, any case; % and _ are plain characters
+            escaped = name.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(func.lower(c.c.name).like(f"%{escaped}%", escape="\\"))
         async with self.engine.connect() as conn:
             total = await conn.scalar(select(func.count()).select_from(c).where(*where))
             rows = await conn.execute(

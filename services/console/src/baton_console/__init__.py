@@ -1,0 +1,1 @@
+"""Baton console: server-rendered pages over the three services' public HTTP APIs."""
