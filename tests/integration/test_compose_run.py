@@ -29,6 +29,7 @@ from tests.integration.deployed import (
     post,
     run_one_shot,
     service_env,
+    tcp_relay,
     wait_until,
     wait_until_async,
 )
@@ -154,3 +155,35 @@ def _the_ops_tool_reads_everything(compose: Compose, hosts: dict[str, str], post
     done = subprocess.run([*baton, "streams", "--json"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert '"INTAKE"' in done.stdout and '"DELIVERY"' in done.stdout
+
+
+async def test_a_migrate_step_started_before_postgres_listens_waits_for_it(postgres_url):
+    """Compose's migrate step as compose runs it (its command, no extra option), its PostgreSQL
+    still in the image's init step (nothing on TCP): it waits, then migrates once it can."""
+    from sqlalchemy.engine import make_url
+
+    compose = Compose.load("docker-compose.yml", env=compose_settings())
+    service = compose.services["delivery-migrate"]
+    env = service_env(service, {}, postgres_url, None)
+    await fresh_database(env["BATON_DATABASE_URL"])
+    database, port = make_url(env["BATON_DATABASE_URL"]), free_port()
+    env["BATON_DATABASE_URL"] = database.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *service.command[1:], env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    relay = None
+    try:
+        async with asyncio.timeout(60):
+            first = (await proc.stdout.readline()).decode()
+        assert "waiting for the database" in first, first
+        relay = await tcp_relay(port, database.host or "127.0.0.1", database.port or 5432)
+        async with asyncio.timeout(90):
+            rest = (await proc.stdout.read()).decode()
+            assert await proc.wait() == 0, first + rest
+        assert "delivery: database at" in rest, first + rest
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if relay is not None:
+            relay.close()
