@@ -13,7 +13,7 @@ LOCK   := requirements.lock
 UV_VERSION := 0.13.9
 UPGRADE ?= --upgrade
 
-.PHONY: install run test bench lock clean
+.PHONY: install run test bench lock secrets clean
 
 $(STAMP): $(LOCK) pyproject.toml shared/pyproject.toml services/intake/pyproject.toml services/delivery/pyproject.toml services/followup/pyproject.toml ops/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Baton needs Python 3.11+ (set PYTHON=python3.x)")'
@@ -40,6 +40,10 @@ $(BENCH_STAMP): $(STAMP) $(LOCK) pyproject.toml
 # make bench BENCH_ARGS=--full     the 1,000,000-event stream (see README, Figures)
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# make secrets: deploy/.env for docker compose, every secret a fresh random value (see README)
+secrets:
+	$(PYTHON) deploy/make-secrets
 
 # make lock            every dependency to the newest version the pyproject files allow
 # make lock UPGRADE=   only what a changed pyproject file needs (after adding a dependency)
