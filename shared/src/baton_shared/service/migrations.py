@@ -50,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.projections.base import Projection
 from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
+from baton_shared.projections.runner import is_transient
 from baton_shared.service.logging import configure_logging, get_logger
 
 log = get_logger("baton.migrations")
@@ -240,8 +241,6 @@ async def wait_for_database(engine: AsyncEngine, within: float, *, on_wait=None)
     """Return once the database answers a query; wait out outages (refused, starting up) for
     ``within`` seconds, then raise :class:`DatabaseNotReady`. A database that answers with an
     error (unknown database, wrong password) is not waited for: that error is raised at once."""
-    from baton_shared.projections.runner import is_transient
-
     deadline = time.monotonic() + within
     delay, waited = 0.25, False
     while True:
