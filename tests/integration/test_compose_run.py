@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import base64
-import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from datetime import date, timedelta
+from pathlib import Path
 
 import nats as nats_py
 import pytest
@@ -39,10 +40,14 @@ APPS = [a for a in ("intake", "delivery", "followup") if importlib.util.find_spe
 
 
 def compose_settings() -> dict[str, str]:
-    """The example settings with fresh secrets, as an operator's deploy/.env would have."""
-    env = read_env_file(DEPLOY / ".env.example")
-    fresh = {k: (secrets.token_hex(16) if "PASSWORD" in k else TEST_TOKENS if k == "BATON_TOKENS" else v) for k, v in env.items()}
-    return {**fresh, "BATON_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode()}
+    """deploy/.env as the README's quick start makes it (deploy/make-secrets: every password
+    and the master key), with the suite's API tokens, which the requests below carry."""
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copy(DEPLOY / ".env.example", folder)
+        done = subprocess.run([sys.executable, str(DEPLOY / "make-secrets"), "--deploy", folder],
+                              capture_output=True, text=True, check=False, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return {**read_env_file(Path(folder) / ".env"), "BATON_TOKENS": TEST_TOKENS}
 
 
 async def test_compose_services_run_with_their_own_nats_users_and_nothing_more(tmp_path, postgres_url):
