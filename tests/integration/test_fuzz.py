@@ -21,9 +21,10 @@ from datetime import timedelta
 
 import pytest
 
+from tests.conftest import import_or_fail_in_ci
 from tests.integration.services import all_three, eventually
 
-schemathesis = pytest.importorskip("schemathesis")
+schemathesis = import_or_fail_in_ci("schemathesis")  # skipped without it, except in CI
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 

@@ -11,12 +11,13 @@ import sys
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
-
 from baton_shared.projections.sql import make_engine
 from baton_shared.service import migrations
 from baton_shared.service.migrations import SchemaNotCurrent, context_options, schema_of
 from baton_shared.service.settings import BatonSettings
+from sqlalchemy import inspect
+
+from tests.integration.deployed import tcp_relay
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVICES = [s for s in ("intake", "delivery", "followup") if importlib.util.find_spec(f"baton_{s}.__main__")]
@@ -26,7 +27,7 @@ def service_schema(service: str):
     """The tables the running service defines: its composition root's projections."""
     module = __import__(f"baton_{service}.composition", fromlist=["create_app"])
     app = module.create_app(BatonSettings(database_url="sqlite+aiosqlite://", log_level="WARNING"))
-    return schema_of(app.state.runtime._projections)  # noqa: SLF001 - what the service really runs
+    return schema_of(app.state.runtime._projections)
 
 
 def diff(conn, service: str, metadata) -> list:
@@ -90,7 +91,12 @@ def test_the_migrate_command_upgrades_then_checks(tmp_path):
 
     def run(*args):
         return subprocess.run(
-            [sys.executable, "-m", "baton_delivery", *args], env=env, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "baton_delivery", *args],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     check = run("migrate", "--check")
@@ -100,3 +106,94 @@ def test_the_migrate_command_upgrades_then_checks(tmp_path):
     assert run("migrate", "--check").returncode == 0
     bad = run("migrate", "--sideways")
     assert bad.returncode == 2 and "--sideways" in bad.stderr
+
+
+# --- the one-shot migrate step meets a database that is not up yet (compose, first start) ---
+
+
+async def _migrate(url: str, *args: str) -> asyncio.subprocess.Process:
+    env = {**os.environ, "BATON_DATABASE_URL": url, "BATON_LOG_FORMAT": "console"}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "baton_delivery",
+        "migrate",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def _read_until(proc: asyncio.subprocess.Process, wanted: str, timeout: float) -> str:
+    """Output up to the line containing ``wanted`` (or all of it, if the process ends first)."""
+    seen = ""
+    async with asyncio.timeout(timeout):
+        while line := (await proc.stdout.readline()).decode():
+            seen += line
+            if wanted in line:
+                break
+    return seen
+
+
+@pytest.mark.postgres
+async def test_migrate_waits_for_a_database_that_starts_listening_later(postgres_url):
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import _fresh_schema, free_port
+
+    await _fresh_schema(postgres_url)
+    real = make_url(postgres_url)
+    port = free_port()  # nothing listens here yet: PostgreSQL still running its init step
+    proc = await _migrate(real.set(host="127.0.0.1", port=port).render_as_string(hide_password=False), "--wait", "60")
+    relay = None
+    try:
+        seen = await _read_until(proc, "waiting for the database", 30)
+        assert "waiting for the database" in seen, seen  # refused, and it waits instead of exiting 1
+        relay = await tcp_relay(port, real.host or "127.0.0.1", real.port or 5432)  # the database appears
+        async with asyncio.timeout(60):
+            rest = (await proc.stdout.read()).decode()
+            code = await proc.wait()
+        assert code == 0, seen + rest
+        assert "delivery: database at 0001 (was empty)" in rest, seen + rest
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if relay is not None:
+            relay.close()
+    engine = make_engine(postgres_url)
+    try:
+        assert await migrations.current("delivery", engine) == migrations._head("delivery")
+    finally:
+        await engine.dispose()
+
+
+async def test_migrate_gives_up_after_its_bound_with_a_clear_message():
+    from tests.conftest import free_port
+
+    started = asyncio.get_running_loop().time()
+    proc = await _migrate(f"postgresql+asyncpg://delivery:secret@127.0.0.1:{free_port()}/delivery", "--wait", "2")
+    async with asyncio.timeout(60):
+        out = (await proc.stdout.read()).decode()
+        code = await proc.wait()
+    took = asyncio.get_running_loop().time() - started
+    assert code == 1, out
+    assert "delivery: the database did not answer within 2 s" in out, out
+    assert "127.0.0.1" in out and "secret" not in out  # where it looked, never the password
+    assert took >= 2, took
+
+
+@pytest.mark.postgres
+async def test_migrate_does_not_wait_out_a_database_that_answers_no(postgres_url):
+    """A database that is up but refuses (here: it does not exist) is a fault, reported at once."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_url)
+    proc = await _migrate(
+        url.set(database=f"{url.database}_nowhere").render_as_string(hide_password=False), "--wait", "120"
+    )
+    async with asyncio.timeout(60):
+        out = (await proc.stdout.read()).decode()
+        code = await proc.wait()
+    assert code == 1 and "cannot migrate the database" in out and "does not exist" in out, out

@@ -3,11 +3,19 @@
 import importlib
 
 import pytest
-
-from baton_shared.contracts import STREAMS, registry
-from baton_ops.catalogue import PROJECTIONS, find_owner, projections_of, reaction_names, wired_reactions
-from baton_ops.catalogue import UsageError, service
+from baton_ops.catalogue import (
+    PROJECTIONS,
+    UsageError,
+    find_owner,
+    projections_of,
+    reaction_names,
+    service,
+    wired_reactions,
+)
 from baton_ops.journey import CLIENT_AGGREGATE, LINKS
+from baton_shared.contracts import STREAMS, registry
+
+from tests.conftest import missing
 
 
 def _package_projections(name: str):
@@ -24,7 +32,7 @@ def test_every_service_s_projections_are_in_the_catalogue(name):
     assert name in PROJECTIONS
     built = _package_projections(name)
     if built is None:
-        pytest.skip(f"{name} has no projections yet")
+        missing(f"{name}'s projections (baton_{name}.projections)")  # a skip, except in CI
     assert {p.name for p in built} <= {p.name for p in projections_of(name)}, (
         f"baton_ops.catalogue.PROJECTIONS misses some of {name}'s projections"
     )
@@ -35,7 +43,7 @@ async def test_every_reaction_the_service_wires_can_be_retried(name, tmp_path, m
     try:
         importlib.import_module(f"baton_{name}.composition")
     except ModuleNotFoundError:
-        pytest.skip(f"{name} has no composition root yet")
+        missing(f"{name}'s composition root (baton_{name}.composition)")  # a skip, except in CI
     monkeypatch.setenv(f"BATON_{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}")
     async with wired_reactions(service(name)) as (reactions, _engine):
         assert sorted(reactions) == reaction_names(name)
@@ -46,10 +54,17 @@ async def test_every_reaction_the_service_wires_can_be_retried(name, tmp_path, m
 def test_every_aggregate_type_is_reachable_from_a_client():
     """`baton trace` and `--client` find a client's aggregates by its id or through LINKS."""
     types = {cls.aggregate_type for cls in registry.types() if hasattr(cls, "aggregate_type")}
-    assert types - {CLIENT_AGGREGATE} <= set(LINKS), f"no link leads from a client to {types - {CLIENT_AGGREGATE} - set(LINKS)}"
+    assert types - {CLIENT_AGGREGATE} <= set(LINKS), (
+        f"no link leads from a client to {types - {CLIENT_AGGREGATE} - set(LINKS)}"
+    )
     for service_name, event_type, field in LINKS.values():
         cls = registry.get(event_type)
-        assert cls is not None and cls.service == service_name and field in cls.model_fields and "client_id" in cls.model_fields
+        assert (
+            cls is not None
+            and cls.service == service_name
+            and field in cls.model_fields
+            and "client_id" in cls.model_fields
+        )
 
 
 def test_owners_are_resolved_or_refused():

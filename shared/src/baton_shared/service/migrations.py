@@ -9,7 +9,11 @@ at one database by mistake do not trample each other's history.
 Two ways to apply it:
 
 - ``python -m baton_<service> migrate`` (what docker compose runs as a one-shot
-  step before the service starts; ``--check`` only reports, exit 1 if behind);
+  step before the service starts; ``--check`` only reports, exit 1 if behind). It
+  first waits, up to ``--wait`` seconds, for a database that does not answer yet:
+  on fresh volumes the postgres image runs its init step on a server that does not
+  listen on TCP, and a step that gave up at the first refused connect would leave
+  its service never started;
 - at start-up when ``BATON_MIGRATE_ON_START`` is true (the default: the embedded
   run and the tests start on empty SQLite files and PostgreSQL schemas). With it
   false (compose), a service whose database is not at the code's head refuses
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -45,11 +50,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.projections.base import Projection
 from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
+from baton_shared.projections.runner import is_transient
 from baton_shared.service.logging import configure_logging, get_logger
 
 log = get_logger("baton.migrations")
 
 DYNAMIC_TABLE_MARKERS = ("__rebuild", "__at_")
+DEFAULT_WAIT_SECONDS = 60.0
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database did not answer within the time the migrate step may wait for it."""
 
 
 class SchemaNotCurrent(RuntimeError):
@@ -97,7 +108,7 @@ def is_dynamic(name: str | None) -> bool:
     return bool(name) and any(marker in name for marker in DYNAMIC_TABLE_MARKERS)
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001 - Alembic's hook signature
+def include_object(obj, name, type_, reflected, compare_to) -> bool:  # Alembic's hook signature
     """Autogenerate looks at the live tables only, never at a rebuild's copies."""
     table_name = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
     return not is_dynamic(table_name)
@@ -226,6 +237,32 @@ async def prepare_schema(service: str, engine: AsyncEngine, *, migrate: bool) ->
         await check_at_head(service, engine)
 
 
+async def wait_for_database(engine: AsyncEngine, within: float, *, on_wait=None) -> None:
+    """Return once the database answers a query; wait out outages (refused, starting up) for
+    ``within`` seconds, then raise :class:`DatabaseNotReady`. A database that answers with an
+    error (unknown database, wrong password) is not waited for: that error is raised at once."""
+    deadline = time.monotonic() + within
+    delay, waited = 0.25, False
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            async with asyncio.timeout(max(left, 1.0)):
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            return
+        except Exception as exc:  # sorted just below: outages are waited out, the rest raised
+            if not is_transient(exc):
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DatabaseNotReady(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+            if not waited and on_wait is not None:
+                on_wait(exc, within)
+            waited = True
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 2.0)
+
+
 # --- `python -m baton_<service> migrate` ---------------------------------------
 
 
@@ -239,6 +276,14 @@ def migrate_main(service: str, argv: list[str]) -> int:
         description=f"Bring {service}'s database (BATON_DATABASE_URL) to the schema this code needs.",
     )
     parser.add_argument("--check", action="store_true", help="only check; exit 1 if the database is not at head")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT_SECONDS,
+        metavar="SECONDS",
+        help="how long to wait for a database that does not answer yet (refused, starting up); "
+        f"default {DEFAULT_WAIT_SECONDS:g}, 0 to try once",
+    )
     args = parser.parse_args(argv)
     settings = settings_or_exit(service)
     configure_logging(service, settings.log_level, settings.log_format)
@@ -249,7 +294,20 @@ def migrate_main(service: str, argv: list[str]) -> int:
 
     async def run() -> int:
         engine = make_engine(url)
+        where = engine.url.render_as_string(hide_password=True)
+
+        def waiting(exc: Exception, within: float) -> None:
+            print(f"{service}: waiting for the database ({where}) to answer, up to {within:g} s: {exc}", flush=True)
+
         try:
+            try:
+                await wait_for_database(engine, args.wait, on_wait=waiting)
+            except DatabaseNotReady as exc:
+                print(
+                    f"{service}: the database did not answer within {args.wait:g} s ({where}): {exc}. "
+                    "Is PostgreSQL running and reachable at that address? (--wait SECONDS waits longer)"
+                )
+                return 1
             if args.check:
                 try:
                     await check_at_head(service, engine)
@@ -262,7 +320,7 @@ def migrate_main(service: str, argv: list[str]) -> int:
             print(f"{service}: database at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
             return 0
         except (OSError, DBAPIError) as exc:
-            print(f"{service}: cannot migrate the database ({engine.url.render_as_string(hide_password=True)}): {exc}")
+            print(f"{service}: cannot migrate the database ({where}): {exc}")
             return 1
         finally:
             await engine.dispose()
