@@ -156,7 +156,7 @@ async def test_inputs_that_answered_500_before(nats, nats_url, postgres_url, tmp
         json_ = {"content-type": "application/json"}
         huge_float = b'{"name": "A", "segment": "B2B", "account_manager": "a", "annual_revenue": 1e400}'
         r = await svc.intake.post("/v1/clients", content=huge_float, headers=json_)
-        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "annual_revenue"], r.text
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "annual_revenue"], r.text
         nul = b'{"name": "A", "segment": "B2B", "account_manager": "a", "business_description": "x\\u0000y"}'
         r = await svc.intake.post("/v1/clients", content=nul, headers=json_)
         assert r.status_code == 422 and "body.business_description contains a NUL" in r.json()["detail"], r.text

@@ -1,8 +1,9 @@
 """The FastAPI app every service is: lifespan, errors, health, metrics, AsyncAPI.
 
-Errors are answered the same way everywhere (``{"detail": ...}``):
-422 invalid input (FastAPI names the field and the problem), 404 unknown id,
-409 a broken business rule or a concurrent change, 503 the log is unreachable.
+Errors are answered the same way everywhere, as problem details
+(``baton_shared.service.problems``): 422 invalid input (``errors`` names each field),
+404 unknown id, 409 a broken business rule or a concurrent change, 503 the log or the
+database is unreachable.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import time
 import uuid
 from collections.abc import Iterable
 from contextlib import asynccontextmanager
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import Field
 from sqlalchemy.exc import DBAPIError
 
 from baton_shared.domain.errors import DomainRuleViolation, NotFound
@@ -29,7 +34,8 @@ from baton_shared.service import metrics
 from baton_shared.service.access import OPS, TokenBook, authenticated, has_access_rule, roles
 from baton_shared.service.asyncapi import asyncapi_document
 from baton_shared.service.compiled_routes import compile_routes
-from baton_shared.service import validation
+from baton_shared.service.http import View
+from baton_shared.service import problems, validation
 from baton_shared.service.logging import get_logger
 from baton_shared.service.runtime import ServiceRuntime
 
@@ -86,6 +92,34 @@ class CorrelationAndMetrics:
                  correlation_id=correlation_id)
 
 
+class NatsState(View):
+    connected: bool
+    url: str | None
+
+
+class DatabaseState(View):
+    ok: bool
+    dialect: str
+
+
+class Health(View):
+    service: str
+    status: Literal["ok", "degraded"]
+    nats: NatsState
+    database: DatabaseState
+    projections: list[dict[str, Any]] = Field(description="each projection: checkpoint, stream head, lag, live")
+    reactions: list[dict[str, Any]] = Field(description="each reaction: what it handled, live")
+
+
+def _methods_of(app: FastAPI, scope) -> list[str]:
+    """Every method the routes of this request's path answer."""
+    methods: set[str] = set()
+    for route in app.routes:
+        if getattr(route, "methods", None) and route.matches(scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
+
+
 def create_service_app(
     runtime: ServiceRuntime,
     *,
@@ -114,30 +148,38 @@ def create_service_app(
 
     idempotency.install(app, runtime.settings.max_body_bytes)  # body limit, Idempotency-Key
     validation.register(app)  # 422s whose detail can always be encoded
+    problems.document(app)  # after idempotency's: the answers of every operation, with their schemas
     app.add_middleware(CorrelationAndMetrics, service=service)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_methods_of(app, request.scope))}
+        return problems.from_http_exception(exc)
+
     @app.exception_handler(NotFound)
-    async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+    async def not_found(_request: Request, exc: NotFound) -> Response:
+        return problems.problem(404, str(exc))
 
     @app.exception_handler(DomainRuleViolation)
-    async def rule_broken(_request: Request, exc: DomainRuleViolation) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), **exc.details}, status_code=409)
+    async def rule_broken(_request: Request, exc: DomainRuleViolation) -> Response:
+        return problems.problem(409, str(exc), "rule-broken", **exc.details)
 
     @app.exception_handler(ConcurrencyConflict)
-    async def conflict(_request: Request, exc: ConcurrencyConflict) -> JSONResponse:
-        return JSONResponse(
-            {"detail": f"concurrent change, nothing was appended; reload and retry: {exc}"}, status_code=409
+    async def conflict(_request: Request, exc: ConcurrencyConflict) -> Response:
+        return problems.problem(
+            409, f"concurrent change, nothing was appended; reload and retry: {exc}", "concurrent-change"
         )
 
-    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
         if not is_transient(exc):  # a real fault: the usual 500, logged with its traceback
             log.exception("unhandled error", path=request.url.path, exc_info=exc)
-            return JSONResponse({"detail": "internal error"}, status_code=500)
-        return JSONResponse(
-            {"detail": "the service's database is unavailable, retry with the same request "
-                       f"(nothing was appended): {type(exc).__name__}"},
-            status_code=503,
+            return problems.problem(500, "internal error", "internal-error")
+        return problems.problem(
+            503,
+            "the service's database is unavailable, retry with the same request "
+            f"(nothing was appended): {type(exc).__name__}",
+            "database-unavailable",
             headers={"Retry-After": "1"},
         )
 
@@ -147,16 +189,18 @@ def create_service_app(
     app.add_exception_handler(OSError, database_unavailable)
 
     @app.exception_handler(EventStoreUnavailable)
-    async def unavailable(_request: Request, exc: EventStoreUnavailable) -> JSONResponse:
-        return JSONResponse(
-            {"detail": f"the event log is unavailable, retry with the same request: {exc}"},
-            status_code=503,
+    async def unavailable(_request: Request, exc: EventStoreUnavailable) -> Response:
+        return problems.problem(
+            503,
+            f"the event log is unavailable, retry with the same request: {exc}",
+            "log-unavailable",
             headers={"Retry-After": "1"},
         )
 
     ops = APIRouter(tags=["operations"])
 
-    @ops.get("/health", summary="NATS, database and consumer state")
+    @ops.get("/health", summary="NATS, database and consumer state", response_model=None,
+             responses={200: {"model": Health}, 503: {"model": Health, "description": "NATS or the database is unreachable"}})
     async def health() -> JSONResponse:
         nats_ok = runtime.started and runtime.nc.is_connected
         db_ok = await runtime.database_ok()
