@@ -102,6 +102,7 @@ class AllThree:
     followup: httpx.AsyncClient
     followup_app: object
     clock: FakeClock
+    apps: dict | None = None  # by service name, for serving them over HTTP
 
 
 @contextlib.asynccontextmanager
@@ -128,6 +129,6 @@ async def all_three(nats_url: str, followup_db: str, tmp_path, clock: FakeClock 
             clients[name] = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers=ADMIN)
             )
-        yield AllThree(clients["intake"], clients["delivery"], clients["followup"], apps["followup"], clock)
+        yield AllThree(clients["intake"], clients["delivery"], clients["followup"], apps["followup"], clock, apps)
         for app in apps.values():
             await folded_agree_with_the_log(app.state.application)
