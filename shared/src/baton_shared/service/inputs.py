@@ -69,7 +69,7 @@ _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 def _date_as_text(value: object) -> object:
     # pydantic alone also takes 0 or "0" (seconds since 1970) for a date
     if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
-        raise ValueError("a date is text, YYYY-MM-DD")  # noqa: TRY004 - pydantic reports a ValueError, not a TypeError
+        raise ValueError("a date is text, YYYY-MM-DD")
     return value
 
 
@@ -78,7 +78,7 @@ Date = Annotated[date, Field(strict=False), BeforeValidator(_date_as_text)]  # "
 
 def _number_not_flag(value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError("a whole number is a JSON number, not text or true/false")  # noqa: TRY004 - as above
+        raise ValueError("a whole number is a JSON number, not text or true/false")  # noqa: TRY004 - pydantic reports a ValueError, not a TypeError
     return value
 
 
