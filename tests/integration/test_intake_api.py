@@ -133,6 +133,8 @@ async def test_invalid_client_input_is_422_naming_the_field_and_appends_nothing(
     assert any(field in map(str, error["loc"]) for error in r.json()["errors"]), r.json()
     assert all(error["msg"] for error in r.json()["errors"])
     assert r.json()["detail"].startswith("invalid input: ")
+    if str(body.get("name", "x")).isspace():  # said in words, not as the document's pattern
+        assert r.json()["errors"][0]["msg"] == "must not be blank, nor hold a NUL character", r.json()
     assert await stored(nats) == before
 
 

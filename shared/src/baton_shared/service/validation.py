@@ -16,6 +16,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
 from baton_shared.service import problems
+from baton_shared.service.inputs import MONEY_PATTERN, NO_NUL, NOT_BLANK
+
+# What a pattern means, said instead of the pattern itself (the document shows the pattern).
+_PATTERNS_SAY = {
+    NOT_BLANK: "must not be blank, nor hold a NUL character",
+    NO_NUL: "must not hold a NUL character",
+    MONEY_PATTERN: 'must be an amount as a decimal string with at most two decimals, e.g. "1200000.50"',
+}
 
 
 def _printable(value: Any) -> Any:
@@ -35,5 +43,10 @@ def _printable(value: Any) -> Any:
 def register(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> Response:
-        errors = problems.field_errors(_printable(jsonable_encoder(exc.errors(), custom_encoder={bytes: _printable})))
+        found = _printable(jsonable_encoder(exc.errors(), custom_encoder={bytes: _printable}))
+        for error in found:
+            said = _PATTERNS_SAY.get((error.get("ctx") or {}).get("pattern"))
+            if error.get("type") == "string_pattern_mismatch" and said:
+                error["msg"] = said
+        errors = problems.field_errors(found)
         return problems.problem(422, problems.summary(errors), "invalid-input", errors=errors)
