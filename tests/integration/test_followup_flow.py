@@ -329,7 +329,9 @@ async def test_bad_input_is_4xx_and_appends_nothing(svc, nats):
         ("POST", f"/v1/opportunities/{missing}/decline", {}, 422),
         ("POST", f"/v1/opportunities/{missing}/decline", {"reason": "x"}, 404),
         ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "lots"}, 422),
-        ("POST", f"/v1/clients/{cid}/programs", {"name": "P", "minimum_term_months": 13}, 422),
+        # Well-formed terms that contradict each other: a rule between two fields (the OpenAPI
+        # document cannot state it), so 409 like any rule, not 422.
+        ("POST", f"/v1/clients/{cid}/programs", {"name": "P", "minimum_term_months": 13}, 409),
         ("POST", f"/v1/clients/{cid}/programs", {"name": ""}, 422),
         ("POST", f"/v1/clients/{missing}/programs", {"name": "P"}, 404),
         ("POST", f"/v1/programs/{missing}/cancel", {"reason": "x"}, 404),

@@ -1,5 +1,6 @@
 """Intake's HTTP API end to end: the running app, a real broker, SQLite and PostgreSQL."""
 
+import time
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -128,9 +129,12 @@ async def test_a_client_journey_through_the_api(api, nats):
 async def test_invalid_client_input_is_422_naming_the_field_and_appends_nothing(api, nats, body, field):
     before = await stored(nats)
     r = await api.post("/v1/clients", json=body)
-    assert r.status_code == 422
-    assert any(field in map(str, error["loc"]) for error in r.json()["detail"]), r.json()
-    assert all(error["msg"] for error in r.json()["detail"])
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert any(field in map(str, error["loc"]) for error in r.json()["errors"]), r.json()
+    assert all(error["msg"] for error in r.json()["errors"])
+    assert r.json()["detail"].startswith("invalid input: ")
+    if str(body.get("name", "x")).isspace():  # said in words, not as the document's pattern
+        assert r.json()["errors"][0]["msg"] == "must not be blank, nor hold a NUL character", r.json()
     assert await stored(nats) == before
 
 
@@ -183,10 +187,22 @@ async def test_unknown_ids_are_404_and_append_nothing(api, nats):
     assert await stored(nats) == before
 
 
-async def test_a_read_that_cannot_reach_its_position_says_so(api):
-    r = await api.get("/v1/clients", params={"min_position": 10_000_000})
-    assert r.status_code == 503
-    assert "not yet 10000000" in r.json()["detail"] and r.headers["Retry-After"] == "1"
+async def test_a_position_beyond_the_log_is_refused_at_once(api):
+    """No write answered a position past the stream's last sequence: waiting for it would
+    hold the connection for the whole read wait (5 s here) and then answer 503."""
+    last = (await register(api))["position"]["seq"]
+    for params, headers, loc in (({"min_position": last + 10_000_000}, {}, ["query", "min_position"]),
+                                 ({}, {"Baton-Min-Position": str(last + 1)}, ["header", "Baton-Min-Position"])):
+        started = time.monotonic()
+        r = await api.get("/v1/clients", params=params, headers=headers)
+        assert time.monotonic() - started < 2.0, "waited for a position no write answered"
+        assert r.status_code == 409, r.text
+        problem = r.json()
+        assert r.headers["content-type"] == "application/problem+json"
+        assert problem["type"] == "urn:baton:problem:position-beyond-log" and problem["status"] == 409
+        assert f"beyond the last sequence of stream INTAKE ({last})" in problem["detail"]
+        assert problem["errors"][0]["loc"] == loc and problem["last_seq"] == last
+    assert (await api.get("/v1/clients", params={"min_position": last})).status_code == 200
     assert (await api.get("/v1/clients", params={"min_position": -1})).status_code == 422
 
 

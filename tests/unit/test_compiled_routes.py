@@ -157,10 +157,24 @@ async def test_the_answers_are_the_ones_expected():
                              "position": {"stream": "TEST", "seq": 7}, "appended": 3}
         refused = await client.post("/v1/orders/build-1/note", headers=DESIGN, json={"note": ""})
         assert refused.status_code == 403 and "may not act on order build-1" in refused.json()["detail"]
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"] == "urn:baton:problem:forbidden" and refused.json()["status"] == 403
         invalid = await client.post("/v1/orders/design-1/note", headers=ADMIN, json={"note": "", "percent": 101})
-        assert invalid.status_code == 422
-        assert [e["loc"] for e in invalid.json()["detail"]] == [["body", "note"], ["body", "percent"]]
-        assert (await client.post("/v1/orders/design-1/note", json={"note": "x"})).status_code == 401
+        assert invalid.status_code == 422 and invalid.headers["content-type"] == "application/problem+json"
+        problem = invalid.json()
+        assert problem["type"] == "urn:baton:problem:invalid-input" and problem["title"] == "Invalid input"
+        assert [e["loc"] for e in problem["errors"]] == [["body", "note"], ["body", "percent"]]
+        assert all(set(e) == {"loc", "msg", "type"} for e in problem["errors"])
+        assert problem["detail"].startswith("invalid input: body.note: String should have at least 1 character")
+        unreadable = await client.post("/v1/orders/design-1/note", headers={**ADMIN, "Content-Type": "application/json"},
+                                       content=b'{"note": "x",}')
+        assert unreadable.status_code == 422 and unreadable.json()["errors"][0]["type"] == "json_invalid"
+        rule = await client.post("/v1/orders/design-1/note", headers=ADMIN, json={"note": "conflict"})
+        assert rule.status_code == 409 and rule.json() == {
+            "type": "urn:baton:problem:rule-broken", "title": "Refused by a business rule", "status": 409,
+            "detail": "the order is closed"}
+        unknown = await client.post("/v1/orders/design-1/note", json={"note": "x"})
+        assert unknown.status_code == 401 and unknown.json()["type"] == "urn:baton:problem:unauthenticated"
         lines = await client.get("/v1/orders/design-1/lines/3?tags=a&tags=b", headers=DESIGN)
         assert lines.json() == {"order_id": "design-1", "line": 3, "limit": 50, "tags": ["a", "b"], "flag": None, "trace": None}
 

@@ -198,10 +198,17 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _KEY = re.compile(KEY_PATTERN)
 
 
-def _problem(status: int, detail: str) -> tuple[dict, list[tuple[bytes, bytes]], bytes]:
-    body = orjson.dumps({"detail": detail})
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+def _problem(status: int, detail: str, **members) -> tuple[dict, list[tuple[bytes, bytes]], bytes]:
+    from baton_shared.service import problems
+
+    body = problems.encoded(status, detail, **members)
+    headers = [(b"content-type", problems.MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
     return {"type": "http.response.start", "status": status, "headers": headers}, headers, body
+
+
+def _loc(where: str) -> list[str | int]:
+    """``body.contacts[0].email`` as ``["body", "contacts", 0, "email"]``."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"\.|\[|\]\.?", where.rstrip("]")) if p != ""]
 
 
 def _nul_in(value, where: str = "body") -> str | None:  # noqa: ANN001
@@ -240,8 +247,8 @@ class WriteGuard:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
-    async def _answer(self, send, status: int, detail: str) -> None:  # noqa: ANN001
-        start, _headers, body = _problem(status, detail)
+    async def _answer(self, send, status: int, detail: str, **members) -> None:
+        start, _headers, body = _problem(status, detail, **members)
         await send(start)
         await send({"type": "http.response.body", "body": body})
 
@@ -250,7 +257,9 @@ class WriteGuard:
             await self.app(scope, receive, send)
             return
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
-            await self._answer(send, 422, "the path or the query contains a NUL character (%00), which no id or value may hold")
+            where = "path" if "\x00" in scope["path"] else "query"
+            await self._answer(send, 422, "the path or the query contains a NUL character (%00), which no id or value may hold",
+                               errors=[{"loc": [where], "msg": "contains a NUL character", "type": "nul_character"}])
             return
         if scope["method"] not in WRITE_METHODS:
             await self.app(scope, receive, send)
@@ -272,7 +281,9 @@ class WriteGuard:
                 key = value.decode("latin-1")
         if key is not None and not _KEY.fullmatch(key):
             await self._answer(
-                send, 422, "Idempotency-Key must be 1 to 200 printable ASCII characters without spaces (a UUID, say)"
+                send, 422, "Idempotency-Key must be 1 to 200 printable ASCII characters without spaces (a UUID, say)",
+                errors=[{"loc": ["header", HEADER], "msg": "must be 1 to 200 printable ASCII characters without spaces",
+                         "type": "string_pattern_mismatch"}],
             )
             return
         chunks: list[bytes] = []
@@ -296,7 +307,8 @@ class WriteGuard:
             except orjson.JSONDecodeError:
                 where = None  # not JSON: the app answers that
             if where:
-                await self._answer(send, 422, f"{where} contains a NUL character (\\u0000), which no text may hold")
+                await self._answer(send, 422, f"{where} contains a NUL character (\\u0000), which no text may hold",
+                                   errors=[{"loc": _loc(where), "msg": "contains a NUL character", "type": "nul_character"}])
                 return
         delivered = False
 
@@ -366,12 +378,13 @@ def _document_header(app) -> None:  # noqa: ANN001
 def install(app, max_body_bytes: int) -> None:  # noqa: ANN001
     """Wire the write guard, the 422 for a reused key and the documentation into a service app.
     Call before the correlation middleware is added, so that one stays outermost."""
-    from fastapi.responses import JSONResponse
+    from baton_shared.service import problems
 
     app.add_middleware(WriteGuard, max_body_bytes=max_body_bytes)
 
     @app.exception_handler(IdempotencyKeyReused)
-    async def key_reused(_request, exc: IdempotencyKeyReused) -> JSONResponse:  # noqa: ANN001
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    async def key_reused(_request, exc: IdempotencyKeyReused):
+        return problems.problem(422, str(exc), "idempotency-key-reused", errors=[
+            {"loc": ["header", HEADER], "msg": "already used for a different request", "type": "idempotency_key_reused"}])
 
     _document_header(app)

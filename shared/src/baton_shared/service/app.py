@@ -1,9 +1,10 @@
 """The FastAPI app every service is: lifespan, errors, health, metrics, AsyncAPI.
 
-Errors are answered the same way everywhere (``{"detail": ...}``):
-422 invalid input (FastAPI names the field and the problem), 404 unknown id,
-409 a broken business rule or a concurrent change, 503 the log is unreachable (when a
-write's append went unconfirmed, the 503 also carries ``ids`` and ``idempotency_key``).
+Errors are answered the same way everywhere, as problem details
+(``baton_shared.service.problems``): 422 invalid input (``errors`` names each field),
+404 unknown id, 409 a broken business rule or a concurrent change, 503 the log or the
+database is unreachable (when a write's append went unconfirmed, the 503 also carries
+``ids`` and ``idempotency_key``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ import time
 import uuid
 from collections.abc import Iterable
 from contextlib import asynccontextmanager
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import Field
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 
 from baton_shared.domain.errors import DomainRuleViolation, NotFound
@@ -40,12 +46,21 @@ from baton_shared.service.access import (
 from baton_shared.service.api_docs import install_api_docs
 from baton_shared.service.asyncapi import asyncapi_document
 from baton_shared.service.compiled_routes import compile_routes
-from baton_shared.service import validation
+from baton_shared.service.http import View
+from baton_shared.service import problems, validation
 from baton_shared.service.logging import get_logger
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import shown_url
 
 log = get_logger("baton.http")
+
+
+class Me(BaseModel):
+    """The caller, as its token names it."""
+
+    name: str
+    role: str
+    department: str | None = None
 
 
 def _host_and_port(url) -> str | None:
@@ -103,6 +118,34 @@ class CorrelationAndMetrics:
                  correlation_id=correlation_id)
 
 
+class NatsState(View):
+    connected: bool
+    url: str | None
+
+
+class DatabaseState(View):
+    ok: bool
+    dialect: str
+
+
+class Health(View):
+    service: str
+    status: Literal["ok", "degraded"]
+    nats: NatsState
+    database: DatabaseState
+    projections: list[dict[str, Any]] = Field(description="each projection: checkpoint, stream head, lag, live")
+    reactions: list[dict[str, Any]] = Field(description="each reaction: what it handled, live")
+
+
+def _methods_of(app: FastAPI, scope) -> list[str]:
+    """Every method the routes of this request's path answer."""
+    methods: set[str] = set()
+    for route in app.routes:
+        if getattr(route, "methods", None) and route.matches(scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
+
+
 def create_service_app(
     runtime: ServiceRuntime,
     *,
@@ -133,30 +176,38 @@ def create_service_app(
 
     idempotency.install(app, runtime.settings.max_body_bytes)  # body limit, Idempotency-Key
     validation.register(app)  # 422s whose detail can always be encoded
+    problems.document(app)  # after idempotency's: the answers of every operation, with their schemas
     app.add_middleware(CorrelationAndMetrics, service=service)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_methods_of(app, request.scope))}
+        return problems.from_http_exception(exc)
+
     @app.exception_handler(NotFound)
-    async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+    async def not_found(_request: Request, exc: NotFound) -> Response:
+        return problems.problem(404, str(exc))
 
     @app.exception_handler(DomainRuleViolation)
-    async def rule_broken(_request: Request, exc: DomainRuleViolation) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), **exc.details}, status_code=409)
+    async def rule_broken(_request: Request, exc: DomainRuleViolation) -> Response:
+        return problems.problem(409, str(exc), "rule-broken", **exc.details)
 
     @app.exception_handler(ConcurrencyConflict)
-    async def conflict(_request: Request, exc: ConcurrencyConflict) -> JSONResponse:
-        return JSONResponse(
-            {"detail": f"concurrent change, nothing was appended; reload and retry: {exc}"}, status_code=409
+    async def conflict(_request: Request, exc: ConcurrencyConflict) -> Response:
+        return problems.problem(
+            409, f"concurrent change, nothing was appended; reload and retry: {exc}", "concurrent-change"
         )
 
-    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
         if not is_transient(exc):  # a real fault: the usual 500, logged with its traceback
             log.exception("unhandled error", path=request.url.path, exc_info=exc)
-            return JSONResponse({"detail": "internal error"}, status_code=500)
-        return JSONResponse(
-            {"detail": "the service's database is unavailable, retry with the same request "
-                       f"(nothing was appended): {type(exc).__name__}"},
-            status_code=503,
+            return problems.problem(500, "internal error", "internal-error")
+        return problems.problem(
+            503,
+            "the service's database is unavailable, retry with the same request "
+            f"(nothing was appended): {type(exc).__name__}",
+            "database-unavailable",
             headers={"Retry-After": "1"},
         )
 
@@ -166,37 +217,42 @@ def create_service_app(
     app.add_exception_handler(OSError, database_unavailable)
 
     @app.exception_handler(EventStoreUnavailable)
-    async def unavailable(_request: Request, exc: EventStoreUnavailable) -> JSONResponse:
+    async def unavailable(_request: Request, exc: EventStoreUnavailable) -> Response:
         if isinstance(exc, AppendUnconfirmed):
             return outcome_unknown(exc)
-        return JSONResponse(
-            {"detail": f"the event log is unavailable, nothing was appended; retry the same request: {exc}"},
-            status_code=503,
+        return problems.problem(
+            503,
+            f"the event log is unavailable, nothing was appended; retry the same request: {exc}",
+            "log-unavailable",
             headers={"Retry-After": "1"},
         )
 
-    def outcome_unknown(exc: AppendUnconfirmed) -> JSONResponse:
+    def outcome_unknown(exc: AppendUnconfirmed) -> Response:
         """The append may be stored or not: the answer names what it would have created and
         the key (sent, or made by the server) whose retry stores nothing twice."""
         request_key = idempotency.current()
         if request_key is None:  # a DELETE: doing it again does nothing twice
             detail = "the event log did not confirm the write: it may be stored or not; retry the same request"
-            return JSONResponse({"detail": f"{detail}: {exc}", "ids": exc.ids}, status_code=503,
-                                headers={"Retry-After": "1"})
+            return problems.problem(503, f"{detail}: {exc}", "outcome-unknown", headers={"Retry-After": "1"},
+                                    ids=exc.ids)
         detail = (
             "the event log did not confirm the write: it may be stored or not. Retry the same request with "
             f"the header {idempotency.HEADER}: {request_key.key} (it stores nothing twice), or GET the ids "
             "to find out; a retry without that key may store it twice"
         )
-        return JSONResponse(
-            {"detail": f"{detail}: {exc}", "idempotency_key": request_key.key, "ids": exc.ids},
-            status_code=503,
+        return problems.problem(
+            503,
+            f"{detail}: {exc}",
+            "outcome-unknown",
             headers={"Retry-After": "1", idempotency.HEADER: request_key.key},
+            idempotency_key=request_key.key,
+            ids=exc.ids,
         )
 
     ops = APIRouter(tags=["operations"])
 
-    @ops.get("/health", summary="NATS, database and consumer state")
+    @ops.get("/health", summary="NATS, database and consumer state", response_model=None,
+             responses={200: {"model": Health}, 503: {"model": Health, "description": "NATS or the database is unreachable"}})
     async def health() -> JSONResponse:
         nats_ok = runtime.started and runtime.nc.is_connected
         db_ok = await runtime.database_ok()
@@ -230,10 +286,10 @@ def create_service_app(
 
     me = APIRouter(tags=["access"])
 
-    @me.get("/v1/me", summary="Who the token belongs to: name, role, department")
-    async def whoami(who: Identity = roles(OPS, ACCOUNT_MANAGER, DEPARTMENT, what="ask who they are")) -> dict:
+    @me.get("/v1/me", summary="Who the token belongs to: name, role, department", response_model=Me)
+    async def whoami(who: Identity = roles(OPS, ACCOUNT_MANAGER, DEPARTMENT, what="ask who they are")) -> Me:
         # Every role may ask; a console learns whom it signed in from this.
-        return {"name": who.name, "role": who.role, "department": who.department}
+        return Me(name=who.name, role=who.role, department=who.department)
 
     app.include_router(ops)
     app.include_router(me)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from baton_shared.application import Written
 from baton_shared.service.access import Identity, authenticated
@@ -22,8 +22,23 @@ class WriteOut(BaseModel):
     appended: int = Field(description="events appended by this write (0 when it changed nothing)")
 
 
-class Page(BaseModel):
-    items: list[dict[str, Any]]
+# What reads answer, as their projections store it: times and days as ISO 8601 text.
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Day = Annotated[str, Field(json_schema_extra={"format": "date"})]
+Payload = dict[str, Any]  # an event's payload: its shape is the event type's (see /asyncapi.json)
+
+
+class View(BaseModel):
+    """A read's answer: the fields below are always there; a projection may add others."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+Item = TypeVar("Item")
+
+
+class Page(BaseModel, Generic[Item]):
+    items: list[Item]
     limit: int
     offset: int
     total: int

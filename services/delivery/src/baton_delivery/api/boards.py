@@ -6,14 +6,15 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import Page
+from baton_shared.service.inputs import NO_NUL
 
 from baton_delivery.api import dependencies as dep
-from baton_delivery.api.schemas import DEPARTMENT_PATTERN
+from baton_delivery.api.schemas import DEPARTMENT_PATTERN, BoardOut, Escalation
 
 router = APIRouter(prefix="/v1", tags=["boards"])
 
 
-@router.get("/departments/{department}/board", summary="Counts by status, overdue items oldest first", dependencies=[read_after_position("work_orders")])
+@router.get("/departments/{department}/board", response_model=BoardOut, summary="Counts by status, overdue items oldest first", dependencies=[read_after_position("work_orders")])
 async def board(
     department: str = Path(pattern=DEPARTMENT_PATTERN, description="department slug; case is ignored"),
     limit: int = Query(50, ge=1, le=200, description="overdue items per page"),
@@ -25,9 +26,9 @@ async def board(
     return await views.board(department.lower(), today, limit, offset)
 
 
-@router.get("/escalations", response_model=Page, summary="Overdue and blocked work, for the clients' account manager", dependencies=[read_after_position("work_orders")])
+@router.get("/escalations", response_model=Page[Escalation], summary="Overdue and blocked work, for the clients' account manager", dependencies=[read_after_position("work_orders")])
 async def escalations(
-    account_manager: str | None = Query(None, min_length=1, max_length=200),
+    account_manager: str | None = Query(None, min_length=1, max_length=200, pattern=NO_NUL),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
     views=Depends(dep.views),

@@ -10,13 +10,14 @@ from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import WriteOut
 
 from baton_delivery.api import dependencies as dep
-from baton_delivery.api.schemas import AcceptanceIn
+from baton_delivery.api.schemas import AcceptanceIn, RequestDeliveryOut
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 
 
 @router.get(
     "/{request_id}/delivery",
+    response_model=RequestDeliveryOut,
     summary="All work orders of the request, the handover state, the rework rounds",
     dependencies=[read_after_position("request_deliveries", "work_orders")],
 )

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from baton_shared.service.http import Day, Payload, Timestamp, View
+from baton_shared.service.inputs import DEPARTMENT_PATTERN, STRICT, Department, optional_text, text, whole
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
-DEPARTMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
-Department = Annotated[
-    str,
-    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
-    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$"),
-    Field(description="department slug, e.g. `design`; case is ignored"),
-]
+Text = text(5000)
+OptionalText = optional_text(5000)
+__all__ = ["DEPARTMENT_PATTERN", "Department"]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
 
 class AcceptIn(Body):
-    member: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    member: text(200)
 
 
 class EmptyIn(Body):
@@ -31,7 +27,7 @@ class EmptyIn(Body):
 
 class ProgressIn(Body):
     note: Text
-    percent: int | None = Field(None, ge=0, le=100)
+    percent: whole(0, 100) | None = None
 
 
 class BlockIn(Body):
@@ -47,9 +43,21 @@ class ReworkIn(Body):
     description: Text
 
 
+def _verdict_schema(schema: dict) -> None:
+    """The verdict's rules, as the document can state them (``verdict_is_consistent``)."""
+    schema["if"] = {"properties": {"accepted": {"const": True}}, "required": ["accepted"]}
+    schema["then"] = {"properties": {"rework": {"maxItems": 0}}}
+    schema["else"] = {
+        "properties": {"rework": {"minItems": 1}, "satisfaction": {"type": "null"}},
+        "required": ["rework"],
+    }
+
+
 class AcceptanceIn(Body):
+    model_config = ConfigDict(**STRICT, json_schema_extra=_verdict_schema)
+
     accepted: bool
-    satisfaction: int | None = Field(None, ge=1, le=5, description="1 (very unhappy) to 5 (delighted)")
+    satisfaction: whole(1, 5) | None = Field(None, description="1 (very unhappy) to 5 (delighted)")
     feedback: OptionalText = ""
     rework: list[ReworkIn] = Field(default_factory=list, max_length=50)
 
@@ -62,3 +70,87 @@ class AcceptanceIn(Body):
         if not self.accepted and self.satisfaction is not None:
             raise ValueError("satisfaction is recorded when the client accepts")
         return self
+
+
+# --- what reads answer ---------------------------------------------------------------
+
+WorkOrderStatus = Literal["opened", "accepted", "in_progress", "blocked", "completed", "reopened", "cancelled"]
+
+
+class AttachedChange(View):
+    change_id: str
+    description: str
+    requested_by: str | None = None
+    requested_at: Timestamp | None = None
+
+
+class WorkOrderOut(View):
+    work_order_id: str
+    request_id: str
+    client_id: str
+    department: str
+    scope: str
+    due_by: Day
+    status: WorkOrderStatus
+    status_before_block: WorkOrderStatus | None
+    member: str | None
+    percent: int | None
+    last_note: str | None
+    blocked_reason: str | None
+    blocked_since: Timestamp | None
+    blocked_seconds: float
+    overdue: bool
+    rework_rounds: int
+    changes: list[AttachedChange]
+    account_manager: str
+    opened_at: Timestamp
+    updated_at: Timestamp
+    completed_at: Timestamp | None
+    version: int
+
+
+class HistoryEntry(View):
+    seq: int
+    event_type: str
+    occurred_at: Timestamp
+    actor: str
+    causation_id: str | None
+    payload: Payload
+
+
+class WorkOrderWithHistory(WorkOrderOut):
+    history: list[HistoryEntry] = Field(description="the work order's events as far as the row shows, in order")
+
+
+class Escalation(WorkOrderOut):
+    current_account_manager: str
+    client_name: str | None
+    reasons: list[str] = Field(description="why it is escalated: `overdue`, `blocked`")
+
+
+class HandoverRound(View):
+    round: int
+    ready_at: Timestamp
+    outcome: str | None
+
+
+class RequestDeliveryOut(View):
+    request_id: str
+    client_id: str
+    account_manager: str
+    handover: str
+    handover_round: int
+    rounds: list[HandoverRound]
+    acceptance: dict[str, Any] | None
+    updated_at: Timestamp
+    version: int
+    work_orders: list[WorkOrderOut]
+
+
+class BoardOut(View):
+    department: str
+    counts: dict[str, int] = Field(description="work orders by status")
+    overdue: list[WorkOrderOut] = Field(description="live overdue work, oldest due first (one page)")
+    overdue_total: int
+    limit: int
+    offset: int

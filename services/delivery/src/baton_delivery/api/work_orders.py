@@ -11,13 +11,22 @@ from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import Page, WriteOut
 
 from baton_delivery.api import dependencies as dep
-from baton_delivery.api.schemas import DEPARTMENT_PATTERN, AcceptIn, BlockIn, CompleteIn, EmptyIn, ProgressIn
+from baton_delivery.api.schemas import (
+    DEPARTMENT_PATTERN,
+    AcceptIn,
+    BlockIn,
+    CompleteIn,
+    EmptyIn,
+    ProgressIn,
+    WorkOrderOut,
+    WorkOrderWithHistory,
+)
 
 router = APIRouter(prefix="/v1/work-orders", tags=["work orders"])
 Status = Literal["opened", "accepted", "in_progress", "blocked", "completed", "reopened", "cancelled"]
 
 
-@router.get("", response_model=Page, summary="Work orders, by department, status, overdue", dependencies=[read_after_position("work_orders")])
+@router.get("", response_model=Page[WorkOrderOut], summary="Work orders, by department, status, overdue", dependencies=[read_after_position("work_orders")])
 async def list_work_orders(
     department: str | None = Query(None, pattern=DEPARTMENT_PATTERN, description="department slug; case is ignored"),
     status: Status | None = Query(None),
@@ -32,7 +41,7 @@ async def list_work_orders(
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
-@router.get("/{work_order_id}", summary="One work order with its full history", dependencies=[read_after_position("work_orders")])
+@router.get("/{work_order_id}", response_model=WorkOrderWithHistory, summary="One work order with its full history", dependencies=[read_after_position("work_orders")])
 async def get_work_order(
     work_order_id: str, views=Depends(dep.views), app=Depends(dep.application), who=Depends(dep.work_order_rule)
 ) -> dict:

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Depends, Query
 
 from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import Page
+from baton_shared.service.inputs import NO_NUL, Date
 
 from baton_followup.api import dependencies as dep
+from baton_followup.api.schemas import AgendaItem
 
 router = APIRouter(prefix="/v1/agenda", tags=["agenda"])
 
 
 @router.get(
     "",
-    response_model=Page,
+    response_model=Page[AgendaItem],
     summary="Follow-ups due, that the contact policy allows now",
     dependencies=[read_after_position("follow_ups", "relationships")],
 )
 async def agenda(
-    account_manager: str | None = Query(None, min_length=1, max_length=200),
-    due_before: date | None = Query(None, description="include follow-ups due on or before this day (default: today)"),
+    account_manager: str | None = Query(None, min_length=1, max_length=200, pattern=NO_NUL),
+    due_before: Date | None = Query(None, description="include follow-ups due on or before this day (default: today)"),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
     views=Depends(dep.views),

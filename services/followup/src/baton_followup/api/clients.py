@@ -5,18 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 
 from baton_shared.domain import NotFound
+from baton_shared.domain.errors import DomainRuleViolation
 from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import WriteOut
 
 from baton_followup.api import dependencies as dep
-from baton_followup.api.schemas import UUID_PATTERN, ProgramIn, SatisfactionIn
+from baton_followup.api.schemas import UUID_PATTERN, BriefOut, ProgramIn, RelationshipOut, SatisfactionIn, StoredBriefOut
 from baton_followup.domain import ProgramTerms, refusal
 from baton_followup.projections.views import contact_state
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
 
-@router.get("/{client_id}", summary="The relationship: tier, cadence, policy, contacts, satisfaction", dependencies=[read_after_position("relationships")])
+@router.get("/{client_id}", response_model=RelationshipOut, summary="The relationship: tier, cadence, policy, contacts, satisfaction", dependencies=[read_after_position("relationships")])
 async def relationship(client_id: str, views=Depends(dep.views), now=Depends(dep.now), who=Depends(dep.client_rule)) -> dict:
     row = await views.relationship(client_id)
     if row is None:
@@ -37,6 +38,7 @@ async def record_satisfaction(
 
 @router.get(
     "/{client_id}/brief",
+    response_model=BriefOut | StoredBriefOut,
     summary="The handover brief: profile, nuances, open requests, promises, contacts, declined offers, satisfaction",
     dependencies=[read_after_position("relationships", "briefs", "follow_ups", "programs", "opportunities")],
 )
@@ -62,5 +64,9 @@ async def enrol(
     client_id: str, body: ProgramIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
+    if body.minimum_term_months > body.total_term_months:  # a rule between two fields: the document cannot state it
+        raise DomainRuleViolation(
+            f"minimum_term_months ({body.minimum_term_months}) cannot exceed total_term_months ({body.total_term_months})"
+        )
     terms = ProgramTerms(body.minimum_term_months, body.total_term_months, body.notice_days)
     return dep.written(await app.enrol(client_id, body.name, body.starts_on, terms, body.trailing_12_month_revenue, actor, cause))

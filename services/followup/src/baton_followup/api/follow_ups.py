@@ -9,12 +9,12 @@ from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import WriteOut
 
 from baton_followup.api import dependencies as dep
-from baton_followup.api.schemas import ContactIn
+from baton_followup.api.schemas import ContactIn, FollowUpOut
 
 router = APIRouter(prefix="/v1/follow-ups", tags=["follow-ups"])
 
 
-@router.get("/{follow_up_id}", summary="One follow-up", dependencies=[read_after_position("follow_ups")])
+@router.get("/{follow_up_id}", response_model=FollowUpOut, summary="One follow-up", dependencies=[read_after_position("follow_ups")])
 async def get_follow_up(follow_up_id: str, views=Depends(dep.views), who=Depends(dep.follow_up_rule)) -> dict:
     follow_up = await views.follow_up(follow_up_id)
     if follow_up is None:

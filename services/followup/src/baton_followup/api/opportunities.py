@@ -11,14 +11,14 @@ from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import Page, WriteOut
 
 from baton_followup.api import dependencies as dep
-from baton_followup.api.schemas import UUID_PATTERN, DeclineIn, OfferIn, OutcomeIn, WinIn
+from baton_followup.api.schemas import UUID_PATTERN, DeclineIn, OfferIn, OpportunityOut, OutcomeIn, WinIn
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
 Status = Literal["identified", "offered", "declined", "won", "reviewed"]
 AFTER = [read_after_position("opportunities")]
 
 
-@router.get("", response_model=Page, summary="Opportunities, by client and status", dependencies=AFTER)
+@router.get("", response_model=Page[OpportunityOut], summary="Opportunities, by client and status", dependencies=AFTER)
 async def list_opportunities(
     client_id: str | None = Query(None, pattern=UUID_PATTERN),
     status: Status | None = Query(None),
@@ -32,7 +32,7 @@ async def list_opportunities(
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
-@router.get("/{opportunity_id}", summary="One opportunity", dependencies=AFTER)
+@router.get("/{opportunity_id}", response_model=OpportunityOut, summary="One opportunity", dependencies=AFTER)
 async def get_opportunity(opportunity_id: str, views=Depends(dep.views), who=Depends(dep.opportunity_rule)) -> dict:
     opportunity = await views.opportunity(opportunity_id)
     if opportunity is None:

@@ -9,13 +9,13 @@ from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import WriteOut
 
 from baton_followup.api import dependencies as dep
-from baton_followup.api.schemas import CancelIn
+from baton_followup.api.schemas import CancelIn, ProgramOut
 
 router = APIRouter(prefix="/v1/programs", tags=["programs"])
 AFTER = [read_after_position("programs")]
 
 
-@router.get("/{program_id}", summary="One program with its dates", dependencies=AFTER)
+@router.get("/{program_id}", response_model=ProgramOut, summary="One program with its dates", dependencies=AFTER)
 async def get_program(program_id: str, views=Depends(dep.views), who=Depends(dep.program_rule)) -> dict:
     program = await views.program(program_id)
     if program is None:

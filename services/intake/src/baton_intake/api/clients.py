@@ -7,9 +7,19 @@ from fastapi import APIRouter, Depends, Query
 from baton_shared.domain import NotFound
 from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import Page, WriteOut
+from baton_shared.service.inputs import NO_NUL
 
 from baton_intake.api import dependencies as dep
-from baton_intake.api.schemas import AccountManagerIn, ClientIn, ContactPolicyIn, NoteIn, RevenueIn
+from baton_intake.api.schemas import (
+    AccountManagerIn,
+    ClientIn,
+    ClientOut,
+    ClientSummary,
+    ContactPolicyIn,
+    NoteIn,
+    RevenueIn,
+    TimelineEntry,
+)
 from baton_intake.application import AddClientNote, AssignAccountManager, ChangeRevenue, RegisterClient, SetContactPolicy
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
@@ -29,7 +39,7 @@ async def register_client(
             contacts=tuple(c.contact() for c in body.contacts),
             business_description=body.business_description,
             annual_revenue=body.annual_revenue,
-            contact_policy=body.contact_policy,
+            contact_policy=None if body.contact_policy is None else body.contact_policy.policy(),
             actor=actor,
             causation_id=cause,
         )
@@ -39,13 +49,13 @@ async def register_client(
 
 @router.get(
     "",
-    response_model=Page,
+    response_model=Page[ClientSummary],
     summary="List clients (optionally one account manager's)",
     dependencies=[read_after_position("clients")],
 )
 async def list_clients(
-    account_manager: str | None = Query(None, max_length=200),
-    name: str | None = Query(None, max_length=200, description="part of the client's name, any case"),
+    account_manager: str | None = Query(None, max_length=200, pattern=NO_NUL),
+    name: str | None = Query(None, max_length=200, pattern=NO_NUL, description="part of the client's name, any case"),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
     views=Depends(dep.views),
@@ -56,7 +66,7 @@ async def list_clients(
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
-@router.get("/{client_id}", summary="One client", dependencies=[read_after_position("clients")])
+@router.get("/{client_id}", response_model=ClientOut, summary="One client", dependencies=[read_after_position("clients")])
 async def get_client(client_id: str, views=Depends(dep.views), who=Depends(dep.client_rule)) -> dict:
     client = await views.client(client_id)
     if client is None:
@@ -66,7 +76,7 @@ async def get_client(client_id: str, views=Depends(dep.views), who=Depends(dep.c
 
 @router.get(
     "/{client_id}/timeline",
-    response_model=Page,
+    response_model=Page[TimelineEntry],
     summary="Every event about the client, in order",
     dependencies=[read_after_position("clients", "timeline")],
 )

@@ -10,7 +10,7 @@ from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import WriteOut
 
 from baton_intake.api import dependencies as dep
-from baton_intake.api.schemas import CancelIn, ChangeIn, ClarificationIn, HandoffIn, RequestIn
+from baton_intake.api.schemas import CancelIn, ChangeIn, ClarificationIn, HandoffIn, RequestIn, RequestOut
 from baton_intake.application import CancelRequest, CaptureNeed, RecordClarification, RequestChange, RequestHandoff
 
 router = APIRouter(tags=["requests"])
@@ -37,7 +37,8 @@ async def capture_need(
     )
 
 
-@router.get("/v1/requests/{request_id}", summary="One request", dependencies=[read_after_position("requests")])
+@router.get("/v1/requests/{request_id}", response_model=RequestOut, summary="One request",
+            dependencies=[read_after_position("requests")])
 async def get_request(request_id: str, views=Depends(dep.views), who=Depends(dep.request_rule)) -> dict:
     request = await views.request(request_id)
     if request is None:
