@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from baton_shared.contracts import STREAMS, registry
-from baton_shared.contracts import intake
+from baton_shared.contracts import delivery, intake
 from baton_shared.domain import DomainRuleViolation
 from baton_shared.eventstore import NewEvent
 from baton_shared.eventstore.jetstream import JetStreamEventStore
@@ -109,3 +109,26 @@ async def test_nothing_to_do_decided_on_a_history_that_is_behind_is_decided_agai
     assert again.appended == 1
     history = await b.store.load("client", client_id)
     assert [e.event.annual_revenue for e in history.events if e.envelope.event_type == "ClientRevenueChanged"] == [200, 100]
+
+
+async def test_a_failed_look_for_an_earlier_attempt_forgets_the_remembered_history(replicas, monkeypatch):
+    """A conflict makes the store look for its own earlier attempt (``_stored_after``). When that
+    look fails (the server does not answer), the remembered history is behind all the same: it is
+    dropped, so the next command decides on a load, not again on the same stale history."""
+    (_, app_b), (a, _), directory = replicas
+    request_id, wo = await open_work_order(a, directory)
+    await app_b.accept(wo, "bob", actor="t")  # A's memory is now behind
+    remembered = await a.recall("request", request_id)
+    assert remembered.recalled and remembered.version == 1
+
+    async def no_answer(*args, **kw):  # noqa: ANN002, ANN003
+        raise TimeoutError("no answer")
+
+    monkeypatch.setattr(a._gets, "batch", no_answer)
+    started = NewEvent(delivery.WorkOrderStarted(request_id=request_id, client_id="c", work_order_id=wo, department="design"),
+                       correlation_id=request_id, actor="t")
+    with pytest.raises(TimeoutError):
+        await a.append("request", request_id, remembered.version, [started])
+    monkeypatch.undo()
+    again = await a.recall("request", request_id)
+    assert not again.recalled and again.version > remembered.version

@@ -398,8 +398,11 @@ class JetStreamEventStore:
                     self._remember_appended(subject_filter, expected_version, messages, last - len(ids) + 1)
                 return AppendResult(self.stream_name, last - len(ids) + 1, last, ids)
             if error.get("err_code") in (WRONG_LAST_SEQUENCE, BATCH_DUPLICATE_MSG_ID):
-                stored = await self._stored_after(subject_filter, expected_version, ids)
-                self._cache.pop(subject_filter, None)
+                try:
+                    stored = await self._stored_after(subject_filter, expected_version, ids)
+                finally:
+                    # Behind, whatever the look finds (or if it fails): the next command loads.
+                    self._cache.pop(subject_filter, None)
                 if stored is not None:
                     return AppendResult(self.stream_name, stored[0], stored[1], ids)
                 metrics.CONFLICTS.labels(self.stream_name).inc()
