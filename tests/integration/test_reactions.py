@@ -14,7 +14,7 @@ from baton_shared.contracts import STREAMS
 from baton_shared.contracts import intake as ev
 from baton_shared.contracts.registry import registry as contracts
 from baton_shared.events import DomainEvent, EventRegistry
-from baton_shared.eventstore import EventStoreUnavailable
+from baton_shared.eventstore import EventStoreUnavailable, NewEvent
 from baton_shared.eventstore.jetstream import JetStreamEventStore
 from baton_shared.eventstore.provisioning import js_api, provision_stream
 from baton_shared.eventstore.reader import read_stream
@@ -349,3 +349,78 @@ async def test_a_log_that_cannot_confirm_appends_is_waited_out_not_parked(stores
     finally:
         await runner.stop_live()
     assert not await _parked(engine)
+
+
+class StandInNoteCopied(DomainEvent):
+    service = "delivery"
+    event_type = "StandInNoteCopied"
+    aggregate_type = "note_copy"
+
+    client_id: str
+    text: str
+
+
+registry.register(StandInNoteCopied)
+
+
+class CopyNotes(Reaction):
+    """Each note of a client copied to one target per client: the target's history shows the
+    order its causes were handled in."""
+
+    name = "copy_notes"
+    source = STREAMS["intake"]
+    event_types = ("ClientNoteAdded",)
+
+    def target(self, cause):
+        return ("note_copy", cause.event.client_id)
+
+    def decide(self, history, cause, context=None):
+        return [StandInNoteCopied(client_id=cause.event.client_id, text=cause.event.text)]
+
+
+async def test_a_failed_acknowledgement_keeps_the_targets_later_causes_in_order(stores, nats, engine):
+    """The acknowledgement of a handled cause fails (the connection goes away a moment): the
+    target's next causes must still be handled after it and before anything that comes later;
+    the handled one comes back after ack_wait and is recognised as handled."""
+    intake, delivery = stores
+    client_id = "c-order"
+
+    async def note(text: str, version: int) -> None:
+        event = ev.ClientNoteAdded(client_id=client_id, note_id=f"n{text}", text=text, author="alice")
+        await intake.append("client", client_id, version, [NewEvent(event, correlation_id=client_id, actor="t")])
+
+    await note("1", 0)
+    await note("2", 1)  # both delivered in one batch, lined up behind the same target
+    runner = ReactionRunner(CopyNotes(), delivery, registry, engine, service="delivery", max_attempts=2, ack_wait_s=2.0)
+    await runner.setup()
+    failed = asyncio.Event()
+    deliver = runner._on_messages
+
+    async def first_ack_fails(msgs):  # noqa: ANN001, ANN202
+        for msg in msgs:
+            if not failed.is_set() and b'"text":"1"' in msg.data and not hasattr(msg, "_tried"):
+                msg._tried = True
+
+                async def ack_away() -> None:
+                    failed.set()
+                    raise ConnectionError("connection away while acknowledging")
+
+                msg.ack = ack_away
+        await deliver(msgs)
+
+    runner._on_messages = first_ack_fails
+    await runner.prepare_live(nats)
+    await runner.start_live(nats)
+    try:
+        await asyncio.wait_for(failed.wait(), 20)
+        await note("3", 2)  # a later cause of the same target, arriving right after the failure
+
+        async def copied() -> bool:
+            return len((await delivery.load("note_copy", client_id)).events) >= 3
+
+        await eventually(copied, timeout=30)
+        await eventually(lambda: _acked(nats, runner.durable), timeout=30)
+    finally:
+        await runner.stop_live()
+    texts = [e.event.text for e in (await delivery.load("note_copy", client_id)).events]
+    assert texts == ["1", "2", "3"]

@@ -248,14 +248,17 @@ class ReactionRunner(DurableWorker):
             while line:
                 msg, raw, cause = line[0]
                 await self.handle_resilient(raw, cause=cause)
-                await msg.ack()
+                try:
+                    await msg.ack()
+                except Exception as exc:  # noqa: BLE001 - the connection is away a moment
+                    # Handled all the same: the line goes on (the target's later causes keep their
+                    # place behind it), and this cause comes back after ack_wait, where its derived
+                    # ids show it handled. Dropping the line instead let a later cause of the target
+                    # (a cancellation) be handled before the dropped ones (the handoff) came back.
+                    log.warning("acknowledgement failed; the cause comes back and is recognised as handled",
+                                reaction=self.key, seq=raw.seq, error=repr(exc)[:300])
                 line.popleft()
                 if self._unacked.get(raw.seq) is msg:  # not a later copy, still held
-                    del self._unacked[raw.seq]
-        except Exception as exc:  # noqa: BLE001 - the ack failed (connection away): the cause comes back
-            log.warning("reaction cause left for redelivery", reaction=self.key, error=repr(exc))
-            for msg, raw, _ in line:
-                if self._unacked.get(raw.seq) is msg:
                     del self._unacked[raw.seq]
         finally:
             if self._working.get(key) is asyncio.current_task():
