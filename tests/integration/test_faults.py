@@ -96,31 +96,6 @@ async def inject(system: System, api: Api, ledger: Ledger, done: asyncio.Event) 
     return injected
 
 
-async def settle(system: System, nc, timeout: float = 180) -> dict[str, int]:  # noqa: ANN001
-    """Wait until nothing moves: every consumer has nothing pending or unacknowledged, every
-    projection stands at its stream's head, and the heads stay put for a second."""
-    deadline, previous = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        heads, idle = {}, True
-        for stream in (await js_api(nc, "STREAM.NAMES")).get("streams") or []:
-            heads[stream] = (await js_api(nc, f"STREAM.INFO.{stream}"))["state"]["last_seq"]
-            for consumer in (await js_api(nc, f"CONSUMER.LIST.{stream}")).get("consumers") or []:
-                idle &= not consumer["num_pending"] and not consumer["num_ack_pending"]
-        for name in SERVICES:
-            health = await system.health(name)
-            idle &= bool(health) and all(p["lag"] == 0 for p in health["projections"])
-        if idle and heads == previous:
-            return heads
-        previous = heads if idle else None
-        await asyncio.sleep(1)
-    raise AssertionError(f"the system did not settle in {timeout}s")
-
-
-def baton(system: System, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).parent / "baton"), *args], env=system.ops_env(),
-                          capture_output=True, text=True, timeout=600)
-
-
 def _spread(seconds: list[float]) -> str:
     if not seconds:
         return "-"
@@ -153,7 +128,7 @@ async def test_nothing_acknowledged_is_lost_and_nothing_happens_twice_under_faul
 
         nc = await nats_py.connect(system.nats.url)
         try:
-            heads = await settle(system, nc)
+            heads = await system.settle(nc)
             for process in system.services.values():  # checkpoints flushed, nothing moving
                 process.stop()
             log = await Log.read(nc)
@@ -163,9 +138,9 @@ async def test_nothing_acknowledged_is_lost_and_nothing_happens_twice_under_faul
         lost_or_doubled = acknowledged_writes_exactly_once(ledger, log)
         duplicates = duplicate_event_ids(log)
         reactions = reactions_once(log)
-        verify = baton(system, "projections", "verify", "--json")
+        verify = system.baton("projections", "verify", "--json")
         verified = json.loads(verify.stdout) if verify.stdout.strip().startswith("[") else []
-        parked = baton(system, "parked", "list", "--json")
+        parked = system.baton("parked", "list", "--json")
         parked_rows = json.loads(parked.stdout) if parked.returncode == 0 else parked.stderr
 
         sent = len(ledger.commands)

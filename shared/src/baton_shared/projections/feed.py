@@ -66,6 +66,8 @@ class ProjectionFeed(DurableWorker):
         """Everything from the lowest checkpoint to the head, read and decoded once for all
         the projections (each applies only what is above its own checkpoint)."""
         applied = 0
+        for member in self.members:
+            member.reads_log_with(nc)
         async for batch in read_stream(nc, self.stream_name, start_seq=self.position + 1, batch_size=batch_size):
             await self.apply_resilient(batch)
             applied += len(batch)
@@ -107,6 +109,7 @@ class ProjectionFeed(DurableWorker):
         await super().start_live(nc)
         for member in self.members:
             member.live, member.stopping = True, False
+            member.reads_log_with(nc)
 
     async def stop_live(self) -> None:
         for member in self.members:
@@ -129,7 +132,7 @@ class ProjectionFeed(DurableWorker):
 
     async def apply(self, raws: Sequence[RawEvent]) -> None:
         """Apply ``raws`` to every projection it is new to, in one transaction."""
-        await apply_together(self.members, raws)
+        await apply_together(self.members, raws, self._nc)
 
     async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
         if await retry_outages(self, lambda: self.apply(raws), self.members, self.max_attempts):
