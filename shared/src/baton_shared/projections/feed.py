@@ -29,7 +29,12 @@ from nats.aio.msg import Msg
 from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
-from baton_shared.projections.runner import PROJECTION_ACK_DELAY_SECONDS, ProjectionRunner, apply_together, retry_outages
+from baton_shared.projections.runner import (
+    PROJECTION_ACK_DELAY_SECONDS,
+    ProjectionRunner,
+    apply_together,
+    retry_outages,
+)
 from baton_shared.service.logging import get_logger
 
 log = get_logger("baton.projection")
@@ -100,10 +105,12 @@ class ProjectionFeed(DurableWorker):
                 if exc.err_code != 10014:  # consumer not found: nothing to forget
                     raise
                 continue
-            log.info("per-projection consumer deleted; the feed delivers instead", consumer=member.durable, feed=self.durable)
+            log.info(
+                "per-projection consumer deleted; the feed delivers instead", consumer=member.durable, feed=self.durable
+            )
 
     async def _shared_position(self) -> int:
-        return min([await m._shared_position() for m in self.members])  # noqa: SLF001 - the feed drives its runners
+        return min([await m._shared_position() for m in self.members])
 
     async def start_live(self, nc: NATS) -> None:
         await super().start_live(nc)

@@ -43,16 +43,18 @@ from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
 from baton_shared.projections.base import Projection
-from baton_shared.projections.sql import write_transaction
 from baton_shared.projections.checkpoints import (
     CheckpointMoved,
     advance_checkpoint,
     advance_checkpoints,
     ensure_checkpoint,
-    metadata as checkpoint_metadata,
     park,
     read_checkpoint,
 )
+from baton_shared.projections.checkpoints import (
+    metadata as checkpoint_metadata,
+)
+from baton_shared.projections.sql import write_transaction
 from baton_shared.service import metrics
 from baton_shared.service.logging import get_logger
 
@@ -162,8 +164,12 @@ class ProjectionRunner(DurableWorker):
         self._stored = await self.stored_checkpoint()
         if self._stored < believed:
             self.went_back += 1
-            log.warning("stored checkpoint is behind what was applied; applying again from it",
-                        projection=self.key, stored=self._stored, applied=believed)
+            log.warning(
+                "stored checkpoint is behind what was applied; applying again from it",
+                projection=self.key,
+                stored=self._stored,
+                applied=believed,
+            )
         return self._stored
 
     # --- applying ------------------------------------------------------------
@@ -195,7 +201,7 @@ class ProjectionRunner(DurableWorker):
         for raw in raws:
             try:
                 await self.apply([raw])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if is_transient(exc):
                     raise
                 await self._park_alone(raw, f"{type(exc).__name__}: {exc}")
@@ -323,8 +329,12 @@ class ProjectionRunner(DurableWorker):
             # A hole before or *inside* the batch: replicas sharing the consumer get
             # interleaved deliveries (36 and 38 here, 37 to the other replica).
             last = max(r.seq for r in raws)
-            log.warning("delivery skipped events; reading them from the stream",
-                        projection=self.key, after=self.position, up_to=last)
+            log.warning(
+                "delivery skipped events; reading them from the stream",
+                projection=self.key,
+                after=self.position,
+                up_to=last,
+            )
             self.gaps_filled += 1
             await self.catch_up(nc or self._nc, until=last)
 
@@ -347,7 +357,7 @@ class ProjectionRunner(DurableWorker):
                     break
                 try:
                     await asyncio.wait_for(self._advanced.wait(), min(remaining, 0.25))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     # Another replica sharing the database may have applied it.
                     if await self.stored_checkpoint() >= seq:
                         return True
@@ -438,7 +448,9 @@ class CheckpointBehindBatch(RuntimeError):
     """A checkpoint is behind the batch in hand and there is no connection to read the log with."""
 
 
-async def _read_between(runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent], nc: NATS | None) -> list[RawEvent]:
+async def _read_between(
+    runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent], nc: NATS | None
+) -> list[RawEvent]:
     """What the log holds between the lowest runner's position and the first event of ``raws``."""
     lowest, first = min(r.position for r in runners), min(r.seq for r in raws)
     if lowest + 1 >= first:
@@ -452,7 +464,10 @@ async def _read_between(runners: Sequence[ProjectionRunner], raws: Sequence[RawE
 
 
 async def retry_outages(
-    worker: DurableWorker, attempt: Callable[[], Awaitable[object]], runners: Sequence[ProjectionRunner], max_attempts: int
+    worker: DurableWorker,
+    attempt: Callable[[], Awaitable[object]],
+    runners: Sequence[ProjectionRunner],
+    max_attempts: int,
 ) -> bool:
     """Run ``attempt`` until it succeeds (True). Outages are waited out, forever, with
     backoff; any other failure is tried ``max_attempts`` times (then False: the caller
