@@ -35,11 +35,17 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import nats as nats_py
 import pytest
 
-from tests.integration.fault_injection.audit import Log, acknowledged_writes_exactly_once, duplicate_event_ids, reactions_once
+from tests.integration.fault_injection.audit import (
+    Log,
+    acknowledged_writes_exactly_once,
+    duplicate_event_ids,
+    reactions_once,
+)
 from tests.integration.fault_injection.schedule import CLUSTER, SINGLE_NODE, PlannedFault, describe, draw, fault_seed
 from tests.integration.fault_injection.system import SERVICES, System
 from tests.integration.fault_injection.workload import Api, Ledger, run_journeys
@@ -99,9 +105,15 @@ async def inject(
         await asyncio.sleep(planned.seconds)
         await asyncio.to_thread(system.start_postgres)
 
-    actions = {"nats_kill": kill_nats, "nats_stall": stall_nats, "postgres_cut": cut_postgres,
-               "postgres_crash": crash_postgres, "kill_intake": kill_service, "kill_delivery": kill_service,
-               "kill_followup": kill_service}
+    actions = {
+        "nats_kill": kill_nats,
+        "nats_stall": stall_nats,
+        "postgres_cut": cut_postgres,
+        "postgres_crash": crash_postgres,
+        "kill_intake": kill_service,
+        "kill_delivery": kill_service,
+        "kill_followup": kill_service,
+    }
     injected = []
     for planned in plan:
         fault = Fault(describe(planned, nodes=nodes, replicas=replicas), int(expected * planned.at))
@@ -120,7 +132,7 @@ def _spread(seconds: list[float]) -> str:
     if not seconds:
         return "-"
     ordered = sorted(seconds)
-    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
     return f"p50 {at(0.5):.0f} ms, p99 {at(0.99):.0f} ms, max {ordered[-1]:.1f} s ({len(ordered):,} reads)"
 
 
@@ -129,8 +141,17 @@ def report(rows: list[tuple[str, object]]) -> str:
     return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
 
 
-async def run_under_faults(system: System, plan: list[PlannedFault], *, seed: int, mode: str, journeys: int,
-                           concurrency: int, min_commands: int, min_projections: int) -> None:
+async def run_under_faults(
+    system: System,
+    plan: list[PlannedFault],
+    *,
+    seed: int,
+    mode: str,
+    journeys: int,
+    concurrency: int,
+    min_commands: int,
+    min_projections: int,
+) -> None:
     print(f"\nfault test ({mode}): BATON_FAULT_SEED={seed} replays this schedule", flush=True)
     ledger = Ledger()
     try:
@@ -169,40 +190,81 @@ async def run_under_faults(system: System, plan: list[PlannedFault], *, seed: in
         acked = sum(c.acked for c in ledger.commands)
         mismatched = [r["projection"] for r in verified if not r["agrees"]]
         server_errors = {f"{s} {code}": n for (s, code), n in ledger.answers.items() if code >= 500 and code != 503}
-        print(f"fault test ({mode}, tests/integration/test_faults.py)\n" + report([
-            ("seed", f"BATON_FAULT_SEED={seed}"),
-            *[(f"fault {i + 1}", f"{f.what}: after {f.at_acked:,} acked, {f.seconds} s, "
-                                 f"{f.in_flight} requests in flight") for i, f in enumerate(faults)],
-            ("load", f"{journeys} journeys, {concurrency} at a time, {load_seconds:.0f} s"),
-            ("commands sent", f"{sent:,} ({sum(c.attempts for c in ledger.commands):,} attempts)"),
-            ("commands acknowledged", f"{acked:,}"),
-            ("answers", dict(sorted((f"{s} {code}", n) for (s, code), n in ledger.answers.items()))),
-            ("transport errors", dict(sorted((f"{s} {e}", n) for (s, e), n in ledger.transport_errors.items()))),
-            ("events stored", f"{log.count():,} {dict((k, len(v)) for k, v in log.streams.items())} heads {heads}"),
-            ("acked writes not exactly once", f"{len(lost_or_doubled)} ({len(lost)} lost)"),
-            ("duplicate event ids", len(duplicates)),
-            ("reactions", "; ".join(f"{r.name}: {r.causes} causes, {len(r.effects_missing)} missing, "
-                                    f"{len(r.effects_doubled)} doubled" for r in reactions)),
-            ("projections verified", f"{len(verified)}, {len(mismatched)} differ from a clean rebuild {mismatched}"),
-            ("parked", parked_rows if parked_rows else 0),
-            ("5xx other than 503", server_errors or 0),
-            ("proxy", f"{system.proxy.connections_reset} connections reset, "
-                      f"{system.proxy.refused_while_down} refused while down"),
-            ("reaction results readable after", _spread(ledger.waits)),
-            ("journeys that failed", f"{len(ledger.failed_journeys)} {ledger.failed_journeys[:3]}"),
-        ]))
+        print(
+            f"fault test ({mode}, tests/integration/test_faults.py)\n"
+            + report(
+                [
+                    ("seed", f"BATON_FAULT_SEED={seed}"),
+                    *[
+                        (
+                            f"fault {i + 1}",
+                            f"{f.what}: after {f.at_acked:,} acked, {f.seconds} s, {f.in_flight} requests in flight",
+                        )
+                        for i, f in enumerate(faults)
+                    ],
+                    ("load", f"{journeys} journeys, {concurrency} at a time, {load_seconds:.0f} s"),
+                    ("commands sent", f"{sent:,} ({sum(c.attempts for c in ledger.commands):,} attempts)"),
+                    ("commands acknowledged", f"{acked:,}"),
+                    ("answers", dict(sorted((f"{s} {code}", n) for (s, code), n in ledger.answers.items()))),
+                    (
+                        "transport errors",
+                        dict(sorted((f"{s} {e}", n) for (s, e), n in ledger.transport_errors.items())),
+                    ),
+                    ("events stored", f"{log.count():,} { {k: len(v) for k, v in log.streams.items()} } heads {heads}"),
+                    ("acked writes not exactly once", f"{len(lost_or_doubled)} ({len(lost)} lost)"),
+                    ("duplicate event ids", len(duplicates)),
+                    (
+                        "reactions",
+                        "; ".join(
+                            f"{r.name}: {r.causes} causes, {len(r.effects_missing)} missing, "
+                            f"{len(r.effects_doubled)} doubled"
+                            for r in reactions
+                        ),
+                    ),
+                    (
+                        "projections verified",
+                        f"{len(verified)}, {len(mismatched)} differ from a clean rebuild {mismatched}",
+                    ),
+                    ("parked", parked_rows if parked_rows else 0),
+                    ("5xx other than 503", server_errors or 0),
+                    (
+                        "proxy",
+                        (
+                            f"{system.proxy.connections_reset} connections reset, "
+                            f"{system.proxy.refused_while_down} refused while down"
+                        ),
+                    ),
+                    ("reaction results readable after", _spread(ledger.waits)),
+                    ("journeys that failed", f"{len(ledger.failed_journeys)} {ledger.failed_journeys[:3]}"),
+                ]
+            )
+        )
         record = os.environ.get("BATON_FAULT_RECORD")
         if record:
-            with open(record, "a") as out:
-                out.write(json.dumps({
-                    "mode": mode, "seed": seed, "faults": [f.what for f in faults], "planned": len(plan),
-                    "load_seconds": round(load_seconds), "sent": sent, "acked": acked, "lost": len(lost),
-                    "duplicated": len(lost_or_doubled) - len(lost) + len(duplicates),
-                    "reactions_missing": sum(len(r.effects_missing) for r in reactions),
-                    "reactions_doubled": sum(len(r.effects_doubled) for r in reactions),
-                    "projections": len(verified), "differing": mismatched, "parked": parked_rows,
-                    "server_errors": server_errors, "failed_journeys": len(ledger.failed_journeys),
-                }) + "\n")
+            with Path(record).open("a") as out:  # noqa: ASYNC230 - one line, after the load
+                out.write(
+                    json.dumps(
+                        {
+                            "mode": mode,
+                            "seed": seed,
+                            "faults": [f.what for f in faults],
+                            "planned": len(plan),
+                            "load_seconds": round(load_seconds),
+                            "sent": sent,
+                            "acked": acked,
+                            "lost": len(lost),
+                            "duplicated": len(lost_or_doubled) - len(lost) + len(duplicates),
+                            "reactions_missing": sum(len(r.effects_missing) for r in reactions),
+                            "reactions_doubled": sum(len(r.effects_doubled) for r in reactions),
+                            "projections": len(verified),
+                            "differing": mismatched,
+                            "parked": parked_rows,
+                            "server_errors": server_errors,
+                            "failed_journeys": len(ledger.failed_journeys),
+                        }
+                    )
+                    + "\n"
+                )
 
         assert not ledger.failed_journeys, ledger.failed_journeys[:10]
         assert not server_errors, f"faults must answer 503 (retry), never fail: {server_errors}"
@@ -212,7 +274,8 @@ async def run_under_faults(system: System, plan: list[PlannedFault], *, seed: in
         assert not duplicates, duplicates[:20]
         assert all(r.ok for r in reactions), [(r.name, r.effects_missing[:5], r.effects_doubled[:5]) for r in reactions]
         assert verify.returncode == 0 and len(verified) >= min_projections and not mismatched, (
-            verify.stdout[-3000:] + verify.stderr[-3000:])
+            verify.stdout[-3000:] + verify.stderr[-3000:]
+        )
         assert parked_rows == [], parked_rows
     finally:
         system.stop()
@@ -220,13 +283,29 @@ async def run_under_faults(system: System, plan: list[PlannedFault], *, seed: in
 
 async def test_nothing_acknowledged_is_lost_and_nothing_happens_twice_under_faults(tmp_path):
     seed = fault_seed()
-    await run_under_faults(System(tmp_path), draw(seed, SINGLE_NODE), seed=seed, mode="one node", journeys=JOURNEYS,
-                           concurrency=CONCURRENCY, min_commands=MIN_COMMANDS, min_projections=15)
+    await run_under_faults(
+        System(tmp_path),
+        draw(seed, SINGLE_NODE),
+        seed=seed,
+        mode="one node",
+        journeys=JOURNEYS,
+        concurrency=CONCURRENCY,
+        min_commands=MIN_COMMANDS,
+        min_projections=15,
+    )
 
 
 async def test_nothing_acknowledged_is_lost_on_a_cluster_losing_a_node_and_a_delivery_replica(tmp_path):
     seed = fault_seed()
     system = System(tmp_path, replicas={"delivery": 2}, nats_nodes=3)
     plan = draw(seed, CLUSTER, extra=0, nodes=3, replicas=2)
-    await run_under_faults(system, plan, seed=seed, mode="3-node cluster", journeys=CLUSTER_JOURNEYS,
-                           concurrency=CLUSTER_CONCURRENCY, min_commands=int(CLUSTER_JOURNEYS * 20), min_projections=15)
+    await run_under_faults(
+        system,
+        plan,
+        seed=seed,
+        mode="3-node cluster",
+        journeys=CLUSTER_JOURNEYS,
+        concurrency=CLUSTER_CONCURRENCY,
+        min_commands=int(CLUSTER_JOURNEYS * 20),
+        min_projections=15,
+    )

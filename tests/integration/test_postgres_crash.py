@@ -36,9 +36,17 @@ async def register_until(api: Api, stop: asyncio.Event, worker: int, registered:
     while not stop.is_set():
         n += 1
         key = f"crash-{worker}-{n}"
-        client = await api.write("intake", "POST", "/v1/clients", {
-            "name": f"Client {worker}/{n}", "segment": "B2B", "account_manager": "alice",
-        }, f"{key}-client")
+        client = await api.write(
+            "intake",
+            "POST",
+            "/v1/clients",
+            {
+                "name": f"Client {worker}/{n}",
+                "segment": "B2B",
+                "account_manager": "alice",
+            },
+            f"{key}-client",
+        )
         cid = client["ids"]["client_id"]
         registered.append(cid)
         await api.write("intake", "POST", f"/v1/clients/{cid}/notes", {"text": "calls before nine"}, f"{key}-note")
@@ -88,9 +96,11 @@ async def test_a_postgresql_crash_under_load_leaves_no_projection_behind(tmp_pat
         verify = system.baton("projections", "verify", "--json")
         verified = json.loads(verify.stdout) if verify.stdout.strip().startswith("[") else []
         differing = [r["projection"] for r in verified if not r["agrees"]]
-        print(f"\n{system.own_postgres.crashes} crashes, {ledger.acked} writes acknowledged, "
-              f"{len(registered)} clients registered, {len(missing)} not readable, "
-              f"checkpoints found gone back {went_back}, projections differing from a clean rebuild: {differing}")
+        print(
+            f"\n{system.own_postgres.crashes} crashes, {ledger.acked} writes acknowledged, "
+            f"{len(registered)} clients registered, {len(missing)} not readable, "
+            f"checkpoints found gone back {went_back}, projections differing from a clean rebuild: {differing}"
+        )
         assert system.own_postgres.crashes == CRASHES
         assert not missing, f"{len(missing)} registered clients not readable: {missing[:10]}"
         assert verify.returncode == 0 and verified and not differing, verify.stdout[-3000:] + verify.stderr[-3000:]

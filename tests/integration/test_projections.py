@@ -3,14 +3,14 @@
 import asyncio
 
 import pytest
-from sqlalchemy import select, update
-
+from baton_intake.projections import all_projections
 from baton_shared.contracts import STREAMS, registry
 from baton_shared.eventstore.provisioning import consumer_info
 from baton_shared.eventstore.reader import read_stream
 from baton_shared.projections import ProjectionRunner
 from baton_shared.projections.checkpoints import checkpoints, parked_events
-from baton_intake.projections import all_projections
+from sqlalchemy import select, update
+
 from tests.integration.journeys import write_journeys
 
 pytestmark = pytest.mark.nats

@@ -8,8 +8,6 @@ import asyncio
 from datetime import date
 
 import pytest
-from sqlalchemy import select
-
 from baton_shared.contracts import STREAMS
 from baton_shared.contracts import intake as ev
 from baton_shared.contracts.registry import registry as contracts
@@ -21,6 +19,8 @@ from baton_shared.eventstore.reader import read_stream
 from baton_shared.projections.checkpoints import parked_events
 from baton_shared.projections.sql import make_engine
 from baton_shared.reactions import CauseNotReady, Reaction, ReactionRunner
+from sqlalchemy import select
+
 from tests.integration.journeys import write_journeys
 from tests.integration.services import eventually
 
@@ -60,7 +60,11 @@ class OpenWorkOrder(Reaction):
             raise ValueError(f"cannot open work for {e.department}")
         if history.events:
             return []  # already open
-        return [StandInWorkOrderOpened(work_order_id=e.handoff_id, request_id=e.request_id, department=e.department, due_by=e.due_by)]
+        return [
+            StandInWorkOrderOpened(
+                work_order_id=e.handoff_id, request_id=e.request_id, department=e.department, due_by=e.due_by
+            )
+        ]
 
 
 @pytest.fixture
@@ -98,8 +102,6 @@ async def handoffs(nats) -> list:
     async for batch in read_stream(nats, "INTAKE", filter_subject="intake.*.*.HandoffRequested"):
         out.extend(registry.decode("INTAKE", r.seq, r.subject, r.data) for r in batch)
     return out
-
-
 
 
 async def test_a_redelivered_cause_never_yields_a_second_reaction(stores, nats, engine):
@@ -196,7 +198,9 @@ async def test_causes_in_flight_to_a_dead_process_are_handled_in_order_on_restar
     # A process is pinned, pulls causes and dies before handling or acknowledging them.
     inbox = nats.new_inbox()
     sub = await nats.subscribe(inbox)
-    await nats.publish(f"$JS.API.CONSUMER.MSG.NEXT.INTAKE.{first.durable}", b'{"batch": 3, "group": "reactions"}', reply=inbox)
+    await nats.publish(
+        f"$JS.API.CONSUMER.MSG.NEXT.INTAKE.{first.durable}", b'{"batch": 3, "group": "reactions"}', reply=inbox
+    )
     for _ in range(3):
         await sub.next_msg(timeout=5)
     await sub.unsubscribe()
@@ -237,12 +241,16 @@ async def test_a_cause_whose_target_is_not_ready_waits_for_it_and_is_handled_onc
     causes = await handoffs(nats)
     late = causes[0].event.request_id
     known = {c.event.request_id for c in causes} - {late}
-    runner = await runner_for(delivery, engine, OpenWhenTheRequestIsKnown(known))  # max_attempts=2: patience, not attempts, counts
+    runner = await runner_for(
+        delivery, engine, OpenWhenTheRequestIsKnown(known)
+    )  # max_attempts=2: patience, not attempts, counts
     await runner.prepare_live(nats)
     await runner.start_live(nats)
     try:
+
         async def waiting():
             return runner.last_error and "not known yet" in runner.last_error
+
         await eventually(waiting, timeout=10, what="the runner waiting on the first cause")
         await asyncio.sleep(1.0)  # several tries go by (backoff 0.2, 0.4, 0.8 s): none parks it
         assert not await _parked(engine)
@@ -255,8 +263,11 @@ async def test_a_cause_whose_target_is_not_ready_waits_for_it_and_is_handled_onc
         await write_journeys(intake, clients=2, seed=21)
         newer = [c for c in await handoffs(nats) if c.seq > causes[-1].seq]
         known.update(c.event.request_id for c in newer)
-        await eventually(lambda: _count(nats, len(causes) - len(waiting_behind) + len(newer)), timeout=10,
-                         what="the newer causes handled while the first still waits")
+        await eventually(
+            lambda: _count(nats, len(causes) - len(waiting_behind) + len(newer)),
+            timeout=10,
+            what="the newer causes handled while the first still waits",
+        )
         assert not {e.event.work_order_id for e in await delivery_events(nats)} & waiting_behind
         causes += newer
         known.add(late)
@@ -274,7 +285,9 @@ async def test_a_cause_that_stays_not_ready_is_parked_after_the_patience_and_the
     await write_journeys(intake, clients=3)
     causes = await handoffs(nats)
     never = causes[0].event.request_id
-    runner = await runner_for(delivery, engine, OpenWhenTheRequestIsKnown({c.event.request_id for c in causes} - {never}))
+    runner = await runner_for(
+        delivery, engine, OpenWhenTheRequestIsKnown({c.event.request_id for c in causes} - {never})
+    )
     runner.not_ready_patience = 1.0
     await runner.prepare_live(nats)
     await runner.start_live(nats)
@@ -396,7 +409,7 @@ async def test_a_failed_acknowledgement_keeps_the_targets_later_causes_in_order(
     failed = asyncio.Event()
     deliver = runner._on_messages
 
-    async def first_ack_fails(msgs):  # noqa: ANN001, ANN202
+    async def first_ack_fails(msgs):
         for msg in msgs:
             if not failed.is_set() and b'"text":"1"' in msg.data and not hasattr(msg, "_tried"):
                 msg._tried = True

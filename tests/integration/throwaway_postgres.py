@@ -56,7 +56,7 @@ class ThrowawayPostgres:
         command = [str(self.bindir / program), *args]
         if self.as_root:
             command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0:
             tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
             raise RuntimeError(f"{program} {' '.join(args)} failed: {done.stdout}{done.stderr}\n{tail}")
@@ -65,14 +65,16 @@ class ThrowawayPostgres:
         """Start the server (initialising its data folder the first time); returns once it accepts connections."""
         if not self.data.exists():
             self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        options = " ".join([
-            f"-p {self.port}",
-            "-c listen_addresses=127.0.0.1",
-            f"-c unix_socket_directories={self.folder}",
-            "-c max_connections=200",
-            "-c fsync=off",  # the machine does not crash, only PostgreSQL: the OS keeps what was written
-            "-c full_page_writes=off",
-        ])
+        options = " ".join(
+            [
+                f"-p {self.port}",
+                "-c listen_addresses=127.0.0.1",
+                f"-c unix_socket_directories={self.folder}",
+                "-c max_connections=200",
+                "-c fsync=off",  # the machine does not crash, only PostgreSQL: the OS keeps what was written
+                "-c full_page_writes=off",
+            ]
+        )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
 
     def crash(self) -> None:

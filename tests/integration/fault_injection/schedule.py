@@ -53,7 +53,9 @@ def fault_seed() -> int:
     return int(value) if value else secrets.randbelow(10**6)
 
 
-def draw(seed: int, required: tuple[str, ...], *, extra: int = 1, nodes: int = 1, replicas: int = 1) -> list[PlannedFault]:
+def draw(
+    seed: int, required: tuple[str, ...], *, extra: int = 1, nodes: int = 1, replicas: int = 1
+) -> list[PlannedFault]:
     """The run's faults, in the order they happen, spread over 10-85 % of the load."""
     rng = random.Random(seed)
     kinds = list(required) + [rng.choice(required) for _ in range(extra)]
@@ -64,7 +66,13 @@ def draw(seed: int, required: tuple[str, ...], *, extra: int = 1, nodes: int = 1
     for n, kind in enumerate(kinds):
         at = 0.10 + step * n + rng.uniform(0, step * 0.5)
         low, high = SECONDS[kind]
-        target = rng.randrange(nodes) if kind.startswith("nats") else rng.randrange(replicas) if kind == "kill_delivery" else 0
+        target = (
+            rng.randrange(nodes)
+            if kind.startswith("nats")
+            else rng.randrange(replicas)
+            if kind == "kill_delivery"
+            else 0
+        )
         plan.append(PlannedFault(kind, round(at, 3), round(rng.uniform(low, high), 1), target))
     return plan
 

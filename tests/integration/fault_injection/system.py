@@ -21,9 +21,8 @@ import urllib.request
 from pathlib import Path
 
 import httpx
-from sqlalchemy.engine import make_url
-
 from baton_shared.eventstore.provisioning import js_api
+from sqlalchemy.engine import make_url
 
 from tests.conftest import LocalNats, free_port, nats_server_binary, wait_for_port
 from tests.integration.deployed import ServiceProcess, fresh_database
@@ -47,9 +46,26 @@ class ClusterNode(LocalNats):
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor), "-js", "-sd", str(self.store),
-             "-n", self.name, "--cluster_name", "baton", "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
-             "--routes", ",".join(self.routes)],
+            [
+                self.binary,
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-m",
+                str(self.monitor),
+                "-js",
+                "-sd",
+                str(self.store),
+                "-n",
+                self.name,
+                "--cluster_name",
+                "baton",
+                "--cluster",
+                f"nats://127.0.0.1:{self.cluster_port}",
+                "--routes",
+                ",".join(self.routes),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -115,8 +131,12 @@ class System:
     def ops_env(self) -> dict[str, str]:
         """What the ``baton`` tool needs to look at this system (databases reached directly)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-        env.update(BATON_NATS_URL=self.nats_url, BATON_DATA_DIR=str(self.folder / "ops"), BATON_LOG_LEVEL="ERROR",
-                   BATON_MASTER_KEY=self.master_key)
+        env.update(
+            BATON_NATS_URL=self.nats_url,
+            BATON_DATA_DIR=str(self.folder / "ops"),
+            BATON_LOG_LEVEL="ERROR",
+            BATON_MASTER_KEY=self.master_key,
+        )
         for name in self.names:
             env[f"BATON_{name.upper()}_DATABASE_URL"] = self.database_url(name, through_proxy=False)
         return env
@@ -157,7 +177,7 @@ class System:
                     await self.wait_healthy([name], timeout=90)
         await self.wait_healthy(list(self.services), timeout=90)
 
-    async def wait_healthy(self, names, timeout: float) -> None:  # noqa: ANN001
+    async def wait_healthy(self, names, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=2) as http:
             for name in names:
@@ -215,7 +235,7 @@ class System:
         if self.own_postgres is not None:
             self.own_postgres.remove()
 
-    async def settle(self, nc, timeout: float = 180) -> dict[str, int]:  # noqa: ANN001
+    async def settle(self, nc, timeout: float = 180) -> dict[str, int]:
         """Wait until nothing moves: every consumer has nothing pending or unacknowledged, every
         projection stands at its stream's head, and the heads stay put for a second."""
         deadline, previous = time.monotonic() + timeout, None
@@ -236,8 +256,14 @@ class System:
 
     def baton(self, *args: str) -> subprocess.CompletedProcess:
         """The ops tool on this system (its databases reached directly, not through the proxy)."""
-        return subprocess.run([str(Path(sys.executable).parent / "baton"), *args], env=self.ops_env(),
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "baton"), *args],
+            env=self.ops_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
 
     async def health(self, name: str) -> dict | None:
         try:
