@@ -189,6 +189,11 @@ async def run_under_faults(
         sent = len(ledger.commands)
         acked = sum(c.acked for c in ledger.commands)
         mismatched = [r["projection"] for r in verified if not r["agrees"]]
+        rows_differing = sum(
+            (t.get("differing_rows") or 0) + abs(t.get("live_rows", 0) - t.get("copy_rows", 0))
+            for r in verified
+            for t in r.get("tables", {}).values()
+        )
         server_errors = {f"{s} {code}": n for (s, code), n in ledger.answers.items() if code >= 500 and code != 503}
         print(
             f"fault test ({mode}, tests/integration/test_faults.py)\n"
@@ -223,7 +228,10 @@ async def run_under_faults(
                     ),
                     (
                         "projections verified",
-                        f"{len(verified)}, {len(mismatched)} differ from a clean rebuild {mismatched}",
+                        (
+                            f"{len(verified)}, {len(mismatched)} differ from a clean rebuild {mismatched}, "
+                            f"{rows_differing} rows differing"
+                        ),
                     ),
                     ("parked", parked_rows if parked_rows else 0),
                     ("5xx other than 503", server_errors or 0),
@@ -258,6 +266,7 @@ async def run_under_faults(
                             "reactions_doubled": sum(len(r.effects_doubled) for r in reactions),
                             "projections": len(verified),
                             "differing": mismatched,
+                            "rows_differing": rows_differing,
                             "parked": parked_rows,
                             "server_errors": server_errors,
                             "failed_journeys": len(ledger.failed_journeys),

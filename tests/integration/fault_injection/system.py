@@ -238,21 +238,35 @@ class System:
     async def settle(self, nc, timeout: float = 180) -> dict[str, int]:
         """Wait until nothing moves: every consumer has nothing pending or unacknowledged, every
         projection stands at its stream's head, and the heads stay put for a second."""
-        deadline, previous = time.monotonic() + timeout, None
+        deadline, previous, busy = time.monotonic() + timeout, None, []
         while time.monotonic() < deadline:
-            heads, idle = {}, True
+            heads, busy = {}, []
             for stream in (await js_api(nc, "STREAM.NAMES")).get("streams") or []:
                 heads[stream] = (await js_api(nc, f"STREAM.INFO.{stream}"))["state"]["last_seq"]
                 for consumer in (await js_api(nc, f"CONSUMER.LIST.{stream}")).get("consumers") or []:
-                    idle &= not consumer["num_pending"] and not consumer["num_ack_pending"]
+                    if consumer["num_pending"] or consumer["num_ack_pending"]:
+                        busy.append(
+                            f"{stream}/{consumer['name']}: {consumer['num_pending']} pending, "
+                            f"{consumer['num_ack_pending']} unacknowledged"
+                        )
             for name in self.names:
-                health = await self.health(name)
-                idle &= bool(health) and all(p["lag"] == 0 for p in health["projections"])
+                # Replicas share a database and a feed: each knows only the batches it applied, so
+                # a projection is level when one of them stands at the head.
+                lags: dict[str, int] = {}
+                for process in self.processes(name):
+                    health = await self.health(process)
+                    if not health:
+                        busy.append(f"{process}: no /health")
+                        continue
+                    for p in health["projections"]:
+                        lags[p["projection"]] = min(p["lag"], lags.get(p["projection"], p["lag"]))
+                busy += [f"{projection}: lag {lag}" for projection, lag in lags.items() if lag]
+            idle = not busy
             if idle and heads == previous:
                 return heads
             previous = heads if idle else None
             await asyncio.sleep(1)
-        raise AssertionError(f"the system did not settle in {timeout}s")
+        raise AssertionError(f"the system did not settle in {timeout}s: {busy}")
 
     def baton(self, *args: str) -> subprocess.CompletedProcess:
         """The ops tool on this system (its databases reached directly, not through the proxy)."""
