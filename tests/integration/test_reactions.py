@@ -8,19 +8,19 @@ import asyncio
 from datetime import date
 
 import pytest
-from sqlalchemy import select
-
 from baton_shared.contracts import STREAMS
 from baton_shared.contracts import intake as ev
 from baton_shared.contracts.registry import registry as contracts
 from baton_shared.events import DomainEvent, EventRegistry
-from baton_shared.eventstore import EventStoreUnavailable
+from baton_shared.eventstore import EventStoreUnavailable, NewEvent
 from baton_shared.eventstore.jetstream import JetStreamEventStore
 from baton_shared.eventstore.provisioning import js_api, provision_stream
 from baton_shared.eventstore.reader import read_stream
 from baton_shared.projections.checkpoints import parked_events
 from baton_shared.projections.sql import make_engine
 from baton_shared.reactions import CauseNotReady, Reaction, ReactionRunner
+from sqlalchemy import select
+
 from tests.integration.journeys import write_journeys
 from tests.integration.services import eventually
 
@@ -60,7 +60,11 @@ class OpenWorkOrder(Reaction):
             raise ValueError(f"cannot open work for {e.department}")
         if history.events:
             return []  # already open
-        return [StandInWorkOrderOpened(work_order_id=e.handoff_id, request_id=e.request_id, department=e.department, due_by=e.due_by)]
+        return [
+            StandInWorkOrderOpened(
+                work_order_id=e.handoff_id, request_id=e.request_id, department=e.department, due_by=e.due_by
+            )
+        ]
 
 
 @pytest.fixture
@@ -98,8 +102,6 @@ async def handoffs(nats) -> list:
     async for batch in read_stream(nats, "INTAKE", filter_subject="intake.*.*.HandoffRequested"):
         out.extend(registry.decode("INTAKE", r.seq, r.subject, r.data) for r in batch)
     return out
-
-
 
 
 async def test_a_redelivered_cause_never_yields_a_second_reaction(stores, nats, engine):
@@ -196,7 +198,9 @@ async def test_causes_in_flight_to_a_dead_process_are_handled_in_order_on_restar
     # A process is pinned, pulls causes and dies before handling or acknowledging them.
     inbox = nats.new_inbox()
     sub = await nats.subscribe(inbox)
-    await nats.publish(f"$JS.API.CONSUMER.MSG.NEXT.INTAKE.{first.durable}", b'{"batch": 3, "group": "reactions"}', reply=inbox)
+    await nats.publish(
+        f"$JS.API.CONSUMER.MSG.NEXT.INTAKE.{first.durable}", b'{"batch": 3, "group": "reactions"}', reply=inbox
+    )
     for _ in range(3):
         await sub.next_msg(timeout=5)
     await sub.unsubscribe()
@@ -237,12 +241,16 @@ async def test_a_cause_whose_target_is_not_ready_waits_for_it_and_is_handled_onc
     causes = await handoffs(nats)
     late = causes[0].event.request_id
     known = {c.event.request_id for c in causes} - {late}
-    runner = await runner_for(delivery, engine, OpenWhenTheRequestIsKnown(known))  # max_attempts=2: patience, not attempts, counts
+    runner = await runner_for(
+        delivery, engine, OpenWhenTheRequestIsKnown(known)
+    )  # max_attempts=2: patience, not attempts, counts
     await runner.prepare_live(nats)
     await runner.start_live(nats)
     try:
+
         async def waiting():
             return runner.last_error and "not known yet" in runner.last_error
+
         await eventually(waiting, timeout=10, what="the runner waiting on the first cause")
         await asyncio.sleep(1.0)  # several tries go by (backoff 0.2, 0.4, 0.8 s): none parks it
         assert not await _parked(engine)
@@ -255,8 +263,11 @@ async def test_a_cause_whose_target_is_not_ready_waits_for_it_and_is_handled_onc
         await write_journeys(intake, clients=2, seed=21)
         newer = [c for c in await handoffs(nats) if c.seq > causes[-1].seq]
         known.update(c.event.request_id for c in newer)
-        await eventually(lambda: _count(nats, len(causes) - len(waiting_behind) + len(newer)), timeout=10,
-                         what="the newer causes handled while the first still waits")
+        await eventually(
+            lambda: _count(nats, len(causes) - len(waiting_behind) + len(newer)),
+            timeout=10,
+            what="the newer causes handled while the first still waits",
+        )
         assert not {e.event.work_order_id for e in await delivery_events(nats)} & waiting_behind
         causes += newer
         known.add(late)
@@ -274,7 +285,9 @@ async def test_a_cause_that_stays_not_ready_is_parked_after_the_patience_and_the
     await write_journeys(intake, clients=3)
     causes = await handoffs(nats)
     never = causes[0].event.request_id
-    runner = await runner_for(delivery, engine, OpenWhenTheRequestIsKnown({c.event.request_id for c in causes} - {never}))
+    runner = await runner_for(
+        delivery, engine, OpenWhenTheRequestIsKnown({c.event.request_id for c in causes} - {never})
+    )
     runner.not_ready_patience = 1.0
     await runner.prepare_live(nats)
     await runner.start_live(nats)
@@ -349,3 +362,78 @@ async def test_a_log_that_cannot_confirm_appends_is_waited_out_not_parked(stores
     finally:
         await runner.stop_live()
     assert not await _parked(engine)
+
+
+class StandInNoteCopied(DomainEvent):
+    service = "delivery"
+    event_type = "StandInNoteCopied"
+    aggregate_type = "note_copy"
+
+    client_id: str
+    text: str
+
+
+registry.register(StandInNoteCopied)
+
+
+class CopyNotes(Reaction):
+    """Each note of a client copied to one target per client: the target's history shows the
+    order its causes were handled in."""
+
+    name = "copy_notes"
+    source = STREAMS["intake"]
+    event_types = ("ClientNoteAdded",)
+
+    def target(self, cause):
+        return ("note_copy", cause.event.client_id)
+
+    def decide(self, history, cause, context=None):
+        return [StandInNoteCopied(client_id=cause.event.client_id, text=cause.event.text)]
+
+
+async def test_a_failed_acknowledgement_keeps_the_targets_later_causes_in_order(stores, nats, engine):
+    """The acknowledgement of a handled cause fails (the connection goes away a moment): the
+    target's next causes must still be handled after it and before anything that comes later;
+    the handled one comes back after ack_wait and is recognised as handled."""
+    intake, delivery = stores
+    client_id = "c-order"
+
+    async def note(text: str, version: int) -> None:
+        event = ev.ClientNoteAdded(client_id=client_id, note_id=f"n{text}", text=text, author="alice")
+        await intake.append("client", client_id, version, [NewEvent(event, correlation_id=client_id, actor="t")])
+
+    await note("1", 0)
+    await note("2", 1)  # both delivered in one batch, lined up behind the same target
+    runner = ReactionRunner(CopyNotes(), delivery, registry, engine, service="delivery", max_attempts=2, ack_wait_s=2.0)
+    await runner.setup()
+    failed = asyncio.Event()
+    deliver = runner._on_messages
+
+    async def first_ack_fails(msgs):
+        for msg in msgs:
+            if not failed.is_set() and b'"text":"1"' in msg.data and not hasattr(msg, "_tried"):
+                msg._tried = True
+
+                async def ack_away() -> None:
+                    failed.set()
+                    raise ConnectionError("connection away while acknowledging")
+
+                msg.ack = ack_away
+        await deliver(msgs)
+
+    runner._on_messages = first_ack_fails
+    await runner.prepare_live(nats)
+    await runner.start_live(nats)
+    try:
+        await asyncio.wait_for(failed.wait(), 20)
+        await note("3", 2)  # a later cause of the same target, arriving right after the failure
+
+        async def copied() -> bool:
+            return len((await delivery.load("note_copy", client_id)).events) >= 3
+
+        await eventually(copied, timeout=30)
+        await eventually(lambda: _acked(nats, runner.durable), timeout=30)
+    finally:
+        await runner.stop_live()
+    texts = [e.event.text for e in (await delivery.load("note_copy", client_id)).events]
+    assert texts == ["1", "2", "3"]

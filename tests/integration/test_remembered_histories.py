@@ -7,17 +7,15 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-
-from baton_shared.contracts import STREAMS, registry
-from baton_shared.contracts import intake
-from baton_shared.domain import DomainRuleViolation
-from baton_shared.eventstore import NewEvent
-from baton_shared.eventstore.jetstream import JetStreamEventStore
-from baton_shared.eventstore.provisioning import provision_stream
 from baton_delivery.application import DeliveryApplication
 from baton_delivery.domain import RequestDelivery
 from baton_intake.application import IntakeApplication
 from baton_intake.application import commands as c
+from baton_shared.contracts import STREAMS, delivery, intake, registry
+from baton_shared.domain import DomainRuleViolation
+from baton_shared.eventstore import NewEvent
+from baton_shared.eventstore.jetstream import JetStreamEventStore
+from baton_shared.eventstore.provisioning import provision_stream
 
 pytestmark = pytest.mark.nats
 SPEC = STREAMS["delivery"]
@@ -43,11 +41,21 @@ async def replicas(nats):
 async def open_work_order(store, directory, department: str = "design") -> tuple[str, str]:
     request_id, work_order_id = str(uuid.uuid4()), str(uuid.uuid4())
     delivery = RequestDelivery(request_id)
-    delivery.open_work_order(intake.HandoffRequested(
-        request_id=request_id, client_id=str(uuid.uuid4()), handoff_id=work_order_id, department=department,
-        scope="s", due_by=date(2030, 1, 1), account_manager="alice",
-    ), "cause")
-    await store.append("request", request_id, 0, [NewEvent(e, correlation_id=request_id, actor="t") for e in delivery.pending])
+    delivery.open_work_order(
+        intake.HandoffRequested(
+            request_id=request_id,
+            client_id=str(uuid.uuid4()),
+            handoff_id=work_order_id,
+            department=department,
+            scope="s",
+            due_by=date(2030, 1, 1),
+            account_manager="alice",
+        ),
+        "cause",
+    )
+    await store.append(
+        "request", request_id, 0, [NewEvent(e, correlation_id=request_id, actor="t") for e in delivery.pending]
+    )
     directory.requests[work_order_id] = request_id
     return request_id, work_order_id
 
@@ -100,12 +108,42 @@ async def test_nothing_to_do_decided_on_a_history_that_is_behind_is_decided_agai
     its memory says nothing changes, the load says it does, and the change is recorded."""
     await provision_stream(nats, STREAMS["intake"])
     a, b = (IntakeApplication(JetStreamEventStore(nats, STREAMS["intake"], registry)) for _ in range(2))
-    written = await a.register_client(c.RegisterClient(name="Acme", segment="B2B", account_manager="alice",
-                                                       annual_revenue=Decimal(100)))
+    written = await a.register_client(
+        c.RegisterClient(name="Acme", segment="B2B", account_manager="alice", annual_revenue=Decimal(100))
+    )
     client_id = written.ids["client_id"]
     await b.change_revenue(c.ChangeRevenue(client_id=client_id, annual_revenue=Decimal(200)))
     assert (await a.store.recall("client", client_id)).recalled
     again = await a.change_revenue(c.ChangeRevenue(client_id=client_id, annual_revenue=Decimal(100)))
     assert again.appended == 1
     history = await b.store.load("client", client_id)
-    assert [e.event.annual_revenue for e in history.events if e.envelope.event_type == "ClientRevenueChanged"] == [200, 100]
+    assert [e.event.annual_revenue for e in history.events if e.envelope.event_type == "ClientRevenueChanged"] == [
+        200,
+        100,
+    ]
+
+
+async def test_a_failed_look_for_an_earlier_attempt_forgets_the_remembered_history(replicas, monkeypatch):
+    """A conflict makes the store look for its own earlier attempt (``_stored_after``). When that
+    look fails (the server does not answer), the remembered history is behind all the same: it is
+    dropped, so the next command decides on a load, not again on the same stale history."""
+    (_, app_b), (a, _), directory = replicas
+    request_id, wo = await open_work_order(a, directory)
+    await app_b.accept(wo, "bob", actor="t")  # A's memory is now behind
+    remembered = await a.recall("request", request_id)
+    assert remembered.recalled and remembered.version == 1
+
+    async def no_answer(*args, **kw):
+        raise TimeoutError("no answer")
+
+    monkeypatch.setattr(a._gets, "batch", no_answer)
+    started = NewEvent(
+        delivery.WorkOrderStarted(request_id=request_id, client_id="c", work_order_id=wo, department="design"),
+        correlation_id=request_id,
+        actor="t",
+    )
+    with pytest.raises(TimeoutError):
+        await a.append("request", request_id, remembered.version, [started])
+    monkeypatch.undo()
+    again = await a.recall("request", request_id)
+    assert not again.recalled and again.version > remembered.version

@@ -236,12 +236,23 @@ class JetStreamKeyStore:
                     raise
         self._ready = True
 
+    async def _request(self, subject: str, body: bytes, headers: dict[str, str] | None = None) -> Any:
+        """A request to the key stream. No answer (no responders while the stream elects a
+        leader, a timeout) is an outage of the log: 503, retry; not a 500."""
+        from nats.errors import NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeout
+
+        from baton_shared.eventstore.port import EventStoreUnavailable
+
+        try:
+            return await self._nc().request(subject, body, timeout=self.timeout, headers=headers)
+        except (NoRespondersError, NatsTimeout) as exc:
+            raise EventStoreUnavailable(f"the client keys did not answer: {exc!r}") from exc
+
     async def _stored(self, client_id: str) -> tuple[int, bytes] | None:
         await self._ensure()
-        reply = await self._nc().request(
-            f"$JS.API.DIRECT.GET.{KEYS_STREAM}",
-            orjson.dumps({"last_by_subj": self.subject(client_id)}),
-            timeout=self.timeout,
+        reply = await self._request(
+            f"$JS.API.DIRECT.GET.{KEYS_STREAM}", orjson.dumps({"last_by_subj": self.subject(client_id)})
         )
         headers = reply.headers or {}
         if headers.get("Status") == "404":
@@ -293,10 +304,9 @@ class JetStreamKeyStore:
         if existing is not None:
             return existing
         key = AESGCM.generate_key(256)
-        reply = await self._nc().request(
+        reply = await self._request(
             self.subject(client_id),
             self.master.wrap(client_id, key),
-            timeout=self.timeout,
             headers={"Nats-Expected-Last-Subject-Sequence": "0"},  # never replace a client's key
         )
         ack = orjson.loads(reply.data)

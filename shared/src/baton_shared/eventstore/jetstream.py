@@ -40,7 +40,8 @@ from dataclasses import dataclass
 import orjson
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
 
 from baton_shared.contracts.streams import StreamSpec
 from baton_shared.events.envelope import RecordedEvent
@@ -86,7 +87,7 @@ class _AckMux:
             self._sub = await self.nc.subscribe(self._prefix + "*", cb=self._on_reply)
 
     async def _on_reply(self, msg: Msg) -> None:
-        future = self._futures.pop(msg.subject[len(self._prefix):], None)
+        future = self._futures.pop(msg.subject[len(self._prefix) :], None)
         if future is None or future.done():
             return
         if not msg.data and (msg.headers or {}).get("Status") == "503":
@@ -126,7 +127,7 @@ class _DirectGets:
         self._sub = None
 
     async def _on_reply(self, msg: Msg) -> None:
-        entry = self._pending.get(msg.subject[len(self._prefix):])
+        entry = self._pending.get(msg.subject[len(self._prefix) :])
         if entry is None:
             return
         got, done, single = entry
@@ -150,7 +151,7 @@ class _DirectGets:
         try:
             await self.nc.publish(f"$JS.API.DIRECT.GET.{stream}", orjson.dumps(request), reply=self._prefix + token)
             status = await asyncio.wait_for(done, timeout)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise EventStoreUnavailable(f"reading {what} from {stream} timed out") from exc
         finally:
             self._pending.pop(token, None)
@@ -164,7 +165,9 @@ class _DirectGets:
         got, status = await self._ask(stream, {"last_by_subj": subject_filter}, subject_filter, timeout, single=True)
         return got[0] if status == "200" and got else None
 
-    async def once(self, stream: str, subject_filter: str, seq: int, batch: int, timeout: float) -> tuple[list[Msg], bool]:
+    async def once(
+        self, stream: str, subject_filter: str, seq: int, batch: int, timeout: float
+    ) -> tuple[list[Msg], bool]:
         request = {"seq": seq, "next_by_subj": subject_filter, "batch": batch}
         got, status = await self._ask(stream, request, subject_filter, timeout, single=False)
         if status == "404":
@@ -192,7 +195,7 @@ class _Cached:
 
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
-        future.set_exception(asyncio.TimeoutError())
+        future.set_exception(TimeoutError())
 
 
 class JetStreamEventStore:
@@ -290,7 +293,9 @@ class JetStreamEventStore:
     @staticmethod
     def _is(msg: Msg, cached: _Cached) -> bool:
         headers = msg.headers or {}
-        return int(headers.get("Nats-Sequence", 0)) == cached.last_seq and headers.get("Nats-Msg-Id") == cached.last_msg_id
+        return (
+            int(headers.get("Nats-Sequence", 0)) == cached.last_seq and headers.get("Nats-Msg-Id") == cached.last_msg_id
+        )
 
     def _decode_all(self, msgs: list[Msg]) -> list[RecordedEvent]:
         events = []
@@ -301,7 +306,9 @@ class JetStreamEventStore:
             except (MalformedEvent, UnknownSchemaVersion) as exc:
                 # Not an event this code can read: the aggregate is rebuilt without it
                 # (it never passed our rules), and ops see it with `baton events show`.
-                log.error("unreadable message in an aggregate's history", subject=subject, seq=seq, error=str(exc)[:300])
+                log.error(
+                    "unreadable message in an aggregate's history", subject=subject, seq=seq, error=str(exc)[:300]
+                )
         return events
 
     def _remember(self, subject_filter: str, msgs: list[Msg], events: tuple[RecordedEvent, ...]) -> AggregateHistory:
@@ -406,7 +413,9 @@ class JetStreamEventStore:
                     stored = await self._stored_after(subject_filter, expected_version, ids)
                 except EventStoreUnavailable as exc:  # whether our ids are stored is not known
                     raise AppendUnconfirmed(f"append to {label} not confirmed: {exc}") from exc
-                self._cache.pop(subject_filter, None)
+                finally:
+                    # Behind, whatever the look finds (or if it fails): the next command loads.
+                    self._cache.pop(subject_filter, None)
                 if stored is not None:
                     return AppendResult(self.stream_name, stored[0], stored[1], ids)
                 metrics.CONFLICTS.labels(self.stream_name).inc()
@@ -461,4 +470,3 @@ class JetStreamEventStore:
             )
         run = msgs[start : start + len(ids)]
         return int(run[0].headers["Nats-Sequence"]), int(run[-1].headers["Nats-Sequence"])
-

@@ -29,7 +29,12 @@ from nats.aio.msg import Msg
 from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
-from baton_shared.projections.runner import PROJECTION_ACK_DELAY_SECONDS, ProjectionRunner, apply_together, retry_outages
+from baton_shared.projections.runner import (
+    PROJECTION_ACK_DELAY_SECONDS,
+    ProjectionRunner,
+    apply_together,
+    retry_outages,
+)
 from baton_shared.service.logging import get_logger
 
 log = get_logger("baton.projection")
@@ -66,6 +71,8 @@ class ProjectionFeed(DurableWorker):
         """Everything from the lowest checkpoint to the head, read and decoded once for all
         the projections (each applies only what is above its own checkpoint)."""
         applied = 0
+        for member in self.members:
+            member.reads_log_with(nc)
         async for batch in read_stream(nc, self.stream_name, start_seq=self.position + 1, batch_size=batch_size):
             await self.apply_resilient(batch)
             applied += len(batch)
@@ -98,15 +105,18 @@ class ProjectionFeed(DurableWorker):
                 if exc.err_code != 10014:  # consumer not found: nothing to forget
                     raise
                 continue
-            log.info("per-projection consumer deleted; the feed delivers instead", consumer=member.durable, feed=self.durable)
+            log.info(
+                "per-projection consumer deleted; the feed delivers instead", consumer=member.durable, feed=self.durable
+            )
 
     async def _shared_position(self) -> int:
-        return min([await m._shared_position() for m in self.members])  # noqa: SLF001 - the feed drives its runners
+        return min([await m._shared_position() for m in self.members])
 
     async def start_live(self, nc: NATS) -> None:
         await super().start_live(nc)
         for member in self.members:
             member.live, member.stopping = True, False
+            member.reads_log_with(nc)
 
     async def stop_live(self) -> None:
         for member in self.members:
@@ -129,7 +139,7 @@ class ProjectionFeed(DurableWorker):
 
     async def apply(self, raws: Sequence[RawEvent]) -> None:
         """Apply ``raws`` to every projection it is new to, in one transaction."""
-        await apply_together(self.members, raws)
+        await apply_together(self.members, raws, self._nc)
 
     async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
         if await retry_outages(self, lambda: self.apply(raws), self.members, self.max_attempts):

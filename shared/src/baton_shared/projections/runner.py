@@ -12,6 +12,12 @@
   the checkpoint is ignored, so redelivery never applies an event twice. The
   checkpoint moves by compare-and-set: two runners sharing a database never
   apply the same batch twice either.
+- When the compare-and-set fails, the runner goes on from the stored checkpoint and
+  reads from the log whatever lies between it and the batch in hand. The stored
+  checkpoint can be *behind* what the runner applied: transactions commit with
+  ``synchronous_commit = off``, so a PostgreSQL crash loses the last ones (rows and
+  checkpoint together) while the service runs on. Carrying on from the position in
+  memory would leave those events out for good.
 - A batch that keeps failing for a reason that is not infrastructure is applied
   one event at a time and the poison event is parked (with its error) so the
   projection goes on; database or broker outages are retried, never parked.
@@ -37,16 +43,18 @@ from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
 from baton_shared.projections.base import Projection
-from baton_shared.projections.sql import write_transaction
 from baton_shared.projections.checkpoints import (
     CheckpointMoved,
     advance_checkpoint,
     advance_checkpoints,
     ensure_checkpoint,
-    metadata as checkpoint_metadata,
     park,
     read_checkpoint,
 )
+from baton_shared.projections.checkpoints import (
+    metadata as checkpoint_metadata,
+)
+from baton_shared.projections.sql import write_transaction
 from baton_shared.service import metrics
 from baton_shared.service.logging import get_logger
 
@@ -126,6 +134,7 @@ class ProjectionRunner(DurableWorker):
         self.live = False
         self.last_error: str | None = None
         self.gaps_filled = 0
+        self.went_back = 0  # times the stored checkpoint was found behind what this runner had stored
         self._lock = asyncio.Lock()
         self._advanced = asyncio.Condition()
 
@@ -142,8 +151,25 @@ class ProjectionRunner(DurableWorker):
         async with self.engine.connect() as conn:
             return await read_checkpoint(conn, self.key)
 
+    def reads_log_with(self, nc: NATS) -> None:
+        """The connection to read the log with when the stored checkpoint is found gone back."""
+        if self._nc is None:
+            self._nc = nc
+
     async def _reload_stored(self) -> int:
+        """The stored checkpoint, read again after a compare-and-set failed. Behind what this
+        runner stored, the database lost commits (a crash with ``synchronous_commit = off``)
+        or a swap put an older copy in place: what lies after it must be applied again."""
+        believed = self._stored
         self._stored = await self.stored_checkpoint()
+        if self._stored < believed:
+            self.went_back += 1
+            log.warning(
+                "stored checkpoint is behind what was applied; applying again from it",
+                projection=self.key,
+                stored=self._stored,
+                applied=believed,
+            )
         return self._stored
 
     # --- applying ------------------------------------------------------------
@@ -175,7 +201,7 @@ class ProjectionRunner(DurableWorker):
         for raw in raws:
             try:
                 await self.apply([raw])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if is_transient(exc):
                     raise
                 await self._park_alone(raw, f"{type(exc).__name__}: {exc}")
@@ -206,6 +232,7 @@ class ProjectionRunner(DurableWorker):
         while the database writes this one was tried: 8 % slower on this 2-core machine,
         where PostgreSQL and nats-server want the other core meanwhile.)"""
         applied = 0
+        self.reads_log_with(nc)
         async for batch in read_stream(
             nc, self.spec.name, start_seq=self.position + 1, end_seq=until, batch_size=batch_size
         ):
@@ -226,8 +253,11 @@ class ProjectionRunner(DurableWorker):
         self._flushing = asyncio.ensure_future(self._flush_quietly())
 
     async def _flush_quietly(self) -> None:
+        went_back = self.went_back
         try:
             await self.flush_checkpoint()
+            if self.went_back > went_back and self._nc is not None:
+                await self.catch_up(self._nc)  # not waiting for the next delivery to find the gap
         except Exception as exc:  # noqa: BLE001 - the next batch that writes stores it anyway
             log.warning("checkpoint not stored", projection=self.key, error=repr(exc)[:300])
 
@@ -242,9 +272,16 @@ class ProjectionRunner(DurableWorker):
                     async with write_transaction(self.engine) as conn:
                         await advance_checkpoint(conn, self.key, self.spec.name, self._stored, self.position)
                 except CheckpointMoved:
-                    # A replica sharing the database (or a swap) moved it meanwhile. What lies
-                    # between theirs and our position we saw, and it wrote nothing: ours stands.
-                    self.position = max(self.position, await self._reload_stored())
+                    believed = self._stored
+                    stored = await self._reload_stored()
+                    if stored < believed:
+                        # Gone back: the events after it are applied again, from the log (the next
+                        # delivery finds the gap; ``_flush_quietly`` reads it at once).
+                        self.position = stored
+                        break
+                    # A replica sharing the database moved it on meanwhile. What lies between
+                    # theirs and our position we saw, and it wrote nothing: ours stands.
+                    self.position = max(self.position, stored)
                     continue
                 self._stored = self.position
 
@@ -292,8 +329,12 @@ class ProjectionRunner(DurableWorker):
             # A hole before or *inside* the batch: replicas sharing the consumer get
             # interleaved deliveries (36 and 38 here, 37 to the other replica).
             last = max(r.seq for r in raws)
-            log.warning("delivery skipped events; reading them from the stream",
-                        projection=self.key, after=self.position, up_to=last)
+            log.warning(
+                "delivery skipped events; reading them from the stream",
+                projection=self.key,
+                after=self.position,
+                up_to=last,
+            )
             self.gaps_filled += 1
             await self.catch_up(nc or self._nc, until=last)
 
@@ -316,7 +357,7 @@ class ProjectionRunner(DurableWorker):
                     break
                 try:
                     await asyncio.wait_for(self._advanced.wait(), min(remaining, 0.25))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     # Another replica sharing the database may have applied it.
                     if await self.stored_checkpoint() >= seq:
                         return True
@@ -331,14 +372,19 @@ class ProjectionRunner(DurableWorker):
             "lag": max(0, self.head - self.position),
             "live": self.live,
             "gaps_filled": self.gaps_filled,
+            "went_back": self.went_back,
             "last_error": self.last_error,
         }
 
 
-async def apply_together(runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent]) -> dict[str, int]:
+async def apply_together(
+    runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent], nc: NATS | None = None
+) -> dict[str, int]:
     """Apply ``raws`` to every runner it is new to (above its position), in one transaction
     that writes each projection the batch touches and moves each one's checkpoint
-    (compare-and-set; if any moved meanwhile, all are re-read and the batch re-filtered).
+    (compare-and-set; if any moved meanwhile, those are re-read, what lies between a
+    checkpoint and the batch is read from the log with ``nc`` and put before it, and the
+    whole is filtered again).
     Each event is decoded once, whoever needs it; one that cannot be decoded is parked,
     in the same transaction, for each runner it was new to. Runners the batch does not
     touch move their position without a transaction (the checkpoint follows later).
@@ -387,6 +433,7 @@ async def apply_together(runners: Sequence[ProjectionRunner], raws: Sequence[Raw
             except CheckpointMoved:
                 for runner, *_ in plans:
                     runner.position = await runner._reload_stored()
+                raws = [*await _read_between(runners, raws, nc or runners[0]._nc), *raws]
                 continue
             for runner, last, _events, parked in plans:
                 runner.applied_to(last, parked)
@@ -397,8 +444,30 @@ async def apply_together(runners: Sequence[ProjectionRunner], raws: Sequence[Raw
     return new_to
 
 
+class CheckpointBehindBatch(RuntimeError):
+    """A checkpoint is behind the batch in hand and there is no connection to read the log with."""
+
+
+async def _read_between(
+    runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent], nc: NATS | None
+) -> list[RawEvent]:
+    """What the log holds between the lowest runner's position and the first event of ``raws``."""
+    lowest, first = min(r.position for r in runners), min(r.seq for r in raws)
+    if lowest + 1 >= first:
+        return []
+    if nc is None:
+        raise CheckpointBehindBatch(f"{[r.key for r in runners]} at {lowest}, batch from {first}: no log to read")
+    between: list[RawEvent] = []
+    async for batch in read_stream(nc, runners[0].spec.name, start_seq=lowest + 1, end_seq=first - 1):
+        between.extend(batch)
+    return between
+
+
 async def retry_outages(
-    worker: DurableWorker, attempt: Callable[[], Awaitable[object]], runners: Sequence[ProjectionRunner], max_attempts: int
+    worker: DurableWorker,
+    attempt: Callable[[], Awaitable[object]],
+    runners: Sequence[ProjectionRunner],
+    max_attempts: int,
 ) -> bool:
     """Run ``attempt`` until it succeeds (True). Outages are waited out, forever, with
     backoff; any other failure is tried ``max_attempts`` times (then False: the caller

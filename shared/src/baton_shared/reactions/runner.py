@@ -51,13 +51,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_shared.contracts.streams import StreamSpec
 from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
 from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
-from baton_shared.eventstore.port import (
-    AggregateHistory, ConcurrencyConflict, EventStore, EventStoreUnavailable, NewEvent,
-)
 from baton_shared.eventstore.consumer import DurableWorker
+from baton_shared.eventstore.port import (
+    AggregateHistory,
+    ConcurrencyConflict,
+    EventStore,
+    EventStoreUnavailable,
+    NewEvent,
+)
 from baton_shared.eventstore.provisioning import consumer_info, js_api, reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata
-from baton_shared.projections.checkpoints import metadata as checkpoint_metadata, park
+from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
+from baton_shared.projections.checkpoints import park
 from baton_shared.projections.runner import is_transient
 from baton_shared.service import metrics
 from baton_shared.service.logging import get_logger
@@ -248,14 +253,21 @@ class ReactionRunner(DurableWorker):
             while line:
                 msg, raw, cause = line[0]
                 await self.handle_resilient(raw, cause=cause)
-                await msg.ack()
+                try:
+                    await msg.ack()
+                except Exception as exc:  # noqa: BLE001 - the connection is away a moment
+                    # Handled all the same: the line goes on (the target's later causes keep their
+                    # place behind it), and this cause comes back after ack_wait, where its derived
+                    # ids show it handled. Dropping the line instead let a later cause of the target
+                    # (a cancellation) be handled before the dropped ones (the handoff) came back.
+                    log.warning(
+                        "acknowledgement failed; the cause comes back and is recognised as handled",
+                        reaction=self.key,
+                        seq=raw.seq,
+                        error=repr(exc)[:300],
+                    )
                 line.popleft()
                 if self._unacked.get(raw.seq) is msg:  # not a later copy, still held
-                    del self._unacked[raw.seq]
-        except Exception as exc:  # noqa: BLE001 - the ack failed (connection away): the cause comes back
-            log.warning("reaction cause left for redelivery", reaction=self.key, error=repr(exc))
-            for msg, raw, _ in line:
-                if self._unacked.get(raw.seq) is msg:
                     del self._unacked[raw.seq]
         finally:
             if self._working.get(key) is asyncio.current_task():
@@ -292,7 +304,9 @@ class ReactionRunner(DurableWorker):
                 info = await consumer_info(self._nc, self.stream_name, self.durable)
                 groups = (info or {}).get("priority_groups") or []
                 if any(g.get("pinned_client_id") == pin for g in groups):
-                    await js_api(self._nc, f"CONSUMER.UNPIN.{self.stream_name}.{self.durable}", {"group": self.priority_group})
+                    await js_api(
+                        self._nc, f"CONSUMER.UNPIN.{self.stream_name}.{self.durable}", {"group": self.priority_group}
+                    )
 
     async def handle_resilient(self, raw: RawEvent, cause: RecordedEvent | None = None) -> None:
         """Handle one cause, retrying outages (and a target not ready yet) with backoff; park
@@ -392,4 +406,3 @@ class ReactionRunner(DurableWorker):
             "pinned": self._loop is not None and self._loop.pin_id is not None,
             "last_error": self.last_error,
         }
-
