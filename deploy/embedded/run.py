@@ -192,12 +192,12 @@ def main() -> int:
                        "console")
             if children["console"].poll() is not None:
                 raise RuntimeError(f"console exited with status {children['console'].returncode}")
+            # said as soon as it listens: a Ctrl-C right after must not hide where it was
+            print(f"[baton] console   http://127.0.0.1:{console_port}  (sign in with a token from "
+                  f"{tokens or 'BATON_TOKENS_FILE'})", flush=True)
         if not stopping:
             for service in services:
                 print(f"[baton] {service:9} http://127.0.0.1:{ports[service]}  (API docs at /docs)", flush=True)
-            if console:
-                print(f"[baton] console   http://127.0.0.1:{console_port}  (sign in with a token from "
-                      f"{tokens or 'BATON_TOKENS_FILE'})", flush=True)
             if tokens is not None:
                 admin = admin_token(tokens) or "<a token from the file>"
                 print(f"[baton] try: curl -H 'Authorization: Bearer {admin}' http://127.0.0.1:{ports[services[0]]}/v1/clients",

@@ -399,7 +399,7 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
                 }
             ]
         if form.get("max_contacts_per_30_days"):
-            body["contact_policy"] = {"max_contacts_per_30_days": form.get("max_contacts_per_30_days")}
+            body["contact_policy"] = {"max_contacts_per_30_days": _number(form.get("max_contacts_per_30_days"))}
         api = api_for(request, session)
         key = str(form.get("idempotency_key"))
         try:
@@ -539,7 +539,7 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
     async def satisfaction(request: Request, client_id: str) -> Response:
         session = person(request)
         form = await posted(request, session)
-        body = {"score": form.get("score", ""), "comment": form.get("comment", "")}
+        body = {"score": _number(form.get("score", "")), "comment": form.get("comment", "")}
         return await write(
             request,
             session,
@@ -676,7 +676,7 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
         "start": lambda f, s: {},
         "progress": lambda f, s: {
             "note": f.get("note", ""),
-            **({"percent": f.get("percent")} if f.get("percent") not in (None, "") else {}),
+            **({"percent": _number(f.get("percent"))} if f.get("percent") not in (None, "") else {}),
         },
         "block": lambda f, s: {"reason": f.get("reason", "")},
         "unblock": lambda f, s: {},
@@ -789,6 +789,14 @@ def _rows(form: FormData, *names: str) -> list[dict[str, str]]:
     return rows
 
 
+def _number(text: Any) -> Any:
+    """A form's whole number as a JSON number (the APIs take no numbers in strings); anything
+    else as typed, for the API to refuse beside its field."""
+    if isinstance(text, str) and text.strip().lstrip("-").isdigit():
+        return int(text.strip())
+    return text
+
+
 def _handoff(form: FormData) -> dict:
     return {"work": _rows(form, "department", "scope", "due_by")}
 
@@ -797,7 +805,7 @@ def _verdict(form: FormData) -> dict:
     accepted = form.get("accepted") == "yes"
     body: dict[str, Any] = {"accepted": accepted, "feedback": form.get("feedback", "")}
     if accepted and form.get("satisfaction"):
-        body["satisfaction"] = form.get("satisfaction")
+        body["satisfaction"] = _number(form.get("satisfaction"))
     if not accepted:
         body["rework"] = [
             {"department": r["rework_department"], "description": r["rework_description"]}
