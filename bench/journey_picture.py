@@ -33,15 +33,15 @@ from typing import Self
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import httpx
-import nats
-from asgi_lifespan import LifespanManager
-from baton_ops.journey import journey_events, picture_events
-from baton_shared.journey_picture import render_html, render_svg
-from baton_shared.service.settings import BatonSettings
-from common import start_nats, stop_process
+import httpx  # noqa: E402 (after the path above)
+import nats  # noqa: E402 (after the path above)
+from asgi_lifespan import LifespanManager  # noqa: E402 (after the path above)
+from baton_ops.journey import journey_events, picture_events  # noqa: E402 (after the path above)
+from baton_shared.journey_picture import render_html, render_svg  # noqa: E402 (after the path above)
+from baton_shared.service.settings import BatonSettings  # noqa: E402 (after the path above)
+from common import start_nats, stop_process  # noqa: E402 (after the path above)
 
-from tests.integration.services import ADMIN, TEST_TOKENS, FakeClock, eventually
+from tests.integration.services import ADMIN, TEST_TOKENS, FakeClock, eventually  # noqa: E402 (after the path above)
 
 
 class Services:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import base64
-import secrets
 import shutil
 import signal
 import subprocess

@@ -132,7 +132,10 @@ def _spread(seconds: list[float]) -> str:
     if not seconds:
         return "-"
     ordered = sorted(seconds)
-    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
     return f"p50 {at(0.5):.0f} ms, p99 {at(0.99):.0f} ms, max {ordered[-1]:.1f} s ({len(ordered):,} reads)"
 
 

@@ -26,7 +26,7 @@ import typer
 
 from baton_shared.contracts import STREAMS, registry
 from baton_shared.eventstore.jetstream import JetStreamEventStore
-from baton_shared.eventstore.provisioning import JetStreamApiError, ensure_stream, js_api
+from baton_shared.eventstore.provisioning import ensure_stream
 from baton_shared.eventstore.reader import read_stream
 
 from baton_ops.catalogue import UsageError, service_names
