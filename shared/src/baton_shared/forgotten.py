@@ -37,7 +37,7 @@ from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore.port import ConcurrencyConflict, EventStore, NewEvent
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
 from baton_shared.eventstore.reader import read_stream
-from baton_shared.service.logging import get_logger
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.forgotten")
 RECORD_ACTOR = "record-of-forgotten-clients"

@@ -9,7 +9,7 @@ from baton_shared.contracts import intake as intake_contracts
 from baton_shared.contracts import registry
 from baton_shared.eventstore.lazy import LazyEventStore
 from baton_shared.service.app import create_service_app
-from baton_shared.service.logging import configure_logging
+from baton_shared.observability.logging import configure_logging
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import BatonSettings
 

@@ -11,7 +11,7 @@ from baton_shared.eventstore.lazy import LazyEventStore
 from baton_shared.forgotten import ForgottenClients, reapply_forgetting
 from baton_shared.privacy import JetStreamKeyStore, PersonalDataVault, load_master_key
 from baton_shared.service.app import create_service_app
-from baton_shared.service.logging import configure_logging
+from baton_shared.observability.logging import configure_logging
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import BatonSettings, secret_value
 

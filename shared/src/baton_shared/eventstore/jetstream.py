@@ -55,8 +55,8 @@ from baton_shared.eventstore.port import (
     NewEvent,
 )
 from baton_shared.eventstore.provisioning import js_api
-from baton_shared.service import metrics
-from baton_shared.service.logging import get_logger
+from baton_shared.observability import metrics
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.eventstore")
 

@@ -35,7 +35,7 @@ from baton_shared.projections.runner import (
     apply_together,
     retry_outages,
 )
-from baton_shared.service.logging import get_logger
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.projection")
 

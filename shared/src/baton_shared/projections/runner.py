@@ -55,8 +55,8 @@ from baton_shared.projections.checkpoints import (
     metadata as checkpoint_metadata,
 )
 from baton_shared.projections.sql import write_transaction
-from baton_shared.service import metrics
-from baton_shared.service.logging import get_logger
+from baton_shared.observability import metrics
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.projection")
 

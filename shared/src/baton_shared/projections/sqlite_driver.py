@@ -63,7 +63,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from baton_shared.service.logging import get_logger
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.sqlite")
 OneHopCursor: type | None = None  # set by install()

@@ -64,8 +64,8 @@ from baton_shared.eventstore.reader import RawEvent, ack_metadata
 from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
 from baton_shared.projections.checkpoints import park
 from baton_shared.projections.runner import is_transient
-from baton_shared.service import metrics
-from baton_shared.service.logging import get_logger
+from baton_shared.observability import metrics
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.reaction")
 

@@ -32,7 +32,7 @@ from baton_shared.events.envelope import DomainEvent
 from baton_shared import idempotency
 from baton_shared.eventstore.port import AppendUnconfirmed, ConcurrencyConflict, EventStoreUnavailable
 from baton_shared.projections.runner import is_transient
-from baton_shared.service import metrics
+from baton_shared.observability import metrics
 from baton_shared.service.access import (
     ACCOUNT_MANAGER,
     DEPARTMENT,
@@ -48,7 +48,7 @@ from baton_shared.service.asyncapi import asyncapi_document
 from baton_shared.service.compiled_routes import compile_routes
 from baton_shared.service.http import View
 from baton_shared.service import problems, validation
-from baton_shared.service.logging import get_logger
+from baton_shared.observability.logging import get_logger
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import shown_url
 

@@ -30,8 +30,8 @@ from baton_shared.projections.runner import ProjectionRunner
 from baton_shared.projections import sqlite_driver
 from baton_shared.projections.sql import make_engine
 from baton_shared.reactions.runner import Reaction, ReactionRunner
-from baton_shared.service import metrics
-from baton_shared.service.logging import get_logger
+from baton_shared.observability import metrics
+from baton_shared.observability.logging import get_logger
 from baton_shared.service.migrations import prepare_schema
 from baton_shared.service.settings import BatonSettings, inbox_prefix, secret_value, shown_url
 
