@@ -63,7 +63,7 @@ from baton_shared.eventstore.provisioning import consumer_info, js_api, reconcil
 from baton_shared.eventstore.reader import RawEvent, ack_metadata
 from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
 from baton_shared.projections.checkpoints import park
-from baton_shared.projections.runner import is_transient
+from baton_shared.retry import backoff_seconds, is_transient
 from baton_shared.observability import metrics
 from baton_shared.observability.logging import get_logger
 
@@ -341,7 +341,7 @@ class ReactionRunner(DurableWorker):
                     await self._park(raw, self.last_error, attempt)
                     metrics.REACTIONS.labels(self.key, "parked").inc()
                     return
-                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+                await asyncio.sleep(backoff_seconds(attempt))
                 self.give_up_if_stopping()
 
     async def handle(self, cause: RecordedEvent) -> str:

@@ -31,7 +31,7 @@ from baton_shared.domain.errors import DomainRuleViolation, NotFound
 from baton_shared.events.envelope import DomainEvent
 from baton_shared import idempotency
 from baton_shared.eventstore.port import AppendUnconfirmed, ConcurrencyConflict, EventStoreUnavailable
-from baton_shared.projections.runner import is_transient
+from baton_shared.retry import is_transient
 from baton_shared.observability import metrics
 from baton_shared.service.access import (
     ACCOUNT_MANAGER,

@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.projections.base import Projection
 from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
-from baton_shared.projections.runner import is_transient
+from baton_shared.retry import is_transient
 from baton_shared.observability.logging import configure_logging, get_logger
 
 log = get_logger("baton.migrations")
