@@ -47,7 +47,7 @@ from baton_shared.service.api_docs import install_api_docs
 from baton_shared.service.asyncapi import asyncapi_document
 from baton_shared.service.compiled_routes import compile_routes
 from baton_shared.service.http import View
-from baton_shared.service import problems, validation
+from baton_shared.service import problems, validation, write_guard
 from baton_shared.observability.logging import get_logger
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import shown_url
@@ -174,9 +174,9 @@ def create_service_app(
     service = runtime.service
     asyncapi = asyncapi_document(service, published, consumed, nats_url=shown_url(runtime.settings.nats_url))
 
-    idempotency.install(app, runtime.settings.max_body_bytes)  # body limit, Idempotency-Key
+    write_guard.install(app, runtime.settings.max_body_bytes)  # body limit, Idempotency-Key
     validation.register(app)  # 422s whose detail can always be encoded
-    problems.document(app)  # after idempotency's: the answers of every operation, with their schemas
+    problems.document(app)  # after the write guard's: the answers of every operation, with their schemas
     app.add_middleware(CorrelationAndMetrics, service=service)
 
     @app.exception_handler(StarletteHTTPException)
