@@ -12,6 +12,7 @@ dodged by a late import is still a cycle.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,12 @@ SHARED_LAYERS: list[set[str]] = [
     {"service"},  # HTTP, the runtime, settings: the composition of all the above
 ]
 SERVICES = {p.name for p in (ROOT / "services").glob("*/src/baton_*")}
+# Private names still reached for, each with the work that removes it; an entry no longer
+# needed fails the test, so the list only shrinks.
+KNOWN_PRIVATE = {
+    # issue 19, "Libraries used through their public face": FastAPI upgraded, fastapi._compat gone
+    "shared/src/baton_shared/service/compiled_routes.py: from fastapi._compat import _normalize_errors",
+}
 
 
 @dataclass(frozen=True)
@@ -210,4 +217,7 @@ def test_no_file_reaches_for_another_packages_private_names():
     wrong = [
         f"{path.relative_to(ROOT)} {reach}" for path, top in sorted(files) for reach in private_reaches(path, top)
     ]
+    found = {re.sub(r" line \d+:", ":", w) for w in wrong}
+    wrong = [w for w in wrong if re.sub(r" line \d+:", ":", w) not in KNOWN_PRIVATE]
     assert not wrong, "private names of another package:\n" + "\n".join(wrong)
+    assert KNOWN_PRIVATE <= found, f"no longer reached for, drop from KNOWN_PRIVATE: {KNOWN_PRIVATE - found}"

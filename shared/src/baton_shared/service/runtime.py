@@ -117,7 +117,7 @@ class ServiceRuntime:
 
     async def _run_on_connect(self) -> None:
         for step in self._on_connect:
-            await self._patiently(step.__name__, lambda step=step: step(self))
+            await self.patiently(step.__name__, lambda step=step: step(self))
 
     async def _connected_again(self) -> None:
         try:
@@ -139,7 +139,7 @@ class ServiceRuntime:
         s = self.settings
         await self.broker.start()  # connects (and reconnects forever); consumers are ours, below
         check_server_version(self.nc)
-        await self._patiently("provision stream", lambda: provision_stream(
+        await self.patiently("provision stream", lambda: provision_stream(
             self.nc, self.spec, replicas=s.stream_replicas, duplicate_window_s=s.duplicate_window_seconds
         ))
         self._store = JetStreamEventStore(self.nc, self.spec, self.registry)
@@ -179,7 +179,7 @@ class ServiceRuntime:
         self.started = True
         log.info("service started", stream=self.spec.name, nats=shown_url(s.nats_url))
 
-    async def _patiently(self, what: str, step: Callable[[], Awaitable[object]], first_delay: float = 0.5) -> None:
+    async def patiently(self, what: str, step: Callable[[], Awaitable[object]], first_delay: float = 0.5) -> None:
         """A start-up step that talks to JetStream, tried again while the broker cannot answer
         yet (seen: a replica starting beside others on a 3-node cluster timed out asking for
         its consumer and exited). Other errors, or still not ready after
@@ -198,7 +198,7 @@ class ServiceRuntime:
             delay = min(delay * 2, 5.0)
 
     async def _start_feed(self, feed: ProjectionFeed) -> None:
-        await self._patiently(feed.key, lambda: self._start_feed_once(feed))
+        await self.patiently(feed.key, lambda: self._start_feed_once(feed))
 
     async def _start_feed_once(self, feed: ProjectionFeed) -> None:
         await self._wait_for_stream(feed.stream_name)
@@ -210,7 +210,7 @@ class ServiceRuntime:
 
     async def _start_reaction(self, runner: ReactionRunner) -> None:
         await runner.setup()
-        await self._patiently(runner.key, lambda: self._start_reaction_once(runner))
+        await self.patiently(runner.key, lambda: self._start_reaction_once(runner))
 
     async def _start_reaction_once(self, runner: ReactionRunner) -> None:
         await self._wait_for_stream(runner.reaction.source.name)
