@@ -83,6 +83,7 @@ class _AckMux:
 
     async def _ensure(self) -> None:
         if self._sub is None:
+            _check_connected(self.nc)
             self._prefix = self.nc.new_inbox() + "."
             self._sub = await self.nc.subscribe(self._prefix + "*", cb=self._on_reply)
 
@@ -141,6 +142,7 @@ class _DirectGets:
 
     async def _ask(self, stream: str, request: dict, what: str, timeout: float, single: bool) -> tuple[list[Msg], str]:
         if self._sub is None:
+            _check_connected(self.nc)
             self._prefix = self.nc.new_inbox() + "."
             self._sub = await self.nc.subscribe(self._prefix + "*", cb=self._on_reply)
         self._next += 1
@@ -193,6 +195,11 @@ class _Cached:
     last_msg_id: str
 
 
+def _check_connected(nc: NATS | None) -> None:
+    if nc is None:
+        raise EventStoreUnavailable("the event store has no connection yet (its service is starting)")
+
+
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
@@ -201,7 +208,7 @@ def _expire(future: asyncio.Future) -> None:
 class JetStreamEventStore:
     def __init__(
         self,
-        nc: NATS,
+        nc: NATS | None,
         spec: StreamSpec,
         registry: EventRegistry,
         *,
@@ -209,18 +216,24 @@ class JetStreamEventStore:
         attempts: int = 3,
         cache_size: int = 4096,
     ) -> None:
-        self.nc = nc
         self.spec = spec
         self.stream_name = spec.name
         self.registry = registry
         self.timeout = timeout
         self.attempts = attempts
-        self._acks = _AckMux(nc)
-        self._gets = _DirectGets(nc)
         # Aggregates loaded lately, decoded: a load then reads only what came after
         # (``cache_size`` 0 turns it off).
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self.cache_size = cache_size
+        self.connect(nc)
+
+    def connect(self, nc: NATS | None) -> None:
+        """Work through ``nc`` from now on: a service's store is made with its runtime (None)
+        and connected when the runtime starts. What was remembered is forgotten."""
+        self.nc = nc
+        self._acks = _AckMux(nc)
+        self._gets = _DirectGets(nc)
+        self._cache.clear()
 
     # --- reads -------------------------------------------------------------
 
@@ -436,6 +449,7 @@ class JetStreamEventStore:
             subject, body, event_id = messages[0]
             reply = await self._acks.request(subject, body, {"Nats-Msg-Id": event_id, **expect}, self.timeout)
             return orjson.loads(reply)
+        _check_connected(self.nc)
         batch_id = uuid.uuid4().hex
         last = len(messages)
         for n, (subject, body, event_id) in enumerate(messages, start=1):

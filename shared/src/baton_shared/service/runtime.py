@@ -91,7 +91,9 @@ class ServiceRuntime:
         self.projections: dict[str, ProjectionRunner] = {}
         self.reactions: dict[str, ReactionRunner] = {}
         self.feeds: list[ProjectionFeed] = []  # one live consumer per stream for the projections above
-        self._store: JetStreamEventStore | None = None
+        # Made now, connected in ``start``: the application layer is built (in the composition
+        # root) with this store before the runtime connects.
+        self.store = JetStreamEventStore(None, self.spec, registry)
         self._tasks: list[asyncio.Task] = []
         self.started = False
         self.stopping = False
@@ -129,12 +131,6 @@ class ServiceRuntime:
     def nc(self) -> NATS:
         return self.broker.connection
 
-    @property
-    def store(self) -> JetStreamEventStore:
-        if self._store is None:
-            raise RuntimeError(f"{self.service} is not started")
-        return self._store
-
     async def start(self) -> None:
         s = self.settings
         await self.broker.start()  # connects (and reconnects forever); consumers are ours, below
@@ -142,7 +138,7 @@ class ServiceRuntime:
         await self.patiently("provision stream", lambda: provision_stream(
             self.nc, self.spec, replicas=s.stream_replicas, duplicate_window_s=s.duplicate_window_seconds
         ))
-        self._store = JetStreamEventStore(self.nc, self.spec, self.registry)
+        self.store.connect(self.nc)
         await self._run_on_connect()
         # The schema before any runner touches a table: migrated here, or checked (compose migrates first).
         await prepare_schema(self.service, self.engine, migrate=s.migrate_on_start)
