@@ -98,10 +98,6 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         yield conn
 
 
-def _insert_for(conn: AsyncConnection):
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
 async def upsert(
     conn: AsyncConnection,
     table: Table,

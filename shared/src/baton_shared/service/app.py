@@ -66,7 +66,8 @@ class Me(BaseModel):
 def _host_and_port(url) -> str | None:
     """Where the connection goes, without the credentials a URL may carry."""
     return f"{url.hostname}:{url.port}" if url else None
-CORRELATION_HEADER = "X-Correlation-Id"
+
+
 _CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
