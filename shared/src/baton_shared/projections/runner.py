@@ -198,9 +198,8 @@ class ProjectionRunner(DurableWorker):
     ) -> int:
         """Apply everything from the checkpoint to ``until`` (default: the head now).
 
-        Batches are decoded and written one after the other. (Decoding the next batch
-        while the database writes this one was tried: 8 % slower on this 2-core machine,
-        where PostgreSQL and nats-server want the other core meanwhile.)"""
+        Batches are decoded and written one after the other (decoding the next one meanwhile
+        was tried and was slower: PostgreSQL and nats-server want the other core)."""
         applied = 0
         self.reads_log_with(nc)
         async for batch in read_stream(

@@ -75,8 +75,8 @@ class CorrelationAndMetrics:
     """Correlation id, metrics and the request log line, as a pure ASGI middleware.
 
     Not ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware`` runs the app in
-    a task group with memory streams per request, about 15 % of a write command's
-    CPU when profiled (bench/README); this wraps ``send`` and nothing else."""
+    a task group with memory streams per request, a large share of a write command's
+    CPU (docs/architecture.md, "Performance"); this wraps ``send`` and nothing else."""
 
     def __init__(self, app, service: str) -> None:  # noqa: ANN001
         self.app = app
