@@ -1,4 +1,4 @@
-"""A least-recently-used cache: the remembered histories and the aggregate cache both keep one."""
+"""A least-recently-used cache: the remembered histories, the aggregate cache and the data keys keep one."""
 
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ class LRUCache(Generic[K, V]):
     def take(self, key: K) -> V | None:
         """Remove the entry and give it (None if there is none)."""
         return self._entries.pop(key, None)
+
+    def drop(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries
