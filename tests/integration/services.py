@@ -77,7 +77,7 @@ async def cached_agree_with_the_log(application) -> None:
     cache never drifts from the log whatever the flow did to it."""
     cache = application.aggregates.cache
     for cls, aggregate_id in cache.entries:
-        history = await application.store.load(cls.aggregate_type, aggregate_id)
+        history = await application.store.history(cls.aggregate_type, aggregate_id)
         held = cache.fold(cls, aggregate_id, history)
         fresh = cls.from_history(aggregate_id, history)
         assert vars(held) == vars(fresh), f"{cls.__name__} {aggregate_id}: held state differs from the log's"

@@ -26,7 +26,7 @@ def application(store) -> IntakeApplication:
 
 
 async def fresh(store, cls, aggregate_id):
-    return cls.from_history(aggregate_id, await store.load(cls.aggregate_type, aggregate_id))
+    return cls.from_history(aggregate_id, await store.history(cls.aggregate_type, aggregate_id))
 
 
 async def test_a_command_decides_on_the_held_aggregate_and_it_equals_a_fold_from_scratch(store):
@@ -35,7 +35,7 @@ async def test_a_command_decides_on_the_held_aggregate_and_it_equals_a_fold_from
     for n in range(20):
         await app.add_client_note(AddClientNote(client_id=client_id, text=f"note {n}", actor="alice"))
     assert app.aggregates.cache.hits == 20 and app.aggregates.cache.misses == 0
-    held = app.aggregates.cache.fold(Client, client_id, await store.load("client", client_id))
+    held = app.aggregates.cache.fold(Client, client_id, await store.history("client", client_id))
     assert vars(held) == vars(await fresh(store, Client, client_id))
     assert held.version == 21 and held.name == "Acme"
 
@@ -50,7 +50,7 @@ async def test_what_another_writer_appended_meanwhile_is_folded_forward(store):
         )
     await ours.add_client_note(AddClientNote(client_id=client_id, text="ours again", actor="alice"))
     assert ours.aggregates.cache.hits == 2  # the held one, brought forward past the three assignments
-    held = ours.aggregates.cache.fold(Client, client_id, await store.load("client", client_id))
+    held = ours.aggregates.cache.fold(Client, client_id, await store.history("client", client_id))
     assert vars(held) == vars(await fresh(store, Client, client_id))
     assert held.account_manager == "bob2" and held.version == 6
 
@@ -67,18 +67,18 @@ async def test_a_refused_command_drops_the_aggregate_it_half_decided_on(store):
     with pytest.raises(DomainRuleViolation):
         await app.cancel_request(CancelRequest(request_id=request_id, reason="and again"))
     assert app.aggregates.cache.misses == misses + 1  # folded from scratch after the refusal
-    held = app.aggregates.cache.fold(Request, request_id, await store.load("request", request_id))
+    held = app.aggregates.cache.fold(Request, request_id, await store.history("request", request_id))
     assert vars(held) == vars(await fresh(store, Request, request_id))
 
 
 async def test_a_history_that_no_longer_holds_the_kept_event_is_folded_from_scratch(store):
     app = application(store)
     client_id = (await app.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="alice"))).ids["client_id"]
-    history = await store.load("client", client_id)
+    history = await store.history("client", client_id)
     # the same position now holds another event (a stream recreated, say)
     other = InMemoryEventStore(STREAMS["intake"], registry)
     await application(other).register_client(RegisterClient(name="Other", segment="B2C", account_manager="bob"))
-    recreated = await other.load("client", next(iter({e.envelope.aggregate_id for e in other.log})))
+    recreated = await other.history("client", next(iter({e.envelope.aggregate_id for e in other.log})))
     misses = app.aggregates.cache.misses
     folded = app.aggregates.cache.fold(Client, client_id, AggregateHistory(recreated.events, recreated.version))
     assert app.aggregates.cache.misses == misses + 1 and folded.name == "Other"

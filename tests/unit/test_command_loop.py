@@ -23,26 +23,26 @@ CLIENT = "7b0e1c3e-0000-4000-8000-000000000001"
 
 
 class Remembering(InMemoryEventStore):
-    """An in-memory store whose memory can be behind, like a replica's: ``recall`` gives the
-    history as it stood at ``remember()``, marked recalled; ``load`` gives the log."""
+    """An in-memory store whose memory can be behind, like a replica's: ``remembered_history`` gives the
+    history as it stood at ``remember()``, marked remembered; ``history`` gives the log."""
 
     def __init__(self) -> None:
         super().__init__(STREAMS["intake"], registry)
-        self.remembered: dict[tuple[str, str], AggregateHistory] = {}
+        self.memory: dict[tuple[str, str], AggregateHistory] = {}
         self.recalls = self.loads = 0
 
     async def remember(self, aggregate_type: str, aggregate_id: str) -> None:
-        history = await super().load(aggregate_type, aggregate_id)
-        self.remembered[aggregate_type, aggregate_id] = replace(history, recalled=True)
+        history = await super().history(aggregate_type, aggregate_id)
+        self.memory[aggregate_type, aggregate_id] = replace(history, remembered=True)
 
-    async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+    async def history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
         self.loads += 1
-        return await super().load(aggregate_type, aggregate_id)
+        return await super().history(aggregate_type, aggregate_id)
 
-    async def recall(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+    async def remembered_history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
         self.recalls += 1
-        remembered = self.remembered.get((aggregate_type, aggregate_id))
-        return remembered if remembered is not None else await self.load(aggregate_type, aggregate_id)
+        remembered = self.memory.get((aggregate_type, aggregate_id))
+        return remembered if remembered is not None else await self.history(aggregate_type, aggregate_id)
 
 
 @pytest.fixture

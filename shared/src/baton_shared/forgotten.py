@@ -138,7 +138,7 @@ async def record_in_log(store: EventStore, client_id: str, attempts: int = 5) ->
     from baton_shared.contracts.intake import ClientForgotten
 
     for _ in range(attempts):
-        history = await store.load("client", client_id)
+        history = await store.history("client", client_id)
         types = {e.envelope.event_type for e in history.events}
         if "ClientRegistered" not in types or "ClientForgotten" in types:
             return False

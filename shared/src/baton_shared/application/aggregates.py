@@ -111,11 +111,11 @@ class Aggregates:
         """An existing aggregate, only to read (404 if there is none). ``remembered`` allows the
         store's remembered history, for what never changes once recorded (whose client a request is)."""
         require_uuid(aggregate_id, cls.aggregate_type)
-        history = await (self.store.recall if remembered else self.store.load)(cls.aggregate_type, aggregate_id)
+        history = await (self.store.remembered_history if remembered else self.store.history)(cls.aggregate_type, aggregate_id)
         aggregate = self.cache.fold(cls, aggregate_id, history)
-        if not aggregate.exists and history.recalled:
+        if not aggregate.exists and history.remembered:
             self.cache.keep_unchanged(aggregate)
-            aggregate = self.cache.fold(cls, aggregate_id, await self.store.load(cls.aggregate_type, aggregate_id))
+            aggregate = self.cache.fold(cls, aggregate_id, await self.store.history(cls.aggregate_type, aggregate_id))
         self.cache.keep_unchanged(aggregate)
         if not aggregate.exists:
             raise not_found(cls, aggregate_id)
@@ -179,7 +179,7 @@ class Aggregates:
 
     async def _replayed(self, cls: type[A], aggregate_id: str, keyed: idempotency.Keyed, ids: Ids) -> Written | None:
         """The answer of a keyed write already in the aggregate's history, or None."""
-        replay = keyed.replay((await self.store.load(cls.aggregate_type, aggregate_id)).events)
+        replay = keyed.replay((await self.store.history(cls.aggregate_type, aggregate_id)).events)
         if replay is None:
             return None
         return self.written(ids, replay.last_seq, replay.count, replayed=replay.events)

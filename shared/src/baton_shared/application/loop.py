@@ -2,7 +2,7 @@
 
 One rule set for every writer (the services' commands and the reaction runner):
 
-- The first decision is made on the history the store remembers (``EventStore.recall``: no
+- The first decision is made on the history the store remembers (``EventStore.remembered_history``: no
   round trip), unless the caller asks for a load (a keyed retry looks for itself in it).
 - Only an append may come of a remembered history: the append carries the version decided
   on and the server refuses it if the history was behind. Anything else decided on a
@@ -50,17 +50,17 @@ class CommandLoop(Generic[T]):
         remembered = remembered_first and self.attempts > 1
         for attempt in range(self.attempts):
             if remembered and attempt == 0:
-                history = await self.store.recall(aggregate_type, aggregate_id)
+                history = await self.store.remembered_history(aggregate_type, aggregate_id)
             else:
-                history = await self.store.load(aggregate_type, aggregate_id)
+                history = await self.store.history(aggregate_type, aggregate_id)
             try:
                 events = decision.decide(history)
             except Exception:
-                if history.recalled:
+                if history.remembered:
                     continue  # perhaps refused on a history that is behind: decided again on a load
                 raise
             if not events:
-                if history.recalled:
+                if history.remembered:
                     continue  # nothing to do, on a history perhaps behind: decided again on a load
                 return decision.unchanged()
             try:

@@ -226,7 +226,7 @@ class JetStreamEventStore:
 
     # --- reads -------------------------------------------------------------
 
-    async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+    async def history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
         """The aggregate's history.
 
         A history this store loaded or appended to lately is remembered, decoded. Loading
@@ -256,40 +256,40 @@ class JetStreamEventStore:
         msgs = await self._gets.batch(self.stream_name, subject_filter, 1, self.timeout)
         return self._remember(subject_filter, msgs, tuple(self._decode_all(msgs)))
 
-    async def recall(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
-        """The remembered history, without asking the server (see ``EventStore.recall``);
-        ``load`` when nothing is remembered.
+    async def remembered_history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+        """The remembered history, without asking the server (see ``EventStore.remembered_history``);
+        ``history`` when nothing is remembered.
 
-        ``load``'s question (the aggregate's last message) cost a round trip per command:
+        ``history``'s question (the aggregate's last message) cost a round trip per command:
         ~75 us of the client's CPU and ~80 us of nats-server's (a cached load in a loop,
         30 Nov). A command that appends needs no such question: the server checks the
         version it was decided on (``Nats-Expected-Last-Subject-Sequence``)."""
         remembered = self._remembered(aggregate_type, aggregate_id)
-        return remembered if remembered is not None else await self.load(aggregate_type, aggregate_id)
+        return remembered if remembered is not None else await self.history(aggregate_type, aggregate_id)
 
-    async def load_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
+    async def history_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
         """The aggregate's history at least as far as ``position``, for a read that shows a
         projection's row at that version beside the events behind it. A remembered history
         that reaches ``position`` is given without asking the server: every event of the
         aggregate up to its last remembered message is in it (the stream only grows), and
-        later ones are the caller's to cut. Otherwise it is ``load``.
+        later ones are the caller's to cut. Otherwise it is ``history``.
 
-        The question ``load`` asks (the aggregate's last message) was a round trip to
+        The question ``history`` asks (the aggregate's last message) was a round trip to
         nats-server on every work-order read, most of whose histories this store had just
         appended to (a work order opens with the reaction's append)."""
         remembered = self._remembered(aggregate_type, aggregate_id)
         if remembered is not None and remembered.version >= position:
             return remembered
-        return await self.load(aggregate_type, aggregate_id)
+        return await self.history(aggregate_type, aggregate_id)
 
     def _remembered(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory | None:
-        """The remembered history (``recalled``: not checked with the server), if any."""
+        """The remembered history (``remembered``: not checked with the server), if any."""
         subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
         cached = self.remembered.get(subject_filter)
         if cached is None:
             return None
         self.remembered.touch(subject_filter)
-        return AggregateHistory(list(cached.events), cached.last_seq, recalled=True)
+        return AggregateHistory(list(cached.events), cached.last_seq, remembered=True)
 
     @staticmethod
     def _is_last_remembered(msg: Msg, cached: _Remembered) -> bool:

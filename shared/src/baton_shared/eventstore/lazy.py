@@ -13,14 +13,14 @@ class LazyEventStore:
         self._runtime = runtime
         self.stream_name = runtime.spec.name
 
-    async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
-        return await self._runtime.store.load(aggregate_type, aggregate_id)
+    async def history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+        return await self._runtime.store.history(aggregate_type, aggregate_id)
 
-    async def recall(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
-        return await self._runtime.store.recall(aggregate_type, aggregate_id)
+    async def remembered_history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+        return await self._runtime.store.remembered_history(aggregate_type, aggregate_id)
 
-    async def load_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
-        return await self._runtime.store.load_through(aggregate_type, aggregate_id, position)
+    async def history_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
+        return await self._runtime.store.history_through(aggregate_type, aggregate_id, position)
 
     async def append(
         self, aggregate_type: str, aggregate_id: str, expected_version: int, events: list[NewEvent]

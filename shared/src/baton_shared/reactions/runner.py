@@ -181,8 +181,8 @@ class ReactionRunner(DurableWorker):
         self._unacked: dict[int, Msg] = {}  # held or being handled: kept from redelivery while we live
         self._lines: dict[object, collections.deque] = {}  # per target: its causes, to handle in stream order
         self._working: dict[object, asyncio.Task] = {}  # per target: the task handling its line
-        self._keeping: asyncio.Task | None = None
-        self._alone_under: str | None = None  # the pin id under which no one else holds a cause
+        self._still_working: asyncio.Task | None = None
+        self._sole_holder_under: str | None = None  # the pin id under which no one else holds a cause
         self._in_order = asyncio.Lock()
         self._waiting: asyncio.Task | None = None
         # Decided on the remembered history first; on a conflict decided again, ten times, then
@@ -211,9 +211,9 @@ class ReactionRunner(DurableWorker):
 
     async def start_live(self, nc: NATS) -> None:
         await super().start_live(nc)
-        self._keeping = asyncio.create_task(self._keep_causes(), name=f"{self.durable}-still-working")
+        self._still_working = asyncio.create_task(self._say_still_working(), name=f"{self.durable}-still-working")
 
-    async def _keep_causes(self) -> None:
+    async def _say_still_working(self) -> None:
         """Every third of ``ack_wait``: "still working" for each cause held or being handled,
         so a well holder's causes never come back to the consumer, and a dead one's do soon."""
         while True:
@@ -243,11 +243,11 @@ class ReactionRunner(DurableWorker):
             self._held = mine
             if not mine or pin is None:
                 return
-            if pin != self._alone_under:
-                if not await self._alone(len(mine)):
+            if pin != self._sole_holder_under:
+                if not await self._holds_every_cause_out(len(mine)):
                     self._wait_for_the_others()
                     return
-                self._alone_under = pin
+                self._sole_holder_under = pin
             for seq in sorted(mine):
                 msg, raw = mine[seq]
                 key, cause = self._order_key(raw)
@@ -256,7 +256,7 @@ class ReactionRunner(DurableWorker):
                     self._working[key] = asyncio.create_task(self._work_through(key), name=f"{self.durable}-target")
             self._held = {}
 
-    async def _alone(self, holding: int) -> bool:
+    async def _holds_every_cause_out(self, holding: int) -> bool:
         """Whether every cause the consumer has out is one we hold (else another replica
         holds earlier ones, they are on their way to us, or we still handle earlier ones)."""
         info = await consumer_info(self._nc, self.stream_name, self.durable)
@@ -271,7 +271,7 @@ class ReactionRunner(DurableWorker):
                 await asyncio.sleep(0.2)  # a poll of the consumer's state, not a wait for a condition we own
                 with contextlib.suppress(Exception):  # the broker may be away: asked again
                     await self._release()
-                if self._alone_under is not None and self._loop is not None and self._alone_under == self._loop.pin_id:
+                if self._sole_holder_under is not None and self._loop is not None and self._sole_holder_under == self._loop.pin_id:
                     return
 
         self._waiting = asyncio.create_task(wait(), name=f"{self.durable}-wait-for-others")
@@ -320,14 +320,14 @@ class ReactionRunner(DurableWorker):
 
     async def stop_live(self) -> None:
         await super().stop_live()
-        tasks = [t for t in (self._waiting, self._keeping, *self._working.values()) if t is not None]
+        tasks = [t for t in (self._waiting, self._still_working, *self._working.values()) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         pin = self._loop.pin_id if self._loop is not None else None
-        self._held, self._unacked, self._lines, self._working, self._alone_under = {}, {}, {}, {}, None
+        self._held, self._unacked, self._lines, self._working, self._sole_holder_under = {}, {}, {}, {}, None
         if pin is not None and self._nc is not None and self._nc.is_connected:
             # Hand the pin over now rather than after priority_timeout (a replica stopping
             # for a deploy); only if it is still ours.
@@ -341,7 +341,7 @@ class ReactionRunner(DurableWorker):
 
     async def handle_resilient(self, raw: RawEvent, cause: RecordedEvent | None = None) -> None:
         """Handle one cause, retrying outages (and a target not ready yet) with backoff; park
-        what keeps failing. Meanwhile ``_keep_causes`` tells the broker the cause is still
+        what keeps failing. Meanwhile ``_say_still_working`` tells the broker the cause is still
         being handled. ``cause`` is ``raw`` decoded, when the caller has done that already."""
         if cause is None:
             try:

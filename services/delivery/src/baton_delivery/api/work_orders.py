@@ -51,7 +51,7 @@ async def get_work_order(
         raise NotFound(f"work order {work_order_id} not found")
     # The history as far as the row shows (its version), no further: row and history agree.
     version = work_order["version"]
-    history = await app.store.load_through("request", work_order["request_id"], version)
+    history = await app.store.history_through("request", work_order["request_id"], version)
     work_order["history"] = [
         {
             "seq": e.seq,
