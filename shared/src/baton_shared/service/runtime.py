@@ -142,7 +142,8 @@ class ServiceRuntime:
         await self._patiently("provision stream", lambda: provision_stream(
             self.nc, self.spec, replicas=s.stream_replicas, duplicate_window_s=s.duplicate_window_seconds
         ))
-        self._store = JetStreamEventStore(self.nc, self.spec, self.registry)
+        # Provisioning brought the stream to these replicas; with more than one, loads check replicas' answers.
+        self._store = JetStreamEventStore(self.nc, self.spec, self.registry, replicas=s.stream_replicas)
         await self._run_on_connect()
         # The schema before any runner touches a table: migrated here, or checked (compose migrates first).
         await prepare_schema(self.service, self.engine, migrate=s.migrate_on_start)
