@@ -31,6 +31,7 @@ from baton_shared.domain.errors import DomainRuleViolation, NotFound
 from baton_shared.events.envelope import DomainEvent
 from baton_shared import idempotency
 from baton_shared.eventstore.port import AppendUnconfirmed, ConcurrencyConflict, EventStoreUnavailable, LogBehind
+from baton_shared.forgotten import ForgettingUnavailable
 from baton_shared.projections.runner import is_transient
 from baton_shared.service import metrics
 from baton_shared.service.access import (
@@ -231,6 +232,15 @@ def create_service_app(
             503,
             f"the event log is unavailable, nothing was appended; retry the same request: {exc}",
             "log-unavailable",
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(ForgettingUnavailable)
+    async def forgetting_unavailable(_request: Request, exc: ForgettingUnavailable) -> Response:
+        return problems.problem(
+            503,
+            f"{exc}: nothing was destroyed and nothing appended; retry the same request",
+            "forgetting-unavailable",
             headers={"Retry-After": "1"},
         )
 

@@ -43,6 +43,7 @@ TITLES = {
     "log-behind": "Event log replica behind its leader",
     "outcome-unknown": "Write not confirmed: it may be stored or not",
     "database-unavailable": "Database unavailable",
+    "forgetting-unavailable": "Record of forgotten clients unwritable",
     "internal-error": "Internal error",
 }
 _BY_STATUS = {
