@@ -75,6 +75,8 @@ _CONNECTION_FAILURES = (
 
 def is_transient(exc: BaseException) -> bool:
     """Outages to wait out, as opposed to an event the code cannot fold."""
+    if isinstance(exc, LogReadShort):
+        return True  # a replica behind: it catches up
     if isinstance(exc, IntegrityError):
         return False
     if isinstance(exc, (OperationalError, InterfaceError, *_CONNECTION_FAILURES)):
@@ -405,6 +407,14 @@ async def apply_together(
         for runner in runners:
             await held.enter_async_context(runner._lock)
         while True:
+            if not all(runner._follows_on(raws) for runner in runners):
+                # A hole before or inside the batch (a checkpoint moved, deliveries split between
+                # replicas): never applied over. The log fills it; a read of it that came back
+                # short (a lagging replica) is tried again later, nothing applied meanwhile.
+                by_seq = {raw.seq: raw for raw in (*raws, *await _read_through(runners, raws, nc or runners[0]._nc))}
+                raws = [by_seq[seq] for seq in sorted(by_seq)]
+                if not all(runner._follows_on(raws) for runner in runners):
+                    raise LogReadShort(f"{[r.key for r in runners]}: the log read up to {raws[-1].seq} left a hole")
             plans = []
             for runner in runners:
                 fresh = [raw for raw in raws if raw.seq > runner.position]
@@ -433,8 +443,7 @@ async def apply_together(
             except CheckpointMoved:
                 for runner, *_ in plans:
                     runner.position = await runner._reload_stored()
-                raws = [*await _read_between(runners, raws, nc or runners[0]._nc), *raws]
-                continue
+                continue  # what lies between the stored checkpoint and the batch is read above
             for runner, last, _events, parked in plans:
                 runner.applied_to(last, parked)
             break
@@ -448,19 +457,22 @@ class CheckpointBehindBatch(RuntimeError):
     """A checkpoint is behind the batch in hand and there is no connection to read the log with."""
 
 
-async def _read_between(
+class LogReadShort(RuntimeError):
+    """The log, read to fill a hole before or inside a batch, still left one: the replica that
+    answered lags. Waited out like an outage."""
+
+
+async def _read_through(
     runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent], nc: NATS | None
 ) -> list[RawEvent]:
-    """What the log holds between the lowest runner's position and the first event of ``raws``."""
-    lowest, first = min(r.position for r in runners), min(r.seq for r in raws)
-    if lowest + 1 >= first:
-        return []
+    """What the log holds from the lowest runner's position to the last event of ``raws``."""
+    lowest, last = min(r.position for r in runners), max(r.seq for r in raws)
     if nc is None:
-        raise CheckpointBehindBatch(f"{[r.key for r in runners]} at {lowest}, batch from {first}: no log to read")
-    between: list[RawEvent] = []
-    async for batch in read_stream(nc, runners[0].spec.name, start_seq=lowest + 1, end_seq=first - 1):
-        between.extend(batch)
-    return between
+        raise CheckpointBehindBatch(f"{[r.key for r in runners]} at {lowest}, batch to {last}: no log to read")
+    through: list[RawEvent] = []
+    async for batch in read_stream(nc, runners[0].spec.name, start_seq=lowest + 1, end_seq=last):
+        through.extend(batch)
+    return through
 
 
 async def retry_outages(
