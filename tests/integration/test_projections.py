@@ -277,3 +277,27 @@ async def test_two_runners_sharing_a_database_never_apply_a_batch_over_a_hole_a_
         await runner.catch_up(nats)
     for shared, reference in zip(a, one_go, strict=True):
         assert await rows(engine, shared) == await rows(engine, reference), shared.key
+
+
+async def test_a_quiet_projection_notices_its_checkpoint_went_back_without_a_new_event(store, nats, engine):
+    """A PostgreSQL crash lost a projection's last commits while no event came: nothing to write,
+    nothing to flush, so nothing compared the stored checkpoint with what was applied. The
+    service's periodic look (``notice_went_back``) finds it and applies the log again from there."""
+    await write_journeys(store, clients=6, seed=7)
+    head = await store.head()
+    quiet = await runners(engine)
+    for runner in quiet:
+        await runner.catch_up(nats, until=head // 2)
+        runner.position = runner._stored = head  # what it had stored before the crash
+        await runner.flush_checkpoint()
+        assert await runner.stored_checkpoint() == head // 2  # a flush alone does not notice
+    for runner in quiet:
+        assert await runner.notice_went_back() is True
+        assert runner.position == head and await runner.stored_checkpoint() == head
+        assert await runner.notice_went_back() is False  # once repaired, nothing more to do
+    one_go = await runners(engine, suffix="_one_go")
+    for runner in one_go:
+        await runner.catch_up(nats)
+    for repaired, reference in zip(quiet, one_go, strict=True):
+        assert await rows(engine, repaired) == await rows(engine, reference), repaired.key
+        assert repaired.status()["went_back"] == 1

@@ -174,6 +174,22 @@ class ProjectionRunner(DurableWorker):
             )
         return self._stored
 
+    async def notice_went_back(self) -> bool:
+        """Look at the stored checkpoint: found behind what this runner stored, apply the log
+        again from it (True). The service's periodic tick calls this, so a projection that
+        gets no event repairs a lost commit within seconds rather than at its next write."""
+        if self._nc is None:
+            return False  # not reading the log yet: its catch-up starts from the stored checkpoint anyway
+        async with self._lock:
+            believed = self._stored
+            stored = await self._reload_stored()
+            if stored >= believed:
+                self.position = max(self.position, stored)  # a replica sharing the database moved it on
+                return False
+            self.position = stored
+        await self.catch_up(self._nc)
+        return True
+
     # --- applying ------------------------------------------------------------
 
     async def apply(self, raws: Sequence[RawEvent]) -> int:
