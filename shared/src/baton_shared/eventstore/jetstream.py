@@ -68,8 +68,8 @@ from baton_shared.eventstore.port import (
     NewEvent,
 )
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
-from baton_shared.service import metrics
-from baton_shared.service.logging import get_logger
+from baton_shared.observability import metrics
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.eventstore")
 
@@ -97,6 +97,7 @@ class _AckMux:
 
     async def _ensure(self) -> None:
         if self._sub is None:
+            _check_connected(self.nc)
             self._prefix = self.nc.new_inbox() + "."
             self._sub = await self.nc.subscribe(self._prefix + "*", cb=self._on_reply)
 
@@ -155,6 +156,7 @@ class _DirectGets:
 
     async def _ask(self, stream: str, request: dict, what: str, timeout: float, single: bool) -> tuple[list[Msg], str]:
         if self._sub is None:
+            _check_connected(self.nc)
             self._prefix = self.nc.new_inbox() + "."
             self._sub = await self.nc.subscribe(self._prefix + "*", cb=self._on_reply)
         self._next += 1
@@ -207,6 +209,11 @@ class _Cached:
     last_msg_id: str
 
 
+def _check_connected(nc: NATS | None) -> None:
+    if nc is None:
+        raise EventStoreUnavailable("the event store has no connection yet (its service is starting)")
+
+
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
@@ -215,7 +222,7 @@ def _expire(future: asyncio.Future) -> None:
 class JetStreamEventStore:
     def __init__(
         self,
-        nc: NATS,
+        nc: NATS | None,
         spec: StreamSpec,
         registry: EventRegistry,
         *,
@@ -226,14 +233,11 @@ class JetStreamEventStore:
         fresh_attempts: int = 6,
         fresh_wait: float = 0.02,
     ) -> None:
-        self.nc = nc
         self.spec = spec
         self.stream_name = spec.name
         self.registry = registry
         self.timeout = timeout
         self.attempts = attempts
-        self._acks = _AckMux(nc)
-        self._gets = _DirectGets(nc)
         # Aggregates loaded lately, decoded: a load then reads only what came after
         # (``cache_size`` 0 turns it off).
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
@@ -242,9 +246,18 @@ class JetStreamEventStore:
         # than one, reads are checked against the leader (module docstring).
         self.replicas = replicas
         self.fresh_attempts, self.fresh_wait = fresh_attempts, fresh_wait
-        self._jsm = nc.jsm(timeout=timeout)
         # The highest sequence an append to the aggregate was acknowledged with, here.
         self._acked: OrderedDict[str, int] = OrderedDict()
+        self.connect(nc)
+
+    def connect(self, nc: NATS | None) -> None:
+        """Work through ``nc`` from now on: a service's store is made with its runtime (None)
+        and connected when the runtime starts. What was remembered is forgotten."""
+        self.nc = nc
+        self._acks = _AckMux(nc)
+        self._gets = _DirectGets(nc)
+        self._jsm = nc.jsm(timeout=self.timeout) if nc is not None else None
+        self._cache.clear()
 
     # --- reads -------------------------------------------------------------
 
@@ -261,8 +274,7 @@ class JetStreamEventStore:
 
         Why not fetch "what follows" every time: asking the server for the next messages
         of a wildcard subject from a sequence makes it walk the stream from there to its
-        end; measured on a 100k-message stream of 1,024 aggregates, that cost nats-server
-        ~0.35 ms of CPU per command against ~0.03 ms for the last-message lookup."""
+        end, ten times the server's CPU of the last-message lookup (docs/architecture.md)."""
         subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
         if not await self._replicated():
             return await self._read(subject_filter, 0) or AggregateHistory([], 0)  # a floor of 0: never None
@@ -306,6 +318,7 @@ class JetStreamEventStore:
 
     async def _replicated(self) -> bool:
         if self.replicas is None:
+            _check_connected(self.nc)
             try:
                 info = await js_api(self.nc, f"STREAM.INFO.{self.stream_name}", {}, timeout=self.timeout)
             except (JetStreamApiError, NatsTimeout, NoRespondersError, asyncio.TimeoutError) as exc:
@@ -317,6 +330,7 @@ class JetStreamEventStore:
         """What a read of the aggregate must reach: the leader's last sequence for it, or the
         last one this process was acknowledged for, whichever is higher."""
         acked = self._acked.get(subject_filter, 0)
+        _check_connected(self.nc)
         try:
             last = await self._jsm.get_last_msg(self.stream_name, subject_filter)
         except NotFoundError:
@@ -336,10 +350,9 @@ class JetStreamEventStore:
         """The remembered history, without asking the server (see ``EventStore.recall``);
         ``load`` when nothing is remembered.
 
-        ``load``'s question (the aggregate's last message) cost a round trip per command:
-        ~75 us of the client's CPU and ~80 us of nats-server's (a cached load in a loop,
-        30 Nov). A command that appends needs no such question: the server checks the
-        version it was decided on (``Nats-Expected-Last-Subject-Sequence``)."""
+        ``load``'s question (the aggregate's last message) is a round trip per command. A
+        command that appends needs no such question: the server checks the version it was
+        decided on (``Nats-Expected-Last-Subject-Sequence``)."""
         remembered = self._remembered(aggregate_type, aggregate_id)
         return remembered if remembered is not None else await self.load(aggregate_type, aggregate_id)
 
@@ -515,6 +528,7 @@ class JetStreamEventStore:
             subject, body, event_id = messages[0]
             reply = await self._acks.request(subject, body, {"Nats-Msg-Id": event_id, **expect}, self.timeout)
             return orjson.loads(reply)
+        _check_connected(self.nc)
         batch_id = uuid.uuid4().hex
         last = len(messages)
         for n, (subject, body, event_id) in enumerate(messages, start=1):
