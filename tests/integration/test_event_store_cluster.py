@@ -149,8 +149,11 @@ async def test_a_read_of_the_log_on_a_lagging_replica_still_reaches_the_position
             start = max(1, head - 40)
 
             async def read(start: int = start, head: int = head) -> list[int]:
-                return [raw.seq async for batch in read_stream(reader, SPEC.name, start_seq=start, end_seq=head)
-                        for raw in batch]
+                return [
+                    raw.seq
+                    async for batch in read_stream(reader, SPEC.name, start_seq=start, end_seq=head)
+                    for raw in batch
+                ]
 
             reading = asyncio.create_task(read())  # asked while the replica is stalled
             await asyncio.sleep(0.05)

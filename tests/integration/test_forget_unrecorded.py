@@ -36,8 +36,12 @@ async def test_a_forget_whose_record_cannot_be_written_answers_503_and_destroys_
     ):
         created = await intake.post(
             "/v1/clients",
-            json={"name": "Unwritten Ltd", "segment": "B2B", "account_manager": "alice",
-                  "contacts": [{"name": "Ursula", "email": EMAIL}]},
+            json={
+                "name": "Unwritten Ltd",
+                "segment": "B2B",
+                "account_manager": "alice",
+                "contacts": [{"name": "Ursula", "email": EMAIL}],
+            },
         )
         assert created.status_code == 201, created.text
         client_id = created.json()["ids"]["client_id"]
@@ -57,5 +61,7 @@ async def test_a_forget_whose_record_cannot_be_written_answers_503_and_destroys_
         record.unlink()  # the volume is back: asking again forgets
         forget = await intake.delete(f"/v1/clients/{client_id}/personal-data")
         assert forget.status_code == 200 and forget.json()["appended"] == 1, forget.text
-        view = (await intake.get(f"/v1/clients/{client_id}", params={"min_position": forget.json()["position"]["seq"]})).json()
+        view = (
+            await intake.get(f"/v1/clients/{client_id}", params={"min_position": forget.json()["position"]["seq"]})
+        ).json()
         assert view["contacts"] == [] and (record / client_id).is_file()

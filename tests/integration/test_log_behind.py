@@ -32,7 +32,9 @@ async def test_a_load_that_stayed_behind_answers_503_log_behind_and_appends_noth
         LifespanManager(app, startup_timeout=60, shutdown_timeout=30),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN) as intake,
     ):
-        created = await intake.post("/v1/clients", json={"name": "Lag Ltd", "segment": "B2B", "account_manager": "alice"})
+        created = await intake.post(
+            "/v1/clients", json={"name": "Lag Ltd", "segment": "B2B", "account_manager": "alice"}
+        )
         assert created.status_code == 201, created.text
         client_id = created.json()["ids"]["client_id"]
         store = app.state.runtime.store
