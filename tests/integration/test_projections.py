@@ -240,6 +240,7 @@ async def test_two_runners_sharing_a_database_never_apply_a_batch_over_a_hole_a_
     (its consumer on a replica that lags). A applied its batch over the hole. Now nothing is applied
     until the log fills it; then the rows equal a build in one go."""
     import baton_shared.projections.runner as runner_module
+    from baton_shared.retry import is_transient
 
     await write_journeys(store, clients=10, seed=6)
     head = await store.head()
@@ -266,7 +267,7 @@ async def test_two_runners_sharing_a_database_never_apply_a_batch_over_a_hole_a_
         try:
             await runner.apply(later)
         except Exception as exc:  # noqa: BLE001 - what it is is checked below
-            assert runner_module.is_transient(exc), repr(exc)  # waited out, never parked
+            assert is_transient(exc), repr(exc)  # waited out, never parked
         assert await runner.stored_checkpoint() == 2 * third, f"{runner.key}: applied over the hole"
     monkeypatch.setattr(runner_module, "read_stream", real)  # the replica caught up
     for runner in a:
