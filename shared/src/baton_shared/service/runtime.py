@@ -93,8 +93,8 @@ class ServiceRuntime:
         self.reactions: dict[str, ReactionRunner] = {}
         self.feeds: list[ProjectionFeed] = []  # one live consumer per stream for the projections above
         # Made now, connected in ``start``: the application layer is built (in the composition
-        # root) with this store before the runtime connects.
-        # With more than one replica (provisioning brings the stream to these), loads check replicas' answers.
+        # root) with this store before the runtime connects. With more than one replica (what
+        # provisioning brings the stream to), its loads check a replica's answer with the leader.
         self.store = JetStreamEventStore(None, self.spec, registry, replicas=settings.stream_replicas)
         self._tasks: list[asyncio.Task] = []
         self.started = False
