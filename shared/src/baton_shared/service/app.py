@@ -240,7 +240,7 @@ def create_service_app(
     async def forgetting_unavailable(_request: Request, exc: ForgettingUnavailable) -> Response:
         return problems.problem(
             503,
-            f"{exc}: nothing was destroyed and nothing appended; retry the same request",
+            f"{exc}: nothing was destroyed and nothing was appended; retry the same request",
             "forgetting-unavailable",
             headers={"Retry-After": "1"},
         )
