@@ -52,7 +52,10 @@ async def test_a_forget_whose_record_cannot_be_written_answers_503_and_destroys_
         assert refused.status_code == 503, refused.text
         problem = refused.json()
         assert problem["type"] == "urn:baton:problem:forgetting-unavailable" and refused.headers["Retry-After"]
-        assert "nothing was destroyed and nothing was appended" in problem["detail"] and str(tmp_path) not in problem["detail"]
+        assert (
+            "nothing was destroyed and nothing was appended" in problem["detail"]
+            and str(tmp_path) not in problem["detail"]
+        )
         view = (await intake.get(f"/v1/clients/{client_id}", params=at)).json()
         assert [c["email"] for c in view["contacts"]] == [EMAIL] and view["personal_data_erased_at"] is None
         history = await app.state.runtime.store.load("client", client_id)
