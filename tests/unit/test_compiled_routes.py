@@ -169,6 +169,8 @@ async def test_the_answers_are_the_ones_expected():
         unreadable = await client.post("/v1/orders/design-1/note", headers={**ADMIN, "Content-Type": "application/json"},
                                        content=b'{"note": "x",}')
         assert unreadable.status_code == 422 and unreadable.json()["errors"][0]["type"] == "json_invalid"
+        untyped = await client.post("/v1/orders/design-1/note", headers=ADMIN, content=b'{"note": "x"}')
+        assert untyped.status_code == 201  # no Content-Type: read as JSON (FastAPI's strict_content_type off)
         rule = await client.post("/v1/orders/design-1/note", headers=ADMIN, json={"note": "conflict"})
         assert rule.status_code == 409 and rule.json() == {
             "type": "urn:baton:problem:rule-broken", "title": "Refused by a business rule", "status": 409,

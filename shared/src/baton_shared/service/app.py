@@ -168,7 +168,9 @@ def create_service_app(
             await runtime.stop()
 
     # /docs with Swagger UI served by the service itself (no CDN); ReDoc, which only loads from one, is off.
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # strict_content_type off: a JSON body sent without a Content-Type is read as JSON, as before FastAPI 0.13x.
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  strict_content_type=False)
     install_api_docs(app)
     app.state.runtime = runtime
     app.state.tokens = TokenBook.from_settings(runtime.settings)  # a bad tokens setting stops the service here
