@@ -82,6 +82,11 @@ async def close(order_id: str, body: EmptyIn | None = None, who=Depends(order_ru
     return WriteOut(ids={"order_id": order_id, "body": str(body is not None)}, position={"stream": "TEST", "seq": 8}, appended=0)
 
 
+@router.get("/{order_id}/summary", response_model=WriteOut)
+async def summary(order_id: str, who=Depends(order_rule)) -> WriteOut:
+    return WriteOut(ids={"order_id": order_id}, position={"stream": "TEST", "seq": 9}, appended=0)
+
+
 @router.get("/{order_id}/lines/{line}", dependencies=[roles("department", what="read lines")])
 async def line(
     order_id: str = Path(pattern=r"^[a-z]+-\d+$"),
@@ -127,6 +132,8 @@ CASES = [
     ("POST", "/v1/orders/design-1/close", ADMIN, {}),
     ("POST", "/v1/orders/design-1/close", ADMIN, {"json": {}}),
     ("POST", "/v1/orders/design-1/close", ADMIN, {"json": {"unexpected": 1}}),
+    ("GET", "/v1/orders/design-1/summary", DESIGN, {}),
+    ("GET", "/v1/orders/build-1/summary", DESIGN, {}),
     ("GET", "/v1/orders/design-1/lines/3?limit=5&tags=a&tags=b&flag=yes", {**DESIGN, "X-Trace": "t1"}, {}),
     ("GET", "/v1/orders/design-1/lines/3", OPS, {}),
     ("GET", "/v1/orders/Design/lines/0?limit=0&flag=maybe", {**DESIGN, "X-Trace": "much-too-long"}, {}),
@@ -244,10 +251,19 @@ def test_the_services_routes_are_compiled_but_those_left_to_fastapi(service, tmp
     assert compiled and declared - compiled == LEFT_TO_FASTAPI[service]
 
 
-def test_the_test_routes_with_a_body_run_compiled():
+def test_the_test_routes_run_compiled():
     """The parity above compares the owned handler with FastAPI's only if the owned one runs."""
     from baton_shared.service.compiled_routes import CompiledRoute
 
     compiled = {r.declared.path for r in baton_app(True).router.routes if isinstance(r, CompiledRoute)}
-    assert compiled == {"/v1/orders/{order_id}/note", "/v1/orders/{order_id}/close"}
+    assert compiled == {"/v1/orders/{order_id}/note", "/v1/orders/{order_id}/close", "/v1/orders/{order_id}/summary"}
     assert not any(isinstance(r, CompiledRoute) for r in baton_app(False).router.routes)
+
+
+async def test_head_is_answered_as_fastapi_answers_it():
+    answers = []
+    for compiled in (True, False):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=baton_app(compiled)), base_url="http://t") as client:
+            r = await client.head("/v1/orders/design-1/summary", headers=ADMIN)
+            answers.append((r.status_code, r.headers.get("allow")))
+    assert answers[0] == answers[1] and answers[0][0] == 405

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, params
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -212,6 +213,8 @@ def compile_route(route: APIRoute, dependencies: Sequence[params.Depends] = ()) 
     call = route.endpoint
     if route.response_model is None:
         raise NotCompiled("no response model")
+    if not isinstance(route.response_class, DefaultPlaceholder):
+        raise NotCompiled("a response class of its own")
     answer = TypeAdapter(route.response_model)
     dump = {
         "include": route.response_model_include,
@@ -247,6 +250,7 @@ class CompiledRoute(Route):
 
     def __init__(self, route: APIRoute, handle: Callable[[Request], Any], app: FastAPI, reads_body: bool) -> None:
         super().__init__(route.path, handle, methods=list(route.methods), name=route.name, include_in_schema=False)
+        self.methods = set(route.methods)  # Starlette would add HEAD to a GET; FastAPI's route does not
         self.declared = route
         self.fastapi = app
         self.reads_body = reads_body
