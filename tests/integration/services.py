@@ -106,8 +106,12 @@ class AllThree:
 
 
 @contextlib.asynccontextmanager
-async def all_three(nats_url: str, followup_db: str, tmp_path, clock: FakeClock | None = None, **followup_settings):
-    """Intake, delivery and follow-up on one broker (follow-up's planner run by hand)."""
+async def all_three(
+    nats_url: str, followup_db: str, tmp_path, clock: FakeClock | None = None, databases: dict[str, str] | None = None,
+    **followup_settings,
+):
+    """Intake, delivery and follow-up on one broker (follow-up's planner run by hand); intake's and
+    delivery's databases are SQLite files unless ``databases`` names them."""
     from baton_delivery.composition import create_app as create_delivery
     from baton_followup.composition import create_app as create_followup
     from baton_followup.settings import FollowupSettings
@@ -115,10 +119,12 @@ async def all_three(nats_url: str, followup_db: str, tmp_path, clock: FakeClock 
 
     clock = clock or FakeClock()
     common = {"nats_url": nats_url, "data_dir": tmp_path, "read_wait_timeout_seconds": 5, "log_level": "WARNING", "tokens": TEST_TOKENS}
+    db = {name: f"sqlite+aiosqlite:///{tmp_path / f'{name}.sqlite3'}" for name in ("intake", "delivery")}
+    db |= databases or {}
     apps = {
-        "intake": create_intake(BatonSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", **common), clock=clock),
+        "intake": create_intake(BatonSettings(database_url=db["intake"], **common), clock=clock),
         "delivery": create_delivery(
-            BatonSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'delivery.sqlite3'}", **common), clock=clock, run_scheduler=False
+            BatonSettings(database_url=db["delivery"], **common), clock=clock, run_scheduler=False
         ),
         "followup": create_followup(FollowupSettings(database_url=followup_db, **common, **followup_settings), clock=clock, run_planner=False),
     }

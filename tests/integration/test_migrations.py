@@ -27,7 +27,7 @@ def service_schema(service: str):
     """The tables the running service defines: its composition root's projections."""
     module = __import__(f"baton_{service}.composition", fromlist=["create_app"])
     app = module.create_app(BatonSettings(database_url="sqlite+aiosqlite://", log_level="WARNING"))
-    return schema_of(app.state.runtime._projections)
+    return schema_of(app.state.runtime.parts.projections)
 
 
 def diff(conn, service: str, metadata) -> list:

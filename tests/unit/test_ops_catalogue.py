@@ -4,9 +4,9 @@ import importlib
 
 import pytest
 from baton_ops.catalogue import (
-    PROJECTIONS,
     UsageError,
     find_owner,
+    parts_of,
     projections_of,
     reaction_names,
     service,
@@ -14,6 +14,7 @@ from baton_ops.catalogue import (
 )
 from baton_ops.journey import CLIENT_AGGREGATE, LINKS
 from baton_shared.contracts import STREAMS, registry
+from baton_shared.service.settings import BatonSettings
 
 from tests.conftest import missing
 
@@ -29,13 +30,28 @@ def _package_projections(name: str):
 
 @pytest.mark.parametrize("name", list(STREAMS))
 def test_every_service_s_projections_are_in_the_catalogue(name):
-    assert name in PROJECTIONS
     built = _package_projections(name)
     if built is None:
         missing(f"{name}'s projections (baton_{name}.projections)")  # a skip, except in CI
     assert {p.name for p in built} <= {p.name for p in projections_of(name)}, (
-        f"baton_ops.catalogue.PROJECTIONS misses some of {name}'s projections"
+        f"baton_{name}.composition.parts misses some of {name}'s projections"
     )
+
+
+@pytest.mark.parametrize("name", list(STREAMS))
+def test_the_ops_tool_sees_what_the_service_runs(name, tmp_path):
+    """One door: the runtime and the ops tool both take the composition root's parts."""
+    try:
+        composition = importlib.import_module(f"baton_{name}.composition")
+    except ModuleNotFoundError:
+        missing(f"{name}'s composition root (baton_{name}.composition)")  # a skip, except in CI
+    settings = BatonSettings(database_url="sqlite+aiosqlite://", data_dir=tmp_path, log_level="WARNING")
+    runs = composition.create_app(settings).state.runtime.parts
+    seen = parts_of(name)
+    assert [p.name for p in runs.projections] == [p.name for p in seen.projections]
+    assert sorted(r.name for r in runs.reactions) == sorted(r.name for r in seen.reactions) == reaction_names(name) != []
+    assert runs.streams()[0].name == seen.stream.name
+    assert {s.name for s in runs.streams()} == {s.name for s in seen.streams()}
 
 
 @pytest.mark.parametrize("name", list(STREAMS))

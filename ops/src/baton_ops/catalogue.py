@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from baton_shared.contracts import STREAMS, StreamSpec
-from baton_shared.projections import Projection
-from baton_shared.reactions import Reaction
+from baton_shared.projections import Projection, ProjectionRunner
+from baton_shared.projections.sql import make_engine
+from baton_shared.service.parts import Runners, ServiceParts
 from baton_shared.service.settings import BatonSettings, read_secret_file, refuse_placeholder, with_password
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class UsageError(Exception):
@@ -20,27 +23,6 @@ class UsageError(Exception):
 
 class NothingFound(Exception):
     """Exit code 3: nothing matches the id asked about."""
-
-
-def _intake_projections() -> list[Projection]:
-    from baton_intake.projections import own_and_foreign
-
-    return own_and_foreign()
-
-
-def _delivery_projections() -> list[Projection]:
-    from baton_delivery.projections import all_projections
-
-    return all_projections()
-
-
-def _followup_projections() -> list[Projection]:
-    from baton_followup.projections import all_projections
-
-    return all_projections()
-
-
-PROJECTIONS = {"intake": _intake_projections, "delivery": _delivery_projections, "followup": _followup_projections}
 
 
 @dataclass(frozen=True)
@@ -86,8 +68,37 @@ def service_names(service: str | None) -> list[str]:
     return [service]
 
 
+def _composition(name: str):  # noqa: ANN202 - the service's composition module
+    try:
+        return importlib.import_module(f"baton_{name}.composition")
+    except ModuleNotFoundError as exc:
+        if exc.name in (f"baton_{name}", f"baton_{name}.composition"):
+            return None
+        raise
+
+
+def _settings(entry: ServiceEntry) -> BatonSettings:
+    return BatonSettings(database_url=entry.database_url, log_level=os.environ.get("BATON_LOG_LEVEL", "WARNING"))
+
+
+def parts_of(name: str, engine: AsyncEngine | None = None, runners: Runners | None = None) -> ServiceParts | None:
+    """What the service runs, from its composition root (None for a service not installed).
+    Without an engine, one on the service's database that never connects unless used."""
+    composition = _composition(name)
+    if composition is None:
+        return None
+    entry = service(name)
+    return composition.parts(_settings(entry), engine or make_engine(entry.database_url), runners)
+
+
+@functools.cache  # once per service and run: the names and tables, never its database
+def _described(name: str) -> ServiceParts | None:
+    return parts_of(name)
+
+
 def projections_of(name: str) -> list[Projection]:
-    return PROJECTIONS.get(name, list)()
+    parts = _described(name)
+    return list(parts.projections) if parts else []
 
 
 def find_projection(qualified: str) -> tuple[ServiceEntry, Projection]:
@@ -105,39 +116,28 @@ def find_projection(qualified: str) -> tuple[ServiceEntry, Projection]:
 
 @contextlib.asynccontextmanager
 async def wired_reactions(entry: ServiceEntry):
-    """The service's reactions as its composition root wires them (with the read models
-    some of them consult), on the service's database; the engine is disposed afterwards.
+    """The service's reactions as its composition root wires them, on the service's database;
+    the engine is disposed afterwards. Nothing is started: a reaction that waits for one of
+    the service's projections finds a runner reading the stored checkpoint."""
+    from baton_shared.contracts import registry
 
-    The service is built, never started: a reaction that waits for one of the
-    service's projections finds a runner reading the stored checkpoint.
-    """
-    from baton_shared.contracts import registry, stream_for
-    from baton_shared.projections.runner import ProjectionRunner
-
-    composition = importlib.import_module(f"baton_{entry.name}.composition")
-    settings = BatonSettings(database_url=entry.database_url, log_level=os.environ.get("BATON_LOG_LEVEL", "WARNING"))
-    runtime = composition.create_app(settings).state.runtime
+    engine = make_engine(entry.database_url)
+    runners: dict[str, ProjectionRunner] = {}
     try:
-        for projection in runtime._projections:  # what start() would set up, minus the consuming
-            spec = stream_for(projection.source or entry.name)
-            runtime.projections.setdefault(
-                projection.name, ProjectionRunner(projection, runtime.engine, spec, registry, service=entry.name)
-            )
-        yield {reaction.name: reaction for reaction in runtime._reactions}, runtime.engine
+        parts = parts_of(entry.name, engine, runners)
+        if parts is None:
+            yield {}, engine
+            return
+        runners.update({p.name: parts.runner(p, engine, registry) for p in parts.projections})
+        yield {reaction.name: reaction for reaction in parts.reactions}, engine
     finally:
-        await runtime.engine.dispose()
+        await engine.dispose()
 
 
 def reaction_names(name: str) -> list[str]:
-    """A service's reactions by name, without wiring them (their modules' classes)."""
-    try:
-        module = importlib.import_module(f"baton_{name}.reactions")
-    except ModuleNotFoundError as exc:
-        if exc.name in (f"baton_{name}", f"baton_{name}.reactions"):
-            return []
-        raise
-    found = [getattr(module, n, None) for n in getattr(module, "__all__", dir(module))]
-    return sorted({c.name for c in found if isinstance(c, type) and issubclass(c, Reaction) and hasattr(c, "name")})
+    """A service's reactions by name, as its composition root wires them."""
+    parts = _described(name)
+    return sorted(reaction.name for reaction in parts.reactions) if parts else []
 
 
 @dataclass(frozen=True)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import functools
 
 from baton_shared.contracts import intake as intake_contracts
 from baton_shared.contracts import registry
 from baton_shared.service.app import create_service_app
 from baton_shared.observability.logging import configure_logging
+from baton_shared.service.parts import Runners, ServiceParts
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import BatonSettings
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_delivery.api import routers
 from baton_delivery.application import DeliveryApplication
 from baton_delivery.application.delivery import Clock, utc_now
-from baton_delivery.reactions import REACTIONS
-from baton_delivery.projections import ClientManagersProjection, RequestDeliveriesProjection, WorkOrdersProjection
+from baton_delivery.reactions import FollowIntakeRequests
+from baton_delivery.projections import all_projections
 from baton_delivery.projections.views import DeliveryViews
 from baton_delivery.scheduler import OverdueScheduler
 
@@ -30,15 +33,22 @@ CONSUMED = [
 ]
 
 
+def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None = None) -> ServiceParts:
+    """Delivery's projections and reactions on ``engine``: what the service runs, and what the
+    ops tool rebuilds, verifies and retries with (``runners`` unused: no reaction waits)."""
+    return ServiceParts(
+        SERVICE,
+        projections=tuple(all_projections()),
+        reactions=(FollowIntakeRequests(),),
+    )
+
+
 def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, run_scheduler: bool = True) -> FastAPI:
     settings = settings or BatonSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
-    work_orders, requests, managers = WorkOrdersProjection(), RequestDeliveriesProjection(), ClientManagersProjection()
     background = []
-    runtime = ServiceRuntime(
-        SERVICE, settings, registry, projections=[work_orders, requests, managers], reactions=REACTIONS, background=background
-    )
-    views = DeliveryViews(runtime.engine, work_orders, requests, managers)
+    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings), background=background)
+    views = DeliveryViews(runtime.engine, *map(runtime.parts.projection, ("work_orders", "request_deliveries", "client_managers")))
     application = DeliveryApplication(runtime.store, views, clock=clock)
     scheduler = OverdueScheduler(application, views, settings.overdue_check_seconds)
     if run_scheduler:

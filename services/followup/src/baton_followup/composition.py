@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import functools
 
 from baton_shared.contracts import delivery as delivery_contracts
 from baton_shared.contracts import intake as intake_contracts
 from baton_shared.contracts import registry
 from baton_shared.service.app import create_service_app
 from baton_shared.observability.logging import configure_logging
+from baton_shared.service.parts import Runners, ServiceParts
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import BatonSettings
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_followup import catalogue
 from baton_followup.api import routers
@@ -48,28 +51,45 @@ def policies_from(settings: FollowupSettings) -> Policies:
     )
 
 
-def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, run_planner: bool = True) -> FastAPI:
-    if not isinstance(settings, FollowupSettings):
-        settings = FollowupSettings(**(settings.model_dump() if settings else {}))
-    configure_logging(SERVICE, settings.log_level, settings.log_format)
+VIEWS = ("relationships", "follow_ups", "opportunities", "programs", "briefs", "client_profiles", "client_requests",
+         "request_deliveries")
+
+
+def followup_settings(settings: BatonSettings | None) -> FollowupSettings:
+    if isinstance(settings, FollowupSettings):
+        return settings
+    return FollowupSettings(**(settings.model_dump() if settings else {}))
+
+
+def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None = None) -> ServiceParts:
+    """Follow-up's projections and reactions on ``engine``: what the service runs, and what the
+    ops tool rebuilds, verifies and retries with. A reaction waits for intake's news to reach
+    the read models through ``runners`` (the runtime's, or ones reading stored checkpoints)."""
+    settings = followup_settings(settings)
     policies = policies_from(settings)  # a bad catalogue stops the service here, with the file and entry named
-    projections = all_projections()
+    projections = tuple(all_projections())
     by_name = {p.name: p for p in projections}
-    background = []
-    runtime = ServiceRuntime(SERVICE, settings, registry, projections=projections, background=background)
-    views = FollowupViews(runtime.engine, *(by_name[n] for n in (
-        "relationships", "follow_ups", "opportunities", "programs", "briefs", "client_profiles", "client_requests",
-        "request_deliveries",
-    )))
+    views = FollowupViews(engine, *(by_name[n] for n in VIEWS))
+    runners = {} if runners is None else runners
 
     async def intake_caught_up(seq: int) -> bool:
         wait = settings.read_wait_timeout_seconds
-        return all([await runtime.projections[n].wait_for(seq, wait) for n in ("client_profiles", "client_requests")])
+        return all([await runners[n].wait_for(seq, wait) for n in ("client_profiles", "client_requests")])
 
-    runtime.add_reactions(
+    reactions = (
         FollowIntakeClients(views, policies.tiers, intake_caught_up),
         FollowDeliveryAcceptance(views, policies.next_needs, settings.followup_satisfaction_delay_days),
     )
+    return ServiceParts(SERVICE, projections=projections, reactions=reactions)
+
+
+def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, run_planner: bool = True) -> FastAPI:
+    settings = followup_settings(settings)
+    configure_logging(SERVICE, settings.log_level, settings.log_format)
+    policies = policies_from(settings)
+    background = []
+    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings), background=background)
+    views = FollowupViews(runtime.engine, *map(runtime.parts.projection, VIEWS))
     application = FollowupApplication(runtime.store, views, policies, clock=clock)
     planner = FollowUpPlanner(application, views, settings.followup_reactivation_after_days, settings.followup_planner_seconds)
     if run_planner:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import functools
 
 from baton_shared.contracts import followup as followup_contracts
 from baton_shared.contracts import intake as contracts
@@ -11,19 +11,17 @@ from baton_shared.forgotten import ForgottenClients, reapply_forgetting
 from baton_shared.privacy import JetStreamKeyStore, PersonalDataVault, load_master_key
 from baton_shared.service.app import create_service_app
 from baton_shared.observability.logging import configure_logging
+from baton_shared.service.parts import Runners, ServiceParts
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import BatonSettings, secret_value
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_intake.api import routers
 from baton_intake.application import IntakeApplication
 from baton_intake.application.intake import Clock, utc_now
-from baton_intake.reactions import REACTIONS
-from baton_intake.projections import (
-    ClientsProjection,
-    DeliveryProgressProjection,
-    RequestsProjection,
-    TimelineProjection,
-)
+from baton_intake.reactions import OpenRequestsForWonOpportunities
+from baton_intake.projections import own_and_foreign
 from baton_intake.projections.views import IntakeViews
 
 SERVICE = "intake"
@@ -31,11 +29,19 @@ PUBLISHED = [cls for cls in registry.types() if cls.service == SERVICE]
 CONSUMED = [cls for cls in registry.types() if cls.service == "delivery"] + [followup_contracts.OpportunityWon]
 
 
+def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None = None) -> ServiceParts:
+    """Intake's projections (delivery's progress among them) and reactions on ``engine``: what the
+    service runs, and what the ops tool rebuilds, verifies and retries with."""
+    return ServiceParts(
+        SERVICE,
+        projections=tuple(own_and_foreign()),
+        reactions=(OpenRequestsForWonOpportunities(),),
+    )
+
+
 def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) -> FastAPI:
     settings = settings or BatonSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
-    clients, requests, timeline = ClientsProjection(), RequestsProjection(), TimelineProjection()
-    delivery = DeliveryProgressProjection()
     # Contacts are sealed with a key per client, kept in the CLIENT_KEYS stream (issue 7, erasure);
     # forgotten clients are recorded apart from the broker's store, so a restored backup cannot
     # bring their keys back (issue 17): the record is applied again before anything is served.
@@ -48,8 +54,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
         SERVICE,
         settings,
         registry,
-        projections=[clients, requests, timeline, delivery],
-        reactions=REACTIONS,
+        functools.partial(parts, settings),
         on_connect=[forget_again],
     )
     app = create_service_app(
@@ -70,5 +75,9 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
     )
     vault = PersonalDataVault(keys, forgotten=forgotten)
     app.state.application = IntakeApplication(runtime.store, clock=clock, vault=vault)
-    app.state.views = IntakeViews(runtime.engine, clients, requests, timeline, delivery, vault=vault)
+    app.state.views = IntakeViews(
+        runtime.engine,
+        *map(runtime.parts.projection, ("clients", "requests", "timeline", "delivery_progress")),
+        vault=vault,
+    )
     return app

@@ -5,11 +5,16 @@ Delivery's aggregate is the delivery of one client request
 department handoff (the work order id is intake's handoff id), the handover to
 the client and the client's verdict. Every payload carries ``request_id`` and
 ``client_id``.
+
+The request's handover state is delivery's to decide and is published on the events
+that move it (``handover``, v2 of the four below); consumers copy it with
+:func:`handover_after` instead of deriving it again.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,6 +22,11 @@ from baton_shared.events.envelope import DomainEvent
 from baton_shared.events.registry import EventRegistry
 
 registry = EventRegistry()  # delivery's contracts; ``contracts.registry`` knows them all
+
+
+# The request's handover states.
+IN_DELIVERY, READY_FOR_HANDOVER, ACCEPTED, REWORK = "in_delivery", "ready_for_handover", "accepted", "rework"
+HandoverState = Literal["in_delivery", "ready_for_handover", "accepted", "rework"]
 
 
 class DeliveryEvent(DomainEvent):
@@ -41,14 +51,19 @@ class ReworkItem(BaseModel):
 
 @registry.register
 class WorkOrderOpened(WorkOrderEvent):
-    "A department received work from a handoff; the work order is open."
+    """A department received work from a handoff; the work order is open.
+
+    v2: ``handover``, the request's handover state after the new work (new work while
+    ready for handover puts the request back in delivery); None on v1 events."""
 
     event_type = "WorkOrderOpened"
+    schema_version = 2
 
     scope: str
     due_by: date
     account_manager: str
     handoff_event_id: str
+    handover: HandoverState | None = None
 
 
 @registry.register
@@ -151,19 +166,26 @@ class WorkOrderOverdue(WorkOrderEvent):
 
 @registry.register
 class RequestReadyForHandover(DeliveryEvent):
-    "Every live work order of the request is complete: hand the result to the client."
+    """Every live work order of the request is complete: hand the result to the client.
+
+    v2: ``handover`` (ready for handover), the state it moves the request to."""
 
     event_type = "RequestReadyForHandover"
+    schema_version = 2
 
     handover_round: int
     work_order_ids: tuple[str, ...]
+    handover: HandoverState = READY_FOR_HANDOVER
 
 
 @registry.register
 class DeliveryAccepted(DeliveryEvent):
-    "The client accepted the delivery (follow-up reacts to this)."
+    """The client accepted the delivery (follow-up reacts to this).
+
+    v2: ``handover`` (accepted), the state it moves the request to."""
 
     event_type = "DeliveryAccepted"
+    schema_version = 2
 
     account_manager: str
     satisfaction: int | None = None
@@ -171,14 +193,55 @@ class DeliveryAccepted(DeliveryEvent):
     departments: tuple[str, ...]
     handover_round: int
     accepted_at: datetime
+    handover: HandoverState = ACCEPTED
 
 
 @registry.register
 class DeliveryRejected(DeliveryEvent):
-    "The client asked for corrections; the named departments' work orders reopen."
+    """The client asked for corrections; the named departments' work orders reopen.
+
+    v2: ``handover`` (rework), the state it moves the request to."""
 
     event_type = "DeliveryRejected"
+    schema_version = 2
 
     handover_round: int
     feedback: str = ""
     rework: tuple[ReworkItem, ...]
+    handover: HandoverState = REWORK
+
+
+# v1 events were stored before delivery published the state. Three of them moved it to
+# one state whatever came before; a v1 WorkOrderOpened's effect depends on the state
+# before it, which handover_after applies.
+@registry.upcaster("WorkOrderOpened", 1)
+def _work_order_opened_v1_to_v2(payload: dict) -> dict:
+    return {**payload, "handover": None}
+
+
+@registry.upcaster("RequestReadyForHandover", 1)
+def _ready_v1_to_v2(payload: dict) -> dict:
+    return {**payload, "handover": READY_FOR_HANDOVER}
+
+
+@registry.upcaster("DeliveryAccepted", 1)
+def _accepted_v1_to_v2(payload: dict) -> dict:
+    return {**payload, "handover": ACCEPTED}
+
+
+@registry.upcaster("DeliveryRejected", 1)
+def _rejected_v1_to_v2(payload: dict) -> dict:
+    return {**payload, "handover": REWORK}
+
+
+def handover_after(state: str, event: DomainEvent) -> str:
+    """The request's handover state after ``event``, given the state before it: the state
+    delivery published on the event, else (events that do not move it, and v1
+    WorkOrderOpened) the state before, except that new work while ready for handover
+    put the request back in delivery."""
+    published = getattr(event, "handover", None)
+    if published is not None:
+        return published
+    if isinstance(event, WorkOrderOpened) and state == READY_FOR_HANDOVER:  # stored before v2
+        return IN_DELIVERY
+    return state

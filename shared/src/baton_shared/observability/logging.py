@@ -11,32 +11,52 @@ import sys
 
 import structlog
 
-_configured = False
+# Libraries whose INFO lines belong in a service's log (the rest log at WARNING and up).
+_LIBRARIES_AT_SERVICE_LEVEL = ("uvicorn", "alembic")
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
-    global _configured
     renderer = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=_CurrentStderrFactory(),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
-    if not _configured:
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-        _configured = True
+    # The standard library's records (uvicorn, Alembic, drivers) in the same format, on the same stderr.
+    handler = _CurrentStderrHandler()
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.processors.format_exc_info],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    ))
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if not isinstance(h, _CurrentStderrHandler)]
+    if not root.handlers:  # as logging.basicConfig: a host that set up logging (pytest) keeps its own
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+    for name in _LIBRARIES_AT_SERVICE_LEVEL:
+        logging.getLogger(name).setLevel(logging.getLevelName(level.upper()))
+
+
+class _CurrentStderrHandler(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is at the time of the record (see below)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
 
 
 class _CurrentStderr:

@@ -19,27 +19,35 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 metadata = MetaData()
 
-checkpoints = Table(
-    "baton_checkpoints",
-    metadata,
-    Column("projection", String(200), primary_key=True),
-    Column("stream", String(64), nullable=False),
-    Column("last_seq", BigInteger, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
 
-parked_events = Table(
-    "baton_parked_events",
-    metadata,
-    Column("projection", String(200), primary_key=True),
-    Column("stream", String(64), primary_key=True),
-    Column("seq", BigInteger, primary_key=True),
-    Column("subject", String(400), nullable=False),
-    Column("error", Text, nullable=False),
-    Column("tries", Integer, nullable=False, default=1),
-    Column("data", LargeBinary, nullable=False),
-    Column("parked_at", DateTime(timezone=True), nullable=False),
-)
+def checkpoint_columns() -> list[Column]:
+    """The columns of ``baton_checkpoints``: one row per projection or reaction, its position."""
+    return [
+        Column("projection", String(200), primary_key=True),
+        Column("stream", String(64), nullable=False),
+        Column("last_seq", BigInteger, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
+def parked_event_columns() -> list[Column]:
+    """The columns of ``baton_parked_events``: events a runner gave up on, kept for ops."""
+    return [
+        Column("projection", String(200), primary_key=True),
+        Column("stream", String(64), primary_key=True),
+        Column("seq", BigInteger, primary_key=True),
+        Column("subject", String(400), nullable=False),
+        Column("error", Text, nullable=False),
+        Column("tries", Integer, nullable=False, default=1),
+        Column("data", LargeBinary, nullable=False),
+        Column("parked_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
+# Fresh columns per table: the same definitions make the tables here and in every
+# service's first migration (baton_shared.service.migrations.create_checkpoint_tables).
+checkpoints = Table("baton_checkpoints", metadata, *checkpoint_columns())
+parked_events = Table("baton_parked_events", metadata, *parked_event_columns())
 
 
 class CheckpointMoved(Exception):

@@ -139,10 +139,10 @@ class Health(View):
     reactions: list[dict[str, Any]] = Field(description="each reaction: what it handled, live")
 
 
-def _methods_of(app: FastAPI, scope) -> list[str]:
+def _methods_of(routes: Iterable[Any], scope) -> list[str]:
     """Every method the routes of this request's path answer."""
     methods: set[str] = set()
-    for route in app.routes:
+    for route in routes:
         if getattr(route, "methods", None) and route.matches(scope)[0] != Match.NONE:
             methods |= route.methods
     return sorted(methods)
@@ -158,6 +158,7 @@ def create_service_app(
     consumed: Iterable[type[DomainEvent]] = (),
     compile_handlers: bool = True,
 ) -> FastAPI:
+    declared: list[Any] = []  # every route this app declares, filled below
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if not app.state.tokens.entries:
@@ -169,7 +170,9 @@ def create_service_app(
             await runtime.stop()
 
     # /docs with Swagger UI served by the service itself (no CDN); ReDoc, which only loads from one, is off.
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # strict_content_type off: a JSON body sent without a Content-Type is read as JSON, as before FastAPI 0.13x.
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  strict_content_type=False)
     install_api_docs(app)
     app.state.runtime = runtime
     app.state.tokens = TokenBook.from_settings(runtime.settings)  # a bad tokens setting stops the service here
@@ -184,7 +187,7 @@ def create_service_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
-            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_methods_of(app, request.scope))}
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_methods_of(declared, request.scope))}
         return problems.from_http_exception(exc)
 
     @app.exception_handler(NotFound)
@@ -308,14 +311,17 @@ def create_service_app(
         # Every role may ask; a console learns whom it signed in from this.
         return Me(name=who.name, role=who.role, department=who.department)
 
+    routers = list(routers)
     app.include_router(ops)
     app.include_router(me)
     for router in routers:
         app.include_router(router, dependencies=[Depends(authenticated)])
-    for route in app.routes:
+    # The routes as declared (FastAPI keeps included routers whole, not as a flat list).
+    declared.extend(route for router in (ops, me, *routers) for route in router.routes)
+    for route in declared:
         if isinstance(route, APIRoute) and route.path.startswith("/v1") and not has_access_rule(route.dependant):
             raise RuntimeError(f"{sorted(route.methods)} {route.path} has no access rule (baton_shared.service.access)")
     if compile_handlers:  # the same answers as FastAPI's handlers, for a fraction of the CPU
-        for route, reason in compile_routes(app).items():
+        for route, reason in compile_routes(app, routers, [Depends(authenticated)]).items():
             log.debug("route keeps FastAPI's handler", route=route, reason=reason)
     return app

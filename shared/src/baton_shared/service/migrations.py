@@ -49,6 +49,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.projections.base import Projection
+from baton_shared.projections.checkpoints import checkpoint_columns, parked_event_columns
 from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
 from baton_shared.retry import is_transient
 from baton_shared.observability.logging import configure_logging, get_logger
@@ -102,6 +103,24 @@ def schema_of(projections: Iterable[Projection]) -> MetaData:
         for table in projection.metadata.sorted_tables:
             table.to_metadata(combined)
     return combined
+
+
+def create_checkpoint_tables() -> None:
+    """In a service's first migration: the checkpoint and parked-event tables, made from the
+    columns the runners use (``if_not_exists``: a database made by ``create_all`` has them).
+    A change to those columns needs a new revision in every service, not an edit here."""
+    from alembic import op
+
+    op.create_table("baton_checkpoints", *checkpoint_columns(), if_not_exists=True)
+    op.create_table("baton_parked_events", *parked_event_columns(), if_not_exists=True)
+
+
+def drop_checkpoint_tables() -> None:
+    """The first migration's downgrade: drop what :func:`create_checkpoint_tables` made."""
+    from alembic import op
+
+    op.drop_table("baton_parked_events", if_exists=True)
+    op.drop_table("baton_checkpoints", if_exists=True)
 
 
 def is_dynamic(name: str | None) -> bool:

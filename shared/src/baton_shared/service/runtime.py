@@ -19,20 +19,21 @@ from faststream.nats.security import NatsUserPassword
 from nats.aio.client import Client as NATS
 from nats.errors import NoRespondersError
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.contracts.streams import StreamSpec, stream_for
 from baton_shared.events.registry import EventRegistry
 from baton_shared.eventstore.jetstream import JetStreamEventStore
 from baton_shared.eventstore.provisioning import JetStreamApiError, check_server_version, js_api, provision_stream
-from baton_shared.projections.base import Projection
 from baton_shared.projections.feed import ProjectionFeed
 from baton_shared.projections.runner import ProjectionRunner
 from baton_shared.projections import sqlite_driver
 from baton_shared.projections.sql import make_engine
-from baton_shared.reactions.runner import Reaction, ReactionRunner
+from baton_shared.reactions.runner import ReactionRunner
 from baton_shared.observability import metrics
 from baton_shared.observability.logging import get_logger
 from baton_shared.service.migrations import prepare_schema
+from baton_shared.service.parts import Runners, ServiceParts
 from baton_shared.service.settings import BatonSettings, inbox_prefix, secret_value, shown_url
 
 DATABASE_CHECK_SECONDS = 2.0  # /health's database question
@@ -56,8 +57,7 @@ class ServiceRuntime:
         service: str,
         settings: BatonSettings,
         registry: EventRegistry,
-        projections: Sequence[Projection] = (),
-        reactions: Sequence[Reaction] = (),
+        parts: Callable[[AsyncEngine, Runners], ServiceParts],
         background: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
         on_connect: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
     ) -> None:
@@ -83,13 +83,13 @@ class ServiceRuntime:
         )
         sqlite_driver.run_statements(settings.sqlite_statements)
         self.engine = make_engine(settings.database_url_for(service), statement_timeout=settings.database_timeout_seconds)
-        self._projections = list(projections)
-        self._reactions = list(reactions)
+        self.projections: dict[str, ProjectionRunner] = {}
+        # What the composition root describes: the same door the ops tool uses.
+        self.parts = parts(self.engine, self.projections)
         self._background = list(background)
         # Run once the stream is provisioned, before anything is served, and again after
         # every reconnection (the broker may come back restored from a backup).
         self._on_connect = list(on_connect)
-        self.projections: dict[str, ProjectionRunner] = {}
         self.reactions: dict[str, ReactionRunner] = {}
         self.feeds: list[ProjectionFeed] = []  # one live consumer per stream for the projections above
         # Made now, connected in ``start``: the application layer is built (in the composition
@@ -99,12 +99,6 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task] = []
         self.started = False
         self.stopping = False
-
-    def add_reactions(self, *reactions: Reaction) -> None:
-        """Reactions that need the runtime's read models are built after it, then added (before start)."""
-        if self.started:
-            raise RuntimeError("add reactions before the runtime starts")
-        self._reactions.extend(reactions)
 
     async def _disconnected(self) -> None:
         if not self.stopping:
@@ -145,15 +139,8 @@ class ServiceRuntime:
         # The schema before any runner touches a table: migrated here, or checked (compose migrates first).
         await prepare_schema(self.service, self.engine, migrate=s.migrate_on_start)
         by_stream: dict[str, list[ProjectionRunner]] = {}
-        for projection in self._projections:
-            runner = ProjectionRunner(
-                projection,
-                self.engine,
-                stream_for(projection.source) if projection.source else self.spec,
-                self.registry,
-                service=self.service,
-                batch_size=s.projection_batch_size,
-            )
+        for projection in self.parts.projections:
+            runner = self.parts.runner(projection, self.engine, self.registry, batch_size=s.projection_batch_size)
             self.projections[projection.name] = runner
             await runner.setup()  # tables and checkpoint exist before the first read, always
             by_stream.setdefault(runner.spec.name, []).append(runner)
@@ -167,7 +154,7 @@ class ServiceRuntime:
                 self._tasks.append(asyncio.create_task(self._start_feed(feed), name=feed.key))
             else:
                 await self._start_feed(feed)
-        for reaction in self._reactions:
+        for reaction in self.parts.reactions:
             runner = ReactionRunner(reaction, self.store, self.registry, self.engine, service=self.service)
             self.reactions[reaction.name] = runner
             self._tasks.append(asyncio.create_task(self._start_reaction(runner), name=runner.key))

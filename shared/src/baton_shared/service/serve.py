@@ -33,6 +33,7 @@ def serve(service: str, create_app: Callable[[BatonSettings], FastAPI]) -> None:
         host=settings.http_host,
         port=settings.port_for(service),
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through the service's logging (service/logging.py): one format
         access_log=False,
         timeout_graceful_shutdown=10,
     )

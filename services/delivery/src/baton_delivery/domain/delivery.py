@@ -27,8 +27,8 @@ OPENED, ACCEPTED, IN_PROGRESS, BLOCKED = "opened", "accepted", "in_progress", "b
 COMPLETED, REOPENED, CANCELLED = "completed", "reopened", "cancelled"
 LIVE = {OPENED, ACCEPTED, IN_PROGRESS, BLOCKED, REOPENED}
 
-# Handover states of the request.
-IN_DELIVERY, READY, ACCEPTED_BY_CLIENT, REWORK = "in_delivery", "ready_for_handover", "accepted", "rework"
+# Handover states of the request (published on the events that move it).
+IN_DELIVERY, READY, ACCEPTED_BY_CLIENT, REWORK = ev.IN_DELIVERY, ev.READY_FOR_HANDOVER, ev.ACCEPTED, ev.REWORK
 
 
 @dataclass
@@ -80,6 +80,8 @@ class RequestDelivery(Aggregate):
                 due_by=handoff.due_by,
                 account_manager=handoff.account_manager,
                 handoff_event_id=handoff_event_id,
+                # new work arrived before the client saw the result: back in delivery
+                handover=IN_DELIVERY if self.handover == READY else self.handover,
             )
         )
 
@@ -141,6 +143,7 @@ class RequestDelivery(Aggregate):
                     client_id=self.client_id,
                     handover_round=self.handover_round + 1,
                     work_order_ids=tuple(w.work_order_id for w in live),
+                    handover=READY,
                 )
             )
 
@@ -170,6 +173,7 @@ class RequestDelivery(Aggregate):
                 departments=tuple(sorted({w.department for w in live})),
                 handover_round=self.handover_round,
                 accepted_at=now,
+                handover=ACCEPTED_BY_CLIENT,
             )
         )
 
@@ -187,7 +191,12 @@ class RequestDelivery(Aggregate):
         round_ = self.handover_round
         self._record(
             ev.DeliveryRejected(
-                request_id=self.id, client_id=self.client_id, handover_round=round_, feedback=feedback, rework=tuple(rework)
+                request_id=self.id,
+                client_id=self.client_id,
+                handover_round=round_,
+                feedback=feedback,
+                rework=tuple(rework),
+                handover=REWORK,
             )
         )
         for item in rework:
@@ -231,8 +240,7 @@ class RequestDelivery(Aggregate):
         self.client_id = e.client_id
         self.account_manager = e.account_manager
         self.work_orders[e.work_order_id] = WorkOrder(e.work_order_id, e.department, e.scope, e.due_by)
-        if self.handover == READY:
-            self.handover = IN_DELIVERY  # new work arrived before the client saw the result
+        self.handover = ev.handover_after(self.handover, e)
 
     def _on_WorkOrderAccepted(self, e: ev.WorkOrderAccepted) -> None:
         wo = self.work_orders[e.work_order_id]
@@ -265,10 +273,10 @@ class RequestDelivery(Aggregate):
         self.work_orders[e.work_order_id].overdue = True
 
     def _on_RequestReadyForHandover(self, e: ev.RequestReadyForHandover) -> None:
-        self.handover, self.handover_round = READY, e.handover_round
+        self.handover, self.handover_round = ev.handover_after(self.handover, e), e.handover_round
 
     def _on_DeliveryAccepted(self, e: ev.DeliveryAccepted) -> None:
-        self.handover = ACCEPTED_BY_CLIENT
+        self.handover = ev.handover_after(self.handover, e)
 
     def _on_DeliveryRejected(self, e: ev.DeliveryRejected) -> None:
-        self.handover = REWORK
+        self.handover = ev.handover_after(self.handover, e)

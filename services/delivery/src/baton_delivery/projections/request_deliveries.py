@@ -42,19 +42,16 @@ class RequestDeliveriesProjection(RowPerAggregate):
                 "request_id": e.request_id,
                 "client_id": e.client_id,
                 "account_manager": e.account_manager,
-                "handover": "in_delivery",
+                "handover": ev.IN_DELIVERY,
                 "handover_round": 0,
                 "rounds": [],
                 "acceptance": None,
             }
-        row = dict(row, updated_at=at, version=recorded.seq)
-        if isinstance(e, ev.WorkOrderOpened) and row["handover"] == "ready_for_handover":
-            row["handover"] = "in_delivery"
-        elif isinstance(e, ev.RequestReadyForHandover):
-            row.update(handover="ready_for_handover", handover_round=e.handover_round)
+        row = dict(row, updated_at=at, version=recorded.seq, handover=ev.handover_after(row["handover"], e))
+        if isinstance(e, ev.RequestReadyForHandover):
+            row["handover_round"] = e.handover_round
             row["rounds"] = [*row["rounds"], {"round": e.handover_round, "ready_at": at.isoformat(), "outcome": None}]
         elif isinstance(e, ev.DeliveryRejected):
-            row["handover"] = "rework"
             row["rounds"] = _close_round(row["rounds"], e.handover_round, {
                 "outcome": "rework",
                 "feedback": e.feedback,
@@ -62,7 +59,6 @@ class RequestDeliveriesProjection(RowPerAggregate):
                 "decided_at": at.isoformat(),
             })
         elif isinstance(e, ev.DeliveryAccepted):
-            row["handover"] = "accepted"
             row["acceptance"] = {
                 "satisfaction": e.satisfaction,
                 "feedback": e.feedback,

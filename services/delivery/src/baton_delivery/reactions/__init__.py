@@ -2,6 +2,4 @@
 
 from baton_delivery.reactions.intake_requests import FollowIntakeRequests
 
-REACTIONS = [FollowIntakeRequests()]
-
-__all__ = ["REACTIONS", "FollowIntakeRequests"]
+__all__ = ["FollowIntakeRequests"]

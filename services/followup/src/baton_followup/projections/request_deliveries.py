@@ -41,9 +41,12 @@ class RequestDeliveriesProjection(RowPerAggregate):
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
         e = recorded.event
         row = dict(
-            row or {"request_id": e.request_id, "client_id": e.client_id, "status": "in_delivery", "work_orders": {}, "accepted_at": None},
+            row
+            or {"request_id": e.request_id, "client_id": e.client_id, "status": ev.IN_DELIVERY, "work_orders": {},
+                "accepted_at": None},
             version=recorded.seq,
         )
+        row["status"] = ev.handover_after(row["status"], e)  # the request's handover state, as delivery publishes it
         if isinstance(e, ev.WorkOrderEvent):
             orders = dict(row["work_orders"])
             order = dict(orders.get(e.work_order_id, {"department": e.department, "overdue": False}))
@@ -55,10 +58,6 @@ class RequestDeliveriesProjection(RowPerAggregate):
                 order["overdue"] = True
             orders[e.work_order_id] = order
             row["work_orders"] = orders
-        elif isinstance(e, ev.RequestReadyForHandover):
-            row["status"] = "ready_for_handover"
-        elif isinstance(e, ev.DeliveryRejected):
-            row["status"] = "rework"
         elif isinstance(e, ev.DeliveryAccepted):
-            row.update(status="accepted", accepted_at=e.accepted_at)
+            row["accepted_at"] = e.accepted_at
         return row

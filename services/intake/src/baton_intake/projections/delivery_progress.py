@@ -50,15 +50,14 @@ class DeliveryProgressProjection(RowPerAggregate):
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
         e, at = recorded.event, recorded.envelope.occurred_at
         if row is None:
-            row = {"request_id": e.request_id, "handover": "in_delivery", "handover_round": 0, "work_orders": {}, "acceptance": None}
-        row = dict(row, updated_at=at, version=recorded.seq)
+            row = {"request_id": e.request_id, "handover": ev.IN_DELIVERY, "handover_round": 0, "work_orders": {},
+                   "acceptance": None}
+        row = dict(row, updated_at=at, version=recorded.seq, handover=ev.handover_after(row["handover"], e))
         if isinstance(e, ev.WorkOrderEvent):
             orders = dict(row["work_orders"])
             wo = dict(orders.get(e.work_order_id, {"department": e.department, "status": "opened", "overdue": False}))
             if isinstance(e, ev.WorkOrderOpened):
                 wo.update(due_by=e.due_by.isoformat(), scope=e.scope)
-                if row["handover"] == "ready_for_handover":
-                    row["handover"] = "in_delivery"
             if type(e) in STATUS:
                 if isinstance(e, ev.WorkOrderBlocked):
                     wo["before_block"] = wo["status"]
@@ -76,10 +75,7 @@ class DeliveryProgressProjection(RowPerAggregate):
             orders[e.work_order_id] = wo
             row["work_orders"] = orders
         elif isinstance(e, ev.RequestReadyForHandover):
-            row.update(handover="ready_for_handover", handover_round=e.handover_round)
-        elif isinstance(e, ev.DeliveryRejected):
-            row["handover"] = "rework"
+            row["handover_round"] = e.handover_round
         elif isinstance(e, ev.DeliveryAccepted):
-            row["handover"] = "accepted"
             row["acceptance"] = {"satisfaction": e.satisfaction, "feedback": e.feedback, "accepted_at": e.accepted_at.isoformat()}
         return row

@@ -7,6 +7,4 @@ Follow-up's won opportunities become new requests (a reaction: it appends).
 
 from baton_intake.reactions.followup_opportunities import OpenRequestsForWonOpportunities, request_id_for
 
-REACTIONS = [OpenRequestsForWonOpportunities()]
-
-__all__ = ["REACTIONS", "OpenRequestsForWonOpportunities", "request_id_for"]
+__all__ = ["OpenRequestsForWonOpportunities", "request_id_for"]

@@ -7,9 +7,9 @@ Revision ID: 0001
 Revises: -
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
+from baton_shared.service.migrations import create_checkpoint_tables, drop_checkpoint_tables
 
 revision = "0001"
 down_revision = None
@@ -26,28 +26,7 @@ TABLES = (
 
 
 def upgrade() -> None:
-    op.create_table(
-        "baton_checkpoints",
-        sa.Column("projection", sa.String(length=200), nullable=False),
-        sa.Column("stream", sa.String(length=64), nullable=False),
-        sa.Column("last_seq", sa.BigInteger(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("projection"),
-        if_not_exists=True,
-    )
-    op.create_table(
-        "baton_parked_events",
-        sa.Column("projection", sa.String(length=200), nullable=False),
-        sa.Column("stream", sa.String(length=64), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("subject", sa.String(length=400), nullable=False),
-        sa.Column("error", sa.Text(), nullable=False),
-        sa.Column("tries", sa.Integer(), nullable=False),
-        sa.Column("data", sa.LargeBinary(), nullable=False),
-        sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("projection", "stream", "seq"),
-        if_not_exists=True,
-    )
+    create_checkpoint_tables()
     op.create_table(
         "client_managers",
         sa.Column("client_id", sa.String(length=64), nullable=False),
@@ -111,5 +90,4 @@ def downgrade() -> None:
     with op.batch_alter_table("client_managers", schema=None) as batch_op:
         batch_op.drop_index("ix_client_managers_manager")
     op.drop_table("client_managers")
-    op.drop_table("baton_parked_events", if_exists=True)
-    op.drop_table("baton_checkpoints", if_exists=True)
+    drop_checkpoint_tables()
