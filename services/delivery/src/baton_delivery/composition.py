@@ -46,13 +46,12 @@ def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None 
 def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, run_scheduler: bool = True) -> FastAPI:
     settings = settings or BatonSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
-    background = []
-    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings), background=background)
+    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings))
     views = DeliveryViews(runtime.engine, *map(runtime.parts.projection, ("work_orders", "request_deliveries", "client_managers")))
     application = DeliveryApplication(runtime.store, views, clock=clock)
     scheduler = OverdueScheduler(application, views, settings.overdue_check_seconds)
     if run_scheduler:
-        background.append(scheduler.run_forever)
+        runtime.run_in_background(scheduler.run_forever)
     app = create_service_app(
         runtime,
         title="Baton delivery",
