@@ -7,7 +7,7 @@ import pytest
 
 from baton_shared.contracts import STREAMS, registry
 from baton_shared.contracts import intake as ev
-from baton_shared.eventstore import ConcurrencyConflict, NewEvent
+from baton_shared.eventstore import ConcurrencyConflict, EventStoreUnavailable, NewEvent
 from baton_shared.eventstore.jetstream import JetStreamEventStore
 from baton_shared.eventstore.provisioning import js_api, provision_stream
 from tests.conftest import delete_streams
@@ -369,3 +369,19 @@ async def test_a_remembered_history_dropped_while_it_is_checked_is_still_returne
     monkeypatch.setattr(store._gets, "last", dropped_meanwhile)
     history = await store.history("client", cid)
     assert [e.envelope.event_type for e in history.events] == ["ClientRegistered", "ClientNoteAdded"]
+
+
+async def test_a_store_made_before_its_connection_answers_unavailable_then_works_once_connected(nats):
+    """A service's store is made with its runtime and connected when the runtime starts."""
+    await provision_stream(nats, SPEC)
+    store = JetStreamEventStore(None, SPEC, registry)
+    cid = str(uuid.uuid4())
+    with pytest.raises(EventStoreUnavailable, match="no connection yet"):
+        await store.load("client", cid)
+    with pytest.raises(EventStoreUnavailable, match="no connection yet"):
+        await register(store, cid)
+    store.connect(nats)
+    version = await register(store, cid)
+    assert (await store.recall("client", cid)).version == version
+    store.connect(nats)  # connected again (a restarted runtime): nothing remembered is trusted
+    assert not (await store.recall("client", cid)).recalled

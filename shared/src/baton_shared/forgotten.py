@@ -32,12 +32,13 @@ from pathlib import Path
 import orjson
 from nats.aio.client import Client as NATS
 
+from baton_shared.contracts.intake import ClientForgotten
 from baton_shared.contracts.streams import check_token, stream_for
 from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore.port import ConcurrencyConflict, EventStore, NewEvent
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
 from baton_shared.eventstore.reader import read_stream
-from baton_shared.service.logging import get_logger
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.forgotten")
 RECORD_ACTOR = "record-of-forgotten-clients"
@@ -135,8 +136,6 @@ async def forgotten_in_log(nc: NATS) -> set[str]:
 async def record_in_log(store: EventStore, client_id: str, attempts: int = 5) -> bool:
     """Append ``ClientForgotten`` for a recorded client whose log lacks it. Nothing for a
     client the log does not know (nothing sealed of theirs is in it). True if appended."""
-    from baton_shared.contracts.intake import ClientForgotten
-
     for _ in range(attempts):
         history = await store.history("client", client_id)
         types = {e.envelope.event_type for e in history.events}

@@ -26,12 +26,18 @@ import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, ConfigDict
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from baton_shared.contracts.sealed import SealedData
+from baton_shared.contracts.streams import check_token
+from baton_shared.eventstore.port import EventStoreUnavailable
+from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
 
 from baton_shared.lru import LRUCache
 
@@ -41,18 +47,6 @@ if TYPE_CHECKING:
 KEYS_STREAM = "CLIENT_KEYS"
 KEYS_SUBJECT_ROOT = "client_keys"
 HELD_PER_REQUEST = 256  # subjects in one batched direct get (the server caps a request's subjects)
-ERASED = "[erased]"
-
-
-class SealedData(BaseModel):
-    """Ciphertext inside an event payload: only the client's data key opens it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    alg: Literal["A256GCM"] = "A256GCM"
-    key_id: str  # the client whose data key sealed it
-    nonce: str  # base64
-    ciphertext: str  # base64, tag included
 
 
 class KeyUnavailable(Exception):
@@ -212,15 +206,11 @@ class JetStreamKeyStore:
 
     @staticmethod
     def subject(client_id: str) -> str:
-        from baton_shared.contracts.streams import check_token
-
         return f"{KEYS_SUBJECT_ROOT}.{check_token(client_id, 'client id')}"
 
     async def _ensure(self) -> None:
         if self._ready:
             return
-        from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
-
         nc, wanted = self._nc(), keys_stream_config(self.replicas)
         try:
             info = await js_api(nc, f"STREAM.INFO.{KEYS_STREAM}")
@@ -240,11 +230,6 @@ class JetStreamKeyStore:
     async def _request(self, subject: str, body: bytes, headers: dict[str, str] | None = None) -> Any:
         """A request to the key stream. No answer (no responders while the stream elects a
         leader, a timeout) is an outage of the log: 503, retry; not a 500."""
-        from nats.errors import NoRespondersError
-        from nats.errors import TimeoutError as NatsTimeout
-
-        from baton_shared.eventstore.port import EventStoreUnavailable
-
         try:
             return await self._nc().request(subject, body, timeout=self.timeout, headers=headers)
         except (NoRespondersError, NatsTimeout) as exc:
@@ -320,8 +305,6 @@ class JetStreamKeyStore:
         return key
 
     async def destroy(self, client_id: str) -> bool:
-        from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
-
         destroyed = False
         while (stored := await self._stored(client_id)) is not None:
             try:

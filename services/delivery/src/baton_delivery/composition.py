@@ -6,9 +6,8 @@ from fastapi import FastAPI
 
 from baton_shared.contracts import intake as intake_contracts
 from baton_shared.contracts import registry
-from baton_shared.eventstore.lazy import LazyEventStore
 from baton_shared.service.app import create_service_app
-from baton_shared.service.logging import configure_logging
+from baton_shared.observability.logging import configure_logging
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import BatonSettings
 
@@ -40,7 +39,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
         SERVICE, settings, registry, projections=[work_orders, requests, managers], reactions=REACTIONS, background=background
     )
     views = DeliveryViews(runtime.engine, work_orders, requests, managers)
-    application = DeliveryApplication(LazyEventStore(runtime), views, clock=clock)
+    application = DeliveryApplication(runtime.store, views, clock=clock)
     scheduler = OverdueScheduler(application, views, settings.overdue_check_seconds)
     if run_scheduler:
         background.append(scheduler.run_forever)

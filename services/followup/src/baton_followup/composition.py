@@ -7,9 +7,8 @@ from fastapi import FastAPI
 from baton_shared.contracts import delivery as delivery_contracts
 from baton_shared.contracts import intake as intake_contracts
 from baton_shared.contracts import registry
-from baton_shared.eventstore.lazy import LazyEventStore
 from baton_shared.service.app import create_service_app
-from baton_shared.service.logging import configure_logging
+from baton_shared.observability.logging import configure_logging
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import BatonSettings
 
@@ -71,7 +70,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
         FollowIntakeClients(views, policies.tiers, intake_caught_up),
         FollowDeliveryAcceptance(views, policies.next_needs, settings.followup_satisfaction_delay_days),
     )
-    application = FollowupApplication(LazyEventStore(runtime), views, policies, clock=clock)
+    application = FollowupApplication(runtime.store, views, policies, clock=clock)
     planner = FollowUpPlanner(application, views, settings.followup_reactivation_after_days, settings.followup_planner_seconds)
     if run_planner:
         background.append(planner.run_forever)

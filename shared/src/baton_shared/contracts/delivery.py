@@ -13,8 +13,10 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from baton_shared.contracts.registry import registry
 from baton_shared.events.envelope import DomainEvent
+from baton_shared.events.registry import EventRegistry
+
+registry = EventRegistry()  # delivery's contracts; ``contracts.registry`` knows them all
 
 
 class DeliveryEvent(DomainEvent):

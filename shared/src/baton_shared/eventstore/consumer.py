@@ -36,7 +36,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from baton_shared.eventstore.provisioning import NS
-from baton_shared.service.logging import get_logger
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.consumer")
 

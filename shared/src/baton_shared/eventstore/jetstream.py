@@ -55,8 +55,8 @@ from baton_shared.eventstore.port import (
 )
 from baton_shared.eventstore.provisioning import js_api
 from baton_shared.lru import LRUCache
-from baton_shared.service import metrics
-from baton_shared.service.logging import get_logger
+from baton_shared.observability import metrics
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.eventstore")
 
@@ -83,6 +83,7 @@ class _AckMux:
 
     async def _ensure(self) -> None:
         if self._sub is None:
+            _check_connected(self.nc)
             self._prefix = self.nc.new_inbox() + "."
             self._sub = await self.nc.subscribe(self._prefix + "*", cb=self._on_reply)
 
@@ -141,6 +142,7 @@ class _DirectGets:
 
     async def _ask(self, stream: str, request: dict, what: str, timeout: float, single: bool) -> tuple[list[Msg], str]:
         if self._sub is None:
+            _check_connected(self.nc)
             self._prefix = self.nc.new_inbox() + "."
             self._sub = await self.nc.subscribe(self._prefix + "*", cb=self._on_reply)
         self._next += 1
@@ -195,6 +197,11 @@ class _Remembered:
     last_msg_id: str
 
 
+def _check_connected(nc: NATS | None) -> None:
+    if nc is None:
+        raise EventStoreUnavailable("the event store has no connection yet (its service is starting)")
+
+
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
@@ -203,7 +210,7 @@ def _expire(future: asyncio.Future) -> None:
 class JetStreamEventStore:
     def __init__(
         self,
-        nc: NATS,
+        nc: NATS | None,
         spec: StreamSpec,
         registry: EventRegistry,
         *,
@@ -211,18 +218,24 @@ class JetStreamEventStore:
         attempts: int = 3,
         cache_size: int = 4096,
     ) -> None:
-        self.nc = nc
         self.spec = spec
         self.stream_name = spec.name
         self.registry = registry
         self.timeout = timeout
         self.attempts = attempts
-        self._acks = _AckMux(nc)
-        self._gets = _DirectGets(nc)
-        # Histories loaded lately, decoded, by subject filter: a load then reads only what
+        # Histories loaded lately, decoded, by subject filter: a read then fetches only what
         # came after (``cache_size`` 0 turns it off).
         self.remembered: LRUCache[str, _Remembered] = LRUCache(cache_size)
         self.cache_size = cache_size
+        self.connect(nc)
+
+    def connect(self, nc: NATS | None) -> None:
+        """Work through ``nc`` from now on: a service's store is made with its runtime (None)
+        and connected when the runtime starts. What was remembered is forgotten."""
+        self.nc = nc
+        self._acks = _AckMux(nc)
+        self._gets = _DirectGets(nc)
+        self.remembered.clear()
 
     # --- reads -------------------------------------------------------------
 
@@ -239,8 +252,7 @@ class JetStreamEventStore:
 
         Why not fetch "what follows" every time: asking the server for the next messages
         of a wildcard subject from a sequence makes it walk the stream from there to its
-        end; measured on a 100k-message stream of 1,024 aggregates, that cost nats-server
-        ~0.35 ms of CPU per command against ~0.03 ms for the last-message lookup."""
+        end, ten times the server's CPU of the last-message lookup (docs/architecture.md)."""
         subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
         cached = self.remembered.get(subject_filter)
         if cached is not None:
@@ -260,10 +272,9 @@ class JetStreamEventStore:
         """The remembered history, without asking the server (see ``EventStore.remembered_history``);
         ``history`` when nothing is remembered.
 
-        ``history``'s question (the aggregate's last message) cost a round trip per command:
-        ~75 us of the client's CPU and ~80 us of nats-server's (a cached load in a loop,
-        30 Nov). A command that appends needs no such question: the server checks the
-        version it was decided on (``Nats-Expected-Last-Subject-Sequence``)."""
+        ``history``'s question (the aggregate's last message) is a round trip per command. A
+        command that appends needs no such question: the server checks the version it was
+        decided on (``Nats-Expected-Last-Subject-Sequence``)."""
         remembered = self._remembered(aggregate_type, aggregate_id)
         return remembered if remembered is not None else await self.history(aggregate_type, aggregate_id)
 
@@ -429,6 +440,7 @@ class JetStreamEventStore:
             subject, body, event_id = messages[0]
             reply = await self._acks.request(subject, body, {"Nats-Msg-Id": event_id, **expect}, self.timeout)
             return orjson.loads(reply)
+        _check_connected(self.nc)
         batch_id = uuid.uuid4().hex
         last = len(messages)
         for n, (subject, body, event_id) in enumerate(messages, start=1):

@@ -30,10 +30,8 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-import asyncpg
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.contracts.streams import StreamSpec
@@ -55,42 +53,14 @@ from baton_shared.projections.checkpoints import (
     metadata as checkpoint_metadata,
 )
 from baton_shared.projections.sql import write_transaction
-from baton_shared.service import metrics
-from baton_shared.service.logging import get_logger
+from baton_shared.observability import metrics
+from baton_shared.retry import is_transient
+from baton_shared.retry import retry_outages as retry
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.projection")
 
 ProgressCallback = Callable[[int, int], None]  # (position, end)
-
-
-_CONNECTION_FAILURES = (
-    ConnectionError,
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.exceptions.PostgresConnectionError,  # closed in the middle of an operation, failed to connect
-    asyncpg.exceptions.CannotConnectNowError,  # the server is starting or shutting down
-    asyncpg.exceptions.TooManyConnectionsError,
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Outages to wait out, as opposed to an event the code cannot fold."""
-    if isinstance(exc, IntegrityError):
-        return False
-    if isinstance(exc, (OperationalError, InterfaceError, *_CONNECTION_FAILURES)):
-        return True
-    if not isinstance(exc, DBAPIError):
-        return False
-    if exc.connection_invalidated:
-        return True
-    # A connection that failed while being made is not "invalidated" (it never was one):
-    # seen in the fault test as a 500 when PostgreSQL reset a connection during connect.
-    cause, depth = exc.orig, 0
-    while cause is not None and depth < 5:
-        if isinstance(cause, _CONNECTION_FAILURES):
-            return True
-        cause, depth = cause.__cause__, depth + 1
-    return False
 
 
 # A projection's position is its checkpoint, stored with its rows: its consumer's
@@ -196,7 +166,7 @@ class ProjectionRunner(DurableWorker):
     async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
         """Apply with retries: outages are waited out (forever, with backoff); an
         event that keeps failing is parked and the rest of the batch goes on."""
-        if await retry_outages(self, lambda: self.apply(raws), [self], self.max_attempts):
+        if await retry_batch(self, lambda: self.apply(raws), [self], self.max_attempts):
             return
         for raw in raws:
             try:
@@ -228,9 +198,8 @@ class ProjectionRunner(DurableWorker):
     ) -> int:
         """Apply everything from the checkpoint to ``until`` (default: the head now).
 
-        Batches are decoded and written one after the other. (Decoding the next batch
-        while the database writes this one was tried: 8 % slower on this 2-core machine,
-        where PostgreSQL and nats-server want the other core meanwhile.)"""
+        Batches are decoded and written one after the other (decoding the next one meanwhile
+        was tried and was slower: PostgreSQL and nats-server want the other core)."""
         applied = 0
         self.reads_log_with(nc)
         async for batch in read_stream(
@@ -463,31 +432,23 @@ async def _read_between(
     return between
 
 
-async def retry_outages(
+async def retry_batch(
     worker: DurableWorker,
     attempt: Callable[[], Awaitable[object]],
     runners: Sequence[ProjectionRunner],
     max_attempts: int,
 ) -> bool:
-    """Run ``attempt`` until it succeeds (True). Outages are waited out, forever, with
-    backoff; any other failure is tried ``max_attempts`` times (then False: the caller
-    applies the batch piece by piece and parks). Each failure is recorded on ``runners``."""
-    tries = 0
-    while True:
-        try:
-            await attempt()
-        except Exception as exc:  # noqa: BLE001 - classified below
-            tries += 1
-            error = f"{type(exc).__name__}: {exc}"[:500]
-            for runner in runners:
-                runner.last_error = error
-                metrics.PROJECTION_FAILURES.labels(runner.key).inc()
-            log.warning("projection batch failed", projections=[r.key for r in runners], attempt=tries, error=error)
-            if not is_transient(exc) and tries >= max_attempts:
-                return False
-            await asyncio.sleep(min(0.1 * 2**tries, 5.0))
-            worker.give_up_if_stopping()
-        else:
-            for runner in runners:
-                runner.last_error = None
-            return True
+    """``retry.retry_outages`` for a batch of ``runners``: each failure is recorded on them."""
+
+    def failed(exc: BaseException, tries: int) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        for runner in runners:
+            runner.last_error = error
+            metrics.PROJECTION_FAILURES.labels(runner.key).inc()
+        log.warning("projection batch failed", projections=[r.key for r in runners], attempt=tries, error=error)
+
+    succeeded = await retry(attempt, max_attempts=max_attempts, on_failure=failed, between=worker.give_up_if_stopping)
+    if succeeded:
+        for runner in runners:
+            runner.last_error = None
+    return succeeded

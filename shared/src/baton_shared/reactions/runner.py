@@ -24,11 +24,6 @@ hold causes delivered before (it stalled past the consumer's ``priority_timeout`
 died and they come back after ``ack_wait``): the new one handles nothing until the
 consumer's unacknowledged causes are all its own, then handles them in stream order.
 
-Before 30 Nov the consumer delivered one cause at a time to whichever replica asked
-(``max_ack_pending`` 1): strictly ordered, but at 200 handoffs/s the round trips of
-each cause (deliver, load, append, acknowledge) took most of the 5 ms between two,
-and the backlog grew at every stall.
-
 Outages are retried with backoff: the database's for as long as they last, the log's
 (an append it cannot confirm, a read that times out) like a target not ready, for
 ``NOT_READY_PATIENCE_SECONDS``. A cause whose reaction keeps failing for another
@@ -58,9 +53,9 @@ from baton_shared.eventstore.provisioning import consumer_info, js_api, reconcil
 from baton_shared.eventstore.reader import RawEvent, ack_metadata
 from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
 from baton_shared.projections.checkpoints import park
-from baton_shared.projections.runner import is_transient
-from baton_shared.service import metrics
-from baton_shared.service.logging import get_logger
+from baton_shared.retry import backoff_seconds, is_transient
+from baton_shared.observability import metrics
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.reaction")
 
@@ -78,7 +73,7 @@ NOT_READY_PATIENCE_SECONDS = 600.0
 # PRIORITY_TIMEOUT_SECONDS without a pull, and the dead one's causes come back after
 # ACK_WAIT_SECONDS without word of them. A live holder pulls every third of the first and
 # says "still working" for every cause it holds every third of the second, so neither
-# lapses while it is well. Until 30 Nov: 10 s and 30 s, and no word while a cause waited.
+# lapses while it is well.
 PRIORITY_TIMEOUT_SECONDS = 5.0
 ACK_WAIT_SECONDS = 6.0
 
@@ -372,7 +367,7 @@ class ReactionRunner(DurableWorker):
                     await self._park(raw, self.last_error, attempt)
                     metrics.REACTIONS.labels(self.key, "parked").inc()
                     return
-                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+                await asyncio.sleep(backoff_seconds(attempt))
                 self.give_up_if_stopping()
 
     async def handle(self, cause: RecordedEvent) -> str:

@@ -30,8 +30,8 @@ from baton_shared.projections.runner import ProjectionRunner
 from baton_shared.projections import sqlite_driver
 from baton_shared.projections.sql import make_engine
 from baton_shared.reactions.runner import Reaction, ReactionRunner
-from baton_shared.service import metrics
-from baton_shared.service.logging import get_logger
+from baton_shared.observability import metrics
+from baton_shared.observability.logging import get_logger
 from baton_shared.service.migrations import prepare_schema
 from baton_shared.service.settings import BatonSettings, inbox_prefix, secret_value, shown_url
 
@@ -91,7 +91,9 @@ class ServiceRuntime:
         self.projections: dict[str, ProjectionRunner] = {}
         self.reactions: dict[str, ReactionRunner] = {}
         self.feeds: list[ProjectionFeed] = []  # one live consumer per stream for the projections above
-        self._store: JetStreamEventStore | None = None
+        # Made now, connected in ``start``: the application layer is built (in the composition
+        # root) with this store before the runtime connects.
+        self.store = JetStreamEventStore(None, self.spec, registry)
         self._tasks: list[asyncio.Task] = []
         self.started = False
         self.stopping = False
@@ -117,7 +119,7 @@ class ServiceRuntime:
 
     async def _run_on_connect(self) -> None:
         for step in self._on_connect:
-            await self._patiently(step.__name__, lambda step=step: step(self))
+            await self.patiently(step.__name__, lambda step=step: step(self))
 
     async def _connected_again(self) -> None:
         try:
@@ -129,20 +131,14 @@ class ServiceRuntime:
     def nc(self) -> NATS:
         return self.broker.connection
 
-    @property
-    def store(self) -> JetStreamEventStore:
-        if self._store is None:
-            raise RuntimeError(f"{self.service} is not started")
-        return self._store
-
     async def start(self) -> None:
         s = self.settings
         await self.broker.start()  # connects (and reconnects forever); consumers are ours, below
         check_server_version(self.nc)
-        await self._patiently("provision stream", lambda: provision_stream(
+        await self.patiently("provision stream", lambda: provision_stream(
             self.nc, self.spec, replicas=s.stream_replicas, duplicate_window_s=s.duplicate_window_seconds
         ))
-        self._store = JetStreamEventStore(self.nc, self.spec, self.registry)
+        self.store.connect(self.nc)
         await self._run_on_connect()
         # The schema before any runner touches a table: migrated here, or checked (compose migrates first).
         await prepare_schema(self.service, self.engine, migrate=s.migrate_on_start)
@@ -179,7 +175,7 @@ class ServiceRuntime:
         self.started = True
         log.info("service started", stream=self.spec.name, nats=shown_url(s.nats_url))
 
-    async def _patiently(self, what: str, step: Callable[[], Awaitable[object]], first_delay: float = 0.5) -> None:
+    async def patiently(self, what: str, step: Callable[[], Awaitable[object]], first_delay: float = 0.5) -> None:
         """A start-up step that talks to JetStream, tried again while the broker cannot answer
         yet (seen: a replica starting beside others on a 3-node cluster timed out asking for
         its consumer and exited). Other errors, or still not ready after
@@ -198,7 +194,7 @@ class ServiceRuntime:
             delay = min(delay * 2, 5.0)
 
     async def _start_feed(self, feed: ProjectionFeed) -> None:
-        await self._patiently(feed.key, lambda: self._start_feed_once(feed))
+        await self.patiently(feed.key, lambda: self._start_feed_once(feed))
 
     async def _start_feed_once(self, feed: ProjectionFeed) -> None:
         await self._wait_for_stream(feed.stream_name)
@@ -210,7 +206,7 @@ class ServiceRuntime:
 
     async def _start_reaction(self, runner: ReactionRunner) -> None:
         await runner.setup()
-        await self._patiently(runner.key, lambda: self._start_reaction_once(runner))
+        await self.patiently(runner.key, lambda: self._start_reaction_once(runner))
 
     async def _start_reaction_once(self, runner: ReactionRunner) -> None:
         await self._wait_for_stream(runner.reaction.source.name)

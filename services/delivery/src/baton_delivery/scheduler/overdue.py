@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from baton_shared.service.logging import get_logger
+from baton_shared.observability.logging import get_logger
 
 from baton_delivery.application import DeliveryApplication, MarkOverdue
 from baton_delivery.projections.views import DeliveryViews

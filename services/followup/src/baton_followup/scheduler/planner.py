@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 from datetime import timedelta
 
-from baton_shared.service.logging import get_logger
+from baton_shared.observability.logging import get_logger
 
 from baton_followup.application import FollowupApplication, ScheduleReactivation, SetTier, reactivation_id
 from baton_followup.domain.tiers import rank_tiers
