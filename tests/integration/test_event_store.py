@@ -377,11 +377,11 @@ async def test_a_store_made_before_its_connection_answers_unavailable_then_works
     store = JetStreamEventStore(None, SPEC, registry)
     cid = str(uuid.uuid4())
     with pytest.raises(EventStoreUnavailable, match="no connection yet"):
-        await store.load("client", cid)
+        await store.history("client", cid)
     with pytest.raises(EventStoreUnavailable, match="no connection yet"):
         await register(store, cid)
     store.connect(nats)
     version = await register(store, cid)
-    assert (await store.recall("client", cid)).version == version
+    assert (await store.remembered_history("client", cid)).version == version
     store.connect(nats)  # connected again (a restarted runtime): nothing remembered is trusted
-    assert not (await store.recall("client", cid)).recalled
+    assert not (await store.remembered_history("client", cid)).remembered
