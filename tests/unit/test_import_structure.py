@@ -27,11 +27,11 @@ SOURCE_ROOTS = [ROOT / "shared" / "src", ROOT / "ops" / "src", *sorted((ROOT / "
 # baton_shared's top-level modules and packages, lowest layer first: a module may import its
 # own layer and the layers below, never one above.
 SHARED_LAYERS: list[set[str]] = [
-    {"events", "domain", "contracts", "journey_picture", "lru"},  # what events and rules are; no I/O
+    {"events", "domain", "contracts", "journey_picture"},  # what events and rules are; no I/O
     {"observability", "retry"},  # logs, metrics, telling an outage from a fault
     {"eventstore"},  # the log on JetStream
-    {"projections", "reactions", "command_loop", "privacy", "forgotten"},  # runners and stores on top of the log
-    {"application", "idempotency"},  # what a service's application layer builds on
+    {"projections", "reactions", "privacy", "forgotten"},  # runners and stores on top of the log
+    {"application", "folded", "idempotency"},  # what a service's application layer builds on
     {"service"},  # HTTP, the runtime, settings: the composition of all the above
 ]
 SERVICES = {p.name for p in (ROOT / "services").glob("*/src/baton_*")}

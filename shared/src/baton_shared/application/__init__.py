@@ -4,7 +4,7 @@
 from baton_shared.application.aggregate_cache import AggregateCache
 from baton_shared.application.aggregates import Aggregates
 from baton_shared.application.commands import Command
-from baton_shared.command_loop import CommandLoop, Decision
+from baton_shared.application.loop import CommandLoop, Decision
 from baton_shared.application.written import Clock, Written, answering, require_uuid, utc_now
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 A command method reads as: the ids it creates (``new_id``), then ``update`` with the
 domain call, or ``create`` with a new aggregate. ``update`` runs the command loop
-(``baton_shared.command_loop``) with the aggregate cache and the command's
+(``baton_shared.application.loop``) with the aggregate cache and the command's
 idempotency key:
 
 - a write keyed by its caller first looks for its own events in the history it decides
@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from baton_shared import idempotency
 from baton_shared.application.aggregate_cache import AggregateCache
 from baton_shared.application.commands import Command
-from baton_shared.command_loop import CommandLoop
+from baton_shared.application.loop import CommandLoop
 from baton_shared.application.written import Written, answering, require_uuid
 from baton_shared.domain.aggregate import Aggregate
 from baton_shared.domain.errors import NotFound
@@ -38,7 +38,7 @@ def not_found(cls: type[Aggregate], aggregate_id: str) -> NotFound:
 
 
 class _OnAggregate:
-    """One command on one aggregate, as the command loop runs it (see ``baton_shared.command_loop.Decision``)."""
+    """One command on one aggregate, as the command loop runs it (see ``loop.Decision``)."""
 
     def __init__(
         self,
@@ -93,7 +93,7 @@ class Aggregates:
         self.store = store
         self.attempts = attempts
         self.cache = AggregateCache(cache_size)  # a command folds only what was appended since the last one
-        self.command_loop: CommandLoop[Written] = CommandLoop(store, attempts)
+        self.loop: CommandLoop[Written] = CommandLoop(store, attempts)
 
     def keyed(self, command: Command) -> idempotency.Keyed | None:
         """The command's idempotency key bound to this service and the actor, if it has one."""
@@ -111,9 +111,7 @@ class Aggregates:
         """An existing aggregate, only to read (404 if there is none). ``remembered`` allows the
         store's remembered history, for what never changes once recorded (whose client a request is)."""
         require_uuid(aggregate_id, cls.aggregate_type)
-        history = await (self.store.remembered_history if remembered else self.store.history)(
-            cls.aggregate_type, aggregate_id
-        )
+        history = await (self.store.remembered_history if remembered else self.store.history)(cls.aggregate_type, aggregate_id)
         aggregate = self.cache.fold(cls, aggregate_id, history)
         if not aggregate.exists and history.remembered:
             self.cache.keep_unchanged(aggregate)
@@ -134,7 +132,7 @@ class Aggregates:
         event_ids: Callable[[A, int], str] | None = None,
     ) -> Written:
         """Run ``decide`` (a domain call) on the existing aggregate and append what it recorded;
-        decided again on a load or after a conflict (``baton_shared.command_loop``). The answer names the
+        decided again on a load or after a conflict (``loop.CommandLoop``). The answer names the
         aggregate (``<type>_id``) and ``ids``; its ``outcome`` is what ``decide`` returned.
         ``event_ids`` derives the events' ids (a scheduler's, to record a thing once); else the
         command's key does."""
@@ -144,7 +142,7 @@ class Aggregates:
         decision = _OnAggregate(self, cls, aggregate_id, command, decide, every_id, event_ids, keyed)
         look_for_a_retry = keyed is not None and keyed.sent_by_caller
         with answering(every_id):
-            return await self.command_loop.run(
+            return await self.loop.run(
                 cls.aggregate_type, aggregate_id, decision, remembered_first=not look_for_a_retry
             )
 

@@ -109,7 +109,7 @@ class EventStore(Protocol):
         the version decided on, so the server refuses it if the history was behind, and the
         command is decided again on ``history``. Any other outcome decided on a remembered
         history (a refusal, nothing to do, not found) must be decided again on ``history``
-        (``baton_shared.command_loop``)."""
+        (``baton_shared.application.loop``)."""
         ...
 
     async def history_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:

@@ -43,7 +43,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from baton_shared.command_loop import CommandLoop
+from baton_shared.application.loop import CommandLoop
 from baton_shared.contracts.streams import StreamSpec
 from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
 from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
@@ -181,8 +181,8 @@ class ReactionRunner(DurableWorker):
         self._in_order = asyncio.Lock()
         self._waiting: asyncio.Task | None = None
         # Decided on the remembered history first; on a conflict decided again, ten times, then
-        # the cause is retried by handle_resilient (see baton_shared.command_loop).
-        self.command_loop: CommandLoop[str] = CommandLoop(store, attempts=10)
+        # the cause is retried by handle_resilient (see baton_shared.application.loop).
+        self.loop: CommandLoop[str] = CommandLoop(store, attempts=10)
 
     async def setup(self) -> None:
         async with self.engine.begin() as conn:
@@ -379,7 +379,7 @@ class ReactionRunner(DurableWorker):
             return "ignored"
         aggregate_type, aggregate_id = target
         context = await self.reaction.context(cause)
-        return await self.command_loop.run(aggregate_type, aggregate_id, _OnCause(self.reaction, cause, context))
+        return await self.loop.run(aggregate_type, aggregate_id, _OnCause(self.reaction, cause, context))
 
     async def _park(self, raw: RawEvent, error: str, tries: int) -> None:
         async with self.engine.begin() as conn:
