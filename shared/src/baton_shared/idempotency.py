@@ -30,10 +30,10 @@ the ids, and a retry carrying that key stores nothing twice. A generated key is
 new, so nothing of it can be in the log yet: the application does not look for
 it (no extra read), it only derives ids from it.
 
-The HTTP layer (``baton_shared.service.write_guard``) reads the header on every POST,
-PUT and PATCH and leaves the request's key in the ASGI scope (``request_key``); the
-route puts it on the command (``baton_shared.application.Command.key``), and the
-application layer derives the ids from it. Reactions and schedulers never have one.
+The HTTP layer (``baton_shared.service.write_guard``) reads the header on every POST, PUT
+and PATCH and leaves the request's key in the ASGI scope; the route puts it on the command
+(``baton_shared.application.Command.key``), and the application layer derives the ids
+from it. Reactions and schedulers never have one.
 """
 
 from __future__ import annotations

@@ -223,7 +223,7 @@ class JetStreamEventStore:
         self.registry = registry
         self.timeout = timeout
         self.attempts = attempts
-        # Histories loaded lately, decoded, by subject filter: a read then fetches only what
+        # Histories loaded lately, decoded, by subject filter: a load then reads only what
         # came after (``cache_size`` 0 turns it off).
         self.remembered: LRUCache[str, _Remembered] = LRUCache(cache_size)
         self.cache_size = cache_size

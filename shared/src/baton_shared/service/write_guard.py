@@ -14,8 +14,8 @@ from baton_shared.idempotency import (
     KEY_PATTERN,
     IdempotencyKeyReused,
     RequestKey,
-    SCOPE_KEY,
     fingerprint,
+    SCOPE_KEY,
 )
 from baton_shared.service import problems
 
@@ -63,9 +63,8 @@ class WriteGuard:
     - reads the body, at most ``max_body_bytes`` (Content-Length or not, chunked too):
       over that, 413 and the app never sees the request, so nothing is appended;
     - takes ``Idempotency-Key`` (printable ASCII, 1-200 characters; 422 if malformed),
-      or makes one when none is sent, hashes the request and leaves the ``RequestKey`` in the
-      scope (``idempotency.request_key``) for the route to put on its command; a replayed
-      answer carries ``Idempotent-Replayed: true``."""
+      or makes one when none is sent, hashes the request and leaves the ``RequestKey`` in
+      the scope (``request_key``) for the route to put on its command; a replayed answer carries ``Idempotent-Replayed: true``."""
 
     def __init__(self, app, max_body_bytes: int) -> None:  # noqa: ANN001
         self.app = app
