@@ -235,6 +235,11 @@ def test_a_client_from_registration_to_the_satisfaction_check(stack, browser):
     )
     shoot(d, stack, "client")
     assert fits_a_phone(d)
+    # The picture has every service's lane: intake's, delivery's and follow-up's events.
+    d.get(f"{stack.console}/clients/{client_id}/journey.svg")
+    for event_type in ("NeedCaptured", "WorkOrderCompleted", "DeliveryAccepted", "ContactSuppressed"):
+        assert event_type in d.page_source, event_type
+    d.get(client_url)
 
     # Bob, another account manager, never sees alice's client: not in his list, not by URL.
     sign_out(d)
@@ -353,7 +358,22 @@ def test_the_head_sees_every_client_and_the_escalations_and_ops_see_lag_and_jour
     d.get(f"{stack.console}/journey?id={client_id}")
     assert "events." in text(d) and "ClientRegistered" in d.page_source
     d.get(f"{stack.console}/journey?id=00000000-0000-4000-8000-000000000000")
-    assert "baton trace" in text(d)
+    assert "No client and no journey" in text(d)
+    # One journey by its correlation id (a request's id), across intake and delivery.
+    need = httpx.post(
+        f"{stack.intake}/v1/clients/{client_id}/requests",
+        headers=admin,
+        json={"summary": "Wedding cake", "requirements": {"tiers": "3"}},
+    ).json()
+    request_id = need["ids"]["request_id"]
+    httpx.post(
+        f"{stack.intake}/v1/requests/{request_id}/handoffs",
+        headers=admin,
+        json={"work": [{"department": "design", "scope": "Sketch", "due_by": SOON}]},
+    ).raise_for_status()
+    d.get(f"{stack.console}/journey?id={request_id}")
+    eventually(lambda: "WorkOrderOpened" in d.page_source or d.refresh(), 30, "delivery's lane of the journey")
+    assert "NeedCaptured" in d.page_source and "ClientRegistered" not in d.page_source
     # Ops read; they cannot write through the console either (the API refuses, in words).
     d.get(f"{stack.console}/clients/{client_id}")
     assert "Bob's Bakery" in text(d)

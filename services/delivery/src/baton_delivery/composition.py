@@ -16,7 +16,12 @@ from baton_delivery.api import routers
 from baton_delivery.application import DeliveryApplication
 from baton_delivery.application.delivery import Clock, utc_now
 from baton_delivery.handlers import REACTIONS
-from baton_delivery.projections import ClientManagersProjection, RequestDeliveriesProjection, WorkOrdersProjection
+from baton_delivery.projections import (
+    ClientManagersProjection,
+    OwnEventsProjection,
+    RequestDeliveriesProjection,
+    WorkOrdersProjection,
+)
 from baton_delivery.projections.views import DeliveryViews
 from baton_delivery.scheduler import OverdueScheduler
 
@@ -35,11 +40,12 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     settings = settings or BatonSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     work_orders, requests, managers = WorkOrdersProjection(), RequestDeliveriesProjection(), ClientManagersProjection()
+    own_events = OwnEventsProjection()
     background = []
     runtime = ServiceRuntime(
-        SERVICE, settings, registry, projections=[work_orders, requests, managers], reactions=REACTIONS, background=background
+        SERVICE, settings, registry, projections=[work_orders, requests, managers, own_events], reactions=REACTIONS, background=background
     )
-    views = DeliveryViews(runtime.engine, work_orders, requests, managers)
+    views = DeliveryViews(runtime.engine, work_orders, requests, managers, own_events)
     application = DeliveryApplication(LazyEventStore(runtime), views, clock=clock)
     scheduler = OverdueScheduler(application, views, settings.overdue_check_seconds)
     if run_scheduler:

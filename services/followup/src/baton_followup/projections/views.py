@@ -14,6 +14,7 @@ from sqlalchemy import Numeric, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.contracts.intake import ContactPolicy
+from baton_shared.projections.own_events import OwnEventsProjection, read_events
 from baton_shared.projections.sql import json_row
 
 from baton_followup.domain import ContactState, refusal
@@ -54,6 +55,7 @@ class FollowupViews:
         profiles: ClientProfilesProjection,
         requests: ClientRequestsProjection,
         deliveries: RequestDeliveriesProjection,
+        own_events: OwnEventsProjection,
     ) -> None:
         self.engine = engine
         self.rel = relationships.relationships
@@ -64,6 +66,7 @@ class FollowupViews:
         self.prof = profiles.client_profiles
         self.req = requests.client_requests
         self.dlv = deliveries.request_deliveries
+        self.own = own_events.table
 
     async def _one(self, table, column, value) -> dict | None:  # noqa: ANN001
         async with self.engine.connect() as conn:
@@ -77,6 +80,10 @@ class FollowupViews:
         column = table.c[{"follow-up": "follow_up_id", "opportunity": "opportunity_id", "program": "program_id"}[what]]
         async with self.engine.connect() as conn:
             return await conn.scalar(select(table.c.client_id).where(column == item_id))
+
+    async def own_events(self, *, limit: int, offset: int, **key: str) -> tuple[list[dict], int]:
+        """Follow-up's events of one client (``client_id=``) or one journey (``correlation_id=``)."""
+        return await read_events(self.engine, self.own, limit=limit, offset=offset, **key)
 
     # --- single items ------------------------------------------------------------------
 
