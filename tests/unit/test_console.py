@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 pytestmark = pytest.mark.unit
 CLIENT = "11111111-2222-4333-8444-555555555555"
 FOLLOW_UP = "66666666-7777-4888-8999-000000000000"
+HELD = "66666666-7777-4888-8999-000000000001"
 TOKEN = "alice-token-0000000000"
 
 
@@ -60,6 +61,7 @@ class StandIn:
         self.app = FastAPI()
         self.answers: list[tuple[int, dict]] = []
         self.keys: list[str | None] = []
+        self.agenda_asked: list[dict] = []
         self.app.get("/v1/me")(self.me)
         self.app.post("/v1/clients")(self.register)
         self.app.get("/v1/agenda")(self.agenda)
@@ -70,7 +72,7 @@ class StandIn:
             return JSONResponse({"detail": "unknown bearer token"}, status_code=401)
         return {"name": "alice", "role": "account_manager", "department": None}
 
-    async def agenda(self):
+    async def agenda(self, request: Request):
         item = {
             "follow_up_id": FOLLOW_UP,
             "client_id": CLIENT,
@@ -81,8 +83,21 @@ class StandIn:
             "reason": "key account: a review every 30 days",
             "overdue_days": 1,
             "offer_title": None,
+            "may_contact": True,
+            "not_now_code": None,
+            "not_now": None,
         }
-        return {"items": [item], "total": 1, "limit": 20, "offset": 0}
+        held = {
+            **item,
+            "follow_up_id": HELD,
+            "client_name": "Quiet Oy",
+            "tier": "standard",
+            "may_contact": False,
+            "not_now_code": "stopped",
+            "not_now": "the client asked us to stop on 2026-11-02: no contact until their contact policy changes",
+        }
+        self.agenda_asked.append(dict(request.query_params))
+        return {"items": [item, held], "total": 2, "limit": 20, "offset": 0}
 
     async def register(self, request: Request):
         self.keys.append(request.headers.get("idempotency-key"))
@@ -217,3 +232,14 @@ async def test_a_contact_the_policy_refuses_is_explained_on_the_agenda(console):
     assert "Not recorded." in shown and reason.replace("'", "&#39;") in shown and "kept in the client" in shown
     fragment = await client.get("/agenda?fragment=1")
     assert fragment.text.lstrip().startswith('<section id="agenda"') and "<html" not in fragment.text
+
+
+async def test_the_agenda_says_why_not_for_what_the_policy_holds_back(console):
+    client, stand_in = console
+    await signed_in(client)
+    agenda = await client.get("/agenda")
+    assert stand_in.agenda_asked[-1]["include"] == "held"
+    held = re.search(rf'<li class="card held" id="fu-{HELD}">(.*?)</li>', agenda.text, re.DOTALL).group(1)
+    assert "Not now:" in held and "asked us to stop on 2026-11-02" in held
+    assert "May contact now." not in held and "<form" not in held  # no contact offered while held
+    assert f'action="/follow-ups/{FOLLOW_UP}/contact"' in agenda.text  # the allowed one keeps its form

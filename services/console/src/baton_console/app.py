@@ -301,6 +301,7 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
             limit=PAGE,
             offset=offset,
             due_before=due_before,
+            include="held",
             min_position=after(request).get("followup"),
         )
         return {"agenda": page, "offset": offset, "page_size": PAGE}

@@ -126,10 +126,10 @@ class FollowupViews:
             return [json_row(r) for r in rows.mappings()], int(total or 0)
 
     async def agenda(
-        self, account_manager: str | None, due_before: date, now: datetime, limit: int, offset: int
+        self, account_manager: str | None, due_before: date, now: datetime, limit: int, offset: int, held: bool = False
     ) -> tuple[list[dict], int]:
         """Open follow-ups due by ``due_before`` that the policy allows now: key accounts first, then
-        the most overdue."""
+        the most overdue. ``held``: those the policy holds back too, after them, each with why."""
         manager = self.rel.c.account_manager
         query = (
             select(self.fu, manager, self.rel.c.client_name, self.rel.c.tier, self.rel.c.contact_policy,
@@ -146,14 +146,20 @@ class FollowupViews:
         today = now.date()
         items = []
         for r in rows:
-            if refusal(contact_state(r), now, offer_kind=r["offer_kind"] if r["kind"] == "offer" else None):
+            refused = refusal(contact_state(r), now, offer_kind=r["offer_kind"] if r["kind"] == "offer" else None)
+            if refused and not held:
                 continue
             item = json_row(r)
+            item["may_contact"] = refused is None
+            item["not_now_code"] = None if refused is None else refused.code
+            item["not_now"] = None if refused is None else refused.reason
             for hidden in ("contact_policy", "stopped_on", "contact_times", "cool_downs"):
                 item.pop(hidden)
             item["overdue_days"] = max(0, (today - r["due_on"]).days)
             items.append(item)
-        items.sort(key=lambda i: (i["tier"] != "key", -i["overdue_days"], i["due_on"], i["follow_up_id"]))
+        items.sort(
+            key=lambda i: (not i["may_contact"], i["tier"] != "key", -i["overdue_days"], i["due_on"], i["follow_up_id"])
+        )
         return items[offset : offset + limit], len(items)
 
     # --- inputs to decisions -------------------------------------------------------------
