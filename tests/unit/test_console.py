@@ -65,6 +65,7 @@ class StandIn:
         self.app.get("/v1/me")(self.me)
         self.app.post("/v1/clients")(self.register)
         self.app.get("/v1/agenda")(self.agenda)
+        self.app.get("/v1/parked")(self.parked)
         self.app.post("/v1/follow-ups/{follow_up_id}/contacts")(self.register)
 
     async def me(self, request: Request):
@@ -98,6 +99,19 @@ class StandIn:
         }
         self.agenda_asked.append(dict(request.query_params))
         return {"items": [item, held], "total": 2, "limit": 20, "offset": 0}
+
+    async def parked(self):
+        item = {
+            "ref": "intake.requests#42",
+            "owner": "intake.requests",
+            "stream": "INTAKE",
+            "seq": 42,
+            "subject": "intake.request.r1.HandoffRequested",
+            "error": "schema version 2 is newer than this reader",
+            "tries": 3,
+            "parked_at": "2026-12-01T10:00:00+00:00",
+        }
+        return {"items": [item], "total": 1, "limit": 20, "offset": 0}
 
     async def register(self, request: Request):
         self.keys.append(request.headers.get("idempotency-key"))
@@ -243,3 +257,13 @@ async def test_the_agenda_says_why_not_for_what_the_policy_holds_back(console):
     assert "Not now:" in held and "asked us to stop on 2026-11-02" in held
     assert "May contact now." not in held and "<form" not in held  # no contact offered while held
     assert f'action="/follow-ups/{FOLLOW_UP}/contact"' in agenda.text  # the allowed one keeps its form
+
+
+async def test_the_ops_page_lists_each_services_parked_events(console):
+    client, _ = console
+    await signed_in(client)
+    page = await client.get("/ops")
+    assert page.status_code == 200
+    assert page.text.count("Parked events (1)") == 3  # the stand-in answers for all three services
+    assert "intake.requests#42" in page.text and "newer than this reader" in page.text
+    assert "baton parked retry" in page.text  # what to do about one

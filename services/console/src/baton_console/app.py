@@ -730,7 +730,16 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
             except Exception as exc:  # noqa: BLE001 - shown as unreachable
                 return {"service": service, "status": f"unreachable ({type(exc).__name__})", "projections": []}
 
-        services = await asyncio.gather(*(health(s) for s in SERVICES))
+        async def parked(service: str) -> dict:
+            try:
+                return await api_for(request, session).get(service, "/v1/parked", limit=PAGE)
+            except ApiError as exc:
+                if exc.status == 401:
+                    raise SignInNeeded() from exc
+                return {"items": [], "total": 0, "problem": exc.message}
+
+        found = await asyncio.gather(*(health(s) for s in SERVICES), *(parked(s) for s in SERVICES))
+        services = [{**h, "parked": p} for h, p in zip(found[: len(SERVICES)], found[len(SERVICES) :], strict=True)]
         return render(request, "ops.html", session, services=services)
 
     @app.get("/journey", response_class=HTMLResponse)
