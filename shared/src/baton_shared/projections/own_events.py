@@ -70,14 +70,23 @@ class OwnEventsProjection(Projection):
 
 
 async def read_events(
-    engine: AsyncEngine, table: Table, *, client_id: str | None = None, correlation_id: str | None = None,
-    limit: int, offset: int,
+    engine: AsyncEngine,
+    table: Table,
+    *,
+    client_id: str | None = None,
+    correlation_id: str | None = None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[dict], int]:
     """A page of the events of one client or one correlation id, in time order."""
     where = table.c.client_id == client_id if client_id is not None else table.c.correlation_id == correlation_id
     async with engine.connect() as conn:
         total = await conn.scalar(select(func.count()).select_from(table).where(where))
         rows = await conn.execute(
-            select(table).where(where).order_by(table.c.occurred_at, table.c.stream, table.c.seq).limit(limit).offset(offset)
+            select(table)
+            .where(where)
+            .order_by(table.c.occurred_at, table.c.stream, table.c.seq)
+            .limit(limit)
+            .offset(offset)
         )
         return [json_row(r) for r in rows.mappings()], int(total or 0)

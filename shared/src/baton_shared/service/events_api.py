@@ -42,6 +42,7 @@ def events_router(client_rule: Callable, projection: str) -> APIRouter:
     read from ``request.app.state.views.own_events``; ``projection`` is the read model's name."""
     router = APIRouter(tags=["journeys"])
     journey_rule = roles(what="read a journey by correlation id")
+    client_access = Depends(client_rule)
 
     @router.get(
         "/v1/clients/{client_id}/events",
@@ -54,7 +55,7 @@ def events_router(client_rule: Callable, projection: str) -> APIRouter:
         client_id: str,
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0, le=10_000_000),
-        who=Depends(client_rule),
+        who=client_access,
     ) -> Page:
         items, total = await request.app.state.views.own_events(client_id=client_id, limit=limit, offset=offset)
         return Page(items=items, limit=limit, offset=offset, total=total)

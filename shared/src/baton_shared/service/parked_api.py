@@ -29,13 +29,14 @@ class ParkedEvent(View):
 
 def parked_router() -> APIRouter:
     router = APIRouter(tags=["ops"])
+    ops_only = roles(what="read parked events")
 
     @router.get("/v1/parked", response_model=Page[ParkedEvent], summary="Events this service gave up on, oldest first")
     async def parked(
         request: Request,
         limit: int = Query(50, ge=1, le=200),
         offset: int = Query(0, ge=0, le=1_000_000),
-        who=roles(what="read parked events"),
+        who=ops_only,
     ) -> Page:
         p = parked_events
         async with request.app.state.runtime.engine.connect() as conn:
