@@ -409,3 +409,110 @@ def test_a_person_signs_in_and_records_a_nuance_with_the_keyboard_alone(stack, b
         ".filter(e => !(e.id && document.querySelector(`label[for='${e.id}']`))).map(e => e.name)"
     )
     assert unlabelled == [], f"inputs without a label: {unlabelled}"
+
+
+def test_an_account_manager_works_opportunities_programs_settings_and_cancels_from_the_pages(stack, browser):
+    """Opportunities (no, yes, the outcome review), a program (enrol; notice refused inside its
+    minimum term, in words), the client's revenue and contact policy, a request cancelled and
+    the client handed to another account manager: each from its form on the page."""
+    alice = {"Authorization": f"Bearer {stack.tokens['alice']}"}
+    dora = {"Authorization": f"Bearer {stack.tokens['dora']}"}
+    with httpx.Client(timeout=30) as h:  # a delivered villa: follow-up identifies what usually comes next
+        cid = h.post(
+            f"{stack.intake}/v1/clients",
+            headers=alice,
+            json={"name": "Casa Verde", "segment": "B2C", "account_manager": "alice"},
+        ).json()["ids"]["client_id"]
+        rid = h.post(f"{stack.intake}/v1/clients/{cid}/requests", headers=alice, json={"summary": "A new villa"}).json()[
+            "ids"
+        ]["request_id"]
+        work = [{"department": "design", "scope": "Villa plans", "due_by": SOON}]
+        wo = h.post(f"{stack.intake}/v1/requests/{rid}/handoffs", headers=alice, json={"work": work}).json()["ids"][
+            "handoff_ids"
+        ][0]
+        eventually(lambda: h.get(f"{stack.delivery}/v1/work-orders/{wo}", headers=dora).status_code == 200, 30, "wo")
+        for action, body in (("accept", {"member": "dora"}), ("start", {}), ("complete", {"note": "done"})):
+            h.post(f"{stack.delivery}/v1/work-orders/{wo}/{action}", headers=dora, json=body).raise_for_status()
+        eventually(
+            lambda: h.post(
+                f"{stack.delivery}/v1/requests/{rid}/acceptance", headers=alice, json={"accepted": True}
+            ).status_code
+            == 200,
+            30,
+            "the acceptance",
+        )
+        eventually(
+            lambda: h.get(f"{stack.followup}/v1/opportunities", headers=alice, params={"client_id": cid}).json()["total"]
+            >= 2,
+            30,
+            "the opportunities",
+        )
+        other = h.post(f"{stack.intake}/v1/clients/{cid}/requests", headers=alice, json={"summary": "A pool"}).json()
+    d = browser
+    sign_in(d, stack, "alice")
+    client_url = f"{stack.console}/clients/{cid}"
+    d.get(client_url)
+
+    def step(title: str, button: str, **fields: str) -> None:
+        item = d.find_element(By.XPATH, f"//ul[@class='opportunities']/li[contains(., '{title}')]")
+        item.find_element(By.TAG_NAME, "summary").click()
+        form = item.find_element(By.XPATH, f".//form[.//button[normalize-space()='{button}']]")
+        for name, value in fields.items():
+            form.find_element(By.NAME, name).send_keys(value)
+        form.find_element(By.TAG_NAME, "button").click()
+
+    step("Garden and landscaping", "Offer it", note="Spring planting")
+    eventually(lambda: "Offer recorded." in text(d), 15, "the offer")
+    step("Garden and landscaping", "The client said no", reason="They will do it themselves")
+    eventually(lambda: "The client's no is recorded" in text(d), 15, "the decline")
+    assert "Garden and landscaping — declined" in text(d)
+    step("Furnish the new house", "Offer it")
+    eventually(lambda: "Offer recorded." in text(d) and "Furnish the new house — offered" in text(d), 15, "offer")
+    step("Furnish the new house", "The client said yes", note="Two rooms first")
+    eventually(lambda: "Won: intake opens a request for it." in text(d), 15, "the win")
+    step("Furnish the new house", "Record the outcome", delivered_value="More than promised")
+    eventually(lambda: "Outcome review recorded." in text(d), 15, "the outcome review")
+    assert "Furnish the new house — reviewed" in text(d)
+
+    d.find_element(By.XPATH, "//summary[normalize-space()='Enrol in a program']").click()
+    fill(d, "enrol-name", "Villa care")
+    submit(d, f"/clients/{cid}/programs")
+    assert "revenue is unknown" in eventually(
+        lambda: d.find_element(By.CSS_SELECTOR, "p.error#enrol-error").text, 15, "no revenue, no fee"
+    )
+    fill(d, "enrol-trailing_12_month_revenue", "1800000")
+    submit(d, f"/clients/{cid}/programs")
+    eventually(lambda: "Enrolled in the program." in text(d), 15, "the enrolment")
+    reload_until(d, "Villa care — active")
+    program = d.find_element(By.XPATH, "//ul[@class='programs']/li[contains(., 'Villa care')]")
+    program.find_element(By.TAG_NAME, "summary").click()
+    program.find_element(By.NAME, "reason").send_keys("Moving abroad")
+    program.find_element(By.TAG_NAME, "button").click()
+    refusal = eventually(lambda: d.find_element(By.CSS_SELECTOR, "ul.programs p.error").text, 15, "the refusal")
+    assert "minimum term" in refusal, refusal  # inside the minimum term: refused, with the first possible day
+
+    d.get(client_url)
+    fill(d, "revenue-annual_revenue", "2500000")
+    submit(d, f"/clients/{cid}/settings/revenue")
+    eventually(lambda: "Annual revenue recorded." in text(d) and "2500000" in text(d), 15, "the revenue")
+    fill(d, "contact-policy-max_contacts_per_30_days", "3")
+    d.find_element(By.ID, "contact-policy-channel-email").click()
+    submit(d, f"/clients/{cid}/settings/contact-policy")
+    eventually(lambda: "Contact policy changed." in text(d), 15, "the policy")
+    assert "at most 3 contacts in 30 days; only email" in text(d)
+
+    d.get(f"{stack.console}/requests/{other['ids']['request_id']}")
+    fill(d, "cancel-reason", "Budget went to the villa")
+    submit(d, f"/requests/{other['ids']['request_id']}/cancel")
+    eventually(lambda: "Request cancelled." in text(d), 15, "the cancellation")
+    assert "cancelled" in d.find_element(By.CSS_SELECTOR, "h1 .status").text
+    assert not d.find_elements(By.ID, "cancel-reason")  # nothing left to cancel
+
+    d.get(client_url)
+    fill(d, "account-manager-account_manager", "bob")
+    fill(d, "account-manager-handover_note", "Prefers e-mail")
+    submit(d, f"/clients/{cid}/settings/account-manager")
+    eventually(lambda: "handed to the new account manager" in text(d), 15, "the handover")
+    assert "Casa Verde" not in text(d)  # alice's list no longer has the client
+    d.get(client_url)
+    assert "Not allowed" in text(d)

@@ -102,6 +102,7 @@ class Console:
         template: str,
         context: Context,
         fields: Callable[[str], str] = lambda name: name,
+        method: str = "POST",
     ) -> Response:
         """A form's write, the one shape of every form: the session and CSRF token checked, the
         body made from the form, sent with the form's key; on success back to ``to`` (a page, or
@@ -113,7 +114,7 @@ class Console:
         form = await self.posted(request, session)
         key = str(form.get("idempotency_key"))
         try:
-            answer = await self.api(request, session).post(service, path, body(form, session), key)
+            answer = await self.api(request, session).post(service, path, body(form, session), key, method)
         except ApiError as exc:
             if exc.status == 401:
                 raise SignInNeeded() from exc
