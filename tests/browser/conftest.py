@@ -50,6 +50,7 @@ class Stack:
     followup: str
     tokens: dict[str, str]
     screenshots: Path
+    data: Path  # the run's data folder (BATON_DATA_DIR: the console's secret is there)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,8 @@ def stack(tmp_path_factory):
             time.sleep(0.3)
         shots = tmp_path_factory.getbasetemp() / "screenshots"
         shots.mkdir(exist_ok=True)
-        yield Stack(console, *(f"http://127.0.0.1:{p + offset}" for p in (8001, 8002, 8003)), tokens, shots)
+        urls = (f"http://127.0.0.1:{p + offset}" for p in (8001, 8002, 8003))
+        yield Stack(console, *urls, tokens, shots, data / "var")
     finally:
         proc.send_signal(signal.SIGINT)
         try:

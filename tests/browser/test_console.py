@@ -11,8 +11,11 @@ refused, signing out ends the session.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -24,6 +27,8 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
+
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.nats, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
@@ -516,3 +521,47 @@ def test_an_account_manager_works_opportunities_programs_settings_and_cancels_fr
     assert "Casa Verde" not in text(d)  # alice's list no longer has the client
     d.get(client_url)
     assert "Not allowed" in text(d)
+
+
+def test_signing_out_on_one_console_ends_a_copied_session_on_another(stack, tmp_path):
+    """Two console processes with one secret (two replicas behind a load balancer): a copied
+    cookie opens both until its person signs out on either; then neither (within the check's
+    period, 1 s here); a new sign-in works again."""
+    port = free_port()
+    second = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "BATON_DATA_DIR": str(stack.data),
+        "BATON_CONSOLE_HTTP_PORT": str(port),
+        "BATON_CONSOLE_INTAKE_URL": stack.intake,
+        "BATON_CONSOLE_DELIVERY_URL": stack.delivery,
+        "BATON_CONSOLE_FOLLOWUP_URL": stack.followup,
+        "BATON_CONSOLE_SIGN_OUT_CHECK_SECONDS": "1",
+        "BATON_LOG_LEVEL": "WARNING",
+    }
+    log = open(tmp_path / "second-console.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "baton_console"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        eventually(lambda: httpx.get(f"{second}/signin").status_code == 200, 60, "the second console")
+
+        def sign_in_to(client: httpx.Client) -> None:
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signin").text).group(1)
+            assert client.post("/signin", data={"csrf_token": csrf, "token": stack.tokens["bert"]}).status_code == 303
+
+        with httpx.Client(base_url=stack.console, timeout=30) as a, httpx.Client(base_url=second, timeout=30) as b:
+            sign_in_to(a)
+            b.cookies.set("baton_session", a.cookies["baton_session"])
+            assert b.get("/board").status_code == 200  # the copied cookie opens the other replica
+            page = a.get("/board").text
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            assert a.post("/signout", data={"csrf_token": csrf}).status_code == 303
+            eventually(
+                lambda: b.get("/board").headers.get("location") == "/signin", 15, "the session ended on the other"
+            )
+            b.cookies.clear()
+            sign_in_to(b)  # signing in again after the sign-out works
+            assert b.get("/board").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()

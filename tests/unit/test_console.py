@@ -66,6 +66,9 @@ class StandIn:
         self.app.post("/v1/clients")(self.register)
         self.app.get("/v1/agenda")(self.agenda)
         self.app.get("/v1/parked")(self.parked)
+        self.sign_outs = 0
+        self.app.get("/v1/me/sign-outs")(self.signed_out)
+        self.app.post("/v1/me/sign-outs")(self.sign_out)
         self.app.post("/v1/follow-ups/{follow_up_id}/contacts")(self.register)
 
     async def me(self, request: Request):
@@ -99,6 +102,13 @@ class StandIn:
         }
         self.agenda_asked.append(dict(request.query_params))
         return {"items": [item, held], "total": 2, "limit": 20, "offset": 0}
+
+    async def signed_out(self):
+        return {"sign_outs": self.sign_outs, "last_at": None}
+
+    async def sign_out(self):
+        self.sign_outs += 1
+        return {"sign_outs": self.sign_outs, "last_at": "2026-12-01T10:00:00+00:00"}
 
     async def parked(self):
         item = {
@@ -267,3 +277,32 @@ async def test_the_ops_page_lists_each_services_parked_events(console):
     assert page.text.count("Parked events (1)") == 3  # the stand-in answers for all three services
     assert "intake.requests#42" in page.text and "newer than this reader" in page.text
     assert "baton parked retry" in page.text  # what to do about one
+
+
+async def test_signing_out_on_one_replica_ends_the_copied_session_on_another(tmp_path):
+    """Two replicas with one secret: a cookie opens both; signing out on one ends it on both."""
+    stand_in = StandIn()
+    secret = Fernet.generate_key().decode()
+
+    def replica() -> FastAPI:
+        settings = ConsoleSettings(secret=secret, data_dir=tmp_path, sign_out_check_seconds=0)
+        return create_app(settings, transport=httpx.ASGITransport(app=stand_in.app))
+
+    a, b = replica(), replica()
+    async with (
+        LifespanManager(a),
+        LifespanManager(b),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://console") as on_a,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=b), base_url="http://console") as on_b,
+    ):
+        await signed_in(on_a)
+        on_b.cookies.set("baton_session", on_a.cookies["baton_session"])  # the cookie, copied
+        assert (await on_b.get("/agenda")).status_code == 200
+        page = await on_a.get("/agenda")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        assert (await on_a.post("/signout", data={"csrf_token": csrf})).status_code == 303
+        assert stand_in.sign_outs == 1
+        answer = await on_b.get("/agenda")
+        assert answer.status_code == 303 and answer.headers["location"] == "/signin"
+        await signed_in(on_b)  # a new session after the sign-out is valid
+        assert (await on_b.get("/agenda")).status_code == 200

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from baton_console.gateway import ApiError, Gateway
 from baton_console.pages import routers
-from baton_console.session import Sessions
+from baton_console.session import Sessions, SignOutWatch
 from baton_console.settings import ConsoleSettings
 from baton_console.web import Console, Refused, SignInNeeded, new_key
 
@@ -74,7 +74,17 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
     templates.env.filters["when"] = lambda v: (v or "").replace("T", " ")[:16]
     templates.env.filters["words"] = lambda v: str(v or "").replace("_", " ")
     templates.env.filters["kind"] = lambda v: KINDS.get(v, str(v or "").replace("_", " ").capitalize())
-    console = app.state.console = Console(sessions, templates)
+    console = app.state.console = Console(sessions, templates, SignOutWatch(settings.sign_out_check_seconds))
+
+    @app.middleware("http")
+    async def signed_out_elsewhere(request: Request, call_next):
+        """A session whose person signed out on another replica since it began ends here too."""
+        session = None if request.url.path.startswith("/static/") else sessions.read(request)
+        if session is not None:
+            api = request.app.state.gateway.as_person(session.token)
+            if await console.sign_outs.ended(session, lambda: api.get("intake", "/v1/me/sign-outs")):
+                sessions.forget(session)
+        return await call_next(request)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):

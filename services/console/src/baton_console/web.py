@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from baton_console.gateway import SERVICES, Api, ApiError
-from baton_console.session import Session, Sessions, same
+from baton_console.session import Session, Sessions, SignOutWatch, same
 
 PAGE = 20  # items per page of a list
 KEY = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -51,9 +51,10 @@ def new_key() -> str:
 class Console:
     """The signed-in person, their API and the templates, for the page modules (``pages/``)."""
 
-    def __init__(self, sessions: Sessions, templates: Jinja2Templates) -> None:
+    def __init__(self, sessions: Sessions, templates: Jinja2Templates, sign_outs: SignOutWatch) -> None:
         self.sessions = sessions
         self.templates = templates
+        self.sign_outs = sign_outs
 
     def person(self, request: Request) -> Session:
         session = self.sessions.read(request)

@@ -26,6 +26,7 @@ from baton_intake.projections import (
     TimelineProjection,
 )
 from baton_intake.projections.views import IntakeViews
+from baton_intake.sign_outs import SignOuts
 
 SERVICE = "intake"
 PUBLISHED = [cls for cls in registry.types() if cls.service == SERVICE]
@@ -71,5 +72,6 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
     )
     vault = PersonalDataVault(keys, forgotten=forgotten)
     app.state.application = IntakeApplication(LazyEventStore(runtime), clock=clock, vault=vault)
+    app.state.sign_outs = SignOuts(lambda: runtime.nc, replicas=settings.stream_replicas)
     app.state.views = IntakeViews(runtime.engine, clients, requests, timeline, delivery, vault=vault)
     return app

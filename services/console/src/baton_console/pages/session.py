@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from fastapi import APIRouter, Request
@@ -10,6 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from baton_console.gateway import ApiError
 from baton_console.session import SIGNIN_COOKIE, same, set_cookie
 from baton_console.web import Refused, console
+
+log = logging.getLogger("baton.console")
 
 router = APIRouter()
 LANDING = {"account_manager": "/agenda", "department": "/board", "ops": "/ops", "admin": "/clients"}
@@ -35,7 +38,9 @@ async def sign_in(request: Request) -> Response:
         error = "Please paste your Baton token."
     else:
         try:
-            me = await request.app.state.gateway.as_person(token).get("intake", "/v1/me")
+            api = request.app.state.gateway.as_person(token)
+            me = await api.get("intake", "/v1/me")
+            sign_outs = (await api.get("intake", "/v1/me/sign-outs"))["sign_outs"]
         except ApiError as exc:
             error = "This token is not known to Baton." if exc.status == 401 else exc.message
     if error:
@@ -44,7 +49,16 @@ async def sign_in(request: Request) -> Response:
         set_cookie(response, request, SIGNIN_COOKIE, value, 3600)
         return response
     response = RedirectResponse("/", status_code=303)
-    c.sessions.start(response, request, token=token, name=me["name"], role=me["role"], department=me.get("department"))
+    session = c.sessions.start(
+        response,
+        request,
+        token=token,
+        name=me["name"],
+        role=me["role"],
+        department=me.get("department"),
+        sign_outs=sign_outs,
+    )
+    c.sign_outs.saw(session, sign_outs)
     response.delete_cookie(SIGNIN_COOKIE, path="/")
     return response
 
@@ -58,6 +72,13 @@ async def sign_out(request: Request) -> Response:
         raise Refused(403, "This form did not come from your console session; you are still signed in.")
     response = RedirectResponse("/signin", status_code=303)
     c.sessions.end(response, session)
+    try:  # counted in intake, so every other replica ends the session too
+        answer = await c.api(request, session).post("intake", "/v1/me/sign-outs", {}, None)
+        c.sign_outs.saw(session, answer["sign_outs"])
+    except ApiError as exc:
+        log.warning(
+            "sign-out not counted in intake (%s): other replicas keep the session until it expires", exc.message
+        )
     return response
 
 
