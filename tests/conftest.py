@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import importlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -57,6 +58,58 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_offset() -> int:
+    """An offset putting the embedded run's console and three services (8000-8003) on free ports."""
+    for _ in range(100):
+        offset = random.randint(20_000, 40_000)
+        if all(port_free(8000 + offset + n) for n in range(4)):
+            return offset
+    raise RuntimeError("no four free ports in a row")
+
+
+HEADLESS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+
+
+def headless_chromium(profile: Path, *flags: str, window: str = "1280,900"):
+    """Debian's chromium through selenium, headless, with its own profile (no cookies from
+    another test) and ``flags`` added; a missing browser, driver or selenium skips (fails in CI)."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing("selenium (the dev extra)")
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not binary or not driver:
+        missing("chromium and chromedriver (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in (*HEADLESS, f"--user-data-dir={profile}", f"--window-size={window}", *flags):
+        options.add_argument(flag)
+    chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    chrome.set_page_load_timeout(60)
+    return chrome
 
 
 def wait_for_port(port: int, timeout: float = 15.0) -> None:

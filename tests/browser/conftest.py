@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,11 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, missing, nats_server_binary
+from tests.conftest import free_offset, free_port, headless_chromium, missing, nats_server_binary
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 PEOPLE = {
     "admin": {"name": "head", "role": "admin"},
     "ops": {"name": "olga", "role": "ops"},
@@ -37,24 +32,6 @@ PEOPLE = {
     "dora": {"name": "dora", "role": "department", "department": "design"},
     "bert": {"name": "bert", "role": "department", "department": "build"},
 }
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def _free_offset() -> int:
-    """An offset putting the console and the services (8000-8003) on four free ports."""
-    for _ in range(100):
-        offset = random.randint(20_000, 40_000)
-        if all(_port_free(8000 + offset + n) for n in range(4)):
-            return offset
-    raise RuntimeError("no four free ports in a row")
 
 
 def _answers(url: str) -> bool:
@@ -73,6 +50,7 @@ class Stack:
     followup: str
     tokens: dict[str, str]
     screenshots: Path
+    data: Path  # the run's data folder (BATON_DATA_DIR: the console's secret is there)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +62,7 @@ def stack(tmp_path_factory):
     data = tmp_path_factory.mktemp("console-stack")
     tokens = {key: f"browser-{key}-token-{os.urandom(6).hex()}" for key in PEOPLE}
     (data / "tokens.json").write_text(json.dumps([{**PEOPLE[k], "token": t} for k, t in tokens.items()]))
-    offset, nats_port = _free_offset(), free_port()
+    offset, nats_port = free_offset(), free_port()
     env = {
         **os.environ,
         "BATON_TOKENS_FILE": str(data / "tokens.json"),
@@ -119,7 +97,8 @@ def stack(tmp_path_factory):
             time.sleep(0.3)
         shots = tmp_path_factory.getbasetemp() / "screenshots"
         shots.mkdir(exist_ok=True)
-        yield Stack(console, *(f"http://127.0.0.1:{p + offset}" for p in (8001, 8002, 8003)), tokens, shots)
+        urls = (f"http://127.0.0.1:{p + offset}" for p in (8001, 8002, 8003))
+        yield Stack(console, *urls, tokens, shots, data / "var")
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -130,46 +109,10 @@ def stack(tmp_path_factory):
         log.close()
 
 
-def _browser_available() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (the dev extra)"
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not Path(path).exists():
-            return f"{path} is missing (apt-get install chromium chromium-driver)"
-    return None
-
-
 @pytest.fixture
 def browser(tmp_path):
     """A fresh headless chromium (its own profile: no cookies from another test)."""
-    problem = _browser_available()
-    if problem:
-        missing(f"a browser for the console tests: {problem}")
-        pytest.skip(problem)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,900",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
+    driver = headless_chromium(Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)))
     try:
         yield driver
     finally:

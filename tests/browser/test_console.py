@@ -11,8 +11,11 @@ refused, signing out ends the session.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -24,6 +27,8 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
+
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.nats, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
@@ -235,6 +240,11 @@ def test_a_client_from_registration_to_the_satisfaction_check(stack, browser):
     )
     shoot(d, stack, "client")
     assert fits_a_phone(d)
+    # The picture has every service's lane: intake's, delivery's and follow-up's events.
+    d.get(f"{stack.console}/clients/{client_id}/journey.svg")
+    for event_type in ("NeedCaptured", "WorkOrderCompleted", "DeliveryAccepted", "ContactSuppressed"):
+        assert event_type in d.page_source, event_type
+    d.get(client_url)
 
     # Bob, another account manager, never sees alice's client: not in his list, not by URL.
     sign_out(d)
@@ -348,12 +358,27 @@ def test_the_head_sees_every_client_and_the_escalations_and_ops_see_lag_and_jour
     assert d.current_url.endswith("/ops")
     for projection in ("intake.clients", "delivery.work_orders", "followup.relationships"):
         assert projection in text(d)
-    assert "No HTTP API exposes parked events" in text(d)
+    assert text(d).count("Parked events (0)") == 3 and "None: nothing was given up on." in text(d)
     shoot(d, stack, "ops")
     d.get(f"{stack.console}/journey?id={client_id}")
     assert "events." in text(d) and "ClientRegistered" in d.page_source
     d.get(f"{stack.console}/journey?id=00000000-0000-4000-8000-000000000000")
-    assert "baton trace" in text(d)
+    assert "No client and no journey" in text(d)
+    # One journey by its correlation id (a request's id), across intake and delivery.
+    need = httpx.post(
+        f"{stack.intake}/v1/clients/{client_id}/requests",
+        headers=admin,
+        json={"summary": "Wedding cake", "requirements": {"tiers": "3"}},
+    ).json()
+    request_id = need["ids"]["request_id"]
+    httpx.post(
+        f"{stack.intake}/v1/requests/{request_id}/handoffs",
+        headers=admin,
+        json={"work": [{"department": "design", "scope": "Sketch", "due_by": SOON}]},
+    ).raise_for_status()
+    d.get(f"{stack.console}/journey?id={request_id}")
+    eventually(lambda: "WorkOrderOpened" in d.page_source or d.refresh(), 30, "delivery's lane of the journey")
+    assert "NeedCaptured" in d.page_source and "ClientRegistered" not in d.page_source
     # Ops read; they cannot write through the console either (the API refuses, in words).
     d.get(f"{stack.console}/clients/{client_id}")
     assert "Bob's Bakery" in text(d)
@@ -389,3 +414,154 @@ def test_a_person_signs_in_and_records_a_nuance_with_the_keyboard_alone(stack, b
         ".filter(e => !(e.id && document.querySelector(`label[for='${e.id}']`))).map(e => e.name)"
     )
     assert unlabelled == [], f"inputs without a label: {unlabelled}"
+
+
+def test_an_account_manager_works_opportunities_programs_settings_and_cancels_from_the_pages(stack, browser):
+    """Opportunities (no, yes, the outcome review), a program (enrol; notice refused inside its
+    minimum term, in words), the client's revenue and contact policy, a request cancelled and
+    the client handed to another account manager: each from its form on the page."""
+    alice = {"Authorization": f"Bearer {stack.tokens['alice']}"}
+    dora = {"Authorization": f"Bearer {stack.tokens['dora']}"}
+    with httpx.Client(timeout=30) as h:  # a delivered villa: follow-up identifies what usually comes next
+        cid = h.post(
+            f"{stack.intake}/v1/clients",
+            headers=alice,
+            json={"name": "Casa Verde", "segment": "B2C", "account_manager": "alice"},
+        ).json()["ids"]["client_id"]
+        rid = h.post(f"{stack.intake}/v1/clients/{cid}/requests", headers=alice, json={"summary": "A new villa"}).json()[
+            "ids"
+        ]["request_id"]
+        work = [{"department": "design", "scope": "Villa plans", "due_by": SOON}]
+        wo = h.post(f"{stack.intake}/v1/requests/{rid}/handoffs", headers=alice, json={"work": work}).json()["ids"][
+            "handoff_ids"
+        ][0]
+        eventually(lambda: h.get(f"{stack.delivery}/v1/work-orders/{wo}", headers=dora).status_code == 200, 30, "wo")
+        for action, body in (("accept", {"member": "dora"}), ("start", {}), ("complete", {"note": "done"})):
+            h.post(f"{stack.delivery}/v1/work-orders/{wo}/{action}", headers=dora, json=body).raise_for_status()
+        eventually(
+            lambda: h.post(
+                f"{stack.delivery}/v1/requests/{rid}/acceptance", headers=alice, json={"accepted": True}
+            ).status_code
+            == 200,
+            30,
+            "the acceptance",
+        )
+        eventually(
+            lambda: h.get(f"{stack.followup}/v1/opportunities", headers=alice, params={"client_id": cid}).json()["total"]
+            >= 2,
+            30,
+            "the opportunities",
+        )
+        other = h.post(f"{stack.intake}/v1/clients/{cid}/requests", headers=alice, json={"summary": "A pool"}).json()
+    d = browser
+    sign_in(d, stack, "alice")
+    client_url = f"{stack.console}/clients/{cid}"
+    d.get(client_url)
+
+    def step(title: str, button: str, **fields: str) -> None:
+        item = d.find_element(By.XPATH, f"//ul[@class='opportunities']/li[contains(., '{title}')]")
+        item.find_element(By.TAG_NAME, "summary").click()
+        form = item.find_element(By.XPATH, f".//form[.//button[normalize-space()='{button}']]")
+        for name, value in fields.items():
+            form.find_element(By.NAME, name).send_keys(value)
+        form.find_element(By.TAG_NAME, "button").click()
+
+    step("Garden and landscaping", "Offer it", note="Spring planting")
+    eventually(lambda: "Offer recorded." in text(d), 15, "the offer")
+    step("Garden and landscaping", "The client said no", reason="They will do it themselves")
+    eventually(lambda: "The client's no is recorded" in text(d), 15, "the decline")
+    assert "Garden and landscaping — declined" in text(d)
+    step("Furnish the new house", "Offer it")
+    eventually(lambda: "Offer recorded." in text(d) and "Furnish the new house — offered" in text(d), 15, "offer")
+    step("Furnish the new house", "The client said yes", note="Two rooms first")
+    eventually(lambda: "Won: intake opens a request for it." in text(d), 15, "the win")
+    step("Furnish the new house", "Record the outcome", delivered_value="More than promised")
+    eventually(lambda: "Outcome review recorded." in text(d), 15, "the outcome review")
+    assert "Furnish the new house — reviewed" in text(d)
+
+    d.find_element(By.XPATH, "//summary[normalize-space()='Enrol in a program']").click()
+    fill(d, "enrol-name", "Villa care")
+    submit(d, f"/clients/{cid}/programs")
+    assert "revenue is unknown" in eventually(
+        lambda: d.find_element(By.CSS_SELECTOR, "p.error#enrol-error").text, 15, "no revenue, no fee"
+    )
+    fill(d, "enrol-trailing_12_month_revenue", "1800000")
+    submit(d, f"/clients/{cid}/programs")
+    eventually(lambda: "Enrolled in the program." in text(d), 15, "the enrolment")
+    reload_until(d, "Villa care — active")
+    program = d.find_element(By.XPATH, "//ul[@class='programs']/li[contains(., 'Villa care')]")
+    program.find_element(By.TAG_NAME, "summary").click()
+    program.find_element(By.NAME, "reason").send_keys("Moving abroad")
+    program.find_element(By.TAG_NAME, "button").click()
+    refusal = eventually(lambda: d.find_element(By.CSS_SELECTOR, "ul.programs p.error").text, 15, "the refusal")
+    assert "minimum term" in refusal, refusal  # inside the minimum term: refused, with the first possible day
+
+    d.get(client_url)
+    fill(d, "revenue-annual_revenue", "2500000")
+    submit(d, f"/clients/{cid}/settings/revenue")
+    eventually(lambda: "Annual revenue recorded." in text(d) and "2500000" in text(d), 15, "the revenue")
+    fill(d, "contact-policy-max_contacts_per_30_days", "3")
+    d.find_element(By.ID, "contact-policy-channel-email").click()
+    submit(d, f"/clients/{cid}/settings/contact-policy")
+    eventually(lambda: "Contact policy changed." in text(d), 15, "the policy")
+    assert "at most 3 contacts in 30 days; only email" in text(d)
+
+    d.get(f"{stack.console}/requests/{other['ids']['request_id']}")
+    fill(d, "cancel-reason", "Budget went to the villa")
+    submit(d, f"/requests/{other['ids']['request_id']}/cancel")
+    eventually(lambda: "Request cancelled." in text(d), 15, "the cancellation")
+    assert "cancelled" in d.find_element(By.CSS_SELECTOR, "h1 .status").text
+    assert not d.find_elements(By.ID, "cancel-reason")  # nothing left to cancel
+
+    d.get(client_url)
+    fill(d, "account-manager-account_manager", "bob")
+    fill(d, "account-manager-handover_note", "Prefers e-mail")
+    submit(d, f"/clients/{cid}/settings/account-manager")
+    eventually(lambda: "handed to the new account manager" in text(d), 15, "the handover")
+    assert "Casa Verde" not in text(d)  # alice's list no longer has the client
+    d.get(client_url)
+    assert "Not allowed" in text(d)
+
+
+def test_signing_out_on_one_console_ends_a_copied_session_on_another(stack, tmp_path):
+    """Two console processes with one secret (two replicas behind a load balancer): a copied
+    cookie opens both until its person signs out on either; then neither (within the check's
+    period, 1 s here); a new sign-in works again."""
+    port = free_port()
+    second = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "BATON_DATA_DIR": str(stack.data),
+        "BATON_CONSOLE_HTTP_PORT": str(port),
+        "BATON_CONSOLE_INTAKE_URL": stack.intake,
+        "BATON_CONSOLE_DELIVERY_URL": stack.delivery,
+        "BATON_CONSOLE_FOLLOWUP_URL": stack.followup,
+        "BATON_CONSOLE_SIGN_OUT_CHECK_SECONDS": "1",
+        "BATON_LOG_LEVEL": "WARNING",
+    }
+    log = open(tmp_path / "second-console.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "baton_console"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        eventually(lambda: httpx.get(f"{second}/signin").status_code == 200, 60, "the second console")
+
+        def sign_in_to(client: httpx.Client) -> None:
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signin").text).group(1)
+            assert client.post("/signin", data={"csrf_token": csrf, "token": stack.tokens["bert"]}).status_code == 303
+
+        with httpx.Client(base_url=stack.console, timeout=30) as a, httpx.Client(base_url=second, timeout=30) as b:
+            sign_in_to(a)
+            b.cookies.set("baton_session", a.cookies["baton_session"])
+            assert b.get("/board").status_code == 200  # the copied cookie opens the other replica
+            page = a.get("/board").text
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            assert a.post("/signout", data={"csrf_token": csrf}).status_code == 303
+            eventually(
+                lambda: b.get("/board").headers.get("location") == "/signin", 15, "the session ended on the other"
+            )
+            b.cookies.clear()
+            sign_in_to(b)  # signing in again after the sign-out works
+            assert b.get("/board").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()

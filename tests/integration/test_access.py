@@ -25,6 +25,7 @@ OWNER_WRITE = {"allow": ("admin", A), "deny": ("ops", "bob", "design", "build")}
 OWNER_READ = {"allow": ("admin", "ops", A), "deny": ("bob", "design", "build")}
 DEPT_WRITE = {"allow": ("admin", "design"), "deny": ("ops", A, "bob", "build")}
 MANAGERS_LIST = {"allow": ("admin", "ops", A, "bob"), "deny": ("design", "build")}
+OPS_READ = {"allow": ("admin", "ops"), "deny": (A, "bob", "design", "build")}
 
 # (service, method, path template, body, who)
 CASES = [
@@ -77,6 +78,14 @@ CASES = [
     ("followup", "GET", "/metrics", None, {"allow": ("admin", "ops"), "deny": (A, "design")}),
     *((service, "GET", "/v1/me", None, {"allow": EVERYONE, "deny": ()}) for service in ("intake", "delivery",
                                                                                       "followup")),
+    # every service's lane of a journey, and its parked events
+    *((service, "GET", "/v1/clients/{client_id}/events", None, OWNER_READ) for service in ("intake", "delivery",
+                                                                                          "followup")),
+    *((service, "GET", "/v1/journeys/{correlation_id}/events", None, OPS_READ) for service in ("intake", "delivery",
+                                                                                          "followup")),
+    *((service, "GET", "/v1/parked", None, OPS_READ) for service in ("intake", "delivery", "followup")),
+    ("intake", "GET", "/v1/me/sign-outs", None, {"allow": EVERYONE, "deny": ()}),
+    ("intake", "POST", "/v1/me/sign-outs", None, {"allow": EVERYONE, "deny": ()}),
 ]
 # {spare_request_id} is the route's {request_id}, {spare_client_id} its {client_id}: other ones of
 # alice's, so cancelling and forgetting spare the first.
@@ -174,7 +183,7 @@ async def world(svc) -> dict[str, str]:
     await eventually(lambda: ok(svc.delivery.get(f"/v1/requests/{rid}/delivery")), what="delivery of the request")
     await eventually(lambda: ok(svc.followup.get(f"/v1/clients/{bob['ids']['client_id']}")), what="bob's relationship")
     return {
-        "client_id": cid, "request_id": rid, "spare_request_id": spare, "work_order_id": design, "build_work_order_id": build,
+        "client_id": cid, "request_id": rid, "correlation_id": rid, "spare_request_id": spare, "work_order_id": design, "build_work_order_id": build,
         "department": "design", "follow_up_id": follow_up, "opportunity_id": opportunities[0]["opportunity_id"],
         "program_id": program, "due": due, "today": today.isoformat(), "bob_client_id": bob["ids"]["client_id"],
         "spare_client_id": spare_client["ids"]["client_id"],

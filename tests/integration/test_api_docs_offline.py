@@ -9,7 +9,6 @@ page that needs a CDN stays blank. With ``CI=true`` a missing browser fails the 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -20,47 +19,20 @@ import pytest
 import uvicorn
 from baton_shared.service.settings import BatonSettings
 
-from tests.conftest import free_port, missing
+from tests.conftest import free_port, headless_chromium
 from tests.integration.services import TEST_TOKENS
-
-CHROMIUM = ("chromium", "chromium-browser", "/usr/bin/chromium")
-CHROMEDRIVER = ("chromedriver", "/usr/bin/chromedriver")
-
-
-def _which(names: tuple[str, ...]) -> str | None:
-    return next((found for name in names if (found := shutil.which(name))), None)
 
 
 @pytest.fixture
 def browser(tmp_path: Path):
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        missing("selenium (the dev extra)")
-    binary, driver = _which(CHROMIUM), _which(CHROMEDRIVER)
-    if not binary or not driver:
-        missing("chromium and chromedriver (apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1000",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        # Offline but for loopback: no name resolves but 127.0.0.1, and anything not on
-        # loopback would go through a proxy that does not exist.
+    # Offline but for loopback: no name resolves but 127.0.0.1, and anything not on
+    # loopback would go through a proxy that does not exist.
+    chrome = headless_chromium(
+        tmp_path / "chromium-profile",
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
         "--proxy-server=http://127.0.0.1:9",
-    ):
-        options.add_argument(flag)
-    chrome = webdriver.Chrome(options=options, service=Service(executable_path=driver))
+        window="1280,1000",
+    )
     try:
         yield chrome
     finally:

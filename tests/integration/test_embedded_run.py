@@ -1,7 +1,6 @@
 """`make run`'s runner: starts nats-server and the services, answers /health, stops cleanly on Ctrl-C."""
 
 import json
-import random
 import signal
 import socket
 import subprocess
@@ -13,27 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, nats_server_binary
+from tests.conftest import free_offset, free_port, nats_server_binary
 
 pytestmark = [pytest.mark.slow, pytest.mark.nats]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def free_offset() -> int:
-    for _ in range(50):
-        offset = random.randint(20_000, 40_000)
-        if all(port_free(8000 + offset + n) for n in range(4)):  # the console and the three services
-            return offset
-    raise RuntimeError("no free ports")
 
 
 def get_json(url: str) -> tuple[int, dict]:

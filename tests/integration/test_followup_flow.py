@@ -67,8 +67,12 @@ async def follow_ups(svc, cid: str, kind: str) -> list[dict]:
     return [f for f in brief["promises_due"] if f["kind"] == kind]
 
 
-async def agenda(svc, manager: str, due_before: str = FAR, position: int | None = None) -> list[dict]:
+async def agenda(
+    svc, manager: str, due_before: str = FAR, position: int | None = None, include: str | None = None
+) -> list[dict]:
     params = {"account_manager": manager, "due_before": due_before, "limit": 200}
+    if include:
+        params["include"] = include
     if position:
         params["min_position"] = position
     r = await svc.followup.get("/v1/agenda", params=params)
@@ -153,10 +157,16 @@ async def test_the_frequency_cap_refuses_then_lets_through_after_30_days(svc, na
     listed = await agenda(svc, "erik", position=first["position"]["seq"])
     assert listed == []  # the next review exists, but the cap would refuse it
     next_review = (await follow_ups(svc, cid, "review"))[0]["follow_up_id"]
+    held = await agenda(svc, "erik", include="held")  # asked for: listed, with the policy's reason
+    assert [(i["follow_up_id"], i["may_contact"], i["not_now_code"]) for i in held] == [
+        (next_review, False, "frequency_cap")
+    ]
+    assert "next contact possible on" in held[0]["not_now"]
     refused = await contact(svc, next_review, expect=409)
     assert refused["refusal"] == "frequency_cap" and "next contact possible on" in refused["detail"]
     svc.clock.now += timedelta(days=31)
     assert [i["follow_up_id"] for i in await agenda(svc, "erik")] == [next_review]
+    assert [(i["may_contact"], i["not_now"]) for i in await agenda(svc, "erik", include="held")] == [(True, None)]
     await contact(svc, next_review)
 
 
@@ -393,7 +403,7 @@ async def test_the_revenue_rank_counted_by_the_database_gives_the_tier_listing_e
             ])
         views = FollowupViews(engine, *(projections[n] for n in (
             "relationships", "follow_ups", "opportunities", "programs", "briefs", "client_profiles", "client_requests",
-            "request_deliveries")))
+            "request_deliveries", "own_events")))
         rules = TierRules(key_share=0.2, key_revenue_threshold=None)
         for i, r in enumerate(revenues):
             revenue = None if r is None else Decimal(r)

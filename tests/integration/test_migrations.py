@@ -102,7 +102,7 @@ def test_the_migrate_command_upgrades_then_checks(tmp_path):
     check = run("migrate", "--check")
     assert check.returncode == 1 and "python -m baton_delivery migrate" in check.stdout
     done = run("migrate")
-    assert done.returncode == 0 and "delivery: database at 0001 (was empty)" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0 and "delivery: database at 0002 (was empty)" in done.stdout, done.stdout + done.stderr
     assert run("migrate", "--check").returncode == 0
     bad = run("migrate", "--sideways")
     assert bad.returncode == 2 and "--sideways" in bad.stderr
@@ -155,7 +155,7 @@ async def test_migrate_waits_for_a_database_that_starts_listening_later(postgres
             rest = (await proc.stdout.read()).decode()
             code = await proc.wait()
         assert code == 0, seen + rest
-        assert "delivery: database at 0001 (was empty)" in rest, seen + rest
+        assert "delivery: database at 0002 (was empty)" in rest, seen + rest
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -134,6 +134,10 @@ async def test_a_service_cannot_read_another_services_replies_and_intake_works_u
             position = created.json()["position"]["seq"]
             read = await intake.get(f"/v1/clients/{client_id}", headers={"Baton-Min-Position": str(position)})
             assert read.status_code == 200 and read.json()["contacts"][0]["email"] == "ida@inbox.example", read.text
+            # and the console's sign-outs (their own stream): counted, then read
+            counted = await intake.post("/v1/me/sign-outs")
+            assert counted.status_code == 200 and counted.json()["sign_outs"] == 1, counted.text
+            assert (await intake.get("/v1/me/sign-outs")).json()["sign_outs"] == 1
             await delivery.flush()
             assert overheard == []
     assert [line for line in node.violations() if "intake" in line.lower() and "permission-probe" not in line] == []

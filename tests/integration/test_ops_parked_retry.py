@@ -87,6 +87,15 @@ async def test_retry_puts_projection_and_reaction_parked_events_back(nats_url, t
         assert sorted(again) == OWNERS
         assert all(again[p["projection"]]["tries"] == p["tries"] + 1 for p in parked)
         assert "newer than this reader" in again["intake.requests"]["error"]
+        # The same, through each service's HTTP API (what the console's ops page shows).
+        over_http = {}
+        for service in (svc.intake, svc.delivery):
+            page = (await service.get("/v1/parked")).json()
+            assert page["total"] == len(page["items"]), page
+            over_http |= {p["ref"]: p for p in page["items"]}
+        assert sorted(over_http) == sorted(f"{o}#{ack.seq}" for o in OWNERS)
+        assert over_http[f"intake.requests#{ack.seq}"]["tries"] == again["intake.requests"]["tries"]
+        assert "newer than this reader" in over_http[f"intake.requests#{ack.seq}"]["error"]
 
         with readers_know_v2():
             one = as_json(await cli("parked", "retry", f"intake.requests#{ack.seq}", "--json"))
@@ -99,6 +108,7 @@ async def test_retry_puts_projection_and_reaction_parked_events_back(nats_url, t
             "intake.timeline": "applied",
         }
         assert as_json(await cli("parked", "list", "--json")) == []
+        assert (await svc.intake.get("/v1/parked")).json()["total"] == 0
 
         # The reaction opened the work order; the projections hold the handoff.
         wo = await svc.delivery.get(f"/v1/work-orders/{newer_id}")

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 pytestmark = pytest.mark.unit
 CLIENT = "11111111-2222-4333-8444-555555555555"
 FOLLOW_UP = "66666666-7777-4888-8999-000000000000"
+HELD = "66666666-7777-4888-8999-000000000001"
 TOKEN = "alice-token-0000000000"
 
 
@@ -60,9 +61,14 @@ class StandIn:
         self.app = FastAPI()
         self.answers: list[tuple[int, dict]] = []
         self.keys: list[str | None] = []
+        self.agenda_asked: list[dict] = []
         self.app.get("/v1/me")(self.me)
         self.app.post("/v1/clients")(self.register)
         self.app.get("/v1/agenda")(self.agenda)
+        self.app.get("/v1/parked")(self.parked)
+        self.sign_outs = 0
+        self.app.get("/v1/me/sign-outs")(self.signed_out)
+        self.app.post("/v1/me/sign-outs")(self.sign_out)
         self.app.post("/v1/follow-ups/{follow_up_id}/contacts")(self.register)
 
     async def me(self, request: Request):
@@ -70,7 +76,7 @@ class StandIn:
             return JSONResponse({"detail": "unknown bearer token"}, status_code=401)
         return {"name": "alice", "role": "account_manager", "department": None}
 
-    async def agenda(self):
+    async def agenda(self, request: Request):
         item = {
             "follow_up_id": FOLLOW_UP,
             "client_id": CLIENT,
@@ -81,6 +87,39 @@ class StandIn:
             "reason": "key account: a review every 30 days",
             "overdue_days": 1,
             "offer_title": None,
+            "may_contact": True,
+            "not_now_code": None,
+            "not_now": None,
+        }
+        held = {
+            **item,
+            "follow_up_id": HELD,
+            "client_name": "Quiet Oy",
+            "tier": "standard",
+            "may_contact": False,
+            "not_now_code": "stopped",
+            "not_now": "the client asked us to stop on 2026-11-02: no contact until their contact policy changes",
+        }
+        self.agenda_asked.append(dict(request.query_params))
+        return {"items": [item, held], "total": 2, "limit": 20, "offset": 0}
+
+    async def signed_out(self):
+        return {"sign_outs": self.sign_outs, "last_at": None}
+
+    async def sign_out(self):
+        self.sign_outs += 1
+        return {"sign_outs": self.sign_outs, "last_at": "2026-12-01T10:00:00+00:00"}
+
+    async def parked(self):
+        item = {
+            "ref": "intake.requests#42",
+            "owner": "intake.requests",
+            "stream": "INTAKE",
+            "seq": 42,
+            "subject": "intake.request.r1.HandoffRequested",
+            "error": "schema version 2 is newer than this reader",
+            "tries": 3,
+            "parked_at": "2026-12-01T10:00:00+00:00",
         }
         return {"items": [item], "total": 1, "limit": 20, "offset": 0}
 
@@ -217,3 +256,53 @@ async def test_a_contact_the_policy_refuses_is_explained_on_the_agenda(console):
     assert "Not recorded." in shown and reason.replace("'", "&#39;") in shown and "kept in the client" in shown
     fragment = await client.get("/agenda?fragment=1")
     assert fragment.text.lstrip().startswith('<section id="agenda"') and "<html" not in fragment.text
+
+
+async def test_the_agenda_says_why_not_for_what_the_policy_holds_back(console):
+    client, stand_in = console
+    await signed_in(client)
+    agenda = await client.get("/agenda")
+    assert stand_in.agenda_asked[-1]["include"] == "held"
+    held = re.search(rf'<li class="card held" id="fu-{HELD}">(.*?)</li>', agenda.text, re.DOTALL).group(1)
+    assert "Not now:" in held and "asked us to stop on 2026-11-02" in held
+    assert "May contact now." not in held and "<form" not in held  # no contact offered while held
+    assert f'action="/follow-ups/{FOLLOW_UP}/contact"' in agenda.text  # the allowed one keeps its form
+
+
+async def test_the_ops_page_lists_each_services_parked_events(console):
+    client, _ = console
+    await signed_in(client)
+    page = await client.get("/ops")
+    assert page.status_code == 200
+    assert page.text.count("Parked events (1)") == 3  # the stand-in answers for all three services
+    assert "intake.requests#42" in page.text and "newer than this reader" in page.text
+    assert "baton parked retry" in page.text  # what to do about one
+
+
+async def test_signing_out_on_one_replica_ends_the_copied_session_on_another(tmp_path):
+    """Two replicas with one secret: a cookie opens both; signing out on one ends it on both."""
+    stand_in = StandIn()
+    secret = Fernet.generate_key().decode()
+
+    def replica() -> FastAPI:
+        settings = ConsoleSettings(secret=secret, data_dir=tmp_path, sign_out_check_seconds=0)
+        return create_app(settings, transport=httpx.ASGITransport(app=stand_in.app))
+
+    a, b = replica(), replica()
+    async with (
+        LifespanManager(a),
+        LifespanManager(b),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://console") as on_a,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=b), base_url="http://console") as on_b,
+    ):
+        await signed_in(on_a)
+        on_b.cookies.set("baton_session", on_a.cookies["baton_session"])  # the cookie, copied
+        assert (await on_b.get("/agenda")).status_code == 200
+        page = await on_a.get("/agenda")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        assert (await on_a.post("/signout", data={"csrf_token": csrf})).status_code == 303
+        assert stand_in.sign_outs == 1
+        answer = await on_b.get("/agenda")
+        assert answer.status_code == 303 and answer.headers["location"] == "/signin"
+        await signed_in(on_b)  # a new session after the sign-out is valid
+        assert (await on_b.get("/agenda")).status_code == 200

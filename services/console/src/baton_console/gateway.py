@@ -144,5 +144,6 @@ class Api:
     async def get(self, service: str, path: str, **params: Any) -> Any:
         return await self.call(service, "GET", path, params=params)
 
-    async def post(self, service: str, path: str, body: Any, key: str | None) -> Any:
-        return await self.call(service, "POST", path, body=body, key=key)
+    async def post(self, service: str, path: str, body: Any, key: str | None, method: str = "POST") -> Any:
+        """A write (POST, or PUT for what replaces a setting), with the form's idempotency key."""
+        return await self.call(service, method, path, body=body, key=key)

@@ -24,6 +24,9 @@ class ConsoleSettings(BaseSettings):
     secret_file: Path | None = Field(None, description="A file holding the Fernet key (compose secret).")
     data_dir: Path = Field(Path(os.environ.get("BATON_DATA_DIR", "var")), description="Where a made-up key is kept.")
     session_hours: float = Field(10, gt=0, le=24 * 7, description="A session ends this long after sign-in.")
+    sign_out_check_seconds: float = Field(
+        5, ge=0, le=300, description="How long a replica trusts that a person has not signed out on another one."
+    )
     api_timeout_seconds: float = Field(10, gt=0, le=120)
     agenda_refresh_seconds: int = Field(3, ge=1, le=300, description="How often an open agenda asks for changes.")
     log_level: str = "INFO"

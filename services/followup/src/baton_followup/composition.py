@@ -52,7 +52,7 @@ def policies_from(settings: FollowupSettings) -> Policies:
 
 
 VIEWS = ("relationships", "follow_ups", "opportunities", "programs", "briefs", "client_profiles", "client_requests",
-         "request_deliveries")
+         "request_deliveries", "own_events")
 
 
 def followup_settings(settings: BatonSettings | None) -> FollowupSettings:

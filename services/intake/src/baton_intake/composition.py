@@ -23,6 +23,7 @@ from baton_intake.application.intake import Clock, utc_now
 from baton_intake.reactions import OpenRequestsForWonOpportunities
 from baton_intake.projections import own_and_foreign
 from baton_intake.projections.views import IntakeViews
+from baton_intake.sign_outs import SignOuts
 
 SERVICE = "intake"
 PUBLISHED = [cls for cls in registry.types() if cls.service == SERVICE]
@@ -75,6 +76,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
     )
     vault = PersonalDataVault(keys, forgotten=forgotten)
     app.state.application = IntakeApplication(runtime.store, clock=clock, vault=vault)
+    app.state.sign_outs = SignOuts(lambda: runtime.nc, replicas=settings.stream_replicas)
     app.state.views = IntakeViews(
         runtime.engine,
         *map(runtime.parts.projection, ("clients", "requests", "timeline", "delivery_progress")),

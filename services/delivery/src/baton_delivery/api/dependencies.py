@@ -22,7 +22,8 @@ from baton_shared.service.http import actor, causation, issued, written
 from baton_delivery.application import DeliveryApplication
 
 __all__ = [
-    "actor", "application", "board_rule", "causation", "department_filter", "escalations_rule", "issued", "manager_filter",
+    "actor", "application", "board_rule", "client_rule", "causation", "department_filter", "escalations_rule", "issued",
+    "manager_filter",
     "request_rule", "today", "views", "work_order_rule", "work_orders_rule", "written",
 ]
 
@@ -90,6 +91,16 @@ async def work_order_rule(work_order_id: str, request: Request, who: Identity = 
     if await views_.current_manager(work_order["client_id"], work_order["account_manager"]) != who.name:
         raise forbidden(who, f"{what}: it belongs to another account manager's client")
     return who
+
+
+@access_rule
+async def client_rule(client_id: str, request: Request, who: Identity = Depends(authenticated)) -> Identity:
+    """Admin, ops, and the client's current account manager (a client delivery has no work for is unknown here)."""
+    views_ = request.app.state.views
+    return await require_manager(
+        request, who, lambda: views_.current_manager(client_id), ("client_managers",),
+        f"read client {client_id}'s delivery events", f"client {client_id} not found in delivery",
+    )
 
 
 @access_rule

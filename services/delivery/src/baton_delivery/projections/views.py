@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from baton_shared.projections.own_events import OwnEventsProjection, read_events
 from baton_shared.projections.sql import json_row
 
 from baton_delivery.projections.client_managers import ClientManagersProjection
@@ -23,11 +24,13 @@ class DeliveryViews:
         work_orders: WorkOrdersProjection,
         requests: RequestDeliveriesProjection,
         managers: ClientManagersProjection,
+        own_events: OwnEventsProjection,
     ) -> None:
         self.engine = engine
         self.wo = work_orders.work_orders
         self.rd = requests.request_deliveries
         self.cm = managers.client_managers
+        self.own = own_events.table
         self._request_of: dict[str, str] = {}
 
     async def request_of(self, work_order_id: str) -> str | None:
@@ -43,6 +46,10 @@ class DeliveryViews:
                 self._request_of.clear()
             self._request_of[work_order_id] = request_id
         return request_id
+
+    async def own_events(self, *, limit: int, offset: int, **key: str) -> tuple[list[dict], int]:
+        """Delivery's events of one client (``client_id=``) or one journey (``correlation_id=``)."""
+        return await read_events(self.engine, self.own, limit=limit, offset=offset, **key)
 
     async def current_manager(self, client_id: str, fallback: str | None = None) -> str | None:
         """The client's current account manager (followed from intake's events), else ``fallback``."""

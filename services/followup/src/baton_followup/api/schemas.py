@@ -92,6 +92,11 @@ class AgendaItem(FollowUpOut):
     offer_kind: str | None
     offer_title: str | None
     overdue_days: int
+    may_contact: bool = Field(description="the contact policy allows a contact now")
+    not_now_code: str | None = Field(
+        description="why not, as a code: do_not_contact | stopped | frequency_cap | cool_down (null when allowed)"
+    )
+    not_now: str | None = Field(description="why not, in words (null when allowed)")
 
 
 class OpportunityOut(View):

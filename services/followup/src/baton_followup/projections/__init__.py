@@ -1,6 +1,8 @@
 """Follow-up's read models: its own (relationships, follow-ups, opportunities, programs,
 briefs) and what it keeps of intake's and delivery's streams."""
 
+from baton_shared.projections.own_events import OwnEventsProjection
+
 from baton_followup.projections.briefs import BriefsProjection
 from baton_followup.projections.client_profiles import ClientProfilesProjection
 from baton_followup.projections.client_requests import ClientRequestsProjection
@@ -15,12 +17,12 @@ def all_projections(suffix: str = ""):
     return [
         RelationshipsProjection(suffix), FollowUpsProjection(suffix), OpportunitiesProjection(suffix),
         ProgramsProjection(suffix), BriefsProjection(suffix), ClientProfilesProjection(suffix),
-        ClientRequestsProjection(suffix), RequestDeliveriesProjection(suffix),
+        ClientRequestsProjection(suffix), RequestDeliveriesProjection(suffix), OwnEventsProjection(suffix),
     ]
 
 
 __all__ = [
     "BriefsProjection", "ClientProfilesProjection", "ClientRequestsProjection", "FollowUpsProjection",
-    "OpportunitiesProjection", "ProgramsProjection", "RelationshipsProjection", "RequestDeliveriesProjection",
+    "OpportunitiesProjection", "OwnEventsProjection", "ProgramsProjection", "RelationshipsProjection", "RequestDeliveriesProjection",
     "all_projections",
 ]

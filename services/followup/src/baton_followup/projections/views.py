@@ -14,6 +14,7 @@ from sqlalchemy import Numeric, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.contracts.intake import ContactPolicy
+from baton_shared.projections.own_events import OwnEventsProjection, read_events
 from baton_shared.projections.sql import json_row
 
 from baton_followup.domain import ContactState, refusal
@@ -54,6 +55,7 @@ class FollowupViews:
         profiles: ClientProfilesProjection,
         requests: ClientRequestsProjection,
         deliveries: RequestDeliveriesProjection,
+        own_events: OwnEventsProjection,
     ) -> None:
         self.engine = engine
         self.rel = relationships.relationships
@@ -64,6 +66,7 @@ class FollowupViews:
         self.prof = profiles.client_profiles
         self.req = requests.client_requests
         self.dlv = deliveries.request_deliveries
+        self.own = own_events.table
 
     async def _one(self, table, column, value) -> dict | None:  # noqa: ANN001
         async with self.engine.connect() as conn:
@@ -77,6 +80,10 @@ class FollowupViews:
         column = table.c[{"follow-up": "follow_up_id", "opportunity": "opportunity_id", "program": "program_id"}[what]]
         async with self.engine.connect() as conn:
             return await conn.scalar(select(table.c.client_id).where(column == item_id))
+
+    async def own_events(self, *, limit: int, offset: int, **key: str) -> tuple[list[dict], int]:
+        """Follow-up's events of one client (``client_id=``) or one journey (``correlation_id=``)."""
+        return await read_events(self.engine, self.own, limit=limit, offset=offset, **key)
 
     # --- single items ------------------------------------------------------------------
 
@@ -119,10 +126,10 @@ class FollowupViews:
             return [json_row(r) for r in rows.mappings()], int(total or 0)
 
     async def agenda(
-        self, account_manager: str | None, due_before: date, now: datetime, limit: int, offset: int
+        self, account_manager: str | None, due_before: date, now: datetime, limit: int, offset: int, held: bool = False
     ) -> tuple[list[dict], int]:
         """Open follow-ups due by ``due_before`` that the policy allows now: key accounts first, then
-        the most overdue."""
+        the most overdue. ``held``: those the policy holds back too, after them, each with why."""
         manager = self.rel.c.account_manager
         query = (
             select(self.fu, manager, self.rel.c.client_name, self.rel.c.tier, self.rel.c.contact_policy,
@@ -139,14 +146,20 @@ class FollowupViews:
         today = now.date()
         items = []
         for r in rows:
-            if refusal(contact_state(r), now, offer_kind=r["offer_kind"] if r["kind"] == "offer" else None):
+            refused = refusal(contact_state(r), now, offer_kind=r["offer_kind"] if r["kind"] == "offer" else None)
+            if refused and not held:
                 continue
             item = json_row(r)
+            item["may_contact"] = refused is None
+            item["not_now_code"] = None if refused is None else refused.code
+            item["not_now"] = None if refused is None else refused.reason
             for hidden in ("contact_policy", "stopped_on", "contact_times", "cool_downs"):
                 item.pop(hidden)
             item["overdue_days"] = max(0, (today - r["due_on"]).days)
             items.append(item)
-        items.sort(key=lambda i: (i["tier"] != "key", -i["overdue_days"], i["due_on"], i["follow_up_id"]))
+        items.sort(
+            key=lambda i: (not i["may_contact"], i["tier"] != "key", -i["overdue_days"], i["due_on"], i["follow_up_id"])
+        )
         return items[offset : offset + limit], len(items)
 
     # --- inputs to decisions -------------------------------------------------------------

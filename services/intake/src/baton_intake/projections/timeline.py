@@ -35,6 +35,7 @@ class TimelineProjection(Projection):
             Column("causation_id", String(64)),
             Column("payload", JSON, nullable=False),
             Index(f"ix_client_timeline{suffix}_order", "client_id", "occurred_at", "seq"),
+            Index(f"ix_client_timeline{suffix}_correlation", "correlation_id", "occurred_at", "seq"),
         )
 
     async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:

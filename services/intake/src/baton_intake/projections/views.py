@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.contracts.intake import CONTACTS_PURPOSE
 from baton_shared.privacy import MemoryKeyStore, PersonalDataVault
+from baton_shared.projections.own_events import read_events
 from baton_shared.projections.sql import json_row
 
 from baton_intake.projections.clients import ClientsProjection
@@ -89,17 +90,12 @@ class IntakeViews:
             return request
 
     async def timeline(self, client_id: str, limit: int, offset: int) -> tuple[list[dict], int]:
-        t = self.timeline_table
-        async with self.engine.connect() as conn:
-            total = await conn.scalar(select(func.count()).select_from(t).where(t.c.client_id == client_id))
-            rows = await conn.execute(
-                select(t)
-                .where(t.c.client_id == client_id)
-                .order_by(t.c.occurred_at, t.c.stream, t.c.seq)
-                .limit(limit)
-                .offset(offset)
-            )
-            items = [json_row(x) for x in rows.mappings()]
+        return await self.own_events(client_id=client_id, limit=limit, offset=offset)
+
+    async def own_events(self, *, limit: int, offset: int, **key: str) -> tuple[list[dict], int]:
+        """Intake's events of one client (``client_id=``) or one journey (``correlation_id=``),
+        contacts opened while the client's key exists."""
+        items, total = await read_events(self.engine, self.timeline_table, limit=limit, offset=offset, **key)
         for item in items:
             payload = item["payload"]
             if item["event_type"] == "ClientRegistered" and isinstance(payload, dict) and payload.get("sealed_contacts"):
@@ -110,7 +106,7 @@ class IntakeViews:
                     payload["contacts_erased"] = True
             elif item["event_type"] == "ClientRegistered" and isinstance(payload, dict) and payload.get("contacts_erased"):
                 payload["contacts"] = []
-        return items, int(total or 0)
+        return items, total
 
 
 def _delivery_summary(row) -> dict:  # noqa: ANN001
