@@ -40,7 +40,7 @@ async def test_migrations_at_head_are_exactly_the_projections_schema(service, en
     if migrations.migrations_dir(service) is None:
         pytest.fail(f"{service} runs but has no migrations (baton_{service}/migrations)")
     before, after = await migrations.upgrade(service, engine)
-    assert before is None and after == migrations._head(service)
+    assert before is None and after == migrations.head_revision(service)
     wanted = service_schema(service)
     async with engine.connect() as conn:
         assert await conn.run_sync(diff, service, wanted) == []
@@ -57,7 +57,7 @@ async def test_a_database_made_before_migrations_is_stamped_then_kept(service, e
     async with engine.begin() as conn:
         await conn.run_sync(service_schema(service).create_all)  # what the runners did before
     before, after = await migrations.upgrade(service, engine)
-    assert before is not None and after == migrations._head(service)
+    assert before is not None and after == migrations.head_revision(service)
     async with engine.connect() as conn:
         assert await conn.run_sync(diff, service, service_schema(service)) == []
 
@@ -80,7 +80,7 @@ async def test_replicas_migrating_at_once_take_turns(postgres_url):
     finally:
         for e in engines:
             await e.dispose()
-    head = migrations._head("delivery")
+    head = migrations.head_revision("delivery")
     assert sorted(r[0] or "" for r in results) == ["", head, head]  # one migrated, two found it done
     assert all(r[1] == head for r in results)
 
@@ -164,7 +164,7 @@ async def test_migrate_waits_for_a_database_that_starts_listening_later(postgres
             relay.close()
     engine = make_engine(postgres_url)
     try:
-        assert await migrations.current("delivery", engine) == migrations._head("delivery")
+        assert await migrations.current("delivery", engine) == migrations.head_revision("delivery")
     finally:
         await engine.dispose()
 

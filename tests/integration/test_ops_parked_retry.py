@@ -37,7 +37,7 @@ def readers_know_v2():
         yield
     finally:
         contracts.HandoffRequested.schema_version = 1
-        registry._upcasters.pop(("HandoffRequested", 1), None)
+        registry.forget_upcaster("HandoffRequested", 1)
 
 
 async def test_retry_puts_projection_and_reaction_parked_events_back(nats_url, tmp_path):

@@ -28,7 +28,7 @@ async def test_a_step_that_times_out_is_tried_again_and_a_real_error_is_raised_a
         if len(calls) < 3:
             raise NatsTimeout()
 
-    await ServiceRuntime._patiently(runtime, "consumer", flaky, first_delay=0.01)
+    await ServiceRuntime.patiently(runtime, "consumer", flaky, first_delay=0.01)
     assert len(calls) == 3
 
     async def broken():
@@ -36,7 +36,7 @@ async def test_a_step_that_times_out_is_tried_again_and_a_real_error_is_raised_a
         raise KeyError("schema")
 
     with pytest.raises(KeyError):
-        await ServiceRuntime._patiently(runtime, "consumer", broken, first_delay=0.01)
+        await ServiceRuntime.patiently(runtime, "consumer", broken, first_delay=0.01)
     assert calls.count("broken") == 1
 
 
@@ -47,4 +47,4 @@ async def test_a_runtime_being_stopped_does_not_wait():
         raise NatsTimeout()
 
     with pytest.raises(NatsTimeout):
-        await ServiceRuntime._patiently(runtime, "consumer", never_ready, first_delay=0.01)
+        await ServiceRuntime.patiently(runtime, "consumer", never_ready, first_delay=0.01)

@@ -4,7 +4,8 @@ import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from baton_shared.projections.runner import is_transient
+from baton_shared import retry
+from baton_shared.retry import is_transient, retry_outages
 
 pytestmark = pytest.mark.unit
 
@@ -31,3 +32,29 @@ def test_errors_in_the_statement_or_the_data_are_not():
     assert not is_transient(wrapped(asyncpg.exceptions.PostgresSyntaxError("syntax error")))
     assert not is_transient(IntegrityError("INSERT", None, AdaptedError("duplicate key")))
     assert not is_transient(ValueError("a bug"))
+
+
+async def test_outages_are_waited_out_past_max_attempts_and_faults_are_given_up(monkeypatch):
+    monkeypatch.setattr(retry, "backoff_seconds", lambda tries: 0)
+    failures: list[int] = []
+
+    def failed(_exc: BaseException, tries: int) -> None:
+        failures.append(tries)
+
+    outages = iter([ConnectionRefusedError(111, "refused")] * 5)
+
+    async def through_an_outage() -> None:
+        outage = next(outages, None)
+        if outage is not None:
+            raise outage
+
+    assert await retry_outages(through_an_outage, max_attempts=2, on_failure=failed, between=lambda: None)
+    assert failures == [1, 2, 3, 4, 5]
+
+    failures.clear()
+
+    async def a_bug() -> None:
+        raise ValueError("a bug")
+
+    assert not await retry_outages(a_bug, max_attempts=3, on_failure=failed, between=lambda: None)
+    assert failures == [1, 2, 3]

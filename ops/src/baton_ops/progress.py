@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from baton_ops.cli import errors
+from baton_ops.terminal import errors
 
 
 @contextmanager

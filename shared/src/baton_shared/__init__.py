@@ -9,5 +9,6 @@ A library, not an app: it has no entry points. Services build on it:
 - ``eventstore``: the JetStream event store (and an in-memory fake for tests);
 - ``projections``: the runner that folds a stream into SQL read models;
 - ``reactions``: the runner for cross-service policies;
-- ``service``: settings, logging, metrics, health and AsyncAPI wiring.
+- ``observability``: structured logs and Prometheus metrics, for every layer;
+- ``service``: settings, health, HTTP and AsyncAPI wiring.
 """

@@ -32,16 +32,22 @@ from pathlib import Path
 import orjson
 from nats.aio.client import Client as NATS
 
+from baton_shared.contracts.intake import ClientForgotten
 from baton_shared.contracts.streams import check_token, stream_for
 from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore.port import ConcurrencyConflict, EventStore, NewEvent
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
 from baton_shared.eventstore.reader import read_stream
-from baton_shared.service.logging import get_logger
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.forgotten")
 RECORD_ACTOR = "record-of-forgotten-clients"
 IN_FLIGHT = 64  # keys destroyed or events appended at once when the record is applied
+
+
+class ForgettingUnavailable(Exception):
+    """The record of forgotten clients could not be written. A key is destroyed only once
+    its client is recorded, so nothing was destroyed: asking again is safe."""
 
 
 class ForgottenClients:
@@ -58,7 +64,13 @@ class ForgottenClients:
     async def add(self, client_id: str) -> None:
         """Record the client as forgotten; on disk (fsynced) when this returns."""
         check_token(client_id, "client id")
-        await asyncio.to_thread(self._write, client_id)
+        try:
+            await asyncio.to_thread(self._write, client_id)
+        except OSError as exc:  # a full disk, a lost volume, a file where the folder should be
+            log.error("the record of forgotten clients could not be written", folder=str(self.folder), error=repr(exc))
+            raise ForgettingUnavailable(
+                f"the record of forgotten clients could not be written ({type(exc).__name__})"
+            ) from exc
         self._known.add(client_id)
 
     async def read(self) -> set[str]:
@@ -135,10 +147,8 @@ async def forgotten_in_log(nc: NATS) -> set[str]:
 async def record_in_log(store: EventStore, client_id: str, attempts: int = 5) -> bool:
     """Append ``ClientForgotten`` for a recorded client whose log lacks it. Nothing for a
     client the log does not know (nothing sealed of theirs is in it). True if appended."""
-    from baton_shared.contracts.intake import ClientForgotten
-
     for _ in range(attempts):
-        history = await store.load("client", client_id)
+        history = await store.history("client", client_id)
         types = {e.envelope.event_type for e in history.events}
         if "ClientRegistered" not in types or "ClientForgotten" in types:
             return False

@@ -24,15 +24,22 @@ import base64
 import hashlib
 import os
 import secrets
-from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, ConfigDict
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from baton_shared.contracts.sealed import SealedData
+from baton_shared.contracts.streams import check_token
+from baton_shared.eventstore.port import EventStoreUnavailable
+from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
+
+from baton_shared.lru import LRUCache
 
 if TYPE_CHECKING:
     from baton_shared.forgotten import ForgottenClients
@@ -40,18 +47,6 @@ if TYPE_CHECKING:
 KEYS_STREAM = "CLIENT_KEYS"
 KEYS_SUBJECT_ROOT = "client_keys"
 HELD_PER_REQUEST = 256  # subjects in one batched direct get (the server caps a request's subjects)
-ERASED = "[erased]"
-
-
-class SealedData(BaseModel):
-    """Ciphertext inside an event payload: only the client's data key opens it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    alg: Literal["A256GCM"] = "A256GCM"
-    key_id: str  # the client whose data key sealed it
-    nonce: str  # base64
-    ciphertext: str  # base64, tag included
 
 
 class KeyUnavailable(Exception):
@@ -211,15 +206,11 @@ class JetStreamKeyStore:
 
     @staticmethod
     def subject(client_id: str) -> str:
-        from baton_shared.contracts.streams import check_token
-
         return f"{KEYS_SUBJECT_ROOT}.{check_token(client_id, 'client id')}"
 
     async def _ensure(self) -> None:
         if self._ready:
             return
-        from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
-
         nc, wanted = self._nc(), keys_stream_config(self.replicas)
         try:
             info = await js_api(nc, f"STREAM.INFO.{KEYS_STREAM}")
@@ -239,11 +230,6 @@ class JetStreamKeyStore:
     async def _request(self, subject: str, body: bytes, headers: dict[str, str] | None = None) -> Any:
         """A request to the key stream. No answer (no responders while the stream elects a
         leader, a timeout) is an outage of the log: 503, retry; not a 500."""
-        from nats.errors import NoRespondersError
-        from nats.errors import TimeoutError as NatsTimeout
-
-        from baton_shared.eventstore.port import EventStoreUnavailable
-
         try:
             return await self._nc().request(subject, body, timeout=self.timeout, headers=headers)
         except (NoRespondersError, NatsTimeout) as exc:
@@ -319,8 +305,6 @@ class JetStreamKeyStore:
         return key
 
     async def destroy(self, client_id: str) -> bool:
-        from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
-
         destroyed = False
         while (stored := await self._stored(client_id)) is not None:
             try:
@@ -351,20 +335,13 @@ class PersonalDataVault:
     def __init__(self, keys: ClientKeyStore, cache_size: int = 4096, forgotten: ForgottenClients | None = None) -> None:
         self.keys = keys
         self.forgotten = forgotten
-        self._cache: OrderedDict[str, bytes] = OrderedDict()
-        self._cache_size = cache_size
-
-    def _remember(self, client_id: str, key: bytes) -> None:
-        self._cache[client_id] = key
-        self._cache.move_to_end(client_id)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._keys_held: LRUCache[str, bytes] = LRUCache(cache_size)
 
     async def seal(self, client_id: str, purpose: str, value: Any) -> SealedData:
-        key = self._cache.get(client_id)
+        key = self._keys_held.get(client_id)
         if key is None:
             key = await self.keys.create(client_id)
-            self._remember(client_id, key)
+            self._keys_held.put(client_id, key)
         return seal(key, client_id, purpose, value)
 
     async def open(self, purpose: str, sealed: SealedData | dict | None) -> Any | None:
@@ -375,12 +352,12 @@ class PersonalDataVault:
             sealed = SealedData.model_validate(sealed)
         if self.forgotten is not None and self.forgotten.holds(sealed.key_id):
             return None
-        key = self._cache.get(sealed.key_id)
+        key = self._keys_held.get(sealed.key_id)
         if key is None:
             key = await self.keys.get(sealed.key_id)
             if key is None:
                 return None
-            self._remember(sealed.key_id, key)
+            self._keys_held.put(sealed.key_id, key)
         return unseal(key, purpose, sealed)
 
     async def forget(self, client_id: str) -> bool:
@@ -388,7 +365,7 @@ class PersonalDataVault:
         destroy its key; whether there was a key."""
         if self.forgotten is not None:
             await self.forgotten.add(client_id)
-        self._cache.pop(client_id, None)
+        self._keys_held.drop(client_id)
         destroyed = await self.keys.destroy(client_id)
-        self._cache.pop(client_id, None)
+        self._keys_held.drop(client_id)
         return destroyed

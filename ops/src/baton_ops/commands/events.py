@@ -12,9 +12,11 @@ from baton_shared.contracts import STREAMS
 from baton_shared.contracts.streams import check_token
 
 from baton_ops.catalogue import NothingFound, service_names, services
-from baton_ops.cli import console, emit_json, events_app, run
+from baton_ops.terminal import console, emit_json, run
 from baton_ops.event_log import LoggedEvent, head_of, last_events, read_events, summary
 from baton_ops.journey import client_events
+
+events_app = typer.Typer(help="Events in the log.", no_args_is_help=True)
 
 
 def event_table(title: str, events: list[LoggedEvent]) -> Table:

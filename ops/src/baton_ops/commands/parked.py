@@ -11,8 +11,10 @@ from baton_shared.projections.checkpoints import parked_events, unpark
 from baton_shared.projections.sql import make_engine
 
 from baton_ops.catalogue import NothingFound, UsageError, find_owner, service_names, services
-from baton_ops.cli import console, emit_json, parked_app, run
+from baton_ops.terminal import console, emit_json, run
 from baton_ops.retry import retry_one
+
+parked_app = typer.Typer(help="Events a projection or reaction gave up on.", no_args_is_help=True)
 
 
 def parse_ref(ref: str) -> tuple[str, int]:

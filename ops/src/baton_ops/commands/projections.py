@@ -14,10 +14,12 @@ from baton_shared.contracts import stream_for
 from baton_shared.projections.checkpoints import checkpoints
 from baton_shared.projections.sql import make_engine
 
-from baton_ops.cli import console, emit_json, errors, projections_app, run
+from baton_ops.terminal import console, emit_json, errors, run
 from baton_ops.catalogue import NothingFound, UsageError, find_projection, projections_of, service_names, services
 from baton_ops.event_log import seq_before, stream_info
 from baton_ops.progress import progress as _progress
+
+projections_app = typer.Typer(help="The services' projections.", no_args_is_help=True)
 
 
 async def stored_at(nc, stream: str, seq: int) -> datetime | None:

@@ -8,8 +8,10 @@ from rich.table import Table
 from baton_shared.eventstore.provisioning import js_api
 
 from baton_ops.catalogue import services
-from baton_ops.cli import app, console, emit_json, run
+from baton_ops.terminal import console, emit_json, run
 from baton_ops.event_log import stream_info
+
+app = typer.Typer()  # ``baton streams``, registered at the top by baton_ops.cli
 
 
 @app.command("streams")

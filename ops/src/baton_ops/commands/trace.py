@@ -11,9 +11,11 @@ from baton_shared.journey_picture import render_html, render_svg
 from rich.table import Table
 
 from baton_ops.catalogue import NothingFound, UsageError
-from baton_ops.cli import app, console, emit_json, run
+from baton_ops.terminal import console, emit_json, run
 from baton_ops.event_log import LoggedEvent, summary
 from baton_ops.journey import journey_events, picture_events, scan_for
+
+app = typer.Typer()  # ``baton trace``, registered at the top by baton_ops.cli
 
 
 def in_order(events: list[LoggedEvent]) -> list[LoggedEvent]:

@@ -30,9 +30,11 @@ from baton_shared.eventstore.provisioning import ensure_stream
 from baton_shared.eventstore.reader import read_stream
 
 from baton_ops.catalogue import UsageError, service_names
-from baton_ops.cli import app, console, emit_json, errors, run
+from baton_ops.terminal import console, emit_json, errors, run
 from baton_ops.event_log import seq_before, stream_info
 from baton_ops.progress import progress
+
+app = typer.Typer()  # ``baton export`` and ``baton import``, registered at the top by baton_ops.cli
 
 
 @app.command("export")

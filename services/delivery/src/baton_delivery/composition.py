@@ -6,9 +6,8 @@ import functools
 
 from baton_shared.contracts import intake as intake_contracts
 from baton_shared.contracts import registry
-from baton_shared.eventstore.lazy import LazyEventStore
 from baton_shared.service.app import create_service_app
-from baton_shared.service.logging import configure_logging
+from baton_shared.observability.logging import configure_logging
 from baton_shared.service.parts import Runners, ServiceParts
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import BatonSettings
@@ -18,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_delivery.api import routers
 from baton_delivery.application import DeliveryApplication
 from baton_delivery.application.delivery import Clock, utc_now
-from baton_delivery.handlers import FollowIntakeRequests
 from baton_delivery.projections import all_projections
+from baton_delivery.reactions import FollowIntakeRequests
 from baton_delivery.projections.views import DeliveryViews
 from baton_delivery.scheduler import OverdueScheduler
 
@@ -50,7 +49,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     background = []
     runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings), background=background)
     views = DeliveryViews(runtime.engine, *map(runtime.parts.projection, ("work_orders", "request_deliveries", "client_managers")))
-    application = DeliveryApplication(LazyEventStore(runtime), views, clock=clock)
+    application = DeliveryApplication(runtime.store, views, clock=clock)
     scheduler = OverdueScheduler(application, views, settings.overdue_check_seconds)
     if run_scheduler:
         background.append(scheduler.run_forever)

@@ -7,9 +7,8 @@ import functools
 from baton_shared.contracts import delivery as delivery_contracts
 from baton_shared.contracts import intake as intake_contracts
 from baton_shared.contracts import registry
-from baton_shared.eventstore.lazy import LazyEventStore
 from baton_shared.service.app import create_service_app
-from baton_shared.service.logging import configure_logging
+from baton_shared.observability.logging import configure_logging
 from baton_shared.service.parts import Runners, ServiceParts
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import BatonSettings
@@ -19,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_followup import catalogue
 from baton_followup.api import routers
 from baton_followup.application import Clock, FollowupApplication, Policies, utc_now
-from baton_followup.handlers import FollowDeliveryAcceptance, FollowIntakeClients
+from baton_followup.reactions import FollowDeliveryAcceptance, FollowIntakeClients
 from baton_followup.projections import all_projections
 from baton_followup.projections.views import FollowupViews
 from baton_followup.scheduler import FollowUpPlanner
@@ -91,7 +90,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     background = []
     runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings), background=background)
     views = FollowupViews(runtime.engine, *map(runtime.parts.projection, VIEWS))
-    application = FollowupApplication(LazyEventStore(runtime), views, policies, clock=clock)
+    application = FollowupApplication(runtime.store, views, policies, clock=clock)
     planner = FollowUpPlanner(application, views, settings.followup_reactivation_after_days, settings.followup_planner_seconds)
     if run_planner:
         background.append(planner.run_forever)

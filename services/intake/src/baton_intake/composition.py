@@ -7,11 +7,10 @@ import functools
 from baton_shared.contracts import followup as followup_contracts
 from baton_shared.contracts import intake as contracts
 from baton_shared.contracts import registry
-from baton_shared.eventstore.lazy import LazyEventStore
 from baton_shared.forgotten import ForgottenClients, reapply_forgetting
 from baton_shared.privacy import JetStreamKeyStore, PersonalDataVault, load_master_key
 from baton_shared.service.app import create_service_app
-from baton_shared.service.logging import configure_logging
+from baton_shared.observability.logging import configure_logging
 from baton_shared.service.parts import Runners, ServiceParts
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import BatonSettings, secret_value
@@ -21,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_intake.api import routers
 from baton_intake.application import IntakeApplication
 from baton_intake.application.intake import Clock, utc_now
-from baton_intake.handlers import OpenRequestsForWonOpportunities
 from baton_intake.projections import own_and_foreign
+from baton_intake.reactions import OpenRequestsForWonOpportunities
 from baton_intake.projections.views import IntakeViews
 
 SERVICE = "intake"
@@ -75,7 +74,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
         lambda: runtime.nc, load_master_key(secret_value(settings.master_key), settings.data_dir), replicas=settings.stream_replicas
     )
     vault = PersonalDataVault(keys, forgotten=forgotten)
-    app.state.application = IntakeApplication(LazyEventStore(runtime), clock=clock, vault=vault)
+    app.state.application = IntakeApplication(runtime.store, clock=clock, vault=vault)
     app.state.views = IntakeViews(
         runtime.engine,
         *map(runtime.parts.projection, ("clients", "requests", "timeline", "delivery_progress")),

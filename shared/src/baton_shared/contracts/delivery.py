@@ -18,8 +18,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from baton_shared.contracts.registry import registry
 from baton_shared.events.envelope import DomainEvent
+from baton_shared.events.registry import EventRegistry
+
+registry = EventRegistry()  # delivery's contracts; ``contracts.registry`` knows them all
 
 
 # The request's handover states.

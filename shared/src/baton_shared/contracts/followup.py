@@ -13,8 +13,10 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from baton_shared.contracts.intake import Channel, ContactPolicy
-from baton_shared.contracts.registry import registry
 from baton_shared.events.envelope import DomainEvent
+from baton_shared.events.registry import EventRegistry
+
+registry = EventRegistry()  # followup's contracts; ``contracts.registry`` knows them all
 
 Tier = Literal["key", "standard"]
 FollowUpKind = Literal[

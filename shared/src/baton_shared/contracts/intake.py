@@ -12,9 +12,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from baton_shared.contracts.registry import registry
+from baton_shared.contracts.sealed import SealedData
 from baton_shared.events.envelope import DomainEvent
-from baton_shared.privacy import SealedData
+from baton_shared.events.registry import EventRegistry
+
+registry = EventRegistry()  # intake's contracts; ``contracts.registry`` knows them all
 
 Segment = Literal["B2B", "B2C"]
 Channel = Literal["phone", "email", "meeting", "sms", "chat", "letter"]

@@ -39,6 +39,17 @@ class EventRegistry:
         self._types[cls.event_type] = cls
         return cls
 
+    def include(self, other: EventRegistry) -> None:
+        """Know ``other``'s event types and upcasters too (one registry made of several)."""
+        for cls in other.types():
+            self.register(cls)
+        for (event_type, from_version), step in other._upcasters.items():
+            self.upcaster(event_type, from_version)(step)
+
+    def forget_upcaster(self, event_type: str, from_version: int) -> None:
+        """Undo ``upcaster`` (a test that played a newer reader)."""
+        self._upcasters.pop((event_type, from_version), None)
+
     def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
         """Declare how version ``from_version`` of ``event_type`` becomes ``from_version + 1``."""
 

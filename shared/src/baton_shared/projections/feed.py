@@ -33,9 +33,9 @@ from baton_shared.projections.runner import (
     PROJECTION_ACK_DELAY_SECONDS,
     ProjectionRunner,
     apply_together,
-    retry_outages,
+    retry_batch,
 )
-from baton_shared.service.logging import get_logger
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.projection")
 
@@ -142,7 +142,7 @@ class ProjectionFeed(DurableWorker):
         await apply_together(self.members, raws, self._nc)
 
     async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
-        if await retry_outages(self, lambda: self.apply(raws), self.members, self.max_attempts):
+        if await retry_batch(self, lambda: self.apply(raws), self.members, self.max_attempts):
             return
         # Not an outage: each projection on its own, parking what it cannot fold.
         for member in self.members:

@@ -30,10 +30,8 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-import asyncpg
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.contracts.streams import StreamSpec
@@ -55,47 +53,19 @@ from baton_shared.projections.checkpoints import (
     metadata as checkpoint_metadata,
 )
 from baton_shared.projections.sql import write_transaction
-from baton_shared.service import metrics
-from baton_shared.service.logging import get_logger
+from baton_shared.observability import metrics
+from baton_shared.retry import Outage, is_transient
+from baton_shared.retry import retry_outages as retry
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.projection")
 
 ProgressCallback = Callable[[int, int], None]  # (position, end)
 
 
-_CONNECTION_FAILURES = (
-    ConnectionError,
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.exceptions.PostgresConnectionError,  # closed in the middle of an operation, failed to connect
-    asyncpg.exceptions.CannotConnectNowError,  # the server is starting or shutting down
-    asyncpg.exceptions.TooManyConnectionsError,
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Outages to wait out, as opposed to an event the code cannot fold."""
-    if isinstance(exc, IntegrityError):
-        return False
-    if isinstance(exc, (OperationalError, InterfaceError, *_CONNECTION_FAILURES)):
-        return True
-    if not isinstance(exc, DBAPIError):
-        return False
-    if exc.connection_invalidated:
-        return True
-    # A connection that failed while being made is not "invalidated" (it never was one):
-    # seen in the fault test as a 500 when PostgreSQL reset a connection during connect.
-    cause, depth = exc.orig, 0
-    while cause is not None and depth < 5:
-        if isinstance(cause, _CONNECTION_FAILURES):
-            return True
-        cause, depth = cause.__cause__, depth + 1
-    return False
-
-
 # A projection's position is its checkpoint, stored with its rows: its consumer's
 # acknowledgements only spare redeliveries, so they are sent a quarter second apart
-# at most (see LaterAck), not one per batch.
+# at most (see DeferredAckAll), not one per batch.
 PROJECTION_ACK_DELAY_SECONDS = 0.25
 
 
@@ -172,6 +142,22 @@ class ProjectionRunner(DurableWorker):
             )
         return self._stored
 
+    async def notice_went_back(self) -> bool:
+        """Look at the stored checkpoint: found behind what this runner stored, apply the log
+        again from it (True). The service's periodic tick calls this, so a projection that
+        gets no event repairs a lost commit within seconds rather than at its next write."""
+        if self._nc is None:
+            return False  # not reading the log yet: its catch-up starts from the stored checkpoint anyway
+        async with self._lock:
+            believed = self._stored
+            stored = await self._reload_stored()
+            if stored >= believed:
+                self.position = max(self.position, stored)  # a replica sharing the database moved it on
+                return False
+            self.position = stored
+        await self.catch_up(self._nc)
+        return True
+
     # --- applying ------------------------------------------------------------
 
     async def apply(self, raws: Sequence[RawEvent]) -> int:
@@ -196,7 +182,7 @@ class ProjectionRunner(DurableWorker):
     async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
         """Apply with retries: outages are waited out (forever, with backoff); an
         event that keeps failing is parked and the rest of the batch goes on."""
-        if await retry_outages(self, lambda: self.apply(raws), [self], self.max_attempts):
+        if await retry_batch(self, lambda: self.apply(raws), [self], self.max_attempts):
             return
         for raw in raws:
             try:
@@ -228,9 +214,8 @@ class ProjectionRunner(DurableWorker):
     ) -> int:
         """Apply everything from the checkpoint to ``until`` (default: the head now).
 
-        Batches are decoded and written one after the other. (Decoding the next batch
-        while the database writes this one was tried: 8 % slower on this 2-core machine,
-        where PostgreSQL and nats-server want the other core meanwhile.)"""
+        Batches are decoded and written one after the other (decoding the next one meanwhile
+        was tried and was slower: PostgreSQL and nats-server want the other core)."""
         applied = 0
         self.reads_log_with(nc)
         async for batch in read_stream(
@@ -405,6 +390,14 @@ async def apply_together(
         for runner in runners:
             await held.enter_async_context(runner._lock)
         while True:
+            if not all(runner._follows_on(raws) for runner in runners):
+                # A hole before or inside the batch (a checkpoint moved, deliveries split between
+                # replicas): never applied over. The log fills it; a read of it that came back
+                # short (a lagging replica) is tried again later, nothing applied meanwhile.
+                by_seq = {raw.seq: raw for raw in (*raws, *await _read_through(runners, raws, nc or runners[0]._nc))}
+                raws = [by_seq[seq] for seq in sorted(by_seq)]
+                if not all(runner._follows_on(raws) for runner in runners):
+                    raise LogReadShort(f"{[r.key for r in runners]}: the log read up to {raws[-1].seq} left a hole")
             plans = []
             for runner in runners:
                 fresh = [raw for raw in raws if raw.seq > runner.position]
@@ -433,8 +426,7 @@ async def apply_together(
             except CheckpointMoved:
                 for runner, *_ in plans:
                     runner.position = await runner._reload_stored()
-                raws = [*await _read_between(runners, raws, nc or runners[0]._nc), *raws]
-                continue
+                continue  # what lies between the stored checkpoint and the batch is read above
             for runner, last, _events, parked in plans:
                 runner.applied_to(last, parked)
             break
@@ -448,46 +440,41 @@ class CheckpointBehindBatch(RuntimeError):
     """A checkpoint is behind the batch in hand and there is no connection to read the log with."""
 
 
-async def _read_between(
+class LogReadShort(Outage):
+    """The log, read to fill a hole before or inside a batch, still left one: the replica that
+    answered lags. Waited out like an outage."""
+
+
+async def _read_through(
     runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent], nc: NATS | None
 ) -> list[RawEvent]:
-    """What the log holds between the lowest runner's position and the first event of ``raws``."""
-    lowest, first = min(r.position for r in runners), min(r.seq for r in raws)
-    if lowest + 1 >= first:
-        return []
+    """What the log holds from the lowest runner's position to the last event of ``raws``."""
+    lowest, last = min(r.position for r in runners), max(r.seq for r in raws)
     if nc is None:
-        raise CheckpointBehindBatch(f"{[r.key for r in runners]} at {lowest}, batch from {first}: no log to read")
-    between: list[RawEvent] = []
-    async for batch in read_stream(nc, runners[0].spec.name, start_seq=lowest + 1, end_seq=first - 1):
-        between.extend(batch)
-    return between
+        raise CheckpointBehindBatch(f"{[r.key for r in runners]} at {lowest}, batch to {last}: no log to read")
+    through: list[RawEvent] = []
+    async for batch in read_stream(nc, runners[0].spec.name, start_seq=lowest + 1, end_seq=last):
+        through.extend(batch)
+    return through
 
 
-async def retry_outages(
+async def retry_batch(
     worker: DurableWorker,
     attempt: Callable[[], Awaitable[object]],
     runners: Sequence[ProjectionRunner],
     max_attempts: int,
 ) -> bool:
-    """Run ``attempt`` until it succeeds (True). Outages are waited out, forever, with
-    backoff; any other failure is tried ``max_attempts`` times (then False: the caller
-    applies the batch piece by piece and parks). Each failure is recorded on ``runners``."""
-    tries = 0
-    while True:
-        try:
-            await attempt()
-        except Exception as exc:  # noqa: BLE001 - classified below
-            tries += 1
-            error = f"{type(exc).__name__}: {exc}"[:500]
-            for runner in runners:
-                runner.last_error = error
-                metrics.PROJECTION_FAILURES.labels(runner.key).inc()
-            log.warning("projection batch failed", projections=[r.key for r in runners], attempt=tries, error=error)
-            if not is_transient(exc) and tries >= max_attempts:
-                return False
-            await asyncio.sleep(min(0.1 * 2**tries, 5.0))
-            worker.give_up_if_stopping()
-        else:
-            for runner in runners:
-                runner.last_error = None
-            return True
+    """``retry.retry_outages`` for a batch of ``runners``: each failure is recorded on them."""
+
+    def failed(exc: BaseException, tries: int) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        for runner in runners:
+            runner.last_error = error
+            metrics.PROJECTION_FAILURES.labels(runner.key).inc()
+        log.warning("projection batch failed", projections=[r.key for r in runners], attempt=tries, error=error)
+
+    succeeded = await retry(attempt, max_attempts=max_attempts, on_failure=failed, between=worker.give_up_if_stopping)
+    if succeeded:
+        for runner in runners:
+            runner.last_error = None
+    return succeeded

@@ -3,9 +3,8 @@
 aiosqlite runs every sqlite3 call in its connection's thread, and SQLAlchemy's adapter
 makes a call of each step: create the cursor, execute, fetch the rows, close the
 cursor. Each is a round trip (queue to the thread, a future back through the event
-loop's self-pipe). Profiled under intake's live projections at 1,000 events/s, those
-round trips, not SQLite, were where a batch's time went: ~12 of them per projection
-transaction, the event loop idle in between.
+loop's self-pipe), and those round trips, not SQLite, were where a projection
+transaction's time went.
 
 ``OneHopCursor`` does the whole statement in one call in the connection's thread
 (cursor, execute, fetch, close) and keeps what SQLAlchemy reads afterwards
@@ -15,22 +14,15 @@ against (SQLAlchemy 2.x); otherwise the stock cursor stays. Server-side cursors 
 in Baton) keep the stock path.
 
 Where a statement runs is a setting (``BATON_SQLITE_STATEMENTS``), because the answer
-depends on the machine. A hop costs CPU (a queue, a futex wake-up, a self-pipe write and
-an epoll wake per statement) and, when the loop is busy, waits for the GIL (up to the
-5 ms switch interval) while other work runs; but SQLite's own work then runs beside the
-loop, on another core. Measured on a 2-core box (30 Nov 2026, two to four runs each):
+depends on the machine: a hop costs CPU and, when the loop is busy, waits for the GIL;
+but SQLite's own work then runs beside the loop, on another core (figures:
+docs/architecture.md, "Performance").
 
-- ``loop`` (the default): statements on the event loop's thread. With every service
-  and NATS on the box (the embedded run), handoffs at 200/s completed with p99
-  17–34 ms, and the live lag p99 at 1,000 events/s was 5.7–6.8 ms. Writes to one
-  process alone: intake / delivery / follow-up 1,883–1,993 / 1,647–1,688 / 1,642–2,276
-  per s;
-- ``thread``: one hop each. Handoffs at 200/s p99 31–135 ms, live lag p99 7.5–9.1 ms;
-  but writes to one process alone 2,598 / 1,840 / 2,160 per s (SQLite's work on the
-  spare core). For a box where a SQLite service has cores to itself;
+- ``loop`` (the default): statements on the event loop's thread; best when every
+  service and NATS share the box (the embedded run);
+- ``thread``: one hop each; for a box where a SQLite service has cores to itself;
 - ``auto``: ``thread`` while the machine has more than half a core idle (``/proc/stat``,
-  sampled every half second), ``loop`` otherwise. At 200 handoffs/s the box sat near
-  that line and the rule flapped: p99 24–81 ms.
+  sampled every half second), ``loop`` otherwise (it flaps near that line).
 
 Two things never block the loop, and always hop:
 
@@ -45,13 +37,8 @@ Two things never block the loop, and always hop:
   catch-up batch, a rebuild) runs in the thread.
 
 Commits and rollbacks run on the loop too (the stock adapter hops for each, and a
-pooled connection is rolled back on every return). A commit that checkpoints the WAL
-(every ~1,000 pages) writes and syncs the database file meanwhile: measured over
-20,000 transactions of a 2 KB row, p99.9 0.65 ms, at most 6 ms.
-
-Measured per projection-shaped transaction (select, upsert, checkpoint update, commit)
-plus a read on a pooled connection: 1,170–1,370 µs of CPU with a hop per statement,
-530 µs on the loop (``bench/sqlite_bench.py``, which forces the loop).
+pooled connection is rolled back on every return); a commit that checkpoints the WAL
+writes and syncs the database file meanwhile, briefly (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -63,7 +50,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from baton_shared.service.logging import get_logger
+from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.sqlite")
 OneHopCursor: type | None = None  # set by install()

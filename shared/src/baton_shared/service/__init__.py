@@ -1,2 +1,2 @@
-"""Service wiring shared by every Baton service: settings, logging, metrics,
+"""Service wiring shared by every Baton service: settings,
 health, AsyncAPI, read-your-writes, and the app factory."""

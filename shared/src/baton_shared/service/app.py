@@ -30,9 +30,10 @@ from sqlalchemy.exc import DBAPIError
 from baton_shared.domain.errors import DomainRuleViolation, NotFound
 from baton_shared.events.envelope import DomainEvent
 from baton_shared import idempotency
-from baton_shared.eventstore.port import AppendUnconfirmed, ConcurrencyConflict, EventStoreUnavailable
-from baton_shared.projections.runner import is_transient
-from baton_shared.service import metrics
+from baton_shared.eventstore.port import AppendUnconfirmed, ConcurrencyConflict, EventStoreUnavailable, LogBehind
+from baton_shared.forgotten import ForgettingUnavailable
+from baton_shared.retry import is_transient
+from baton_shared.observability import metrics
 from baton_shared.service.access import (
     ACCOUNT_MANAGER,
     DEPARTMENT,
@@ -47,8 +48,8 @@ from baton_shared.service.api_docs import install_api_docs
 from baton_shared.service.asyncapi import asyncapi_document
 from baton_shared.service.compiled_routes import compile_routes
 from baton_shared.service.http import View
-from baton_shared.service import problems, validation
-from baton_shared.service.logging import get_logger
+from baton_shared.service import problems, validation, write_guard
+from baton_shared.observability.logging import get_logger
 from baton_shared.service.runtime import ServiceRuntime
 from baton_shared.service.settings import shown_url
 
@@ -66,7 +67,8 @@ class Me(BaseModel):
 def _host_and_port(url) -> str | None:
     """Where the connection goes, without the credentials a URL may carry."""
     return f"{url.hostname}:{url.port}" if url else None
-CORRELATION_HEADER = "X-Correlation-Id"
+
+
 _CORRELATION = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -74,8 +76,8 @@ class CorrelationAndMetrics:
     """Correlation id, metrics and the request log line, as a pure ASGI middleware.
 
     Not ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware`` runs the app in
-    a task group with memory streams per request, about 15 % of a write command's
-    CPU when profiled (bench/README); this wraps ``send`` and nothing else."""
+    a task group with memory streams per request, a large share of a write command's
+    CPU (docs/architecture.md, "Performance"); this wraps ``send`` and nothing else."""
 
     def __init__(self, app, service: str) -> None:  # noqa: ANN001
         self.app = app
@@ -177,9 +179,9 @@ def create_service_app(
     service = runtime.service
     asyncapi = asyncapi_document(service, published, consumed, nats_url=shown_url(runtime.settings.nats_url))
 
-    idempotency.install(app, runtime.settings.max_body_bytes)  # body limit, Idempotency-Key
+    write_guard.install(app, runtime.settings.max_body_bytes)  # body limit, Idempotency-Key
     validation.register(app)  # 422s whose detail can always be encoded
-    problems.document(app)  # after idempotency's: the answers of every operation, with their schemas
+    problems.document(app)  # after the write guard's: the answers of every operation, with their schemas
     app.add_middleware(CorrelationAndMetrics, service=service)
 
     @app.exception_handler(StarletteHTTPException)
@@ -220,9 +222,16 @@ def create_service_app(
     app.add_exception_handler(OSError, database_unavailable)
 
     @app.exception_handler(EventStoreUnavailable)
-    async def unavailable(_request: Request, exc: EventStoreUnavailable) -> Response:
+    async def unavailable(request: Request, exc: EventStoreUnavailable) -> Response:
         if isinstance(exc, AppendUnconfirmed):
-            return outcome_unknown(exc)
+            return outcome_unknown(exc, idempotency.request_key(request.scope))
+        if isinstance(exc, LogBehind):  # a replica lagging its leader: nothing is decided on its answer
+            return problems.problem(
+                503,
+                f"the event log's replica is behind its leader, nothing was appended; retry the same request: {exc}",
+                "log-behind",
+                headers={"Retry-After": "1"},
+            )
         return problems.problem(
             503,
             f"the event log is unavailable, nothing was appended; retry the same request: {exc}",
@@ -230,10 +239,18 @@ def create_service_app(
             headers={"Retry-After": "1"},
         )
 
-    def outcome_unknown(exc: AppendUnconfirmed) -> Response:
+    @app.exception_handler(ForgettingUnavailable)
+    async def forgetting_unavailable(_request: Request, exc: ForgettingUnavailable) -> Response:
+        return problems.problem(
+            503,
+            f"{exc}: nothing was destroyed and nothing was appended; retry the same request",
+            "forgetting-unavailable",
+            headers={"Retry-After": "1"},
+        )
+
+    def outcome_unknown(exc: AppendUnconfirmed, request_key: idempotency.RequestKey | None) -> Response:
         """The append may be stored or not: the answer names what it would have created and
         the key (sent, or made by the server) whose retry stores nothing twice."""
-        request_key = idempotency.current()
         if request_key is None:  # a DELETE: doing it again does nothing twice
             detail = "the event log did not confirm the write: it may be stored or not; retry the same request"
             return problems.problem(503, f"{detail}: {exc}", "outcome-unknown", headers={"Retry-After": "1"},

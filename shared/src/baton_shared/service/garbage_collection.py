@@ -1,13 +1,10 @@
 """Python's cyclic garbage collector, tuned for a long-running service.
 
-With CPython's defaults (700, 10, 10) a service under write load ran a full
-(generation 2) collection every ~2 s once its aggregate cache and read models held
-~150,000 objects, and each one stopped the event loop for 100-160 ms on this
-2-core machine: every request in flight waited, and intake's write p99 was 154 ms
-against a p50 of 29 ms (measured with a ``gc.callbacks`` timer under
-``bench/run.py --only writes``). Fewer, larger young collections and far fewer full
-ones took intake's p99 to ~68 ms at the same throughput, with no more CPU per
-command.
+With CPython's defaults (700, 10, 10) a service under write load, its aggregate cache
+and read models holding many objects, ran a full (generation 2) collection every few
+seconds, each stopping the event loop long enough to dominate the write p99. Fewer,
+larger young collections and far fewer full ones keep the tail down at the same CPU
+(figures: docs/architecture.md, "Performance").
 
 Cycles still get collected: young ones by the (now larger) generation-0 passes, old
 ones by a full collection every 100 generation-1 passes (and CPython only runs one

@@ -51,8 +51,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_shared.projections.base import Projection
 from baton_shared.projections.checkpoints import checkpoint_columns, parked_event_columns
 from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
-from baton_shared.projections.runner import is_transient
-from baton_shared.service.logging import configure_logging, get_logger
+from baton_shared.retry import is_transient
+from baton_shared.observability.logging import configure_logging, get_logger
 
 log = get_logger("baton.migrations")
 
@@ -180,7 +180,7 @@ def run_env(metadata: MetaData) -> None:
 # --- applying and checking ---------------------------------------------------
 
 
-def _head(service: str) -> str:
+def head_revision(service: str) -> str:
     heads = ScriptDirectory.from_config(alembic_config(service)).get_heads()
     if len(heads) != 1:
         raise RuntimeError(f"{service}'s migrations have {len(heads)} heads ({heads}); merge them")
@@ -237,7 +237,7 @@ async def current(service: str, engine: AsyncEngine) -> str | None:
 
 
 async def check_at_head(service: str, engine: AsyncEngine) -> None:
-    have, want = await current(service, engine), _head(service)
+    have, want = await current(service, engine), head_revision(service)
     if have != want:
         raise SchemaNotCurrent(
             f"{service}'s database is at schema revision {have or 'none (empty)'}, this code needs {want}: "
@@ -333,7 +333,7 @@ def migrate_main(service: str, argv: list[str]) -> int:
                 except SchemaNotCurrent as exc:
                     print(str(exc))
                     return 1
-                print(f"{service}: database at head ({_head(service)})")
+                print(f"{service}: database at head ({head_revision(service)})")
                 return 0
             before, after = await upgrade(service, engine)
             print(f"{service}: database at {after}" + ("" if before == after else f" (was {before or 'empty'})"))

@@ -30,13 +30,14 @@ from baton_shared.projections.runner import ProjectionRunner
 from baton_shared.projections import sqlite_driver
 from baton_shared.projections.sql import make_engine
 from baton_shared.reactions.runner import ReactionRunner
-from baton_shared.service import metrics
-from baton_shared.service.logging import get_logger
+from baton_shared.observability import metrics
+from baton_shared.observability.logging import get_logger
 from baton_shared.service.migrations import prepare_schema
 from baton_shared.service.parts import Runners, ServiceParts
 from baton_shared.service.settings import BatonSettings, inbox_prefix, secret_value, shown_url
 
 DATABASE_CHECK_SECONDS = 2.0  # /health's database question
+CHECKPOINT_LOOK_SECONDS = 5.0  # how often stored checkpoints are looked at for one that went back
 STARTUP_PATIENCE_SECONDS = 120  # how long start-up waits out a broker that cannot answer yet
 
 
@@ -91,7 +92,10 @@ class ServiceRuntime:
         self._on_connect = list(on_connect)
         self.reactions: dict[str, ReactionRunner] = {}
         self.feeds: list[ProjectionFeed] = []  # one live consumer per stream for the projections above
-        self._store: JetStreamEventStore | None = None
+        # Made now, connected in ``start``: the application layer is built (in the composition
+        # root) with this store before the runtime connects. With more than one replica (what
+        # provisioning brings the stream to), its loads check a replica's answer with the leader.
+        self.store = JetStreamEventStore(None, self.spec, registry, replicas=settings.stream_replicas)
         self._tasks: list[asyncio.Task] = []
         self.started = False
         self.stopping = False
@@ -111,7 +115,7 @@ class ServiceRuntime:
 
     async def _run_on_connect(self) -> None:
         for step in self._on_connect:
-            await self._patiently(step.__name__, lambda step=step: step(self))
+            await self.patiently(step.__name__, lambda step=step: step(self))
 
     async def _connected_again(self) -> None:
         try:
@@ -123,20 +127,14 @@ class ServiceRuntime:
     def nc(self) -> NATS:
         return self.broker.connection
 
-    @property
-    def store(self) -> JetStreamEventStore:
-        if self._store is None:
-            raise RuntimeError(f"{self.service} is not started")
-        return self._store
-
     async def start(self) -> None:
         s = self.settings
         await self.broker.start()  # connects (and reconnects forever); consumers are ours, below
         check_server_version(self.nc)
-        await self._patiently("provision stream", lambda: provision_stream(
+        await self.patiently("provision stream", lambda: provision_stream(
             self.nc, self.spec, replicas=s.stream_replicas, duplicate_window_s=s.duplicate_window_seconds
         ))
-        self._store = JetStreamEventStore(self.nc, self.spec, self.registry)
+        self.store.connect(self.nc)
         await self._run_on_connect()
         # The schema before any runner touches a table: migrated here, or checked (compose migrates first).
         await prepare_schema(self.service, self.engine, migrate=s.migrate_on_start)
@@ -163,10 +161,11 @@ class ServiceRuntime:
         for task in self._background:
             self._tasks.append(asyncio.create_task(task(self), name=f"{self.service}-{task.__name__}"))
         self._tasks.append(asyncio.create_task(self._watch_lag(), name=f"{self.service}-lag"))
+        self._tasks.append(asyncio.create_task(self._watch_checkpoints(), name=f"{self.service}-checkpoints"))
         self.started = True
         log.info("service started", stream=self.spec.name, nats=shown_url(s.nats_url))
 
-    async def _patiently(self, what: str, step: Callable[[], Awaitable[object]], first_delay: float = 0.5) -> None:
+    async def patiently(self, what: str, step: Callable[[], Awaitable[object]], first_delay: float = 0.5) -> None:
         """A start-up step that talks to JetStream, tried again while the broker cannot answer
         yet (seen: a replica starting beside others on a 3-node cluster timed out asking for
         its consumer and exited). Other errors, or still not ready after
@@ -185,7 +184,7 @@ class ServiceRuntime:
             delay = min(delay * 2, 5.0)
 
     async def _start_feed(self, feed: ProjectionFeed) -> None:
-        await self._patiently(feed.key, lambda: self._start_feed_once(feed))
+        await self.patiently(feed.key, lambda: self._start_feed_once(feed))
 
     async def _start_feed_once(self, feed: ProjectionFeed) -> None:
         await self._wait_for_stream(feed.stream_name)
@@ -197,7 +196,7 @@ class ServiceRuntime:
 
     async def _start_reaction(self, runner: ReactionRunner) -> None:
         await runner.setup()
-        await self._patiently(runner.key, lambda: self._start_reaction_once(runner))
+        await self.patiently(runner.key, lambda: self._start_reaction_once(runner))
 
     async def _start_reaction_once(self, runner: ReactionRunner) -> None:
         await self._wait_for_stream(runner.reaction.source.name)
@@ -236,6 +235,18 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await self.refresh_heads()
             await asyncio.sleep(1.0)
+
+    async def _watch_checkpoints(self) -> None:
+        """Each projection's stored checkpoint, looked at every few seconds: one that went back
+        (a PostgreSQL crash lost its last commits while the service was quiet) is applied again
+        from there, without waiting for the projection's next write."""
+        while not self.stopping:
+            await asyncio.sleep(CHECKPOINT_LOOK_SECONDS)
+            for runner in self.projections.values():
+                try:
+                    await runner.notice_went_back()
+                except Exception as exc:  # noqa: BLE001 - the next look, or write, tries again
+                    log.warning("checkpoint not looked at", projection=runner.key, error=repr(exc)[:300])
 
     async def database_ok(self, within: float = DATABASE_CHECK_SECONDS) -> bool:
         """Whether the database answers ``SELECT 1`` within ``within`` seconds (a database

@@ -14,8 +14,8 @@ from baton_shared.contracts.intake import (
     ContactPolicyChanged,
     Segment,
 )
+from baton_shared.contracts.sealed import SealedData
 from baton_shared.domain import Aggregate, DomainRuleViolation
-from baton_shared.privacy import SealedData
 
 
 class Client(Aggregate):

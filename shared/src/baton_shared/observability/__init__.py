@@ -1,0 +1,1 @@
+"""Logs and metrics: the lowest layer of plumbing, which every other layer may use."""
