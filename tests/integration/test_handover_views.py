@@ -42,7 +42,7 @@ async def views(svc, rid: str) -> tuple[str | None, ...]:
     """The handover state in each of the four views (None where there is no row yet)."""
     delivery_app, followup_app = svc.apps["delivery"], svc.apps["followup"]
     store = delivery_app.state.application.store
-    aggregate = RequestDelivery.from_history(rid, await store.load("request", rid))
+    aggregate = RequestDelivery.from_history(rid, await store.history("request", rid))
     in_delivery = (await svc.delivery.get(f"/v1/requests/{rid}/delivery")).json().get("handover")
     in_intake = ((await svc.intake.get(f"/v1/requests/{rid}")).json().get("delivery") or {}).get("handover")
     runtime = followup_app.state.runtime
