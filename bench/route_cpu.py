@@ -14,7 +14,7 @@ import structlog
 
 sys.path.insert(0, ".")
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-from tests.unit.test_compiled_routes import ADMIN, baton_app  # after the path and the log level
+from tests.unit.test_compiled_routes import ADMIN, baton_app  # after the path and the log level  # noqa: E402
 
 BODY = json.dumps({"note": "hello", "percent": 40}).encode()
 HEADERS = [(b"content-type", b"application/json"), (b"authorization", ADMIN["Authorization"].encode()),

@@ -52,14 +52,18 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def intake_and_delivery(nats_url: str, delivery_db: str, tmp_path, clock: FakeClock | None = None):
+async def intake_and_delivery(
+    nats_url: str, delivery_db: str, tmp_path, clock: FakeClock | None = None, run_scheduler: bool = False, **delivery_settings
+):
     from baton_delivery.composition import create_app as create_delivery
     from baton_intake.composition import create_app as create_intake
 
     clock = clock or FakeClock()
     common = {"nats_url": nats_url, "data_dir": tmp_path, "read_wait_timeout_seconds": 5, "log_level": "WARNING", "tokens": TEST_TOKENS}
     intake_app = create_intake(BatonSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", **common), clock=clock)
-    delivery_app = create_delivery(BatonSettings(database_url=delivery_db, **common), clock=clock, run_scheduler=False)
+    delivery_app = create_delivery(
+        BatonSettings(database_url=delivery_db, **common, **delivery_settings), clock=clock, run_scheduler=run_scheduler
+    )
     async with LifespanManager(intake_app, startup_timeout=30, shutdown_timeout=30), LifespanManager(
         delivery_app, startup_timeout=30, shutdown_timeout=30
     ):

@@ -188,6 +188,20 @@ async def test_overdue_is_detected_once_and_escalated(svc, nats):
     assert [w["work_order_id"] for w in board["overdue"]] == [wos["design"]]
 
 
+async def test_the_running_service_looks_for_overdue_work_by_itself(nats_url, database_url, tmp_path):
+    """The scheduler runs inside the service (before this test, one made after the runtime never started)."""
+    async with intake_and_delivery(nats_url, database_url, tmp_path, run_scheduler=True, overdue_check_seconds=0.2) as svc:
+        _, rid = await new_request(svc, manager="alice")
+        wos = await hand_off(svc, rid, "design", due_in_days=1)
+        svc.clock.now += timedelta(days=2)
+
+        async def marked_overdue():
+            r = await svc.delivery.get(f"/v1/work-orders/{wos['design']}")
+            return r.json() if r.json().get("overdue") else None
+
+        assert (await eventually(marked_overdue, what="overdue found by the running scheduler"))["overdue"] is True
+
+
 async def test_escalations_follow_the_clients_new_account_manager_and_blocks(svc):
     cid, rid = await new_request(svc, manager="alice")
     wos = await hand_off(svc, rid, "design")

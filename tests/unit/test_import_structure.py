@@ -37,7 +37,7 @@ SHARED_LAYERS: list[set[str]] = [
 SERVICES = {p.name for p in (ROOT / "services").glob("*/src/baton_*")}
 # Private names still reached for, each with the work that removes it; an entry no longer
 # needed fails the test, so the list only shrinks.
-KNOWN_PRIVATE: set[str] = set()  # none left (issue 19: fastapi._compat went with the FastAPI upgrade)
+KNOWN_PRIVATE: set[str] = set()
 
 
 @dataclass(frozen=True)

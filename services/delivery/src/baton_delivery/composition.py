@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_delivery.api import routers
 from baton_delivery.application import DeliveryApplication
 from baton_delivery.application.delivery import Clock, utc_now
-from baton_delivery.projections import all_projections
 from baton_delivery.reactions import FollowIntakeRequests
+from baton_delivery.projections import all_projections
 from baton_delivery.projections.views import DeliveryViews
 from baton_delivery.scheduler import OverdueScheduler
 
@@ -46,13 +46,12 @@ def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None 
 def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, run_scheduler: bool = True) -> FastAPI:
     settings = settings or BatonSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
-    background = []
-    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings), background=background)
+    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings))
     views = DeliveryViews(runtime.engine, *map(runtime.parts.projection, ("work_orders", "request_deliveries", "client_managers")))
     application = DeliveryApplication(runtime.store, views, clock=clock)
     scheduler = OverdueScheduler(application, views, settings.overdue_check_seconds)
     if run_scheduler:
-        background.append(scheduler.run_forever)
+        runtime.run_in_background(scheduler.run_forever)
     app = create_service_app(
         runtime,
         title="Baton delivery",

@@ -87,13 +87,12 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     settings = followup_settings(settings)
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     policies = policies_from(settings)
-    background = []
-    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings), background=background)
+    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings))
     views = FollowupViews(runtime.engine, *map(runtime.parts.projection, VIEWS))
     application = FollowupApplication(runtime.store, views, policies, clock=clock)
     planner = FollowUpPlanner(application, views, settings.followup_reactivation_after_days, settings.followup_planner_seconds)
     if run_planner:
-        background.append(planner.run_forever)
+        runtime.run_in_background(planner.run_forever)
     app = create_service_app(
         runtime,
         title="Baton follow-up",

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_intake.api import routers
 from baton_intake.application import IntakeApplication
 from baton_intake.application.intake import Clock, utc_now
-from baton_intake.projections import own_and_foreign
 from baton_intake.reactions import OpenRequestsForWonOpportunities
+from baton_intake.projections import own_and_foreign
 from baton_intake.projections.views import IntakeViews
 
 SERVICE = "intake"

@@ -57,7 +57,7 @@ class AggregateCache:
             i -= 1
         if i < 0 or events[i].seq != aggregate.version or events[i].envelope.event_id != last_id:
             return None
-        for recorded in events[i + 1:]:
+        for recorded in events[i + 1 :]:
             if recorded.event is not None:
                 aggregate._apply(recorded.event)
         aggregate.version = history.version

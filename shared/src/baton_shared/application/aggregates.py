@@ -93,7 +93,7 @@ class Aggregates:
         self.store = store
         self.attempts = attempts
         self.cache = AggregateCache(cache_size)  # a command folds only what was appended since the last one
-        self.loop: CommandLoop[Written] = CommandLoop(store, attempts)
+        self.command_loop: CommandLoop[Written] = CommandLoop(store, attempts)
 
     def keyed(self, command: Command) -> idempotency.Keyed | None:
         """The command's idempotency key bound to this service and the actor, if it has one."""
@@ -111,7 +111,9 @@ class Aggregates:
         """An existing aggregate, only to read (404 if there is none). ``remembered`` allows the
         store's remembered history, for what never changes once recorded (whose client a request is)."""
         require_uuid(aggregate_id, cls.aggregate_type)
-        history = await (self.store.remembered_history if remembered else self.store.history)(cls.aggregate_type, aggregate_id)
+        history = await (self.store.remembered_history if remembered else self.store.history)(
+            cls.aggregate_type, aggregate_id
+        )
         aggregate = self.cache.fold(cls, aggregate_id, history)
         if not aggregate.exists and history.remembered:
             self.cache.keep_unchanged(aggregate)
@@ -142,7 +144,7 @@ class Aggregates:
         decision = _OnAggregate(self, cls, aggregate_id, command, decide, every_id, event_ids, keyed)
         look_for_a_retry = keyed is not None and keyed.sent_by_caller
         with answering(every_id):
-            return await self.loop.run(
+            return await self.command_loop.run(
                 cls.aggregate_type, aggregate_id, decision, remembered_first=not look_for_a_retry
             )
 

@@ -182,7 +182,7 @@ class ReactionRunner(DurableWorker):
         self._waiting: asyncio.Task | None = None
         # Decided on the remembered history first; on a conflict decided again, ten times, then
         # the cause is retried by handle_resilient (see baton_shared.application.loop).
-        self.loop: CommandLoop[str] = CommandLoop(store, attempts=10)
+        self.command_loop: CommandLoop[str] = CommandLoop(store, attempts=10)
 
     async def setup(self) -> None:
         async with self.engine.begin() as conn:
@@ -266,7 +266,11 @@ class ReactionRunner(DurableWorker):
                 await asyncio.sleep(0.2)  # a poll of the consumer's state, not a wait for a condition we own
                 with contextlib.suppress(Exception):  # the broker may be away: asked again
                     await self._release()
-                if self._sole_holder_under is not None and self._loop is not None and self._sole_holder_under == self._loop.pin_id:
+                if (
+                    self._sole_holder_under is not None
+                    and self._loop is not None
+                    and self._sole_holder_under == self._loop.pin_id
+                ):
                     return
 
         self._waiting = asyncio.create_task(wait(), name=f"{self.durable}-wait-for-others")
@@ -379,7 +383,7 @@ class ReactionRunner(DurableWorker):
             return "ignored"
         aggregate_type, aggregate_id = target
         context = await self.reaction.context(cause)
-        return await self.loop.run(aggregate_type, aggregate_id, _OnCause(self.reaction, cause, context))
+        return await self.command_loop.run(aggregate_type, aggregate_id, _OnCause(self.reaction, cause, context))
 
     async def _park(self, raw: RawEvent, error: str, tries: int) -> None:
         async with self.engine.begin() as conn:

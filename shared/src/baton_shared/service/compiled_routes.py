@@ -85,7 +85,7 @@ def _is_async(call: Callable[..., Any]) -> bool:
         return False
     if inspect.iscoroutinefunction(call):
         return True
-    method = getattr(type(call), "__call__", None)  # an instance with ``async def __call__``
+    method = getattr(type(call), "__call__", None)  # noqa: B004 - the class's method, not a callability test
     return not inspect.isclass(call) and method is not None and inspect.iscoroutinefunction(method)
 
 

@@ -165,6 +165,13 @@ class ServiceRuntime:
         self.started = True
         log.info("service started", stream=self.spec.name, nats=shown_url(s.nats_url))
 
+    def run_in_background(self, task: Callable[[ServiceRuntime], Awaitable[None]]) -> None:
+        """Run ``task`` beside the service from ``start`` on (a scheduler made after the runtime,
+        since it needs the application layer that the runtime's store serves)."""
+        if self.started:
+            raise RuntimeError("background tasks are added before the runtime starts")
+        self._background.append(task)
+
     async def patiently(self, what: str, step: Callable[[], Awaitable[object]], first_delay: float = 0.5) -> None:
         """A start-up step that talks to JetStream, tried again while the broker cannot answer
         yet (seen: a replica starting beside others on a 3-node cluster timed out asking for
