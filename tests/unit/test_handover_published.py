@@ -89,10 +89,9 @@ def views_after_each(events: list) -> list[tuple[str, str, str, str]]:
     """(aggregate, delivery's row, intake's row, follow-up's row) handover state after each event."""
     projections = [RequestDeliveriesProjection(), DeliveryProgressProjection(), FollowupDeliveries()]
     rows: list[dict | None] = [None, None, None]
-    aggregate = RequestDelivery("r1")
     seen = []
-    for event in events:
-        aggregate._apply(event.event)
+    for n, event in enumerate(events, start=1):
+        aggregate = RequestDelivery.rebuild("r1", ((e.seq, e.event) for e in events[:n]))
         rows = [p.fold(row, event) for p, row in zip(projections, rows, strict=True)]
         seen.append((aggregate.handover, rows[0]["handover"], rows[1]["handover"], rows[2]["status"]))
     return seen

@@ -8,8 +8,10 @@ Starlette route placed ahead of FastAPI's answers them:
 
 - dependencies: ``async def`` functions (or objects with an ``async __call__``, such as
   FastAPI's security schemes), solved in FastAPI's order with its per-request cache;
-- parameters: plain ``str`` path parameters, ``Request``, and one JSON body that is a
-  pydantic model (optionally ``None``), validated with pydantic;
+- parameters: plain ``str`` path parameters, scalar ``Query``/``Header`` parameters,
+  ``Request``, and one JSON body that is a pydantic model (optionally ``None``), validated
+  with pydantic; errors collected as FastAPI collects them (a dependency whose parameters
+  are wrong is not called, the others still are, so a 403 still comes before a 422);
 - answers: the response model dumped to JSON by pydantic; validation errors raised as
   FastAPI's ``RequestValidationError``, so the app's one 422 handler answers.
 
@@ -56,6 +58,19 @@ class _Call:
     subs: tuple[_Call, ...]
     path: tuple[str, ...]  # plain ``str`` path parameters
     request: str | None  # the parameter that takes the Request
+    fields: tuple[_Field, ...] = ()  # scalar query and header parameters
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """A scalar ``Query(...)`` or ``Header(...)`` parameter, validated by pydantic as FastAPI does."""
+
+    name: str
+    where: str  # query | header
+    alias: str  # the name in the query string, or the header's (lower case, hyphens)
+    adapter: TypeAdapter
+    required: bool
+    default: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +124,29 @@ def _model_body(annotation: Any, default: Any) -> bool | None:
     return True
 
 
+_SCALARS = (str, int, float, bool)
+
+
+def _scalar(annotation: Any) -> bool:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return all(a is type(None) or _scalar(a) for a in typing.get_args(annotation))
+    if typing.get_origin(annotation) is typing.Literal:
+        return all(isinstance(a, _SCALARS) for a in typing.get_args(annotation))
+    return annotation in _SCALARS
+
+
+def _field(name: str, annotation: Any, declared: params.Param) -> _Field:
+    where = "query" if isinstance(declared, params.Query) else "header"
+    if not _scalar(annotation) or type(declared) not in (params.Query, params.Header):
+        raise NotCompiled(f"parameter {name}: only scalar Query and Header parameters are compiled")
+    alias = name.replace("_", "-") if where == "header" and declared.convert_underscores else name
+    if declared.alias not in (None, alias) or declared.validation_alias is not None:  # FastAPI sets a header's
+        raise NotCompiled(f"parameter {name} has an alias")
+    required = declared.is_required()
+    default = None if required else declared.get_default(call_default_factory=True)
+    return _Field(name, where, alias, TypeAdapter(typing.Annotated[annotation, declared]), required, default)
+
+
 def _dependency(depends: params.Depends, annotation: Any, name: str | None, path_names: set[str]) -> _Call:
     if isinstance(depends, params.Security) and depends.scopes:
         raise NotCompiled("security scopes")
@@ -126,6 +164,7 @@ def _walk(call: Callable[..., Any], name: str | None, use_cache: bool, path_name
     hints = _hints(call)
     subs: list[_Call] = []
     path: list[str] = []
+    fields: list[_Field] = []
     request = None
     for parameter in inspect.signature(call).parameters.values():
         if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
@@ -138,6 +177,8 @@ def _walk(call: Callable[..., Any], name: str | None, use_cache: bool, path_name
             if annotation not in (Request, HTTPConnection):  # a WebSocket, say
                 raise NotCompiled(f"takes {annotation.__name__}")
             request = parameter.name
+        elif isinstance(default, params.Query | params.Header):
+            fields.append(_field(parameter.name, annotation, default))
         elif isinstance(default, params.Param | params.Body | params.Depends):
             raise NotCompiled(f"parameter {parameter.name} declared with {type(default).__name__}")
         elif parameter.name in path_names and annotation is str and default is inspect.Parameter.empty:
@@ -146,27 +187,47 @@ def _walk(call: Callable[..., Any], name: str | None, use_cache: bool, path_name
             body.append(_Body(parameter.name, TypeAdapter(annotation), required))
         else:
             raise NotCompiled(f"parameter {parameter.name}")
-    return _Call(call, name, use_cache, tuple(subs), tuple(path), request)
+    return _Call(call, name, use_cache, tuple(subs), tuple(path), request, tuple(fields))
 
 
-async def _solve(step: _Call, request: Request, cache: dict[Any, Any]) -> dict[str, Any]:
-    """The values ``step.call`` takes: sub-dependencies solved first, once per request when cached."""
+async def _solve(step: _Call, request: Request, cache: dict[Any, Any]) -> tuple[dict[str, Any], list[dict]]:
+    """The values ``step.call`` takes and the errors of its parameters, as FastAPI solves them:
+    sub-dependencies first, once per request when cached; a sub-dependency whose parameters
+    are wrong is not called, its errors are kept and the others are still solved."""
     values: dict[str, Any] = {}
+    errors: list[dict] = []
     for sub in step.subs:
         if sub.use_cache and sub.call in cache:
             solved = cache[sub.call]
         else:
-            solved = await sub.call(**await _solve(sub, request, cache))
+            sub_values, sub_errors = await _solve(sub, request, cache)
+            if sub_errors:
+                errors.extend(sub_errors)
+                continue
+            solved = await sub.call(**sub_values)
             cache.setdefault(sub.call, solved)
         if sub.name is not None:
             values[sub.name] = solved
+    for field in step.fields:
+        raw = (request.query_params if field.where == "query" else request.headers).get(field.alias)
+        if raw is None:
+            if field.required:
+                errors.append({"type": "missing", "loc": (field.where, field.alias), "msg": "Field required",
+                               "input": None})
+            else:
+                values[field.name] = field.default
+            continue
+        try:
+            values[field.name] = field.adapter.validate_python(raw)
+        except ValidationError as exc:
+            errors.extend({**e, "loc": (field.where, field.alias, *e["loc"])} for e in exc.errors(include_url=False))
     if step.path:
         path_params = request.path_params
         for name in step.path:
             values[name] = path_params[name]
     if step.request:
         values[step.request] = request
-    return values
+    return values, errors
 
 
 async def _read_json(request: Request) -> Any:
@@ -208,7 +269,7 @@ def compile_route(route: APIRoute, dependencies: Sequence[params.Depends] = ()) 
     body: list[_Body] = []
     endpoint = _walk(route.endpoint, None, True, path_names, body)
     leading = tuple(_dependency(d, None, None, path_names) for d in (*dependencies, *route.dependencies))
-    plan = _Call(route.endpoint, None, True, leading + endpoint.subs, endpoint.path, endpoint.request)
+    plan = _Call(route.endpoint, None, True, leading + endpoint.subs, endpoint.path, endpoint.request, endpoint.fields)
     wanted = body[0] if body else None
     call = route.endpoint
     if route.response_model is None:
@@ -230,11 +291,12 @@ def compile_route(route: APIRoute, dependencies: Sequence[params.Depends] = ()) 
 
     async def handle(request: Request) -> Response:
         raw_body = await _read_json(request) if wanted else None
-        values = await _solve(plan, request, {})
+        values, errors = await _solve(plan, request, {})
         if wanted:
-            values[wanted.name], errors = _validate_body(wanted, raw_body)
-            if errors:
-                raise RequestValidationError(errors, body=raw_body)
+            values[wanted.name], body_errors = _validate_body(wanted, raw_body)
+            errors += body_errors
+        if errors:
+            raise RequestValidationError(errors, body=raw_body)
         result = await call(**values)
         if isinstance(result, Response):
             return result
