@@ -32,6 +32,7 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 PEOPLE = {
     "admin": {"name": "head", "role": "admin"},
     "ops": {"name": "olga", "role": "ops"},
+    "head": {"name": "hanna", "role": "head"},
     "alice": {"name": "alice", "role": "account_manager"},
     "bob": {"name": "bob", "role": "account_manager"},
     "dora": {"name": "dora", "role": "department", "department": "design"},

@@ -286,7 +286,8 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
     @app.get("/")
     async def home(request: Request) -> Response:
         session = person(request)
-        landing = {"account_manager": "/agenda", "department": "/board", "ops": "/ops", "admin": "/clients"}
+        landing = {"account_manager": "/agenda", "department": "/board", "ops": "/ops", "admin": "/clients",
+                   "head": "/clients"}
         return RedirectResponse(landing.get(session.role, "/clients"), status_code=303)
 
     # --- account manager: the agenda ------------------------------------------------------
@@ -354,7 +355,7 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
             min_position=after(request).get("intake"),
         )
         escalations = None
-        if session.role == "admin":  # the head of account management's view, until a `head` role exists
+        if session.role in ("admin", "head"):  # the head of account management's view
             escalations = await api.get("delivery", "/v1/escalations", limit=PAGE)
         return render(
             request,
