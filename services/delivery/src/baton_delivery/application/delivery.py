@@ -84,6 +84,7 @@ class DeliveryApplication:
                     correlation_id=request_id,
                     actor=actor,
                     causation_id=causation_id,
+                    occurred_at=self.clock(),
                     **({"event_id": event_ids(n)} if event_ids else {}),
                 )
                 for n, event in enumerate(delivery.pending)

@@ -108,7 +108,7 @@ class IntakeApplication:
         new = [
             NewEvent(
                 event, correlation_id=correlation_id, actor=command.actor, causation_id=command.causation_id,
-                **({"event_id": keyed.event_id(n)} if keyed else {}),
+                occurred_at=self.clock(), **({"event_id": keyed.event_id(n)} if keyed else {}),
             )
             for n, event in enumerate(aggregate.pending)
         ]
