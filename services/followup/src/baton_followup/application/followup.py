@@ -112,7 +112,7 @@ class FollowupApplication:
             if relationship.pending:
                 new = [
                     NewEvent(
-                        event, correlation_id=client_id, actor=actor, causation_id=causation_id,
+                        event, correlation_id=client_id, actor=actor, causation_id=causation_id, occurred_at=self.clock(),
                         **({"event_id": event_ids(relationship, n)} if event_ids else {}),
                     )
                     for n, event in enumerate(relationship.pending)
@@ -168,6 +168,20 @@ class FollowupApplication:
         return await self._update(
             client_id, lambda r: r.record_satisfaction(score, comment, request_id, self.clock(), actor),
             actor=actor, causation_id=cause,
+        )
+
+    async def acknowledge_brief(self, client_id: str, how: str, actor: str, cause: str | None = None) -> Written:
+        """The current account manager has the latest handover brief; once per brief (the
+        event id is derived from the brief, so reads racing to record it record it once)."""
+        require_uuid(client_id, "client")
+        brief: dict[str, str] = {}
+
+        def decide(r: Relationship) -> None:
+            brief["brief_id"] = r.acknowledge_brief(how, self.clock(), actor)
+
+        return await self._update(
+            client_id, decide, actor=actor, causation_id=cause, ids=brief,
+            event_ids=lambda r, n: derived_event_id(r.latest_brief or client_id, f"acknowledged:{n}"),
         )
 
     # --- opportunities -------------------------------------------------------------------
