@@ -44,6 +44,14 @@ class FakeClock:
         return self.now
 
 
+class WallClock(FakeClock):
+    """The real time, for a journey whose events are ordered by when they occurred: a
+    command's events carry its service's clock, a reaction's the wall clock."""
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
 @dataclass
 class Running:
     intake: httpx.AsyncClient
