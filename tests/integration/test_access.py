@@ -25,6 +25,7 @@ OWNER_WRITE = {"allow": ("admin", A), "deny": ("ops", "head", "bob", "design", "
 OWNER_READ = {"allow": ("admin", "ops", "head", A), "deny": ("bob", "design", "build")}
 DEPT_WRITE = {"allow": ("admin", "design"), "deny": ("ops", "head", A, "bob", "build")}
 MANAGERS_LIST = {"allow": ("admin", "ops", "head", A, "bob"), "deny": ("design", "build")}
+REPORTS = {"allow": ("admin", "ops", "head"), "deny": (A, "bob", "design", "build")}
 
 # (service, method, path template, body, who)
 CASES = [
@@ -75,6 +76,9 @@ CASES = [
     ("followup", "POST", "/v1/opportunities/{opportunity_id}/outcome", {"delivered_value": "as_promised"}, OWNER_WRITE),
     ("followup", "GET", "/v1/programs/{program_id}", None, OWNER_READ),
     ("followup", "POST", "/v1/programs/{program_id}/cancel", {"reason": "costs"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/clients/{client_id}/brief/acknowledgement", None, OWNER_WRITE),
+    *(("followup", "GET", f"/v1/reports/{name}", None, REPORTS)
+      for name in ("punctuality", "lead-times", "portfolios", "rotation", "revenue")),
     ("followup", "GET", "/metrics", None, {"allow": ("admin", "ops", "head"), "deny": (A, "design")}),
     *((service, "GET", "/v1/me", None, {"allow": EVERYONE, "deny": ()}) for service in ("intake", "delivery",
                                                                                       "followup")),
@@ -264,7 +268,8 @@ async def test_every_endpoint_refuses_the_anonymous_and_the_wrong_role_and_serve
         # The token's name is the events' actor; an unknown id is 404 for its owner's role too.
         r = await call(svc.intake, "POST", f"/v1/clients/{ids['client_id']}/notes", {"text": "by alice"}, alice)
         timeline = await call(svc.intake, "GET", f"/v1/clients/{ids['client_id']}/timeline?limit=1000&min_position={r.json()['position']['seq']}", None, alice)
-        assert timeline.json()["items"][-1]["actor"] == A
+        notes = [e for e in timeline.json()["items"] if e["event_type"] == "ClientNoteAdded"]
+        assert notes[-1]["payload"]["text"] == "by alice" and notes[-1]["actor"] == A
         assert (await call(svc.intake, "GET", "/v1/clients/00000000-0000-4000-8000-000000000000", None, alice)).status_code == 404
 
         # Who a token belongs to, on every service (the console asks it at sign-in).

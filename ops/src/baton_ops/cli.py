@@ -85,6 +85,7 @@ def main() -> None:
 from baton_ops.commands import events as _events  # noqa: E402,F401
 from baton_ops.commands import parked as _parked  # noqa: E402,F401
 from baton_ops.commands import projections as _projections  # noqa: E402,F401
+from baton_ops.commands import reports as _reports  # noqa: E402,F401
 from baton_ops.commands import streams as _streams  # noqa: E402,F401
 from baton_ops.commands import trace as _trace  # noqa: E402,F401
 from baton_ops.commands import transfer as _transfer  # noqa: E402,F401
