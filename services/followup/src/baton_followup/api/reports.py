@@ -14,7 +14,7 @@ from baton_followup.reports.figures import Filters, Period
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
-PERIOD = r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
+PERIOD = r"^[12]\d{3}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
 CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the rows; CSV with a header"}}
 
 
@@ -39,7 +39,7 @@ async def _answer(
 
 
 def _period():
-    return Query(None, pattern=PERIOD, description="`YYYY-MM` (default: this month), `YYYY-Qn` or `YYYY`")
+    return Query(None, pattern=PERIOD, description="`YYYY-MM` (default: this month), `YYYY-Qn` or `YYYY`; years 1000 to 2999")
 
 
 def _format():

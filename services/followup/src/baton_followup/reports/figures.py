@@ -26,7 +26,7 @@ from baton_followup.projections.report_facts import ReportsFromDelivery, Reports
 
 REFUSAL_CODES: tuple[str, ...] = RefusalCode.__args__  # type: ignore[attr-defined]
 DELIVERED_VALUES: tuple[str, ...] = DeliveredValue.__args__  # type: ignore[attr-defined]
-_PERIOD = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$")
+_PERIOD = re.compile(r"^([12]\d{3})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$")
 
 
 @dataclass(frozen=True)
