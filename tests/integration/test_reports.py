@@ -28,12 +28,12 @@ import io
 from datetime import datetime, timezone
 
 import pytest
-
-from baton_shared.contracts import STREAMS, registry
-from baton_shared.projections.rebuild import VERIFY_SUFFIX, ProjectionRebuild
 from baton_followup.projections.report_facts import REPORT_PROJECTIONS
 from baton_followup.reports.as_of import report_at
 from baton_followup.reports.figures import Filters, Period
+from baton_shared.contracts import STREAMS, registry
+from baton_shared.projections.rebuild import VERIFY_SUFFIX, ProjectionRebuild
+
 from tests.integration.services import all_three, bearer, eventually
 
 pytestmark = pytest.mark.nats
@@ -59,25 +59,60 @@ async def script(svc) -> dict:
     """The month above; returns ids, and the wall-clock moment after Mar 14 (before Mar 15)."""
     i, d, f, clock = svc.intake, svc.delivery, svc.followup, svc.clock
     clock.now = at(2, 9)
-    a = (await ok(i.post("/v1/clients", json={
-        "name": "Alpha", "segment": "B2B", "account_manager": "alice", "annual_revenue": "900000",
-        "contact_policy": {"max_contacts_per_30_days": 2}})))["ids"]["client_id"]
-    b = (await ok(i.post("/v1/clients", json={"name": "Beta", "segment": "B2C", "account_manager": "bob"})))["ids"]["client_id"]
+    a = (
+        await ok(
+            i.post(
+                "/v1/clients",
+                json={
+                    "name": "Alpha",
+                    "segment": "B2B",
+                    "account_manager": "alice",
+                    "annual_revenue": "900000",
+                    "contact_policy": {"max_contacts_per_30_days": 2},
+                },
+            )
+        )
+    )["ids"]["client_id"]
+    b = (await ok(i.post("/v1/clients", json={"name": "Beta", "segment": "B2C", "account_manager": "bob"})))["ids"][
+        "client_id"
+    ]
     clock.now = at(2, 10)
-    r1 = (await ok(i.post(f"/v1/clients/{a}/requests", json={"summary": "Build a family house", "budget": "10000"})))["ids"]["request_id"]
+    r1 = (await ok(i.post(f"/v1/clients/{a}/requests", json={"summary": "Build a family house", "budget": "10000"})))[
+        "ids"
+    ]["request_id"]
     clock.now = at(2, 11)
     r2 = (await ok(i.post(f"/v1/clients/{b}/requests", json={"summary": "A kitchen"})))["ids"]["request_id"]
     await eventually(lambda: found(f.get(f"/v1/clients/{a}")), what="A in follow-up")
-    program = (await ok(f.post(f"/v1/clients/{a}/programs", json={
-        "name": "Care", "starts_on": "2026-03-01", "trailing_12_month_revenue": "900000"})))["ids"]["program_id"]
+    program = (
+        await ok(
+            f.post(
+                f"/v1/clients/{a}/programs",
+                json={"name": "Care", "starts_on": "2026-03-01", "trailing_12_month_revenue": "900000"},
+            )
+        )
+    )["ids"]["program_id"]
     clock.now = at(3, 10)
-    handoff = await ok(i.post(f"/v1/requests/{r1}/handoffs", json={"work": [
-        {"department": "design", "scope": "plans", "due_by": "2026-03-10"},
-        {"department": "construction", "scope": "walls", "due_by": "2026-03-12"}]}))
+    handoff = await ok(
+        i.post(
+            f"/v1/requests/{r1}/handoffs",
+            json={
+                "work": [
+                    {"department": "design", "scope": "plans", "due_by": "2026-03-10"},
+                    {"department": "construction", "scope": "walls", "due_by": "2026-03-12"},
+                ]
+            },
+        )
+    )
     design, construction = handoff["ids"]["handoff_ids"]
     clock.now = at(3, 11)
-    d2 = (await ok(i.post(f"/v1/requests/{r2}/handoffs", json={"work": [
-        {"department": "design", "scope": "kitchen", "due_by": "2026-03-20"}]})))["ids"]["handoff_ids"][0]
+    d2 = (
+        await ok(
+            i.post(
+                f"/v1/requests/{r2}/handoffs",
+                json={"work": [{"department": "design", "scope": "kitchen", "due_by": "2026-03-20"}]},
+            )
+        )
+    )["ids"]["handoff_ids"][0]
     for wo in (design, construction, d2):
         await eventually(lambda wo=wo: found(d.get(f"/v1/work-orders/{wo}")), what="work order opened")
 
@@ -93,7 +128,13 @@ async def script(svc) -> dict:
     await act(construction, "unblock", 7)
     await act(design, "complete", 9, {"note": "plans"})
     clock.now = at(10)
-    await ok(i.put(f"/v1/clients/{a}/account-manager", json={"account_manager": "bob", "handover_note": "over to bob"}, headers=bearer("head")))
+    await ok(
+        i.put(
+            f"/v1/clients/{a}/account-manager",
+            json={"account_manager": "bob", "handover_note": "over to bob"},
+            headers=bearer("head"),
+        )
+    )
 
     async def held_by(manager: str):
         rel = await ok(f.get(f"/v1/clients/{a}"), (200,))
@@ -107,10 +148,17 @@ async def script(svc) -> dict:
     middle = await settled(svc)
     clock.now = at(15)
     await eventually(lambda: found(d.get(f"/v1/requests/{r1}/delivery")), what="delivery")
-    await ok(d.post(f"/v1/requests/{r1}/acceptance", json={"accepted": False, "rework": [{"department": "design", "description": "bigger windows"}]}))
+    await ok(
+        d.post(
+            f"/v1/requests/{r1}/acceptance",
+            json={"accepted": False, "rework": [{"department": "design", "description": "bigger windows"}]},
+        )
+    )
     await act(design, "start", 16)
     await act(design, "complete", 16, {"note": "windows"})
-    await eventually(lambda: found(d.get(f"/v1/requests/{r1}/delivery", headers=bearer("bob"))), what="bob's in delivery")
+    await eventually(
+        lambda: found(d.get(f"/v1/requests/{r1}/delivery", headers=bearer("bob"))), what="bob's in delivery"
+    )
     clock.now = at(17)
     await ok(d.post(f"/v1/requests/{r1}/acceptance", json={"accepted": True, "satisfaction": 5}))
 
@@ -172,19 +220,41 @@ async def test_the_reports_agree_with_the_month_worked_out_by_hand(nats, nats_ur
         assert punctuality["period"] == {"label": "2026-03", "from": "2026-03-01", "to": "2026-04-01"}
         assert punctuality["as_of"] == "2026-03-25"
         assert punctuality["rows"] == [
-            {"department": "construction", "due": 1, "on_time": 0, "late": 1, "late_median_days": 2.0, "late_p90_days": 2.0,
-             "still_overdue": 0, "open_not_yet_due": 0, "blocked_hours": 24.0, "rework_rounds": 0,
-             "rework_rounds_per_request": 0.0},
-            {"department": "design", "due": 2, "on_time": 1, "late": 0, "late_median_days": None, "late_p90_days": None,
-             "still_overdue": 1, "open_not_yet_due": 0, "blocked_hours": 0.0, "rework_rounds": 1,
-             "rework_rounds_per_request": 0.5},
+            {
+                "department": "construction",
+                "due": 1,
+                "on_time": 0,
+                "late": 1,
+                "late_median_days": 2.0,
+                "late_p90_days": 2.0,
+                "still_overdue": 0,
+                "open_not_yet_due": 0,
+                "blocked_hours": 24.0,
+                "rework_rounds": 0,
+                "rework_rounds_per_request": 0.0,
+            },
+            {
+                "department": "design",
+                "due": 2,
+                "on_time": 1,
+                "late": 0,
+                "late_median_days": None,
+                "late_p90_days": None,
+                "still_overdue": 1,
+                "open_not_yet_due": 0,
+                "blocked_hours": 0.0,
+                "rework_rounds": 1,
+                "rework_rounds_per_request": 0.5,
+            },
         ]
         assert (await report(svc, "punctuality", period="2026-04"))["rows"] == []
         only_design = await report(svc, "punctuality", period="2026-03", department="Design")
         assert [r["department"] for r in only_design["rows"]] == ["design"]
 
-        lead = {(r["group_by"], r["group"], r["stage"]): (r["count"], r["p50_days"], r["p90_days"])
-                for r in (await report(svc, "lead-times", period="2026-03"))["rows"]}
+        lead = {
+            (r["group_by"], r["group"], r["stage"]): (r["count"], r["p50_days"], r["p90_days"])
+            for r in (await report(svc, "lead-times", period="2026-03"))["rows"]
+        }
         assert lead == {
             ("department", "construction", "captured_to_handed_off"): (1, 1.0, 1.0),
             ("department", "construction", "handed_off_to_accepted"): (1, 2.0, 2.0),
@@ -208,23 +278,59 @@ async def test_the_reports_agree_with_the_month_worked_out_by_hand(nats, nats_ur
         zero_refusals = {f"refused_{c}": 0 for c in ("do_not_contact", "stopped", "cool_down", "channel")}
         tiers = [(await ok(svc.followup.get(f"/v1/clients/{c}"), (200,)))["tier"] for c in (a, b)]
         assert portfolios["alice"] == {
-            "account_manager": "alice", "clients": 0, "key_accounts": 0, "reviews_overdue": 0,
-            "oldest_overdue_review_days": None, "contacts_made": 1, "contacts_refused": 0, **zero_refusals,
-            "refused_frequency_cap": 0, "offers_made": 1, "offers_won": 1, "offers_declined": 0, "outcome_reviews": 0,
-            "outcome_more_than_promised": 0, "outcome_as_promised": 0, "outcome_less_than_promised": 0, "outcome_nothing": 0,
+            "account_manager": "alice",
+            "clients": 0,
+            "key_accounts": 0,
+            "reviews_overdue": 0,
+            "oldest_overdue_review_days": None,
+            "contacts_made": 1,
+            "contacts_refused": 0,
+            **zero_refusals,
+            "refused_frequency_cap": 0,
+            "offers_made": 1,
+            "offers_won": 1,
+            "offers_declined": 0,
+            "outcome_reviews": 0,
+            "outcome_more_than_promised": 0,
+            "outcome_as_promised": 0,
+            "outcome_less_than_promised": 0,
+            "outcome_nothing": 0,
         }
         assert portfolios["bob"] == {
-            "account_manager": "bob", "clients": 2, "key_accounts": tiers.count("key"), "reviews_overdue": 0,
-            "oldest_overdue_review_days": None, "contacts_made": 1, "contacts_refused": 1, **zero_refusals,
-            "refused_frequency_cap": 1, "offers_made": 1, "offers_won": 0, "offers_declined": 1, "outcome_reviews": 1,
-            "outcome_more_than_promised": 0, "outcome_as_promised": 1, "outcome_less_than_promised": 0, "outcome_nothing": 0,
+            "account_manager": "bob",
+            "clients": 2,
+            "key_accounts": tiers.count("key"),
+            "reviews_overdue": 0,
+            "oldest_overdue_review_days": None,
+            "contacts_made": 1,
+            "contacts_refused": 1,
+            **zero_refusals,
+            "refused_frequency_cap": 1,
+            "offers_made": 1,
+            "offers_won": 0,
+            "offers_declined": 1,
+            "outcome_reviews": 1,
+            "outcome_more_than_promised": 0,
+            "outcome_as_promised": 1,
+            "outcome_less_than_promised": 0,
+            "outcome_nothing": 0,
         }
         assert list(portfolios) == ["alice", "bob"]
 
         rotation = await report(svc, "rotation", period="2026-03")
         assert rotation["rotated_too_often"] == [a]
-        assert [(r["changed_at"][:16], r["previous_account_manager"], r["account_manager"], r["changes_in_12_months"],
-                 r["rotated_too_often"], r["brief_acknowledged"], r["brief_acknowledged_how"]) for r in rotation["rows"]] == [
+        assert [
+            (
+                r["changed_at"][:16],
+                r["previous_account_manager"],
+                r["account_manager"],
+                r["changes_in_12_months"],
+                r["rotated_too_often"],
+                r["brief_acknowledged"],
+                r["brief_acknowledged_how"],
+            )
+            for r in rotation["rows"]
+        ] == [
             ("2026-03-10T10:00", "alice", "bob", 3, True, True, "read"),
             ("2026-03-20T10:00", "bob", "alice", 3, True, False, None),
             ("2026-03-21T10:00", "alice", "bob", 3, True, True, "confirmed"),
@@ -234,19 +340,35 @@ async def test_the_reports_agree_with_the_month_worked_out_by_hand(nats, nats_ur
         fee = money(ids["fee"])
         revenue = (await report(svc, "revenue", period="2026-03"))["rows"]
         assert revenue == [  # R1 counts to alice, who handed it off; the program and the win were hers too
-            {"month": "2026-03", "account_manager": "alice", "client_id": a, "client_name": "Alpha", "currency": "EUR",
-             "accepted_deliveries": 1, "accepted_value": "10000.00", "opportunities_won": 1, "won_value": "0.00",
-             "program_fees_due": fee},
+            {
+                "month": "2026-03",
+                "account_manager": "alice",
+                "client_id": a,
+                "client_name": "Alpha",
+                "currency": "EUR",
+                "accepted_deliveries": 1,
+                "accepted_value": "10000.00",
+                "opportunities_won": 1,
+                "won_value": "0.00",
+                "program_fees_due": fee,
+            },
         ]
         quarter = (await report(svc, "revenue", period="2026-Q2", account_manager="alice"))["rows"]
-        assert [(r["month"], r["program_fees_due"]) for r in quarter] == [("2026-04", fee), ("2026-05", fee), ("2026-06", fee)]
+        assert [(r["month"], r["program_fees_due"]) for r in quarter] == [
+            ("2026-04", fee),
+            ("2026-05", fee),
+            ("2026-06", fee),
+        ]
 
         # CSV, asked either way, parses into the JSON's rows (as text).
         for name in ("punctuality", "lead-times", "portfolios", "rotation", "revenue"):
             rows = (await report(svc, name, period="2026-03"))["rows"]
-            by_param = await svc.followup.get(f"/v1/reports/{name}", params={"period": "2026-03", "format": "csv"}, headers=bearer("head"))
-            by_accept = await svc.followup.get(f"/v1/reports/{name}", params={"period": "2026-03"},
-                                               headers={**bearer("head"), "Accept": "text/csv"})
+            by_param = await svc.followup.get(
+                f"/v1/reports/{name}", params={"period": "2026-03", "format": "csv"}, headers=bearer("head")
+            )
+            by_accept = await svc.followup.get(
+                f"/v1/reports/{name}", params={"period": "2026-03"}, headers={**bearer("head"), "Accept": "text/csv"}
+            )
             assert by_param.headers["content-type"].startswith("text/csv") and by_param.text == by_accept.text
             parsed = list(csv.DictReader(io.StringIO(by_param.text)))
             assert parsed == [{k: "" if v is None else str(v) for k, v in row.items()} for row in rows], name
@@ -260,10 +382,15 @@ async def test_the_reports_agree_with_the_month_worked_out_by_hand(nats, nats_ur
 
         # The facts equal a clean rebuild; rebuilt and swapped in, the reports are the same.
         runtime = svc.apps["followup"].state.runtime
-        before = {name: (await report(svc, name, period="2026-03"))["rows"] for name in ("punctuality", "portfolios", "rotation", "revenue")}
+        before = {
+            name: (await report(svc, name, period="2026-03"))["rows"]
+            for name in ("punctuality", "portfolios", "rotation", "revenue")
+        }
         for make in REPORT_PROJECTIONS:
             spec = STREAMS[make.source or "followup"]
-            _, verification = await ProjectionRebuild("followup", make, runtime.engine, spec, registry, suffix=VERIFY_SUFFIX).verify(nats)
+            _, verification = await ProjectionRebuild(
+                "followup", make, runtime.engine, spec, registry, suffix=VERIFY_SUFFIX
+            ).verify(nats)
             assert verification.rows_agree, (make.name, verification.as_json())
             job = ProjectionRebuild("followup", make, runtime.engine, spec, registry)
             await job.build(nats)
@@ -276,17 +403,27 @@ async def test_the_reports_agree_with_the_month_worked_out_by_hand(nats, nats_ur
             from baton_ops.event_log import seq_before
 
             day = datetime.fromisoformat(today).date()
-            rows, _ = await report_at(nats, runtime.engine, name, Filters(Period.parse("2026-03", day), day),
-                                      lambda stream: seq_before(nats, stream, ids["middle"]))
+            rows, _ = await report_at(
+                nats,
+                runtime.engine,
+                name,
+                Filters(Period.parse("2026-03", day), day),
+                lambda stream: seq_before(nats, stream, ids["middle"]),
+            )
             return rows
 
         earlier = await as_of("punctuality", "2026-03-14")
-        assert [(r["department"], r["on_time"], r["late"], r["still_overdue"], r["open_not_yet_due"], r["rework_rounds"])
-                for r in earlier] == [("construction", 0, 1, 0, 0, 0), ("design", 1, 0, 0, 1, 0)]
-        assert [(r["account_manager"], r["changes_in_12_months"], r["brief_acknowledged"]) for r in await as_of("rotation", "2026-03-14")] == [
-            ("bob", 1, True)]
+        assert [
+            (r["department"], r["on_time"], r["late"], r["still_overdue"], r["open_not_yet_due"], r["rework_rounds"])
+            for r in earlier
+        ] == [("construction", 0, 1, 0, 0, 0), ("design", 1, 0, 0, 1, 0)]
+        assert [
+            (r["account_manager"], r["changes_in_12_months"], r["brief_acknowledged"])
+            for r in await as_of("rotation", "2026-03-14")
+        ] == [("bob", 1, True)]
         assert await as_of("revenue", "2026-03-14") == [
-            revenue[0] | {"accepted_deliveries": 0, "accepted_value": "0.00", "opportunities_won": 0}]
+            revenue[0] | {"accepted_deliveries": 0, "accepted_value": "0.00", "opportunities_won": 0}
+        ]
 
 
 async def _late_design_work(nats_url: str, tmp_path) -> datetime:
@@ -302,10 +439,20 @@ async def _late_design_work(nats_url: str, tmp_path) -> datetime:
     followup_db = f"sqlite+aiosqlite:///{tmp_path / 'followup.sqlite3'}"
     async with all_three(nats_url, followup_db, tmp_path) as svc:
         svc.clock.now = datetime(2026, 5, 4, 9, tzinfo=timezone.utc)
-        cid = (await ok(svc.intake.post("/v1/clients", json={"name": "Late", "segment": "B2B", "account_manager": "alice"})))["ids"]["client_id"]
+        cid = (
+            await ok(
+                svc.intake.post("/v1/clients", json={"name": "Late", "segment": "B2B", "account_manager": "alice"})
+            )
+        )["ids"]["client_id"]
         rid = (await ok(svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "plans"})))["ids"]["request_id"]
-        wo = (await ok(svc.intake.post(f"/v1/requests/{rid}/handoffs", json={"work": [
-            {"department": "design", "scope": "plans", "due_by": "2026-05-06"}]})))["ids"]["handoff_ids"][0]
+        wo = (
+            await ok(
+                svc.intake.post(
+                    f"/v1/requests/{rid}/handoffs",
+                    json={"work": [{"department": "design", "scope": "plans", "due_by": "2026-05-06"}]},
+                )
+            )
+        )["ids"]["handoff_ids"][0]
         await eventually(lambda: found(svc.delivery.get(f"/v1/work-orders/{wo}")), what="work order")
         await ok(svc.delivery.post(f"/v1/work-orders/{wo}/accept", json={"member": "dora"}))
         await ok(svc.delivery.post(f"/v1/work-orders/{wo}/start", json={}))
@@ -320,13 +467,15 @@ def test_baton_reports_gives_a_report_as_the_log_stood_then(nats_url, tmp_path):
     import asyncio
     import json
 
+    from baton_ops.cli import app
     from typer.testing import CliRunner
 
-    from baton_ops.cli import app
-
     before = asyncio.run(_late_design_work(nats_url, tmp_path))
-    env = {"BATON_NATS_URL": nats_url, "BATON_DATA_DIR": str(tmp_path),
-           "BATON_FOLLOWUP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'followup.sqlite3'}"}
+    env = {
+        "BATON_NATS_URL": nats_url,
+        "BATON_DATA_DIR": str(tmp_path),
+        "BATON_FOLLOWUP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'followup.sqlite3'}",
+    }
 
     def baton(*args: str):
         return CliRunner().invoke(app, ["reports", *args], env=env)

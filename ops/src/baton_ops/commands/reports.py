@@ -14,11 +14,13 @@ from baton_ops.event_log import seq_before
 @app.command("reports")
 def reports(
     name: str = typer.Argument(..., help="punctuality, lead-times, portfolios, rotation or revenue"),
-    as_of: datetime = typer.Option(None, "--as-of", help="the log as it stood then, e.g. 2026-09-30T23:59:59+00:00 "
-                                   "(default: now)"),
+    as_of: datetime = typer.Option(
+        None, "--as-of", help="the log as it stood then, e.g. 2026-09-30T23:59:59+00:00 (default: now)"
+    ),
     period: str = typer.Option(None, "--period", help="YYYY-MM (default: the month of --as-of), YYYY-Qn or YYYY"),
-    today: datetime = typer.Option(None, "--today", formats=["%Y-%m-%d"], help="the day overdue is counted from "
-                                   "(default: the day of --as-of)"),
+    today: datetime = typer.Option(
+        None, "--today", formats=["%Y-%m-%d"], help="the day overdue is counted from (default: the day of --as-of)"
+    ),
     account_manager: str = typer.Option(None, "--account-manager"),
     department: str = typer.Option(None, "--department"),
     as_csv: bool = typer.Option(False, "--csv", help="the rows as CSV"),
@@ -39,12 +41,17 @@ def reports(
         raise typer.BadParameter("give --as-of with a zone, e.g. 2026-09-30T23:59:59+00:00")
     day: date = today.date() if today else moment.astimezone(timezone.utc).date()
     try:
-        filters = Filters(Period.parse(period, day), day, account_manager, department.lower() if department else None,
-                          FollowupSettings().followup_rotation_warning_changes)
+        filters = Filters(
+            Period.parse(period, day),
+            day,
+            account_manager,
+            department.lower() if department else None,
+            FollowupSettings().followup_rotation_warning_changes,
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
-    async def body(nc) -> int:  # noqa: ANN001
+    async def body(nc) -> int:
         engine = make_engine(service("followup").database_url)
         try:
             rows, positions = await report_at(nc, engine, name, filters, lambda stream: seq_before(nc, stream, moment))
@@ -55,8 +62,15 @@ def reports(
         if as_csv:
             typer.echo(render_csv(rows), nl=False)
         elif as_json:
-            emit_json({"report": name, "period": filters.period.as_json(), "as_of": day.isoformat(),
-                       "log_positions": positions, "rows": rows})
+            emit_json(
+                {
+                    "report": name,
+                    "period": filters.period.as_json(),
+                    "as_of": day.isoformat(),
+                    "log_positions": positions,
+                    "rows": rows,
+                }
+            )
         else:
             console.print(f"{name}, {filters.period.label}, as of {moment.isoformat()} (log at {positions})")
             for row in rows:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
 from baton_shared.service.http import Day, Timestamp
+from pydantic import BaseModel, Field
 
 
 class PeriodOut(BaseModel):
@@ -30,8 +29,10 @@ class PunctualityRow(BaseModel):
 class LeadTimeRow(BaseModel):
     group_by: str = Field(description="`department` or `segment`")
     group: str
-    stage: str = Field(description="captured_to_handed_off, handed_off_to_accepted, accepted_to_completed, "
-                       "completed_to_client_accepted, captured_to_client_accepted")
+    stage: str = Field(
+        description="captured_to_handed_off, handed_off_to_accepted, accepted_to_completed, "
+        "completed_to_client_accepted, captured_to_client_accepted"
+    )
     count: int
     p50_days: float | None
     p90_days: float | None
@@ -67,7 +68,9 @@ class RotationRow(BaseModel):
     account_manager: str
     previous_account_manager: str | None
     changes_in_12_months: int
-    rotated_too_often: bool = Field(description="more changes in 12 months than BATON_FOLLOWUP_ROTATION_WARNING_CHANGES")
+    rotated_too_often: bool = Field(
+        description="more changes in 12 months than BATON_FOLLOWUP_ROTATION_WARNING_CHANGES"
+    )
     brief_acknowledged: bool = Field(description="the new manager has read or confirmed the handover brief")
     brief_acknowledged_at: Timestamp | None
     brief_acknowledged_how: str | None = Field(description="`read` or `confirmed`")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
-
 from baton_shared.service.inputs import NO_NUL
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from baton_followup.api import dependencies as dep
 from baton_followup.api.report_schemas import LeadTimesOut, PortfoliosOut, PunctualityOut, RevenueOut, RotationOut
@@ -19,13 +18,20 @@ CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "descripti
 
 
 async def _answer(
-    name: str, request: Request, period: str | None, fmt: str | None, account_manager: str | None,
+    name: str,
+    request: Request,
+    period: str | None,
+    fmt: str | None,
+    account_manager: str | None,
     department: str | None = None,
 ):
     app = request.app
     today = app.state.application.clock().date()
     filters = Filters(
-        Period.parse(period, today), today, account_manager, department.lower() if department else None,
+        Period.parse(period, today),
+        today,
+        account_manager,
+        department.lower() if department else None,
         app.state.rotation_warning_changes,
     )
     async with app.state.runtime.engine.connect() as conn:
@@ -39,11 +45,15 @@ async def _answer(
 
 
 def _period():
-    return Query(None, pattern=PERIOD, description="`YYYY-MM` (default: this month), `YYYY-Qn` or `YYYY`; years 1000 to 2999")
+    return Query(
+        None, pattern=PERIOD, description="`YYYY-MM` (default: this month), `YYYY-Qn` or `YYYY`; years 1000 to 2999"
+    )
 
 
 def _format():
-    return Query(None, alias="format", pattern="^(json|csv)$", description="`csv`: the rows as CSV (or send `Accept: text/csv`)")
+    return Query(
+        None, alias="format", pattern="^(json|csv)$", description="`csv`: the rows as CSV (or send `Accept: text/csv`)"
+    )
 
 
 def _manager():
@@ -54,46 +64,83 @@ def _department():
     return Query(None, min_length=1, max_length=100, pattern=NO_NUL)
 
 
-@router.get("/punctuality", response_model=PunctualityOut, responses=CSV,
-            summary="Per department: work orders due in the period, on time, late (median, p90), overdue, blocked, rework")
+@router.get(
+    "/punctuality",
+    response_model=PunctualityOut,
+    responses=CSV,
+    summary="Per department: work orders due in the period, on time, late (median, p90), overdue, blocked, rework",
+)
 async def punctuality(
-    request: Request, period: str | None = _period(), fmt: str | None = _format(), account_manager: str | None = _manager(),
-    department: str | None = _department(), who=dep.reports_rule,
+    request: Request,
+    period: str | None = _period(),
+    fmt: str | None = _format(),
+    account_manager: str | None = _manager(),
+    department: str | None = _department(),
+    who=dep.reports_rule,
 ):
     return await _answer("punctuality", request, period, fmt, account_manager, department)
 
 
-@router.get("/lead-times", response_model=LeadTimesOut, responses=CSV,
-            summary="Need captured → handed off → accepted by the department → completed → accepted by the client")
+@router.get(
+    "/lead-times",
+    response_model=LeadTimesOut,
+    responses=CSV,
+    summary="Need captured → handed off → accepted by the department → completed → accepted by the client",
+)
 async def lead_times(
-    request: Request, period: str | None = _period(), fmt: str | None = _format(), account_manager: str | None = _manager(),
-    department: str | None = _department(), who=dep.reports_rule,
+    request: Request,
+    period: str | None = _period(),
+    fmt: str | None = _format(),
+    account_manager: str | None = _manager(),
+    department: str | None = _department(),
+    who=dep.reports_rule,
 ):
     return await _answer("lead-times", request, period, fmt, account_manager, department)
 
 
-@router.get("/portfolios", response_model=PortfoliosOut, responses=CSV,
-            summary="Per account manager: clients held, reviews overdue, contacts, refusals, offers, outcome reviews")
+@router.get(
+    "/portfolios",
+    response_model=PortfoliosOut,
+    responses=CSV,
+    summary="Per account manager: clients held, reviews overdue, contacts, refusals, offers, outcome reviews",
+)
 async def portfolios(
-    request: Request, period: str | None = _period(), fmt: str | None = _format(), account_manager: str | None = _manager(),
+    request: Request,
+    period: str | None = _period(),
+    fmt: str | None = _format(),
+    account_manager: str | None = _manager(),
     who=dep.reports_rule,
 ):
     return await _answer("portfolios", request, period, fmt, account_manager)
 
 
-@router.get("/rotation", response_model=RotationOut, responses=CSV,
-            summary="Account-manager changes in the 12 months to the period's end; clients rotated too often")
+@router.get(
+    "/rotation",
+    response_model=RotationOut,
+    responses=CSV,
+    summary="Account-manager changes in the 12 months to the period's end; clients rotated too often",
+)
 async def rotation(
-    request: Request, period: str | None = _period(), fmt: str | None = _format(), account_manager: str | None = _manager(),
+    request: Request,
+    period: str | None = _period(),
+    fmt: str | None = _format(),
+    account_manager: str | None = _manager(),
     who=dep.reports_rule,
 ):
     return await _answer("rotation", request, period, fmt, account_manager)
 
 
-@router.get("/revenue", response_model=RevenueOut, responses=CSV,
-            summary="Per month, account manager and client: accepted deliveries, won opportunities, program fees due")
+@router.get(
+    "/revenue",
+    response_model=RevenueOut,
+    responses=CSV,
+    summary="Per month, account manager and client: accepted deliveries, won opportunities, program fees due",
+)
 async def revenue(
-    request: Request, period: str | None = _period(), fmt: str | None = _format(), account_manager: str | None = _manager(),
+    request: Request,
+    period: str | None = _period(),
+    fmt: str | None = _format(),
+    account_manager: str | None = _manager(),
     who=dep.reports_rule,
 ):
     return await _answer("revenue", request, period, fmt, account_manager)

@@ -16,15 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Float, Index, Integer, MetaData, String, Table
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from baton_shared.contracts import delivery as dv
 from baton_shared.contracts import followup as fu
 from baton_shared.contracts import intake as it
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import Projection
 from baton_shared.projections.sql import insert_new, load_rows, upsert
+from sqlalchemy import BigInteger, Column, Date, DateTime, Float, Index, Integer, MetaData, String, Table
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 Fold = Callable[["Facts", RecordedEvent], None]
 
@@ -100,12 +99,20 @@ class ReportsFromIntake(FactProjection):
     source = "intake"
     keyed = {"report_clients": "client_id", "report_requests": "request_id", "report_handoffs": "handoff_id"}
     ledgers = {"report_manager_changes": ("seq",)}
-    handles = (it.ClientRegistered, it.AccountManagerAssigned, it.NeedCaptured, it.HandoffRequested, it.RequestCancelled)
+    handles = (
+        it.ClientRegistered,
+        it.AccountManagerAssigned,
+        it.NeedCaptured,
+        it.HandoffRequested,
+        it.RequestCancelled,
+    )
 
     def define_tables(self, metadata: MetaData, suffix: str) -> None:
         self.tables = {}
         self._table(
-            metadata, "report_clients", suffix,
+            metadata,
+            "report_clients",
+            suffix,
             Column("client_id", String(64), primary_key=True),
             Column("name", String(400), nullable=False),
             Column("segment", String(8), nullable=False),
@@ -114,7 +121,9 @@ class ReportsFromIntake(FactProjection):
             Index(f"ix_report_clients{suffix}_manager", "account_manager"),
         )
         self._table(
-            metadata, "report_manager_changes", suffix,
+            metadata,
+            "report_manager_changes",
+            suffix,
             Column("seq", BigInteger, primary_key=True),
             Column("client_id", String(64), nullable=False),
             Column("changed_at", DateTime(timezone=True), nullable=False),
@@ -123,7 +132,9 @@ class ReportsFromIntake(FactProjection):
             Index(f"ix_report_manager_changes{suffix}_client", "client_id", "changed_at"),
         )
         self._table(
-            metadata, "report_requests", suffix,
+            metadata,
+            "report_requests",
+            suffix,
             Column("request_id", String(64), primary_key=True),
             Column("client_id", String(64), nullable=False),
             Column("captured_at", DateTime(timezone=True), nullable=False),
@@ -134,7 +145,9 @@ class ReportsFromIntake(FactProjection):
             Index(f"ix_report_requests{suffix}_opportunity", "source_opportunity_id"),
         )
         self._table(
-            metadata, "report_handoffs", suffix,
+            metadata,
+            "report_handoffs",
+            suffix,
             Column("handoff_id", String(64), primary_key=True),
             Column("request_id", String(64), nullable=False),
             Column("client_id", String(64), nullable=False),
@@ -154,30 +167,59 @@ class ReportsFromIntake(FactProjection):
     def fold(self, facts: Facts, recorded: RecordedEvent) -> None:
         e, at = recorded.event, recorded.envelope.occurred_at
         if isinstance(e, it.ClientRegistered):
-            facts.put("report_clients", e.client_id, {
-                "client_id": e.client_id, "name": e.name, "segment": e.segment, "account_manager": e.account_manager,
-                "registered_at": at,
-            })
+            facts.put(
+                "report_clients",
+                e.client_id,
+                {
+                    "client_id": e.client_id,
+                    "name": e.name,
+                    "segment": e.segment,
+                    "account_manager": e.account_manager,
+                    "registered_at": at,
+                },
+            )
         elif isinstance(e, it.AccountManagerAssigned):
             client = facts.get("report_clients", e.client_id)
             if client is not None:
                 facts.put("report_clients", e.client_id, {**client, "account_manager": e.account_manager})
             if e.account_manager != e.previous_account_manager:
-                facts.append("report_manager_changes", {
-                    "seq": recorded.seq, "client_id": e.client_id, "changed_at": at, "account_manager": e.account_manager,
-                    "previous_account_manager": e.previous_account_manager,
-                })
+                facts.append(
+                    "report_manager_changes",
+                    {
+                        "seq": recorded.seq,
+                        "client_id": e.client_id,
+                        "changed_at": at,
+                        "account_manager": e.account_manager,
+                        "previous_account_manager": e.previous_account_manager,
+                    },
+                )
         elif isinstance(e, it.NeedCaptured):
-            facts.put("report_requests", e.request_id, {
-                "request_id": e.request_id, "client_id": e.client_id, "captured_at": at,
-                "budget": None if e.budget is None else str(e.budget),
-                "currency": e.currency, "source_opportunity_id": e.source_opportunity_id, "cancelled_at": None,
-            })
+            facts.put(
+                "report_requests",
+                e.request_id,
+                {
+                    "request_id": e.request_id,
+                    "client_id": e.client_id,
+                    "captured_at": at,
+                    "budget": None if e.budget is None else str(e.budget),
+                    "currency": e.currency,
+                    "source_opportunity_id": e.source_opportunity_id,
+                    "cancelled_at": None,
+                },
+            )
         elif isinstance(e, it.HandoffRequested):
-            facts.put("report_handoffs", e.handoff_id, {
-                "handoff_id": e.handoff_id, "request_id": e.request_id, "client_id": e.client_id,
-                "department": e.department, "handed_off_at": at, "due_by": e.due_by,
-            })
+            facts.put(
+                "report_handoffs",
+                e.handoff_id,
+                {
+                    "handoff_id": e.handoff_id,
+                    "request_id": e.request_id,
+                    "client_id": e.client_id,
+                    "department": e.department,
+                    "handed_off_at": at,
+                    "due_by": e.due_by,
+                },
+            )
         elif isinstance(e, it.RequestCancelled):
             request = facts.get("report_requests", e.request_id)
             if request is not None:
@@ -196,7 +238,9 @@ class ReportsFromDelivery(FactProjection):
     def define_tables(self, metadata: MetaData, suffix: str) -> None:
         self.tables = {}
         self._table(
-            metadata, "report_work_orders", suffix,
+            metadata,
+            "report_work_orders",
+            suffix,
             Column("work_order_id", String(64), primary_key=True),
             Column("request_id", String(64), nullable=False),
             Column("client_id", String(64), nullable=False),
@@ -212,7 +256,9 @@ class ReportsFromDelivery(FactProjection):
             Index(f"ix_report_work_orders{suffix}_due", "due_by"),
         )
         self._table(
-            metadata, "report_deliveries", suffix,
+            metadata,
+            "report_deliveries",
+            suffix,
             Column("request_id", String(64), primary_key=True),
             Column("client_id", String(64), nullable=False),
             Column("account_manager", String(200)),
@@ -229,12 +275,24 @@ class ReportsFromDelivery(FactProjection):
     def fold(self, facts: Facts, recorded: RecordedEvent) -> None:
         e, at = recorded.event, recorded.envelope.occurred_at
         if isinstance(e, dv.WorkOrderOpened):
-            facts.put("report_work_orders", e.work_order_id, {
-                "work_order_id": e.work_order_id, "request_id": e.request_id, "client_id": e.client_id,
-                "department": e.department, "account_manager": e.account_manager, "due_by": e.due_by, "status": "opened",
-                "accepted_at": None, "first_completed_at": None, "completed_at": None, "blocked_seconds": 0.0,
-                "rework_rounds": 0,
-            })
+            facts.put(
+                "report_work_orders",
+                e.work_order_id,
+                {
+                    "work_order_id": e.work_order_id,
+                    "request_id": e.request_id,
+                    "client_id": e.client_id,
+                    "department": e.department,
+                    "account_manager": e.account_manager,
+                    "due_by": e.due_by,
+                    "status": "opened",
+                    "accepted_at": None,
+                    "first_completed_at": None,
+                    "completed_at": None,
+                    "blocked_seconds": 0.0,
+                    "rework_rounds": 0,
+                },
+            )
             return
         if isinstance(e, dv.WorkOrderEvent):
             row = facts.get("report_work_orders", e.work_order_id)
@@ -255,10 +313,16 @@ class ReportsFromDelivery(FactProjection):
                 row["status"] = "cancelled"
             facts.put("report_work_orders", e.work_order_id, row)
             return
-        row = dict(facts.get("report_deliveries", e.request_id) or {
-            "request_id": e.request_id, "client_id": e.client_id, "account_manager": None, "accepted_at": None,
-            "rework_rounds": 0,
-        })
+        row = dict(
+            facts.get("report_deliveries", e.request_id)
+            or {
+                "request_id": e.request_id,
+                "client_id": e.client_id,
+                "account_manager": None,
+                "accepted_at": None,
+                "rework_rounds": 0,
+            }
+        )
         if isinstance(e, dv.DeliveryAccepted):
             row.update(account_manager=e.account_manager, accepted_at=e.accepted_at)
         else:
@@ -287,20 +351,31 @@ class ReportsFromFollowup(FactProjection):
     keyed = {"report_relationships": "client_id", "report_follow_ups": "follow_up_id", "report_programs": "program_id"}
     ledgers = {"report_activity": ("seq",)}
     handles = (
-        fu.RelationshipStarted, fu.HandoverBriefPrepared, fu.ClientTiered, fu.FollowUpScheduled, fu.FollowUpRescheduled,
-        fu.FollowUpClosed, fu.ProgramEnrolled, fu.ProgramCancelled, *ACTIVITY,
+        fu.RelationshipStarted,
+        fu.HandoverBriefPrepared,
+        fu.ClientTiered,
+        fu.FollowUpScheduled,
+        fu.FollowUpRescheduled,
+        fu.FollowUpClosed,
+        fu.ProgramEnrolled,
+        fu.ProgramCancelled,
+        *ACTIVITY,
     )
 
     def define_tables(self, metadata: MetaData, suffix: str) -> None:
         self.tables = {}
         self._table(
-            metadata, "report_relationships", suffix,
+            metadata,
+            "report_relationships",
+            suffix,
             Column("client_id", String(64), primary_key=True),
             Column("account_manager", String(200), nullable=False),
             Column("tier", String(16), nullable=False),
         )
         self._table(
-            metadata, "report_activity", suffix,
+            metadata,
+            "report_activity",
+            suffix,
             Column("seq", BigInteger, primary_key=True),
             Column("client_id", String(64), nullable=False),
             Column("account_manager", String(200), nullable=False),
@@ -311,7 +386,9 @@ class ReportsFromFollowup(FactProjection):
             Index(f"ix_report_activity{suffix}_when", "occurred_at"),
         )
         self._table(
-            metadata, "report_follow_ups", suffix,
+            metadata,
+            "report_follow_ups",
+            suffix,
             Column("follow_up_id", String(64), primary_key=True),
             Column("client_id", String(64), nullable=False),
             Column("kind", String(32), nullable=False),
@@ -319,7 +396,9 @@ class ReportsFromFollowup(FactProjection):
             Column("status", String(16), nullable=False),
         )
         self._table(
-            metadata, "report_programs", suffix,
+            metadata,
+            "report_programs",
+            suffix,
             Column("program_id", String(64), primary_key=True),
             Column("client_id", String(64), nullable=False),
             Column("account_manager", String(200), nullable=False),
@@ -344,9 +423,15 @@ class ReportsFromFollowup(FactProjection):
         held = facts.get("report_relationships", e.client_id)
         if isinstance(e, (fu.RelationshipStarted, fu.HandoverBriefPrepared)):
             tier = held["tier"] if held else "standard"
-            facts.put("report_relationships", e.client_id, {
-                "client_id": e.client_id, "account_manager": e.account_manager, "tier": tier,
-            })
+            facts.put(
+                "report_relationships",
+                e.client_id,
+                {
+                    "client_id": e.client_id,
+                    "account_manager": e.account_manager,
+                    "tier": tier,
+                },
+            )
             return
         if held is None:
             return  # no relationship yet (never in a whole log)
@@ -354,30 +439,54 @@ class ReportsFromFollowup(FactProjection):
         if isinstance(e, fu.ClientTiered):
             facts.put("report_relationships", e.client_id, {**held, "tier": e.tier})
         elif isinstance(e, fu.FollowUpScheduled):
-            facts.put("report_follow_ups", e.follow_up_id, {
-                "follow_up_id": e.follow_up_id, "client_id": e.client_id, "kind": e.kind, "due_on": e.due_on,
-                "status": "open",
-            })
+            facts.put(
+                "report_follow_ups",
+                e.follow_up_id,
+                {
+                    "follow_up_id": e.follow_up_id,
+                    "client_id": e.client_id,
+                    "kind": e.kind,
+                    "due_on": e.due_on,
+                    "status": "open",
+                },
+            )
         elif isinstance(e, (fu.FollowUpRescheduled, fu.FollowUpClosed)):
             row = facts.get("report_follow_ups", e.follow_up_id)
             if row is not None:
                 change = {"due_on": e.due_on} if isinstance(e, fu.FollowUpRescheduled) else {"status": "closed"}
                 facts.put("report_follow_ups", e.follow_up_id, {**row, **change})
         elif isinstance(e, fu.ProgramEnrolled):
-            facts.put("report_programs", e.program_id, {
-                "program_id": e.program_id, "client_id": e.client_id, "account_manager": manager,
-                "monthly_fee": str(e.monthly_fee), "currency": e.currency, "starts_on": e.starts_on, "ends_on": e.ends_on,
-            })
+            facts.put(
+                "report_programs",
+                e.program_id,
+                {
+                    "program_id": e.program_id,
+                    "client_id": e.client_id,
+                    "account_manager": manager,
+                    "monthly_fee": str(e.monthly_fee),
+                    "currency": e.currency,
+                    "starts_on": e.starts_on,
+                    "ends_on": e.ends_on,
+                },
+            )
         elif isinstance(e, fu.ProgramCancelled):
             row = facts.get("report_programs", e.program_id)
             if row is not None:
                 facts.put("report_programs", e.program_id, {**row, "ends_on": min(row["ends_on"], e.effective_on)})
         if type(e) in ACTIVITY:
             kind, code, reference = ACTIVITY[type(e)](e)
-            facts.append("report_activity", {
-                "seq": recorded.seq, "client_id": e.client_id, "account_manager": manager, "occurred_at": at,
-                "kind": kind, "code": code, "reference": reference,
-            })
+            facts.append(
+                "report_activity",
+                {
+                    "seq": recorded.seq,
+                    "client_id": e.client_id,
+                    "account_manager": manager,
+                    "occurred_at": at,
+                    "kind": kind,
+                    "code": code,
+                    "reference": reference,
+                },
+            )
             if isinstance(e, fu.ContactRecorded) and e.outcome in ("reached", "stop") and e.follow_up_id:
                 row = facts.get("report_follow_ups", e.follow_up_id)
                 if row is not None:

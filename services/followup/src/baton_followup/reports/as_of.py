@@ -6,17 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from baton_shared.contracts import registry, stream_for
 from baton_shared.projections.rebuild import point_in_time
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_followup.projections.report_facts import REPORT_PROJECTIONS
 from baton_followup.reports.figures import REPORTS, Facts, Filters
 
 
 async def report_at(
-    nc, engine: AsyncEngine, name: str, filters: Filters, position_of: Callable[[str], Awaitable[int]],  # noqa: ANN001
+    nc,
+    engine: AsyncEngine,
+    name: str,
+    filters: Filters,
+    position_of: Callable[[str], Awaitable[int]],
 ) -> tuple[list[dict], dict[str, int]]:
     """The report's rows from copies of the facts at ``position_of(stream)``, and those positions."""
     copies, positions = [], {}

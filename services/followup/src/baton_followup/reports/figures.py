@@ -18,10 +18,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from baton_shared.contracts.followup import DeliveredValue, RefusalCode
 from sqlalchemy import Table, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from baton_shared.contracts.followup import DeliveredValue, RefusalCode
 from baton_followup.projections.report_facts import ReportsFromDelivery, ReportsFromFollowup, ReportsFromIntake
 
 REFUSAL_CODES: tuple[str, ...] = RefusalCode.__args__  # type: ignore[attr-defined]
@@ -129,11 +129,12 @@ class Filters:
     rotation_warning_changes: int = 2
 
 
-async def _rows(conn: AsyncConnection, statement) -> list[dict[str, Any]]:  # noqa: ANN001
+async def _rows(conn: AsyncConnection, statement) -> list[dict[str, Any]]:
     return [dict(r) for r in (await conn.execute(statement)).mappings()]
 
 
 # --- punctuality per department ---------------------------------------------------------
+
 
 async def punctuality(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
     """Work orders due in the period, per department: on time, late (lateness median and p90,
@@ -161,26 +162,31 @@ async def punctuality(conn: AsyncConnection, facts: Facts, f: Filters) -> list[d
             else:
                 lateness.append(float((done.date() - o["due_by"]).days))
         requests = {o["request_id"] for o in orders}
-        out.append({
-            "department": department,
-            "due": len(orders),
-            "on_time": on_time,
-            "late": len(lateness),
-            "late_median_days": nearest_rank(lateness, 0.5),
-            "late_p90_days": nearest_rank(lateness, 0.9),
-            "still_overdue": overdue,
-            "open_not_yet_due": open_,
-            "blocked_hours": round(sum(o["blocked_seconds"] for o in orders) / 3600, 2),
-            "rework_rounds": sum(o["rework_rounds"] for o in orders),
-            "rework_rounds_per_request": round(sum(o["rework_rounds"] for o in orders) / len(requests), 2),
-        })
+        out.append(
+            {
+                "department": department,
+                "due": len(orders),
+                "on_time": on_time,
+                "late": len(lateness),
+                "late_median_days": nearest_rank(lateness, 0.5),
+                "late_p90_days": nearest_rank(lateness, 0.9),
+                "still_overdue": overdue,
+                "open_not_yet_due": open_,
+                "blocked_hours": round(sum(o["blocked_seconds"] for o in orders) / 3600, 2),
+                "rework_rounds": sum(o["rework_rounds"] for o in orders),
+                "rework_rounds_per_request": round(sum(o["rework_rounds"] for o in orders) / len(requests), 2),
+            }
+        )
     return out
 
 
 # --- handoff lead times -------------------------------------------------------------------
 
 STAGES = (
-    "captured_to_handed_off", "handed_off_to_accepted", "accepted_to_completed", "completed_to_client_accepted",
+    "captured_to_handed_off",
+    "handed_off_to_accepted",
+    "accepted_to_completed",
+    "completed_to_client_accepted",
     "captured_to_client_accepted",
 )
 
@@ -188,19 +194,25 @@ STAGES = (
 async def lead_times(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
     """Per handoff, the time of each step; a step counts in the period its end falls in.
     p50 and p90 per department and per client segment."""
-    h, r, wo, d, c = (facts.t(n) for n in (
-        "report_handoffs", "report_requests", "report_work_orders", "report_deliveries", "report_clients"))
-    statement = (
-        select(
-            h.c.department, h.c.handed_off_at, r.c.captured_at, wo.c.accepted_at, wo.c.first_completed_at,
-            wo.c.completed_at, wo.c.account_manager, d.c.accepted_at.label("client_accepted_at"), c.c.segment,
-        )
-        .select_from(
-            h.join(r, r.c.request_id == h.c.request_id)
-            .outerjoin(wo, wo.c.work_order_id == h.c.handoff_id)
-            .outerjoin(d, d.c.request_id == h.c.request_id)
-            .outerjoin(c, c.c.client_id == h.c.client_id)
-        )
+    h, r, wo, d, c = (
+        facts.t(n)
+        for n in ("report_handoffs", "report_requests", "report_work_orders", "report_deliveries", "report_clients")
+    )
+    statement = select(
+        h.c.department,
+        h.c.handed_off_at,
+        r.c.captured_at,
+        wo.c.accepted_at,
+        wo.c.first_completed_at,
+        wo.c.completed_at,
+        wo.c.account_manager,
+        d.c.accepted_at.label("client_accepted_at"),
+        c.c.segment,
+    ).select_from(
+        h.join(r, r.c.request_id == h.c.request_id)
+        .outerjoin(wo, wo.c.work_order_id == h.c.handoff_id)
+        .outerjoin(d, d.c.request_id == h.c.request_id)
+        .outerjoin(c, c.c.client_id == h.c.client_id)
     )
     if f.department:
         statement = statement.where(h.c.department == f.department)
@@ -227,20 +239,29 @@ async def lead_times(conn: AsyncConnection, facts: Facts, f: Filters) -> list[di
             for stage in STAGES:
                 values = samples.get((group_by, group, stage))
                 if values:
-                    out.append({
-                        "group_by": group_by, "group": group, "stage": stage, "count": len(values),
-                        "p50_days": _round(nearest_rank(values, 0.5)), "p90_days": _round(nearest_rank(values, 0.9)),
-                    })
+                    out.append(
+                        {
+                            "group_by": group_by,
+                            "group": group,
+                            "stage": stage,
+                            "count": len(values),
+                            "p50_days": _round(nearest_rank(values, 0.5)),
+                            "p90_days": _round(nearest_rank(values, 0.9)),
+                        }
+                    )
     return out
 
 
 # --- account managers' portfolios -------------------------------------------------------
 
+
 async def portfolios(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
     """Per account manager: clients and key accounts held now, reviews overdue now; in the
     period, contacts made and refused (by reason), offers made / won / declined and outcome
     reviews, counted to whoever held the client then (kept after they move on)."""
-    c, rel, fu, act = (facts.t(n) for n in ("report_clients", "report_relationships", "report_follow_ups", "report_activity"))
+    c, rel, fu, act = (
+        facts.t(n) for n in ("report_clients", "report_relationships", "report_follow_ups", "report_activity")
+    )
     held: dict[str, dict[str, Any]] = defaultdict(lambda: {"clients": 0, "key": 0})
     client_manager: dict[str, str] = {}
     statement = select(c.c.client_id, c.c.account_manager, rel.c.tier).select_from(
@@ -251,7 +272,9 @@ async def portfolios(conn: AsyncConnection, facts: Facts, f: Filters) -> list[di
         held[row["account_manager"]]["clients"] += 1
         held[row["account_manager"]]["key"] += row["tier"] == "key"
     overdue: dict[str, list[date]] = defaultdict(list)
-    reviews = select(fu.c.client_id, fu.c.due_on).where(fu.c.kind == "review", fu.c.status == "open", fu.c.due_on < f.today)
+    reviews = select(fu.c.client_id, fu.c.due_on).where(
+        fu.c.kind == "review", fu.c.status == "open", fu.c.due_on < f.today
+    )
     for row in await _rows(conn, reviews):
         if row["client_id"] in client_manager:
             overdue[client_manager[row["client_id"]]].append(row["due_on"])
@@ -267,25 +290,28 @@ async def portfolios(conn: AsyncConnection, facts: Facts, f: Filters) -> list[di
     out = []
     for manager in managers:
         n, late = done[manager], overdue[manager]
-        out.append({
-            "account_manager": manager,
-            "clients": held[manager]["clients"] if manager in held else 0,
-            "key_accounts": held[manager]["key"] if manager in held else 0,
-            "reviews_overdue": len(late),
-            "oldest_overdue_review_days": (f.today - min(late)).days if late else None,
-            "contacts_made": n["contact"],
-            "contacts_refused": n["refused"],
-            **{f"refused_{code}": n[f"refused:{code}"] for code in REFUSAL_CODES},
-            "offers_made": n["offered"],
-            "offers_won": n["won"],
-            "offers_declined": n["declined"],
-            "outcome_reviews": n["outcome"],
-            **{f"outcome_{value}": n[f"outcome:{value}"] for value in DELIVERED_VALUES},
-        })
+        out.append(
+            {
+                "account_manager": manager,
+                "clients": held[manager]["clients"] if manager in held else 0,
+                "key_accounts": held[manager]["key"] if manager in held else 0,
+                "reviews_overdue": len(late),
+                "oldest_overdue_review_days": (f.today - min(late)).days if late else None,
+                "contacts_made": n["contact"],
+                "contacts_refused": n["refused"],
+                **{f"refused_{code}": n[f"refused:{code}"] for code in REFUSAL_CODES},
+                "offers_made": n["offered"],
+                "offers_won": n["won"],
+                "offers_declined": n["declined"],
+                "outcome_reviews": n["outcome"],
+                **{f"outcome_{value}": n[f"outcome:{value}"] for value in DELIVERED_VALUES},
+            }
+        )
     return out
 
 
 # --- rotation -----------------------------------------------------------------------------
+
 
 async def rotation(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
     """Each account-manager change in the 12 months up to the period's end, with how many the
@@ -303,40 +329,49 @@ async def rotation(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict
     if f.account_manager:
         changes = [x for x in changes if x["current_account_manager"] == f.account_manager]
     acknowledged: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    acks = select(act.c.client_id, act.c.account_manager, act.c.occurred_at, act.c.code).where(
-        act.c.kind == "acknowledged", act.c.occurred_at < _utc(f.period.end)
-    ).order_by(act.c.seq)
+    acks = (
+        select(act.c.client_id, act.c.account_manager, act.c.occurred_at, act.c.code)
+        .where(act.c.kind == "acknowledged", act.c.occurred_at < _utc(f.period.end))
+        .order_by(act.c.seq)
+    )
     for row in await _rows(conn, acks):
         acknowledged[(row["client_id"], row["account_manager"])].append(row)
     per_client = Counter(x["client_id"] for x in changes)
     out = []
     for x in changes:
         changed_at = _aware(x["changed_at"])
-        ack = next((a for a in acknowledged[(x["client_id"], x["account_manager"])]
-                    if _aware(a["occurred_at"]) >= changed_at), None)
-        out.append({
-            "client_id": x["client_id"],
-            "client_name": x["client_name"],
-            "changed_at": changed_at.isoformat(),
-            "account_manager": x["account_manager"],
-            "previous_account_manager": x["previous_account_manager"],
-            "changes_in_12_months": per_client[x["client_id"]],
-            "rotated_too_often": per_client[x["client_id"]] > f.rotation_warning_changes,
-            "brief_acknowledged": ack is not None,
-            "brief_acknowledged_at": None if ack is None else _aware(ack["occurred_at"]).isoformat(),
-            "brief_acknowledged_how": None if ack is None else ack["code"],
-        })
+        ack = next(
+            (a for a in acknowledged[(x["client_id"], x["account_manager"])] if _aware(a["occurred_at"]) >= changed_at),
+            None,
+        )
+        out.append(
+            {
+                "client_id": x["client_id"],
+                "client_name": x["client_name"],
+                "changed_at": changed_at.isoformat(),
+                "account_manager": x["account_manager"],
+                "previous_account_manager": x["previous_account_manager"],
+                "changes_in_12_months": per_client[x["client_id"]],
+                "rotated_too_often": per_client[x["client_id"]] > f.rotation_warning_changes,
+                "brief_acknowledged": ack is not None,
+                "brief_acknowledged_at": None if ack is None else _aware(ack["occurred_at"]).isoformat(),
+                "brief_acknowledged_how": None if ack is None else ack["code"],
+            }
+        )
     return out
 
 
 # --- revenue ------------------------------------------------------------------------------
 
+
 async def revenue(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
     """Per month, account manager and client: the budgets of deliveries the client accepted,
     opportunities won (and the budget of the request each became, where it has one), and
     program fees due (a program's monthly fee for each month it runs in)."""
-    d, r, act, p, c = (facts.t(n) for n in (
-        "report_deliveries", "report_requests", "report_activity", "report_programs", "report_clients"))
+    d, r, act, p, c = (
+        facts.t(n)
+        for n in ("report_deliveries", "report_requests", "report_activity", "report_programs", "report_clients")
+    )
     start, end = _utc(f.period.start), _utc(f.period.end)
     cells: dict[tuple[str, str, str, str], dict[str, Any]] = {}
 
@@ -350,7 +385,9 @@ async def revenue(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]
         .where(d.c.accepted_at >= start, d.c.accepted_at < end)
     )
     for row in await _rows(conn, accepted):
-        cell(_aware(row["accepted_at"]).date(), row["account_manager"] or "", row["client_id"], row["currency"])["accepted"].append(row["budget"])
+        cell(_aware(row["accepted_at"]).date(), row["account_manager"] or "", row["client_id"], row["currency"])[
+            "accepted"
+        ].append(row["budget"])
     won = (
         select(act.c.client_id, act.c.account_manager, act.c.occurred_at, r.c.budget, r.c.currency)
         .select_from(act.outerjoin(r, r.c.source_opportunity_id == act.c.reference))
@@ -365,18 +402,37 @@ async def revenue(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]
         following = _add_months(month, 1)
         for row in programs:
             if row["starts_on"] < following and row["ends_on"] > month:
-                cell(month, row["account_manager"], row["client_id"], row["currency"])["fees"].append(row["monthly_fee"])
-    names = {row["client_id"]: row["name"] for row in await _rows(conn, select(c.c.client_id, c.c.name).where(
-        c.c.client_id.in_({k[2] for k in cells})))} if cells else {}
+                cell(month, row["account_manager"], row["client_id"], row["currency"])["fees"].append(
+                    row["monthly_fee"]
+                )
+    names = (
+        {
+            row["client_id"]: row["name"]
+            for row in await _rows(
+                conn, select(c.c.client_id, c.c.name).where(c.c.client_id.in_({k[2] for k in cells}))
+            )
+        }
+        if cells
+        else {}
+    )
     out = []
     for (month, manager, client_id, currency), x in sorted(cells.items()):
         if f.account_manager and manager != f.account_manager:
             continue
-        out.append({
-            "month": month, "account_manager": manager, "client_id": client_id, "client_name": names.get(client_id),
-            "currency": currency, "accepted_deliveries": len(x["accepted"]), "accepted_value": _money(x["accepted"]),
-            "opportunities_won": x["won"], "won_value": _money(x["won_value"]), "program_fees_due": _money(x["fees"]),
-        })
+        out.append(
+            {
+                "month": month,
+                "account_manager": manager,
+                "client_id": client_id,
+                "client_name": names.get(client_id),
+                "currency": currency,
+                "accepted_deliveries": len(x["accepted"]),
+                "accepted_value": _money(x["accepted"]),
+                "opportunities_won": x["won"],
+                "won_value": _money(x["won_value"]),
+                "program_fees_due": _money(x["fees"]),
+            }
+        )
     return out
 
 
