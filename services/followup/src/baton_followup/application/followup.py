@@ -171,17 +171,11 @@ class FollowupApplication:
         )
 
     async def acknowledge_brief(self, client_id: str, how: str, actor: str, cause: str | None = None) -> Written:
-        """The current account manager has the latest handover brief; once per brief (the
-        event id is derived from the brief, so reads racing to record it record it once)."""
+        """The current account manager has the latest handover brief; once per brief (reads
+        racing to record it conflict on the relationship, and the second finds it recorded)."""
         require_uuid(client_id, "client")
-        brief: dict[str, str] = {}
-
-        def decide(r: Relationship) -> None:
-            brief["brief_id"] = r.acknowledge_brief(how, self.clock(), actor)
-
         return await self._update(
-            client_id, decide, actor=actor, causation_id=cause, ids=brief,
-            event_ids=lambda r, n: derived_event_id(r.latest_brief or client_id, f"acknowledged:{n}"),
+            client_id, lambda r: r.acknowledge_brief(how, self.clock(), actor), actor=actor, causation_id=cause
         )
 
     # --- opportunities -------------------------------------------------------------------
