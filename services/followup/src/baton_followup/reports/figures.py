@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from baton_shared.contracts.followup import DeliveredValue, RefusalCode
-from sqlalchemy import Table, and_, select
+from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_followup.projections.report_facts import ReportsFromDelivery, ReportsFromFollowup, ReportsFromIntake
@@ -214,6 +214,15 @@ async def lead_times(conn: AsyncConnection, facts: Facts, f: Filters) -> list[di
         .outerjoin(d, d.c.request_id == h.c.request_id)
         .outerjoin(c, c.c.client_id == h.c.client_id)
     )
+    start, end = _utc(f.period.start), _utc(f.period.end)
+    statement = statement.where(  # some step ends in the period
+        or_(
+            *(
+                and_(moment >= start, moment < end)
+                for moment in (h.c.handed_off_at, wo.c.accepted_at, wo.c.first_completed_at, d.c.accepted_at)
+            )
+        )
+    )
     if f.department:
         statement = statement.where(h.c.department == f.department)
     if f.account_manager:
@@ -262,41 +271,48 @@ async def portfolios(conn: AsyncConnection, facts: Facts, f: Filters) -> list[di
     c, rel, fu, act = (
         facts.t(n) for n in ("report_clients", "report_relationships", "report_follow_ups", "report_activity")
     )
-    held: dict[str, dict[str, Any]] = defaultdict(lambda: {"clients": 0, "key": 0})
-    client_manager: dict[str, str] = {}
-    statement = select(c.c.client_id, c.c.account_manager, rel.c.tier).select_from(
-        c.outerjoin(rel, rel.c.client_id == c.c.client_id)
+    # Counted by the database (GROUP BY): a portfolio of 100k clients is a few rows here.
+    held: dict[str, dict[str, Any]] = {}
+    holders = (
+        select(c.c.account_manager, func.count(), func.count(rel.c.tier).filter(rel.c.tier == "key"))
+        .select_from(c.outerjoin(rel, rel.c.client_id == c.c.client_id))
+        .group_by(c.c.account_manager)
     )
-    for row in await _rows(conn, statement):
-        client_manager[row["client_id"]] = row["account_manager"]
-        held[row["account_manager"]]["clients"] += 1
-        held[row["account_manager"]]["key"] += row["tier"] == "key"
-    overdue: dict[str, list[date]] = defaultdict(list)
-    reviews = select(fu.c.client_id, fu.c.due_on).where(
-        fu.c.kind == "review", fu.c.status == "open", fu.c.due_on < f.today
+    for manager, clients, key in (await conn.execute(holders)).all():
+        held[manager] = {"clients": clients, "key": key}
+    overdue: dict[str, tuple[int, date]] = {}
+    reviews = (
+        select(c.c.account_manager, func.count(), func.min(fu.c.due_on))
+        .select_from(fu.join(c, c.c.client_id == fu.c.client_id))
+        .where(fu.c.kind == "review", fu.c.status == "open", fu.c.due_on < f.today)
+        .group_by(c.c.account_manager)
     )
-    for row in await _rows(conn, reviews):
-        if row["client_id"] in client_manager:
-            overdue[client_manager[row["client_id"]]].append(row["due_on"])
+    for manager, count, oldest in (await conn.execute(reviews)).all():
+        overdue[manager] = (count, oldest if isinstance(oldest, date) else date.fromisoformat(str(oldest)))
     done: dict[str, Counter] = defaultdict(Counter)
     in_period = and_(act.c.occurred_at >= _utc(f.period.start), act.c.occurred_at < _utc(f.period.end))
-    for row in await _rows(conn, select(act.c.account_manager, act.c.kind, act.c.code).where(in_period)):
-        done[row["account_manager"]][row["kind"]] += 1
-        if row["kind"] in ("refused", "outcome"):
-            done[row["account_manager"]][f"{row['kind']}:{row['code']}"] += 1
+    activity = (
+        select(act.c.account_manager, act.c.kind, act.c.code, func.count())
+        .where(in_period)
+        .group_by(act.c.account_manager, act.c.kind, act.c.code)
+    )
+    for manager, kind, code, count in (await conn.execute(activity)).all():
+        done[manager][kind] += count
+        if kind in ("refused", "outcome"):
+            done[manager][f"{kind}:{code}"] += count
     managers = sorted(set(held) | set(done))
     if f.account_manager:
         managers = [m for m in managers if m == f.account_manager]
     out = []
     for manager in managers:
-        n, late = done[manager], overdue[manager]
+        n, (late, oldest) = done[manager], overdue.get(manager, (0, None))
         out.append(
             {
                 "account_manager": manager,
                 "clients": held[manager]["clients"] if manager in held else 0,
                 "key_accounts": held[manager]["key"] if manager in held else 0,
-                "reviews_overdue": len(late),
-                "oldest_overdue_review_days": (f.today - min(late)).days if late else None,
+                "reviews_overdue": late,
+                "oldest_overdue_review_days": (f.today - oldest).days if oldest else None,
                 "contacts_made": n["contact"],
                 "contacts_refused": n["refused"],
                 **{f"refused_{code}": n[f"refused:{code}"] for code in REFUSAL_CODES},
