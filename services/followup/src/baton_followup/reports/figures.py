@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from baton_shared.contracts.followup import DeliveredValue, RefusalCode
-from sqlalchemy import Table, and_, func, or_, select
+from sqlalchemy import Date, DateTime, Table, and_, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_followup.projections.report_facts import ReportsFromDelivery, ReportsFromFollowup, ReportsFromIntake
@@ -145,39 +145,61 @@ async def punctuality(conn: AsyncConnection, facts: Facts, f: Filters) -> list[d
         where.append(wo.c.department == f.department)
     if f.account_manager:
         where.append(wo.c.account_manager == f.account_manager)
-    by_department: dict[str, list[dict]] = defaultdict(list)
-    for row in await _rows(conn, select(wo).where(*where)):
-        by_department[row["department"]].append(row)
+    # Counted by the database; only the late ones' lateness comes back, for the percentiles.
+    done, due = wo.c.first_completed_at, wo.c.due_by
+    on_time = done < _day_after(conn, due)
+    counts = (
+        select(
+            wo.c.department,
+            func.count(),
+            func.count().filter(on_time),
+            func.count().filter(done.is_(None), due < f.today),
+            func.count().filter(done.is_(None), due >= f.today),
+            func.coalesce(func.sum(wo.c.blocked_seconds), 0.0),
+            func.coalesce(func.sum(wo.c.rework_rounds), 0),
+            func.count(wo.c.request_id.distinct()),
+        )
+        .where(*where)
+        .group_by(wo.c.department)
+        .order_by(wo.c.department)
+    )
+    lateness: dict[str, list[float]] = defaultdict(list)
+    late_rows = select(wo.c.department, _days_late(conn, done, due)).where(*where, done.is_not(None), ~on_time)
+    for department, days in (await conn.execute(late_rows)).all():
+        lateness[department].append(float(round(days)))
     out = []
-    for department in sorted(by_department):
-        orders = by_department[department]
-        lateness, on_time, overdue, open_ = [], 0, 0, 0
-        for o in orders:
-            done = _aware(o["first_completed_at"])
-            if done is None:
-                overdue += o["due_by"] < f.today
-                open_ += o["due_by"] >= f.today
-            elif done.date() <= o["due_by"]:
-                on_time += 1
-            else:
-                lateness.append(float((done.date() - o["due_by"]).days))
-        requests = {o["request_id"] for o in orders}
+    for department, n, in_time, overdue, open_, blocked, rework, requests in (await conn.execute(counts)).all():
+        late = lateness[department]
         out.append(
             {
                 "department": department,
-                "due": len(orders),
-                "on_time": on_time,
-                "late": len(lateness),
-                "late_median_days": nearest_rank(lateness, 0.5),
-                "late_p90_days": nearest_rank(lateness, 0.9),
+                "due": n,
+                "on_time": in_time,
+                "late": len(late),
+                "late_median_days": nearest_rank(late, 0.5),
+                "late_p90_days": nearest_rank(late, 0.9),
                 "still_overdue": overdue,
                 "open_not_yet_due": open_,
-                "blocked_hours": round(sum(o["blocked_seconds"] for o in orders) / 3600, 2),
-                "rework_rounds": sum(o["rework_rounds"] for o in orders),
-                "rework_rounds_per_request": round(sum(o["rework_rounds"] for o in orders) / len(requests), 2),
+                "blocked_hours": round(float(blocked) / 3600, 2),
+                "rework_rounds": int(rework),
+                "rework_rounds_per_request": round(int(rework) / requests, 2),
             }
         )
     return out
+
+
+def _day_after(conn: AsyncConnection, day):  # noqa: ANN001, ANN202 - SQL expressions
+    """The first moment (UTC) after the day ``day``, comparable with a stored timestamp."""
+    if conn.dialect.name == "postgresql":
+        return func.timezone("UTC", func.cast(day + literal_column("1"), DateTime()))
+    return func.date(day, "+1 day")  # SQLite: '2026-03-10 09:00:00' < '2026-03-11'
+
+
+def _days_late(conn: AsyncConnection, done, due):  # noqa: ANN001, ANN202 - SQL expressions
+    """Whole days from the due date to the day (UTC) ``done`` falls on."""
+    if conn.dialect.name == "postgresql":
+        return func.cast(func.timezone("UTC", done), Date()) - due
+    return func.julianday(func.date(done)) - func.julianday(due)
 
 
 # --- handoff lead times -------------------------------------------------------------------
