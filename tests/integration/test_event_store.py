@@ -363,7 +363,7 @@ async def test_a_remembered_history_dropped_while_it_is_checked_is_still_returne
 
     async def dropped_meanwhile(*args, **kw):
         answer = await real_last(*args, **kw)
-        store._cache.clear()
+        store.remembered.clear()
         return answer
 
     monkeypatch.setattr(store._gets, "last", dropped_meanwhile)

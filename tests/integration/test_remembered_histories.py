@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from baton_delivery.application import DeliveryApplication
+from baton_delivery.application import AcceptWorkOrder, CompleteWork, DeliveryApplication, RecordProgress, StartWork
 from baton_delivery.domain import RequestDelivery
 from baton_intake.application import IntakeApplication
 from baton_intake.application import commands as c
@@ -81,9 +81,9 @@ async def test_a_refusal_decided_on_a_history_that_is_behind_is_decided_again_on
     A decides again on a load and starts it."""
     (app_a, app_b), (a, _), directory = replicas
     request_id, wo = await open_work_order(a, directory)
-    await app_b.accept(wo, "bob", actor="t")
+    await app_b.accept(AcceptWorkOrder(work_order_id=wo, member="bob", actor="t"))
     assert (await a.recall("request", request_id)).recalled  # A's memory: opened only
-    written = await app_a.start(wo, actor="t")
+    written = await app_a.start(StartWork(work_order_id=wo, actor="t"))
     assert written.appended == 1
     assert await statuses(a, request_id) == ["WorkOrderOpened", "WorkOrderAccepted", "WorkOrderStarted"]
 
@@ -94,11 +94,12 @@ async def test_an_append_decided_on_a_history_that_is_behind_is_refused_by_the_s
     by the rules: nothing is appended."""
     (app_a, app_b), (a, _), directory = replicas
     request_id, wo = await open_work_order(a, directory)
-    for step in (lambda: app_a.accept(wo, "bob", actor="t"), lambda: app_a.start(wo, actor="t")):
+    for step in (lambda: app_a.accept(AcceptWorkOrder(work_order_id=wo, member="bob", actor="t")),
+                 lambda: app_a.start(StartWork(work_order_id=wo, actor="t"))):
         await step()
-    await app_b.complete(wo, "done", actor="t")
+    await app_b.complete(CompleteWork(work_order_id=wo, note="done", actor="t"))
     with pytest.raises(DomainRuleViolation, match="it is completed"):
-        await app_a.progress(wo, "still going", 50, actor="t")
+        await app_a.progress(RecordProgress(work_order_id=wo, note="still going", percent=50, actor="t"))
     assert (await statuses(a, request_id))[-1] in ("WorkOrderCompleted", "RequestReadyForHandover")
     assert "WorkOrderProgressed" not in await statuses(a, request_id)
 
@@ -129,7 +130,7 @@ async def test_a_failed_look_for_an_earlier_attempt_forgets_the_remembered_histo
     dropped, so the next command decides on a load, not again on the same stale history."""
     (_, app_b), (a, _), directory = replicas
     request_id, wo = await open_work_order(a, directory)
-    await app_b.accept(wo, "bob", actor="t")  # A's memory is now behind
+    await app_b.accept(AcceptWorkOrder(work_order_id=wo, member="bob", actor="t"))  # A's memory is now behind
     remembered = await a.recall("request", request_id)
     assert remembered.recalled and remembered.version == 1
 

@@ -48,17 +48,12 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from baton_shared.application.loop import CommandLoop
 from baton_shared.contracts.streams import StreamSpec
 from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
 from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
 from baton_shared.eventstore.consumer import DurableWorker
-from baton_shared.eventstore.port import (
-    AggregateHistory,
-    ConcurrencyConflict,
-    EventStore,
-    EventStoreUnavailable,
-    NewEvent,
-)
+from baton_shared.eventstore.port import AggregateHistory, AppendResult, EventStore, EventStoreUnavailable, NewEvent
 from baton_shared.eventstore.provisioning import consumer_info, js_api, reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata
 from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
@@ -115,6 +110,39 @@ def decided_id(reaction: str, cause: RecordedEvent, n: int = 0) -> str:
     return derived_event_id(cause.envelope.event_id, f"{reaction}:{n}")
 
 
+class _OnCause:
+    """One cause's reaction, as the command loop runs it: 'appended', 'duplicate' or 'ignored'."""
+
+    def __init__(self, reaction: Reaction, cause: RecordedEvent, context: Any) -> None:
+        self.reaction, self.cause, self.context = reaction, cause, context
+        self.outcome = "ignored"
+
+    def decide(self, history: AggregateHistory) -> list[NewEvent]:
+        decided = self.reaction.decide(history, self.cause, self.context)
+        if not decided:
+            self.outcome = "ignored"
+            return []
+        if decided_id(self.reaction.name, self.cause) in history.event_ids:
+            self.outcome = "duplicate"  # handled already (redelivered, or by another replica)
+            return []
+        return [
+            NewEvent(
+                event,
+                correlation_id=self.cause.envelope.correlation_id,
+                actor=f"reaction:{self.reaction.name}",
+                causation_id=self.cause.envelope.event_id,
+                event_id=decided_id(self.reaction.name, self.cause, n),
+            )
+            for n, event in enumerate(decided)
+        ]
+
+    def appended(self, result: AppendResult) -> str:
+        return "appended"
+
+    def unchanged(self) -> str:
+        return self.outcome
+
+
 class ReactionRunner(DurableWorker):
     priority_group = "reactions"
 
@@ -157,6 +185,9 @@ class ReactionRunner(DurableWorker):
         self._alone_under: str | None = None  # the pin id under which no one else holds a cause
         self._in_order = asyncio.Lock()
         self._waiting: asyncio.Task | None = None
+        # Decided on the remembered history first; on a conflict decided again, ten times, then
+        # the cause is retried by handle_resilient (see baton_shared.application.loop).
+        self.loop: CommandLoop[str] = CommandLoop(store, attempts=10)
 
     async def setup(self) -> None:
         async with self.engine.begin() as conn:
@@ -353,44 +384,7 @@ class ReactionRunner(DurableWorker):
             return "ignored"
         aggregate_type, aggregate_id = target
         context = await self.reaction.context(cause)
-        recall = True  # the first decision on the remembered history: no round trip to the server
-        for _ in range(10):
-            if recall:
-                history = await self.store.recall(aggregate_type, aggregate_id)
-                recall = False
-            else:
-                history = await self.store.load(aggregate_type, aggregate_id)
-            try:
-                decided = self.reaction.decide(history, cause, context)
-            except Exception:
-                if history.recalled:
-                    continue  # refused on a history that may be behind: decided again on a load
-                raise
-            if history.recalled and (not decided or decided_id(self.reaction.name, cause) in history.event_ids):
-                # Nothing to do, or done already, on a history that may be behind (another
-                # replica appended): only an append, which the server checks, may be decided
-                # on it. Decided again on a load.
-                continue
-            if not decided:
-                return "ignored"
-            new = [
-                NewEvent(
-                    event,
-                    correlation_id=cause.envelope.correlation_id,
-                    actor=f"reaction:{self.reaction.name}",
-                    causation_id=cause.envelope.event_id,
-                    event_id=decided_id(self.reaction.name, cause, n),
-                )
-                for n, event in enumerate(decided)
-            ]
-            if new[0].event_id in history.event_ids:
-                return "duplicate"
-            try:
-                await self.store.append(aggregate_type, aggregate_id, history.version, new)
-                return "appended"
-            except ConcurrencyConflict:
-                continue
-        raise RuntimeError(f"{self.key}: {aggregate_type} {aggregate_id} kept changing; giving up for now")
+        return await self.loop.run(aggregate_type, aggregate_id, _OnCause(self.reaction, cause, context))
 
     async def _park(self, raw: RawEvent, error: str, tries: int) -> None:
         async with self.engine.begin() as conn:

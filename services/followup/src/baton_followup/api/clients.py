@@ -13,6 +13,7 @@ from baton_shared.service.logging import get_logger
 
 from baton_followup.api import dependencies as dep
 from baton_followup.api.schemas import UUID_PATTERN, BriefOut, ProgramIn, RelationshipOut, SatisfactionIn, StoredBriefOut
+from baton_followup.application import AcknowledgeBrief, EnrolInProgram, RecordSatisfaction
 from baton_followup.domain import ProgramTerms, refusal
 from baton_followup.projections.views import contact_state
 
@@ -33,10 +34,12 @@ async def relationship(client_id: str, views=Depends(dep.views), now=Depends(dep
 
 @router.post("/{client_id}/satisfaction", status_code=201, response_model=WriteOut, summary="Record the client's satisfaction (1-5)")
 async def record_satisfaction(
-    client_id: str, body: SatisfactionIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+    client_id: str, body: SatisfactionIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
-    return dep.written(await app.record_satisfaction(client_id, body.score, body.comment, body.request_id, actor, cause))
+    return dep.written(await app.record_satisfaction(
+        RecordSatisfaction(client_id=client_id, score=body.score, comment=body.comment, request_id=body.request_id, **issued)
+    ))
 
 
 @router.get(
@@ -69,7 +72,7 @@ async def brief(
 async def _acknowledged_by_reading(app, client_id: str, manager: str) -> None:  # noqa: ANN001
     """Record that the new manager opened the handover brief; a read answers even if this fails."""
     try:
-        await app.acknowledge_brief(client_id, "read", manager)
+        await app.acknowledge_brief(AcknowledgeBrief(client_id=client_id, how="read", actor=manager))
     except DomainRuleViolation:
         pass  # no handover yet: nothing to acknowledge
     except Exception as exc:  # noqa: BLE001 - the log is away: the next read records it
@@ -82,15 +85,14 @@ async def _acknowledged_by_reading(app, client_id: str, manager: str) -> None:  
     summary="The current account manager confirms having read the latest handover brief (once per brief)",
 )
 async def acknowledge_brief(
-    client_id: str, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
-    who=Depends(dep.client_rule),
+    client_id: str, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.client_rule),
 ) -> WriteOut:
-    return dep.written(await app.acknowledge_brief(client_id, "confirmed", actor, cause))
+    return dep.written(await app.acknowledge_brief(AcknowledgeBrief(client_id=client_id, how="confirmed", **issued)))
 
 
 @router.post("/{client_id}/programs", status_code=201, response_model=WriteOut, summary="Enrol the client in a paid program")
 async def enrol(
-    client_id: str, body: ProgramIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+    client_id: str, body: ProgramIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
     if body.minimum_term_months > body.total_term_months:  # a rule between two fields: the document cannot state it
@@ -98,4 +100,9 @@ async def enrol(
             f"minimum_term_months ({body.minimum_term_months}) cannot exceed total_term_months ({body.total_term_months})"
         )
     terms = ProgramTerms(body.minimum_term_months, body.total_term_months, body.notice_days)
-    return dep.written(await app.enrol(client_id, body.name, body.starts_on, terms, body.trailing_12_month_revenue, actor, cause))
+    return dep.written(await app.enrol(
+        EnrolInProgram(
+            client_id=client_id, name=body.name, starts_on=body.starts_on, terms=terms,
+            revenue=body.trailing_12_month_revenue, **issued,
+        )
+    ))
