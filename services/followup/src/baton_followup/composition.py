@@ -90,7 +90,9 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
         consumed=CONSUMED,
     )
     app.state.application = application
-    app.state.report_facts = Facts(*(by_name[n] for n in ("reports_from_intake", "reports_from_delivery", "reports_from_followup")))
+    app.state.report_facts = Facts(
+        *(by_name[n] for n in ("reports_from_intake", "reports_from_delivery", "reports_from_followup"))
+    )
     app.state.rotation_warning_changes = settings.followup_rotation_warning_changes
     app.state.views = views
     app.state.planner = planner
