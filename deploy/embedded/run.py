@@ -83,6 +83,7 @@ def stop(proc: subprocess.Popen, name: str, timeout: float = 15) -> bool:
 EXAMPLE_TOKENS = [
     {"name": "admin", "role": "admin"},
     {"name": "ops", "role": "ops"},
+    {"name": "hanna", "role": "head"},
     {"name": "alice", "role": "account_manager"},
     {"name": "dora", "role": "department", "department": "design"},
 ]

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PEOPLE = {
     "admin": {"name": "head", "role": "admin"},
     "ops": {"name": "olga", "role": "ops"},
+    "head": {"name": "hanna", "role": "head"},
     "alice": {"name": "alice", "role": "account_manager"},
     "bob": {"name": "bob", "role": "account_manager"},
     "dora": {"name": "dora", "role": "department", "department": "design"},

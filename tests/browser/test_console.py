@@ -348,7 +348,7 @@ def test_the_head_sees_every_client_and_the_escalations_and_ops_see_lag_and_jour
         json={"name": "Bob's Bakery", "segment": "B2B", "account_manager": "bob"},
     ).json()
     client_id = made["ids"]["client_id"]
-    sign_in(d, stack, "admin")  # the head of account management, until a `head` role exists
+    sign_in(d, stack, "head")
     assert d.current_url.split("?")[0].endswith("/clients")
     reload_until(d, "Bob's Bakery")
     assert "All clients" in text(d) and "Escalations" in text(d)

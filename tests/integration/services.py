@@ -20,6 +20,7 @@ from baton_shared.service.settings import BatonSettings
 TOKENS = {
     "admin": {"name": "api", "role": "admin", "token": "test-admin-token-000000"},
     "ops": {"name": "olga", "role": "ops", "token": "test-ops-token-00000000"},
+    "head": {"name": "hanna", "role": "head", "token": "test-head-token-0000000"},
     "alice": {"name": "alice", "role": "account_manager", "token": "test-alice-token-000000"},
     "bob": {"name": "bob", "role": "account_manager", "token": "test-bob-token-00000000"},
     "design": {"name": "dora", "role": "department", "department": "design", "token": "test-design-token-00000"},
@@ -41,6 +42,14 @@ class FakeClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+class WallClock(FakeClock):
+    """The real time, for a journey whose events are ordered by when they occurred: a
+    command's events carry its service's clock, a reaction's the wall clock."""
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc)
 
 
 @dataclass

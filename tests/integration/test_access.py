@@ -19,23 +19,25 @@ from tests.integration.services import TEST_TOKENS, TOKENS, all_three, bearer, e
 
 pytestmark = pytest.mark.nats
 
-EVERYONE = ("admin", "ops", "alice", "bob", "design", "build")
+EVERYONE = ("admin", "ops", "head", "alice", "bob", "design", "build")
 A = "alice"  # owns the client everything below belongs to; bob is another account manager
-OWNER_WRITE = {"allow": ("admin", A), "deny": ("ops", "bob", "design", "build")}
-OWNER_READ = {"allow": ("admin", "ops", A), "deny": ("bob", "design", "build")}
-DEPT_WRITE = {"allow": ("admin", "design"), "deny": ("ops", A, "bob", "build")}
-MANAGERS_LIST = {"allow": ("admin", "ops", A, "bob"), "deny": ("design", "build")}
-OPS_READ = {"allow": ("admin", "ops"), "deny": (A, "bob", "design", "build")}
+OWNER_WRITE = {"allow": ("admin", A), "deny": ("ops", "head", "bob", "design", "build")}
+OWNER_READ = {"allow": ("admin", "ops", "head", A), "deny": ("bob", "design", "build")}
+DEPT_WRITE = {"allow": ("admin", "design"), "deny": ("ops", "head", A, "bob", "build")}
+MANAGERS_LIST = {"allow": ("admin", "ops", "head", A, "bob"), "deny": ("design", "build")}
+REPORTS = {"allow": ("admin", "ops", "head"), "deny": (A, "bob", "design", "build")}
+OPS_READ = {"allow": ("admin", "ops", "head"), "deny": (A, "bob", "design", "build")}
 
 # (service, method, path template, body, who)
 CASES = [
     ("intake", "POST", "/v1/clients", {"name": "New", "segment": "B2B", "account_manager": A},
-     {"allow": ("admin", A), "deny": ("ops", "bob", "design", "build")}),
+     {"allow": ("admin", A), "deny": ("ops", "head", "bob", "design", "build")}),
     ("intake", "GET", "/v1/clients", None, MANAGERS_LIST),
     ("intake", "GET", "/v1/clients/{client_id}", None, OWNER_READ),
     ("intake", "GET", "/v1/clients/{client_id}/timeline", None, OWNER_READ),
     ("intake", "POST", "/v1/clients/{client_id}/notes", {"text": "prefers mornings"}, OWNER_WRITE),
-    ("intake", "PUT", "/v1/clients/{client_id}/account-manager", {"account_manager": A, "handover_note": "stays"}, OWNER_WRITE),
+    ("intake", "PUT", "/v1/clients/{client_id}/account-manager", {"account_manager": A, "handover_note": "stays"},
+     {"allow": ("admin", "head", A), "deny": ("ops", "bob", "design", "build")}),
     ("intake", "PUT", "/v1/clients/{client_id}/contact-policy", {"preferred_channels": ["email"]}, OWNER_WRITE),
     ("intake", "PUT", "/v1/clients/{client_id}/revenue", {"annual_revenue": "100000"}, OWNER_WRITE),
     ("intake", "POST", "/v1/clients/{client_id}/requests", {"summary": "a shed"}, OWNER_WRITE),
@@ -46,9 +48,9 @@ CASES = [
      {"work": [{"department": "design", "scope": "more", "due_by": "{due}"}]}, OWNER_WRITE),
     ("intake", "POST", "/v1/requests/{request_id}/changes", {"department": "design", "description": "bigger"}, OWNER_WRITE),
     ("intake", "POST", "/v1/requests/{spare_request_id}/cancel", {"reason": "changed mind"}, OWNER_WRITE),
-    ("intake", "GET", "/metrics", None, {"allow": ("admin", "ops"), "deny": (A, "design")}),
-    ("delivery", "GET", "/v1/work-orders", None, {"allow": ("admin", "ops", "design", "build"), "deny": (A, "bob")}),
-    ("delivery", "GET", "/v1/work-orders/{work_order_id}", None, {"allow": ("admin", "ops", "design", A), "deny": ("bob", "build")}),
+    ("intake", "GET", "/metrics", None, {"allow": ("admin", "ops", "head"), "deny": (A, "design")}),
+    ("delivery", "GET", "/v1/work-orders", None, {"allow": ("admin", "ops", "head", "design", "build"), "deny": (A, "bob")}),
+    ("delivery", "GET", "/v1/work-orders/{work_order_id}", None, {"allow": ("admin", "ops", "head", "design", A), "deny": ("bob", "build")}),
     ("delivery", "POST", "/v1/work-orders/{work_order_id}/accept", {"member": "dora"}, DEPT_WRITE),
     ("delivery", "POST", "/v1/work-orders/{work_order_id}/start", {}, DEPT_WRITE),
     ("delivery", "POST", "/v1/work-orders/{work_order_id}/progress", {"note": "half", "percent": 50}, DEPT_WRITE),
@@ -57,9 +59,9 @@ CASES = [
     ("delivery", "POST", "/v1/work-orders/{work_order_id}/complete", {"note": "done"}, DEPT_WRITE),
     ("delivery", "GET", "/v1/requests/{request_id}/delivery", None, OWNER_READ),
     ("delivery", "POST", "/v1/requests/{request_id}/acceptance", {"accepted": True, "satisfaction": 5}, OWNER_WRITE),
-    ("delivery", "GET", "/v1/departments/{department}/board", None, {"allow": ("admin", "ops", "design"), "deny": (A, "build")}),
+    ("delivery", "GET", "/v1/departments/{department}/board", None, {"allow": ("admin", "ops", "head", "design"), "deny": (A, "build")}),
     ("delivery", "GET", "/v1/escalations", None, MANAGERS_LIST),
-    ("delivery", "GET", "/metrics", None, {"allow": ("admin", "ops"), "deny": (A, "design")}),
+    ("delivery", "GET", "/metrics", None, {"allow": ("admin", "ops", "head"), "deny": (A, "design")}),
     ("followup", "GET", "/v1/agenda", None, MANAGERS_LIST),
     ("followup", "GET", "/v1/follow-ups/{follow_up_id}", None, OWNER_READ),
     ("followup", "POST", "/v1/follow-ups/{follow_up_id}/contacts", {"channel": "phone", "outcome": "reached"}, OWNER_WRITE),
@@ -75,7 +77,10 @@ CASES = [
     ("followup", "POST", "/v1/opportunities/{opportunity_id}/outcome", {"delivered_value": "as_promised"}, OWNER_WRITE),
     ("followup", "GET", "/v1/programs/{program_id}", None, OWNER_READ),
     ("followup", "POST", "/v1/programs/{program_id}/cancel", {"reason": "costs"}, OWNER_WRITE),
-    ("followup", "GET", "/metrics", None, {"allow": ("admin", "ops"), "deny": (A, "design")}),
+    ("followup", "POST", "/v1/clients/{client_id}/brief/acknowledgement", None, OWNER_WRITE),
+    *(("followup", "GET", f"/v1/reports/{name}", None, REPORTS)
+      for name in ("punctuality", "lead-times", "portfolios", "rotation", "revenue")),
+    ("followup", "GET", "/metrics", None, {"allow": ("admin", "ops", "head"), "deny": (A, "design")}),
     *((service, "GET", "/v1/me", None, {"allow": EVERYONE, "deny": ()}) for service in ("intake", "delivery",
                                                                                       "followup")),
     # every service's lane of a journey, and its parked events
@@ -241,10 +246,39 @@ async def test_every_endpoint_refuses_the_anonymous_and_the_wrong_role_and_serve
         r = await call(svc.intake, "POST", "/v1/clients", {"name": "N", "segment": "B2B", "account_manager": "bob"}, alice)
         assert r.status_code == 403
 
+        # The head: every client listed; reassigns (an unknown client is 404, not 403); no account
+        # manager's or department's writes (above); escalations only past the grace period (3 days).
+        head = bearer("head")
+        everyone = (await call(svc.intake, "GET", "/v1/clients", None, head)).json()["items"]
+        assert {c["account_manager"] for c in everyone} == {A, "bob"}
+        r = await call(svc.intake, "PUT", "/v1/clients/00000000-0000-4000-8000-000000000000/account-manager",
+                       {"account_manager": "bob", "handover_note": "x"}, head)
+        assert r.status_code == 404, r.text
+        r = await call(svc.intake, "PUT", f"/v1/clients/{ids['bob_client_id']}/account-manager",
+                       {"account_manager": A, "handover_note": "alice takes over"}, head)
+        assert r.status_code == 200, r.text
+        start = svc.clock.now
+        try:
+            svc.clock.now = start + timedelta(days=33)  # build's work order: 3 days past due
+            escalated = (await call(svc.delivery, "GET", "/v1/escalations", None, alice)).json()
+            assert ids["build_work_order_id"] in {w["work_order_id"] for w in escalated["items"]}
+            assert (await call(svc.delivery, "GET", "/v1/escalations", None, head)).json()["total"] == 0
+            svc.clock.now = start + timedelta(days=34)  # 4 days: past the grace period
+            escalated = (await call(svc.delivery, "GET", "/v1/escalations", None, head)).json()["items"]
+            mine = (await call(svc.delivery, "GET", "/v1/escalations", None, alice)).json()["items"]
+            assert ids["build_work_order_id"] in {w["work_order_id"] for w in escalated}
+            overdue = {w["work_order_id"] for w in mine if "overdue" in w["reasons"]}
+            assert {w["work_order_id"] for w in escalated} == overdue
+            late = (await call(svc.delivery, "GET", "/v1/escalations?grace_days=10", None, head)).json()
+            assert late["total"] == 0
+        finally:
+            svc.clock.now = start
+
         # The token's name is the events' actor; an unknown id is 404 for its owner's role too.
         r = await call(svc.intake, "POST", f"/v1/clients/{ids['client_id']}/notes", {"text": "by alice"}, alice)
         timeline = await call(svc.intake, "GET", f"/v1/clients/{ids['client_id']}/timeline?limit=1000&min_position={r.json()['position']['seq']}", None, alice)
-        assert timeline.json()["items"][-1]["actor"] == A
+        notes = [e for e in timeline.json()["items"] if e["event_type"] == "ClientNoteAdded"]
+        assert notes[-1]["payload"]["text"] == "by alice" and notes[-1]["actor"] == A
         assert (await call(svc.intake, "GET", "/v1/clients/00000000-0000-4000-8000-000000000000", None, alice)).status_code == 404
 
         # Who a token belongs to, on every service (the console asks it at sign-in).

@@ -72,7 +72,7 @@ def test_embedded_run_starts_answers_health_and_stops_cleanly(tmp_path):
         assert refused.value.code == 401
         # First start made tokens, one per role; the admin's lets us in.
         tokens = json.loads((tmp_path / "var/tokens.json").read_text())["tokens"]
-        assert {t["role"] for t in tokens} == {"admin", "ops", "account_manager", "department"}
+        assert {t["role"] for t in tokens} == {"admin", "ops", "head", "account_manager", "department"}
         assert (tmp_path / "var/tokens.json").stat().st_mode & 0o077 == 0
         admin = next(t["token"] for t in tokens if t["role"] == "admin")
         request.add_header("Authorization", f"Bearer {admin}")

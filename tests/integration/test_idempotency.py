@@ -97,6 +97,14 @@ async def test_every_write_of_the_three_services_can_be_retried_with_its_key(svc
     await twice(nats, "INTAKE", lambda k=key(): svc.intake.put(
         f"/v1/clients/{cid}/account-manager", json={"account_manager": "bob"}, headers=k), 200)
 
+    async def handed_over():
+        brief = await ok(svc.followup.get(f"/v1/clients/{cid}/brief"))
+        return brief and brief["handovers"] and brief["handovers"][-1]["account_manager"] == "bob"
+
+    await eventually(handed_over, what="the handover brief")
+    await twice(nats, "FOLLOWUP", lambda k=key(): svc.followup.post(
+        f"/v1/clients/{cid}/brief/acknowledgement", headers=k), 200)
+
 
 async def test_the_same_key_with_another_request_is_422_and_appends_nothing(svc, nats):
     k = key()

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from baton_ops.cli import app
 from tests.conftest import delete_streams
-from tests.integration.services import eventually, intake_and_delivery
+from tests.integration.services import WallClock, eventually, intake_and_delivery
 
 pytestmark = pytest.mark.nats
 
@@ -32,7 +32,7 @@ async def _clean(nats_url: str) -> None:
 
 async def _journey(nats_url: str, tmp_path) -> dict:
     delivery_db = f"sqlite+aiosqlite:///{tmp_path / 'delivery.sqlite3'}"
-    async with intake_and_delivery(nats_url, delivery_db, tmp_path) as svc:
+    async with intake_and_delivery(nats_url, delivery_db, tmp_path, clock=WallClock()) as svc:
         c = await svc.intake.post("/v1/clients", json={"name": "Traced", "segment": "B2B", "account_manager": "alice"})
         cid = c.json()["ids"]["client_id"]
         r = await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "a house"})

@@ -246,7 +246,9 @@ LEFT_TO_FASTAPI = {
     "intake": set(),
     "delivery": {"GET /v1/departments/{department}/board"},
     "followup": {"GET /v1/agenda", "POST /v1/opportunities/{opportunity_id}/offer",
-                 "POST /v1/opportunities/{opportunity_id}/win"},
+                 "POST /v1/opportunities/{opportunity_id}/win",
+                 # the head's reports: JSON or CSV by Accept, a date parameter; not hot
+                 *(f"GET /v1/reports/{name}" for name in ("punctuality", "lead-times", "portfolios", "rotation", "revenue"))},
 }
 
 

@@ -21,6 +21,7 @@ from baton_followup.application import Clock, FollowupApplication, Policies, utc
 from baton_followup.reactions import FollowDeliveryAcceptance, FollowIntakeClients
 from baton_followup.projections import all_projections
 from baton_followup.projections.views import FollowupViews
+from baton_followup.reports import Facts
 from baton_followup.scheduler import FollowUpPlanner
 from baton_followup.settings import FollowupSettings
 
@@ -107,6 +108,10 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
         consumed=CONSUMED,
     )
     app.state.application = application
+    app.state.report_facts = Facts(
+        *map(runtime.parts.projection, ("reports_from_intake", "reports_from_delivery", "reports_from_followup"))
+    )
+    app.state.rotation_warning_changes = settings.followup_rotation_warning_changes
     app.state.views = views
     app.state.planner = planner
     return app

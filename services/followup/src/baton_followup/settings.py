@@ -27,6 +27,10 @@ class FollowupSettings(BatonSettings):
     followup_next_needs_file: Path | None = Field(None, description="catalogue of next needs (TOML); default: the one shipped")
     followup_program_fees_file: Path | None = Field(None, description="program fee tiers (TOML); default: the one shipped")
     followup_currency: str = Field("EUR", pattern="^[A-Z]{3}$")
+    followup_rotation_warning_changes: int = Field(
+        2, ge=0, le=100,
+        description="reports: a client with more account-manager changes in 12 months is on the warning list",
+    )
     followup_planner_seconds: float = Field(300, gt=0, le=86_400, description="how often tiers and dormancy are checked")
 
     def tier_rules(self) -> TierRules:

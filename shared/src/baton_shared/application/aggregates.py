@@ -23,7 +23,7 @@ from baton_shared import idempotency
 from baton_shared.application.aggregate_cache import AggregateCache
 from baton_shared.application.commands import Command
 from baton_shared.application.loop import CommandLoop
-from baton_shared.application.written import Written, answering, require_uuid
+from baton_shared.application.written import Clock, Written, answering, require_uuid, utc_now
 from baton_shared.domain.aggregate import Aggregate
 from baton_shared.domain.errors import NotFound
 from baton_shared.eventstore.port import AggregateHistory, AppendResult, ConcurrencyConflict, EventStore, NewEvent
@@ -89,9 +89,10 @@ class _OnAggregate:
 class Aggregates:
     """The repository of one stream's aggregates, with the aggregate cache in front of it."""
 
-    def __init__(self, store: EventStore, attempts: int = 5, cache_size: int = 2048) -> None:
+    def __init__(self, store: EventStore, attempts: int = 5, cache_size: int = 2048, clock: Clock = utc_now) -> None:
         self.store = store
         self.attempts = attempts
+        self.clock = clock  # the service's: a command's events occurred at the time it was decided on
         self.cache = AggregateCache(cache_size)  # a command folds only what was appended since the last one
         self.command_loop: CommandLoop[Written] = CommandLoop(store, attempts)
 
@@ -186,9 +187,8 @@ class Aggregates:
             return None
         return self.written(ids, replay.last_seq, replay.count, replayed=replay.events)
 
-    @staticmethod
     def new_events(
-        aggregate: A, command: Command, keyed: idempotency.Keyed | None, event_ids: Callable[[A, int], str] | None
+        self, aggregate: A, command: Command, keyed: idempotency.Keyed | None, event_ids: Callable[[A, int], str] | None
     ) -> list[NewEvent]:
         """The aggregate's pending events with their metadata: correlated with the aggregate (the
         client journey), caused by the command's cause, ids derived when they can be."""
@@ -200,6 +200,7 @@ class Aggregates:
                 correlation_id=aggregate.id,
                 actor=command.actor,
                 causation_id=command.causation_id,
+                occurred_at=self.clock(),
                 **({"event_id": event_ids(aggregate, n)} if event_ids is not None else {}),
             )
             for n, event in enumerate(aggregate.pending)

@@ -80,6 +80,20 @@ class HandoverBriefPrepared(FollowupEvent):
 
 
 @registry.register
+class HandoverBriefAcknowledged(FollowupEvent):
+    """The new account manager opened the handover brief (``read``) or confirmed having read it
+    (``confirmed``); recorded once per brief, so the head can see who took over without reading."""
+
+    event_type = "HandoverBriefAcknowledged"
+
+    brief_id: str
+    account_manager: str
+    how: Literal["read", "confirmed"]
+    acknowledged_at: datetime
+    by: str
+
+
+@registry.register
 class FollowUpScheduled(FollowupEvent):
     "Something to do for the client, due on a date (recorded once: its id is derived from its cause)."
 

@@ -12,9 +12,11 @@ new --name alice --role account_manager`` makes a token and prints both); ``toke
 (plain) is accepted for local runs. A presented token is hashed and compared with every
 known hash in constant time.
 
-Roles: ``admin`` everything; ``ops`` every read (GET); ``account_manager`` their own
-clients and what belongs to them (the service's read models say whose a client is);
-``department`` the work orders of their department. The rules per route live in each
+Roles: ``admin`` everything; ``ops`` every read (GET); ``head`` (of account management)
+every read, and the few writes a head makes (reassigning account managers), never a
+department's or an account manager's writes; ``account_manager`` their own clients and
+what belongs to them (the service's read models say whose a client is); ``department``
+the work orders of their department. The rules per route live in each
 service's ``api/dependencies.py``; ``create_service_app`` refuses a ``/v1`` route that
 has no rule. 401 = no token or an unknown one; 403 = a known token without the right.
 """
@@ -38,8 +40,9 @@ from pydantic import SecretStr
 
 from baton_shared.domain.errors import NotFound
 
-ADMIN, OPS, ACCOUNT_MANAGER, DEPARTMENT = "admin", "ops", "account_manager", "department"
-ROLES = (ADMIN, OPS, ACCOUNT_MANAGER, DEPARTMENT)
+ADMIN, OPS, HEAD, ACCOUNT_MANAGER, DEPARTMENT = "admin", "ops", "head", "account_manager", "department"
+ROLES = (ADMIN, OPS, HEAD, ACCOUNT_MANAGER, DEPARTMENT)
+EVERY_READ = frozenset({OPS, HEAD})  # roles that read everything
 READS = frozenset({"GET", "HEAD"})
 
 
@@ -175,11 +178,12 @@ def has_access_rule(dependant: Any) -> bool:
 
 
 def admin_or_ops_read(request: Request, who: Identity) -> bool:
-    return who.role == ADMIN or (who.role == OPS and request.method in READS)
+    """Admin; ops and head on reads."""
+    return who.role == ADMIN or (who.role in EVERY_READ and request.method in READS)
 
 
 def roles(*allowed: str, what: str):
-    """A rule by role alone (admin is always allowed; ops on reads)."""
+    """A rule by role alone (admin is always allowed; ops and head on reads)."""
 
     @access_rule
     async def rule(request: Request, who: Identity = Depends(authenticated)) -> Identity:
@@ -217,7 +221,7 @@ async def require_manager(
     what: str,
     missing: str,
 ) -> Identity:
-    """Admin; ops on reads; the account manager ``manager_of()`` names. Unknown → 404."""
+    """Admin; ops and head on reads; the account manager ``manager_of()`` names. Unknown → 404."""
     if admin_or_ops_read(request, who):
         return who
     if who.role != ACCOUNT_MANAGER:

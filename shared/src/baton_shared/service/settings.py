@@ -133,6 +133,10 @@ class BatonSettings(BaseSettings):
         65_536, ge=1024, le=16 * 1024 * 1024, description="Largest request body a write accepts (413 above)"
     )
     overdue_check_seconds: float = Field(60, gt=0, le=86_400, description="delivery: how often overdue work is looked for")
+    head_grace_days: int = Field(
+        3, ge=0, le=365,
+        description="delivery: days past its due date before overdue work reaches the head of account management",
+    )
     tokens_file: Path | None = Field(
         None, description="JSON file of API tokens (name, role, department, sha256); see baton_shared.service.access"
     )

@@ -33,7 +33,7 @@ async def clients(request: Request, q: str = "", offset: int = 0) -> Response:
         min_position=after(request).get("intake"),
     )
     escalations = None
-    if session.role == "admin":  # the head of account management's view, until a `head` role exists
+    if session.role in ("admin", "head"):  # the head of account management's view
         escalations = await api.get("delivery", "/v1/escalations", limit=PAGE)
     return c.render(
         request,

@@ -15,7 +15,7 @@ from baton_console.web import Refused, console
 log = logging.getLogger("baton.console")
 
 router = APIRouter()
-LANDING = {"account_manager": "/agenda", "department": "/board", "ops": "/ops", "admin": "/clients"}
+LANDING = {"account_manager": "/agenda", "department": "/board", "ops": "/ops", "admin": "/clients", "head": "/clients"}
 
 
 @router.get("/signin", response_class=HTMLResponse)

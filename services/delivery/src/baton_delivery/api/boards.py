@@ -1,9 +1,10 @@
-"""Department boards and account managers' escalations."""
+"""Department boards; account managers' and the head's escalations."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from baton_shared.service.access import HEAD
 from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import Page
 from baton_shared.service.inputs import NO_NUL
@@ -26,15 +27,27 @@ async def board(
     return await views.board(department.lower(), today, limit, offset)
 
 
-@router.get("/escalations", response_model=Page[Escalation], summary="Overdue and blocked work, for the clients' account manager", dependencies=[read_after_position("work_orders")])
+@router.get(
+    "/escalations",
+    response_model=Page[Escalation],
+    summary="Overdue and blocked work, for the clients' account manager (the head: overdue past the grace period)",
+    dependencies=[read_after_position("work_orders")],
+)
 async def escalations(
     account_manager: str | None = Query(None, min_length=1, max_length=200, pattern=NO_NUL),
+    grace_days: int | None = Query(
+        None, ge=0, le=365,
+        description="only work more than this many days past due; the head's default is BATON_HEAD_GRACE_DAYS",
+    ),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
     views=Depends(dep.views),
     today=Depends(dep.today),
     who=dep.escalations_rule,
+    head_grace_days=Depends(dep.head_grace_days),
 ) -> Page:
     account_manager = dep.manager_filter(who, account_manager)
-    items, total = await views.escalations(account_manager, today, limit, offset)
+    if grace_days is None and who.role == HEAD:
+        grace_days = head_grace_days
+    items, total = await views.escalations(account_manager, today, limit, offset, grace_days)
     return Page(items=items, limit=limit, offset=offset, total=total)

@@ -22,9 +22,9 @@ from baton_shared.service.http import actor, causation, issued, written
 from baton_delivery.application import DeliveryApplication
 
 __all__ = [
-    "actor", "application", "board_rule", "client_rule", "causation", "department_filter", "escalations_rule", "issued",
-    "manager_filter",
-    "request_rule", "today", "views", "work_order_rule", "work_orders_rule", "written",
+    "actor", "application", "board_rule", "client_rule", "causation", "department_filter", "escalations_rule",
+    "head_grace_days", "issued", "manager_filter", "request_rule", "today", "views", "work_order_rule", "work_orders_rule",
+    "written",
 ]
 
 
@@ -40,9 +40,14 @@ async def today(request: Request):
     return request.app.state.application.clock().date()
 
 
+async def head_grace_days(request: Request) -> int:
+    return request.app.state.runtime.settings.head_grace_days
+
+
 # --- access (baton_shared.service.access) ---------------------------------------------
 # admin all; ops reads; department members their department's work orders and board;
-# account managers the deliveries and escalations of their clients (read-only on work orders).
+# account managers the deliveries and escalations of their clients (read-only on work orders);
+# head every read, its escalations past the grace period.
 
 work_orders_rule = roles(DEPARTMENT, what="list work orders")
 escalations_rule = roles(ACCOUNT_MANAGER, what="read escalations")

@@ -28,7 +28,7 @@ class DeliveryApplication:
         self.store = store
         self.directory = directory
         self.clock = clock
-        self.aggregates = Aggregates(store, attempts)
+        self.aggregates = Aggregates(store, attempts, clock=clock)
 
     async def _on_work_order(self, cmd: c.WorkOrderCommand, decide: Callable[[RequestDelivery], Any]) -> Written:
         require_uuid(cmd.work_order_id, "work order")

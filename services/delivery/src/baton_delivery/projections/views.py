@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -114,13 +114,17 @@ class DeliveryViews:
                 "offset": offset,
             }
 
-    async def escalations(self, account_manager: str | None, today: date, limit: int, offset: int) -> tuple[list[dict], int]:
-        """Live work that is overdue or blocked, for the clients' current account manager."""
+    async def escalations(
+        self, account_manager: str | None, today: date, limit: int, offset: int, grace_days: int | None = None
+    ) -> tuple[list[dict], int]:
+        """Live work that is overdue or blocked, for the clients' current account manager; with
+        ``grace_days``, only work more than that many days past its due date (the head's list)."""
         manager = func.coalesce(self.cm.c.account_manager, self.wo.c.account_manager)
-        trouble = and_(
-            self.wo.c.status.in_(LIVE),
-            or_(self.wo.c.overdue.is_(True), self.wo.c.due_by < today, self.wo.c.status == "blocked"),
-        )
+        if grace_days is None:
+            late = or_(self.wo.c.overdue.is_(True), self.wo.c.due_by < today, self.wo.c.status == "blocked")
+        else:
+            late = self.wo.c.due_by < today - timedelta(days=grace_days)
+        trouble = and_(self.wo.c.status.in_(LIVE), late)
         where = [trouble] + ([manager == account_manager] if account_manager else [])
         base = self.wo.outerjoin(self.cm, self.cm.c.client_id == self.wo.c.client_id)
         async with self.engine.connect() as conn:

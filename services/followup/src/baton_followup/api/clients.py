@@ -6,16 +6,19 @@ from fastapi import APIRouter, Depends, Query
 
 from baton_shared.domain import NotFound
 from baton_shared.domain.errors import DomainRuleViolation
+from baton_shared.service.access import ACCOUNT_MANAGER
 from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import WriteOut
+from baton_shared.observability.logging import get_logger
 
 from baton_followup.api import dependencies as dep
 from baton_followup.api.schemas import UUID_PATTERN, BriefOut, ProgramIn, RelationshipOut, SatisfactionIn, StoredBriefOut
-from baton_followup.application import EnrolInProgram, RecordSatisfaction
+from baton_followup.application import AcknowledgeBrief, EnrolInProgram, RecordSatisfaction
 from baton_followup.domain import ProgramTerms, refusal
 from baton_followup.projections.views import contact_state
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
+log = get_logger("baton.followup.clients")
 
 
 @router.get("/{client_id}", response_model=RelationshipOut, summary="The relationship: tier, cadence, policy, contacts, satisfaction", dependencies=[read_after_position("relationships")])
@@ -49,17 +52,42 @@ async def brief(
     client_id: str,
     brief_id: str | None = Query(None, pattern=UUID_PATTERN, description="a brief as prepared at a handover; default: as of now"),
     views=Depends(dep.views),
+    app=Depends(dep.application),
     who=Depends(dep.client_rule),
 ) -> dict:
     if brief_id is not None:
         stored = await views.stored_brief(brief_id)
         if stored is None or stored["client_id"] != client_id:
             raise NotFound(f"brief {brief_id} of client {client_id} not found")
-        return stored
-    live = await views.brief(client_id)
-    if live is None:
-        raise NotFound(f"client {client_id} not found in follow-up")
-    return live
+        found = stored
+    else:
+        found = await views.brief(client_id)
+        if found is None:
+            raise NotFound(f"client {client_id} not found in follow-up")
+    if who.role == ACCOUNT_MANAGER:  # the client's manager (client_rule) has opened the brief
+        await _acknowledged_by_reading(app, client_id, who.name)
+    return found
+
+
+async def _acknowledged_by_reading(app, client_id: str, manager: str) -> None:  # noqa: ANN001
+    """Record that the new manager opened the handover brief; a read answers even if this fails."""
+    try:
+        await app.acknowledge_brief(AcknowledgeBrief(client_id=client_id, how="read", actor=manager))
+    except DomainRuleViolation:
+        pass  # no handover yet: nothing to acknowledge
+    except Exception as exc:  # noqa: BLE001 - the log is away: the next read records it
+        log.warning("brief acknowledgement not recorded", client_id=client_id, error=repr(exc))
+
+
+@router.post(
+    "/{client_id}/brief/acknowledgement",
+    response_model=WriteOut,
+    summary="The current account manager confirms having read the latest handover brief (once per brief)",
+)
+async def acknowledge_brief(
+    client_id: str, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.client_rule),
+) -> WriteOut:
+    return dep.written(await app.acknowledge_brief(AcknowledgeBrief(client_id=client_id, how="confirmed", **issued)))
 
 
 @router.post("/{client_id}/programs", status_code=201, response_model=WriteOut, summary="Enrol the client in a paid program")

@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from baton_shared.service.access import (
     ACCOUNT_MANAGER,
+    HEAD,
     Identity,
     access_rule,
     authenticated,
@@ -18,8 +19,8 @@ from baton_shared.service.http import actor, causation, issued, written
 from baton_followup.application import FollowupApplication
 
 __all__ = [
-    "actor", "agenda_rule", "application", "causation", "client_rule", "follow_up_rule", "issued", "manager_filter", "now",
-    "opportunities_rule", "opportunity_rule", "program_rule", "views", "written",
+    "actor", "agenda_rule", "application", "causation", "client_rule", "follow_up_rule", "issued", "manager_filter",
+    "now", "opportunities_rule", "opportunity_rule", "program_rule", "reports_rule", "views", "written",
 ]
 
 
@@ -35,10 +36,12 @@ async def now(request: Request):
     return request.app.state.application.clock()
 
 
-# --- access (baton_shared.service.access): admin all, ops reads, account managers their clients ---
+# --- access (baton_shared.service.access): admin all, ops and head reads, account managers their
+# clients; the reports: head, admin, ops ---
 
 agenda_rule = roles(ACCOUNT_MANAGER, what="read the agenda")
 opportunities_rule = roles(ACCOUNT_MANAGER, what="list opportunities")
+reports_rule = roles(HEAD, what="read the head of account management's reports")
 
 
 def manager_filter(who: Identity, account_manager: str | None, what: str) -> str | None:

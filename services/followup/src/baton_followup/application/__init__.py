@@ -1,6 +1,7 @@
 """Follow-up's application layer: commands in, events appended."""
 
 from baton_followup.application.commands import (
+    AcknowledgeBrief,
     CancelProgram,
     DeclineOpportunity,
     EnrolInProgram,
@@ -15,6 +16,7 @@ from baton_followup.application.commands import (
 from baton_followup.application.followup import Clock, FollowupApplication, Policies, reactivation_id, utc_now
 
 __all__ = [
+    "AcknowledgeBrief",
     "CancelProgram",
     "Clock",
     "DeclineOpportunity",

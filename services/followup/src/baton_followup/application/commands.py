@@ -28,6 +28,14 @@ class RecordSatisfaction(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AcknowledgeBrief(Command):
+    """The current account manager has the latest handover brief: ``read`` or ``confirmed``."""
+
+    client_id: str
+    how: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class OfferOpportunity(Command):
     opportunity_id: str
     channel: str

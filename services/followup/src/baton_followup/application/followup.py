@@ -51,7 +51,7 @@ class FollowupApplication:
         self.directory = directory
         self.policies = policies
         self.clock = clock
-        self.aggregates = Aggregates(store, attempts)
+        self.aggregates = Aggregates(store, attempts, clock=clock)
 
     async def _update(
         self, client_id: str, cmd: c.Command, decide: Callable[[Relationship], Any], **save: Any
@@ -98,6 +98,14 @@ class FollowupApplication:
             cmd.client_id,
             cmd,
             lambda r: r.record_satisfaction(cmd.score, cmd.comment, cmd.request_id, self.clock(), cmd.actor),
+        )
+
+    async def acknowledge_brief(self, cmd: c.AcknowledgeBrief) -> Written:
+        """Once per brief: reads racing to record it conflict on the relationship, and the
+        second finds it recorded."""
+        require_uuid(cmd.client_id, "client")
+        return await self._update(
+            cmd.client_id, cmd, lambda r: r.acknowledge_brief(cmd.how, self.clock(), cmd.actor)
         )
 
     # --- opportunities -------------------------------------------------------------------

@@ -81,6 +81,8 @@ class Relationship(Aggregate):
         self.opportunities: dict[str, Opportunity] = {}
         self.programs: dict[str, Program] = {}
         self.brief_ids: set[str] = set()
+        self.latest_brief: str | None = None  # the brief of the current account manager's handover
+        self.acknowledged_briefs: set[str] = set()
 
     # --- what intake tells us -------------------------------------------------------
 
@@ -132,6 +134,21 @@ class Relationship(Aggregate):
             follow_up_id, "introduction", today,
             "introduce yourself as the new account manager; read the handover brief first", brief_id=brief_id,
         )
+
+    def acknowledge_brief(self, how: str, now: datetime, by: str) -> str:
+        """The current account manager has the latest handover brief (once per brief)."""
+        if self.latest_brief is None:
+            raise DomainRuleViolation(
+                f"client {self.id} has no handover brief to acknowledge: no account manager has taken it over yet"
+            )
+        if self.latest_brief not in self.acknowledged_briefs:
+            self._record(
+                ev.HandoverBriefAcknowledged(
+                    client_id=self.id, brief_id=self.latest_brief, account_manager=self.account_manager, how=how,
+                    acknowledged_at=now, by=by,
+                )
+            )
+        return self.latest_brief
 
     # --- follow-ups and contacts ---------------------------------------------------
 
@@ -363,6 +380,10 @@ class Relationship(Aggregate):
     def _on_HandoverBriefPrepared(self, e: ev.HandoverBriefPrepared) -> None:
         self.brief_ids.add(e.brief_id)
         self.account_manager = e.account_manager
+        self.latest_brief = e.brief_id
+
+    def _on_HandoverBriefAcknowledged(self, e: ev.HandoverBriefAcknowledged) -> None:
+        self.acknowledged_briefs.add(e.brief_id)
 
     def _on_FollowUpScheduled(self, e: ev.FollowUpScheduled) -> None:
         self.follow_ups[e.follow_up_id] = FollowUp(

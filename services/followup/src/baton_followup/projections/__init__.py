@@ -1,5 +1,6 @@
 """Follow-up's read models: its own (relationships, follow-ups, opportunities, programs,
-briefs) and what it keeps of intake's and delivery's streams."""
+briefs), what it keeps of intake's and delivery's streams, and the head's report facts
+from all three (``report_facts``)."""
 
 from baton_shared.projections.own_events import OwnEventsProjection
 
@@ -10,6 +11,7 @@ from baton_followup.projections.follow_ups import FollowUpsProjection
 from baton_followup.projections.opportunities import OpportunitiesProjection
 from baton_followup.projections.programs import ProgramsProjection
 from baton_followup.projections.relationships import RelationshipsProjection
+from baton_followup.projections.report_facts import ReportsFromDelivery, ReportsFromFollowup, ReportsFromIntake
 from baton_followup.projections.request_deliveries import RequestDeliveriesProjection
 
 
@@ -18,11 +20,12 @@ def all_projections(suffix: str = ""):
         RelationshipsProjection(suffix), FollowUpsProjection(suffix), OpportunitiesProjection(suffix),
         ProgramsProjection(suffix), BriefsProjection(suffix), ClientProfilesProjection(suffix),
         ClientRequestsProjection(suffix), RequestDeliveriesProjection(suffix), OwnEventsProjection(suffix),
+        ReportsFromIntake(suffix), ReportsFromDelivery(suffix), ReportsFromFollowup(suffix),
     ]
 
 
 __all__ = [
     "BriefsProjection", "ClientProfilesProjection", "ClientRequestsProjection", "FollowUpsProjection",
-    "OpportunitiesProjection", "OwnEventsProjection", "ProgramsProjection", "RelationshipsProjection", "RequestDeliveriesProjection",
-    "all_projections",
+    "OpportunitiesProjection", "OwnEventsProjection", "ProgramsProjection", "RelationshipsProjection",
+    "ReportsFromDelivery", "ReportsFromFollowup", "ReportsFromIntake", "RequestDeliveriesProjection", "all_projections",
 ]

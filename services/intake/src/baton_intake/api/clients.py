@@ -103,7 +103,7 @@ async def add_note(
 @router.put("/{client_id}/account-manager", response_model=WriteOut, summary="Hand the client to another account manager")
 async def assign_account_manager(
     client_id: str, body: AccountManagerIn, app=Depends(dep.application), issued=Depends(dep.issued),
-    who=Depends(dep.client_rule),
+    who=Depends(dep.reassign_rule),
 ) -> WriteOut:
     return dep.written(
         await app.assign_account_manager(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 
+from baton_shared.domain import NotFound
 from baton_shared.service.access import (
     ACCOUNT_MANAGER,
+    HEAD,
     Identity,
     access_rule,
     authenticated,
     forbidden,
+    known,
     require_manager,
     roles,
 )
@@ -18,8 +21,8 @@ from baton_shared.service.http import actor, causation, issued, written
 from baton_intake.application import IntakeApplication
 
 __all__ = [
-    "actor", "application", "causation", "client_rule", "clients_rule", "issued", "only_own", "request_rule", "views",
-    "written",
+    "actor", "application", "causation", "client_rule", "clients_rule", "issued", "only_own", "reassign_rule",
+    "request_rule", "views", "written",
 ]
 
 
@@ -31,7 +34,8 @@ async def views(request: Request):
     return request.app.state.views
 
 
-# --- access (baton_shared.service.access): admin all, ops reads, account managers their clients ---
+# --- access (baton_shared.service.access): admin all, ops and head reads, account managers their clients;
+# the head also reassigns account managers ---
 
 clients_rule = roles(ACCOUNT_MANAGER, what="work with clients")
 
@@ -52,6 +56,16 @@ async def client_rule(client_id: str, request: Request, who: Identity = Depends(
         return None if client is None else client["account_manager"]
 
     return await require_manager(request, who, manager, ("clients",), f"act on client {client_id}", f"client {client_id} not found")
+
+
+@access_rule
+async def reassign_rule(client_id: str, request: Request, who: Identity = Depends(authenticated)) -> Identity:
+    """The head of account management hands any known client over; otherwise as ``client_rule``."""
+    if who.role != HEAD:
+        return await client_rule(client_id, request, who)
+    if await known(request, lambda: request.app.state.views.client(client_id), ("clients",)) is None:
+        raise NotFound(f"client {client_id} not found")
+    return who
 
 
 @access_rule

@@ -28,7 +28,7 @@ class IntakeApplication:
     ) -> None:
         self.store = store
         self.clock = clock
-        self.aggregates = Aggregates(store, attempts)
+        self.aggregates = Aggregates(store, attempts, clock=clock)
         # Contacts are sealed with the client's data key before they reach an event
         # (the composition root passes the vault on the CLIENT_KEYS stream).
         self.vault = vault or PersonalDataVault(MemoryKeyStore())

@@ -1,0 +1,502 @@
+"""The five reports: punctuality, lead times, portfolios, rotation, revenue.
+
+Conventions (docs/architecture.md, *Reports*): a period is ``[start, end)`` in whole UTC
+days; percentiles are nearest-rank (p50 of 1, 2, 3, 4 is 2; p90 of ten values the 9th);
+durations are in days with two decimals; money is a decimal string, summed exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from baton_shared.contracts.followup import DeliveredValue, RefusalCode
+from sqlalchemy import Date, DateTime, Table, and_, func, literal_column, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from baton_followup.projections.report_facts import ReportsFromDelivery, ReportsFromFollowup, ReportsFromIntake
+
+REFUSAL_CODES: tuple[str, ...] = RefusalCode.__args__  # type: ignore[attr-defined]
+DELIVERED_VALUES: tuple[str, ...] = DeliveredValue.__args__  # type: ignore[attr-defined]
+_PERIOD = re.compile(r"^([12]\d{3})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # exclusive
+    label: str
+
+    @classmethod
+    def parse(cls, text: str | None, today: date) -> Period:
+        """``2026-09`` (a month, the default: this one), ``2026-Q3`` (a quarter) or ``2026`` (a year)."""
+        if text is None:
+            text = f"{today.year:04d}-{today.month:02d}"
+        found = _PERIOD.match(text)
+        if found is None:
+            raise ValueError(f"period {text!r}: expected YYYY-MM, YYYY-Qn or YYYY")
+        year, month, quarter = int(found[1]), found[2], found[3]
+        if month:
+            start, months = date(year, int(month), 1), 1
+        elif quarter:
+            start, months = date(year, 3 * int(quarter) - 2, 1), 3
+        else:
+            start, months = date(year, 1, 1), 12
+        return cls(start, _add_months(start, months), text)
+
+    def months(self) -> list[date]:
+        out, month = [], self.start
+        while month < self.end:
+            out.append(month)
+            month = _add_months(month, 1)
+        return out
+
+    def holds(self, moment: datetime | date | None) -> bool:
+        if moment is None:
+            return False
+        day = moment.date() if isinstance(moment, datetime) else moment
+        return self.start <= day < self.end
+
+    def as_json(self) -> dict[str, str]:
+        return {"label": self.label, "from": self.start.isoformat(), "to": self.end.isoformat()}
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _utc(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=timezone.utc)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)  # SQLite keeps no zone; Baton stores UTC
+    return moment
+
+
+def nearest_rank(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _days(later: datetime | None, earlier: datetime | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return (_aware(later) - _aware(earlier)).total_seconds() / 86400
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _money(values: list[str | None]) -> str:
+    return str(sum((Decimal(v) for v in values if v is not None), Decimal("0.00")).quantize(Decimal("0.01")))
+
+
+@dataclass
+class Facts:
+    """The three fact projections a report reads (the live ones, or point-in-time copies)."""
+
+    intake: ReportsFromIntake
+    delivery: ReportsFromDelivery
+    followup: ReportsFromFollowup
+
+    def t(self, name: str) -> Table:
+        for projection in (self.intake, self.delivery, self.followup):
+            if name in projection.tables:
+                return projection.tables[name]
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Filters:
+    period: Period
+    today: date
+    account_manager: str | None = None
+    department: str | None = None
+    rotation_warning_changes: int = 2
+
+
+async def _rows(conn: AsyncConnection, statement) -> list[dict[str, Any]]:
+    return [dict(r) for r in (await conn.execute(statement)).mappings()]
+
+
+# --- punctuality per department ---------------------------------------------------------
+
+
+async def punctuality(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
+    """Work orders due in the period, per department: on time, late (lateness median and p90,
+    in days, by the first completion), still overdue, blocked time, rework rounds per request."""
+    wo = facts.t("report_work_orders")
+    where = [wo.c.due_by >= f.period.start, wo.c.due_by < f.period.end, wo.c.status != "cancelled"]
+    if f.department:
+        where.append(wo.c.department == f.department)
+    if f.account_manager:
+        where.append(wo.c.account_manager == f.account_manager)
+    # Counted by the database; only the late ones' lateness comes back, for the percentiles.
+    done, due = wo.c.first_completed_at, wo.c.due_by
+    on_time = done < _day_after(conn, due)
+    counts = (
+        select(
+            wo.c.department,
+            func.count(),
+            func.count().filter(on_time),
+            func.count().filter(done.is_(None), due < f.today),
+            func.count().filter(done.is_(None), due >= f.today),
+            func.coalesce(func.sum(wo.c.blocked_seconds), 0.0),
+            func.coalesce(func.sum(wo.c.rework_rounds), 0),
+            func.count(wo.c.request_id.distinct()),
+        )
+        .where(*where)
+        .group_by(wo.c.department)
+        .order_by(wo.c.department)
+    )
+    lateness: dict[str, list[float]] = defaultdict(list)
+    late_rows = select(wo.c.department, _days_late(conn, done, due)).where(*where, done.is_not(None), ~on_time)
+    for department, days in (await conn.execute(late_rows)).all():
+        lateness[department].append(float(round(days)))
+    out = []
+    for department, n, in_time, overdue, open_, blocked, rework, requests in (await conn.execute(counts)).all():
+        late = lateness[department]
+        out.append(
+            {
+                "department": department,
+                "due": n,
+                "on_time": in_time,
+                "late": len(late),
+                "late_median_days": nearest_rank(late, 0.5),
+                "late_p90_days": nearest_rank(late, 0.9),
+                "still_overdue": overdue,
+                "open_not_yet_due": open_,
+                "blocked_hours": round(float(blocked) / 3600, 2),
+                "rework_rounds": int(rework),
+                "rework_rounds_per_request": round(int(rework) / requests, 2),
+            }
+        )
+    return out
+
+
+def _day_after(conn: AsyncConnection, day):  # noqa: ANN001, ANN202 - SQL expressions
+    """The first moment (UTC) after the day ``day``, comparable with a stored timestamp."""
+    if conn.dialect.name == "postgresql":
+        return func.timezone("UTC", func.cast(day + literal_column("1"), DateTime()))
+    return func.date(day, "+1 day")  # SQLite: '2026-03-10 09:00:00' < '2026-03-11'
+
+
+def _days_late(conn: AsyncConnection, done, due):  # noqa: ANN001, ANN202 - SQL expressions
+    """Whole days from the due date to the day (UTC) ``done`` falls on."""
+    if conn.dialect.name == "postgresql":
+        return func.cast(func.timezone("UTC", done), Date()) - due
+    return func.julianday(func.date(done)) - func.julianday(due)
+
+
+# --- handoff lead times -------------------------------------------------------------------
+
+STAGES = (
+    "captured_to_handed_off",
+    "handed_off_to_accepted",
+    "accepted_to_completed",
+    "completed_to_client_accepted",
+    "captured_to_client_accepted",
+)
+
+
+async def lead_times(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
+    """Per handoff, the time of each step; a step counts in the period its end falls in.
+    p50 and p90 per department and per client segment."""
+    h, r, wo, d, c = (
+        facts.t(n)
+        for n in ("report_handoffs", "report_requests", "report_work_orders", "report_deliveries", "report_clients")
+    )
+    statement = select(
+        h.c.department,
+        h.c.handed_off_at,
+        r.c.captured_at,
+        wo.c.accepted_at,
+        wo.c.first_completed_at,
+        wo.c.completed_at,
+        wo.c.account_manager,
+        d.c.accepted_at.label("client_accepted_at"),
+        c.c.segment,
+    ).select_from(
+        h.join(r, r.c.request_id == h.c.request_id)
+        .outerjoin(wo, wo.c.work_order_id == h.c.handoff_id)
+        .outerjoin(d, d.c.request_id == h.c.request_id)
+        .outerjoin(c, c.c.client_id == h.c.client_id)
+    )
+    start, end = _utc(f.period.start), _utc(f.period.end)
+    statement = statement.where(  # some step ends in the period
+        or_(
+            *(
+                and_(moment >= start, moment < end)
+                for moment in (h.c.handed_off_at, wo.c.accepted_at, wo.c.first_completed_at, d.c.accepted_at)
+            )
+        )
+    )
+    if f.department:
+        statement = statement.where(h.c.department == f.department)
+    if f.account_manager:
+        statement = statement.where(wo.c.account_manager == f.account_manager)
+    samples: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for row in await _rows(conn, statement):
+        steps = {
+            "captured_to_handed_off": (row["handed_off_at"], row["captured_at"]),
+            "handed_off_to_accepted": (row["accepted_at"], row["handed_off_at"]),
+            "accepted_to_completed": (row["first_completed_at"], row["accepted_at"]),
+            "completed_to_client_accepted": (row["client_accepted_at"], row["completed_at"]),
+            "captured_to_client_accepted": (row["client_accepted_at"], row["captured_at"]),
+        }
+        for stage, (end, start) in steps.items():
+            days = _days(end, start)
+            if days is None or not f.period.holds(_aware(end)):
+                continue
+            samples[("department", row["department"], stage)].append(days)
+            samples[("segment", row["segment"] or "unknown", stage)].append(days)
+    out = []
+    for group_by in ("department", "segment"):
+        for group in sorted({g for b, g, _ in samples if b == group_by}):
+            for stage in STAGES:
+                values = samples.get((group_by, group, stage))
+                if values:
+                    out.append(
+                        {
+                            "group_by": group_by,
+                            "group": group,
+                            "stage": stage,
+                            "count": len(values),
+                            "p50_days": _round(nearest_rank(values, 0.5)),
+                            "p90_days": _round(nearest_rank(values, 0.9)),
+                        }
+                    )
+    return out
+
+
+# --- account managers' portfolios -------------------------------------------------------
+
+
+async def portfolios(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
+    """Per account manager: clients and key accounts held now, reviews overdue now; in the
+    period, contacts made and refused (by reason), offers made / won / declined and outcome
+    reviews, counted to whoever held the client then (kept after they move on)."""
+    c, rel, fu, act = (
+        facts.t(n) for n in ("report_clients", "report_relationships", "report_follow_ups", "report_activity")
+    )
+    # Counted by the database (GROUP BY): a portfolio of 100k clients is a few rows here.
+    held: dict[str, dict[str, Any]] = {}
+    holders = (
+        select(c.c.account_manager, func.count(), func.count(rel.c.tier).filter(rel.c.tier == "key"))
+        .select_from(c.outerjoin(rel, rel.c.client_id == c.c.client_id))
+        .group_by(c.c.account_manager)
+    )
+    for manager, clients, key in (await conn.execute(holders)).all():
+        held[manager] = {"clients": clients, "key": key}
+    overdue: dict[str, tuple[int, date]] = {}
+    reviews = (
+        select(c.c.account_manager, func.count(), func.min(fu.c.due_on))
+        .select_from(fu.join(c, c.c.client_id == fu.c.client_id))
+        .where(fu.c.kind == "review", fu.c.status == "open", fu.c.due_on < f.today)
+        .group_by(c.c.account_manager)
+    )
+    for manager, count, oldest in (await conn.execute(reviews)).all():
+        overdue[manager] = (count, oldest if isinstance(oldest, date) else date.fromisoformat(str(oldest)))
+    done: dict[str, Counter] = defaultdict(Counter)
+    in_period = and_(act.c.occurred_at >= _utc(f.period.start), act.c.occurred_at < _utc(f.period.end))
+    activity = (
+        select(act.c.account_manager, act.c.kind, act.c.code, func.count())
+        .where(in_period)
+        .group_by(act.c.account_manager, act.c.kind, act.c.code)
+    )
+    for manager, kind, code, count in (await conn.execute(activity)).all():
+        done[manager][kind] += count
+        if kind in ("refused", "outcome"):
+            done[manager][f"{kind}:{code}"] += count
+    managers = sorted(set(held) | set(done))
+    if f.account_manager:
+        managers = [m for m in managers if m == f.account_manager]
+    out = []
+    for manager in managers:
+        n, (late, oldest) = done[manager], overdue.get(manager, (0, None))
+        out.append(
+            {
+                "account_manager": manager,
+                "clients": held[manager]["clients"] if manager in held else 0,
+                "key_accounts": held[manager]["key"] if manager in held else 0,
+                "reviews_overdue": late,
+                "oldest_overdue_review_days": (f.today - oldest).days if oldest else None,
+                "contacts_made": n["contact"],
+                "contacts_refused": n["refused"],
+                **{f"refused_{code}": n[f"refused:{code}"] for code in REFUSAL_CODES},
+                "offers_made": n["offered"],
+                "offers_won": n["won"],
+                "offers_declined": n["declined"],
+                "outcome_reviews": n["outcome"],
+                **{f"outcome_{value}": n[f"outcome:{value}"] for value in DELIVERED_VALUES},
+            }
+        )
+    return out
+
+
+# --- rotation -----------------------------------------------------------------------------
+
+
+async def rotation(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
+    """Each account-manager change in the 12 months up to the period's end, with how many the
+    client had in those months, whether that is more than the warning threshold, and whether
+    the new manager has acknowledged the handover brief (read or confirmed)."""
+    ch, c, act = (facts.t(n) for n in ("report_manager_changes", "report_clients", "report_activity"))
+    since = _utc(f.period.end - timedelta(days=365))
+    statement = (
+        select(ch, c.c.name.label("client_name"), c.c.account_manager.label("current_account_manager"))
+        .select_from(ch.outerjoin(c, c.c.client_id == ch.c.client_id))
+        .where(ch.c.changed_at >= since, ch.c.changed_at < _utc(f.period.end))
+        .order_by(ch.c.client_id, ch.c.seq)
+    )
+    changes = await _rows(conn, statement)
+    if f.account_manager:
+        changes = [x for x in changes if x["current_account_manager"] == f.account_manager]
+    acknowledged: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    acks = (
+        select(act.c.client_id, act.c.account_manager, act.c.occurred_at, act.c.code)
+        .where(act.c.kind == "acknowledged", act.c.occurred_at < _utc(f.period.end))
+        .order_by(act.c.seq)
+    )
+    for row in await _rows(conn, acks):
+        acknowledged[(row["client_id"], row["account_manager"])].append(row)
+    per_client = Counter(x["client_id"] for x in changes)
+    out = []
+    for x in changes:
+        changed_at = _aware(x["changed_at"])
+        ack = next(
+            (a for a in acknowledged[(x["client_id"], x["account_manager"])] if _aware(a["occurred_at"]) >= changed_at),
+            None,
+        )
+        out.append(
+            {
+                "client_id": x["client_id"],
+                "client_name": x["client_name"],
+                "changed_at": changed_at.isoformat(),
+                "account_manager": x["account_manager"],
+                "previous_account_manager": x["previous_account_manager"],
+                "changes_in_12_months": per_client[x["client_id"]],
+                "rotated_too_often": per_client[x["client_id"]] > f.rotation_warning_changes,
+                "brief_acknowledged": ack is not None,
+                "brief_acknowledged_at": None if ack is None else _aware(ack["occurred_at"]).isoformat(),
+                "brief_acknowledged_how": None if ack is None else ack["code"],
+            }
+        )
+    return out
+
+
+# --- revenue ------------------------------------------------------------------------------
+
+
+async def revenue(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
+    """Per month, account manager and client: the budgets of deliveries the client accepted,
+    opportunities won (and the budget of the request each became, where it has one), and
+    program fees due (a program's monthly fee for each month it runs in)."""
+    d, r, act, p, c = (
+        facts.t(n)
+        for n in ("report_deliveries", "report_requests", "report_activity", "report_programs", "report_clients")
+    )
+    start, end = _utc(f.period.start), _utc(f.period.end)
+    cells: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+
+    def cell(moment: date, manager: str, client_id: str, currency: str) -> dict[str, Any]:
+        key = (moment.replace(day=1).isoformat()[:7], manager, client_id, currency)
+        return cells.setdefault(key, {"accepted": [], "won": 0, "won_value": [], "fees": []})
+
+    accepted = (
+        select(d.c.client_id, d.c.account_manager, d.c.accepted_at, r.c.budget, r.c.currency)
+        .select_from(d.join(r, r.c.request_id == d.c.request_id))
+        .where(d.c.accepted_at >= start, d.c.accepted_at < end)
+    )
+    for row in await _rows(conn, accepted):
+        cell(_aware(row["accepted_at"]).date(), row["account_manager"] or "", row["client_id"], row["currency"])[
+            "accepted"
+        ].append(row["budget"])
+    won = (
+        select(act.c.client_id, act.c.account_manager, act.c.occurred_at, r.c.budget, r.c.currency)
+        .select_from(act.outerjoin(r, r.c.source_opportunity_id == act.c.reference))
+        .where(act.c.kind == "won", act.c.occurred_at >= start, act.c.occurred_at < end)
+    )
+    for row in await _rows(conn, won):
+        x = cell(_aware(row["occurred_at"]).date(), row["account_manager"], row["client_id"], row["currency"] or "EUR")
+        x["won"] += 1
+        x["won_value"].append(row["budget"])
+    programs = await _rows(conn, select(p).where(p.c.starts_on < f.period.end, p.c.ends_on > f.period.start))
+    for month in f.period.months():
+        following = _add_months(month, 1)
+        for row in programs:
+            if row["starts_on"] < following and row["ends_on"] > month:
+                cell(month, row["account_manager"], row["client_id"], row["currency"])["fees"].append(
+                    row["monthly_fee"]
+                )
+    names = (
+        {
+            row["client_id"]: row["name"]
+            for row in await _rows(
+                conn, select(c.c.client_id, c.c.name).where(c.c.client_id.in_({k[2] for k in cells}))
+            )
+        }
+        if cells
+        else {}
+    )
+    out = []
+    for (month, manager, client_id, currency), x in sorted(cells.items()):
+        if f.account_manager and manager != f.account_manager:
+            continue
+        out.append(
+            {
+                "month": month,
+                "account_manager": manager,
+                "client_id": client_id,
+                "client_name": names.get(client_id),
+                "currency": currency,
+                "accepted_deliveries": len(x["accepted"]),
+                "accepted_value": _money(x["accepted"]),
+                "opportunities_won": x["won"],
+                "won_value": _money(x["won_value"]),
+                "program_fees_due": _money(x["fees"]),
+            }
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    compute: Callable[[AsyncConnection, Facts, Filters], Awaitable[list[dict]]]
+    filters: tuple[str, ...]  # which of account_manager / department apply
+
+
+REPORTS: dict[str, Report] = {
+    "punctuality": Report("punctuality", punctuality, ("account_manager", "department")),
+    "lead-times": Report("lead-times", lead_times, ("account_manager", "department")),
+    "portfolios": Report("portfolios", portfolios, ("account_manager",)),
+    "rotation": Report("rotation", rotation, ("account_manager",)),
+    "revenue": Report("revenue", revenue, ("account_manager",)),
+}
+
+
+def render_csv(rows: list[dict]) -> str:
+    """The rows as CSV with a header (the first row's keys; an empty report is an empty text)."""
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buffer.getvalue()
