@@ -10,10 +10,11 @@ import pytest
 
 from baton_shared.contracts import followup as ev
 from baton_shared.contracts.intake import ContactPolicy
-from baton_shared.domain import DomainRuleViolation
+from baton_shared.domain import DomainRuleViolation, NotFound
 from baton_followup import catalogue
 from baton_followup.domain import (
-    ContactState, NextNeedRule, ProgramTerms, Relationship, TierRules, monthly_fee, next_needs, program_dates, refusal, tier_for,
+    ContactState, NextNeedRule, ProgramTerms, RecoveryRules, Relationship, TierRules, add_working_days, monthly_fee, next_needs,
+    program_dates, refusal, tier_for,
 )
 from baton_followup.domain.tiers import rank_tiers
 
@@ -212,3 +213,49 @@ def test_a_delivery_accepted_before_follow_up_knows_the_client_waits_for_the_rel
     reaction = FollowDeliveryAcceptance(views=None, rules=catalogue.next_need_rules(), satisfaction_delay_days=7)
     with pytest.raises(CauseNotReady, match="no relationship yet"):
         reaction.decide(AggregateHistory([]), cause, "website relaunch")
+
+
+# --- recovery before selling (issue 20) ------------------------------------------------------
+
+
+def test_a_recovery_is_due_in_working_days_by_tier():
+    rules = RecoveryRules(key_working_days=1, standard_working_days=3)
+    friday = date(2026, 11, 27)
+    assert rules.due_on(friday, "key") == date(2026, 11, 30)  # Monday
+    assert rules.due_on(friday, "standard") == date(2026, 12, 2)  # Wednesday
+    assert add_working_days(date(2026, 11, 24), 1) == date(2026, 11, 25)
+
+
+def test_only_a_satisfaction_of_one_or_two_opens_a_recovery():
+    for score, opened in ((1, True), (2, True), (3, False), (5, False)):
+        r = started()
+        r.record_satisfaction(score, "late and sloppy", "q1", NOW, "a", recovery=("rc1", RecoveryRules()))
+        assert ("rc1" in r.recoveries) is opened, score
+        if opened:
+            assert r.follow_ups["rc1"].kind == "recovery" and "late and sloppy" in r.pending[-1].reason
+
+
+def test_an_open_recovery_holds_offers_with_its_own_code_and_closing_releases_them():
+    r = started()
+    r.identify("o1", RULE, "q1", "f-offer", NOW.date())
+    r.open_recovery("rc1", "delivery_rejected", "rejected", "", NOW, RecoveryRules())
+    refused = r.offer("o1", "k1", "phone", "", NOW, "a")
+    assert refused.code == "recovery_in_progress"
+    assert isinstance(r.pending[-1], ev.ContactSuppressed) and r.pending[-1].code == "recovery_in_progress"
+    # The recovery's own follow-up is a contact, not an offer: allowed.
+    assert r.record_contact("k2", "rc1", channel="phone", outcome="no_answer", note="", now=NOW, by="a", next_review_id="x") is None
+    r.close_recovery("rc1", "redid the work", "satisfied now", NOW, "a")
+    assert r.follow_ups["rc1"].status == "closed"
+    assert r.offer("o1", "k3", "phone", "", NOW, "a") is None
+
+
+def test_closing_a_recovery_twice_or_an_unknown_one_is_refused():
+    r = started()
+    r.open_recovery("rc1", "low_satisfaction", "1/5", "", NOW, RecoveryRules())
+    r.open_recovery("rc1", "low_satisfaction", "1/5", "", NOW, RecoveryRules())  # redelivered: once
+    assert [type(e).__name__ for e in r.pending].count("RecoveryOpened") == 1
+    r.close_recovery("rc1", "called", "fine", NOW, "a")
+    with pytest.raises(DomainRuleViolation, match="already closed"):
+        r.close_recovery("rc1", "called", "fine", NOW, "a")
+    with pytest.raises(NotFound):
+        r.close_recovery("nope", "called", "fine", NOW, "a")

@@ -15,7 +15,7 @@ from baton_shared.service.settings import BatonSettings
 from baton_followup import catalogue
 from baton_followup.api import routers
 from baton_followup.application import Clock, FollowupApplication, Policies, utc_now
-from baton_followup.handlers import FollowDeliveryAcceptance, FollowIntakeClients
+from baton_followup.handlers import FollowDeliveryAcceptance, FollowDeliveryRejection, FollowIntakeClients
 from baton_followup.projections import all_projections
 from baton_followup.projections.views import FollowupViews
 from baton_followup.scheduler import FollowUpPlanner
@@ -45,6 +45,7 @@ def policies_from(settings: FollowupSettings) -> Policies:
         outcome_review_after_days=settings.followup_outcome_review_after_days,
         program_lead_days=settings.followup_program_lead_days,
         currency=settings.followup_currency,
+        recovery=settings.recovery_rules(),
     )
 
 
@@ -59,7 +60,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     runtime = ServiceRuntime(SERVICE, settings, registry, projections=projections, background=background)
     views = FollowupViews(runtime.engine, *(by_name[n] for n in (
         "relationships", "follow_ups", "opportunities", "programs", "briefs", "client_profiles", "client_requests",
-        "request_deliveries",
+        "request_deliveries", "recoveries",
     )))
 
     async def intake_caught_up(seq: int) -> bool:
@@ -68,7 +69,8 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
 
     runtime.add_reactions(
         FollowIntakeClients(views, policies.tiers, intake_caught_up),
-        FollowDeliveryAcceptance(views, policies.next_needs, settings.followup_satisfaction_delay_days),
+        FollowDeliveryAcceptance(views, policies.next_needs, settings.followup_satisfaction_delay_days, policies.recovery),
+        FollowDeliveryRejection(policies.recovery),
     )
     application = FollowupApplication(runtime.store, views, policies, clock=clock)
     planner = FollowUpPlanner(application, views, settings.followup_reactivation_after_days, settings.followup_planner_seconds)

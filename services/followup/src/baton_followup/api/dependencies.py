@@ -19,7 +19,7 @@ from baton_followup.application import FollowupApplication
 
 __all__ = [
     "actor", "agenda_rule", "application", "causation", "client_rule", "follow_up_rule", "manager_filter", "now",
-    "opportunities_rule", "opportunity_rule", "program_rule", "views", "written",
+    "opportunities_rule", "opportunity_rule", "program_rule", "recovery_rule", "views", "written",
 ]
 
 
@@ -94,3 +94,11 @@ async def opportunity_rule(opportunity_id: str, request: Request, who: Identity 
 @access_rule
 async def program_rule(program_id: str, request: Request, who: Identity = Depends(authenticated)) -> Identity:
     return await _program(program_id, request, who)
+
+
+_recovery = _item_rule("recovery", "recoveries")
+
+
+@access_rule
+async def recovery_rule(recovery_id: str, request: Request, who: Identity = Depends(authenticated)) -> Identity:
+    return await _recovery(recovery_id, request, who)

@@ -19,6 +19,11 @@ class Body(BaseModel):
     model_config = STRICT
 
 
+class RecoveryCloseIn(Body):
+    actions_taken: Text = Field(description="what was done to put things right")
+    client_answer: Text = Field(description="what the client said to it")
+
+
 class ContactIn(Body):
     channel: Channel
     outcome: ContactOutcome = Field(description="`stop`: the client asked not to be contacted again")
@@ -252,6 +257,24 @@ class Handover(View):
     prepared_at: Timestamp
 
 
+class RecoveryOut(View):
+    recovery_id: str = Field(description="also the id of its follow-up (kind `recovery`)")
+    client_id: str
+    status: str = Field(description="open | closed; while open, offers to the client are refused")
+    cause: str = Field(description="low_satisfaction | delivery_rejected")
+    reason: str
+    feedback: str
+    score: int | None
+    request_id: str | None
+    due_on: Day
+    opened_at: Timestamp
+    actions_taken: str | None
+    client_answer: str | None
+    closed_at: Timestamp | None
+    closed_by: str | None
+    version: int
+
+
 class BriefOut(View):
     """The handover brief as of now."""
 
@@ -272,6 +295,7 @@ class BriefOut(View):
     outcome_reviews: list[OutcomeReview]
     suppressions: list[Suppression]
     handovers: list[Handover]
+    recoveries: list[RecoveryOut] = Field(description="open and past recoveries, oldest first")
 
 
 class StoredBriefOut(View):

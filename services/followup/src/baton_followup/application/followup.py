@@ -34,7 +34,9 @@ from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
 from baton_shared.folded import FoldedAggregates
 
-from baton_followup.domain import FeeTier, NextNeedRule, PolicyRefused, ProgramTerms, Refusal, Relationship, TierRules
+from baton_followup.domain import (
+    FeeTier, NextNeedRule, PolicyRefused, ProgramTerms, RecoveryRules, Refusal, Relationship, TierRules,
+)
 
 
 
@@ -57,6 +59,7 @@ class Policies:
     outcome_review_after_days: int = 90
     program_lead_days: int = 14
     currency: str = "EUR"
+    recovery: RecoveryRules = RecoveryRules()
 
 
 class FollowupApplication:
@@ -165,9 +168,21 @@ class FollowupApplication:
         self, client_id: str, score: int, comment: str, request_id: str | None, actor: str, cause: str | None = None
     ) -> Written:
         require_uuid(client_id, "client")
+        recovery = (self._new_id(actor, "recovery"), self.policies.recovery)  # opened only for a score of 1-2
         return await self._update(
-            client_id, lambda r: r.record_satisfaction(score, comment, request_id, self.clock(), actor),
+            client_id, lambda r: r.record_satisfaction(score, comment, request_id, self.clock(), actor, recovery=recovery),
             actor=actor, causation_id=cause,
+        )
+
+    # --- recovery before selling ----------------------------------------------------------
+
+    async def close_recovery(
+        self, recovery_id: str, actions_taken: str, client_answer: str, actor: str, cause: str | None = None
+    ) -> Written:
+        client_id = await self._client_of("recovery", recovery_id)
+        return await self._update(
+            client_id, lambda r: r.close_recovery(recovery_id, actions_taken, client_answer, self.clock(), actor),
+            actor=actor, causation_id=cause, ids={"recovery_id": recovery_id},
         )
 
     # --- opportunities -------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Follow-up's read models: its own (relationships, follow-ups, opportunities, programs,
-briefs) and what it keeps of intake's and delivery's streams."""
+briefs, recoveries) and what it keeps of intake's and delivery's streams."""
 
 from baton_followup.projections.briefs import BriefsProjection
 from baton_followup.projections.client_profiles import ClientProfilesProjection
@@ -7,6 +7,7 @@ from baton_followup.projections.client_requests import ClientRequestsProjection
 from baton_followup.projections.follow_ups import FollowUpsProjection
 from baton_followup.projections.opportunities import OpportunitiesProjection
 from baton_followup.projections.programs import ProgramsProjection
+from baton_followup.projections.recoveries import RecoveriesProjection
 from baton_followup.projections.relationships import RelationshipsProjection
 from baton_followup.projections.request_deliveries import RequestDeliveriesProjection
 
@@ -15,12 +16,12 @@ def all_projections(suffix: str = ""):
     return [
         RelationshipsProjection(suffix), FollowUpsProjection(suffix), OpportunitiesProjection(suffix),
         ProgramsProjection(suffix), BriefsProjection(suffix), ClientProfilesProjection(suffix),
-        ClientRequestsProjection(suffix), RequestDeliveriesProjection(suffix),
+        ClientRequestsProjection(suffix), RequestDeliveriesProjection(suffix), RecoveriesProjection(suffix),
     ]
 
 
 __all__ = [
     "BriefsProjection", "ClientProfilesProjection", "ClientRequestsProjection", "FollowUpsProjection",
-    "OpportunitiesProjection", "ProgramsProjection", "RelationshipsProjection", "RequestDeliveriesProjection",
+    "OpportunitiesProjection", "ProgramsProjection", "RecoveriesProjection", "RelationshipsProjection", "RequestDeliveriesProjection",
     "all_projections",
 ]
