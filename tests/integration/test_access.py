@@ -75,6 +75,8 @@ CASES = [
     ("followup", "GET", "/v1/programs/{program_id}", None, OWNER_READ),
     ("followup", "POST", "/v1/programs/{program_id}/cancel", {"reason": "costs"}, OWNER_WRITE),
     ("followup", "GET", "/v1/recoveries/{recovery_id}", None, OWNER_READ),
+    ("followup", "GET", "/v1/clients/{client_id}/health", None, OWNER_READ),
+    ("followup", "GET", "/v1/health/at-risk", None, MANAGERS_LIST),
     ("followup", "POST", "/v1/recoveries/{recovery_id}/close", {"actions_taken": "called", "client_answer": "ok"}, OWNER_WRITE),
     ("followup", "GET", "/metrics", None, {"allow": ("admin", "ops"), "deny": (A, "design")}),
     *((service, "GET", "/v1/me", None, {"allow": EVERYONE, "deny": ()}) for service in ("intake", "delivery",

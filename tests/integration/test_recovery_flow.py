@@ -10,9 +10,9 @@ import pytest
 from baton_shared.contracts import STREAMS, registry
 from baton_shared.projections.rebuild import VERIFY_SUFFIX, ProjectionRebuild
 from baton_followup.domain import add_working_days
-from baton_followup.projections import FollowUpsProjection, RecoveriesProjection
+from baton_followup.projections import ClientHealthProjection, FollowUpsProjection, RecoveriesProjection
 from tests.integration.services import all_three, eventually
-from tests.integration.test_followup_flow import agenda, ok, opportunities, register, stored
+from tests.integration.test_followup_flow import FAR, agenda, ok, opportunities, register, stored
 
 pytestmark = pytest.mark.nats
 
@@ -130,3 +130,38 @@ async def test_bad_input_on_recoveries_is_4xx_and_appends_nothing(nats, nats_url
             assert r.status_code == status, (method, path, body, r.text)
             assert r.json()["detail"], (path, r.text)
         assert await stored(nats) == before
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+async def test_health_falls_raises_one_at_risk_follow_up_and_equals_a_clean_rebuild(nats, nats_url, database_url, tmp_path):
+    async with all_three(nats_url, database_url, tmp_path) as svc:
+        cid = await register(svc, manager="uma")
+        healthy = await eventually(lambda: ok(svc.followup.get(f"/v1/clients/{cid}/health")), what="health")
+        assert healthy["score"] == 100 and healthy["reasons"] == [] and not healthy["at_risk"]
+
+        r = await svc.followup.post(f"/v1/clients/{cid}/satisfaction", json={"score": 1, "comment": "never again"})
+        seq = r.json()["position"]["seq"]
+        health = (await svc.followup.get(f"/v1/clients/{cid}/health", params={"min_position": seq})).json()
+        assert health["score"] == 35 and health["at_risk"] and health["at_risk_reason"] == "health 35 is below 60"
+        assert [h["score"] for h in health["history"]] == [100, 60, 35]  # the score, then the recovery it opened and health["trend_30_days"] == -65
+        assert any("recovery is open" in reason for reason in health["reasons"])
+        then = await svc.followup.get(f"/v1/clients/{cid}/health", params={"as_of": FAR})
+        assert then.status_code == 200 and then.json()["score"] == 35 and then.json()["at_risk"] is False
+        assert (await svc.followup.get(f"/v1/clients/{cid}/health", params={"as_of": "2000-01-01"})).status_code == 404
+
+        listed = (await svc.followup.get("/v1/health/at-risk", params={"account_manager": "uma"})).json()
+        assert [c["client_id"] for c in listed["items"]] == [cid] and listed["items"][0]["score"] == 35
+
+        planner = svc.followup_app.state.planner
+        assert (await planner.run_once())["at_risk"] == 1
+        assert (await planner.run_once())["at_risk"] == 0  # once per spell
+        items = await agenda(svc, "uma")
+        assert [i["kind"] for i in items][:2] == ["recovery", "at_risk"]
+
+        engine = svc.followup_app.state.runtime.engine
+        last = (await svc.followup.get(f"/v1/clients/{cid}")).json()["version"]
+        await svc.followup.get(f"/v1/clients/{cid}/health", params={"min_position": last})
+        _, report = await ProjectionRebuild(
+            "followup", ClientHealthProjection, engine, STREAMS["followup"], registry, suffix=VERIFY_SUFFIX
+        ).verify(nats)
+        assert report.keys_agree and report.rows_agree, report

@@ -16,6 +16,7 @@ from baton_followup.domain import (
     ContactState, NextNeedRule, ProgramTerms, RecoveryRules, Relationship, TierRules, add_working_days, monthly_fee, next_needs,
     program_dates, refusal, tier_for,
 )
+from baton_followup.domain.health import Health, HealthInputs, at_risk, health
 from baton_followup.domain.tiers import rank_tiers
 
 pytestmark = pytest.mark.unit
@@ -259,3 +260,32 @@ def test_closing_a_recovery_twice_or_an_unknown_one_is_refused():
         r.close_recovery("rc1", "called", "fine", NOW, "a")
     with pytest.raises(NotFound):
         r.close_recovery("nope", "called", "fine", NOW, "a")
+
+
+# --- client health (issue 20) --------------------------------------------------------------
+
+
+def test_the_health_formula_takes_its_points_off_with_reasons():
+    assert health(HealthInputs()) == Health(100, ())
+    unhappy = health(HealthInputs(scores=[4, 1], open_recoveries=1, reached=3, refused=1, declined=1, won=1, notices=1))
+    # mean 2.5 -> 25, falling -> 5, recovery 25, refused 1/4 -> 4, declined 1/2 -> 5, notice 20
+    assert unhappy.score == 100 - 25 - 5 - 25 - 4 - 5 - 20 == 16
+    assert unhappy.reasons[0] == "-25: satisfaction averages 2.5/5 over the last 2"
+    assert any("recovery is open" in r for r in unhappy.reasons)
+    assert health(HealthInputs(scores=[1, 1, 1], open_recoveries=2, stopped=True, refused=9, declined=3, notices=2)).score == 0
+
+
+def test_at_risk_below_the_threshold_or_after_a_fall_within_30_days():
+    t0 = NOW - timedelta(days=40)
+    assert at_risk(59, [], NOW) == "health 59 is below 60"
+    assert at_risk(75, [(NOW - timedelta(days=10), 100), (NOW, 75)], NOW) == "health fell from 100 to 75 within 30 days"
+    assert at_risk(75, [(t0, 100), (NOW - timedelta(days=35), 75)], NOW) is None  # the fall is older than 30 days
+    assert at_risk(80, [(t0, 100), (NOW, 80)], NOW) is None  # by 20: not more than 20
+    assert at_risk(75, [(t0, 100), (NOW, 75)], NOW) == "health fell from 100 to 75 within 30 days"  # the score as the window opened
+
+
+def test_an_at_risk_follow_up_is_scheduled_once_while_one_is_open():
+    r = started()
+    r.flag_at_risk("risk-1", NOW.date(), "health 40 is below 60")
+    r.flag_at_risk("risk-2", NOW.date(), "health 30 is below 60")
+    assert [e.follow_up_id for e in r.pending] == ["risk-1"] and r.follow_ups["risk-1"].kind == "at_risk"

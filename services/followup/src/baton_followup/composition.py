@@ -60,7 +60,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     runtime = ServiceRuntime(SERVICE, settings, registry, projections=projections, background=background)
     views = FollowupViews(runtime.engine, *(by_name[n] for n in (
         "relationships", "follow_ups", "opportunities", "programs", "briefs", "client_profiles", "client_requests",
-        "request_deliveries", "recoveries",
+        "request_deliveries", "recoveries", "client_health",
     )))
 
     async def intake_caught_up(seq: int) -> bool:

@@ -21,7 +21,7 @@ registry = EventRegistry()  # followup's contracts; ``contracts.registry`` knows
 Tier = Literal["key", "standard"]
 FollowUpKind = Literal[
     "satisfaction", "review", "reactivation", "offer", "introduction", "outcome_review", "program_notice", "program_renewal",
-    "recovery",
+    "recovery", "at_risk",
 ]
 ContactOutcome = Literal["reached", "no_answer", "left_message", "stop"]
 RefusalCode = Literal["do_not_contact", "stopped", "frequency_cap", "cool_down", "channel", "recovery_in_progress"]

@@ -18,7 +18,7 @@ from baton_shared.service.http import actor, causation, written
 from baton_followup.application import FollowupApplication
 
 __all__ = [
-    "actor", "agenda_rule", "application", "causation", "client_rule", "follow_up_rule", "manager_filter", "now",
+    "actor", "agenda_rule", "at_risk_rule", "application", "causation", "client_rule", "follow_up_rule", "manager_filter", "now",
     "opportunities_rule", "opportunity_rule", "program_rule", "recovery_rule", "views", "written",
 ]
 
@@ -39,6 +39,7 @@ async def now(request: Request):
 
 agenda_rule = roles(ACCOUNT_MANAGER, what="read the agenda")
 opportunities_rule = roles(ACCOUNT_MANAGER, what="list opportunities")
+at_risk_rule = roles(ACCOUNT_MANAGER, what="list clients at risk")
 
 
 def manager_filter(who: Identity, account_manager: str | None, what: str) -> str | None:

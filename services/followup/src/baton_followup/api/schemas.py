@@ -308,3 +308,33 @@ class StoredBriefOut(View):
     brief: dict[str, Any] = Field(description="the brief as it was then (the shape of the brief as of now)")
     prepared_at: Timestamp
     version: int
+
+
+class HealthPoint(View):
+    at: Timestamp
+    score: int
+    reasons: list[str]
+
+
+class HealthOut(View):
+    """A client's health, 0-100, with its reasons in words (the formula: docs/architecture.md)."""
+
+    client_id: str
+    as_of: Day | None = Field(description="the day asked for; null: now")
+    score: int
+    reasons: list[str] = Field(description="each deduction from 100, in points and words")
+    trend_30_days: int = Field(description="score now minus the score 30 days before (0: no change)")
+    at_risk: bool
+    at_risk_reason: str | None
+    at_risk_since: Timestamp | None
+    history: list[HealthPoint] = Field(description="every change of the score, oldest first (up to as_of)")
+
+
+class AtRiskClient(View):
+    client_id: str
+    client_name: str
+    account_manager: str
+    score: int
+    reasons: list[str]
+    at_risk_reason: str | None
+    at_risk_since: Timestamp

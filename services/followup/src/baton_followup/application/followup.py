@@ -264,10 +264,25 @@ class FollowupApplication:
         )
         return written.appended > 0
 
+    async def schedule_at_risk(self, client_id: str, since: datetime, why: str) -> bool:
+        follow_up_id = at_risk_id(client_id, since)
+        today = self.clock().date()
+        written = await self._update(
+            client_id, lambda r: r.flag_at_risk(follow_up_id, today, why),
+            actor="scheduler:planner", causation_id=None,
+            event_ids=lambda r, n: derived_event_id(follow_up_id, f"scheduled:{n}"),
+        )
+        return written.appended > 0
+
+
+def at_risk_id(client_id: str, since: datetime) -> str:
+    """One at-risk follow-up per spell: the id is derived from when the spell began."""
+    return derived_event_id(client_id, f"at-risk:{since.astimezone(timezone.utc).isoformat(timespec='seconds')}")
+
 
 def reactivation_id(client_id: str, quiet_from: datetime) -> str:
     """One reactivation per quiet spell: the id is derived from when the client went quiet."""
     return derived_event_id(client_id, f"reactivation:{quiet_from.astimezone(timezone.utc).isoformat(timespec='seconds')}")
 
 
-__all__ = ["FollowupApplication", "Policies", "reactivation_id", "utc_now"]
+__all__ = ["FollowupApplication", "Policies", "at_risk_id", "reactivation_id", "utc_now"]

@@ -148,6 +148,11 @@ class Relationship(Aggregate):
                 f"no new request since {quiet_since.isoformat()} (over {after_days} days): wake the client up",
             )
 
+    def flag_at_risk(self, follow_up_id: str, today: date, why: str) -> None:
+        """An at-risk follow-up for the account manager, once per spell (the id comes from the spell)."""
+        if self._open("at_risk") is None:
+            self.schedule(follow_up_id, "at_risk", today, f"the client is at risk: {why}; act before they say so")
+
     def follow_up(self, follow_up_id: str) -> FollowUp:
         try:
             return self.follow_ups[follow_up_id]

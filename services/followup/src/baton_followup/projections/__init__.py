@@ -2,6 +2,7 @@
 briefs, recoveries) and what it keeps of intake's and delivery's streams."""
 
 from baton_followup.projections.briefs import BriefsProjection
+from baton_followup.projections.client_health import ClientHealthProjection
 from baton_followup.projections.client_profiles import ClientProfilesProjection
 from baton_followup.projections.client_requests import ClientRequestsProjection
 from baton_followup.projections.follow_ups import FollowUpsProjection
@@ -17,11 +18,12 @@ def all_projections(suffix: str = ""):
         RelationshipsProjection(suffix), FollowUpsProjection(suffix), OpportunitiesProjection(suffix),
         ProgramsProjection(suffix), BriefsProjection(suffix), ClientProfilesProjection(suffix),
         ClientRequestsProjection(suffix), RequestDeliveriesProjection(suffix), RecoveriesProjection(suffix),
+        ClientHealthProjection(suffix),
     ]
 
 
 __all__ = [
-    "BriefsProjection", "ClientProfilesProjection", "ClientRequestsProjection", "FollowUpsProjection",
+    "BriefsProjection", "ClientHealthProjection", "ClientProfilesProjection", "ClientRequestsProjection", "FollowUpsProjection",
     "OpportunitiesProjection", "ProgramsProjection", "RecoveriesProjection", "RelationshipsProjection", "RequestDeliveriesProjection",
     "all_projections",
 ]

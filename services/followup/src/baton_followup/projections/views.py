@@ -18,6 +18,7 @@ from baton_shared.projections.sql import json_row
 
 from baton_followup.domain import ContactState, refusal
 from baton_followup.projections.briefs import BriefsProjection
+from baton_followup.projections.client_health import ClientHealthProjection
 from baton_followup.projections.client_profiles import ClientProfilesProjection
 from baton_followup.projections.client_requests import ClientRequestsProjection
 from baton_followup.projections.follow_ups import FollowUpsProjection
@@ -57,6 +58,7 @@ class FollowupViews:
         requests: ClientRequestsProjection,
         deliveries: RequestDeliveriesProjection,
         recoveries: RecoveriesProjection,
+        health: ClientHealthProjection,
     ) -> None:
         self.engine = engine
         self.rel = relationships.relationships
@@ -68,6 +70,7 @@ class FollowupViews:
         self.req = requests.client_requests
         self.dlv = deliveries.request_deliveries
         self.rec = recoveries.recoveries
+        self.hl = health.client_health
 
     async def _one(self, table, column, value) -> dict | None:  # noqa: ANN001
         async with self.engine.connect() as conn:
@@ -104,6 +107,31 @@ class FollowupViews:
                 select(self.rec).where(self.rec.c.client_id == client_id).order_by(self.rec.c.opened_at, self.rec.c.recovery_id)
             )
             return [json_row(r) for r in rows.mappings()]
+
+    async def health(self, client_id: str) -> dict | None:
+        return await self._one(self.hl, self.hl.c.client_id, client_id)
+
+    async def at_risk(self, account_manager: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
+        """Clients at risk now, the longest at risk first."""
+        where = [self.hl.c.at_risk_since.is_not(None)]
+        if account_manager is not None:
+            where.append(self.rel.c.account_manager == account_manager)
+        query = select(
+            self.hl.c.client_id, self.hl.c.score, self.hl.c.reasons, self.hl.c.at_risk_reason, self.hl.c.at_risk_since,
+            self.rel.c.client_name, self.rel.c.account_manager,
+        ).select_from(self.hl.join(self.rel, self.rel.c.client_id == self.hl.c.client_id)).where(*where)
+        async with self.engine.connect() as conn:
+            total = await conn.scalar(select(func.count()).select_from(query.subquery()))
+            rows = await conn.execute(query.order_by(self.hl.c.at_risk_since, self.hl.c.client_id).limit(limit).offset(offset))
+            return [json_row(r) for r in rows.mappings()], int(total or 0)
+
+    async def at_risk_spells(self) -> list[tuple[str, datetime, str]]:
+        """(client, when the spell began, why) for every client at risk now: the planner's candidates."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(self.hl.c.client_id, self.hl.c.at_risk_since, self.hl.c.at_risk_reason).where(self.hl.c.at_risk_since.is_not(None))
+            )
+            return [(r.client_id, _utc(r.at_risk_since), r.at_risk_reason) for r in rows]
 
     async def relationship(self, client_id: str) -> dict | None:
         return await self._one(self.rel, self.rel.c.client_id, client_id)

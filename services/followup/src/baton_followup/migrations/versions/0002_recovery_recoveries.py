@@ -2,7 +2,7 @@
 
 A new projection: it starts from the beginning of the log and catches up by itself.
 
-Revision ID: 0002
+Revision ID: 0002_recovery
 Revises: 0001
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0002"
+revision = "0002_recovery"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
