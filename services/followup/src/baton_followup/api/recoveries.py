@@ -10,6 +10,7 @@ from baton_shared.service.http import WriteOut
 
 from baton_followup.api import dependencies as dep
 from baton_followup.api.schemas import RecoveryCloseIn, RecoveryOut
+from baton_followup.application import CloseRecovery
 
 router = APIRouter(prefix="/v1/recoveries", tags=["recoveries"])
 AFTER = [read_after_position("recoveries")]
@@ -30,7 +31,9 @@ async def get_recovery(recovery_id: str, views=Depends(dep.views), who=Depends(d
     dependencies=AFTER,
 )
 async def close(
-    recovery_id: str, body: RecoveryCloseIn, app=Depends(dep.application), actor=Depends(dep.actor),
-    cause=Depends(dep.causation), who=Depends(dep.recovery_rule),
+    recovery_id: str, body: RecoveryCloseIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    who=Depends(dep.recovery_rule),
 ) -> WriteOut:
-    return dep.written(await app.close_recovery(recovery_id, body.actions_taken, body.client_answer, actor, cause))
+    return dep.written(await app.close_recovery(CloseRecovery(
+        recovery_id=recovery_id, actions_taken=body.actions_taken, client_answer=body.client_answer, **issued
+    )))
