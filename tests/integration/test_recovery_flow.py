@@ -64,6 +64,10 @@ async def test_a_one_out_of_five_opens_a_recovery_that_holds_the_offers_until_it
         await eventually(suppressed, what="suppression recorded")
 
         rec_id = recovery["recovery_id"]
+        r = await svc.followup.post(f"/v1/follow-ups/{rec_id}/contacts", json={"channel": "phone", "outcome": "reached"})
+        assert r.status_code == 201, r.text  # a recovery call is not an offer: allowed
+        still = await agenda(svc, "rita", position=r.json()["position"]["seq"])
+        assert still[0]["follow_up_id"] == rec_id  # reached, but open until closed with its outcome
         closed = await svc.followup.post(f"/v1/recoveries/{rec_id}/close",
                                          json={"actions_taken": "fixed the cracks, discount", "client_answer": "fine now"})
         assert closed.status_code == 200, closed.text

@@ -289,3 +289,12 @@ def test_an_at_risk_follow_up_is_scheduled_once_while_one_is_open():
     r.flag_at_risk("risk-1", NOW.date(), "health 40 is below 60")
     r.flag_at_risk("risk-2", NOW.date(), "health 30 is below 60")
     assert [e.follow_up_id for e in r.pending] == ["risk-1"] and r.follow_ups["risk-1"].kind == "at_risk"
+
+
+def test_reaching_the_client_on_a_recovery_leaves_it_on_the_agenda_until_it_is_closed():
+    r = started()
+    r.open_recovery("rc1", "low_satisfaction", "1/5", "", NOW, RecoveryRules())
+    assert r.record_contact("k1", "rc1", channel="phone", outcome="reached", note="", now=NOW, by="a", next_review_id="x") is None
+    assert r.follow_ups["rc1"].status == "open" and r.contact.recovering
+    r.close_recovery("rc1", "called, redid it", "happy", NOW, "a")
+    assert r.follow_ups["rc1"].status == "closed" and not r.contact.recovering

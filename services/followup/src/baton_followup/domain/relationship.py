@@ -430,8 +430,9 @@ class Relationship(Aggregate):
         self.contact.contacts.append(e.contacted_at)
         if e.outcome == "stop":
             self.contact.stopped_on = e.contacted_at.date()
-        if e.follow_up_id in self.follow_ups and e.outcome in DONE_OUTCOMES:
-            self.follow_ups[e.follow_up_id].status = "done"
+        follow_up = self.follow_ups.get(e.follow_up_id)
+        if follow_up is not None and e.outcome in DONE_OUTCOMES and follow_up.kind != "recovery":
+            follow_up.status = "done"  # a recovery stays open until closed with its outcome
 
     def _on_OpportunityIdentified(self, e: ev.OpportunityIdentified) -> None:
         self.opportunities[e.opportunity_id] = Opportunity(e.opportunity_id, e.kind, e.title, e.reason)
