@@ -9,7 +9,7 @@ from baton_shared.contracts import intake as ev
 from baton_shared.contracts import registry
 from baton_shared.contracts.streams import stream_for
 from baton_shared.eventstore.memory import InMemoryEventStore
-from baton_shared.forgotten import ForgottenClients, record_in_log
+from baton_shared.forgotten import ForgettingUnavailable, ForgottenClients, record_in_log
 from baton_shared.privacy import MemoryKeyStore, PersonalDataVault
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -40,7 +40,7 @@ async def test_a_forget_is_recorded_before_the_key_is_destroyed(tmp_path):
     (tmp_path / "a-file").write_text("")
     unwritable = PersonalDataVault(keys, forgotten=ForgottenClients(tmp_path / "a-file" / "forgotten"))
     sealed = await unwritable.seal("c1", "contacts", [PERSON.model_dump()])
-    with pytest.raises(OSError):
+    with pytest.raises(ForgettingUnavailable):
         await unwritable.forget("c1")
     assert await keys.get("c1") is not None  # not recorded, so not destroyed: asking again can finish it
 

@@ -45,6 +45,11 @@ RECORD_ACTOR = "record-of-forgotten-clients"
 IN_FLIGHT = 64  # keys destroyed or events appended at once when the record is applied
 
 
+class ForgettingUnavailable(Exception):
+    """The record of forgotten clients could not be written. A key is destroyed only once
+    its client is recorded, so nothing was destroyed: asking again is safe."""
+
+
 class ForgottenClients:
     """The record: a folder with one file per forgotten client id."""
 
@@ -59,7 +64,13 @@ class ForgottenClients:
     async def add(self, client_id: str) -> None:
         """Record the client as forgotten; on disk (fsynced) when this returns."""
         check_token(client_id, "client id")
-        await asyncio.to_thread(self._write, client_id)
+        try:
+            await asyncio.to_thread(self._write, client_id)
+        except OSError as exc:  # a full disk, a lost volume, a file where the folder should be
+            log.error("the record of forgotten clients could not be written", folder=str(self.folder), error=repr(exc))
+            raise ForgettingUnavailable(
+                f"the record of forgotten clients could not be written ({type(exc).__name__})"
+            ) from exc
         self._known.add(client_id)
 
     async def read(self) -> set[str]:

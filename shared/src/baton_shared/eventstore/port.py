@@ -29,6 +29,12 @@ class EventStoreUnavailable(Exception):
     refused): nothing was appended by this call, unless it is ``AppendUnconfirmed``."""
 
 
+class LogBehind(EventStoreUnavailable):
+    """The replica that answered a read held less of the aggregate than the stream's leader
+    (or than this process had appended), however often it was asked: nothing may be decided
+    on that history. Retrying the request is safe; the replica catches up."""
+
+
 class AppendUnconfirmed(EventStoreUnavailable):
     """An append was sent but never confirmed (every attempt's acknowledgement lost or
     late): it may be stored or not. Retrying with the same event ids is safe (the store
