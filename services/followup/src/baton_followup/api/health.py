@@ -51,7 +51,10 @@ async def client_health(
     month_ago = _score_on(history, at - timedelta(days=30))
     current = as_of is None
     return {
-        "client_id": client_id, "as_of": as_of and as_of.isoformat(), "score": latest["score"], "reasons": latest["reasons"],
+        "client_id": client_id,
+        "as_of": as_of and as_of.isoformat(),
+        "score": latest["score"],
+        "reasons": latest["reasons"],
         "trend_30_days": 0 if month_ago is None else latest["score"] - month_ago,
         "at_risk": current and row["at_risk_since"] is not None,
         "at_risk_reason": row["at_risk_reason"] if current else None,

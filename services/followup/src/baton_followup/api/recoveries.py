@@ -16,7 +16,12 @@ router = APIRouter(prefix="/v1/recoveries", tags=["recoveries"])
 AFTER = [read_after_position("recoveries")]
 
 
-@router.get("/{recovery_id}", response_model=RecoveryOut, summary="One recovery: why it opened, and how it closed", dependencies=AFTER)
+@router.get(
+    "/{recovery_id}",
+    response_model=RecoveryOut,
+    summary="One recovery: why it opened, and how it closed",
+    dependencies=AFTER,
+)
 async def get_recovery(recovery_id: str, views=Depends(dep.views), who=Depends(dep.recovery_rule)) -> dict:
     recovery = await views.recovery(recovery_id)
     if recovery is None:
@@ -31,9 +36,16 @@ async def get_recovery(recovery_id: str, views=Depends(dep.views), who=Depends(d
     dependencies=AFTER,
 )
 async def close(
-    recovery_id: str, body: RecoveryCloseIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    recovery_id: str,
+    body: RecoveryCloseIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.recovery_rule),
 ) -> WriteOut:
-    return dep.written(await app.close_recovery(CloseRecovery(
-        recovery_id=recovery_id, actions_taken=body.actions_taken, client_answer=body.client_answer, **issued
-    )))
+    return dep.written(
+        await app.close_recovery(
+            CloseRecovery(
+                recovery_id=recovery_id, actions_taken=body.actions_taken, client_answer=body.client_answer, **issued
+            )
+        )
+    )

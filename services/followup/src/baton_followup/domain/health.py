@@ -53,7 +53,9 @@ def health(inputs: HealthInputs) -> Health:
     if recent:
         mean = sum(recent) / len(recent)
         if mean < 5:
-            penalties.append((round((5 - mean) * 10), f"satisfaction averages {mean:.1f}/5 over the last {len(recent)}"))
+            penalties.append(
+                (round((5 - mean) * 10), f"satisfaction averages {mean:.1f}/5 over the last {len(recent)}")
+            )
         if len(recent) >= 2 and recent[-1] < recent[-2]:
             penalties.append((5, f"satisfaction is falling ({recent[-2]} then {recent[-1]})"))
     if inputs.open_recoveries:
@@ -62,10 +64,14 @@ def health(inputs: HealthInputs) -> Health:
         penalties.append((15, "the client asked us to stop contacting them"))
     if inputs.refused:
         share = inputs.refused / (inputs.refused + inputs.reached)
-        penalties.append((round(15 * share), f"{inputs.refused} of {inputs.refused + inputs.reached} contacts refused by the policy"))
+        penalties.append(
+            (round(15 * share), f"{inputs.refused} of {inputs.refused + inputs.reached} contacts refused by the policy")
+        )
     if inputs.declined:
         share = inputs.declined / (inputs.declined + inputs.won)
-        penalties.append((round(10 * share), f"{inputs.declined} of {inputs.declined + inputs.won} settled offers declined"))
+        penalties.append(
+            (round(10 * share), f"{inputs.declined} of {inputs.declined + inputs.won} settled offers declined")
+        )
     if inputs.notices:
         penalties.append((20, "notice given on a program"))
     penalties = [(points, why) for points, why in penalties if points > 0]

@@ -16,8 +16,16 @@ from baton_shared.projections import RowPerAggregate
 from baton_followup.domain.health import HealthInputs, at_risk, health
 
 COUNTED = (
-    ev.RelationshipStarted, ev.SatisfactionRecorded, ev.RecoveryOpened, ev.RecoveryClosed, ev.ContactRecorded,
-    ev.ContactSuppressed, ev.OpportunityWon, ev.OpportunityDeclined, ev.ProgramCancelled, ev.ContactPolicyAdopted,
+    ev.RelationshipStarted,
+    ev.SatisfactionRecorded,
+    ev.RecoveryOpened,
+    ev.RecoveryClosed,
+    ev.ContactRecorded,
+    ev.ContactSuppressed,
+    ev.OpportunityWon,
+    ev.OpportunityDeclined,
+    ev.ProgramCancelled,
+    ev.ContactPolicyAdopted,
 )
 
 
@@ -59,8 +67,15 @@ class ClientHealthProjection(RowPerAggregate):
         reason = at_risk(now.score, changes, at)
         since = row["at_risk_since"] if reason and row["at_risk_since"] else (at if reason else None)
         return dict(
-            row, score=now.score, reasons=list(now.reasons), inputs=asdict(inputs), history=history,
-            at_risk_reason=reason, at_risk_since=since, updated_at=at, version=recorded.seq,
+            row,
+            score=now.score,
+            reasons=list(now.reasons),
+            inputs=asdict(inputs),
+            history=history,
+            at_risk_reason=reason,
+            at_risk_since=since,
+            updated_at=at,
+            version=recorded.seq,
         )
 
 
@@ -88,6 +103,11 @@ def _count(inputs: HealthInputs, e: ev.FollowupEvent) -> None:
 
 def _new(client_id: str) -> dict:
     return {
-        "client_id": client_id, "score": 100, "reasons": [], "inputs": asdict(HealthInputs()), "history": [],
-        "at_risk_reason": None, "at_risk_since": None,
+        "client_id": client_id,
+        "score": 100,
+        "reasons": [],
+        "inputs": asdict(HealthInputs()),
+        "history": [],
+        "at_risk_reason": None,
+        "at_risk_since": None,
     }

@@ -47,14 +47,30 @@ class RecoveriesProjection(RowPerAggregate):
         e = recorded.event
         if isinstance(e, ev.RecoveryOpened):
             return {
-                "recovery_id": e.recovery_id, "client_id": e.client_id, "status": "open", "cause": e.cause,
-                "reason": e.reason, "feedback": e.feedback, "score": e.score, "request_id": e.request_id,
-                "due_on": e.due_on, "opened_at": e.opened_at, "actions_taken": None, "client_answer": None,
-                "closed_at": None, "closed_by": None, "version": recorded.seq,
+                "recovery_id": e.recovery_id,
+                "client_id": e.client_id,
+                "status": "open",
+                "cause": e.cause,
+                "reason": e.reason,
+                "feedback": e.feedback,
+                "score": e.score,
+                "request_id": e.request_id,
+                "due_on": e.due_on,
+                "opened_at": e.opened_at,
+                "actions_taken": None,
+                "client_answer": None,
+                "closed_at": None,
+                "closed_by": None,
+                "version": recorded.seq,
             }
         if row is None:
             return None
         return dict(
-            row, status="closed", actions_taken=e.actions_taken, client_answer=e.client_answer, closed_at=e.closed_at,
-            closed_by=e.by, version=recorded.seq,
+            row,
+            status="closed",
+            actions_taken=e.actions_taken,
+            client_answer=e.client_answer,
+            closed_at=e.closed_at,
+            closed_by=e.by,
+            version=recorded.seq,
         )

@@ -34,9 +34,12 @@ class FollowDeliveryRejection(Reaction):
             raise CauseNotReady(f"client {e.client_id}: no relationship yet (intake's ClientRegistered not handled)")
         rework = "; ".join(f"{item.department}: {item.description}" for item in e.rework)
         relationship.open_recovery(
-            derived_event_id(cause.envelope.event_id, "recovery"), "delivery_rejected",
+            derived_event_id(cause.envelope.event_id, "recovery"),
+            "delivery_rejected",
             f"the client rejected the delivery of request {e.request_id} (round {e.handover_round})",
-            " / ".join(part for part in (e.feedback, rework) if part), cause.envelope.occurred_at,
-            self.rules, request_id=e.request_id,
+            " / ".join(part for part in (e.feedback, rework) if part),
+            cause.envelope.occurred_at,
+            self.rules,
+            request_id=e.request_id,
         )
         return relationship.pending
