@@ -80,6 +80,10 @@ CASES = [
     ("followup", "POST", "/v1/clients/{client_id}/brief/acknowledgement", None, OWNER_WRITE),
     *(("followup", "GET", f"/v1/reports/{name}", None, REPORTS)
       for name in ("punctuality", "lead-times", "portfolios", "rotation", "revenue")),
+    ("followup", "GET", "/v1/recoveries/{recovery_id}", None, OWNER_READ),
+    ("followup", "GET", "/v1/clients/{client_id}/health", None, OWNER_READ),
+    ("followup", "GET", "/v1/health/at-risk", None, MANAGERS_LIST),
+    ("followup", "POST", "/v1/recoveries/{recovery_id}/close", {"actions_taken": "called", "client_answer": "ok"}, OWNER_WRITE),
     ("followup", "GET", "/metrics", None, {"allow": ("admin", "ops", "head"), "deny": (A, "design")}),
     *((service, "GET", "/v1/me", None, {"allow": EVERYONE, "deny": ()}) for service in ("intake", "delivery",
                                                                                       "followup")),
@@ -187,11 +191,20 @@ async def world(svc) -> dict[str, str]:
     await eventually(lambda: ok(svc.followup.get(f"/v1/programs/{program}")), what="program")
     await eventually(lambda: ok(svc.delivery.get(f"/v1/requests/{rid}/delivery")), what="delivery of the request")
     await eventually(lambda: ok(svc.followup.get(f"/v1/clients/{bob['ids']['client_id']}")), what="bob's relationship")
+    spare_cid = spare_client["ids"]["client_id"]  # an unhappy client of alice's: a recovery (its offers are not needed)
+    await eventually(lambda: ok(svc.followup.get(f"/v1/clients/{spare_cid}")), what="spare relationship")
+    assert (await svc.followup.post(f"/v1/clients/{spare_cid}/satisfaction", json={"score": 1})).status_code == 201
+
+    async def recovery():
+        brief = await ok(svc.followup.get(f"/v1/clients/{spare_cid}/brief"))
+        return brief and brief["recoveries"]
+
+    recovery_id = (await eventually(recovery, what="recovery"))[0]["recovery_id"]
     return {
         "client_id": cid, "request_id": rid, "correlation_id": rid, "spare_request_id": spare, "work_order_id": design, "build_work_order_id": build,
         "department": "design", "follow_up_id": follow_up, "opportunity_id": opportunities[0]["opportunity_id"],
         "program_id": program, "due": due, "today": today.isoformat(), "bob_client_id": bob["ids"]["client_id"],
-        "spare_client_id": spare_client["ids"]["client_id"],
+        "spare_client_id": spare_client["ids"]["client_id"], "recovery_id": recovery_id,
     }
 
 

@@ -403,7 +403,7 @@ async def test_the_revenue_rank_counted_by_the_database_gives_the_tier_listing_e
             ])
         views = FollowupViews(engine, *(projections[n] for n in (
             "relationships", "follow_ups", "opportunities", "programs", "briefs", "client_profiles", "client_requests",
-            "request_deliveries", "own_events")))
+            "request_deliveries", "own_events", "recoveries", "client_health")))
         rules = TierRules(key_share=0.2, key_revenue_threshold=None)
         for i, r in enumerate(revenues):
             revenue = None if r is None else Decimal(r)

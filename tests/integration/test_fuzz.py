@@ -72,8 +72,11 @@ async def seed(svc) -> dict[str, list[str]]:
     r = await svc.followup.post(f"/v1/clients/{cid}/programs", json={"name": "care"})
     assert r.status_code == 201, r.text
     program = r.json()["ids"]["program_id"]
-    brief = (await svc.followup.get(f"/v1/clients/{cid}/brief")).json()
+    r = await svc.followup.post(f"/v1/clients/{cid}/satisfaction", json={"score": 1, "comment": "unhappy"})
+    assert r.status_code == 201, r.text
+    brief = (await svc.followup.get(f"/v1/clients/{cid}/brief", params={"min_position": r.json()["position"]["seq"]})).json()
     follow_ups = [f["follow_up_id"] for f in brief.get("promises_due", [])]
+    recoveries = [x["recovery_id"] for x in brief.get("recoveries", [])]
     return {
         "client_id": [cid],
         "request_id": [rid],
@@ -82,6 +85,7 @@ async def seed(svc) -> dict[str, list[str]]:
         "program_id": [program],
         "follow_up_id": follow_ups or [program],
         "opportunity_id": [program],
+        "recovery_id": recoveries or [program],
     }
 
 

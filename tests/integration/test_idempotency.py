@@ -94,6 +94,12 @@ async def test_every_write_of_the_three_services_can_be_retried_with_its_key(svc
         oid = opportunities["items"][0]["opportunity_id"]
         await twice(nats, "FOLLOWUP", lambda k=key(): svc.followup.post(f"/v1/opportunities/{oid}/offer", json={}, headers=k), 200)
         await twice(nats, "FOLLOWUP", lambda k=key(): svc.followup.post(f"/v1/opportunities/{oid}/win", json={}, headers=k), 200)
+    unhappy = await twice(nats, "FOLLOWUP", lambda k=key(): svc.followup.post(
+        f"/v1/clients/{cid}/satisfaction", json={"score": 1}, headers=k), 201)  # opens one recovery, retried or not
+    brief = (await svc.followup.get(f"/v1/clients/{cid}/brief", params={"min_position": unhappy["position"]["seq"]})).json()
+    [recovery] = brief["recoveries"]
+    await twice(nats, "FOLLOWUP", lambda k=key(): svc.followup.post(
+        f"/v1/recoveries/{recovery['recovery_id']}/close", json={"actions_taken": "called", "client_answer": "ok"}, headers=k), 200)
     await twice(nats, "INTAKE", lambda k=key(): svc.intake.put(
         f"/v1/clients/{cid}/account-manager", json={"account_manager": "bob"}, headers=k), 200)
 

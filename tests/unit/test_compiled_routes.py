@@ -247,6 +247,7 @@ LEFT_TO_FASTAPI = {
     "delivery": {"GET /v1/departments/{department}/board"},
     "followup": {"GET /v1/agenda", "POST /v1/opportunities/{opportunity_id}/offer",
                  "POST /v1/opportunities/{opportunity_id}/win",
+                 "GET /v1/clients/{client_id}/health",  # as_of: a date parameter
                  # the head's reports: JSON or CSV by Accept, a date parameter; not hot
                  *(f"GET /v1/reports/{name}" for name in ("punctuality", "lead-times", "portfolios", "rotation", "revenue"))},
 }

@@ -10,11 +10,13 @@ import pytest
 
 from baton_shared.contracts import followup as ev
 from baton_shared.contracts.intake import ContactPolicy
-from baton_shared.domain import DomainRuleViolation
+from baton_shared.domain import DomainRuleViolation, NotFound
 from baton_followup import catalogue
 from baton_followup.domain import (
-    ContactState, NextNeedRule, ProgramTerms, Relationship, TierRules, monthly_fee, next_needs, program_dates, refusal, tier_for,
+    ContactState, NextNeedRule, ProgramTerms, RecoveryRules, Relationship, TierRules, add_working_days, monthly_fee, next_needs,
+    program_dates, refusal, tier_for,
 )
+from baton_followup.domain.health import Health, HealthInputs, at_risk, health
 from baton_followup.domain.tiers import rank_tiers
 
 pytestmark = pytest.mark.unit
@@ -212,3 +214,87 @@ def test_a_delivery_accepted_before_follow_up_knows_the_client_waits_for_the_rel
     reaction = FollowDeliveryAcceptance(views=None, rules=catalogue.next_need_rules(), satisfaction_delay_days=7)
     with pytest.raises(CauseNotReady, match="no relationship yet"):
         reaction.decide(AggregateHistory([]), cause, "website relaunch")
+
+
+# --- recovery before selling (issue 20) ------------------------------------------------------
+
+
+def test_a_recovery_is_due_in_working_days_by_tier():
+    rules = RecoveryRules(key_working_days=1, standard_working_days=3)
+    friday = date(2026, 11, 27)
+    assert rules.due_on(friday, "key") == date(2026, 11, 30)  # Monday
+    assert rules.due_on(friday, "standard") == date(2026, 12, 2)  # Wednesday
+    assert add_working_days(date(2026, 11, 24), 1) == date(2026, 11, 25)
+
+
+def test_only_a_satisfaction_of_one_or_two_opens_a_recovery():
+    for score, opened in ((1, True), (2, True), (3, False), (5, False)):
+        r = started()
+        r.record_satisfaction(score, "late and sloppy", "q1", NOW, "a", recovery=("rc1", RecoveryRules()))
+        assert ("rc1" in r.recoveries) is opened, score
+        if opened:
+            assert r.follow_ups["rc1"].kind == "recovery" and "late and sloppy" in r.pending[-1].reason
+
+
+def test_an_open_recovery_holds_offers_with_its_own_code_and_closing_releases_them():
+    r = started()
+    r.identify("o1", RULE, "q1", "f-offer", NOW.date())
+    r.open_recovery("rc1", "delivery_rejected", "rejected", "", NOW, RecoveryRules())
+    refused = r.offer("o1", "k1", "phone", "", NOW, "a")
+    assert refused.code == "recovery_in_progress"
+    assert isinstance(r.pending[-1], ev.ContactSuppressed) and r.pending[-1].code == "recovery_in_progress"
+    # The recovery's own follow-up is a contact, not an offer: allowed.
+    assert r.record_contact("k2", "rc1", channel="phone", outcome="no_answer", note="", now=NOW, by="a", next_review_id="x") is None
+    r.close_recovery("rc1", "redid the work", "satisfied now", NOW, "a")
+    assert r.follow_ups["rc1"].status == "closed"
+    assert r.offer("o1", "k3", "phone", "", NOW, "a") is None
+
+
+def test_closing_a_recovery_twice_or_an_unknown_one_is_refused():
+    r = started()
+    r.open_recovery("rc1", "low_satisfaction", "1/5", "", NOW, RecoveryRules())
+    r.open_recovery("rc1", "low_satisfaction", "1/5", "", NOW, RecoveryRules())  # redelivered: once
+    assert [type(e).__name__ for e in r.pending].count("RecoveryOpened") == 1
+    r.close_recovery("rc1", "called", "fine", NOW, "a")
+    with pytest.raises(DomainRuleViolation, match="already closed"):
+        r.close_recovery("rc1", "called", "fine", NOW, "a")
+    with pytest.raises(NotFound):
+        r.close_recovery("nope", "called", "fine", NOW, "a")
+
+
+# --- client health (issue 20) --------------------------------------------------------------
+
+
+def test_the_health_formula_takes_its_points_off_with_reasons():
+    assert health(HealthInputs()) == Health(100, ())
+    unhappy = health(HealthInputs(scores=[4, 1], open_recoveries=1, reached=3, refused=1, declined=1, won=1, notices=1))
+    # mean 2.5 -> 25, falling -> 5, recovery 25, refused 1/4 -> 4, declined 1/2 -> 5, notice 20
+    assert unhappy.score == 100 - 25 - 5 - 25 - 4 - 5 - 20 == 16
+    assert unhappy.reasons[0] == "-25: satisfaction averages 2.5/5 over the last 2"
+    assert any("recovery is open" in r for r in unhappy.reasons)
+    assert health(HealthInputs(scores=[1, 1, 1], open_recoveries=2, stopped=True, refused=9, declined=3, notices=2)).score == 0
+
+
+def test_at_risk_below_the_threshold_or_after_a_fall_within_30_days():
+    t0 = NOW - timedelta(days=40)
+    assert at_risk(59, [], NOW) == "health 59 is below 60"
+    assert at_risk(75, [(NOW - timedelta(days=10), 100), (NOW, 75)], NOW) == "health fell from 100 to 75 within 30 days"
+    assert at_risk(75, [(t0, 100), (NOW - timedelta(days=35), 75)], NOW) is None  # the fall is older than 30 days
+    assert at_risk(80, [(t0, 100), (NOW, 80)], NOW) is None  # by 20: not more than 20
+    assert at_risk(75, [(t0, 100), (NOW, 75)], NOW) == "health fell from 100 to 75 within 30 days"  # the score as the window opened
+
+
+def test_an_at_risk_follow_up_is_scheduled_once_while_one_is_open():
+    r = started()
+    r.flag_at_risk("risk-1", NOW.date(), "health 40 is below 60")
+    r.flag_at_risk("risk-2", NOW.date(), "health 30 is below 60")
+    assert [e.follow_up_id for e in r.pending] == ["risk-1"] and r.follow_ups["risk-1"].kind == "at_risk"
+
+
+def test_reaching_the_client_on_a_recovery_leaves_it_on_the_agenda_until_it_is_closed():
+    r = started()
+    r.open_recovery("rc1", "low_satisfaction", "1/5", "", NOW, RecoveryRules())
+    assert r.record_contact("k1", "rc1", channel="phone", outcome="reached", note="", now=NOW, by="a", next_review_id="x") is None
+    assert r.follow_ups["rc1"].status == "open" and r.contact.recovering
+    r.close_recovery("rc1", "called, redid it", "happy", NOW, "a")
+    assert r.follow_ups["rc1"].status == "closed" and not r.contact.recovering

@@ -73,6 +73,8 @@ LABELS: dict[str, tuple[str, ...]] = {
     "OpportunityOutcomeReviewed": ("delivered_value",),
     "ProgramEnrolled": ("name",),
     "ProgramCancelled": ("reason",),
+    "RecoveryOpened": ("reason",),
+    "RecoveryClosed": ("client_answer",),
 }
 LABEL_CHARS = 80
 

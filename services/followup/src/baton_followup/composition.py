@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_followup import catalogue
 from baton_followup.api import routers
 from baton_followup.application import Clock, FollowupApplication, Policies, utc_now
-from baton_followup.reactions import FollowDeliveryAcceptance, FollowIntakeClients
+from baton_followup.reactions import FollowDeliveryAcceptance, FollowDeliveryRejection, FollowIntakeClients
 from baton_followup.projections import all_projections
 from baton_followup.projections.views import FollowupViews
 from baton_followup.reports import Facts
@@ -49,11 +49,12 @@ def policies_from(settings: FollowupSettings) -> Policies:
         outcome_review_after_days=settings.followup_outcome_review_after_days,
         program_lead_days=settings.followup_program_lead_days,
         currency=settings.followup_currency,
+        recovery=settings.recovery_rules(),
     )
 
 
 VIEWS = ("relationships", "follow_ups", "opportunities", "programs", "briefs", "client_profiles", "client_requests",
-         "request_deliveries", "own_events")
+         "request_deliveries", "own_events", "recoveries", "client_health")
 
 
 def followup_settings(settings: BatonSettings | None) -> FollowupSettings:
@@ -79,7 +80,8 @@ def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None 
 
     reactions = (
         FollowIntakeClients(views, policies.tiers, intake_caught_up),
-        FollowDeliveryAcceptance(views, policies.next_needs, settings.followup_satisfaction_delay_days),
+        FollowDeliveryAcceptance(views, policies.next_needs, settings.followup_satisfaction_delay_days, policies.recovery),
+        FollowDeliveryRejection(policies.recovery),
     )
     return ServiceParts(SERVICE, projections=projections, reactions=reactions)
 

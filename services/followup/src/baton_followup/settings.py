@@ -9,7 +9,7 @@ from pydantic import Field
 
 from baton_shared.service.settings import BatonSettings
 
-from baton_followup.domain import TierRules
+from baton_followup.domain import RecoveryRules, TierRules
 
 
 class FollowupSettings(BatonSettings):
@@ -31,6 +31,12 @@ class FollowupSettings(BatonSettings):
         2, ge=0, le=100,
         description="reports: a client with more account-manager changes in 12 months is on the warning list",
     )
+    followup_recovery_key_working_days: int = Field(
+        1, ge=0, le=30, description="a recovery for a key account is due this many working days after it opens"
+    )
+    followup_recovery_standard_working_days: int = Field(
+        3, ge=0, le=30, description="a recovery for any other client is due this many working days after it opens"
+    )
     followup_planner_seconds: float = Field(300, gt=0, le=86_400, description="how often tiers and dormancy are checked")
 
     def tier_rules(self) -> TierRules:
@@ -40,3 +46,6 @@ class FollowupSettings(BatonSettings):
             key_review_days=self.followup_key_review_days,
             standard_review_days=self.followup_standard_review_days,
         )
+
+    def recovery_rules(self) -> RecoveryRules:
+        return RecoveryRules(self.followup_recovery_key_working_days, self.followup_recovery_standard_working_days)

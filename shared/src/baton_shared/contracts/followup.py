@@ -20,10 +20,12 @@ registry = EventRegistry()  # followup's contracts; ``contracts.registry`` knows
 
 Tier = Literal["key", "standard"]
 FollowUpKind = Literal[
-    "satisfaction", "review", "reactivation", "offer", "introduction", "outcome_review", "program_notice", "program_renewal"
+    "satisfaction", "review", "reactivation", "offer", "introduction", "outcome_review", "program_notice", "program_renewal",
+    "recovery", "at_risk",
 ]
 ContactOutcome = Literal["reached", "no_answer", "left_message", "stop"]
-RefusalCode = Literal["do_not_contact", "stopped", "frequency_cap", "cool_down", "channel"]
+RefusalCode = Literal["do_not_contact", "stopped", "frequency_cap", "cool_down", "channel", "recovery_in_progress"]
+RecoveryCause = Literal["low_satisfaction", "delivery_rejected"]
 DeliveredValue = Literal["more_than_promised", "as_promised", "less_than_promised", "nothing"]
 
 
@@ -271,3 +273,34 @@ class ProgramCancelled(FollowupEvent):
     requested_on: date
     effective_on: date
     reason: str
+
+
+@registry.register
+class RecoveryOpened(FollowupEvent):
+    """An unhappy client (satisfaction 1-2, or a rejected delivery): the account manager recovers the
+    relationship before anything is sold; offers are refused until the recovery closes. Its
+    follow-up (same id, kind ``recovery``) is scheduled with it."""
+
+    event_type = "RecoveryOpened"
+
+    recovery_id: str
+    cause: RecoveryCause
+    reason: str
+    feedback: str = ""
+    score: int | None = None
+    request_id: str | None = None
+    due_on: date
+    opened_at: datetime
+
+
+@registry.register
+class RecoveryClosed(FollowupEvent):
+    "The account manager closed the recovery: what was done and what the client answered. Held offers go ahead."
+
+    event_type = "RecoveryClosed"
+
+    recovery_id: str
+    actions_taken: str
+    client_answer: str
+    closed_at: datetime
+    by: str

@@ -46,7 +46,7 @@ async def record_satisfaction(
     "/{client_id}/brief",
     response_model=BriefOut | StoredBriefOut,
     summary="The handover brief: profile, nuances, open requests, promises, contacts, declined offers, satisfaction",
-    dependencies=[read_after_position("relationships", "briefs", "follow_ups", "programs", "opportunities")],
+    dependencies=[read_after_position("relationships", "briefs", "follow_ups", "programs", "opportunities", "recoveries")],
 )
 async def brief(
     client_id: str,

@@ -19,8 +19,9 @@ from baton_shared.service.http import actor, causation, issued, written
 from baton_followup.application import FollowupApplication
 
 __all__ = [
-    "actor", "agenda_rule", "application", "causation", "client_rule", "follow_up_rule", "issued", "manager_filter",
-    "now", "opportunities_rule", "opportunity_rule", "program_rule", "reports_rule", "views", "written",
+    "actor", "agenda_rule", "at_risk_rule", "application", "causation", "client_rule", "follow_up_rule", "issued",
+    "manager_filter", "now", "opportunities_rule", "opportunity_rule", "program_rule", "recovery_rule", "reports_rule",
+    "views", "written",
 ]
 
 
@@ -42,6 +43,7 @@ async def now(request: Request):
 agenda_rule = roles(ACCOUNT_MANAGER, what="read the agenda")
 opportunities_rule = roles(ACCOUNT_MANAGER, what="list opportunities")
 reports_rule = roles(HEAD, what="read the head of account management's reports")
+at_risk_rule = roles(ACCOUNT_MANAGER, what="list clients at risk")
 
 
 def manager_filter(who: Identity, account_manager: str | None, what: str) -> str | None:
@@ -97,3 +99,11 @@ async def opportunity_rule(opportunity_id: str, request: Request, who: Identity 
 @access_rule
 async def program_rule(program_id: str, request: Request, who: Identity = Depends(authenticated)) -> Identity:
     return await _program(program_id, request, who)
+
+
+_recovery = _item_rule("recovery", "recoveries")
+
+
+@access_rule
+async def recovery_rule(recovery_id: str, request: Request, who: Identity = Depends(authenticated)) -> Identity:
+    return await _recovery(recovery_id, request, who)

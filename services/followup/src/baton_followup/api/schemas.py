@@ -19,6 +19,11 @@ class Body(BaseModel):
     model_config = STRICT
 
 
+class RecoveryCloseIn(Body):
+    actions_taken: Text = Field(description="what was done to put things right")
+    client_answer: Text = Field(description="what the client said to it")
+
+
 class ContactIn(Body):
     channel: Channel
     outcome: ContactOutcome = Field(description="`stop`: the client asked not to be contacted again")
@@ -257,6 +262,24 @@ class Handover(View):
     prepared_at: Timestamp
 
 
+class RecoveryOut(View):
+    recovery_id: str = Field(description="also the id of its follow-up (kind `recovery`)")
+    client_id: str
+    status: str = Field(description="open | closed; while open, offers to the client are refused")
+    cause: str = Field(description="low_satisfaction | delivery_rejected")
+    reason: str
+    feedback: str
+    score: int | None
+    request_id: str | None
+    due_on: Day
+    opened_at: Timestamp
+    actions_taken: str | None
+    client_answer: str | None
+    closed_at: Timestamp | None
+    closed_by: str | None
+    version: int
+
+
 class BriefOut(View):
     """The handover brief as of now."""
 
@@ -277,6 +300,7 @@ class BriefOut(View):
     outcome_reviews: list[OutcomeReview]
     suppressions: list[Suppression]
     handovers: list[Handover]
+    recoveries: list[RecoveryOut] = Field(description="open and past recoveries, oldest first")
 
 
 class StoredBriefOut(View):
@@ -289,3 +313,33 @@ class StoredBriefOut(View):
     brief: dict[str, Any] = Field(description="the brief as it was then (the shape of the brief as of now)")
     prepared_at: Timestamp
     version: int
+
+
+class HealthPoint(View):
+    at: Timestamp
+    score: int
+    reasons: list[str]
+
+
+class HealthOut(View):
+    """A client's health, 0-100, with its reasons in words (the formula: docs/architecture.md)."""
+
+    client_id: str
+    as_of: Day | None = Field(description="the day asked for; null: now")
+    score: int
+    reasons: list[str] = Field(description="each deduction from 100, in points and words")
+    trend_30_days: int = Field(description="score now minus the score 30 days before (0: no change)")
+    at_risk: bool
+    at_risk_reason: str | None
+    at_risk_since: Timestamp | None
+    history: list[HealthPoint] = Field(description="every change of the score, oldest first (up to as_of)")
+
+
+class AtRiskClient(View):
+    client_id: str
+    client_name: str
+    account_manager: str
+    score: int
+    reasons: list[str]
+    at_risk_reason: str | None
+    at_risk_since: Timestamp

@@ -3,6 +3,8 @@
 from baton_followup.application.commands import (
     AcknowledgeBrief,
     CancelProgram,
+    CloseRecovery,
+    FlagAtRisk,
     DeclineOpportunity,
     EnrolInProgram,
     OfferOpportunity,
@@ -13,11 +15,13 @@ from baton_followup.application.commands import (
     SetTier,
     WinOpportunity,
 )
-from baton_followup.application.followup import Clock, FollowupApplication, Policies, reactivation_id, utc_now
+from baton_followup.application.followup import Clock, FollowupApplication, Policies, at_risk_id, reactivation_id, utc_now
 
 __all__ = [
     "AcknowledgeBrief",
     "CancelProgram",
+    "CloseRecovery",
+    "FlagAtRisk",
     "Clock",
     "DeclineOpportunity",
     "EnrolInProgram",
@@ -30,6 +34,7 @@ __all__ = [
     "ScheduleReactivation",
     "SetTier",
     "WinOpportunity",
+    "at_risk_id",
     "reactivation_id",
     "utc_now",
 ]

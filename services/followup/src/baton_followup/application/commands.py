@@ -91,3 +91,18 @@ class ScheduleReactivation(Command):
     quiet_from: datetime
     after_days: int
     actor: str = "scheduler:planner"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseRecovery(Command):
+    recovery_id: str
+    actions_taken: str
+    client_answer: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlagAtRisk(Command):
+    client_id: str
+    since: datetime  # when the at-risk spell began: one follow-up per spell
+    why: str
+    actor: str = "scheduler:planner"

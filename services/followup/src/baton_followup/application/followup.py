@@ -23,7 +23,7 @@ from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import EventStore
 
 from baton_followup.application import commands as c
-from baton_followup.domain import FeeTier, NextNeedRule, PolicyRefused, Refusal, Relationship, TierRules
+from baton_followup.domain import FeeTier, NextNeedRule, PolicyRefused, RecoveryRules, Refusal, Relationship, TierRules
 
 
 class Directory(Protocol):
@@ -41,6 +41,7 @@ class Policies:
     outcome_review_after_days: int = 90
     program_lead_days: int = 14
     currency: str = "EUR"
+    recovery: RecoveryRules = RecoveryRules()
 
 
 class FollowupApplication:
@@ -94,10 +95,22 @@ class FollowupApplication:
         )
 
     async def record_satisfaction(self, cmd: c.RecordSatisfaction) -> Written:
+        recovery = (self.aggregates.new_id(cmd, "recovery"), self.policies.recovery)  # opened only for a score of 1-2
         return await self._update(
             cmd.client_id,
             cmd,
-            lambda r: r.record_satisfaction(cmd.score, cmd.comment, cmd.request_id, self.clock(), cmd.actor),
+            lambda r: r.record_satisfaction(cmd.score, cmd.comment, cmd.request_id, self.clock(), cmd.actor, recovery=recovery),
+        )
+
+    # --- recovery before selling ----------------------------------------------------------
+
+    async def close_recovery(self, cmd: c.CloseRecovery) -> Written:
+        client_id = await self._client_of("recovery", cmd.recovery_id)
+        return await self._update(
+            client_id,
+            cmd,
+            lambda r: r.close_recovery(cmd.recovery_id, cmd.actions_taken, cmd.client_answer, self.clock(), cmd.actor),
+            ids={"recovery_id": cmd.recovery_id},
         )
 
     async def acknowledge_brief(self, cmd: c.AcknowledgeBrief) -> Written:
@@ -207,6 +220,22 @@ class FollowupApplication:
         )
         return written.appended > 0
 
+    async def schedule_at_risk(self, cmd: c.FlagAtRisk) -> bool:
+        follow_up_id = at_risk_id(cmd.client_id, cmd.since)
+        today = self.clock().date()
+        written = await self._update(
+            cmd.client_id,
+            cmd,
+            lambda r: r.flag_at_risk(follow_up_id, today, cmd.why),
+            event_ids=lambda r, n: derived_event_id(follow_up_id, f"scheduled:{n}"),
+        )
+        return written.appended > 0
+
+
+def at_risk_id(client_id: str, since: datetime) -> str:
+    """One at-risk follow-up per spell: the id is derived from when the spell began."""
+    return derived_event_id(client_id, f"at-risk:{since.astimezone(timezone.utc).isoformat(timespec='seconds')}")
+
 
 def reactivation_id(client_id: str, quiet_from: datetime) -> str:
     """One reactivation per quiet spell: the id is derived from when the client went quiet."""
@@ -215,4 +244,4 @@ def reactivation_id(client_id: str, quiet_from: datetime) -> str:
     )
 
 
-__all__ = ["FollowupApplication", "Policies", "reactivation_id", "utc_now"]
+__all__ = ["FollowupApplication", "Policies", "at_risk_id", "reactivation_id", "utc_now"]

@@ -17,7 +17,7 @@ WINDOW = timedelta(days=30)
 
 @dataclass(frozen=True)
 class Refusal:
-    code: str  # do_not_contact | stopped | frequency_cap | cool_down | channel
+    code: str  # do_not_contact | stopped | frequency_cap | cool_down | channel | recovery_in_progress
     reason: str
 
 
@@ -27,6 +27,7 @@ class ContactState:
     stopped_on: date | None = None  # the client said "stop"; holds until the policy changes
     contacts: list[datetime] = field(default_factory=list)  # every outbound contact made
     cool_downs: dict[str, date] = field(default_factory=dict)  # offer kind -> no such offer before
+    recovering: bool = False  # a recovery is open: no offers until it closes (issue 20)
 
     def contacts_in_window(self, now: datetime) -> list[datetime]:
         return sorted(at for at in self.contacts if now - WINDOW < at <= now)
@@ -53,6 +54,8 @@ def refusal(state: ContactState, now: datetime, *, channel: str | None = None, o
             f"{len(recent)} contacts in the last 30 days reach the client's limit of "
             f"{policy.max_contacts_per_30_days}; next contact possible on {next_on.isoformat()}",
         )
+    if offer_kind is not None and state.recovering:
+        return Refusal("recovery_in_progress", "a recovery is in progress with this client: no offers until it is closed")
     if offer_kind is not None:
         until = state.cool_downs.get(offer_kind)
         if until is not None and now.date() < until:

@@ -18,6 +18,7 @@ from baton_shared.domain import Aggregate, DomainRuleViolation, NotFound
 
 from baton_followup.domain.contact_policy import ContactState, Refusal, refusal
 from baton_followup.domain.next_needs import NextNeedRule
+from baton_followup.domain.recovery import RecoveryRules, is_unhappy
 from baton_followup.domain.programs import ProgramDates, ProgramTerms, cancellation_effective_on, program_dates
 from baton_followup.domain.tiers import FeeTier, monthly_fee
 
@@ -83,6 +84,7 @@ class Relationship(Aggregate):
         self.brief_ids: set[str] = set()
         self.latest_brief: str | None = None  # the brief of the current account manager's handover
         self.acknowledged_briefs: set[str] = set()
+        self.recoveries: dict[str, str] = {}  # recovery id -> open | closed
 
     # --- what intake tells us -------------------------------------------------------
 
@@ -167,6 +169,11 @@ class Relationship(Aggregate):
                 f"no new request since {quiet_since.isoformat()} (over {after_days} days): wake the client up",
             )
 
+    def flag_at_risk(self, follow_up_id: str, today: date, why: str) -> None:
+        """An at-risk follow-up for the account manager, once per spell (the id comes from the spell)."""
+        if self._open("at_risk") is None:
+            self.schedule(follow_up_id, "at_risk", today, f"the client is at risk: {why}; act before they say so")
+
     def follow_up(self, follow_up_id: str) -> FollowUp:
         try:
             return self.follow_ups[follow_up_id]
@@ -206,13 +213,57 @@ class Relationship(Aggregate):
             ev.ContactSuppressed(client_id=self.id, code=refused.code, reason=refused.reason, suppressed_at=now, by=by, **about)
         )
 
-    def record_satisfaction(self, score: int, comment: str, request_id: str | None, now: datetime, by: str) -> None:
+    def record_satisfaction(
+        self, score: int, comment: str, request_id: str | None, now: datetime, by: str,
+        recovery: tuple[str, RecoveryRules] | None = None,
+    ) -> None:
+        """Record the score; a score of 1-2 opens a recovery when ``recovery`` (its id, the rules) is given."""
         self._record(
             ev.SatisfactionRecorded(client_id=self.id, score=score, comment=comment, request_id=request_id, recorded_at=now, by=by)
         )
         for follow_up in list(self.follow_ups.values()):
             if follow_up.kind == "satisfaction" and follow_up.status == "open" and request_id in (None, follow_up.request_id):
                 self._close(follow_up.id, "satisfaction recorded")
+        if recovery is not None and is_unhappy(score):
+            recovery_id, rules = recovery
+            self.open_recovery(
+                recovery_id, "low_satisfaction", f"the client rated {score}/5", comment, now, rules, score=score, request_id=request_id
+            )
+
+    # --- recovery before selling ---------------------------------------------------
+
+    def open_recovery(
+        self, recovery_id: str, cause: str, reason: str, feedback: str, now: datetime, rules: RecoveryRules,
+        score: int | None = None, request_id: str | None = None,
+    ) -> None:
+        if recovery_id in self.recoveries:
+            return  # once per cause, whatever redelivers it
+        due = rules.due_on(now.date(), self.tier)
+        self._record(
+            ev.RecoveryOpened(
+                client_id=self.id, recovery_id=recovery_id, cause=cause, reason=reason, feedback=feedback, score=score,
+                request_id=request_id, due_on=due, opened_at=now,
+            )
+        )
+        self.schedule(
+            recovery_id, "recovery", due, f"recover the client before any offer: {reason}" + (f" ({feedback})" if feedback else ""),
+            request_id=request_id,
+        )
+
+    def close_recovery(self, recovery_id: str, actions_taken: str, client_answer: str, now: datetime, by: str) -> None:
+        status = self.recoveries.get(recovery_id)
+        if status is None:
+            raise NotFound(f"recovery {recovery_id} not found")
+        if status != "open":
+            raise DomainRuleViolation(f"recovery {recovery_id} is already {status}")
+        self._record(
+            ev.RecoveryClosed(
+                client_id=self.id, recovery_id=recovery_id, actions_taken=actions_taken, client_answer=client_answer,
+                closed_at=now, by=by,
+            )
+        )
+        if self.follow_ups[recovery_id].status == "open":
+            self._close(recovery_id, "recovery closed")
 
     def _open(self, kind: str, **links: str) -> FollowUp | None:
         for follow_up in self.follow_ups.values():
@@ -400,8 +451,9 @@ class Relationship(Aggregate):
         self.contact.contacts.append(e.contacted_at)
         if e.outcome == "stop":
             self.contact.stopped_on = e.contacted_at.date()
-        if e.follow_up_id in self.follow_ups and e.outcome in DONE_OUTCOMES:
-            self.follow_ups[e.follow_up_id].status = "done"
+        follow_up = self.follow_ups.get(e.follow_up_id)
+        if follow_up is not None and e.outcome in DONE_OUTCOMES and follow_up.kind != "recovery":
+            follow_up.status = "done"  # a recovery stays open until closed with its outcome
 
     def _on_OpportunityIdentified(self, e: ev.OpportunityIdentified) -> None:
         self.opportunities[e.opportunity_id] = Opportunity(e.opportunity_id, e.kind, e.title, e.reason)
@@ -418,6 +470,14 @@ class Relationship(Aggregate):
 
     def _on_OpportunityOutcomeReviewed(self, e: ev.OpportunityOutcomeReviewed) -> None:
         self.opportunities[e.opportunity_id].status = "reviewed"
+
+    def _on_RecoveryOpened(self, e: ev.RecoveryOpened) -> None:
+        self.recoveries[e.recovery_id] = "open"
+        self.contact.recovering = True
+
+    def _on_RecoveryClosed(self, e: ev.RecoveryClosed) -> None:
+        self.recoveries[e.recovery_id] = "closed"
+        self.contact.recovering = "open" in self.recoveries.values()
 
     def _on_ProgramEnrolled(self, e: ev.ProgramEnrolled) -> None:
         dates = ProgramDates(e.starts_on, e.minimum_term_ends_on, e.ends_on, e.notice_deadline)

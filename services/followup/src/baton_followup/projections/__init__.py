@@ -1,15 +1,17 @@
 """Follow-up's read models: its own (relationships, follow-ups, opportunities, programs,
-briefs), what it keeps of intake's and delivery's streams, and the head's report facts
-from all three (``report_facts``)."""
+briefs, recoveries, client health), what it keeps of intake's and delivery's streams, and the
+head's report facts from all three (``report_facts``)."""
 
 from baton_shared.projections.own_events import OwnEventsProjection
 
 from baton_followup.projections.briefs import BriefsProjection
+from baton_followup.projections.client_health import ClientHealthProjection
 from baton_followup.projections.client_profiles import ClientProfilesProjection
 from baton_followup.projections.client_requests import ClientRequestsProjection
 from baton_followup.projections.follow_ups import FollowUpsProjection
 from baton_followup.projections.opportunities import OpportunitiesProjection
 from baton_followup.projections.programs import ProgramsProjection
+from baton_followup.projections.recoveries import RecoveriesProjection
 from baton_followup.projections.relationships import RelationshipsProjection
 from baton_followup.projections.report_facts import ReportsFromDelivery, ReportsFromFollowup, ReportsFromIntake
 from baton_followup.projections.request_deliveries import RequestDeliveriesProjection
@@ -20,12 +22,14 @@ def all_projections(suffix: str = ""):
         RelationshipsProjection(suffix), FollowUpsProjection(suffix), OpportunitiesProjection(suffix),
         ProgramsProjection(suffix), BriefsProjection(suffix), ClientProfilesProjection(suffix),
         ClientRequestsProjection(suffix), RequestDeliveriesProjection(suffix), OwnEventsProjection(suffix),
+        RecoveriesProjection(suffix), ClientHealthProjection(suffix),
         ReportsFromIntake(suffix), ReportsFromDelivery(suffix), ReportsFromFollowup(suffix),
     ]
 
 
 __all__ = [
-    "BriefsProjection", "ClientProfilesProjection", "ClientRequestsProjection", "FollowUpsProjection",
-    "OpportunitiesProjection", "OwnEventsProjection", "ProgramsProjection", "RelationshipsProjection",
-    "ReportsFromDelivery", "ReportsFromFollowup", "ReportsFromIntake", "RequestDeliveriesProjection", "all_projections",
+    "BriefsProjection", "ClientHealthProjection", "ClientProfilesProjection", "ClientRequestsProjection",
+    "FollowUpsProjection", "OpportunitiesProjection", "OwnEventsProjection", "ProgramsProjection",
+    "RecoveriesProjection", "RelationshipsProjection", "ReportsFromDelivery", "ReportsFromFollowup",
+    "ReportsFromIntake", "RequestDeliveriesProjection", "all_projections",
 ]

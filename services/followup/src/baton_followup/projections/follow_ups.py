@@ -65,6 +65,6 @@ class FollowUpsProjection(RowPerAggregate):
             row.update(status="closed", closed_reason=e.reason)
         elif isinstance(e, ev.ContactRecorded):
             row["outcome"] = e.outcome
-            if e.outcome in ("reached", "stop"):
+            if e.outcome in ("reached", "stop") and row["kind"] != "recovery":  # closed only by RecoveryClosed
                 row["status"] = "done"
         return row

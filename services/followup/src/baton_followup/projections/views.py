@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, case, cast, func, literal, select
+from sqlalchemy import Numeric, case, cast, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.contracts.intake import ContactPolicy
@@ -19,11 +19,13 @@ from baton_shared.projections.sql import json_row
 
 from baton_followup.domain import ContactState, refusal
 from baton_followup.projections.briefs import BriefsProjection
+from baton_followup.projections.client_health import ClientHealthProjection
 from baton_followup.projections.client_profiles import ClientProfilesProjection
 from baton_followup.projections.client_requests import ClientRequestsProjection
 from baton_followup.projections.follow_ups import FollowUpsProjection
 from baton_followup.projections.opportunities import OpportunitiesProjection
 from baton_followup.projections.programs import ProgramsProjection
+from baton_followup.projections.recoveries import RecoveriesProjection
 from baton_followup.projections.relationships import RelationshipsProjection
 from baton_followup.projections.request_deliveries import RequestDeliveriesProjection
 
@@ -40,6 +42,7 @@ def contact_state(relationship: dict) -> ContactState:
         stopped_on=date.fromisoformat(stopped) if isinstance(stopped, str) else stopped,
         contacts=[_utc(datetime.fromisoformat(at)) for at in relationship["contact_times"]],
         cool_downs={kind: date.fromisoformat(until) for kind, until in relationship["cool_downs"].items()},
+        recovering=bool(relationship.get("recovering")),
     )
 
 
@@ -56,6 +59,8 @@ class FollowupViews:
         requests: ClientRequestsProjection,
         deliveries: RequestDeliveriesProjection,
         own_events: OwnEventsProjection,
+        recoveries: RecoveriesProjection,
+        health: ClientHealthProjection,
     ) -> None:
         self.engine = engine
         self.rel = relationships.relationships
@@ -67,6 +72,8 @@ class FollowupViews:
         self.req = requests.client_requests
         self.dlv = deliveries.request_deliveries
         self.own = own_events.table
+        self.rec = recoveries.recoveries
+        self.hl = health.client_health
 
     async def _one(self, table, column, value) -> dict | None:  # noqa: ANN001
         async with self.engine.connect() as conn:
@@ -76,8 +83,10 @@ class FollowupViews:
     # --- directory: which client an id belongs to --------------------------------------
 
     async def client_of(self, what: str, item_id: str) -> str | None:
-        table = {"follow-up": self.fu, "opportunity": self.opp, "program": self.prog}[what]
-        column = table.c[{"follow-up": "follow_up_id", "opportunity": "opportunity_id", "program": "program_id"}[what]]
+        table = {"follow-up": self.fu, "opportunity": self.opp, "program": self.prog, "recovery": self.rec}[what]
+        column = table.c[
+            {"follow-up": "follow_up_id", "opportunity": "opportunity_id", "program": "program_id", "recovery": "recovery_id"}[what]
+        ]
         async with self.engine.connect() as conn:
             return await conn.scalar(select(table.c.client_id).where(column == item_id))
 
@@ -95,6 +104,41 @@ class FollowupViews:
 
     async def program(self, program_id: str) -> dict | None:
         return await self._one(self.prog, self.prog.c.program_id, program_id)
+
+    async def recovery(self, recovery_id: str) -> dict | None:
+        return await self._one(self.rec, self.rec.c.recovery_id, recovery_id)
+
+    async def recoveries(self, client_id: str) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(self.rec).where(self.rec.c.client_id == client_id).order_by(self.rec.c.opened_at, self.rec.c.recovery_id)
+            )
+            return [json_row(r) for r in rows.mappings()]
+
+    async def health(self, client_id: str) -> dict | None:
+        return await self._one(self.hl, self.hl.c.client_id, client_id)
+
+    async def at_risk(self, account_manager: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
+        """Clients at risk now, the longest at risk first."""
+        where = [self.hl.c.at_risk_since.is_not(None)]
+        if account_manager is not None:
+            where.append(self.rel.c.account_manager == account_manager)
+        query = select(
+            self.hl.c.client_id, self.hl.c.score, self.hl.c.reasons, self.hl.c.at_risk_reason, self.hl.c.at_risk_since,
+            self.rel.c.client_name, self.rel.c.account_manager,
+        ).select_from(self.hl.join(self.rel, self.rel.c.client_id == self.hl.c.client_id)).where(*where)
+        async with self.engine.connect() as conn:
+            total = await conn.scalar(select(func.count()).select_from(query.subquery()))
+            rows = await conn.execute(query.order_by(self.hl.c.at_risk_since, self.hl.c.client_id).limit(limit).offset(offset))
+            return [json_row(r) for r in rows.mappings()], int(total or 0)
+
+    async def at_risk_spells(self) -> list[tuple[str, datetime, str]]:
+        """(client, when the spell began, why) for every client at risk now: the planner's candidates."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(self.hl.c.client_id, self.hl.c.at_risk_since, self.hl.c.at_risk_reason).where(self.hl.c.at_risk_since.is_not(None))
+            )
+            return [(r.client_id, _utc(r.at_risk_since), r.at_risk_reason) for r in rows]
 
     async def relationship(self, client_id: str) -> dict | None:
         return await self._one(self.rel, self.rel.c.client_id, client_id)
@@ -128,13 +172,14 @@ class FollowupViews:
     async def agenda(
         self, account_manager: str | None, due_before: date, now: datetime, limit: int, offset: int, held: bool = False
     ) -> tuple[list[dict], int]:
-        """Open follow-ups due by ``due_before`` that the policy allows now: key accounts first, then
-        the most overdue. ``held``: those the policy holds back too, after them, each with why."""
+        """Open follow-ups due by ``due_before`` that the policy allows now: recoveries first, then key
+        accounts, then the most overdue. ``held``: those the policy holds back too, after them, each with why."""
         manager = self.rel.c.account_manager
+        recovering = exists().where(self.rec.c.client_id == self.fu.c.client_id, self.rec.c.status == "open")
         query = (
             select(self.fu, manager, self.rel.c.client_name, self.rel.c.tier, self.rel.c.contact_policy,
                    self.rel.c.stopped_on, self.rel.c.contact_times, self.rel.c.cool_downs, self.opp.c.kind.label("offer_kind"),
-                   self.opp.c.title.label("offer_title"))
+                   self.opp.c.title.label("offer_title"), recovering.label("recovering"))
             .select_from(self.fu.join(self.rel, self.rel.c.client_id == self.fu.c.client_id).outerjoin(
                 self.opp, self.opp.c.opportunity_id == self.fu.c.opportunity_id))
             .where(self.fu.c.status == "open", self.fu.c.due_on <= due_before)
@@ -153,12 +198,15 @@ class FollowupViews:
             item["may_contact"] = refused is None
             item["not_now_code"] = None if refused is None else refused.code
             item["not_now"] = None if refused is None else refused.reason
-            for hidden in ("contact_policy", "stopped_on", "contact_times", "cool_downs"):
+            for hidden in ("contact_policy", "stopped_on", "contact_times", "cool_downs", "recovering"):
                 item.pop(hidden)
             item["overdue_days"] = max(0, (today - r["due_on"]).days)
             items.append(item)
         items.sort(
-            key=lambda i: (not i["may_contact"], i["tier"] != "key", -i["overdue_days"], i["due_on"], i["follow_up_id"])
+            key=lambda i: (
+                not i["may_contact"], i["kind"] != "recovery", i["tier"] != "key", -i["overdue_days"], i["due_on"],
+                i["follow_up_id"],
+            )
         )
         return items[offset : offset + limit], len(items)
 
@@ -227,6 +275,9 @@ class FollowupViews:
                 select(self.fu).where(self.fu.c.client_id == client_id, self.fu.c.status == "open").order_by(self.fu.c.due_on)
             )).mappings().all()
             programs = (await conn.execute(select(self.prog).where(self.prog.c.client_id == client_id))).mappings().all()
+            recoveries = (await conn.execute(
+                select(self.rec).where(self.rec.c.client_id == client_id).order_by(self.rec.c.opened_at, self.rec.c.recovery_id)
+            )).mappings().all()
             handovers = (await conn.execute(
                 select(self.br.c.brief_id, self.br.c.account_manager, self.br.c.previous_account_manager, self.br.c.prepared_at)
                 .where(self.br.c.client_id == client_id).order_by(self.br.c.prepared_at)
@@ -266,4 +317,5 @@ class FollowupViews:
             "outcome_reviews": rel.get("outcome_reviews", []),
             "suppressions": list(reversed(rel.get("suppressions", [])))[:10],
             "handovers": [json_row(h) for h in handovers],
+            "recoveries": [json_row(r) for r in recoveries],
         }

@@ -3,7 +3,9 @@
 The satisfaction check is due a configurable number of days after acceptance;
 each rule of the catalogue of next needs that matches what was delivered
 becomes an opportunity with an offer follow-up. Every id is derived from the
-acceptance, so a redelivered acceptance schedules nothing twice.
+acceptance, so a redelivered acceptance schedules nothing twice. A satisfaction
+of 1-2 also opens a recovery: the opportunities are still identified, but the
+contact policy holds their offers until the recovery closes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_eve
 from baton_shared.eventstore import AggregateHistory
 from baton_shared.reactions import CauseNotReady, Reaction
 
-from baton_followup.domain import NextNeedRule, Relationship, next_needs
+from baton_followup.domain import NextNeedRule, RecoveryRules, Relationship, next_needs
 from baton_followup.projections.views import FollowupViews
 
 
@@ -25,10 +27,14 @@ class FollowDeliveryAcceptance(Reaction):
     source = STREAMS["delivery"]
     event_types = ("DeliveryAccepted",)
 
-    def __init__(self, views: FollowupViews, rules: tuple[NextNeedRule, ...], satisfaction_delay_days: int) -> None:
+    def __init__(
+        self, views: FollowupViews, rules: tuple[NextNeedRule, ...], satisfaction_delay_days: int,
+        recovery: RecoveryRules = RecoveryRules(),
+    ) -> None:
         self.views = views
         self.rules = rules
         self.satisfaction_delay_days = satisfaction_delay_days
+        self.recovery = recovery
 
     def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
         return ("client", cause.event.client_id)
@@ -53,7 +59,10 @@ class FollowDeliveryAcceptance(Reaction):
         accepted_on = e.accepted_at.date()
         satisfaction_id = derived_event_id(cause_id, "satisfaction")
         if e.satisfaction is not None and satisfaction_id not in relationship.follow_ups:
-            relationship.record_satisfaction(e.satisfaction, e.feedback, e.request_id, e.accepted_at, "delivery acceptance")
+            relationship.record_satisfaction(
+                e.satisfaction, e.feedback, e.request_id, e.accepted_at, "delivery acceptance",
+                recovery=(derived_event_id(cause_id, "recovery"), self.recovery),
+            )
         relationship.schedule(
             satisfaction_id, "satisfaction", accepted_on + timedelta(days=self.satisfaction_delay_days),
             f"check satisfaction with the delivery of request {e.request_id} ({', '.join(e.departments)})",

@@ -3,7 +3,8 @@
 Tiers are relative (the top share of clients by revenue), so a newcomer can
 move others across the line: each run ranks every client again and records a
 new tier only where it changed. A client with no new request for the configured
-number of days gets one reactivation follow-up per quiet spell. Candidates come
+number of days gets one reactivation follow-up per quiet spell, and a client whose health
+puts them at risk one at-risk follow-up per spell. Candidates come
 from the read models; the decision and the append go through the relationship
 with derived ids, so replicas or a restart never record anything twice.
 """
@@ -16,7 +17,7 @@ from datetime import timedelta
 
 from baton_shared.observability.logging import get_logger
 
-from baton_followup.application import FollowupApplication, ScheduleReactivation, SetTier, reactivation_id
+from baton_followup.application import FlagAtRisk, FollowupApplication, ScheduleReactivation, SetTier, at_risk_id, reactivation_id
 from baton_followup.domain.tiers import rank_tiers
 from baton_followup.projections.views import FollowupViews
 
@@ -33,7 +34,7 @@ class FollowUpPlanner:
         self.interval_seconds = interval_seconds
 
     async def run_once(self) -> dict[str, int]:
-        return {"retiered": await self.retier(), "reactivations": await self.reactivate()}
+        return {"retiered": await self.retier(), "reactivations": await self.reactivate(), "at_risk": await self.flag_at_risk()}
 
     async def retier(self) -> int:
         revenues = dict(await self.views.tier_inputs())
@@ -63,6 +64,18 @@ class FollowUpPlanner:
                 if await self.application.schedule_reactivation(
                     ScheduleReactivation(client_id=client_id, quiet_from=quiet_from, after_days=self.reactivation_after_days)
                 ):
+                    scheduled += 1
+        return scheduled
+
+    async def flag_at_risk(self) -> int:
+        spells = await self.views.at_risk_spells()
+        known = await self.views.existing_follow_ups([at_risk_id(c, since) for c, since, _ in spells])
+        scheduled = 0
+        for client_id, since, why in spells:
+            if at_risk_id(client_id, since) in known:
+                continue
+            with _logged("at-risk", client_id):
+                if await self.application.schedule_at_risk(FlagAtRisk(client_id=client_id, since=since, why=why)):
                     scheduled += 1
         return scheduled
 

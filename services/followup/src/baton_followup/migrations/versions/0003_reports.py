@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = "0002_reports"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

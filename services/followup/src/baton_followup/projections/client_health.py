@@ -1,0 +1,113 @@
+"""Client health read model: one row per client with the score, its reasons, its history
+(the score as of any date) and the current at-risk spell. Folded from follow-up's log
+only, with each event's own time, so a rebuild gives the same rows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+
+from baton_shared.contracts import followup as ev
+from baton_shared.events.envelope import RecordedEvent
+from baton_shared.projections import RowPerAggregate
+
+from baton_followup.domain.health import HealthInputs, at_risk, health
+
+COUNTED = (
+    ev.RelationshipStarted,
+    ev.SatisfactionRecorded,
+    ev.RecoveryOpened,
+    ev.RecoveryClosed,
+    ev.ContactRecorded,
+    ev.ContactSuppressed,
+    ev.OpportunityWon,
+    ev.OpportunityDeclined,
+    ev.ProgramCancelled,
+    ev.ContactPolicyAdopted,
+)
+
+
+class ClientHealthProjection(RowPerAggregate):
+    name = "client_health"
+    aggregate_type = "client"
+    key = "client_id"
+    created_by = None
+
+    def define_tables(self, metadata: MetaData, suffix: str) -> None:
+        self.table = self.client_health = Table(
+            f"client_health{suffix}",
+            metadata,
+            Column("client_id", String(64), primary_key=True),
+            Column("score", Integer, nullable=False),
+            Column("reasons", JSON, nullable=False),
+            Column("inputs", JSON, nullable=False),
+            Column("history", JSON, nullable=False),
+            Column("at_risk_reason", Text),
+            Column("at_risk_since", DateTime(timezone=True)),
+            Column("updated_at", DateTime(timezone=True), nullable=False),
+            Column("version", BigInteger, nullable=False),
+            Index(f"ix_client_health{suffix}_at_risk", "at_risk_since"),
+        )
+
+    def wanted(self, recorded: RecordedEvent) -> bool:
+        return isinstance(recorded.event, COUNTED)
+
+    def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
+        e, at = recorded.event, recorded.envelope.occurred_at
+        row = dict(row or _new(e.client_id))
+        inputs = HealthInputs(**{**row["inputs"], "scores": list(row["inputs"]["scores"])})
+        _count(inputs, e)
+        now = health(inputs)
+        history = list(row["history"])
+        if not history or history[-1]["score"] != now.score:
+            history.append({"at": at.isoformat(), "score": now.score, "reasons": list(now.reasons)})
+        changes = [(datetime.fromisoformat(h["at"]), h["score"]) for h in history]
+        reason = at_risk(now.score, changes, at)
+        since = row["at_risk_since"] if reason and row["at_risk_since"] else (at if reason else None)
+        return dict(
+            row,
+            score=now.score,
+            reasons=list(now.reasons),
+            inputs=asdict(inputs),
+            history=history,
+            at_risk_reason=reason,
+            at_risk_since=since,
+            updated_at=at,
+            version=recorded.seq,
+        )
+
+
+def _count(inputs: HealthInputs, e: ev.FollowupEvent) -> None:
+    if isinstance(e, ev.SatisfactionRecorded):
+        inputs.scores = [*inputs.scores, e.score][-3:]
+    elif isinstance(e, ev.RecoveryOpened):
+        inputs.open_recoveries += 1
+    elif isinstance(e, ev.RecoveryClosed):
+        inputs.open_recoveries = max(0, inputs.open_recoveries - 1)
+    elif isinstance(e, ev.ContactRecorded):
+        inputs.reached += e.outcome in ("reached", "stop")
+        inputs.stopped = inputs.stopped or e.outcome == "stop"
+    elif isinstance(e, ev.ContactSuppressed):
+        inputs.refused += 1
+    elif isinstance(e, ev.OpportunityWon):
+        inputs.won += 1
+    elif isinstance(e, ev.OpportunityDeclined):
+        inputs.declined += 1
+    elif isinstance(e, ev.ProgramCancelled):
+        inputs.notices += 1
+    elif isinstance(e, ev.ContactPolicyAdopted):
+        inputs.stopped = False
+
+
+def _new(client_id: str) -> dict:
+    return {
+        "client_id": client_id,
+        "score": 100,
+        "reasons": [],
+        "inputs": asdict(HealthInputs()),
+        "history": [],
+        "at_risk_reason": None,
+        "at_risk_since": None,
+    }

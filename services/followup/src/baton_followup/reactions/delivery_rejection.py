@@ -1,0 +1,45 @@
+"""Delivery's rejection -> a recovery for the account manager (issue 20: recovery before selling).
+
+The recovery's id is derived from the rejection, so a redelivered rejection opens
+nothing twice; while it is open the contact policy holds every offer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from baton_shared.contracts import STREAMS
+from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
+from baton_shared.eventstore import AggregateHistory
+from baton_shared.reactions import CauseNotReady, Reaction
+
+from baton_followup.domain import RecoveryRules, Relationship
+
+
+class FollowDeliveryRejection(Reaction):
+    name = "delivery_rejection"
+    source = STREAMS["delivery"]
+    event_types = ("DeliveryRejected",)
+
+    def __init__(self, rules: RecoveryRules = RecoveryRules()) -> None:
+        self.rules = rules
+
+    def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
+        return ("client", cause.event.client_id)
+
+    def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
+        e = cause.event
+        relationship = Relationship.from_history(e.client_id, history)
+        if not relationship.started:
+            raise CauseNotReady(f"client {e.client_id}: no relationship yet (intake's ClientRegistered not handled)")
+        rework = "; ".join(f"{item.department}: {item.description}" for item in e.rework)
+        relationship.open_recovery(
+            derived_event_id(cause.envelope.event_id, "recovery"),
+            "delivery_rejected",
+            f"the client rejected the delivery of request {e.request_id} (round {e.handover_round})",
+            " / ".join(part for part in (e.feedback, rework) if part),
+            cause.envelope.occurred_at,
+            self.rules,
+            request_id=e.request_id,
+        )
+        return relationship.pending
