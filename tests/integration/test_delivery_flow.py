@@ -108,14 +108,24 @@ async def test_a_rework_round(svc):
     await finish(svc, wos["production"])
     r = await svc.delivery.post(
         f"/v1/requests/{rid}/acceptance",
-        json={"accepted": False, "feedback": "nearly", "rework": [{"department": "design", "description": "bigger windows"}]},
+        json={"accepted": False, "feedback": "nearly", "rework": [
+            {"department": "design", "description": "bigger windows"},
+            {"department": "design", "description": "a new colour", "paid_by": "client", "amount": "1200.50", "currency": "EUR"},
+        ]},
     )
     assert r.status_code == 200, r.text
     delivery = await delivery_of(svc, rid, r.json()["position"]["seq"])
     assert delivery["handover"] == "rework"
     statuses = {w["department"]: w["status"] for w in delivery["work_orders"]}
     assert statuses == {"design": "reopened", "production": "completed"}
-    assert delivery["rounds"][0]["rework"] == [{"department": "design", "description": "bigger windows"}]
+    assert delivery["rounds"][0]["rework"] == [
+        {"department": "design", "description": "bigger windows", "paid_by": "us", "amount": None, "currency": None},
+        {"department": "design", "description": "a new colour", "paid_by": "client", "amount": "1200.50", "currency": "EUR"},
+    ]
+    assert delivery["rework_money"] == [
+        {"paid_by": "client", "currency": "EUR", "amount": "1200.50", "items": 1},
+        {"paid_by": "us", "currency": None, "amount": None, "items": 1},
+    ]
 
     await act(svc, wos["design"], "start")
     done = await act(svc, wos["design"], "complete", {"note": "bigger now"})
@@ -251,6 +261,18 @@ async def test_bad_input_is_4xx_and_appends_nothing(svc, nats):
         ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": False}, 422),
         ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": True, "satisfaction": 6}, 422),
         ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": True, "rework": [{"department": "design", "description": "x"}]}, 422),
+        *[
+            ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": False, "rework": [dict({"department": "design", "description": "x"}, **money)]}, 422)
+            for money in (
+                {"paid_by": "client"},
+                {"paid_by": "client", "amount": "10"},
+                {"amount": "10"},
+                {"currency": "EUR"},
+                {"paid_by": "client", "amount": "-1", "currency": "EUR"},
+                {"paid_by": "client", "amount": "10", "currency": "eur"},
+                {"paid_by": "them", "amount": "10", "currency": "EUR"},
+            )
+        ],
         ("POST", "/v1/requests/6b1f0000-0000-4000-8000-000000000000/acceptance", {"accepted": True}, 404),
     ]
     for method, path, body, status in cases:

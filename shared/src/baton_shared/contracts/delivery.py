@@ -10,6 +10,8 @@ the client and the client's verdict. Every payload carries ``request_id`` and
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -33,10 +35,16 @@ class WorkOrderEvent(DeliveryEvent):
 
 
 class ReworkItem(BaseModel):
+    """One correction a department owes, and who pays for it: ``us`` (our cost, the default) or the
+    ``client`` (billed; an amount and currency then). ``amount`` is None when nobody priced it."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     department: str
     description: str
+    paid_by: Literal["client", "us"] = "us"
+    amount: Decimal | None = None
+    currency: str | None = None
 
 
 @registry.register
@@ -175,10 +183,19 @@ class DeliveryAccepted(DeliveryEvent):
 
 @registry.register
 class DeliveryRejected(DeliveryEvent):
-    "The client asked for corrections; the named departments' work orders reopen."
+    """The client asked for corrections; the named departments' work orders reopen.
+
+    v2: each rework item says who pays and how much (``ReworkItem``); v1 items read as ours, unpriced."""
 
     event_type = "DeliveryRejected"
+    schema_version = 2
 
     handover_round: int
     feedback: str = ""
     rework: tuple[ReworkItem, ...]
+
+
+@registry.upcaster("DeliveryRejected", 1)
+def _delivery_rejected_v1_to_v2(payload: dict) -> dict:
+    rework = [dict(item, paid_by="us", amount=None, currency=None) for item in payload.get("rework", [])]
+    return dict(payload, rework=rework)

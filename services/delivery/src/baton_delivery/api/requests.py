@@ -37,7 +37,10 @@ async def acceptance(request_id: str, body: AcceptanceIn, app=Depends(dep.applic
             accepted=body.accepted,
             satisfaction=body.satisfaction,
             feedback=body.feedback,
-            rework=[ReworkItem(department=r.department, description=r.description) for r in body.rework],
+            rework=[
+                ReworkItem(department=r.department, description=r.description, paid_by=r.paid_by, amount=r.amount, currency=r.currency)
+                for r in body.rework
+            ],
             actor=actor,
             cause=cause,
         )
