@@ -68,6 +68,7 @@ CASES = [
     ("followup", "POST", "/v1/clients/{client_id}/programs", {"name": "Care", "starts_on": "{today}"}, OWNER_WRITE),
     ("followup", "GET", "/v1/opportunities", None, MANAGERS_LIST),
     ("followup", "GET", "/v1/opportunities/{opportunity_id}", None, OWNER_READ),
+    ("followup", "POST", "/v1/opportunities/{opportunity_id}/estimate", {"estimated_value": "100", "currency": "EUR"}, OWNER_WRITE),
     ("followup", "POST", "/v1/opportunities/{opportunity_id}/offer", {"channel": "email"}, OWNER_WRITE),
     ("followup", "POST", "/v1/opportunities/{opportunity_id}/win", {"note": "yes"}, OWNER_WRITE),
     ("followup", "POST", "/v1/opportunities/{opportunity_id}/decline", {"reason": "no"}, OWNER_WRITE),

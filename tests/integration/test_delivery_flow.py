@@ -4,7 +4,10 @@ from datetime import timedelta
 
 import pytest
 
+from baton_shared.contracts import STREAMS, registry
+from baton_shared.projections.rebuild import VERIFY_SUFFIX, ProjectionRebuild
 from baton_shared.eventstore.provisioning import js_api
+from baton_delivery.projections import RequestDeliveriesProjection
 from tests.integration.services import eventually, intake_and_delivery
 
 pytestmark = pytest.mark.nats
@@ -101,7 +104,15 @@ async def _accepted(call):
     return body if body.get("delivery") and body["delivery"]["handover"] == "accepted" else None
 
 
-async def test_a_rework_round(svc):
+async def agrees_with_a_clean_rebuild(app, service: str, make, nats) -> bool:
+    """The live projection holds exactly what a clean rebuild from the log holds (``baton projections verify``)."""
+    runtime = app.state.runtime
+    rebuild = ProjectionRebuild(service, make, runtime.engine, STREAMS[service], registry, suffix=VERIFY_SUFFIX)
+    _, verification = await rebuild.verify(nats)
+    return verification.keys_agree and verification.rows_agree
+
+
+async def test_a_rework_round(svc, nats):
     _, rid = await new_request(svc)
     wos = await hand_off(svc, rid, "design", "production")
     await finish(svc, wos["design"])
@@ -135,6 +146,7 @@ async def test_a_rework_round(svc):
     assert ok.status_code == 200
     design = next(w for w in (await delivery_of(svc, rid, ok.json()["position"]["seq"]))["work_orders"] if w["department"] == "design")
     assert design["rework_rounds"] == 1
+    assert await agrees_with_a_clean_rebuild(svc.delivery_app, "delivery", RequestDeliveriesProjection, nats)
 
 
 async def test_a_change_request_reaches_the_right_departments(svc):

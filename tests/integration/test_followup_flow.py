@@ -8,7 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from baton_shared.contracts import STREAMS, registry
+from baton_shared.projections.rebuild import VERIFY_SUFFIX, ProjectionRebuild
 from baton_shared.eventstore.provisioning import js_api
+from baton_followup.projections import OpportunitiesProjection
 from baton_intake.handlers import request_id_for
 from tests.integration.services import all_three, eventually
 
@@ -80,6 +83,14 @@ async def stored(nats, stream: str = "FOLLOWUP") -> int:
     return (await js_api(nats, f"STREAM.INFO.{stream}"))["state"]["messages"]
 
 
+async def agrees_with_a_clean_rebuild(app, service: str, make, nats) -> bool:
+    """The live projection holds exactly what a clean rebuild from the log holds (``baton projections verify``)."""
+    runtime = app.state.runtime
+    rebuild = ProjectionRebuild(service, make, runtime.engine, STREAMS[service], registry, suffix=VERIFY_SUFFIX)
+    _, verification = await rebuild.verify(nats)
+    return verification.keys_agree and verification.rows_agree
+
+
 # --- the loop --------------------------------------------------------------------------------
 
 
@@ -99,9 +110,15 @@ async def test_the_loop_closes_from_handoff_to_a_new_request(nats, nats_url, dat
 
         furniture = next(o for o in offers if o["kind"] == "furniture")
         oid = furniture["opportunity_id"]
+        valued = await svc.followup.post(f"/v1/opportunities/{oid}/estimate", json={"estimated_value": "4000", "currency": "EUR"})
+        assert valued.status_code == 200, valued.text
         assert (await svc.followup.post(f"/v1/opportunities/{oid}/offer", json={"channel": "meeting"})).status_code == 200
-        won = await svc.followup.post(f"/v1/opportunities/{oid}/win", json={"note": "oak, three rooms"})
+        won = await svc.followup.post(
+            f"/v1/opportunities/{oid}/win", json={"note": "oak, three rooms", "agreed_value": "3500.00", "currency": "EUR"}
+        )
         assert won.status_code == 200, won.text
+        late = await svc.followup.post(f"/v1/opportunities/{oid}/estimate", json={"estimated_value": "1", "currency": "EUR"})
+        assert late.status_code == 409 and "is won" in late.json()["detail"]
 
         new_request = await eventually(lambda: ok(svc.intake.get(f"/v1/requests/{request_id_for(oid)}")), what="new request")
         assert new_request["client_id"] == cid and "Furnish" in new_request["summary"]
@@ -111,12 +128,20 @@ async def test_the_loop_closes_from_handoff_to_a_new_request(nats, nats_url, dat
 
         review = await eventually(lambda: follow_ups(svc, cid, "outcome_review"), what="outcome review")
         assert review[0]["due_on"] == (svc.clock.now.date() + timedelta(days=90)).isoformat()
-        r = await svc.followup.post(f"/v1/opportunities/{oid}/outcome", json={"delivered_value": "as_promised", "note": "happy"})
+        other_money = {"delivered_value": "as_promised", "realised_value": "3800", "currency": "USD"}
+        assert (await svc.followup.post(f"/v1/opportunities/{oid}/outcome", json=other_money)).status_code == 409
+        r = await svc.followup.post(
+            f"/v1/opportunities/{oid}/outcome",
+            json={"delivered_value": "as_promised", "note": "happy", "realised_value": "3800", "currency": "EUR"},
+        )
         assert r.status_code == 200, r.text
         done = (await svc.followup.get(f"/v1/opportunities/{oid}", params={"min_position": r.json()["position"]["seq"]})).json()
         assert done["status"] == "reviewed" and done["delivered_value"] == "as_promised"
+        money = {k: done[k] for k in ("estimated_value", "agreed_value", "realised_value", "currency")}
+        assert money == {"estimated_value": "4000", "agreed_value": "3500.00", "realised_value": "3800", "currency": "EUR"}
         brief = (await svc.followup.get(f"/v1/clients/{cid}/brief", params={"min_position": r.json()["position"]["seq"]})).json()
         assert brief["outcome_reviews"][0]["opportunity_id"] == oid
+        assert await agrees_with_a_clean_rebuild(svc.followup_app, "followup", OpportunitiesProjection, nats)
 
 
 # --- the contact policy ------------------------------------------------------------------------
@@ -329,6 +354,17 @@ async def test_bad_input_is_4xx_and_appends_nothing(svc, nats):
         ("POST", f"/v1/opportunities/{missing}/decline", {}, 422),
         ("POST", f"/v1/opportunities/{missing}/decline", {"reason": "x"}, 404),
         ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "lots"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "as_promised", "realised_value": "1"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "as_promised", "currency": "EUR"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "as_promised", "realised_value": "1", "currency": "EUR"}, 404),
+        ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": "10"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": "-10", "currency": "EUR"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": "10", "currency": "euro"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": 10, "currency": "EUR"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": "10", "currency": "EUR"}, 404),
+        ("POST", f"/v1/opportunities/{missing}/win", {"agreed_value": "10"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/win", {"currency": "EUR"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/win", {"agreed_value": None, "currency": None}, 422),
         # Well-formed terms that contradict each other: a rule between two fields (the OpenAPI
         # document cannot state it), so 409 like any rule, not 422.
         ("POST", f"/v1/clients/{cid}/programs", {"name": "P", "minimum_term_months": 13}, 409),

@@ -13,7 +13,8 @@ from baton_shared.contracts.intake import ContactPolicy
 from baton_shared.domain import DomainRuleViolation
 from baton_followup import catalogue
 from baton_followup.domain import (
-    ContactState, NextNeedRule, ProgramTerms, Relationship, TierRules, monthly_fee, next_needs, program_dates, refusal, tier_for,
+    ContactState, Money, NextNeedRule, ProgramTerms, Relationship, TierRules, monthly_fee, next_needs, program_dates, refusal,
+    tier_for,
 )
 from baton_followup.domain.tiers import rank_tiers
 
@@ -212,3 +213,50 @@ def test_a_delivery_accepted_before_follow_up_knows_the_client_waits_for_the_rel
     reaction = FollowDeliveryAcceptance(views=None, rules=catalogue.next_need_rules(), satisfaction_delay_days=7)
     with pytest.raises(CauseNotReady, match="no relationship yet"):
         reaction.decide(AggregateHistory([]), cause, "website relaunch")
+
+
+def events_of(r: Relationship, event_type: type) -> list:
+    return [e for e in r.pending if isinstance(e, event_type)]
+
+
+def test_an_opportunity_is_valued_won_at_the_estimate_unless_agreed_otherwise_and_reviewed_against_it():
+    r = started()
+    r.identify("o1", RULE, "q1", "f-offer", NOW.date())
+    r.estimate("o1", Money(Decimal("4000"), "EUR"), NOW, "alice")
+    r.estimate("o1", Money(Decimal("4500.50"), "EUR"), NOW, "alice")  # a later estimate replaces the first
+    r.offer("o1", "k1", "phone", "", NOW, "a")
+    r.win("o1", "", NOW, 90, "f-review")
+    [won] = events_of(r, ev.OpportunityWon)
+    assert (won.agreed_value, won.currency) == (Decimal("4500.50"), "EUR")
+    with pytest.raises(DomainRuleViolation, match="is won; this needs it identified or offered"):
+        r.estimate("o1", Money(Decimal("1"), "EUR"), NOW, "alice")
+    with pytest.raises(DomainRuleViolation, match="compared with the agreed 4500.50 EUR: give it in EUR"):
+        r.review_outcome("o1", "as_promised", "", NOW, "a", Money(Decimal("10"), "USD"))
+    r.review_outcome("o1", "less_than_promised", "", NOW, "a", Money(Decimal("3000"), "EUR"))
+    [reviewed] = events_of(r, ev.OpportunityOutcomeReviewed)
+    assert (reviewed.realised_value, reviewed.currency) == (Decimal("3000"), "EUR")
+
+
+def test_an_agreed_value_overrides_the_estimate_in_its_currency_only():
+    r = started()
+    r.identify("o1", RULE, "q1", "f-offer", NOW.date())
+    r.estimate("o1", Money(Decimal("4000"), "EUR"), NOW, "alice")
+    r.offer("o1", "k1", "phone", "", NOW, "a")
+    with pytest.raises(DomainRuleViolation, match="estimated in EUR"):
+        r.win("o1", "", NOW, 90, "f-review", Money(Decimal("3500"), "USD"))
+    r.win("o1", "", NOW, 90, "f-review", Money(Decimal("3500"), "EUR"))
+    assert r.opportunities["o1"].value == Money(Decimal("3500"), "EUR")
+    r2 = started()
+    r2.identify("o2", RULE, "q1", "f-offer", NOW.date())
+    r2.offer("o2", "k1", "phone", "", NOW, "a")
+    r2.win("o2", "", NOW, 90, "f-review")  # never valued: won without a value, as before
+    [won] = events_of(r2, ev.OpportunityWon)
+    assert (won.agreed_value, won.currency) == (None, None)
+
+
+def test_v1_wins_and_reviews_read_as_unvalued():
+    from baton_shared.contracts import registry as contracts_registry
+
+    won = contracts_registry.upcast("OpportunityWon", 1, {"opportunity_id": "o1"})
+    reviewed = contracts_registry.upcast("OpportunityOutcomeReviewed", 1, {"opportunity_id": "o1"})
+    assert (won["agreed_value"], won["currency"], reviewed["realised_value"], reviewed["currency"]) == (None, None, None, None)

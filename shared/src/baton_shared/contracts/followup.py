@@ -186,6 +186,20 @@ class OpportunityOffered(FollowupEvent):
 
 
 @registry.register
+class OpportunityValued(FollowupEvent):
+    "What the opportunity is estimated to be worth to us; a later estimate replaces an earlier one."
+
+    event_type = "OpportunityValued"
+
+    opportunity_id: str
+    kind: str
+    estimated_value: Decimal
+    currency: str
+    valued_at: datetime
+    by: str
+
+
+@registry.register
 class OpportunityDeclined(FollowupEvent):
     "The client said no; no offer of this kind before ``cool_down_until``."
 
@@ -200,9 +214,12 @@ class OpportunityDeclined(FollowupEvent):
 
 @registry.register
 class OpportunityWon(FollowupEvent):
-    "The client said yes: intake opens a new request for it (id derived from the opportunity)."
+    """The client said yes: intake opens a new request for it (id derived from the opportunity).
+
+    v2: ``agreed_value`` and its ``currency``, what the client agreed to pay (None: not said)."""
 
     event_type = "OpportunityWon"
+    schema_version = 2
 
     opportunity_id: str
     kind: str
@@ -212,19 +229,37 @@ class OpportunityWon(FollowupEvent):
     account_manager: str
     won_at: datetime
     outcome_review_on: date
+    agreed_value: Decimal | None = None
+    currency: str | None = None
+
+
+@registry.upcaster("OpportunityWon", 1)
+def _opportunity_won_v1_to_v2(payload: dict) -> dict:
+    return dict(payload, agreed_value=None, currency=None)  # v1: no value was agreed in Baton
 
 
 @registry.register
 class OpportunityOutcomeReviewed(FollowupEvent):
-    "Did what was sold deliver what was promised for the client? Kept with the client's history."
+    """Did what was sold deliver what was promised for the client? Kept with the client's history.
+
+    v2: ``realised_value``, what the sale brought in, in the agreed value's ``currency``
+    (None: not said), to compare with the value agreed when won."""
 
     event_type = "OpportunityOutcomeReviewed"
+    schema_version = 2
 
     opportunity_id: str
     delivered_value: DeliveredValue
     note: str = ""
     reviewed_at: datetime
     by: str
+    realised_value: Decimal | None = None
+    currency: str | None = None
+
+
+@registry.upcaster("OpportunityOutcomeReviewed", 1)
+def _outcome_reviewed_v1_to_v2(payload: dict) -> dict:
+    return dict(payload, realised_value=None, currency=None)
 
 
 @registry.register

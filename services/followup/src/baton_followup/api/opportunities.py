@@ -1,4 +1,4 @@
-"""Opportunities: identified -> offered -> declined or won -> outcome reviewed."""
+"""Opportunities: identified -> offered -> declined or won -> outcome reviewed; valued on the way."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import Page, WriteOut
 
 from baton_followup.api import dependencies as dep
-from baton_followup.api.schemas import UUID_PATTERN, DeclineIn, OfferIn, OpportunityOut, OutcomeIn, WinIn
+from baton_followup.domain import Money
+from baton_followup.api.schemas import UUID_PATTERN, DeclineIn, EstimateIn, OfferIn, OpportunityOut, OutcomeIn, WinIn
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
 Status = Literal["identified", "offered", "declined", "won", "reviewed"]
@@ -48,6 +49,14 @@ async def offer(
     return dep.written(await app.offer(opportunity_id, body.channel, body.note, actor, cause))
 
 
+@router.post("/{opportunity_id}/estimate", response_model=WriteOut, summary="Estimate what it is worth (identified or offered)", dependencies=AFTER)
+async def estimate(
+    opportunity_id: str, body: EstimateIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+    who=Depends(dep.opportunity_rule),
+) -> WriteOut:
+    return dep.written(await app.estimate(opportunity_id, Money(body.estimated_value, body.currency), actor, cause))
+
+
 @router.post("/{opportunity_id}/decline", response_model=WriteOut, summary="The client said no (starts the cool-down)", dependencies=AFTER)
 async def decline(
     opportunity_id: str, body: DeclineIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.opportunity_rule),
@@ -60,11 +69,11 @@ async def win(
     opportunity_id: str, body: WinIn = Body(default_factory=WinIn), app=Depends(dep.application),
     actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
-    return dep.written(await app.win(opportunity_id, body.note, actor, cause))
+    return dep.written(await app.win(opportunity_id, body.note, actor, cause, agreed=body.agreed))
 
 
 @router.post("/{opportunity_id}/outcome", response_model=WriteOut, summary="Did it deliver what was promised?", dependencies=AFTER)
 async def outcome(
     opportunity_id: str, body: OutcomeIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
-    return dep.written(await app.review_outcome(opportunity_id, body.delivered_value, body.note, actor, cause))
+    return dep.written(await app.review_outcome(opportunity_id, body.delivered_value, body.note, actor, cause, realised=body.realised))

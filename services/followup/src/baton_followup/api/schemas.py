@@ -7,8 +7,10 @@ from typing import Any
 from baton_shared.contracts.followup import ContactOutcome, DeliveredValue
 from baton_shared.contracts.intake import Channel
 from baton_shared.service.http import Day, Timestamp, View
-from baton_shared.service.inputs import STRICT, Date, Money, optional_text, text, whole
-from pydantic import BaseModel, Field
+from baton_shared.service.inputs import STRICT, Currency, Date, Money as MoneyText, optional_text, text, whole
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from baton_followup.domain import Money
 
 Text = text(5000)
 OptionalText = optional_text(5000)
@@ -40,13 +42,61 @@ class DeclineIn(Body):
     reason: Text
 
 
+def _value_with_currency(amount: str):
+    """``amount`` and ``currency`` come together (stated in the document: ``dependentRequired``)."""
+
+    def extra(schema: dict) -> None:
+        schema["dependentRequired"] = {amount: ["currency"], "currency": [amount]}
+
+    return extra
+
+
+def _money(body: BaseModel, amount: str) -> Money | None:
+    value, currency = getattr(body, amount), body.currency
+    if (value is None) != (currency is None):
+        raise ValueError(f"{amount} and currency come together")
+    return None if value is None else Money(value, currency)
+
+
+class EstimateIn(Body):
+    estimated_value: MoneyText = Field(description="what the opportunity is estimated to be worth")
+    currency: Currency
+
+
 class WinIn(Body):
+    model_config = ConfigDict(**STRICT, json_schema_extra=_value_with_currency("agreed_value"))
+
     note: OptionalText = ""
+    # absent, never null: the document states "a value needs its currency" by presence
+    agreed_value: MoneyText = Field(None, description="what the client agreed to pay; default: the latest estimate")
+    currency: Currency = Field(None, description="the agreed value's currency; given with it")
+
+    @model_validator(mode="after")
+    def value_has_currency(self) -> WinIn:
+        _money(self, "agreed_value")
+        return self
+
+    @property
+    def agreed(self) -> Money | None:
+        return _money(self, "agreed_value")
 
 
 class OutcomeIn(Body):
+    model_config = ConfigDict(**STRICT, json_schema_extra=_value_with_currency("realised_value"))
+
     delivered_value: DeliveredValue = Field(description="did it deliver what was promised for the client?")
     note: OptionalText = ""
+    realised_value: MoneyText = Field(None, description="what the sale brought in, in the agreed value's currency")
+    currency: Currency = Field(None, description="the realised value's currency; given with it")
+
+    @model_validator(mode="after")
+    def value_has_currency(self) -> OutcomeIn:
+        _money(self, "realised_value")
+        return self
+
+    @property
+    def realised(self) -> Money | None:
+        return _money(self, "realised_value")
 
 
 class ProgramIn(Body):
@@ -55,7 +105,7 @@ class ProgramIn(Body):
     minimum_term_months: whole(1, 120) = 6
     total_term_months: whole(1, 120) = 12
     notice_days: whole(0, 365) = 30
-    trailing_12_month_revenue: Money | None = Field(
+    trailing_12_month_revenue: MoneyText | None = Field(
         None, description="default: the client's annual revenue as recorded in intake"
     )
 
@@ -112,6 +162,10 @@ class OpportunityOut(View):
     delivered_value: str | None
     outcome_note: str | None
     reviewed_at: Timestamp | None
+    estimated_value: str | None = Field(None, description="the latest estimate, a decimal string")
+    agreed_value: str | None = Field(None, description="what the client agreed to pay when won (else the estimate then)")
+    realised_value: str | None = Field(None, description="what it brought in, as told at the outcome review")
+    currency: str | None = None
     updated_at: Timestamp
     version: int
 

@@ -34,7 +34,7 @@ from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
 from baton_shared.folded import FoldedAggregates
 
-from baton_followup.domain import FeeTier, NextNeedRule, PolicyRefused, ProgramTerms, Refusal, Relationship, TierRules
+from baton_followup.domain import FeeTier, Money, NextNeedRule, PolicyRefused, ProgramTerms, Refusal, Relationship, TierRules
 
 
 
@@ -186,16 +186,26 @@ class FollowupApplication:
         days = self.policies.decline_cool_down_days
         return await self._on_opportunity(opportunity_id, lambda r: r.decline(opportunity_id, reason, self.clock(), days), actor, cause)
 
-    async def win(self, opportunity_id: str, note: str, actor: str, cause: str | None = None) -> Written:
+    async def estimate(self, opportunity_id: str, value: Money, actor: str, cause: str | None = None) -> Written:
+        return await self._on_opportunity(opportunity_id, lambda r: r.estimate(opportunity_id, value, self.clock(), actor), actor, cause)
+
+    async def win(
+        self, opportunity_id: str, note: str, actor: str, cause: str | None = None, agreed: Money | None = None
+    ) -> Written:
         days = self.policies.outcome_review_after_days
         review_id = derived_event_id(opportunity_id, "outcome-review")
         return await self._on_opportunity(
-            opportunity_id, lambda r: r.win(opportunity_id, note, self.clock(), days, review_id), actor, cause
+            opportunity_id, lambda r: r.win(opportunity_id, note, self.clock(), days, review_id, agreed), actor, cause
         )
 
-    async def review_outcome(self, opportunity_id: str, delivered_value: str, note: str, actor: str, cause: str | None = None) -> Written:
+    async def review_outcome(
+        self, opportunity_id: str, delivered_value: str, note: str, actor: str, cause: str | None = None,
+        realised: Money | None = None,
+    ) -> Written:
         return await self._on_opportunity(
-            opportunity_id, lambda r: r.review_outcome(opportunity_id, delivered_value, note, self.clock(), actor), actor, cause
+            opportunity_id,
+            lambda r: r.review_outcome(opportunity_id, delivered_value, note, self.clock(), actor, realised),
+            actor, cause,
         )
 
     # --- programs ---------------------------------------------------------------------------

@@ -35,6 +35,12 @@ class FollowUp:
     request_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+
 @dataclass
 class Opportunity:
     id: str
@@ -42,6 +48,7 @@ class Opportunity:
     title: str
     reason: str
     status: str = "identified"  # identified | offered | declined | won | reviewed
+    value: Money | None = None  # the latest estimate; once won, the agreed value
 
 
 @dataclass
@@ -256,6 +263,15 @@ class Relationship(Aggregate):
         )
         return None
 
+    def estimate(self, opportunity_id: str, value: Money, now: datetime, by: str) -> None:
+        opportunity = self.opportunity(opportunity_id, "identified", "offered")
+        self._record(
+            ev.OpportunityValued(
+                client_id=self.id, opportunity_id=opportunity_id, kind=opportunity.kind,
+                estimated_value=value.amount, currency=value.currency, valued_at=now, by=by,
+            )
+        )
+
     def decline(self, opportunity_id: str, reason: str, now: datetime, cool_down_days: int) -> None:
         opportunity = self.opportunity(opportunity_id, "offered")
         self._record(
@@ -266,14 +282,25 @@ class Relationship(Aggregate):
         )
         self._close_all("the offer was declined", opportunity_id=opportunity_id)
 
-    def win(self, opportunity_id: str, note: str, now: datetime, outcome_review_days: int, follow_up_id: str) -> None:
+    def win(
+        self, opportunity_id: str, note: str, now: datetime, outcome_review_days: int, follow_up_id: str,
+        agreed: Money | None = None,
+    ) -> None:
+        """``agreed``: what the client agreed to pay; not said, the latest estimate is what they said yes to."""
         opportunity = self.opportunity(opportunity_id, "offered")
         review_on = now.date() + timedelta(days=outcome_review_days)
+        estimate = opportunity.value
+        if agreed and estimate and agreed.currency != estimate.currency:
+            raise DomainRuleViolation(
+                f"the opportunity is estimated in {estimate.currency}: give the agreed value in it, or estimate again first"
+            )
+        agreed = agreed or estimate
         self._record(
             ev.OpportunityWon(
                 client_id=self.id, opportunity_id=opportunity_id, kind=opportunity.kind, title=opportunity.title,
                 need_summary=f"{opportunity.title} (won offer: {opportunity.reason})", note=note,
                 account_manager=self.account_manager or "unassigned", won_at=now, outcome_review_on=review_on,
+                agreed_value=agreed and agreed.amount, currency=agreed and agreed.currency,
             )
         )
         self._close_all("the offer was won", opportunity_id=opportunity_id)
@@ -282,11 +309,19 @@ class Relationship(Aggregate):
             opportunity_id=opportunity_id,
         )
 
-    def review_outcome(self, opportunity_id: str, delivered_value: str, note: str, now: datetime, by: str) -> None:
-        self.opportunity(opportunity_id, "won")
+    def review_outcome(
+        self, opportunity_id: str, delivered_value: str, note: str, now: datetime, by: str, realised: Money | None = None
+    ) -> None:
+        opportunity = self.opportunity(opportunity_id, "won")
+        agreed = opportunity.value
+        if realised and agreed and realised.currency != agreed.currency:
+            raise DomainRuleViolation(
+                f"the realised value is compared with the agreed {agreed.amount} {agreed.currency}: give it in {agreed.currency}"
+            )
         self._record(
             ev.OpportunityOutcomeReviewed(
-                client_id=self.id, opportunity_id=opportunity_id, delivered_value=delivered_value, note=note, reviewed_at=now, by=by
+                client_id=self.id, opportunity_id=opportunity_id, delivered_value=delivered_value, note=note, reviewed_at=now, by=by,
+                realised_value=realised and realised.amount, currency=realised and realised.currency,
             )
         )
         self._close_all("outcome reviewed", opportunity_id=opportunity_id)
@@ -384,12 +419,17 @@ class Relationship(Aggregate):
     def _on_OpportunityOffered(self, e: ev.OpportunityOffered) -> None:
         self.opportunities[e.opportunity_id].status = "offered"
 
+    def _on_OpportunityValued(self, e: ev.OpportunityValued) -> None:
+        self.opportunities[e.opportunity_id].value = Money(e.estimated_value, e.currency)
+
     def _on_OpportunityDeclined(self, e: ev.OpportunityDeclined) -> None:
         self.opportunities[e.opportunity_id].status = "declined"
         self.contact.cool_downs[e.kind] = max(e.cool_down_until, self.contact.cool_downs.get(e.kind, e.cool_down_until))
 
     def _on_OpportunityWon(self, e: ev.OpportunityWon) -> None:
-        self.opportunities[e.opportunity_id].status = "won"
+        opportunity = self.opportunities[e.opportunity_id]
+        opportunity.status = "won"
+        opportunity.value = Money(e.agreed_value, e.currency) if e.agreed_value is not None and e.currency else None
 
     def _on_OpportunityOutcomeReviewed(self, e: ev.OpportunityOutcomeReviewed) -> None:
         self.opportunities[e.opportunity_id].status = "reviewed"
