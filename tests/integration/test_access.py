@@ -75,6 +75,8 @@ CASES = [
     ("followup", "POST", "/v1/opportunities/{opportunity_id}/outcome", {"delivered_value": "as_promised"}, OWNER_WRITE),
     ("followup", "GET", "/v1/programs/{program_id}", None, OWNER_READ),
     ("followup", "POST", "/v1/programs/{program_id}/cancel", {"reason": "costs"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/programs/{program_id}/end", {"reason": "we stop it"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/programs/{program_id}/switch", {"name": "Care Plus", "reason": "moved"}, OWNER_WRITE),
     ("followup", "GET", "/metrics", None, {"allow": ("admin", "ops"), "deny": (A, "design")}),
     *((service, "GET", "/v1/me", None, {"allow": EVERYONE, "deny": ()}) for service in ("intake", "delivery",
                                                                                       "followup")),

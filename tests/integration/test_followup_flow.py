@@ -11,7 +11,7 @@ import pytest
 from baton_shared.contracts import STREAMS, registry
 from baton_shared.projections.rebuild import VERIFY_SUFFIX, ProjectionRebuild
 from baton_shared.eventstore.provisioning import js_api
-from baton_followup.projections import OpportunitiesProjection
+from baton_followup.projections import OpportunitiesProjection, ProgramsProjection
 from baton_intake.handlers import request_id_for
 from tests.integration.services import all_three, eventually
 
@@ -312,6 +312,33 @@ async def test_programs_dates_and_a_refused_early_cancellation(svc, nats):
     assert program["status"] == "cancelled" and program["cancellation_effective_on"] == "2026-09-09"
 
 
+async def test_the_provider_ends_one_program_and_a_client_switches_from_another(svc, nats):
+    cid = await register(svc, revenue=2_500_000)
+    first = await svc.followup.post(f"/v1/clients/{cid}/programs", json={"name": "Care"})
+    old = first.json()["ids"]["program_id"]
+    svc.clock.now = svc.clock.now + timedelta(days=20)  # inside the minimum term: a switch is agreed, not notice
+    switched = await svc.followup.post(
+        f"/v1/programs/{old}/switch", json={"name": "Care Plus", "reason": "the new program"},
+        params={"min_position": first.json()["position"]["seq"]},
+    )
+    assert switched.status_code == 201, switched.text
+    new = switched.json()["ids"]["program_id"]
+    at = {"min_position": switched.json()["position"]["seq"]}
+    was, now = [(await svc.followup.get(f"/v1/programs/{p}", params=at)).json() for p in (old, new)]
+    today = svc.clock.now.date().isoformat()
+    assert (was["status"], was["ended_on"], was["switched_to"], was["end_reason"]) == ("ended", today, new, "the new program")
+    assert (now["status"], now["name"], now["starts_on"]) == ("active", "Care Plus", today)
+    again = await svc.followup.post(f"/v1/programs/{old}/switch", json={"name": "X", "reason": "again"})
+    assert again.status_code == 409 and "is ended" in again.json()["detail"]
+
+    ended = await svc.followup.post(f"/v1/programs/{new}/end", json={"reason": "we stop this program"}, params=at)
+    assert ended.status_code == 200, ended.text
+    gone = (await svc.followup.get(f"/v1/programs/{new}", params={"min_position": ended.json()["position"]["seq"]})).json()
+    assert (gone["status"], gone["end_reason"], gone["switched_to"]) == ("ended", "we stop this program", None)
+    assert (await svc.followup.post(f"/v1/programs/{new}/end", json={"reason": "twice"})).status_code == 409
+    assert await agrees_with_a_clean_rebuild(svc.followup_app, "followup", ProgramsProjection, nats)
+
+
 # --- redelivery and bad input ---------------------------------------------------------------------
 
 
@@ -371,6 +398,13 @@ async def test_bad_input_is_4xx_and_appends_nothing(svc, nats):
         ("POST", f"/v1/clients/{cid}/programs", {"name": ""}, 422),
         ("POST", f"/v1/clients/{missing}/programs", {"name": "P"}, 404),
         ("POST", f"/v1/programs/{missing}/cancel", {"reason": "x"}, 404),
+        ("POST", f"/v1/programs/{missing}/end", {"reason": "x"}, 404),
+        ("POST", f"/v1/programs/{missing}/end", {}, 422),
+        ("POST", f"/v1/programs/{missing}/end", {"reason": "  "}, 422),
+        ("POST", f"/v1/programs/{missing}/switch", {"name": "P", "reason": "x"}, 404),
+        ("POST", f"/v1/programs/{missing}/switch", {"name": "P"}, 422),
+        ("POST", f"/v1/programs/{missing}/switch", {"name": "P", "reason": "x", "starts_on": "2026-01-01"}, 422),
+        ("POST", f"/v1/programs/{missing}/switch", {"name": "P", "reason": "x", "notice_days": 400}, 422),
         ("GET", "/v1/agenda?due_before=someday", None, 422),
         ("GET", "/v1/opportunities?status=maybe", None, 422),
         ("GET", f"/v1/clients/{missing}", None, 404),

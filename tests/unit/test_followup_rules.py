@@ -260,3 +260,32 @@ def test_v1_wins_and_reviews_read_as_unvalued():
     won = contracts_registry.upcast("OpportunityWon", 1, {"opportunity_id": "o1"})
     reviewed = contracts_registry.upcast("OpportunityOutcomeReviewed", 1, {"opportunity_id": "o1"})
     assert (won["agreed_value"], won["currency"], reviewed["realised_value"], reviewed["currency"]) == (None, None, None, None)
+
+
+def test_the_provider_ends_a_program_inside_its_minimum_term_once():
+    r = started()
+    r.enrol("p1", "Care", date(2026, 1, 15), ProgramTerms(), Decimal("2000000"), catalogue.fee_tiers(), "EUR", 14, ("n1", "r1"))
+    r.end_program("p1", date(2026, 2, 1), "we no longer serve this region", "alice")
+    [ended] = events_of(r, ev.ProgramEnded)
+    assert (ended.ended_on, ended.reason, ended.switched_to) == (date(2026, 2, 1), "we no longer serve this region", None)
+    assert {r.follow_ups[f].status for f in ("n1", "r1")} == {"closed"}
+    with pytest.raises(DomainRuleViolation, match="is ended: only an active program"):
+        r.end_program("p1", date(2026, 2, 2), "again", "alice")
+    with pytest.raises(DomainRuleViolation, match="is already ended"):
+        r.cancel_program("p1", date(2026, 8, 1), "x")
+
+
+def test_a_switch_ends_the_old_program_and_starts_the_new_one_the_same_day():
+    r = started()
+    r.enrol("p1", "Care", date(2026, 1, 15), ProgramTerms(), Decimal("2000000"), catalogue.fee_tiers(), "EUR", 14, ("n1", "r1"))
+    enrolment = {"name": "Care Plus", "terms": ProgramTerms(3, 12, 30), "revenue": Decimal("20000000"),
+                 "fee_tiers": catalogue.fee_tiers(), "currency": "EUR", "lead_days": 14, "follow_up_ids": ("n2", "r2")}
+    r.switch_program("p1", "p2", date(2026, 3, 1), "moved to the new program", "alice", **enrolment)
+    [ended] = events_of(r, ev.ProgramEnded)
+    new = events_of(r, ev.ProgramEnrolled)[-1]
+    assert ended.switched_to == "p2" and new.program_id == "p2" and new.starts_on == date(2026, 3, 1)
+    assert new.monthly_fee == Decimal("5000")
+    assert (r.programs["p1"].status, r.programs["p2"].status) == ("ended", "active")
+    assert r.follow_ups["n2"].status == "open" and r.follow_ups["n1"].status == "closed"
+    with pytest.raises(DomainRuleViolation, match="is ended"):
+        r.switch_program("p1", "p3", date(2026, 3, 2), "again", "alice", **dict(enrolment, follow_up_ids=("n3", "r3")))

@@ -292,3 +292,17 @@ class ProgramCancelled(FollowupEvent):
     requested_on: date
     effective_on: date
     reason: str
+
+
+@registry.register
+class ProgramEnded(FollowupEvent):
+    """The provider ended the program on ``ended_on`` (the client's notice is ProgramCancelled);
+    with ``switched_to``, the client moved to that program, enrolled in the same append."""
+
+    event_type = "ProgramEnded"
+
+    program_id: str
+    ended_on: date
+    reason: str
+    by: str
+    switched_to: str | None = None

@@ -114,6 +114,21 @@ class CancelIn(Body):
     reason: Text
 
 
+class EndIn(Body):
+    reason: Text
+
+
+class SwitchIn(Body):
+    reason: Text
+    name: text(200) = Field(description="the new program")
+    minimum_term_months: whole(1, 120) = 6
+    total_term_months: whole(1, 120) = 12
+    notice_days: whole(0, 365) = 30
+    trailing_12_month_revenue: MoneyText | None = Field(
+        None, description="default: the client's annual revenue as recorded in intake"
+    )
+
+
 # --- what reads answer ---------------------------------------------------------------
 
 
@@ -188,6 +203,9 @@ class ProgramOut(View):
     cancellation_requested_on: Day | None
     cancellation_effective_on: Day | None
     cancellation_reason: str | None
+    ended_on: Day | None = Field(None, description="the day the provider ended it or the client switched")
+    end_reason: str | None = None
+    switched_to: str | None = Field(None, description="the program the client switched to")
     updated_at: Timestamp
     version: int
 

@@ -235,6 +235,31 @@ class FollowupApplication:
             actor=actor, causation_id=cause, ids={"program_id": program_id},
         )
 
+    async def end_program(self, program_id: str, reason: str, actor: str, cause: str | None = None) -> Written:
+        client_id = await self._client_of("program", program_id)
+        return await self._update(
+            client_id, lambda r: r.end_program(program_id, self.clock().date(), reason, actor),
+            actor=actor, causation_id=cause, ids={"program_id": program_id},
+        )
+
+    async def switch_program(
+        self, program_id: str, name: str, terms: ProgramTerms, revenue: Decimal | None, reason: str,
+        actor: str, cause: str | None = None,
+    ) -> Written:
+        client_id = await self._client_of("program", program_id)
+        new_id = self._new_id(actor, "program")
+        p = self.policies
+
+        def decide(r: Relationship) -> None:
+            r.switch_program(
+                program_id, new_id, self.clock().date(), reason, actor, name=name, terms=terms,
+                revenue=revenue if revenue is not None else r.annual_revenue, fee_tiers=p.fee_tiers, currency=p.currency,
+                lead_days=p.program_lead_days,
+                follow_up_ids=(derived_event_id(new_id, "notice"), derived_event_id(new_id, "renewal")),
+            )
+
+        return await self._update(client_id, decide, actor=actor, causation_id=cause, ids={"program_id": new_id})
+
     # --- time: what the planner records (deterministic ids, so replicas never double up) -----
 
     async def retier(self, client_id: str, revenue: Decimal | None, tier: str, reason: str) -> bool:

@@ -56,7 +56,7 @@ class Program:
     id: str
     dates: ProgramDates
     notice_days: int
-    status: str = "active"  # active | cancelled
+    status: str = "active"  # active | cancelled | ended
 
 
 class PolicyRefused(DomainRuleViolation):
@@ -378,6 +378,23 @@ class Relationship(Aggregate):
         )
         self._close_all("the program was cancelled", program_id=program_id)
 
+    def end_program(self, program_id: str, today: date, reason: str, by: str, switched_to: str | None = None) -> None:
+        """The provider ends an active program today, whatever its terms (they bind the client, not us)."""
+        program = self.programs.get(program_id)
+        if program is None:
+            raise NotFound(f"program {program_id} not found")
+        if program.status != "active":
+            raise DomainRuleViolation(f"program {program_id} is {program.status}: only an active program can end or switch")
+        self._record(
+            ev.ProgramEnded(client_id=self.id, program_id=program_id, ended_on=today, reason=reason, by=by, switched_to=switched_to)
+        )
+        self._close_all("the program ended", program_id=program_id)
+
+    def switch_program(self, program_id: str, new_program_id: str, today: date, reason: str, by: str, **enrolment) -> None:
+        """The client moves to another program from today: the old one ends, the new one starts; both stay in the history."""
+        self.end_program(program_id, today, reason, by, switched_to=new_program_id)
+        self.enrol(new_program_id, starts_on=today, **enrolment)
+
     # --- state ---------------------------------------------------------------------
 
     def _on_RelationshipStarted(self, e: ev.RelationshipStarted) -> None:
@@ -440,3 +457,6 @@ class Relationship(Aggregate):
 
     def _on_ProgramCancelled(self, e: ev.ProgramCancelled) -> None:
         self.programs[e.program_id].status = "cancelled"
+
+    def _on_ProgramEnded(self, e: ev.ProgramEnded) -> None:
+        self.programs[e.program_id].status = "ended"
