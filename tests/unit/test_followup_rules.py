@@ -10,12 +10,13 @@ import pytest
 
 from baton_shared.contracts import followup as ev
 from baton_shared.contracts.intake import ContactPolicy
-from baton_shared.domain import DomainRuleViolation
+from baton_shared.domain import DomainRuleViolation, NotFound
 from baton_followup import catalogue
 from baton_followup.domain import (
     ContactState, Money, NextNeedRule, ProgramTerms, Relationship, TierRules, monthly_fee, next_needs, program_dates, refusal,
     tier_for,
 )
+from baton_followup.domain.complaints import HEAD_ROLE, ComplaintDeadlines
 from baton_followup.domain.tiers import rank_tiers
 
 pytestmark = pytest.mark.unit
@@ -289,3 +290,67 @@ def test_a_switch_ends_the_old_program_and_starts_the_new_one_the_same_day():
     assert r.follow_ups["n2"].status == "open" and r.follow_ups["n1"].status == "closed"
     with pytest.raises(DomainRuleViolation, match="is ended"):
         r.switch_program("p1", "p3", date(2026, 3, 2), "again", "alice", **dict(enrolment, follow_up_ids=("n3", "r3")))
+
+
+DEADLINES = {"key": ComplaintDeadlines("key", 4, 48), "standard": ComplaintDeadlines("standard", 24, 120)}
+
+
+def complaint_of(tier: str = "key") -> Relationship:
+    r = started()
+    r._apply(ev.ClientTiered(client_id="c1", tier=tier, review_every_days=30, annual_revenue=None, reason="r"))
+    r.open_complaint(
+        "k1", category="delay", severity="high", description="late again", concerns={"request_id": "q1"},
+        deadlines=DEADLINES, now=NOW, by="alice",
+    )
+    return r
+
+
+def test_a_complaint_gets_its_tiers_deadlines_and_moves_only_along_its_lifecycle():
+    r = complaint_of("key")
+    [opened] = events_of(r, ev.ComplaintOpened)
+    assert (opened.respond_by, opened.resolve_by) == (NOW + timedelta(hours=4), NOW + timedelta(hours=48))
+    assert complaint_of("standard").complaints["k1"].resolve_by == NOW + timedelta(hours=120)
+    with pytest.raises(DomainRuleViolation, match="cannot resolve complaint k1: it is opened"):
+        r.resolve_complaint("k1", "x", "y", NOW, "a")
+    r.acknowledge_complaint("k1", "sorry, on it", NOW, "alice")
+    with pytest.raises(DomainRuleViolation, match="cannot acknowledge complaint k1: it is acknowledged"):
+        r.acknowledge_complaint("k1", "again", NOW, "alice")
+    r.assign_complaint("k1", "design", NOW, "alice")
+    r.resolve_complaint("k1", "redone", "no review step", NOW, "dora")
+    r.reopen_complaint("k1", "still wrong", DEADLINES, NOW + timedelta(hours=10), "alice")
+    assert (r.complaints["k1"].status, r.complaints["k1"].round) == ("reopened", 2)
+    assert r.complaints["k1"].resolve_by == NOW + timedelta(hours=58)
+    r.resolve_complaint("k1", "redone twice", "no review step", NOW, "dora")
+    r.confirm_complaint("k1", NOW, "alice")
+    with pytest.raises(DomainRuleViolation, match="cannot reopen complaint k1: it is confirmed"):
+        r.reopen_complaint("k1", "x", DEADLINES, NOW, "alice")
+    with pytest.raises(NotFound):
+        r.confirm_complaint("nope", NOW, "alice")
+
+
+def test_each_missed_deadline_is_recorded_once_and_escalates_first_to_the_manager_then_to_the_head():
+    r = complaint_of("key")
+    assert r.record_breaches("k1", NOW + timedelta(hours=3)) == 0
+    assert r.record_breaches("k1", NOW + timedelta(hours=5)) == 1
+    assert r.record_breaches("k1", NOW + timedelta(hours=6)) == 0  # once
+    [first] = events_of(r, ev.ComplaintDeadlineBreached)
+    assert (first.deadline, first.escalated_to_role, first.escalated_to) == ("first_response", "account_manager", "alice")
+    r.acknowledge_complaint("k1", "on it", NOW + timedelta(hours=7), "alice")
+    assert r.record_breaches("k1", NOW + timedelta(hours=49)) == 1
+    assert r.record_breaches("k1", NOW + timedelta(hours=50)) == 0
+    resolution = events_of(r, ev.ComplaintDeadlineBreached)[-1]
+    assert (resolution.deadline, resolution.round, resolution.escalated_to_role) == ("resolution", 1, HEAD_ROLE)
+    assert HEAD_ROLE == "admin"  # until the head role exists (issue 21)
+
+
+def test_the_shipped_complaint_deadlines_load_and_a_bad_file_is_refused(tmp_path):
+    table = catalogue.complaint_deadlines()
+    assert (table["key"].first_response_hours, table["key"].resolution_hours) == (4, 48)
+    assert (table["standard"].first_response_hours, table["standard"].resolution_hours) == (24, 120)
+    bad = tmp_path / "d.toml"
+    bad.write_text('[[deadline]]\ntier = "key"\nfirst_response_hours = 4\nresolution_hours = 48\n')
+    with pytest.raises(catalogue.CatalogueError, match="needs a deadline for tier 'standard'"):
+        catalogue.complaint_deadlines(bad)
+    bad.write_text('[[deadline]]\ntier = "standard"\nfirst_response_hours = 50\nresolution_hours = 48\n')
+    with pytest.raises(catalogue.CatalogueError, match="first_response_hours <= resolution_hours"):
+        catalogue.complaint_deadlines(bad)

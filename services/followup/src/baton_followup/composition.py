@@ -17,8 +17,10 @@ from baton_followup.api import routers
 from baton_followup.application import Clock, FollowupApplication, Policies, utc_now
 from baton_followup.handlers import FollowDeliveryAcceptance, FollowIntakeClients
 from baton_followup.projections import all_projections
+from baton_followup.projections.complaint_views import ComplaintViews
 from baton_followup.projections.views import FollowupViews
 from baton_followup.scheduler import FollowUpPlanner
+from baton_followup.scheduler.complaint_deadlines import ComplaintDeadlineScheduler
 from baton_followup.settings import FollowupSettings
 
 SERVICE = "followup"
@@ -45,6 +47,7 @@ def policies_from(settings: FollowupSettings) -> Policies:
         outcome_review_after_days=settings.followup_outcome_review_after_days,
         program_lead_days=settings.followup_program_lead_days,
         currency=settings.followup_currency,
+        complaint_deadlines=catalogue.complaint_deadlines(settings.followup_complaint_deadlines_file),
     )
 
 
@@ -57,10 +60,11 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     by_name = {p.name: p for p in projections}
     background = []
     runtime = ServiceRuntime(SERVICE, settings, registry, projections=projections, background=background)
+    complaint_views = ComplaintViews(runtime.engine, by_name["complaints"])
     views = FollowupViews(runtime.engine, *(by_name[n] for n in (
         "relationships", "follow_ups", "opportunities", "programs", "briefs", "client_profiles", "client_requests",
         "request_deliveries",
-    )))
+    )), complaints=complaint_views)
 
     async def intake_caught_up(seq: int) -> bool:
         wait = settings.read_wait_timeout_seconds
@@ -72,8 +76,9 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     )
     application = FollowupApplication(runtime.store, views, policies, clock=clock)
     planner = FollowUpPlanner(application, views, settings.followup_reactivation_after_days, settings.followup_planner_seconds)
+    deadlines = ComplaintDeadlineScheduler(application, complaint_views, settings.followup_complaint_check_seconds)
     if run_planner:
-        background.append(planner.run_forever)
+        background.extend([planner.run_forever, deadlines.run_forever])
     app = create_service_app(
         runtime,
         title="Baton follow-up",
@@ -90,4 +95,6 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     app.state.application = application
     app.state.views = views
     app.state.planner = planner
+    app.state.complaint_views = complaint_views
+    app.state.complaint_deadlines = deadlines
     return app

@@ -306,3 +306,108 @@ class ProgramEnded(FollowupEvent):
     reason: str
     by: str
     switched_to: str | None = None
+
+
+# --- complaints (issue 20): a case per complaint, in the client's relationship ----------------
+
+ComplaintCategory = Literal["delivery_quality", "delay", "billing", "contact", "client_account", "other"]
+ComplaintSeverity = Literal["low", "medium", "high"]
+ComplaintDeadline = Literal["first_response", "resolution"]
+
+
+@registry.register
+class ComplaintOpened(FollowupEvent):
+    """A complaint (or issue) case: deadlines for the first response and the resolution,
+    computed once here from the client's tier (``respond_by``, ``resolve_by``)."""
+
+    event_type = "ComplaintOpened"
+
+    complaint_id: str
+    category: ComplaintCategory
+    severity: ComplaintSeverity
+    description: str
+    request_id: str | None = None
+    work_order_id: str | None = None
+    program_id: str | None = None
+    tier: str
+    account_manager: str
+    opened_at: datetime
+    respond_by: datetime
+    resolve_by: datetime
+    by: str
+
+
+@registry.register
+class ComplaintAcknowledged(FollowupEvent):
+    "The first response to the client."
+
+    event_type = "ComplaintAcknowledged"
+
+    complaint_id: str
+    response: str
+    acknowledged_at: datetime
+    by: str
+
+
+@registry.register
+class ComplaintAssigned(FollowupEvent):
+    "A department works on it (it shows on the department's complaints board)."
+
+    event_type = "ComplaintAssigned"
+
+    complaint_id: str
+    department: str
+    assigned_at: datetime
+    by: str
+
+
+@registry.register
+class ComplaintResolved(FollowupEvent):
+    event_type = "ComplaintResolved"
+
+    complaint_id: str
+    resolution: str
+    root_cause: str
+    resolved_at: datetime
+    by: str
+
+
+@registry.register
+class ComplaintConfirmed(FollowupEvent):
+    "The client confirmed the resolution: the case is closed."
+
+    event_type = "ComplaintConfirmed"
+
+    complaint_id: str
+    confirmed_at: datetime
+    by: str
+
+
+@registry.register
+class ComplaintReopened(FollowupEvent):
+    "The client did not accept the resolution: a new resolution deadline (``resolve_by``), round ``round``."
+
+    event_type = "ComplaintReopened"
+
+    complaint_id: str
+    reason: str
+    reopened_at: datetime
+    resolve_by: datetime
+    round: int
+    by: str
+
+
+@registry.register
+class ComplaintDeadlineBreached(FollowupEvent):
+    """A deadline passed (recorded once per deadline and round, derived event id) and the case
+    escalated: a missed first response to the account manager, a missed resolution to ``escalated_to_role``."""
+
+    event_type = "ComplaintDeadlineBreached"
+
+    complaint_id: str
+    deadline: ComplaintDeadline
+    round: int
+    due_at: datetime
+    detected_at: datetime
+    escalated_to_role: str
+    escalated_to: str | None = None

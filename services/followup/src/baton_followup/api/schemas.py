@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from baton_shared.contracts.followup import ContactOutcome, DeliveredValue
+from baton_shared.contracts.followup import ComplaintCategory, ComplaintSeverity, ContactOutcome, DeliveredValue
 from baton_shared.contracts.intake import Channel
 from baton_shared.service.http import Day, Timestamp, View
-from baton_shared.service.inputs import STRICT, Currency, Date, Money as MoneyText, optional_text, text, whole
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from baton_shared.service.inputs import STRICT, Currency, Date, Department, Money as MoneyText, optional_text, text, whole
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from baton_followup.domain import Money
 
@@ -355,4 +355,78 @@ class StoredBriefOut(View):
     previous_account_manager: str | None
     brief: dict[str, Any] = Field(description="the brief as it was then (the shape of the brief as of now)")
     prepared_at: Timestamp
+    version: int
+
+
+# --- complaints ------------------------------------------------------------------------------
+
+Uuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+
+
+class ComplaintIn(Body):
+    category: ComplaintCategory = Field(
+        description="`delivery_quality`, `delay`, `billing`, `contact` (pestering), `client_account` (a problem on the "
+        "client's side), `other`"
+    )
+    severity: ComplaintSeverity = "medium"
+    description: Text
+    request_id: Uuid | None = Field(None, description="the request it concerns")
+    work_order_id: Uuid | None = Field(None, description="the work order it concerns")
+    program_id: Uuid | None = Field(None, description="the program it concerns")
+
+
+class AcknowledgeIn(Body):
+    response: Text = Field(description="the first response given to the client")
+
+
+class AssignIn(Body):
+    department: Department
+
+
+class ResolveIn(Body):
+    resolution: Text
+    root_cause: Text
+
+
+class ReopenIn(Body):
+    reason: Text
+
+
+class ComplaintBreach(View):
+    deadline: Literal["first_response", "resolution"]
+    round: int
+    due_at: Timestamp
+    detected_at: Timestamp
+    escalated_to_role: str
+    escalated_to: str | None
+
+
+class ComplaintOut(View):
+    complaint_id: str
+    client_id: str
+    account_manager: str
+    tier: str
+    category: str
+    severity: str
+    description: str
+    request_id: str | None
+    work_order_id: str | None
+    program_id: str | None
+    status: Literal["opened", "acknowledged", "in_progress", "resolved", "confirmed", "reopened"]
+    department: str | None
+    round: int
+    opened_at: Timestamp
+    respond_by: Timestamp
+    resolve_by: Timestamp
+    acknowledged_at: Timestamp | None
+    response: str | None
+    resolved_at: Timestamp | None
+    resolution: str | None
+    root_cause: str | None
+    confirmed_at: Timestamp | None
+    reopened_reason: str | None
+    breaches: list[ComplaintBreach]
+    escalated_to_role: str | None = Field(description="who the case is escalated to, by role (after a missed deadline)")
+    escalated_to: str | None
+    updated_at: Timestamp
     version: int

@@ -12,8 +12,8 @@ then the refusal is raised (answered 409 with the reason).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Protocol
@@ -34,6 +34,7 @@ from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
 from baton_shared.folded import FoldedAggregates
 
+from baton_followup.domain.complaints import ComplaintDeadlines
 from baton_followup.domain import FeeTier, Money, NextNeedRule, PolicyRefused, ProgramTerms, Refusal, Relationship, TierRules
 
 
@@ -57,6 +58,9 @@ class Policies:
     outcome_review_after_days: int = 90
     program_lead_days: int = 14
     currency: str = "EUR"
+    complaint_deadlines: Mapping[str, ComplaintDeadlines] = field(
+        default_factory=lambda: {"standard": ComplaintDeadlines("standard", 24, 120)}
+    )
 
 
 class FollowupApplication:
@@ -259,6 +263,38 @@ class FollowupApplication:
             )
 
         return await self._update(client_id, decide, actor=actor, causation_id=cause, ids={"program_id": new_id})
+
+    # --- complaints -------------------------------------------------------------------------
+
+    async def open_complaint(
+        self, client_id: str, category: str, severity: str, description: str, concerns: dict[str, str | None],
+        actor: str, cause: str | None = None,
+    ) -> Written:
+        require_uuid(client_id, "client")
+        complaint_id = self._new_id(actor, "complaint")
+        deadlines = self.policies.complaint_deadlines
+
+        def decide(r: Relationship) -> None:
+            r.open_complaint(
+                complaint_id, category=category, severity=severity, description=description, concerns=concerns,
+                deadlines=deadlines, now=self.clock(), by=actor,
+            )
+
+        return await self._update(client_id, decide, actor=actor, causation_id=cause, ids={"complaint_id": complaint_id})
+
+    async def on_complaint(self, complaint_id: str, decide: Callable[[Relationship], Any], actor: str, cause: str | None) -> Written:
+        """A lifecycle step of one complaint (acknowledge, assign, resolve, confirm, reopen)."""
+        client_id = await self._client_of("complaint", complaint_id)
+        return await self._update(client_id, decide, actor=actor, causation_id=cause, ids={"complaint_id": complaint_id})
+
+    async def record_complaint_breaches(self, client_id: str, complaint_id: str) -> int:
+        """What the deadline scheduler records: each missed deadline once (event ids derived from the case)."""
+        written = await self._update(
+            client_id, lambda r: r.record_breaches(complaint_id, self.clock()),
+            actor="scheduler:complaint-deadlines", causation_id=None,
+            event_ids=lambda r, n: derived_event_id(complaint_id, f"breach:{r.pending[n].deadline}:{r.pending[n].round}"),
+        )
+        return written.appended
 
     # --- time: what the planner records (deterministic ids, so replicas never double up) -----
 

@@ -16,6 +16,7 @@ from baton_shared.contracts import followup as ev
 from baton_shared.contracts.intake import ContactPolicy
 from baton_shared.domain import Aggregate, DomainRuleViolation, NotFound
 
+from baton_followup.domain.complaints import Complaint, ComplaintCases
 from baton_followup.domain.contact_policy import ContactState, Refusal, refusal
 from baton_followup.domain.next_needs import NextNeedRule
 from baton_followup.domain.programs import ProgramDates, ProgramTerms, cancellation_effective_on, program_dates
@@ -68,7 +69,7 @@ class PolicyRefused(DomainRuleViolation):
         self.details = {"refusal": refused.code, "suppression_recorded": True}
 
 
-class Relationship(Aggregate):
+class Relationship(ComplaintCases, Aggregate):
     aggregate_type = "client"
 
     def __init__(self, aggregate_id: str) -> None:
@@ -84,6 +85,7 @@ class Relationship(Aggregate):
         self.opportunities: dict[str, Opportunity] = {}
         self.programs: dict[str, Program] = {}
         self.brief_ids: set[str] = set()
+        self.complaints: dict[str, Complaint] = {}
 
     # --- what intake tells us -------------------------------------------------------
 
