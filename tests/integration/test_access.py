@@ -77,6 +77,17 @@ CASES = [
     ("followup", "POST", "/v1/programs/{program_id}/cancel", {"reason": "costs"}, OWNER_WRITE),
     ("followup", "POST", "/v1/programs/{program_id}/end", {"reason": "we stop it"}, OWNER_WRITE),
     ("followup", "POST", "/v1/programs/{program_id}/switch", {"name": "Care Plus", "reason": "moved"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/clients/{client_id}/complaints", {"category": "delay", "description": "late"},
+     {"allow": ("admin", A, "design", "build"), "deny": ("ops", "bob")}),
+    ("followup", "GET", "/v1/complaints", None, MANAGERS_LIST),
+    ("followup", "GET", "/v1/complaints/{complaint_id}", None, {"allow": ("admin", "ops", A, "design"), "deny": ("bob", "build")}),
+    ("followup", "GET", "/v1/departments/{department}/complaints", None, {"allow": ("admin", "ops", "design"), "deny": (A, "bob", "build")}),
+    ("followup", "POST", "/v1/complaints/{complaint_id}/acknowledge", {"response": "on it"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/complaints/{complaint_id}/assign", {"department": "design"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/complaints/{complaint_id}/resolve", {"resolution": "redone", "root_cause": "rushed"},
+     {"allow": ("admin", A, "design"), "deny": ("ops", "bob", "build")}),
+    ("followup", "POST", "/v1/complaints/{complaint_id}/reopen", {"reason": "still late"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/complaints/{complaint_id}/confirm", None, OWNER_WRITE),
     ("followup", "GET", "/metrics", None, {"allow": ("admin", "ops"), "deny": (A, "design")}),
     *((service, "GET", "/v1/me", None, {"allow": EVERYONE, "deny": ()}) for service in ("intake", "delivery",
                                                                                       "followup")),
@@ -176,11 +187,19 @@ async def world(svc) -> dict[str, str]:
     await eventually(lambda: ok(svc.followup.get(f"/v1/programs/{program}")), what="program")
     await eventually(lambda: ok(svc.delivery.get(f"/v1/requests/{rid}/delivery")), what="delivery of the request")
     await eventually(lambda: ok(svc.followup.get(f"/v1/clients/{bob['ids']['client_id']}")), what="bob's relationship")
+    k = await svc.followup.post(f"/v1/clients/{cid}/complaints", json={"category": "delay", "description": "late again"})
+    assert k.status_code == 201, k.text
+    complaint = k.json()["ids"]["complaint_id"]
+    await eventually(lambda: ok(svc.followup.get(f"/v1/complaints/{complaint}")), what="complaint")
+    assert (await svc.followup.post(f"/v1/complaints/{complaint}/acknowledge", json={"response": "sorry"})).status_code == 200
+    assigned = await svc.followup.post(f"/v1/complaints/{complaint}/assign", json={"department": "design"})
+    assert assigned.status_code == 200, assigned.text
+    await svc.followup.get(f"/v1/complaints/{complaint}", params={"min_position": assigned.json()["position"]["seq"]})
     return {
         "client_id": cid, "request_id": rid, "spare_request_id": spare, "work_order_id": design, "build_work_order_id": build,
         "department": "design", "follow_up_id": follow_up, "opportunity_id": opportunities[0]["opportunity_id"],
         "program_id": program, "due": due, "today": today.isoformat(), "bob_client_id": bob["ids"]["client_id"],
-        "spare_client_id": spare_client["ids"]["client_id"],
+        "spare_client_id": spare_client["ids"]["client_id"], "complaint_id": complaint,
     }
 
 
