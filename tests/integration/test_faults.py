@@ -307,13 +307,6 @@ async def test_nothing_acknowledged_is_lost_and_nothing_happens_twice_under_faul
     )
 
 
-@pytest.mark.skipif(
-    os.environ.get("BATON_FAULT_CLUSTER") != "1",
-    reason="a long run, not part of the suite: BATON_FAULT_CLUSTER=1 [BATON_FAULT_SEED=<n>]. Two failures found by "
-    "it are open (docs/architecture.md, Faults): seed 3, follow-up answered 409 for a change the client had just "
-    "made (suspected: allow_direct lets a lagging replica answer the direct gets a refusal is decided again on); "
-    "seed 6, delivery.work_orders differed from a clean rebuild in 5 rows",
-)
 async def test_nothing_acknowledged_is_lost_on_a_cluster_losing_a_node_and_a_delivery_replica(tmp_path):
     seed = fault_seed()
     system = System(tmp_path, replicas={"delivery": 2}, nats_nodes=3)

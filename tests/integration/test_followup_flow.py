@@ -12,7 +12,7 @@ from baton_shared.contracts import STREAMS, registry
 from baton_shared.projections.rebuild import VERIFY_SUFFIX, ProjectionRebuild
 from baton_shared.eventstore.provisioning import js_api
 from baton_followup.projections import OpportunitiesProjection, ProgramsProjection
-from baton_intake.handlers import request_id_for
+from baton_intake.reactions import request_id_for
 from tests.integration.services import all_three, eventually
 
 pytestmark = pytest.mark.nats

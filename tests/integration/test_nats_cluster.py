@@ -140,6 +140,8 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_event_and_the_serv
             wait_until(proc.healthy, 30, f"{proc.name} healthy after the kill")
         # While a new leader was elected, writes were refused cleanly (503: retry), never failed.
         assert set(refused) <= {503}, refused
+        # Every service kept to its NATS user's permissions (loads ask the leader, STREAM.MSG.GET, on R3).
+        assert [line for node in nodes.values() for line in node.violations()] == []
         print(f"\n{len(acked)} handoffs acknowledged ({sum(t > killed_at for t in acked.values())} after the kill "
               f"of {leader}); refused meanwhile: {dict(refused)}")
     finally:

@@ -218,3 +218,31 @@ async def test_event_streams_deny_purge_even_when_made_before_and_ops_can_drop_n
         done = baton(env, *args)
         assert done.returncode == 0, (args, done.stdout + done.stderr)
     assert [line for line in node.violations() if "permission-probe" not in line] == []
+
+
+async def test_each_service_may_ask_its_own_streams_leader_for_an_aggregates_last_message(node, settings):
+    """A load on a replicated stream checks a replica's answer against the leader's
+    (``STREAM.MSG.GET``): each service may ask on its own stream, ops on all three."""
+    from baton_shared.contracts.streams import stream_for
+    from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, provision_stream
+
+    services = ("intake", "delivery", "followup")
+    for service in services:
+        async with User(node, settings, service) as nc:
+            await provision_stream(nc, stream_for(service))
+
+    async def answered(nc, stream: str) -> None:
+        with pytest.raises(JetStreamApiError) as nothing:  # allowed, and the stream has no message
+            await js_api(nc, f"STREAM.MSG.GET.{stream}", {"last_by_subj": f"{stream.lower()}.>"}, timeout=2)
+        assert nothing.value.err_code == 10037
+
+    for service in (*services, "ops"):
+        user = User(node, settings, service)
+        async with user as nc:
+            for stream in (s.upper() for s in services):
+                if service in (stream.lower(), "ops"):
+                    await answered(nc, stream)
+                    continue
+                with pytest.raises((nats_py.errors.TimeoutError, nats_py.errors.NoRespondersError)):
+                    await js_api(nc, f"STREAM.MSG.GET.{stream}", {"last_by_subj": ">"}, timeout=1)
+                await user.denied("publish", f"$JS.API.STREAM.MSG.GET.{stream}")

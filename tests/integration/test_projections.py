@@ -229,3 +229,76 @@ async def test_a_checkpoint_found_behind_what_was_applied_is_applied_again_from_
     for after_crash, reference in zip(crashed, one_go, strict=True):
         assert await rows(engine, after_crash) == await rows(engine, reference), after_crash.key
         assert after_crash.status()["went_back"] == 1  # reported on /health
+
+
+async def test_two_runners_sharing_a_database_never_apply_a_batch_over_a_hole_a_short_log_read_left(
+    store, nats, engine, monkeypatch
+):
+    """Cluster fault run, seed 6: rows differed from a clean rebuild. Two replicas share a database
+    and a consumer. Replica B applies a stretch, so replica A's next batch finds the checkpoint moved
+    past its own and reads what lies between from the log; on a cluster that read can come back short
+    (its consumer on a replica that lags). A applied its batch over the hole. Now nothing is applied
+    until the log fills it; then the rows equal a build in one go."""
+    import baton_shared.projections.runner as runner_module
+    from baton_shared.retry import is_transient
+
+    await write_journeys(store, clients=10, seed=6)
+    head = await store.head()
+    raws = [r async for batch in read_stream(nats, SPEC.name) for r in batch]
+    third = head // 3
+    a, b = await runners(engine), await runners(engine)
+    for runner in a:
+        runner.reads_log_with(nats)
+        await runner.apply(raws[:third])
+    for runner in b:
+        runner.position = runner._stored = third
+        await runner.apply(raws[third : 2 * third])  # B moves the shared checkpoints on
+        assert await runner.stored_checkpoint() == 2 * third
+
+    real = runner_module.read_stream
+
+    def lagging(nc, stream, *, start_seq=1, end_seq=None, **kw):
+        """A read answered by a replica that holds the log only up to five events past B's stretch."""
+        return real(nc, stream, start_seq=start_seq, end_seq=min(end_seq, 2 * third + 5), **kw)
+
+    monkeypatch.setattr(runner_module, "read_stream", lagging)
+    later = raws[2 * third + 10 :]  # A's delivery: B got the ten before it
+    for runner in a:
+        try:
+            await runner.apply(later)
+        except Exception as exc:  # noqa: BLE001 - what it is is checked below
+            assert is_transient(exc), repr(exc)  # waited out, never parked
+        assert await runner.stored_checkpoint() == 2 * third, f"{runner.key}: applied over the hole"
+    monkeypatch.setattr(runner_module, "read_stream", real)  # the replica caught up
+    for runner in a:
+        await runner.apply(later)
+        assert await runner.stored_checkpoint() == head
+    one_go = await runners(engine, suffix="_one_go")
+    for runner in one_go:
+        await runner.catch_up(nats)
+    for shared, reference in zip(a, one_go, strict=True):
+        assert await rows(engine, shared) == await rows(engine, reference), shared.key
+
+
+async def test_a_quiet_projection_notices_its_checkpoint_went_back_without_a_new_event(store, nats, engine):
+    """A PostgreSQL crash lost a projection's last commits while no event came: nothing to write,
+    nothing to flush, so nothing compared the stored checkpoint with what was applied. The
+    service's periodic look (``notice_went_back``) finds it and applies the log again from there."""
+    await write_journeys(store, clients=6, seed=7)
+    head = await store.head()
+    quiet = await runners(engine)
+    for runner in quiet:
+        await runner.catch_up(nats, until=head // 2)
+        runner.position = runner._stored = head  # what it had stored before the crash
+        await runner.flush_checkpoint()
+        assert await runner.stored_checkpoint() == head // 2  # a flush alone does not notice
+    for runner in quiet:
+        assert await runner.notice_went_back() is True
+        assert runner.position == head and await runner.stored_checkpoint() == head
+        assert await runner.notice_went_back() is False  # once repaired, nothing more to do
+    one_go = await runners(engine, suffix="_one_go")
+    for runner in one_go:
+        await runner.catch_up(nats)
+    for repaired, reference in zip(quiet, one_go, strict=True):
+        assert await rows(engine, repaired) == await rows(engine, reference), repaired.key
+        assert repaired.status()["went_back"] == 1

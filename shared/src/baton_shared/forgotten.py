@@ -45,6 +45,11 @@ RECORD_ACTOR = "record-of-forgotten-clients"
 IN_FLIGHT = 64  # keys destroyed or events appended at once when the record is applied
 
 
+class ForgettingUnavailable(Exception):
+    """The record of forgotten clients could not be written. A key is destroyed only once
+    its client is recorded, so nothing was destroyed: asking again is safe."""
+
+
 class ForgottenClients:
     """The record: a folder with one file per forgotten client id."""
 
@@ -59,7 +64,13 @@ class ForgottenClients:
     async def add(self, client_id: str) -> None:
         """Record the client as forgotten; on disk (fsynced) when this returns."""
         check_token(client_id, "client id")
-        await asyncio.to_thread(self._write, client_id)
+        try:
+            await asyncio.to_thread(self._write, client_id)
+        except OSError as exc:  # a full disk, a lost volume, a file where the folder should be
+            log.error("the record of forgotten clients could not be written", folder=str(self.folder), error=repr(exc))
+            raise ForgettingUnavailable(
+                f"the record of forgotten clients could not be written ({type(exc).__name__})"
+            ) from exc
         self._known.add(client_id)
 
     async def read(self) -> set[str]:
@@ -137,7 +148,7 @@ async def record_in_log(store: EventStore, client_id: str, attempts: int = 5) ->
     """Append ``ClientForgotten`` for a recorded client whose log lacks it. Nothing for a
     client the log does not know (nothing sealed of theirs is in it). True if appended."""
     for _ in range(attempts):
-        history = await store.load("client", client_id)
+        history = await store.history("client", client_id)
         types = {e.envelope.event_type for e in history.events}
         if "ClientRegistered" not in types or "ClientForgotten" in types:
             return False

@@ -24,8 +24,14 @@ CONNECTION_FAILURES = (
 )
 
 
+class Outage(Exception):
+    """An outage that is no connection error (a cluster replica still behind): waited out."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """Outages to wait out, as opposed to work the code cannot do."""
+    if isinstance(exc, Outage):
+        return True
     if isinstance(exc, IntegrityError):
         return False
     if isinstance(exc, (OperationalError, InterfaceError, *CONNECTION_FAILURES)):

@@ -5,6 +5,7 @@ from baton_shared.eventstore.port import (
     ConcurrencyConflict,
     EventStore,
     EventStoreUnavailable,
+    LogBehind,
     NewEvent,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "ConcurrencyConflict",
     "EventStore",
     "EventStoreUnavailable",
+    "LogBehind",
     "NewEvent",
 ]

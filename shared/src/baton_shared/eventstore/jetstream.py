@@ -27,13 +27,23 @@ Lost acknowledgements
   arrived is abandoned by the server (10 s), never stored. When no attempt is
   answered, the append raises ``AppendUnconfirmed``: it may be stored or not, and
   only the same ids can settle it (see ``baton_shared.idempotency``).
+
+Reads from replicas
+  Streams allow direct gets, so any replica answers a read, one that lags included: a
+  command decided on its answer could refuse what was just acknowledged. On a stream
+  with more than one replica a load therefore first asks the stream's leader
+  (``STREAM.MSG.GET``, answered by the leader alone) for the aggregate's last sequence
+  and takes the highest sequence this process was acknowledged for the aggregate; a
+  direct read that comes back short of that floor is asked again (the replica catches
+  up within milliseconds), and after a few tries the load raises ``LogBehind`` (503).
+  Limit: a stalled old leader that still believes it leads can answer the leader's
+  question with a stale floor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,6 +52,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
+from nats.js.errors import APIError, NotFoundError
 
 from baton_shared.contracts.streams import StreamSpec
 from baton_shared.events.envelope import RecordedEvent
@@ -52,9 +63,11 @@ from baton_shared.eventstore.port import (
     AppendUnconfirmed,
     ConcurrencyConflict,
     EventStoreUnavailable,
+    LogBehind,
     NewEvent,
 )
-from baton_shared.eventstore.provisioning import js_api
+from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
+from baton_shared.lru import LRUCache
 from baton_shared.observability import metrics
 from baton_shared.observability.logging import get_logger
 
@@ -63,6 +76,7 @@ log = get_logger("baton.eventstore")
 WRONG_LAST_SEQUENCE = 10071
 BATCH_DUPLICATE_MSG_ID = 10201
 MAX_BATCH = 1000
+ACKED_REMEMBERED = 16384  # aggregates whose last acknowledged sequence this process keeps
 
 
 class _AckMux:
@@ -189,7 +203,9 @@ class _DirectGets:
 
 
 @dataclass(frozen=True, slots=True)
-class _Cached:
+class _Remembered:
+    """A history this store loaded or appended to lately, decoded, and its last message."""
+
     events: tuple[RecordedEvent, ...]
     last_seq: int
     last_msg_id: str
@@ -215,16 +231,25 @@ class JetStreamEventStore:
         timeout: float = 5.0,
         attempts: int = 3,
         cache_size: int = 4096,
+        replicas: int | None = None,
+        fresh_attempts: int = 6,
+        fresh_wait: float = 0.02,
     ) -> None:
         self.spec = spec
         self.stream_name = spec.name
         self.registry = registry
         self.timeout = timeout
         self.attempts = attempts
-        # Aggregates loaded lately, decoded: a load then reads only what came after
-        # (``cache_size`` 0 turns it off).
-        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        # Histories loaded lately, decoded, by subject filter: a load then reads only what
+        # came after (``cache_size`` 0 turns it off).
+        self.remembered: LRUCache[str, _Remembered] = LRUCache(cache_size)
         self.cache_size = cache_size
+        # The stream's replicas (None: asked of the server at the first load). With more
+        # than one, reads are checked against the leader (module docstring).
+        self.replicas = replicas
+        self.fresh_attempts, self.fresh_wait = fresh_attempts, fresh_wait
+        # The highest sequence an append to the aggregate was acknowledged with, here.
+        self._acked: LRUCache[str, int] = LRUCache(ACKED_REMEMBERED)
         self.connect(nc)
 
     def connect(self, nc: NATS | None) -> None:
@@ -233,11 +258,12 @@ class JetStreamEventStore:
         self.nc = nc
         self._acks = _AckMux(nc)
         self._gets = _DirectGets(nc)
-        self._cache.clear()
+        self._jsm = nc.jsm(timeout=self.timeout) if nc is not None else None
+        self.remembered.clear()
 
     # --- reads -------------------------------------------------------------
 
-    async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+    async def history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
         """The aggregate's history.
 
         A history this store loaded or appended to lately is remembered, decoded. Loading
@@ -252,57 +278,107 @@ class JetStreamEventStore:
         of a wildcard subject from a sequence makes it walk the stream from there to its
         end, ten times the server's CPU of the last-message lookup (docs/architecture.md)."""
         subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
-        cached = self._cache.get(subject_filter)
+        if not await self._replicated():
+            return await self._read(subject_filter, 0) or AggregateHistory([], 0)  # a floor of 0: never None
+        for attempt in range(self.fresh_attempts):
+            history = await self._read(subject_filter, await self._floor(subject_filter))
+            if history is not None:
+                if attempt:
+                    metrics.STALE_READS.labels(self.stream_name, "caught-up").inc()
+                return history
+            await asyncio.sleep(self.fresh_wait * 2**attempt)
+        metrics.STALE_READS.labels(self.stream_name, "gave-up").inc()
+        # Perhaps a stale floor (a stream made again): the next load trusts the leader alone.
+        self._acked.drop(subject_filter)
+        self.remembered.drop(subject_filter)
+        raise LogBehind(f"the replica reading {subject_filter} from {self.stream_name} stayed behind its leader")
+
+    async def _read(self, subject_filter: str, floor: int) -> AggregateHistory | None:
+        """The aggregate's history from whichever replica answers; None if that replica has
+        less than ``floor`` (its answer is behind what was acknowledged)."""
+        cached = self.remembered.get(subject_filter)
         if cached is not None:
             last = await self._gets.last(self.stream_name, subject_filter, self.timeout)
-            if last is not None and self._is(last, cached):
-                if self._cache.get(subject_filter) is cached:  # others may have dropped or replaced it meanwhile
-                    self._cache.move_to_end(subject_filter)
+            last_seq = int(last.headers["Nats-Sequence"]) if last is not None else 0
+            if floor and last_seq < max(floor, cached.last_seq):
+                return None  # behind the leader, or behind what this store saw: not proof of a change
+            if last is not None and self._is_last_remembered(last, cached):
+                self.remembered.touch(subject_filter)  # unless others dropped it meanwhile
                 return AggregateHistory(list(cached.events), cached.last_seq)
-            if last is not None and int(last.headers["Nats-Sequence"]) > cached.last_seq:
+            if last_seq > cached.last_seq:
                 msgs = await self._gets.batch(self.stream_name, subject_filter, cached.last_seq, self.timeout)
-                if msgs and self._is(msgs[0], cached):
+                if msgs and self._is_last_remembered(msgs[0], cached):
+                    if _behind(msgs, cached.last_seq, floor):
+                        return None
                     return self._remember(subject_filter, msgs, cached.events + tuple(self._decode_all(msgs[1:])))
-            self._cache.pop(subject_filter, None)
+            self.remembered.drop(subject_filter)
         msgs = await self._gets.batch(self.stream_name, subject_filter, 1, self.timeout)
+        if _behind(msgs, 1, floor):
+            return None
         return self._remember(subject_filter, msgs, tuple(self._decode_all(msgs)))
 
-    async def recall(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
-        """The remembered history, without asking the server (see ``EventStore.recall``);
-        ``load`` when nothing is remembered.
+    async def _replicated(self) -> bool:
+        if self.replicas is None:
+            _check_connected(self.nc)
+            try:
+                info = await js_api(self.nc, f"STREAM.INFO.{self.stream_name}", {}, timeout=self.timeout)
+            except (JetStreamApiError, NatsTimeout, NoRespondersError, asyncio.TimeoutError) as exc:
+                raise EventStoreUnavailable(f"{self.stream_name} did not say its replicas: {exc!r}") from exc
+            self.replicas = int(info["config"].get("num_replicas", 1))
+        return self.replicas > 1
 
-        ``load``'s question (the aggregate's last message) is a round trip per command. A
+    async def _floor(self, subject_filter: str) -> int:
+        """What a read of the aggregate must reach: the leader's last sequence for it, or the
+        last one this process was acknowledged for, whichever is higher."""
+        acked = self._acked.get(subject_filter) or 0
+        _check_connected(self.nc)
+        try:
+            last = await self._jsm.get_last_msg(self.stream_name, subject_filter)
+        except NotFoundError:
+            return acked  # no message (or no stream): the direct read tells
+        except (TimeoutError, NatsTimeout, NoRespondersError, APIError) as exc:
+            raise EventStoreUnavailable(f"the leader of {self.stream_name} did not answer: {exc!r}") from exc
+        return max(acked, int(last.seq or 0))
+
+    def _acknowledged(self, subject_filter: str, seq: int) -> None:
+        self._acked.put(subject_filter, max(seq, self._acked.get(subject_filter) or 0))
+
+    async def remembered_history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+        """The remembered history, without asking the server (see ``EventStore.remembered_history``);
+        ``history`` when nothing is remembered.
+
+        ``history``'s question (the aggregate's last message) is a round trip per command. A
         command that appends needs no such question: the server checks the version it was
         decided on (``Nats-Expected-Last-Subject-Sequence``)."""
         remembered = self._remembered(aggregate_type, aggregate_id)
-        return remembered if remembered is not None else await self.load(aggregate_type, aggregate_id)
+        return remembered if remembered is not None else await self.history(aggregate_type, aggregate_id)
 
-    async def load_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
+    async def history_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
         """The aggregate's history at least as far as ``position``, for a read that shows a
         projection's row at that version beside the events behind it. A remembered history
         that reaches ``position`` is given without asking the server: every event of the
         aggregate up to its last remembered message is in it (the stream only grows), and
-        later ones are the caller's to cut. Otherwise it is ``load``.
+        later ones are the caller's to cut. Otherwise it is ``history``.
 
-        The question ``load`` asks (the aggregate's last message) was a round trip to
+        The question ``history`` asks (the aggregate's last message) was a round trip to
         nats-server on every work-order read, most of whose histories this store had just
         appended to (a work order opens with the reaction's append)."""
         remembered = self._remembered(aggregate_type, aggregate_id)
         if remembered is not None and remembered.version >= position:
             return remembered
-        return await self.load(aggregate_type, aggregate_id)
+        return await self.history(aggregate_type, aggregate_id)
 
     def _remembered(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory | None:
-        """The remembered history (``recalled``: not checked with the server), if any."""
+        """The remembered history (``remembered``: not checked with the server), if any."""
         subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
-        cached = self._cache.get(subject_filter)
+        cached = self.remembered.get(subject_filter)
         if cached is None:
             return None
-        self._cache.move_to_end(subject_filter)
-        return AggregateHistory(list(cached.events), cached.last_seq, recalled=True)
+        self.remembered.touch(subject_filter)
+        return AggregateHistory(list(cached.events), cached.last_seq, remembered=True)
 
     @staticmethod
-    def _is(msg: Msg, cached: _Cached) -> bool:
+    def _is_last_remembered(msg: Msg, cached: _Remembered) -> bool:
         headers = msg.headers or {}
         return (
             int(headers.get("Nats-Sequence", 0)) == cached.last_seq and headers.get("Nats-Msg-Id") == cached.last_msg_id
@@ -329,16 +405,8 @@ class JetStreamEventStore:
         last_seq = int(last["Nats-Sequence"])
         msg_id = last.get("Nats-Msg-Id")
         if msg_id:
-            self._keep(subject_filter, _Cached(events, last_seq, msg_id))
+            self.remembered.put(subject_filter, _Remembered(events, last_seq, msg_id))
         return AggregateHistory(list(events), last_seq)
-
-    def _keep(self, subject_filter: str, entry: _Cached) -> None:
-        if self.cache_size <= 0:
-            return
-        self._cache[subject_filter] = entry
-        self._cache.move_to_end(subject_filter)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
 
     def _remember_appended(
         self, subject_filter: str, expected_version: int, messages: list[tuple[str, bytes, str]], first: int
@@ -349,13 +417,13 @@ class JetStreamEventStore:
         check then guarantees nothing came between."""
         if self.cache_size <= 0:
             return
-        cached = self._cache.get(subject_filter)
+        cached = self.remembered.get(subject_filter)
         if expected_version == 0:
             before: tuple[RecordedEvent, ...] = ()
         elif cached is not None and cached.last_seq == expected_version:
             before = cached.events
         else:
-            self._cache.pop(subject_filter, None)
+            self.remembered.drop(subject_filter)
             return
         try:
             # Decoded from the very bytes stored, so the history equals a fresh read.
@@ -364,9 +432,9 @@ class JetStreamEventStore:
                 for n, (subject, body, _id) in enumerate(messages)
             )
         except (MalformedEvent, UnknownSchemaVersion):
-            self._cache.pop(subject_filter, None)
+            self.remembered.drop(subject_filter)
             return
-        self._keep(subject_filter, _Cached(before + appended, first + len(messages) - 1, messages[-1][2]))
+        self.remembered.put(subject_filter, _Remembered(before + appended, first + len(messages) - 1, messages[-1][2]))
 
     async def head(self) -> int:
         info = await js_api(self.nc, f"STREAM.INFO.{self.stream_name}", {}, timeout=self.timeout)
@@ -407,15 +475,16 @@ class JetStreamEventStore:
                 last_error = exc  # nothing stored: wait for a stream leader, then retry
                 await asyncio.sleep(0.5 * (_attempt + 1))
                 continue
-            except (NatsTimeout, asyncio.TimeoutError) as exc:
+            except (TimeoutError, NatsTimeout) as exc:
                 last_error, unknown = exc, True  # unknown outcome: retry with the same ids
                 continue
             error = ack.get("error")
             if error is None:
                 last = int(ack["seq"])
                 metrics.APPENDS.labels(self.stream_name).inc(len(ids))
+                self._acknowledged(subject_filter, last)
                 if ack.get("duplicate"):
-                    self._cache.pop(subject_filter, None)  # stored earlier: where is not ours to assume
+                    self.remembered.drop(subject_filter)  # stored earlier: where is not ours to assume
                 else:
                     self._remember_appended(subject_filter, expected_version, messages, last - len(ids) + 1)
                 return AppendResult(self.stream_name, last - len(ids) + 1, last, ids)
@@ -426,8 +495,9 @@ class JetStreamEventStore:
                     raise AppendUnconfirmed(f"append to {label} not confirmed: {exc}") from exc
                 finally:
                     # Behind, whatever the look finds (or if it fails): the next command loads.
-                    self._cache.pop(subject_filter, None)
+                    self.remembered.drop(subject_filter)
                 if stored is not None:
+                    self._acknowledged(subject_filter, stored[1])
                     return AppendResult(self.stream_name, stored[0], stored[1], ids)
                 metrics.CONFLICTS.labels(self.stream_name).inc()
                 raise ConcurrencyConflict(label, expected_version, error.get("description", ""))
@@ -470,7 +540,7 @@ class JetStreamEventStore:
         atomic batch), though not necessarily last: another writer may have appended
         since. So the aggregate's messages after ``expected_version`` are read and every
         id is matched, not only the last one of the aggregate."""
-        msgs = await self._gets.batch(self.stream_name, subject_filter, expected_version + 1, self.timeout)
+        msgs = await self._fresh_batch(subject_filter, expected_version + 1)
         stored = [m.headers.get("Nats-Msg-Id") for m in msgs]
         if ids[0] not in stored:
             return None
@@ -482,3 +552,25 @@ class JetStreamEventStore:
             )
         run = msgs[start : start + len(ids)]
         return int(run[0].headers["Nats-Sequence"]), int(run[-1].headers["Nats-Sequence"])
+
+    async def _fresh_batch(self, subject_filter: str, start_seq: int) -> list[Msg]:
+        """The aggregate's messages from ``start_seq``, read until a replica has them as far
+        as the leader: a lagging one would hide an earlier attempt's events (a conflict
+        answered for an append that was stored)."""
+        if not await self._replicated():
+            return await self._gets.batch(self.stream_name, subject_filter, start_seq, self.timeout)
+        for attempt in range(self.fresh_attempts):
+            floor = await self._floor(subject_filter)
+            msgs = await self._gets.batch(self.stream_name, subject_filter, start_seq, self.timeout)
+            if not _behind(msgs, start_seq, floor):
+                return msgs
+            await asyncio.sleep(self.fresh_wait * 2**attempt)
+        metrics.STALE_READS.labels(self.stream_name, "gave-up").inc()
+        raise LogBehind(f"the replica reading {subject_filter} from {self.stream_name} stayed behind its leader")
+
+
+def _behind(msgs: list[Msg], start_seq: int, floor: int) -> bool:
+    """Whether messages read from ``start_seq`` stop short of ``floor``."""
+    if floor < start_seq:
+        return False
+    return not msgs or int(msgs[-1].headers["Nats-Sequence"]) < floor

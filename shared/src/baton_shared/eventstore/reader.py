@@ -9,6 +9,7 @@ per-message overhead (about 3x slower) while keeping stream order.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -52,7 +53,13 @@ async def read_stream(
 ) -> AsyncIterator[list[RawEvent]]:
     """Yield the stream's messages from ``start_seq`` through ``end_seq`` (default:
     the head when the read starts) in order, in lists of at most ``batch_size``;
-    only those matching ``filter_subject`` or any of ``filter_subjects`` if given."""
+    only those matching ``filter_subject`` or any of ``filter_subjects`` if given.
+
+    Unfiltered, the read goes on until ``end_seq`` itself (every sequence of an event
+    stream is a message: they deny deletes). On a cluster the consumer may be placed on
+    a replica that lags: it counts and delivers only what that replica holds yet, and a
+    read that stopped there came back short, silently (the rest arrives as the replica
+    catches up). No message for ``2 * idle_timeout`` raises ``TimeoutError``."""
     if end_seq is None:
         info = await js_api(nc, f"STREAM.INFO.{stream}")
         end_seq = int(info["state"]["last_seq"])
@@ -90,7 +97,9 @@ async def read_stream(
         await pull()
         await pull()
         received = 0
-        done = remaining == 0
+        through_end = not filter_subject and not filter_subjects
+        done = remaining == 0 and not through_end
+        progress_at = time.monotonic()
         while not done:
             batch: list[RawEvent] = []
             try:
@@ -102,16 +111,19 @@ async def read_stream(
                     seq, ts = ack_metadata(msg.reply)
                     received += 1
                     remaining -= 1
+                    progress_at = time.monotonic()
                     if received % batch_size == 0:
                         await pull()  # one request was used up: replace it
                     if seq > end_seq:
                         done = True
                         break
                     batch.append(RawEvent(seq, msg.subject, msg.data, ts))
-                    if remaining <= 0 or seq == end_seq:
+                    if seq == end_seq or (remaining <= 0 and not through_end):
                         done = True
                         break
                 else:
+                    if time.monotonic() - progress_at > idle_timeout * 2:
+                        raise TimeoutError(f"reading {stream} stalled after {received} messages, before {end_seq}")
                     await pull()  # a request ended (expired, or similar status): replace it
                 if len(batch) >= batch_size or queue.empty():
                     break

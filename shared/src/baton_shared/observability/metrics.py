@@ -15,6 +15,11 @@ APPENDS = Counter("baton_events_appended_total", "Events appended to the log", [
 CONFLICTS = Counter(
     "baton_append_conflicts_total", "Appends refused by optimistic concurrency", ["stream"]
 )
+STALE_READS = Counter(
+    "baton_stale_reads_total",
+    "Loads a replica answered with less than the stream leader holds: read again until it caught up, or gave up (503)",
+    ["stream", "outcome"],
+)
 PROJECTED = Counter(
     "baton_projection_events_total", "Events applied by a projection", ["projection"]
 )

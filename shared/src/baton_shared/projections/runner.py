@@ -54,7 +54,7 @@ from baton_shared.projections.checkpoints import (
 )
 from baton_shared.projections.sql import write_transaction
 from baton_shared.observability import metrics
-from baton_shared.retry import is_transient
+from baton_shared.retry import Outage, is_transient
 from baton_shared.retry import retry_outages as retry
 from baton_shared.observability.logging import get_logger
 
@@ -65,7 +65,7 @@ ProgressCallback = Callable[[int, int], None]  # (position, end)
 
 # A projection's position is its checkpoint, stored with its rows: its consumer's
 # acknowledgements only spare redeliveries, so they are sent a quarter second apart
-# at most (see LaterAck), not one per batch.
+# at most (see DeferredAckAll), not one per batch.
 PROJECTION_ACK_DELAY_SECONDS = 0.25
 
 
@@ -141,6 +141,22 @@ class ProjectionRunner(DurableWorker):
                 applied=believed,
             )
         return self._stored
+
+    async def notice_went_back(self) -> bool:
+        """Look at the stored checkpoint: found behind what this runner stored, apply the log
+        again from it (True). The service's periodic tick calls this, so a projection that
+        gets no event repairs a lost commit within seconds rather than at its next write."""
+        if self._nc is None:
+            return False  # not reading the log yet: its catch-up starts from the stored checkpoint anyway
+        async with self._lock:
+            believed = self._stored
+            stored = await self._reload_stored()
+            if stored >= believed:
+                self.position = max(self.position, stored)  # a replica sharing the database moved it on
+                return False
+            self.position = stored
+        await self.catch_up(self._nc)
+        return True
 
     # --- applying ------------------------------------------------------------
 
@@ -374,6 +390,14 @@ async def apply_together(
         for runner in runners:
             await held.enter_async_context(runner._lock)
         while True:
+            if not all(runner._follows_on(raws) for runner in runners):
+                # A hole before or inside the batch (a checkpoint moved, deliveries split between
+                # replicas): never applied over. The log fills it; a read of it that came back
+                # short (a lagging replica) is tried again later, nothing applied meanwhile.
+                by_seq = {raw.seq: raw for raw in (*raws, *await _read_through(runners, raws, nc or runners[0]._nc))}
+                raws = [by_seq[seq] for seq in sorted(by_seq)]
+                if not all(runner._follows_on(raws) for runner in runners):
+                    raise LogReadShort(f"{[r.key for r in runners]}: the log read up to {raws[-1].seq} left a hole")
             plans = []
             for runner in runners:
                 fresh = [raw for raw in raws if raw.seq > runner.position]
@@ -402,8 +426,7 @@ async def apply_together(
             except CheckpointMoved:
                 for runner, *_ in plans:
                     runner.position = await runner._reload_stored()
-                raws = [*await _read_between(runners, raws, nc or runners[0]._nc), *raws]
-                continue
+                continue  # what lies between the stored checkpoint and the batch is read above
             for runner, last, _events, parked in plans:
                 runner.applied_to(last, parked)
             break
@@ -417,19 +440,22 @@ class CheckpointBehindBatch(RuntimeError):
     """A checkpoint is behind the batch in hand and there is no connection to read the log with."""
 
 
-async def _read_between(
+class LogReadShort(Outage):
+    """The log, read to fill a hole before or inside a batch, still left one: the replica that
+    answered lags. Waited out like an outage."""
+
+
+async def _read_through(
     runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent], nc: NATS | None
 ) -> list[RawEvent]:
-    """What the log holds between the lowest runner's position and the first event of ``raws``."""
-    lowest, first = min(r.position for r in runners), min(r.seq for r in raws)
-    if lowest + 1 >= first:
-        return []
+    """What the log holds from the lowest runner's position to the last event of ``raws``."""
+    lowest, last = min(r.position for r in runners), max(r.seq for r in raws)
     if nc is None:
-        raise CheckpointBehindBatch(f"{[r.key for r in runners]} at {lowest}, batch from {first}: no log to read")
-    between: list[RawEvent] = []
-    async for batch in read_stream(nc, runners[0].spec.name, start_seq=lowest + 1, end_seq=first - 1):
-        between.extend(batch)
-    return between
+        raise CheckpointBehindBatch(f"{[r.key for r in runners]} at {lowest}, batch to {last}: no log to read")
+    through: list[RawEvent] = []
+    async for batch in read_stream(nc, runners[0].spec.name, start_seq=lowest + 1, end_seq=last):
+        through.extend(batch)
+    return through
 
 
 async def retry_batch(

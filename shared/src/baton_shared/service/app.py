@@ -30,7 +30,8 @@ from sqlalchemy.exc import DBAPIError
 from baton_shared.domain.errors import DomainRuleViolation, NotFound
 from baton_shared.events.envelope import DomainEvent
 from baton_shared import idempotency
-from baton_shared.eventstore.port import AppendUnconfirmed, ConcurrencyConflict, EventStoreUnavailable
+from baton_shared.eventstore.port import AppendUnconfirmed, ConcurrencyConflict, EventStoreUnavailable, LogBehind
+from baton_shared.forgotten import ForgettingUnavailable
 from baton_shared.retry import is_transient
 from baton_shared.observability import metrics
 from baton_shared.service.access import (
@@ -218,9 +219,16 @@ def create_service_app(
     app.add_exception_handler(OSError, database_unavailable)
 
     @app.exception_handler(EventStoreUnavailable)
-    async def unavailable(_request: Request, exc: EventStoreUnavailable) -> Response:
+    async def unavailable(request: Request, exc: EventStoreUnavailable) -> Response:
         if isinstance(exc, AppendUnconfirmed):
-            return outcome_unknown(exc)
+            return outcome_unknown(exc, idempotency.request_key(request.scope))
+        if isinstance(exc, LogBehind):  # a replica lagging its leader: nothing is decided on its answer
+            return problems.problem(
+                503,
+                f"the event log's replica is behind its leader, nothing was appended; retry the same request: {exc}",
+                "log-behind",
+                headers={"Retry-After": "1"},
+            )
         return problems.problem(
             503,
             f"the event log is unavailable, nothing was appended; retry the same request: {exc}",
@@ -228,10 +236,18 @@ def create_service_app(
             headers={"Retry-After": "1"},
         )
 
-    def outcome_unknown(exc: AppendUnconfirmed) -> Response:
+    @app.exception_handler(ForgettingUnavailable)
+    async def forgetting_unavailable(_request: Request, exc: ForgettingUnavailable) -> Response:
+        return problems.problem(
+            503,
+            f"{exc}: nothing was destroyed and nothing was appended; retry the same request",
+            "forgetting-unavailable",
+            headers={"Retry-After": "1"},
+        )
+
+    def outcome_unknown(exc: AppendUnconfirmed, request_key: idempotency.RequestKey | None) -> Response:
         """The append may be stored or not: the answer names what it would have created and
         the key (sent, or made by the server) whose retry stores nothing twice."""
-        request_key = idempotency.current()
         if request_key is None:  # a DELETE: doing it again does nothing twice
             detail = "the event log did not confirm the write: it may be stored or not; retry the same request"
             return problems.problem(503, f"{detail}: {exc}", "outcome-unknown", headers={"Retry-After": "1"},

@@ -40,8 +40,10 @@ TITLES = {
     "position-beyond-log": "Position beyond the log",
     "not-yet-projected": "Not yet projected",
     "log-unavailable": "Event log unavailable",
+    "log-behind": "Event log replica behind its leader",
     "outcome-unknown": "Write not confirmed: it may be stored or not",
     "database-unavailable": "Database unavailable",
+    "forgetting-unavailable": "Record of forgotten clients unwritable",
     "internal-error": "Internal error",
 }
 _BY_STATUS = {

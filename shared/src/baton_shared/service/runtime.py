@@ -36,6 +36,7 @@ from baton_shared.service.migrations import prepare_schema
 from baton_shared.service.settings import BatonSettings, inbox_prefix, secret_value, shown_url
 
 DATABASE_CHECK_SECONDS = 2.0  # /health's database question
+CHECKPOINT_LOOK_SECONDS = 5.0  # how often stored checkpoints are looked at for one that went back
 STARTUP_PATIENCE_SECONDS = 120  # how long start-up waits out a broker that cannot answer yet
 
 
@@ -92,8 +93,9 @@ class ServiceRuntime:
         self.reactions: dict[str, ReactionRunner] = {}
         self.feeds: list[ProjectionFeed] = []  # one live consumer per stream for the projections above
         # Made now, connected in ``start``: the application layer is built (in the composition
-        # root) with this store before the runtime connects.
-        self.store = JetStreamEventStore(None, self.spec, registry)
+        # root) with this store before the runtime connects. With more than one replica (what
+        # provisioning brings the stream to), its loads check a replica's answer with the leader.
+        self.store = JetStreamEventStore(None, self.spec, registry, replicas=settings.stream_replicas)
         self._tasks: list[asyncio.Task] = []
         self.started = False
         self.stopping = False
@@ -172,6 +174,7 @@ class ServiceRuntime:
         for task in self._background:
             self._tasks.append(asyncio.create_task(task(self), name=f"{self.service}-{task.__name__}"))
         self._tasks.append(asyncio.create_task(self._watch_lag(), name=f"{self.service}-lag"))
+        self._tasks.append(asyncio.create_task(self._watch_checkpoints(), name=f"{self.service}-checkpoints"))
         self.started = True
         log.info("service started", stream=self.spec.name, nats=shown_url(s.nats_url))
 
@@ -245,6 +248,18 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await self.refresh_heads()
             await asyncio.sleep(1.0)
+
+    async def _watch_checkpoints(self) -> None:
+        """Each projection's stored checkpoint, looked at every few seconds: one that went back
+        (a PostgreSQL crash lost its last commits while the service was quiet) is applied again
+        from there, without waiting for the projection's next write."""
+        while not self.stopping:
+            await asyncio.sleep(CHECKPOINT_LOOK_SECONDS)
+            for runner in self.projections.values():
+                try:
+                    await runner.notice_went_back()
+                except Exception as exc:  # noqa: BLE001 - the next look, or write, tries again
+                    log.warning("checkpoint not looked at", projection=runner.key, error=repr(exc)[:300])
 
     async def database_ok(self, within: float = DATABASE_CHECK_SECONDS) -> bool:
         """Whether the database answers ``SELECT 1`` within ``within`` seconds (a database

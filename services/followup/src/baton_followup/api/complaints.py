@@ -13,14 +13,14 @@ from baton_shared.service.http import Page, WriteOut
 from baton_shared.service.inputs import DEPARTMENT_PATTERN
 
 from baton_followup.api import dependencies as dep
-from baton_followup.api.schemas import (
-    UUID_PATTERN,
-    AcknowledgeIn,
-    AssignIn,
-    ComplaintIn,
-    ComplaintOut,
-    ReopenIn,
-    ResolveIn,
+from baton_followup.api.schemas import UUID_PATTERN, AcknowledgeIn, AssignIn, ComplaintIn, ComplaintOut, ReopenIn, ResolveIn
+from baton_followup.application import (
+    AcknowledgeComplaint,
+    AssignComplaint,
+    ConfirmComplaint,
+    OpenComplaint,
+    ReopenComplaint,
+    ResolveComplaint,
 )
 
 router = APIRouter(tags=["complaints"])
@@ -35,17 +35,14 @@ Status = Literal["open", "opened", "acknowledged", "in_progress", "resolved", "c
     summary="Open a complaint case (deadlines by the client's tier)",
 )
 async def open_complaint(
-    client_id: str,
-    body: ComplaintIn,
-    app=Depends(dep.application),
-    actor=Depends(dep.actor),
-    cause=Depends(dep.causation),
+    client_id: str, body: ComplaintIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.complaint_open_rule),
 ) -> WriteOut:
-    concerns = {"request_id": body.request_id, "work_order_id": body.work_order_id, "program_id": body.program_id}
-    return dep.written(
-        await app.open_complaint(client_id, body.category, body.severity, body.description, concerns, actor, cause)
+    cmd = OpenComplaint(
+        client_id=client_id, category=body.category, severity=body.severity, description=body.description,
+        request_id=body.request_id, work_order_id=body.work_order_id, program_id=body.program_id, **issued,
     )
+    return dep.written(await app.open_complaint(cmd))
 
 
 @router.get(
@@ -102,25 +99,14 @@ async def get_complaint(complaint_id: str, views=Depends(dep.complaint_views), w
 
 
 @router.post(
-    "/v1/complaints/{complaint_id}/acknowledge",
-    response_model=WriteOut,
-    summary="The first response (opened only)",
-    dependencies=AFTER,
+    "/v1/complaints/{complaint_id}/acknowledge", response_model=WriteOut, summary="The first response (opened only)", dependencies=AFTER
 )
 async def acknowledge(
-    complaint_id: str,
-    body: AcknowledgeIn,
-    app=Depends(dep.application),
-    actor=Depends(dep.actor),
-    cause=Depends(dep.causation),
+    complaint_id: str, body: AcknowledgeIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.complaint_rule),
 ) -> WriteOut:
-    now = app.clock()
-    return dep.written(
-        await app.on_complaint(
-            complaint_id, lambda r: r.acknowledge_complaint(complaint_id, body.response, now, actor), actor, cause
-        )
-    )
+    cmd = AcknowledgeComplaint(complaint_id=complaint_id, response=body.response, **issued)
+    return dep.written(await app.acknowledge_complaint(cmd))
 
 
 @router.post(
@@ -130,19 +116,11 @@ async def acknowledge(
     dependencies=AFTER,
 )
 async def assign(
-    complaint_id: str,
-    body: AssignIn,
-    app=Depends(dep.application),
-    actor=Depends(dep.actor),
-    cause=Depends(dep.causation),
+    complaint_id: str, body: AssignIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.complaint_rule),
 ) -> WriteOut:
-    now = app.clock()
-    return dep.written(
-        await app.on_complaint(
-            complaint_id, lambda r: r.assign_complaint(complaint_id, body.department, now, actor), actor, cause
-        )
-    )
+    cmd = AssignComplaint(complaint_id=complaint_id, department=body.department, **issued)
+    return dep.written(await app.assign_complaint(cmd))
 
 
 @router.post(
@@ -152,22 +130,11 @@ async def assign(
     dependencies=AFTER,
 )
 async def resolve(
-    complaint_id: str,
-    body: ResolveIn,
-    app=Depends(dep.application),
-    actor=Depends(dep.actor),
-    cause=Depends(dep.causation),
+    complaint_id: str, body: ResolveIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.complaint_work_rule),
 ) -> WriteOut:
-    now = app.clock()
-    return dep.written(
-        await app.on_complaint(
-            complaint_id,
-            lambda r: r.resolve_complaint(complaint_id, body.resolution, body.root_cause, now, actor),
-            actor,
-            cause,
-        )
-    )
+    cmd = ResolveComplaint(complaint_id=complaint_id, resolution=body.resolution, root_cause=body.root_cause, **issued)
+    return dep.written(await app.resolve_complaint(cmd))
 
 
 @router.post(
@@ -177,16 +144,9 @@ async def resolve(
     dependencies=AFTER,
 )
 async def confirm(
-    complaint_id: str,
-    app=Depends(dep.application),
-    actor=Depends(dep.actor),
-    cause=Depends(dep.causation),
-    who=Depends(dep.complaint_rule),
+    complaint_id: str, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.complaint_rule),
 ) -> WriteOut:
-    now = app.clock()
-    return dep.written(
-        await app.on_complaint(complaint_id, lambda r: r.confirm_complaint(complaint_id, now, actor), actor, cause)
-    )
+    return dep.written(await app.confirm_complaint(ConfirmComplaint(complaint_id=complaint_id, **issued)))
 
 
 @router.post(
@@ -196,16 +156,7 @@ async def confirm(
     dependencies=AFTER,
 )
 async def reopen(
-    complaint_id: str,
-    body: ReopenIn,
-    app=Depends(dep.application),
-    actor=Depends(dep.actor),
-    cause=Depends(dep.causation),
+    complaint_id: str, body: ReopenIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.complaint_rule),
 ) -> WriteOut:
-    now, deadlines = app.clock(), app.policies.complaint_deadlines
-    return dep.written(
-        await app.on_complaint(
-            complaint_id, lambda r: r.reopen_complaint(complaint_id, body.reason, deadlines, now, actor), actor, cause
-        )
-    )
+    return dep.written(await app.reopen_complaint(ReopenComplaint(complaint_id=complaint_id, reason=body.reason, **issued)))

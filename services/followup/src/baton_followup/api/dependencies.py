@@ -17,13 +17,13 @@ from baton_shared.service.access import (
     require_manager,
     roles,
 )
-from baton_shared.service.http import actor, causation, written
+from baton_shared.service.http import actor, causation, issued, written
 
 from baton_followup.application import FollowupApplication
 
 __all__ = [
     "actor", "agenda_rule", "application", "causation", "client_rule", "complaint_open_rule", "complaint_rule",
-    "complaint_views", "complaint_work_rule", "complaints_rule", "department_board_rule", "follow_up_rule",
+    "complaint_views", "complaint_work_rule", "complaints_rule", "department_board_rule", "follow_up_rule", "issued",
     "manager_filter", "now",
     "opportunities_rule", "opportunity_rule", "program_rule", "views", "written",
 ]

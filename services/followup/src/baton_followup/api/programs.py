@@ -10,6 +10,7 @@ from baton_shared.service.http import WriteOut
 
 from baton_followup.api import dependencies as dep
 from baton_followup.api.schemas import CancelIn, EndIn, ProgramOut, SwitchIn
+from baton_followup.application import CancelProgram, EndProgram, SwitchProgram
 from baton_followup.domain import ProgramTerms
 
 router = APIRouter(prefix="/v1/programs", tags=["programs"])
@@ -31,18 +32,17 @@ async def get_program(program_id: str, views=Depends(dep.views), who=Depends(dep
     dependencies=AFTER,
 )
 async def cancel(
-    program_id: str, body: CancelIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+    program_id: str, body: CancelIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.program_rule),
 ) -> WriteOut:
-    return dep.written(await app.cancel_program(program_id, body.reason, actor, cause))
+    return dep.written(await app.cancel_program(CancelProgram(program_id=program_id, reason=body.reason, **issued)))
 
 
 @router.post("/{program_id}/end", response_model=WriteOut, summary="The provider ends an active program today, with the reason", dependencies=AFTER)
 async def end(
-    program_id: str, body: EndIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
-    who=Depends(dep.program_rule),
+    program_id: str, body: EndIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.program_rule),
 ) -> WriteOut:
-    return dep.written(await app.end_program(program_id, body.reason, actor, cause))
+    return dep.written(await app.end_program(EndProgram(program_id=program_id, reason=body.reason, **issued)))
 
 
 @router.post(
@@ -53,14 +53,14 @@ async def end(
     dependencies=AFTER,
 )
 async def switch(
-    program_id: str, body: SwitchIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
-    who=Depends(dep.program_rule),
+    program_id: str, body: SwitchIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.program_rule),
 ) -> WriteOut:
     if body.minimum_term_months > body.total_term_months:  # a rule between two fields: the document cannot state it
         raise DomainRuleViolation(
             f"minimum_term_months ({body.minimum_term_months}) cannot exceed total_term_months ({body.total_term_months})"
         )
     terms = ProgramTerms(body.minimum_term_months, body.total_term_months, body.notice_days)
-    return dep.written(
-        await app.switch_program(program_id, body.name, terms, body.trailing_12_month_revenue, body.reason, actor, cause)
+    cmd = SwitchProgram(
+        program_id=program_id, name=body.name, terms=terms, reason=body.reason, revenue=body.trailing_12_month_revenue, **issued
     )
+    return dep.written(await app.switch_program(cmd))

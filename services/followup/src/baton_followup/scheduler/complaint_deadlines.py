@@ -13,7 +13,7 @@ import contextlib
 
 from baton_shared.observability.logging import get_logger
 
-from baton_followup.application import FollowupApplication
+from baton_followup.application import FollowupApplication, RecordComplaintBreaches
 from baton_followup.projections.complaint_views import ComplaintViews
 
 log = get_logger("baton.followup.complaint_deadlines")
@@ -30,7 +30,9 @@ class ComplaintDeadlineScheduler:
         recorded = 0
         for client_id, complaint_id in await self.views.breach_candidates(self.application.clock()):
             try:
-                n = await self.application.record_complaint_breaches(client_id, complaint_id)
+                n = await self.application.record_complaint_breaches(
+                    RecordComplaintBreaches(client_id=client_id, complaint_id=complaint_id)
+                )
             except Exception as exc:  # noqa: BLE001 - one bad case must not stop the rest
                 log.warning("complaint deadline check failed", complaint_id=complaint_id, error=repr(exc))
                 continue
