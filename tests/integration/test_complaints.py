@@ -143,6 +143,8 @@ async def test_a_department_sees_the_complaint_on_its_board_and_resolves_it(nats
         confirmed = await svc.followup.post(f"/v1/complaints/{kid}/confirm", headers=bearer("alice"))
         assert confirmed.status_code == 200, confirmed.text
         assert (await complaint(svc, kid, confirmed.json()["position"]["seq"]))["status"] == "confirmed"
+        brief = await ok(svc.followup.get(f"/v1/clients/{cid}/brief", headers=bearer("alice")))
+        assert [(c["complaint_id"], c["status"], c["round"]) for c in brief["complaints"]] == [(kid, "confirmed", 2)]
         again = await svc.followup.post(f"/v1/complaints/{kid}/confirm")
         assert again.status_code == 409 and "it is confirmed" in again.json()["detail"]
 

@@ -42,13 +42,14 @@ async def record_satisfaction(
 @router.get(
     "/{client_id}/brief",
     response_model=BriefOut | StoredBriefOut,
-    summary="The handover brief: profile, nuances, open requests, promises, contacts, declined offers, satisfaction",
-    dependencies=[read_after_position("relationships", "briefs", "follow_ups", "programs", "opportunities")],
+    summary="The handover brief: profile, nuances, open requests, promises, contacts, declined offers, satisfaction, complaints",
+    dependencies=[read_after_position("relationships", "briefs", "follow_ups", "programs", "opportunities", "complaints")],
 )
 async def brief(
     client_id: str,
     brief_id: str | None = Query(None, pattern=UUID_PATTERN, description="a brief as prepared at a handover; default: as of now"),
     views=Depends(dep.views),
+    complaints=Depends(dep.complaint_views),
     who=Depends(dep.client_rule),
 ) -> dict:
     if brief_id is not None:
@@ -59,6 +60,7 @@ async def brief(
     live = await views.brief(client_id)
     if live is None:
         raise NotFound(f"client {client_id} not found in follow-up")
+    live["complaints"], _ = await complaints.complaints(client_id=client_id, limit=200)
     return live
 
 

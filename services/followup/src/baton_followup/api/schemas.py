@@ -344,6 +344,9 @@ class BriefOut(View):
     outcome_reviews: list[OutcomeReview]
     suppressions: list[Suppression]
     handovers: list[Handover]
+    complaints: list[ComplaintOut] = Field(
+        default_factory=list, description="open and past complaint cases, earliest resolution deadline first"
+    )
 
 
 class StoredBriefOut(View):
