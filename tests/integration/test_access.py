@@ -71,6 +71,7 @@ CASES = [
     ("followup", "POST", "/v1/clients/{client_id}/programs", {"name": "Care", "starts_on": "{today}"}, OWNER_WRITE),
     ("followup", "GET", "/v1/opportunities", None, MANAGERS_LIST),
     ("followup", "GET", "/v1/opportunities/{opportunity_id}", None, OWNER_READ),
+    ("followup", "POST", "/v1/opportunities/{opportunity_id}/estimate", {"estimated_value": "100", "currency": "EUR"}, OWNER_WRITE),
     ("followup", "POST", "/v1/opportunities/{opportunity_id}/offer", {"channel": "email"}, OWNER_WRITE),
     ("followup", "POST", "/v1/opportunities/{opportunity_id}/win", {"note": "yes"}, OWNER_WRITE),
     ("followup", "POST", "/v1/opportunities/{opportunity_id}/decline", {"reason": "no"}, OWNER_WRITE),
@@ -84,6 +85,19 @@ CASES = [
     ("followup", "GET", "/v1/clients/{client_id}/health", None, OWNER_READ),
     ("followup", "GET", "/v1/health/at-risk", None, MANAGERS_LIST),
     ("followup", "POST", "/v1/recoveries/{recovery_id}/close", {"actions_taken": "called", "client_answer": "ok"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/programs/{program_id}/end", {"reason": "we stop it"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/programs/{program_id}/switch", {"name": "Care Plus", "reason": "moved"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/clients/{client_id}/complaints", {"category": "delay", "description": "late"},
+     {"allow": ("admin", A, "design", "build"), "deny": ("ops", "head", "bob")}),
+    ("followup", "GET", "/v1/complaints", None, MANAGERS_LIST),
+    ("followup", "GET", "/v1/complaints/{complaint_id}", None, {"allow": ("admin", "ops", "head", A, "design"), "deny": ("bob", "build")}),
+    ("followup", "GET", "/v1/departments/{department}/complaints", None, {"allow": ("admin", "ops", "head", "design"), "deny": (A, "bob", "build")}),
+    ("followup", "POST", "/v1/complaints/{complaint_id}/acknowledge", {"response": "on it"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/complaints/{complaint_id}/assign", {"department": "design"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/complaints/{complaint_id}/resolve", {"resolution": "redone", "root_cause": "rushed"},
+     {"allow": ("admin", A, "design"), "deny": ("ops", "head", "bob", "build")}),
+    ("followup", "POST", "/v1/complaints/{complaint_id}/reopen", {"reason": "still late"}, OWNER_WRITE),
+    ("followup", "POST", "/v1/complaints/{complaint_id}/confirm", None, OWNER_WRITE),
     ("followup", "GET", "/metrics", None, {"allow": ("admin", "ops", "head"), "deny": (A, "design")}),
     *((service, "GET", "/v1/me", None, {"allow": EVERYONE, "deny": ()}) for service in ("intake", "delivery",
                                                                                       "followup")),
@@ -200,11 +214,19 @@ async def world(svc) -> dict[str, str]:
         return brief and brief["recoveries"]
 
     recovery_id = (await eventually(recovery, what="recovery"))[0]["recovery_id"]
+    k = await svc.followup.post(f"/v1/clients/{cid}/complaints", json={"category": "delay", "description": "late again"})
+    assert k.status_code == 201, k.text
+    complaint = k.json()["ids"]["complaint_id"]
+    await eventually(lambda: ok(svc.followup.get(f"/v1/complaints/{complaint}")), what="complaint")
+    assert (await svc.followup.post(f"/v1/complaints/{complaint}/acknowledge", json={"response": "sorry"})).status_code == 200
+    assigned = await svc.followup.post(f"/v1/complaints/{complaint}/assign", json={"department": "design"})
+    assert assigned.status_code == 200, assigned.text
+    await svc.followup.get(f"/v1/complaints/{complaint}", params={"min_position": assigned.json()["position"]["seq"]})
     return {
         "client_id": cid, "request_id": rid, "correlation_id": rid, "spare_request_id": spare, "work_order_id": design, "build_work_order_id": build,
         "department": "design", "follow_up_id": follow_up, "opportunity_id": opportunities[0]["opportunity_id"],
         "program_id": program, "due": due, "today": today.isoformat(), "bob_client_id": bob["ids"]["client_id"],
-        "spare_client_id": spare_client["ids"]["client_id"], "recovery_id": recovery_id,
+        "spare_client_id": spare_client["ids"]["client_id"], "recovery_id": recovery_id, "complaint_id": complaint,
     }
 
 

@@ -4,7 +4,10 @@ from datetime import timedelta
 
 import pytest
 
+from baton_shared.contracts import STREAMS, registry
+from baton_shared.projections.rebuild import VERIFY_SUFFIX, ProjectionRebuild
 from baton_shared.eventstore.provisioning import js_api
+from baton_delivery.projections import RequestDeliveriesProjection
 from tests.integration.services import eventually, intake_and_delivery
 
 pytestmark = pytest.mark.nats
@@ -101,21 +104,39 @@ async def _accepted(call):
     return body if body.get("delivery") and body["delivery"]["handover"] == "accepted" else None
 
 
-async def test_a_rework_round(svc):
+async def agrees_with_a_clean_rebuild(app, service: str, make, nats) -> bool:
+    """The live projection holds exactly what a clean rebuild from the log holds (``baton projections verify``)."""
+    runtime = app.state.runtime
+    rebuild = ProjectionRebuild(service, make, runtime.engine, STREAMS[service], registry, suffix=VERIFY_SUFFIX)
+    _, verification = await rebuild.verify(nats)
+    return verification.keys_agree and verification.rows_agree
+
+
+async def test_a_rework_round(svc, nats):
     _, rid = await new_request(svc)
     wos = await hand_off(svc, rid, "design", "production")
     await finish(svc, wos["design"])
     await finish(svc, wos["production"])
     r = await svc.delivery.post(
         f"/v1/requests/{rid}/acceptance",
-        json={"accepted": False, "feedback": "nearly", "rework": [{"department": "design", "description": "bigger windows"}]},
+        json={"accepted": False, "feedback": "nearly", "rework": [
+            {"department": "design", "description": "bigger windows"},
+            {"department": "design", "description": "a new colour", "paid_by": "client", "amount": "1200.50", "currency": "EUR"},
+        ]},
     )
     assert r.status_code == 200, r.text
     delivery = await delivery_of(svc, rid, r.json()["position"]["seq"])
     assert delivery["handover"] == "rework"
     statuses = {w["department"]: w["status"] for w in delivery["work_orders"]}
     assert statuses == {"design": "reopened", "production": "completed"}
-    assert delivery["rounds"][0]["rework"] == [{"department": "design", "description": "bigger windows"}]
+    assert delivery["rounds"][0]["rework"] == [
+        {"department": "design", "description": "bigger windows", "paid_by": "us", "amount": None, "currency": None},
+        {"department": "design", "description": "a new colour", "paid_by": "client", "amount": "1200.50", "currency": "EUR"},
+    ]
+    assert delivery["rework_money"] == [
+        {"paid_by": "client", "currency": "EUR", "amount": "1200.50", "items": 1},
+        {"paid_by": "us", "currency": None, "amount": None, "items": 1},
+    ]
 
     await act(svc, wos["design"], "start")
     done = await act(svc, wos["design"], "complete", {"note": "bigger now"})
@@ -125,6 +146,7 @@ async def test_a_rework_round(svc):
     assert ok.status_code == 200
     design = next(w for w in (await delivery_of(svc, rid, ok.json()["position"]["seq"]))["work_orders"] if w["department"] == "design")
     assert design["rework_rounds"] == 1
+    assert await agrees_with_a_clean_rebuild(svc.delivery_app, "delivery", RequestDeliveriesProjection, nats)
 
 
 async def test_a_change_request_reaches_the_right_departments(svc):
@@ -265,6 +287,18 @@ async def test_bad_input_is_4xx_and_appends_nothing(svc, nats):
         ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": False}, 422),
         ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": True, "satisfaction": 6}, 422),
         ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": True, "rework": [{"department": "design", "description": "x"}]}, 422),
+        *[
+            ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": False, "rework": [dict({"department": "design", "description": "x"}, **money)]}, 422)
+            for money in (
+                {"paid_by": "client"},
+                {"paid_by": "client", "amount": "10"},
+                {"amount": "10"},
+                {"currency": "EUR"},
+                {"paid_by": "client", "amount": "-1", "currency": "EUR"},
+                {"paid_by": "client", "amount": "10", "currency": "eur"},
+                {"paid_by": "them", "amount": "10", "currency": "EUR"},
+            )
+        ],
         ("POST", "/v1/requests/6b1f0000-0000-4000-8000-000000000000/acceptance", {"accepted": True}, 404),
     ]
     for method, path, body, status in cases:

@@ -8,7 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from baton_shared.contracts import STREAMS, registry
+from baton_shared.projections.rebuild import VERIFY_SUFFIX, ProjectionRebuild
 from baton_shared.eventstore.provisioning import js_api
+from baton_followup.projections import OpportunitiesProjection, ProgramsProjection
 from baton_intake.reactions import request_id_for
 from tests.integration.services import all_three, eventually
 
@@ -84,6 +87,14 @@ async def stored(nats, stream: str = "FOLLOWUP") -> int:
     return (await js_api(nats, f"STREAM.INFO.{stream}"))["state"]["messages"]
 
 
+async def agrees_with_a_clean_rebuild(app, service: str, make, nats) -> bool:
+    """The live projection holds exactly what a clean rebuild from the log holds (``baton projections verify``)."""
+    runtime = app.state.runtime
+    rebuild = ProjectionRebuild(service, make, runtime.engine, STREAMS[service], registry, suffix=VERIFY_SUFFIX)
+    _, verification = await rebuild.verify(nats)
+    return verification.keys_agree and verification.rows_agree
+
+
 # --- the loop --------------------------------------------------------------------------------
 
 
@@ -103,9 +114,15 @@ async def test_the_loop_closes_from_handoff_to_a_new_request(nats, nats_url, dat
 
         furniture = next(o for o in offers if o["kind"] == "furniture")
         oid = furniture["opportunity_id"]
+        valued = await svc.followup.post(f"/v1/opportunities/{oid}/estimate", json={"estimated_value": "4000", "currency": "EUR"})
+        assert valued.status_code == 200, valued.text
         assert (await svc.followup.post(f"/v1/opportunities/{oid}/offer", json={"channel": "meeting"})).status_code == 200
-        won = await svc.followup.post(f"/v1/opportunities/{oid}/win", json={"note": "oak, three rooms"})
+        won = await svc.followup.post(
+            f"/v1/opportunities/{oid}/win", json={"note": "oak, three rooms", "agreed_value": "3500.00", "currency": "EUR"}
+        )
         assert won.status_code == 200, won.text
+        late = await svc.followup.post(f"/v1/opportunities/{oid}/estimate", json={"estimated_value": "1", "currency": "EUR"})
+        assert late.status_code == 409 and "is won" in late.json()["detail"]
 
         new_request = await eventually(lambda: ok(svc.intake.get(f"/v1/requests/{request_id_for(oid)}")), what="new request")
         assert new_request["client_id"] == cid and "Furnish" in new_request["summary"]
@@ -115,12 +132,20 @@ async def test_the_loop_closes_from_handoff_to_a_new_request(nats, nats_url, dat
 
         review = await eventually(lambda: follow_ups(svc, cid, "outcome_review"), what="outcome review")
         assert review[0]["due_on"] == (svc.clock.now.date() + timedelta(days=90)).isoformat()
-        r = await svc.followup.post(f"/v1/opportunities/{oid}/outcome", json={"delivered_value": "as_promised", "note": "happy"})
+        other_money = {"delivered_value": "as_promised", "realised_value": "3800", "currency": "USD"}
+        assert (await svc.followup.post(f"/v1/opportunities/{oid}/outcome", json=other_money)).status_code == 409
+        r = await svc.followup.post(
+            f"/v1/opportunities/{oid}/outcome",
+            json={"delivered_value": "as_promised", "note": "happy", "realised_value": "3800", "currency": "EUR"},
+        )
         assert r.status_code == 200, r.text
         done = (await svc.followup.get(f"/v1/opportunities/{oid}", params={"min_position": r.json()["position"]["seq"]})).json()
         assert done["status"] == "reviewed" and done["delivered_value"] == "as_promised"
+        money = {k: done[k] for k in ("estimated_value", "agreed_value", "realised_value", "currency")}
+        assert money == {"estimated_value": "4000", "agreed_value": "3500.00", "realised_value": "3800", "currency": "EUR"}
         brief = (await svc.followup.get(f"/v1/clients/{cid}/brief", params={"min_position": r.json()["position"]["seq"]})).json()
         assert brief["outcome_reviews"][0]["opportunity_id"] == oid
+        assert await agrees_with_a_clean_rebuild(svc.followup_app, "followup", OpportunitiesProjection, nats)
 
 
 # --- the contact policy ------------------------------------------------------------------------
@@ -297,6 +322,33 @@ async def test_programs_dates_and_a_refused_early_cancellation(svc, nats):
     assert program["status"] == "cancelled" and program["cancellation_effective_on"] == "2026-09-09"
 
 
+async def test_the_provider_ends_one_program_and_a_client_switches_from_another(svc, nats):
+    cid = await register(svc, revenue=2_500_000)
+    first = await svc.followup.post(f"/v1/clients/{cid}/programs", json={"name": "Care"})
+    old = first.json()["ids"]["program_id"]
+    svc.clock.now = svc.clock.now + timedelta(days=20)  # inside the minimum term: a switch is agreed, not notice
+    switched = await svc.followup.post(
+        f"/v1/programs/{old}/switch", json={"name": "Care Plus", "reason": "the new program"},
+        params={"min_position": first.json()["position"]["seq"]},
+    )
+    assert switched.status_code == 201, switched.text
+    new = switched.json()["ids"]["program_id"]
+    at = {"min_position": switched.json()["position"]["seq"]}
+    was, now = [(await svc.followup.get(f"/v1/programs/{p}", params=at)).json() for p in (old, new)]
+    today = svc.clock.now.date().isoformat()
+    assert (was["status"], was["ended_on"], was["switched_to"], was["end_reason"]) == ("ended", today, new, "the new program")
+    assert (now["status"], now["name"], now["starts_on"]) == ("active", "Care Plus", today)
+    again = await svc.followup.post(f"/v1/programs/{old}/switch", json={"name": "X", "reason": "again"})
+    assert again.status_code == 409 and "is ended" in again.json()["detail"]
+
+    ended = await svc.followup.post(f"/v1/programs/{new}/end", json={"reason": "we stop this program"}, params=at)
+    assert ended.status_code == 200, ended.text
+    gone = (await svc.followup.get(f"/v1/programs/{new}", params={"min_position": ended.json()["position"]["seq"]})).json()
+    assert (gone["status"], gone["end_reason"], gone["switched_to"]) == ("ended", "we stop this program", None)
+    assert (await svc.followup.post(f"/v1/programs/{new}/end", json={"reason": "twice"})).status_code == 409
+    assert await agrees_with_a_clean_rebuild(svc.followup_app, "followup", ProgramsProjection, nats)
+
+
 # --- redelivery and bad input ---------------------------------------------------------------------
 
 
@@ -339,12 +391,30 @@ async def test_bad_input_is_4xx_and_appends_nothing(svc, nats):
         ("POST", f"/v1/opportunities/{missing}/decline", {}, 422),
         ("POST", f"/v1/opportunities/{missing}/decline", {"reason": "x"}, 404),
         ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "lots"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "as_promised", "realised_value": "1"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "as_promised", "currency": "EUR"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "as_promised", "realised_value": "1", "currency": "EUR"}, 404),
+        ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": "10"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": "-10", "currency": "EUR"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": "10", "currency": "euro"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": 10, "currency": "EUR"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": "10", "currency": "EUR"}, 404),
+        ("POST", f"/v1/opportunities/{missing}/win", {"agreed_value": "10"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/win", {"currency": "EUR"}, 422),
+        ("POST", f"/v1/opportunities/{missing}/win", {"agreed_value": None, "currency": None}, 422),
         # Well-formed terms that contradict each other: a rule between two fields (the OpenAPI
         # document cannot state it), so 409 like any rule, not 422.
         ("POST", f"/v1/clients/{cid}/programs", {"name": "P", "minimum_term_months": 13}, 409),
         ("POST", f"/v1/clients/{cid}/programs", {"name": ""}, 422),
         ("POST", f"/v1/clients/{missing}/programs", {"name": "P"}, 404),
         ("POST", f"/v1/programs/{missing}/cancel", {"reason": "x"}, 404),
+        ("POST", f"/v1/programs/{missing}/end", {"reason": "x"}, 404),
+        ("POST", f"/v1/programs/{missing}/end", {}, 422),
+        ("POST", f"/v1/programs/{missing}/end", {"reason": "  "}, 422),
+        ("POST", f"/v1/programs/{missing}/switch", {"name": "P", "reason": "x"}, 404),
+        ("POST", f"/v1/programs/{missing}/switch", {"name": "P"}, 422),
+        ("POST", f"/v1/programs/{missing}/switch", {"name": "P", "reason": "x", "starts_on": "2026-01-01"}, 422),
+        ("POST", f"/v1/programs/{missing}/switch", {"name": "P", "reason": "x", "notice_days": 400}, 422),
         ("GET", "/v1/agenda?due_before=someday", None, 422),
         ("GET", "/v1/opportunities?status=maybe", None, 422),
         ("GET", f"/v1/clients/{missing}", None, 404),

@@ -248,6 +248,7 @@ LEFT_TO_FASTAPI = {
     "followup": {"GET /v1/agenda", "POST /v1/opportunities/{opportunity_id}/offer",
                  "POST /v1/opportunities/{opportunity_id}/win",
                  "GET /v1/clients/{client_id}/health",  # as_of: a date parameter
+                 "GET /v1/departments/{department}/complaints",  # a constrained path parameter
                  # the head's reports: JSON or CSV by Accept, a date parameter; not hot
                  *(f"GET /v1/reports/{name}" for name in ("punctuality", "lead-times", "portfolios", "rotation", "revenue"))},
 }

@@ -1,13 +1,16 @@
 """Delivery's aggregate: the work order lifecycle, handover, rework, changes, time (no I/O)."""
 
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
 from baton_shared.contracts import delivery as ev
 from baton_shared.contracts import intake
 from baton_shared.domain import DomainRuleViolation, NotFound
+from baton_shared.contracts import registry as contracts_registry
 from baton_delivery.domain import RequestDelivery
+from baton_delivery.domain.rework import rework_totals
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
@@ -154,3 +157,40 @@ def test_overdue_is_recorded_once_and_only_when_late_and_live():
     [overdue] = apply(d, lambda x: x.mark_overdue("wo-design-1", DUE + timedelta(days=1)))
     assert overdue.account_manager == "alice"
     assert apply(d, lambda x: x.mark_overdue("wo-design-1", DUE + timedelta(days=2))) == []
+
+
+def test_rework_says_who_pays_and_the_client_pays_only_a_priced_item():
+    d = delivery_with("design", "production")
+    finish(d, "wo-design-1")
+    finish(d, "wo-production-1")
+    with pytest.raises(DomainRuleViolation, match="needs its amount and currency \\(design\\)"):
+        d.reject_delivery([ev.ReworkItem(department="design", description="x", paid_by="client")], "")
+    items = [
+        ev.ReworkItem(department="design", description="new colour", paid_by="client", amount=Decimal("1200.50"), currency="EUR"),
+        ev.ReworkItem(department="production", description="our typo"),
+    ]
+    [rejected, *_] = apply(d, lambda x: x.reject_delivery(items, "two things"))
+    assert [(i.paid_by, i.amount, i.currency) for i in rejected.rework] == [("client", Decimal("1200.50"), "EUR"), ("us", None, None)]
+
+
+def test_rework_totals_by_payer_and_currency():
+    items = [
+        {"paid_by": "client", "amount": "1200.50", "currency": "EUR"},
+        {"paid_by": "client", "amount": "99.50", "currency": "EUR"},
+        {"paid_by": "client", "amount": "10", "currency": "USD"},
+        {"paid_by": "us", "amount": "300", "currency": "EUR"},
+        {"department": "design", "description": "written before who-pays existed"},
+    ]
+    assert rework_totals(items) == [
+        {"paid_by": "client", "currency": "EUR", "amount": "1300.00", "items": 2},
+        {"paid_by": "client", "currency": "USD", "amount": "10.00", "items": 1},
+        {"paid_by": "us", "currency": None, "amount": None, "items": 1},
+        {"paid_by": "us", "currency": "EUR", "amount": "300.00", "items": 1},
+    ]
+
+
+def test_a_v1_rejection_reads_as_our_unpriced_rework():
+    payload = {"request_id": "r1", "client_id": "c1", "handover_round": 1, "rework": [{"department": "design", "description": "x"}]}
+    upcast = contracts_registry.upcast("DeliveryRejected", 1, payload)
+    [item] = ev.DeliveryRejected.model_validate(upcast).rework
+    assert (item.paid_by, item.amount, item.currency) == ("us", None, None)

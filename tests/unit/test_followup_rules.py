@@ -13,9 +13,10 @@ from baton_shared.contracts.intake import ContactPolicy
 from baton_shared.domain import DomainRuleViolation, NotFound
 from baton_followup import catalogue
 from baton_followup.domain import (
-    ContactState, NextNeedRule, ProgramTerms, RecoveryRules, Relationship, TierRules, add_working_days, monthly_fee, next_needs,
-    program_dates, refusal, tier_for,
+    ContactState, Money, NextNeedRule, ProgramTerms, RecoveryRules, Relationship, TierRules, add_working_days, monthly_fee,
+    next_needs, program_dates, refusal, tier_for,
 )
+from baton_followup.domain.complaints import HEAD_ROLE, ComplaintDeadlines
 from baton_followup.domain.health import Health, HealthInputs, at_risk, health
 from baton_followup.domain.tiers import rank_tiers
 
@@ -298,3 +299,143 @@ def test_reaching_the_client_on_a_recovery_leaves_it_on_the_agenda_until_it_is_c
     assert r.follow_ups["rc1"].status == "open" and r.contact.recovering
     r.close_recovery("rc1", "called, redid it", "happy", NOW, "a")
     assert r.follow_ups["rc1"].status == "closed" and not r.contact.recovering
+
+
+def events_of(r: Relationship, event_type: type) -> list:
+    return [e for e in r.pending if isinstance(e, event_type)]
+
+
+def test_an_opportunity_is_valued_won_at_the_estimate_unless_agreed_otherwise_and_reviewed_against_it():
+    r = started()
+    r.identify("o1", RULE, "q1", "f-offer", NOW.date())
+    r.estimate("o1", Money(Decimal("4000"), "EUR"), NOW, "alice")
+    r.estimate("o1", Money(Decimal("4500.50"), "EUR"), NOW, "alice")  # a later estimate replaces the first
+    r.offer("o1", "k1", "phone", "", NOW, "a")
+    r.win("o1", "", NOW, 90, "f-review")
+    [won] = events_of(r, ev.OpportunityWon)
+    assert (won.agreed_value, won.currency) == (Decimal("4500.50"), "EUR")
+    with pytest.raises(DomainRuleViolation, match="is won; this needs it identified or offered"):
+        r.estimate("o1", Money(Decimal("1"), "EUR"), NOW, "alice")
+    with pytest.raises(DomainRuleViolation, match="compared with the agreed 4500.50 EUR: give it in EUR"):
+        r.review_outcome("o1", "as_promised", "", NOW, "a", Money(Decimal("10"), "USD"))
+    r.review_outcome("o1", "less_than_promised", "", NOW, "a", Money(Decimal("3000"), "EUR"))
+    [reviewed] = events_of(r, ev.OpportunityOutcomeReviewed)
+    assert (reviewed.realised_value, reviewed.currency) == (Decimal("3000"), "EUR")
+
+
+def test_an_agreed_value_overrides_the_estimate_in_its_currency_only():
+    r = started()
+    r.identify("o1", RULE, "q1", "f-offer", NOW.date())
+    r.estimate("o1", Money(Decimal("4000"), "EUR"), NOW, "alice")
+    r.offer("o1", "k1", "phone", "", NOW, "a")
+    with pytest.raises(DomainRuleViolation, match="estimated in EUR"):
+        r.win("o1", "", NOW, 90, "f-review", Money(Decimal("3500"), "USD"))
+    r.win("o1", "", NOW, 90, "f-review", Money(Decimal("3500"), "EUR"))
+    assert r.opportunities["o1"].value == Money(Decimal("3500"), "EUR")
+    r2 = started()
+    r2.identify("o2", RULE, "q1", "f-offer", NOW.date())
+    r2.offer("o2", "k1", "phone", "", NOW, "a")
+    r2.win("o2", "", NOW, 90, "f-review")  # never valued: won without a value, as before
+    [won] = events_of(r2, ev.OpportunityWon)
+    assert (won.agreed_value, won.currency) == (None, None)
+
+
+def test_v1_wins_and_reviews_read_as_unvalued():
+    from baton_shared.contracts import registry as contracts_registry
+
+    won = contracts_registry.upcast("OpportunityWon", 1, {"opportunity_id": "o1"})
+    reviewed = contracts_registry.upcast("OpportunityOutcomeReviewed", 1, {"opportunity_id": "o1"})
+    assert (won["agreed_value"], won["currency"], reviewed["realised_value"], reviewed["currency"]) == (None, None, None, None)
+
+
+def test_the_provider_ends_a_program_inside_its_minimum_term_once():
+    r = started()
+    r.enrol("p1", "Care", date(2026, 1, 15), ProgramTerms(), Decimal("2000000"), catalogue.fee_tiers(), "EUR", 14, ("n1", "r1"))
+    r.end_program("p1", date(2026, 2, 1), "we no longer serve this region", "alice")
+    [ended] = events_of(r, ev.ProgramEnded)
+    assert (ended.ended_on, ended.reason, ended.switched_to) == (date(2026, 2, 1), "we no longer serve this region", None)
+    assert {r.follow_ups[f].status for f in ("n1", "r1")} == {"closed"}
+    with pytest.raises(DomainRuleViolation, match="is ended: only an active program"):
+        r.end_program("p1", date(2026, 2, 2), "again", "alice")
+    with pytest.raises(DomainRuleViolation, match="is already ended"):
+        r.cancel_program("p1", date(2026, 8, 1), "x")
+
+
+def test_a_switch_ends_the_old_program_and_starts_the_new_one_the_same_day():
+    r = started()
+    r.enrol("p1", "Care", date(2026, 1, 15), ProgramTerms(), Decimal("2000000"), catalogue.fee_tiers(), "EUR", 14, ("n1", "r1"))
+    enrolment = {"name": "Care Plus", "terms": ProgramTerms(3, 12, 30), "revenue": Decimal("20000000"),
+                 "fee_tiers": catalogue.fee_tiers(), "currency": "EUR", "lead_days": 14, "follow_up_ids": ("n2", "r2")}
+    r.switch_program("p1", "p2", date(2026, 3, 1), "moved to the new program", "alice", **enrolment)
+    [ended] = events_of(r, ev.ProgramEnded)
+    new = events_of(r, ev.ProgramEnrolled)[-1]
+    assert ended.switched_to == "p2" and new.program_id == "p2" and new.starts_on == date(2026, 3, 1)
+    assert new.monthly_fee == Decimal("5000")
+    assert (r.programs["p1"].status, r.programs["p2"].status) == ("ended", "active")
+    assert r.follow_ups["n2"].status == "open" and r.follow_ups["n1"].status == "closed"
+    with pytest.raises(DomainRuleViolation, match="is ended"):
+        r.switch_program("p1", "p3", date(2026, 3, 2), "again", "alice", **dict(enrolment, follow_up_ids=("n3", "r3")))
+
+
+DEADLINES = {"key": ComplaintDeadlines("key", 4, 48), "standard": ComplaintDeadlines("standard", 24, 120)}
+
+
+def complaint_of(tier: str = "key") -> Relationship:
+    r = started()
+    r._apply(ev.ClientTiered(client_id="c1", tier=tier, review_every_days=30, annual_revenue=None, reason="r"))
+    r.open_complaint(
+        "k1", category="delay", severity="high", description="late again", concerns={"request_id": "q1"},
+        deadlines=DEADLINES, now=NOW, by="alice",
+    )
+    return r
+
+
+def test_a_complaint_gets_its_tiers_deadlines_and_moves_only_along_its_lifecycle():
+    r = complaint_of("key")
+    [opened] = events_of(r, ev.ComplaintOpened)
+    assert (opened.respond_by, opened.resolve_by) == (NOW + timedelta(hours=4), NOW + timedelta(hours=48))
+    assert complaint_of("standard").complaints["k1"].resolve_by == NOW + timedelta(hours=120)
+    with pytest.raises(DomainRuleViolation, match="cannot resolve complaint k1: it is opened"):
+        r.resolve_complaint("k1", "x", "y", NOW, "a")
+    r.acknowledge_complaint("k1", "sorry, on it", NOW, "alice")
+    with pytest.raises(DomainRuleViolation, match="cannot acknowledge complaint k1: it is acknowledged"):
+        r.acknowledge_complaint("k1", "again", NOW, "alice")
+    r.assign_complaint("k1", "design", NOW, "alice")
+    r.resolve_complaint("k1", "redone", "no review step", NOW, "dora")
+    r.reopen_complaint("k1", "still wrong", DEADLINES, NOW + timedelta(hours=10), "alice")
+    assert (r.complaints["k1"].status, r.complaints["k1"].round) == ("reopened", 2)
+    assert r.complaints["k1"].resolve_by == NOW + timedelta(hours=58)
+    r.resolve_complaint("k1", "redone twice", "no review step", NOW, "dora")
+    r.confirm_complaint("k1", NOW, "alice")
+    with pytest.raises(DomainRuleViolation, match="cannot reopen complaint k1: it is confirmed"):
+        r.reopen_complaint("k1", "x", DEADLINES, NOW, "alice")
+    with pytest.raises(NotFound):
+        r.confirm_complaint("nope", NOW, "alice")
+
+
+def test_each_missed_deadline_is_recorded_once_and_escalates_first_to_the_manager_then_to_the_head():
+    r = complaint_of("key")
+    assert r.record_breaches("k1", NOW + timedelta(hours=3)) == 0
+    assert r.record_breaches("k1", NOW + timedelta(hours=5)) == 1
+    assert r.record_breaches("k1", NOW + timedelta(hours=6)) == 0  # once
+    [first] = events_of(r, ev.ComplaintDeadlineBreached)
+    assert (first.deadline, first.escalated_to_role, first.escalated_to) == ("first_response", "account_manager", "alice")
+    r.acknowledge_complaint("k1", "on it", NOW + timedelta(hours=7), "alice")
+    assert r.record_breaches("k1", NOW + timedelta(hours=49)) == 1
+    assert r.record_breaches("k1", NOW + timedelta(hours=50)) == 0
+    resolution = events_of(r, ev.ComplaintDeadlineBreached)[-1]
+    assert (resolution.deadline, resolution.round, resolution.escalated_to_role) == ("resolution", 1, HEAD_ROLE)
+    assert HEAD_ROLE == "head"  # the head of account management (issue 21)
+
+
+def test_the_shipped_complaint_deadlines_load_and_a_bad_file_is_refused(tmp_path):
+    table = catalogue.complaint_deadlines()
+    assert (table["key"].first_response_hours, table["key"].resolution_hours) == (4, 48)
+    assert (table["standard"].first_response_hours, table["standard"].resolution_hours) == (24, 120)
+    bad = tmp_path / "d.toml"
+    bad.write_text('[[deadline]]\ntier = "key"\nfirst_response_hours = 4\nresolution_hours = 48\n')
+    with pytest.raises(catalogue.CatalogueError, match="needs a deadline for tier 'standard'"):
+        catalogue.complaint_deadlines(bad)
+    bad.write_text('[[deadline]]\ntier = "standard"\nfirst_response_hours = 50\nresolution_hours = 48\n')
+    with pytest.raises(catalogue.CatalogueError, match="first_response_hours <= resolution_hours"):
+        catalogue.complaint_deadlines(bad)

@@ -20,9 +20,11 @@ from baton_followup.api import routers
 from baton_followup.application import Clock, FollowupApplication, Policies, utc_now
 from baton_followup.reactions import FollowDeliveryAcceptance, FollowDeliveryRejection, FollowIntakeClients
 from baton_followup.projections import all_projections
+from baton_followup.projections.complaint_views import ComplaintViews
 from baton_followup.projections.views import FollowupViews
 from baton_followup.reports import Facts
 from baton_followup.scheduler import FollowUpPlanner
+from baton_followup.scheduler.complaint_deadlines import ComplaintDeadlineScheduler
 from baton_followup.settings import FollowupSettings
 
 SERVICE = "followup"
@@ -50,6 +52,7 @@ def policies_from(settings: FollowupSettings) -> Policies:
         program_lead_days=settings.followup_program_lead_days,
         currency=settings.followup_currency,
         recovery=settings.recovery_rules(),
+        complaint_deadlines=catalogue.complaint_deadlines(settings.followup_complaint_deadlines_file),
     )
 
 
@@ -71,7 +74,9 @@ def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None 
     policies = policies_from(settings)  # a bad catalogue stops the service here, with the file and entry named
     projections = tuple(all_projections())
     by_name = {p.name: p for p in projections}
-    views = FollowupViews(engine, *(by_name[n] for n in VIEWS))
+    views = FollowupViews(
+        engine, *(by_name[n] for n in VIEWS), complaints=ComplaintViews(engine, by_name["complaints"])
+    )
     runners = {} if runners is None else runners
 
     async def intake_caught_up(seq: int) -> bool:
@@ -91,11 +96,14 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     policies = policies_from(settings)
     runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings))
-    views = FollowupViews(runtime.engine, *map(runtime.parts.projection, VIEWS))
+    complaint_views = ComplaintViews(runtime.engine, runtime.parts.projection("complaints"))
+    views = FollowupViews(runtime.engine, *map(runtime.parts.projection, VIEWS), complaints=complaint_views)
     application = FollowupApplication(runtime.store, views, policies, clock=clock)
     planner = FollowUpPlanner(application, views, settings.followup_reactivation_after_days, settings.followup_planner_seconds)
+    deadlines = ComplaintDeadlineScheduler(application, complaint_views, settings.followup_complaint_check_seconds)
     if run_planner:
         runtime.run_in_background(planner.run_forever)
+        runtime.run_in_background(deadlines.run_forever)
     app = create_service_app(
         runtime,
         title="Baton follow-up",
@@ -116,4 +124,6 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     app.state.rotation_warning_changes = settings.followup_rotation_warning_changes
     app.state.views = views
     app.state.planner = planner
+    app.state.complaint_views = complaint_views
+    app.state.complaint_deadlines = deadlines
     return app

@@ -26,6 +26,10 @@ class FollowupSettings(BatonSettings):
     followup_standard_review_days: int = Field(90, ge=1, le=730, description="other clients: a review this often")
     followup_next_needs_file: Path | None = Field(None, description="catalogue of next needs (TOML); default: the one shipped")
     followup_program_fees_file: Path | None = Field(None, description="program fee tiers (TOML); default: the one shipped")
+    followup_complaint_deadlines_file: Path | None = Field(
+        None, description="complaint deadlines by tier (TOML); default: the one shipped"
+    )
+    followup_complaint_check_seconds: float = Field(60, gt=0, le=86_400, description="how often complaint deadlines are checked")
     followup_currency: str = Field("EUR", pattern="^[A-Z]{3}$")
     followup_rotation_warning_changes: int = Field(
         2, ge=0, le=100,

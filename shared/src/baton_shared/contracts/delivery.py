@@ -14,6 +14,7 @@ that move it (``handover``, v2 of the four below); consumers copy it with
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -43,10 +44,16 @@ class WorkOrderEvent(DeliveryEvent):
 
 
 class ReworkItem(BaseModel):
+    """One correction a department owes, and who pays for it: ``us`` (our cost, the default) or the
+    ``client`` (billed; an amount and currency then). ``amount`` is None when nobody priced it."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     department: str
     description: str
+    paid_by: Literal["client", "us"] = "us"
+    amount: Decimal | None = None
+    currency: str | None = None
 
 
 @registry.register
@@ -200,7 +207,8 @@ class DeliveryAccepted(DeliveryEvent):
 class DeliveryRejected(DeliveryEvent):
     """The client asked for corrections; the named departments' work orders reopen.
 
-    v2: ``handover`` (rework), the state it moves the request to."""
+    v2: ``handover`` (rework), the state it moves the request to, and each rework item says who
+    pays and how much (``ReworkItem``); v1 items read as ours, unpriced."""
 
     event_type = "DeliveryRejected"
     schema_version = 2
@@ -231,7 +239,8 @@ def _accepted_v1_to_v2(payload: dict) -> dict:
 
 @registry.upcaster("DeliveryRejected", 1)
 def _rejected_v1_to_v2(payload: dict) -> dict:
-    return {**payload, "handover": REWORK}
+    rework = [dict(item, paid_by="us", amount=None, currency=None) for item in payload.get("rework", [])]
+    return {**payload, "rework": rework, "handover": REWORK}
 
 
 def handover_after(state: str, event: DomainEvent) -> str:

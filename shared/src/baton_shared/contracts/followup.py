@@ -202,6 +202,20 @@ class OpportunityOffered(FollowupEvent):
 
 
 @registry.register
+class OpportunityValued(FollowupEvent):
+    "What the opportunity is estimated to be worth to us; a later estimate replaces an earlier one."
+
+    event_type = "OpportunityValued"
+
+    opportunity_id: str
+    kind: str
+    estimated_value: Decimal
+    currency: str
+    valued_at: datetime
+    by: str
+
+
+@registry.register
 class OpportunityDeclined(FollowupEvent):
     "The client said no; no offer of this kind before ``cool_down_until``."
 
@@ -216,9 +230,12 @@ class OpportunityDeclined(FollowupEvent):
 
 @registry.register
 class OpportunityWon(FollowupEvent):
-    "The client said yes: intake opens a new request for it (id derived from the opportunity)."
+    """The client said yes: intake opens a new request for it (id derived from the opportunity).
+
+    v2: ``agreed_value`` and its ``currency``, what the client agreed to pay (None: not said)."""
 
     event_type = "OpportunityWon"
+    schema_version = 2
 
     opportunity_id: str
     kind: str
@@ -228,19 +245,37 @@ class OpportunityWon(FollowupEvent):
     account_manager: str
     won_at: datetime
     outcome_review_on: date
+    agreed_value: Decimal | None = None
+    currency: str | None = None
+
+
+@registry.upcaster("OpportunityWon", 1)
+def _opportunity_won_v1_to_v2(payload: dict) -> dict:
+    return dict(payload, agreed_value=None, currency=None)  # v1: no value was agreed in Baton
 
 
 @registry.register
 class OpportunityOutcomeReviewed(FollowupEvent):
-    "Did what was sold deliver what was promised for the client? Kept with the client's history."
+    """Did what was sold deliver what was promised for the client? Kept with the client's history.
+
+    v2: ``realised_value``, what the sale brought in, in the agreed value's ``currency``
+    (None: not said), to compare with the value agreed when won."""
 
     event_type = "OpportunityOutcomeReviewed"
+    schema_version = 2
 
     opportunity_id: str
     delivered_value: DeliveredValue
     note: str = ""
     reviewed_at: datetime
     by: str
+    realised_value: Decimal | None = None
+    currency: str | None = None
+
+
+@registry.upcaster("OpportunityOutcomeReviewed", 1)
+def _outcome_reviewed_v1_to_v2(payload: dict) -> dict:
+    return dict(payload, realised_value=None, currency=None)
 
 
 @registry.register
@@ -304,3 +339,122 @@ class RecoveryClosed(FollowupEvent):
     client_answer: str
     closed_at: datetime
     by: str
+
+
+@registry.register
+class ProgramEnded(FollowupEvent):
+    """The provider ended the program on ``ended_on`` (the client's notice is ProgramCancelled);
+    with ``switched_to``, the client moved to that program, enrolled in the same append."""
+
+    event_type = "ProgramEnded"
+
+    program_id: str
+    ended_on: date
+    reason: str
+    by: str
+    switched_to: str | None = None
+
+
+# --- complaints (issue 20): a case per complaint, in the client's relationship ----------------
+
+ComplaintCategory = Literal["delivery_quality", "delay", "billing", "contact", "client_account", "other"]
+ComplaintSeverity = Literal["low", "medium", "high"]
+ComplaintDeadline = Literal["first_response", "resolution"]
+
+
+@registry.register
+class ComplaintOpened(FollowupEvent):
+    """A complaint (or issue) case: deadlines for the first response and the resolution,
+    computed once here from the client's tier (``respond_by``, ``resolve_by``)."""
+
+    event_type = "ComplaintOpened"
+
+    complaint_id: str
+    category: ComplaintCategory
+    severity: ComplaintSeverity
+    description: str
+    request_id: str | None = None
+    work_order_id: str | None = None
+    program_id: str | None = None
+    tier: str
+    account_manager: str
+    opened_at: datetime
+    respond_by: datetime
+    resolve_by: datetime
+    by: str
+
+
+@registry.register
+class ComplaintAcknowledged(FollowupEvent):
+    "The first response to the client."
+
+    event_type = "ComplaintAcknowledged"
+
+    complaint_id: str
+    response: str
+    acknowledged_at: datetime
+    by: str
+
+
+@registry.register
+class ComplaintAssigned(FollowupEvent):
+    "A department works on it (it shows on the department's complaints board)."
+
+    event_type = "ComplaintAssigned"
+
+    complaint_id: str
+    department: str
+    assigned_at: datetime
+    by: str
+
+
+@registry.register
+class ComplaintResolved(FollowupEvent):
+    event_type = "ComplaintResolved"
+
+    complaint_id: str
+    resolution: str
+    root_cause: str
+    resolved_at: datetime
+    by: str
+
+
+@registry.register
+class ComplaintConfirmed(FollowupEvent):
+    "The client confirmed the resolution: the case is closed."
+
+    event_type = "ComplaintConfirmed"
+
+    complaint_id: str
+    confirmed_at: datetime
+    by: str
+
+
+@registry.register
+class ComplaintReopened(FollowupEvent):
+    "The client did not accept the resolution: a new resolution deadline (``resolve_by``), round ``round``."
+
+    event_type = "ComplaintReopened"
+
+    complaint_id: str
+    reason: str
+    reopened_at: datetime
+    resolve_by: datetime
+    round: int
+    by: str
+
+
+@registry.register
+class ComplaintDeadlineBreached(FollowupEvent):
+    """A deadline passed (recorded once per deadline and round, derived event id) and the case
+    escalated: a missed first response to the account manager, a missed resolution to ``escalated_to_role``."""
+
+    event_type = "ComplaintDeadlineBreached"
+
+    complaint_id: str
+    deadline: ComplaintDeadline
+    round: int
+    due_at: datetime
+    detected_at: datetime
+    escalated_to_role: str
+    escalated_to: str | None = None

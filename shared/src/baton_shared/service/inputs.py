@@ -27,6 +27,7 @@ NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"  # no NUL, and something besides whitespace
 DEPARTMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 MONEY_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,2})?$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
 
 
 def text(max_length: int, description: str | None = None):
@@ -60,6 +61,12 @@ Money = Annotated[
     StringConstraints(pattern=MONEY_PATTERN),
     AfterValidator(Decimal),
     Field(description='an amount as a decimal string, at most two decimals, e.g. `"1200000.50"`'),
+]
+
+Currency = Annotated[
+    str,
+    StringConstraints(pattern=CURRENCY_PATTERN),
+    Field(description="ISO 4217 currency code in capitals, e.g. `EUR`"),
 ]
 
 

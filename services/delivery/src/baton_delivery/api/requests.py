@@ -39,7 +39,12 @@ async def acceptance(request_id: str, body: AcceptanceIn, app=Depends(dep.applic
                 accepted=body.accepted,
                 satisfaction=body.satisfaction,
                 feedback=body.feedback,
-                rework=tuple(ReworkItem(department=r.department, description=r.description) for r in body.rework),
+                rework=tuple(
+                    ReworkItem(
+                        department=r.department, description=r.description, paid_by=r.paid_by, amount=r.amount, currency=r.currency
+                    )
+                    for r in body.rework
+                ),
                 **issued,
             )
         )

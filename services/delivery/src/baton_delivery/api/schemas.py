@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from baton_shared.service.http import Day, Payload, Timestamp, View
-from baton_shared.service.inputs import DEPARTMENT_PATTERN, STRICT, Department, optional_text, text, whole
+from baton_shared.service.inputs import DEPARTMENT_PATTERN, STRICT, Currency, Department, Money, optional_text, text, whole
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Text = text(5000)
@@ -38,9 +38,30 @@ class CompleteIn(Body):
     note: OptionalText = ""
 
 
+def _rework_money_schema(schema: dict) -> None:
+    """The money rules, as the document can state them (``money_is_complete``)."""
+    schema["dependentRequired"] = {"amount": ["currency"], "currency": ["amount"]}
+    schema["if"] = {"properties": {"paid_by": {"const": "client"}}, "required": ["paid_by"]}
+    schema["then"] = {"required": ["amount", "currency"]}
+
+
 class ReworkIn(Body):
+    model_config = ConfigDict(**STRICT, json_schema_extra=_rework_money_schema)
+
     department: Department
     description: Text
+    paid_by: Literal["client", "us"] = Field("us", description="who pays for the correction: `us` or the `client`")
+    # absent, never null: the document states "an amount needs its currency" by presence
+    amount: Money = Field(None, description="what it costs whoever pays; required when the client pays")
+    currency: Currency = Field(None, description="the amount's currency; given with the amount")
+
+    @model_validator(mode="after")
+    def money_is_complete(self) -> ReworkIn:
+        if (self.amount is None) != (self.currency is None):
+            raise ValueError("an amount and its currency come together")
+        if self.paid_by == "client" and self.amount is None:
+            raise ValueError("rework the client pays for needs its amount and currency")
+        return self
 
 
 def _verdict_schema(schema: dict) -> None:
@@ -128,10 +149,26 @@ class Escalation(WorkOrderOut):
     reasons: list[str] = Field(description="why it is escalated: `overdue`, `blocked`")
 
 
+class ReworkOut(View):
+    department: str
+    description: str
+    paid_by: Literal["client", "us"] = "us"  # rows written before v2 of DeliveryRejected say nothing: ours
+    amount: str | None = Field(None, description="decimal string; null when nobody priced it")
+    currency: str | None = None
+
+
 class HandoverRound(View):
     round: int
     ready_at: Timestamp
     outcome: str | None
+    rework: list[ReworkOut] | None = Field(None, description="the corrections asked for, when the outcome is rework")
+
+
+class ReworkMoney(View):
+    paid_by: Literal["client", "us"]
+    currency: str | None = Field(description="null for the unpriced items")
+    amount: str | None = Field(description="their sum, a decimal string; null for the unpriced items")
+    items: int
 
 
 class RequestDeliveryOut(View):
@@ -145,6 +182,7 @@ class RequestDeliveryOut(View):
     updated_at: Timestamp
     version: int
     work_orders: list[WorkOrderOut]
+    rework_money: list[ReworkMoney] = Field(description="what the corrections of every round cost, by payer and currency")
 
 
 class BoardOut(View):

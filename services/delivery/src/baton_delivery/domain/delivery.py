@@ -10,7 +10,7 @@ Work order lifecycle::
 When every live (not cancelled) work order is complete the request is ready
 for handover, decided in the same append as the last completion. The client
 then accepts, or rejects with rework per department, which reopens those
-departments' work orders for the next round.
+departments' work orders for the next round; each rework item says who pays for it.
 """
 
 from __future__ import annotations
@@ -188,6 +188,9 @@ class RequestDelivery(Aggregate):
                 f"no completed work for {', '.join(unknown)} on this request "
                 f"(departments: {', '.join(sorted(completed)) or 'none'})"
             )
+        unpriced = sorted({item.department for item in rework if item.paid_by == "client" and not item.currency})
+        if unpriced:
+            raise DomainRuleViolation(f"rework the client pays for needs its amount and currency ({', '.join(unpriced)})")
         round_ = self.handover_round
         self._record(
             ev.DeliveryRejected(

@@ -55,7 +55,7 @@ class RequestDeliveriesProjection(RowPerAggregate):
             row["rounds"] = _close_round(row["rounds"], e.handover_round, {
                 "outcome": "rework",
                 "feedback": e.feedback,
-                "rework": [item.model_dump() for item in e.rework],
+                "rework": [item.model_dump(mode="json") for item in e.rework],
                 "decided_at": at.isoformat(),
             })
         elif isinstance(e, ev.DeliveryAccepted):

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_shared.projections.own_events import OwnEventsProjection, read_events
 from baton_shared.projections.sql import json_row
 
+from baton_delivery.domain.rework import rework_totals
 from baton_delivery.projections.client_managers import ClientManagersProjection
 from baton_delivery.projections.request_deliveries import RequestDeliveriesProjection
 from baton_delivery.projections.work_orders import WorkOrdersProjection
@@ -89,6 +90,7 @@ class DeliveryViews:
                 select(self.wo).where(self.wo.c.request_id == request_id).order_by(self.wo.c.department, self.wo.c.work_order_id)
             )
             out["work_orders"] = [json_row(r) for r in rows.mappings()]
+            out["rework_money"] = rework_totals(item for r in out["rounds"] for item in r.get("rework") or ())
             return out
 
     async def board(self, department: str, today: date, limit: int = 50, offset: int = 0) -> dict:

@@ -45,14 +45,18 @@ async def record_satisfaction(
 @router.get(
     "/{client_id}/brief",
     response_model=BriefOut | StoredBriefOut,
-    summary="The handover brief: profile, nuances, open requests, promises, contacts, declined offers, satisfaction",
-    dependencies=[read_after_position("relationships", "briefs", "follow_ups", "programs", "opportunities", "recoveries")],
+    summary="The handover brief: profile, nuances, open requests, promises, contacts, declined offers, satisfaction, "
+    "recoveries, complaints",
+    dependencies=[read_after_position(
+        "relationships", "briefs", "follow_ups", "programs", "opportunities", "recoveries", "complaints"
+    )],
 )
 async def brief(
     client_id: str,
     brief_id: str | None = Query(None, pattern=UUID_PATTERN, description="a brief as prepared at a handover; default: as of now"),
     views=Depends(dep.views),
     app=Depends(dep.application),
+    complaints=Depends(dep.complaint_views),
     who=Depends(dep.client_rule),
 ) -> dict:
     if brief_id is not None:
@@ -64,6 +68,7 @@ async def brief(
         found = await views.brief(client_id)
         if found is None:
             raise NotFound(f"client {client_id} not found in follow-up")
+        found["complaints"], _ = await complaints.complaints(client_id=client_id, limit=200)
     if who.role == ACCOUNT_MANAGER:  # the client's manager (client_rule) has opened the brief
         await _acknowledged_by_reading(app, client_id, who.name)
     return found

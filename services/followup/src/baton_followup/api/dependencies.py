@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 
+from baton_shared.domain import NotFound
 from baton_shared.service.access import (
     ACCOUNT_MANAGER,
     HEAD,
+    DEPARTMENT,
     Identity,
     access_rule,
+    admin_or_ops_read,
     authenticated,
     forbidden,
+    known,
     require_manager,
     roles,
 )
@@ -19,9 +23,10 @@ from baton_shared.service.http import actor, causation, issued, written
 from baton_followup.application import FollowupApplication
 
 __all__ = [
-    "actor", "agenda_rule", "at_risk_rule", "application", "causation", "client_rule", "follow_up_rule", "issued",
-    "manager_filter", "now", "opportunities_rule", "opportunity_rule", "program_rule", "recovery_rule", "reports_rule",
-    "views", "written",
+    "actor", "agenda_rule", "application", "at_risk_rule", "causation", "client_rule", "complaint_open_rule",
+    "complaint_rule", "complaint_views", "complaint_work_rule", "complaints_rule", "department_board_rule",
+    "follow_up_rule", "issued", "manager_filter", "now", "opportunities_rule", "opportunity_rule", "program_rule",
+    "recovery_rule", "reports_rule", "views", "written",
 ]
 
 
@@ -107,3 +112,56 @@ _recovery = _item_rule("recovery", "recoveries")
 @access_rule
 async def recovery_rule(recovery_id: str, request: Request, who: Identity = Depends(authenticated)) -> Identity:
     return await _recovery(recovery_id, request, who)
+
+
+# --- complaints: the client's account manager, and the department working on the case --------
+
+complaints_rule = roles(ACCOUNT_MANAGER, what="list complaints")
+
+
+async def complaint_views(request: Request):
+    return request.app.state.complaint_views
+
+
+@access_rule
+async def complaint_open_rule(client_id: str, request: Request, who: Identity = Depends(authenticated)) -> Identity:
+    """Who may open a complaint for a client: its account manager, admin, or any department member."""
+    if who.role == DEPARTMENT:
+        return who
+    return await client_rule(client_id, request, who)
+
+
+async def _department_of(request: Request, complaint_id: str) -> str | None:
+    row = await known(request, lambda: request.app.state.complaint_views.complaint(complaint_id), ("complaints",))
+    if row is None:
+        raise NotFound(f"complaint {complaint_id} not found")
+    return row["department"]
+
+
+_complaint = _item_rule("complaint", "complaints")
+
+
+def _complaint_rule(department_may: set[str]):
+    """The client's account manager and admin (ops on reads); the department working on the case
+    for the methods in ``department_may``."""
+
+    @access_rule
+    async def rule(complaint_id: str, request: Request, who: Identity = Depends(authenticated)) -> Identity:
+        if who.role == DEPARTMENT and request.method in department_may:
+            if await _department_of(request, complaint_id) == who.department:
+                return who
+            raise forbidden(who, f"act on complaint {complaint_id}: it is not assigned to {who.department}")
+        return await _complaint(complaint_id, request, who)
+
+    return rule
+
+
+complaint_rule = _complaint_rule({"GET", "HEAD"})
+complaint_work_rule = _complaint_rule({"POST"})
+
+
+@access_rule
+async def department_board_rule(department: str, request: Request, who: Identity = Depends(authenticated)) -> Identity:
+    if admin_or_ops_read(request, who) or (who.role == DEPARTMENT and who.department == department.lower()):
+        return who
+    raise forbidden(who, f"read the complaints board of {department}")

@@ -1,4 +1,4 @@
-"""Opportunities: identified -> offered -> declined or won -> outcome reviewed."""
+"""Opportunities: identified -> offered -> declined or won -> outcome reviewed; valued on the way."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from baton_shared.service.consistency import read_after_position
 from baton_shared.service.http import Page, WriteOut
 
 from baton_followup.api import dependencies as dep
-from baton_followup.api.schemas import UUID_PATTERN, DeclineIn, OfferIn, OpportunityOut, OutcomeIn, WinIn
-from baton_followup.application import DeclineOpportunity, OfferOpportunity, ReviewOutcome, WinOpportunity
+from baton_followup.api.schemas import UUID_PATTERN, DeclineIn, EstimateIn, OfferIn, OpportunityOut, OutcomeIn, WinIn
+from baton_followup.application import DeclineOpportunity, EstimateOpportunity, OfferOpportunity, ReviewOutcome, WinOpportunity
+from baton_followup.domain import Money
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
 Status = Literal["identified", "offered", "declined", "won", "reviewed"]
@@ -49,6 +50,14 @@ async def offer(
     return dep.written(await app.offer(OfferOpportunity(opportunity_id=opportunity_id, channel=body.channel, note=body.note, **issued)))
 
 
+@router.post("/{opportunity_id}/estimate", response_model=WriteOut, summary="Estimate what it is worth (identified or offered)", dependencies=AFTER)
+async def estimate(
+    opportunity_id: str, body: EstimateIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.opportunity_rule),
+) -> WriteOut:
+    value = Money(body.estimated_value, body.currency)
+    return dep.written(await app.estimate(EstimateOpportunity(opportunity_id=opportunity_id, value=value, **issued)))
+
+
 @router.post("/{opportunity_id}/decline", response_model=WriteOut, summary="The client said no (starts the cool-down)", dependencies=AFTER)
 async def decline(
     opportunity_id: str, body: DeclineIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.opportunity_rule),
@@ -61,7 +70,7 @@ async def win(
     opportunity_id: str, body: WinIn = Body(default_factory=WinIn), app=Depends(dep.application),
     issued=Depends(dep.issued), who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
-    return dep.written(await app.win(WinOpportunity(opportunity_id=opportunity_id, note=body.note, **issued)))
+    return dep.written(await app.win(WinOpportunity(opportunity_id=opportunity_id, note=body.note, agreed=body.agreed, **issued)))
 
 
 @router.post("/{opportunity_id}/outcome", response_model=WriteOut, summary="Did it deliver what was promised?", dependencies=AFTER)
@@ -69,5 +78,7 @@ async def outcome(
     opportunity_id: str, body: OutcomeIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
     return dep.written(await app.review_outcome(
-        ReviewOutcome(opportunity_id=opportunity_id, delivered_value=body.delivered_value, note=body.note, **issued)
+        ReviewOutcome(
+            opportunity_id=opportunity_id, delivered_value=body.delivered_value, note=body.note, realised=body.realised, **issued
+        )
     ))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from baton_shared.contracts.followup import ContactOutcome, DeliveredValue
+from baton_shared.contracts.followup import ComplaintCategory, ComplaintSeverity, ContactOutcome, DeliveredValue
 from baton_shared.contracts.intake import Channel
 from baton_shared.service.http import Day, Timestamp, View
-from baton_shared.service.inputs import STRICT, Date, Money, optional_text, text, whole
-from pydantic import BaseModel, Field
+from baton_shared.service.inputs import STRICT, Currency, Date, Department, Money as MoneyText, optional_text, text, whole
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from baton_followup.domain import Money
 
 Text = text(5000)
 OptionalText = optional_text(5000)
@@ -45,13 +47,61 @@ class DeclineIn(Body):
     reason: Text
 
 
+def _value_with_currency(amount: str):
+    """``amount`` and ``currency`` come together (stated in the document: ``dependentRequired``)."""
+
+    def extra(schema: dict) -> None:
+        schema["dependentRequired"] = {amount: ["currency"], "currency": [amount]}
+
+    return extra
+
+
+def _money(body: BaseModel, amount: str) -> Money | None:
+    value, currency = getattr(body, amount), body.currency
+    if (value is None) != (currency is None):
+        raise ValueError(f"{amount} and currency come together")
+    return None if value is None else Money(value, currency)
+
+
+class EstimateIn(Body):
+    estimated_value: MoneyText = Field(description="what the opportunity is estimated to be worth")
+    currency: Currency
+
+
 class WinIn(Body):
+    model_config = ConfigDict(**STRICT, json_schema_extra=_value_with_currency("agreed_value"))
+
     note: OptionalText = ""
+    # absent, never null: the document states "a value needs its currency" by presence
+    agreed_value: MoneyText = Field(None, description="what the client agreed to pay; default: the latest estimate")
+    currency: Currency = Field(None, description="the agreed value's currency; given with it")
+
+    @model_validator(mode="after")
+    def value_has_currency(self) -> WinIn:
+        _money(self, "agreed_value")
+        return self
+
+    @property
+    def agreed(self) -> Money | None:
+        return _money(self, "agreed_value")
 
 
 class OutcomeIn(Body):
+    model_config = ConfigDict(**STRICT, json_schema_extra=_value_with_currency("realised_value"))
+
     delivered_value: DeliveredValue = Field(description="did it deliver what was promised for the client?")
     note: OptionalText = ""
+    realised_value: MoneyText = Field(None, description="what the sale brought in, in the agreed value's currency")
+    currency: Currency = Field(None, description="the realised value's currency; given with it")
+
+    @model_validator(mode="after")
+    def value_has_currency(self) -> OutcomeIn:
+        _money(self, "realised_value")
+        return self
+
+    @property
+    def realised(self) -> Money | None:
+        return _money(self, "realised_value")
 
 
 class ProgramIn(Body):
@@ -60,13 +110,28 @@ class ProgramIn(Body):
     minimum_term_months: whole(1, 120) = 6
     total_term_months: whole(1, 120) = 12
     notice_days: whole(0, 365) = 30
-    trailing_12_month_revenue: Money | None = Field(
+    trailing_12_month_revenue: MoneyText | None = Field(
         None, description="default: the client's annual revenue as recorded in intake"
     )
 
 
 class CancelIn(Body):
     reason: Text
+
+
+class EndIn(Body):
+    reason: Text
+
+
+class SwitchIn(Body):
+    reason: Text
+    name: text(200) = Field(description="the new program")
+    minimum_term_months: whole(1, 120) = 6
+    total_term_months: whole(1, 120) = 12
+    notice_days: whole(0, 365) = 30
+    trailing_12_month_revenue: MoneyText | None = Field(
+        None, description="default: the client's annual revenue as recorded in intake"
+    )
 
 
 # --- what reads answer ---------------------------------------------------------------
@@ -122,6 +187,10 @@ class OpportunityOut(View):
     delivered_value: str | None
     outcome_note: str | None
     reviewed_at: Timestamp | None
+    estimated_value: str | None = Field(None, description="the latest estimate, a decimal string")
+    agreed_value: str | None = Field(None, description="what the client agreed to pay when won (else the estimate then)")
+    realised_value: str | None = Field(None, description="what it brought in, as told at the outcome review")
+    currency: str | None = None
     updated_at: Timestamp
     version: int
 
@@ -144,6 +213,9 @@ class ProgramOut(View):
     cancellation_requested_on: Day | None
     cancellation_effective_on: Day | None
     cancellation_reason: str | None
+    ended_on: Day | None = Field(None, description="the day the provider ended it or the client switched")
+    end_reason: str | None = None
+    switched_to: str | None = Field(None, description="the program the client switched to")
     updated_at: Timestamp
     version: int
 
@@ -301,6 +373,9 @@ class BriefOut(View):
     suppressions: list[Suppression]
     handovers: list[Handover]
     recoveries: list[RecoveryOut] = Field(description="open and past recoveries, oldest first")
+    complaints: list[ComplaintOut] = Field(
+        default_factory=list, description="open and past complaint cases, earliest resolution deadline first"
+    )
 
 
 class StoredBriefOut(View):
@@ -343,3 +418,77 @@ class AtRiskClient(View):
     reasons: list[str]
     at_risk_reason: str | None
     at_risk_since: Timestamp
+
+
+# --- complaints ------------------------------------------------------------------------------
+
+Uuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+
+
+class ComplaintIn(Body):
+    category: ComplaintCategory = Field(
+        description="`delivery_quality`, `delay`, `billing`, `contact` (pestering), `client_account` (a problem on the "
+        "client's side), `other`"
+    )
+    severity: ComplaintSeverity = "medium"
+    description: Text
+    request_id: Uuid | None = Field(None, description="the request it concerns")
+    work_order_id: Uuid | None = Field(None, description="the work order it concerns")
+    program_id: Uuid | None = Field(None, description="the program it concerns")
+
+
+class AcknowledgeIn(Body):
+    response: Text = Field(description="the first response given to the client")
+
+
+class AssignIn(Body):
+    department: Department
+
+
+class ResolveIn(Body):
+    resolution: Text
+    root_cause: Text
+
+
+class ReopenIn(Body):
+    reason: Text
+
+
+class ComplaintBreach(View):
+    deadline: Literal["first_response", "resolution"]
+    round: int
+    due_at: Timestamp
+    detected_at: Timestamp
+    escalated_to_role: str
+    escalated_to: str | None
+
+
+class ComplaintOut(View):
+    complaint_id: str
+    client_id: str
+    account_manager: str
+    tier: str
+    category: str
+    severity: str
+    description: str
+    request_id: str | None
+    work_order_id: str | None
+    program_id: str | None
+    status: Literal["opened", "acknowledged", "in_progress", "resolved", "confirmed", "reopened"]
+    department: str | None
+    round: int
+    opened_at: Timestamp
+    respond_by: Timestamp
+    resolve_by: Timestamp
+    acknowledged_at: Timestamp | None
+    response: str | None
+    resolved_at: Timestamp | None
+    resolution: str | None
+    root_cause: str | None
+    confirmed_at: Timestamp | None
+    reopened_reason: str | None
+    breaches: list[ComplaintBreach]
+    escalated_to_role: str | None = Field(description="who the case is escalated to, by role (after a missed deadline)")
+    escalated_to: str | None
+    updated_at: Timestamp
+    version: int

@@ -2,6 +2,16 @@
 
 from baton_followup.application.commands import (
     AcknowledgeBrief,
+    AcknowledgeComplaint,
+    AssignComplaint,
+    ConfirmComplaint,
+    EndProgram,
+    EstimateOpportunity,
+    OpenComplaint,
+    RecordComplaintBreaches,
+    ReopenComplaint,
+    ResolveComplaint,
+    SwitchProgram,
     CancelProgram,
     CloseRecovery,
     FlagAtRisk,
@@ -19,6 +29,16 @@ from baton_followup.application.followup import Clock, FollowupApplication, Poli
 
 __all__ = [
     "AcknowledgeBrief",
+    "AcknowledgeComplaint",
+    "AssignComplaint",
+    "ConfirmComplaint",
+    "EndProgram",
+    "EstimateOpportunity",
+    "OpenComplaint",
+    "RecordComplaintBreaches",
+    "ReopenComplaint",
+    "ResolveComplaint",
+    "SwitchProgram",
     "CancelProgram",
     "CloseRecovery",
     "FlagAtRisk",

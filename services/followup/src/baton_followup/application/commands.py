@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from baton_shared.application import Command
 
-from baton_followup.domain import ProgramTerms
+from baton_followup.domain import Money, ProgramTerms
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +52,13 @@ class DeclineOpportunity(Command):
 class WinOpportunity(Command):
     opportunity_id: str
     note: str = ""
+    agreed: Money | None = None  # default: the latest estimate
+
+
+@dataclass(frozen=True, kw_only=True)
+class EstimateOpportunity(Command):
+    opportunity_id: str
+    value: Money
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +66,7 @@ class ReviewOutcome(Command):
     opportunity_id: str
     delivered_value: str
     note: str = ""
+    realised: Money | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +82,21 @@ class EnrolInProgram(Command):
 class CancelProgram(Command):
     program_id: str
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndProgram(Command):
+    program_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SwitchProgram(Command):
+    program_id: str
+    name: str
+    terms: ProgramTerms
+    reason: str
+    revenue: Decimal | None = None  # trailing 12 months; default: the client's annual revenue
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,3 +129,54 @@ class FlagAtRisk(Command):
     since: datetime  # when the at-risk spell began: one follow-up per spell
     why: str
     actor: str = "scheduler:planner"
+
+
+# --- complaints ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenComplaint(Command):
+    client_id: str
+    category: str
+    severity: str
+    description: str
+    request_id: str | None = None
+    work_order_id: str | None = None
+    program_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcknowledgeComplaint(Command):
+    complaint_id: str
+    response: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignComplaint(Command):
+    complaint_id: str
+    department: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolveComplaint(Command):
+    complaint_id: str
+    resolution: str
+    root_cause: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfirmComplaint(Command):
+    complaint_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReopenComplaint(Command):
+    complaint_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordComplaintBreaches(Command):
+    client_id: str
+    complaint_id: str
+    actor: str = "scheduler:complaint-deadlines"

@@ -11,8 +11,8 @@ then the refusal is raised (answered 409 with the reason).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from baton_shared.eventstore import EventStore
 
 from baton_followup.application import commands as c
 from baton_followup.domain import FeeTier, NextNeedRule, PolicyRefused, RecoveryRules, Refusal, Relationship, TierRules
+from baton_followup.domain.complaints import ComplaintDeadlines
 
 
 class Directory(Protocol):
@@ -42,6 +43,9 @@ class Policies:
     program_lead_days: int = 14
     currency: str = "EUR"
     recovery: RecoveryRules = RecoveryRules()
+    complaint_deadlines: Mapping[str, ComplaintDeadlines] = field(
+        default_factory=lambda: {"standard": ComplaintDeadlines("standard", 24, 120)}
+    )
 
 
 class FollowupApplication:
@@ -143,18 +147,27 @@ class FollowupApplication:
             cmd.opportunity_id, cmd, lambda r: r.decline(cmd.opportunity_id, cmd.reason, self.clock(), days)
         )
 
+    async def estimate(self, cmd: c.EstimateOpportunity) -> Written:
+        return await self._on_opportunity(
+            cmd.opportunity_id, cmd, lambda r: r.estimate(cmd.opportunity_id, cmd.value, self.clock(), cmd.actor)
+        )
+
     async def win(self, cmd: c.WinOpportunity) -> Written:
         days = self.policies.outcome_review_after_days
         review_id = derived_event_id(cmd.opportunity_id, "outcome-review")
         return await self._on_opportunity(
-            cmd.opportunity_id, cmd, lambda r: r.win(cmd.opportunity_id, cmd.note, self.clock(), days, review_id)
+            cmd.opportunity_id,
+            cmd,
+            lambda r: r.win(cmd.opportunity_id, cmd.note, self.clock(), days, review_id, cmd.agreed),
         )
 
     async def review_outcome(self, cmd: c.ReviewOutcome) -> Written:
         return await self._on_opportunity(
             cmd.opportunity_id,
             cmd,
-            lambda r: r.review_outcome(cmd.opportunity_id, cmd.delivered_value, cmd.note, self.clock(), cmd.actor),
+            lambda r: r.review_outcome(
+                cmd.opportunity_id, cmd.delivered_value, cmd.note, self.clock(), cmd.actor, cmd.realised
+            ),
         )
 
     # --- programs ---------------------------------------------------------------------------
@@ -187,6 +200,91 @@ class FollowupApplication:
             lambda r: r.cancel_program(cmd.program_id, self.clock().date(), cmd.reason),
             ids={"program_id": cmd.program_id},
         )
+
+    async def end_program(self, cmd: c.EndProgram) -> Written:
+        client_id = await self._client_of("program", cmd.program_id)
+        return await self._update(
+            client_id,
+            cmd,
+            lambda r: r.end_program(cmd.program_id, self.clock().date(), cmd.reason, cmd.actor),
+            ids={"program_id": cmd.program_id},
+        )
+
+    async def switch_program(self, cmd: c.SwitchProgram) -> Written:
+        client_id = await self._client_of("program", cmd.program_id)
+        new_id = self.aggregates.new_id(cmd, "program")
+        p = self.policies
+
+        def decide(r: Relationship) -> None:
+            r.switch_program(
+                cmd.program_id, new_id, self.clock().date(), cmd.reason, cmd.actor, name=cmd.name, terms=cmd.terms,
+                revenue=cmd.revenue if cmd.revenue is not None else r.annual_revenue, fee_tiers=p.fee_tiers,
+                currency=p.currency, lead_days=p.program_lead_days,
+                follow_up_ids=(derived_event_id(new_id, "notice"), derived_event_id(new_id, "renewal")),
+            )
+
+        return await self._update(client_id, cmd, decide, ids={"program_id": new_id})
+
+    # --- complaints -------------------------------------------------------------------------
+
+    async def open_complaint(self, cmd: c.OpenComplaint) -> Written:
+        require_uuid(cmd.client_id, "client")
+        complaint_id = self.aggregates.new_id(cmd, "complaint")
+        concerns = {"request_id": cmd.request_id, "work_order_id": cmd.work_order_id, "program_id": cmd.program_id}
+
+        def decide(r: Relationship) -> None:
+            r.open_complaint(
+                complaint_id, category=cmd.category, severity=cmd.severity, description=cmd.description,
+                concerns=concerns, deadlines=self.policies.complaint_deadlines, now=self.clock(), by=cmd.actor,
+            )
+
+        return await self._update(cmd.client_id, cmd, decide, ids={"complaint_id": complaint_id})
+
+    async def _on_complaint(self, complaint_id: str, cmd: c.Command, decide: Callable[[Relationship], Any]) -> Written:
+        client_id = await self._client_of("complaint", complaint_id)
+        return await self._update(client_id, cmd, decide, ids={"complaint_id": complaint_id})
+
+    async def acknowledge_complaint(self, cmd: c.AcknowledgeComplaint) -> Written:
+        return await self._on_complaint(
+            cmd.complaint_id, cmd, lambda r: r.acknowledge_complaint(cmd.complaint_id, cmd.response, self.clock(), cmd.actor)
+        )
+
+    async def assign_complaint(self, cmd: c.AssignComplaint) -> Written:
+        return await self._on_complaint(
+            cmd.complaint_id, cmd, lambda r: r.assign_complaint(cmd.complaint_id, cmd.department, self.clock(), cmd.actor)
+        )
+
+    async def resolve_complaint(self, cmd: c.ResolveComplaint) -> Written:
+        return await self._on_complaint(
+            cmd.complaint_id,
+            cmd,
+            lambda r: r.resolve_complaint(cmd.complaint_id, cmd.resolution, cmd.root_cause, self.clock(), cmd.actor),
+        )
+
+    async def confirm_complaint(self, cmd: c.ConfirmComplaint) -> Written:
+        return await self._on_complaint(
+            cmd.complaint_id, cmd, lambda r: r.confirm_complaint(cmd.complaint_id, self.clock(), cmd.actor)
+        )
+
+    async def reopen_complaint(self, cmd: c.ReopenComplaint) -> Written:
+        deadlines = self.policies.complaint_deadlines
+        return await self._on_complaint(
+            cmd.complaint_id,
+            cmd,
+            lambda r: r.reopen_complaint(cmd.complaint_id, cmd.reason, deadlines, self.clock(), cmd.actor),
+        )
+
+    async def record_complaint_breaches(self, cmd: c.RecordComplaintBreaches) -> int:
+        """What the deadline scheduler records: each missed deadline once (event ids derived from the case)."""
+        written = await self._update(
+            cmd.client_id,
+            cmd,
+            lambda r: r.record_breaches(cmd.complaint_id, self.clock()),
+            event_ids=lambda r, n: derived_event_id(
+                cmd.complaint_id, f"breach:{r.pending[n].deadline}:{r.pending[n].round}"
+            ),
+        )
+        return written.appended
 
     # --- time: what the planner records (deterministic ids, so replicas never double up) -----
 

@@ -1,4 +1,4 @@
-"""Data files follow-up runs on: the catalogue of next needs and the program fee tiers.
+"""Data files follow-up runs on: the catalogue of next needs, the program fee tiers, complaint deadlines.
 
 Loaded and checked at start-up: a bad file stops the service with a message that
 names the file and the entry, never a rule silently ignored.
@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from baton_followup.domain import FeeTier, NextNeedRule
+from baton_followup.domain.complaints import ComplaintDeadlines
 
 HERE = Path(__file__).parent
 
@@ -67,3 +68,21 @@ def fee_tiers(path: Path | None = None) -> tuple[FeeTier, ...]:
     if min(t.revenue_from for t in tiers) != 0:
         raise CatalogueError(f"{path}: one tier must start at revenue_from = 0 so every client has a fee")
     return tuple(sorted(tiers, key=lambda t: t.revenue_from))
+
+
+def complaint_deadlines(path: Path | None = None) -> dict[str, ComplaintDeadlines]:
+    path = path or HERE / "complaint_deadlines.toml"
+    table = {}
+    for n, entry in enumerate(_load(path, "deadline"), 1):
+        try:
+            d = ComplaintDeadlines(str(entry["tier"]), int(entry["first_response_hours"]), int(entry["resolution_hours"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CatalogueError(f"{path}: deadline {n}: missing or bad field {exc}") from exc
+        if d.tier in table:
+            raise CatalogueError(f"{path}: tier {d.tier!r} appears twice")
+        if not 1 <= d.first_response_hours <= d.resolution_hours <= 24 * 365:
+            raise CatalogueError(f"{path}: tier {d.tier!r}: needs 1 <= first_response_hours <= resolution_hours <= 8760")
+        table[d.tier] = d
+    if "standard" not in table:
+        raise CatalogueError(f"{path}: needs a deadline for tier 'standard' (every other tier falls back to it)")
+    return table

@@ -4,10 +4,11 @@ from baton_followup.domain.contact_policy import ContactState, Refusal, refusal
 from baton_followup.domain.next_needs import NextNeedRule, next_needs
 from baton_followup.domain.programs import ProgramTerms, program_dates
 from baton_followup.domain.recovery import RecoveryRules, add_working_days, is_unhappy
-from baton_followup.domain.relationship import PolicyRefused, Relationship
+from baton_followup.domain.relationship import Money, PolicyRefused, Relationship
 from baton_followup.domain.tiers import DEFAULT_FEE_TIERS, FeeTier, TierRules, monthly_fee, tier_by_rank, tier_for
 
 __all__ = [
-    "DEFAULT_FEE_TIERS", "ContactState", "FeeTier", "NextNeedRule", "PolicyRefused", "ProgramTerms", "RecoveryRules", "Refusal",
-    "Relationship", "add_working_days", "is_unhappy", "TierRules", "monthly_fee", "next_needs", "program_dates", "refusal", "tier_by_rank", "tier_for",
+    "DEFAULT_FEE_TIERS", "ContactState", "FeeTier", "Money", "NextNeedRule", "PolicyRefused", "ProgramTerms",
+    "RecoveryRules", "Refusal", "Relationship", "TierRules", "add_working_days", "is_unhappy", "monthly_fee",
+    "next_needs", "program_dates", "refusal", "tier_by_rank", "tier_for",
 ]

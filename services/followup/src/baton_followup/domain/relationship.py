@@ -16,6 +16,7 @@ from baton_shared.contracts import followup as ev
 from baton_shared.contracts.intake import ContactPolicy
 from baton_shared.domain import Aggregate, DomainRuleViolation, NotFound
 
+from baton_followup.domain.complaints import Complaint, ComplaintCases
 from baton_followup.domain.contact_policy import ContactState, Refusal, refusal
 from baton_followup.domain.next_needs import NextNeedRule
 from baton_followup.domain.recovery import RecoveryRules, is_unhappy
@@ -36,6 +37,12 @@ class FollowUp:
     request_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+
 @dataclass
 class Opportunity:
     id: str
@@ -43,6 +50,7 @@ class Opportunity:
     title: str
     reason: str
     status: str = "identified"  # identified | offered | declined | won | reviewed
+    value: Money | None = None  # the latest estimate; once won, the agreed value
 
 
 @dataclass
@@ -50,7 +58,7 @@ class Program:
     id: str
     dates: ProgramDates
     notice_days: int
-    status: str = "active"  # active | cancelled
+    status: str = "active"  # active | cancelled | ended
 
 
 class PolicyRefused(DomainRuleViolation):
@@ -62,7 +70,7 @@ class PolicyRefused(DomainRuleViolation):
         self.details = {"refusal": refused.code, "suppression_recorded": True}
 
 
-class Relationship(Aggregate):
+class Relationship(ComplaintCases, Aggregate):
     aggregate_type = "client"
 
     @classmethod
@@ -85,6 +93,7 @@ class Relationship(Aggregate):
         self.latest_brief: str | None = None  # the brief of the current account manager's handover
         self.acknowledged_briefs: set[str] = set()
         self.recoveries: dict[str, str] = {}  # recovery id -> open | closed
+        self.complaints: dict[str, Complaint] = {}
 
     # --- what intake tells us -------------------------------------------------------
 
@@ -328,6 +337,15 @@ class Relationship(Aggregate):
         )
         return None
 
+    def estimate(self, opportunity_id: str, value: Money, now: datetime, by: str) -> None:
+        opportunity = self.opportunity(opportunity_id, "identified", "offered")
+        self._record(
+            ev.OpportunityValued(
+                client_id=self.id, opportunity_id=opportunity_id, kind=opportunity.kind,
+                estimated_value=value.amount, currency=value.currency, valued_at=now, by=by,
+            )
+        )
+
     def decline(self, opportunity_id: str, reason: str, now: datetime, cool_down_days: int) -> None:
         opportunity = self.opportunity(opportunity_id, "offered")
         self._record(
@@ -338,14 +356,25 @@ class Relationship(Aggregate):
         )
         self._close_all("the offer was declined", opportunity_id=opportunity_id)
 
-    def win(self, opportunity_id: str, note: str, now: datetime, outcome_review_days: int, follow_up_id: str) -> None:
+    def win(
+        self, opportunity_id: str, note: str, now: datetime, outcome_review_days: int, follow_up_id: str,
+        agreed: Money | None = None,
+    ) -> None:
+        """``agreed``: what the client agreed to pay; not said, the latest estimate is what they said yes to."""
         opportunity = self.opportunity(opportunity_id, "offered")
         review_on = now.date() + timedelta(days=outcome_review_days)
+        estimate = opportunity.value
+        if agreed and estimate and agreed.currency != estimate.currency:
+            raise DomainRuleViolation(
+                f"the opportunity is estimated in {estimate.currency}: give the agreed value in it, or estimate again first"
+            )
+        agreed = agreed or estimate
         self._record(
             ev.OpportunityWon(
                 client_id=self.id, opportunity_id=opportunity_id, kind=opportunity.kind, title=opportunity.title,
                 need_summary=f"{opportunity.title} (won offer: {opportunity.reason})", note=note,
                 account_manager=self.account_manager or "unassigned", won_at=now, outcome_review_on=review_on,
+                agreed_value=agreed and agreed.amount, currency=agreed and agreed.currency,
             )
         )
         self._close_all("the offer was won", opportunity_id=opportunity_id)
@@ -354,11 +383,19 @@ class Relationship(Aggregate):
             opportunity_id=opportunity_id,
         )
 
-    def review_outcome(self, opportunity_id: str, delivered_value: str, note: str, now: datetime, by: str) -> None:
-        self.opportunity(opportunity_id, "won")
+    def review_outcome(
+        self, opportunity_id: str, delivered_value: str, note: str, now: datetime, by: str, realised: Money | None = None
+    ) -> None:
+        opportunity = self.opportunity(opportunity_id, "won")
+        agreed = opportunity.value
+        if realised and agreed and realised.currency != agreed.currency:
+            raise DomainRuleViolation(
+                f"the realised value is compared with the agreed {agreed.amount} {agreed.currency}: give it in {agreed.currency}"
+            )
         self._record(
             ev.OpportunityOutcomeReviewed(
-                client_id=self.id, opportunity_id=opportunity_id, delivered_value=delivered_value, note=note, reviewed_at=now, by=by
+                client_id=self.id, opportunity_id=opportunity_id, delivered_value=delivered_value, note=note, reviewed_at=now, by=by,
+                realised_value=realised and realised.amount, currency=realised and realised.currency,
             )
         )
         self._close_all("outcome reviewed", opportunity_id=opportunity_id)
@@ -415,6 +452,23 @@ class Relationship(Aggregate):
         )
         self._close_all("the program was cancelled", program_id=program_id)
 
+    def end_program(self, program_id: str, today: date, reason: str, by: str, switched_to: str | None = None) -> None:
+        """The provider ends an active program today, whatever its terms (they bind the client, not us)."""
+        program = self.programs.get(program_id)
+        if program is None:
+            raise NotFound(f"program {program_id} not found")
+        if program.status != "active":
+            raise DomainRuleViolation(f"program {program_id} is {program.status}: only an active program can end or switch")
+        self._record(
+            ev.ProgramEnded(client_id=self.id, program_id=program_id, ended_on=today, reason=reason, by=by, switched_to=switched_to)
+        )
+        self._close_all("the program ended", program_id=program_id)
+
+    def switch_program(self, program_id: str, new_program_id: str, today: date, reason: str, by: str, **enrolment) -> None:
+        """The client moves to another program from today: the old one ends, the new one starts; both stay in the history."""
+        self.end_program(program_id, today, reason, by, switched_to=new_program_id)
+        self.enrol(new_program_id, starts_on=today, **enrolment)
+
     # --- state ---------------------------------------------------------------------
 
     def _on_RelationshipStarted(self, e: ev.RelationshipStarted) -> None:
@@ -461,12 +515,17 @@ class Relationship(Aggregate):
     def _on_OpportunityOffered(self, e: ev.OpportunityOffered) -> None:
         self.opportunities[e.opportunity_id].status = "offered"
 
+    def _on_OpportunityValued(self, e: ev.OpportunityValued) -> None:
+        self.opportunities[e.opportunity_id].value = Money(e.estimated_value, e.currency)
+
     def _on_OpportunityDeclined(self, e: ev.OpportunityDeclined) -> None:
         self.opportunities[e.opportunity_id].status = "declined"
         self.contact.cool_downs[e.kind] = max(e.cool_down_until, self.contact.cool_downs.get(e.kind, e.cool_down_until))
 
     def _on_OpportunityWon(self, e: ev.OpportunityWon) -> None:
-        self.opportunities[e.opportunity_id].status = "won"
+        opportunity = self.opportunities[e.opportunity_id]
+        opportunity.status = "won"
+        opportunity.value = Money(e.agreed_value, e.currency) if e.agreed_value is not None and e.currency else None
 
     def _on_OpportunityOutcomeReviewed(self, e: ev.OpportunityOutcomeReviewed) -> None:
         self.opportunities[e.opportunity_id].status = "reviewed"
@@ -485,3 +544,6 @@ class Relationship(Aggregate):
 
     def _on_ProgramCancelled(self, e: ev.ProgramCancelled) -> None:
         self.programs[e.program_id].status = "cancelled"
+
+    def _on_ProgramEnded(self, e: ev.ProgramEnded) -> None:
+        self.programs[e.program_id].status = "ended"

@@ -8,6 +8,7 @@ from baton_followup.projections.briefs import BriefsProjection
 from baton_followup.projections.client_health import ClientHealthProjection
 from baton_followup.projections.client_profiles import ClientProfilesProjection
 from baton_followup.projections.client_requests import ClientRequestsProjection
+from baton_followup.projections.complaints import ComplaintsProjection
 from baton_followup.projections.follow_ups import FollowUpsProjection
 from baton_followup.projections.opportunities import OpportunitiesProjection
 from baton_followup.projections.programs import ProgramsProjection
@@ -22,13 +23,13 @@ def all_projections(suffix: str = ""):
         RelationshipsProjection(suffix), FollowUpsProjection(suffix), OpportunitiesProjection(suffix),
         ProgramsProjection(suffix), BriefsProjection(suffix), ClientProfilesProjection(suffix),
         ClientRequestsProjection(suffix), RequestDeliveriesProjection(suffix), OwnEventsProjection(suffix),
-        RecoveriesProjection(suffix), ClientHealthProjection(suffix),
+        RecoveriesProjection(suffix), ClientHealthProjection(suffix), ComplaintsProjection(suffix),
         ReportsFromIntake(suffix), ReportsFromDelivery(suffix), ReportsFromFollowup(suffix),
     ]
 
 
 __all__ = [
-    "BriefsProjection", "ClientHealthProjection", "ClientProfilesProjection", "ClientRequestsProjection",
+    "BriefsProjection", "ClientHealthProjection", "ClientProfilesProjection", "ClientRequestsProjection", "ComplaintsProjection",
     "FollowUpsProjection", "OpportunitiesProjection", "OwnEventsProjection", "ProgramsProjection",
     "RecoveriesProjection", "RelationshipsProjection", "ReportsFromDelivery", "ReportsFromFollowup",
     "ReportsFromIntake", "RequestDeliveriesProjection", "all_projections",

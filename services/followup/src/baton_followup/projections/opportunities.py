@@ -36,6 +36,10 @@ class OpportunitiesProjection(RowPerAggregate):
             Column("delivered_value", String(32)),
             Column("outcome_note", Text),
             Column("reviewed_at", DateTime(timezone=True)),
+            Column("estimated_value", String(40)),
+            Column("agreed_value", String(40)),
+            Column("realised_value", String(40)),
+            Column("currency", String(3)),
             Column("updated_at", DateTime(timezone=True), nullable=False),
             Column("version", BigInteger, nullable=False),
             Index(f"ix_opportunities{suffix}_client", "client_id", "status"),
@@ -47,7 +51,10 @@ class OpportunitiesProjection(RowPerAggregate):
     def wanted(self, recorded: RecordedEvent) -> bool:
         return isinstance(
             recorded.event,
-            (ev.OpportunityIdentified, ev.OpportunityOffered, ev.OpportunityDeclined, ev.OpportunityWon, ev.OpportunityOutcomeReviewed),
+            (
+                ev.OpportunityIdentified, ev.OpportunityOffered, ev.OpportunityValued, ev.OpportunityDeclined,
+                ev.OpportunityWon, ev.OpportunityOutcomeReviewed,
+            ),
         )
 
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
@@ -58,6 +65,7 @@ class OpportunitiesProjection(RowPerAggregate):
                 "reason": e.reason, "rule_id": e.rule_id, "request_id": e.request_id, "status": "identified",
                 "identified_at": at, "offered_at": None, "declined_reason": None, "cool_down_until": None, "won_at": None,
                 "outcome_review_on": None, "delivered_value": None, "outcome_note": None, "reviewed_at": None,
+                "estimated_value": None, "agreed_value": None, "realised_value": None, "currency": None,
                 "updated_at": at, "version": recorded.seq,
             }
         if row is None:
@@ -67,8 +75,14 @@ class OpportunitiesProjection(RowPerAggregate):
             row.update(status="offered", offered_at=e.offered_at)
         elif isinstance(e, ev.OpportunityDeclined):
             row.update(status="declined", declined_reason=e.reason, cool_down_until=e.cool_down_until)
+        elif isinstance(e, ev.OpportunityValued):
+            row.update(estimated_value=str(e.estimated_value), currency=e.currency)
         elif isinstance(e, ev.OpportunityWon):
             row.update(status="won", won_at=e.won_at, outcome_review_on=e.outcome_review_on)
+            if e.agreed_value is not None:
+                row.update(agreed_value=str(e.agreed_value), currency=e.currency)
         elif isinstance(e, ev.OpportunityOutcomeReviewed):
             row.update(status="reviewed", delivered_value=e.delivered_value, outcome_note=e.note, reviewed_at=e.reviewed_at)
+            if e.realised_value is not None:
+                row.update(realised_value=str(e.realised_value), currency=e.currency)
         return row

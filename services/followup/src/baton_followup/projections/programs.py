@@ -1,4 +1,4 @@
-"""Programs read model: one row per program with its commitment dates."""
+"""Programs read model: one row per program with its commitment dates, notice, end or switch."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ class ProgramsProjection(RowPerAggregate):
             Column("cancellation_requested_on", Date),
             Column("cancellation_effective_on", Date),
             Column("cancellation_reason", Text),
+            Column("ended_on", Date),
+            Column("end_reason", Text),
+            Column("switched_to", String(64)),
             Column("updated_at", DateTime(timezone=True), nullable=False),
             Column("version", BigInteger, nullable=False),
             Index(f"ix_programs{suffix}_client", "client_id"),
@@ -45,7 +48,7 @@ class ProgramsProjection(RowPerAggregate):
         return getattr(recorded.event, "program_id", None)
 
     def wanted(self, recorded: RecordedEvent) -> bool:
-        return isinstance(recorded.event, (ev.ProgramEnrolled, ev.ProgramCancelled))
+        return isinstance(recorded.event, (ev.ProgramEnrolled, ev.ProgramCancelled, ev.ProgramEnded))
 
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
         e, at = recorded.event, recorded.envelope.occurred_at
@@ -57,10 +60,16 @@ class ProgramsProjection(RowPerAggregate):
                 "minimum_term_ends_on": e.minimum_term_ends_on, "ends_on": e.ends_on, "notice_deadline": e.notice_deadline,
                 "trailing_12_month_revenue": str(e.trailing_12_month_revenue), "monthly_fee": str(e.monthly_fee),
                 "currency": e.currency, "cancellation_requested_on": None, "cancellation_effective_on": None,
-                "cancellation_reason": None, "updated_at": at, "version": recorded.seq,
+                "cancellation_reason": None, "ended_on": None, "end_reason": None, "switched_to": None,
+                "updated_at": at, "version": recorded.seq,
             }
         if row is None:
             return None
+        if isinstance(e, ev.ProgramEnded):
+            return dict(
+                row, status="ended", ended_on=e.ended_on, end_reason=e.reason, switched_to=e.switched_to,
+                updated_at=at, version=recorded.seq,
+            )
         return dict(
             row, status="cancelled", cancellation_requested_on=e.requested_on, cancellation_effective_on=e.effective_on,
             cancellation_reason=e.reason, updated_at=at, version=recorded.seq,

@@ -22,6 +22,7 @@ from baton_followup.projections.briefs import BriefsProjection
 from baton_followup.projections.client_health import ClientHealthProjection
 from baton_followup.projections.client_profiles import ClientProfilesProjection
 from baton_followup.projections.client_requests import ClientRequestsProjection
+from baton_followup.projections.complaint_views import ComplaintViews
 from baton_followup.projections.follow_ups import FollowUpsProjection
 from baton_followup.projections.opportunities import OpportunitiesProjection
 from baton_followup.projections.programs import ProgramsProjection
@@ -61,8 +62,10 @@ class FollowupViews:
         own_events: OwnEventsProjection,
         recoveries: RecoveriesProjection,
         health: ClientHealthProjection,
+        complaints: ComplaintViews | None = None,
     ) -> None:
         self.engine = engine
+        self.complaints = complaints
         self.rel = relationships.relationships
         self.fu = follow_ups.follow_ups
         self.opp = opportunities.opportunities
@@ -83,6 +86,8 @@ class FollowupViews:
     # --- directory: which client an id belongs to --------------------------------------
 
     async def client_of(self, what: str, item_id: str) -> str | None:
+        if what == "complaint" and self.complaints is not None:
+            return await self.complaints.client_of(item_id)
         table = {"follow-up": self.fu, "opportunity": self.opp, "program": self.prog, "recovery": self.rec}[what]
         column = table.c[
             {"follow-up": "follow_up_id", "opportunity": "opportunity_id", "program": "program_id", "recovery": "recovery_id"}[what]
