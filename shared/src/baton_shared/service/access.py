@@ -14,7 +14,8 @@ known hash in constant time.
 
 Roles: ``admin`` everything; ``ops`` every read (GET); ``account_manager`` their own
 clients and what belongs to them (the service's read models say whose a client is);
-``department`` the work orders of their department. The rules per route live in each
+``department`` the work orders of their department; ``integration`` (another system) its
+own webhook subscriptions in notify. The rules per route live in each
 service's ``api/dependencies.py``; ``create_service_app`` refuses a ``/v1`` route that
 has no rule. 401 = no token or an unknown one; 403 = a known token without the right.
 """
@@ -40,6 +41,10 @@ from baton_shared.domain.errors import NotFound
 
 ADMIN, OPS, ACCOUNT_MANAGER, DEPARTMENT = "admin", "ops", "account_manager", "department"
 ROLES = (ADMIN, OPS, ACCOUNT_MANAGER, DEPARTMENT)
+
+# integration: another team's system; it manages its own webhooks (notify) and nothing else.
+INTEGRATION = "integration"
+ROLES = (*ROLES, INTEGRATION)
 READS = frozenset({"GET", "HEAD"})
 
 
