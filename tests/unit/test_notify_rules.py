@@ -47,7 +47,7 @@ def test_a_standard_verifier_accepts_the_signature():
     body = b'{"id": "e1", "data": {"x": 1}}'
     sent = headers(secret, "e1", int(time.time()), body)
     assert standardwebhooks.Webhook(secret).verify(body, sent) == {"id": "e1", "data": {"x": 1}}
-    with pytest.raises(Exception):
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
         standardwebhooks.Webhook(new_secret()).verify(body, sent)
 
 

@@ -31,8 +31,14 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
         settings = NotifySettings(**settings.model_dump()) if settings is not None else NotifySettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     webhooks = WebhooksProjection()
-    background = []
-    runtime = ServiceRuntime(SERVICE, settings, registry, projections=[webhooks], background=background)
+
+    async def deliveries(runtime: ServiceRuntime) -> None:
+        await deliverer.run_forever(runtime)
+
+    # The runtime copies its background list when made: the deliverer (made after it) is called through this.
+    runtime = ServiceRuntime(
+        SERVICE, settings, registry, projections=[webhooks], background=[deliveries] if run_deliveries else []
+    )
 
     async def heads(streams: Sequence[str]) -> dict[str, int]:
         """Each stream's last sequence (0 for one that does not exist yet)."""
@@ -51,8 +57,6 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     master_key = load_master_key(secret_value(settings.master_key), settings.data_dir)
     application = WebhookApplication(runtime.store, master_key, heads, clock=clock)
     deliverer = WebhookDeliverer(runtime.engine, views, application, registry, settings, clock)
-    if run_deliveries:
-        background.append(deliverer.run_forever)
     app = create_service_app(
         runtime,
         title="Baton notify",

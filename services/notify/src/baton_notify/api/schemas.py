@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+import re
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from baton_shared.service.http import Position, Timestamp, View
 from baton_shared.service.inputs import STRICT, Department
 
+
+
+def _time_as_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("a time is text, ISO 8601 with its zone (2027-01-31T08:00:00Z)")
+    return value
+
+
+Time = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_time_as_text)]
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 EVENT_TYPE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,127}$"
 STREAM_PATTERN = r"^[A-Z][A-Z0-9_]{0,63}$"
@@ -33,13 +45,12 @@ class ReplayIn(BaseModel):
     positions: dict[str, int] | None = Field(
         None, description="per stream (e.g. INTAKE), the last position NOT to send again; 0 sends from the start"
     )
-    since: AwareDatetime | None = Field(None, description="send again every event stored at or after this time")
+    since: Time | None = Field(None, description="send again every event stored at or after this time")
 
     @model_validator(mode="after")
     def _one(self) -> ReplayIn:
         if (self.positions is None) == (self.since is None):
             raise ValueError("give either positions or since")
-        import re
 
         for stream, position in (self.positions or {}).items():
             if not re.match(STREAM_PATTERN, stream):

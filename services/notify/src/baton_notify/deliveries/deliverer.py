@@ -64,7 +64,7 @@ class WebhookDeliverer:
     async def run_forever(self, runtime) -> None:  # noqa: ANN001 - the ServiceRuntime
         self.nc = runtime.nc
         try:
-            while True:
+            while not runtime.stopping:
                 try:
                     await self.supervise()
                 except Exception as exc:  # noqa: BLE001 - logged; the next round tries again
@@ -84,6 +84,8 @@ class WebhookDeliverer:
         for webhook_id, (version, task) in list(self.tasks.items()):
             row = active.get(webhook_id)
             if row is None or row["version"] != version or task.done():
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    log.error("a webhook's deliveries failed", webhook_id=webhook_id, error=repr(task.exception())[:300])
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
