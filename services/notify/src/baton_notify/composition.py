@@ -16,7 +16,7 @@ from baton_shared.service.settings import BatonSettings, secret_value
 
 from baton_notify.api import routers
 from baton_notify.application import WebhookApplication
-from baton_notify.deliveries.deliverer import WebhookDeliverer
+from baton_notify.deliveries.deliverer import WebhookDeliverer, source_streams
 from baton_notify.projections import WebhooksProjection
 from baton_notify.projections.views import NotifyViews
 from baton_notify.settings import NotifySettings
@@ -55,7 +55,9 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
 
     views = NotifyViews(runtime.engine, webhooks)
     master_key = load_master_key(secret_value(settings.master_key), settings.data_dir)
-    application = WebhookApplication(runtime.store, master_key, heads, clock=clock)
+    application = WebhookApplication(
+        runtime.store, master_key, heads, lambda types: list(source_streams(list(types), registry)), clock=clock
+    )
     deliverer = WebhookDeliverer(runtime.engine, views, application, registry, settings, clock)
     app = create_service_app(
         runtime,

@@ -18,8 +18,17 @@ Heads = Callable[[Sequence[str]], Awaitable[dict[str, int]]]  # stream name -> i
 
 
 class WebhookApplication:
-    def __init__(self, store: EventStore, master_key: MasterKey, heads: Heads, clock: Clock = utc_now, attempts: int = 5):
+    def __init__(
+        self,
+        store: EventStore,
+        master_key: MasterKey,
+        heads: Heads,
+        streams_of: Callable[[Sequence[str]], Sequence[str]],
+        clock: Clock = utc_now,
+        attempts: int = 5,
+    ):
         self.store = store
+        self.streams_of = streams_of  # event types -> the streams they are stored in
         self.master_key = master_key
         self.heads = heads
         self.clock = clock
@@ -102,7 +111,9 @@ class WebhookApplication:
         self, webhook_id: str, positions: dict[str, int], since: datetime | None, actor: str, cause: str | None = None
     ) -> Written:
         require_uuid(webhook_id, "webhook")
-        return await self._update(webhook_id, lambda w: w.replay(positions, since), actor, cause)
+        return await self._update(
+            webhook_id, lambda w: w.replay(positions, since, list(self.streams_of(w.event_types))), actor, cause
+        )
 
     async def delete(self, webhook_id: str, actor: str, cause: str | None = None) -> Written:
         require_uuid(webhook_id, "webhook")

@@ -24,6 +24,8 @@ def check_url(url: str) -> tuple[str, int]:
         raise AddressRefused("the URL must be http:// or https://")
     if not parts.hostname:
         raise AddressRefused("the URL has no host")
+    if len(parts.hostname) > 253 or any(len(label) > 63 for label in parts.hostname.split(".")):
+        raise AddressRefused("the host name is too long")
     if parts.username or parts.password:
         raise AddressRefused("the URL may not carry credentials")
     if parts.fragment:
@@ -46,8 +48,8 @@ async def resolve_allowed(url: str, allow_private: bool) -> None:
         return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise AddressRefused(f"the host {host} does not resolve: {exc}") from None
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise AddressRefused(f"the host {host[:100]} does not resolve: {exc}") from None
     addresses = sorted({info[4][0] for info in infos})
     refused = [a for a in addresses if internal(a)]
     if refused or not addresses:

@@ -78,10 +78,16 @@ class Webhook(Aggregate):
         if self.status == PAUSED:
             self._record(ev.WebhookResumed(webhook_id=self.id))
 
-    def replay(self, positions: dict[str, int], since: datetime | None) -> None:
+    def replay(self, positions: dict[str, int], since: datetime | None, streams: Sequence[str]) -> None:
+        """``streams``: the streams this webhook reads; a replay may name only those."""
         self._expect({ACTIVE, PAUSED}, "replay")
         if any(p < 0 for p in positions.values()):
             raise DomainRuleViolation("positions are 0 or more")
+        foreign = sorted(set(positions) - set(streams))
+        if foreign:
+            raise DomainRuleViolation(
+                f"webhook {self.id} reads {', '.join(streams) or 'no stream'}, not {', '.join(foreign)[:300]}"
+            )
         self._record(ev.WebhookReplayed(webhook_id=self.id, positions=positions, since=since))
 
     def delete(self) -> None:

@@ -31,8 +31,11 @@ class NotifyViews:
             return [dict(r) for r in rows.mappings()]
 
     async def webhook(self, webhook_id: str) -> dict | None:
+        """One webhook; a deleted one is gone (404), though the list can still show it."""
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(self.wh).where(self.wh.c.webhook_id == webhook_id))).mappings().first()
+            row = (
+                await conn.execute(select(self.wh).where(self.wh.c.webhook_id == webhook_id, self.wh.c.status != "deleted"))
+            ).mappings().first()
             return None if row is None else shown(row)
 
     async def list_webhooks(self, owner: str | None, status: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
