@@ -202,6 +202,10 @@ async def test_retries_running_out_park_and_pause_then_resume_sends_the_rest(nat
         [parked] = status["parked"]
         assert parked["event_id"] == receiver.seen[0]["id"] and parked["error"] == "HTTP 503"
         assert status["streams"][0]["lag"] >= 3
+        shown = await baton_webhooks(nats_url, tmp_path, "show", webhook_id, "--json")
+        assert shown["status"] == "paused" and shown["parked"][0]["event_id"] == parked["event_id"]
+        assert shown["streams"][0]["lag"] >= 3 and shown["streams"][0]["last_error"] == "HTTP 503"
+        assert "secret" not in json.dumps(shown)
         receiver.answer = lambda n, event_id: 200
         r = await notify.post(f"/v1/webhooks/{webhook_id}/resume")
         assert r.status_code == 200, r.text
@@ -209,6 +213,18 @@ async def test_retries_running_out_park_and_pause_then_resume_sends_the_rest(nat
         assert client_ids(receiver.acknowledged) == ids
         status = (await notify.get(f"/v1/webhooks/{webhook_id}/deliveries")).json()
         assert status["parked"] == [] and status["streams"][0]["lag"] == 0
+
+
+async def baton_webhooks(nats_url, tmp_path, *args: str):
+    """``baton webhooks …`` (the ops CLI) on notify's database, its JSON answer."""
+    from typer.testing import CliRunner
+
+    from baton_ops.cli import app
+
+    env = {"BATON_NATS_URL": nats_url, "BATON_NOTIFY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'notify.sqlite3'}"}
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["webhooks", *args], env=env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
 
 
 async def test_pause_resume_and_replay_by_position_and_time(running):

@@ -40,7 +40,18 @@ def _followup_projections() -> list[Projection]:
     return all_projections()
 
 
-PROJECTIONS = {"intake": _intake_projections, "delivery": _delivery_projections, "followup": _followup_projections}
+def _notify_projections() -> list[Projection]:
+    from baton_notify.projections import all_projections
+
+    return all_projections()
+
+
+PROJECTIONS = {
+    "intake": _intake_projections,
+    "delivery": _delivery_projections,
+    "followup": _followup_projections,
+    "notify": _notify_projections,
+}
 
 
 @dataclass(frozen=True)
