@@ -136,7 +136,7 @@ async def live_a_journey(svc, events_wanted: int, nc) -> str:
         handed = await ok(svc.intake.post(f"/v1/requests/{rid}/handoffs", json={"work": work}), 201)
         orders = handed["ids"]["handoff_ids"]
         for wo in orders:
-            await eventually(lambda wo=wo: _is(svc.delivery.get(f"/v1/work-orders/{wo}")), what="work order")
+            await eventually(lambda wo=wo: _found(svc.delivery.get(f"/v1/work-orders/{wo}")), what="work order")
             clock.now += timedelta(hours=1)
             await ok(svc.delivery.post(f"/v1/work-orders/{wo}/accept", json={"member": "dora"}))
             await ok(svc.delivery.post(f"/v1/work-orders/{wo}/start", json={}))
@@ -164,7 +164,7 @@ async def live_a_journey(svc, events_wanted: int, nc) -> str:
     return cid
 
 
-async def _is(call) -> bool:
+async def _found(call) -> bool:
     return (await call).status_code == 200
 
 

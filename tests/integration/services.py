@@ -68,17 +68,17 @@ async def intake_and_delivery(nats_url: str, delivery_db: str, tmp_path, clock: 
         ) as i, httpx.AsyncClient(transport=httpx.ASGITransport(app=delivery_app), base_url="http://delivery", headers=ADMIN) as d:
             yield Running(i, d, delivery_app, clock)
             for app in (intake_app, delivery_app):
-                await folded_agree_with_the_log(app.state.application)
+                await cached_agree_with_the_log(app.state.application)
 
 
-async def folded_agree_with_the_log(application) -> None:
-    """Every aggregate an application holds folded (``baton_shared.folded``), brought
-    forward to its stored history, equals the aggregate folded from scratch: the
-    snapshots never drift from the log whatever the flow did to them."""
-    folded = application.folded
-    for cls, aggregate_id in list(folded._held):
-        history = await application.store.load(cls.aggregate_type, aggregate_id)
-        held = folded.fold(cls, aggregate_id, history)
+async def cached_agree_with_the_log(application) -> None:
+    """Every aggregate in an application's aggregate cache (``baton_shared.application``),
+    brought forward to its stored history, equals the aggregate folded from scratch: the
+    cache never drifts from the log whatever the flow did to it."""
+    cache = application.aggregates.cache
+    for cls, aggregate_id in cache.entries:
+        history = await application.store.history(cls.aggregate_type, aggregate_id)
+        held = cache.fold(cls, aggregate_id, history)
         fresh = cls.from_history(aggregate_id, history)
         assert vars(held) == vars(fresh), f"{cls.__name__} {aggregate_id}: held state differs from the log's"
 
@@ -131,4 +131,4 @@ async def all_three(nats_url: str, followup_db: str, tmp_path, clock: FakeClock 
             )
         yield AllThree(clients["intake"], clients["delivery"], clients["followup"], apps["followup"], clock, apps)
         for app in apps.values():
-            await folded_agree_with_the_log(app.state.application)
+            await cached_agree_with_the_log(app.state.application)

@@ -48,11 +48,11 @@ async def test_history_is_loaded_in_order_with_versions(store):
     v1 = await register(store, cid)
     await register(store, other)
     r = await store.append("client", cid, v1, [note(cid, "one"), note(cid, "two")])
-    history = await store.load("client", cid)
+    history = await store.history("client", cid)
     assert [e.envelope.event_type for e in history.events] == ["ClientRegistered", "ClientNoteAdded", "ClientNoteAdded"]
     assert [e.event.text for e in history.events[1:]] == ["one", "two"]
     assert history.version == r.last_seq == r.first_seq + 1
-    assert (await store.load("client", str(uuid.uuid4()))).version == 0
+    assert (await store.history("client", str(uuid.uuid4()))).version == 0
 
 
 async def test_two_concurrent_appends_exactly_one_wins(store, nats):
@@ -65,7 +65,7 @@ async def test_two_concurrent_appends_exactly_one_wins(store, nats):
     wins = [r for r in results if not isinstance(r, Exception)]
     losses = [r for r in results if isinstance(r, ConcurrencyConflict)]
     assert len(wins) == 1 and len(losses) == 1
-    assert len((await store.load("client", cid)).events) == 2
+    assert len((await store.history("client", cid)).events) == 2
 
 
 async def test_many_writers_on_one_aggregate_never_lose_or_double_an_event(store):
@@ -74,7 +74,7 @@ async def test_many_writers_on_one_aggregate_never_lose_or_double_an_event(store
 
     async def writer(n: int) -> None:
         while True:
-            version = (await store.load("client", cid)).version
+            version = (await store.history("client", cid)).version
             try:
                 await store.append("client", cid, version, [note(cid, f"w{n}")])
                 return
@@ -82,7 +82,7 @@ async def test_many_writers_on_one_aggregate_never_lose_or_double_an_event(store
                 await asyncio.sleep(0)
 
     await asyncio.gather(*(writer(n) for n in range(10)))
-    texts = sorted(e.event.text for e in (await store.load("client", cid)).events[1:])
+    texts = sorted(e.event.text for e in (await store.history("client", cid)).events[1:])
     assert texts == sorted(f"w{n}" for n in range(10))
 
 
@@ -129,7 +129,7 @@ class _AckLost:
 
 
 async def aggregate_ids(store, cid: str) -> list[str]:
-    return [e.envelope.event_id for e in (await store.load("client", cid)).events]
+    return [e.envelope.event_id for e in (await store.history("client", cid)).events]
 
 
 async def test_a_batch_whose_ack_was_lost_is_reported_stored_even_if_another_writer_came_after(store, nats, monkeypatch):
@@ -185,7 +185,7 @@ async def test_a_batch_whose_commit_never_reached_the_server_is_stored_once(stor
     monkeypatch.undo()
     again = await store.append("client", cid, version, batch)
     assert (result.first_seq, result.last_seq) == (again.first_seq, again.last_seq) == (version + 1, version + 3)
-    assert await aggregate_ids(store, cid) == [(await store.load("client", cid)).events[0].envelope.event_id] + [
+    assert await aggregate_ids(store, cid) == [(await store.history("client", cid)).events[0].envelope.event_id] + [
         e.event_id for e in batch
     ]
     assert await stream_messages(nats) == 4
@@ -213,25 +213,25 @@ async def test_a_conflicting_multi_event_append_stores_none_of_its_events(store,
     await store.append("client", cid, version, [note(cid, "someone else")])
     with pytest.raises(ConcurrencyConflict):
         await store.append("client", cid, version, [note(cid, "x"), note(cid, "y")])
-    assert [e.event.text for e in (await store.load("client", cid)).events[1:]] == ["someone else"]
+    assert [e.event.text for e in (await store.history("client", cid)).events[1:]] == ["someone else"]
     assert await stream_messages(nats) == 2
 
 
 async def test_ids_that_could_widen_a_subject_are_refused(store):
     for bad in ("a.b", "*", ">", "a b", ""):
         with pytest.raises(ValueError):
-            await store.load("client", bad)
+            await store.history("client", bad)
 
 
 async def test_an_unreadable_message_in_a_history_is_skipped_but_counted(store, nats):
     cid = str(uuid.uuid4())
     await register(store, cid)
     await nats.request(f"intake.client.{cid}.ClientNoteAdded", b"{not an envelope", timeout=2)
-    history = await store.load("client", cid)
+    history = await store.history("client", cid)
     assert [e.envelope.event_type for e in history.events] == ["ClientRegistered"]
     assert history.version == 2  # the concurrency check sees the stream as it is
     await store.append("client", cid, history.version, [note(cid, "carry on")])
-    assert len((await store.load("client", cid)).events) == 2
+    assert len((await store.history("client", cid)).events) == 2
 
 
 async def test_a_remembered_history_reads_only_what_follows_and_notices_a_recreated_stream(nats, store):
@@ -240,11 +240,11 @@ async def test_a_remembered_history_reads_only_what_follows_and_notices_a_recrea
     message is no longer the one remembered."""
     cid = str(uuid.uuid4())
     v1 = await register(store, cid)
-    assert len((await store.load("client", cid)).events) == 1
+    assert len((await store.history("client", cid)).events) == 1
     elsewhere = JetStreamEventStore(nats, SPEC, registry, cache_size=0)  # another writer
     await elsewhere.append("client", cid, v1, [note(cid, "one")])
-    history = await store.load("client", cid)
-    fresh = await elsewhere.load("client", cid)
+    history = await store.history("client", cid)
+    fresh = await elsewhere.history("client", cid)
     assert [e.envelope.event_id for e in history.events] == [e.envelope.event_id for e in fresh.events]
     assert history.version == fresh.version and len(history.events) == 2
 
@@ -255,10 +255,10 @@ async def test_a_remembered_history_reads_only_what_follows_and_notices_a_recrea
     await register(store, other)
     v = await register(store, cid)
     await store.append("client", cid, v, [note(cid, "after")])
-    history = await store.load("client", cid)
+    history = await store.history("client", cid)
     assert [e.envelope.event_type for e in history.events] == ["ClientRegistered", "ClientNoteAdded"]
     assert history.events[-1].event.text == "after"
-    assert history.version == (await elsewhere.load("client", cid)).version
+    assert history.version == (await elsewhere.history("client", cid)).version
 
 
 async def test_what_this_store_appended_is_remembered_and_equals_a_fresh_read(nats, store, monkeypatch):
@@ -278,9 +278,9 @@ async def test_what_this_store_appended_is_remembered_and_equals_a_fresh_read(na
         return await real_batch(*args, **kw)
 
     monkeypatch.setattr(store._gets, "batch", counted)
-    remembered = await store.load("client", cid)
+    remembered = await store.history("client", cid)
     assert walks == []  # only the last-message lookup
-    fresh = await JetStreamEventStore(nats, SPEC, registry, cache_size=0).load("client", cid)
+    fresh = await JetStreamEventStore(nats, SPEC, registry, cache_size=0).history("client", cid)
     assert remembered.version == fresh.version
     assert [(e.seq, e.subject, e.envelope, e.event) for e in remembered.events] == [
         (e.seq, e.subject, e.envelope, e.event) for e in fresh.events
@@ -290,7 +290,7 @@ async def test_what_this_store_appended_is_remembered_and_equals_a_fresh_read(na
     # Another writer appends: the lookup sees a newer last message and only that is fetched.
     elsewhere = JetStreamEventStore(nats, SPEC, registry, cache_size=0)
     await elsewhere.append("client", cid, fresh.version, [note(cid, "four")])
-    history = await store.load("client", cid)
+    history = await store.history("client", cid)
     assert len(walks) == 1 and walks[0][2] == fresh.version  # from the remembered message on
     assert [e.event.text for e in history.events[1:]] == ["one", "two", "three", "four"]
 
@@ -298,7 +298,7 @@ async def test_what_this_store_appended_is_remembered_and_equals_a_fresh_read(na
 async def test_a_history_wanted_through_a_remembered_position_asks_the_server_nothing(nats, store, monkeypatch):
     """A read showing a row at version V wants the history through V: when the store remembers
     the aggregate that far, it answers without a round trip; when it does not (another writer
-    went further, or nothing is remembered), it loads as ``load`` does, and gets what is new."""
+    went further, or nothing is remembered), it loads as ``history`` does, and gets what is new."""
     cid = str(uuid.uuid4())
     v = await register(store, cid)
     v = (await store.append("client", cid, v, [note(cid, "one")])).last_seq
@@ -316,22 +316,22 @@ async def test_a_history_wanted_through_a_remembered_position_asks_the_server_no
 
     monkeypatch.setattr(store._gets, "last", last)
     monkeypatch.setattr(store._gets, "batch", batch)
-    history = await store.load_through("client", cid, v)
+    history = await store.history_through("client", cid, v)
     assert questions == [] and history.version == v
     assert [e.event.text for e in history.events[1:]] == ["one"]
 
     elsewhere = JetStreamEventStore(nats, SPEC, registry, cache_size=0)
     newer = (await elsewhere.append("client", cid, v, [note(cid, "two")])).last_seq
-    assert [e.event.text for e in (await store.load_through("client", cid, v)).events[1:]] == ["one"]  # far enough
+    assert [e.event.text for e in (await store.history_through("client", cid, v)).events[1:]] == ["one"]  # far enough
     assert questions == []
-    history = await store.load_through("client", cid, newer)
+    history = await store.history_through("client", cid, newer)
     assert questions == ["last", "batch"] and history.version == newer
     assert [e.event.text for e in history.events[1:]] == ["one", "two"]
 
     unknown = str(uuid.uuid4())
     u = await elsewhere.append("client", unknown, 0, [NewEvent(
         ev.ClientRegistered(client_id=unknown, name="B", segment="B2B", account_manager="bob"), correlation_id=unknown, actor="t")])
-    assert (await store.load_through("client", unknown, u.last_seq)).version == u.last_seq
+    assert (await store.history_through("client", unknown, u.last_seq)).version == u.last_seq
 
 
 async def test_an_append_answered_as_a_duplicate_is_not_remembered_as_new(nats, store):
@@ -343,11 +343,11 @@ async def test_an_append_answered_as_a_duplicate_is_not_remembered_as_new(nats, 
     v = (await store.append("client", cid, v, [first])).last_seq
     other = JetStreamEventStore(nats, SPEC, registry, cache_size=0)
     v = (await other.append("client", cid, v, [note(cid, "twice")])).last_seq
-    assert (await store.load("client", cid)).version == v
+    assert (await store.history("client", cid)).version == v
     # The first append sent again (a client retry decided on a stale version) is deduplicated.
     again = await store.append("client", cid, v, [first])
     assert again.last_seq < v
-    history = await store.load("client", cid)
+    history = await store.history("client", cid)
     assert [e.event.text for e in history.events[1:]] == ["once", "twice"]
     assert history.version == v
 
@@ -363,11 +363,11 @@ async def test_a_remembered_history_dropped_while_it_is_checked_is_still_returne
 
     async def dropped_meanwhile(*args, **kw):
         answer = await real_last(*args, **kw)
-        store._cache.clear()
+        store.remembered.clear()
         return answer
 
     monkeypatch.setattr(store._gets, "last", dropped_meanwhile)
-    history = await store.load("client", cid)
+    history = await store.history("client", cid)
     assert [e.envelope.event_type for e in history.events] == ["ClientRegistered", "ClientNoteAdded"]
 
 
@@ -377,11 +377,11 @@ async def test_a_store_made_before_its_connection_answers_unavailable_then_works
     store = JetStreamEventStore(None, SPEC, registry)
     cid = str(uuid.uuid4())
     with pytest.raises(EventStoreUnavailable, match="no connection yet"):
-        await store.load("client", cid)
+        await store.history("client", cid)
     with pytest.raises(EventStoreUnavailable, match="no connection yet"):
         await register(store, cid)
     store.connect(nats)
     version = await register(store, cid)
-    assert (await store.recall("client", cid)).version == version
+    assert (await store.remembered_history("client", cid)).version == version
     store.connect(nats)  # connected again (a restarted runtime): nothing remembered is trusted
-    assert not (await store.recall("client", cid)).recalled
+    assert not (await store.remembered_history("client", cid)).remembered

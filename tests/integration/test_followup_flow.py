@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from baton_shared.eventstore.provisioning import js_api
-from baton_intake.handlers import request_id_for
+from baton_intake.reactions import request_id_for
 from tests.integration.services import all_three, eventually
 
 pytestmark = pytest.mark.nats

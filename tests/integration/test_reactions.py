@@ -429,11 +429,11 @@ async def test_a_failed_acknowledgement_keeps_the_targets_later_causes_in_order(
         await note("3", 2)  # a later cause of the same target, arriving right after the failure
 
         async def copied() -> bool:
-            return len((await delivery.load("note_copy", client_id)).events) >= 3
+            return len((await delivery.history("note_copy", client_id)).events) >= 3
 
         await eventually(copied, timeout=30)
         await eventually(lambda: _acked(nats, runner.durable), timeout=30)
     finally:
         await runner.stop_live()
-    texts = [e.event.text for e in (await delivery.load("note_copy", client_id)).events]
+    texts = [e.event.text for e in (await delivery.history("note_copy", client_id)).events]
     assert texts == ["1", "2", "3"]

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from baton_delivery.application import DeliveryApplication
+from baton_delivery.application import AcceptWorkOrder, CompleteWork, DeliveryApplication, RecordProgress, StartWork
 from baton_delivery.domain import RequestDelivery
 from baton_intake.application import IntakeApplication
 from baton_intake.application import commands as c
@@ -61,7 +61,7 @@ async def open_work_order(store, directory, department: str = "design") -> tuple
 
 
 async def statuses(store, request_id: str) -> list[str]:
-    return [e.envelope.event_type for e in (await store.load("request", request_id)).events]
+    return [e.envelope.event_type for e in (await store.history("request", request_id)).events]
 
 
 async def test_a_store_recalls_what_it_remembers_without_asking_and_loads_what_it_does_not(replicas, monkeypatch):
@@ -70,10 +70,10 @@ async def test_a_store_recalls_what_it_remembers_without_asking_and_loads_what_i
     asked = []
     real = a._gets.last
     monkeypatch.setattr(a._gets, "last", lambda *args, **kw: asked.append(args) or real(*args, **kw))
-    history = await a.recall("request", request_id)
-    assert history.recalled and asked == [] and [e.envelope.event_type for e in history.events] == ["WorkOrderOpened"]
-    fresh = await b.recall("request", request_id)  # b never saw it: a load
-    assert not fresh.recalled and fresh.version == history.version
+    history = await a.remembered_history("request", request_id)
+    assert history.remembered and asked == [] and [e.envelope.event_type for e in history.events] == ["WorkOrderOpened"]
+    fresh = await b.remembered_history("request", request_id)  # b never saw it: a load
+    assert not fresh.remembered and fresh.version == history.version
 
 
 async def test_a_refusal_decided_on_a_history_that_is_behind_is_decided_again_on_a_load(replicas):
@@ -81,9 +81,9 @@ async def test_a_refusal_decided_on_a_history_that_is_behind_is_decided_again_on
     A decides again on a load and starts it."""
     (app_a, app_b), (a, _), directory = replicas
     request_id, wo = await open_work_order(a, directory)
-    await app_b.accept(wo, "bob", actor="t")
-    assert (await a.recall("request", request_id)).recalled  # A's memory: opened only
-    written = await app_a.start(wo, actor="t")
+    await app_b.accept(AcceptWorkOrder(work_order_id=wo, member="bob", actor="t"))
+    assert (await a.remembered_history("request", request_id)).remembered  # A's memory: opened only
+    written = await app_a.start(StartWork(work_order_id=wo, actor="t"))
     assert written.appended == 1
     assert await statuses(a, request_id) == ["WorkOrderOpened", "WorkOrderAccepted", "WorkOrderStarted"]
 
@@ -94,11 +94,12 @@ async def test_an_append_decided_on_a_history_that_is_behind_is_refused_by_the_s
     by the rules: nothing is appended."""
     (app_a, app_b), (a, _), directory = replicas
     request_id, wo = await open_work_order(a, directory)
-    for step in (lambda: app_a.accept(wo, "bob", actor="t"), lambda: app_a.start(wo, actor="t")):
+    for step in (lambda: app_a.accept(AcceptWorkOrder(work_order_id=wo, member="bob", actor="t")),
+                 lambda: app_a.start(StartWork(work_order_id=wo, actor="t"))):
         await step()
-    await app_b.complete(wo, "done", actor="t")
+    await app_b.complete(CompleteWork(work_order_id=wo, note="done", actor="t"))
     with pytest.raises(DomainRuleViolation, match="it is completed"):
-        await app_a.progress(wo, "still going", 50, actor="t")
+        await app_a.progress(RecordProgress(work_order_id=wo, note="still going", percent=50, actor="t"))
     assert (await statuses(a, request_id))[-1] in ("WorkOrderCompleted", "RequestReadyForHandover")
     assert "WorkOrderProgressed" not in await statuses(a, request_id)
 
@@ -113,10 +114,10 @@ async def test_nothing_to_do_decided_on_a_history_that_is_behind_is_decided_agai
     )
     client_id = written.ids["client_id"]
     await b.change_revenue(c.ChangeRevenue(client_id=client_id, annual_revenue=Decimal(200)))
-    assert (await a.store.recall("client", client_id)).recalled
+    assert (await a.store.remembered_history("client", client_id)).remembered
     again = await a.change_revenue(c.ChangeRevenue(client_id=client_id, annual_revenue=Decimal(100)))
     assert again.appended == 1
-    history = await b.store.load("client", client_id)
+    history = await b.store.history("client", client_id)
     assert [e.event.annual_revenue for e in history.events if e.envelope.event_type == "ClientRevenueChanged"] == [
         200,
         100,
@@ -129,9 +130,9 @@ async def test_a_failed_look_for_an_earlier_attempt_forgets_the_remembered_histo
     dropped, so the next command decides on a load, not again on the same stale history."""
     (_, app_b), (a, _), directory = replicas
     request_id, wo = await open_work_order(a, directory)
-    await app_b.accept(wo, "bob", actor="t")  # A's memory is now behind
-    remembered = await a.recall("request", request_id)
-    assert remembered.recalled and remembered.version == 1
+    await app_b.accept(AcceptWorkOrder(work_order_id=wo, member="bob", actor="t"))  # A's memory is now behind
+    remembered = await a.remembered_history("request", request_id)
+    assert remembered.remembered and remembered.version == 1
 
     async def no_answer(*args, **kw):
         raise TimeoutError("no answer")
@@ -145,5 +146,5 @@ async def test_a_failed_look_for_an_earlier_attempt_forgets_the_remembered_histo
     with pytest.raises(TimeoutError):
         await a.append("request", request_id, remembered.version, [started])
     monkeypatch.undo()
-    again = await a.recall("request", request_id)
-    assert not again.recalled and again.version > remembered.version
+    again = await a.remembered_history("request", request_id)
+    assert not again.remembered and again.version > remembered.version

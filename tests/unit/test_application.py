@@ -67,32 +67,25 @@ async def test_a_concurrent_change_is_decided_again_on_fresh_state(app, store):
     client = await app.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="alice"))
     request = await app.capture_need(CaptureNeed(client_id=client.ids["client_id"], summary="x"))
     request_id = request.ids["request_id"]
-    real_load = store.load
     real_append = store.append
-    request_loads = 0
+    raced = False
     conflicts = 0
 
-    async def append_counting_conflicts(*args):
-        nonlocal conflicts
+    async def append_after_a_race(*args):
+        nonlocal raced, conflicts
+        if not raced:
+            raced = True
+            # Between the decision and its append, someone cancels.
+            await IntakeApplication(store, clock=lambda: NOW).cancel_request(
+                CancelRequest(request_id=request_id, reason="other desk")
+            )
         try:
             return await real_append(*args)
         except Exception:
             conflicts += 1
             raise
 
-    async def load_then_race(aggregate_type, aggregate_id):
-        nonlocal request_loads
-        history = await real_load(aggregate_type, aggregate_id)
-        request_loads += aggregate_type == "request"
-        if aggregate_type == "request" and request_loads == 1:
-            # The load the decision is made on: someone cancels before our append.
-            await IntakeApplication(store, clock=lambda: NOW).cancel_request(
-                CancelRequest(request_id=request_id, reason="other desk")
-            )
-        return history
-
-    store.load = load_then_race
-    store.append = append_counting_conflicts
+    store.append = append_after_a_race
     work = (ev.WorkItem(department="design", scope="s", due_by=date(2027, 1, 1)),)
     with pytest.raises(DomainRuleViolation, match="cancelled"):
         await app.request_handoff(RequestHandoff(request_id=request_id, work=work))

@@ -200,7 +200,7 @@ def test_a_delivery_accepted_before_follow_up_knows_the_client_waits_for_the_rel
     from baton_shared.events.envelope import Envelope, RecordedEvent
     from baton_shared.eventstore.port import AggregateHistory
     from baton_shared.reactions import CauseNotReady
-    from baton_followup.handlers.delivery_acceptance import FollowDeliveryAcceptance
+    from baton_followup.reactions.delivery_acceptance import FollowDeliveryAcceptance
 
     now = datetime(2026, 11, 24, tzinfo=timezone.utc)
     accepted = DeliveryAccepted(request_id="r1", client_id="c1", account_manager="alice", satisfaction=4,

@@ -71,6 +71,6 @@ async def test_client_forgotten_is_appended_again_once_and_only_to_a_known_clien
     assert await record_in_log(store, cid) is True
     assert await record_in_log(store, cid) is False
     assert await record_in_log(store, "6b1f0000-0000-4000-8000-000000000000") is False
-    events = (await store.load("client", cid)).events
+    events = (await store.history("client", cid)).events
     assert [e.envelope.event_type for e in events] == ["ClientRegistered", "ClientForgotten"]
     assert events[-1].envelope.actor == "record-of-forgotten-clients" and events[-1].envelope.correlation_id == cid

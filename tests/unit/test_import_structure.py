@@ -28,10 +28,10 @@ SOURCE_ROOTS = [ROOT / "shared" / "src", ROOT / "ops" / "src", *sorted((ROOT / "
 # own layer and the layers below, never one above.
 SHARED_LAYERS: list[set[str]] = [
     {"events", "domain", "contracts", "journey_picture"},  # what events and rules are; no I/O
-    {"observability", "retry"},  # logs, metrics, telling an outage from a fault
+    {"observability", "retry", "lru"},  # logs, metrics, telling an outage from a fault, a bounded cache
     {"eventstore"},  # the log on JetStream
+    {"application", "idempotency"},  # the command loop: what services and reactions decide through
     {"projections", "reactions", "privacy", "forgotten"},  # runners and stores on top of the log
-    {"application", "folded", "idempotency"},  # what a service's application layer builds on
     {"service"},  # HTTP, the runtime, settings: the composition of all the above
 ]
 SERVICES = {p.name for p in (ROOT / "services").glob("*/src/baton_*")}

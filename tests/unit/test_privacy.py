@@ -47,14 +47,14 @@ async def test_the_application_seals_contacts_and_forgets_once():
     vault = PersonalDataVault(MemoryKeyStore())
     app = IntakeApplication(store, clock=lambda: NOW, vault=vault)
     cid = (await app.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="a", contacts=(PERSON,)))).ids["client_id"]
-    history = await store.load("client", cid)
+    history = await store.history("client", cid)
     registered = history.events[0].event
     assert registered.legacy_contacts == () and "Zelda" not in history.events[0].envelope.model_dump_json()
     assert await vault.open(ev.CONTACTS_PURPOSE, registered.sealed_contacts) == [PERSON.model_dump()]
     assert (await app.forget_client(ForgetClient(client_id=cid))).appended == 1
     assert (await app.forget_client(ForgetClient(client_id=cid))).appended == 0
     assert await vault.open(ev.CONTACTS_PURPOSE, registered.sealed_contacts) is None
-    assert [e.envelope.event_type for e in (await store.load("client", cid)).events] == ["ClientRegistered", "ClientForgotten"]
+    assert [e.envelope.event_type for e in (await store.history("client", cid)).events] == ["ClientRegistered", "ClientForgotten"]
 
 
 def _recorded(event_type: str, version: int, payload: dict, seq: int) -> RecordedEvent:

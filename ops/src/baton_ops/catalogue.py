@@ -142,9 +142,9 @@ async def wired_reactions(entry: ServiceEntry):
 def reaction_names(name: str) -> list[str]:
     """A service's reactions by name, without wiring them (their modules' classes)."""
     try:
-        module = importlib.import_module(f"baton_{name}.handlers")
+        module = importlib.import_module(f"baton_{name}.reactions")
     except ModuleNotFoundError as exc:
-        if exc.name in (f"baton_{name}", f"baton_{name}.handlers"):
+        if exc.name in (f"baton_{name}", f"baton_{name}.reactions"):
             return []
         raise
     found = [getattr(module, n, None) for n in getattr(module, "__all__", dir(module))]

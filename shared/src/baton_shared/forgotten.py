@@ -137,7 +137,7 @@ async def record_in_log(store: EventStore, client_id: str, attempts: int = 5) ->
     """Append ``ClientForgotten`` for a recorded client whose log lacks it. Nothing for a
     client the log does not know (nothing sealed of theirs is in it). True if appended."""
     for _ in range(attempts):
-        history = await store.load("client", client_id)
+        history = await store.history("client", client_id)
         types = {e.envelope.event_type for e in history.events}
         if "ClientRegistered" not in types or "ClientForgotten" in types:
             return False

@@ -30,9 +30,10 @@ the ids, and a retry carrying that key stores nothing twice. A generated key is
 new, so nothing of it can be in the log yet: the application does not look for
 it (no extra read), it only derives ids from it.
 
-The HTTP layer (``baton_shared.service.write_guard``) reads the header on every POST and
-PUT and sets the request's key in a context variable; the application layers
-ask ``keyed(service, actor)`` for it. Reactions and schedulers never set one.
+The HTTP layer (``baton_shared.service.write_guard``) reads the header on every POST, PUT
+and PATCH and leaves the request's key in the ASGI scope; the route puts it on the command
+(``baton_shared.application.Command.key``), and the application layer derives the ids
+from it. Reactions and schedulers never have one.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import orjson
@@ -74,23 +74,12 @@ class RequestKey:
     generated: bool = False  # made by the server for a write sent without a key
 
 
-_CURRENT: ContextVar[RequestKey | None] = ContextVar("baton_idempotency_key", default=None)
+SCOPE_KEY = "baton.request_key"  # where the write guard leaves the request's key in the ASGI scope
 
 
-def set_current(value: RequestKey | None):  # noqa: ANN201 - a contextvars.Token
-    return _CURRENT.set(value)
-
-
-def current() -> RequestKey | None:
-    """The key of the write being handled (sent or generated), None outside an HTTP write."""
-    return _CURRENT.get()
-
-
-def reset_current(token) -> None:  # noqa: ANN001
-    try:
-        _CURRENT.reset(token)
-    except ValueError:  # torn down in another context: just clear it
-        _CURRENT.set(None)
+def request_key(scope: dict) -> RequestKey | None:
+    """The key of the write a request is (sent or generated); None for a read or a DELETE."""
+    return scope.get(SCOPE_KEY)
 
 
 def fingerprint(method: str, path: str, body: bytes) -> bytes:
@@ -177,15 +166,8 @@ class Keyed:
         return self.event_id
 
 
-def keyed(service: str, actor: str) -> Keyed | None:
-    """The current request's key bound to ``service`` and ``actor``, or None (no key sent,
-    or not an HTTP write)."""
-    request = _CURRENT.get()
-    return None if request is None else bind(request, service, actor)
-
-
 def bind(request: RequestKey, service: str, actor: str) -> Keyed:
-    """A request key bound to a service and an actor (what ``keyed`` gives the current
-    request; an auditor can rebuild the ids a write must have appended from it)."""
+    """A request key bound to a service and an actor: what derives a command's ids (an
+    auditor can rebuild the ids a write must have appended from it)."""
     scope = hashlib.sha256(b"\0".join((service.encode(), actor.encode(), request.key.encode()))).digest()
     return Keyed(request, scope)

@@ -24,7 +24,6 @@ import base64
 import hashlib
 import os
 import secrets
-from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,6 +38,8 @@ from baton_shared.contracts.sealed import SealedData
 from baton_shared.contracts.streams import check_token
 from baton_shared.eventstore.port import EventStoreUnavailable
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
+
+from baton_shared.lru import LRUCache
 
 if TYPE_CHECKING:
     from baton_shared.forgotten import ForgottenClients
@@ -334,20 +335,13 @@ class PersonalDataVault:
     def __init__(self, keys: ClientKeyStore, cache_size: int = 4096, forgotten: ForgottenClients | None = None) -> None:
         self.keys = keys
         self.forgotten = forgotten
-        self._cache: OrderedDict[str, bytes] = OrderedDict()
-        self._cache_size = cache_size
-
-    def _remember(self, client_id: str, key: bytes) -> None:
-        self._cache[client_id] = key
-        self._cache.move_to_end(client_id)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._keys_held: LRUCache[str, bytes] = LRUCache(cache_size)
 
     async def seal(self, client_id: str, purpose: str, value: Any) -> SealedData:
-        key = self._cache.get(client_id)
+        key = self._keys_held.get(client_id)
         if key is None:
             key = await self.keys.create(client_id)
-            self._remember(client_id, key)
+            self._keys_held.put(client_id, key)
         return seal(key, client_id, purpose, value)
 
     async def open(self, purpose: str, sealed: SealedData | dict | None) -> Any | None:
@@ -358,12 +352,12 @@ class PersonalDataVault:
             sealed = SealedData.model_validate(sealed)
         if self.forgotten is not None and self.forgotten.holds(sealed.key_id):
             return None
-        key = self._cache.get(sealed.key_id)
+        key = self._keys_held.get(sealed.key_id)
         if key is None:
             key = await self.keys.get(sealed.key_id)
             if key is None:
                 return None
-            self._remember(sealed.key_id, key)
+            self._keys_held.put(sealed.key_id, key)
         return unseal(key, purpose, sealed)
 
     async def forget(self, client_id: str) -> bool:
@@ -371,7 +365,7 @@ class PersonalDataVault:
         destroy its key; whether there was a key."""
         if self.forgotten is not None:
             await self.forgotten.add(client_id)
-        self._cache.pop(client_id, None)
+        self._keys_held.drop(client_id)
         destroyed = await self.keys.destroy(client_id)
-        self._cache.pop(client_id, None)
+        self._keys_held.drop(client_id)
         return destroyed

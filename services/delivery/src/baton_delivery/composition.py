@@ -14,7 +14,7 @@ from baton_shared.service.settings import BatonSettings
 from baton_delivery.api import routers
 from baton_delivery.application import DeliveryApplication
 from baton_delivery.application.delivery import Clock, utc_now
-from baton_delivery.handlers import REACTIONS
+from baton_delivery.reactions import REACTIONS
 from baton_delivery.projections import ClientManagersProjection, RequestDeliveriesProjection, WorkOrdersProjection
 from baton_delivery.projections.views import DeliveryViews
 from baton_delivery.scheduler import OverdueScheduler

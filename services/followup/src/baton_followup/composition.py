@@ -15,7 +15,7 @@ from baton_shared.service.settings import BatonSettings
 from baton_followup import catalogue
 from baton_followup.api import routers
 from baton_followup.application import Clock, FollowupApplication, Policies, utc_now
-from baton_followup.handlers import FollowDeliveryAcceptance, FollowIntakeClients
+from baton_followup.reactions import FollowDeliveryAcceptance, FollowIntakeClients
 from baton_followup.projections import all_projections
 from baton_followup.projections.views import FollowupViews
 from baton_followup.scheduler import FollowUpPlanner

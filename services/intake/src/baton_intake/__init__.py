@@ -4,6 +4,6 @@
 - ``application``: command handling (load, decide, append, retry on conflict);
 - ``api``: the HTTP API;
 - ``projections``: the read models (clients, requests, client timeline);
-- ``handlers``: reactions to other services' events;
+- ``reactions``: reactions to other services' events;
 - ``composition``: the composition root that wires it all.
 """

@@ -17,7 +17,7 @@ from baton_shared.service.settings import BatonSettings, secret_value
 from baton_intake.api import routers
 from baton_intake.application import IntakeApplication
 from baton_intake.application.intake import Clock, utc_now
-from baton_intake.handlers import REACTIONS
+from baton_intake.reactions import REACTIONS
 from baton_intake.projections import (
     ClientsProjection,
     DeliveryProgressProjection,

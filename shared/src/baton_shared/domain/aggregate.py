@@ -26,6 +26,11 @@ class Aggregate:
         return self.version > 0 or bool(self.pending)
 
     @classmethod
+    def missing(cls, aggregate_id: str) -> str:
+        """What a command on this aggregate answers when it does not exist (a 404's detail)."""
+        return f"{cls.aggregate_type} {aggregate_id} not found"
+
+    @classmethod
     def rebuild(cls, aggregate_id: str, history: Iterable[tuple[int, DomainEvent | None]]) -> Self:
         aggregate = cls(aggregate_id)
         for seq, event in history:

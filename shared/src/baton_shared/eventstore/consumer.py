@@ -186,7 +186,7 @@ class PullLoop:
         return remaining
 
 
-class LaterAck:
+class DeferredAckAll:
     """Acknowledges (ack-all) the newest message handed to it at most every ``delay_s``,
     or at once when ``most`` are waiting, instead of one acknowledgement per batch.
 
@@ -255,13 +255,13 @@ class DurableWorker:
     linger_s: float = 0.0  # see PullLoop._linger
     priority_group: str | None = None  # see PullLoop (pinned client)
     pull_expires_s: float = 5.0  # how long one pull request waits for messages
-    ack_delay_s: float = 0.0  # see LaterAck: 0 acknowledges each batch as it is applied
+    ack_delay_s: float = 0.0  # see DeferredAckAll: 0 acknowledges each batch as it is applied
     ack_most: int = 1000
     live: bool = False
     stopping: bool = False  # retry loops give up when set (a swallowed cancel must not keep them going)
     _loop: PullLoop | None = None
     _nc: NATS | None = None
-    _acks: LaterAck | None = None
+    _acks: DeferredAckAll | None = None
 
     async def prepare_live(self, nc: NATS, *, at_start: bool = True) -> None:
         """Reconcile the durable consumer; ``at_start=False`` when recovering one deleted under us."""
@@ -295,7 +295,7 @@ class DurableWorker:
         """``msgs`` are applied and their position stored: acknowledge them (ack-all), now or
         within ``ack_delay_s``."""
         if self._acks is None:
-            self._acks = LaterAck(self.ack_delay_s, self.ack_most)
+            self._acks = DeferredAckAll(self.ack_delay_s, self.ack_most)
         self._acks.applied(msgs)
 
     async def stop_live(self) -> None:

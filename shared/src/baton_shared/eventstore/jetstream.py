@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,6 +54,7 @@ from baton_shared.eventstore.port import (
     NewEvent,
 )
 from baton_shared.eventstore.provisioning import js_api
+from baton_shared.lru import LRUCache
 from baton_shared.observability import metrics
 from baton_shared.observability.logging import get_logger
 
@@ -189,7 +189,9 @@ class _DirectGets:
 
 
 @dataclass(frozen=True, slots=True)
-class _Cached:
+class _Remembered:
+    """A history this store loaded or appended to lately, decoded, and its last message."""
+
     events: tuple[RecordedEvent, ...]
     last_seq: int
     last_msg_id: str
@@ -221,9 +223,9 @@ class JetStreamEventStore:
         self.registry = registry
         self.timeout = timeout
         self.attempts = attempts
-        # Aggregates loaded lately, decoded: a load then reads only what came after
-        # (``cache_size`` 0 turns it off).
-        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        # Histories loaded lately, decoded, by subject filter: a load then reads only what
+        # came after (``cache_size`` 0 turns it off).
+        self.remembered: LRUCache[str, _Remembered] = LRUCache(cache_size)
         self.cache_size = cache_size
         self.connect(nc)
 
@@ -233,11 +235,11 @@ class JetStreamEventStore:
         self.nc = nc
         self._acks = _AckMux(nc)
         self._gets = _DirectGets(nc)
-        self._cache.clear()
+        self.remembered.clear()
 
     # --- reads -------------------------------------------------------------
 
-    async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+    async def history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
         """The aggregate's history.
 
         A history this store loaded or appended to lately is remembered, decoded. Loading
@@ -252,57 +254,56 @@ class JetStreamEventStore:
         of a wildcard subject from a sequence makes it walk the stream from there to its
         end, ten times the server's CPU of the last-message lookup (docs/architecture.md)."""
         subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
-        cached = self._cache.get(subject_filter)
+        cached = self.remembered.get(subject_filter)
         if cached is not None:
             last = await self._gets.last(self.stream_name, subject_filter, self.timeout)
-            if last is not None and self._is(last, cached):
-                if self._cache.get(subject_filter) is cached:  # others may have dropped or replaced it meanwhile
-                    self._cache.move_to_end(subject_filter)
+            if last is not None and self._is_last_remembered(last, cached):
+                self.remembered.touch(subject_filter)  # unless others dropped it meanwhile
                 return AggregateHistory(list(cached.events), cached.last_seq)
             if last is not None and int(last.headers["Nats-Sequence"]) > cached.last_seq:
                 msgs = await self._gets.batch(self.stream_name, subject_filter, cached.last_seq, self.timeout)
-                if msgs and self._is(msgs[0], cached):
+                if msgs and self._is_last_remembered(msgs[0], cached):
                     return self._remember(subject_filter, msgs, cached.events + tuple(self._decode_all(msgs[1:])))
-            self._cache.pop(subject_filter, None)
+            self.remembered.drop(subject_filter)
         msgs = await self._gets.batch(self.stream_name, subject_filter, 1, self.timeout)
         return self._remember(subject_filter, msgs, tuple(self._decode_all(msgs)))
 
-    async def recall(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
-        """The remembered history, without asking the server (see ``EventStore.recall``);
-        ``load`` when nothing is remembered.
+    async def remembered_history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+        """The remembered history, without asking the server (see ``EventStore.remembered_history``);
+        ``history`` when nothing is remembered.
 
-        ``load``'s question (the aggregate's last message) is a round trip per command. A
+        ``history``'s question (the aggregate's last message) is a round trip per command. A
         command that appends needs no such question: the server checks the version it was
         decided on (``Nats-Expected-Last-Subject-Sequence``)."""
         remembered = self._remembered(aggregate_type, aggregate_id)
-        return remembered if remembered is not None else await self.load(aggregate_type, aggregate_id)
+        return remembered if remembered is not None else await self.history(aggregate_type, aggregate_id)
 
-    async def load_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
+    async def history_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
         """The aggregate's history at least as far as ``position``, for a read that shows a
         projection's row at that version beside the events behind it. A remembered history
         that reaches ``position`` is given without asking the server: every event of the
         aggregate up to its last remembered message is in it (the stream only grows), and
-        later ones are the caller's to cut. Otherwise it is ``load``.
+        later ones are the caller's to cut. Otherwise it is ``history``.
 
-        The question ``load`` asks (the aggregate's last message) was a round trip to
+        The question ``history`` asks (the aggregate's last message) was a round trip to
         nats-server on every work-order read, most of whose histories this store had just
         appended to (a work order opens with the reaction's append)."""
         remembered = self._remembered(aggregate_type, aggregate_id)
         if remembered is not None and remembered.version >= position:
             return remembered
-        return await self.load(aggregate_type, aggregate_id)
+        return await self.history(aggregate_type, aggregate_id)
 
     def _remembered(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory | None:
-        """The remembered history (``recalled``: not checked with the server), if any."""
+        """The remembered history (``remembered``: not checked with the server), if any."""
         subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
-        cached = self._cache.get(subject_filter)
+        cached = self.remembered.get(subject_filter)
         if cached is None:
             return None
-        self._cache.move_to_end(subject_filter)
-        return AggregateHistory(list(cached.events), cached.last_seq, recalled=True)
+        self.remembered.touch(subject_filter)
+        return AggregateHistory(list(cached.events), cached.last_seq, remembered=True)
 
     @staticmethod
-    def _is(msg: Msg, cached: _Cached) -> bool:
+    def _is_last_remembered(msg: Msg, cached: _Remembered) -> bool:
         headers = msg.headers or {}
         return (
             int(headers.get("Nats-Sequence", 0)) == cached.last_seq and headers.get("Nats-Msg-Id") == cached.last_msg_id
@@ -329,16 +330,8 @@ class JetStreamEventStore:
         last_seq = int(last["Nats-Sequence"])
         msg_id = last.get("Nats-Msg-Id")
         if msg_id:
-            self._keep(subject_filter, _Cached(events, last_seq, msg_id))
+            self.remembered.put(subject_filter, _Remembered(events, last_seq, msg_id))
         return AggregateHistory(list(events), last_seq)
-
-    def _keep(self, subject_filter: str, entry: _Cached) -> None:
-        if self.cache_size <= 0:
-            return
-        self._cache[subject_filter] = entry
-        self._cache.move_to_end(subject_filter)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
 
     def _remember_appended(
         self, subject_filter: str, expected_version: int, messages: list[tuple[str, bytes, str]], first: int
@@ -349,13 +342,13 @@ class JetStreamEventStore:
         check then guarantees nothing came between."""
         if self.cache_size <= 0:
             return
-        cached = self._cache.get(subject_filter)
+        cached = self.remembered.get(subject_filter)
         if expected_version == 0:
             before: tuple[RecordedEvent, ...] = ()
         elif cached is not None and cached.last_seq == expected_version:
             before = cached.events
         else:
-            self._cache.pop(subject_filter, None)
+            self.remembered.drop(subject_filter)
             return
         try:
             # Decoded from the very bytes stored, so the history equals a fresh read.
@@ -364,9 +357,9 @@ class JetStreamEventStore:
                 for n, (subject, body, _id) in enumerate(messages)
             )
         except (MalformedEvent, UnknownSchemaVersion):
-            self._cache.pop(subject_filter, None)
+            self.remembered.drop(subject_filter)
             return
-        self._keep(subject_filter, _Cached(before + appended, first + len(messages) - 1, messages[-1][2]))
+        self.remembered.put(subject_filter, _Remembered(before + appended, first + len(messages) - 1, messages[-1][2]))
 
     async def head(self) -> int:
         info = await js_api(self.nc, f"STREAM.INFO.{self.stream_name}", {}, timeout=self.timeout)
@@ -415,7 +408,7 @@ class JetStreamEventStore:
                 last = int(ack["seq"])
                 metrics.APPENDS.labels(self.stream_name).inc(len(ids))
                 if ack.get("duplicate"):
-                    self._cache.pop(subject_filter, None)  # stored earlier: where is not ours to assume
+                    self.remembered.drop(subject_filter)  # stored earlier: where is not ours to assume
                 else:
                     self._remember_appended(subject_filter, expected_version, messages, last - len(ids) + 1)
                 return AppendResult(self.stream_name, last - len(ids) + 1, last, ids)
@@ -426,7 +419,7 @@ class JetStreamEventStore:
                     raise AppendUnconfirmed(f"append to {label} not confirmed: {exc}") from exc
                 finally:
                     # Behind, whatever the look finds (or if it fails): the next command loads.
-                    self._cache.pop(subject_filter, None)
+                    self.remembered.drop(subject_filter)
                 if stored is not None:
                     return AppendResult(self.stream_name, stored[0], stored[1], ids)
                 metrics.CONFLICTS.labels(self.stream_name).inc()

@@ -25,14 +25,14 @@ class InMemoryEventStore:
         prefix = self.spec.aggregate_filter(aggregate_type, aggregate_id)[:-1]
         return [e for e in self.log if e.subject.startswith(prefix)]
 
-    async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+    async def history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
         return AggregateHistory(self._history(aggregate_type, aggregate_id))
 
-    async def recall(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
-        return await self.load(aggregate_type, aggregate_id)  # never behind: nothing to remember
+    async def remembered_history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+        return await self.history(aggregate_type, aggregate_id)  # never behind: nothing to remember
 
-    async def load_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
-        return await self.load(aggregate_type, aggregate_id)
+    async def history_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
+        return await self.history(aggregate_type, aggregate_id)
 
     async def append(
         self, aggregate_type: str, aggregate_id: str, expected_version: int, events: list[NewEvent]

@@ -80,9 +80,9 @@ class AggregateHistory:
     # The sequence of the last message on the aggregate's subjects, readable or not
     # (a malformed message is skipped when rebuilding, but the concurrency check counts it).
     last_seq: int | None = None
-    # Given from the store's memory without asking the server (``EventStore.recall``): it
-    # may be behind, so only an append (checked by the server) may be decided on it.
-    recalled: bool = False
+    # Given from the store's memory without asking the server (``EventStore.remembered_history``):
+    # it may be behind, so only an append (checked by the server) may be decided on it.
+    remembered: bool = False
 
     @property
     def version(self) -> int:
@@ -99,17 +99,20 @@ class AggregateHistory:
 class EventStore(Protocol):
     stream_name: str
 
-    async def load(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory: ...
-
-    async def recall(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
-        """The history as the store remembers it, without asking the server (``recalled``
-        set), else ``load``. For a command that appends to the aggregate: the append carries
-        the version decided on, so the server refuses it if the history was behind, and the
-        command is decided again on a ``load``. Any other outcome decided on a recalled
-        history (a refusal, nothing to do, not found) must be decided again on a ``load``."""
+    async def history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+        """The aggregate's history as the server has it now (one round trip at least)."""
         ...
 
-    async def load_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
+    async def remembered_history(self, aggregate_type: str, aggregate_id: str) -> AggregateHistory:
+        """The history as the store remembers it, without asking the server (``remembered``
+        set), else ``history``. For a command that appends to the aggregate: the append carries
+        the version decided on, so the server refuses it if the history was behind, and the
+        command is decided again on ``history``. Any other outcome decided on a remembered
+        history (a refusal, nothing to do, not found) must be decided again on ``history``
+        (``baton_shared.application.loop``)."""
+        ...
+
+    async def history_through(self, aggregate_type: str, aggregate_id: str, position: int) -> AggregateHistory:
         """The aggregate's history at least as far as stream position ``position`` (a read
         showing a row at that version): it may hold later events, which the caller cuts."""
         ...

@@ -65,7 +65,7 @@ ProgressCallback = Callable[[int, int], None]  # (position, end)
 
 # A projection's position is its checkpoint, stored with its rows: its consumer's
 # acknowledgements only spare redeliveries, so they are sent a quarter second apart
-# at most (see LaterAck), not one per batch.
+# at most (see DeferredAckAll), not one per batch.
 PROJECTION_ACK_DELAY_SECONDS = 0.25
 
 

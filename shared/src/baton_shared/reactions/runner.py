@@ -43,17 +43,12 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from baton_shared.application.loop import CommandLoop
 from baton_shared.contracts.streams import StreamSpec
 from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
 from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
 from baton_shared.eventstore.consumer import DurableWorker
-from baton_shared.eventstore.port import (
-    AggregateHistory,
-    ConcurrencyConflict,
-    EventStore,
-    EventStoreUnavailable,
-    NewEvent,
-)
+from baton_shared.eventstore.port import AggregateHistory, AppendResult, EventStore, EventStoreUnavailable, NewEvent
 from baton_shared.eventstore.provisioning import consumer_info, js_api, reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata
 from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
@@ -110,6 +105,39 @@ def decided_id(reaction: str, cause: RecordedEvent, n: int = 0) -> str:
     return derived_event_id(cause.envelope.event_id, f"{reaction}:{n}")
 
 
+class _OnCause:
+    """One cause's reaction, as the command loop runs it: 'appended', 'duplicate' or 'ignored'."""
+
+    def __init__(self, reaction: Reaction, cause: RecordedEvent, context: Any) -> None:
+        self.reaction, self.cause, self.context = reaction, cause, context
+        self.outcome = "ignored"
+
+    def decide(self, history: AggregateHistory) -> list[NewEvent]:
+        decided = self.reaction.decide(history, self.cause, self.context)
+        if not decided:
+            self.outcome = "ignored"
+            return []
+        if decided_id(self.reaction.name, self.cause) in history.event_ids:
+            self.outcome = "duplicate"  # handled already (redelivered, or by another replica)
+            return []
+        return [
+            NewEvent(
+                event,
+                correlation_id=self.cause.envelope.correlation_id,
+                actor=f"reaction:{self.reaction.name}",
+                causation_id=self.cause.envelope.event_id,
+                event_id=decided_id(self.reaction.name, self.cause, n),
+            )
+            for n, event in enumerate(decided)
+        ]
+
+    def appended(self, result: AppendResult) -> str:
+        return "appended"
+
+    def unchanged(self) -> str:
+        return self.outcome
+
+
 class ReactionRunner(DurableWorker):
     priority_group = "reactions"
 
@@ -148,10 +176,13 @@ class ReactionRunner(DurableWorker):
         self._unacked: dict[int, Msg] = {}  # held or being handled: kept from redelivery while we live
         self._lines: dict[object, collections.deque] = {}  # per target: its causes, to handle in stream order
         self._working: dict[object, asyncio.Task] = {}  # per target: the task handling its line
-        self._keeping: asyncio.Task | None = None
-        self._alone_under: str | None = None  # the pin id under which no one else holds a cause
+        self._still_working: asyncio.Task | None = None
+        self._sole_holder_under: str | None = None  # the pin id under which no one else holds a cause
         self._in_order = asyncio.Lock()
         self._waiting: asyncio.Task | None = None
+        # Decided on the remembered history first; on a conflict decided again, ten times, then
+        # the cause is retried by handle_resilient (see baton_shared.application.loop).
+        self.command_loop: CommandLoop[str] = CommandLoop(store, attempts=10)
 
     async def setup(self) -> None:
         async with self.engine.begin() as conn:
@@ -175,9 +206,9 @@ class ReactionRunner(DurableWorker):
 
     async def start_live(self, nc: NATS) -> None:
         await super().start_live(nc)
-        self._keeping = asyncio.create_task(self._keep_causes(), name=f"{self.durable}-still-working")
+        self._still_working = asyncio.create_task(self._say_still_working(), name=f"{self.durable}-still-working")
 
-    async def _keep_causes(self) -> None:
+    async def _say_still_working(self) -> None:
         """Every third of ``ack_wait``: "still working" for each cause held or being handled,
         so a well holder's causes never come back to the consumer, and a dead one's do soon."""
         while True:
@@ -207,11 +238,11 @@ class ReactionRunner(DurableWorker):
             self._held = mine
             if not mine or pin is None:
                 return
-            if pin != self._alone_under:
-                if not await self._alone(len(mine)):
+            if pin != self._sole_holder_under:
+                if not await self._holds_every_cause_out(len(mine)):
                     self._wait_for_the_others()
                     return
-                self._alone_under = pin
+                self._sole_holder_under = pin
             for seq in sorted(mine):
                 msg, raw = mine[seq]
                 key, cause = self._order_key(raw)
@@ -220,7 +251,7 @@ class ReactionRunner(DurableWorker):
                     self._working[key] = asyncio.create_task(self._work_through(key), name=f"{self.durable}-target")
             self._held = {}
 
-    async def _alone(self, holding: int) -> bool:
+    async def _holds_every_cause_out(self, holding: int) -> bool:
         """Whether every cause the consumer has out is one we hold (else another replica
         holds earlier ones, they are on their way to us, or we still handle earlier ones)."""
         info = await consumer_info(self._nc, self.stream_name, self.durable)
@@ -235,7 +266,11 @@ class ReactionRunner(DurableWorker):
                 await asyncio.sleep(0.2)  # a poll of the consumer's state, not a wait for a condition we own
                 with contextlib.suppress(Exception):  # the broker may be away: asked again
                     await self._release()
-                if self._alone_under is not None and self._loop is not None and self._alone_under == self._loop.pin_id:
+                if (
+                    self._sole_holder_under is not None
+                    and self._loop is not None
+                    and self._sole_holder_under == self._loop.pin_id
+                ):
                     return
 
         self._waiting = asyncio.create_task(wait(), name=f"{self.durable}-wait-for-others")
@@ -284,14 +319,14 @@ class ReactionRunner(DurableWorker):
 
     async def stop_live(self) -> None:
         await super().stop_live()
-        tasks = [t for t in (self._waiting, self._keeping, *self._working.values()) if t is not None]
+        tasks = [t for t in (self._waiting, self._still_working, *self._working.values()) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         pin = self._loop.pin_id if self._loop is not None else None
-        self._held, self._unacked, self._lines, self._working, self._alone_under = {}, {}, {}, {}, None
+        self._held, self._unacked, self._lines, self._working, self._sole_holder_under = {}, {}, {}, {}, None
         if pin is not None and self._nc is not None and self._nc.is_connected:
             # Hand the pin over now rather than after priority_timeout (a replica stopping
             # for a deploy); only if it is still ours.
@@ -305,7 +340,7 @@ class ReactionRunner(DurableWorker):
 
     async def handle_resilient(self, raw: RawEvent, cause: RecordedEvent | None = None) -> None:
         """Handle one cause, retrying outages (and a target not ready yet) with backoff; park
-        what keeps failing. Meanwhile ``_keep_causes`` tells the broker the cause is still
+        what keeps failing. Meanwhile ``_say_still_working`` tells the broker the cause is still
         being handled. ``cause`` is ``raw`` decoded, when the caller has done that already."""
         if cause is None:
             try:
@@ -348,44 +383,7 @@ class ReactionRunner(DurableWorker):
             return "ignored"
         aggregate_type, aggregate_id = target
         context = await self.reaction.context(cause)
-        recall = True  # the first decision on the remembered history: no round trip to the server
-        for _ in range(10):
-            if recall:
-                history = await self.store.recall(aggregate_type, aggregate_id)
-                recall = False
-            else:
-                history = await self.store.load(aggregate_type, aggregate_id)
-            try:
-                decided = self.reaction.decide(history, cause, context)
-            except Exception:
-                if history.recalled:
-                    continue  # refused on a history that may be behind: decided again on a load
-                raise
-            if history.recalled and (not decided or decided_id(self.reaction.name, cause) in history.event_ids):
-                # Nothing to do, or done already, on a history that may be behind (another
-                # replica appended): only an append, which the server checks, may be decided
-                # on it. Decided again on a load.
-                continue
-            if not decided:
-                return "ignored"
-            new = [
-                NewEvent(
-                    event,
-                    correlation_id=cause.envelope.correlation_id,
-                    actor=f"reaction:{self.reaction.name}",
-                    causation_id=cause.envelope.event_id,
-                    event_id=decided_id(self.reaction.name, cause, n),
-                )
-                for n, event in enumerate(decided)
-            ]
-            if new[0].event_id in history.event_ids:
-                return "duplicate"
-            try:
-                await self.store.append(aggregate_type, aggregate_id, history.version, new)
-                return "appended"
-            except ConcurrencyConflict:
-                continue
-        raise RuntimeError(f"{self.key}: {aggregate_type} {aggregate_id} kept changing; giving up for now")
+        return await self.command_loop.run(aggregate_type, aggregate_id, _OnCause(self.reaction, cause, context))
 
     async def _park(self, raw: RawEvent, error: str, tries: int) -> None:
         async with self.engine.begin() as conn:

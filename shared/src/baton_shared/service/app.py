@@ -218,9 +218,9 @@ def create_service_app(
     app.add_exception_handler(OSError, database_unavailable)
 
     @app.exception_handler(EventStoreUnavailable)
-    async def unavailable(_request: Request, exc: EventStoreUnavailable) -> Response:
+    async def unavailable(request: Request, exc: EventStoreUnavailable) -> Response:
         if isinstance(exc, AppendUnconfirmed):
-            return outcome_unknown(exc)
+            return outcome_unknown(exc, idempotency.request_key(request.scope))
         return problems.problem(
             503,
             f"the event log is unavailable, nothing was appended; retry the same request: {exc}",
@@ -228,10 +228,9 @@ def create_service_app(
             headers={"Retry-After": "1"},
         )
 
-    def outcome_unknown(exc: AppendUnconfirmed) -> Response:
+    def outcome_unknown(exc: AppendUnconfirmed, request_key: idempotency.RequestKey | None) -> Response:
         """The append may be stored or not: the answer names what it would have created and
         the key (sent, or made by the server) whose retry stores nothing twice."""
-        request_key = idempotency.current()
         if request_key is None:  # a DELETE: doing it again does nothing twice
             detail = "the event log did not confirm the write: it may be stored or not; retry the same request"
             return problems.problem(503, f"{detail}: {exc}", "outcome-unknown", headers={"Retry-After": "1"},

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypedDict, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from baton_shared import idempotency
 from baton_shared.application import Written
 from baton_shared.service.access import Identity, authenticated
 
@@ -52,6 +53,24 @@ async def actor(who: Identity = Depends(authenticated)) -> str:
 async def causation(request: Request) -> str | None:
     """The HTTP call's correlation id (``X-Correlation-Id``, generated when absent)."""
     return getattr(request.state, "correlation_id", None)
+
+
+class Issued(TypedDict):
+    """What every command carries from the HTTP call (``baton_shared.application.Command``)."""
+
+    actor: str
+    causation_id: str | None
+    key: idempotency.RequestKey | None
+
+
+async def issued(request: Request, who: str = Depends(actor)) -> Issued:
+    """Who issues a write's command, what caused it, and its idempotency key (sent, or made by
+    the server): ``SomeCommand(..., **issued)``."""
+    return {
+        "actor": who,
+        "causation_id": getattr(request.state, "correlation_id", None),
+        "key": idempotency.request_key(request.scope),
+    }
 
 
 def written(result: Written) -> WriteOut:

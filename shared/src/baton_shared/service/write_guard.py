@@ -15,8 +15,7 @@ from baton_shared.idempotency import (
     IdempotencyKeyReused,
     RequestKey,
     fingerprint,
-    reset_current,
-    set_current,
+    SCOPE_KEY,
 )
 from baton_shared.service import problems
 
@@ -64,8 +63,8 @@ class WriteGuard:
     - reads the body, at most ``max_body_bytes`` (Content-Length or not, chunked too):
       over that, 413 and the app never sees the request, so nothing is appended;
     - takes ``Idempotency-Key`` (printable ASCII, 1-200 characters; 422 if malformed),
-      or makes one when none is sent, hashes the request and makes it the current
-      ``RequestKey`` while the app runs; a replayed answer carries ``Idempotent-Replayed: true``."""
+      or makes one when none is sent, hashes the request and leaves the ``RequestKey`` in
+      the scope (``request_key``) for the route to put on its command; a replayed answer carries ``Idempotent-Replayed: true``."""
 
     def __init__(self, app, max_body_bytes: int) -> None:  # noqa: ANN001
         self.app = app
@@ -145,11 +144,8 @@ class WriteGuard:
 
         request_hash = fingerprint(scope["method"], scope["path"], body)
         if key is None:  # a key of our own: ids to name if the append goes unconfirmed
-            token = set_current(RequestKey(str(uuid.uuid4()), request_hash, generated=True))
-            try:
-                await self.app(scope, replay_receive, send)
-            finally:
-                reset_current(token)
+            scope = {**scope, SCOPE_KEY: RequestKey(str(uuid.uuid4()), request_hash, generated=True)}
+            await self.app(scope, replay_receive, send)
             return
         replayed = False
 
@@ -162,11 +158,8 @@ class WriteGuard:
                 message["headers"] = [*message.get("headers", ()), (b"idempotent-replayed", b"true")]
             await send(message)
 
-        token = set_current(RequestKey(key, request_hash, mark))
-        try:
-            await self.app(scope, replay_receive, send_marked)
-        finally:
-            reset_current(token)
+        scope = {**scope, SCOPE_KEY: RequestKey(key, request_hash, mark)}
+        await self.app(scope, replay_receive, send_marked)
 
 
 def _document_header(app) -> None:  # noqa: ANN001

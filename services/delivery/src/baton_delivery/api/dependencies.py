@@ -17,12 +17,12 @@ from baton_shared.service.access import (
     require_manager,
     roles,
 )
-from baton_shared.service.http import actor, causation, written
+from baton_shared.service.http import actor, causation, issued, written
 
 from baton_delivery.application import DeliveryApplication
 
 __all__ = [
-    "actor", "application", "board_rule", "causation", "department_filter", "escalations_rule", "manager_filter",
+    "actor", "application", "board_rule", "causation", "department_filter", "escalations_rule", "issued", "manager_filter",
     "request_rule", "today", "views", "work_order_rule", "work_orders_rule", "written",
 ]
 

@@ -11,6 +11,7 @@ from baton_shared.service.http import WriteOut
 
 from baton_delivery.api import dependencies as dep
 from baton_delivery.api.schemas import AcceptanceIn, RequestDeliveryOut
+from baton_delivery.application import RecordVerdict
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 
@@ -29,16 +30,17 @@ async def request_delivery(request_id: str, views=Depends(dep.views), who=Depend
 
 
 @router.post("/{request_id}/acceptance", response_model=WriteOut, summary="Record the client's verdict: accepted, or rework per department")
-async def acceptance(request_id: str, body: AcceptanceIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+async def acceptance(request_id: str, body: AcceptanceIn, app=Depends(dep.application), issued=Depends(dep.issued),
                      who=Depends(dep.request_rule)) -> WriteOut:
     return dep.written(
         await app.record_verdict(
-            request_id,
-            accepted=body.accepted,
-            satisfaction=body.satisfaction,
-            feedback=body.feedback,
-            rework=[ReworkItem(department=r.department, description=r.description) for r in body.rework],
-            actor=actor,
-            cause=cause,
+            RecordVerdict(
+                request_id=request_id,
+                accepted=body.accepted,
+                satisfaction=body.satisfaction,
+                feedback=body.feedback,
+                rework=tuple(ReworkItem(department=r.department, description=r.description) for r in body.rework),
+                **issued,
+            )
         )
     )

@@ -21,6 +21,7 @@ from baton_delivery.api.schemas import (
     WorkOrderOut,
     WorkOrderWithHistory,
 )
+from baton_delivery.application import AcceptWorkOrder, BlockWork, CompleteWork, RecordProgress, StartWork, UnblockWork
 
 router = APIRouter(prefix="/v1/work-orders", tags=["work orders"])
 Status = Literal["opened", "accepted", "in_progress", "blocked", "completed", "reopened", "cancelled"]
@@ -50,7 +51,7 @@ async def get_work_order(
         raise NotFound(f"work order {work_order_id} not found")
     # The history as far as the row shows (its version), no further: row and history agree.
     version = work_order["version"]
-    history = await app.store.load_through("request", work_order["request_id"], version)
+    history = await app.store.history_through("request", work_order["request_id"], version)
     work_order["history"] = [
         {
             "seq": e.seq,
@@ -67,30 +68,30 @@ async def get_work_order(
 
 
 @router.post("/{work_order_id}/accept", response_model=WriteOut, summary="A member of the department accepts the work")
-async def accept(work_order_id: str, body: AcceptIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.work_order_rule)) -> WriteOut:
-    return dep.written(await app.accept(work_order_id, body.member, actor, cause))
+async def accept(work_order_id: str, body: AcceptIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.work_order_rule)) -> WriteOut:
+    return dep.written(await app.accept(AcceptWorkOrder(work_order_id=work_order_id, member=body.member, **issued)))
 
 
 @router.post("/{work_order_id}/start", response_model=WriteOut, summary="Work begins (again, after rework)")
-async def start(work_order_id: str, body: EmptyIn | None = None, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.work_order_rule)) -> WriteOut:
-    return dep.written(await app.start(work_order_id, actor, cause))
+async def start(work_order_id: str, body: EmptyIn | None = None, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.work_order_rule)) -> WriteOut:
+    return dep.written(await app.start(StartWork(work_order_id=work_order_id, **issued)))
 
 
 @router.post("/{work_order_id}/progress", response_model=WriteOut, summary="A progress note, with an optional percentage")
-async def progress(work_order_id: str, body: ProgressIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.work_order_rule)) -> WriteOut:
-    return dep.written(await app.progress(work_order_id, body.note, body.percent, actor, cause))
+async def progress(work_order_id: str, body: ProgressIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.work_order_rule)) -> WriteOut:
+    return dep.written(await app.progress(RecordProgress(work_order_id=work_order_id, note=body.note, percent=body.percent, **issued)))
 
 
 @router.post("/{work_order_id}/block", response_model=WriteOut, summary="The department cannot go on, and says why")
-async def block(work_order_id: str, body: BlockIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.work_order_rule)) -> WriteOut:
-    return dep.written(await app.block(work_order_id, body.reason, actor, cause))
+async def block(work_order_id: str, body: BlockIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.work_order_rule)) -> WriteOut:
+    return dep.written(await app.block(BlockWork(work_order_id=work_order_id, reason=body.reason, **issued)))
 
 
 @router.post("/{work_order_id}/unblock", response_model=WriteOut, summary="The block is lifted")
-async def unblock(work_order_id: str, body: EmptyIn | None = None, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.work_order_rule)) -> WriteOut:
-    return dep.written(await app.unblock(work_order_id, actor, cause))
+async def unblock(work_order_id: str, body: EmptyIn | None = None, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.work_order_rule)) -> WriteOut:
+    return dep.written(await app.unblock(UnblockWork(work_order_id=work_order_id, **issued)))
 
 
 @router.post("/{work_order_id}/complete", response_model=WriteOut, summary="The department finished its work")
-async def complete(work_order_id: str, body: CompleteIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.work_order_rule)) -> WriteOut:
-    return dep.written(await app.complete(work_order_id, body.note, actor, cause))
+async def complete(work_order_id: str, body: CompleteIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.work_order_rule)) -> WriteOut:
+    return dep.written(await app.complete(CompleteWork(work_order_id=work_order_id, note=body.note, **issued)))

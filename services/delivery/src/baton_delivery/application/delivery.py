@@ -1,33 +1,22 @@
-"""Command handling for delivery: load the request's delivery, decide, append, retry on conflict.
+"""Delivery's command methods: find the request's delivery, the domain call, the save.
 
-Departments address work orders by id; the directory (the work-orders read
-model) says which request's delivery holds it. Correlation id = the request id
-(the client journey); causation id = the HTTP call's correlation id.
+Departments address work orders by id; the directory (the work-orders read model)
+says which request's delivery holds it. Correlation id = the request id (the client
+journey); causation id = the HTTP call's correlation id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from baton_shared import idempotency
-from baton_shared.application import (
-    REFUSALS,
-    Clock,
-    Written,
-    answering,
-    history_to_decide_on,
-    require_uuid,
-    utc_now,
-)
-from baton_shared.contracts.delivery import ReworkItem
+from baton_shared.application import Aggregates, Clock, Written, require_uuid, utc_now
 from baton_shared.domain import NotFound
 from baton_shared.events.envelope import derived_event_id
-from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
-from baton_shared.folded import FoldedAggregates
+from baton_shared.eventstore import EventStore
 
+from baton_delivery.application import commands as c
 from baton_delivery.domain import RequestDelivery
-
 
 
 class WorkOrderDirectory(Protocol):
@@ -39,131 +28,57 @@ class DeliveryApplication:
         self.store = store
         self.directory = directory
         self.clock = clock
-        self.attempts = attempts
-        self.folded = FoldedAggregates()  # a command folds only what was appended since the last one
+        self.aggregates = Aggregates(store, attempts)
 
-    async def load(self, request_id: str) -> RequestDelivery:
-        return RequestDelivery.from_history(request_id, await self.store.load("request", request_id))
-
-    async def _update(
-        self,
-        request_id: str,
-        decide: Callable[[RequestDelivery], object],
-        *,
-        actor: str,
-        causation_id: str | None,
-        event_ids: Callable[[int], str] | None = None,
-    ) -> Written:
-        keyed = idempotency.keyed(self.store.stream_name, actor) if event_ids is None else None
-        if keyed is not None:
-            event_ids = keyed.event_id  # a retried keyed write re-derives the same ids
-        maybe_a_retry = keyed is not None and keyed.sent_by_caller  # a caller's key: look for it
-        for attempt in range(self.attempts):
-            # First on the remembered history, unless a keyed write must look for itself in it.
-            first = attempt == 0 and not maybe_a_retry and self.attempts > 1
-            history = await history_to_decide_on(self.store, "request", request_id, recall=first)
-            delivery = self.folded.fold(RequestDelivery, request_id, history)
-            try:
-                if not delivery.work_orders:
-                    raise NotFound(f"no delivery for request {request_id}")
-                if maybe_a_retry and (replay := keyed.replay(history.events)) is not None:
-                    return Written({"request_id": request_id}, self.store.stream_name, replay.last_seq, replay.count)
-                decide(delivery)
-            except REFUSALS:
-                if history.recalled:
-                    continue
-                raise
-            if not delivery.pending:
-                self.folded.keep_unchanged(delivery)
-                if history.recalled:
-                    continue
-                return Written({"request_id": request_id}, self.store.stream_name, delivery.version, 0)
-            new = [
-                NewEvent(
-                    event,
-                    correlation_id=request_id,
-                    actor=actor,
-                    causation_id=causation_id,
-                    **({"event_id": event_ids(n)} if event_ids else {}),
-                )
-                for n, event in enumerate(delivery.pending)
-            ]
-            try:
-                with answering({"request_id": request_id}):
-                    result = await self.store.append("request", request_id, delivery.version, new)
-            except ConcurrencyConflict:
-                if attempt == self.attempts - 1:
-                    raise
-                continue
-            self.folded.kept_after(delivery, result)
-            return Written({"request_id": request_id}, self.store.stream_name, result.last_seq, len(new))
-        raise AssertionError("unreachable")
-
-    async def _work_order(self, work_order_id: str) -> str:
-        require_uuid(work_order_id, "work order")
-        request_id = await self.directory.request_of(work_order_id)
+    async def _on_work_order(self, cmd: c.WorkOrderCommand, decide: Callable[[RequestDelivery], Any]) -> Written:
+        require_uuid(cmd.work_order_id, "work order")
+        request_id = await self.directory.request_of(cmd.work_order_id)
         if request_id is None:
-            raise NotFound(f"work order {work_order_id} not found")
-        return request_id
-
-    async def _on_work_order(self, work_order_id: str, decide, actor: str, cause: str | None) -> Written:
-        request_id = await self._work_order(work_order_id)
-        ids = {"work_order_id": work_order_id, "request_id": request_id}
-        with answering(ids):
-            written = await self._update(request_id, decide, actor=actor, causation_id=cause)
-        return Written(ids, written.stream, written.position, written.appended)
+            raise NotFound(f"work order {cmd.work_order_id} not found")
+        return await self.aggregates.update(
+            RequestDelivery, request_id, cmd, decide, ids={"work_order_id": cmd.work_order_id}
+        )
 
     # --- the department's commands ----------------------------------------------
 
-    async def accept(self, work_order_id: str, member: str, actor: str, cause: str | None = None) -> Written:
-        return await self._on_work_order(work_order_id, lambda d: d.accept(work_order_id, member), actor, cause)
+    async def accept(self, cmd: c.AcceptWorkOrder) -> Written:
+        return await self._on_work_order(cmd, lambda d: d.accept(cmd.work_order_id, cmd.member))
 
-    async def start(self, work_order_id: str, actor: str, cause: str | None = None) -> Written:
-        return await self._on_work_order(work_order_id, lambda d: d.start(work_order_id), actor, cause)
+    async def start(self, cmd: c.StartWork) -> Written:
+        return await self._on_work_order(cmd, lambda d: d.start(cmd.work_order_id))
 
-    async def progress(self, work_order_id: str, note: str, percent: int | None, actor: str, cause: str | None = None) -> Written:
-        return await self._on_work_order(work_order_id, lambda d: d.progress(work_order_id, note, percent), actor, cause)
+    async def progress(self, cmd: c.RecordProgress) -> Written:
+        return await self._on_work_order(cmd, lambda d: d.progress(cmd.work_order_id, cmd.note, cmd.percent))
 
-    async def block(self, work_order_id: str, reason: str, actor: str, cause: str | None = None) -> Written:
-        return await self._on_work_order(work_order_id, lambda d: d.block(work_order_id, reason, self.clock()), actor, cause)
+    async def block(self, cmd: c.BlockWork) -> Written:
+        return await self._on_work_order(cmd, lambda d: d.block(cmd.work_order_id, cmd.reason, self.clock()))
 
-    async def unblock(self, work_order_id: str, actor: str, cause: str | None = None) -> Written:
-        return await self._on_work_order(work_order_id, lambda d: d.unblock(work_order_id, self.clock()), actor, cause)
+    async def unblock(self, cmd: c.UnblockWork) -> Written:
+        return await self._on_work_order(cmd, lambda d: d.unblock(cmd.work_order_id, self.clock()))
 
-    async def complete(self, work_order_id: str, note: str, actor: str, cause: str | None = None) -> Written:
-        return await self._on_work_order(work_order_id, lambda d: d.complete(work_order_id, note, self.clock()), actor, cause)
+    async def complete(self, cmd: c.CompleteWork) -> Written:
+        return await self._on_work_order(cmd, lambda d: d.complete(cmd.work_order_id, cmd.note, self.clock()))
 
     # --- the client's verdict -------------------------------------------------------
 
-    async def record_verdict(
-        self,
-        request_id: str,
-        *,
-        accepted: bool,
-        satisfaction: int | None,
-        feedback: str,
-        rework: Sequence[ReworkItem],
-        actor: str,
-        cause: str | None = None,
-    ) -> Written:
-        require_uuid(request_id, "request")
-        if accepted:
-            decide = lambda d: d.accept_delivery(satisfaction, feedback, self.clock())  # noqa: E731
+    async def record_verdict(self, cmd: c.RecordVerdict) -> Written:
+        if cmd.accepted:
+            decide = lambda d: d.accept_delivery(cmd.satisfaction, cmd.feedback, self.clock())  # noqa: E731
         else:
-            decide = lambda d: d.reject_delivery(rework, feedback)  # noqa: E731
-        return await self._update(request_id, decide, actor=actor, causation_id=cause)
+            decide = lambda d: d.reject_delivery(cmd.rework, cmd.feedback)  # noqa: E731
+        return await self.aggregates.update(RequestDelivery, cmd.request_id, cmd, decide)
 
     # --- time ---------------------------------------------------------------------
 
-    async def mark_overdue(self, request_id: str, work_order_id: str) -> bool:
+    async def mark_overdue(self, cmd: c.MarkOverdue) -> bool:
         """Record that the work order is overdue, once: the event id is derived from the
         work order, so replicas racing or a restart never record it twice."""
         today = self.clock().date()
-        written = await self._update(
-            request_id,
-            lambda d: d.mark_overdue(work_order_id, today),
-            actor="scheduler:overdue",
-            causation_id=None,
-            event_ids=lambda n: derived_event_id(work_order_id, f"overdue:{n}"),
+        written = await self.aggregates.update(
+            RequestDelivery,
+            cmd.request_id,
+            cmd,
+            lambda d: d.mark_overdue(cmd.work_order_id, today),
+            event_ids=lambda _d, n: derived_event_id(cmd.work_order_id, f"overdue:{n}"),
         )
         return written.appended > 0

@@ -57,6 +57,14 @@ class RequestDelivery(Aggregate):
         self.handover_round = 0
         self.cancelled = False
 
+    @property
+    def exists(self) -> bool:
+        return bool(self.work_orders)
+
+    @classmethod
+    def missing(cls, aggregate_id: str) -> str:
+        return f"no delivery for request {aggregate_id}"
+
     # --- reactions to intake ------------------------------------------------
 
     def open_work_order(self, handoff: intake.HandoffRequested, handoff_event_id: str) -> None:

@@ -13,7 +13,7 @@ import contextlib
 
 from baton_shared.observability.logging import get_logger
 
-from baton_delivery.application import DeliveryApplication
+from baton_delivery.application import DeliveryApplication, MarkOverdue
 from baton_delivery.projections.views import DeliveryViews
 
 log = get_logger("baton.delivery.overdue")
@@ -31,7 +31,7 @@ class OverdueScheduler:
         recorded = 0
         for request_id, work_order_id in await self.views.overdue_candidates(today):
             try:
-                if await self.application.mark_overdue(request_id, work_order_id):
+                if await self.application.mark_overdue(MarkOverdue(request_id=request_id, work_order_id=work_order_id)):
                     recorded += 1
                     log.info("work order overdue", work_order_id=work_order_id, request_id=request_id)
             except Exception as exc:  # noqa: BLE001 - one bad work order must not stop the rest

@@ -11,6 +11,7 @@ from baton_shared.service.http import WriteOut
 
 from baton_followup.api import dependencies as dep
 from baton_followup.api.schemas import UUID_PATTERN, BriefOut, ProgramIn, RelationshipOut, SatisfactionIn, StoredBriefOut
+from baton_followup.application import EnrolInProgram, RecordSatisfaction
 from baton_followup.domain import ProgramTerms, refusal
 from baton_followup.projections.views import contact_state
 
@@ -30,10 +31,12 @@ async def relationship(client_id: str, views=Depends(dep.views), now=Depends(dep
 
 @router.post("/{client_id}/satisfaction", status_code=201, response_model=WriteOut, summary="Record the client's satisfaction (1-5)")
 async def record_satisfaction(
-    client_id: str, body: SatisfactionIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+    client_id: str, body: SatisfactionIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
-    return dep.written(await app.record_satisfaction(client_id, body.score, body.comment, body.request_id, actor, cause))
+    return dep.written(await app.record_satisfaction(
+        RecordSatisfaction(client_id=client_id, score=body.score, comment=body.comment, request_id=body.request_id, **issued)
+    ))
 
 
 @router.get(
@@ -61,7 +64,7 @@ async def brief(
 
 @router.post("/{client_id}/programs", status_code=201, response_model=WriteOut, summary="Enrol the client in a paid program")
 async def enrol(
-    client_id: str, body: ProgramIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+    client_id: str, body: ProgramIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
     if body.minimum_term_months > body.total_term_months:  # a rule between two fields: the document cannot state it
@@ -69,4 +72,9 @@ async def enrol(
             f"minimum_term_months ({body.minimum_term_months}) cannot exceed total_term_months ({body.total_term_months})"
         )
     terms = ProgramTerms(body.minimum_term_months, body.total_term_months, body.notice_days)
-    return dep.written(await app.enrol(client_id, body.name, body.starts_on, terms, body.trailing_12_month_revenue, actor, cause))
+    return dep.written(await app.enrol(
+        EnrolInProgram(
+            client_id=client_id, name=body.name, starts_on=body.starts_on, terms=terms,
+            revenue=body.trailing_12_month_revenue, **issued,
+        )
+    ))

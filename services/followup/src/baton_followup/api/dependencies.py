@@ -13,12 +13,12 @@ from baton_shared.service.access import (
     require_manager,
     roles,
 )
-from baton_shared.service.http import actor, causation, written
+from baton_shared.service.http import actor, causation, issued, written
 
 from baton_followup.application import FollowupApplication
 
 __all__ = [
-    "actor", "agenda_rule", "application", "causation", "client_rule", "follow_up_rule", "manager_filter", "now",
+    "actor", "agenda_rule", "application", "causation", "client_rule", "follow_up_rule", "issued", "manager_filter", "now",
     "opportunities_rule", "opportunity_rule", "program_rule", "views", "written",
 ]
 

@@ -10,6 +10,7 @@ from baton_shared.service.http import WriteOut
 
 from baton_followup.api import dependencies as dep
 from baton_followup.api.schemas import ContactIn, FollowUpOut
+from baton_followup.application import RecordContact
 
 router = APIRouter(prefix="/v1/follow-ups", tags=["follow-ups"])
 
@@ -30,7 +31,9 @@ async def get_follow_up(follow_up_id: str, views=Depends(dep.views), who=Depends
     dependencies=[read_after_position("follow_ups")],
 )
 async def record_contact(
-    follow_up_id: str, body: ContactIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+    follow_up_id: str, body: ContactIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.follow_up_rule),
 ) -> WriteOut:
-    return dep.written(await app.record_contact(follow_up_id, body.channel, body.outcome, body.note, actor, cause))
+    return dep.written(await app.record_contact(
+        RecordContact(follow_up_id=follow_up_id, channel=body.channel, outcome=body.outcome, note=body.note, **issued)
+    ))

@@ -10,6 +10,7 @@ from baton_shared.service.http import WriteOut
 
 from baton_followup.api import dependencies as dep
 from baton_followup.api.schemas import CancelIn, ProgramOut
+from baton_followup.application import CancelProgram
 
 router = APIRouter(prefix="/v1/programs", tags=["programs"])
 AFTER = [read_after_position("programs")]
@@ -30,7 +31,7 @@ async def get_program(program_id: str, views=Depends(dep.views), who=Depends(dep
     dependencies=AFTER,
 )
 async def cancel(
-    program_id: str, body: CancelIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation),
+    program_id: str, body: CancelIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.program_rule),
 ) -> WriteOut:
-    return dep.written(await app.cancel_program(program_id, body.reason, actor, cause))
+    return dep.written(await app.cancel_program(CancelProgram(program_id=program_id, reason=body.reason, **issued)))

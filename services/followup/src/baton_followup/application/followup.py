@@ -1,4 +1,4 @@
-"""Command handling for follow-up: load the client's relationship, decide, append, retry on conflict.
+"""Follow-up's command methods: find the client's relationship, the domain call, the save.
 
 Follow-ups, opportunities and programs are addressed by their own ids; the
 directory (follow-up's read models) says which client's relationship holds
@@ -11,35 +11,19 @@ then the refusal is raised (answered 409 with the reason).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from decimal import Decimal
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from baton_shared import idempotency
-from baton_shared.application import (
-    REFUSALS,
-    Clock,
-    Written,
-    answering,
-    history_to_decide_on,
-    require_uuid,
-    utc_now,
-)
-from baton_shared.domain import NotFound
+from baton_shared.application import Aggregates, Clock, Written, require_uuid, utc_now
 from baton_shared.contracts.followup import ContactSuppressed
+from baton_shared.domain import NotFound
 from baton_shared.events.envelope import derived_event_id
-from baton_shared.eventstore import ConcurrencyConflict, EventStore, NewEvent
-from baton_shared.folded import FoldedAggregates
+from baton_shared.eventstore import EventStore
 
-from baton_followup.domain import FeeTier, NextNeedRule, PolicyRefused, ProgramTerms, Refusal, Relationship, TierRules
-
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
+from baton_followup.application import commands as c
+from baton_followup.domain import FeeTier, NextNeedRule, PolicyRefused, Refusal, Relationship, TierRules
 
 
 class Directory(Protocol):
@@ -60,83 +44,26 @@ class Policies:
 
 
 class FollowupApplication:
-    def __init__(self, store: EventStore, directory: Directory, policies: Policies, clock: Clock = utc_now, attempts: int = 5):
+    def __init__(
+        self, store: EventStore, directory: Directory, policies: Policies, clock: Clock = utc_now, attempts: int = 5
+    ):
         self.store = store
         self.directory = directory
         self.policies = policies
         self.clock = clock
-        self.attempts = attempts
-        self.folded = FoldedAggregates()  # a command folds only what was appended since the last one
-
-    async def load(self, client_id: str) -> Relationship:
-        return Relationship.from_history(client_id, await self.store.load("client", client_id))
+        self.aggregates = Aggregates(store, attempts)
 
     async def _update(
-        self,
-        client_id: str,
-        decide: Callable[[Relationship], Any],
-        *,
-        actor: str,
-        causation_id: str | None,
-        ids: dict[str, Any] | None = None,
-        event_ids: Callable[[Relationship, int], str] | None = None,
-        must_exist: bool = True,
+        self, client_id: str, cmd: c.Command, decide: Callable[[Relationship], Any], **save: Any
     ) -> Written:
-        """Decide on fresh state and append; a refusal decided is raised after its suppression is stored."""
-        keyed = idempotency.keyed(self.store.stream_name, actor) if event_ids is None else None
-        if keyed is not None:
-            event_ids = lambda _r, n: keyed.event_id(n)  # noqa: E731 - a retried keyed write re-derives them
-        maybe_a_retry = keyed is not None and keyed.sent_by_caller  # a caller's key: look for it
-        for attempt in range(self.attempts):
-            # First on the remembered history, unless a keyed write must look for itself in it.
-            first = attempt == 0 and not maybe_a_retry and self.attempts > 1
-            history = await history_to_decide_on(self.store, "client", client_id, recall=first)
-            relationship = self.folded.fold(Relationship, client_id, history)
-            try:
-                if must_exist and not relationship.exists:
-                    raise NotFound(f"client {client_id} not found in follow-up")
-                if maybe_a_retry and (replay := keyed.replay(history.events)) is not None:
-                    first = replay.events[0].event
-                    if isinstance(first, ContactSuppressed):  # the first answer was a refusal: give it again
-                        raise PolicyRefused(Refusal(first.code, first.reason))
-                    return Written({"client_id": client_id, **(ids or {})}, self.store.stream_name, replay.last_seq, replay.count)
-                outcome = decide(relationship)
-            except REFUSALS:
-                if history.recalled:
-                    continue
-                raise
-            if history.recalled and not relationship.pending:
-                self.folded.keep_unchanged(relationship)
-                continue
-            written = Written({"client_id": client_id, **(ids or {})}, self.store.stream_name, relationship.version, 0)
-            if relationship.pending:
-                new = [
-                    NewEvent(
-                        event, correlation_id=client_id, actor=actor, causation_id=causation_id,
-                        **({"event_id": event_ids(relationship, n)} if event_ids else {}),
-                    )
-                    for n, event in enumerate(relationship.pending)
-                ]
-                try:
-                    with answering(written.ids):
-                        result = await self.store.append("client", client_id, relationship.version, new)
-                except ConcurrencyConflict:
-                    if attempt == self.attempts - 1:
-                        raise
-                    continue
-                self.folded.kept_after(relationship, result)
-                written = Written(written.ids, written.stream, result.last_seq, len(new))
-            else:
-                self.folded.keep_unchanged(relationship)
-            if isinstance(outcome, Refusal):
-                raise PolicyRefused(outcome)
-            return written
-        raise AssertionError("unreachable")
-
-    def _new_id(self, actor: str, purpose: str) -> str:
-        """A new id; derived from the Idempotency-Key when the HTTP call sent one, so a retry names the same thing."""
-        keyed = idempotency.keyed(self.store.stream_name, actor)
-        return keyed.id(purpose) if keyed else new_id()
+        """``Aggregates.update`` on the client's relationship; a refusal decided (or replayed) is
+        raised after its suppression is stored."""
+        written = await self.aggregates.update(Relationship, client_id, cmd, decide, **save)
+        if isinstance(written.outcome, Refusal):
+            raise PolicyRefused(written.outcome)
+        if written.replayed and isinstance(first := written.replayed[0].event, ContactSuppressed):
+            raise PolicyRefused(Refusal(first.code, first.reason))  # the first answer was a refusal: again
+        return written
 
     async def _client_of(self, what: str, item_id: str) -> str:
         require_uuid(item_id, what)
@@ -147,104 +74,127 @@ class FollowupApplication:
 
     # --- contacts and satisfaction ---------------------------------------------------
 
-    async def record_contact(
-        self, follow_up_id: str, channel: str, outcome: str, note: str, actor: str, cause: str | None = None
-    ) -> Written:
-        client_id = await self._client_of("follow-up", follow_up_id)
-        contact_id = self._new_id(actor, "contact")
+    async def record_contact(self, cmd: c.RecordContact) -> Written:
+        client_id = await self._client_of("follow-up", cmd.follow_up_id)
+        contact_id = self.aggregates.new_id(cmd, "contact")
         return await self._update(
             client_id,
+            cmd,
             lambda r: r.record_contact(
-                contact_id, follow_up_id, channel=channel, outcome=outcome, note=note, now=self.clock(), by=actor,
-                next_review_id=derived_event_id(follow_up_id, "next-review"),
+                contact_id,
+                cmd.follow_up_id,
+                channel=cmd.channel,
+                outcome=cmd.outcome,
+                note=cmd.note,
+                now=self.clock(),
+                by=cmd.actor,
+                next_review_id=derived_event_id(cmd.follow_up_id, "next-review"),
             ),
-            actor=actor, causation_id=cause, ids={"follow_up_id": follow_up_id, "contact_id": contact_id},
+            ids={"follow_up_id": cmd.follow_up_id, "contact_id": contact_id},
         )
 
-    async def record_satisfaction(
-        self, client_id: str, score: int, comment: str, request_id: str | None, actor: str, cause: str | None = None
-    ) -> Written:
-        require_uuid(client_id, "client")
+    async def record_satisfaction(self, cmd: c.RecordSatisfaction) -> Written:
         return await self._update(
-            client_id, lambda r: r.record_satisfaction(score, comment, request_id, self.clock(), actor),
-            actor=actor, causation_id=cause,
+            cmd.client_id,
+            cmd,
+            lambda r: r.record_satisfaction(cmd.score, cmd.comment, cmd.request_id, self.clock(), cmd.actor),
         )
 
     # --- opportunities -------------------------------------------------------------------
 
-    async def _on_opportunity(self, opportunity_id: str, decide: Callable[[Relationship], Any], actor: str, cause: str | None) -> Written:
+    async def _on_opportunity(
+        self, opportunity_id: str, cmd: c.Command, decide: Callable[[Relationship], Any]
+    ) -> Written:
         client_id = await self._client_of("opportunity", opportunity_id)
-        return await self._update(client_id, decide, actor=actor, causation_id=cause, ids={"opportunity_id": opportunity_id})
+        return await self._update(client_id, cmd, decide, ids={"opportunity_id": opportunity_id})
 
-    async def offer(self, opportunity_id: str, channel: str, note: str, actor: str, cause: str | None = None) -> Written:
-        contact_id = self._new_id(actor, "contact")
+    async def offer(self, cmd: c.OfferOpportunity) -> Written:
+        contact_id = self.aggregates.new_id(cmd, "contact")
         return await self._on_opportunity(
-            opportunity_id, lambda r: r.offer(opportunity_id, contact_id, channel, note, self.clock(), actor), actor, cause
+            cmd.opportunity_id,
+            cmd,
+            lambda r: r.offer(cmd.opportunity_id, contact_id, cmd.channel, cmd.note, self.clock(), cmd.actor),
         )
 
-    async def decline(self, opportunity_id: str, reason: str, actor: str, cause: str | None = None) -> Written:
+    async def decline(self, cmd: c.DeclineOpportunity) -> Written:
         days = self.policies.decline_cool_down_days
-        return await self._on_opportunity(opportunity_id, lambda r: r.decline(opportunity_id, reason, self.clock(), days), actor, cause)
-
-    async def win(self, opportunity_id: str, note: str, actor: str, cause: str | None = None) -> Written:
-        days = self.policies.outcome_review_after_days
-        review_id = derived_event_id(opportunity_id, "outcome-review")
         return await self._on_opportunity(
-            opportunity_id, lambda r: r.win(opportunity_id, note, self.clock(), days, review_id), actor, cause
+            cmd.opportunity_id, cmd, lambda r: r.decline(cmd.opportunity_id, cmd.reason, self.clock(), days)
         )
 
-    async def review_outcome(self, opportunity_id: str, delivered_value: str, note: str, actor: str, cause: str | None = None) -> Written:
+    async def win(self, cmd: c.WinOpportunity) -> Written:
+        days = self.policies.outcome_review_after_days
+        review_id = derived_event_id(cmd.opportunity_id, "outcome-review")
         return await self._on_opportunity(
-            opportunity_id, lambda r: r.review_outcome(opportunity_id, delivered_value, note, self.clock(), actor), actor, cause
+            cmd.opportunity_id, cmd, lambda r: r.win(cmd.opportunity_id, cmd.note, self.clock(), days, review_id)
+        )
+
+    async def review_outcome(self, cmd: c.ReviewOutcome) -> Written:
+        return await self._on_opportunity(
+            cmd.opportunity_id,
+            cmd,
+            lambda r: r.review_outcome(cmd.opportunity_id, cmd.delivered_value, cmd.note, self.clock(), cmd.actor),
         )
 
     # --- programs ---------------------------------------------------------------------------
 
-    async def enrol(
-        self, client_id: str, name: str, starts_on: date | None, terms: ProgramTerms, revenue: Decimal | None,
-        actor: str, cause: str | None = None,
-    ) -> Written:
-        require_uuid(client_id, "client")
-        program_id = self._new_id(actor, "program")
+    async def enrol(self, cmd: c.EnrolInProgram) -> Written:
+        program_id = self.aggregates.new_id(cmd, "program")
         p = self.policies
-        starts = starts_on or self.clock().date()
+        starts = cmd.starts_on or self.clock().date()
 
         def decide(r: Relationship) -> None:
             r.enrol(
-                program_id, name, starts, terms, revenue if revenue is not None else r.annual_revenue, p.fee_tiers,
-                p.currency, p.program_lead_days,
+                program_id,
+                cmd.name,
+                starts,
+                cmd.terms,
+                cmd.revenue if cmd.revenue is not None else r.annual_revenue,
+                p.fee_tiers,
+                p.currency,
+                p.program_lead_days,
                 (derived_event_id(program_id, "notice"), derived_event_id(program_id, "renewal")),
             )
 
-        return await self._update(client_id, decide, actor=actor, causation_id=cause, ids={"program_id": program_id})
+        return await self._update(cmd.client_id, cmd, decide, ids={"program_id": program_id})
 
-    async def cancel_program(self, program_id: str, reason: str, actor: str, cause: str | None = None) -> Written:
-        client_id = await self._client_of("program", program_id)
+    async def cancel_program(self, cmd: c.CancelProgram) -> Written:
+        client_id = await self._client_of("program", cmd.program_id)
         return await self._update(
-            client_id, lambda r: r.cancel_program(program_id, self.clock().date(), reason),
-            actor=actor, causation_id=cause, ids={"program_id": program_id},
+            client_id,
+            cmd,
+            lambda r: r.cancel_program(cmd.program_id, self.clock().date(), cmd.reason),
+            ids={"program_id": cmd.program_id},
         )
 
     # --- time: what the planner records (deterministic ids, so replicas never double up) -----
 
-    async def retier(self, client_id: str, revenue: Decimal | None, tier: str, reason: str) -> bool:
+    async def retier(self, cmd: c.SetTier) -> bool:
         rules = self.policies.tiers
         today = self.clock().date()
+        client_id = cmd.client_id
         written = await self._update(
             client_id,
-            lambda r: r.set_tier(tier, rules.review_days(tier), revenue, reason, today, derived_event_id(client_id, f"review:{r.version}")),
-            actor="scheduler:planner", causation_id=None,
+            cmd,
+            lambda r: r.set_tier(
+                cmd.tier,
+                rules.review_days(cmd.tier),
+                cmd.revenue,
+                cmd.reason,
+                today,
+                derived_event_id(client_id, f"review:{r.version}"),
+            ),
             event_ids=lambda r, n: derived_event_id(client_id, f"tier:{r.version}:{n}"),
         )
         return written.appended > 0
 
-    async def schedule_reactivation(self, client_id: str, quiet_from: datetime, reactivation_after_days: int) -> bool:
-        follow_up_id = reactivation_id(client_id, quiet_from)
+    async def schedule_reactivation(self, cmd: c.ScheduleReactivation) -> bool:
+        follow_up_id = reactivation_id(cmd.client_id, cmd.quiet_from)
         today = self.clock().date()
         written = await self._update(
-            client_id,
-            lambda r: r.wake_up(follow_up_id, today, quiet_from.date(), reactivation_after_days),
-            actor="scheduler:planner", causation_id=None,
+            cmd.client_id,
+            cmd,
+            lambda r: r.wake_up(follow_up_id, today, cmd.quiet_from.date(), cmd.after_days),
             event_ids=lambda r, n: derived_event_id(follow_up_id, f"scheduled:{n}"),
         )
         return written.appended > 0
@@ -252,7 +202,9 @@ class FollowupApplication:
 
 def reactivation_id(client_id: str, quiet_from: datetime) -> str:
     """One reactivation per quiet spell: the id is derived from when the client went quiet."""
-    return derived_event_id(client_id, f"reactivation:{quiet_from.astimezone(timezone.utc).isoformat(timespec='seconds')}")
+    return derived_event_id(
+        client_id, f"reactivation:{quiet_from.astimezone(timezone.utc).isoformat(timespec='seconds')}"
+    )
 
 
 __all__ = ["FollowupApplication", "Policies", "reactivation_id", "utc_now"]

@@ -64,6 +64,10 @@ class PolicyRefused(DomainRuleViolation):
 class Relationship(Aggregate):
     aggregate_type = "client"
 
+    @classmethod
+    def missing(cls, aggregate_id: str) -> str:
+        return f"client {aggregate_id} not found in follow-up"
+
     def __init__(self, aggregate_id: str) -> None:
         super().__init__(aggregate_id)
         self.started = False

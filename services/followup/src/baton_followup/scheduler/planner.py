@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from baton_shared.observability.logging import get_logger
 
-from baton_followup.application import FollowupApplication, reactivation_id
+from baton_followup.application import FollowupApplication, ScheduleReactivation, SetTier, reactivation_id
 from baton_followup.domain.tiers import rank_tiers
 from baton_followup.projections.views import FollowupViews
 
@@ -44,7 +44,9 @@ class FollowUpPlanner:
             if current.get(client_id) == (tier, revenues[client_id]):
                 continue
             with _logged("re-tier", client_id):
-                if await self.application.retier(client_id, revenues[client_id], tier, reason):
+                if await self.application.retier(
+                    SetTier(client_id=client_id, revenue=revenues[client_id], tier=tier, reason=reason)
+                ):
                     changed += 1
                     log.info("client re-tiered", client_id=client_id, tier=tier)
         return changed
@@ -58,7 +60,9 @@ class FollowUpPlanner:
             if reactivation_id(client_id, quiet_from) in known:
                 continue
             with _logged("reactivation", client_id):
-                if await self.application.schedule_reactivation(client_id, quiet_from, self.reactivation_after_days):
+                if await self.application.schedule_reactivation(
+                    ScheduleReactivation(client_id=client_id, quiet_from=quiet_from, after_days=self.reactivation_after_days)
+                ):
                     scheduled += 1
         return scheduled
 

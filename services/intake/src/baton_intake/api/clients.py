@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
 @router.post("", status_code=201, response_model=WriteOut, summary="Register a client")
 async def register_client(
-    body: ClientIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    body: ClientIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=dep.clients_rule,
 ) -> WriteOut:
     dep.only_own(who, body.account_manager, "register a client")
@@ -40,8 +40,7 @@ async def register_client(
             business_description=body.business_description,
             annual_revenue=body.annual_revenue,
             contact_policy=None if body.contact_policy is None else body.contact_policy.policy(),
-            actor=actor,
-            causation_id=cause,
+            **issued,
         )
     )
     return dep.written(result)
@@ -95,15 +94,15 @@ async def client_timeline(
 
 @router.post("/{client_id}/notes", status_code=201, response_model=WriteOut, summary="Record a nuance")
 async def add_note(
-    client_id: str, body: NoteIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    client_id: str, body: NoteIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
-    return dep.written(await app.add_client_note(AddClientNote(client_id=client_id, text=body.text, actor=actor, causation_id=cause)))
+    return dep.written(await app.add_client_note(AddClientNote(client_id=client_id, text=body.text, **issued)))
 
 
 @router.put("/{client_id}/account-manager", response_model=WriteOut, summary="Hand the client to another account manager")
 async def assign_account_manager(
-    client_id: str, body: AccountManagerIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    client_id: str, body: AccountManagerIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(
@@ -112,8 +111,7 @@ async def assign_account_manager(
                 client_id=client_id,
                 account_manager=body.account_manager,
                 handover_note=body.handover_note,
-                actor=actor,
-                causation_id=cause,
+                **issued,
             )
         )
     )
@@ -121,19 +119,19 @@ async def assign_account_manager(
 
 @router.put("/{client_id}/contact-policy", response_model=WriteOut, summary="Set how the client may be contacted")
 async def set_contact_policy(
-    client_id: str, body: ContactPolicyIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    client_id: str, body: ContactPolicyIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(
-        await app.set_contact_policy(SetContactPolicy(client_id=client_id, policy=body.policy(), actor=actor, causation_id=cause))
+        await app.set_contact_policy(SetContactPolicy(client_id=client_id, policy=body.policy(), **issued))
     )
 
 
 @router.put("/{client_id}/revenue", response_model=WriteOut, summary="Record the client's annual revenue (follow-up re-tiers them)")
 async def change_revenue(
-    client_id: str, body: RevenueIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    client_id: str, body: RevenueIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(
-        await app.change_revenue(ChangeRevenue(client_id=client_id, annual_revenue=body.annual_revenue, actor=actor, causation_id=cause))
+        await app.change_revenue(ChangeRevenue(client_id=client_id, annual_revenue=body.annual_revenue, **issued))
     )

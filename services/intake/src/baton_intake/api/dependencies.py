@@ -13,12 +13,13 @@ from baton_shared.service.access import (
     require_manager,
     roles,
 )
-from baton_shared.service.http import actor, causation, written
+from baton_shared.service.http import actor, causation, issued, written
 
 from baton_intake.application import IntakeApplication
 
 __all__ = [
-    "actor", "application", "causation", "client_rule", "clients_rule", "only_own", "request_rule", "views", "written",
+    "actor", "application", "causation", "client_rule", "clients_rule", "issued", "only_own", "request_rule", "views",
+    "written",
 ]
 
 

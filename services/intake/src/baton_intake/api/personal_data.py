@@ -20,10 +20,9 @@ router = APIRouter(prefix="/v1/clients", tags=["clients"])
 async def forget_personal_data(
     client_id: str,
     app=Depends(dep.application),
-    actor: str = Depends(dep.actor),
-    cause=Depends(dep.causation),
+    issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
     """Destroys the client's data key, then records `ClientForgotten`. Asking again is safe
     (`appended` 0 once recorded)."""
-    return dep.written(await app.forget_client(ForgetClient(client_id=client_id, actor=actor, causation_id=cause)))
+    return dep.written(await app.forget_client(ForgetClient(client_id=client_id, **issued)))

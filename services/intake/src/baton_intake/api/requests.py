@@ -18,7 +18,7 @@ router = APIRouter(tags=["requests"])
 
 @router.post("/v1/clients/{client_id}/requests", status_code=201, response_model=WriteOut, summary="Capture a client's need")
 async def capture_need(
-    client_id: str, body: RequestIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    client_id: str, body: RequestIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(
@@ -30,8 +30,7 @@ async def capture_need(
                 budget=body.budget,
                 currency=body.currency,
                 desired_by=body.desired_by,
-                actor=actor,
-                causation_id=cause,
+                **issued,
             )
         )
     )
@@ -48,44 +47,44 @@ async def get_request(request_id: str, views=Depends(dep.views), who=Depends(dep
 
 @router.post("/v1/requests/{request_id}/clarifications", status_code=201, response_model=WriteOut, summary="Record a question and the client's answer")
 async def record_clarification(
-    request_id: str, body: ClarificationIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    request_id: str, body: ClarificationIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.request_rule),
 ) -> WriteOut:
     return dep.written(
         await app.record_clarification(
-            RecordClarification(request_id=request_id, question=body.question, answer=body.answer, actor=actor, causation_id=cause)
+            RecordClarification(request_id=request_id, question=body.question, answer=body.answer, **issued)
         )
     )
 
 
 @router.post("/v1/requests/{request_id}/handoffs", status_code=201, response_model=WriteOut, summary="Hand work to departments (one event per department, atomically)")
 async def request_handoff(
-    request_id: str, body: HandoffIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    request_id: str, body: HandoffIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.request_rule),
 ) -> WriteOut:
     work = tuple(WorkItem(department=w.department, scope=w.scope, due_by=w.due_by) for w in body.work)
     return dep.written(
-        await app.request_handoff(RequestHandoff(request_id=request_id, work=work, actor=actor, causation_id=cause))
+        await app.request_handoff(RequestHandoff(request_id=request_id, work=work, **issued))
     )
 
 
 @router.post("/v1/requests/{request_id}/changes", status_code=201, response_model=WriteOut, summary="Relay a client's change request")
 async def request_change(
-    request_id: str, body: ChangeIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    request_id: str, body: ChangeIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.request_rule),
 ) -> WriteOut:
     return dep.written(
         await app.request_change(
-            RequestChange(request_id=request_id, department=body.department, description=body.description, actor=actor, causation_id=cause)
+            RequestChange(request_id=request_id, department=body.department, description=body.description, **issued)
         )
     )
 
 
 @router.post("/v1/requests/{request_id}/cancel", response_model=WriteOut, summary="Cancel the request")
 async def cancel_request(
-    request_id: str, body: CancelIn, app=Depends(dep.application), actor: str = Depends(dep.actor), cause=Depends(dep.causation),
+    request_id: str, body: CancelIn, app=Depends(dep.application), issued=Depends(dep.issued),
     who=Depends(dep.request_rule),
 ) -> WriteOut:
     return dep.written(
-        await app.cancel_request(CancelRequest(request_id=request_id, reason=body.reason, actor=actor, causation_id=cause))
+        await app.cancel_request(CancelRequest(request_id=request_id, reason=body.reason, **issued))
     )

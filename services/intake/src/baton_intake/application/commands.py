@@ -1,4 +1,4 @@
-"""Intake's commands, in the imperative. Each carries who issued it and why."""
+"""Intake's commands, in the imperative. Each carries who issued it, why, and its key (``Command``)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from baton_shared.application import Command
 from baton_shared.contracts.intake import Contact, ContactPolicy, RequirementValue, Segment, WorkItem
-
-
-@dataclass(frozen=True, kw_only=True)
-class Command:
-    actor: str = "api"
-    causation_id: str | None = None  # e.g. the HTTP request's correlation id
 
 
 @dataclass(frozen=True, kw_only=True)

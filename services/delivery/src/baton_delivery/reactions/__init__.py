@@ -1,6 +1,6 @@
 """Delivery's reactions to other services' events."""
 
-from baton_delivery.handlers.intake_requests import FollowIntakeRequests
+from baton_delivery.reactions.intake_requests import FollowIntakeRequests
 
 REACTIONS = [FollowIntakeRequests()]
 

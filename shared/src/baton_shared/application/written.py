@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
-from baton_shared.domain.errors import DomainRuleViolation, NotFound
-from baton_shared.eventstore.port import AggregateHistory, AppendUnconfirmed, EventStore
+from baton_shared.domain.errors import NotFound
+from baton_shared.events.envelope import RecordedEvent
+from baton_shared.eventstore.port import AppendUnconfirmed
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,9 @@ class Written:
     stream: str
     position: int  # last sequence appended, or the aggregate's version if nothing changed
     appended: int
+    # what the domain call returned (None for a replay), and a replay's stored events
+    outcome: Any = field(default=None, compare=False, repr=False)
+    replayed: tuple[RecordedEvent, ...] = field(default=(), compare=False, repr=False)
 
 
 Clock = Callable[[], datetime]
@@ -35,19 +40,6 @@ def require_uuid(value: str, what: str) -> None:
         uuid.UUID(value)
     except ValueError:
         raise NotFound(f"{what} {value!r} not found: ids are UUIDs") from None
-
-
-# What a command decided on a recalled history may answer only after deciding again on a
-# load: a refusal (the history may be behind), or nothing to append (see EventStore.recall).
-REFUSALS = (DomainRuleViolation, NotFound)
-
-
-async def history_to_decide_on(
-    store: EventStore, aggregate_type: str, aggregate_id: str, *, recall: bool
-) -> AggregateHistory:
-    """A command's history: with ``recall`` the one the store remembers (no round trip to the
-    server; only an append may be decided on it, which the server checks), else a load."""
-    return await (store.recall if recall else store.load)(aggregate_type, aggregate_id)
 
 
 @contextmanager

@@ -5,7 +5,7 @@ Delivery's progress reaches intake as a projection of delivery's stream
 Follow-up's won opportunities become new requests (a reaction: it appends).
 """
 
-from baton_intake.handlers.followup_opportunities import OpenRequestsForWonOpportunities, request_id_for
+from baton_intake.reactions.followup_opportunities import OpenRequestsForWonOpportunities, request_id_for
 
 REACTIONS = [OpenRequestsForWonOpportunities()]
 

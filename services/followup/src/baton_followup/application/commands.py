@@ -1,0 +1,85 @@
+"""Follow-up's commands, in the imperative. Each carries who issued it, why, and its key (``Command``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from baton_shared.application import Command
+
+from baton_followup.domain import ProgramTerms
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordContact(Command):
+    follow_up_id: str
+    channel: str
+    outcome: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordSatisfaction(Command):
+    client_id: str
+    score: int
+    comment: str = ""
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferOpportunity(Command):
+    opportunity_id: str
+    channel: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclineOpportunity(Command):
+    opportunity_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WinOpportunity(Command):
+    opportunity_id: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewOutcome(Command):
+    opportunity_id: str
+    delivered_value: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnrolInProgram(Command):
+    client_id: str
+    name: str
+    starts_on: date | None
+    terms: ProgramTerms
+    revenue: Decimal | None = None  # trailing 12 months; default: the client's annual revenue
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelProgram(Command):
+    program_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetTier(Command):
+    client_id: str
+    revenue: Decimal | None
+    tier: str
+    reason: str
+    actor: str = "scheduler:planner"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleReactivation(Command):
+    client_id: str
+    quiet_from: datetime
+    after_days: int
+    actor: str = "scheduler:planner"
