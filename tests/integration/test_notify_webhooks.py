@@ -386,3 +386,15 @@ async def test_the_openapi_document_holds_under_all_of_schemathesis_checks(nats,
             await task
         text = output.decode("utf-8", "replace")
         assert process.returncode == 0, text[-20000:]
+
+
+async def test_a_retried_subscribe_answers_the_same_webhook_and_secret(running):
+    receiver, intake, notify = running
+    key = {"Idempotency-Key": "subscribe-billing-0001"}
+    body = {"url": receiver.url, "event_types": ["ClientRegistered"]}
+    first = await notify.post("/v1/webhooks", json=body, headers=key)
+    again = await notify.post("/v1/webhooks", json=body, headers=key)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json()["ids"] == first.json()["ids"] and again.json()["secret"] == first.json()["secret"]
+    await _projected(notify, first.json()["ids"]["webhook_id"], first.json()["position"]["seq"])
+    assert (await notify.get("/v1/webhooks")).json()["total"] == 1

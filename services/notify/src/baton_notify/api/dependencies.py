@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 
 from baton_shared.domain import NotFound
 from baton_shared.service.access import INTEGRATION, Identity, access_rule, admin_or_ops_read, authenticated, forbidden, known, roles
-from baton_shared.service.http import actor, causation, written
+from baton_shared.service.http import issued, written
 
-__all__ = ["actor", "application", "causation", "owner_filter", "views", "webhook_rule", "webhooks_rule", "written"]
+__all__ = ["application", "issued", "owner_filter", "views", "webhook_rule", "webhooks_rule", "written"]
 
 
 async def application(request: Request):

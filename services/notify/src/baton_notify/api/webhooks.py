@@ -13,6 +13,7 @@ from baton_shared.service.http import Page, Position, WriteOut
 from baton_shared.service.problems import ProblemException
 
 from baton_notify.api import dependencies as dep
+from baton_notify.application import commands as c
 from baton_notify.api.schemas import DeliveriesOut, EmptyIn, ReplayIn, WebhookCreated, WebhookIn, WebhookOut
 from baton_notify.deliveries.deliverer import source_streams
 from baton_notify.domain import AddressRefused, resolve_allowed
@@ -30,18 +31,18 @@ def created(written, secret: str) -> WebhookCreated:
 
 @router.post("", status_code=201, response_model=WebhookCreated, summary="Subscribe a URL to events (secret shown once)")
 async def subscribe(
-    body: WebhookIn, request: Request, app=Depends(dep.application), actor=Depends(dep.actor),
-    cause=Depends(dep.causation), who=dep.webhooks_rule,
+    body: WebhookIn, request: Request, app=Depends(dep.application), issued=Depends(dep.issued), who=dep.webhooks_rule,
 ) -> WebhookCreated:
     try:
         await resolve_allowed(body.url, request.app.state.settings.webhooks_allow_private)
     except AddressRefused as exc:
         # The deployment's rule (not the URL's form, which the schema checks): 409, nothing appended.
         raise ProblemException(409, "rule-broken", f"url refused: {exc}") from None
-    streams = list(source_streams(body.event_types, registry))
     written, secret = await app.subscribe(
-        url=body.url, event_types=list(dict.fromkeys(body.event_types)), streams=streams, client_id=body.client_id,
-        department=body.department, actor=actor, cause=cause,
+        c.SubscribeWebhook(
+            url=body.url, event_types=tuple(dict.fromkeys(body.event_types)), client_id=body.client_id,
+            department=body.department, **issued,
+        )
     )
     return created(written, secret)
 
@@ -79,27 +80,27 @@ async def deliveries(webhook_id: str, request: Request, views=Depends(dep.views)
 
 
 @router.post("/{webhook_id}/pause", response_model=WriteOut, summary="Stop sending, keeping the position")
-async def pause(webhook_id: str, body: EmptyIn | None = None, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.webhook_rule)) -> WriteOut:
-    return dep.written(await app.pause(webhook_id, actor, cause))
+async def pause(webhook_id: str, body: EmptyIn | None = None, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.webhook_rule)) -> WriteOut:
+    return dep.written(await app.pause(c.PauseWebhook(webhook_id=webhook_id, **issued)))
 
 
 @router.post("/{webhook_id}/resume", response_model=WriteOut, summary="Send again from where it stopped (a parked delivery first)")
-async def resume(webhook_id: str, body: EmptyIn | None = None, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.webhook_rule)) -> WriteOut:
-    return dep.written(await app.resume(webhook_id, actor, cause))
+async def resume(webhook_id: str, body: EmptyIn | None = None, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.webhook_rule)) -> WriteOut:
+    return dep.written(await app.resume(c.ResumeWebhook(webhook_id=webhook_id, **issued)))
 
 
 @router.post("/{webhook_id}/replay", response_model=WriteOut, summary="Send again from a position or a time")
-async def replay(webhook_id: str, body: ReplayIn, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.webhook_rule)) -> WriteOut:
+async def replay(webhook_id: str, body: ReplayIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.webhook_rule)) -> WriteOut:
     positions = body.positions if body.positions is not None else {}
-    return dep.written(await app.replay(webhook_id, positions, body.since, actor, cause))
+    return dep.written(await app.replay(c.ReplayWebhook(webhook_id=webhook_id, positions=positions, since=body.since, **issued)))
 
 
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookCreated, summary="A new signing secret (shown once)")
-async def rotate_secret(webhook_id: str, body: EmptyIn | None = None, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.webhook_rule)) -> WebhookCreated:
-    written, secret = await app.rotate_secret(webhook_id, actor, cause)
+async def rotate_secret(webhook_id: str, body: EmptyIn | None = None, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.webhook_rule)) -> WebhookCreated:
+    written, secret = await app.rotate_secret(c.RotateWebhookSecret(webhook_id=webhook_id, **issued))
     return created(written, secret)
 
 
 @router.delete("/{webhook_id}", response_model=WriteOut, summary="End the subscription")
-async def delete(webhook_id: str, app=Depends(dep.application), actor=Depends(dep.actor), cause=Depends(dep.causation), who=Depends(dep.webhook_rule)) -> WriteOut:
-    return dep.written(await app.delete(webhook_id, actor, cause))
+async def delete(webhook_id: str, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.webhook_rule)) -> WriteOut:
+    return dep.written(await app.delete(c.DeleteWebhook(webhook_id=webhook_id, **issued)))

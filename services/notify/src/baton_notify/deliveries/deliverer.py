@@ -22,6 +22,7 @@ from baton_shared.eventstore.reader import read_stream
 from baton_shared.events.registry import EventRegistry
 from baton_shared.observability.logging import get_logger
 
+from baton_notify.application.commands import PauseWebhook
 from baton_notify.deliveries import state
 from baton_notify.deliveries.sender import WebhookSender
 
@@ -223,5 +224,6 @@ class WebhookDeliverer:
             )
         log.warning("webhook delivery parked; webhook paused", webhook_id=webhook_id, event_id=event_id, error=error)
         await self.application.pause(
-            webhook_id, ACTOR, reason="retries ran out", parked_event_id=event_id, last_error=error
+            PauseWebhook(webhook_id=webhook_id, actor=ACTOR, reason="retries ran out", parked_event_id=event_id,
+                         last_error=error)
         )

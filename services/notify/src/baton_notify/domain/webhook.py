@@ -30,6 +30,7 @@ class Webhook(Aggregate):
         self.owner = ""
         self.url = ""
         self.event_types: tuple[str, ...] = ()
+        self.wrapped_secret = ""
 
     # --- commands -------------------------------------------------------------------
 
@@ -105,6 +106,10 @@ class Webhook(Aggregate):
 
     def _on_WebhookSubscribed(self, e: ev.WebhookSubscribed) -> None:
         self.status, self.owner, self.url, self.event_types = ACTIVE, e.owner, e.url, e.event_types
+        self.wrapped_secret = e.wrapped_secret
+
+    def _on_WebhookSecretRotated(self, e: ev.WebhookSecretRotated) -> None:
+        self.wrapped_secret = e.wrapped_secret
 
     def _on_WebhookPaused(self, e: ev.WebhookPaused) -> None:
         self.status = PAUSED
