@@ -84,8 +84,12 @@ async def throughput(client, receiver: Receiver, subscriptions: int, expected: i
     elapsed = time.perf_counter() - started
     for webhook_id in ids:  # stop them before the next part
         await client.delete(f"/v1/webhooks/{webhook_id}")
-    return {"subscriptions": subscriptions, "deliveries": receiver.count, "seconds": round(elapsed, 2),
-            "deliveries_per_s": round(receiver.count / elapsed, 1)}
+    return {
+        "subscriptions": subscriptions,
+        "deliveries": receiver.count,
+        "seconds": round(elapsed, 2),
+        "deliveries_per_s": round(receiver.count / elapsed, 1),
+    }
 
 
 async def paced_latency(nc, client, receiver: Receiver, rate: int, seconds: float) -> dict:
@@ -105,7 +109,11 @@ async def paced_latency(nc, client, receiver: Receiver, rate: int, seconds: floa
     await wait_for(lambda: receiver.count >= total, 120, f"{total} paced deliveries")
     receiver.measure = False
     await client.delete(f"/v1/webhooks/{webhook_id}")
-    return {"rate_per_s": rate, "events": total, **{k: round(v, 1) for k, v in latency_summary(receiver.latencies_ms).items()}}
+    return {
+        "rate_per_s": rate,
+        "events": total,
+        **{k: round(v, 1) for k, v in latency_summary(receiver.latencies_ms).items()},
+    }
 
 
 async def main() -> None:
@@ -128,20 +136,36 @@ async def main() -> None:
             await provision_stream(nc, SPEC)
             await fill_fast(nc, args.events, per_client=1)
             receiver = Receiver()
-            server = uvicorn.Server(uvicorn.Config(receiver, host="127.0.0.1", port=receiver.port, log_level="warning",
-                                                   lifespan="off", access_log=False))
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    receiver,
+                    host="127.0.0.1",
+                    port=receiver.port,
+                    log_level="warning",
+                    lifespan="off",
+                    access_log=False,
+                )
+            )
             serving = asyncio.create_task(server.serve())
             await wait_for(lambda: server.started, 15, "receiver")
             settings = NotifySettings(
-                nats_url=url, data_dir=Path(tmp), database_url=f"sqlite+aiosqlite:///{tmp}/notify.sqlite3",
-                log_level="WARNING", tokens=json.dumps([{"name": "bench", "role": "admin", "token": TOKEN}]),
-                webhooks_allow_private=True, webhooks_poll_seconds=0.02,
+                nats_url=url,
+                data_dir=Path(tmp),
+                database_url=f"sqlite+aiosqlite:///{tmp}/notify.sqlite3",
+                log_level="WARNING",
+                tokens=json.dumps([{"name": "bench", "role": "admin", "token": TOKEN}]),
+                webhooks_allow_private=True,
+                webhooks_poll_seconds=0.02,
             )
             app = create_app(settings)
-            async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://notify",
-                headers={"Authorization": f"Bearer {TOKEN}"},
-            ) as client:
+            async with (
+                LifespanManager(app, startup_timeout=60, shutdown_timeout=30),
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app),
+                    base_url="http://notify",
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                ) as client,
+            ):
                 out["one_subscription"] = await throughput(client, receiver, 1, args.events)
                 print(json.dumps(out["one_subscription"]), file=sys.stderr, flush=True)
                 # The many each get the first --per-many events: replay from 0, stop counting there.

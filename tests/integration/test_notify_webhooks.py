@@ -65,7 +65,9 @@ class Receiver:
 @contextlib.asynccontextmanager
 async def receiving():
     receiver = Receiver()
-    server = uvicorn.Server(uvicorn.Config(receiver, host="127.0.0.1", port=receiver.port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(receiver, host="127.0.0.1", port=receiver.port, log_level="warning", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     await eventually(lambda: _true(server.started), what="receiver started")
     try:
@@ -85,12 +87,21 @@ async def notify_app(nats_url, tmp_path, database_url=None, **settings):
     from baton_notify.settings import NotifySettings
 
     options = {"webhooks_allow_private": True, **FAST, **settings}
-    app = create_app(NotifySettings(
-        nats_url=nats_url, data_dir=tmp_path, read_wait_timeout_seconds=5, log_level="WARNING", tokens=ALL_TOKENS,
-        database_url=database_url or f"sqlite+aiosqlite:///{tmp_path / 'notify.sqlite3'}", **options,
-    ))
+    app = create_app(
+        NotifySettings(
+            nats_url=nats_url,
+            data_dir=tmp_path,
+            read_wait_timeout_seconds=5,
+            log_level="WARNING",
+            tokens=ALL_TOKENS,
+            database_url=database_url or f"sqlite+aiosqlite:///{tmp_path / 'notify.sqlite3'}",
+            **options,
+        )
+    )
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notify", headers=ADMIN) as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://notify", headers=ADMIN
+        ) as c:
             yield c
 
 
@@ -98,12 +109,20 @@ async def notify_app(nats_url, tmp_path, database_url=None, **settings):
 async def intake_app(nats_url, tmp_path):
     from baton_intake.composition import create_app
 
-    app = create_app(BatonSettings(
-        nats_url=nats_url, data_dir=tmp_path, read_wait_timeout_seconds=5, log_level="WARNING", tokens=ALL_TOKENS,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}",
-    ))
+    app = create_app(
+        BatonSettings(
+            nats_url=nats_url,
+            data_dir=tmp_path,
+            read_wait_timeout_seconds=5,
+            log_level="WARNING",
+            tokens=ALL_TOKENS,
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}",
+        )
+    )
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN) as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN
+        ) as c:
             yield c
 
 
@@ -117,7 +136,9 @@ async def register(intake, n: int, start: int = 0) -> list[str]:
 
 
 async def subscribe(notify, url: str, headers=None, **extra) -> dict:
-    r = await notify.post("/v1/webhooks", json={"url": url, "event_types": ["ClientRegistered"], **extra}, headers=headers)
+    r = await notify.post(
+        "/v1/webhooks", json={"url": url, "event_types": ["ClientRegistered"], **extra}, headers=headers
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     await _projected(notify, body["ids"]["webhook_id"], body["position"]["seq"])
@@ -140,14 +161,20 @@ def verify(secret: str, request: dict) -> None:
         import standardwebhooks
     except ImportError:
         h = request["headers"]
-        assert signature(secret, h["webhook-id"], int(h["webhook-timestamp"]), request["body"]) == h["webhook-signature"]
+        assert (
+            signature(secret, h["webhook-id"], int(h["webhook-timestamp"]), request["body"]) == h["webhook-signature"]
+        )
         return
     standardwebhooks.Webhook(secret).verify(request["body"], request["headers"])
 
 
 @pytest.fixture
 async def running(nats, nats_url, tmp_path):
-    async with receiving() as receiver, intake_app(nats_url, tmp_path) as intake, notify_app(nats_url, tmp_path) as notify:
+    async with (
+        receiving() as receiver,
+        intake_app(nats_url, tmp_path) as intake,
+        notify_app(nats_url, tmp_path) as notify,
+    ):
         yield receiver, intake, notify
 
 
@@ -186,9 +213,11 @@ async def test_a_receiver_failing_for_a_while_gets_everything_after_in_order(run
 
 
 async def test_retries_running_out_park_and_pause_then_resume_sends_the_rest(nats, nats_url, tmp_path):
-    async with receiving() as receiver, intake_app(nats_url, tmp_path) as intake, notify_app(
-        nats_url, tmp_path, webhooks_retry_for_seconds=0.5
-    ) as notify:
+    async with (
+        receiving() as receiver,
+        intake_app(nats_url, tmp_path) as intake,
+        notify_app(nats_url, tmp_path, webhooks_retry_for_seconds=0.5) as notify,
+    ):
         receiver.answer = lambda n, event_id: 503
         created = await subscribe(notify, receiver.url)
         webhook_id = created["ids"]["webhook_id"]
@@ -197,6 +226,7 @@ async def test_retries_running_out_park_and_pause_then_resume_sends_the_rest(nat
         async def paused():
             shown = (await notify.get(f"/v1/webhooks/{webhook_id}")).json()
             return shown["status"] == "paused" and shown
+
         await eventually(paused, what="paused after retries ran out")
         status = (await notify.get(f"/v1/webhooks/{webhook_id}/deliveries")).json()
         [parked] = status["parked"]
@@ -221,7 +251,10 @@ async def baton_webhooks(nats_url, tmp_path, *args: str):
 
     from baton_ops.cli import app
 
-    env = {"BATON_NATS_URL": nats_url, "BATON_NOTIFY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'notify.sqlite3'}"}
+    env = {
+        "BATON_NATS_URL": nats_url,
+        "BATON_NOTIFY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'notify.sqlite3'}",
+    }
     result = await asyncio.to_thread(CliRunner().invoke, app, ["webhooks", *args], env=env)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -238,9 +271,7 @@ async def test_pause_resume_and_replay_by_position_and_time(running):
     await _projected(notify, webhook_id, r.json()["position"]["seq"])
     assert (await notify.get(f"/v1/webhooks/{webhook_id}")).json()["status"] == "paused"
     later = await register(intake, 2, start=2)
-    lagging = await eventually(
-        lambda: _lag(notify, webhook_id, 2), what="lag of the paused webhook"
-    )
+    lagging = await eventually(lambda: _lag(notify, webhook_id, 2), what="lag of the paused webhook")
     assert lagging and client_ids(receiver.acknowledged) == first  # nothing sent while paused
     r = await notify.post(f"/v1/webhooks/{webhook_id}/resume")
     assert r.status_code == 200
@@ -282,7 +313,9 @@ async def test_notify_stopped_mid_delivery_sends_again_only_with_the_same_event_
         held.set()  # the hung request answers now, to nobody
         async with notify_app(nats_url, tmp_path) as notify:
             ids += await register(intake, 2, start=4)
-            await eventually(lambda: _true(len(set(client_ids(receiver.acknowledged))) >= 6), what="all after a restart")
+            await eventually(
+                lambda: _true(len(set(client_ids(receiver.acknowledged))) >= 6), what="all after a restart"
+            )
             status = (await notify.get(f"/v1/webhooks/{webhook_id}/deliveries")).json()
             assert status["streams"][0]["lag"] == 0
     seen_ids = [r["id"] for r in receiver.acknowledged]
@@ -303,7 +336,12 @@ def _waiting(receiver: Receiver) -> bool:
 
 async def test_loopback_refused_by_default(nats, nats_url, tmp_path):
     async with notify_app(nats_url, tmp_path, webhooks_allow_private=False) as notify:
-        for url in ("http://127.0.0.1:9/hook", "http://localhost:9/hook", "http://10.0.0.1/hook", "http://169.254.169.254/"):
+        for url in (
+            "http://127.0.0.1:9/hook",
+            "http://localhost:9/hook",
+            "http://10.0.0.1/hook",
+            "http://169.254.169.254/",
+        ):
             r = await notify.post("/v1/webhooks", json={"url": url, "event_types": ["ClientRegistered"]})
             assert r.status_code == 409, r.text  # a rule of the deployment, not the URL's form
             assert r.headers["content-type"].startswith("application/problem+json")
@@ -342,9 +380,13 @@ async def test_bad_input_and_access(running):
     r = await notify.post(f"/v1/webhooks/{mine['ids']['webhook_id']}/rotate-secret", headers=as_billing)
     assert r.status_code == 200 and r.json()["secret"] != mine["secret"]
     assert (await notify.get("/v1/webhooks", headers=bearer("ops"))).json()["total"] == 2
-    r = await notify.post("/v1/webhooks", json={"url": receiver.url, "event_types": ["ClientRegistered"]}, headers=bearer("ops"))
+    r = await notify.post(
+        "/v1/webhooks", json={"url": receiver.url, "event_types": ["ClientRegistered"]}, headers=bearer("ops")
+    )
     assert r.status_code == 403
-    r = await notify.post("/v1/webhooks", json={"url": receiver.url, "event_types": ["ClientRegistered"]}, headers=bearer("alice"))
+    r = await notify.post(
+        "/v1/webhooks", json={"url": receiver.url, "event_types": ["ClientRegistered"]}, headers=bearer("alice")
+    )
     assert r.status_code == 403
     r = await notify.delete(f"/v1/webhooks/{mine['ids']['webhook_id']}", headers=as_billing)
     assert r.status_code == 200
@@ -374,10 +416,21 @@ async def test_the_openapi_document_holds_under_all_of_schemathesis_checks(nats,
         server, task, port = await serve(app)
         try:
             process = await asyncio.create_subprocess_exec(
-                command, "--config-file", str(config_file(tmp_path / "schemathesis.toml", known)),
-                "run", f"http://127.0.0.1:{port}/openapi.json", "--checks", "all", "--workers", "1", "--no-shrink",
-                "--header", f"Authorization: Bearer {TOKENS['admin']['token']}",
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+                command,
+                "--config-file",
+                str(config_file(tmp_path / "schemathesis.toml", known)),
+                "run",
+                f"http://127.0.0.1:{port}/openapi.json",
+                "--checks",
+                "all",
+                "--workers",
+                "1",
+                "--no-shrink",
+                "--header",
+                f"Authorization: Bearer {TOKENS['admin']['token']}",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                cwd=tmp_path,
                 env={**__import__("os").environ, "NO_COLOR": "1"},
             )
             output, _ = await process.communicate()

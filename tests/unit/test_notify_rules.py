@@ -14,8 +14,15 @@ from baton_notify.domain.signing import headers, new_secret, signature
 
 def subscribed() -> Webhook:
     w = Webhook("w1")
-    w.subscribe(url="https://example.com/h", event_types=["ClientRegistered"], client_id=None, department=None,
-                owner="api", wrapped_secret="x", start_positions={"INTAKE": 3})
+    w.subscribe(
+        url="https://example.com/h",
+        event_types=["ClientRegistered"],
+        client_id=None,
+        department=None,
+        owner="api",
+        wrapped_secret="x",
+        start_positions={"INTAKE": 3},
+    )
     return w
 
 
@@ -25,7 +32,12 @@ def test_lifecycle_pause_resume_delete():
     w.pause("again")  # paused already: nothing more
     w.resume()
     w.delete()
-    assert [e.event_type for e in w.pending] == ["WebhookSubscribed", "WebhookPaused", "WebhookResumed", "WebhookDeleted"]
+    assert [e.event_type for e in w.pending] == [
+        "WebhookSubscribed",
+        "WebhookPaused",
+        "WebhookResumed",
+        "WebhookDeleted",
+    ]
     with pytest.raises(DomainRuleViolation):
         w.resume()
     with pytest.raises(NotFound):
@@ -34,8 +46,15 @@ def test_lifecycle_pause_resume_delete():
 
 def test_known_standard_webhooks_vector():
     # The example of the Standard Webhooks specification, checked by hand.
-    assert signature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
-                     b'{"test": 2432232314}') == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    assert (
+        signature(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            b'{"test": 2432232314}',
+        )
+        == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    )
 
 
 def test_a_standard_verifier_accepts_the_signature():
@@ -51,14 +70,31 @@ def test_a_standard_verifier_accepts_the_signature():
         standardwebhooks.Webhook(new_secret()).verify(body, sent)
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/", "http://user:pw@example.com/", "https://", "http://example.com/#x", "http://[::1"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/", "http://user:pw@example.com/", "https://", "http://example.com/#x", "http://[::1"]
+)
 def test_bad_urls_are_refused(url):
     with pytest.raises(AddressRefused):
         check_url(url)
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "169.254.169.254", "::1",
-                                     "fe80::1", "fc00::1", "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1", "224.0.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "192.168.0.1",
+        "172.16.0.1",
+        "169.254.169.254",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:127.0.0.1",
+        "0.0.0.0",
+        "100.64.0.1",
+        "224.0.0.1",
+    ],
+)
 def test_internal_addresses(address):
     assert internal(address)
 

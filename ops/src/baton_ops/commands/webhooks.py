@@ -16,7 +16,9 @@ from baton_shared.projections.sql import json_row, make_engine
 from baton_ops.catalogue import NothingFound, service
 from baton_ops.terminal import console, emit_json, run
 
-webhooks_app = typer.Typer(help="Webhook subscriptions (notify): position, lag, last error, parked.", no_args_is_help=True)
+webhooks_app = typer.Typer(
+    help="Webhook subscriptions (notify): position, lag, last error, parked.", no_args_is_help=True
+)
 
 
 async def _heads(nc, streams: set[str]) -> dict[str, int]:
@@ -55,9 +57,16 @@ async def _webhooks(nc, webhook_id: str | None = None) -> list[dict]:
         row.pop("wrapped_secret", None)
         mine = [c for c in cursors if c["webhook_id"] == row["webhook_id"]]
         row["streams"] = [
-            {"stream": c["stream"], "position": c["position"], "head": heads.get(c["stream"], 0),
-             "lag": max(0, heads.get(c["stream"], 0) - c["position"]), "delivered": c["delivered"],
-             "attempts": c["attempts"], "last_error": c["last_error"], "last_error_at": c["last_error_at"]}
+            {
+                "stream": c["stream"],
+                "position": c["position"],
+                "head": heads.get(c["stream"], 0),
+                "lag": max(0, heads.get(c["stream"], 0) - c["position"]),
+                "delivered": c["delivered"],
+                "attempts": c["attempts"],
+                "last_error": c["last_error"],
+                "last_error_at": c["last_error_at"],
+            }
             for c in mine
         ]
         row["parked"] = [p for p in parked if p["webhook_id"] == row["webhook_id"]]
@@ -76,7 +85,9 @@ def list_webhooks(as_json: bool = typer.Option(False, "--json", help="machine-re
         table = Table("webhook", "status", "url", "lag", "delivered", "last error", "parked")
         for row in rows:
             table.add_row(
-                row["webhook_id"], row["status"], row["url"],
+                row["webhook_id"],
+                row["status"],
+                row["url"],
                 ", ".join(f"{s['stream']} {s['lag']}" for s in row["streams"]) or "-",
                 str(sum(s["delivered"] for s in row["streams"])),
                 next((s["last_error"] for s in row["streams"] if s["last_error"]), "") or "",
@@ -100,14 +111,25 @@ def show(webhook_id: str, as_json: bool = typer.Option(False, "--json", help="ma
         if as_json:
             emit_json(row)
             return 0
-        console.print(f"[bold]{row['webhook_id']}[/bold] {row['status']} → {row['url']}  ({', '.join(row['event_types'])})")
+        console.print(
+            f"[bold]{row['webhook_id']}[/bold] {row['status']} → {row['url']}  ({', '.join(row['event_types'])})"
+        )
         table = Table("stream", "position", "head", "lag", "delivered", "attempts", "last error")
         for s in row["streams"]:
-            table.add_row(s["stream"], str(s["position"]), str(s["head"]), str(s["lag"]), str(s["delivered"]),
-                          str(s["attempts"]), s["last_error"] or "")
+            table.add_row(
+                s["stream"],
+                str(s["position"]),
+                str(s["head"]),
+                str(s["lag"]),
+                str(s["delivered"]),
+                str(s["attempts"]),
+                s["last_error"] or "",
+            )
         console.print(table)
         for p in row["parked"]:
-            console.print(f"parked: {p['stream']}#{p['seq']} {p['event_type']} {p['event_id']} after {p['attempts']} tries: {p['error']}")
+            console.print(
+                f"parked: {p['stream']}#{p['seq']} {p['event_type']} {p['event_id']} after {p['attempts']} tries: {p['error']}"
+            )
         return 0
 
     run(body)

@@ -8,7 +8,16 @@ from __future__ import annotations
 from fastapi import Depends, Request
 
 from baton_shared.domain import NotFound
-from baton_shared.service.access import INTEGRATION, Identity, access_rule, admin_or_ops_read, authenticated, forbidden, known, roles
+from baton_shared.service.access import (
+    INTEGRATION,
+    Identity,
+    access_rule,
+    admin_or_ops_read,
+    authenticated,
+    forbidden,
+    known,
+    roles,
+)
 from baton_shared.service.http import issued, written
 
 __all__ = ["application", "issued", "owner_filter", "views", "webhook_rule", "webhooks_rule", "written"]

@@ -12,7 +12,6 @@ from baton_shared.service.http import Position, Timestamp, View
 from baton_shared.service.inputs import STRICT, Department, whole
 
 
-
 def _time_as_text(value: object) -> object:
     if not isinstance(value, str):
         raise ValueError("a time is text, ISO 8601 with its zone (2027-01-31T08:00:00Z)")
@@ -29,7 +28,9 @@ SeqNumber = whole(0, 2**53)  # JSON's exact integers
 class WebhookIn(BaseModel):
     model_config = STRICT
 
-    url: str = Field(min_length=8, max_length=2000, pattern=URL_PATTERN, description="http(s) URL the events are POSTed to")
+    url: str = Field(
+        min_length=8, max_length=2000, pattern=URL_PATTERN, description="http(s) URL the events are POSTed to"
+    )
     event_types: list[EventType] = Field(
         min_length=1, max_length=100, description="event types wanted (see /asyncapi.json of each service)"
     )
@@ -45,7 +46,8 @@ class ReplayIn(BaseModel):
     model_config = ConfigDict(**STRICT, json_schema_extra={"minProperties": 1, "maxProperties": 1})
 
     positions: dict[str, SeqNumber] = Field(  # type: ignore[assignment] - absent: None
-        None, description="per stream the webhook reads (e.g. INTAKE), the last position NOT to send again; 0: from the start"
+        None,
+        description="per stream the webhook reads (e.g. INTAKE), the last position NOT to send again; 0: from the start",
     )
     since: Time = Field(None, description="send again every event stored at or after this time")
 

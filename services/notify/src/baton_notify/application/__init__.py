@@ -19,8 +19,15 @@ StreamsOf = Callable[[Sequence[str]], Sequence[str]]  # event types -> the strea
 
 
 class WebhookApplication:
-    def __init__(self, store: EventStore, master_key: MasterKey, heads: Heads, streams_of: StreamsOf,
-                 clock: Clock = utc_now, attempts: int = 5):
+    def __init__(
+        self,
+        store: EventStore,
+        master_key: MasterKey,
+        heads: Heads,
+        streams_of: StreamsOf,
+        clock: Clock = utc_now,
+        attempts: int = 5,
+    ):
         self.store = store
         self.aggregates = Aggregates(store, attempts)
         self.master_key = master_key
@@ -44,8 +51,13 @@ class WebhookApplication:
         def build() -> Webhook:
             webhook = Webhook(webhook_id)
             webhook.subscribe(
-                url=cmd.url, event_types=cmd.event_types, client_id=cmd.client_id, department=cmd.department,
-                owner=cmd.actor, wrapped_secret=self.wrap(webhook_id, secret), start_positions=start,
+                url=cmd.url,
+                event_types=cmd.event_types,
+                client_id=cmd.client_id,
+                department=cmd.department,
+                owner=cmd.actor,
+                wrapped_secret=self.wrap(webhook_id, secret),
+                start_positions=start,
             )
             return webhook
 
@@ -68,7 +80,10 @@ class WebhookApplication:
         if cmd.parked_event_id is not None:  # notify's own pause: once per parking of that delivery
             event_ids = lambda w, n: derived_event_id(cmd.parked_event_id, f"parked-after-{w.version}-{n}")  # noqa: E731
         return await self.aggregates.update(
-            Webhook, cmd.webhook_id, cmd, lambda w: w.pause(cmd.reason, cmd.parked_event_id, cmd.last_error),
+            Webhook,
+            cmd.webhook_id,
+            cmd,
+            lambda w: w.pause(cmd.reason, cmd.parked_event_id, cmd.last_error),
             event_ids=event_ids,
         )
 
@@ -77,7 +92,9 @@ class WebhookApplication:
 
     async def replay(self, cmd: c.ReplayWebhook) -> Written:
         return await self.aggregates.update(
-            Webhook, cmd.webhook_id, cmd,
+            Webhook,
+            cmd.webhook_id,
+            cmd,
             lambda w: w.replay(cmd.positions, cmd.since, list(self.streams_of(w.event_types))),
         )
 

@@ -86,7 +86,9 @@ class WebhookDeliverer:
             row = active.get(webhook_id)
             if row is None or row["version"] != version or task.done():
                 if task.done() and not task.cancelled() and task.exception() is not None:
-                    log.error("a webhook's deliveries failed", webhook_id=webhook_id, error=repr(task.exception())[:300])
+                    log.error(
+                        "a webhook's deliveries failed", webhook_id=webhook_id, error=repr(task.exception())[:300]
+                    )
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
@@ -154,10 +156,17 @@ class WebhookDeliverer:
                 if cursor is not None and cursor.replay_seq == row["replay_seq"]:
                     out[stream] = cursor.position
                     continue
-                values = {"position": start, "replay_seq": row["replay_seq"], "attempts": 0, "failing_since": None,
-                          "updated_at": self.clock()}
+                values = {
+                    "position": start,
+                    "replay_seq": row["replay_seq"],
+                    "attempts": 0,
+                    "failing_since": None,
+                    "updated_at": self.clock(),
+                }
                 if cursor is None:
-                    await conn.execute(insert(state.cursors).values(webhook_id=webhook_id, stream=stream, delivered=0, **values))
+                    await conn.execute(
+                        insert(state.cursors).values(webhook_id=webhook_id, stream=stream, delivered=0, **values)
+                    )
                 else:
                     await conn.execute(
                         update(state.cursors)
@@ -167,16 +176,22 @@ class WebhookDeliverer:
                 out[stream] = start
         return out
 
-    async def _advance(self, webhook_id: str, stream: str, seq: int, *, delivered: bool, event_id: str | None = None) -> None:
+    async def _advance(
+        self, webhook_id: str, stream: str, seq: int, *, delivered: bool, event_id: str | None = None
+    ) -> None:
         c = state.cursors.c
         async with self.engine.begin() as conn:
             values = {"position": seq, "attempts": 0, "failing_since": None, "updated_at": self.clock()}
             if delivered:
                 values["delivered"] = c.delivered + 1
-            await conn.execute(update(state.cursors).where(c.webhook_id == webhook_id, c.stream == stream).values(**values))
+            await conn.execute(
+                update(state.cursors).where(c.webhook_id == webhook_id, c.stream == stream).values(**values)
+            )
             if event_id is not None:
                 await conn.execute(
-                    delete(state.parked).where(state.parked.c.webhook_id == webhook_id, state.parked.c.event_id == event_id)
+                    delete(state.parked).where(
+                        state.parked.c.webhook_id == webhook_id, state.parked.c.event_id == event_id
+                    )
                 )
 
     async def _failed(self, webhook_id: str, stream: str, attempts: int, since: datetime, error: str) -> None:
@@ -185,8 +200,13 @@ class WebhookDeliverer:
             await conn.execute(
                 update(state.cursors)
                 .where(c.webhook_id == webhook_id, c.stream == stream)
-                .values(attempts=attempts, failing_since=since, last_error=error, last_error_at=self.clock(),
-                        updated_at=self.clock())
+                .values(
+                    attempts=attempts,
+                    failing_since=since,
+                    last_error=error,
+                    last_error_at=self.clock(),
+                    updated_at=self.clock(),
+                )
             )
 
     async def _send_until_acknowledged(self, row: dict, secret: str, stream: str, recorded) -> bool:
@@ -218,12 +238,19 @@ class WebhookDeliverer:
             )
             await conn.execute(
                 insert(state.parked).values(
-                    webhook_id=webhook_id, event_id=event_id, stream=stream, seq=recorded.seq,
-                    event_type=recorded.envelope.event_type, attempts=attempts, error=error, parked_at=self.clock(),
+                    webhook_id=webhook_id,
+                    event_id=event_id,
+                    stream=stream,
+                    seq=recorded.seq,
+                    event_type=recorded.envelope.event_type,
+                    attempts=attempts,
+                    error=error,
+                    parked_at=self.clock(),
                 )
             )
         log.warning("webhook delivery parked; webhook paused", webhook_id=webhook_id, event_id=event_id, error=error)
         await self.application.pause(
-            PauseWebhook(webhook_id=webhook_id, actor=ACTOR, reason="retries ran out", parked_event_id=event_id,
-                         last_error=error)
+            PauseWebhook(
+                webhook_id=webhook_id, actor=ACTOR, reason="retries ran out", parked_event_id=event_id, last_error=error
+            )
         )

@@ -34,18 +34,30 @@ class NotifyViews:
         """One webhook; a deleted one is gone (404), though the list can still show it."""
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(select(self.wh).where(self.wh.c.webhook_id == webhook_id, self.wh.c.status != "deleted"))
-            ).mappings().first()
+                (
+                    await conn.execute(
+                        select(self.wh).where(self.wh.c.webhook_id == webhook_id, self.wh.c.status != "deleted")
+                    )
+                )
+                .mappings()
+                .first()
+            )
             return None if row is None else shown(row)
 
-    async def list_webhooks(self, owner: str | None, status: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
+    async def list_webhooks(
+        self, owner: str | None, status: str | None, limit: int, offset: int
+    ) -> tuple[list[dict], int]:
         where = [self.wh.c.status != "deleted"] if status is None else [self.wh.c.status == status]
         if owner is not None:
             where.append(self.wh.c.owner == owner)
         async with self.engine.connect() as conn:
             total = await conn.scalar(select(func.count()).select_from(self.wh).where(*where))
             rows = await conn.execute(
-                select(self.wh).where(*where).order_by(self.wh.c.created_at, self.wh.c.webhook_id).limit(limit).offset(offset)
+                select(self.wh)
+                .where(*where)
+                .order_by(self.wh.c.created_at, self.wh.c.webhook_id)
+                .limit(limit)
+                .offset(offset)
             )
             return [shown(r) for r in rows.mappings()], int(total or 0)
 
@@ -54,7 +66,9 @@ class NotifyViews:
         async with self.engine.connect() as conn:
             cursors = (
                 await conn.execute(
-                    select(state.cursors).where(state.cursors.c.webhook_id == webhook_id).order_by(state.cursors.c.stream)
+                    select(state.cursors)
+                    .where(state.cursors.c.webhook_id == webhook_id)
+                    .order_by(state.cursors.c.stream)
                 )
             ).mappings()
             streams = []
@@ -67,7 +81,9 @@ class NotifyViews:
                 streams.append(row)
             parked = (
                 await conn.execute(
-                    select(state.parked).where(state.parked.c.webhook_id == webhook_id).order_by(state.parked.c.parked_at)
+                    select(state.parked)
+                    .where(state.parked.c.webhook_id == webhook_id)
+                    .order_by(state.parked.c.parked_at)
                 )
             ).mappings()
             return {"webhook_id": webhook_id, "streams": streams, "parked": [json_row(p) for p in parked]}

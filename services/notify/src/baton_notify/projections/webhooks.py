@@ -41,10 +41,20 @@ class WebhooksProjection(RowPerAggregate):
         e = recorded.event
         if isinstance(e, ev.WebhookSubscribed):
             return {
-                "webhook_id": e.webhook_id, "url": e.url, "event_types": list(e.event_types), "client_id": e.client_id,
-                "department": e.department, "owner": e.owner, "status": "active", "wrapped_secret": e.wrapped_secret,
-                "start_positions": dict(e.start_positions), "replay_seq": recorded.seq, "replay_since": None,
-                "paused_reason": None, "created_at": recorded.envelope.occurred_at, "version": recorded.seq,
+                "webhook_id": e.webhook_id,
+                "url": e.url,
+                "event_types": list(e.event_types),
+                "client_id": e.client_id,
+                "department": e.department,
+                "owner": e.owner,
+                "status": "active",
+                "wrapped_secret": e.wrapped_secret,
+                "start_positions": dict(e.start_positions),
+                "replay_seq": recorded.seq,
+                "replay_since": None,
+                "paused_reason": None,
+                "created_at": recorded.envelope.occurred_at,
+                "version": recorded.seq,
             }
         if row is None:
             return None
