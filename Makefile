@@ -15,11 +15,11 @@ UPGRADE ?= --upgrade
 
 .PHONY: install run test bench lock secrets clean
 
-$(STAMP): $(LOCK) pyproject.toml shared/pyproject.toml services/intake/pyproject.toml services/delivery/pyproject.toml services/followup/pyproject.toml services/console/pyproject.toml ops/pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml shared/pyproject.toml services/intake/pyproject.toml services/delivery/pyproject.toml services/followup/pyproject.toml services/notify/pyproject.toml services/console/pyproject.toml ops/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Baton needs Python 3.11+ (set PYTHON=python3.x)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e shared -e services/intake -e services/delivery -e services/followup -e services/console -e ops -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e shared -e services/intake -e services/delivery -e services/followup -e services/notify -e services/console -e ops -e ".[dev]"
 	@touch $(STAMP)
 
 install: $(STAMP)

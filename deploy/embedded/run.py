@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-SERVICES = {"intake": 8001, "delivery": 8002, "followup": 8003}
+SERVICES = {"intake": 8001, "delivery": 8002, "followup": 8003, "notify": 8004}
 CONSOLE_PORT = 8000  # the web console, started after the services when installed
 
 

@@ -40,6 +40,8 @@ SQL
 intake_password=$(secret BATON_INTAKE_DB_PASSWORD)
 delivery_password=$(secret BATON_DELIVERY_DB_PASSWORD)
 followup_password=$(secret BATON_FOLLOWUP_DB_PASSWORD)
+notify_password=$(secret BATON_NOTIFY_DB_PASSWORD)
 create intake "$intake_password"
 create delivery "$delivery_password"
 create followup "$followup_password"
+create notify "$notify_password"

@@ -20,7 +20,9 @@ from tests.integration.deployed import NatsNode, service_env
 from tests.integration.test_compose_run import compose_settings
 
 FILES = {"single": ("docker-compose.yml",), "cluster": ("docker-compose.yml", "docker-compose.cluster.yml")}
-APPS = ("intake", "delivery", "followup")
+APPS = ("intake", "delivery", "followup", "notify")
+CONSOLE_APPS = ("intake", "delivery", "followup")  # the services the console is a client of
+SINGLE_SENDER = {"notify": 1}  # one replica: a webhook's deliveries have one sender (docs/architecture.md)
 ENV = read_env_file(DEPLOY / ".env.example")
 
 
@@ -152,7 +154,7 @@ def test_the_cluster_profile_runs_three_nodes_r3_streams_and_two_replicas_each()
     assert len({n.volumes[-1][0] for n in nodes}) == 3  # a JetStream volume each
     for app in APPS:
         spec, env = services[app].spec, services[app].environment
-        assert spec["deploy"]["replicas"] == 2 and env["BATON_STREAM_REPLICAS"] == "3"
+        assert spec["deploy"]["replicas"] == SINGLE_SENDER.get(app, 2) and env["BATON_STREAM_REPLICAS"] == "3"
         assert env["BATON_NATS_URL"].count("nats://") == 3
         assert {"nats", "nats-2", "nats-3"} <= set(spec["depends_on"])
 
@@ -212,10 +214,12 @@ def test_the_console_is_a_client_of_the_services_and_nothing_more(compose):
     assert console.command == ["python", "-m", "baton_console"] and spec["build"]["target"] == "console"
     assert spec["restart"] == "unless-stopped" and ":8000/health" in str(spec["healthcheck"]["test"])
     assert all(p.endswith(":8000") for p in spec["ports"])
-    assert {env[f"BATON_CONSOLE_{a.upper()}_URL"] for a in APPS} == {f"http://{a}:{DEFAULT_PORTS[a]}" for a in APPS}
+    assert {env[f"BATON_CONSOLE_{a.upper()}_URL"] for a in CONSOLE_APPS} == {
+        f"http://{a}:{DEFAULT_PORTS[a]}" for a in CONSOLE_APPS
+    }
     assert not [k for k in env if "NATS" in k or "DATABASE" in k or k.startswith("BATON_TOKENS")]
     assert env["BATON_CONSOLE_SECRET_FILE"] == "/run/secrets/baton_console_secret" and "BATON_CONSOLE_SECRET" not in env
-    assert {a: c["condition"] for a, c in spec["depends_on"].items()} == dict.fromkeys(APPS, "service_healthy")
+    assert {a: c["condition"] for a, c in spec["depends_on"].items()} == dict.fromkeys(CONSOLE_APPS, "service_healthy")
     assert "change-me" in ENV["BATON_CONSOLE_SECRET"]  # no real key in the repository
     with pytest.raises(ComposeError, match="BATON_CONSOLE_SECRET"):
         Compose.load(*FILES["single"], env={k: v for k, v in ENV.items() if k != "BATON_CONSOLE_SECRET"})

@@ -20,11 +20,15 @@ from sqlalchemy import inspect
 from tests.integration.deployed import tcp_relay
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SERVICES = [s for s in ("intake", "delivery", "followup") if importlib.util.find_spec(f"baton_{s}.__main__")]
+SERVICES = [s for s in ("intake", "delivery", "followup", "notify") if importlib.util.find_spec(f"baton_{s}.__main__")]
 
 
 def service_schema(service: str):
-    """The tables the running service defines: its composition root's projections."""
+    """The tables the running service defines: its composition root's projections (and, for a
+    service keeping other state, what its ``migrations.schema()`` adds)."""
+    migrations_module = importlib.import_module(f"baton_{service}.migrations")
+    if hasattr(migrations_module, "schema"):
+        return migrations_module.schema()
     module = __import__(f"baton_{service}.composition", fromlist=["create_app"])
     app = module.create_app(BatonSettings(database_url="sqlite+aiosqlite://", log_level="WARNING"))
     return schema_of(app.state.runtime.parts.projections)

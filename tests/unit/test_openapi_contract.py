@@ -1,4 +1,4 @@
-"""The three services' OpenAPI documents: errors as problem details, reads typed.
+"""The services' OpenAPI documents: errors as problem details, reads typed.
 
 A quick check of the documents themselves; ``tests/integration/test_fuzz.py`` holds the
 running services to them with schemathesis."""
@@ -9,13 +9,16 @@ import pytest
 from baton_delivery.composition import create_app as create_delivery
 from baton_followup.composition import create_app as create_followup
 from baton_intake.composition import create_app as create_intake
+from baton_notify.composition import create_app as create_notify
 from baton_shared.service.settings import BatonSettings
 
 pytestmark = pytest.mark.unit
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture(params=[create_intake, create_delivery, create_followup], ids=["intake", "delivery", "followup"])
+@pytest.fixture(
+    params=[create_intake, create_delivery, create_followup, create_notify], ids=["intake", "delivery", "followup", "notify"]
+)
 def document(request, tmp_path) -> dict:
     settings = BatonSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/x.sqlite3", data_dir=tmp_path)
     return request.param(settings).openapi()

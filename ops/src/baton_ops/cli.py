@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from baton_ops.commands import events, parked, projections, reports, streams, trace, transfer
+from baton_ops.commands import events, parked, projections, reports, streams, trace, transfer, webhooks
 
 app = typer.Typer(help="Ops tool for Baton's event log: inspect, trace, lag, parked events.", no_args_is_help=True)
 app.add_typer(events.events_app, name="events")
 app.add_typer(projections.projections_app, name="projections")
 app.add_typer(parked.parked_app, name="parked")
+app.add_typer(webhooks.webhooks_app, name="webhooks")
 for commands in (streams.app, trace.app, transfer.app, reports.app):
     app.add_typer(commands)  # without a name: its commands sit at the top (``baton streams``)
 

@@ -33,6 +33,8 @@ from baton_ops.event_log import LoggedEvent, decode, read_events, stream_info
 # aggregate type -> (service, link event type, payload field holding the aggregate's id)
 LINKS: dict[str, tuple[str, str, str]] = {"request": ("intake", "NeedCaptured", "request_id")}
 CLIENT_AGGREGATE = "client"
+# Aggregates about no client (a system's webhook subscription): nothing of theirs to trace.
+NOT_ABOUT_CLIENTS = frozenset({"webhook"})
 FILTERS_PER_READ = 200  # subject filters per ephemeral consumer
 
 

@@ -47,6 +47,7 @@ STREAMS: dict[str, StreamSpec] = {
     "intake": StreamSpec("INTAKE", "intake"),
     "delivery": StreamSpec("DELIVERY", "delivery"),
     "followup": StreamSpec("FOLLOWUP", "followup"),
+    "notify": StreamSpec("NOTIFY", "notify"),
 }
 
 

@@ -16,7 +16,8 @@ Roles: ``admin`` everything; ``ops`` every read (GET); ``head`` (of account mana
 every read, and the few writes a head makes (reassigning account managers), never a
 department's or an account manager's writes; ``account_manager`` their own clients and
 what belongs to them (the service's read models say whose a client is); ``department``
-the work orders of their department. The rules per route live in each
+the work orders of their department; ``integration`` (another system) its own webhook
+subscriptions in notify. The rules per route live in each
 service's ``api/dependencies.py``; ``create_service_app`` refuses a ``/v1`` route that
 has no rule. 401 = no token or an unknown one; 403 = a known token without the right.
 """
@@ -43,6 +44,10 @@ from baton_shared.domain.errors import NotFound
 ADMIN, OPS, HEAD, ACCOUNT_MANAGER, DEPARTMENT = "admin", "ops", "head", "account_manager", "department"
 ROLES = (ADMIN, OPS, HEAD, ACCOUNT_MANAGER, DEPARTMENT)
 EVERY_READ = frozenset({OPS, HEAD})  # roles that read everything
+
+# integration: another team's system; it manages its own webhooks (notify) and nothing else.
+INTEGRATION = "integration"
+ROLES = (*ROLES, INTEGRATION)
 READS = frozenset({"GET", "HEAD"})
 
 

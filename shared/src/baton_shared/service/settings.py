@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-DEFAULT_PORTS = {"intake": 8001, "delivery": 8002, "followup": 8003}
+DEFAULT_PORTS = {"intake": 8001, "delivery": 8002, "followup": 8003, "notify": 8004}
 
 
 PLACEHOLDER = "change-me"  # how every secret in deploy/.env.example starts
@@ -97,7 +97,7 @@ class BatonSettings(BaseSettings):
     )
     database_password_file: Path | None = None
     http_host: str = "127.0.0.1"
-    http_port: int | None = Field(None, description="default 8001 intake, 8002 delivery, 8003 followup")
+    http_port: int | None = Field(None, description="default 8001 intake, 8002 delivery, 8003 followup, 8004 notify")
     stream_replicas: int = Field(1, ge=1, le=5)
     migrate_on_start: bool = Field(
         True,

@@ -1,0 +1,1 @@
+"""Baton notify: tells other systems (webhooks) what concerns them, in log order."""

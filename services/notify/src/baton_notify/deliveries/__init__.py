@@ -1,0 +1,1 @@
+"""Sending each webhook its events: cursors, retries, parking."""

@@ -1,0 +1,256 @@
+"""Deliveries: each active webhook's events, in log order per source stream, once each when the
+receiver acknowledges (2xx), retried with exponential backoff and jitter, then parked.
+
+One task per active webhook. A task reads its source streams from the position the receiver last
+acknowledged, sends one event at a time and writes the new position after each 2xx: killed in
+between, it sends that event again, with the same ``webhook-id`` (the event id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from baton_shared.contracts.streams import stream_for
+from baton_shared.eventstore.reader import read_stream
+from baton_shared.events.registry import EventRegistry
+from baton_shared.observability.logging import get_logger
+
+from baton_notify.application.commands import PauseWebhook
+from baton_notify.deliveries import state
+from baton_notify.deliveries.sender import WebhookSender
+
+log = get_logger("baton.notify.deliveries")
+ACTOR = "notify"
+
+
+def backoff(attempt: int, first: float, most: float, rng: Callable[[], float] = random.random) -> float:
+    """Delay before retry ``attempt`` (1, 2, ...): doubling from ``first`` up to ``most``, with
+    "equal jitter" (half fixed, half random) so receivers coming back are not hit all at once."""
+    ceiling = min(most, first * 2 ** (attempt - 1))
+    return ceiling / 2 + rng() * ceiling / 2
+
+
+def source_streams(event_types: list[str], registry: EventRegistry) -> dict[str, list[str]]:
+    """Stream name -> subject filters for the wanted event types."""
+    out: dict[str, list[str]] = {}
+    for name in event_types:
+        cls = registry.get(name)
+        if cls is None:
+            continue
+        spec = stream_for(cls.service)
+        out.setdefault(spec.name, []).append(spec.type_filter(name))
+    return out
+
+
+class WebhookDeliverer:
+    def __init__(self, engine: AsyncEngine, views, application, registry: EventRegistry, settings, clock) -> None:
+        self.engine = engine
+        self.views = views
+        self.application = application
+        self.registry = registry
+        self.s = settings
+        self.clock = clock
+        self.sender = WebhookSender(
+            settings.webhooks_timeout_seconds, settings.webhooks_max_response_bytes, settings.webhooks_allow_private
+        )
+        self.tasks: dict[str, tuple[int, asyncio.Task]] = {}  # webhook id -> (row version, task)
+
+    async def run_forever(self, runtime) -> None:  # noqa: ANN001 - the ServiceRuntime
+        self.nc = runtime.nc
+        try:
+            while not runtime.stopping:
+                try:
+                    await self.supervise()
+                except Exception as exc:  # noqa: BLE001 - logged; the next round tries again
+                    log.error("supervising webhooks failed", error=repr(exc)[:300])
+                await asyncio.sleep(self.s.webhooks_poll_seconds)
+        finally:
+            for _, task in self.tasks.values():
+                task.cancel()
+            for _, task in self.tasks.values():
+                with contextlib.suppress(BaseException):
+                    await task
+            await self.sender.close()
+
+    async def supervise(self) -> None:
+        """A task per active webhook, restarted when its row changes (rotated secret, replay)."""
+        active = {row["webhook_id"]: row for row in await self.views.active_webhooks()}
+        for webhook_id, (version, task) in list(self.tasks.items()):
+            row = active.get(webhook_id)
+            if row is None or row["version"] != version or task.done():
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    log.error(
+                        "a webhook's deliveries failed", webhook_id=webhook_id, error=repr(task.exception())[:300]
+                    )
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                del self.tasks[webhook_id]
+        for webhook_id, row in active.items():
+            if webhook_id not in self.tasks:
+                task = asyncio.create_task(self.deliver(row), name=f"webhook-{webhook_id}")
+                self.tasks[webhook_id] = (row["version"], task)
+
+    async def deliver(self, row: dict) -> None:
+        webhook_id = row["webhook_id"]
+        secret = self.application.unwrap(webhook_id, row["wrapped_secret"])
+        streams = source_streams(row["event_types"], self.registry)
+        positions = await self._positions(row, streams)
+        since = row["replay_since"]
+        while True:
+            sent_any = False
+            for stream, filters in streams.items():
+                try:
+                    async for batch in read_stream(
+                        self.nc, stream, start_seq=positions[stream] + 1, filter_subjects=filters, batch_size=200
+                    ):
+                        for raw in batch:
+                            recorded = self.registry.decode(stream, raw.seq, raw.subject, raw.data)
+                            if self._wanted(row, recorded, since):
+                                if not await self._send_until_acknowledged(row, secret, stream, recorded):
+                                    return  # parked and paused: the supervisor ends this task
+                                sent_any = True
+                            else:
+                                await self._advance(webhook_id, stream, raw.seq, delivered=False)
+                            positions[stream] = raw.seq
+                except Exception as exc:  # noqa: BLE001 - a stream missing yet, a broker away: try again
+                    if "stream not found" not in str(exc).lower():
+                        log.warning("reading for a webhook failed", webhook_id=webhook_id, error=repr(exc)[:300])
+            if not sent_any:
+                await asyncio.sleep(self.s.webhooks_poll_seconds)
+
+    @staticmethod
+    def _wanted(row: dict, recorded, since: datetime | None) -> bool:
+        payload = recorded.envelope.payload
+        if row["client_id"] and payload.get("client_id") != row["client_id"]:
+            return False
+        if row["department"] and payload.get("department") != row["department"]:
+            return False
+        if since is not None:
+            at = since if since.tzinfo else since.replace(tzinfo=recorded.envelope.occurred_at.tzinfo)
+            if recorded.envelope.occurred_at < at:
+                return False
+        return True
+
+    async def _positions(self, row: dict, streams: dict[str, list[str]]) -> dict[str, int]:
+        """Per stream, where to go on from: the cursor, unless a newer subscribe/replay set a start."""
+        webhook_id = row["webhook_id"]
+        async with self.engine.begin() as conn:
+            found = {
+                r.stream: r
+                for r in (await conn.execute(select(state.cursors).where(state.cursors.c.webhook_id == webhook_id)))
+            }
+            out = {}
+            for stream in streams:
+                cursor = found.get(stream)
+                # A replay by time starts every stream over; by positions, the streams it names.
+                kept = cursor.position if cursor is not None else 0
+                start = 0 if row["replay_since"] is not None else int(row["start_positions"].get(stream, kept))
+                if cursor is not None and cursor.replay_seq == row["replay_seq"]:
+                    out[stream] = cursor.position
+                    continue
+                values = {
+                    "position": start,
+                    "replay_seq": row["replay_seq"],
+                    "attempts": 0,
+                    "failing_since": None,
+                    "updated_at": self.clock(),
+                }
+                if cursor is None:
+                    await conn.execute(
+                        insert(state.cursors).values(webhook_id=webhook_id, stream=stream, delivered=0, **values)
+                    )
+                else:
+                    await conn.execute(
+                        update(state.cursors)
+                        .where(state.cursors.c.webhook_id == webhook_id, state.cursors.c.stream == stream)
+                        .values(**values)
+                    )
+                out[stream] = start
+        return out
+
+    async def _advance(
+        self, webhook_id: str, stream: str, seq: int, *, delivered: bool, event_id: str | None = None
+    ) -> None:
+        c = state.cursors.c
+        async with self.engine.begin() as conn:
+            values = {"position": seq, "attempts": 0, "failing_since": None, "updated_at": self.clock()}
+            if delivered:
+                values["delivered"] = c.delivered + 1
+            await conn.execute(
+                update(state.cursors).where(c.webhook_id == webhook_id, c.stream == stream).values(**values)
+            )
+            if event_id is not None:
+                await conn.execute(
+                    delete(state.parked).where(
+                        state.parked.c.webhook_id == webhook_id, state.parked.c.event_id == event_id
+                    )
+                )
+
+    async def _failed(self, webhook_id: str, stream: str, attempts: int, since: datetime, error: str) -> None:
+        c = state.cursors.c
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(state.cursors)
+                .where(c.webhook_id == webhook_id, c.stream == stream)
+                .values(
+                    attempts=attempts,
+                    failing_since=since,
+                    last_error=error,
+                    last_error_at=self.clock(),
+                    updated_at=self.clock(),
+                )
+            )
+
+    async def _send_until_acknowledged(self, row: dict, secret: str, stream: str, recorded) -> bool:
+        """True once the receiver acknowledged; False when retries ran out (parked, webhook paused)."""
+        webhook_id, event_id = row["webhook_id"], recorded.envelope.event_id
+        attempts, failing_since = 0, None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while True:
+            outcome = await self.sender.send(row["url"], secret, recorded)
+            if outcome.ok:
+                await self._advance(webhook_id, stream, recorded.seq, delivered=True, event_id=event_id)
+                return True
+            attempts += 1
+            failing_since = failing_since or self.clock()
+            await self._failed(webhook_id, stream, attempts, failing_since, outcome.error or "failed")
+            if loop.time() - started >= self.s.webhooks_retry_for_seconds:
+                await self._park(row, stream, recorded, attempts, outcome.error or "failed")
+                return False
+            delay = backoff(attempts, self.s.webhooks_backoff_first_seconds, self.s.webhooks_backoff_max_seconds)
+            remaining = self.s.webhooks_retry_for_seconds - (loop.time() - started)
+            await asyncio.sleep(max(0.0, min(delay, remaining)))
+
+    async def _park(self, row: dict, stream: str, recorded, attempts: int, error: str) -> None:
+        webhook_id, event_id = row["webhook_id"], recorded.envelope.event_id
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(state.parked).where(state.parked.c.webhook_id == webhook_id, state.parked.c.event_id == event_id)
+            )
+            await conn.execute(
+                insert(state.parked).values(
+                    webhook_id=webhook_id,
+                    event_id=event_id,
+                    stream=stream,
+                    seq=recorded.seq,
+                    event_type=recorded.envelope.event_type,
+                    attempts=attempts,
+                    error=error,
+                    parked_at=self.clock(),
+                )
+            )
+        log.warning("webhook delivery parked; webhook paused", webhook_id=webhook_id, event_id=event_id, error=error)
+        await self.application.pause(
+            PauseWebhook(
+                webhook_id=webhook_id, actor=ACTOR, reason="retries ran out", parked_event_id=event_id, last_error=error
+            )
+        )

@@ -1,0 +1,89 @@
+"""Queries over notify's read models and delivery state, as JSON-ready dicts."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from baton_shared.projections.sql import json_row
+
+from baton_notify.deliveries import state
+from baton_notify.projections.webhooks import WebhooksProjection
+
+HIDDEN = ("wrapped_secret",)
+
+
+def shown(row) -> dict:
+    out = json_row(row)
+    for name in HIDDEN:
+        out.pop(name, None)
+    return out
+
+
+class NotifyViews:
+    def __init__(self, engine: AsyncEngine, webhooks: WebhooksProjection) -> None:
+        self.engine = engine
+        self.wh = webhooks.webhooks
+
+    async def active_webhooks(self) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(self.wh).where(self.wh.c.status == "active"))
+            return [dict(r) for r in rows.mappings()]
+
+    async def webhook(self, webhook_id: str) -> dict | None:
+        """One webhook; a deleted one is gone (404), though the list can still show it."""
+        async with self.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(self.wh).where(self.wh.c.webhook_id == webhook_id, self.wh.c.status != "deleted")
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            return None if row is None else shown(row)
+
+    async def list_webhooks(
+        self, owner: str | None, status: str | None, limit: int, offset: int
+    ) -> tuple[list[dict], int]:
+        where = [self.wh.c.status != "deleted"] if status is None else [self.wh.c.status == status]
+        if owner is not None:
+            where.append(self.wh.c.owner == owner)
+        async with self.engine.connect() as conn:
+            total = await conn.scalar(select(func.count()).select_from(self.wh).where(*where))
+            rows = await conn.execute(
+                select(self.wh)
+                .where(*where)
+                .order_by(self.wh.c.created_at, self.wh.c.webhook_id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return [shown(r) for r in rows.mappings()], int(total or 0)
+
+    async def deliveries(self, webhook_id: str, heads: dict[str, int]) -> dict:
+        """Per source stream: position, head, lag, delivered, the failure being retried; and parked deliveries."""
+        async with self.engine.connect() as conn:
+            cursors = (
+                await conn.execute(
+                    select(state.cursors)
+                    .where(state.cursors.c.webhook_id == webhook_id)
+                    .order_by(state.cursors.c.stream)
+                )
+            ).mappings()
+            streams = []
+            for c in cursors:
+                row = json_row(c)
+                head = heads.get(c["stream"], c["position"])
+                row.update(head=head, lag=max(0, head - c["position"]))
+                row.pop("webhook_id", None)
+                row.pop("replay_seq", None)
+                streams.append(row)
+            parked = (
+                await conn.execute(
+                    select(state.parked)
+                    .where(state.parked.c.webhook_id == webhook_id)
+                    .order_by(state.parked.c.parked_at)
+                )
+            ).mappings()
+            return {"webhook_id": webhook_id, "streams": streams, "parked": [json_row(p) for p in parked]}
