@@ -67,6 +67,7 @@ CASES = [
     ("followup", "GET", "/v1/clients/{client_id}", None, OWNER_READ),
     ("followup", "GET", "/v1/clients/{client_id}/brief", None, OWNER_READ),
     ("followup", "POST", "/v1/clients/{client_id}/satisfaction", {"score": 4}, OWNER_WRITE),
+    ("followup", "PUT", "/v1/clients/{client_id}/managed-by", {"managed_by": None}, OWNER_WRITE),
     ("followup", "POST", "/v1/clients/{client_id}/programs", {"name": "Care", "starts_on": "{today}"}, OWNER_WRITE),
     ("followup", "GET", "/v1/opportunities", None, MANAGERS_LIST),
     ("followup", "GET", "/v1/opportunities/{opportunity_id}", None, OWNER_READ),

@@ -16,7 +16,7 @@ from baton_shared.service.settings import BatonSettings
 from baton_followup import catalogue
 from baton_followup.api import routers
 from baton_followup.application import Clock, FollowupApplication, Policies, utc_now
-from baton_followup.reactions import FollowDeliveryAcceptance, FollowIntakeClients
+from baton_followup.reactions import FollowDeliveryAcceptance, FollowIntakeClients, JoinContactGroups
 from baton_followup.projections import all_projections
 from baton_followup.projections.views import FollowupViews
 from baton_followup.reports import Facts
@@ -71,6 +71,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     runtime.add_reactions(
         FollowIntakeClients(views, policies.tiers, intake_caught_up),
         FollowDeliveryAcceptance(views, policies.next_needs, settings.followup_satisfaction_delay_days),
+        JoinContactGroups(),
     )
     application = FollowupApplication(LazyEventStore(runtime), views, policies, clock=clock)
     planner = FollowUpPlanner(application, views, settings.followup_reactivation_after_days, settings.followup_planner_seconds)

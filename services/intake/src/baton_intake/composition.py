@@ -18,6 +18,7 @@ from baton_shared.service.settings import BatonSettings, secret_value
 from baton_intake.api import routers
 from baton_intake.application import IntakeApplication
 from baton_intake.application.intake import Clock, utc_now
+from baton_intake.domain import GROUPING_PURPOSE
 from baton_intake.reactions import REACTIONS
 from baton_intake.projections import (
     ClientsProjection,
@@ -66,10 +67,11 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
         published=PUBLISHED,
         consumed=CONSUMED,
     )
-    keys = JetStreamKeyStore(
-        lambda: runtime.nc, load_master_key(secret_value(settings.master_key), settings.data_dir), replicas=settings.stream_replicas
-    )
+    master_key = load_master_key(secret_value(settings.master_key), settings.data_dir)
+    keys = JetStreamKeyStore(lambda: runtime.nc, master_key, replicas=settings.stream_replicas)
     vault = PersonalDataVault(keys, forgotten=forgotten)
-    app.state.application = IntakeApplication(LazyEventStore(runtime), clock=clock, vault=vault)
+    app.state.application = IntakeApplication(
+        LazyEventStore(runtime), clock=clock, vault=vault, grouping_key=master_key.derived_key(GROUPING_PURPOSE)
+    )
     app.state.views = IntakeViews(runtime.engine, clients, requests, timeline, delivery, vault=vault)
     return app

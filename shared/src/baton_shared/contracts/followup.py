@@ -21,7 +21,7 @@ FollowUpKind = Literal[
     "satisfaction", "review", "reactivation", "offer", "introduction", "outcome_review", "program_notice", "program_renewal"
 ]
 ContactOutcome = Literal["reached", "no_answer", "left_message", "stop"]
-RefusalCode = Literal["do_not_contact", "stopped", "frequency_cap", "cool_down", "channel"]
+RefusalCode = Literal["do_not_contact", "stopped", "frequency_cap", "cool_down", "channel", "managed_elsewhere"]
 DeliveredValue = Literal["more_than_promised", "as_promised", "less_than_promised", "nothing"]
 
 
@@ -42,6 +42,42 @@ class RelationshipStarted(FollowupEvent):
     account_manager: str
     contact_policy: ContactPolicy = ContactPolicy()
     annual_revenue: Decimal | None = None
+    contact_group: str | None = None  # the group whose contact policy holds too (intake's ClientRegistered)
+
+
+@registry.register
+class ManagementDelegated(FollowupEvent):
+    "Someone else (an agency, another team) manages the account: no outreach from us. ``None`` takes it back."
+
+    event_type = "ManagementDelegated"
+
+    managed_by: str | None
+    by: str
+
+
+@registry.register
+class ContactGroupJoined(FollowupEvent):
+    """An account joined a contact group (one person behind several accounts, or a parent
+    organisation): contacts of every account of the group are decided together."""
+
+    event_type = "ContactGroupJoined"
+    aggregate_type = "contact_group"
+
+    group_id: str
+
+
+@registry.register
+class GroupContactTaken(FollowupEvent):
+    """A contact slot of the group taken by one of its accounts (``client_id``): appended with
+    the group's version, so two accounts racing for the last slot cannot both take it."""
+
+    event_type = "GroupContactTaken"
+    aggregate_type = "contact_group"
+
+    group_id: str
+    contact_id: str
+    account_manager: str
+    taken_at: datetime
 
 
 @registry.register

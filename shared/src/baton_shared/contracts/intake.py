@@ -78,6 +78,9 @@ class ClientRegistered(IntakeEvent):
     annual_revenue: Decimal | None = None
     account_manager: str
     contact_policy: ContactPolicy = ContactPolicy()
+    # The contact person's group: a keyed HMAC of the first contact's normalised e-mail (else
+    # phone) under intake's key, as a UUID. Says nothing about the person without that key.
+    contact_group: str | None = None
 
 
 @registry.upcaster("ClientRegistered", 1)

@@ -1,6 +1,7 @@
 """Follow-up's reactions to intake's and delivery's events."""
 
+from baton_followup.reactions.contact_groups import JoinContactGroups
 from baton_followup.reactions.delivery_acceptance import FollowDeliveryAcceptance
 from baton_followup.reactions.intake_clients import FollowIntakeClients
 
-__all__ = ["FollowDeliveryAcceptance", "FollowIntakeClients"]
+__all__ = ["FollowDeliveryAcceptance", "FollowIntakeClients", "JoinContactGroups"]

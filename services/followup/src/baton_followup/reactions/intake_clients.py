@@ -53,7 +53,8 @@ class FollowIntakeClients(Reaction):
         today = cause.envelope.occurred_at.date()
         if isinstance(e, intake.ClientRegistered):
             relationship.start(
-                client_name=e.name, account_manager=e.account_manager, policy=e.contact_policy, revenue=e.annual_revenue
+                client_name=e.name, account_manager=e.account_manager, policy=e.contact_policy, revenue=e.annual_revenue,
+                contact_group=e.contact_group,
             )
         if isinstance(e, (intake.ClientRegistered, intake.ClientRevenueChanged)):
             higher, others_known = context or (0, 0)

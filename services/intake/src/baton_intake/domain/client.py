@@ -44,6 +44,7 @@ class Client(Aggregate):
         business_description: str = "",
         annual_revenue: Decimal | None = None,
         contact_policy: ContactPolicy | None = None,
+        contact_group: str | None = None,
     ) -> Client:
         client = cls(client_id)
         client._record(
@@ -56,6 +57,7 @@ class Client(Aggregate):
                 annual_revenue=annual_revenue,
                 account_manager=account_manager,
                 contact_policy=contact_policy or ContactPolicy(),
+                contact_group=contact_group,
             )
         )
         return client
