@@ -39,6 +39,7 @@ CASES = [
      {"allow": ("admin", "head", A), "deny": ("ops", "bob", "design", "build")}),
     ("intake", "PUT", "/v1/clients/{client_id}/contact-policy", {"preferred_channels": ["email"]}, OWNER_WRITE),
     ("intake", "PUT", "/v1/clients/{client_id}/revenue", {"annual_revenue": "100000"}, OWNER_WRITE),
+    ("intake", "PUT", "/v1/clients/{client_id}/parent-organisation", {"parent_organisation": "Acme Holding"}, OWNER_WRITE),
     ("intake", "POST", "/v1/clients/{client_id}/requests", {"summary": "a shed"}, OWNER_WRITE),
     ("intake", "DELETE", "/v1/clients/{spare_client_id}/personal-data", None, OWNER_WRITE),
     ("intake", "GET", "/v1/requests/{request_id}", None, OWNER_READ),

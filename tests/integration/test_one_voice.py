@@ -161,3 +161,44 @@ async def test_an_account_managed_elsewhere_gets_no_outreach_and_bad_input_chang
         assert r.status_code == 200, r.text
         r = await other.post(f"/v1/follow-ups/{fid}/contacts", json={"channel": "email", "outcome": "reached"})
         assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_accounts_of_a_parent_organisation_share_one_cap(nats, nats_url, database_url, tmp_path):
+    async with two_followups(nats_url, database_url, tmp_path) as (svc, other):
+        shop = await register(svc, "alice", email="shop@acme.example", max_contacts_per_30_days=1)
+        works = await register(svc, "bob", email="works@acme.example", max_contacts_per_30_days=1)
+        before = (await js_api(nats, "STREAM.INFO.INTAKE"))["state"]["messages"]
+        for path, body, status in (
+            (f"/v1/clients/{shop}/parent-organisation", {"parent_organisation": " "}, 422),
+            (f"/v1/clients/{shop}/parent-organisation", {"parent_organisation": "x" * 201}, 422),
+            (f"/v1/clients/{shop}/parent-organisation", {}, 422),
+            ("/v1/clients/6b1f0000-0000-4000-8000-000000000000/parent-organisation", {"parent_organisation": "A"}, 404),
+        ):
+            r = await svc.intake.put(path, json=body)
+            assert r.status_code == status, (body, r.text)
+        assert (await js_api(nats, "STREAM.INFO.INTAKE"))["state"]["messages"] == before
+
+        groups = set()
+        for cid, name in ((shop, "Acme Holding"), (works, "ACME  holding")):
+            r = await svc.intake.put(f"/v1/clients/{cid}/parent-organisation", json={"parent_organisation": name})
+            assert r.status_code == 200, r.text
+            groups.add(r.json()["ids"]["group_id"])
+        assert len(groups) == 1
+        group_id = groups.pop()
+        followup = svc.followup_app.state.application
+
+        async def both_joined():
+            history = await followup.store.load("contact_group", group_id)
+            return set(ContactGroup.from_history(group_id, history).members) == {shop, works}
+
+        await eventually(both_joined, what="both accounts in the organisation's group")
+        first = await svc.followup.post(
+            f"/v1/follow-ups/{await review_of(svc, shop)}/contacts", json={"channel": "phone", "outcome": "reached"}
+        )
+        assert first.status_code == 201, first.text
+        r = await other.post(
+            f"/v1/follow-ups/{await review_of(svc, works)}/contacts", json={"channel": "phone", "outcome": "reached"}
+        )
+        assert r.status_code == 409 and r.json()["refusal"] == "frequency_cap", r.text
+        assert shop in r.json()["detail"] and "alice" in r.json()["detail"]

@@ -77,3 +77,24 @@ def test_an_account_managed_elsewhere_is_refused_with_who_manages_it():
     assert r.refusal(NOW).code == "managed_elsewhere"
     r.delegate(None, "alice")
     assert r.refusal(NOW) is None
+
+
+def test_a_parent_organisation_groups_its_accounts_whatever_the_spelling_and_once():
+    from baton_intake.domain import Client, organisation_group
+
+    acme = organisation_group(KEY, "Acme  Holding")
+    assert acme == organisation_group(KEY, " acme holding ") and acme != organisation_group(KEY, "Acme Retail")
+    assert acme != contact_group(KEY, [Contact(name="x", email="acme@holding.com")])
+    client = Client.register(A, name="Acme Shop", segment="B2B", account_manager="alice")
+    client.group_under(acme, "Acme Holding")
+    client.group_under(acme, "ACME holding")
+    assert [type(e).__name__ for e in client.pending] == ["ClientRegistered", "ClientGrouped"]
+
+
+def test_an_account_in_two_groups_is_decided_in_both():
+    r = Relationship(A)
+    r.start(client_name="Acme", account_manager="alice", policy=ContactPolicy(), revenue=None, contact_group=GROUP)
+    r.join_group("00000000-0000-4000-8000-0000000000bb", "Acme Holding")
+    r.join_group("00000000-0000-4000-8000-0000000000bb", "Acme Holding")
+    assert r.contact_groups == [GROUP, "00000000-0000-4000-8000-0000000000bb"]
+    assert [type(e).__name__ for e in r.pending] == ["RelationshipStarted", "RelationshipGrouped"]

@@ -30,6 +30,7 @@ CONSUMED = [
     intake_contracts.ClientRevenueChanged,
     intake_contracts.AccountManagerAssigned,
     intake_contracts.ContactPolicyChanged,
+    intake_contracts.ClientGrouped,
     intake_contracts.ClientNoteAdded,
     intake_contracts.NeedCaptured,
     intake_contracts.HandoffRequested,

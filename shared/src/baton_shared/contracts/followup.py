@@ -56,6 +56,16 @@ class ManagementDelegated(FollowupEvent):
 
 
 @registry.register
+class RelationshipGrouped(FollowupEvent):
+    "The account joined a parent organisation's contact group (intake's ClientGrouped)."
+
+    event_type = "RelationshipGrouped"
+
+    group_id: str
+    parent_organisation: str
+
+
+@registry.register
 class ContactGroupJoined(FollowupEvent):
     """An account joined a contact group (one person behind several accounts, or a parent
     organisation): contacts of every account of the group are decided together."""

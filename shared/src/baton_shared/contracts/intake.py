@@ -105,6 +105,19 @@ class ClientForgotten(IntakeEvent):
 
 
 @registry.register
+class ClientGrouped(IntakeEvent):
+    """The client is an account of a parent organisation: its contacts are decided with the
+    organisation's other accounts (``group_id``: a keyed HMAC of the normalised name, as a UUID)."""
+
+    event_type = "ClientGrouped"
+    aggregate_type = "client"
+
+    client_id: str
+    group_id: str
+    parent_organisation: str
+
+
+@registry.register
 class ClientNoteAdded(IntakeEvent):
     "A nuance about the client that nobody should have to ask again."
 

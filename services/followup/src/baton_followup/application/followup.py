@@ -84,19 +84,30 @@ class FollowupApplication:
         self, client_id: str, contact_id: str, cmd: c.Command, now: datetime,
         own: Callable[[Relationship], Refusal | None],
     ) -> Refusal | None:
-        """Take the contact group's slot for this contact, or the group's refusal (None when the
-        account is in no group, or its own policy refuses: that refusal is the account's)."""
+        """Take a slot for this contact in each of the account's contact groups, or the first
+        group's refusal (None when the account is in no group, or its own policy refuses: that
+        refusal is the account's). A later group's refusal leaves the earlier slots taken."""
         relationship = await self.aggregates.get(Relationship, client_id)
-        if relationship.contact_group is None:
+        if not relationship.contact_groups:
             return None
-        group = await self.aggregates.get(ContactGroup, relationship.contact_group)
-        if group.holds(contact_id):
-            return None  # a retry of a contact that has its slot
         try:
             if own(relationship) is not None:
                 return None
         except DomainRuleViolation:
             return None  # the relationship answers it (a follow-up already done, say)
+        for group_id in relationship.contact_groups:
+            refused = await self._take_slot(group_id, relationship, contact_id, cmd, now)
+            if refused is not None:
+                return refused
+        return None
+
+    async def _take_slot(
+        self, group_id: str, relationship: Relationship, contact_id: str, cmd: c.Command, now: datetime
+    ) -> Refusal | None:
+        client_id = relationship.id
+        group = await self.aggregates.get(ContactGroup, group_id)
+        if group.holds(contact_id):
+            return None  # a retry of a contact that has its slot
         accounts: dict[str, ContactState] = {client_id: relationship.contact}
         for member in group.members:
             if member != client_id:
@@ -109,7 +120,7 @@ class FollowupApplication:
             group.id,
             cmd,
             lambda g: g.take(client_id, contact_id, relationship.account_manager, now, accounts),
-            event_ids=lambda g, n: derived_event_id(contact_id, f"group-slot:{n}"),
+            event_ids=lambda g, n: derived_event_id(contact_id, f"group-slot:{group_id}:{n}"),
         )
         return written.outcome
 

@@ -91,13 +91,13 @@ def group_refusal(
             continue
         if state.policy.do_not_contact:
             return Refusal(
-                "do_not_contact", f"the same person's account {other} is on do-not-contact: no contact on any account"
+                "do_not_contact", f"account {other} of the same contact group is on do-not-contact: no contact on any of its accounts"
             )
         if state.stopped_on is not None:
             return Refusal(
                 "stopped",
-                f"the same person asked us to stop on {state.stopped_on.isoformat()} (account {other}): "
-                "no contact on any account until that policy changes",
+                f"we were asked to stop on {state.stopped_on.isoformat()} on account {other} of the same contact "
+                "group: no contact on any of its accounts until that account's policy changes",
             )
     caps = [state.policy.max_contacts_per_30_days for state in accounts.values()]
     cap = min(caps) if caps else None
@@ -109,7 +109,7 @@ def group_refusal(
         next_on = (recent[-cap].taken_at + WINDOW).date() if cap else None
         return Refusal(
             "frequency_cap",
-            f"{len(recent)} contacts in the last 30 days with this person reach the group's limit of {cap}; "
+            f"{len(recent)} contacts in the last 30 days in this contact group reach its limit of {cap}; "
             f"the last by {last.account_manager} on account {last.client_id} on {last.taken_at.date().isoformat()}"
             + (f"; next contact possible on {next_on.isoformat()}" if next_on else ""),
         )

@@ -84,7 +84,7 @@ class Relationship(Aggregate):
         self.brief_ids: set[str] = set()
         self.latest_brief: str | None = None  # the brief of the current account manager's handover
         self.acknowledged_briefs: set[str] = set()
-        self.contact_group: str | None = None  # the accounts of one person (or organisation) decided together
+        self.contact_groups: list[str] = []  # the accounts of one person, or of one organisation, decided together
         self.managed_by: str | None = None  # someone else manages the account: no outreach
 
     # --- what intake tells us -------------------------------------------------------
@@ -101,6 +101,12 @@ class Relationship(Aggregate):
                 contact_policy=policy, annual_revenue=revenue, contact_group=contact_group,
             )
         )
+
+    def join_group(self, group_id: str, parent_organisation: str) -> None:
+        if group_id not in self.contact_groups:
+            self._record(
+                ev.RelationshipGrouped(client_id=self.id, group_id=group_id, parent_organisation=parent_organisation)
+            )
 
     def delegate(self, managed_by: str | None, by: str) -> None:
         """Someone else manages the account (``None``: we do again); recorded when it changes."""
@@ -395,7 +401,11 @@ class Relationship(Aggregate):
         self.started = True
         self.client_name, self.account_manager = e.client_name, e.account_manager
         self.contact.policy, self.annual_revenue = e.contact_policy, e.annual_revenue
-        self.contact_group = e.contact_group
+        if e.contact_group is not None:
+            self.contact_groups.append(e.contact_group)
+
+    def _on_RelationshipGrouped(self, e: ev.RelationshipGrouped) -> None:
+        self.contact_groups.append(e.group_id)
 
     def _on_ManagementDelegated(self, e: ev.ManagementDelegated) -> None:
         self.managed_by = e.managed_by

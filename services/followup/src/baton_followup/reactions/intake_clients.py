@@ -27,7 +27,9 @@ CaughtUp = Callable[[int], Awaitable[bool]]
 class FollowIntakeClients(Reaction):
     name = "intake_clients"
     source = STREAMS["intake"]
-    event_types = ("ClientRegistered", "ClientRevenueChanged", "AccountManagerAssigned", "ContactPolicyChanged")
+    event_types = (
+        "ClientRegistered", "ClientRevenueChanged", "AccountManagerAssigned", "ContactPolicyChanged", "ClientGrouped",
+    )
 
     def __init__(self, views: FollowupViews, rules: TierRules, intake_caught_up: CaughtUp) -> None:
         self.views = views
@@ -70,4 +72,6 @@ class FollowIntakeClients(Reaction):
             )
         elif isinstance(e, intake.ContactPolicyChanged):
             relationship.adopt_policy(e.contact_policy)
+        elif isinstance(e, intake.ClientGrouped):
+            relationship.join_group(e.group_id, e.parent_organisation)
         return relationship.pending

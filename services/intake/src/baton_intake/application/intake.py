@@ -20,7 +20,7 @@ from baton_shared.eventstore import EventStore
 from baton_shared.privacy import MemoryKeyStore, PersonalDataVault
 
 from baton_intake.application import commands as c
-from baton_intake.domain import Client, Request, contact_group
+from baton_intake.domain import Client, Request, contact_group, organisation_group
 
 
 class IntakeApplication:
@@ -95,6 +95,13 @@ class IntakeApplication:
     async def change_revenue(self, cmd: c.ChangeRevenue) -> Written:
         return await self.aggregates.update(
             Client, cmd.client_id, cmd, lambda client: client.change_revenue(cmd.annual_revenue)
+        )
+
+    async def group_under_parent(self, cmd: c.GroupUnderParent) -> Written:
+        group_id = organisation_group(self.grouping_key, cmd.parent_organisation)
+        return await self.aggregates.update(
+            Client, cmd.client_id, cmd, lambda client: client.group_under(group_id, cmd.parent_organisation),
+            ids={"group_id": group_id},
         )
 
     async def set_contact_policy(self, cmd: c.SetContactPolicy) -> Written:

@@ -30,11 +30,20 @@ def normalised(contact: Contact) -> str | None:
     return None
 
 
+def organisation_group(key: bytes, parent_organisation: str) -> str:
+    """The group of a parent organisation's accounts: its name, case and spacing aside."""
+    return _group_id(key, "organisation:" + " ".join(parent_organisation.lower().split()))
+
+
+def _group_id(key: bytes, what: str) -> str:
+    digest = hmac.new(key, what.encode(), hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
 def contact_group(key: bytes, contacts: Iterable[Contact]) -> str | None:
     """The group of the account's contact person (its first contact with an address), or None."""
     for contact in contacts:
         address = normalised(contact)
         if address is not None:
-            digest = hmac.new(key, address.encode(), hashlib.sha256).digest()
-            return str(uuid.UUID(bytes=digest[:16], version=4))
+            return _group_id(key, address)
     return None
