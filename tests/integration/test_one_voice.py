@@ -114,6 +114,8 @@ async def test_one_person_behind_three_accounts_is_contacted_once_under_a_cap_of
         loser = next(n for n in range(3) if n != winner)
         r = await other.get(f"/v1/clients/{cids[loser]}", params={"min_position": position})
         assert [s["code"] for s in r.json()["suppressions"]] == ["frequency_cap"]
+        for cid, manager in zip(cids, managers):  # the group's events leave the accounts' rows alone
+            assert (await svc.followup.get(f"/v1/clients/{cid}")).json()["account_manager"] == manager
         svc.clock.now += timedelta(days=31)
         r = await other.post(f"/v1/follow-ups/{reviews[loser]}/contacts", json={"channel": "phone", "outcome": "stop"})
         assert r.status_code == 201, r.text

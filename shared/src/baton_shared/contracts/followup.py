@@ -65,26 +65,32 @@ class RelationshipGrouped(FollowupEvent):
     parent_organisation: str
 
 
+class ContactGroupEvent(DomainEvent):
+    """A contact group's event (``followup.contact_group.<group_id>``); ``client_id`` is the
+    account it is about. Not a client's event, so the client projections leave it alone."""
+
+    service = "followup"
+    aggregate_type = "contact_group"
+
+    group_id: str
+    client_id: str
+
+
 @registry.register
-class ContactGroupJoined(FollowupEvent):
+class ContactGroupJoined(ContactGroupEvent):
     """An account joined a contact group (one person behind several accounts, or a parent
     organisation): contacts of every account of the group are decided together."""
 
     event_type = "ContactGroupJoined"
-    aggregate_type = "contact_group"
-
-    group_id: str
 
 
 @registry.register
-class GroupContactTaken(FollowupEvent):
+class GroupContactTaken(ContactGroupEvent):
     """A contact slot of the group taken by one of its accounts (``client_id``): appended with
     the group's version, so two accounts racing for the last slot cannot both take it."""
 
     event_type = "GroupContactTaken"
-    aggregate_type = "contact_group"
 
-    group_id: str
     contact_id: str
     account_manager: str
     taken_at: datetime
