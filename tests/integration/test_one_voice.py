@@ -12,9 +12,9 @@ from datetime import timedelta
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-
-from baton_shared.eventstore.provisioning import js_api
 from baton_followup.domain import ContactGroup
+from baton_shared.eventstore.provisioning import js_api
+
 from tests.integration.services import ADMIN, TEST_TOKENS, all_three, eventually
 
 pytestmark = pytest.mark.nats
@@ -29,20 +29,30 @@ async def two_followups(nats_url, database_url, tmp_path):
 
     async with all_three(nats_url, database_url, tmp_path) as svc:
         settings = FollowupSettings(
-            nats_url=nats_url, data_dir=tmp_path, database_url=database_url, read_wait_timeout_seconds=5,
-            log_level="WARNING", tokens=TEST_TOKENS,
+            nats_url=nats_url,
+            data_dir=tmp_path,
+            database_url=database_url,
+            read_wait_timeout_seconds=5,
+            log_level="WARNING",
+            tokens=TEST_TOKENS,
         )
         second = create_app(settings, clock=svc.clock, run_planner=False)
-        async with LifespanManager(second, startup_timeout=30, shutdown_timeout=30), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=second), base_url="http://followup-2", headers=ADMIN
-        ) as other:
+        async with (
+            LifespanManager(second, startup_timeout=30, shutdown_timeout=30),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=second), base_url="http://followup-2", headers=ADMIN
+            ) as other,
+        ):
             yield svc, other
 
 
 async def register(svc, manager: str, email: str = EMAIL, **policy) -> str:
     body = {
-        "name": f"{manager}'s account", "segment": "B2B", "account_manager": manager,
-        "contacts": [{"name": "Ann Smith", "email": email}], "contact_policy": policy,
+        "name": f"{manager}'s account",
+        "segment": "B2B",
+        "account_manager": manager,
+        "contacts": [{"name": "Ann Smith", "email": email}],
+        "contact_policy": policy,
     }
     r = await svc.intake.post("/v1/clients", json=body)
     assert r.status_code == 201, r.text
@@ -83,8 +93,12 @@ async def everything_stored(nats) -> str:
     return "\n".join(text)
 
 
-@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
-async def test_one_person_behind_three_accounts_is_contacted_once_under_a_cap_of_one(nats, nats_url, database_url, tmp_path):
+@pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_one_person_behind_three_accounts_is_contacted_once_under_a_cap_of_one(
+    nats, nats_url, database_url, tmp_path
+):
     async with two_followups(nats_url, database_url, tmp_path) as (svc, other):
         managers = ["alice", "bob", "carl"]
         cids = [
@@ -96,10 +110,12 @@ async def test_one_person_behind_three_accounts_is_contacted_once_under_a_cap_of
 
         # Three managers at once, through two replicas.
         replicas = [svc.followup, other, svc.followup]
-        answers = await asyncio.gather(*(
-            replica.post(f"/v1/follow-ups/{fid}/contacts", json={"channel": "phone", "outcome": "reached"})
-            for replica, fid in zip(replicas, reviews)
-        ))
+        answers = await asyncio.gather(
+            *(
+                replica.post(f"/v1/follow-ups/{fid}/contacts", json={"channel": "phone", "outcome": "reached"})
+                for replica, fid in zip(replicas, reviews)
+            )
+        )
         codes = sorted(a.status_code for a in answers)
         assert codes == [201, 409, 409], [a.text for a in answers]
         winner = next(n for n, a in enumerate(answers) if a.status_code == 201)
@@ -123,19 +139,25 @@ async def test_one_person_behind_three_accounts_is_contacted_once_under_a_cap_of
         # A stop on one account holds on every account of the person.
         svc.clock.now += timedelta(days=31)
         third = next(n for n in range(3) if n not in (winner, loser))
-        r = await svc.followup.post(f"/v1/follow-ups/{reviews[third]}/contacts", json={"channel": "phone", "outcome": "reached"})
+        r = await svc.followup.post(
+            f"/v1/follow-ups/{reviews[third]}/contacts", json={"channel": "phone", "outcome": "reached"}
+        )
         assert r.status_code == 409 and r.json()["refusal"] == "stopped" and cids[loser] in r.json()["detail"], r.text
 
         # Forgetting the winner's personal data: the decisions hold, the address is nowhere in clear.
         assert (await svc.intake.delete(f"/v1/clients/{cids[winner]}/personal-data")).status_code == 200
-        r = await other.post(f"/v1/follow-ups/{reviews[third]}/contacts", json={"channel": "phone", "outcome": "reached"})
+        r = await other.post(
+            f"/v1/follow-ups/{reviews[third]}/contacts", json={"channel": "phone", "outcome": "reached"}
+        )
         assert r.status_code == 409 and r.json()["refusal"] == "stopped", r.text
         stored = (await everything_stored(nats)).lower()
         assert "ann.smith" not in stored and "example.com" not in stored
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_an_account_managed_elsewhere_gets_no_outreach_and_bad_input_changes_nothing(nats, nats_url, database_url, tmp_path):
+async def test_an_account_managed_elsewhere_gets_no_outreach_and_bad_input_changes_nothing(
+    nats, nats_url, database_url, tmp_path
+):
     async with two_followups(nats_url, database_url, tmp_path) as (svc, other):
         cid = await register(svc, "dina", email="dina.client@example.org")
         fid = await review_of(svc, cid)

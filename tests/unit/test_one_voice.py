@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-
-from baton_shared.contracts.intake import Contact, ContactPolicy
 from baton_followup.domain import ContactGroup, ContactState, Relationship, group_refusal, managed_elsewhere
 from baton_intake.domain import contact_group
+from baton_shared.contracts.intake import Contact, ContactPolicy
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)

@@ -69,7 +69,10 @@ class ContactGroup(Aggregate):
         if refused is None:
             self._record(
                 ev.GroupContactTaken(
-                    client_id=client_id, group_id=self.id, contact_id=contact_id, account_manager=account_manager,
+                    client_id=client_id,
+                    group_id=self.id,
+                    contact_id=contact_id,
+                    account_manager=account_manager,
                     taken_at=now,
                 )
             )
@@ -91,7 +94,8 @@ def group_refusal(
             continue
         if state.policy.do_not_contact:
             return Refusal(
-                "do_not_contact", f"account {other} of the same contact group is on do-not-contact: no contact on any of its accounts"
+                "do_not_contact",
+                f"account {other} of the same contact group is on do-not-contact: no contact on any of its accounts",
             )
         if state.stopped_on is not None:
             return Refusal(

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from baton_shared.contracts import STREAMS
-from baton_shared.contracts import intake
+from baton_shared.contracts import STREAMS, intake
 from baton_shared.events.envelope import DomainEvent, RecordedEvent
 from baton_shared.eventstore import AggregateHistory
 from baton_shared.reactions import Reaction
