@@ -217,10 +217,16 @@ async def test_the_accounts_of_a_parent_organisation_share_one_cap(nats, nats_ur
             return set(ContactGroup.from_history(group_id, history).members) == {shop, works}
 
         await eventually(both_joined, what="both accounts in the organisation's group")
-        first = await svc.followup.post(
-            f"/v1/follow-ups/{await review_of(svc, shop)}/contacts", json={"channel": "phone", "outcome": "reached"}
-        )
+        # Retried with its key, through the other replica: the first answer again, one slot taken.
+        key = {"Idempotency-Key": "one-voice-retry-0001"}
+        shop_review = await review_of(svc, shop)
+        body = {"channel": "phone", "outcome": "reached"}
+        first = await svc.followup.post(f"/v1/follow-ups/{shop_review}/contacts", json=body, headers=key)
         assert first.status_code == 201, first.text
+        again = await other.post(f"/v1/follow-ups/{shop_review}/contacts", json=body, headers=key)
+        assert again.status_code == 201 and again.json()["ids"] == first.json()["ids"], again.text
+        history = await followup.store.load("contact_group", group_id)
+        assert len(ContactGroup.from_history(group_id, history).slots) == 1
         r = await other.post(
             f"/v1/follow-ups/{await review_of(svc, works)}/contacts", json={"channel": "phone", "outcome": "reached"}
         )
