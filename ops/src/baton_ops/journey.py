@@ -31,7 +31,10 @@ from nats.aio.client import Client as NATS
 from baton_ops.event_log import LoggedEvent, decode, read_events, stream_info
 
 # aggregate type -> (service, link event type, payload field holding the aggregate's id)
-LINKS: dict[str, tuple[str, str, str]] = {"request": ("intake", "NeedCaptured", "request_id")}
+LINKS: dict[str, tuple[str, str, str]] = {
+    "request": ("intake", "NeedCaptured", "request_id"),
+    "contact_group": ("followup", "ContactGroupJoined", "group_id"),  # the group's slots: its other accounts' too
+}
 CLIENT_AGGREGATE = "client"
 # Aggregates about no client (a system's webhook subscription): nothing of theirs to trace.
 NOT_ABOUT_CLIENTS = frozenset({"webhook"})

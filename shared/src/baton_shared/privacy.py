@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import hmac
 import os
 import secrets
 from collections.abc import Iterable
@@ -87,6 +88,11 @@ class MasterKey:
             raise ValueError("the master key must be 32 bytes (base64 in BATON_MASTER_KEY)")
         self._aead = AESGCM(key)
         self.fingerprint = hashlib.sha256(b"baton-master-key:" + key).hexdigest()[:16]
+        self._derivation = hmac.new(key, b"baton-derived-keys", hashlib.sha256).digest()
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A 32-byte key for one purpose (the contact groups' HMAC), derived from the master key."""
+        return hmac.new(self._derivation, purpose.encode(), hashlib.sha256).digest()
 
     @classmethod
     def from_base64(cls, text: str) -> MasterKey:

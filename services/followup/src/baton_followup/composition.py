@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_followup import catalogue
 from baton_followup.api import routers
 from baton_followup.application import Clock, FollowupApplication, Policies, utc_now
-from baton_followup.reactions import FollowDeliveryAcceptance, FollowDeliveryRejection, FollowIntakeClients
+from baton_followup.reactions import (
+    FollowDeliveryAcceptance, FollowDeliveryRejection, FollowIntakeClients, JoinContactGroups,
+)
 from baton_followup.projections import all_projections
 from baton_followup.projections.complaint_views import ComplaintViews
 from baton_followup.projections.views import FollowupViews
@@ -34,6 +36,7 @@ CONSUMED = [
     intake_contracts.ClientRevenueChanged,
     intake_contracts.AccountManagerAssigned,
     intake_contracts.ContactPolicyChanged,
+    intake_contracts.ClientGrouped,
     intake_contracts.ClientNoteAdded,
     intake_contracts.NeedCaptured,
     intake_contracts.HandoffRequested,
@@ -87,6 +90,7 @@ def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None 
         FollowIntakeClients(views, policies.tiers, intake_caught_up),
         FollowDeliveryAcceptance(views, policies.next_needs, settings.followup_satisfaction_delay_days, policies.recovery),
         FollowDeliveryRejection(policies.recovery),
+        JoinContactGroups(),
     )
     return ServiceParts(SERVICE, projections=projections, reactions=reactions)
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_intake.api import routers
 from baton_intake.application import IntakeApplication
 from baton_intake.application.intake import Clock, utc_now
+from baton_intake.domain import GROUPING_PURPOSE
 from baton_intake.reactions import OpenRequestsForWonOpportunities
 from baton_intake.projections import own_and_foreign
 from baton_intake.projections.views import IntakeViews
@@ -71,11 +72,12 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now) ->
         published=PUBLISHED,
         consumed=CONSUMED,
     )
-    keys = JetStreamKeyStore(
-        lambda: runtime.nc, load_master_key(secret_value(settings.master_key), settings.data_dir), replicas=settings.stream_replicas
-    )
+    master_key = load_master_key(secret_value(settings.master_key), settings.data_dir)
+    keys = JetStreamKeyStore(lambda: runtime.nc, master_key, replicas=settings.stream_replicas)
     vault = PersonalDataVault(keys, forgotten=forgotten)
-    app.state.application = IntakeApplication(runtime.store, clock=clock, vault=vault)
+    app.state.application = IntakeApplication(
+        runtime.store, clock=clock, vault=vault, grouping_key=master_key.derived_key(GROUPING_PURPOSE)
+    )
     app.state.sign_outs = SignOuts(lambda: runtime.nc, replicas=settings.stream_replicas)
     app.state.views = IntakeViews(
         runtime.engine,

@@ -24,7 +24,9 @@ FollowUpKind = Literal[
     "recovery", "at_risk",
 ]
 ContactOutcome = Literal["reached", "no_answer", "left_message", "stop"]
-RefusalCode = Literal["do_not_contact", "stopped", "frequency_cap", "cool_down", "channel", "recovery_in_progress"]
+RefusalCode = Literal[
+    "do_not_contact", "stopped", "frequency_cap", "cool_down", "channel", "recovery_in_progress", "managed_elsewhere"
+]
 RecoveryCause = Literal["low_satisfaction", "delivery_rejected"]
 DeliveredValue = Literal["more_than_promised", "as_promised", "less_than_promised", "nothing"]
 
@@ -46,6 +48,58 @@ class RelationshipStarted(FollowupEvent):
     account_manager: str
     contact_policy: ContactPolicy = ContactPolicy()
     annual_revenue: Decimal | None = None
+    contact_group: str | None = None  # the group whose contact policy holds too (intake's ClientRegistered)
+
+
+@registry.register
+class ManagementDelegated(FollowupEvent):
+    "Someone else (an agency, another team) manages the account: no outreach from us. ``None`` takes it back."
+
+    event_type = "ManagementDelegated"
+
+    managed_by: str | None
+    by: str
+
+
+@registry.register
+class RelationshipGrouped(FollowupEvent):
+    "The account joined a parent organisation's contact group (intake's ClientGrouped)."
+
+    event_type = "RelationshipGrouped"
+
+    group_id: str
+    parent_organisation: str
+
+
+class ContactGroupEvent(DomainEvent):
+    """A contact group's event (``followup.contact_group.<group_id>``); ``client_id`` is the
+    account it is about. Not a client's event, so the client projections leave it alone."""
+
+    service = "followup"
+    aggregate_type = "contact_group"
+
+    group_id: str
+    client_id: str
+
+
+@registry.register
+class ContactGroupJoined(ContactGroupEvent):
+    """An account joined a contact group (one person behind several accounts, or a parent
+    organisation): contacts of every account of the group are decided together."""
+
+    event_type = "ContactGroupJoined"
+
+
+@registry.register
+class GroupContactTaken(ContactGroupEvent):
+    """A contact slot of the group taken by one of its accounts (``client_id``): appended with
+    the group's version, so two accounts racing for the last slot cannot both take it."""
+
+    event_type = "GroupContactTaken"
+
+    contact_id: str
+    account_manager: str
+    taken_at: datetime
 
 
 @registry.register

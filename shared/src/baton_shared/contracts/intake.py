@@ -80,6 +80,9 @@ class ClientRegistered(IntakeEvent):
     annual_revenue: Decimal | None = None
     account_manager: str
     contact_policy: ContactPolicy = ContactPolicy()
+    # The contact person's group: a keyed HMAC of the first contact's normalised e-mail (else
+    # phone) under intake's key, as a UUID. Says nothing about the person without that key.
+    contact_group: str | None = None
 
 
 @registry.upcaster("ClientRegistered", 1)
@@ -101,6 +104,19 @@ class ClientForgotten(IntakeEvent):
     aggregate_type = "client"
 
     client_id: str
+
+
+@registry.register
+class ClientGrouped(IntakeEvent):
+    """The client is an account of a parent organisation: its contacts are decided with the
+    organisation's other accounts (``group_id``: a keyed HMAC of the normalised name, as a UUID)."""
+
+    event_type = "ClientGrouped"
+    aggregate_type = "client"
+
+    client_id: str
+    group_id: str
+    parent_organisation: str
 
 
 @registry.register

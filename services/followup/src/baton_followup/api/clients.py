@@ -12,8 +12,10 @@ from baton_shared.service.http import WriteOut
 from baton_shared.observability.logging import get_logger
 
 from baton_followup.api import dependencies as dep
-from baton_followup.api.schemas import UUID_PATTERN, BriefOut, ProgramIn, RelationshipOut, SatisfactionIn, StoredBriefOut
-from baton_followup.application import AcknowledgeBrief, EnrolInProgram, RecordSatisfaction
+from baton_followup.api.schemas import (
+    UUID_PATTERN, BriefOut, ManagedByIn, ProgramIn, RelationshipOut, SatisfactionIn, StoredBriefOut,
+)
+from baton_followup.application import AcknowledgeBrief, DelegateManagement, EnrolInProgram, RecordSatisfaction
 from baton_followup.domain import ProgramTerms, refusal
 from baton_followup.projections.views import contact_state
 
@@ -30,6 +32,20 @@ async def relationship(client_id: str, views=Depends(dep.views), now=Depends(dep
     row["may_contact_now"] = refused is None
     row["contact_refused_because"] = None if refused is None else {"code": refused.code, "reason": refused.reason}
     return row
+
+
+@router.put(
+    "/{client_id}/managed-by",
+    response_model=WriteOut,
+    summary="Mark the account as managed by someone else (an agency, another team): outreach is refused",
+)
+async def delegate_management(
+    client_id: str, body: ManagedByIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    who=Depends(dep.client_rule),
+) -> WriteOut:
+    return dep.written(await app.delegate_management(
+        DelegateManagement(client_id=client_id, managed_by=body.managed_by, **issued)
+    ))
 
 
 @router.post("/{client_id}/satisfaction", status_code=201, response_model=WriteOut, summary="Record the client's satisfaction (1-5)")

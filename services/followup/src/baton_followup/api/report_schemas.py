@@ -51,6 +51,7 @@ class PortfolioRow(BaseModel):
     refused_frequency_cap: int
     refused_cool_down: int
     refused_channel: int
+    refused_managed_elsewhere: int
     offers_made: int
     offers_won: int
     offers_declined: int

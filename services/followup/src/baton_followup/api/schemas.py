@@ -38,6 +38,12 @@ class SatisfactionIn(Body):
     request_id: str | None = Field(None, pattern=UUID_PATTERN, description="the delivery this is about, if one")
 
 
+class ManagedByIn(Body):
+    managed_by: text(200) | None = Field(  # type: ignore[valid-type]
+        description="who manages the account instead of us (an agency, another team); null: we do again"
+    )
+
+
 class OfferIn(Body):
     channel: Channel = "phone"
     note: OptionalText = ""

@@ -20,6 +20,14 @@ class RecordContact(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DelegateManagement(Command):
+    """Someone else (an agency, another team) manages the account; ``None`` takes it back."""
+
+    client_id: str
+    managed_by: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordSatisfaction(Command):
     client_id: str
     score: int

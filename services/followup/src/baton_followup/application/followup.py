@@ -7,6 +7,10 @@ journey after the sale); causation id = the HTTP call's correlation id.
 
 A contact the policy refuses is still a write: the suppression is appended,
 then the refusal is raised (answered 409 with the reason).
+
+A contact of an account in a contact group first takes the group's slot
+(``_group_slot``), then is recorded on the account's relationship: two steps, so a
+crash between them costs a slot (a contact refused, never one made twice).
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from typing import Any, Protocol
 
 from baton_shared.application import Aggregates, Clock, Written, require_uuid, utc_now
 from baton_shared.contracts.followup import ContactSuppressed
-from baton_shared.domain import NotFound
+from baton_shared.domain import DomainRuleViolation, NotFound
 from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import EventStore
 
 from baton_followup.application import commands as c
-from baton_followup.domain import FeeTier, NextNeedRule, PolicyRefused, RecoveryRules, Refusal, Relationship, TierRules
+from baton_followup.domain import (
+    ContactGroup, ContactState, FeeTier, NextNeedRule, PolicyRefused, RecoveryRules, Refusal, Relationship, TierRules,
+)
 from baton_followup.domain.complaints import ComplaintDeadlines
 
 
@@ -77,11 +83,64 @@ class FollowupApplication:
             raise NotFound(f"{what} {item_id} not found")
         return client_id
 
+    # --- the contact group ---------------------------------------------------------------
+
+    async def _group_slot(
+        self, client_id: str, contact_id: str, cmd: c.Command, now: datetime,
+        own: Callable[[Relationship], Refusal | None],
+    ) -> Refusal | None:
+        """Take a slot for this contact in each of the account's contact groups, or the first
+        group's refusal (None when the account is in no group, or its own policy refuses: that
+        refusal is the account's). A later group's refusal leaves the earlier slots taken."""
+        relationship = await self.aggregates.get(Relationship, client_id)
+        if not relationship.contact_groups:
+            return None
+        try:
+            if own(relationship) is not None:
+                return None
+        except DomainRuleViolation:
+            return None  # the relationship answers it (a follow-up already done, say)
+        for group_id in relationship.contact_groups:
+            refused = await self._take_slot(group_id, relationship, contact_id, cmd, now)
+            if refused is not None:
+                return refused
+        return None
+
+    async def _take_slot(
+        self, group_id: str, relationship: Relationship, contact_id: str, cmd: c.Command, now: datetime
+    ) -> Refusal | None:
+        client_id = relationship.id
+        group = await self.aggregates.get(ContactGroup, group_id)
+        if group.holds(contact_id):
+            return None  # a retry of a contact that has its slot
+        accounts: dict[str, ContactState] = {client_id: relationship.contact}
+        for member in group.members:
+            if member != client_id:
+                try:
+                    accounts[member] = (await self.aggregates.get(Relationship, member)).contact
+                except NotFound:
+                    pass  # not started in follow-up yet: no policy of its own to add
+        written = await self.aggregates.update(
+            ContactGroup,
+            group.id,
+            cmd,
+            lambda g: g.take(client_id, contact_id, relationship.account_manager, now, accounts),
+            event_ids=lambda g, n: derived_event_id(contact_id, f"group-slot:{group_id}:{n}"),
+        )
+        return written.outcome
+
     # --- contacts and satisfaction ---------------------------------------------------
+
+    async def delegate_management(self, cmd: c.DelegateManagement) -> Written:
+        return await self._update(cmd.client_id, cmd, lambda r: r.delegate(cmd.managed_by, cmd.actor))
 
     async def record_contact(self, cmd: c.RecordContact) -> Written:
         client_id = await self._client_of("follow-up", cmd.follow_up_id)
         contact_id = self.aggregates.new_id(cmd, "contact")
+        now = self.clock()
+        group_refused = await self._group_slot(
+            client_id, contact_id, cmd, now, lambda r: r.contact_refusal(cmd.follow_up_id, now, cmd.channel)
+        )
         return await self._update(
             client_id,
             cmd,
@@ -91,9 +150,10 @@ class FollowupApplication:
                 channel=cmd.channel,
                 outcome=cmd.outcome,
                 note=cmd.note,
-                now=self.clock(),
+                now=now,
                 by=cmd.actor,
                 next_review_id=derived_event_id(cmd.follow_up_id, "next-review"),
+                group_refused=group_refused,
             ),
             ids={"follow_up_id": cmd.follow_up_id, "contact_id": contact_id},
         )
@@ -135,10 +195,16 @@ class FollowupApplication:
 
     async def offer(self, cmd: c.OfferOpportunity) -> Written:
         contact_id = self.aggregates.new_id(cmd, "contact")
-        return await self._on_opportunity(
-            cmd.opportunity_id,
+        client_id = await self._client_of("opportunity", cmd.opportunity_id)
+        now = self.clock()
+        group_refused = await self._group_slot(
+            client_id, contact_id, cmd, now, lambda r: r.offer_refusal(cmd.opportunity_id, now, cmd.channel)
+        )
+        return await self._update(
+            client_id,
             cmd,
-            lambda r: r.offer(cmd.opportunity_id, contact_id, cmd.channel, cmd.note, self.clock(), cmd.actor),
+            lambda r: r.offer(cmd.opportunity_id, contact_id, cmd.channel, cmd.note, now, cmd.actor, group_refused),
+            ids={"opportunity_id": cmd.opportunity_id},
         )
 
     async def decline(self, cmd: c.DeclineOpportunity) -> Written:

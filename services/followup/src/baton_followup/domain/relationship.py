@@ -20,6 +20,7 @@ from baton_followup.domain.complaints import Complaint, ComplaintCases
 from baton_followup.domain.contact_policy import ContactState, Refusal, refusal
 from baton_followup.domain.next_needs import NextNeedRule
 from baton_followup.domain.recovery import RecoveryRules, is_unhappy
+from baton_followup.domain.one_voice import managed_elsewhere
 from baton_followup.domain.programs import ProgramDates, ProgramTerms, cancellation_effective_on, program_dates
 from baton_followup.domain.tiers import FeeTier, monthly_fee
 
@@ -94,18 +95,34 @@ class Relationship(ComplaintCases, Aggregate):
         self.acknowledged_briefs: set[str] = set()
         self.recoveries: dict[str, str] = {}  # recovery id -> open | closed
         self.complaints: dict[str, Complaint] = {}
+        self.contact_groups: list[str] = []  # the accounts of one person, or of one organisation, decided together
+        self.managed_by: str | None = None  # someone else manages the account: no outreach
 
     # --- what intake tells us -------------------------------------------------------
 
-    def start(self, *, client_name: str, account_manager: str, policy: ContactPolicy, revenue: Decimal | None) -> None:
+    def start(
+        self, *, client_name: str, account_manager: str, policy: ContactPolicy, revenue: Decimal | None,
+        contact_group: str | None = None,
+    ) -> None:
         if self.started:
             return
         self._record(
             ev.RelationshipStarted(
                 client_id=self.id, client_name=client_name, account_manager=account_manager,
-                contact_policy=policy, annual_revenue=revenue,
+                contact_policy=policy, annual_revenue=revenue, contact_group=contact_group,
             )
         )
+
+    def join_group(self, group_id: str, parent_organisation: str) -> None:
+        if group_id not in self.contact_groups:
+            self._record(
+                ev.RelationshipGrouped(client_id=self.id, group_id=group_id, parent_organisation=parent_organisation)
+            )
+
+    def delegate(self, managed_by: str | None, by: str) -> None:
+        """Someone else manages the account (``None``: we do again); recorded when it changes."""
+        if managed_by != self.managed_by:
+            self._record(ev.ManagementDelegated(client_id=self.id, managed_by=managed_by, by=by))
 
     def set_tier(self, tier: str, review_every_days: int, revenue: Decimal | None, reason: str, today: date, review_id: str) -> None:
         """Record the tier if it (or the revenue behind it) changed, and keep one review scheduled
@@ -190,17 +207,28 @@ class Relationship(ComplaintCases, Aggregate):
             raise NotFound(f"follow-up {follow_up_id} not found") from None
 
     def refusal(self, now: datetime, channel: str | None = None, offer_kind: str | None = None) -> Refusal | None:
-        return refusal(self.contact, now, channel=channel, offer_kind=offer_kind)
+        return managed_elsewhere(self.managed_by) or refusal(self.contact, now, channel=channel, offer_kind=offer_kind)
 
-    def record_contact(
-        self, contact_id: str, follow_up_id: str, *, channel: str, outcome: str, note: str, now: datetime, by: str, next_review_id: str
-    ) -> Refusal | None:
-        """Make the contact if the policy allows it; otherwise record the suppression and return why."""
+    def contact_refusal(self, follow_up_id: str, now: datetime, channel: str) -> Refusal | None:
+        """What this account's own policy says of a contact on the follow-up (which must be open)."""
         follow_up = self.follow_up(follow_up_id)
         if follow_up.status != "open":
             raise DomainRuleViolation(f"follow-up {follow_up_id} is already {follow_up.status}")
         offer_kind = self.opportunities[follow_up.opportunity_id].kind if follow_up.opportunity_id in self.opportunities else None
-        refused = self.refusal(now, channel, offer_kind)
+        return self.refusal(now, channel, offer_kind)
+
+    def offer_refusal(self, opportunity_id: str, now: datetime, channel: str) -> Refusal | None:
+        """What this account's own policy says of offering the opportunity (which must be identified)."""
+        return self.refusal(now, channel, self.opportunity(opportunity_id, "identified").kind)
+
+    def record_contact(
+        self, contact_id: str, follow_up_id: str, *, channel: str, outcome: str, note: str, now: datetime, by: str,
+        next_review_id: str, group_refused: Refusal | None = None,
+    ) -> Refusal | None:
+        """Make the contact if the policy (and the contact group's, ``group_refused``) allows it;
+        otherwise record the suppression and return why."""
+        follow_up = self.follow_up(follow_up_id)
+        refused = self.contact_refusal(follow_up_id, now, channel) or group_refused
         if refused:
             self._suppress(refused, now, by, follow_up_id=follow_up_id, channel=channel, opportunity_id=follow_up.opportunity_id)
             return refused
@@ -314,9 +342,12 @@ class Relationship(ComplaintCases, Aggregate):
             )
         return opportunity
 
-    def offer(self, opportunity_id: str, contact_id: str, channel: str, note: str, now: datetime, by: str) -> Refusal | None:
+    def offer(
+        self, opportunity_id: str, contact_id: str, channel: str, note: str, now: datetime, by: str,
+        group_refused: Refusal | None = None,
+    ) -> Refusal | None:
         opportunity = self.opportunity(opportunity_id, "identified")
-        refused = self.refusal(now, channel, opportunity.kind)
+        refused = self.offer_refusal(opportunity_id, now, channel) or group_refused
         offer_follow_up = self._open("offer", opportunity_id=opportunity_id)
         if refused:
             self._suppress(
@@ -475,6 +506,14 @@ class Relationship(ComplaintCases, Aggregate):
         self.started = True
         self.client_name, self.account_manager = e.client_name, e.account_manager
         self.contact.policy, self.annual_revenue = e.contact_policy, e.annual_revenue
+        if e.contact_group is not None:
+            self.contact_groups.append(e.contact_group)
+
+    def _on_RelationshipGrouped(self, e: ev.RelationshipGrouped) -> None:
+        self.contact_groups.append(e.group_id)
+
+    def _on_ManagementDelegated(self, e: ev.ManagementDelegated) -> None:
+        self.managed_by = e.managed_by
 
     def _on_ClientTiered(self, e: ev.ClientTiered) -> None:
         self.tier, self.review_every_days, self.annual_revenue = e.tier, e.review_every_days, e.annual_revenue

@@ -27,7 +27,9 @@ CaughtUp = Callable[[int], Awaitable[bool]]
 class FollowIntakeClients(Reaction):
     name = "intake_clients"
     source = STREAMS["intake"]
-    event_types = ("ClientRegistered", "ClientRevenueChanged", "AccountManagerAssigned", "ContactPolicyChanged")
+    event_types = (
+        "ClientRegistered", "ClientRevenueChanged", "AccountManagerAssigned", "ContactPolicyChanged", "ClientGrouped",
+    )
 
     def __init__(self, views: FollowupViews, rules: TierRules, intake_caught_up: CaughtUp) -> None:
         self.views = views
@@ -53,7 +55,8 @@ class FollowIntakeClients(Reaction):
         today = cause.envelope.occurred_at.date()
         if isinstance(e, intake.ClientRegistered):
             relationship.start(
-                client_name=e.name, account_manager=e.account_manager, policy=e.contact_policy, revenue=e.annual_revenue
+                client_name=e.name, account_manager=e.account_manager, policy=e.contact_policy, revenue=e.annual_revenue,
+                contact_group=e.contact_group,
             )
         if isinstance(e, (intake.ClientRegistered, intake.ClientRevenueChanged)):
             higher, others_known = context or (0, 0)
@@ -69,4 +72,6 @@ class FollowIntakeClients(Reaction):
             )
         elif isinstance(e, intake.ContactPolicyChanged):
             relationship.adopt_policy(e.contact_policy)
+        elif isinstance(e, intake.ClientGrouped):
+            relationship.join_group(e.group_id, e.parent_organisation)
         return relationship.pending

@@ -17,10 +17,13 @@ from baton_intake.api.schemas import (
     ClientSummary,
     ContactPolicyIn,
     NoteIn,
+    ParentOrganisationIn,
     RevenueIn,
     TimelineEntry,
 )
-from baton_intake.application import AddClientNote, AssignAccountManager, ChangeRevenue, RegisterClient, SetContactPolicy
+from baton_intake.application import (
+    AddClientNote, AssignAccountManager, ChangeRevenue, GroupUnderParent, RegisterClient, SetContactPolicy,
+)
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
@@ -125,6 +128,20 @@ async def set_contact_policy(
     return dep.written(
         await app.set_contact_policy(SetContactPolicy(client_id=client_id, policy=body.policy(), **issued))
     )
+
+
+@router.put(
+    "/{client_id}/parent-organisation",
+    response_model=WriteOut,
+    summary="The account belongs to a parent organisation: its contacts are decided with the organisation's other accounts",
+)
+async def group_under_parent(
+    client_id: str, body: ParentOrganisationIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    who=Depends(dep.client_rule),
+) -> WriteOut:
+    return dep.written(await app.group_under_parent(
+        GroupUnderParent(client_id=client_id, parent_organisation=body.parent_organisation, **issued)
+    ))
 
 
 @router.put("/{client_id}/revenue", response_model=WriteOut, summary="Record the client's annual revenue (follow-up re-tiers them)")

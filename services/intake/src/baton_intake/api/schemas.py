@@ -84,6 +84,10 @@ class AccountManagerIn(Body):
     handover_note: optional_text(5000) = ""
 
 
+class ParentOrganisationIn(Body):
+    parent_organisation: Name = Field(description="the organisation the account belongs to; case and spacing aside")
+
+
 class RevenueIn(Body):
     annual_revenue: Money
 

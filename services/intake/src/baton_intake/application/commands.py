@@ -46,6 +46,12 @@ class ChangeRevenue(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GroupUnderParent(Command):
+    client_id: str
+    parent_organisation: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SetContactPolicy(Command):
     client_id: str
     policy: ContactPolicy

@@ -11,6 +11,7 @@ client id for the client's own. The causation id is what caused the command
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 
 from baton_shared.application import Aggregates, Clock, Written, utc_now
@@ -19,12 +20,17 @@ from baton_shared.eventstore import EventStore
 from baton_shared.privacy import MemoryKeyStore, PersonalDataVault
 
 from baton_intake.application import commands as c
-from baton_intake.domain import Client, Request
+from baton_intake.domain import Client, Request, contact_group, organisation_group
 
 
 class IntakeApplication:
     def __init__(
-        self, store: EventStore, clock: Clock = utc_now, attempts: int = 5, vault: PersonalDataVault | None = None
+        self,
+        store: EventStore,
+        clock: Clock = utc_now,
+        attempts: int = 5,
+        vault: PersonalDataVault | None = None,
+        grouping_key: bytes | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -32,6 +38,8 @@ class IntakeApplication:
         # Contacts are sealed with the client's data key before they reach an event
         # (the composition root passes the vault on the CLIENT_KEYS stream).
         self.vault = vault or PersonalDataVault(MemoryKeyStore())
+        # Keys the contact groups (``domain.contact_groups``): the composition root derives it from the master key.
+        self.grouping_key = grouping_key or secrets.token_bytes(32)
 
     def _today(self) -> date:
         return self.clock().date()
@@ -52,6 +60,7 @@ class IntakeApplication:
                 business_description=cmd.business_description,
                 annual_revenue=cmd.annual_revenue,
                 contact_policy=cmd.contact_policy,
+                contact_group=contact_group(self.grouping_key, cmd.contacts),
             )
 
         return await self.aggregates.create(Client, client_id, cmd, register)
@@ -86,6 +95,13 @@ class IntakeApplication:
     async def change_revenue(self, cmd: c.ChangeRevenue) -> Written:
         return await self.aggregates.update(
             Client, cmd.client_id, cmd, lambda client: client.change_revenue(cmd.annual_revenue)
+        )
+
+    async def group_under_parent(self, cmd: c.GroupUnderParent) -> Written:
+        group_id = organisation_group(self.grouping_key, cmd.parent_organisation)
+        return await self.aggregates.update(
+            Client, cmd.client_id, cmd, lambda client: client.group_under(group_id, cmd.parent_organisation),
+            ids={"group_id": group_id},
         )
 
     async def set_contact_policy(self, cmd: c.SetContactPolicy) -> Written:

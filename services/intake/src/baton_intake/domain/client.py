@@ -7,6 +7,7 @@ from decimal import Decimal
 from baton_shared.contracts.intake import (
     AccountManagerAssigned,
     ClientForgotten,
+    ClientGrouped,
     ClientNoteAdded,
     ClientRegistered,
     ClientRevenueChanged,
@@ -29,6 +30,7 @@ class Client(Aggregate):
         self.annual_revenue: Decimal | None = None
         self.note_ids: set[str] = set()
         self.forgotten = False
+        self.groups: set[str] = set()  # parent organisations' contact groups
 
     # --- commands -----------------------------------------------------------
 
@@ -44,6 +46,7 @@ class Client(Aggregate):
         business_description: str = "",
         annual_revenue: Decimal | None = None,
         contact_policy: ContactPolicy | None = None,
+        contact_group: str | None = None,
     ) -> Client:
         client = cls(client_id)
         client._record(
@@ -56,6 +59,7 @@ class Client(Aggregate):
                 annual_revenue=annual_revenue,
                 account_manager=account_manager,
                 contact_policy=contact_policy or ContactPolicy(),
+                contact_group=contact_group,
             )
         )
         return client
@@ -78,6 +82,12 @@ class Client(Aggregate):
                 handover_note=handover_note,
             )
         )
+
+    def group_under(self, group_id: str, parent_organisation: str) -> None:
+        """The client is an account of a parent organisation (recorded once per organisation)."""
+        self._must_exist()
+        if group_id not in self.groups:
+            self._record(ClientGrouped(client_id=self.id, group_id=group_id, parent_organisation=parent_organisation))
 
     def change_revenue(self, annual_revenue: Decimal) -> None:
         self._must_exist()
@@ -123,6 +133,9 @@ class Client(Aggregate):
 
     def _on_ContactPolicyChanged(self, e: ContactPolicyChanged) -> None:
         self.contact_policy = e.contact_policy
+
+    def _on_ClientGrouped(self, e: ClientGrouped) -> None:
+        self.groups.add(e.group_id)
 
     def _on_ClientForgotten(self, e: ClientForgotten) -> None:
         self.forgotten = True
