@@ -305,7 +305,7 @@ async def rebuild_pg(nats_url: str, pg_url: str) -> dict:
 
 async def one_log(args, label: str, clients: int, workdir: Path, pg_url: str | None) -> dict:
     data = workdir / label
-    env = {"BATON_OVERDUE_CHECK_SECONDS": "3600"}
+    env = {"BATON_OVERDUE_CHECK_SECONDS": "3600", "BATON_EMBEDDED_READY_SECONDS": "3600"}
     embedded = http_bench.Embedded(data, env)
     services = ["intake", "delivery", "followup"]
     out: dict = {"clients": clients}
