@@ -407,18 +407,18 @@ def rows(young: dict, large: dict) -> list[tuple[str, float, float, float, str]]
 
 
 def table(results: dict) -> str:
-    y, l = results["young"], results["large"]
+    y, big = results["young"], results["large"]
     lines = [
-        f"large log {l['seed']['events']:,} events ({l['clients']:,} clients) vs young log {y['seed']['events']:,} "
+        f"large log {big['seed']['events']:,} events ({big['clients']:,} clients) vs young log {y['seed']['events']:,} "
         f"events ({y['clients']:,} clients)",
         f"calibration: {calibration.describe(results['calibration'])}; load {results['calibration']['loadavg']}",
-        f"load after young {y.get('loadavg')}, after large {l.get('loadavg')}; "
-        f"catch-up on start {y['catch_up_s']}s / {l['catch_up_s']}s",
+        f"load after young {y.get('loadavg')}, after large {big.get('loadavg')}; "
+        f"catch-up on start {y['catch_up_s']}s / {big['catch_up_s']}s",
         f"{'figure':42} {'young':>10} {'large':>10} {'ratio':>7}  verdict",
     ]
-    for name, a, b, ratio, verdict in rows(y, l):
+    for name, a, b, ratio, verdict in rows(y, big):
         lines.append(f"{name:42} {a:10.1f} {b:10.1f} {ratio:7.2f}  {verdict}")
-    lines.append(f"agenda rows due: young {y['figures']['agenda']['total']:,}, large {l['figures']['agenda']['total']:,}")
+    lines.append(f"agenda rows due: young {y['figures']['agenda']['total']:,}, large {big['figures']['agenda']['total']:,}")
     return "\n".join(lines)
 
 
