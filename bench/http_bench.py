@@ -80,7 +80,7 @@ class Embedded:
     def nats_url(self) -> str:
         return f"nats://127.0.0.1:{self.nats_port}"
 
-    def start(self, services: list[str]) -> None:
+    def start(self, services: list[str], timeout: float = 90) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
         log = open(self.data / "embedded.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
@@ -88,7 +88,7 @@ class Embedded:
              "--nats-port", str(self.nats_port), "--port-offset", str(self.offset)],
             env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + timeout
         for service in services:
             while True:
                 if self.proc.poll() is not None:

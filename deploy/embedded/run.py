@@ -174,7 +174,7 @@ def main() -> int:
         for service in services:
             wait_until(
                 lambda s=service: healthy(ports[s]) or stopping or children[s].poll() is not None,
-                60,
+                float(os.environ.get("BATON_EMBEDDED_READY_SECONDS", "60")),  # start-up catches up the log
                 service,
             )
             if children[service].poll() is not None:
