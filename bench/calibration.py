@@ -36,8 +36,13 @@ class _Sample(BaseModel):
 
 def _loop(n: int) -> None:
     for i in range(n):
-        raw = {"client_id": f"c-{i}", "name": "Calibration client", "segment": "B2B", "revenue": i * 1.5,
-               "tags": ["key", "north", str(i % 7)]}
+        raw = {
+            "client_id": f"c-{i}",
+            "name": "Calibration client",
+            "segment": "B2B",
+            "revenue": i * 1.5,
+            "tags": ["key", "north", str(i % 7)],
+        }
         model = _Sample.model_validate(json.loads(json.dumps(raw)))
         model.model_dump_json()
         "-".join(f"{k}={v}" for k, v in raw.items() if k != "tags")

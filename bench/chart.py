@@ -1,6 +1,6 @@
 """The figures of a benchmark run as one PNG (matplotlib):
 
-    .venv/bin/python bench/chart.py [bench/results/latest.json] [docs/benchmarks.png]
+.venv/bin/python bench/chart.py [bench/results/latest.json] [docs/benchmarks.png]
 """
 
 from __future__ import annotations
@@ -20,17 +20,23 @@ def render(results: dict, path: Path) -> None:
     baton, ceiling, peer = "#2b6cb0", "#a0aec0", "#dd6b20"
     s = results.get("store", {})
     if s:
-        throughput += [("appends, awaited", s["appends_awaited_per_s"], baton),
-                       ("appends, pipelined", s["appends_pipelined_per_s"], baton)]
+        throughput += [
+            ("appends, awaited", s["appends_awaited_per_s"], baton),
+            ("appends, pipelined", s["appends_pipelined_per_s"], baton),
+        ]
     c = results.get("ceilings", {})
-    for key, label in (("baton_reader_raw_events_per_s", "read alone (no decode)"),
-                       ("baton_reader_decode_events_per_s", "read + decode: Baton reader"),
-                       ("ordered_consumer_decode_events_per_s", "read + decode: ordered consumer")):
+    for key, label in (
+        ("baton_reader_raw_events_per_s", "read alone (no decode)"),
+        ("baton_reader_decode_events_per_s", "read + decode: Baton reader"),
+        ("ordered_consumer_decode_events_per_s", "read + decode: ordered consumer"),
+    ):
         if key in c:
             throughput.append((label, c[key], ceiling))
     for name in ("clients", "timeline"):
         if f"pg_copy_{name}" in c:
-            throughput.append((f"ceiling: PG COPY, {name} rows", c[f"pg_copy_{name}"]["events_equivalent_per_s"], ceiling))
+            throughput.append(
+                (f"ceiling: PG COPY, {name} rows", c[f"pg_copy_{name}"]["events_equivalent_per_s"], ceiling)
+            )
     for key, f in results.get("catch_up", {}).items():
         if "rebuild_events_per_s" not in f:
             continue
@@ -61,8 +67,9 @@ def render(results: dict, path: Path) -> None:
         h = e["handoff_to_readable"]
         latency.append((f"handoff -> readable @{e['rate_target']:.0f}/s", h["p50_ms"], h["p99_ms"], 50))
 
-    fig, axes = plt.subplots(1, 2, figsize=(15, max(4.5, 0.38 * len(throughput) + 1.5)),
-                             gridspec_kw={"width_ratios": [3, 2]})
+    fig, axes = plt.subplots(
+        1, 2, figsize=(15, max(4.5, 0.38 * len(throughput) + 1.5)), gridspec_kw={"width_ratios": [3, 2]}
+    )
     ax = axes[0]
     labels = [t[0] for t in throughput][::-1]
     values = [t[1] for t in throughput][::-1]
@@ -75,8 +82,12 @@ def render(results: dict, path: Path) -> None:
     for bar, value in zip(bars, values, strict=True):
         ax.text(bar.get_width() * 1.05, bar.get_y() + bar.get_height() / 2, f"{value:,.0f}", va="center", fontsize=8)
     ax.set_xlim(right=max(values, default=1) * 4)
-    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=x) for x in (baton, ceiling, peer)],
-              labels=["Baton", "ceilings of the run", "eventsourcing library"], loc="lower right", fontsize=8)
+    ax.legend(
+        handles=[plt.Rectangle((0, 0), 1, 1, color=x) for x in (baton, ceiling, peer)],
+        labels=["Baton", "ceilings of the run", "eventsourcing library"],
+        loc="lower right",
+        fontsize=8,
+    )
 
     ax = axes[1]
     if latency:
@@ -99,8 +110,11 @@ def render(results: dict, path: Path) -> None:
     else:
         ax.axis("off")
     m = results.get("machine", {})
-    fig.suptitle(f"Baton benchmarks, {results.get('started', '')}: {m.get('cpus')} cpus, python {m.get('python')}, "
-                 f"nats-server {m.get('nats_server', '?')}, load average {m.get('loadavg_start')}", fontsize=10)
+    fig.suptitle(
+        f"Baton benchmarks, {results.get('started', '')}: {m.get('cpus')} cpus, python {m.get('python')}, "
+        f"nats-server {m.get('nats_server', '?')}, load average {m.get('loadavg_start')}",
+        fontsize=10,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -64,8 +64,13 @@ async def one(clients: int, samples: int, workdir: Path) -> dict:
             assert len(h.events) == 4, len(h.events)
         cpu = cpu_seconds(proc.pid) - cpu0
         await nc.close()
-        return {"clients": clients, "stream_events": events, **latency_summary(took),
-                "nats_server_cpu_ms_per_load": round(1000 * cpu / len(picks), 3), "loadavg": loadavg()}
+        return {
+            "clients": clients,
+            "stream_events": events,
+            **latency_summary(took),
+            "nats_server_cpu_ms_per_load": round(1000 * cpu / len(picks), 3),
+            "loadavg": loadavg(),
+        }
     finally:
         stop_process(proc)
 
@@ -75,8 +80,11 @@ async def main(args) -> None:
     try:
         for clients in args.clients:
             r = await one(clients, args.samples, workdir)
-            print(f"{r['stream_events']:>9,} events: p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
-                  f"nats-server {r['nats_server_cpu_ms_per_load']:.3f} ms CPU per load, load {r['loadavg']}", flush=True)
+            print(
+                f"{r['stream_events']:>9,} events: p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+                f"nats-server {r['nats_server_cpu_ms_per_load']:.3f} ms CPU per load, load {r['loadavg']}",
+                flush=True,
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

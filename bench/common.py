@@ -37,7 +37,8 @@ def start_nats(store: Path, port: int | None = None) -> tuple[subprocess.Popen, 
     port = port or free_port()
     proc = subprocess.Popen(
         [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -87,8 +88,9 @@ async def fresh_postgres(url: str) -> None:
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
-                                 database="postgres")
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port or 5432, user=u.username, password=u.password, database="postgres"
+    )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{u.database}"')
@@ -102,8 +104,9 @@ async def postgres_reachable(url: str) -> bool:
 
     u = make_url(url)
     try:
-        conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
-                                     database="postgres", timeout=3)
+        conn = await asyncpg.connect(
+            host=u.host, port=u.port or 5432, user=u.username, password=u.password, database="postgres", timeout=3
+        )
     except Exception:  # noqa: BLE001 - reported as unreachable
         return False
     await conn.close()
@@ -112,19 +115,28 @@ async def postgres_reachable(url: str) -> bool:
 
 # --- the benchmark workload: clients registered, then notes ------------------
 
+
 def registered(client_id: str) -> NewEvent:
     return NewEvent(
         # No contacts: their shape is the contract's business (sealed since v2), not the bench's.
-        ev.ClientRegistered(client_id=client_id, name="Bench client", segment="B2B", account_manager="alice",
-                            business_description="builds houses", annual_revenue=1_000_000),
-        correlation_id=client_id, actor="bench",
+        ev.ClientRegistered(
+            client_id=client_id,
+            name="Bench client",
+            segment="B2B",
+            account_manager="alice",
+            business_description="builds houses",
+            annual_revenue=1_000_000,
+        ),
+        correlation_id=client_id,
+        actor="bench",
     )
 
 
 def noted(client_id: str, n: int) -> NewEvent:
     return NewEvent(
         ev.ClientNoteAdded(client_id=client_id, note_id=str(uuid.uuid4()), text=f"nuance {n}", author="bench"),
-        correlation_id=client_id, actor="bench",
+        correlation_id=client_id,
+        actor="bench",
     )
 
 
@@ -153,8 +165,9 @@ class WorkloadWriter:
             payload = dict(template["payload"], client_id=cid)
             if n:
                 payload.update(note_id=str(uuid.uuid4()), text=f"nuance {n}")
-            env = dict(template, event_id=event_id, aggregate_id=cid, correlation_id=cid, occurred_at=at,
-                       payload=payload)
+            env = dict(
+                template, event_id=event_id, aggregate_id=cid, correlation_id=cid, occurred_at=at, payload=payload
+            )
             out.append((SPEC.subject("client", cid, env["event_type"]), orjson.dumps(env), event_id))
         return out
 

@@ -72,19 +72,32 @@ class PostgresClientsView(PostgresTrackingRecorder, ClientsView):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.table = Identifier(self.datastore.schema, "es_clients")
-        self.sql_create_statements.append(SQL(
-            "CREATE TABLE IF NOT EXISTS {0} (client_id text PRIMARY KEY, name text NOT NULL, segment text NOT NULL, "
-            "account_manager text NOT NULL, annual_revenue text, contacts jsonb NOT NULL, notes jsonb NOT NULL, "
-            "registered_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, version bigint NOT NULL)"
-        ).format(self.table))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (client_id text PRIMARY KEY, name text NOT NULL, segment text NOT NULL, "
+                "account_manager text NOT NULL, annual_revenue text, contacts jsonb NOT NULL, notes jsonb NOT NULL, "
+                "registered_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, version bigint NOT NULL)"
+            ).format(self.table)
+        )
 
     def register(self, client_id: str, e: Any, tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
-                SQL("INSERT INTO {0} VALUES (%s, %s, %s, %s, %s, %s, '[]', %s, %s, %s) "
-                    "ON CONFLICT (client_id) DO NOTHING").format(self.table),
-                (client_id, e.name, e.segment, e.account_manager, e.annual_revenue, json.dumps(e.contacts),
-                 e.timestamp, e.timestamp, e.originator_version),
+                SQL(
+                    "INSERT INTO {0} VALUES (%s, %s, %s, %s, %s, %s, '[]', %s, %s, %s) "
+                    "ON CONFLICT (client_id) DO NOTHING"
+                ).format(self.table),
+                (
+                    client_id,
+                    e.name,
+                    e.segment,
+                    e.account_manager,
+                    e.annual_revenue,
+                    json.dumps(e.contacts),
+                    e.timestamp,
+                    e.timestamp,
+                    e.originator_version,
+                ),
                 prepare=True,
             )
             self._insert_tracking(curs, tracking)
@@ -92,10 +105,15 @@ class PostgresClientsView(PostgresTrackingRecorder, ClientsView):
     def add_note(self, client_id: str, e: Any, tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
-                SQL("UPDATE {0} SET notes = notes || %s::jsonb, updated_at = %s, version = %s "
-                    "WHERE client_id = %s").format(self.table),
-                (json.dumps([{"note_id": e.note_id, "text": e.text, "author": e.author}]), e.timestamp,
-                 e.originator_version, client_id),
+                SQL(
+                    "UPDATE {0} SET notes = notes || %s::jsonb, updated_at = %s, version = %s WHERE client_id = %s"
+                ).format(self.table),
+                (
+                    json.dumps([{"note_id": e.note_id, "text": e.text, "author": e.author}]),
+                    e.timestamp,
+                    e.originator_version,
+                    client_id,
+                ),
                 prepare=True,
             )
             self._insert_tracking(curs, tracking)
@@ -145,8 +163,14 @@ def _env(dsn: dict[str, str]) -> dict[str, str]:
 def fresh_database(dsn: dict[str, str]) -> None:
     import psycopg
 
-    with psycopg.connect(host=dsn["host"], port=dsn["port"], user=dsn["user"], password=dsn["password"] or None,
-                         dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host=dsn["host"],
+        port=dsn["port"],
+        user=dsn["user"],
+        password=dsn["password"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{dsn["dbname"]}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{dsn["dbname"]}"')
 
@@ -156,16 +180,22 @@ def run(url: str, events: int, per_client: int = 10) -> dict:
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    dsn = {"host": u.host or "127.0.0.1", "port": str(u.port or 5432), "user": u.username or "postgres",
-           "password": u.password or "", "dbname": u.database or "baton_bench_es"}
+    dsn = {
+        "host": u.host or "127.0.0.1",
+        "port": str(u.port or 5432),
+        "user": u.username or "postgres",
+        "password": u.password or "",
+        "dbname": u.database or "baton_bench_es",
+    }
     fresh_database(dsn)
     env = _env(dsn)
     app = Clients(env=env)
     clients = events // per_client
     t = time.perf_counter()
     for _ in range(clients):
-        client = Client(name="Bench client", segment="B2B", account_manager="alice",
-                        contacts=[], annual_revenue="1000000")
+        client = Client(
+            name="Bench client", segment="B2B", account_manager="alice", contacts=[], annual_revenue="1000000"
+        )
         for n in range(per_client - 1):
             client.add_note(note_id=str(uuid.uuid4()), text=f"nuance {n + 1}", author="bench")
         app.save(client)
@@ -175,8 +205,9 @@ def run(url: str, events: int, per_client: int = 10) -> dict:
 
     # projection into a materialised view, through the library's runner (threads)
     t = time.perf_counter()
-    with ProjectionRunner(application_class=Clients, projection_class=ClientsProjection,
-                          view_class=PostgresClientsView, env=env) as runner:
+    with ProjectionRunner(
+        application_class=Clients, projection_class=ClientsProjection, view_class=PostgresClientsView, env=env
+    ) as runner:
         runner.wait(last, timeout=3600)
         projection_s = time.perf_counter() - t
         rows = runner.projection.view.count()
@@ -205,5 +236,9 @@ def run(url: str, events: int, per_client: int = 10) -> dict:
 if __name__ == "__main__":
     import sys
 
-    print(run(sys.argv[1] if len(sys.argv) > 1 else "postgresql://postgres@127.0.0.1:5432/baton_bench_es",
-              int(sys.argv[2]) if len(sys.argv) > 2 else 2000))
+    print(
+        run(
+            sys.argv[1] if len(sys.argv) > 1 else "postgresql://postgres@127.0.0.1:5432/baton_bench_es",
+            int(sys.argv[2]) if len(sys.argv) > 2 else 2000,
+        )
+    )

@@ -84,15 +84,27 @@ class Embedded:
         self.data.mkdir(parents=True, exist_ok=True)
         log = open(self.data / "embedded.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "deploy/embedded/run.py"), "--data-dir", str(self.data),
-             "--nats-port", str(self.nats_port), "--port-offset", str(self.offset)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                str(ROOT / "deploy/embedded/run.py"),
+                "--data-dir",
+                str(self.data),
+                "--nats-port",
+                str(self.nats_port),
+                "--port-offset",
+                str(self.offset),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         for service in services:
             while True:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"embedded run exited ({self.proc.returncode}); see {self.data / 'embedded.log'}")
+                    raise RuntimeError(
+                        f"embedded run exited ({self.proc.returncode}); see {self.data / 'embedded.log'}"
+                    )
                 try:
                     request = urllib.request.Request(f"{self.url(service)}/health", headers=loadgen.DEFAULT_HEADERS)
                     with urllib.request.urlopen(request, timeout=1) as r:
@@ -109,8 +121,9 @@ class Embedded:
         out = {}
         if self.proc is None:
             return out
-        for line in subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(self.proc.pid)],
-                                   capture_output=True, text=True).stdout.splitlines():
+        for line in subprocess.run(
+            ["ps", "-o", "pid=,args=", "--ppid", str(self.proc.pid)], capture_output=True, text=True
+        ).stdout.splitlines():
             pid, _, args = line.strip().partition(" ")
             for service in SERVICES:
                 if f"baton_{service}" in args:
@@ -131,14 +144,23 @@ class Embedded:
 
 # --- write commands per service -------------------------------------------------
 
+
 def intake_script():
     async def script(i: int, call) -> None:  # noqa: ANN001
-        r = await call("POST", "/v1/clients", {"name": f"Client {i}", "segment": "B2B", "account_manager": "alice",
-                                               "annual_revenue": "250000"}, 201)
+        r = await call(
+            "POST",
+            "/v1/clients",
+            {"name": f"Client {i}", "segment": "B2B", "account_manager": "alice", "annual_revenue": "250000"},
+            201,
+        )
         cid = r["ids"]["client_id"]
         await call("POST", f"/v1/clients/{cid}/notes", {"text": "prefers e-mail, never before 10"}, 201)
-        r = await call("POST", f"/v1/clients/{cid}/requests", {"summary": "a house", "requirements": {"floors": 2},
-                                                              "budget": "400000"}, 201)
+        r = await call(
+            "POST",
+            f"/v1/clients/{cid}/requests",
+            {"summary": "a house", "requirements": {"floors": 2}, "budget": "400000"},
+            201,
+        )
         rid = r["ids"]["request_id"]
         await call("POST", f"/v1/requests/{rid}/clarifications", {"question": "heating?", "answer": "heat pump"}, 201)
         await call("POST", f"/v1/clients/{cid}/notes", {"text": "two children, plans a home office"}, 201)
@@ -156,7 +178,9 @@ async def prepare_work_orders(intake: str, delivery: str, requests: int, departm
     async def worker() -> None:
         conn = Connection(host, port)
         try:
-            r = await conn.json("POST", "/v1/clients", {"name": "Prep", "segment": "B2B", "account_manager": "alice"}, 201)
+            r = await conn.json(
+                "POST", "/v1/clients", {"name": "Prep", "segment": "B2B", "account_manager": "alice"}, 201
+            )
             cid = r["ids"]["client_id"]
             while queue:
                 queue.pop()
@@ -210,8 +234,9 @@ async def prepare_followup_clients(intake: str, followup: str, clients: int) -> 
     ids = []
     try:
         for n in range(clients):
-            r = await conn.json("POST", "/v1/clients", {"name": f"Followed {n}", "segment": "B2B",
-                                                        "account_manager": "alice"}, 201)
+            r = await conn.json(
+                "POST", "/v1/clients", {"name": f"Followed {n}", "segment": "B2B", "account_manager": "alice"}, 201
+            )
             ids.append(r["ids"]["client_id"])
     finally:
         conn.close()
@@ -253,7 +278,9 @@ async def settle(embedded: Embedded, timeout: float = 120) -> float:
                 continue
             try:
                 request = urllib.request.Request(f"{embedded.url(service)}/health", headers=loadgen.DEFAULT_HEADERS)
-                body = await asyncio.to_thread(lambda r=request: json.loads(urllib.request.urlopen(r, timeout=5).read()))
+                body = await asyncio.to_thread(
+                    lambda r=request: json.loads(urllib.request.urlopen(r, timeout=5).read())
+                )
                 lag += sum(p["lag"] for p in body["projections"])
             except Exception:  # noqa: BLE001 - busy or restarting: not settled yet
                 lag += 1
@@ -299,8 +326,9 @@ async def measure_writes(embedded: Embedded, service: str, script, concurrency: 
     }
 
 
-async def writes(embedded: Embedded, services: list[str], concurrency: int, seconds: float,
-                 expected_rate: float = 1500) -> dict:
+async def writes(
+    embedded: Embedded, services: list[str], concurrency: int, seconds: float, expected_rate: float = 1500
+) -> dict:
     """Each service's write workload measured twice:
 
     - ``alone``: the service process with the machine to itself (nats-server running, the
@@ -342,6 +370,7 @@ async def writes(embedded: Embedded, services: list[str], concurrency: int, seco
 
 # --- end to end: handoff until readable on delivery -----------------------------
 
+
 async def handoff_e2e(embedded: Embedded, rate: float, seconds: float, warmup: float = 1.0) -> dict:
     import nats as nats_py
     from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -369,8 +398,13 @@ async def handoff_e2e(embedded: Embedded, rate: float, seconds: float, warmup: f
         if fut is not None and not fut.done():
             fut.set_result(msg.metadata.sequence.stream)
 
-    sub = await js.subscribe("delivery.request.*.WorkOrderOpened", cb=on_opened, ordered_consumer=True,
-                             stream="DELIVERY", config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW))
+    sub = await js.subscribe(
+        "delivery.request.*.WorkOrderOpened",
+        cb=on_opened,
+        ordered_consumer=True,
+        stream="DELIVERY",
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
+    )
     await asyncio.sleep(0.5)  # the pause between preparing and measuring
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     dhost, dport = split(delivery)
@@ -390,7 +424,8 @@ async def handoff_e2e(embedded: Embedded, rate: float, seconds: float, warmup: f
         started = scheduled
         try:
             status, body = await conn.request(
-                "POST", f"/v1/requests/{rid}/handoffs",
+                "POST",
+                f"/v1/requests/{rid}/handoffs",
                 {"work": [{"department": "design", "scope": "bench", "due_by": DUE}]},
             )
         finally:

@@ -54,7 +54,16 @@ from baton_shared.eventstore.provisioning import js_api, provision_stream  # noq
 import calibration  # noqa: E402
 import http_bench  # noqa: E402
 import loadgen  # noqa: E402
-from common import DEFAULT_PG, ROOT, fresh_postgres, latency_summary, loadavg, postgres_reachable, start_nats, stop_process  # noqa: E402
+from common import (
+    DEFAULT_PG,
+    ROOT,
+    fresh_postgres,
+    latency_summary,
+    loadavg,
+    postgres_reachable,
+    start_nats,
+    stop_process,
+)  # noqa: E402
 
 EVENTS_PER_CLIENT = 47
 LATENCY_TARGET = 1.25  # large / young, at most
@@ -67,6 +76,7 @@ def log(msg: str) -> None:
 
 # --- the history ------------------------------------------------------------------
 
+
 class History:
     """One client's history on the three streams, as (subject, body, event id)."""
 
@@ -75,14 +85,27 @@ class History:
         self.today = date.today()
         self.base = datetime.now(timezone.utc) - timedelta(days=720)
 
-    def _event(self, event, aggregate_id: str, at: datetime, correlation: str, causation: str | None = None,
-               event_id: str | None = None) -> tuple[str, bytes, str]:  # noqa: ANN001
+    def _event(
+        self,
+        event,
+        aggregate_id: str,
+        at: datetime,
+        correlation: str,
+        causation: str | None = None,
+        event_id: str | None = None,
+    ) -> tuple[str, bytes, str]:  # noqa: ANN001
         event_id = event_id or str(uuid.uuid4())
         env = {
-            "event_id": event_id, "event_type": event.event_type, "schema_version": event.schema_version,
-            "aggregate_type": event.aggregate_type, "aggregate_id": aggregate_id,
-            "occurred_at": at.isoformat().replace("+00:00", "Z"), "correlation_id": correlation,
-            "causation_id": causation, "actor": "seed", "payload": event.model_dump(mode="json"),
+            "event_id": event_id,
+            "event_type": event.event_type,
+            "schema_version": event.schema_version,
+            "aggregate_type": event.aggregate_type,
+            "aggregate_id": aggregate_id,
+            "occurred_at": at.isoformat().replace("+00:00", "Z"),
+            "correlation_id": correlation,
+            "causation_id": causation,
+            "actor": "seed",
+            "payload": event.model_dump(mode="json"),
         }
         subject = STREAMS[event.service].subject(event.aggregate_type, aggregate_id, event.event_type)
         return subject, orjson.dumps(env), event_id
@@ -96,62 +119,196 @@ class History:
         out = []
         e = self._event
         revenue = rng.randrange(50_000, 5_000_000)
-        reg = e(ik.ClientRegistered(client_id=cid, name=f"Client {n}", segment="B2B", account_manager=manager,
-                                    business_description="builds houses", annual_revenue=revenue), cid, at, cid)
+        reg = e(
+            ik.ClientRegistered(
+                client_id=cid,
+                name=f"Client {n}",
+                segment="B2B",
+                account_manager=manager,
+                business_description="builds houses",
+                annual_revenue=revenue,
+            ),
+            cid,
+            at,
+            cid,
+        )
         out.append(reg)
-        out.append(e(fu.RelationshipStarted(client_id=cid, client_name=f"Client {n}", account_manager=manager,
-                                            annual_revenue=revenue), cid, at + step, cid, reg[2]))
-        out.append(e(fu.ClientTiered(client_id=cid, tier="key" if n % 10 == 0 else "standard",
-                                     review_every_days=90, annual_revenue=revenue, reason="seeded"),
-                     cid, at + step, cid, reg[2]))
+        out.append(
+            e(
+                fu.RelationshipStarted(
+                    client_id=cid, client_name=f"Client {n}", account_manager=manager, annual_revenue=revenue
+                ),
+                cid,
+                at + step,
+                cid,
+                reg[2],
+            )
+        )
+        out.append(
+            e(
+                fu.ClientTiered(
+                    client_id=cid,
+                    tier="key" if n % 10 == 0 else "standard",
+                    review_every_days=90,
+                    annual_revenue=revenue,
+                    reason="seeded",
+                ),
+                cid,
+                at + step,
+                cid,
+                reg[2],
+            )
+        )
         for k in range(3):
-            out.append(e(ik.ClientNoteAdded(client_id=cid, note_id=str(uuid.uuid4()), text=f"nuance {k}",
-                                            author=manager), cid, at + k * step, cid))
+            out.append(
+                e(
+                    ik.ClientNoteAdded(client_id=cid, note_id=str(uuid.uuid4()), text=f"nuance {k}", author=manager),
+                    cid,
+                    at + k * step,
+                    cid,
+                )
+            )
         for r in range(2):
             rid = str(uuid.uuid4())
             t = at + timedelta(days=10 + 60 * r)
-            out.append(e(ik.NeedCaptured(request_id=rid, client_id=cid, summary="a house", requirements={"floors": 2},
-                                         budget=400_000), rid, t, rid))
-            out.append(e(ik.ClarificationRecorded(request_id=rid, client_id=cid, question="heating?",
-                                                  answer="heat pump"), rid, t + step, rid))
+            out.append(
+                e(
+                    ik.NeedCaptured(
+                        request_id=rid, client_id=cid, summary="a house", requirements={"floors": 2}, budget=400_000
+                    ),
+                    rid,
+                    t,
+                    rid,
+                )
+            )
+            out.append(
+                e(
+                    ik.ClarificationRecorded(request_id=rid, client_id=cid, question="heating?", answer="heat pump"),
+                    rid,
+                    t + step,
+                    rid,
+                )
+            )
             work = []
             for dept in ("design", "build"):
                 wo = str(uuid.uuid4())
                 due = (t + timedelta(days=30)).date()
-                h = e(ik.HandoffRequested(request_id=rid, client_id=cid, handoff_id=wo, department=dept, scope="bench",
-                                          due_by=due, account_manager=manager), rid, t + 2 * step, rid)
+                h = e(
+                    ik.HandoffRequested(
+                        request_id=rid,
+                        client_id=cid,
+                        handoff_id=wo,
+                        department=dept,
+                        scope="bench",
+                        due_by=due,
+                        account_manager=manager,
+                    ),
+                    rid,
+                    t + 2 * step,
+                    rid,
+                )
                 out.append(h)
                 work.append((wo, dept, due, h[2]))
             for wo, dept, due, cause in work:
                 ids = dict(request_id=rid, client_id=cid, work_order_id=wo, department=dept)
                 wt = t + 3 * step
-                out.append(e(dv.WorkOrderOpened(**ids, scope="bench", due_by=due, account_manager=manager,
-                                                handoff_event_id=cause), rid, wt, rid, cause))
+                out.append(
+                    e(
+                        dv.WorkOrderOpened(
+                            **ids, scope="bench", due_by=due, account_manager=manager, handoff_event_id=cause
+                        ),
+                        rid,
+                        wt,
+                        rid,
+                        cause,
+                    )
+                )
                 out.append(e(dv.WorkOrderAccepted(**ids, member="member1"), rid, wt + step, rid))
                 out.append(e(dv.WorkOrderStarted(**ids), rid, wt + 2 * step, rid))
                 out.append(e(dv.WorkOrderProgressed(**ids, note="walls up", percent=60), rid, wt + 3 * step, rid))
-                out.append(e(dv.WorkOrderCompleted(**ids, note="done", completed_at=wt + 4 * step), rid, wt + 4 * step, rid))
+                out.append(
+                    e(dv.WorkOrderCompleted(**ids, note="done", completed_at=wt + 4 * step), rid, wt + 4 * step, rid)
+                )
             done = t + timedelta(days=20)
-            out.append(e(dv.RequestReadyForHandover(request_id=rid, client_id=cid, handover_round=1,
-                                                    work_order_ids=tuple(w[0] for w in work)), rid, done, rid))
-            accepted = e(dv.DeliveryAccepted(request_id=rid, client_id=cid, account_manager=manager, satisfaction=5,
-                                             departments=("design", "build"), handover_round=1, accepted_at=done),
-                         rid, done + step, rid)
+            out.append(
+                e(
+                    dv.RequestReadyForHandover(
+                        request_id=rid, client_id=cid, handover_round=1, work_order_ids=tuple(w[0] for w in work)
+                    ),
+                    rid,
+                    done,
+                    rid,
+                )
+            )
+            accepted = e(
+                dv.DeliveryAccepted(
+                    request_id=rid,
+                    client_id=cid,
+                    account_manager=manager,
+                    satisfaction=5,
+                    departments=("design", "build"),
+                    handover_round=1,
+                    accepted_at=done,
+                ),
+                rid,
+                done + step,
+                rid,
+            )
             out.append(accepted)
             fid = str(uuid.uuid4())
             ft = done + timedelta(days=7)
-            out.append(e(fu.FollowUpScheduled(client_id=cid, follow_up_id=fid, kind="satisfaction", due_on=ft.date(),
-                                              reason="after delivery", request_id=rid), cid, done + 2 * step, rid,
-                         accepted[2]))
-            out.append(e(fu.ContactRecorded(client_id=cid, contact_id=str(uuid.uuid4()), follow_up_id=fid,
-                                            channel="phone", outcome="reached", contacted_at=ft, by=manager),
-                         cid, ft, rid))
-            out.append(e(fu.SatisfactionRecorded(client_id=cid, score=4, request_id=rid, recorded_at=ft, by=manager),
-                         cid, ft, rid))
+            out.append(
+                e(
+                    fu.FollowUpScheduled(
+                        client_id=cid,
+                        follow_up_id=fid,
+                        kind="satisfaction",
+                        due_on=ft.date(),
+                        reason="after delivery",
+                        request_id=rid,
+                    ),
+                    cid,
+                    done + 2 * step,
+                    rid,
+                    accepted[2],
+                )
+            )
+            out.append(
+                e(
+                    fu.ContactRecorded(
+                        client_id=cid,
+                        contact_id=str(uuid.uuid4()),
+                        follow_up_id=fid,
+                        channel="phone",
+                        outcome="reached",
+                        contacted_at=ft,
+                        by=manager,
+                    ),
+                    cid,
+                    ft,
+                    rid,
+                )
+            )
+            out.append(
+                e(
+                    fu.SatisfactionRecorded(client_id=cid, score=4, request_id=rid, recorded_at=ft, by=manager),
+                    cid,
+                    ft,
+                    rid,
+                )
+            )
             out.append(e(fu.FollowUpClosed(client_id=cid, follow_up_id=fid, reason="contacted"), cid, ft, rid))
         review = self.today + timedelta(days=rng.randrange(-180, 180))
-        out.append(e(fu.FollowUpScheduled(client_id=cid, follow_up_id=str(uuid.uuid4()), kind="review", due_on=review,
-                                          reason="cadence"), cid, at + timedelta(days=200), cid))
+        out.append(
+            e(
+                fu.FollowUpScheduled(
+                    client_id=cid, follow_up_id=str(uuid.uuid4()), kind="review", due_on=review, reason="cadence"
+                ),
+                cid,
+                at + timedelta(days=200),
+                cid,
+            )
+        )
         assert len(out) == EVENTS_PER_CLIENT, len(out)
         return cid, out
 
@@ -221,13 +378,15 @@ async def place_reactions_after_history(nc) -> list[str]:
             cfg = (await js_api(nc, f"CONSUMER.INFO.{spec.name}.{name}"))["config"]
             await js_api(nc, f"CONSUMER.DELETE.{spec.name}.{name}")
             cfg = {**cfg, "deliver_policy": "by_start_sequence", "opt_start_seq": head + 1}
-            await js_api(nc, f"CONSUMER.CREATE.{spec.name}.{name}",
-                         {"stream_name": spec.name, "config": cfg, "action": "create"})
+            await js_api(
+                nc, f"CONSUMER.CREATE.{spec.name}.{name}", {"stream_name": spec.name, "config": cfg, "action": "create"}
+            )
             moved.append(f"{spec.name}.{name}@{head + 1}")
     return moved
 
 
 # --- the figures -------------------------------------------------------------------
+
 
 async def timed_gets(url: str, paths: list[str], expect: int = 200) -> dict:
     host, port = loadgen.split(url)
@@ -341,14 +500,18 @@ async def one_log(args, label: str, clients: int, workdir: Path, pg_url: str | N
         log(f"{label}: caught up in {out['catch_up_s']}s; measuring")
         rng = random.Random(7)
         picks = rng.sample(sample, min(len(sample), args.samples + 5))
-        cold, traced, timeline = picks[: args.samples], picks[args.samples:args.samples + 3], picks
+        cold, traced, timeline = picks[: args.samples], picks[args.samples : args.samples + 3], picks
         f = out.setdefault("figures", {})
         f["health"] = {s: await timed_gets(embedded.url(s), ["/health"] * args.samples) for s in services}
         f["agenda"] = await timed_gets(embedded.url("followup"), ["/v1/agenda?limit=50"] * args.samples)
-        f["agenda"]["total"] = (await loadgen.Connection(*loadgen.split(embedded.url("followup"))).json(
-            "GET", "/v1/agenda?limit=1", expect=200))["total"]
-        f["timeline"] = await timed_gets(embedded.url("intake"),
-                                         [f"/v1/clients/{c}/timeline?limit=100" for c in timeline[: args.samples]])
+        f["agenda"]["total"] = (
+            await loadgen.Connection(*loadgen.split(embedded.url("followup"))).json(
+                "GET", "/v1/agenda?limit=1", expect=200
+            )
+        )["total"]
+        f["timeline"] = await timed_gets(
+            embedded.url("intake"), [f"/v1/clients/{c}/timeline?limit=100" for c in timeline[: args.samples]]
+        )
         f["cold_load"] = await cold_loads(embedded.url("intake"), cold)
         f["trace"] = await asyncio.to_thread(trace_times, embedded.nats_url, traced)
         f["journey"] = await journey_times(embedded.nats_url, picks[: max(3, args.samples // 4)])
@@ -374,6 +537,7 @@ async def one_log(args, label: str, clients: int, workdir: Path, pg_url: str | N
 
 # --- the table ------------------------------------------------------------------------
 
+
 def rows(young: dict, large: dict) -> list[tuple[str, float, float, float, str]]:
     """(figure, young, large, ratio, verdict) for every compared figure."""
     out = []
@@ -389,20 +553,31 @@ def rows(young: dict, large: dict) -> list[tuple[str, float, float, float, str]]
     fy, fl = young["figures"], large["figures"]
     for s in fy["health"]:
         add(f"/health {s} p99 ms", fy["health"][s]["p99_ms"], fl["health"][s]["p99_ms"])
-    for key, name in (("agenda", "agenda page"), ("timeline", "timeline page"), ("cold_load", "never-loaded aggregate"),
-                      ("journey", "trace's journey read (in process)"),
-                      ("trace", "baton trace (process)")):
+    for key, name in (
+        ("agenda", "agenda page"),
+        ("timeline", "timeline page"),
+        ("cold_load", "never-loaded aggregate"),
+        ("journey", "trace's journey read (in process)"),
+        ("trace", "baton trace (process)"),
+    ):
         add(f"{name} p50 ms", fy[key]["p50_ms"], fl[key]["p50_ms"])
         add(f"{name} p99 ms", fy[key]["p99_ms"], fl[key]["p99_ms"])
-    add("handoff -> readable p99 ms", fy["e2e"]["handoff_to_readable"]["p99_ms"],
-        fl["e2e"]["handoff_to_readable"]["p99_ms"])
+    add(
+        "handoff -> readable p99 ms",
+        fy["e2e"]["handoff_to_readable"]["p99_ms"],
+        fl["e2e"]["handoff_to_readable"]["p99_ms"],
+    )
     for s, w in fy.get("writes", {}).items():
         if "alone" in w and "alone" in fl["writes"].get(s, {}):
             add(f"writes/s {s} (alone)", w["alone"]["commands_per_s"], fl["writes"][s]["alone"]["commands_per_s"], True)
             add(f"writes p99 ms {s} (alone)", w["alone"]["p99_ms"], fl["writes"][s]["alone"]["p99_ms"])
     if "rebuild_pg" in fy and "rebuild_pg" in fl:
-        add("rebuild clients -> PostgreSQL ev/s", fy["rebuild_pg"]["rebuild_events_per_s"],
-            fl["rebuild_pg"]["rebuild_events_per_s"], True)
+        add(
+            "rebuild clients -> PostgreSQL ev/s",
+            fy["rebuild_pg"]["rebuild_events_per_s"],
+            fl["rebuild_pg"]["rebuild_events_per_s"],
+            True,
+        )
     return out
 
 
@@ -418,7 +593,9 @@ def table(results: dict) -> str:
     ]
     for name, a, b, ratio, verdict in rows(y, big):
         lines.append(f"{name:42} {a:10.1f} {b:10.1f} {ratio:7.2f}  {verdict}")
-    lines.append(f"agenda rows due: young {y['figures']['agenda']['total']:,}, large {big['figures']['agenda']['total']:,}")
+    lines.append(
+        f"agenda rows due: young {y['figures']['agenda']['total']:,}, large {big['figures']['agenda']['total']:,}"
+    )
     return "\n".join(lines)
 
 
@@ -442,9 +619,11 @@ async def main(args) -> dict:
         proc, url = start_nats(workdir / "jetstream-calibration")
         try:
             nc = await nats_py.connect(url)
-            results["calibration"] = {"python_kloops_per_s": calibration.python_kloops_per_s(),
-                                      "jetstream_round_trip": await calibration.jetstream_round_trip(nc),
-                                      "loadavg": loadavg()}
+            results["calibration"] = {
+                "python_kloops_per_s": calibration.python_kloops_per_s(),
+                "jetstream_round_trip": await calibration.jetstream_round_trip(nc),
+                "loadavg": loadavg(),
+            }
             await nc.close()
         finally:
             stop_process(proc)

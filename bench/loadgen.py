@@ -27,8 +27,9 @@ class Connection:
     async def _open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
-    async def request(self, method: str, path: str, body: object | None = None,
-                      headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: object | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         if self.writer is None:
             await self._open()
         data = b"" if body is None else orjson.dumps(body)

@@ -33,8 +33,9 @@ def shares(raw: Path, focus: str = FOCUS, top: int = 45) -> list[str]:
         total += int(n)
         for name in {re.sub(r":\d+\)$", ")", f.replace(str(ROOT), "")) for f in stack.split(";")}:
             inclusive[name] += int(n)
-    return [f"{100 * n / total:5.1f}%  {name[:140]}" for name, n in inclusive.most_common(400)
-            if re.search(focus, name)][:top]
+    return [
+        f"{100 * n / total:5.1f}%  {name[:140]}" for name, n in inclusive.most_common(400) if re.search(focus, name)
+    ][:top]
 
 
 async def main(process: str, workload: str) -> None:
@@ -46,26 +47,64 @@ async def main(process: str, workload: str) -> None:
         script = http_bench.intake_script()
         if workload == "delivery":
             script = http_bench.delivery_script(
-                await http_bench.prepare_work_orders(embedded.url("intake"), embedded.url("delivery"), 400))
+                await http_bench.prepare_work_orders(embedded.url("intake"), embedded.url("delivery"), 400)
+            )
         elif workload == "followup":
             script = http_bench.followup_script(
-                await http_bench.prepare_followup_clients(embedded.url("intake"), embedded.url("followup"), 1024))
+                await http_bench.prepare_followup_clients(embedded.url("intake"), embedded.url("followup"), 1024)
+            )
         await http_bench.settle(embedded)
         if workload == "handoff":  # handoffs at 200/s, every service running (as in the bench)
-            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
-                                    str(embedded.pids()[process]), "-d", "8", "-r", "200", "-f", "raw", "-o", str(out),
-                                    "--nonblocking", "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            spy = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "-p",
+                    str(embedded.pids()[process]),
+                    "-d",
+                    "8",
+                    "-r",
+                    "200",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(out),
+                    "--nonblocking",
+                    "--gil",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             result = await http_bench.handoff_e2e(embedded, 200, 9, warmup=0.5)
             spy.wait(30)
-            print(f"handoffs at 200/s: {result['completed_per_s']:.0f} completed per s, CPU ms per handoff "
-                  f"{result['cpu_ms_per_handoff']}; {process}'s samples in {out}")
+            print(
+                f"handoffs at 200/s: {result['completed_per_s']:.0f} completed per s, CPU ms per handoff "
+                f"{result['cpu_ms_per_handoff']}; {process}'s samples in {out}"
+            )
             print("\n".join(shares(out)))
             return
         # As the bench's "process alone": the services not under load are stopped meanwhile.
         idle = [pid for name, pid in embedded.pids().items() if name not in (process, workload, "nats-server")]
-        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(embedded.pids()[process]),
-                                "-d", "8", "-r", "200", "-f", "raw", "-o", str(out), "--nonblocking", "--gil"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "-p",
+                str(embedded.pids()[process]),
+                "-d",
+                "8",
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "-o",
+                str(out),
+                "--nonblocking",
+                "--gil",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         with http_bench.paused(idle):
             result = await closed_loop(embedded.url(workload), 16, 9, script, warmup=0.5)
             spy.wait(30)

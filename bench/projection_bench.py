@@ -19,8 +19,9 @@ from common import SPEC, fresh_postgres, latency_summary
 CATCH_UP_BATCH = 5000
 
 
-async def catch_up(nc, url: str, projection_cls, end: int, *, synchronous_commit: bool = False,
-                   rebuild: bool = True) -> dict:
+async def catch_up(
+    nc, url: str, projection_cls, end: int, *, synchronous_commit: bool = False, rebuild: bool = True
+) -> dict:
     """Fold the stream into fresh tables (ProjectionRunner.catch_up), then rebuild them
     beside the live ones and swap (ProjectionRebuild), as ``baton projections rebuild`` does.
 
@@ -37,8 +38,12 @@ async def catch_up(nc, url: str, projection_cls, end: int, *, synchronous_commit
         catch_up_s = time.perf_counter() - t
         assert runner.position == end, (runner.position, end)
         if not rebuild:
-            return {"catch_up_events_per_s": applied / catch_up_s, "events": applied,
-                    "events_per_transaction": min(CATCH_UP_BATCH, applied), "synchronous_commit": synchronous_commit}
+            return {
+                "catch_up_events_per_s": applied / catch_up_s,
+                "events": applied,
+                "events_per_transaction": min(CATCH_UP_BATCH, applied),
+                "synchronous_commit": synchronous_commit,
+            }
 
         await settle(engine)
         rebuild = ProjectionRebuild("bench", projection_cls, engine, SPEC, registry)
@@ -102,8 +107,9 @@ async def copy_ceiling(url: str, projection_cls, events: int) -> dict:
     finally:
         await engine.dispose()
     target = ceiling.metadata.sorted_tables[0].name
-    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
-                                 database=u.database)
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port or 5432, user=u.username, password=u.password, database=u.database
+    )
     try:
         columns = [c.name for c in table.columns]
         rows = [tuple(r) for r in await conn.fetch(f'SELECT {", ".join(columns)} FROM "{table.name}"')]
@@ -120,6 +126,7 @@ async def copy_ceiling(url: str, projection_cls, events: int) -> dict:
 
 
 # --- live lag ---------------------------------------------------------------
+
 
 def _timed(feed: ProjectionFeed, lags: dict[str, list[float]]) -> None:
     """Record, for every event a batch applies, commit time minus the time the log stored it
@@ -163,8 +170,13 @@ async def live_lag(nc, url: str, rate: float, seconds: float, projections: list,
         await feed.start_live(nc)
         url_nats = nc.connected_url.geturl()
         publisher = await asyncio.create_subprocess_exec(
-            sys.executable, str(Path(__file__).parent / "publish.py"), url_nats, str(rate), str(seconds),
-            stdout=subprocess.PIPE)
+            sys.executable,
+            str(Path(__file__).parent / "publish.py"),
+            url_nats,
+            str(rate),
+            str(seconds),
+            stdout=subprocess.PIPE,
+        )
         out, _ = await publisher.communicate()
         published = json.loads(out.decode().strip().splitlines()[-1])
         head = (await js_api(nc, f"STREAM.INFO.{SPEC.name}"))["state"]["last_seq"]

@@ -30,8 +30,11 @@ from common import SPEC, registered  # noqa: E402
 
 def need(client_id: str) -> NewEvent:
     rid = str(uuid.uuid4())
-    return NewEvent(ev.NeedCaptured(request_id=rid, client_id=client_id, summary="bench need",
-                                    requirements={"floors": 2}), correlation_id=rid, actor="bench")
+    return NewEvent(
+        ev.NeedCaptured(request_id=rid, client_id=client_id, summary="bench need", requirements={"floors": 2}),
+        correlation_id=rid,
+        actor="bench",
+    )
 
 
 async def main(url: str, rate: float, seconds: float) -> dict:

@@ -17,14 +17,29 @@ structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.
 from tests.unit.test_compiled_routes import ADMIN, baton_app  # after the path and the log level  # noqa: E402
 
 BODY = json.dumps({"note": "hello", "percent": 40}).encode()
-HEADERS = [(b"content-type", b"application/json"), (b"authorization", ADMIN["Authorization"].encode()),
-           (b"content-length", str(len(BODY)).encode()), (b"host", b"t")]
+HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"authorization", ADMIN["Authorization"].encode()),
+    (b"content-length", str(len(BODY)).encode()),
+    (b"host", b"t"),
+]
 
 
 async def one(app) -> int:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/v1/orders/design-1/note", "raw_path": b"/v1/orders/design-1/note", "query_string": b"",
-             "root_path": "", "headers": HEADERS, "client": ("127.0.0.1", 1), "server": ("t", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/orders/design-1/note",
+        "raw_path": b"/v1/orders/design-1/note",
+        "query_string": b"",
+        "root_path": "",
+        "headers": HEADERS,
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 80),
+    }
     sent = False
     status = []
 
@@ -56,5 +71,6 @@ async def main(n: int) -> None:
                 await one(app)
             best.append((time.process_time() - t) / n * 1e6)
         print(f"fastapi {fastapi.__version__} compiled={compiled}: {min(best):.0f} us CPU per write (best of 5 x {n})")
+
 
 asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000))

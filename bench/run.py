@@ -46,7 +46,17 @@ from baton_shared.eventstore.provisioning import js_api, stream_config  # noqa: 
 from baton_shared.service.garbage_collection import tune_garbage_collection  # noqa: E402
 from baton_shared.service.settings import BatonSettings  # noqa: E402
 
-from common import DEFAULT_PG, ROOT, SPEC, fill_fast, fresh_postgres, loadavg, postgres_reachable, start_nats, stop_process  # noqa: E402
+from common import (
+    DEFAULT_PG,
+    ROOT,
+    SPEC,
+    fill_fast,
+    fresh_postgres,
+    loadavg,
+    postgres_reachable,
+    start_nats,
+    stop_process,
+)  # noqa: E402
 import calibration  # noqa: E402
 import store_bench  # noqa: E402
 import projection_bench  # noqa: E402
@@ -54,13 +64,13 @@ import projection_bench  # noqa: E402
 SECTIONS = ("store", "catchup", "es", "live", "writes", "e2e")
 
 TARGETS = {
-    "rebuild_pg": 25_000,           # events/s, clients projection into PostgreSQL
-    "rebuild_vs_ceiling": 0.4,      # of the fastest read + decode path of the same run
-    "writes_per_s": 1_000,          # per service process
+    "rebuild_pg": 25_000,  # events/s, clients projection into PostgreSQL
+    "rebuild_vs_ceiling": 0.4,  # of the fastest read + decode path of the same run
+    "writes_per_s": 1_000,  # per service process
     "writes_p99_ms": 50,
-    "e2e_p99_ms": 50,               # at 200 handoffs/s
-    "lag_p99_ms": 25,               # at 1,000 events/s
-    "vs_eventsourcing": 20,         # catch-up ratio, same events, synchronous commits, same PostgreSQL
+    "e2e_p99_ms": 50,  # at 200 handoffs/s
+    "lag_p99_ms": 25,  # at 1,000 events/s
+    "vs_eventsourcing": 20,  # catch-up ratio, same events, synchronous commits, same PostgreSQL
 }
 
 
@@ -90,15 +100,19 @@ async def section_store_and_catchup(args, results: dict, workdir: Path, pg_url: 
         fill_rate = await fill_fast(nc, args.events)
         end = await store.head()
         assert end - start + 1 == args.events, (start, end, args.events)
-        results["stream"] = {"events": args.events, "fill_events_per_s": fill_rate,
-                             "workload": "clients: ClientRegistered + 9 ClientNoteAdded each"}
+        results["stream"] = {
+            "events": args.events,
+            "fill_events_per_s": fill_rate,
+            "workload": "clients: ClientRegistered + 9 ClientNoteAdded each",
+        }
         if "catchup" in args.only:
             log("read ceilings")
             ceilings = results.setdefault("ceilings", {})
             ceilings["ordered_consumer_decode_events_per_s"] = await store_bench.decode_ordered_consumer(nc, start, end)
             ceilings["baton_reader_decode_events_per_s"] = await store_bench.decode_baton_reader(nc, start, end)
             ceilings["baton_reader_raw_events_per_s"] = await store_bench.decode_baton_reader(
-                nc, start, end, decode=False)
+                nc, start, end, decode=False
+            )
             from baton_intake.projections import ClientsProjection, TimelineProjection
 
             targets = []
@@ -119,7 +133,8 @@ async def section_store_and_catchup(args, results: dict, workdir: Path, pg_url: 
                             await fresh_postgres(db_url)
                             log(f"catch-up {projection.name} -> {db}: first {n:,} events, synchronous commits")
                             cu["clients_postgresql_synchronous"] = await projection_bench.catch_up(
-                                nc, db_url, projection, start + n - 1, synchronous_commit=True, rebuild=False)
+                                nc, db_url, projection, start + n - 1, synchronous_commit=True, rebuild=False
+                            )
                         await fresh_postgres(db_url)
                     log(f"catch-up and rebuild: {projection.name} -> {db}")
                     figures = await projection_bench.catch_up(nc, db_url, projection, end)
@@ -128,7 +143,8 @@ async def section_store_and_catchup(args, results: dict, workdir: Path, pg_url: 
                     if db == "postgresql":
                         log(f"COPY ceiling: {projection.name} rows")
                         ceilings[f"pg_copy_{projection.name}"] = await projection_bench.copy_ceiling(
-                            db_url, projection, args.events)
+                            db_url, projection, args.events
+                        )
         await nc.close()
     finally:
         stop_process(proc)
@@ -205,6 +221,7 @@ async def section_http(args, results: dict, workdir: Path) -> None:
 
 # --- report -------------------------------------------------------------------
 
+
 def rows(results: dict) -> list[tuple[str, str, str, str]]:
     """(figure, value, target, verdict) lines of the table."""
     out: list[tuple[str, str, str, str]] = []
@@ -242,13 +259,20 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             continue
         rate(f"catch-up {key.replace('_', ' -> ', 1)}", f["catch_up_events_per_s"])
         is_target = key == "clients_postgresql"
-        rate(f"rebuild  {key.replace('_', ' -> ', 1)} (build+swap {f['rebuild_swap_s']:.1f}s)",
-             f["rebuild_events_per_s"], ">= 25,000" if is_target else "",
-             f["rebuild_events_per_s"] >= TARGETS["rebuild_pg"] if is_target else None)
+        rate(
+            f"rebuild  {key.replace('_', ' -> ', 1)} (build+swap {f['rebuild_swap_s']:.1f}s)",
+            f["rebuild_events_per_s"],
+            ">= 25,000" if is_target else "",
+            f["rebuild_events_per_s"] >= TARGETS["rebuild_pg"] if is_target else None,
+        )
         if is_target and ceiling:
             r = f["rebuild_events_per_s"] / ceiling
-            ratio(f"rebuild clients -> PG / fastest read + decode ({ceiling_name})", r, ">= 0.40",
-                  r >= TARGETS["rebuild_vs_ceiling"])
+            ratio(
+                f"rebuild clients -> PG / fastest read + decode ({ceiling_name})",
+                r,
+                ">= 0.40",
+                r >= TARGETS["rebuild_vs_ceiling"],
+            )
             raw = c.get("baton_reader_raw_events_per_s")
             if raw:
                 ratio("rebuild clients -> PG / read alone", f["rebuild_events_per_s"] / raw)
@@ -258,17 +282,27 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             rate(f"ceiling: PG COPY of the {name} rows (event-equiv.)", cc["events_equivalent_per_s"])
             f = cu.get(f"{name}_postgresql")
             if f:
-                ratio(f"catch-up {name} -> PG / COPY ceiling", f["catch_up_events_per_s"] / cc["events_equivalent_per_s"])
+                ratio(
+                    f"catch-up {name} -> PG / COPY ceiling", f["catch_up_events_per_s"] / cc["events_equivalent_per_s"]
+                )
     es = results.get("eventsourcing")
     if es:
-        out.append((f"-- the eventsourcing comparison: {es['events']:,} events each side, every commit synchronous", "",
-                    "", ""))
+        out.append(
+            (
+                f"-- the eventsourcing comparison: {es['events']:,} events each side, every commit synchronous",
+                "",
+                "",
+                "",
+            )
+        )
         rate("eventsourcing: projection -> PG (1 event per transaction)", es["projection_events_per_s"])
         rate("eventsourcing: follower, tracking only (1 event per transaction)", es["follower_events_per_s"])
         f = cu.get("clients_postgresql_synchronous")
         if f:
-            rate(f"Baton catch-up clients -> PG ({f['events_per_transaction']:,} events per transaction)",
-                 f["catch_up_events_per_s"])
+            rate(
+                f"Baton catch-up clients -> PG ({f['events_per_transaction']:,} events per transaction)",
+                f["catch_up_events_per_s"],
+            )
             best = max(es["projection_events_per_s"], es["follower_events_per_s"])
             r = f["catch_up_events_per_s"] / best
             ratio("Baton / eventsourcing (the faster of its two)", r, ">= 20", r >= TARGETS["vs_eventsourcing"])
@@ -277,8 +311,12 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
         if not isinstance(f, dict) or "all" not in f:
             continue
         ms(f"live lag p50, {f['rate_target']:,.0f} ev/s -> {db}", f["all"]["p50_ms"])
-        ms(f"live lag p99, {f['rate_target']:,.0f} ev/s -> {db}", f["all"]["p99_ms"], "< 25 ms",
-           f["all"]["p99_ms"] < TARGETS["lag_p99_ms"])
+        ms(
+            f"live lag p99, {f['rate_target']:,.0f} ev/s -> {db}",
+            f["all"]["p99_ms"],
+            "< 25 ms",
+            f["all"]["p99_ms"] < TARGETS["lag_p99_ms"],
+        )
     w = results.get("writes", {})
     for service, f in w.items():
         if not isinstance(f, dict):
@@ -287,8 +325,12 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             out.append((f"writes {service}", "skipped", "", f["skipped"][:40]))
             continue
         a, s_ = f["alone"], f["system"]
-        rate(f"writes {service}, process alone ({a['concurrency']} conns, errors {sum(a['errors'].values())})",
-             a["commands_per_s"], ">= 1,000", a["commands_per_s"] >= TARGETS["writes_per_s"])
+        rate(
+            f"writes {service}, process alone ({a['concurrency']} conns, errors {sum(a['errors'].values())})",
+            a["commands_per_s"],
+            ">= 1,000",
+            a["commands_per_s"] >= TARGETS["writes_per_s"],
+        )
         ms(f"writes {service}, process alone p50", a["p50_ms"])
         ms(f"writes {service}, process alone p99", a["p99_ms"], "< 50 ms", a["p99_ms"] < TARGETS["writes_p99_ms"])
         rate(f"writes {service}, all services on the box (errors {sum(s_['errors'].values())})", s_["commands_per_s"])
@@ -298,12 +340,22 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
         h = e["handoff_to_readable"]
         is_target = e["rate_target"] >= 200
         ms(f"handoff -> readable p50 at {e['rate_target']:.0f}/s", h["p50_ms"])
-        ms(f"handoff -> readable p99 at {e['rate_target']:.0f}/s (fails {e['failures']})", h["p99_ms"],
-           "< 50 ms" if is_target else "",
-           (h["p99_ms"] < TARGETS["e2e_p99_ms"] and e["failures"] == 0) if is_target else None)
+        ms(
+            f"handoff -> readable p99 at {e['rate_target']:.0f}/s (fails {e['failures']})",
+            h["p99_ms"],
+            "< 50 ms" if is_target else "",
+            (h["p99_ms"] < TARGETS["e2e_p99_ms"] and e["failures"] == 0) if is_target else None,
+        )
         if e.get("sends_late_over_5ms"):
-            out.append((f"  sends behind schedule > 5 ms: {e['sends_late_over_5ms']} "
-                        f"(most {e.get('sends_most_behind_schedule_ms', 0):.0f} ms)", "", "", "reported"))
+            out.append(
+                (
+                    f"  sends behind schedule > 5 ms: {e['sends_late_over_5ms']} "
+                    f"(most {e.get('sends_most_behind_schedule_ms', 0):.0f} ms)",
+                    "",
+                    "",
+                    "reported",
+                )
+            )
         ms("  of which the POST to intake, p99", e["post_to_intake"]["p99_ms"])
         rate("  handoffs completed per second", e.get("completed_per_s"))
     return out
@@ -311,8 +363,10 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
 
 def read_decode_ceiling(ceilings: dict) -> tuple[str, float | None]:
     """The fastest read + decode path measured in the run, and its name."""
-    paths = {"Baton reader": ceilings.get("baton_reader_decode_events_per_s"),
-             "ordered consumer": ceilings.get("ordered_consumer_decode_events_per_s")}
+    paths = {
+        "Baton reader": ceilings.get("baton_reader_decode_events_per_s"),
+        "ordered consumer": ceilings.get("ordered_consumer_decode_events_per_s"),
+    }
     measured = {k: v for k, v in paths.items() if v}
     if not measured:
         return "", None
@@ -323,9 +377,11 @@ def read_decode_ceiling(ceilings: dict) -> tuple[str, float | None]:
 def print_table(results: dict) -> None:
     m = results["machine"]
     print()
-    print(f"Baton benchmarks  {results['started']}  python {m['python']}, {m['cpus']} cpus, "
-          f"nats-server {m.get('nats_server', '?')}, load average at start {m['loadavg_start']}, "
-          f"SQLite statements: {results.get('sqlite_statements', '?')}")
+    print(
+        f"Baton benchmarks  {results['started']}  python {m['python']}, {m['cpus']} cpus, "
+        f"nats-server {m.get('nats_server', '?')}, load average at start {m['loadavg_start']}, "
+        f"SQLite statements: {results.get('sqlite_statements', '?')}"
+    )
     if results.get("calibration"):
         print(f"  calibration: {calibration.describe(results['calibration'])}")
     lines = rows(results)
@@ -346,8 +402,12 @@ async def main() -> int:
     parser.add_argument("--awaited", type=int, default=3_000, help="appends awaited one by one")
     parser.add_argument("--pipelined", type=int, default=20_000, help="appends pipelined")
     parser.add_argument("--window", type=int, default=256, help="appends in flight when pipelined")
-    parser.add_argument("--es-events", type=int, default=20_000,
-                        help="events through the eventsourcing library (its per-event rate is flat; 1M would take ~25 min)")
+    parser.add_argument(
+        "--es-events",
+        type=int,
+        default=20_000,
+        help="events through the eventsourcing library (its per-event rate is flat; 1M would take ~25 min)",
+    )
     parser.add_argument("--lag-rate", type=float, default=1_000)
     parser.add_argument("--lag-seconds", type=float)
     parser.add_argument("--concurrency", type=int, default=16, help="HTTP connections per service")
@@ -379,8 +439,12 @@ async def main() -> int:
     results: dict = {
         "started": started.strftime("%Y-%m-%d %H:%M UTC"),
         "args": {k: v for k, v in vars(args).items()},
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "loadavg_start": loadavg()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "loadavg_start": loadavg(),
+        },
         "targets": TARGETS,
         # where the services' (and the live-lag bench's) SQLite statements run: BATON_SQLITE_STATEMENTS
         "sqlite_statements": BatonSettings().sqlite_statements,

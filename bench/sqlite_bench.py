@@ -31,8 +31,10 @@ async def transaction_cpu(n: int = 3000) -> None:
     async def one(i: int) -> None:
         async with write_transaction(engine) as conn:
             await conn.execute(text("SELECT v FROM rows WHERE k = :k"), {"k": f"k{i % 500}"})
-            await conn.execute(text("INSERT INTO rows VALUES (:k, :v) ON CONFLICT (k) DO UPDATE SET v = excluded.v"),
-                               {"k": f"k{i % 500}", "v": "x" * 200})
+            await conn.execute(
+                text("INSERT INTO rows VALUES (:k, :v) ON CONFLICT (k) DO UPDATE SET v = excluded.v"),
+                {"k": f"k{i % 500}", "v": "x" * 200},
+            )
             await conn.execute(text("UPDATE checkpoints SET position = :p WHERE name = 'p'"), {"p": i})
         async with engine.connect() as conn:
             (await conn.execute(text("SELECT v FROM rows WHERE k = :k"), {"k": f"k{i % 500}"})).all()
@@ -42,8 +44,10 @@ async def transaction_cpu(n: int = 3000) -> None:
     cpu, wall = time.process_time(), time.perf_counter()
     for i in range(n):
         await one(i)
-    print(f"write transaction + read: {1e6 * (time.perf_counter() - wall) / n:.0f} us wall, "
-          f"{1e6 * (time.process_time() - cpu) / n:.0f} us CPU (process, all threads)")
+    print(
+        f"write transaction + read: {1e6 * (time.perf_counter() - wall) / n:.0f} us wall, "
+        f"{1e6 * (time.process_time() - cpu) / n:.0f} us CPU (process, all threads)"
+    )
     await engine.dispose()
 
 
@@ -55,12 +59,16 @@ async def commit_latency(n: int = 20_000) -> None:
     for i in range(n):
         started = time.perf_counter()
         async with write_transaction(engine) as conn:
-            await conn.execute(text("INSERT INTO rows VALUES (:k, :v) ON CONFLICT (k) DO UPDATE SET v = excluded.v"),
-                               {"k": f"k{i % 5000}", "v": "x" * 2000})
+            await conn.execute(
+                text("INSERT INTO rows VALUES (:k, :v) ON CONFLICT (k) DO UPDATE SET v = excluded.v"),
+                {"k": f"k{i % 5000}", "v": "x" * 2000},
+            )
         took.append(1000 * (time.perf_counter() - started))
     took.sort()
-    print(f"{n:,} write transactions of a 2 KB row, ms: p50 {took[n // 2]:.3f}, p99 {took[int(n * 0.99)]:.3f}, "
-          f"p99.9 {took[int(n * 0.999)]:.3f}, max {took[-1]:.1f}")
+    print(
+        f"{n:,} write transactions of a 2 KB row, ms: p50 {took[n // 2]:.3f}, p99 {took[int(n * 0.99)]:.3f}, "
+        f"p99.9 {took[int(n * 0.999)]:.3f}, max {took[-1]:.1f}"
+    )
     await engine.dispose()
 
 

@@ -82,8 +82,15 @@ async def decode_ordered_consumer(nc, start: int, end: int) -> float:
 
     t = time.perf_counter()
     config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
-    sub = await js.subscribe(SPEC.all_subjects, cb=cb, ordered_consumer=True, config=config, stream=SPEC.name,
-                             pending_msgs_limit=1_000_000, pending_bytes_limit=1 << 30)
+    sub = await js.subscribe(
+        SPEC.all_subjects,
+        cb=cb,
+        ordered_consumer=True,
+        config=config,
+        stream=SPEC.name,
+        pending_msgs_limit=1_000_000,
+        pending_bytes_limit=1 << 30,
+    )
     try:
         await asyncio.wait_for(done, timeout=3600)
     finally:

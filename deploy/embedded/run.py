@@ -154,7 +154,9 @@ def main() -> int:
     clean = True
     try:
         wait_until(lambda: listening(args.nats_port), 15, "nats-server")
-        print(f"[baton] nats-server (JetStream in {data / 'jetstream'}) on nats://127.0.0.1:{args.nats_port}", flush=True)
+        print(
+            f"[baton] nats-server (JetStream in {data / 'jetstream'}) on nats://127.0.0.1:{args.nats_port}", flush=True
+        )
         env = {
             **os.environ,
             "BATON_NATS_URL": f"nats://127.0.0.1:{args.nats_port}",
@@ -189,20 +191,26 @@ def main() -> int:
                 },
                 start_new_session=True,
             )
-            wait_until(lambda: listening(console_port) or stopping or children["console"].poll() is not None, 60,
-                       "console")
+            wait_until(
+                lambda: listening(console_port) or stopping or children["console"].poll() is not None, 60, "console"
+            )
             if children["console"].poll() is not None:
                 raise RuntimeError(f"console exited with status {children['console'].returncode}")
             # said as soon as it listens: a Ctrl-C right after must not hide where it was
-            print(f"[baton] console   http://127.0.0.1:{console_port}  (sign in with a token from "
-                  f"{tokens or 'BATON_TOKENS_FILE'})", flush=True)
+            print(
+                f"[baton] console   http://127.0.0.1:{console_port}  (sign in with a token from "
+                f"{tokens or 'BATON_TOKENS_FILE'})",
+                flush=True,
+            )
         if not stopping:
             for service in services:
                 print(f"[baton] {service:9} http://127.0.0.1:{ports[service]}  (API docs at /docs)", flush=True)
             if tokens is not None:
                 admin = admin_token(tokens) or "<a token from the file>"
-                print(f"[baton] try: curl -H 'Authorization: Bearer {admin}' http://127.0.0.1:{ports[services[0]]}/v1/clients",
-                      flush=True)
+                print(
+                    f"[baton] try: curl -H 'Authorization: Bearer {admin}' http://127.0.0.1:{ports[services[0]]}/v1/clients",
+                    flush=True,
+                )
             print("[baton] running; Ctrl-C stops everything", flush=True)
         while not stopping:
             for service, proc in children.items():

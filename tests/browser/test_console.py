@@ -428,9 +428,9 @@ def test_an_account_manager_works_opportunities_programs_settings_and_cancels_fr
             headers=alice,
             json={"name": "Casa Verde", "segment": "B2C", "account_manager": "alice"},
         ).json()["ids"]["client_id"]
-        rid = h.post(f"{stack.intake}/v1/clients/{cid}/requests", headers=alice, json={"summary": "A new villa"}).json()[
-            "ids"
-        ]["request_id"]
+        rid = h.post(
+            f"{stack.intake}/v1/clients/{cid}/requests", headers=alice, json={"summary": "A new villa"}
+        ).json()["ids"]["request_id"]
         work = [{"department": "design", "scope": "Villa plans", "due_by": SOON}]
         wo = h.post(f"{stack.intake}/v1/requests/{rid}/handoffs", headers=alice, json={"work": work}).json()["ids"][
             "handoff_ids"
@@ -439,16 +439,20 @@ def test_an_account_manager_works_opportunities_programs_settings_and_cancels_fr
         for action, body in (("accept", {"member": "dora"}), ("start", {}), ("complete", {"note": "done"})):
             h.post(f"{stack.delivery}/v1/work-orders/{wo}/{action}", headers=dora, json=body).raise_for_status()
         eventually(
-            lambda: h.post(
-                f"{stack.delivery}/v1/requests/{rid}/acceptance", headers=alice, json={"accepted": True}
-            ).status_code
-            == 200,
+            lambda: (
+                h.post(
+                    f"{stack.delivery}/v1/requests/{rid}/acceptance", headers=alice, json={"accepted": True}
+                ).status_code
+                == 200
+            ),
             30,
             "the acceptance",
         )
         eventually(
-            lambda: h.get(f"{stack.followup}/v1/opportunities", headers=alice, params={"client_id": cid}).json()["total"]
-            >= 2,
+            lambda: (
+                h.get(f"{stack.followup}/v1/opportunities", headers=alice, params={"client_id": cid}).json()["total"]
+                >= 2
+            ),
             30,
             "the opportunities",
         )

@@ -180,7 +180,7 @@ class Service:
         """The host path behind ``container_path`` (a bind mount of the compose dir)."""
         for source, target in self.volumes:
             if source.startswith((".", "/")) and (container_path == target or container_path.startswith(target + "/")):
-                return (DEPLOY / source / container_path[len(target):].lstrip("/")).resolve()
+                return (DEPLOY / source / container_path[len(target) :].lstrip("/")).resolve()
         return None
 
 

@@ -111,8 +111,9 @@ async def fresh_database(url: str) -> None:
     import asyncpg
 
     u = make_url(url)
-    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
-                                 database="postgres")
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port or 5432, user=u.username, password=u.password, database="postgres"
+    )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{u.database}"')
@@ -133,8 +134,13 @@ class ServiceProcess:
     def start(self) -> None:
         assert self.command[0] == "python", self.command
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, *self.command[1:]], env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, *self.command[1:]],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def healthy(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
@@ -167,7 +173,9 @@ def get(url: str, timeout: float = 5) -> tuple[int, dict]:
 
 
 def post(url: str, body: dict, timeout: float = 10) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json", **ADMIN})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"content-type": "application/json", **ADMIN}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as r:
             return r.status, json.load(r)
@@ -198,8 +206,9 @@ async def wait_until_async(check, timeout: float, what: str):
 def run_one_shot(compose: Compose, name: str, hosts: dict[str, str], database: str, timeout: float = 120) -> None:
     service = compose.services[name]
     env = service_env(service, hosts, database, None)
-    done = subprocess.run([sys.executable, *service.command[1:]], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, *service.command[1:]], env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 0, f"{name}: {done.stdout}\n{done.stderr}"
 
 

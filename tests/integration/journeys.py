@@ -45,7 +45,9 @@ async def write_journeys(store, clients: int = 20, seed: int = 7) -> list[str]:
         if rnd.random() < 0.3:
             await app.assign_account_manager(AssignAccountManager(client_id=cid, account_manager=f"carol{n}"))
         if rnd.random() < 0.3:
-            await app.set_contact_policy(SetContactPolicy(client_id=cid, policy=ev.ContactPolicy(max_contacts_per_30_days=2)))
+            await app.set_contact_policy(
+                SetContactPolicy(client_id=cid, policy=ev.ContactPolicy(max_contacts_per_30_days=2))
+            )
         for _ in range(rnd.randint(1, 3)):
             request = await app.capture_need(CaptureNeed(client_id=cid, summary="a need", requirements={"floors": 2}))
             rid = request.ids["request_id"]

@@ -62,23 +62,42 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def intake_and_delivery(
-    nats_url: str, delivery_db: str, tmp_path, clock: FakeClock | None = None, run_scheduler: bool = False, **delivery_settings
+    nats_url: str,
+    delivery_db: str,
+    tmp_path,
+    clock: FakeClock | None = None,
+    run_scheduler: bool = False,
+    **delivery_settings,
 ):
     from baton_delivery.composition import create_app as create_delivery
     from baton_intake.composition import create_app as create_intake
 
     clock = clock or FakeClock()
-    common = {"nats_url": nats_url, "data_dir": tmp_path, "read_wait_timeout_seconds": 5, "log_level": "WARNING", "tokens": TEST_TOKENS}
-    intake_app = create_intake(BatonSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", **common), clock=clock)
+    common = {
+        "nats_url": nats_url,
+        "data_dir": tmp_path,
+        "read_wait_timeout_seconds": 5,
+        "log_level": "WARNING",
+        "tokens": TEST_TOKENS,
+    }
+    intake_app = create_intake(
+        BatonSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", **common), clock=clock
+    )
     delivery_app = create_delivery(
         BatonSettings(database_url=delivery_db, **common, **delivery_settings), clock=clock, run_scheduler=run_scheduler
     )
-    async with LifespanManager(intake_app, startup_timeout=30, shutdown_timeout=30), LifespanManager(
-        delivery_app, startup_timeout=30, shutdown_timeout=30
+    async with (
+        LifespanManager(intake_app, startup_timeout=30, shutdown_timeout=30),
+        LifespanManager(delivery_app, startup_timeout=30, shutdown_timeout=30),
     ):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=intake_app), base_url="http://intake", headers=ADMIN
-        ) as i, httpx.AsyncClient(transport=httpx.ASGITransport(app=delivery_app), base_url="http://delivery", headers=ADMIN) as d:
+        async with (
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=intake_app), base_url="http://intake", headers=ADMIN
+            ) as i,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=delivery_app), base_url="http://delivery", headers=ADMIN
+            ) as d,
+        ):
             yield Running(i, d, delivery_app, clock)
             for app in (intake_app, delivery_app):
                 await cached_agree_with_the_log(app.state.application)
@@ -120,7 +139,11 @@ class AllThree:
 
 @contextlib.asynccontextmanager
 async def all_three(
-    nats_url: str, followup_db: str, tmp_path, clock: FakeClock | None = None, databases: dict[str, str] | None = None,
+    nats_url: str,
+    followup_db: str,
+    tmp_path,
+    clock: FakeClock | None = None,
+    databases: dict[str, str] | None = None,
     **followup_settings,
 ):
     """Intake, delivery and follow-up on one broker (follow-up's planner run by hand); intake's and
@@ -131,7 +154,13 @@ async def all_three(
     from baton_intake.composition import create_app as create_intake
 
     clock = clock or FakeClock()
-    common = {"nats_url": nats_url, "data_dir": tmp_path, "read_wait_timeout_seconds": 5, "log_level": "WARNING", "tokens": TEST_TOKENS}
+    common = {
+        "nats_url": nats_url,
+        "data_dir": tmp_path,
+        "read_wait_timeout_seconds": 5,
+        "log_level": "WARNING",
+        "tokens": TEST_TOKENS,
+    }
     db = {name: f"sqlite+aiosqlite:///{tmp_path / f'{name}.sqlite3'}" for name in ("intake", "delivery")}
     db |= databases or {}
     apps = {
@@ -139,7 +168,9 @@ async def all_three(
         "delivery": create_delivery(
             BatonSettings(database_url=db["delivery"], **common), clock=clock, run_scheduler=False
         ),
-        "followup": create_followup(FollowupSettings(database_url=followup_db, **common, **followup_settings), clock=clock, run_planner=False),
+        "followup": create_followup(
+            FollowupSettings(database_url=followup_db, **common, **followup_settings), clock=clock, run_planner=False
+        ),
     }
     async with contextlib.AsyncExitStack() as stack:
         clients = {}

@@ -1,6 +1,5 @@
 """Intake outlives its broker: nats-server killed with SIGKILL and restarted on the same store."""
 
-
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -20,13 +19,19 @@ async def test_intake_carries_on_after_the_broker_is_killed_and_restarted(tmp_pa
     server = LocalNats(binary, tmp_path / "jetstream")
     server.start()
     settings = BatonSettings(
-        nats_url=server.url, database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", data_dir=tmp_path,
-        read_wait_timeout_seconds=5, log_level="WARNING", tokens=TEST_TOKENS,
+        nats_url=server.url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}",
+        data_dir=tmp_path,
+        read_wait_timeout_seconds=5,
+        log_level="WARNING",
+        tokens=TEST_TOKENS,
     )
     app = create_app(settings)
     try:
         async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN) as api:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN
+            ) as api:
                 body = {"name": "Before", "segment": "B2B", "account_manager": "alice"}
                 first = await api.post("/v1/clients", json=body)
                 assert first.status_code == 201

@@ -45,14 +45,20 @@ async def complaint(svc, cid: str, position: int | None = None) -> dict:
     return await ok(svc.followup.get(f"/v1/complaints/{cid}", params={"min_position": position} if position else {}))
 
 
-@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
-async def test_a_key_accounts_missed_first_response_escalates_once_across_restart_and_replicas(nats, nats_url, database_url, tmp_path):
+@pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_key_accounts_missed_first_response_escalates_once_across_restart_and_replicas(
+    nats, nats_url, database_url, tmp_path
+):
     from baton_followup.composition import create_app
     from baton_followup.settings import FollowupSettings
 
     async with all_three(nats_url, database_url, tmp_path) as svc:
         cid = await key_account(svc)
-        opened = await svc.followup.post(f"/v1/clients/{cid}/complaints", json={"category": "delay", "severity": "high", "description": "late"})
+        opened = await svc.followup.post(
+            f"/v1/clients/{cid}/complaints", json={"category": "delay", "severity": "high", "description": "late"}
+        )
         assert opened.status_code == 201, opened.text
         kid = opened.json()["ids"]["complaint_id"]
         case = await complaint(svc, kid, opened.json()["position"]["seq"])
@@ -65,7 +71,13 @@ async def test_a_key_accounts_missed_first_response_escalates_once_across_restar
 
         svc.clock.now = now + timedelta(hours=5)
         before = await stored(nats)
-        common = {"nats_url": nats_url, "data_dir": tmp_path, "read_wait_timeout_seconds": 5, "log_level": "WARNING", "tokens": TEST_TOKENS}
+        common = {
+            "nats_url": nats_url,
+            "data_dir": tmp_path,
+            "read_wait_timeout_seconds": 5,
+            "log_level": "WARNING",
+            "tokens": TEST_TOKENS,
+        }
         replica = create_app(FollowupSettings(database_url=database_url, **common), clock=svc.clock, run_planner=False)
         async with LifespanManager(replica, startup_timeout=30, shutdown_timeout=30):
             both = [deadlines.run_once(), replica.state.complaint_deadlines.run_once()]
@@ -74,7 +86,9 @@ async def test_a_key_accounts_missed_first_response_escalates_once_across_restar
             # of the same derived event id is a duplicate the broker drops. Stored once, below.
             assert 1 in counts, counts
             assert await replica.state.complaint_deadlines.run_once() == 0
-        restarted = create_app(FollowupSettings(database_url=database_url, **common), clock=svc.clock, run_planner=False)
+        restarted = create_app(
+            FollowupSettings(database_url=database_url, **common), clock=svc.clock, run_planner=False
+        )
         async with LifespanManager(restarted, startup_timeout=30, shutdown_timeout=30):
             assert await restarted.state.complaint_deadlines.run_once() == 0  # a restart: still once
         assert await deadlines.run_once() == 0
@@ -102,8 +116,14 @@ async def test_a_key_accounts_missed_first_response_escalates_once_across_restar
 
         case = await eventually(resolution_missed, what="the resolution breach")
         assert (case["escalated_to_role"], case["breaches"][1]["deadline"]) == (HEAD_ROLE, "resolution")
-        rebuild = ProjectionRebuild("followup", ComplaintsProjection, svc.followup_app.state.runtime.engine, STREAMS["followup"],
-                                    registry, suffix=VERIFY_SUFFIX)
+        rebuild = ProjectionRebuild(
+            "followup",
+            ComplaintsProjection,
+            svc.followup_app.state.runtime.engine,
+            STREAMS["followup"],
+            registry,
+            suffix=VERIFY_SUFFIX,
+        )
         _, verification = await rebuild.verify(nats)
         assert verification.keys_agree and verification.rows_agree
 
@@ -112,34 +132,54 @@ async def test_a_department_sees_the_complaint_on_its_board_and_resolves_it(nats
     async with all_three(nats_url, f"sqlite+aiosqlite:///{tmp_path / 'followup.sqlite3'}", tmp_path) as svc:
         cid = await key_account(svc)
         opened = await svc.followup.post(
-            f"/v1/clients/{cid}/complaints", json={"category": "delivery_quality", "description": "walls crooked"}, headers=bearer("alice")
+            f"/v1/clients/{cid}/complaints",
+            json={"category": "delivery_quality", "description": "walls crooked"},
+            headers=bearer("alice"),
         )
         assert opened.status_code == 201, opened.text
         kid = opened.json()["ids"]["complaint_id"]
         await complaint(svc, kid, opened.json()["position"]["seq"])
         early = await svc.followup.post(f"/v1/complaints/{kid}/assign", json={"department": "design"})
         assert early.status_code == 409 and "it is opened" in early.json()["detail"]
-        await svc.followup.post(f"/v1/complaints/{kid}/acknowledge", json={"response": "we will look"}, headers=bearer("alice"))
-        assigned = await svc.followup.post(f"/v1/complaints/{kid}/assign", json={"department": "Design"}, headers=bearer("alice"))
+        await svc.followup.post(
+            f"/v1/complaints/{kid}/acknowledge", json={"response": "we will look"}, headers=bearer("alice")
+        )
+        assigned = await svc.followup.post(
+            f"/v1/complaints/{kid}/assign", json={"department": "Design"}, headers=bearer("alice")
+        )
         assert assigned.status_code == 200, assigned.text
         at = {"min_position": assigned.json()["position"]["seq"]}
 
         board = await ok(svc.followup.get("/v1/departments/design/complaints", params=at, headers=bearer("design")))
         assert [c["complaint_id"] for c in board["items"]] == [kid]
         assert (await svc.followup.get("/v1/departments/design/complaints", headers=bearer("build"))).status_code == 403
-        assert (await svc.followup.post(f"/v1/complaints/{kid}/resolve", json={"resolution": "x", "root_cause": "y"},
-                                        headers=bearer("build"))).status_code == 403
+        assert (
+            await svc.followup.post(
+                f"/v1/complaints/{kid}/resolve", json={"resolution": "x", "root_cause": "y"}, headers=bearer("build")
+            )
+        ).status_code == 403
         resolved = await svc.followup.post(
-            f"/v1/complaints/{kid}/resolve", json={"resolution": "walls redone", "root_cause": "no level check"}, headers=bearer("design")
+            f"/v1/complaints/{kid}/resolve",
+            json={"resolution": "walls redone", "root_cause": "no level check"},
+            headers=bearer("design"),
         )
         assert resolved.status_code == 200, resolved.text
         case = await complaint(svc, kid, resolved.json()["position"]["seq"])
         assert (case["status"], case["department"], case["root_cause"]) == ("resolved", "design", "no level check")
         board = await ok(svc.followup.get("/v1/departments/design/complaints", params=at, headers=bearer("design")))
         assert board["total"] == 0  # open ones by default
-        reopened = await svc.followup.post(f"/v1/complaints/{kid}/reopen", json={"reason": "still crooked"}, headers=bearer("alice"))
-        assert reopened.status_code == 200 and (await complaint(svc, kid, reopened.json()["position"]["seq"]))["round"] == 2
-        await svc.followup.post(f"/v1/complaints/{kid}/resolve", json={"resolution": "again", "root_cause": "tools"}, headers=bearer("design"))
+        reopened = await svc.followup.post(
+            f"/v1/complaints/{kid}/reopen", json={"reason": "still crooked"}, headers=bearer("alice")
+        )
+        assert (
+            reopened.status_code == 200
+            and (await complaint(svc, kid, reopened.json()["position"]["seq"]))["round"] == 2
+        )
+        await svc.followup.post(
+            f"/v1/complaints/{kid}/resolve",
+            json={"resolution": "again", "root_cause": "tools"},
+            headers=bearer("design"),
+        )
         confirmed = await svc.followup.post(f"/v1/complaints/{kid}/confirm", headers=bearer("alice"))
         assert confirmed.status_code == 200, confirmed.text
         assert (await complaint(svc, kid, confirmed.json()["position"]["seq"]))["status"] == "confirmed"
@@ -152,7 +192,9 @@ async def test_a_department_sees_the_complaint_on_its_board_and_resolves_it(nats
 async def test_bad_complaint_input_is_4xx_and_appends_nothing(nats, nats_url, tmp_path):
     async with all_three(nats_url, f"sqlite+aiosqlite:///{tmp_path / 'followup.sqlite3'}", tmp_path) as svc:
         cid = await key_account(svc)
-        kid = (await svc.followup.post(f"/v1/clients/{cid}/complaints", json={"category": "other", "description": "x"})).json()["ids"]["complaint_id"]
+        kid = (
+            await svc.followup.post(f"/v1/clients/{cid}/complaints", json={"category": "other", "description": "x"})
+        ).json()["ids"]["complaint_id"]
         await eventually(lambda: complaint(svc, kid), what="complaint")
         missing = "6b1f0000-0000-4000-8000-000000000000"
         before = await stored(nats)
@@ -160,8 +202,18 @@ async def test_bad_complaint_input_is_4xx_and_appends_nothing(nats, nats_url, tm
             ("POST", f"/v1/clients/{cid}/complaints", {"category": "rudeness", "description": "x"}, 422),
             ("POST", f"/v1/clients/{cid}/complaints", {"category": "delay"}, 422),
             ("POST", f"/v1/clients/{cid}/complaints", {"category": "delay", "description": "  "}, 422),
-            ("POST", f"/v1/clients/{cid}/complaints", {"category": "delay", "description": "x", "severity": "apocalyptic"}, 422),
-            ("POST", f"/v1/clients/{cid}/complaints", {"category": "delay", "description": "x", "request_id": "nope"}, 422),
+            (
+                "POST",
+                f"/v1/clients/{cid}/complaints",
+                {"category": "delay", "description": "x", "severity": "apocalyptic"},
+                422,
+            ),
+            (
+                "POST",
+                f"/v1/clients/{cid}/complaints",
+                {"category": "delay", "description": "x", "request_id": "nope"},
+                422,
+            ),
             ("POST", f"/v1/clients/{missing}/complaints", {"category": "delay", "description": "x"}, 404),
             ("POST", f"/v1/complaints/{kid}/acknowledge", {}, 422),
             ("POST", f"/v1/complaints/{kid}/assign", {"department": "no spaces"}, 422),

@@ -168,8 +168,14 @@ def nats_config_check(name: str, settings: dict[str, str], folder, drop: str | N
     node = NatsNode(binary, compose.services["nats"], folder / "jetstream")
     env = {k: v for k, v in node.environment().items() if k != drop}
     shell, script = node.command()[:2]
-    return subprocess.run([shell, script, "-c", str(DEPLOY / "nats" / name), "-t"], env=env, capture_output=True,
-                          text=True, timeout=30, check=False)
+    return subprocess.run(
+        [shell, script, "-c", str(DEPLOY / "nats" / name), "-t"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("name", ["nats.conf", "cluster.conf"])
@@ -183,8 +189,9 @@ def test_nats_accepts_its_configuration(name, tmp_path):
 
 @pytest.mark.parametrize("name", ["nats.conf", "cluster.conf"])
 def test_nats_refuses_the_example_placeholder_passwords(name, tmp_path):
-    check = nats_config_check(name, {**compose_settings(), "BATON_OPS_NATS_PASSWORD": ENV["BATON_OPS_NATS_PASSWORD"]},
-                              tmp_path)
+    check = nats_config_check(
+        name, {**compose_settings(), "BATON_OPS_NATS_PASSWORD": ENV["BATON_OPS_NATS_PASSWORD"]}, tmp_path
+    )
     assert check.returncode == 2 and "BATON_OPS_NATS_PASSWORD is still the placeholder" in check.stderr, check.stderr
 
 
@@ -196,13 +203,25 @@ def test_the_services_migrations_and_ops_tool_refuse_the_example_placeholder_pas
     runs |= {f"{app}-migrate": (f"{app}-migrate", "BATON_DATABASE_PASSWORD is still the placeholder") for app in APPS}
     for name, (service, expected) in runs.items():
         env = service_env(compose.services[service], {}, None, None)
-        done = subprocess.run([sys.executable, *compose.services[service].command[1:]], env=env, capture_output=True,
-                              text=True, timeout=60, check=False)
+        done = subprocess.run(
+            [sys.executable, *compose.services[service].command[1:]],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert done.returncode == 2 and expected in done.stderr, (name, done.returncode, done.stderr[-2000:])
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # one line that says it, no traceback
     ops = compose.services["ops"]
-    done = subprocess.run([sys.executable, "-c", "from baton_ops.cli import main; main()", "streams"],
-                          env=service_env(ops, {}, None, None), capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", "from baton_ops.cli import main; main()", "streams"],
+        env=service_env(ops, {}, None, None),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode != 0 and "is still the placeholder" in done.stderr, done.stderr
 
 

@@ -46,8 +46,13 @@ def compose_settings() -> dict[str, str]:
     and the master key), with the suite's API tokens, which the requests below carry."""
     with tempfile.TemporaryDirectory() as folder:
         shutil.copy(DEPLOY / ".env.example", folder)
-        done = subprocess.run([sys.executable, str(DEPLOY / "make-secrets"), "--deploy", folder],
-                              capture_output=True, text=True, check=False, timeout=60)
+        done = subprocess.run(
+            [sys.executable, str(DEPLOY / "make-secrets"), "--deploy", folder],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return {**read_env_file(Path(folder) / ".env"), "BATON_TOKENS": TEST_TOKENS}
 
@@ -76,20 +81,29 @@ async def test_compose_services_run_with_their_own_nats_users_and_nothing_more(t
 
         # The services work together through NATS, each as its own user.
         intake, delivery = procs["intake"].base, procs["delivery"].base
-        status, body = post(f"{intake}/v1/clients", {"name": "Compose Ltd", "segment": "B2B", "account_manager": "alice"})
+        status, body = post(
+            f"{intake}/v1/clients", {"name": "Compose Ltd", "segment": "B2B", "account_manager": "alice"}
+        )
         assert status == 201, body
         client_id = body["ids"]["client_id"]
         status, body = post(f"{intake}/v1/clients/{client_id}/requests", {"summary": "a house", "requirements": {}})
         assert status == 201, body
         request_id = body["ids"]["request_id"]
         due = (date.today() + timedelta(days=30)).isoformat()
-        status, body = post(f"{intake}/v1/requests/{request_id}/handoffs",
-                            {"work": [{"department": "design", "scope": "plans", "due_by": due}]})
+        status, body = post(
+            f"{intake}/v1/requests/{request_id}/handoffs",
+            {"work": [{"department": "design", "scope": "plans", "due_by": due}]},
+        )
         assert status == 201, body
         [handoff_id] = body["ids"]["handoff_ids"]
-        wait_until(lambda: get(f"{delivery}/v1/work-orders/{handoff_id}")[0] == 200, 30, "work order opened in delivery")
-        wait_until(lambda: (get(f"{intake}/v1/requests/{request_id}")[1].get("delivery") or {}).get("work_orders"),
-                   30, "delivery's progress back in intake")
+        wait_until(
+            lambda: get(f"{delivery}/v1/work-orders/{handoff_id}")[0] == 200, 30, "work order opened in delivery"
+        )
+        wait_until(
+            lambda: (get(f"{intake}/v1/requests/{request_id}")[1].get("delivery") or {}).get("work_orders"),
+            30,
+            "delivery's progress back in intake",
+        )
 
         await _each_user_may_do_only_its_job(nats, settings)
         _the_ops_tool_reads_everything(compose, hosts, postgres_url)
@@ -97,7 +111,10 @@ async def test_compose_services_run_with_their_own_nats_users_and_nothing_more(t
     finally:
         codes = {name: proc.stop() for name, proc in procs.items()}
         nats.stop()
-    assert all(code in (0, -signal.SIGTERM) for code in codes.values()), (codes, {n: p.tail() for n, p in procs.items()})
+    assert all(code in (0, -signal.SIGTERM) for code in codes.values()), (
+        codes,
+        {n: p.tail() for n, p in procs.items()},
+    )
     # No secret in what the services showed: /health, their logs, nats-server's log.
     shown += [proc.log.read_text(errors="replace") for proc in procs.values()] + [nats.log.read_text(errors="replace")]
     hidden = [v for k, v in settings.items() if "PASSWORD" in k or k == "BATON_MASTER_KEY"]
@@ -115,9 +132,15 @@ async def _each_user_may_do_only_its_job(nats: NatsNode, settings: dict[str, str
         async def on_error(exc: Exception) -> None:
             errors.append(str(exc))
 
-        nc = await nats_py.connect(nats.url, user=user, password=settings[f"BATON_{user.upper()}_NATS_PASSWORD"],
-                                   name="permission-probe", error_cb=on_error, allow_reconnect=False,
-                                   inbox_prefix=inbox_prefix(user))
+        nc = await nats_py.connect(
+            nats.url,
+            user=user,
+            password=settings[f"BATON_{user.upper()}_NATS_PASSWORD"],
+            name="permission-probe",
+            error_cb=on_error,
+            allow_reconnect=False,
+            inbox_prefix=inbox_prefix(user),
+        )
         return nc, errors
 
     async def denied(errors: list[str], what: str, subject: str) -> None:

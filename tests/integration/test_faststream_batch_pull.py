@@ -69,9 +69,14 @@ async def test_faststream_batch_pull_leaves_fetched_messages_unhandled(nats_url,
     name = f"RACE{unique[:8].upper()}"
     broker = NatsBroker(nats_url)
 
-    @broker.subscriber(f"{name.lower()}.>", stream=JStream(name=name, subjects=[f"{name.lower()}.>"]),
-                       durable="race", config=ConsumerConfig(ack_wait=300),
-                       pull_sub=PullSub(batch_size=500, timeout=0.2, batch=True), ack_policy=AckPolicy.ACK)
+    @broker.subscriber(
+        f"{name.lower()}.>",
+        stream=JStream(name=name, subjects=[f"{name.lower()}.>"]),
+        durable="race",
+        config=ConsumerConfig(ack_wait=300),
+        pull_sub=PullSub(batch_size=500, timeout=0.2, batch=True),
+        ack_policy=AckPolicy.ACK,
+    )
     async def handle(bodies: list[int]) -> None:
         seen.extend(bodies)
 

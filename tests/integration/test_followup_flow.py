@@ -47,12 +47,16 @@ async def deliver(svc, cid: str, summary: str, department: str) -> str:
     """A need handed to one department, done, and accepted by the client."""
     rid = (await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": summary})).json()["ids"]["request_id"]
     due = (svc.clock.now.date() + timedelta(days=30)).isoformat()
-    r = await svc.intake.post(f"/v1/requests/{rid}/handoffs", json={"work": [{"department": department, "scope": summary, "due_by": due}]})
+    r = await svc.intake.post(
+        f"/v1/requests/{rid}/handoffs", json={"work": [{"department": department, "scope": summary, "due_by": due}]}
+    )
     wo = r.json()["ids"]["handoff_ids"][0]
     await eventually(lambda: ok(svc.delivery.get(f"/v1/work-orders/{wo}")), what="work order")
     for action, body in (("accept", {"member": "bob"}), ("start", {}), ("complete", {"note": "done"})):
         assert (await svc.delivery.post(f"/v1/work-orders/{wo}/{action}", json=body)).status_code == 200
-    r = await svc.delivery.post(f"/v1/requests/{rid}/acceptance", json={"accepted": True, "satisfaction": 4, "feedback": "fine"})
+    r = await svc.delivery.post(
+        f"/v1/requests/{rid}/acceptance", json={"accepted": True, "satisfaction": 4, "feedback": "fine"}
+    )
     assert r.status_code == 200, r.text
     return rid
 
@@ -98,7 +102,9 @@ async def agrees_with_a_clean_rebuild(app, service: str, make, nats) -> bool:
 # --- the loop --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 async def test_the_loop_closes_from_handoff_to_a_new_request(nats, nats_url, database_url, tmp_path):
     async with all_three(nats_url, database_url, tmp_path) as svc:
         cid = await register(svc)
@@ -114,20 +120,33 @@ async def test_the_loop_closes_from_handoff_to_a_new_request(nats, nats_url, dat
 
         furniture = next(o for o in offers if o["kind"] == "furniture")
         oid = furniture["opportunity_id"]
-        valued = await svc.followup.post(f"/v1/opportunities/{oid}/estimate", json={"estimated_value": "4000", "currency": "EUR"})
+        valued = await svc.followup.post(
+            f"/v1/opportunities/{oid}/estimate", json={"estimated_value": "4000", "currency": "EUR"}
+        )
         assert valued.status_code == 200, valued.text
-        assert (await svc.followup.post(f"/v1/opportunities/{oid}/offer", json={"channel": "meeting"})).status_code == 200
+        assert (
+            await svc.followup.post(f"/v1/opportunities/{oid}/offer", json={"channel": "meeting"})
+        ).status_code == 200
         won = await svc.followup.post(
-            f"/v1/opportunities/{oid}/win", json={"note": "oak, three rooms", "agreed_value": "3500.00", "currency": "EUR"}
+            f"/v1/opportunities/{oid}/win",
+            json={"note": "oak, three rooms", "agreed_value": "3500.00", "currency": "EUR"},
         )
         assert won.status_code == 200, won.text
-        late = await svc.followup.post(f"/v1/opportunities/{oid}/estimate", json={"estimated_value": "1", "currency": "EUR"})
+        late = await svc.followup.post(
+            f"/v1/opportunities/{oid}/estimate", json={"estimated_value": "1", "currency": "EUR"}
+        )
         assert late.status_code == 409 and "is won" in late.json()["detail"]
 
-        new_request = await eventually(lambda: ok(svc.intake.get(f"/v1/requests/{request_id_for(oid)}")), what="new request")
+        new_request = await eventually(
+            lambda: ok(svc.intake.get(f"/v1/requests/{request_id_for(oid)}")), what="new request"
+        )
         assert new_request["client_id"] == cid and "Furnish" in new_request["summary"]
         timeline = (await svc.intake.get(f"/v1/clients/{cid}/timeline")).json()["items"]
-        captured = [t for t in timeline if t["event_type"] == "NeedCaptured" and t["payload"].get("source_opportunity_id") == oid]
+        captured = [
+            t
+            for t in timeline
+            if t["event_type"] == "NeedCaptured" and t["payload"].get("source_opportunity_id") == oid
+        ]
         assert len(captured) == 1
 
         review = await eventually(lambda: follow_ups(svc, cid, "outcome_review"), what="outcome review")
@@ -139,11 +158,20 @@ async def test_the_loop_closes_from_handoff_to_a_new_request(nats, nats_url, dat
             json={"delivered_value": "as_promised", "note": "happy", "realised_value": "3800", "currency": "EUR"},
         )
         assert r.status_code == 200, r.text
-        done = (await svc.followup.get(f"/v1/opportunities/{oid}", params={"min_position": r.json()["position"]["seq"]})).json()
+        done = (
+            await svc.followup.get(f"/v1/opportunities/{oid}", params={"min_position": r.json()["position"]["seq"]})
+        ).json()
         assert done["status"] == "reviewed" and done["delivered_value"] == "as_promised"
         money = {k: done[k] for k in ("estimated_value", "agreed_value", "realised_value", "currency")}
-        assert money == {"estimated_value": "4000", "agreed_value": "3500.00", "realised_value": "3800", "currency": "EUR"}
-        brief = (await svc.followup.get(f"/v1/clients/{cid}/brief", params={"min_position": r.json()["position"]["seq"]})).json()
+        assert money == {
+            "estimated_value": "4000",
+            "agreed_value": "3500.00",
+            "realised_value": "3800",
+            "currency": "EUR",
+        }
+        brief = (
+            await svc.followup.get(f"/v1/clients/{cid}/brief", params={"min_position": r.json()["position"]["seq"]})
+        ).json()
         assert brief["outcome_reviews"][0]["opportunity_id"] == oid
         assert await agrees_with_a_clean_rebuild(svc.followup_app, "followup", OpportunitiesProjection, nats)
 
@@ -152,7 +180,9 @@ async def test_the_loop_closes_from_handoff_to_a_new_request(nats, nats_url, dat
 
 
 async def contact(svc, fid: str, outcome: str = "reached", channel: str = "phone", expect: int = 201) -> dict:
-    r = await svc.followup.post(f"/v1/follow-ups/{fid}/contacts", json={"channel": channel, "outcome": outcome, "note": "n"})
+    r = await svc.followup.post(
+        f"/v1/follow-ups/{fid}/contacts", json={"channel": channel, "outcome": outcome, "note": "n"}
+    )
     assert r.status_code == expect, r.text
     return r.json()
 
@@ -199,7 +229,9 @@ async def test_a_stop_holds_until_the_client_policy_changes(svc, nats):
     cid = await register(svc, manager="fay")
     await contact(svc, await review_of(svc, cid), outcome="stop")
     await deliver(svc, cid, "Build a house", "construction")
-    satisfaction = (await eventually(lambda: follow_ups(svc, cid, "satisfaction"), what="satisfaction"))[0]["follow_up_id"]
+    satisfaction = (await eventually(lambda: follow_ups(svc, cid, "satisfaction"), what="satisfaction"))[0][
+        "follow_up_id"
+    ]
     assert (await contact(svc, satisfaction, expect=409))["refusal"] == "stopped"
     svc.clock.now += timedelta(days=400)
     assert await agenda(svc, "fay") == []
@@ -219,11 +251,15 @@ async def test_a_declined_offer_cools_down_its_kind(svc, nats):
     await deliver(svc, cid, "Build a house", "construction")
     first = next(o for o in await opportunities(svc, cid, 2) if o["kind"] == "furniture")
     await svc.followup.post(f"/v1/opportunities/{first['opportunity_id']}/offer", json={})
-    r = await svc.followup.post(f"/v1/opportunities/{first['opportunity_id']}/decline", json={"reason": "no budget this year"})
+    r = await svc.followup.post(
+        f"/v1/opportunities/{first['opportunity_id']}/decline", json={"reason": "no budget this year"}
+    )
     assert r.status_code == 200, r.text
     await deliver(svc, cid, "Build a villa", "construction")
-    second = next(o for o in await opportunities(svc, cid, 4) if o["kind"] == "furniture" and o["status"] == "identified")
-    refused = (await svc.followup.post(f"/v1/opportunities/{second['opportunity_id']}/offer", json={"channel": "email"}))
+    second = next(
+        o for o in await opportunities(svc, cid, 4) if o["kind"] == "furniture" and o["status"] == "identified"
+    )
+    refused = await svc.followup.post(f"/v1/opportunities/{second['opportunity_id']}/offer", json={"channel": "email"})
     assert refused.status_code == 409 and refused.json()["refusal"] == "cool_down", refused.text
     svc.clock.now += timedelta(days=60)
     offers_listed = [i for i in await agenda(svc, "gus") if i["kind"] == "offer"]
@@ -246,11 +282,17 @@ async def test_a_channel_outside_the_preferred_ones_is_refused(svc, nats):
 async def test_an_account_manager_change_produces_a_brief_and_an_introduction(svc, nats):
     cid = await register(svc, manager="ivy")
     await svc.intake.post(f"/v1/clients/{cid}/notes", json={"text": "never call before 10am"})
-    rid = (await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "New office fit-out"})).json()["ids"]["request_id"]
+    rid = (await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "New office fit-out"})).json()["ids"][
+        "request_id"
+    ]
     due = (svc.clock.now.date() + timedelta(days=20)).isoformat()
-    await svc.intake.post(f"/v1/requests/{rid}/handoffs", json={"work": [{"department": "design", "scope": "layout", "due_by": due}]})
+    await svc.intake.post(
+        f"/v1/requests/{rid}/handoffs", json={"work": [{"department": "design", "scope": "layout", "due_by": due}]}
+    )
     await contact(svc, await review_of(svc, cid))
-    r = await svc.intake.put(f"/v1/clients/{cid}/account-manager", json={"account_manager": "jon", "handover_note": "likes detail"})
+    r = await svc.intake.put(
+        f"/v1/clients/{cid}/account-manager", json={"account_manager": "jon", "handover_note": "likes detail"}
+    )
     assert r.status_code == 200, r.text
 
     async def introduced():
@@ -264,7 +306,12 @@ async def test_an_account_manager_change_produces_a_brief_and_an_introduction(sv
     assert content["handover_note"] == "likes detail"
     assert [n["text"] for n in content["nuances"]] == ["never call before 10am"]
     assert content["open_requests"][0]["request_id"] == rid
-    assert content["open_requests"][0]["promises"][0] == {"handoff_id": content["open_requests"][0]["promises"][0]["handoff_id"], "department": "design", "scope": "layout", "due_by": due}
+    assert content["open_requests"][0]["promises"][0] == {
+        "handoff_id": content["open_requests"][0]["promises"][0]["handoff_id"],
+        "department": "design",
+        "scope": "layout",
+        "due_by": due,
+    }
     assert content["last_contacts"][0]["outcome"] == "reached"
     assert await agenda(svc, "ivy") == []  # the client's follow-ups moved with the client
 
@@ -282,7 +329,9 @@ async def test_tiers_and_review_cadence(svc, nats):
     assert (await follow_ups(svc, ids[4], "review"))[0]["due_on"] == (today + timedelta(days=30)).isoformat()
     assert (await follow_ups(svc, ids[0], "review"))[0]["due_on"] == (today + timedelta(days=90)).isoformat()
 
-    assert (await svc.intake.put(f"/v1/clients/{ids[0]}/revenue", json={"annual_revenue": "9000000"})).status_code == 200
+    assert (
+        await svc.intake.put(f"/v1/clients/{ids[0]}/revenue", json={"annual_revenue": "9000000"})
+    ).status_code == 200
     await eventually(lambda: _first(tiers(), ("key", 30)), what="re-tiered on revenue change")
     assert (await follow_ups(svc, ids[0], "review"))[0]["due_on"] == (today + timedelta(days=30)).isoformat()
     # the former top client lost its seat: the planner sees it
@@ -305,10 +354,14 @@ async def test_programs_dates_and_a_refused_early_cancellation(svc, nats):
     r = await svc.followup.post(f"/v1/clients/{cid}/programs", json={"name": "Key care", "starts_on": "2026-01-31"})
     assert r.status_code == 201, r.text
     pid = r.json()["ids"]["program_id"]
-    program = (await svc.followup.get(f"/v1/programs/{pid}", params={"min_position": r.json()["position"]["seq"]})).json()
+    program = (
+        await svc.followup.get(f"/v1/programs/{pid}", params={"min_position": r.json()["position"]["seq"]})
+    ).json()
     assert program["monthly_fee"] == "3500" and program["minimum_term_ends_on"] == "2026-07-31"
     assert program["ends_on"] == "2027-01-31" and program["notice_deadline"] == "2027-01-01"
-    brief = (await svc.followup.get(f"/v1/clients/{cid}/brief", params={"min_position": r.json()["position"]["seq"]})).json()
+    brief = (
+        await svc.followup.get(f"/v1/clients/{cid}/brief", params={"min_position": r.json()["position"]["seq"]})
+    ).json()
     kinds = {f["kind"]: f["due_on"] for f in brief["promises_due"]}
     assert kinds["program_notice"] == "2026-12-18" and kinds["program_renewal"] == "2027-01-17"
 
@@ -318,7 +371,9 @@ async def test_programs_dates_and_a_refused_early_cancellation(svc, nats):
     svc.clock.now = svc.clock.now.replace(month=8, day=10)
     cancelled = await svc.followup.post(f"/v1/programs/{pid}/cancel", json={"reason": "costs"})
     assert cancelled.status_code == 200, cancelled.text
-    program = (await svc.followup.get(f"/v1/programs/{pid}", params={"min_position": cancelled.json()["position"]["seq"]})).json()
+    program = (
+        await svc.followup.get(f"/v1/programs/{pid}", params={"min_position": cancelled.json()["position"]["seq"]})
+    ).json()
     assert program["status"] == "cancelled" and program["cancellation_effective_on"] == "2026-09-09"
 
 
@@ -328,7 +383,8 @@ async def test_the_provider_ends_one_program_and_a_client_switches_from_another(
     old = first.json()["ids"]["program_id"]
     svc.clock.now = svc.clock.now + timedelta(days=20)  # inside the minimum term: a switch is agreed, not notice
     switched = await svc.followup.post(
-        f"/v1/programs/{old}/switch", json={"name": "Care Plus", "reason": "the new program"},
+        f"/v1/programs/{old}/switch",
+        json={"name": "Care Plus", "reason": "the new program"},
         params={"min_position": first.json()["position"]["seq"]},
     )
     assert switched.status_code == 201, switched.text
@@ -336,14 +392,21 @@ async def test_the_provider_ends_one_program_and_a_client_switches_from_another(
     at = {"min_position": switched.json()["position"]["seq"]}
     was, now = [(await svc.followup.get(f"/v1/programs/{p}", params=at)).json() for p in (old, new)]
     today = svc.clock.now.date().isoformat()
-    assert (was["status"], was["ended_on"], was["switched_to"], was["end_reason"]) == ("ended", today, new, "the new program")
+    assert (was["status"], was["ended_on"], was["switched_to"], was["end_reason"]) == (
+        "ended",
+        today,
+        new,
+        "the new program",
+    )
     assert (now["status"], now["name"], now["starts_on"]) == ("active", "Care Plus", today)
     again = await svc.followup.post(f"/v1/programs/{old}/switch", json={"name": "X", "reason": "again"})
     assert again.status_code == 409 and "is ended" in again.json()["detail"]
 
     ended = await svc.followup.post(f"/v1/programs/{new}/end", json={"reason": "we stop this program"}, params=at)
     assert ended.status_code == 200, ended.text
-    gone = (await svc.followup.get(f"/v1/programs/{new}", params={"min_position": ended.json()["position"]["seq"]})).json()
+    gone = (
+        await svc.followup.get(f"/v1/programs/{new}", params={"min_position": ended.json()["position"]["seq"]})
+    ).json()
     assert (gone["status"], gone["end_reason"], gone["switched_to"]) == ("ended", "we stop this program", None)
     assert (await svc.followup.post(f"/v1/programs/{new}/end", json={"reason": "twice"})).status_code == 409
     assert await agrees_with_a_clean_rebuild(svc.followup_app, "followup", ProgramsProjection, nats)
@@ -391,9 +454,19 @@ async def test_bad_input_is_4xx_and_appends_nothing(svc, nats):
         ("POST", f"/v1/opportunities/{missing}/decline", {}, 422),
         ("POST", f"/v1/opportunities/{missing}/decline", {"reason": "x"}, 404),
         ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "lots"}, 422),
-        ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "as_promised", "realised_value": "1"}, 422),
+        (
+            "POST",
+            f"/v1/opportunities/{missing}/outcome",
+            {"delivered_value": "as_promised", "realised_value": "1"},
+            422,
+        ),
         ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "as_promised", "currency": "EUR"}, 422),
-        ("POST", f"/v1/opportunities/{missing}/outcome", {"delivered_value": "as_promised", "realised_value": "1", "currency": "EUR"}, 404),
+        (
+            "POST",
+            f"/v1/opportunities/{missing}/outcome",
+            {"delivered_value": "as_promised", "realised_value": "1", "currency": "EUR"},
+            404,
+        ),
         ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": "10"}, 422),
         ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": "-10", "currency": "EUR"}, 422),
         ("POST", f"/v1/opportunities/{missing}/estimate", {"estimated_value": "10", "currency": "euro"}, 422),
@@ -465,15 +538,43 @@ async def test_the_revenue_rank_counted_by_the_database_gives_the_tier_listing_e
                 await conn.run_sync(p.metadata.create_all)
             revenues = ["1000", "250000.50", "250000.5", "99", None, "1E+6", "0.01", "7000000", "250000.49", None, "12"]
             table = projections["client_profiles"].client_profiles
-            await conn.execute(insert(table), [
-                {"client_id": f"c{i}", "name": f"C{i}", "segment": "B2B", "business_description": "", "account_manager": "alice",
-                 "annual_revenue": r, "notes": [], "registered_at": datetime.now(timezone.utc), "last_request_at": None,
-                 "version": 1}
-                for i, r in enumerate(revenues)
-            ])
-        views = FollowupViews(engine, *(projections[n] for n in (
-            "relationships", "follow_ups", "opportunities", "programs", "briefs", "client_profiles", "client_requests",
-            "request_deliveries", "own_events", "recoveries", "client_health")))
+            await conn.execute(
+                insert(table),
+                [
+                    {
+                        "client_id": f"c{i}",
+                        "name": f"C{i}",
+                        "segment": "B2B",
+                        "business_description": "",
+                        "account_manager": "alice",
+                        "annual_revenue": r,
+                        "notes": [],
+                        "registered_at": datetime.now(timezone.utc),
+                        "last_request_at": None,
+                        "version": 1,
+                    }
+                    for i, r in enumerate(revenues)
+                ],
+            )
+        views = FollowupViews(
+            engine,
+            *(
+                projections[n]
+                for n in (
+                    "relationships",
+                    "follow_ups",
+                    "opportunities",
+                    "programs",
+                    "briefs",
+                    "client_profiles",
+                    "client_requests",
+                    "request_deliveries",
+                    "own_events",
+                    "recoveries",
+                    "client_health",
+                )
+            ),
+        )
         rules = TierRules(key_share=0.2, key_revenue_threshold=None)
         for i, r in enumerate(revenues):
             revenue = None if r is None else Decimal(r)

@@ -53,12 +53,21 @@ def schemathesis_command() -> str:
 
 async def seed(svc) -> dict[str, list[str]]:
     """Things that exist, for path parameters: a client with a request handed to two departments."""
-    r = await svc.intake.post("/v1/clients", json={"name": "Fuzz", "segment": "B2B", "account_manager": "alice", "annual_revenue": "50000"})
+    r = await svc.intake.post(
+        "/v1/clients", json={"name": "Fuzz", "segment": "B2B", "account_manager": "alice", "annual_revenue": "50000"}
+    )
     assert r.status_code == 201, r.text
     cid = r.json()["ids"]["client_id"]
-    rid = (await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "a house"})).json()["ids"]["request_id"]
+    rid = (await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "a house"})).json()["ids"][
+        "request_id"
+    ]
     due = (svc.clock.now.date() + timedelta(days=30)).isoformat()
-    work = {"work": [{"department": "design", "scope": "plans", "due_by": due}, {"department": "build", "scope": "walls", "due_by": due}]}
+    work = {
+        "work": [
+            {"department": "design", "scope": "plans", "due_by": due},
+            {"department": "build", "scope": "walls", "due_by": due},
+        ]
+    }
     r = await svc.intake.post(f"/v1/requests/{rid}/handoffs", json=work)
     assert r.status_code == 201, r.text
     wos = r.json()["ids"]["handoff_ids"]
@@ -74,7 +83,9 @@ async def seed(svc) -> dict[str, list[str]]:
     program = r.json()["ids"]["program_id"]
     r = await svc.followup.post(f"/v1/clients/{cid}/satisfaction", json={"score": 1, "comment": "unhappy"})
     assert r.status_code == 201, r.text
-    brief = (await svc.followup.get(f"/v1/clients/{cid}/brief", params={"min_position": r.json()["position"]["seq"]})).json()
+    brief = (
+        await svc.followup.get(f"/v1/clients/{cid}/brief", params={"min_position": r.json()["position"]["seq"]})
+    ).json()
     follow_ups = [f["follow_up_id"] for f in brief.get("promises_due", [])]
     recoveries = [x["recovery_id"] for x in brief.get("recoveries", [])]
     return {
@@ -128,7 +139,12 @@ def fresh_idempotency_keys(app):
     async def with_fresh_keys(scope, receive, send):
         if scope["type"] == "http":
             headers = [
-                (name, uuid.uuid4().hex.encode() if name == b"idempotency-key" and _WELL_FORMED_KEY.fullmatch(value) else value)
+                (
+                    name,
+                    uuid.uuid4().hex.encode()
+                    if name == b"idempotency-key" and _WELL_FORMED_KEY.fullmatch(value)
+                    else value,
+                )
                 for name, value in scope["headers"]
             ]
             scope = {**scope, "headers": headers}
@@ -152,7 +168,9 @@ async def serve(app):
 
 
 @pytest.mark.parametrize("service", ["intake", "delivery", "followup"])
-async def test_the_openapi_document_holds_under_all_of_schemathesis_checks(service, nats, nats_url, postgres_url, tmp_path):
+async def test_the_openapi_document_holds_under_all_of_schemathesis_checks(
+    service, nats, nats_url, postgres_url, tmp_path
+):
     from tests.conftest import _fresh_schema
 
     command = schemathesis_command()
@@ -164,12 +182,25 @@ async def test_the_openapi_document_holds_under_all_of_schemathesis_checks(servi
         try:
             started = time.monotonic()
             process = await asyncio.create_subprocess_exec(
-                command, "--config-file", str(config_file(tmp_path / "schemathesis.toml", known)),
-                "run", f"http://127.0.0.1:{port}/openapi.json",
-                "--checks", "all", "--workers", "1", "--no-shrink",
-                "--header", f"Authorization: Bearer {TOKENS['admin']['token']}",
-                "--report", "junit", "--report-dir", str(report),
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+                command,
+                "--config-file",
+                str(config_file(tmp_path / "schemathesis.toml", known)),
+                "run",
+                f"http://127.0.0.1:{port}/openapi.json",
+                "--checks",
+                "all",
+                "--workers",
+                "1",
+                "--no-shrink",
+                "--header",
+                f"Authorization: Bearer {TOKENS['admin']['token']}",
+                "--report",
+                "junit",
+                "--report-dir",
+                str(report),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                cwd=tmp_path,
                 env={**os.environ, "NO_COLOR": "1"},
             )
             output, _ = await process.communicate()
@@ -196,15 +227,18 @@ async def test_inputs_that_answered_500_before(nats, nats_url, postgres_url, tmp
         nul = b'{"name": "A", "segment": "B2B", "account_manager": "a", "business_description": "x\\u0000y"}'
         r = await svc.intake.post("/v1/clients", content=nul, headers=json_)
         assert r.status_code == 422 and "body.business_description contains a NUL" in r.json()["detail"], r.text
-        for client, path in ((svc.followup, "/v1/clients/abc%00/brief"), (svc.followup, "/v1/agenda?account_manager=%00"),
-                             (svc.intake, "/v1/clients?account_manager=a%00")):
+        for client, path in (
+            (svc.followup, "/v1/clients/abc%00/brief"),
+            (svc.followup, "/v1/agenda?account_manager=%00"),
+            (svc.intake, "/v1/clients?account_manager=a%00"),
+        ):
             r = await client.get(path)
             assert r.status_code == 422 and "NUL" in r.json()["detail"], (path, r.text)
         # The board's overdue list is paginated and bounded like every list.
         assert (await svc.delivery.get("/v1/departments/design/board", params={"limit": 201})).status_code == 422
         board = (await svc.delivery.get("/v1/departments/design/board", params={"limit": 1, "offset": 0})).json()
         assert board["limit"] == 1 and board["overdue_total"] == 0 and board["overdue"] == []
-        names = (await js_api_names(nats))
+        names = await js_api_names(nats)
         assert "INTAKE" not in names or await stored_messages(nats, "INTAKE") == 0
 
 

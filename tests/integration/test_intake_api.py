@@ -21,12 +21,18 @@ SOON = (TODAY + timedelta(days=30)).isoformat()
 @pytest.fixture
 async def api(nats, nats_url, database_url, tmp_path):
     settings = BatonSettings(
-        nats_url=nats_url, database_url=database_url, data_dir=tmp_path, read_wait_timeout_seconds=2, log_level="WARNING",
+        nats_url=nats_url,
+        database_url=database_url,
+        data_dir=tmp_path,
+        read_wait_timeout_seconds=2,
+        log_level="WARNING",
         tokens=TEST_TOKENS,
     )
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN) as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN
+        ) as client:
             yield client
 
 
@@ -39,7 +45,9 @@ async def register(api, **overrides) -> dict:
         "name": "Acme Build",
         "segment": "B2B",
         "account_manager": "alice",
-        "contacts": [{"name": "Bob Builder", "role": "owner", "email": "bob@example.com", "phone": "+33 1 23 45 67 89"}],
+        "contacts": [
+            {"name": "Bob Builder", "role": "owner", "email": "bob@example.com", "phone": "+33 1 23 45 67 89"}
+        ],
         "business_description": "builds houses",
         "annual_revenue": "1200000.50",
         **overrides,
@@ -52,7 +60,12 @@ async def register(api, **overrides) -> dict:
 async def open_request(api, client_id: str) -> dict:
     r = await api.post(
         f"/v1/clients/{client_id}/requests",
-        json={"summary": "Build a house", "requirements": {"floors": 2, "heating": "heat pump"}, "budget": "350000", "desired_by": SOON},
+        json={
+            "summary": "Build a house",
+            "requirements": {"floors": 2, "heating": "heat pump"},
+            "budget": "350000",
+            "desired_by": SOON,
+        },
     )
     assert r.status_code == 201, r.text
     return r.json()
@@ -66,31 +79,52 @@ async def test_a_client_journey_through_the_api(api, nats):
 
     note = await api.post(f"/v1/clients/{cid}/notes", json={"text": "never call before 10am"})
     assert note.status_code == 201
-    policy = await api.put(f"/v1/clients/{cid}/contact-policy", json={"max_contacts_per_30_days": 2, "preferred_channels": ["email"]})
+    policy = await api.put(
+        f"/v1/clients/{cid}/contact-policy", json={"max_contacts_per_30_days": 2, "preferred_channels": ["email"]}
+    )
     assert policy.status_code == 200 and policy.json()["appended"] == 1
-    same = await api.put(f"/v1/clients/{cid}/contact-policy", json={"max_contacts_per_30_days": 2, "preferred_channels": ["email"]})
+    same = await api.put(
+        f"/v1/clients/{cid}/contact-policy", json={"max_contacts_per_30_days": 2, "preferred_channels": ["email"]}
+    )
     assert same.json()["appended"] == 0  # nothing changed, nothing recorded
-    manager = await api.put(f"/v1/clients/{cid}/account-manager", json={"account_manager": "carol", "handover_note": "key account"})
+    manager = await api.put(
+        f"/v1/clients/{cid}/account-manager", json={"account_manager": "carol", "handover_note": "key account"}
+    )
     assert manager.status_code == 200
-    seen = (await api.get(f"/v1/clients/{cid}", headers={"Baton-Min-Position": str(manager.json()["position"]["seq"])})).json()
+    seen = (
+        await api.get(f"/v1/clients/{cid}", headers={"Baton-Min-Position": str(manager.json()["position"]["seq"])})
+    ).json()
     assert seen["account_manager"] == "carol"
     assert [n["text"] for n in seen["notes"]] == ["never call before 10am"]
-    assert seen["contact_policy"] == {"do_not_contact": False, "max_contacts_per_30_days": 2, "preferred_channels": ["email"]}
+    assert seen["contact_policy"] == {
+        "do_not_contact": False,
+        "max_contacts_per_30_days": 2,
+        "preferred_channels": ["email"],
+    }
     assert [h["account_manager"] for h in seen["account_manager_history"]] == ["alice", "carol"]
 
     request = await open_request(api, cid)
     rid = request["ids"]["request_id"]
-    assert (await api.post(f"/v1/requests/{rid}/clarifications", json={"question": "How many floors?", "answer": "Two"})).status_code == 201
+    assert (
+        await api.post(f"/v1/requests/{rid}/clarifications", json={"question": "How many floors?", "answer": "Two"})
+    ).status_code == 201
     before = await stored(nats)
     handoff = await api.post(
         f"/v1/requests/{rid}/handoffs",
-        json={"work": [{"department": "design", "scope": "plans", "due_by": SOON}, {"department": "Production", "scope": "build", "due_by": SOON}]},
+        json={
+            "work": [
+                {"department": "design", "scope": "plans", "due_by": SOON},
+                {"department": "Production", "scope": "build", "due_by": SOON},
+            ]
+        },
     )
     assert handoff.status_code == 201, handoff.text
     body = handoff.json()
     assert body["appended"] == 2 and len(body["ids"]["handoff_ids"]) == 2
     assert await stored(nats) == before + 2
-    change = await api.post(f"/v1/requests/{rid}/changes", json={"department": "design", "description": "bigger windows"})
+    change = await api.post(
+        f"/v1/requests/{rid}/changes", json={"department": "design", "description": "bigger windows"}
+    )
     assert change.status_code == 201
     view = (await api.get(f"/v1/requests/{rid}", params={"min_position": change.json()["position"]["seq"]})).json()
     assert view["status"] == "handed_off"
@@ -104,12 +138,22 @@ async def test_a_client_journey_through_the_api(api, nats):
     timeline = await api.get(f"/v1/clients/{cid}/timeline", params={"min_position": cancel.json()["position"]["seq"]})
     types = [e["event_type"] for e in timeline.json()["items"]]
     assert types == [
-        "ClientRegistered", "ClientNoteAdded", "ContactPolicyChanged", "AccountManagerAssigned", "NeedCaptured",
-        "ClarificationRecorded", "HandoffRequested", "HandoffRequested", "ChangeRequested", "RequestCancelled",
+        "ClientRegistered",
+        "ClientNoteAdded",
+        "ContactPolicyChanged",
+        "AccountManagerAssigned",
+        "NeedCaptured",
+        "ClarificationRecorded",
+        "HandoffRequested",
+        "HandoffRequested",
+        "ChangeRequested",
+        "RequestCancelled",
     ]
     assert timeline.json()["total"] == 10
 
-    listed = await api.get("/v1/clients", params={"account_manager": "carol", "min_position": cancel.json()["position"]["seq"]})
+    listed = await api.get(
+        "/v1/clients", params={"account_manager": "carol", "min_position": cancel.json()["position"]["seq"]}
+    )
     assert [c["client_id"] for c in listed.json()["items"]] == [cid]
     assert (await api.get("/v1/clients", params={"account_manager": "alice"})).json()["total"] == 0
 
@@ -122,7 +166,10 @@ async def test_a_client_journey_through_the_api(api, nats):
         ({"name": "   ", "segment": "B2B", "account_manager": "a"}, "name"),
         ({"name": "X", "segment": "B2B", "account_manager": "a", "annual_revenue": -1}, "annual_revenue"),
         ({"name": "X", "segment": "B2B", "account_manager": "a", "colour": "red"}, "colour"),
-        ({"name": "X", "segment": "B2B", "account_manager": "a", "contacts": [{"name": "P", "email": "nope"}]}, "email"),
+        (
+            {"name": "X", "segment": "B2B", "account_manager": "a", "contacts": [{"name": "P", "email": "nope"}]},
+            "email",
+        ),
         ({"name": "X" * 201, "segment": "B2B", "account_manager": "a"}, "name"),
     ],
 )
@@ -144,7 +191,11 @@ async def test_rule_breaks_are_409_with_the_reason_and_append_nothing(api, nats)
     yesterday = (TODAY - timedelta(days=1)).isoformat()
     cases = [
         (f"/v1/requests/{rid}/handoffs", {"work": []}, "at least one"),
-        (f"/v1/requests/{rid}/handoffs", {"work": [{"department": "design", "scope": "x", "due_by": yesterday}]}, "in the past"),
+        (
+            f"/v1/requests/{rid}/handoffs",
+            {"work": [{"department": "design", "scope": "x", "due_by": yesterday}]},
+            "in the past",
+        ),
         (f"/v1/requests/{rid}/changes", {"description": "x"}, "nothing has been handed off"),
         (f"/v1/clients/{cid}/requests", {"summary": "x", "desired_by": yesterday}, "in the past"),
     ]
@@ -158,7 +209,9 @@ async def test_rule_breaks_are_409_with_the_reason_and_append_nothing(api, nats)
 
     await api.post(f"/v1/requests/{rid}/cancel", json={"reason": "no budget"})
     before = await stored(nats)
-    r = await api.post(f"/v1/requests/{rid}/handoffs", json={"work": [{"department": "design", "scope": "x", "due_by": SOON}]})
+    r = await api.post(
+        f"/v1/requests/{rid}/handoffs", json={"work": [{"department": "design", "scope": "x", "due_by": SOON}]}
+    )
     assert r.status_code == 409 and "cancelled" in r.json()["detail"]
     assert (await api.post(f"/v1/requests/{rid}/cancel", json={"reason": "again"})).status_code == 409
     assert await stored(nats) == before
@@ -191,8 +244,10 @@ async def test_a_position_beyond_the_log_is_refused_at_once(api):
     """No write answered a position past the stream's last sequence: waiting for it would
     hold the connection for the whole read wait (5 s here) and then answer 503."""
     last = (await register(api))["position"]["seq"]
-    for params, headers, loc in (({"min_position": last + 10_000_000}, {}, ["query", "min_position"]),
-                                 ({}, {"Baton-Min-Position": str(last + 1)}, ["header", "Baton-Min-Position"])):
+    for params, headers, loc in (
+        ({"min_position": last + 10_000_000}, {}, ["query", "min_position"]),
+        ({}, {"Baton-Min-Position": str(last + 1)}, ["header", "Baton-Min-Position"]),
+    ):
         started = time.monotonic()
         r = await api.get("/v1/clients", params=params, headers=headers)
         assert time.monotonic() - started < 2.0, "waited for a position no write answered"
@@ -212,7 +267,12 @@ async def test_health_metrics_and_documents(api):
     assert health.status_code == 200
     body = health.json()
     assert body["status"] == "ok" and body["nats"]["connected"] and body["database"]["ok"]
-    assert {p["projection"] for p in body["projections"]} == {"intake.clients", "intake.requests", "intake.timeline", "intake.delivery_progress"}
+    assert {p["projection"] for p in body["projections"]} == {
+        "intake.clients",
+        "intake.requests",
+        "intake.timeline",
+        "intake.delivery_progress",
+    }
     metrics = (await api.get("/metrics")).text
     assert "baton_events_appended_total" in metrics and "baton_http_requests_total" in metrics
     assert "baton_projection_lag_events" in metrics

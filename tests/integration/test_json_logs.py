@@ -29,10 +29,21 @@ def json_lines(stderr: str) -> list[dict]:
 
 
 def test_a_migration_logs_alembic_s_lines_as_json(tmp_path):
-    env = {**os.environ, "BATON_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'delivery.sqlite3'}",
-           "BATON_LOG_LEVEL": "INFO", "BATON_LOG_FORMAT": "json", "BATON_DATA_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "baton_delivery", "migrate"], env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    env = {
+        **os.environ,
+        "BATON_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'delivery.sqlite3'}",
+        "BATON_LOG_LEVEL": "INFO",
+        "BATON_LOG_FORMAT": "json",
+        "BATON_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "baton_delivery", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = json_lines(done.stderr)
     alembic = [line for line in lines if line.get("logger", "").startswith("alembic")]
@@ -43,11 +54,19 @@ def test_a_migration_logs_alembic_s_lines_as_json(tmp_path):
 @pytest.mark.nats
 def test_a_running_service_logs_uvicorn_s_lines_as_json(nats_url, tmp_path):
     port = free_port()
-    env = {**os.environ, "BATON_NATS_URL": nats_url, "BATON_HTTP_PORT": str(port), "BATON_LOG_LEVEL": "INFO",
-           "BATON_LOG_FORMAT": "json", "BATON_TOKENS": TEST_TOKENS, "BATON_DATA_DIR": str(tmp_path),
-           "BATON_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'delivery.sqlite3'}"}
-    service = subprocess.Popen([sys.executable, "-m", "baton_delivery"], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "BATON_NATS_URL": nats_url,
+        "BATON_HTTP_PORT": str(port),
+        "BATON_LOG_LEVEL": "INFO",
+        "BATON_LOG_FORMAT": "json",
+        "BATON_TOKENS": TEST_TOKENS,
+        "BATON_DATA_DIR": str(tmp_path),
+        "BATON_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'delivery.sqlite3'}",
+    }
+    service = subprocess.Popen(
+        [sys.executable, "-m", "baton_delivery"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and service.poll() is None:

@@ -51,6 +51,8 @@ async def test_a_load_that_stayed_behind_answers_503_log_behind_and_appends_noth
         problem = refused.json()
         assert problem["type"] == "urn:baton:problem:log-behind" and refused.headers["Retry-After"] == "1"
         assert "nothing was appended" in problem["detail"]
-        assert [e.envelope.event_type for e in (await store.history("client", client_id)).events] == ["ClientRegistered"]
+        assert [e.envelope.event_type for e in (await store.history("client", client_id)).events] == [
+            "ClientRegistered"
+        ]
         again = await intake.post(f"/v1/clients/{client_id}/notes", json=note)
         assert again.status_code == 201, again.text

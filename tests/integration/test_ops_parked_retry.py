@@ -25,7 +25,13 @@ from tests.integration.test_ops_cli import _clean, as_json, baton
 pytestmark = pytest.mark.nats
 
 # Every reader of intake's stream decodes before it looks at the type, so every one parks it.
-OWNERS = ["delivery.client_managers", "delivery.reaction.intake_requests", "intake.clients", "intake.requests", "intake.timeline"]
+OWNERS = [
+    "delivery.client_managers",
+    "delivery.reaction.intake_requests",
+    "intake.clients",
+    "intake.requests",
+    "intake.timeline",
+]
 
 
 @contextlib.contextmanager
@@ -59,7 +65,9 @@ async def test_retry_puts_projection_and_reaction_parked_events_back(nats_url, t
         r = await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "a house"})
         rid = r.json()["ids"]["request_id"]
         due = (date.today() + timedelta(days=10)).isoformat()
-        h = await svc.intake.post(f"/v1/requests/{rid}/handoffs", json={"work": [{"department": "design", "scope": "plans", "due_by": due}]})
+        h = await svc.intake.post(
+            f"/v1/requests/{rid}/handoffs", json={"work": [{"department": "design", "scope": "plans", "due_by": due}]}
+        )
         assert h.status_code == 201, h.text
 
         # The same handoff as a newer intake would write it, to another department.
@@ -67,7 +75,12 @@ async def test_retry_puts_projection_and_reaction_parked_events_back(nats_url, t
         js = nc.jetstream()
         real = orjson.loads((await js.get_last_msg("INTAKE", f"intake.request.{rid}.HandoffRequested")).data)
         newer_id = str(uuid.uuid4())
-        newer = dict(real, event_id=str(uuid.uuid4()), schema_version=2, payload=dict(real["payload"], handoff_id=newer_id, department="legal"))
+        newer = dict(
+            real,
+            event_id=str(uuid.uuid4()),
+            schema_version=2,
+            payload=dict(real["payload"], handoff_id=newer_id, department="legal"),
+        )
         ack = await js.publish(f"intake.request.{rid}.HandoffRequested", orjson.dumps(newer), stream="INTAKE")
         await nc.close()
 
@@ -99,7 +112,9 @@ async def test_retry_puts_projection_and_reaction_parked_events_back(nats_url, t
 
         with readers_know_v2():
             one = as_json(await cli("parked", "retry", f"intake.requests#{ack.seq}", "--json"))
-            assert one == [{"ref": f"intake.requests#{ack.seq}", "outcome": "applied", "ok": True, "later_events_of_aggregate": 0}]
+            assert one == [
+                {"ref": f"intake.requests#{ack.seq}", "outcome": "applied", "ok": True, "later_events_of_aggregate": 0}
+            ]
             rest = as_json(await cli("parked", "retry", "--all", "--json"))
         assert {x["ref"].split("#")[0]: x["outcome"] for x in rest} == {
             "delivery.client_managers": "applied",

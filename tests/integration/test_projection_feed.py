@@ -99,7 +99,9 @@ async def test_an_event_one_projection_cannot_fold_is_parked_for_it_alone(store,
         assert await rows(engine, member) == await rows(engine, ref)
 
 
-async def test_a_feed_acknowledges_what_it_applied_a_while_later_and_all_of_it_at_stop(store, nats, engine, monkeypatch):
+async def test_a_feed_acknowledges_what_it_applied_a_while_later_and_all_of_it_at_stop(
+    store, nats, engine, monkeypatch
+):
     """Acknowledgements only spare the server redeliveries (the position is the checkpoint), so a
     feed sends one for many batches (ack-all of the newest), and what is waiting at stop."""
     from nats.aio.msg import Msg

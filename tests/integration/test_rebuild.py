@@ -21,9 +21,15 @@ SPEC = STREAMS["intake"]
 
 @pytest.fixture
 async def intake(nats, nats_url, database_url, tmp_path):
-    app = create_app(BatonSettings(nats_url=nats_url, database_url=database_url, data_dir=tmp_path, log_level="WARNING", tokens=TEST_TOKENS))
+    app = create_app(
+        BatonSettings(
+            nats_url=nats_url, database_url=database_url, data_dir=tmp_path, log_level="WARNING", tokens=TEST_TOKENS
+        )
+    )
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN) as api:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=ADMIN
+        ) as api:
             yield app, api
 
 
@@ -105,7 +111,9 @@ async def test_an_interrupted_rebuild_leaves_the_live_projection_as_it_was(intak
     live = runtime.projections["requests"].projection
     before = await table_rows(runtime.engine, live)
     async with runtime.engine.connect() as conn:
-        live_checkpoint = await conn.scalar(select(checkpoints.c.last_seq).where(checkpoints.c.projection == "intake.requests"))
+        live_checkpoint = await conn.scalar(
+            select(checkpoints.c.last_seq).where(checkpoints.c.projection == "intake.requests")
+        )
 
     job = ProjectionRebuild("intake", RequestsProjection, runtime.engine, SPEC, registry)
 
@@ -120,7 +128,10 @@ async def test_an_interrupted_rebuild_leaves_the_live_projection_as_it_was(intak
         await job.runner.catch_up(nats, batch_size=10, progress=interrupt)
     assert await table_rows(runtime.engine, live) == before
     async with runtime.engine.connect() as conn:
-        assert await conn.scalar(select(checkpoints.c.last_seq).where(checkpoints.c.projection == "intake.requests")) == live_checkpoint
+        assert (
+            await conn.scalar(select(checkpoints.c.last_seq).where(checkpoints.c.projection == "intake.requests"))
+            == live_checkpoint
+        )
     assert await job.exists() == 10
 
     resumed = ProjectionRebuild("intake", RequestsProjection, runtime.engine, SPEC, registry)
@@ -143,7 +154,9 @@ async def test_a_point_in_time_copy_stops_there_and_never_swaps(intake, nats):
     assert [t.name for t in copy.copy.metadata.sorted_tables] == [f"clients__at_{first}"]
 
 
-async def test_rebuilding_one_client_replaces_only_its_rows_while_the_service_serves(intake, nats, nats_url, database_url):
+async def test_rebuilding_one_client_replaces_only_its_rows_while_the_service_serves(
+    intake, nats, nats_url, database_url
+):
     from sqlalchemy import update
 
     from tests.integration.test_ops_cli import as_json, baton
@@ -157,7 +170,9 @@ async def test_rebuilding_one_client_replaces_only_its_rows_while_the_service_se
         for n in range(3):
             note = await api.post(f"/v1/clients/{ids[-1]}/notes", json={"text": f"{tag} {n}"})
     mended, untouched = ids
-    await eventually(lambda: _at(runtime, "clients", note.json()["position"]["seq"]), what="clients projection at the notes")
+    await eventually(
+        lambda: _at(runtime, "clients", note.json()["position"]["seq"]), what="clients projection at the notes"
+    )
     live = runtime.projections["clients"].projection
     # A bug left both clients' rows wrong; the rebuild mends the one it is asked to.
     async with runtime.engine.begin() as conn:
@@ -179,7 +194,9 @@ async def test_rebuilding_one_client_replaces_only_its_rows_while_the_service_se
 
     tasks = [asyncio.create_task(keep_writing()), asyncio.create_task(keep_reading())]
     env = {"BATON_NATS_URL": nats_url, "BATON_INTAKE_DATABASE_URL": database_url}
-    result = await asyncio.to_thread(baton, env, "projections", "rebuild", "intake.clients", "--client", mended, "--json")
+    result = await asyncio.to_thread(
+        baton, env, "projections", "rebuild", "intake.clients", "--client", mended, "--json"
+    )
     stop.set()
     await asyncio.gather(*tasks)
     outcome = as_json(result)
@@ -232,5 +249,7 @@ async def test_verify_finds_a_live_row_that_differs_from_a_clean_rebuild_and_lea
 
     async with runtime.engine.connect() as conn:  # the throwaway copy is gone, its checkpoint too
         tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
-        left = await conn.scalar(select(func.count()).select_from(checkpoints).where(checkpoints.c.projection.like("%__verify")))
+        left = await conn.scalar(
+            select(func.count()).select_from(checkpoints).where(checkpoints.c.projection.like("%__verify"))
+        )
     assert not [t for t in tables if t.endswith(VERIFY_SUFFIX)] and left == 0

@@ -94,8 +94,10 @@ async def test_an_append_decided_on_a_history_that_is_behind_is_refused_by_the_s
     by the rules: nothing is appended."""
     (app_a, app_b), (a, _), directory = replicas
     request_id, wo = await open_work_order(a, directory)
-    for step in (lambda: app_a.accept(AcceptWorkOrder(work_order_id=wo, member="bob", actor="t")),
-                 lambda: app_a.start(StartWork(work_order_id=wo, actor="t"))):
+    for step in (
+        lambda: app_a.accept(AcceptWorkOrder(work_order_id=wo, member="bob", actor="t")),
+        lambda: app_a.start(StartWork(work_order_id=wo, actor="t")),
+    ):
         await step()
     await app_b.complete(CompleteWork(work_order_id=wo, note="done", actor="t"))
     with pytest.raises(DomainRuleViolation, match="it is completed"):

@@ -275,7 +275,9 @@ async def test_the_reports_agree_with_the_month_worked_out_by_hand(nats, nats_ur
         }
 
         portfolios = {r["account_manager"]: r for r in (await report(svc, "portfolios", period="2026-03"))["rows"]}
-        zero_refusals = {f"refused_{c}": 0 for c in ("do_not_contact", "stopped", "cool_down", "channel", "managed_elsewhere")}
+        zero_refusals = {
+            f"refused_{c}": 0 for c in ("do_not_contact", "stopped", "cool_down", "channel", "managed_elsewhere")
+        }
         tiers = [(await ok(svc.followup.get(f"/v1/clients/{c}"), (200,)))["tier"] for c in (a, b)]
         assert portfolios["alice"] == {
             "account_manager": "alice",

@@ -76,20 +76,33 @@ async def second(nats_url):
 
 
 async def _replica(nc, engine, **timing) -> SlowReplica:
-    runner = SlowReplica(NoteCausesPerRequest(), JetStreamEventStore(nc, STREAMS["delivery"], registry), registry,
-                         engine, service="delivery", **timing)
+    runner = SlowReplica(
+        NoteCausesPerRequest(),
+        JetStreamEventStore(nc, STREAMS["delivery"], registry),
+        registry,
+        engine,
+        service="delivery",
+        **timing,
+    )
     await runner.setup()
     return runner
 
 
 async def _causes(nats) -> list:
-    return [raw async for batch in read_stream(nats, "INTAKE") for raw in batch
-            if raw.subject.rsplit(".", 1)[1] in NoteCausesPerRequest.event_types]
+    return [
+        raw
+        async for batch in read_stream(nats, "INTAKE")
+        for raw in batch
+        if raw.subject.rsplit(".", 1)[1] in NoteCausesPerRequest.event_types
+    ]
 
 
 async def _noted_once_each_and_in_order(nats, causes) -> dict[str, list[int]]:
-    noted = [registry.decode("DELIVERY", r.seq, r.subject, r.data)
-             async for batch in read_stream(nats, "DELIVERY") for r in batch]
+    noted = [
+        registry.decode("DELIVERY", r.seq, r.subject, r.data)
+        async for batch in read_stream(nats, "DELIVERY")
+        for r in batch
+    ]
     assert sorted(e.event.cause_seq for e in noted) == [c.seq for c in causes]  # each cause once
     per_request: dict[str, list[int]] = {}
     for e in noted:
@@ -144,8 +157,9 @@ async def test_a_replica_taking_over_from_a_stalled_one_handles_the_stalled_caus
     # The stalled replica: pinned, holding the first causes, never acknowledging them.
     inbox = second.new_inbox()
     sub = await second.subscribe(inbox)
-    await second.publish(f"$JS.API.CONSUMER.MSG.NEXT.INTAKE.{standby.durable}",
-                         b'{"batch": 4, "group": "reactions"}', reply=inbox)
+    await second.publish(
+        f"$JS.API.CONSUMER.MSG.NEXT.INTAKE.{standby.durable}", b'{"batch": 4, "group": "reactions"}', reply=inbox
+    )
     held = [await sub.next_msg(timeout=5) for _ in range(4)]
     held_requests = {c.subject.split(".")[2] for c in causes[:4]}
     assert [int(m.reply.split(".")[5]) for m in held] == [c.seq for c in causes[:4]]
@@ -184,8 +198,15 @@ async def test_a_holder_that_dies_is_replaced_within_seconds(nats, nats_url, eng
     connections = [await nats_py.connect(nats_url) for _ in range(2)]
     replicas = []
     for nc in connections:
-        runner = HangingReplica(NoteCausesPerRequest(), JetStreamEventStore(nc, STREAMS["delivery"], registry),
-                                registry, engine, service="delivery", ack_wait_s=1.5, priority_timeout_s=1.5)
+        runner = HangingReplica(
+            NoteCausesPerRequest(),
+            JetStreamEventStore(nc, STREAMS["delivery"], registry),
+            registry,
+            engine,
+            service="delivery",
+            ack_wait_s=1.5,
+            priority_timeout_s=1.5,
+        )
         await runner.setup()
         replicas.append(runner)
     await asyncio.gather(*(r.prepare_live(nc) for r, nc in zip(replicas, connections, strict=True)))

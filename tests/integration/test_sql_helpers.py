@@ -66,7 +66,12 @@ def test_existing_keys_skips_aggregates_born_in_the_batch():
     def recorded(aggregate_id, event):
         return type("R", (), {"envelope": type("E", (), {"aggregate_id": aggregate_id})(), "event": event})()
 
-    events = [recorded("new", Born()), recorded("new", Changed()), recorded("old", Changed()), recorded("old", Changed())]
+    events = [
+        recorded("new", Born()),
+        recorded("new", Changed()),
+        recorded("old", Changed()),
+        recorded("old", Changed()),
+    ]
     assert existing_keys(events, Born) == ["old"]
 
 
@@ -96,7 +101,9 @@ async def test_sqlite_statements_keep_what_sqlalchemy_reads(tmp_path, statements
             assert (await conn.execute(insert(counted), [{"id": i, "v": "a"} for i in range(1, 51)])).rowcount == 50
             assert (await conn.execute(insert(counted).values(id=99, v="b"))).inserted_primary_key == (99,)
             assert (await conn.execute(update(counted).where(counted.c.id <= 10).values(v="c"))).rowcount == 10
-            assert (await conn.execute(select(counted.c.v).where(counted.c.id.in_([1, 11, 99])).order_by(counted.c.id))).scalars().all() == ["c", "a", "b"]
+            assert (
+                await conn.execute(select(counted.c.v).where(counted.c.id.in_([1, 11, 99])).order_by(counted.c.id))
+            ).scalars().all() == ["c", "a", "b"]
         with pytest.raises(IntegrityError):
             async with engine.begin() as conn:
                 await conn.execute(insert(counted).values(id=100, v="d"))
@@ -208,7 +215,11 @@ async def test_checkpoints_advance_together_or_not_at_all(database_url):
     """A feed's transaction moves every projection it wrote in one compare-and-set statement:
     all move, or (one was moved meanwhile by another runner) none does and the caller is told."""
     from baton_shared.projections.checkpoints import (
-        CheckpointMoved, advance_checkpoints, ensure_checkpoint, metadata as checkpoint_metadata, read_checkpoint,
+        CheckpointMoved,
+        advance_checkpoints,
+        ensure_checkpoint,
+        metadata as checkpoint_metadata,
+        read_checkpoint,
     )
 
     engine = make_engine(database_url)

@@ -9,7 +9,14 @@ from baton_shared.domain import DomainRuleViolation
 from baton_shared.eventstore.memory import InMemoryEventStore
 from baton_shared.eventstore.port import AggregateHistory
 from baton_shared.application import AggregateCache
-from baton_intake.application import AddClientNote, AssignAccountManager, CancelRequest, CaptureNeed, IntakeApplication, RegisterClient
+from baton_intake.application import (
+    AddClientNote,
+    AssignAccountManager,
+    CancelRequest,
+    CaptureNeed,
+    IntakeApplication,
+    RegisterClient,
+)
 from baton_intake.domain import Client, Request
 
 pytestmark = pytest.mark.unit
@@ -31,7 +38,9 @@ async def fresh(store, cls, aggregate_id):
 
 async def test_a_command_decides_on_the_held_aggregate_and_it_equals_a_fold_from_scratch(store):
     app = application(store)
-    client_id = (await app.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="alice"))).ids["client_id"]
+    client_id = (await app.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="alice"))).ids[
+        "client_id"
+    ]
     for n in range(20):
         await app.add_client_note(AddClientNote(client_id=client_id, text=f"note {n}", actor="alice"))
     assert app.aggregates.cache.hits == 20 and app.aggregates.cache.misses == 0
@@ -42,11 +51,15 @@ async def test_a_command_decides_on_the_held_aggregate_and_it_equals_a_fold_from
 
 async def test_what_another_writer_appended_meanwhile_is_folded_forward(store):
     ours, theirs = application(store), application(store)  # two replicas on one stream
-    client_id = (await ours.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="alice"))).ids["client_id"]
+    client_id = (await ours.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="alice"))).ids[
+        "client_id"
+    ]
     await ours.add_client_note(AddClientNote(client_id=client_id, text="ours", actor="alice"))
     for n in range(3):
         await theirs.assign_account_manager(
-            AssignAccountManager(client_id=client_id, account_manager=f"bob{n}", handover_note="over to you", actor="bob")
+            AssignAccountManager(
+                client_id=client_id, account_manager=f"bob{n}", handover_note="over to you", actor="bob"
+            )
         )
     await ours.add_client_note(AddClientNote(client_id=client_id, text="ours again", actor="alice"))
     assert ours.aggregates.cache.hits == 2  # the held one, brought forward past the three assignments
@@ -57,7 +70,9 @@ async def test_what_another_writer_appended_meanwhile_is_folded_forward(store):
 
 async def test_a_refused_command_drops_the_aggregate_it_half_decided_on(store):
     app = application(store)
-    client_id = (await app.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="alice"))).ids["client_id"]
+    client_id = (await app.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="alice"))).ids[
+        "client_id"
+    ]
     request_id = (await app.capture_need(CaptureNeed(client_id=client_id, summary="a house"))).ids["request_id"]
     await app.cancel_request(CancelRequest(request_id=request_id, reason="budget"))
     misses = app.aggregates.cache.misses
@@ -73,7 +88,9 @@ async def test_a_refused_command_drops_the_aggregate_it_half_decided_on(store):
 
 async def test_a_history_that_no_longer_holds_the_kept_event_is_folded_from_scratch(store):
     app = application(store)
-    client_id = (await app.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="alice"))).ids["client_id"]
+    client_id = (await app.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="alice"))).ids[
+        "client_id"
+    ]
     history = await store.history("client", client_id)
     # the same position now holds another event (a stream recreated, say)
     other = InMemoryEventStore(STREAMS["intake"], registry)

@@ -67,19 +67,30 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 
 @router.post("/{order_id}/note", response_model=WriteOut, status_code=201)
-async def note(order_id: str, body: NoteIn, app=Depends(application), who_acts=Depends(actor),
-               cause=Depends(causation), who=Depends(order_rule)) -> WriteOut:
+async def note(
+    order_id: str,
+    body: NoteIn,
+    app=Depends(application),
+    who_acts=Depends(actor),
+    cause=Depends(causation),
+    who=Depends(order_rule),
+) -> WriteOut:
     if body.note == "conflict":
         raise DomainRuleViolation("the order is closed")
     if body.note == "teapot":
         raise HTTPException(418, "short and stout", headers={"X-Why": "tea"})
-    return WriteOut(ids={"order_id": order_id, "by": who_acts, "app": app, "cause": str(bool(cause))},
-                    position={"stream": "TEST", "seq": 7}, appended=1 if body.percent is None else body.percent)
+    return WriteOut(
+        ids={"order_id": order_id, "by": who_acts, "app": app, "cause": str(bool(cause))},
+        position={"stream": "TEST", "seq": 7},
+        appended=1 if body.percent is None else body.percent,
+    )
 
 
 @router.post("/{order_id}/close", response_model=WriteOut)
 async def close(order_id: str, body: EmptyIn | None = None, who=Depends(order_rule)) -> WriteOut:
-    return WriteOut(ids={"order_id": order_id, "body": str(body is not None)}, position={"stream": "TEST", "seq": 8}, appended=0)
+    return WriteOut(
+        ids={"order_id": order_id, "body": str(body is not None)}, position={"stream": "TEST", "seq": 8}, appended=0
+    )
 
 
 @router.get("/{order_id}/summary", response_model=WriteOut)
@@ -94,8 +105,14 @@ async def position(
 
 
 @router.get("/{order_id}/view", response_model=WriteOut)
-async def view(order_id: str, seen: int = Depends(position), kind: Literal["a", "b"] = Query("a"),
-               flag: bool | None = Query(None), limit: int = Query(50, ge=1, le=200), who=Depends(order_rule)) -> WriteOut:
+async def view(
+    order_id: str,
+    seen: int = Depends(position),
+    kind: Literal["a", "b"] = Query("a"),
+    flag: bool | None = Query(None),
+    limit: int = Query(50, ge=1, le=200),
+    who=Depends(order_rule),
+) -> WriteOut:
     ids = {"order_id": order_id, "kind": kind, "flag": str(flag), "limit": str(limit)}
     return WriteOut(ids=ids, position={"stream": "TEST", "seq": seen}, appended=0)
 
@@ -115,7 +132,9 @@ async def line(
 def baton_app(compiled: bool):
     settings = BatonSettings(tokens=json.dumps(TOKENS), database_url="sqlite+aiosqlite:///:memory:")
     runtime = SimpleNamespace(settings=settings, service="intake")
-    app = create_service_app(runtime, title="t", description="d", routers=[router], published=[], compile_handlers=compiled)
+    app = create_service_app(
+        runtime, title="t", description="d", routers=[router], published=[], compile_handlers=compiled
+    )
     app.state.marker = "the application"
     return app
 
@@ -134,12 +153,37 @@ CASES = [
     ("POST", "/v1/orders/design-1/note", ADMIN, {"json": {}}),
     ("POST", "/v1/orders/design-1/note", ADMIN, {"json": ["note"]}),
     ("POST", "/v1/orders/design-1/note", ADMIN, {}),  # no body
-    ("POST", "/v1/orders/design-1/note", ADMIN, {"content": b'{"note": "x",}', "headers": {"Content-Type": "application/json"}}),
-    ("POST", "/v1/orders/design-1/note", ADMIN, {"content": b'{"note": "x"}', "headers": {"Content-Type": "text/plain"}}),
-    ("POST", "/v1/orders/design-1/note", ADMIN, {"content": b'{"note": "x"}', "headers": {"Content-Type": "application/vnd.x+json; charset=utf-8"}}),
+    (
+        "POST",
+        "/v1/orders/design-1/note",
+        ADMIN,
+        {"content": b'{"note": "x",}', "headers": {"Content-Type": "application/json"}},
+    ),
+    (
+        "POST",
+        "/v1/orders/design-1/note",
+        ADMIN,
+        {"content": b'{"note": "x"}', "headers": {"Content-Type": "text/plain"}},
+    ),
+    (
+        "POST",
+        "/v1/orders/design-1/note",
+        ADMIN,
+        {"content": b'{"note": "x"}', "headers": {"Content-Type": "application/vnd.x+json; charset=utf-8"}},
+    ),
     ("POST", "/v1/orders/design-1/note", ADMIN, {"content": b'{"note": "x"}'}),  # no content type: JSON
-    ("POST", "/v1/orders/design-1/note", ADMIN, {"content": b'{"note": "x", "percent": 1e400}', "headers": {"Content-Type": "application/json"}}),
-    ("POST", "/v1/orders/design-1/note", ADMIN, {"content": b'{"note": "\xff"}', "headers": {"Content-Type": "application/json"}}),
+    (
+        "POST",
+        "/v1/orders/design-1/note",
+        ADMIN,
+        {"content": b'{"note": "x", "percent": 1e400}', "headers": {"Content-Type": "application/json"}},
+    ),
+    (
+        "POST",
+        "/v1/orders/design-1/note",
+        ADMIN,
+        {"content": b'{"note": "\xff"}', "headers": {"Content-Type": "application/json"}},
+    ),
     ("POST", "/v1/orders/design-1/note", ADMIN, {"json": {"note": "conflict"}}),
     ("POST", "/v1/orders/design-1/note", ADMIN, {"json": {"note": "teapot"}}),
     ("POST", "/v1/orders/design-1/close", ADMIN, {}),
@@ -165,7 +209,9 @@ CASES = [
 async def test_a_compiled_handler_answers_as_fastapis(method, path, headers, kwargs):
     answers = []
     for compiled in (True, False):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=baton_app(compiled)), base_url="http://t") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=baton_app(compiled)), base_url="http://t"
+        ) as client:
             extra = kwargs.get("headers", {})
             rest = {k: v for k, v in kwargs.items() if k != "headers"}
             r = await client.request(method, path, headers={**headers, **extra}, **rest)
@@ -179,8 +225,11 @@ async def test_the_answers_are_the_ones_expected():
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=baton_app(True)), base_url="http://t") as client:
         ok = await client.post("/v1/orders/design-1/note", headers=DESIGN, json={"note": "hi", "percent": 3})
         assert ok.status_code == 201
-        assert ok.json() == {"ids": {"order_id": "design-1", "by": "dora", "app": "the application", "cause": "True"},
-                             "position": {"stream": "TEST", "seq": 7}, "appended": 3}
+        assert ok.json() == {
+            "ids": {"order_id": "design-1", "by": "dora", "app": "the application", "cause": "True"},
+            "position": {"stream": "TEST", "seq": 7},
+            "appended": 3,
+        }
         refused = await client.post("/v1/orders/build-1/note", headers=DESIGN, json={"note": ""})
         assert refused.status_code == 403 and "may not act on order build-1" in refused.json()["detail"]
         assert refused.headers["content-type"] == "application/problem+json"
@@ -192,19 +241,30 @@ async def test_the_answers_are_the_ones_expected():
         assert [e["loc"] for e in problem["errors"]] == [["body", "note"], ["body", "percent"]]
         assert all(set(e) == {"loc", "msg", "type"} for e in problem["errors"])
         assert problem["detail"].startswith("invalid input: body.note: String should have at least 1 character")
-        unreadable = await client.post("/v1/orders/design-1/note", headers={**ADMIN, "Content-Type": "application/json"},
-                                       content=b'{"note": "x",}')
+        unreadable = await client.post(
+            "/v1/orders/design-1/note", headers={**ADMIN, "Content-Type": "application/json"}, content=b'{"note": "x",}'
+        )
         assert unreadable.status_code == 422 and unreadable.json()["errors"][0]["type"] == "json_invalid"
         untyped = await client.post("/v1/orders/design-1/note", headers=ADMIN, content=b'{"note": "x"}')
         assert untyped.status_code == 201  # no Content-Type: read as JSON (FastAPI's strict_content_type off)
         rule = await client.post("/v1/orders/design-1/note", headers=ADMIN, json={"note": "conflict"})
         assert rule.status_code == 409 and rule.json() == {
-            "type": "urn:baton:problem:rule-broken", "title": "Refused by a business rule", "status": 409,
-            "detail": "the order is closed"}
+            "type": "urn:baton:problem:rule-broken",
+            "title": "Refused by a business rule",
+            "status": 409,
+            "detail": "the order is closed",
+        }
         unknown = await client.post("/v1/orders/design-1/note", json={"note": "x"})
         assert unknown.status_code == 401 and unknown.json()["type"] == "urn:baton:problem:unauthenticated"
         lines = await client.get("/v1/orders/design-1/lines/3?tags=a&tags=b", headers=DESIGN)
-        assert lines.json() == {"order_id": "design-1", "line": 3, "limit": 50, "tags": ["a", "b"], "flag": None, "trace": None}
+        assert lines.json() == {
+            "order_id": "design-1",
+            "line": 3,
+            "limit": 50,
+            "tags": ["a", "b"],
+            "flag": None,
+            "trace": None,
+        }
 
 
 async def test_overridden_dependencies_go_through_fastapi():
@@ -245,12 +305,15 @@ JOURNEY_READ = {"GET /v1/journeys/{correlation_id}/events"}
 LEFT_TO_FASTAPI = {
     "intake": set(),
     "delivery": {"GET /v1/departments/{department}/board"},
-    "followup": {"GET /v1/agenda", "POST /v1/opportunities/{opportunity_id}/offer",
-                 "POST /v1/opportunities/{opportunity_id}/win",
-                 "GET /v1/clients/{client_id}/health",  # as_of: a date parameter
-                 "GET /v1/departments/{department}/complaints",  # a constrained path parameter
-                 # the head's reports: JSON or CSV by Accept, a date parameter; not hot
-                 *(f"GET /v1/reports/{name}" for name in ("punctuality", "lead-times", "portfolios", "rotation", "revenue"))},
+    "followup": {
+        "GET /v1/agenda",
+        "POST /v1/opportunities/{opportunity_id}/offer",
+        "POST /v1/opportunities/{opportunity_id}/win",
+        "GET /v1/clients/{client_id}/health",  # as_of: a date parameter
+        "GET /v1/departments/{department}/complaints",  # a constrained path parameter
+        # the head's reports: JSON or CSV by Accept, a date parameter; not hot
+        *(f"GET /v1/reports/{name}" for name in ("punctuality", "lead-times", "portfolios", "rotation", "revenue")),
+    },
 }
 
 
@@ -275,15 +338,21 @@ def test_the_test_routes_run_compiled():
     from baton_shared.service.compiled_routes import CompiledRoute
 
     compiled = {r.declared.path for r in baton_app(True).router.routes if isinstance(r, CompiledRoute)}
-    assert compiled == {"/v1/orders/{order_id}/note", "/v1/orders/{order_id}/close", "/v1/orders/{order_id}/summary",
-                        "/v1/orders/{order_id}/view"}
+    assert compiled == {
+        "/v1/orders/{order_id}/note",
+        "/v1/orders/{order_id}/close",
+        "/v1/orders/{order_id}/summary",
+        "/v1/orders/{order_id}/view",
+    }
     assert not any(isinstance(r, CompiledRoute) for r in baton_app(False).router.routes)
 
 
 async def test_head_is_answered_as_fastapi_answers_it():
     answers = []
     for compiled in (True, False):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=baton_app(compiled)), base_url="http://t") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=baton_app(compiled)), base_url="http://t"
+        ) as client:
             r = await client.head("/v1/orders/design-1/summary", headers=ADMIN)
             answers.append((r.status_code, r.headers.get("allow")))
     assert answers[0] == answers[1] and answers[0][0] == 405

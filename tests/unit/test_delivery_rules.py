@@ -19,8 +19,13 @@ DUE = date(2026, 12, 15)
 
 def handoff(department: str, n: int = 1) -> intake.HandoffRequested:
     return intake.HandoffRequested(
-        request_id="r1", client_id="c1", handoff_id=f"wo-{department}-{n}", department=department,
-        scope="do it", due_by=DUE, account_manager="alice",
+        request_id="r1",
+        client_id="c1",
+        handoff_id=f"wo-{department}-{n}",
+        department=department,
+        scope="do it",
+        due_by=DUE,
+        account_manager="alice",
     )
 
 
@@ -110,7 +115,9 @@ def test_rework_reopens_the_named_departments_and_a_second_round_follows():
     d = delivery_with("design", "production")
     finish(d, "wo-design-1")
     finish(d, "wo-production-1")
-    recorded = apply(d, lambda x: x.reject_delivery([ev.ReworkItem(department="design", description="bigger windows")], "almost"))
+    recorded = apply(
+        d, lambda x: x.reject_delivery([ev.ReworkItem(department="design", description="bigger windows")], "almost")
+    )
     assert [type(e) for e in recorded] == [ev.DeliveryRejected, ev.WorkOrderReopened]
     assert d.work_orders["wo-design-1"].status == "reopened" and d.work_orders["wo-production-1"].status == "completed"
     with pytest.raises(DomainRuleViolation, match="not ready for handover"):
@@ -134,7 +141,14 @@ def test_rework_must_name_departments_with_completed_work():
 def test_changes_reach_the_named_department_or_every_live_work_order_once():
     d = delivery_with("design", "production", "finance")
     finish(d, "wo-finance-1")
-    change = intake.ChangeRequested(request_id="r1", client_id="c1", change_id="ch1", department=None, description="one floor less", requested_by="alice")
+    change = intake.ChangeRequested(
+        request_id="r1",
+        client_id="c1",
+        change_id="ch1",
+        department=None,
+        description="one floor less",
+        requested_by="alice",
+    )
     attached = apply(d, lambda x: x.attach_change(change, NOW))
     assert sorted(e.department for e in attached) == ["design", "production"]  # finance is done
     assert apply(d, lambda x: x.attach_change(change, NOW)) == []  # redelivered
@@ -166,11 +180,16 @@ def test_rework_says_who_pays_and_the_client_pays_only_a_priced_item():
     with pytest.raises(DomainRuleViolation, match="needs its amount and currency \\(design\\)"):
         d.reject_delivery([ev.ReworkItem(department="design", description="x", paid_by="client")], "")
     items = [
-        ev.ReworkItem(department="design", description="new colour", paid_by="client", amount=Decimal("1200.50"), currency="EUR"),
+        ev.ReworkItem(
+            department="design", description="new colour", paid_by="client", amount=Decimal("1200.50"), currency="EUR"
+        ),
         ev.ReworkItem(department="production", description="our typo"),
     ]
     [rejected, *_] = apply(d, lambda x: x.reject_delivery(items, "two things"))
-    assert [(i.paid_by, i.amount, i.currency) for i in rejected.rework] == [("client", Decimal("1200.50"), "EUR"), ("us", None, None)]
+    assert [(i.paid_by, i.amount, i.currency) for i in rejected.rework] == [
+        ("client", Decimal("1200.50"), "EUR"),
+        ("us", None, None),
+    ]
 
 
 def test_rework_totals_by_payer_and_currency():
@@ -190,7 +209,12 @@ def test_rework_totals_by_payer_and_currency():
 
 
 def test_a_v1_rejection_reads_as_our_unpriced_rework():
-    payload = {"request_id": "r1", "client_id": "c1", "handover_round": 1, "rework": [{"department": "design", "description": "x"}]}
+    payload = {
+        "request_id": "r1",
+        "client_id": "c1",
+        "handover_round": 1,
+        "rework": [{"department": "design", "description": "x"}],
+    }
     upcast = contracts_registry.upcast("DeliveryRejected", 1, payload)
     [item] = ev.DeliveryRejected.model_validate(upcast).rework
     assert (item.paid_by, item.amount, item.currency) == ("us", None, None)

@@ -26,9 +26,11 @@ def handed_off(*departments: str) -> Request:
     request = captured()
     work = [ev.WorkItem(department=d, scope="s", due_by=TODAY) for d in departments]
     request.hand_off(work, [f"h-{d}" for d in departments], account_manager="alice", today=TODAY)
-    return Request.rebuild("r1", [(2, ev.NeedCaptured(request_id="r1", client_id="c1", summary="a house"))] + [
-        (3 + n, e) for n, e in enumerate(request.pending)
-    ])
+    return Request.rebuild(
+        "r1",
+        [(2, ev.NeedCaptured(request_id="r1", client_id="c1", summary="a house"))]
+        + [(3 + n, e) for n, e in enumerate(request.pending)],
+    )
 
 
 def test_registering_records_the_profile_and_default_policy():
@@ -89,7 +91,10 @@ def test_handoff_yields_one_event_per_department():
         ([], "at least one"),
         ([ev.WorkItem(department="d", scope="s", due_by=date(2026, 11, 1))], "in the past"),
         (
-            [ev.WorkItem(department="d", scope="s", due_by=TODAY), ev.WorkItem(department="d", scope="t", due_by=TODAY)],
+            [
+                ev.WorkItem(department="d", scope="s", due_by=TODAY),
+                ev.WorkItem(department="d", scope="t", due_by=TODAY),
+            ],
             "twice",
         ),
     ],
@@ -105,7 +110,9 @@ def test_a_cancelled_request_takes_no_more_work():
     request = captured()
     request.cancel("client changed their mind", datetime(2026, 11, 24, tzinfo=timezone.utc))
     for attempt in (
-        lambda: request.hand_off([ev.WorkItem(department="d", scope="s", due_by=TODAY)], ["h"], account_manager="a", today=TODAY),
+        lambda: request.hand_off(
+            [ev.WorkItem(department="d", scope="s", due_by=TODAY)], ["h"], account_manager="a", today=TODAY
+        ),
         lambda: request.clarify("q", "a"),
         lambda: request.cancel("again", datetime.now(timezone.utc)),
     ):

@@ -13,8 +13,19 @@ from baton_shared.contracts.intake import ContactPolicy
 from baton_shared.domain import DomainRuleViolation, NotFound
 from baton_followup import catalogue
 from baton_followup.domain import (
-    ContactState, Money, NextNeedRule, ProgramTerms, RecoveryRules, Relationship, TierRules, add_working_days, monthly_fee,
-    next_needs, program_dates, refusal, tier_for,
+    ContactState,
+    Money,
+    NextNeedRule,
+    ProgramTerms,
+    RecoveryRules,
+    Relationship,
+    TierRules,
+    add_working_days,
+    monthly_fee,
+    next_needs,
+    program_dates,
+    refusal,
+    tier_for,
 )
 from baton_followup.domain.complaints import HEAD_ROLE, ComplaintDeadlines
 from baton_followup.domain.health import Health, HealthInputs, at_risk, health
@@ -22,7 +33,9 @@ from baton_followup.domain.tiers import rank_tiers
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
-RULE = NextNeedRule("house-furniture", "furniture", "Furnish the house", "new houses need furniture", ("construction",), ("house",), 30)
+RULE = NextNeedRule(
+    "house-furniture", "furniture", "Furnish the house", "new houses need furniture", ("construction",), ("house",), 30
+)
 
 
 def test_the_policy_allows_a_client_with_room_under_the_cap():
@@ -131,14 +144,18 @@ def relationship(*events: ev.FollowupEvent) -> Relationship:
 
 def started(**policy) -> Relationship:
     return relationship(
-        ev.RelationshipStarted(client_id="c1", client_name="Acme", account_manager="alice", contact_policy=ContactPolicy(**policy)),
+        ev.RelationshipStarted(
+            client_id="c1", client_name="Acme", account_manager="alice", contact_policy=ContactPolicy(**policy)
+        ),
         ev.FollowUpScheduled(client_id="c1", follow_up_id="f1", kind="review", due_on=date(2026, 11, 20), reason="r"),
     )
 
 
 def test_a_refused_contact_is_recorded_as_a_suppression_and_nothing_else():
     r = started(do_not_contact=True)
-    refused = r.record_contact("k1", "f1", channel="phone", outcome="reached", note="", now=NOW, by="alice", next_review_id="f2")
+    refused = r.record_contact(
+        "k1", "f1", channel="phone", outcome="reached", note="", now=NOW, by="alice", next_review_id="f2"
+    )
     assert refused.code == "do_not_contact"
     assert [type(e).__name__ for e in r.pending] == ["ContactSuppressed"]
     assert r.follow_ups["f1"].status == "open"
@@ -147,7 +164,10 @@ def test_a_refused_contact_is_recorded_as_a_suppression_and_nothing_else():
 def test_a_review_done_schedules_the_next_on_the_cadence():
     r = started()
     r._apply(ev.ClientTiered(client_id="c1", tier="key", review_every_days=30, annual_revenue=None, reason="r"))
-    assert r.record_contact("k1", "f1", channel="phone", outcome="reached", note="", now=NOW, by="a", next_review_id="f2") is None
+    assert (
+        r.record_contact("k1", "f1", channel="phone", outcome="reached", note="", now=NOW, by="a", next_review_id="f2")
+        is None
+    )
     assert r.follow_ups["f1"].status == "done"
     assert r.follow_ups["f2"].due_on == NOW.date() + timedelta(days=30)
 
@@ -179,7 +199,17 @@ def test_a_declined_offer_cools_down_its_kind_and_a_won_one_gets_an_outcome_revi
 
 def test_cancelling_inside_the_minimum_term_is_refused_with_the_first_possible_date():
     r = started()
-    r.enrol("p1", "Care", date(2026, 1, 15), ProgramTerms(), Decimal("2000000"), catalogue.fee_tiers(), "EUR", 14, ("n1", "r1"))
+    r.enrol(
+        "p1",
+        "Care",
+        date(2026, 1, 15),
+        ProgramTerms(),
+        Decimal("2000000"),
+        catalogue.fee_tiers(),
+        "EUR",
+        14,
+        ("n1", "r1"),
+    )
     enrolled = r.pending[0]
     assert enrolled.monthly_fee == Decimal("3500") and enrolled.notice_deadline == date(2026, 12, 16)
     with pytest.raises(DomainRuleViolation, match="possible from 2026-07-15"):
@@ -206,11 +236,26 @@ def test_a_delivery_accepted_before_follow_up_knows_the_client_waits_for_the_rel
     from baton_followup.reactions.delivery_acceptance import FollowDeliveryAcceptance
 
     now = datetime(2026, 11, 24, tzinfo=timezone.utc)
-    accepted = DeliveryAccepted(request_id="r1", client_id="c1", account_manager="alice", satisfaction=4,
-                                departments=("web",), handover_round=1, accepted_at=now)
-    envelope = Envelope(event_id="e1", event_type="DeliveryAccepted", schema_version=1, aggregate_type="request",
-                        aggregate_id="r1", occurred_at=now, correlation_id="r1", actor="dora",
-                        payload=accepted.model_dump(mode="json"))
+    accepted = DeliveryAccepted(
+        request_id="r1",
+        client_id="c1",
+        account_manager="alice",
+        satisfaction=4,
+        departments=("web",),
+        handover_round=1,
+        accepted_at=now,
+    )
+    envelope = Envelope(
+        event_id="e1",
+        event_type="DeliveryAccepted",
+        schema_version=1,
+        aggregate_type="request",
+        aggregate_id="r1",
+        occurred_at=now,
+        correlation_id="r1",
+        actor="dora",
+        payload=accepted.model_dump(mode="json"),
+    )
     cause = RecordedEvent("DELIVERY", 7, "delivery.request.r1.DeliveryAccepted", envelope, accepted)
     reaction = FollowDeliveryAcceptance(views=None, rules=catalogue.next_need_rules(), satisfaction_delay_days=7)
     with pytest.raises(CauseNotReady, match="no relationship yet"):
@@ -245,7 +290,12 @@ def test_an_open_recovery_holds_offers_with_its_own_code_and_closing_releases_th
     assert refused.code == "recovery_in_progress"
     assert isinstance(r.pending[-1], ev.ContactSuppressed) and r.pending[-1].code == "recovery_in_progress"
     # The recovery's own follow-up is a contact, not an offer: allowed.
-    assert r.record_contact("k2", "rc1", channel="phone", outcome="no_answer", note="", now=NOW, by="a", next_review_id="x") is None
+    assert (
+        r.record_contact(
+            "k2", "rc1", channel="phone", outcome="no_answer", note="", now=NOW, by="a", next_review_id="x"
+        )
+        is None
+    )
     r.close_recovery("rc1", "redid the work", "satisfied now", NOW, "a")
     assert r.follow_ups["rc1"].status == "closed"
     assert r.offer("o1", "k3", "phone", "", NOW, "a") is None
@@ -273,7 +323,10 @@ def test_the_health_formula_takes_its_points_off_with_reasons():
     assert unhappy.score == 100 - 25 - 5 - 25 - 4 - 5 - 20 == 16
     assert unhappy.reasons[0] == "-25: satisfaction averages 2.5/5 over the last 2"
     assert any("recovery is open" in r for r in unhappy.reasons)
-    assert health(HealthInputs(scores=[1, 1, 1], open_recoveries=2, stopped=True, refused=9, declined=3, notices=2)).score == 0
+    assert (
+        health(HealthInputs(scores=[1, 1, 1], open_recoveries=2, stopped=True, refused=9, declined=3, notices=2)).score
+        == 0
+    )
 
 
 def test_at_risk_below_the_threshold_or_after_a_fall_within_30_days():
@@ -282,7 +335,9 @@ def test_at_risk_below_the_threshold_or_after_a_fall_within_30_days():
     assert at_risk(75, [(NOW - timedelta(days=10), 100), (NOW, 75)], NOW) == "health fell from 100 to 75 within 30 days"
     assert at_risk(75, [(t0, 100), (NOW - timedelta(days=35), 75)], NOW) is None  # the fall is older than 30 days
     assert at_risk(80, [(t0, 100), (NOW, 80)], NOW) is None  # by 20: not more than 20
-    assert at_risk(75, [(t0, 100), (NOW, 75)], NOW) == "health fell from 100 to 75 within 30 days"  # the score as the window opened
+    assert (
+        at_risk(75, [(t0, 100), (NOW, 75)], NOW) == "health fell from 100 to 75 within 30 days"
+    )  # the score as the window opened
 
 
 def test_an_at_risk_follow_up_is_scheduled_once_while_one_is_open():
@@ -295,7 +350,10 @@ def test_an_at_risk_follow_up_is_scheduled_once_while_one_is_open():
 def test_reaching_the_client_on_a_recovery_leaves_it_on_the_agenda_until_it_is_closed():
     r = started()
     r.open_recovery("rc1", "low_satisfaction", "1/5", "", NOW, RecoveryRules())
-    assert r.record_contact("k1", "rc1", channel="phone", outcome="reached", note="", now=NOW, by="a", next_review_id="x") is None
+    assert (
+        r.record_contact("k1", "rc1", channel="phone", outcome="reached", note="", now=NOW, by="a", next_review_id="x")
+        is None
+    )
     assert r.follow_ups["rc1"].status == "open" and r.contact.recovering
     r.close_recovery("rc1", "called, redid it", "happy", NOW, "a")
     assert r.follow_ups["rc1"].status == "closed" and not r.contact.recovering
@@ -345,15 +403,34 @@ def test_v1_wins_and_reviews_read_as_unvalued():
 
     won = contracts_registry.upcast("OpportunityWon", 1, {"opportunity_id": "o1"})
     reviewed = contracts_registry.upcast("OpportunityOutcomeReviewed", 1, {"opportunity_id": "o1"})
-    assert (won["agreed_value"], won["currency"], reviewed["realised_value"], reviewed["currency"]) == (None, None, None, None)
+    assert (won["agreed_value"], won["currency"], reviewed["realised_value"], reviewed["currency"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_the_provider_ends_a_program_inside_its_minimum_term_once():
     r = started()
-    r.enrol("p1", "Care", date(2026, 1, 15), ProgramTerms(), Decimal("2000000"), catalogue.fee_tiers(), "EUR", 14, ("n1", "r1"))
+    r.enrol(
+        "p1",
+        "Care",
+        date(2026, 1, 15),
+        ProgramTerms(),
+        Decimal("2000000"),
+        catalogue.fee_tiers(),
+        "EUR",
+        14,
+        ("n1", "r1"),
+    )
     r.end_program("p1", date(2026, 2, 1), "we no longer serve this region", "alice")
     [ended] = events_of(r, ev.ProgramEnded)
-    assert (ended.ended_on, ended.reason, ended.switched_to) == (date(2026, 2, 1), "we no longer serve this region", None)
+    assert (ended.ended_on, ended.reason, ended.switched_to) == (
+        date(2026, 2, 1),
+        "we no longer serve this region",
+        None,
+    )
     assert {r.follow_ups[f].status for f in ("n1", "r1")} == {"closed"}
     with pytest.raises(DomainRuleViolation, match="is ended: only an active program"):
         r.end_program("p1", date(2026, 2, 2), "again", "alice")
@@ -363,9 +440,26 @@ def test_the_provider_ends_a_program_inside_its_minimum_term_once():
 
 def test_a_switch_ends_the_old_program_and_starts_the_new_one_the_same_day():
     r = started()
-    r.enrol("p1", "Care", date(2026, 1, 15), ProgramTerms(), Decimal("2000000"), catalogue.fee_tiers(), "EUR", 14, ("n1", "r1"))
-    enrolment = {"name": "Care Plus", "terms": ProgramTerms(3, 12, 30), "revenue": Decimal("20000000"),
-                 "fee_tiers": catalogue.fee_tiers(), "currency": "EUR", "lead_days": 14, "follow_up_ids": ("n2", "r2")}
+    r.enrol(
+        "p1",
+        "Care",
+        date(2026, 1, 15),
+        ProgramTerms(),
+        Decimal("2000000"),
+        catalogue.fee_tiers(),
+        "EUR",
+        14,
+        ("n1", "r1"),
+    )
+    enrolment = {
+        "name": "Care Plus",
+        "terms": ProgramTerms(3, 12, 30),
+        "revenue": Decimal("20000000"),
+        "fee_tiers": catalogue.fee_tiers(),
+        "currency": "EUR",
+        "lead_days": 14,
+        "follow_up_ids": ("n2", "r2"),
+    }
     r.switch_program("p1", "p2", date(2026, 3, 1), "moved to the new program", "alice", **enrolment)
     [ended] = events_of(r, ev.ProgramEnded)
     new = events_of(r, ev.ProgramEnrolled)[-1]
@@ -384,8 +478,14 @@ def complaint_of(tier: str = "key") -> Relationship:
     r = started()
     r._apply(ev.ClientTiered(client_id="c1", tier=tier, review_every_days=30, annual_revenue=None, reason="r"))
     r.open_complaint(
-        "k1", category="delay", severity="high", description="late again", concerns={"request_id": "q1"},
-        deadlines=DEADLINES, now=NOW, by="alice",
+        "k1",
+        category="delay",
+        severity="high",
+        description="late again",
+        concerns={"request_id": "q1"},
+        deadlines=DEADLINES,
+        now=NOW,
+        by="alice",
     )
     return r
 
@@ -419,7 +519,11 @@ def test_each_missed_deadline_is_recorded_once_and_escalates_first_to_the_manage
     assert r.record_breaches("k1", NOW + timedelta(hours=5)) == 1
     assert r.record_breaches("k1", NOW + timedelta(hours=6)) == 0  # once
     [first] = events_of(r, ev.ComplaintDeadlineBreached)
-    assert (first.deadline, first.escalated_to_role, first.escalated_to) == ("first_response", "account_manager", "alice")
+    assert (first.deadline, first.escalated_to_role, first.escalated_to) == (
+        "first_response",
+        "account_manager",
+        "alice",
+    )
     r.acknowledge_complaint("k1", "on it", NOW + timedelta(hours=7), "alice")
     assert r.record_breaches("k1", NOW + timedelta(hours=49)) == 1
     assert r.record_breaches("k1", NOW + timedelta(hours=50)) == 0

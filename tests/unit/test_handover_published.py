@@ -25,8 +25,12 @@ IDS = {"request_id": "r1", "client_id": "c1"}
 
 def handoff(handoff_id: str, department: str) -> intake.HandoffRequested:
     return intake.HandoffRequested(
-        **IDS, handoff_id=handoff_id, department=department, scope=f"{department} work",
-        due_by=date(2026, 2, 1), account_manager="alice",
+        **IDS,
+        handoff_id=handoff_id,
+        department=department,
+        scope=f"{department} work",
+        due_by=date(2026, 2, 1),
+        account_manager="alice",
     )
 
 
@@ -77,8 +81,15 @@ def recorded(events: list[ev.DeliveryEvent], *, as_v1: bool) -> list:
             payload.pop("handover")
             version = 1
         envelope = Envelope(
-            event_id=f"e{seq}", event_type=event.event_type, schema_version=version, aggregate_type="request",
-            aggregate_id="r1", occurred_at=AT, correlation_id="c", actor="t", payload=payload,
+            event_id=f"e{seq}",
+            event_type=event.event_type,
+            schema_version=version,
+            aggregate_type="request",
+            aggregate_id="r1",
+            occurred_at=AT,
+            correlation_id="c",
+            actor="t",
+            payload=payload,
         )
         data = orjson.dumps(envelope.model_dump(mode="json"))
         out.append(registry.decode("DELIVERY", seq, f"delivery.request.r1.{event.event_type}", data))
@@ -103,7 +114,9 @@ def test_all_four_views_agree_through_a_reopen(as_v1):
     seen = views_after_each(events)
     assert all(len(set(states)) == 1 for states in seen), seen
     moving = {event_type for event_type, _ in STATES}
-    moves = [(e.envelope.event_type, s[0]) for e, s in zip(events, seen, strict=True) if e.envelope.event_type in moving]
+    moves = [
+        (e.envelope.event_type, s[0]) for e, s in zip(events, seen, strict=True) if e.envelope.event_type in moving
+    ]
     assert moves == STATES
 
 

@@ -17,7 +17,8 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(
-    params=[create_intake, create_delivery, create_followup, create_notify], ids=["intake", "delivery", "followup", "notify"]
+    params=[create_intake, create_delivery, create_followup, create_notify],
+    ids=["intake", "delivery", "followup", "notify"],
 )
 def document(request, tmp_path) -> dict:
     settings = BatonSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/x.sqlite3", data_dir=tmp_path)
@@ -37,7 +38,9 @@ def test_every_error_an_operation_answers_is_a_documented_problem(document):
         if path.startswith("/v1"):
             expected |= {"401", "403", "503"} | ({"404"} if "{" in path else set())
             expected |= (
-                {"409"} if method != "GET" or "min_position" in {p["name"] for p in operation.get("parameters", [])} else set()
+                {"409"}
+                if method != "GET" or "min_position" in {p["name"] for p in operation.get("parameters", [])}
+                else set()
             )
             expected |= {"400", "413"} if method in ("POST", "PUT", "PATCH") else set()
         assert expected <= set(responses), (method, path, sorted(responses))

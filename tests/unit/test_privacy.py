@@ -46,7 +46,9 @@ async def test_the_application_seals_contacts_and_forgets_once():
     store = InMemoryEventStore(stream_for("intake"), registry)
     vault = PersonalDataVault(MemoryKeyStore())
     app = IntakeApplication(store, clock=lambda: NOW, vault=vault)
-    cid = (await app.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="a", contacts=(PERSON,)))).ids["client_id"]
+    cid = (
+        await app.register_client(RegisterClient(name="Acme", segment="B2B", account_manager="a", contacts=(PERSON,)))
+    ).ids["client_id"]
     history = await store.history("client", cid)
     registered = history.events[0].event
     assert registered.legacy_contacts == () and "Zelda" not in history.events[0].envelope.model_dump_json()
@@ -54,19 +56,35 @@ async def test_the_application_seals_contacts_and_forgets_once():
     assert (await app.forget_client(ForgetClient(client_id=cid))).appended == 1
     assert (await app.forget_client(ForgetClient(client_id=cid))).appended == 0
     assert await vault.open(ev.CONTACTS_PURPOSE, registered.sealed_contacts) is None
-    assert [e.envelope.event_type for e in (await store.history("client", cid)).events] == ["ClientRegistered", "ClientForgotten"]
+    assert [e.envelope.event_type for e in (await store.history("client", cid)).events] == [
+        "ClientRegistered",
+        "ClientForgotten",
+    ]
 
 
 def _recorded(event_type: str, version: int, payload: dict, seq: int) -> RecordedEvent:
     envelope = Envelope(
-        event_id=f"e{seq}", event_type=event_type, schema_version=version, aggregate_type="client", aggregate_id="c1",
-        occurred_at=NOW, correlation_id="c1", actor="t", payload=payload,
+        event_id=f"e{seq}",
+        event_type=event_type,
+        schema_version=version,
+        aggregate_type="client",
+        aggregate_id="c1",
+        occurred_at=NOW,
+        correlation_id="c1",
+        actor="t",
+        payload=payload,
     )
     return RecordedEvent("INTAKE", seq, f"intake.client.c1.{event_type}", envelope, registry.payload_of(envelope))
 
 
 def test_a_v1_event_with_plaintext_contacts_still_loads_and_forgetting_blanks_the_row():
-    v1 = {"client_id": "c1", "name": "Acme", "segment": "B2B", "account_manager": "a", "contacts": [PERSON.model_dump()]}
+    v1 = {
+        "client_id": "c1",
+        "name": "Acme",
+        "segment": "B2B",
+        "account_manager": "a",
+        "contacts": [PERSON.model_dump()],
+    }
     registered = _recorded("ClientRegistered", 1, v1, 1)
     assert registered.event.legacy_contacts == (PERSON,) and registered.event.sealed_contacts is None
     row = fold(None, registered)

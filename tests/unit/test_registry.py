@@ -43,16 +43,24 @@ def registry_with_upcasters() -> EventRegistry:
 def stored(version: int, payload: dict, event_type: str = "BudgetSet") -> bytes:
     return orjson.dumps(
         Envelope(
-            event_id="e1", event_type=event_type, schema_version=version, aggregate_type="request",
-            aggregate_id="r1", occurred_at=datetime(2020, 1, 1, tzinfo=timezone.utc),
-            correlation_id="r1", actor="old-writer", payload=payload,
+            event_id="e1",
+            event_type=event_type,
+            schema_version=version,
+            aggregate_type="request",
+            aggregate_id="r1",
+            occurred_at=datetime(2020, 1, 1, tzinfo=timezone.utc),
+            correlation_id="r1",
+            actor="old-writer",
+            payload=payload,
         ).model_dump(mode="json")
     )
 
 
 def test_an_old_version_is_upcast_step_by_step_to_the_current_one():
     registry = registry_with_upcasters()
-    recorded = registry.decode("INTAKE", 7, "intake.request.r1.BudgetSet", stored(1, {"request_id": "r1", "amount": 12.5}))
+    recorded = registry.decode(
+        "INTAKE", 7, "intake.request.r1.BudgetSet", stored(1, {"request_id": "r1", "amount": 12.5})
+    )
     assert recorded.event == BudgetSet(request_id="r1", amount_cents=1250, currency="EUR")
     assert recorded.envelope.schema_version == 1  # the envelope says what was stored
     from_v2 = registry.decode("INTAKE", 8, "s", stored(2, {"request_id": "r1", "amount": 3.0, "currency": "USD"}))

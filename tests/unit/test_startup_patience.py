@@ -14,8 +14,15 @@ pytestmark = pytest.mark.unit
 def test_what_counts_as_not_ready_yet():
     assert broker_not_ready(NatsTimeout())
     assert broker_not_ready(NoRespondersError())
-    assert broker_not_ready(JetStreamApiError("CONSUMER.INFO.X.y", {"code": 503, "err_code": 10008, "description": "JetStream system temporarily unavailable"}))
-    assert not broker_not_ready(JetStreamApiError("STREAM.INFO.X", {"code": 404, "err_code": 10059, "description": "stream not found"}))
+    assert broker_not_ready(
+        JetStreamApiError(
+            "CONSUMER.INFO.X.y",
+            {"code": 503, "err_code": 10008, "description": "JetStream system temporarily unavailable"},
+        )
+    )
+    assert not broker_not_ready(
+        JetStreamApiError("STREAM.INFO.X", {"code": 404, "err_code": 10059, "description": "stream not found"})
+    )
     assert not broker_not_ready(ValueError("a bug"))
 
 

@@ -77,7 +77,9 @@ def decode(service: str, stream: str, raw: RawEvent) -> LoggedEvent:
             envelope = envelope if isinstance(envelope, dict) else None
         except orjson.JSONDecodeError:
             envelope = None
-        return LoggedEvent(service, stream, raw.seq, raw.subject, stored_at, envelope, f"{type(exc).__name__}: {exc}"[:300])
+        return LoggedEvent(
+            service, stream, raw.seq, raw.subject, stored_at, envelope, f"{type(exc).__name__}: {exc}"[:300]
+        )
 
 
 async def stream_info(nc: NATS, stream: str) -> dict | None:
@@ -137,7 +139,9 @@ async def seq_before(nc, stream: str, moment: datetime) -> int:
     if moment.tzinfo is None:
         raise UsageError("give the time with a zone, e.g. 2026-11-24T09:00:00+00:00")
     reply = await nc.request(
-        f"$JS.API.DIRECT.GET.{stream}", orjson.dumps({"start_time": moment.astimezone(timezone.utc).isoformat()}), timeout=5
+        f"$JS.API.DIRECT.GET.{stream}",
+        orjson.dumps({"start_time": moment.astimezone(timezone.utc).isoformat()}),
+        timeout=5,
     )
     status = (reply.headers or {}).get("Status")
     if status == "404":  # nothing stored after that moment: the whole stream

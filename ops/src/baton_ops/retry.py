@@ -49,7 +49,9 @@ async def retry_one(nc: NATS, row: dict[str, Any]) -> dict[str, Any]:
             return {"ref": ref, "outcome": "applied", "ok": True, "later_events_of_aggregate": later}
         async with wired_reactions(owner.service) as (reactions, service_engine):
             store = JetStreamEventStore(nc, stream_for(owner.service.name), registry)
-            runner = ReactionRunner(reactions[owner.reaction], store, registry, service_engine, service=owner.service.name)
+            runner = ReactionRunner(
+                reactions[owner.reaction], store, registry, service_engine, service=owner.service.name
+            )
             try:
                 cause = registry.decode(row["stream"], row["seq"], row["subject"], row["data"])
                 outcome = await runner.handle(cause)
@@ -71,6 +73,8 @@ async def _later_on_aggregate(nc: NATS, stream: str, subject: str, seq: int, che
     if len(tokens) != 4 or checkpoint <= seq or await stream_info(nc, stream) is None:
         return 0
     count = 0
-    async for batch in read_stream(nc, stream, start_seq=seq + 1, end_seq=checkpoint, filter_subject=".".join(tokens[:3]) + ".*"):
+    async for batch in read_stream(
+        nc, stream, start_seq=seq + 1, end_seq=checkpoint, filter_subject=".".join(tokens[:3]) + ".*"
+    ):
         count += len(batch)
     return count

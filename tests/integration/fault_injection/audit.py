@@ -53,7 +53,9 @@ class Log:
         return sum(len(events) for events in self.streams.values())
 
     def of_type(self, event_type: str) -> list[dict]:
-        return [e.envelope for events in self.streams.values() for e in events if e.envelope["event_type"] == event_type]
+        return [
+            e.envelope for events in self.streams.values() for e in events if e.envelope["event_type"] == event_type
+        ]
 
 
 def duplicate_event_ids(log: Log) -> list[str]:
@@ -93,8 +95,10 @@ def acknowledged_writes_exactly_once(ledger: Ledger, log: Log) -> list[str]:
             if len(found) != 1:
                 problems.append(f"{label}: event {event_id} stored {len(found)} times")
         if expected and where[stream].get(expected[-1]) != [command.answer["position"]["seq"]]:
-            problems.append(f"{label}: answered position {command.answer['position']['seq']}, "
-                            f"its last event is at {where[stream].get(expected[-1])}")
+            problems.append(
+                f"{label}: answered position {command.answer['position']['seq']}, "
+                f"its last event is at {where[stream].get(expected[-1])}"
+            )
         others = by_prefix[stream].get(int.from_bytes(keyed.scope[:6], "big"), set()) - set(expected)
         if others:
             problems.append(f"{label}: {len(others)} more events under the same key")
@@ -129,19 +133,37 @@ def reactions_once(log: Log) -> list[ReactionCheck]:
     scheduled = [e["payload"]["follow_up_id"] for e in log.of_type("FollowUpScheduled")]
     identified = [e["payload"]["opportunity_id"] for e in log.of_type("OpportunityIdentified")]
     return [
-        _once("delivery opens a work order per handoff",
-              [e["payload"]["handoff_id"] for e in log.of_type("HandoffRequested")],
-              [e["payload"]["work_order_id"] for e in log.of_type("WorkOrderOpened")]),
-        _once("follow-up starts a relationship per client",
-              [e["payload"]["client_id"] for e in log.of_type("ClientRegistered")],
-              [e["payload"]["client_id"] for e in log.of_type("RelationshipStarted")]),
-        _once("follow-up schedules a satisfaction check per accepted delivery",
-              [derived_event_id(a, "satisfaction") for a in accepted], [s for s in scheduled if s in checks]),
-        _once("follow-up identifies the next needs of each accepted delivery (one per matching rule)",
-              [derived_event_id(e["event_id"], f"opportunity:{rule.id}") for e in log.of_type("DeliveryAccepted")
-               for rule in next_needs(next_need_rules(), e["payload"]["departments"], NEED_SUMMARY)], identified),
-        _once("intake opens a request per won opportunity",
-              [e["payload"]["opportunity_id"] for e in log.of_type("OpportunityWon")],
-              [e["payload"]["source_opportunity_id"] for e in log.of_type("NeedCaptured")
-               if e["payload"].get("source_opportunity_id")]),
+        _once(
+            "delivery opens a work order per handoff",
+            [e["payload"]["handoff_id"] for e in log.of_type("HandoffRequested")],
+            [e["payload"]["work_order_id"] for e in log.of_type("WorkOrderOpened")],
+        ),
+        _once(
+            "follow-up starts a relationship per client",
+            [e["payload"]["client_id"] for e in log.of_type("ClientRegistered")],
+            [e["payload"]["client_id"] for e in log.of_type("RelationshipStarted")],
+        ),
+        _once(
+            "follow-up schedules a satisfaction check per accepted delivery",
+            [derived_event_id(a, "satisfaction") for a in accepted],
+            [s for s in scheduled if s in checks],
+        ),
+        _once(
+            "follow-up identifies the next needs of each accepted delivery (one per matching rule)",
+            [
+                derived_event_id(e["event_id"], f"opportunity:{rule.id}")
+                for e in log.of_type("DeliveryAccepted")
+                for rule in next_needs(next_need_rules(), e["payload"]["departments"], NEED_SUMMARY)
+            ],
+            identified,
+        ),
+        _once(
+            "intake opens a request per won opportunity",
+            [e["payload"]["opportunity_id"] for e in log.of_type("OpportunityWon")],
+            [
+                e["payload"]["source_opportunity_id"]
+                for e in log.of_type("NeedCaptured")
+                if e["payload"].get("source_opportunity_id")
+            ],
+        ),
     ]

@@ -93,7 +93,9 @@ class TcpProxy:
         pair = (writer.transport, up_writer.transport)
         self._open.update(pair)
         try:
-            await asyncio.gather(self._pipe(reader, up_writer, self._flowing), self._pipe(up_reader, writer, self._flowing))
+            await asyncio.gather(
+                self._pipe(reader, up_writer, self._flowing), self._pipe(up_reader, writer, self._flowing)
+            )
         finally:
             for transport in pair:
                 self._open.discard(transport)

@@ -70,8 +70,12 @@ class Api:
         self.ledger, self.patience = ledger, patience
         self.in_flight: Counter = Counter()
         self.http = {
-            name: httpx.AsyncClient(base_url=base, headers=ADMIN, timeout=10,
-                                    limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+            name: httpx.AsyncClient(
+                base_url=base,
+                headers=ADMIN,
+                timeout=10,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            )
             for name, base in bases.items()
         }
 
@@ -137,43 +141,86 @@ async def client_journey(api: Api, n: int) -> None:
     declined."""
     k = f"fault-{n}"
     due = (date.today() + timedelta(days=30)).isoformat()
-    client = await api.write("intake", "POST", "/v1/clients", {
-        "name": f"Client {n}", "segment": "B2B", "account_manager": "alice",
-        "contacts": [{"name": f"Person {n}", "email": f"person{n}@example.com", "phone": "+420 600 100 200"}],
-        "annual_revenue": str(20_000 + 97 * n),
-    }, f"{k}-client")
+    client = await api.write(
+        "intake",
+        "POST",
+        "/v1/clients",
+        {
+            "name": f"Client {n}",
+            "segment": "B2B",
+            "account_manager": "alice",
+            "contacts": [{"name": f"Person {n}", "email": f"person{n}@example.com", "phone": "+420 600 100 200"}],
+            "annual_revenue": str(20_000 + 97 * n),
+        },
+        f"{k}-client",
+    )
     cid = client["ids"]["client_id"]
     await api.write("intake", "POST", f"/v1/clients/{cid}/notes", {"text": "calls before nine"}, f"{k}-note")
-    await api.write("intake", "PUT", f"/v1/clients/{cid}/revenue", {"annual_revenue": str(30_000 + 89 * n)}, f"{k}-revenue")
+    await api.write(
+        "intake", "PUT", f"/v1/clients/{cid}/revenue", {"annual_revenue": str(30_000 + 89 * n)}, f"{k}-revenue"
+    )
     need = await api.write("intake", "POST", f"/v1/clients/{cid}/requests", {"summary": NEED_SUMMARY}, f"{k}-need")
     rid = need["ids"]["request_id"]
-    await api.write("intake", "POST", f"/v1/requests/{rid}/clarifications",
-                    {"question": "how many languages?", "answer": "two"}, f"{k}-clarify")
-    handoff = await api.write("intake", "POST", f"/v1/requests/{rid}/handoffs", {"work": [
-        {"department": "design", "scope": "the look", "due_by": due},
-        {"department": "web", "scope": "the build", "due_by": due},
-    ]}, f"{k}-handoff")
+    await api.write(
+        "intake",
+        "POST",
+        f"/v1/requests/{rid}/clarifications",
+        {"question": "how many languages?", "answer": "two"},
+        f"{k}-clarify",
+    )
+    handoff = await api.write(
+        "intake",
+        "POST",
+        f"/v1/requests/{rid}/handoffs",
+        {
+            "work": [
+                {"department": "design", "scope": "the look", "due_by": due},
+                {"department": "web", "scope": "the build", "due_by": due},
+            ]
+        },
+        f"{k}-handoff",
+    )
     for i, wo in enumerate(handoff["ids"]["handoff_ids"]):
         await api.read("delivery", f"/v1/work-orders/{wo}")  # opened by delivery's reaction
-        steps = [("accept", {"member": "dora"}), ("start", {}), ("progress", {"note": "half way", "percent": 50}),
-                 ("progress", {"note": "nearly", "percent": 90}), ("complete", {"note": "done"})]
+        steps = [
+            ("accept", {"member": "dora"}),
+            ("start", {}),
+            ("progress", {"note": "half way", "percent": 50}),
+            ("progress", {"note": "nearly", "percent": 90}),
+            ("complete", {"note": "done"}),
+        ]
         for j, (action, body) in enumerate(steps):
             await api.write("delivery", "POST", f"/v1/work-orders/{wo}/{action}", body, f"{k}-wo{i}-{j}")
-    await api.write("delivery", "POST", f"/v1/requests/{rid}/acceptance",
-                    {"accepted": True, "satisfaction": 4, "feedback": "good work"}, f"{k}-acceptance")
+    await api.write(
+        "delivery",
+        "POST",
+        f"/v1/requests/{rid}/acceptance",
+        {"accepted": True, "satisfaction": 4, "feedback": "good work"},
+        f"{k}-acceptance",
+    )
     await api.read("followup", f"/v1/clients/{cid}")  # the relationship, started by follow-up's reaction
-    await api.write("followup", "POST", f"/v1/clients/{cid}/satisfaction", {"score": 5, "request_id": rid}, f"{k}-satisfaction")
-    await api.write("followup", "POST", f"/v1/clients/{cid}/programs",
-                    {"name": "Care plan", "minimum_term_months": 6, "total_term_months": 12, "notice_days": 30}, f"{k}-program")
+    await api.write(
+        "followup", "POST", f"/v1/clients/{cid}/satisfaction", {"score": 5, "request_id": rid}, f"{k}-satisfaction"
+    )
+    await api.write(
+        "followup",
+        "POST",
+        f"/v1/clients/{cid}/programs",
+        {"name": "Care plan", "minimum_term_months": 6, "total_term_months": 12, "notice_days": 30},
+        f"{k}-program",
+    )
     found = await api.read("followup", "/v1/opportunities", {"client_id": cid}, until=lambda page: page["items"])
     oid = found["items"][0]["opportunity_id"]
     await api.write("followup", "POST", f"/v1/opportunities/{oid}/offer", {"channel": "phone"}, f"{k}-offer")
     if n % 2:
         await api.write("followup", "POST", f"/v1/opportunities/{oid}/win", {"note": "yes"}, f"{k}-win")
-        await api.write("followup", "POST", f"/v1/opportunities/{oid}/outcome",
-                        {"delivered_value": "as_promised"}, f"{k}-outcome")
+        await api.write(
+            "followup", "POST", f"/v1/opportunities/{oid}/outcome", {"delivered_value": "as_promised"}, f"{k}-outcome"
+        )
     else:
-        await api.write("followup", "POST", f"/v1/opportunities/{oid}/decline", {"reason": "not this year"}, f"{k}-decline")
+        await api.write(
+            "followup", "POST", f"/v1/opportunities/{oid}/decline", {"reason": "not this year"}, f"{k}-decline"
+        )
 
 
 async def run_journeys(api: Api, count: int, concurrency: int) -> None:

@@ -127,7 +127,9 @@ def show(
     async def body(nc) -> int:
         found: list[LoggedEvent] = []
         for entry in services():
-            found.extend(await read_events(nc, entry.name, filter_subject=f"{entry.stream.subject_root}.*.{aggregate_id}.*"))
+            found.extend(
+                await read_events(nc, entry.name, filter_subject=f"{entry.stream.subject_root}.*.{aggregate_id}.*")
+            )
         if not found:
             raise NothingFound(f"no events for aggregate {aggregate_id}")
         found.sort(key=lambda e: (e.occurred_at, e.service, e.seq))

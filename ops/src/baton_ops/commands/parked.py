@@ -82,7 +82,9 @@ def list_parked(as_json: bool = typer.Option(False, "--json", help="machine-read
         for column in ("ref", "stream", "subject", "tries", "parked at", "error"):
             table.add_column(column, overflow="fold")
         for r in rows:
-            table.add_row(r["ref"], r["stream"], r["subject"], str(r["tries"]), str(r["parked_at"])[:19], r["error"][:200])
+            table.add_row(
+                r["ref"], r["stream"], r["subject"], str(r["tries"]), str(r["parked_at"])[:19], r["error"][:200]
+            )
         console.print(table)
         return 0
 
@@ -116,7 +118,9 @@ def show_parked(
 def retry_parked(
     ref: str = typer.Argument(None, help="<owner>#<seq>, as `baton parked list` shows"),
     every: bool = typer.Option(False, "--all", help="retry every parked event (oldest position first per owner)"),
-    owner: str = typer.Option(None, "--owner", help="with --all: only this projection's or reaction's, e.g. intake.clients"),
+    owner: str = typer.Option(
+        None, "--owner", help="with --all: only this projection's or reaction's, e.g. intake.clients"
+    ),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Put parked events back through the same projection or reaction code; forget those that succeed.
@@ -150,7 +154,9 @@ def retry_parked(
                 later = r.get("later_events_of_aggregate")
                 note = (
                     f" [yellow](after {later} later events of its aggregate; if order matters to this "
-                    "projection, rebuild the client's rows with --client)[/yellow]" if later else ""
+                    "projection, rebuild the client's rows with --client)[/yellow]"
+                    if later
+                    else ""
                 )
                 console.print(f"{r['ref']}: {r['outcome']}{note}")
             else:

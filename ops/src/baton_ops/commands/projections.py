@@ -41,10 +41,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
             try:
                 try:
                     async with engine.connect() as conn:
-                        stored = {
-                            r.projection: r
-                            for r in (await conn.execute(select(checkpoints))).all()
-                        }
+                        stored = {r.projection: r for r in (await conn.execute(select(checkpoints))).all()}
                 except Exception as exc:  # noqa: BLE001 - reported per row
                     stored = {}
                     if not never_started(exc):
@@ -83,12 +80,20 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         if as_json:
             emit_json(rows)
         else:
-            table = _table("projections", ("projection", "stream", "checkpoint", "head", "lag", "lag (s)", "note"),
-                           numeric={"checkpoint", "head", "lag", "lag (s)"})
+            table = _table(
+                "projections",
+                ("projection", "stream", "checkpoint", "head", "lag", "lag (s)", "note"),
+                numeric={"checkpoint", "head", "lag", "lag (s)"},
+            )
             for r in rows:
                 table.add_row(
-                    r["projection"], r["stream"], _n(r["checkpoint"]), _n(r["head"]), _n(r["lag_events"]),
-                    "" if r["lag_seconds"] is None else f"{r['lag_seconds']:.1f}", f"[yellow]{r['error']}[/yellow]" if r["error"] else "",
+                    r["projection"],
+                    r["stream"],
+                    _n(r["checkpoint"]),
+                    _n(r["head"]),
+                    _n(r["lag_events"]),
+                    "" if r["lag_seconds"] is None else f"{r['lag_seconds']:.1f}",
+                    f"[yellow]{r['error']}[/yellow]" if r["error"] else "",
                 )
             console.print(table)
         return 1 if failed else 0
@@ -116,7 +121,9 @@ def _n(value) -> str:  # noqa: ANN001
 def rebuild(
     name: str = typer.Argument(..., help="<service>.<projection>, e.g. intake.clients"),
     until_seq: int = typer.Option(None, "--until-seq", min=1, help="build a copy as of this stream position (no swap)"),
-    as_of: datetime = typer.Option(None, "--as-of", help="build a copy as of this time, e.g. 2026-11-24T09:00:00+00:00 (no swap)"),
+    as_of: datetime = typer.Option(
+        None, "--as-of", help="build a copy as of this time, e.g. 2026-11-24T09:00:00+00:00 (no swap)"
+    ),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted rebuild"),
     discard: bool = typer.Option(False, "--discard", help="drop an interrupted rebuild and stop"),
     force: bool = typer.Option(False, "--force", help="swap even if the rebuilt rows are not the live ones"),
@@ -136,7 +143,9 @@ def rebuild(
     if until_seq is not None and as_of is not None:
         raise typer.BadParameter("give --until-seq or --as-of, not both")
     if client is not None and (until_seq is not None or as_of is not None or resume or discard):
-        raise typer.BadParameter("--client rebuilds the live rows of one client; it goes with none of --until-seq, --as-of, --resume, --discard")
+        raise typer.BadParameter(
+            "--client rebuilds the live rows of one client; it goes with none of --until-seq, --as-of, --resume, --discard"
+        )
 
     async def body(nc) -> int:
         entry, projection = find_projection(name)
@@ -152,13 +161,17 @@ def rebuild(
                     copy = await point_in_time(entry.name, make, engine, nc, spec, registry, until, progress=advance)
                 tables = [t.name for t in copy.copy.metadata.sorted_tables]
                 result = {"projection": name, "as_of_seq": until, "tables": tables, "swapped": False}
-                emit_json(result) if as_json else console.print(f"point-in-time copy at #{until} in: {', '.join(tables)}")
+                emit_json(result) if as_json else console.print(
+                    f"point-in-time copy at #{until} in: {', '.join(tables)}"
+                )
                 return 0
             job = ProjectionRebuild(entry.name, make, engine, spec, registry)
             under_way = await job.exists()
             if discard:
                 await job.discard()
-                console.print(f"discarded the rebuild of {name}" if under_way is not None else f"no rebuild of {name} to discard")
+                console.print(
+                    f"discarded the rebuild of {name}" if under_way is not None else f"no rebuild of {name} to discard"
+                )
                 return 0
             if under_way is not None and not resume:
                 raise UsageError(
@@ -236,7 +249,9 @@ async def _rebuild_client(nc, name, entry, make, spec, client, force, as_json) -
     if as_json:
         emit_json(result)
     else:
-        console.print(f"rebuilt the rows of client {client} in {name}: {applied:,} events, as of #{at}, in {elapsed:.2f}s")
+        console.print(
+            f"rebuilt the rows of client {client} in {name}: {applied:,} events, as of #{at}, in {elapsed:.2f}s"
+        )
         for table, v in verification.tables.items():
             note = "" if v["differing_rows"] in (0, None) else f", {v['differing_rows']} rows differed in content"
             console.print(f"  {table}: {v['copy_rows']:,} rows (were {v['live_rows']:,}){note}")
@@ -285,40 +300,69 @@ def verify(
             name = f"{entry.name}.{projection.name}"
             spec = stream_for(projection.source or entry.name)
             if await stream_info(nc, spec.name) is None:  # nothing written yet: nothing to compare
-                results.append({"projection": name, "at_seq": None, "agrees": True, "tables": {},
-                                "note": f"stream {spec.name} does not exist yet"})
+                results.append(
+                    {
+                        "projection": name,
+                        "at_seq": None,
+                        "agrees": True,
+                        "tables": {},
+                        "note": f"stream {spec.name} does not exist yet",
+                    }
+                )
                 continue
             engine = make_engine(entry.database_url)
             try:
                 if not await _started(engine, name):
-                    results.append({"projection": name, "at_seq": None, "agrees": True, "tables": {},
-                                    "note": "never started in this database"})
+                    results.append(
+                        {
+                            "projection": name,
+                            "at_seq": None,
+                            "agrees": True,
+                            "tables": {},
+                            "note": "never started in this database",
+                        }
+                    )
                     continue
                 job = ProjectionRebuild(entry.name, type(projection), engine, spec, registry, suffix=VERIFY_SUFFIX)
                 with _progress(f"verifying {name}") as advance:
                     at, verification = await job.verify(nc, progress=advance)
             finally:
                 await engine.dispose()
-            results.append({"projection": name, "at_seq": at, "agrees": verification.rows_agree,
-                            **verification.as_json()})
+            results.append(
+                {"projection": name, "at_seq": at, "agrees": verification.rows_agree, **verification.as_json()}
+            )
         if as_json:
             emit_json(results)
         else:
-            table = _table("projections against a clean rebuild",
-                           ("projection", "at", "table", "rows", "rebuilt", "differing", "result"),
-                           numeric={"at", "rows", "rebuilt", "differing"})
+            table = _table(
+                "projections against a clean rebuild",
+                ("projection", "at", "table", "rows", "rebuilt", "differing", "result"),
+                numeric={"at", "rows", "rebuilt", "differing"},
+            )
             for r in results:
                 if "note" in r:
                     table.add_row(r["projection"], "-", "", "", "", "", r["note"])
                 for table_name, t in r["tables"].items():
-                    same = t["live_rows"] == t["copy_rows"] and t["live_keys"] == t["copy_keys"] and t["differing_rows"] == 0
-                    table.add_row(r["projection"], _n(r["at_seq"]), table_name, _n(t["live_rows"]), _n(t["copy_rows"]),
-                                  "keys differ" if t["differing_rows"] is None else _n(t["differing_rows"]),
-                                  "[green]same[/green]" if same else "[red]DIFFERS[/red]")
+                    same = (
+                        t["live_rows"] == t["copy_rows"]
+                        and t["live_keys"] == t["copy_keys"]
+                        and t["differing_rows"] == 0
+                    )
+                    table.add_row(
+                        r["projection"],
+                        _n(r["at_seq"]),
+                        table_name,
+                        _n(t["live_rows"]),
+                        _n(t["copy_rows"]),
+                        "keys differ" if t["differing_rows"] is None else _n(t["differing_rows"]),
+                        "[green]same[/green]" if same else "[red]DIFFERS[/red]",
+                    )
             console.print(table)
         differing = [r["projection"] for r in results if not r["agrees"]]
         if differing:
-            errors.print(f"[red]{len(differing)} projection(s) differ from a clean rebuild: {', '.join(differing)}[/red]")
+            errors.print(
+                f"[red]{len(differing)} projection(s) differ from a clean rebuild: {', '.join(differing)}[/red]"
+            )
         return 1 if differing else 0
 
     run(body)

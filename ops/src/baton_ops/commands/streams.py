@@ -52,8 +52,14 @@ def streams(as_json: bool = typer.Option(False, "--json", help="machine-readable
                 table.add_row(row["service"], row["stream"], "[dim]not created yet[/dim]", "", "", "", "", "")
                 continue
             table.add_row(
-                row["service"], row["stream"], ", ".join(row["subjects"]), f"{row['messages']:,}", f"{row['bytes']:,}",
-                str(row["first_seq"]), str(row["last_seq"]), "\n".join(row["consumers"]) or "-",
+                row["service"],
+                row["stream"],
+                ", ".join(row["subjects"]),
+                f"{row['messages']:,}",
+                f"{row['bytes']:,}",
+                str(row["first_seq"]),
+                str(row["last_seq"]),
+                "\n".join(row["consumers"]) or "-",
             )
         console.print(table)
         return 0

@@ -100,7 +100,9 @@ def _write(out, name: str, stream: str, batch, since: datetime | None) -> int:
 
 @app.command("import")
 def import_(
-    source: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="a file written by `baton export`"),
+    source: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, readable=True, help="a file written by `baton export`"
+    ),
     as_json: bool = typer.Option(False, "--json", help="machine-readable summary"),
 ) -> None:
     """Append an exported log to empty streams, keeping event ids; nothing is stored twice."""
@@ -134,7 +136,9 @@ def import_(
                         continue
                     present[name].add(identity)
                     headers = {"Nats-Msg-Id": identity}
-                    pending.append(js.publish(item["subject"], item["data"].encode(), stream=spec.name, headers=headers))
+                    pending.append(
+                        js.publish(item["subject"], item["data"].encode(), stream=spec.name, headers=headers)
+                    )
                     if len(pending) >= 256:
                         stored += len(await asyncio.gather(*pending))
                         pending = []
@@ -202,7 +206,9 @@ def _read(source: Path) -> list[dict]:
             if line["service"] not in STREAMS:
                 raise UsageError(f"{source}:{number}: unknown service {line['service']!r}")
             if not line["subject"].startswith(STREAMS[line["service"]].subject_root + "."):
-                raise UsageError(f"{source}:{number}: subject {line['subject']!r} is not in the {line['service']} stream")
+                raise UsageError(
+                    f"{source}:{number}: subject {line['subject']!r} is not in the {line['service']} stream"
+                )
             line.setdefault("event_id", None)
             out.append(line)
     return out

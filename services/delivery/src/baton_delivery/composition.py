@@ -47,7 +47,10 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     settings = settings or BatonSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings))
-    views = DeliveryViews(runtime.engine, *map(runtime.parts.projection, ("work_orders", "request_deliveries", "client_managers", "own_events")))
+    views = DeliveryViews(
+        runtime.engine,
+        *map(runtime.parts.projection, ("work_orders", "request_deliveries", "client_managers", "own_events")),
+    )
     application = DeliveryApplication(runtime.store, views, clock=clock)
     scheduler = OverdueScheduler(application, views, settings.overdue_check_seconds)
     if run_scheduler:

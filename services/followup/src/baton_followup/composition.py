@@ -19,7 +19,10 @@ from baton_followup import catalogue
 from baton_followup.api import routers
 from baton_followup.application import Clock, FollowupApplication, Policies, utc_now
 from baton_followup.reactions import (
-    FollowDeliveryAcceptance, FollowDeliveryRejection, FollowIntakeClients, JoinContactGroups,
+    FollowDeliveryAcceptance,
+    FollowDeliveryRejection,
+    FollowIntakeClients,
+    JoinContactGroups,
 )
 from baton_followup.projections import all_projections
 from baton_followup.projections.complaint_views import ComplaintViews
@@ -59,8 +62,19 @@ def policies_from(settings: FollowupSettings) -> Policies:
     )
 
 
-VIEWS = ("relationships", "follow_ups", "opportunities", "programs", "briefs", "client_profiles", "client_requests",
-         "request_deliveries", "own_events", "recoveries", "client_health")
+VIEWS = (
+    "relationships",
+    "follow_ups",
+    "opportunities",
+    "programs",
+    "briefs",
+    "client_profiles",
+    "client_requests",
+    "request_deliveries",
+    "own_events",
+    "recoveries",
+    "client_health",
+)
 
 
 def followup_settings(settings: BatonSettings | None) -> FollowupSettings:
@@ -88,7 +102,9 @@ def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None 
 
     reactions = (
         FollowIntakeClients(views, policies.tiers, intake_caught_up),
-        FollowDeliveryAcceptance(views, policies.next_needs, settings.followup_satisfaction_delay_days, policies.recovery),
+        FollowDeliveryAcceptance(
+            views, policies.next_needs, settings.followup_satisfaction_delay_days, policies.recovery
+        ),
         FollowDeliveryRejection(policies.recovery),
         JoinContactGroups(),
     )
@@ -103,7 +119,9 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     complaint_views = ComplaintViews(runtime.engine, runtime.parts.projection("complaints"))
     views = FollowupViews(runtime.engine, *map(runtime.parts.projection, VIEWS), complaints=complaint_views)
     application = FollowupApplication(runtime.store, views, policies, clock=clock)
-    planner = FollowUpPlanner(application, views, settings.followup_reactivation_after_days, settings.followup_planner_seconds)
+    planner = FollowUpPlanner(
+        application, views, settings.followup_reactivation_after_days, settings.followup_planner_seconds
+    )
     deadlines = ComplaintDeadlineScheduler(application, complaint_views, settings.followup_complaint_check_seconds)
     if run_planner:
         runtime.run_in_background(planner.run_forever)

@@ -20,8 +20,16 @@ registry = EventRegistry()  # followup's contracts; ``contracts.registry`` knows
 
 Tier = Literal["key", "standard"]
 FollowUpKind = Literal[
-    "satisfaction", "review", "reactivation", "offer", "introduction", "outcome_review", "program_notice", "program_renewal",
-    "recovery", "at_risk",
+    "satisfaction",
+    "review",
+    "reactivation",
+    "offer",
+    "introduction",
+    "outcome_review",
+    "program_notice",
+    "program_renewal",
+    "recovery",
+    "at_risk",
 ]
 ContactOutcome = Literal["reached", "no_answer", "left_message", "stop"]
 RefusalCode = Literal[

@@ -76,9 +76,7 @@ class EventRegistry:
             payload = step(payload)
             version += 1
         if version > cls.schema_version:
-            raise UnknownSchemaVersion(
-                f"{event_type} v{version} is newer than this reader's v{cls.schema_version}"
-            )
+            raise UnknownSchemaVersion(f"{event_type} v{version} is newer than this reader's v{cls.schema_version}")
         return payload
 
     def payload_of(self, envelope: Envelope) -> DomainEvent | None:

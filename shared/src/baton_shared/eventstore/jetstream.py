@@ -502,7 +502,11 @@ class JetStreamEventStore:
                 metrics.CONFLICTS.labels(self.stream_name).inc()
                 raise ConcurrencyConflict(label, expected_version, error.get("description", ""))
             refused = f"append to {label} refused: {error}"
-            raise AppendUnconfirmed(f"{refused}, after an unanswered attempt") if unknown else EventStoreUnavailable(refused)
+            raise (
+                AppendUnconfirmed(f"{refused}, after an unanswered attempt")
+                if unknown
+                else EventStoreUnavailable(refused)
+            )
         message = f"append to {label} not confirmed after {self.attempts} attempts: {last_error!r}"
         raise AppendUnconfirmed(message) if unknown else EventStoreUnavailable(message)
 

@@ -54,7 +54,5 @@ class InMemoryEventStore:
             for new in events:
                 envelope = new.envelope(aggregate_id)
                 subject = self.spec.subject(aggregate_type, aggregate_id, envelope.event_type)
-                self.log.append(
-                    RecordedEvent(self.stream_name, len(self.log) + 1, subject, envelope, new.event)
-                )
+                self.log.append(RecordedEvent(self.stream_name, len(self.log) + 1, subject, envelope, new.event))
             return AppendResult(self.stream_name, first, len(self.log), ids)

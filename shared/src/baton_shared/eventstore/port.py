@@ -19,9 +19,7 @@ class ConcurrencyConflict(Exception):
     def __init__(self, aggregate: str, expected: int, detail: str = "") -> None:
         self.aggregate = aggregate
         self.expected = expected
-        super().__init__(
-            f"{aggregate} changed since version {expected}" + (f" ({detail})" if detail else "")
-        )
+        super().__init__(f"{aggregate} changed since version {expected}" + (f" ({detail})" if detail else ""))
 
 
 class EventStoreUnavailable(Exception):

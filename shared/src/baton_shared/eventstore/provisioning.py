@@ -172,8 +172,11 @@ async def reconcile_durable(
         "replay_policy": "instant",
     }
     if pinned_group is not None:
-        wanted |= {"priority_groups": [pinned_group], "priority_policy": "pinned_client",
-                   "priority_timeout": int(priority_timeout_s * NS)}
+        wanted |= {
+            "priority_groups": [pinned_group],
+            "priority_policy": "pinned_client",
+            "priority_timeout": int(priority_timeout_s * NS),
+        }
     info = await consumer_info(nc, stream, durable)
     start_from = await start_after() if callable(start_after) else start_after
     if info is not None:

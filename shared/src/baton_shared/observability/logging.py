@@ -16,11 +16,7 @@ _LIBRARIES_AT_SERVICE_LEVEL = ("uvicorn", "alembic")
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
-    renderer = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -35,10 +31,12 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     structlog.contextvars.bind_contextvars(service=service)
     # The standard library's records (uvicorn, Alembic, drivers) in the same format, on the same stderr.
     handler = _CurrentStderrHandler()
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.processors.format_exc_info],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-    ))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.processors.format_exc_info],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
     root = logging.getLogger()
     root.handlers = [h for h in root.handlers if not isinstance(h, _CurrentStderrHandler)]
     if not root.handlers:  # as logging.basicConfig: a host that set up logging (pytest) keeps its own

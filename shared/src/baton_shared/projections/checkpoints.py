@@ -10,8 +10,22 @@ import functools
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, and_, bindparam, case, delete, or_,
-    select, update,
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    delete,
+    or_,
+    select,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -77,9 +91,7 @@ _ADVANCE = (
 )
 
 
-async def advance_checkpoint(
-    conn: AsyncConnection, projection: str, stream: str, old: int, new: int
-) -> None:
+async def advance_checkpoint(conn: AsyncConnection, projection: str, stream: str, old: int, new: int) -> None:
     """Move the checkpoint from ``old`` to ``new``, or raise if it is no longer ``old``."""
     result = await conn.execute(
         _ADVANCE, {"key": projection, "old": old, "new": new, "stream": stream, "at": datetime.now(timezone.utc)}
@@ -96,12 +108,13 @@ def _advance_many(n: int):  # noqa: ANN202 - a SQLAlchemy Update
         .where(or_(*[and_(c.projection == bindparam(f"key{i}"), c.last_seq == bindparam(f"old{i}")) for i in range(n)]))
         .values(
             # typed: PostgreSQL cannot tell a CASE's type from untyped parameters
-            last_seq=case(*[(c.projection == bindparam(f"key{i}"), bindparam(f"new{i}", type_=BigInteger)) for i in range(n)]),
+            last_seq=case(
+                *[(c.projection == bindparam(f"key{i}"), bindparam(f"new{i}", type_=BigInteger)) for i in range(n)]
+            ),
             stream=bindparam("stream"),
             updated_at=bindparam("at"),
         )
     )
-
 
 
 async def advance_checkpoints(conn: AsyncConnection, stream: str, moves: list[tuple[str, int, int]]) -> None:
@@ -120,9 +133,7 @@ async def advance_checkpoints(conn: AsyncConnection, stream: str, moves: list[tu
         raise CheckpointMoved(", ".join(key for key, _, _ in moves))
 
 
-async def park(
-    conn: AsyncConnection, owner: str, stream: str, parked: list[tuple[object, str]], tries: int
-) -> None:
+async def park(conn: AsyncConnection, owner: str, stream: str, parked: list[tuple[object, str]], tries: int) -> None:
     """Record events ``owner`` gave up on (raw event, error), keeping the latest error per event."""
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     now = datetime.now(timezone.utc)

@@ -98,10 +98,14 @@ async def _compare_in_postgres(conn: AsyncConnection, live_table: Table, copy_ta
         return f"coalesce(sum(('x' || left(md5({expression}), 15))::bit(60)::bigint::numeric), 0)"
 
     async def digest(table: Table) -> tuple[int, str, str]:
-        row = (await conn.execute(text(
-            f"SELECT count(*), md5({hashed(f'ROW({order})::text')}::text), md5({hashed('t::text')}::text) "
-            f'FROM "{table.name}" t'
-        ))).one()
+        row = (
+            await conn.execute(
+                text(
+                    f"SELECT count(*), md5({hashed(f'ROW({order})::text')}::text), md5({hashed('t::text')}::text) "
+                    f'FROM "{table.name}" t'
+                )
+            )
+        ).one()
         return int(row[0]), row[1][:16], row[2][:16]
 
     live_rows, live_keys, live_sum = await digest(live_table)
@@ -109,11 +113,19 @@ async def _compare_in_postgres(conn: AsyncConnection, live_table: Table, copy_ta
     differing = None
     if live_rows == copy_rows and live_keys == copy_keys:
         on = " AND ".join(f"l.{k} = c.{k}" for k in keys)
-        differing = 0 if live_sum == copy_sum else int(await conn.scalar(text(
-            f'SELECT count(*) FROM "{live_table.name}" l JOIN "{copy_table.name}" c ON {on} '
-            f"WHERE CASE WHEN l::text = c::text THEN false "
-            f"ELSE {_row_as_jsonb(live_table, 'l')} IS DISTINCT FROM {_row_as_jsonb(copy_table, 'c')} END"
-        )))
+        differing = (
+            0
+            if live_sum == copy_sum
+            else int(
+                await conn.scalar(
+                    text(
+                        f'SELECT count(*) FROM "{live_table.name}" l JOIN "{copy_table.name}" c ON {on} '
+                        f"WHERE CASE WHEN l::text = c::text THEN false "
+                        f"ELSE {_row_as_jsonb(live_table, 'l')} IS DISTINCT FROM {_row_as_jsonb(copy_table, 'c')} END"
+                    )
+                )
+            )
+        )
     return {
         "live_rows": live_rows,
         "copy_rows": copy_rows,
@@ -268,7 +280,9 @@ class ProjectionRebuild:
 
     async def _replace(self, conn: AsyncConnection) -> None:
         postgres = conn.dialect.name == "postgresql"
-        for live_table, copy_table in zip(self.live.metadata.sorted_tables, self.copy.metadata.sorted_tables, strict=True):
+        for live_table, copy_table in zip(
+            self.live.metadata.sorted_tables, self.copy.metadata.sorted_tables, strict=True
+        ):
             await conn.execute(text(f'DROP TABLE "{live_table.name}"'))
             if postgres:
                 # Renaming the copy's indexes is instant; building them again took seconds
@@ -349,7 +363,9 @@ class ClientRebuild:
         self.client_id = client_id
         self.live_key = f"{service}.{self.live.name}"
         if not getattr(self.live, "per_client", True):
-            raise RebuildRefused(f"{self.live_key}: one client's rows depend on other clients' events; rebuild it whole")
+            raise RebuildRefused(
+                f"{self.live_key}: one client's rows depend on other clients' events; rebuild it whole"
+            )
         for table in self.live.metadata.sorted_tables:
             if "client_id" not in table.c and not isinstance(self.live, RowPerAggregate):
                 raise RebuildRefused(f"{self.live_key}: cannot tell which rows of {table.name} belong to a client")
@@ -365,7 +381,9 @@ class ClientRebuild:
                 out.append(recorded)
         return out
 
-    async def run(self, nc: NATS, client_events: list, read_through: int, *, force: bool = False) -> tuple[int, int, Verification]:
+    async def run(
+        self, nc: NATS, client_events: list, read_through: int, *, force: bool = False
+    ) -> tuple[int, int, Verification]:
         """Replace the client's rows; returns (events applied, live checkpoint, verification)."""
         async with self.engine.begin() as conn:
             await lock_projection(conn, self.live, self.live_key, self.spec.name)
@@ -374,13 +392,17 @@ class ClientRebuild:
             if at > read_through:  # written meanwhile: the client's events among them (new requests too)
                 async for batch in read_stream(nc, self.spec.name, start_seq=read_through + 1, end_seq=at):
                     events.extend(self._decode_mine(batch))
-            await conn.run_sync(self.copy.metadata.drop_all)  # a scratch copy is never kept; DDL rolls back with the rest
+            await conn.run_sync(
+                self.copy.metadata.drop_all
+            )  # a scratch copy is never kept; DDL rolls back with the rest
             await conn.run_sync(self.copy.metadata.create_all)
             await self.copy.apply(conn, events)
             keys = self._keys(events)
             verification = Verification()
             replacements = []
-            for live_table, copy_table in zip(self.live.metadata.sorted_tables, self.copy.metadata.sorted_tables, strict=True):
+            for live_table, copy_table in zip(
+                self.live.metadata.sorted_tables, self.copy.metadata.sorted_tables, strict=True
+            ):
                 pk = list(live_table.primary_key.columns)
                 mine = self._rows_of_client(live_table, keys)
                 live_rows = [tuple(r) for r in (await conn.execute(select(live_table).where(mine).order_by(*pk))).all()]
@@ -390,7 +412,9 @@ class ClientRebuild:
                     index = list(copy_table.c.keys()).index("client_id")
                     strangers = {r[index] for r in copy_rows} - {self.client_id}
                     if strangers:
-                        raise RebuildRefused(f"{live_table.name}: the client's events made rows of other clients ({sorted(strangers)[:3]})")
+                        raise RebuildRefused(
+                            f"{live_table.name}: the client's events made rows of other clients ({sorted(strangers)[:3]})"
+                        )
                 verification.tables[live_table.name] = _agreement(live_table, live_rows, copy_rows)
                 replacements.append((live_table, mine, copy_rows))
             if not verification.keys_agree and not force:
@@ -429,6 +453,8 @@ def _agreement(table: Table, live_rows: list[tuple], copy_rows: list[tuple]) -> 
         "copy_keys": _digest(keys_b),
         "live_checksum": _digest(live_rows),
         "copy_checksum": _digest(copy_rows),
-        "differing_rows": sum(1 for x, y in zip(live_rows, copy_rows, strict=False) if x != y) if keys_a == keys_b else None,
+        "differing_rows": sum(1 for x, y in zip(live_rows, copy_rows, strict=False) if x != y)
+        if keys_a == keys_b
+        else None,
         "key_columns": len(key_index),
     }

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from baton_shared.projections import sqlite_driver
 
+
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -113,7 +114,9 @@ async def upsert(
     """
     if not rows:
         return
-    await conn.execute(_upsert_statement(conn.dialect.name, table, tuple(rows[0].keys()), tuple(keys), update), list(rows))
+    await conn.execute(
+        _upsert_statement(conn.dialect.name, table, tuple(rows[0].keys()), tuple(keys), update), list(rows)
+    )
 
 
 _upserts: weakref.WeakKeyDictionary[Table, dict[tuple, Any]] = weakref.WeakKeyDictionary()
@@ -166,9 +169,7 @@ async def insert_new(conn: AsyncConnection, table: Table, rows: Sequence[dict[st
 _row_selects: weakref.WeakKeyDictionary[Table, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-async def load_rows(
-    conn: AsyncConnection, table: Table, key: str, keys: Iterable[Any]
-) -> dict[Any, dict[str, Any]]:
+async def load_rows(conn: AsyncConnection, table: Table, key: str, keys: Iterable[Any]) -> dict[Any, dict[str, Any]]:
     """The existing rows for ``keys`` (one query per 1,000 keys), as dicts by key."""
     wanted = list(dict.fromkeys(keys))
     out: dict[Any, dict[str, Any]] = {}
@@ -221,4 +222,13 @@ def json_row(row: Any) -> dict[str, Any]:
     return out
 
 
-__all__ = ["existing_keys", "insert_new", "json_row", "load_rows", "make_engine", "tuple_", "upsert", "write_transaction"]
+__all__ = [
+    "existing_keys",
+    "insert_new",
+    "json_row",
+    "load_rows",
+    "make_engine",
+    "tuple_",
+    "upsert",
+    "write_transaction",
+]

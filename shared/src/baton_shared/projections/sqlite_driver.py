@@ -187,8 +187,12 @@ def install() -> bool:
     stock = getattr(dialect, "AsyncAdapt_aiosqlite_cursor", None)
     connection = getattr(dialect, "AsyncAdapt_aiosqlite_connection", None)
     needed = ("_make_new_cursor", "_execute_async", "_executemany_async", "_aenter_cursor")
-    if (stock is None or connection is None or not all(hasattr(stock, n) for n in needed)
-            or not all(hasattr(connection, n) for n in ("commit", "rollback", "_handle_exception"))):
+    if (
+        stock is None
+        or connection is None
+        or not all(hasattr(stock, n) for n in needed)
+        or not all(hasattr(connection, n) for n in ("commit", "rollback", "_handle_exception"))
+    ):
         log.warning("SQLAlchemy's aiosqlite adapter has another shape: the stock cursor is kept")
         return False
     global OneHopCursor
@@ -213,7 +217,8 @@ def install() -> bool:
             inline = small and (ON_LOOP if ON_LOOP is not None else not spare_core())
             async with self._adapt_connection._execute_mutex:
                 description, rowcount, lastrowid, rows = await _on_loop_or_hop(
-                    aio, inline, _run, aio._conn, operation, parameters, many)
+                    aio, inline, _run, aio._conn, operation, parameters, many
+                )
             self._cursor = _Outcome(description, rowcount, lastrowid)
             if description and not self.server_side:
                 self._rows = collections.deque(rows)

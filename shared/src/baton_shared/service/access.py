@@ -75,7 +75,7 @@ def _entries(raw: Any, where: str) -> list[dict]:
     if isinstance(raw, dict) and "tokens" in raw:
         raw = raw["tokens"]
     if not isinstance(raw, list):
-        raise TokenConfigError(f"{where}: expected a list of token entries (or {{\"tokens\": [...]}})")
+        raise TokenConfigError(f'{where}: expected a list of token entries (or {{"tokens": [...]}})')
     return raw
 
 
@@ -84,23 +84,23 @@ def _identity(entry: Any, where: str) -> tuple[bytes, Identity]:
         raise TokenConfigError(f"{where}: an entry must be an object, got {entry!r}")
     name, role, department = entry.get("name"), entry.get("role"), entry.get("department")
     if not isinstance(name, str) or not name.strip():
-        raise TokenConfigError(f"{where}: an entry needs a non-empty \"name\"")
+        raise TokenConfigError(f'{where}: an entry needs a non-empty "name"')
     if role not in ROLES:
-        raise TokenConfigError(f"{where}: {name}: \"role\" must be one of {', '.join(ROLES)}, got {role!r}")
+        raise TokenConfigError(f'{where}: {name}: "role" must be one of {", ".join(ROLES)}, got {role!r}')
     if role == DEPARTMENT:
         if not isinstance(department, str) or not department.strip():
-            raise TokenConfigError(f"{where}: {name}: a department member needs \"department\"")
+            raise TokenConfigError(f'{where}: {name}: a department member needs "department"')
         department = department.strip().lower()
     else:
         department = None
     if "sha256" in entry:
         digest = str(entry["sha256"]).strip().lower()
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise TokenConfigError(f"{where}: {name}: \"sha256\" must be 64 hex digits")
+            raise TokenConfigError(f'{where}: {name}: "sha256" must be 64 hex digits')
     elif isinstance(entry.get("token"), str) and len(entry["token"]) >= 16:
         digest = hash_token(entry["token"])
     else:
-        raise TokenConfigError(f"{where}: {name}: needs \"sha256\" (hex of the token) or \"token\" (16 characters or more)")
+        raise TokenConfigError(f'{where}: {name}: needs "sha256" (hex of the token) or "token" (16 characters or more)')
     return bytes.fromhex(digest), Identity(name.strip(), role, department)
 
 
@@ -177,9 +177,7 @@ def access_rule(fn: Callable) -> Callable:
 
 
 def has_access_rule(dependant: Any) -> bool:
-    return any(
-        getattr(d.call, "__baton_access_rule__", False) or has_access_rule(d) for d in dependant.dependencies
-    )
+    return any(getattr(d.call, "__baton_access_rule__", False) or has_access_rule(d) for d in dependant.dependencies)
 
 
 def admin_or_ops_read(request: Request, who: Identity) -> bool:

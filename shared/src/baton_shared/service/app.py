@@ -116,8 +116,14 @@ class CorrelationAndMetrics:
         method = scope["method"]
         metrics.HTTP_REQUESTS.labels(self.service, method, path, status).inc()
         metrics.HTTP_LATENCY.labels(self.service, method, path).observe(elapsed)
-        log.info("http request", method=method, route=path, status=status, ms=round(elapsed * 1000, 2),
-                 correlation_id=correlation_id)
+        log.info(
+            "http request",
+            method=method,
+            route=path,
+            status=status,
+            ms=round(elapsed * 1000, 2),
+            correlation_id=correlation_id,
+        )
 
 
 class NatsState(View):
@@ -159,6 +165,7 @@ def create_service_app(
     compile_handlers: bool = True,
 ) -> FastAPI:
     declared: list[Any] = []  # every route this app declares, filled below
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if not app.state.tokens.entries:
@@ -171,8 +178,15 @@ def create_service_app(
 
     # /docs with Swagger UI served by the service itself (no CDN); ReDoc, which only loads from one, is off.
     # strict_content_type off: a JSON body sent without a Content-Type is read as JSON, as before FastAPI 0.13x.
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  strict_content_type=False)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        strict_content_type=False,
+    )
     install_api_docs(app)
     app.state.runtime = runtime
     app.state.tokens = TokenBook.from_settings(runtime.settings)  # a bad tokens setting stops the service here
@@ -253,8 +267,9 @@ def create_service_app(
         the key (sent, or made by the server) whose retry stores nothing twice."""
         if request_key is None:  # a DELETE: doing it again does nothing twice
             detail = "the event log did not confirm the write: it may be stored or not; retry the same request"
-            return problems.problem(503, f"{detail}: {exc}", "outcome-unknown", headers={"Retry-After": "1"},
-                                    ids=exc.ids)
+            return problems.problem(
+                503, f"{detail}: {exc}", "outcome-unknown", headers={"Retry-After": "1"}, ids=exc.ids
+            )
         detail = (
             "the event log did not confirm the write: it may be stored or not. Retry the same request with "
             f"the header {idempotency.HEADER}: {request_key.key} (it stores nothing twice), or GET the ids "
@@ -271,8 +286,15 @@ def create_service_app(
 
     ops = APIRouter(tags=["operations"])
 
-    @ops.get("/health", summary="NATS, database and consumer state", response_model=None,
-             responses={200: {"model": Health}, 503: {"model": Health, "description": "NATS or the database is unreachable"}})
+    @ops.get(
+        "/health",
+        summary="NATS, database and consumer state",
+        response_model=None,
+        responses={
+            200: {"model": Health},
+            503: {"model": Health, "description": "NATS or the database is unreachable"},
+        },
+    )
     async def health() -> JSONResponse:
         nats_ok = runtime.started and runtime.nc.is_connected
         db_ok = await runtime.database_ok()

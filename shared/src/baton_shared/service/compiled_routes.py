@@ -158,8 +158,9 @@ def _dependency(depends: params.Depends, annotation: Any, name: str | None, path
     return _walk(call, name, depends.use_cache, path_names, body=None)
 
 
-def _walk(call: Callable[..., Any], name: str | None, use_cache: bool, path_names: set[str],
-          body: list[_Body] | None) -> _Call:
+def _walk(
+    call: Callable[..., Any], name: str | None, use_cache: bool, path_names: set[str], body: list[_Body] | None
+) -> _Call:
     """``call``'s parameters; ``body`` collects the endpoint's body model (None: no body allowed)."""
     hints = _hints(call)
     subs: list[_Call] = []
@@ -212,8 +213,9 @@ async def _solve(step: _Call, request: Request, cache: dict[Any, Any]) -> tuple[
         raw = (request.query_params if field.where == "query" else request.headers).get(field.alias)
         if raw is None:
             if field.required:
-                errors.append({"type": "missing", "loc": (field.where, field.alias), "msg": "Field required",
-                               "input": None})
+                errors.append(
+                    {"type": "missing", "loc": (field.where, field.alias), "msg": "Field required", "input": None}
+                )
             else:
                 values[field.name] = field.default
             continue
@@ -239,8 +241,15 @@ async def _read_json(request: Request) -> Any:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise RequestValidationError(
-            [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {},
-              "ctx": {"error": exc.msg}}],
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": exc.msg},
+                }
+            ],
             body=exc.doc,
         ) from exc
     except ValueError as exc:  # not UTF-8: FastAPI's answer to an unreadable body

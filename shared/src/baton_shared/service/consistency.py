@@ -60,7 +60,9 @@ def read_after_position(*projections: str):
                     "position-beyond-log",
                     f"position {target} is beyond the last sequence of stream {runner.stream_name} ({last}): "
                     "no write answered it, so there is nothing to wait for",
-                    errors=[{"loc": where, "msg": f"beyond the log's last sequence {last}", "type": "position_beyond_log"}],
+                    errors=[
+                        {"loc": where, "msg": f"beyond the log's last sequence {last}", "type": "position_beyond_log"}
+                    ],
                     last_seq=last,
                 )
         for runner in runners:

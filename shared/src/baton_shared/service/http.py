@@ -74,4 +74,6 @@ async def issued(request: Request, who: str = Depends(actor)) -> Issued:
 
 
 def written(result: Written) -> WriteOut:
-    return WriteOut(ids=result.ids, position=Position(stream=result.stream, seq=result.position), appended=result.appended)
+    return WriteOut(
+        ids=result.ids, position=Position(stream=result.stream, seq=result.position), appended=result.appended
+    )

@@ -48,6 +48,7 @@ def broker_not_ready(exc: BaseException) -> bool:
         return True
     return isinstance(exc, JetStreamApiError) and exc.code == 503
 
+
 log = get_logger("baton.runtime")
 
 
@@ -82,7 +83,9 @@ class ServiceRuntime:
             disconnected_cb=self._disconnected,
         )
         sqlite_driver.run_statements(settings.sqlite_statements)
-        self.engine = make_engine(settings.database_url_for(service), statement_timeout=settings.database_timeout_seconds)
+        self.engine = make_engine(
+            settings.database_url_for(service), statement_timeout=settings.database_timeout_seconds
+        )
         self.projections: dict[str, ProjectionRunner] = {}
         # What the composition root describes: the same door the ops tool uses.
         self.parts = parts(self.engine, self.projections)
@@ -131,9 +134,12 @@ class ServiceRuntime:
         s = self.settings
         await self.broker.start()  # connects (and reconnects forever); consumers are ours, below
         check_server_version(self.nc)
-        await self.patiently("provision stream", lambda: provision_stream(
-            self.nc, self.spec, replicas=s.stream_replicas, duplicate_window_s=s.duplicate_window_seconds
-        ))
+        await self.patiently(
+            "provision stream",
+            lambda: provision_stream(
+                self.nc, self.spec, replicas=s.stream_replicas, duplicate_window_s=s.duplicate_window_seconds
+            ),
+        )
         self.store.connect(self.nc)
         await self._run_on_connect()
         # The schema before any runner touches a table: migrated here, or checked (compose migrates first).
@@ -146,8 +152,9 @@ class ServiceRuntime:
             by_stream.setdefault(runner.spec.name, []).append(runner)
         for stream, runners in by_stream.items():
             foreign = stream != self.spec.name
-            feed = ProjectionFeed(runners, service=self.service,
-                                  linger_s=s.foreign_projection_linger_ms / 1000 if foreign else 0.0)
+            feed = ProjectionFeed(
+                runners, service=self.service, linger_s=s.foreign_projection_linger_ms / 1000 if foreign else 0.0
+            )
             self.feeds.append(feed)
             if foreign:
                 # Another service's stream may not exist yet: never hold up start-up for it.
@@ -186,7 +193,9 @@ class ServiceRuntime:
             except Exception as exc:
                 if not broker_not_ready(exc) or self.stopping or asyncio.get_running_loop().time() > deadline:
                     raise
-                log.warning("JetStream not answering yet; trying again", step=what, error=repr(exc)[:200], retry_in=delay)
+                log.warning(
+                    "JetStream not answering yet; trying again", step=what, error=repr(exc)[:200], retry_in=delay
+                )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
@@ -198,8 +207,12 @@ class ServiceRuntime:
         caught_up = await feed.catch_up(self.nc)
         await feed.prepare_live(self.nc)
         await feed.start_live(self.nc)
-        log.info("projections ready", projections=[m.key for m in feed.members],
-                 checkpoints=[m.position for m in feed.members], caught_up=caught_up)
+        log.info(
+            "projections ready",
+            projections=[m.key for m in feed.members],
+            checkpoints=[m.position for m in feed.members],
+            caught_up=caught_up,
+        )
 
     async def _start_reaction(self, runner: ReactionRunner) -> None:
         await runner.setup()
@@ -258,6 +271,7 @@ class ServiceRuntime:
     async def database_ok(self, within: float = DATABASE_CHECK_SECONDS) -> bool:
         """Whether the database answers ``SELECT 1`` within ``within`` seconds (a database
         that stops answering must make the health check say so, not hang it)."""
+
         async def ask() -> None:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))

@@ -111,19 +111,24 @@ class BatonSettings(BaseSettings):
     )
     projection_batch_size: int = Field(500, ge=1, le=10_000)
     foreign_projection_linger_ms: float = Field(
-        50, ge=0, le=1000,
+        50,
+        ge=0,
+        le=1000,
         description="Projections of another service's stream, while events keep coming, gather them for up to "
         "this long and commit them together (0: one batch per delivery). The service's own projections, "
         "which its reads wait on, never linger.",
     )
     database_timeout_seconds: float = Field(
-        30, gt=0, le=3600,
+        30,
+        gt=0,
+        le=3600,
         description="PostgreSQL: how long a service waits for one statement (and a third of it, at most 10 s, "
         "for a connection) before giving up: reads answer 503, projections retry. A database that stops "
         "answering without closing connections would otherwise hold requests until TCP gives up.",
     )
     sqlite_statements: str = Field(
-        "loop", pattern="^(auto|loop|thread)$",
+        "loop",
+        pattern="^(auto|loop|thread)$",
         description="SQLite projections: where statements run. 'loop': on the event loop's thread (least CPU "
         "and latency when the services share a box, as in the embedded run); 'thread': one hop to the "
         "connection's thread each (more writes per process when it has a core to itself); 'auto': 'thread' "
@@ -132,9 +137,13 @@ class BatonSettings(BaseSettings):
     max_body_bytes: int = Field(
         65_536, ge=1024, le=16 * 1024 * 1024, description="Largest request body a write accepts (413 above)"
     )
-    overdue_check_seconds: float = Field(60, gt=0, le=86_400, description="delivery: how often overdue work is looked for")
+    overdue_check_seconds: float = Field(
+        60, gt=0, le=86_400, description="delivery: how often overdue work is looked for"
+    )
     head_grace_days: int = Field(
-        3, ge=0, le=365,
+        3,
+        ge=0,
+        le=365,
         description="delivery: days past its due date before overdue work reaches the head of account management",
     )
     tokens_file: Path | None = Field(

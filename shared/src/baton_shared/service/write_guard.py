@@ -81,8 +81,12 @@ class WriteGuard:
             return
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
             where = "path" if "\x00" in scope["path"] else "query"
-            await self._answer(send, 422, "the path or the query contains a NUL character (%00), which no id or value may hold",
-                               errors=[{"loc": [where], "msg": "contains a NUL character", "type": "nul_character"}])
+            await self._answer(
+                send,
+                422,
+                "the path or the query contains a NUL character (%00), which no id or value may hold",
+                errors=[{"loc": [where], "msg": "contains a NUL character", "type": "nul_character"}],
+            )
             return
         if scope["method"] not in WRITE_METHODS:
             await self.app(scope, receive, send)
@@ -97,16 +101,25 @@ class WriteGuard:
                     declared = -1
                 if declared > limit:
                     await self._answer(
-                        send, 413, f"request body of {declared} bytes is over the limit of {limit} bytes; nothing was done"
+                        send,
+                        413,
+                        f"request body of {declared} bytes is over the limit of {limit} bytes; nothing was done",
                     )
                     return
             elif name == b"idempotency-key":
                 key = value.decode("latin-1")
         if key is not None and not _KEY.fullmatch(key):
             await self._answer(
-                send, 422, "Idempotency-Key must be 1 to 200 printable ASCII characters without spaces (a UUID, say)",
-                errors=[{"loc": ["header", HEADER], "msg": "must be 1 to 200 printable ASCII characters without spaces",
-                         "type": "string_pattern_mismatch"}],
+                send,
+                422,
+                "Idempotency-Key must be 1 to 200 printable ASCII characters without spaces (a UUID, say)",
+                errors=[
+                    {
+                        "loc": ["header", HEADER],
+                        "msg": "must be 1 to 200 printable ASCII characters without spaces",
+                        "type": "string_pattern_mismatch",
+                    }
+                ],
             )
             return
         chunks: list[bytes] = []
@@ -130,8 +143,12 @@ class WriteGuard:
             except orjson.JSONDecodeError:
                 where = None  # not JSON: the app answers that
             if where:
-                await self._answer(send, 422, f"{where} contains a NUL character (\\u0000), which no text may hold",
-                                   errors=[{"loc": _loc(where), "msg": "contains a NUL character", "type": "nul_character"}])
+                await self._answer(
+                    send,
+                    422,
+                    f"{where} contains a NUL character (\\u0000), which no text may hold",
+                    errors=[{"loc": _loc(where), "msg": "contains a NUL character", "type": "nul_character"}],
+                )
                 return
         delivered = False
 
@@ -199,7 +216,17 @@ def install(app, max_body_bytes: int) -> None:  # noqa: ANN001
 
     @app.exception_handler(IdempotencyKeyReused)
     async def key_reused(_request, exc: IdempotencyKeyReused):
-        return problems.problem(422, str(exc), "idempotency-key-reused", errors=[
-            {"loc": ["header", HEADER], "msg": "already used for a different request", "type": "idempotency_key_reused"}])
+        return problems.problem(
+            422,
+            str(exc),
+            "idempotency-key-reused",
+            errors=[
+                {
+                    "loc": ["header", HEADER],
+                    "msg": "already used for a different request",
+                    "type": "idempotency_key_reused",
+                }
+            ],
+        )
 
     _document_header(app)

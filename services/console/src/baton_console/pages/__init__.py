@@ -4,7 +4,13 @@
 from baton_console.pages import agenda, board, clients, ops, relationship, requests, session
 
 routers = [
-    session.router, agenda.router, clients.router, relationship.router, requests.router, board.router, ops.router
+    session.router,
+    agenda.router,
+    clients.router,
+    relationship.router,
+    requests.router,
+    board.router,
+    ops.router,
 ]
 
 __all__ = ["routers"]

@@ -6,6 +6,12 @@ from baton_delivery.api.dependencies import client_rule
 from baton_delivery.api.requests import router as requests_router
 from baton_delivery.api.work_orders import router as work_orders_router
 
-routers = [work_orders_router, requests_router, boards_router, events_router(client_rule, "own_events"), parked_router()]
+routers = [
+    work_orders_router,
+    requests_router,
+    boards_router,
+    events_router(client_rule, "own_events"),
+    parked_router(),
+]
 
 __all__ = ["routers"]

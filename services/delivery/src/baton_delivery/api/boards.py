@@ -15,7 +15,12 @@ from baton_delivery.api.schemas import DEPARTMENT_PATTERN, BoardOut, Escalation
 router = APIRouter(prefix="/v1", tags=["boards"])
 
 
-@router.get("/departments/{department}/board", response_model=BoardOut, summary="Counts by status, overdue items oldest first", dependencies=[read_after_position("work_orders")])
+@router.get(
+    "/departments/{department}/board",
+    response_model=BoardOut,
+    summary="Counts by status, overdue items oldest first",
+    dependencies=[read_after_position("work_orders")],
+)
 async def board(
     department: str = Path(pattern=DEPARTMENT_PATTERN, description="department slug; case is ignored"),
     limit: int = Query(50, ge=1, le=200, description="overdue items per page"),
@@ -36,7 +41,9 @@ async def board(
 async def escalations(
     account_manager: str | None = Query(None, min_length=1, max_length=200, pattern=NO_NUL),
     grace_days: int | None = Query(
-        None, ge=0, le=365,
+        None,
+        ge=0,
+        le=365,
         description="only work more than this many days past due; the head's default is BATON_HEAD_GRACE_DAYS",
     ),
     limit: int = Query(50, ge=1, le=200),

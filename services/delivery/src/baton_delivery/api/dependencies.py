@@ -22,8 +22,21 @@ from baton_shared.service.http import actor, causation, issued, written
 from baton_delivery.application import DeliveryApplication
 
 __all__ = [
-    "actor", "application", "board_rule", "client_rule", "causation", "department_filter", "escalations_rule",
-    "head_grace_days", "issued", "manager_filter", "request_rule", "today", "views", "work_order_rule", "work_orders_rule",
+    "actor",
+    "application",
+    "board_rule",
+    "client_rule",
+    "causation",
+    "department_filter",
+    "escalations_rule",
+    "head_grace_days",
+    "issued",
+    "manager_filter",
+    "request_rule",
+    "today",
+    "views",
+    "work_order_rule",
+    "work_orders_rule",
     "written",
 ]
 
@@ -82,7 +95,11 @@ async def work_order_rule(work_order_id: str, request: Request, who: Identity = 
     """Department members act on their department's work orders; the client's account manager may read one."""
     if admin_or_ops_read(request, who):
         return who
-    what = f"act on work order {work_order_id}" if request.method not in ("GET", "HEAD") else f"read work order {work_order_id}"
+    what = (
+        f"act on work order {work_order_id}"
+        if request.method not in ("GET", "HEAD")
+        else f"read work order {work_order_id}"
+    )
     if who.role not in (DEPARTMENT, ACCOUNT_MANAGER) or (who.role == ACCOUNT_MANAGER and request.method != "GET"):
         raise forbidden(who, what)
     views_ = request.app.state.views
@@ -103,8 +120,12 @@ async def client_rule(client_id: str, request: Request, who: Identity = Depends(
     """Admin, ops, and the client's current account manager (a client delivery has no work for is unknown here)."""
     views_ = request.app.state.views
     return await require_manager(
-        request, who, lambda: views_.current_manager(client_id), ("client_managers",),
-        f"read client {client_id}'s delivery events", f"client {client_id} not found in delivery",
+        request,
+        who,
+        lambda: views_.current_manager(client_id),
+        ("client_managers",),
+        f"read client {client_id}'s delivery events",
+        f"client {client_id} not found in delivery",
     )
 
 
@@ -114,9 +135,17 @@ async def request_rule(request_id: str, request: Request, who: Identity = Depend
 
     async def manager() -> str | None:
         delivery = await views_.request_delivery(request_id)
-        return None if delivery is None else await views_.current_manager(delivery["client_id"], delivery["account_manager"])
+        return (
+            None
+            if delivery is None
+            else await views_.current_manager(delivery["client_id"], delivery["account_manager"])
+        )
 
     return await require_manager(
-        request, who, manager, ("request_deliveries", "client_managers"),
-        f"act on the delivery of request {request_id}", f"no delivery for request {request_id}",
+        request,
+        who,
+        manager,
+        ("request_deliveries", "client_managers"),
+        f"act on the delivery of request {request_id}",
+        f"no delivery for request {request_id}",
     )

@@ -29,9 +29,18 @@ async def request_delivery(request_id: str, views=Depends(dep.views), who=Depend
     return delivery
 
 
-@router.post("/{request_id}/acceptance", response_model=WriteOut, summary="Record the client's verdict: accepted, or rework per department")
-async def acceptance(request_id: str, body: AcceptanceIn, app=Depends(dep.application), issued=Depends(dep.issued),
-                     who=Depends(dep.request_rule)) -> WriteOut:
+@router.post(
+    "/{request_id}/acceptance",
+    response_model=WriteOut,
+    summary="Record the client's verdict: accepted, or rework per department",
+)
+async def acceptance(
+    request_id: str,
+    body: AcceptanceIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.request_rule),
+) -> WriteOut:
     return dep.written(
         await app.record_verdict(
             RecordVerdict(
@@ -41,7 +50,11 @@ async def acceptance(request_id: str, body: AcceptanceIn, app=Depends(dep.applic
                 feedback=body.feedback,
                 rework=tuple(
                     ReworkItem(
-                        department=r.department, description=r.description, paid_by=r.paid_by, amount=r.amount, currency=r.currency
+                        department=r.department,
+                        description=r.description,
+                        paid_by=r.paid_by,
+                        amount=r.amount,
+                        currency=r.currency,
                     )
                     for r in body.rework
                 ),

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from baton_shared.service.http import Day, Payload, Timestamp, View
-from baton_shared.service.inputs import DEPARTMENT_PATTERN, STRICT, Currency, Department, Money, optional_text, text, whole
+from baton_shared.service.inputs import (
+    DEPARTMENT_PATTERN,
+    STRICT,
+    Currency,
+    Department,
+    Money,
+    optional_text,
+    text,
+    whole,
+)
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Text = text(5000)
@@ -182,7 +191,9 @@ class RequestDeliveryOut(View):
     updated_at: Timestamp
     version: int
     work_orders: list[WorkOrderOut]
-    rework_money: list[ReworkMoney] = Field(description="what the corrections of every round cost, by payer and currency")
+    rework_money: list[ReworkMoney] = Field(
+        description="what the corrections of every round cost, by payer and currency"
+    )
 
 
 class BoardOut(View):

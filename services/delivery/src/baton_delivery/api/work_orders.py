@@ -27,7 +27,12 @@ router = APIRouter(prefix="/v1/work-orders", tags=["work orders"])
 Status = Literal["opened", "accepted", "in_progress", "blocked", "completed", "reopened", "cancelled"]
 
 
-@router.get("", response_model=Page[WorkOrderOut], summary="Work orders, by department, status, overdue", dependencies=[read_after_position("work_orders")])
+@router.get(
+    "",
+    response_model=Page[WorkOrderOut],
+    summary="Work orders, by department, status, overdue",
+    dependencies=[read_after_position("work_orders")],
+)
 async def list_work_orders(
     department: str | None = Query(None, pattern=DEPARTMENT_PATTERN, description="department slug; case is ignored"),
     status: Status | None = Query(None),
@@ -42,7 +47,12 @@ async def list_work_orders(
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
-@router.get("/{work_order_id}", response_model=WorkOrderWithHistory, summary="One work order with its full history", dependencies=[read_after_position("work_orders")])
+@router.get(
+    "/{work_order_id}",
+    response_model=WorkOrderWithHistory,
+    summary="One work order with its full history",
+    dependencies=[read_after_position("work_orders")],
+)
 async def get_work_order(
     work_order_id: str, views=Depends(dep.views), app=Depends(dep.application), who=Depends(dep.work_order_rule)
 ) -> dict:
@@ -68,30 +78,70 @@ async def get_work_order(
 
 
 @router.post("/{work_order_id}/accept", response_model=WriteOut, summary="A member of the department accepts the work")
-async def accept(work_order_id: str, body: AcceptIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.work_order_rule)) -> WriteOut:
+async def accept(
+    work_order_id: str,
+    body: AcceptIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.work_order_rule),
+) -> WriteOut:
     return dep.written(await app.accept(AcceptWorkOrder(work_order_id=work_order_id, member=body.member, **issued)))
 
 
 @router.post("/{work_order_id}/start", response_model=WriteOut, summary="Work begins (again, after rework)")
-async def start(work_order_id: str, body: EmptyIn | None = None, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.work_order_rule)) -> WriteOut:
+async def start(
+    work_order_id: str,
+    body: EmptyIn | None = None,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.work_order_rule),
+) -> WriteOut:
     return dep.written(await app.start(StartWork(work_order_id=work_order_id, **issued)))
 
 
-@router.post("/{work_order_id}/progress", response_model=WriteOut, summary="A progress note, with an optional percentage")
-async def progress(work_order_id: str, body: ProgressIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.work_order_rule)) -> WriteOut:
-    return dep.written(await app.progress(RecordProgress(work_order_id=work_order_id, note=body.note, percent=body.percent, **issued)))
+@router.post(
+    "/{work_order_id}/progress", response_model=WriteOut, summary="A progress note, with an optional percentage"
+)
+async def progress(
+    work_order_id: str,
+    body: ProgressIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.work_order_rule),
+) -> WriteOut:
+    return dep.written(
+        await app.progress(RecordProgress(work_order_id=work_order_id, note=body.note, percent=body.percent, **issued))
+    )
 
 
 @router.post("/{work_order_id}/block", response_model=WriteOut, summary="The department cannot go on, and says why")
-async def block(work_order_id: str, body: BlockIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.work_order_rule)) -> WriteOut:
+async def block(
+    work_order_id: str,
+    body: BlockIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.work_order_rule),
+) -> WriteOut:
     return dep.written(await app.block(BlockWork(work_order_id=work_order_id, reason=body.reason, **issued)))
 
 
 @router.post("/{work_order_id}/unblock", response_model=WriteOut, summary="The block is lifted")
-async def unblock(work_order_id: str, body: EmptyIn | None = None, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.work_order_rule)) -> WriteOut:
+async def unblock(
+    work_order_id: str,
+    body: EmptyIn | None = None,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.work_order_rule),
+) -> WriteOut:
     return dep.written(await app.unblock(UnblockWork(work_order_id=work_order_id, **issued)))
 
 
 @router.post("/{work_order_id}/complete", response_model=WriteOut, summary="The department finished its work")
-async def complete(work_order_id: str, body: CompleteIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.work_order_rule)) -> WriteOut:
+async def complete(
+    work_order_id: str,
+    body: CompleteIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.work_order_rule),
+) -> WriteOut:
     return dep.written(await app.complete(CompleteWork(work_order_id=work_order_id, note=body.note, **issued)))

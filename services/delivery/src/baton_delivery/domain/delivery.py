@@ -154,7 +154,9 @@ class RequestDelivery(Aggregate):
         if wo is None or wo.overdue or wo.status not in LIVE or wo.due_by >= today:
             return False
         self._record(
-            ev.WorkOrderOverdue(**self._ids(wo), due_by=wo.due_by, detected_on=today, account_manager=self.account_manager)
+            ev.WorkOrderOverdue(
+                **self._ids(wo), due_by=wo.due_by, detected_on=today, account_manager=self.account_manager
+            )
         )
         return True
 
@@ -190,7 +192,9 @@ class RequestDelivery(Aggregate):
             )
         unpriced = sorted({item.department for item in rework if item.paid_by == "client" and not item.currency})
         if unpriced:
-            raise DomainRuleViolation(f"rework the client pays for needs its amount and currency ({', '.join(unpriced)})")
+            raise DomainRuleViolation(
+                f"rework the client pays for needs its amount and currency ({', '.join(unpriced)})"
+            )
         round_ = self.handover_round
         self._record(
             ev.DeliveryRejected(
@@ -205,7 +209,9 @@ class RequestDelivery(Aggregate):
         for item in rework:
             for wo in self._sorted():
                 if wo.department == item.department and wo.status == COMPLETED:
-                    self._record(ev.WorkOrderReopened(**self._ids(wo), rework_round=round_, description=item.description))
+                    self._record(
+                        ev.WorkOrderReopened(**self._ids(wo), rework_round=round_, description=item.description)
+                    )
 
     # --- helpers ----------------------------------------------------------------
 

@@ -7,9 +7,17 @@ from baton_delivery.projections.work_orders import WorkOrdersProjection
 
 def all_projections(suffix: str = ""):
     return [
-        WorkOrdersProjection(suffix), RequestDeliveriesProjection(suffix), ClientManagersProjection(suffix),
+        WorkOrdersProjection(suffix),
+        RequestDeliveriesProjection(suffix),
+        ClientManagersProjection(suffix),
         OwnEventsProjection(suffix),
     ]
 
 
-__all__ = ["ClientManagersProjection", "OwnEventsProjection", "RequestDeliveriesProjection", "WorkOrdersProjection", "all_projections"]
+__all__ = [
+    "ClientManagersProjection",
+    "OwnEventsProjection",
+    "RequestDeliveriesProjection",
+    "WorkOrdersProjection",
+    "all_projections",
+]

@@ -33,7 +33,12 @@ class ClientManagersProjection(RowPerAggregate):
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
         e = recorded.event
         if isinstance(e, ev.ClientRegistered):
-            return {"client_id": e.client_id, "name": e.name, "account_manager": e.account_manager, "version": recorded.seq}
+            return {
+                "client_id": e.client_id,
+                "name": e.name,
+                "account_manager": e.account_manager,
+                "version": recorded.seq,
+            }
         if row is None:
             return None
         return dict(row, account_manager=e.account_manager, version=recorded.seq)

@@ -52,12 +52,16 @@ class RequestDeliveriesProjection(RowPerAggregate):
             row["handover_round"] = e.handover_round
             row["rounds"] = [*row["rounds"], {"round": e.handover_round, "ready_at": at.isoformat(), "outcome": None}]
         elif isinstance(e, ev.DeliveryRejected):
-            row["rounds"] = _close_round(row["rounds"], e.handover_round, {
-                "outcome": "rework",
-                "feedback": e.feedback,
-                "rework": [item.model_dump(mode="json") for item in e.rework],
-                "decided_at": at.isoformat(),
-            })
+            row["rounds"] = _close_round(
+                row["rounds"],
+                e.handover_round,
+                {
+                    "outcome": "rework",
+                    "feedback": e.feedback,
+                    "rework": [item.model_dump(mode="json") for item in e.rework],
+                    "decided_at": at.isoformat(),
+                },
+            )
         elif isinstance(e, ev.DeliveryAccepted):
             row["acceptance"] = {
                 "satisfaction": e.satisfaction,
@@ -65,7 +69,9 @@ class RequestDeliveriesProjection(RowPerAggregate):
                 "accepted_at": e.accepted_at.isoformat(),
                 "handover_round": e.handover_round,
             }
-            row["rounds"] = _close_round(row["rounds"], e.handover_round, {"outcome": "accepted", "decided_at": at.isoformat()})
+            row["rounds"] = _close_round(
+                row["rounds"], e.handover_round, {"outcome": "accepted", "decided_at": at.isoformat()}
+            )
         return row
 
 

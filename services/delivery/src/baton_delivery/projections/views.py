@@ -60,7 +60,9 @@ class DeliveryViews:
 
     async def work_order(self, work_order_id: str) -> dict | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(self.wo).where(self.wo.c.work_order_id == work_order_id))).mappings().first()
+            row = (
+                (await conn.execute(select(self.wo).where(self.wo.c.work_order_id == work_order_id))).mappings().first()
+            )
             return None if row is None else json_row(row)
 
     async def list_work_orders(
@@ -76,7 +78,11 @@ class DeliveryViews:
         async with self.engine.connect() as conn:
             total = await conn.scalar(select(func.count()).select_from(self.wo).where(*where))
             rows = await conn.execute(
-                select(self.wo).where(*where).order_by(self.wo.c.due_by, self.wo.c.work_order_id).limit(limit).offset(offset)
+                select(self.wo)
+                .where(*where)
+                .order_by(self.wo.c.due_by, self.wo.c.work_order_id)
+                .limit(limit)
+                .offset(offset)
             )
             return [json_row(r) for r in rows.mappings()], int(total or 0)
 
@@ -87,7 +93,9 @@ class DeliveryViews:
                 return None
             out = json_row(row)
             rows = await conn.execute(
-                select(self.wo).where(self.wo.c.request_id == request_id).order_by(self.wo.c.department, self.wo.c.work_order_id)
+                select(self.wo)
+                .where(self.wo.c.request_id == request_id)
+                .order_by(self.wo.c.department, self.wo.c.work_order_id)
             )
             out["work_orders"] = [json_row(r) for r in rows.mappings()]
             out["rework_money"] = rework_totals(item for r in out["rounds"] for item in r.get("rework") or ())
@@ -97,15 +105,19 @@ class DeliveryViews:
         """Counts by status, and one page of the overdue items, oldest due first."""
         async with self.engine.connect() as conn:
             counts = await conn.execute(
-                select(self.wo.c.status, func.count()).where(self.wo.c.department == department).group_by(self.wo.c.status)
+                select(self.wo.c.status, func.count())
+                .where(self.wo.c.department == department)
+                .group_by(self.wo.c.status)
             )
             late = or_(self.wo.c.overdue.is_(True), self.wo.c.due_by < today)
             where = (self.wo.c.department == department, self.wo.c.status.in_(LIVE), late)
             overdue_total = await conn.scalar(select(func.count()).select_from(self.wo).where(*where))
             overdue = await conn.execute(
-                select(self.wo).where(*where)
+                select(self.wo)
+                .where(*where)
                 .order_by(self.wo.c.due_by, self.wo.c.opened_at, self.wo.c.work_order_id)
-                .limit(limit).offset(offset)
+                .limit(limit)
+                .offset(offset)
             )
             return {
                 "department": department,

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, JSON, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    JSON,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from baton_shared.contracts import delivery as ev
 from baton_shared.events.envelope import RecordedEvent
@@ -106,7 +120,9 @@ class WorkOrdersProjection(RowPerAggregate):
             if e.note:
                 row["last_note"] = e.note
         elif isinstance(e, ev.WorkOrderReopened):
-            row.update(status="reopened", rework_rounds=row["rework_rounds"] + 1, completed_at=None, last_note=e.description)
+            row.update(
+                status="reopened", rework_rounds=row["rework_rounds"] + 1, completed_at=None, last_note=e.description
+            )
         elif isinstance(e, ev.WorkOrderCancelled):
             row["status"] = "cancelled"
         elif isinstance(e, ev.ChangeAttached):

@@ -13,8 +13,17 @@ from baton_followup.api.recoveries import router as recoveries_router
 from baton_followup.api.reports import router as reports_router
 
 routers = [
-    agenda_router, follow_ups_router, clients_router, opportunities_router, programs_router, recoveries_router,
-    health_router, reports_router, complaints_router, events_router(client_rule, "own_events"), parked_router(),
+    agenda_router,
+    follow_ups_router,
+    clients_router,
+    opportunities_router,
+    programs_router,
+    recoveries_router,
+    health_router,
+    reports_router,
+    complaints_router,
+    events_router(client_rule, "own_events"),
+    parked_router(),
 ]
 
 __all__ = ["routers"]

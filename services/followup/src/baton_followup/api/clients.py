@@ -13,7 +13,13 @@ from baton_shared.observability.logging import get_logger
 
 from baton_followup.api import dependencies as dep
 from baton_followup.api.schemas import (
-    UUID_PATTERN, BriefOut, ManagedByIn, ProgramIn, RelationshipOut, SatisfactionIn, StoredBriefOut,
+    UUID_PATTERN,
+    BriefOut,
+    ManagedByIn,
+    ProgramIn,
+    RelationshipOut,
+    SatisfactionIn,
+    StoredBriefOut,
 )
 from baton_followup.application import AcknowledgeBrief, DelegateManagement, EnrolInProgram, RecordSatisfaction
 from baton_followup.domain import ProgramTerms, refusal
@@ -23,8 +29,15 @@ router = APIRouter(prefix="/v1/clients", tags=["clients"])
 log = get_logger("baton.followup.clients")
 
 
-@router.get("/{client_id}", response_model=RelationshipOut, summary="The relationship: tier, cadence, policy, contacts, satisfaction", dependencies=[read_after_position("relationships")])
-async def relationship(client_id: str, views=Depends(dep.views), now=Depends(dep.now), who=Depends(dep.client_rule)) -> dict:
+@router.get(
+    "/{client_id}",
+    response_model=RelationshipOut,
+    summary="The relationship: tier, cadence, policy, contacts, satisfaction",
+    dependencies=[read_after_position("relationships")],
+)
+async def relationship(
+    client_id: str, views=Depends(dep.views), now=Depends(dep.now), who=Depends(dep.client_rule)
+) -> dict:
     row = await views.relationship(client_id)
     if row is None:
         raise NotFound(f"client {client_id} not found in follow-up")
@@ -40,22 +53,37 @@ async def relationship(client_id: str, views=Depends(dep.views), now=Depends(dep
     summary="Mark the account as managed by someone else (an agency, another team): outreach is refused",
 )
 async def delegate_management(
-    client_id: str, body: ManagedByIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    client_id: str,
+    body: ManagedByIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
-    return dep.written(await app.delegate_management(
-        DelegateManagement(client_id=client_id, managed_by=body.managed_by, **issued)
-    ))
+    return dep.written(
+        await app.delegate_management(DelegateManagement(client_id=client_id, managed_by=body.managed_by, **issued))
+    )
 
 
-@router.post("/{client_id}/satisfaction", status_code=201, response_model=WriteOut, summary="Record the client's satisfaction (1-5)")
+@router.post(
+    "/{client_id}/satisfaction",
+    status_code=201,
+    response_model=WriteOut,
+    summary="Record the client's satisfaction (1-5)",
+)
 async def record_satisfaction(
-    client_id: str, body: SatisfactionIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    client_id: str,
+    body: SatisfactionIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
-    return dep.written(await app.record_satisfaction(
-        RecordSatisfaction(client_id=client_id, score=body.score, comment=body.comment, request_id=body.request_id, **issued)
-    ))
+    return dep.written(
+        await app.record_satisfaction(
+            RecordSatisfaction(
+                client_id=client_id, score=body.score, comment=body.comment, request_id=body.request_id, **issued
+            )
+        )
+    )
 
 
 @router.get(
@@ -63,13 +91,17 @@ async def record_satisfaction(
     response_model=BriefOut | StoredBriefOut,
     summary="The handover brief: profile, nuances, open requests, promises, contacts, declined offers, satisfaction, "
     "recoveries, complaints",
-    dependencies=[read_after_position(
-        "relationships", "briefs", "follow_ups", "programs", "opportunities", "recoveries", "complaints"
-    )],
+    dependencies=[
+        read_after_position(
+            "relationships", "briefs", "follow_ups", "programs", "opportunities", "recoveries", "complaints"
+        )
+    ],
 )
 async def brief(
     client_id: str,
-    brief_id: str | None = Query(None, pattern=UUID_PATTERN, description="a brief as prepared at a handover; default: as of now"),
+    brief_id: str | None = Query(
+        None, pattern=UUID_PATTERN, description="a brief as prepared at a handover; default: as of now"
+    ),
     views=Depends(dep.views),
     app=Depends(dep.application),
     complaints=Depends(dep.complaint_views),
@@ -106,14 +138,22 @@ async def _acknowledged_by_reading(app, client_id: str, manager: str) -> None:  
     summary="The current account manager confirms having read the latest handover brief (once per brief)",
 )
 async def acknowledge_brief(
-    client_id: str, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.client_rule),
+    client_id: str,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(await app.acknowledge_brief(AcknowledgeBrief(client_id=client_id, how="confirmed", **issued)))
 
 
-@router.post("/{client_id}/programs", status_code=201, response_model=WriteOut, summary="Enrol the client in a paid program")
+@router.post(
+    "/{client_id}/programs", status_code=201, response_model=WriteOut, summary="Enrol the client in a paid program"
+)
 async def enrol(
-    client_id: str, body: ProgramIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    client_id: str,
+    body: ProgramIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
     if body.minimum_term_months > body.total_term_months:  # a rule between two fields: the document cannot state it
@@ -121,9 +161,15 @@ async def enrol(
             f"minimum_term_months ({body.minimum_term_months}) cannot exceed total_term_months ({body.total_term_months})"
         )
     terms = ProgramTerms(body.minimum_term_months, body.total_term_months, body.notice_days)
-    return dep.written(await app.enrol(
-        EnrolInProgram(
-            client_id=client_id, name=body.name, starts_on=body.starts_on, terms=terms,
-            revenue=body.trailing_12_month_revenue, **issued,
+    return dep.written(
+        await app.enrol(
+            EnrolInProgram(
+                client_id=client_id,
+                name=body.name,
+                starts_on=body.starts_on,
+                terms=terms,
+                revenue=body.trailing_12_month_revenue,
+                **issued,
+            )
         )
-    ))
+    )

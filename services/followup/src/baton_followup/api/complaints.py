@@ -13,7 +13,15 @@ from baton_shared.service.http import Page, WriteOut
 from baton_shared.service.inputs import DEPARTMENT_PATTERN
 
 from baton_followup.api import dependencies as dep
-from baton_followup.api.schemas import UUID_PATTERN, AcknowledgeIn, AssignIn, ComplaintIn, ComplaintOut, ReopenIn, ResolveIn
+from baton_followup.api.schemas import (
+    UUID_PATTERN,
+    AcknowledgeIn,
+    AssignIn,
+    ComplaintIn,
+    ComplaintOut,
+    ReopenIn,
+    ResolveIn,
+)
 from baton_followup.application import (
     AcknowledgeComplaint,
     AssignComplaint,
@@ -35,12 +43,21 @@ Status = Literal["open", "opened", "acknowledged", "in_progress", "resolved", "c
     summary="Open a complaint case (deadlines by the client's tier)",
 )
 async def open_complaint(
-    client_id: str, body: ComplaintIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    client_id: str,
+    body: ComplaintIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.complaint_open_rule),
 ) -> WriteOut:
     cmd = OpenComplaint(
-        client_id=client_id, category=body.category, severity=body.severity, description=body.description,
-        request_id=body.request_id, work_order_id=body.work_order_id, program_id=body.program_id, **issued,
+        client_id=client_id,
+        category=body.category,
+        severity=body.severity,
+        description=body.description,
+        request_id=body.request_id,
+        work_order_id=body.work_order_id,
+        program_id=body.program_id,
+        **issued,
     )
     return dep.written(await app.open_complaint(cmd))
 
@@ -99,10 +116,16 @@ async def get_complaint(complaint_id: str, views=Depends(dep.complaint_views), w
 
 
 @router.post(
-    "/v1/complaints/{complaint_id}/acknowledge", response_model=WriteOut, summary="The first response (opened only)", dependencies=AFTER
+    "/v1/complaints/{complaint_id}/acknowledge",
+    response_model=WriteOut,
+    summary="The first response (opened only)",
+    dependencies=AFTER,
 )
 async def acknowledge(
-    complaint_id: str, body: AcknowledgeIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    complaint_id: str,
+    body: AcknowledgeIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.complaint_rule),
 ) -> WriteOut:
     cmd = AcknowledgeComplaint(complaint_id=complaint_id, response=body.response, **issued)
@@ -116,7 +139,10 @@ async def acknowledge(
     dependencies=AFTER,
 )
 async def assign(
-    complaint_id: str, body: AssignIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    complaint_id: str,
+    body: AssignIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.complaint_rule),
 ) -> WriteOut:
     cmd = AssignComplaint(complaint_id=complaint_id, department=body.department, **issued)
@@ -130,7 +156,10 @@ async def assign(
     dependencies=AFTER,
 )
 async def resolve(
-    complaint_id: str, body: ResolveIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    complaint_id: str,
+    body: ResolveIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.complaint_work_rule),
 ) -> WriteOut:
     cmd = ResolveComplaint(complaint_id=complaint_id, resolution=body.resolution, root_cause=body.root_cause, **issued)
@@ -144,7 +173,10 @@ async def resolve(
     dependencies=AFTER,
 )
 async def confirm(
-    complaint_id: str, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.complaint_rule),
+    complaint_id: str,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.complaint_rule),
 ) -> WriteOut:
     return dep.written(await app.confirm_complaint(ConfirmComplaint(complaint_id=complaint_id, **issued)))
 
@@ -156,7 +188,12 @@ async def confirm(
     dependencies=AFTER,
 )
 async def reopen(
-    complaint_id: str, body: ReopenIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    complaint_id: str,
+    body: ReopenIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.complaint_rule),
 ) -> WriteOut:
-    return dep.written(await app.reopen_complaint(ReopenComplaint(complaint_id=complaint_id, reason=body.reason, **issued)))
+    return dep.written(
+        await app.reopen_complaint(ReopenComplaint(complaint_id=complaint_id, reason=body.reason, **issued))
+    )

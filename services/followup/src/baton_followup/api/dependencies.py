@@ -23,10 +23,29 @@ from baton_shared.service.http import actor, causation, issued, written
 from baton_followup.application import FollowupApplication
 
 __all__ = [
-    "actor", "agenda_rule", "application", "at_risk_rule", "causation", "client_rule", "complaint_open_rule",
-    "complaint_rule", "complaint_views", "complaint_work_rule", "complaints_rule", "department_board_rule",
-    "follow_up_rule", "issued", "manager_filter", "now", "opportunities_rule", "opportunity_rule", "program_rule",
-    "recovery_rule", "reports_rule", "views", "written",
+    "actor",
+    "agenda_rule",
+    "application",
+    "at_risk_rule",
+    "causation",
+    "client_rule",
+    "complaint_open_rule",
+    "complaint_rule",
+    "complaint_views",
+    "complaint_work_rule",
+    "complaints_rule",
+    "department_board_rule",
+    "follow_up_rule",
+    "issued",
+    "manager_filter",
+    "now",
+    "opportunities_rule",
+    "opportunity_rule",
+    "program_rule",
+    "recovery_rule",
+    "reports_rule",
+    "views",
+    "written",
 ]
 
 
@@ -69,8 +88,12 @@ async def _manager_of(request: Request, client_id: str | None) -> str | None:
 @access_rule
 async def client_rule(client_id: str, request: Request, who: Identity = Depends(authenticated)) -> Identity:
     return await require_manager(
-        request, who, lambda: _manager_of(request, client_id), ("relationships",),
-        f"act on client {client_id}", f"client {client_id} not found in follow-up",
+        request,
+        who,
+        lambda: _manager_of(request, client_id),
+        ("relationships",),
+        f"act on client {client_id}",
+        f"client {client_id} not found in follow-up",
     )
 
 
@@ -80,14 +103,21 @@ def _item_rule(what: str, projection: str):
             return await _manager_of(request, await request.app.state.views.client_of(what, item_id))
 
         return await require_manager(
-            request, who, manager, (projection, "relationships"), f"act on {what} {item_id}", f"{what} {item_id} not found"
+            request,
+            who,
+            manager,
+            (projection, "relationships"),
+            f"act on {what} {item_id}",
+            f"{what} {item_id} not found",
         )
 
     return rule
 
 
-_follow_up, _opportunity, _program = _item_rule("follow-up", "follow_ups"), _item_rule("opportunity", "opportunities"), _item_rule(
-    "program", "programs"
+_follow_up, _opportunity, _program = (
+    _item_rule("follow-up", "follow_ups"),
+    _item_rule("opportunity", "opportunities"),
+    _item_rule("program", "programs"),
 )
 
 

@@ -15,7 +15,12 @@ from baton_followup.application import RecordContact
 router = APIRouter(prefix="/v1/follow-ups", tags=["follow-ups"])
 
 
-@router.get("/{follow_up_id}", response_model=FollowUpOut, summary="One follow-up", dependencies=[read_after_position("follow_ups")])
+@router.get(
+    "/{follow_up_id}",
+    response_model=FollowUpOut,
+    summary="One follow-up",
+    dependencies=[read_after_position("follow_ups")],
+)
 async def get_follow_up(follow_up_id: str, views=Depends(dep.views), who=Depends(dep.follow_up_rule)) -> dict:
     follow_up = await views.follow_up(follow_up_id)
     if follow_up is None:
@@ -31,9 +36,16 @@ async def get_follow_up(follow_up_id: str, views=Depends(dep.views), who=Depends
     dependencies=[read_after_position("follow_ups")],
 )
 async def record_contact(
-    follow_up_id: str, body: ContactIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    follow_up_id: str,
+    body: ContactIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.follow_up_rule),
 ) -> WriteOut:
-    return dep.written(await app.record_contact(
-        RecordContact(follow_up_id=follow_up_id, channel=body.channel, outcome=body.outcome, note=body.note, **issued)
-    ))
+    return dep.written(
+        await app.record_contact(
+            RecordContact(
+                follow_up_id=follow_up_id, channel=body.channel, outcome=body.outcome, note=body.note, **issued
+            )
+        )
+    )

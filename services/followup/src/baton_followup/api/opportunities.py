@@ -12,7 +12,13 @@ from baton_shared.service.http import Page, WriteOut
 
 from baton_followup.api import dependencies as dep
 from baton_followup.api.schemas import UUID_PATTERN, DeclineIn, EstimateIn, OfferIn, OpportunityOut, OutcomeIn, WinIn
-from baton_followup.application import DeclineOpportunity, EstimateOpportunity, OfferOpportunity, ReviewOutcome, WinOpportunity
+from baton_followup.application import (
+    DeclineOpportunity,
+    EstimateOpportunity,
+    OfferOpportunity,
+    ReviewOutcome,
+    WinOpportunity,
+)
 from baton_followup.domain import Money
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
@@ -42,43 +48,98 @@ async def get_opportunity(opportunity_id: str, views=Depends(dep.views), who=Dep
     return opportunity
 
 
-@router.post("/{opportunity_id}/offer", response_model=WriteOut, summary="Offer it (a contact: the policy applies)", dependencies=AFTER)
+@router.post(
+    "/{opportunity_id}/offer",
+    response_model=WriteOut,
+    summary="Offer it (a contact: the policy applies)",
+    dependencies=AFTER,
+)
 async def offer(
-    opportunity_id: str, body: OfferIn = Body(default_factory=OfferIn), app=Depends(dep.application),
-    issued=Depends(dep.issued), who=Depends(dep.opportunity_rule),
+    opportunity_id: str,
+    body: OfferIn = Body(default_factory=OfferIn),
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
-    return dep.written(await app.offer(OfferOpportunity(opportunity_id=opportunity_id, channel=body.channel, note=body.note, **issued)))
+    return dep.written(
+        await app.offer(OfferOpportunity(opportunity_id=opportunity_id, channel=body.channel, note=body.note, **issued))
+    )
 
 
-@router.post("/{opportunity_id}/estimate", response_model=WriteOut, summary="Estimate what it is worth (identified or offered)", dependencies=AFTER)
+@router.post(
+    "/{opportunity_id}/estimate",
+    response_model=WriteOut,
+    summary="Estimate what it is worth (identified or offered)",
+    dependencies=AFTER,
+)
 async def estimate(
-    opportunity_id: str, body: EstimateIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.opportunity_rule),
+    opportunity_id: str,
+    body: EstimateIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
     value = Money(body.estimated_value, body.currency)
     return dep.written(await app.estimate(EstimateOpportunity(opportunity_id=opportunity_id, value=value, **issued)))
 
 
-@router.post("/{opportunity_id}/decline", response_model=WriteOut, summary="The client said no (starts the cool-down)", dependencies=AFTER)
+@router.post(
+    "/{opportunity_id}/decline",
+    response_model=WriteOut,
+    summary="The client said no (starts the cool-down)",
+    dependencies=AFTER,
+)
 async def decline(
-    opportunity_id: str, body: DeclineIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.opportunity_rule),
+    opportunity_id: str,
+    body: DeclineIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
-    return dep.written(await app.decline(DeclineOpportunity(opportunity_id=opportunity_id, reason=body.reason, **issued)))
+    return dep.written(
+        await app.decline(DeclineOpportunity(opportunity_id=opportunity_id, reason=body.reason, **issued))
+    )
 
 
-@router.post("/{opportunity_id}/win", response_model=WriteOut, summary="The client said yes (intake opens a request)", dependencies=AFTER)
+@router.post(
+    "/{opportunity_id}/win",
+    response_model=WriteOut,
+    summary="The client said yes (intake opens a request)",
+    dependencies=AFTER,
+)
 async def win(
-    opportunity_id: str, body: WinIn = Body(default_factory=WinIn), app=Depends(dep.application),
-    issued=Depends(dep.issued), who=Depends(dep.opportunity_rule),
+    opportunity_id: str,
+    body: WinIn = Body(default_factory=WinIn),
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
-    return dep.written(await app.win(WinOpportunity(opportunity_id=opportunity_id, note=body.note, agreed=body.agreed, **issued)))
+    return dep.written(
+        await app.win(WinOpportunity(opportunity_id=opportunity_id, note=body.note, agreed=body.agreed, **issued))
+    )
 
 
-@router.post("/{opportunity_id}/outcome", response_model=WriteOut, summary="Did it deliver what was promised?", dependencies=AFTER)
+@router.post(
+    "/{opportunity_id}/outcome",
+    response_model=WriteOut,
+    summary="Did it deliver what was promised?",
+    dependencies=AFTER,
+)
 async def outcome(
-    opportunity_id: str, body: OutcomeIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.opportunity_rule),
+    opportunity_id: str,
+    body: OutcomeIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.opportunity_rule),
 ) -> WriteOut:
-    return dep.written(await app.review_outcome(
-        ReviewOutcome(
-            opportunity_id=opportunity_id, delivered_value=body.delivered_value, note=body.note, realised=body.realised, **issued
+    return dep.written(
+        await app.review_outcome(
+            ReviewOutcome(
+                opportunity_id=opportunity_id,
+                delivered_value=body.delivered_value,
+                note=body.note,
+                realised=body.realised,
+                **issued,
+            )
         )
-    ))
+    )

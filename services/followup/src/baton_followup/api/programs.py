@@ -32,15 +32,27 @@ async def get_program(program_id: str, views=Depends(dep.views), who=Depends(dep
     dependencies=AFTER,
 )
 async def cancel(
-    program_id: str, body: CancelIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    program_id: str,
+    body: CancelIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.program_rule),
 ) -> WriteOut:
     return dep.written(await app.cancel_program(CancelProgram(program_id=program_id, reason=body.reason, **issued)))
 
 
-@router.post("/{program_id}/end", response_model=WriteOut, summary="The provider ends an active program today, with the reason", dependencies=AFTER)
+@router.post(
+    "/{program_id}/end",
+    response_model=WriteOut,
+    summary="The provider ends an active program today, with the reason",
+    dependencies=AFTER,
+)
 async def end(
-    program_id: str, body: EndIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.program_rule),
+    program_id: str,
+    body: EndIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.program_rule),
 ) -> WriteOut:
     return dep.written(await app.end_program(EndProgram(program_id=program_id, reason=body.reason, **issued)))
 
@@ -53,7 +65,11 @@ async def end(
     dependencies=AFTER,
 )
 async def switch(
-    program_id: str, body: SwitchIn, app=Depends(dep.application), issued=Depends(dep.issued), who=Depends(dep.program_rule),
+    program_id: str,
+    body: SwitchIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
+    who=Depends(dep.program_rule),
 ) -> WriteOut:
     if body.minimum_term_months > body.total_term_months:  # a rule between two fields: the document cannot state it
         raise DomainRuleViolation(
@@ -61,6 +77,11 @@ async def switch(
         )
     terms = ProgramTerms(body.minimum_term_months, body.total_term_months, body.notice_days)
     cmd = SwitchProgram(
-        program_id=program_id, name=body.name, terms=terms, reason=body.reason, revenue=body.trailing_12_month_revenue, **issued
+        program_id=program_id,
+        name=body.name,
+        terms=terms,
+        reason=body.reason,
+        revenue=body.trailing_12_month_revenue,
+        **issued,
     )
     return dep.written(await app.switch_program(cmd))

@@ -7,7 +7,16 @@ from typing import Annotated, Any, Literal
 from baton_shared.contracts.followup import ComplaintCategory, ComplaintSeverity, ContactOutcome, DeliveredValue
 from baton_shared.contracts.intake import Channel
 from baton_shared.service.http import Day, Timestamp, View
-from baton_shared.service.inputs import STRICT, Currency, Date, Department, Money as MoneyText, optional_text, text, whole
+from baton_shared.service.inputs import (
+    STRICT,
+    Currency,
+    Date,
+    Department,
+    Money as MoneyText,
+    optional_text,
+    text,
+    whole,
+)
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from baton_followup.domain import Money
@@ -194,7 +203,9 @@ class OpportunityOut(View):
     outcome_note: str | None
     reviewed_at: Timestamp | None
     estimated_value: str | None = Field(None, description="the latest estimate, a decimal string")
-    agreed_value: str | None = Field(None, description="what the client agreed to pay when won (else the estimate then)")
+    agreed_value: str | None = Field(
+        None, description="what the client agreed to pay when won (else the estimate then)"
+    )
     realised_value: str | None = Field(None, description="what it brought in, as told at the outcome review")
     currency: str | None = None
     updated_at: Timestamp

@@ -26,7 +26,14 @@ from baton_followup.application.commands import (
     SetTier,
     WinOpportunity,
 )
-from baton_followup.application.followup import Clock, FollowupApplication, Policies, at_risk_id, reactivation_id, utc_now
+from baton_followup.application.followup import (
+    Clock,
+    FollowupApplication,
+    Policies,
+    at_risk_id,
+    reactivation_id,
+    utc_now,
+)
 
 __all__ = [
     "AcknowledgeBrief",

@@ -28,7 +28,15 @@ from baton_shared.eventstore import EventStore
 
 from baton_followup.application import commands as c
 from baton_followup.domain import (
-    ContactGroup, ContactState, FeeTier, NextNeedRule, PolicyRefused, RecoveryRules, Refusal, Relationship, TierRules,
+    ContactGroup,
+    ContactState,
+    FeeTier,
+    NextNeedRule,
+    PolicyRefused,
+    RecoveryRules,
+    Refusal,
+    Relationship,
+    TierRules,
 )
 from baton_followup.domain.complaints import ComplaintDeadlines
 
@@ -86,7 +94,11 @@ class FollowupApplication:
     # --- the contact group ---------------------------------------------------------------
 
     async def _group_slot(
-        self, client_id: str, contact_id: str, cmd: c.Command, now: datetime,
+        self,
+        client_id: str,
+        contact_id: str,
+        cmd: c.Command,
+        now: datetime,
         own: Callable[[Relationship], Refusal | None],
     ) -> Refusal | None:
         """Take a slot for this contact in each of the account's contact groups, or the first
@@ -163,7 +175,9 @@ class FollowupApplication:
         return await self._update(
             cmd.client_id,
             cmd,
-            lambda r: r.record_satisfaction(cmd.score, cmd.comment, cmd.request_id, self.clock(), cmd.actor, recovery=recovery),
+            lambda r: r.record_satisfaction(
+                cmd.score, cmd.comment, cmd.request_id, self.clock(), cmd.actor, recovery=recovery
+            ),
         )
 
     # --- recovery before selling ----------------------------------------------------------
@@ -181,9 +195,7 @@ class FollowupApplication:
         """Once per brief: reads racing to record it conflict on the relationship, and the
         second finds it recorded."""
         require_uuid(cmd.client_id, "client")
-        return await self._update(
-            cmd.client_id, cmd, lambda r: r.acknowledge_brief(cmd.how, self.clock(), cmd.actor)
-        )
+        return await self._update(cmd.client_id, cmd, lambda r: r.acknowledge_brief(cmd.how, self.clock(), cmd.actor))
 
     # --- opportunities -------------------------------------------------------------------
 
@@ -283,9 +295,17 @@ class FollowupApplication:
 
         def decide(r: Relationship) -> None:
             r.switch_program(
-                cmd.program_id, new_id, self.clock().date(), cmd.reason, cmd.actor, name=cmd.name, terms=cmd.terms,
-                revenue=cmd.revenue if cmd.revenue is not None else r.annual_revenue, fee_tiers=p.fee_tiers,
-                currency=p.currency, lead_days=p.program_lead_days,
+                cmd.program_id,
+                new_id,
+                self.clock().date(),
+                cmd.reason,
+                cmd.actor,
+                name=cmd.name,
+                terms=cmd.terms,
+                revenue=cmd.revenue if cmd.revenue is not None else r.annual_revenue,
+                fee_tiers=p.fee_tiers,
+                currency=p.currency,
+                lead_days=p.program_lead_days,
                 follow_up_ids=(derived_event_id(new_id, "notice"), derived_event_id(new_id, "renewal")),
             )
 
@@ -300,8 +320,14 @@ class FollowupApplication:
 
         def decide(r: Relationship) -> None:
             r.open_complaint(
-                complaint_id, category=cmd.category, severity=cmd.severity, description=cmd.description,
-                concerns=concerns, deadlines=self.policies.complaint_deadlines, now=self.clock(), by=cmd.actor,
+                complaint_id,
+                category=cmd.category,
+                severity=cmd.severity,
+                description=cmd.description,
+                concerns=concerns,
+                deadlines=self.policies.complaint_deadlines,
+                now=self.clock(),
+                by=cmd.actor,
             )
 
         return await self._update(cmd.client_id, cmd, decide, ids={"complaint_id": complaint_id})
@@ -312,12 +338,16 @@ class FollowupApplication:
 
     async def acknowledge_complaint(self, cmd: c.AcknowledgeComplaint) -> Written:
         return await self._on_complaint(
-            cmd.complaint_id, cmd, lambda r: r.acknowledge_complaint(cmd.complaint_id, cmd.response, self.clock(), cmd.actor)
+            cmd.complaint_id,
+            cmd,
+            lambda r: r.acknowledge_complaint(cmd.complaint_id, cmd.response, self.clock(), cmd.actor),
         )
 
     async def assign_complaint(self, cmd: c.AssignComplaint) -> Written:
         return await self._on_complaint(
-            cmd.complaint_id, cmd, lambda r: r.assign_complaint(cmd.complaint_id, cmd.department, self.clock(), cmd.actor)
+            cmd.complaint_id,
+            cmd,
+            lambda r: r.assign_complaint(cmd.complaint_id, cmd.department, self.clock(), cmd.actor),
         )
 
     async def resolve_complaint(self, cmd: c.ResolveComplaint) -> Written:

@@ -37,8 +37,12 @@ def next_need_rules(path: Path | None = None) -> tuple[NextNeedRule, ...]:
     for n, entry in enumerate(_load(path, "rule"), 1):
         try:
             rule = NextNeedRule(
-                id=str(entry["id"]), kind=str(entry["kind"]), title=str(entry["title"]), reason=str(entry["reason"]),
-                departments=tuple(map(str, entry.get("departments", ()))), keywords=tuple(map(str, entry.get("keywords", ()))),
+                id=str(entry["id"]),
+                kind=str(entry["kind"]),
+                title=str(entry["title"]),
+                reason=str(entry["reason"]),
+                departments=tuple(map(str, entry.get("departments", ()))),
+                keywords=tuple(map(str, entry.get("keywords", ()))),
                 offer_after_days=int(entry.get("offer_after_days", 30)),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -75,13 +79,17 @@ def complaint_deadlines(path: Path | None = None) -> dict[str, ComplaintDeadline
     table = {}
     for n, entry in enumerate(_load(path, "deadline"), 1):
         try:
-            d = ComplaintDeadlines(str(entry["tier"]), int(entry["first_response_hours"]), int(entry["resolution_hours"]))
+            d = ComplaintDeadlines(
+                str(entry["tier"]), int(entry["first_response_hours"]), int(entry["resolution_hours"])
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise CatalogueError(f"{path}: deadline {n}: missing or bad field {exc}") from exc
         if d.tier in table:
             raise CatalogueError(f"{path}: tier {d.tier!r} appears twice")
         if not 1 <= d.first_response_hours <= d.resolution_hours <= 24 * 365:
-            raise CatalogueError(f"{path}: tier {d.tier!r}: needs 1 <= first_response_hours <= resolution_hours <= 8760")
+            raise CatalogueError(
+                f"{path}: tier {d.tier!r}: needs 1 <= first_response_hours <= resolution_hours <= 8760"
+            )
         table[d.tier] = d
     if "standard" not in table:
         raise CatalogueError(f"{path}: needs a deadline for tier 'standard' (every other tier falls back to it)")

@@ -33,7 +33,9 @@ class ContactState:
         return sorted(at for at in self.contacts if now - WINDOW < at <= now)
 
 
-def refusal(state: ContactState, now: datetime, *, channel: str | None = None, offer_kind: str | None = None) -> Refusal | None:
+def refusal(
+    state: ContactState, now: datetime, *, channel: str | None = None, offer_kind: str | None = None
+) -> Refusal | None:
     """Why the policy refuses this contact, or None when it may go ahead."""
     policy = state.policy
     if policy.do_not_contact:
@@ -55,7 +57,9 @@ def refusal(state: ContactState, now: datetime, *, channel: str | None = None, o
             f"{policy.max_contacts_per_30_days}; next contact possible on {next_on.isoformat()}",
         )
     if offer_kind is not None and state.recovering:
-        return Refusal("recovery_in_progress", "a recovery is in progress with this client: no offers until it is closed")
+        return Refusal(
+            "recovery_in_progress", "a recovery is in progress with this client: no offers until it is closed"
+        )
     if offer_kind is not None:
         until = state.cool_downs.get(offer_kind)
         if until is not None and now.date() < until:
@@ -69,4 +73,3 @@ def refusal(state: ContactState, now: datetime, *, channel: str | None = None, o
             f"the client accepts contact only by {', '.join(policy.preferred_channels)}, not {channel}",
         )
     return None
-

@@ -101,15 +101,24 @@ class Relationship(ComplaintCases, Aggregate):
     # --- what intake tells us -------------------------------------------------------
 
     def start(
-        self, *, client_name: str, account_manager: str, policy: ContactPolicy, revenue: Decimal | None,
+        self,
+        *,
+        client_name: str,
+        account_manager: str,
+        policy: ContactPolicy,
+        revenue: Decimal | None,
         contact_group: str | None = None,
     ) -> None:
         if self.started:
             return
         self._record(
             ev.RelationshipStarted(
-                client_id=self.id, client_name=client_name, account_manager=account_manager,
-                contact_policy=policy, annual_revenue=revenue, contact_group=contact_group,
+                client_id=self.id,
+                client_name=client_name,
+                account_manager=account_manager,
+                contact_policy=policy,
+                annual_revenue=revenue,
+                contact_group=contact_group,
             )
         )
 
@@ -124,12 +133,20 @@ class Relationship(ComplaintCases, Aggregate):
         if managed_by != self.managed_by:
             self._record(ev.ManagementDelegated(client_id=self.id, managed_by=managed_by, by=by))
 
-    def set_tier(self, tier: str, review_every_days: int, revenue: Decimal | None, reason: str, today: date, review_id: str) -> None:
+    def set_tier(
+        self, tier: str, review_every_days: int, revenue: Decimal | None, reason: str, today: date, review_id: str
+    ) -> None:
         """Record the tier if it (or the revenue behind it) changed, and keep one review scheduled
         on the cadence: a tighter cadence brings the open review forward."""
         if (tier, review_every_days, revenue) != (self.tier, self.review_every_days, self.annual_revenue):
             self._record(
-                ev.ClientTiered(client_id=self.id, tier=tier, review_every_days=review_every_days, annual_revenue=revenue, reason=reason)
+                ev.ClientTiered(
+                    client_id=self.id,
+                    tier=tier,
+                    review_every_days=review_every_days,
+                    annual_revenue=revenue,
+                    reason=reason,
+                )
             )
         due = today + timedelta(days=review_every_days)
         review = self._open("review")
@@ -138,7 +155,9 @@ class Relationship(ComplaintCases, Aggregate):
         elif review.due_on > due:
             self._record(
                 ev.FollowUpRescheduled(
-                    client_id=self.id, follow_up_id=review.id, due_on=due,
+                    client_id=self.id,
+                    follow_up_id=review.id,
+                    due_on=due,
                     reason=f"now a {tier} account: a review every {review_every_days} days",
                 )
             )
@@ -148,19 +167,31 @@ class Relationship(ComplaintCases, Aggregate):
             self._record(ev.ContactPolicyAdopted(client_id=self.id, contact_policy=policy))
 
     def hand_over(
-        self, brief_id: str, account_manager: str, previous: str | None, brief: dict[str, Any], follow_up_id: str, today: date
+        self,
+        brief_id: str,
+        account_manager: str,
+        previous: str | None,
+        brief: dict[str, Any],
+        follow_up_id: str,
+        today: date,
     ) -> None:
         if brief_id in self.brief_ids:
             return
         self._record(
             ev.HandoverBriefPrepared(
-                client_id=self.id, brief_id=brief_id, account_manager=account_manager,
-                previous_account_manager=previous, brief=brief,
+                client_id=self.id,
+                brief_id=brief_id,
+                account_manager=account_manager,
+                previous_account_manager=previous,
+                brief=brief,
             )
         )
         self.schedule(
-            follow_up_id, "introduction", today,
-            "introduce yourself as the new account manager; read the handover brief first", brief_id=brief_id,
+            follow_up_id,
+            "introduction",
+            today,
+            "introduce yourself as the new account manager; read the handover brief first",
+            brief_id=brief_id,
         )
 
     def acknowledge_brief(self, how: str, now: datetime, by: str) -> str:
@@ -172,8 +203,12 @@ class Relationship(ComplaintCases, Aggregate):
         if self.latest_brief not in self.acknowledged_briefs:
             self._record(
                 ev.HandoverBriefAcknowledged(
-                    client_id=self.id, brief_id=self.latest_brief, account_manager=self.account_manager, how=how,
-                    acknowledged_at=now, by=by,
+                    client_id=self.id,
+                    brief_id=self.latest_brief,
+                    account_manager=self.account_manager,
+                    how=how,
+                    acknowledged_at=now,
+                    by=by,
                 )
             )
         return self.latest_brief
@@ -184,14 +219,18 @@ class Relationship(ComplaintCases, Aggregate):
         if follow_up_id in self.follow_ups:
             return  # recorded once, whatever redelivers its cause
         self._record(
-            ev.FollowUpScheduled(client_id=self.id, follow_up_id=follow_up_id, kind=kind, due_on=due_on, reason=reason, **links)
+            ev.FollowUpScheduled(
+                client_id=self.id, follow_up_id=follow_up_id, kind=kind, due_on=due_on, reason=reason, **links
+            )
         )
 
     def wake_up(self, follow_up_id: str, today: date, quiet_since: date, after_days: int) -> None:
         """A reactivation follow-up for a dormant client, unless one is already open."""
         if self._open("reactivation") is None:
             self.schedule(
-                follow_up_id, "reactivation", today,
+                follow_up_id,
+                "reactivation",
+                today,
                 f"no new request since {quiet_since.isoformat()} (over {after_days} days): wake the client up",
             )
 
@@ -214,7 +253,11 @@ class Relationship(ComplaintCases, Aggregate):
         follow_up = self.follow_up(follow_up_id)
         if follow_up.status != "open":
             raise DomainRuleViolation(f"follow-up {follow_up_id} is already {follow_up.status}")
-        offer_kind = self.opportunities[follow_up.opportunity_id].kind if follow_up.opportunity_id in self.opportunities else None
+        offer_kind = (
+            self.opportunities[follow_up.opportunity_id].kind
+            if follow_up.opportunity_id in self.opportunities
+            else None
+        )
         return self.refusal(now, channel, offer_kind)
 
     def offer_refusal(self, opportunity_id: str, now: datetime, channel: str) -> Refusal | None:
@@ -222,68 +265,125 @@ class Relationship(ComplaintCases, Aggregate):
         return self.refusal(now, channel, self.opportunity(opportunity_id, "identified").kind)
 
     def record_contact(
-        self, contact_id: str, follow_up_id: str, *, channel: str, outcome: str, note: str, now: datetime, by: str,
-        next_review_id: str, group_refused: Refusal | None = None,
+        self,
+        contact_id: str,
+        follow_up_id: str,
+        *,
+        channel: str,
+        outcome: str,
+        note: str,
+        now: datetime,
+        by: str,
+        next_review_id: str,
+        group_refused: Refusal | None = None,
     ) -> Refusal | None:
         """Make the contact if the policy (and the contact group's, ``group_refused``) allows it;
         otherwise record the suppression and return why."""
         follow_up = self.follow_up(follow_up_id)
         refused = self.contact_refusal(follow_up_id, now, channel) or group_refused
         if refused:
-            self._suppress(refused, now, by, follow_up_id=follow_up_id, channel=channel, opportunity_id=follow_up.opportunity_id)
+            self._suppress(
+                refused, now, by, follow_up_id=follow_up_id, channel=channel, opportunity_id=follow_up.opportunity_id
+            )
             return refused
         self._record(
             ev.ContactRecorded(
-                client_id=self.id, contact_id=contact_id, follow_up_id=follow_up_id, opportunity_id=follow_up.opportunity_id,
-                channel=channel, outcome=outcome, note=note, contacted_at=now, by=by,
+                client_id=self.id,
+                contact_id=contact_id,
+                follow_up_id=follow_up_id,
+                opportunity_id=follow_up.opportunity_id,
+                channel=channel,
+                outcome=outcome,
+                note=note,
+                contacted_at=now,
+                by=by,
             )
         )
         if follow_up.kind == "review" and outcome in DONE_OUTCOMES and outcome != "stop" and self.review_every_days:
             self.schedule(
-                next_review_id, "review", now.date() + timedelta(days=self.review_every_days),
+                next_review_id,
+                "review",
+                now.date() + timedelta(days=self.review_every_days),
                 f"{self.tier} account: a review every {self.review_every_days} days",
             )
         return None
 
     def _suppress(self, refused: Refusal, now: datetime, by: str, **about: str | None) -> None:
         self._record(
-            ev.ContactSuppressed(client_id=self.id, code=refused.code, reason=refused.reason, suppressed_at=now, by=by, **about)
+            ev.ContactSuppressed(
+                client_id=self.id, code=refused.code, reason=refused.reason, suppressed_at=now, by=by, **about
+            )
         )
 
     def record_satisfaction(
-        self, score: int, comment: str, request_id: str | None, now: datetime, by: str,
+        self,
+        score: int,
+        comment: str,
+        request_id: str | None,
+        now: datetime,
+        by: str,
         recovery: tuple[str, RecoveryRules] | None = None,
     ) -> None:
         """Record the score; a score of 1-2 opens a recovery when ``recovery`` (its id, the rules) is given."""
         self._record(
-            ev.SatisfactionRecorded(client_id=self.id, score=score, comment=comment, request_id=request_id, recorded_at=now, by=by)
+            ev.SatisfactionRecorded(
+                client_id=self.id, score=score, comment=comment, request_id=request_id, recorded_at=now, by=by
+            )
         )
         for follow_up in list(self.follow_ups.values()):
-            if follow_up.kind == "satisfaction" and follow_up.status == "open" and request_id in (None, follow_up.request_id):
+            if (
+                follow_up.kind == "satisfaction"
+                and follow_up.status == "open"
+                and request_id in (None, follow_up.request_id)
+            ):
                 self._close(follow_up.id, "satisfaction recorded")
         if recovery is not None and is_unhappy(score):
             recovery_id, rules = recovery
             self.open_recovery(
-                recovery_id, "low_satisfaction", f"the client rated {score}/5", comment, now, rules, score=score, request_id=request_id
+                recovery_id,
+                "low_satisfaction",
+                f"the client rated {score}/5",
+                comment,
+                now,
+                rules,
+                score=score,
+                request_id=request_id,
             )
 
     # --- recovery before selling ---------------------------------------------------
 
     def open_recovery(
-        self, recovery_id: str, cause: str, reason: str, feedback: str, now: datetime, rules: RecoveryRules,
-        score: int | None = None, request_id: str | None = None,
+        self,
+        recovery_id: str,
+        cause: str,
+        reason: str,
+        feedback: str,
+        now: datetime,
+        rules: RecoveryRules,
+        score: int | None = None,
+        request_id: str | None = None,
     ) -> None:
         if recovery_id in self.recoveries:
             return  # once per cause, whatever redelivers it
         due = rules.due_on(now.date(), self.tier)
         self._record(
             ev.RecoveryOpened(
-                client_id=self.id, recovery_id=recovery_id, cause=cause, reason=reason, feedback=feedback, score=score,
-                request_id=request_id, due_on=due, opened_at=now,
+                client_id=self.id,
+                recovery_id=recovery_id,
+                cause=cause,
+                reason=reason,
+                feedback=feedback,
+                score=score,
+                request_id=request_id,
+                due_on=due,
+                opened_at=now,
             )
         )
         self.schedule(
-            recovery_id, "recovery", due, f"recover the client before any offer: {reason}" + (f" ({feedback})" if feedback else ""),
+            recovery_id,
+            "recovery",
+            due,
+            f"recover the client before any offer: {reason}" + (f" ({feedback})" if feedback else ""),
             request_id=request_id,
         )
 
@@ -295,8 +395,12 @@ class Relationship(ComplaintCases, Aggregate):
             raise DomainRuleViolation(f"recovery {recovery_id} is already {status}")
         self._record(
             ev.RecoveryClosed(
-                client_id=self.id, recovery_id=recovery_id, actions_taken=actions_taken, client_answer=client_answer,
-                closed_at=now, by=by,
+                client_id=self.id,
+                recovery_id=recovery_id,
+                actions_taken=actions_taken,
+                client_answer=client_answer,
+                closed_at=now,
+                by=by,
             )
         )
         if self.follow_ups[recovery_id].status == "open":
@@ -304,7 +408,11 @@ class Relationship(ComplaintCases, Aggregate):
 
     def _open(self, kind: str, **links: str) -> FollowUp | None:
         for follow_up in self.follow_ups.values():
-            if follow_up.kind == kind and follow_up.status == "open" and all(getattr(follow_up, k) == v for k, v in links.items()):
+            if (
+                follow_up.kind == kind
+                and follow_up.status == "open"
+                and all(getattr(follow_up, k) == v for k, v in links.items())
+            ):
                 return follow_up
         return None
 
@@ -318,18 +426,29 @@ class Relationship(ComplaintCases, Aggregate):
 
     # --- opportunities -------------------------------------------------------------
 
-    def identify(self, opportunity_id: str, rule: NextNeedRule, request_id: str | None, follow_up_id: str, today: date) -> None:
+    def identify(
+        self, opportunity_id: str, rule: NextNeedRule, request_id: str | None, follow_up_id: str, today: date
+    ) -> None:
         if opportunity_id in self.opportunities:
             return
         self._record(
             ev.OpportunityIdentified(
-                client_id=self.id, opportunity_id=opportunity_id, kind=rule.kind, title=rule.title,
-                reason=rule.reason, rule_id=rule.id, request_id=request_id,
+                client_id=self.id,
+                opportunity_id=opportunity_id,
+                kind=rule.kind,
+                title=rule.title,
+                reason=rule.reason,
+                rule_id=rule.id,
+                request_id=request_id,
             )
         )
         self.schedule(
-            follow_up_id, "offer", today + timedelta(days=rule.offer_after_days), f"offer: {rule.title} ({rule.reason})",
-            opportunity_id=opportunity_id, request_id=request_id,
+            follow_up_id,
+            "offer",
+            today + timedelta(days=rule.offer_after_days),
+            f"offer: {rule.title} ({rule.reason})",
+            opportunity_id=opportunity_id,
+            request_id=request_id,
         )
 
     def opportunity(self, opportunity_id: str, *expected: str) -> Opportunity:
@@ -343,7 +462,13 @@ class Relationship(ComplaintCases, Aggregate):
         return opportunity
 
     def offer(
-        self, opportunity_id: str, contact_id: str, channel: str, note: str, now: datetime, by: str,
+        self,
+        opportunity_id: str,
+        contact_id: str,
+        channel: str,
+        note: str,
+        now: datetime,
+        by: str,
         group_refused: Refusal | None = None,
     ) -> Refusal | None:
         opportunity = self.opportunity(opportunity_id, "identified")
@@ -351,19 +476,35 @@ class Relationship(ComplaintCases, Aggregate):
         offer_follow_up = self._open("offer", opportunity_id=opportunity_id)
         if refused:
             self._suppress(
-                refused, now, by, follow_up_id=offer_follow_up and offer_follow_up.id, channel=channel, opportunity_id=opportunity_id
+                refused,
+                now,
+                by,
+                follow_up_id=offer_follow_up and offer_follow_up.id,
+                channel=channel,
+                opportunity_id=opportunity_id,
             )
             return refused
         self._record(
             ev.OpportunityOffered(
-                client_id=self.id, opportunity_id=opportunity_id, kind=opportunity.kind, channel=channel, offered_at=now, by=by
+                client_id=self.id,
+                opportunity_id=opportunity_id,
+                kind=opportunity.kind,
+                channel=channel,
+                offered_at=now,
+                by=by,
             )
         )
         self._record(
             ev.ContactRecorded(
-                client_id=self.id, contact_id=contact_id, follow_up_id=offer_follow_up and offer_follow_up.id,
-                opportunity_id=opportunity_id, channel=channel, outcome="reached", note=note or f"offered: {opportunity.title}",
-                contacted_at=now, by=by,
+                client_id=self.id,
+                contact_id=contact_id,
+                follow_up_id=offer_follow_up and offer_follow_up.id,
+                opportunity_id=opportunity_id,
+                channel=channel,
+                outcome="reached",
+                note=note or f"offered: {opportunity.title}",
+                contacted_at=now,
+                by=by,
             )
         )
         return None
@@ -372,8 +513,13 @@ class Relationship(ComplaintCases, Aggregate):
         opportunity = self.opportunity(opportunity_id, "identified", "offered")
         self._record(
             ev.OpportunityValued(
-                client_id=self.id, opportunity_id=opportunity_id, kind=opportunity.kind,
-                estimated_value=value.amount, currency=value.currency, valued_at=now, by=by,
+                client_id=self.id,
+                opportunity_id=opportunity_id,
+                kind=opportunity.kind,
+                estimated_value=value.amount,
+                currency=value.currency,
+                valued_at=now,
+                by=by,
             )
         )
 
@@ -381,14 +527,23 @@ class Relationship(ComplaintCases, Aggregate):
         opportunity = self.opportunity(opportunity_id, "offered")
         self._record(
             ev.OpportunityDeclined(
-                client_id=self.id, opportunity_id=opportunity_id, kind=opportunity.kind, reason=reason,
-                declined_at=now, cool_down_until=now.date() + timedelta(days=cool_down_days),
+                client_id=self.id,
+                opportunity_id=opportunity_id,
+                kind=opportunity.kind,
+                reason=reason,
+                declined_at=now,
+                cool_down_until=now.date() + timedelta(days=cool_down_days),
             )
         )
         self._close_all("the offer was declined", opportunity_id=opportunity_id)
 
     def win(
-        self, opportunity_id: str, note: str, now: datetime, outcome_review_days: int, follow_up_id: str,
+        self,
+        opportunity_id: str,
+        note: str,
+        now: datetime,
+        outcome_review_days: int,
+        follow_up_id: str,
         agreed: Money | None = None,
     ) -> None:
         """``agreed``: what the client agreed to pay; not said, the latest estimate is what they said yes to."""
@@ -402,20 +557,36 @@ class Relationship(ComplaintCases, Aggregate):
         agreed = agreed or estimate
         self._record(
             ev.OpportunityWon(
-                client_id=self.id, opportunity_id=opportunity_id, kind=opportunity.kind, title=opportunity.title,
-                need_summary=f"{opportunity.title} (won offer: {opportunity.reason})", note=note,
-                account_manager=self.account_manager or "unassigned", won_at=now, outcome_review_on=review_on,
-                agreed_value=agreed and agreed.amount, currency=agreed and agreed.currency,
+                client_id=self.id,
+                opportunity_id=opportunity_id,
+                kind=opportunity.kind,
+                title=opportunity.title,
+                need_summary=f"{opportunity.title} (won offer: {opportunity.reason})",
+                note=note,
+                account_manager=self.account_manager or "unassigned",
+                won_at=now,
+                outcome_review_on=review_on,
+                agreed_value=agreed and agreed.amount,
+                currency=agreed and agreed.currency,
             )
         )
         self._close_all("the offer was won", opportunity_id=opportunity_id)
         self.schedule(
-            follow_up_id, "outcome_review", review_on, f"did '{opportunity.title}' deliver what was promised?",
+            follow_up_id,
+            "outcome_review",
+            review_on,
+            f"did '{opportunity.title}' deliver what was promised?",
             opportunity_id=opportunity_id,
         )
 
     def review_outcome(
-        self, opportunity_id: str, delivered_value: str, note: str, now: datetime, by: str, realised: Money | None = None
+        self,
+        opportunity_id: str,
+        delivered_value: str,
+        note: str,
+        now: datetime,
+        by: str,
+        realised: Money | None = None,
     ) -> None:
         opportunity = self.opportunity(opportunity_id, "won")
         agreed = opportunity.value
@@ -425,8 +596,14 @@ class Relationship(ComplaintCases, Aggregate):
             )
         self._record(
             ev.OpportunityOutcomeReviewed(
-                client_id=self.id, opportunity_id=opportunity_id, delivered_value=delivered_value, note=note, reviewed_at=now, by=by,
-                realised_value=realised and realised.amount, currency=realised and realised.currency,
+                client_id=self.id,
+                opportunity_id=opportunity_id,
+                delivered_value=delivered_value,
+                note=note,
+                reviewed_at=now,
+                by=by,
+                realised_value=realised and realised.amount,
+                currency=realised and realised.currency,
             )
         )
         self._close_all("outcome reviewed", opportunity_id=opportunity_id)
@@ -434,8 +611,16 @@ class Relationship(ComplaintCases, Aggregate):
     # --- programs ------------------------------------------------------------------
 
     def enrol(
-        self, program_id: str, name: str, starts_on: date, terms: ProgramTerms, revenue: Decimal | None,
-        fee_tiers: tuple[FeeTier, ...], currency: str, lead_days: int, follow_up_ids: tuple[str, str],
+        self,
+        program_id: str,
+        name: str,
+        starts_on: date,
+        terms: ProgramTerms,
+        revenue: Decimal | None,
+        fee_tiers: tuple[FeeTier, ...],
+        currency: str,
+        lead_days: int,
+        follow_up_ids: tuple[str, str],
     ) -> None:
         if revenue is None:
             raise DomainRuleViolation(
@@ -447,21 +632,35 @@ class Relationship(ComplaintCases, Aggregate):
         dates = program_dates(starts_on, terms)
         self._record(
             ev.ProgramEnrolled(
-                client_id=self.id, program_id=program_id, name=name, starts_on=starts_on,
-                minimum_term_months=terms.minimum_term_months, total_term_months=terms.total_term_months,
-                notice_days=terms.notice_days, minimum_term_ends_on=dates.minimum_term_ends_on, ends_on=dates.ends_on,
-                notice_deadline=dates.notice_deadline, trailing_12_month_revenue=revenue,
-                monthly_fee=monthly_fee(revenue, fee_tiers), currency=currency,
+                client_id=self.id,
+                program_id=program_id,
+                name=name,
+                starts_on=starts_on,
+                minimum_term_months=terms.minimum_term_months,
+                total_term_months=terms.total_term_months,
+                notice_days=terms.notice_days,
+                minimum_term_ends_on=dates.minimum_term_ends_on,
+                ends_on=dates.ends_on,
+                notice_deadline=dates.notice_deadline,
+                trailing_12_month_revenue=revenue,
+                monthly_fee=monthly_fee(revenue, fee_tiers),
+                currency=currency,
             )
         )
         notice_id, renewal_id = follow_up_ids
         self.schedule(
-            notice_id, "program_notice", dates.notice_deadline - timedelta(days=lead_days),
-            f"{name}: notice deadline {dates.notice_deadline.isoformat()}: ask whether the client renews", program_id=program_id,
+            notice_id,
+            "program_notice",
+            dates.notice_deadline - timedelta(days=lead_days),
+            f"{name}: notice deadline {dates.notice_deadline.isoformat()}: ask whether the client renews",
+            program_id=program_id,
         )
         self.schedule(
-            renewal_id, "program_renewal", dates.ends_on - timedelta(days=lead_days),
-            f"{name}: renews on {dates.ends_on.isoformat()}", program_id=program_id,
+            renewal_id,
+            "program_renewal",
+            dates.ends_on - timedelta(days=lead_days),
+            f"{name}: renews on {dates.ends_on.isoformat()}",
+            program_id=program_id,
         )
 
     def cancel_program(self, program_id: str, requested_on: date, reason: str) -> None:
@@ -477,8 +676,11 @@ class Relationship(ComplaintCases, Aggregate):
             )
         self._record(
             ev.ProgramCancelled(
-                client_id=self.id, program_id=program_id, requested_on=requested_on,
-                effective_on=cancellation_effective_on(program.dates, program.notice_days, requested_on), reason=reason,
+                client_id=self.id,
+                program_id=program_id,
+                requested_on=requested_on,
+                effective_on=cancellation_effective_on(program.dates, program.notice_days, requested_on),
+                reason=reason,
             )
         )
         self._close_all("the program was cancelled", program_id=program_id)
@@ -489,13 +691,19 @@ class Relationship(ComplaintCases, Aggregate):
         if program is None:
             raise NotFound(f"program {program_id} not found")
         if program.status != "active":
-            raise DomainRuleViolation(f"program {program_id} is {program.status}: only an active program can end or switch")
+            raise DomainRuleViolation(
+                f"program {program_id} is {program.status}: only an active program can end or switch"
+            )
         self._record(
-            ev.ProgramEnded(client_id=self.id, program_id=program_id, ended_on=today, reason=reason, by=by, switched_to=switched_to)
+            ev.ProgramEnded(
+                client_id=self.id, program_id=program_id, ended_on=today, reason=reason, by=by, switched_to=switched_to
+            )
         )
         self._close_all("the program ended", program_id=program_id)
 
-    def switch_program(self, program_id: str, new_program_id: str, today: date, reason: str, by: str, **enrolment) -> None:
+    def switch_program(
+        self, program_id: str, new_program_id: str, today: date, reason: str, by: str, **enrolment
+    ) -> None:
         """The client moves to another program from today: the old one ends, the new one starts; both stay in the history."""
         self.end_program(program_id, today, reason, by, switched_to=new_program_id)
         self.enrol(new_program_id, starts_on=today, **enrolment)
@@ -531,7 +739,12 @@ class Relationship(ComplaintCases, Aggregate):
 
     def _on_FollowUpScheduled(self, e: ev.FollowUpScheduled) -> None:
         self.follow_ups[e.follow_up_id] = FollowUp(
-            e.follow_up_id, e.kind, e.due_on, opportunity_id=e.opportunity_id, program_id=e.program_id, request_id=e.request_id
+            e.follow_up_id,
+            e.kind,
+            e.due_on,
+            opportunity_id=e.opportunity_id,
+            program_id=e.program_id,
+            request_id=e.request_id,
         )
 
     def _on_FollowUpRescheduled(self, e: ev.FollowUpRescheduled) -> None:

@@ -25,7 +25,10 @@ def tier_for(revenue: Decimal | None, others: Sequence[Decimal | None], rules: T
     if revenue is None:
         return "standard", "annual revenue unknown"
     if rules.key_revenue_threshold is not None and revenue >= rules.key_revenue_threshold:
-        return "key", f"annual revenue {revenue:,} is at or above the key-account threshold {rules.key_revenue_threshold:,}"
+        return (
+            "key",
+            f"annual revenue {revenue:,} is at or above the key-account threshold {rules.key_revenue_threshold:,}",
+        )
     known = [r for r in others if r is not None]
     return tier_by_rank(revenue, sum(1 for r in known if r > revenue), len(known), rules)
 
@@ -76,7 +79,10 @@ def _tier_from_rank(revenue: Decimal, higher: int, known: int, rules: TierRules)
     """``higher``: clients with more revenue; ``known``: clients with a known revenue, this one included.
     Fewer than 1/key_share of them (5 by default): no key account by rank, only by threshold."""
     if rules.key_revenue_threshold is not None and revenue >= rules.key_revenue_threshold:
-        return "key", f"annual revenue {revenue:,} is at or above the key-account threshold {rules.key_revenue_threshold:,}"
+        return (
+            "key",
+            f"annual revenue {revenue:,} is at or above the key-account threshold {rules.key_revenue_threshold:,}",
+        )
     key_seats = math.floor(known * rules.key_share)
     if key_seats and higher < key_seats:
         return "key", f"annual revenue ranks {higher + 1} of {known}: in the top {rules.key_share:.0%}"

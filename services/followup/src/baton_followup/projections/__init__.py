@@ -20,17 +20,39 @@ from baton_followup.projections.request_deliveries import RequestDeliveriesProje
 
 def all_projections(suffix: str = ""):
     return [
-        RelationshipsProjection(suffix), FollowUpsProjection(suffix), OpportunitiesProjection(suffix),
-        ProgramsProjection(suffix), BriefsProjection(suffix), ClientProfilesProjection(suffix),
-        ClientRequestsProjection(suffix), RequestDeliveriesProjection(suffix), OwnEventsProjection(suffix),
-        RecoveriesProjection(suffix), ClientHealthProjection(suffix), ComplaintsProjection(suffix),
-        ReportsFromIntake(suffix), ReportsFromDelivery(suffix), ReportsFromFollowup(suffix),
+        RelationshipsProjection(suffix),
+        FollowUpsProjection(suffix),
+        OpportunitiesProjection(suffix),
+        ProgramsProjection(suffix),
+        BriefsProjection(suffix),
+        ClientProfilesProjection(suffix),
+        ClientRequestsProjection(suffix),
+        RequestDeliveriesProjection(suffix),
+        OwnEventsProjection(suffix),
+        RecoveriesProjection(suffix),
+        ClientHealthProjection(suffix),
+        ComplaintsProjection(suffix),
+        ReportsFromIntake(suffix),
+        ReportsFromDelivery(suffix),
+        ReportsFromFollowup(suffix),
     ]
 
 
 __all__ = [
-    "BriefsProjection", "ClientHealthProjection", "ClientProfilesProjection", "ClientRequestsProjection", "ComplaintsProjection",
-    "FollowUpsProjection", "OpportunitiesProjection", "OwnEventsProjection", "ProgramsProjection",
-    "RecoveriesProjection", "RelationshipsProjection", "ReportsFromDelivery", "ReportsFromFollowup",
-    "ReportsFromIntake", "RequestDeliveriesProjection", "all_projections",
+    "BriefsProjection",
+    "ClientHealthProjection",
+    "ClientProfilesProjection",
+    "ClientRequestsProjection",
+    "ComplaintsProjection",
+    "FollowUpsProjection",
+    "OpportunitiesProjection",
+    "OwnEventsProjection",
+    "ProgramsProjection",
+    "RecoveriesProjection",
+    "RelationshipsProjection",
+    "ReportsFromDelivery",
+    "ReportsFromFollowup",
+    "ReportsFromIntake",
+    "RequestDeliveriesProjection",
+    "all_projections",
 ]

@@ -38,7 +38,11 @@ class BriefsProjection(RowPerAggregate):
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
         e = recorded.event
         return {
-            "brief_id": e.brief_id, "client_id": e.client_id, "account_manager": e.account_manager,
-            "previous_account_manager": e.previous_account_manager, "brief": e.brief,
-            "prepared_at": recorded.envelope.occurred_at, "version": recorded.seq,
+            "brief_id": e.brief_id,
+            "client_id": e.client_id,
+            "account_manager": e.account_manager,
+            "previous_account_manager": e.previous_account_manager,
+            "brief": e.brief,
+            "prepared_at": recorded.envelope.occurred_at,
+            "version": recorded.seq,
         }

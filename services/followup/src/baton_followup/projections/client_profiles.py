@@ -43,17 +43,29 @@ class ClientProfilesProjection(RowPerAggregate):
     def wanted(self, recorded: RecordedEvent) -> bool:
         return isinstance(
             recorded.event,
-            (ev.ClientRegistered, ev.ClientNoteAdded, ev.AccountManagerAssigned, ev.ClientRevenueChanged, ev.NeedCaptured),
+            (
+                ev.ClientRegistered,
+                ev.ClientNoteAdded,
+                ev.AccountManagerAssigned,
+                ev.ClientRevenueChanged,
+                ev.NeedCaptured,
+            ),
         )
 
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
         e, at = recorded.event, recorded.envelope.occurred_at
         if isinstance(e, ev.ClientRegistered):
             return {
-                "client_id": e.client_id, "name": e.name, "segment": e.segment,
-                "business_description": e.business_description, "account_manager": e.account_manager,
-                "annual_revenue": None if e.annual_revenue is None else str(e.annual_revenue), "notes": [],
-                "registered_at": at, "last_request_at": None, "version": recorded.seq,
+                "client_id": e.client_id,
+                "name": e.name,
+                "segment": e.segment,
+                "business_description": e.business_description,
+                "account_manager": e.account_manager,
+                "annual_revenue": None if e.annual_revenue is None else str(e.annual_revenue),
+                "notes": [],
+                "registered_at": at,
+                "last_request_at": None,
+                "version": recorded.seq,
             }
         if row is None:
             return None

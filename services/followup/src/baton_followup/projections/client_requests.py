@@ -39,9 +39,15 @@ class ClientRequestsProjection(RowPerAggregate):
         e = recorded.event
         if isinstance(e, ev.NeedCaptured):
             return {
-                "request_id": e.request_id, "client_id": e.client_id, "summary": e.summary, "status": "captured",
-                "desired_by": e.desired_by, "promises": [], "source_opportunity_id": e.source_opportunity_id,
-                "captured_at": recorded.envelope.occurred_at, "version": recorded.seq,
+                "request_id": e.request_id,
+                "client_id": e.client_id,
+                "summary": e.summary,
+                "status": "captured",
+                "desired_by": e.desired_by,
+                "promises": [],
+                "source_opportunity_id": e.source_opportunity_id,
+                "captured_at": recorded.envelope.occurred_at,
+                "version": recorded.seq,
             }
         if row is None:
             return None
@@ -50,7 +56,12 @@ class ClientRequestsProjection(RowPerAggregate):
             row["status"] = "handed_off"
             row["promises"] = [
                 *row["promises"],
-                {"handoff_id": e.handoff_id, "department": e.department, "scope": e.scope, "due_by": e.due_by.isoformat()},
+                {
+                    "handoff_id": e.handoff_id,
+                    "department": e.department,
+                    "scope": e.scope,
+                    "due_by": e.due_by.isoformat(),
+                },
             ]
         elif isinstance(e, ev.RequestCancelled):
             row["status"] = "cancelled"

@@ -51,10 +51,21 @@ class FollowUpsProjection(RowPerAggregate):
         e, at = recorded.event, recorded.envelope.occurred_at
         if isinstance(e, ev.FollowUpScheduled):
             return {
-                "follow_up_id": e.follow_up_id, "client_id": e.client_id, "kind": e.kind, "due_on": e.due_on,
-                "status": "open", "reason": e.reason, "request_id": e.request_id, "opportunity_id": e.opportunity_id,
-                "program_id": e.program_id, "brief_id": e.brief_id, "outcome": None, "closed_reason": None,
-                "scheduled_at": at, "updated_at": at, "version": recorded.seq,
+                "follow_up_id": e.follow_up_id,
+                "client_id": e.client_id,
+                "kind": e.kind,
+                "due_on": e.due_on,
+                "status": "open",
+                "reason": e.reason,
+                "request_id": e.request_id,
+                "opportunity_id": e.opportunity_id,
+                "program_id": e.program_id,
+                "brief_id": e.brief_id,
+                "outcome": None,
+                "closed_reason": None,
+                "scheduled_at": at,
+                "updated_at": at,
+                "version": recorded.seq,
             }
         if row is None:
             return None

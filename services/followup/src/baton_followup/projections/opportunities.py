@@ -52,8 +52,12 @@ class OpportunitiesProjection(RowPerAggregate):
         return isinstance(
             recorded.event,
             (
-                ev.OpportunityIdentified, ev.OpportunityOffered, ev.OpportunityValued, ev.OpportunityDeclined,
-                ev.OpportunityWon, ev.OpportunityOutcomeReviewed,
+                ev.OpportunityIdentified,
+                ev.OpportunityOffered,
+                ev.OpportunityValued,
+                ev.OpportunityDeclined,
+                ev.OpportunityWon,
+                ev.OpportunityOutcomeReviewed,
             ),
         )
 
@@ -61,12 +65,29 @@ class OpportunitiesProjection(RowPerAggregate):
         e, at = recorded.event, recorded.envelope.occurred_at
         if isinstance(e, ev.OpportunityIdentified):
             return {
-                "opportunity_id": e.opportunity_id, "client_id": e.client_id, "kind": e.kind, "title": e.title,
-                "reason": e.reason, "rule_id": e.rule_id, "request_id": e.request_id, "status": "identified",
-                "identified_at": at, "offered_at": None, "declined_reason": None, "cool_down_until": None, "won_at": None,
-                "outcome_review_on": None, "delivered_value": None, "outcome_note": None, "reviewed_at": None,
-                "estimated_value": None, "agreed_value": None, "realised_value": None, "currency": None,
-                "updated_at": at, "version": recorded.seq,
+                "opportunity_id": e.opportunity_id,
+                "client_id": e.client_id,
+                "kind": e.kind,
+                "title": e.title,
+                "reason": e.reason,
+                "rule_id": e.rule_id,
+                "request_id": e.request_id,
+                "status": "identified",
+                "identified_at": at,
+                "offered_at": None,
+                "declined_reason": None,
+                "cool_down_until": None,
+                "won_at": None,
+                "outcome_review_on": None,
+                "delivered_value": None,
+                "outcome_note": None,
+                "reviewed_at": None,
+                "estimated_value": None,
+                "agreed_value": None,
+                "realised_value": None,
+                "currency": None,
+                "updated_at": at,
+                "version": recorded.seq,
             }
         if row is None:
             return None
@@ -82,7 +103,9 @@ class OpportunitiesProjection(RowPerAggregate):
             if e.agreed_value is not None:
                 row.update(agreed_value=str(e.agreed_value), currency=e.currency)
         elif isinstance(e, ev.OpportunityOutcomeReviewed):
-            row.update(status="reviewed", delivered_value=e.delivered_value, outcome_note=e.note, reviewed_at=e.reviewed_at)
+            row.update(
+                status="reviewed", delivered_value=e.delivered_value, outcome_note=e.note, reviewed_at=e.reviewed_at
+            )
             if e.realised_value is not None:
                 row.update(realised_value=str(e.realised_value), currency=e.currency)
         return row

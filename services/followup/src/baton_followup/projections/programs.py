@@ -54,23 +54,47 @@ class ProgramsProjection(RowPerAggregate):
         e, at = recorded.event, recorded.envelope.occurred_at
         if isinstance(e, ev.ProgramEnrolled):
             return {
-                "program_id": e.program_id, "client_id": e.client_id, "name": e.name, "status": "active",
-                "starts_on": e.starts_on, "minimum_term_months": e.minimum_term_months,
-                "total_term_months": e.total_term_months, "notice_days": e.notice_days,
-                "minimum_term_ends_on": e.minimum_term_ends_on, "ends_on": e.ends_on, "notice_deadline": e.notice_deadline,
-                "trailing_12_month_revenue": str(e.trailing_12_month_revenue), "monthly_fee": str(e.monthly_fee),
-                "currency": e.currency, "cancellation_requested_on": None, "cancellation_effective_on": None,
-                "cancellation_reason": None, "ended_on": None, "end_reason": None, "switched_to": None,
-                "updated_at": at, "version": recorded.seq,
+                "program_id": e.program_id,
+                "client_id": e.client_id,
+                "name": e.name,
+                "status": "active",
+                "starts_on": e.starts_on,
+                "minimum_term_months": e.minimum_term_months,
+                "total_term_months": e.total_term_months,
+                "notice_days": e.notice_days,
+                "minimum_term_ends_on": e.minimum_term_ends_on,
+                "ends_on": e.ends_on,
+                "notice_deadline": e.notice_deadline,
+                "trailing_12_month_revenue": str(e.trailing_12_month_revenue),
+                "monthly_fee": str(e.monthly_fee),
+                "currency": e.currency,
+                "cancellation_requested_on": None,
+                "cancellation_effective_on": None,
+                "cancellation_reason": None,
+                "ended_on": None,
+                "end_reason": None,
+                "switched_to": None,
+                "updated_at": at,
+                "version": recorded.seq,
             }
         if row is None:
             return None
         if isinstance(e, ev.ProgramEnded):
             return dict(
-                row, status="ended", ended_on=e.ended_on, end_reason=e.reason, switched_to=e.switched_to,
-                updated_at=at, version=recorded.seq,
+                row,
+                status="ended",
+                ended_on=e.ended_on,
+                end_reason=e.reason,
+                switched_to=e.switched_to,
+                updated_at=at,
+                version=recorded.seq,
             )
         return dict(
-            row, status="cancelled", cancellation_requested_on=e.requested_on, cancellation_effective_on=e.effective_on,
-            cancellation_reason=e.reason, updated_at=at, version=recorded.seq,
+            row,
+            status="cancelled",
+            cancellation_requested_on=e.requested_on,
+            cancellation_effective_on=e.effective_on,
+            cancellation_reason=e.reason,
+            updated_at=at,
+            version=recorded.seq,
         )

@@ -59,13 +59,15 @@ class RelationshipsProjection(RowPerAggregate):
         row = dict(row or _new(e.client_id), updated_at=at, version=recorded.seq)
         if isinstance(e, ev.RelationshipStarted):
             row.update(
-                client_name=e.client_name, account_manager=e.account_manager,
+                client_name=e.client_name,
+                account_manager=e.account_manager,
                 contact_policy=e.contact_policy.model_dump(mode="json"),
                 annual_revenue=None if e.annual_revenue is None else str(e.annual_revenue),
             )
         elif isinstance(e, ev.ClientTiered):
             row.update(
-                tier=e.tier, review_every_days=e.review_every_days,
+                tier=e.tier,
+                review_every_days=e.review_every_days,
                 annual_revenue=None if e.annual_revenue is None else str(e.annual_revenue),
             )
         elif isinstance(e, ev.ContactPolicyAdopted):
@@ -76,16 +78,30 @@ class RelationshipsProjection(RowPerAggregate):
             row["contact_times"] = _tail(row["contact_times"], e.contacted_at.isoformat(), KEEP_CONTACTS)
             row["recent_contacts"] = _tail(
                 row["recent_contacts"],
-                {"at": e.contacted_at.isoformat(), "channel": e.channel, "outcome": e.outcome, "note": e.note,
-                 "by": e.by, "follow_up_id": e.follow_up_id, "opportunity_id": e.opportunity_id},
+                {
+                    "at": e.contacted_at.isoformat(),
+                    "channel": e.channel,
+                    "outcome": e.outcome,
+                    "note": e.note,
+                    "by": e.by,
+                    "follow_up_id": e.follow_up_id,
+                    "opportunity_id": e.opportunity_id,
+                },
             )
             if e.outcome == "stop":
                 row["stopped_on"] = e.contacted_at.date()
         elif isinstance(e, ev.ContactSuppressed):
             row["suppressions"] = _tail(
                 row["suppressions"],
-                {"at": e.suppressed_at.isoformat(), "code": e.code, "reason": e.reason, "channel": e.channel,
-                 "by": e.by, "follow_up_id": e.follow_up_id, "opportunity_id": e.opportunity_id},
+                {
+                    "at": e.suppressed_at.isoformat(),
+                    "code": e.code,
+                    "reason": e.reason,
+                    "channel": e.channel,
+                    "by": e.by,
+                    "follow_up_id": e.follow_up_id,
+                    "opportunity_id": e.opportunity_id,
+                },
             )
         elif isinstance(e, ev.SatisfactionRecorded):
             row["satisfaction"] = [
@@ -97,23 +113,42 @@ class RelationshipsProjection(RowPerAggregate):
             row["cool_downs"] = {**row["cool_downs"], e.kind: max(until, row["cool_downs"].get(e.kind, until))}
             row["declined_offers"] = [
                 *row["declined_offers"],
-                {"at": e.declined_at.isoformat(), "opportunity_id": e.opportunity_id, "kind": e.kind,
-                 "reason": e.reason, "cool_down_until": until},
+                {
+                    "at": e.declined_at.isoformat(),
+                    "opportunity_id": e.opportunity_id,
+                    "kind": e.kind,
+                    "reason": e.reason,
+                    "cool_down_until": until,
+                },
             ]
         elif isinstance(e, ev.OpportunityOutcomeReviewed):
             row["outcome_reviews"] = [
                 *row["outcome_reviews"],
-                {"at": e.reviewed_at.isoformat(), "opportunity_id": e.opportunity_id,
-                 "delivered_value": e.delivered_value, "note": e.note},
+                {
+                    "at": e.reviewed_at.isoformat(),
+                    "opportunity_id": e.opportunity_id,
+                    "delivered_value": e.delivered_value,
+                    "note": e.note,
+                },
             ]
         return row
 
 
 def _new(client_id: str) -> dict:
     return {
-        "client_id": client_id, "client_name": "", "account_manager": "", "tier": "standard",
-        "review_every_days": None, "annual_revenue": None,
+        "client_id": client_id,
+        "client_name": "",
+        "account_manager": "",
+        "tier": "standard",
+        "review_every_days": None,
+        "annual_revenue": None,
         "contact_policy": {"do_not_contact": False, "max_contacts_per_30_days": 4, "preferred_channels": []},
-        "stopped_on": None, "contact_times": [], "cool_downs": {}, "recent_contacts": [], "suppressions": [],
-        "satisfaction": [], "declined_offers": [], "outcome_reviews": [],
+        "stopped_on": None,
+        "contact_times": [],
+        "cool_downs": {},
+        "recent_contacts": [],
+        "suppressions": [],
+        "satisfaction": [],
+        "declined_offers": [],
+        "outcome_reviews": [],
     }

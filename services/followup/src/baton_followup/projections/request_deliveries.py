@@ -9,9 +9,14 @@ from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import RowPerAggregate
 
 STATUS_OF = {
-    ev.WorkOrderOpened: "opened", ev.WorkOrderAccepted: "accepted", ev.WorkOrderStarted: "in_progress",
-    ev.WorkOrderBlocked: "blocked", ev.WorkOrderUnblocked: "in_progress", ev.WorkOrderCompleted: "completed",
-    ev.WorkOrderReopened: "reopened", ev.WorkOrderCancelled: "cancelled",
+    ev.WorkOrderOpened: "opened",
+    ev.WorkOrderAccepted: "accepted",
+    ev.WorkOrderStarted: "in_progress",
+    ev.WorkOrderBlocked: "blocked",
+    ev.WorkOrderUnblocked: "in_progress",
+    ev.WorkOrderCompleted: "completed",
+    ev.WorkOrderReopened: "reopened",
+    ev.WorkOrderCancelled: "cancelled",
 }
 
 
@@ -42,8 +47,13 @@ class RequestDeliveriesProjection(RowPerAggregate):
         e = recorded.event
         row = dict(
             row
-            or {"request_id": e.request_id, "client_id": e.client_id, "status": ev.IN_DELIVERY, "work_orders": {},
-                "accepted_at": None},
+            or {
+                "request_id": e.request_id,
+                "client_id": e.client_id,
+                "status": ev.IN_DELIVERY,
+                "work_orders": {},
+                "accepted_at": None,
+            },
             version=recorded.seq,
         )
         row["status"] = ev.handover_after(row["status"], e)  # the request's handover state, as delivery publishes it

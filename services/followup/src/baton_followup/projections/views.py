@@ -90,7 +90,12 @@ class FollowupViews:
             return await self.complaints.client_of(item_id)
         table = {"follow-up": self.fu, "opportunity": self.opp, "program": self.prog, "recovery": self.rec}[what]
         column = table.c[
-            {"follow-up": "follow_up_id", "opportunity": "opportunity_id", "program": "program_id", "recovery": "recovery_id"}[what]
+            {
+                "follow-up": "follow_up_id",
+                "opportunity": "opportunity_id",
+                "program": "program_id",
+                "recovery": "recovery_id",
+            }[what]
         ]
         async with self.engine.connect() as conn:
             return await conn.scalar(select(table.c.client_id).where(column == item_id))
@@ -116,7 +121,9 @@ class FollowupViews:
     async def recoveries(self, client_id: str) -> list[dict]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(self.rec).where(self.rec.c.client_id == client_id).order_by(self.rec.c.opened_at, self.rec.c.recovery_id)
+                select(self.rec)
+                .where(self.rec.c.client_id == client_id)
+                .order_by(self.rec.c.opened_at, self.rec.c.recovery_id)
             )
             return [json_row(r) for r in rows.mappings()]
 
@@ -128,20 +135,33 @@ class FollowupViews:
         where = [self.hl.c.at_risk_since.is_not(None)]
         if account_manager is not None:
             where.append(self.rel.c.account_manager == account_manager)
-        query = select(
-            self.hl.c.client_id, self.hl.c.score, self.hl.c.reasons, self.hl.c.at_risk_reason, self.hl.c.at_risk_since,
-            self.rel.c.client_name, self.rel.c.account_manager,
-        ).select_from(self.hl.join(self.rel, self.rel.c.client_id == self.hl.c.client_id)).where(*where)
+        query = (
+            select(
+                self.hl.c.client_id,
+                self.hl.c.score,
+                self.hl.c.reasons,
+                self.hl.c.at_risk_reason,
+                self.hl.c.at_risk_since,
+                self.rel.c.client_name,
+                self.rel.c.account_manager,
+            )
+            .select_from(self.hl.join(self.rel, self.rel.c.client_id == self.hl.c.client_id))
+            .where(*where)
+        )
         async with self.engine.connect() as conn:
             total = await conn.scalar(select(func.count()).select_from(query.subquery()))
-            rows = await conn.execute(query.order_by(self.hl.c.at_risk_since, self.hl.c.client_id).limit(limit).offset(offset))
+            rows = await conn.execute(
+                query.order_by(self.hl.c.at_risk_since, self.hl.c.client_id).limit(limit).offset(offset)
+            )
             return [json_row(r) for r in rows.mappings()], int(total or 0)
 
     async def at_risk_spells(self) -> list[tuple[str, datetime, str]]:
         """(client, when the spell began, why) for every client at risk now: the planner's candidates."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(self.hl.c.client_id, self.hl.c.at_risk_since, self.hl.c.at_risk_reason).where(self.hl.c.at_risk_since.is_not(None))
+                select(self.hl.c.client_id, self.hl.c.at_risk_since, self.hl.c.at_risk_reason).where(
+                    self.hl.c.at_risk_since.is_not(None)
+                )
             )
             return [(r.client_id, _utc(r.at_risk_since), r.at_risk_reason) for r in rows]
 
@@ -170,7 +190,11 @@ class FollowupViews:
         async with self.engine.connect() as conn:
             total = await conn.scalar(select(func.count()).select_from(self.opp).where(*where))
             rows = await conn.execute(
-                select(self.opp).where(*where).order_by(self.opp.c.identified_at, self.opp.c.opportunity_id).limit(limit).offset(offset)
+                select(self.opp)
+                .where(*where)
+                .order_by(self.opp.c.identified_at, self.opp.c.opportunity_id)
+                .limit(limit)
+                .offset(offset)
             )
             return [json_row(r) for r in rows.mappings()], int(total or 0)
 
@@ -182,11 +206,24 @@ class FollowupViews:
         manager = self.rel.c.account_manager
         recovering = exists().where(self.rec.c.client_id == self.fu.c.client_id, self.rec.c.status == "open")
         query = (
-            select(self.fu, manager, self.rel.c.client_name, self.rel.c.tier, self.rel.c.contact_policy,
-                   self.rel.c.stopped_on, self.rel.c.contact_times, self.rel.c.cool_downs, self.opp.c.kind.label("offer_kind"),
-                   self.opp.c.title.label("offer_title"), recovering.label("recovering"))
-            .select_from(self.fu.join(self.rel, self.rel.c.client_id == self.fu.c.client_id).outerjoin(
-                self.opp, self.opp.c.opportunity_id == self.fu.c.opportunity_id))
+            select(
+                self.fu,
+                manager,
+                self.rel.c.client_name,
+                self.rel.c.tier,
+                self.rel.c.contact_policy,
+                self.rel.c.stopped_on,
+                self.rel.c.contact_times,
+                self.rel.c.cool_downs,
+                self.opp.c.kind.label("offer_kind"),
+                self.opp.c.title.label("offer_title"),
+                recovering.label("recovering"),
+            )
+            .select_from(
+                self.fu.join(self.rel, self.rel.c.client_id == self.fu.c.client_id).outerjoin(
+                    self.opp, self.opp.c.opportunity_id == self.fu.c.opportunity_id
+                )
+            )
             .where(self.fu.c.status == "open", self.fu.c.due_on <= due_before)
         )
         if account_manager:
@@ -209,7 +246,11 @@ class FollowupViews:
             items.append(item)
         items.sort(
             key=lambda i: (
-                not i["may_contact"], i["kind"] != "recovery", i["tier"] != "key", -i["overdue_days"], i["due_on"],
+                not i["may_contact"],
+                i["kind"] != "recovery",
+                i["tier"] != "key",
+                -i["overdue_days"],
+                i["due_on"],
                 i["follow_up_id"],
             )
         )
@@ -230,20 +271,26 @@ class FollowupViews:
 
     async def tier_inputs(self) -> list[tuple[str, Decimal | None]]:
         async with self.engine.connect() as conn:
-            rows = await conn.execute(select(self.prof.c.client_id, self.prof.c.annual_revenue).order_by(self.prof.c.client_id))
+            rows = await conn.execute(
+                select(self.prof.c.client_id, self.prof.c.annual_revenue).order_by(self.prof.c.client_id)
+            )
             return [(r.client_id, None if r.annual_revenue is None else Decimal(r.annual_revenue)) for r in rows]
 
     async def current_tiers(self) -> dict[str, tuple[str, Decimal | None]]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(self.rel.c.client_id, self.rel.c.tier, self.rel.c.annual_revenue))
-            return {r.client_id: (r.tier, None if r.annual_revenue is None else Decimal(r.annual_revenue)) for r in rows}
+            return {
+                r.client_id: (r.tier, None if r.annual_revenue is None else Decimal(r.annual_revenue)) for r in rows
+            }
 
     async def existing_follow_ups(self, follow_up_ids: list[str]) -> set[str]:
         found: set[str] = set()
         async with self.engine.connect() as conn:
             for start in range(0, len(follow_up_ids), 500):
                 chunk = follow_up_ids[start : start + 500]
-                found.update(await conn.scalars(select(self.fu.c.follow_up_id).where(self.fu.c.follow_up_id.in_(chunk))))
+                found.update(
+                    await conn.scalars(select(self.fu.c.follow_up_id).where(self.fu.c.follow_up_id.in_(chunk)))
+                )
         return found
 
     async def dormant_clients(self, quiet_since: datetime) -> list[tuple[str, datetime]]:
@@ -267,30 +314,73 @@ class FollowupViews:
     async def brief(self, client_id: str) -> dict[str, Any] | None:
         """Everything a new account manager should know, so the client need not repeat it."""
         async with self.engine.connect() as conn:
-            profile = (await conn.execute(select(self.prof).where(self.prof.c.client_id == client_id))).mappings().first()
-            relationship = (await conn.execute(select(self.rel).where(self.rel.c.client_id == client_id))).mappings().first()
+            profile = (
+                (await conn.execute(select(self.prof).where(self.prof.c.client_id == client_id))).mappings().first()
+            )
+            relationship = (
+                (await conn.execute(select(self.rel).where(self.rel.c.client_id == client_id))).mappings().first()
+            )
             if profile is None and relationship is None:
                 return None
-            requests = (await conn.execute(
-                select(self.req, self.dlv.c.status.label("delivery_status"), self.dlv.c.work_orders)
-                .select_from(self.req.outerjoin(self.dlv, self.dlv.c.request_id == self.req.c.request_id))
-                .where(self.req.c.client_id == client_id).order_by(self.req.c.captured_at)
-            )).mappings().all()
-            open_follow_ups = (await conn.execute(
-                select(self.fu).where(self.fu.c.client_id == client_id, self.fu.c.status == "open").order_by(self.fu.c.due_on)
-            )).mappings().all()
-            programs = (await conn.execute(select(self.prog).where(self.prog.c.client_id == client_id))).mappings().all()
-            recoveries = (await conn.execute(
-                select(self.rec).where(self.rec.c.client_id == client_id).order_by(self.rec.c.opened_at, self.rec.c.recovery_id)
-            )).mappings().all()
-            handovers = (await conn.execute(
-                select(self.br.c.brief_id, self.br.c.account_manager, self.br.c.previous_account_manager, self.br.c.prepared_at)
-                .where(self.br.c.client_id == client_id).order_by(self.br.c.prepared_at)
-            )).mappings().all()
+            requests = (
+                (
+                    await conn.execute(
+                        select(self.req, self.dlv.c.status.label("delivery_status"), self.dlv.c.work_orders)
+                        .select_from(self.req.outerjoin(self.dlv, self.dlv.c.request_id == self.req.c.request_id))
+                        .where(self.req.c.client_id == client_id)
+                        .order_by(self.req.c.captured_at)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            open_follow_ups = (
+                (
+                    await conn.execute(
+                        select(self.fu)
+                        .where(self.fu.c.client_id == client_id, self.fu.c.status == "open")
+                        .order_by(self.fu.c.due_on)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            programs = (
+                (await conn.execute(select(self.prog).where(self.prog.c.client_id == client_id))).mappings().all()
+            )
+            recoveries = (
+                (
+                    await conn.execute(
+                        select(self.rec)
+                        .where(self.rec.c.client_id == client_id)
+                        .order_by(self.rec.c.opened_at, self.rec.c.recovery_id)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            handovers = (
+                (
+                    await conn.execute(
+                        select(
+                            self.br.c.brief_id,
+                            self.br.c.account_manager,
+                            self.br.c.previous_account_manager,
+                            self.br.c.prepared_at,
+                        )
+                        .where(self.br.c.client_id == client_id)
+                        .order_by(self.br.c.prepared_at)
+                    )
+                )
+                .mappings()
+                .all()
+            )
         rel = json_row(relationship) if relationship else {}
         open_requests = [
             {
-                "request_id": r["request_id"], "summary": r["summary"], "status": r["status"],
+                "request_id": r["request_id"],
+                "summary": r["summary"],
+                "status": r["status"],
                 "delivery_status": r["delivery_status"] or "not started",
                 "desired_by": r["desired_by"] and r["desired_by"].isoformat(),
                 "promises": r["promises"],
@@ -301,8 +391,11 @@ class FollowupViews:
         ]
         return {
             "client_id": client_id,
-            "profile": None if profile is None else {
-                k: json_row(profile)[k] for k in ("name", "segment", "business_description", "annual_revenue", "registered_at")
+            "profile": None
+            if profile is None
+            else {
+                k: json_row(profile)[k]
+                for k in ("name", "segment", "business_description", "annual_revenue", "registered_at")
             },
             "account_manager": (profile and profile["account_manager"]) or rel.get("account_manager"),
             "nuances": [] if profile is None else profile["notes"],
@@ -312,7 +405,12 @@ class FollowupViews:
             "stopped_on": rel.get("stopped_on"),
             "open_requests": open_requests,
             "promises_due": [
-                {"follow_up_id": f["follow_up_id"], "kind": f["kind"], "due_on": f["due_on"].isoformat(), "reason": f["reason"]}
+                {
+                    "follow_up_id": f["follow_up_id"],
+                    "kind": f["kind"],
+                    "due_on": f["due_on"].isoformat(),
+                    "reason": f["reason"],
+                }
                 for f in open_follow_ups
             ],
             "programs": [json_row(p) for p in programs],

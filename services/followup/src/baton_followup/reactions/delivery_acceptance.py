@@ -28,7 +28,10 @@ class FollowDeliveryAcceptance(Reaction):
     event_types = ("DeliveryAccepted",)
 
     def __init__(
-        self, views: FollowupViews, rules: tuple[NextNeedRule, ...], satisfaction_delay_days: int,
+        self,
+        views: FollowupViews,
+        rules: tuple[NextNeedRule, ...],
+        satisfaction_delay_days: int,
         recovery: RecoveryRules = RecoveryRules(),
     ) -> None:
         self.views = views
@@ -60,17 +63,26 @@ class FollowDeliveryAcceptance(Reaction):
         satisfaction_id = derived_event_id(cause_id, "satisfaction")
         if e.satisfaction is not None and satisfaction_id not in relationship.follow_ups:
             relationship.record_satisfaction(
-                e.satisfaction, e.feedback, e.request_id, e.accepted_at, "delivery acceptance",
+                e.satisfaction,
+                e.feedback,
+                e.request_id,
+                e.accepted_at,
+                "delivery acceptance",
                 recovery=(derived_event_id(cause_id, "recovery"), self.recovery),
             )
         relationship.schedule(
-            satisfaction_id, "satisfaction", accepted_on + timedelta(days=self.satisfaction_delay_days),
+            satisfaction_id,
+            "satisfaction",
+            accepted_on + timedelta(days=self.satisfaction_delay_days),
             f"check satisfaction with the delivery of request {e.request_id} ({', '.join(e.departments)})",
             request_id=e.request_id,
         )
         for rule in next_needs(self.rules, e.departments, context or ""):
             relationship.identify(
-                derived_event_id(cause_id, f"opportunity:{rule.id}"), rule, e.request_id,
-                derived_event_id(cause_id, f"offer:{rule.id}"), accepted_on,
+                derived_event_id(cause_id, f"opportunity:{rule.id}"),
+                rule,
+                e.request_id,
+                derived_event_id(cause_id, f"offer:{rule.id}"),
+                accepted_on,
             )
         return relationship.pending

@@ -28,7 +28,11 @@ class FollowIntakeClients(Reaction):
     name = "intake_clients"
     source = STREAMS["intake"]
     event_types = (
-        "ClientRegistered", "ClientRevenueChanged", "AccountManagerAssigned", "ContactPolicyChanged", "ClientGrouped",
+        "ClientRegistered",
+        "ClientRevenueChanged",
+        "AccountManagerAssigned",
+        "ContactPolicyChanged",
+        "ClientGrouped",
     )
 
     def __init__(self, views: FollowupViews, rules: TierRules, intake_caught_up: CaughtUp) -> None:
@@ -55,20 +59,32 @@ class FollowIntakeClients(Reaction):
         today = cause.envelope.occurred_at.date()
         if isinstance(e, intake.ClientRegistered):
             relationship.start(
-                client_name=e.name, account_manager=e.account_manager, policy=e.contact_policy, revenue=e.annual_revenue,
+                client_name=e.name,
+                account_manager=e.account_manager,
+                policy=e.contact_policy,
+                revenue=e.annual_revenue,
                 contact_group=e.contact_group,
             )
         if isinstance(e, (intake.ClientRegistered, intake.ClientRevenueChanged)):
             higher, others_known = context or (0, 0)
             tier, reason = tier_by_rank(e.annual_revenue, higher, others_known, self.rules)
             relationship.set_tier(
-                tier, self.rules.review_days(tier), e.annual_revenue, reason, today, derived_event_id(cause_id, "review")
+                tier,
+                self.rules.review_days(tier),
+                e.annual_revenue,
+                reason,
+                today,
+                derived_event_id(cause_id, "review"),
             )
         elif isinstance(e, intake.AccountManagerAssigned):
             brief = dict(context or {}, account_manager=e.account_manager, handover_note=e.handover_note)
             relationship.hand_over(
-                derived_event_id(cause_id, "brief"), e.account_manager, e.previous_account_manager, brief,
-                derived_event_id(cause_id, "introduction"), today,
+                derived_event_id(cause_id, "brief"),
+                e.account_manager,
+                e.previous_account_manager,
+                brief,
+                derived_event_id(cause_id, "introduction"),
+                today,
             )
         elif isinstance(e, intake.ContactPolicyChanged):
             relationship.adopt_policy(e.contact_policy)

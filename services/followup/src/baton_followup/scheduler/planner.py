@@ -17,7 +17,14 @@ from datetime import timedelta
 
 from baton_shared.observability.logging import get_logger
 
-from baton_followup.application import FlagAtRisk, FollowupApplication, ScheduleReactivation, SetTier, at_risk_id, reactivation_id
+from baton_followup.application import (
+    FlagAtRisk,
+    FollowupApplication,
+    ScheduleReactivation,
+    SetTier,
+    at_risk_id,
+    reactivation_id,
+)
 from baton_followup.domain.tiers import rank_tiers
 from baton_followup.projections.views import FollowupViews
 
@@ -26,7 +33,11 @@ log = get_logger("baton.followup.planner")
 
 class FollowUpPlanner:
     def __init__(
-        self, application: FollowupApplication, views: FollowupViews, reactivation_after_days: int, interval_seconds: float = 300.0
+        self,
+        application: FollowupApplication,
+        views: FollowupViews,
+        reactivation_after_days: int,
+        interval_seconds: float = 300.0,
     ) -> None:
         self.application = application
         self.views = views
@@ -34,7 +45,11 @@ class FollowUpPlanner:
         self.interval_seconds = interval_seconds
 
     async def run_once(self) -> dict[str, int]:
-        return {"retiered": await self.retier(), "reactivations": await self.reactivate(), "at_risk": await self.flag_at_risk()}
+        return {
+            "retiered": await self.retier(),
+            "reactivations": await self.reactivate(),
+            "at_risk": await self.flag_at_risk(),
+        }
 
     async def retier(self) -> int:
         revenues = dict(await self.views.tier_inputs())
@@ -62,7 +77,9 @@ class FollowUpPlanner:
                 continue
             with _logged("reactivation", client_id):
                 if await self.application.schedule_reactivation(
-                    ScheduleReactivation(client_id=client_id, quiet_from=quiet_from, after_days=self.reactivation_after_days)
+                    ScheduleReactivation(
+                        client_id=client_id, quiet_from=quiet_from, after_days=self.reactivation_after_days
+                    )
                 ):
                     scheduled += 1
         return scheduled

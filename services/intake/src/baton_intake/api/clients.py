@@ -22,7 +22,12 @@ from baton_intake.api.schemas import (
     TimelineEntry,
 )
 from baton_intake.application import (
-    AddClientNote, AssignAccountManager, ChangeRevenue, GroupUnderParent, RegisterClient, SetContactPolicy,
+    AddClientNote,
+    AssignAccountManager,
+    ChangeRevenue,
+    GroupUnderParent,
+    RegisterClient,
+    SetContactPolicy,
 )
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
@@ -30,7 +35,9 @@ router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
 @router.post("", status_code=201, response_model=WriteOut, summary="Register a client")
 async def register_client(
-    body: ClientIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    body: ClientIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=dep.clients_rule,
 ) -> WriteOut:
     dep.only_own(who, body.account_manager, "register a client")
@@ -68,7 +75,9 @@ async def list_clients(
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
-@router.get("/{client_id}", response_model=ClientOut, summary="One client", dependencies=[read_after_position("clients")])
+@router.get(
+    "/{client_id}", response_model=ClientOut, summary="One client", dependencies=[read_after_position("clients")]
+)
 async def get_client(client_id: str, views=Depends(dep.views), who=Depends(dep.client_rule)) -> dict:
     client = await views.client(client_id)
     if client is None:
@@ -97,15 +106,23 @@ async def client_timeline(
 
 @router.post("/{client_id}/notes", status_code=201, response_model=WriteOut, summary="Record a nuance")
 async def add_note(
-    client_id: str, body: NoteIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    client_id: str,
+    body: NoteIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(await app.add_client_note(AddClientNote(client_id=client_id, text=body.text, **issued)))
 
 
-@router.put("/{client_id}/account-manager", response_model=WriteOut, summary="Hand the client to another account manager")
+@router.put(
+    "/{client_id}/account-manager", response_model=WriteOut, summary="Hand the client to another account manager"
+)
 async def assign_account_manager(
-    client_id: str, body: AccountManagerIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    client_id: str,
+    body: AccountManagerIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.reassign_rule),
 ) -> WriteOut:
     return dep.written(
@@ -122,7 +139,10 @@ async def assign_account_manager(
 
 @router.put("/{client_id}/contact-policy", response_model=WriteOut, summary="Set how the client may be contacted")
 async def set_contact_policy(
-    client_id: str, body: ContactPolicyIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    client_id: str,
+    body: ContactPolicyIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(
@@ -136,17 +156,29 @@ async def set_contact_policy(
     summary="The account belongs to a parent organisation: its contacts are decided with the organisation's other accounts",
 )
 async def group_under_parent(
-    client_id: str, body: ParentOrganisationIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    client_id: str,
+    body: ParentOrganisationIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
-    return dep.written(await app.group_under_parent(
-        GroupUnderParent(client_id=client_id, parent_organisation=body.parent_organisation, **issued)
-    ))
+    return dep.written(
+        await app.group_under_parent(
+            GroupUnderParent(client_id=client_id, parent_organisation=body.parent_organisation, **issued)
+        )
+    )
 
 
-@router.put("/{client_id}/revenue", response_model=WriteOut, summary="Record the client's annual revenue (follow-up re-tiers them)")
+@router.put(
+    "/{client_id}/revenue",
+    response_model=WriteOut,
+    summary="Record the client's annual revenue (follow-up re-tiers them)",
+)
 async def change_revenue(
-    client_id: str, body: RevenueIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    client_id: str,
+    body: RevenueIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(

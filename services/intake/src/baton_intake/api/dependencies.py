@@ -21,8 +21,17 @@ from baton_shared.service.http import actor, causation, issued, written
 from baton_intake.application import IntakeApplication
 
 __all__ = [
-    "actor", "application", "causation", "client_rule", "clients_rule", "issued", "only_own", "reassign_rule",
-    "request_rule", "views", "written",
+    "actor",
+    "application",
+    "causation",
+    "client_rule",
+    "clients_rule",
+    "issued",
+    "only_own",
+    "reassign_rule",
+    "request_rule",
+    "views",
+    "written",
 ]
 
 
@@ -55,7 +64,9 @@ async def client_rule(client_id: str, request: Request, who: Identity = Depends(
         client = await request.app.state.views.client(client_id)
         return None if client is None else client["account_manager"]
 
-    return await require_manager(request, who, manager, ("clients",), f"act on client {client_id}", f"client {client_id} not found")
+    return await require_manager(
+        request, who, manager, ("clients",), f"act on client {client_id}", f"client {client_id} not found"
+    )
 
 
 @access_rule
@@ -78,5 +89,10 @@ async def request_rule(request_id: str, request: Request, who: Identity = Depend
         return None if client is None else client["account_manager"]
 
     return await require_manager(
-        request, who, manager, ("requests", "clients"), f"act on request {request_id}", f"request {request_id} not found"
+        request,
+        who,
+        manager,
+        ("requests", "clients"),
+        f"act on request {request_id}",
+        f"request {request_id} not found",
     )

@@ -16,9 +16,14 @@ from baton_intake.application import CancelRequest, CaptureNeed, RecordClarifica
 router = APIRouter(tags=["requests"])
 
 
-@router.post("/v1/clients/{client_id}/requests", status_code=201, response_model=WriteOut, summary="Capture a client's need")
+@router.post(
+    "/v1/clients/{client_id}/requests", status_code=201, response_model=WriteOut, summary="Capture a client's need"
+)
 async def capture_need(
-    client_id: str, body: RequestIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    client_id: str,
+    body: RequestIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.client_rule),
 ) -> WriteOut:
     return dep.written(
@@ -36,8 +41,12 @@ async def capture_need(
     )
 
 
-@router.get("/v1/requests/{request_id}", response_model=RequestOut, summary="One request",
-            dependencies=[read_after_position("requests")])
+@router.get(
+    "/v1/requests/{request_id}",
+    response_model=RequestOut,
+    summary="One request",
+    dependencies=[read_after_position("requests")],
+)
 async def get_request(request_id: str, views=Depends(dep.views), who=Depends(dep.request_rule)) -> dict:
     request = await views.request(request_id)
     if request is None:
@@ -45,9 +54,17 @@ async def get_request(request_id: str, views=Depends(dep.views), who=Depends(dep
     return request
 
 
-@router.post("/v1/requests/{request_id}/clarifications", status_code=201, response_model=WriteOut, summary="Record a question and the client's answer")
+@router.post(
+    "/v1/requests/{request_id}/clarifications",
+    status_code=201,
+    response_model=WriteOut,
+    summary="Record a question and the client's answer",
+)
 async def record_clarification(
-    request_id: str, body: ClarificationIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    request_id: str,
+    body: ClarificationIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.request_rule),
 ) -> WriteOut:
     return dep.written(
@@ -57,20 +74,34 @@ async def record_clarification(
     )
 
 
-@router.post("/v1/requests/{request_id}/handoffs", status_code=201, response_model=WriteOut, summary="Hand work to departments (one event per department, atomically)")
+@router.post(
+    "/v1/requests/{request_id}/handoffs",
+    status_code=201,
+    response_model=WriteOut,
+    summary="Hand work to departments (one event per department, atomically)",
+)
 async def request_handoff(
-    request_id: str, body: HandoffIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    request_id: str,
+    body: HandoffIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.request_rule),
 ) -> WriteOut:
     work = tuple(WorkItem(department=w.department, scope=w.scope, due_by=w.due_by) for w in body.work)
-    return dep.written(
-        await app.request_handoff(RequestHandoff(request_id=request_id, work=work, **issued))
-    )
+    return dep.written(await app.request_handoff(RequestHandoff(request_id=request_id, work=work, **issued)))
 
 
-@router.post("/v1/requests/{request_id}/changes", status_code=201, response_model=WriteOut, summary="Relay a client's change request")
+@router.post(
+    "/v1/requests/{request_id}/changes",
+    status_code=201,
+    response_model=WriteOut,
+    summary="Relay a client's change request",
+)
 async def request_change(
-    request_id: str, body: ChangeIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    request_id: str,
+    body: ChangeIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.request_rule),
 ) -> WriteOut:
     return dep.written(
@@ -82,9 +113,10 @@ async def request_change(
 
 @router.post("/v1/requests/{request_id}/cancel", response_model=WriteOut, summary="Cancel the request")
 async def cancel_request(
-    request_id: str, body: CancelIn, app=Depends(dep.application), issued=Depends(dep.issued),
+    request_id: str,
+    body: CancelIn,
+    app=Depends(dep.application),
+    issued=Depends(dep.issued),
     who=Depends(dep.request_rule),
 ) -> WriteOut:
-    return dep.written(
-        await app.cancel_request(CancelRequest(request_id=request_id, reason=body.reason, **issued))
-    )
+    return dep.written(await app.cancel_request(CancelRequest(request_id=request_id, reason=body.reason, **issued)))

@@ -100,7 +100,10 @@ class IntakeApplication:
     async def group_under_parent(self, cmd: c.GroupUnderParent) -> Written:
         group_id = organisation_group(self.grouping_key, cmd.parent_organisation)
         return await self.aggregates.update(
-            Client, cmd.client_id, cmd, lambda client: client.group_under(group_id, cmd.parent_organisation),
+            Client,
+            cmd.client_id,
+            cmd,
+            lambda client: client.group_under(group_id, cmd.parent_organisation),
             ids={"group_id": group_id},
         )
 

@@ -94,7 +94,9 @@ class Client(Aggregate):
         if annual_revenue == self.annual_revenue:
             return  # nothing changes, nothing recorded
         self._record(
-            ClientRevenueChanged(client_id=self.id, annual_revenue=annual_revenue, previous_annual_revenue=self.annual_revenue)
+            ClientRevenueChanged(
+                client_id=self.id, annual_revenue=annual_revenue, previous_annual_revenue=self.annual_revenue
+            )
         )
 
     def set_contact_policy(self, policy: ContactPolicy) -> None:

@@ -13,4 +13,10 @@ def own_and_foreign(suffix: str = ""):
     return [*all_projections(suffix), DeliveryProgressProjection(suffix)]
 
 
-__all__ = ["ClientsProjection", "DeliveryProgressProjection", "RequestsProjection", "TimelineProjection", "all_projections"]
+__all__ = [
+    "ClientsProjection",
+    "DeliveryProgressProjection",
+    "RequestsProjection",
+    "TimelineProjection",
+    "all_projections",
+]

@@ -50,8 +50,13 @@ class DeliveryProgressProjection(RowPerAggregate):
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
         e, at = recorded.event, recorded.envelope.occurred_at
         if row is None:
-            row = {"request_id": e.request_id, "handover": ev.IN_DELIVERY, "handover_round": 0, "work_orders": {},
-                   "acceptance": None}
+            row = {
+                "request_id": e.request_id,
+                "handover": ev.IN_DELIVERY,
+                "handover_round": 0,
+                "work_orders": {},
+                "acceptance": None,
+            }
         row = dict(row, updated_at=at, version=recorded.seq, handover=ev.handover_after(row["handover"], e))
         if isinstance(e, ev.WorkOrderEvent):
             orders = dict(row["work_orders"])
@@ -77,5 +82,9 @@ class DeliveryProgressProjection(RowPerAggregate):
         elif isinstance(e, ev.RequestReadyForHandover):
             row["handover_round"] = e.handover_round
         elif isinstance(e, ev.DeliveryAccepted):
-            row["acceptance"] = {"satisfaction": e.satisfaction, "feedback": e.feedback, "accepted_at": e.accepted_at.isoformat()}
+            row["acceptance"] = {
+                "satisfaction": e.satisfaction,
+                "feedback": e.feedback,
+                "accepted_at": e.accepted_at.isoformat(),
+            }
         return row

@@ -64,8 +64,9 @@ class TimelineProjection(Projection):
         # Insert-only: an event already on the timeline stays as it is.
         await insert_new(conn, self.timeline, rows, ["client_id", "stream", "seq"])
         forgotten = {
-            r.envelope.payload["client_id"] for r in events if r.envelope.event_type == "ClientForgotten"
-            and isinstance(r.envelope.payload.get("client_id"), str)
+            r.envelope.payload["client_id"]
+            for r in events
+            if r.envelope.event_type == "ClientForgotten" and isinstance(r.envelope.payload.get("client_id"), str)
         }
         for client_id in sorted(forgotten):
             await self._erase(conn, client_id)
@@ -73,7 +74,9 @@ class TimelineProjection(Projection):
     async def _erase(self, conn: AsyncConnection, client_id: str) -> None:
         t = self.timeline
         found = await conn.execute(
-            select(t.c.stream, t.c.seq, t.c.payload).where(t.c.client_id == client_id, t.c.event_type == "ClientRegistered")
+            select(t.c.stream, t.c.seq, t.c.payload).where(
+                t.c.client_id == client_id, t.c.event_type == "ClientRegistered"
+            )
         )
         for stream, seq, payload in found.all():
             if payload.get("contacts_erased"):

@@ -35,7 +35,11 @@ class IntakeViews:
 
     async def client(self, client_id: str) -> dict | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(self.clients).where(self.clients.c.client_id == client_id))).mappings().first()
+            row = (
+                (await conn.execute(select(self.clients).where(self.clients.c.client_id == client_id)))
+                .mappings()
+                .first()
+            )
             if row is None:
                 return None
             client = json_row(row)
@@ -79,13 +83,19 @@ class IntakeViews:
 
     async def request(self, request_id: str) -> dict | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(self.requests).where(self.requests.c.request_id == request_id))).mappings().first()
+            row = (
+                (await conn.execute(select(self.requests).where(self.requests.c.request_id == request_id)))
+                .mappings()
+                .first()
+            )
             if row is None:
                 return None
             request = json_row(row)
             progress = (
-                await conn.execute(select(self.delivery).where(self.delivery.c.request_id == request_id))
-            ).mappings().first()
+                (await conn.execute(select(self.delivery).where(self.delivery.c.request_id == request_id)))
+                .mappings()
+                .first()
+            )
             request["delivery"] = None if progress is None else _delivery_summary(progress)
             return request
 
@@ -98,13 +108,21 @@ class IntakeViews:
         items, total = await read_events(self.engine, self.timeline_table, limit=limit, offset=offset, **key)
         for item in items:
             payload = item["payload"]
-            if item["event_type"] == "ClientRegistered" and isinstance(payload, dict) and payload.get("sealed_contacts"):
+            if (
+                item["event_type"] == "ClientRegistered"
+                and isinstance(payload, dict)
+                and payload.get("sealed_contacts")
+            ):
                 # Shown in the clear while the client's key exists; erased once it is gone.
                 opened = await self.vault.open(CONTACTS_PURPOSE, payload.pop("sealed_contacts"))
                 payload["contacts"] = [] if opened is None else list(opened)
                 if opened is None:
                     payload["contacts_erased"] = True
-            elif item["event_type"] == "ClientRegistered" and isinstance(payload, dict) and payload.get("contacts_erased"):
+            elif (
+                item["event_type"] == "ClientRegistered"
+                and isinstance(payload, dict)
+                and payload.get("contacts_erased")
+            ):
                 payload["contacts"] = []
         return items, total
 
@@ -115,7 +133,9 @@ def _delivery_summary(row) -> dict:  # noqa: ANN001
     return {
         "handover": row["handover"],
         "handover_round": row["handover_round"],
-        "work_orders": [{"work_order_id": k, **v} for k, v in sorted(orders.items(), key=lambda kv: kv[1]["department"])],
+        "work_orders": [
+            {"work_order_id": k, **v} for k, v in sorted(orders.items(), key=lambda kv: kv[1]["department"])
+        ],
         "completed": sum(1 for w in live if w["status"] == "completed"),
         "live": len(live),
         "overdue": sum(1 for w in live if w.get("overdue")),
