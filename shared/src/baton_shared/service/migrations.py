@@ -115,6 +115,44 @@ def create_checkpoint_tables() -> None:
     op.create_table("baton_parked_events", *parked_event_columns(), if_not_exists=True)
 
 
+def create_own_events_table() -> None:
+    """The migration that adds a service's ``own_events`` (its lane of a client's journey, the
+    same table in every service); skipped where ``create_all`` already made it."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    if sa.inspect(op.get_bind()).has_table("own_events"):
+        return
+    op.create_table(
+        "own_events",
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("stream", sa.String(length=64), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("event_type", sa.String(length=100), nullable=False),
+        sa.Column("aggregate_type", sa.String(length=50), nullable=False),
+        sa.Column("aggregate_id", sa.String(length=64), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("correlation_id", sa.String(length=64), nullable=False),
+        sa.Column("causation_id", sa.String(length=64), nullable=True),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("seq"),
+    )
+    with op.batch_alter_table("own_events", schema=None) as batch_op:
+        batch_op.create_index("ix_own_events_client", ["client_id", "occurred_at", "seq"], unique=False)
+        batch_op.create_index("ix_own_events_correlation", ["correlation_id", "occurred_at", "seq"], unique=False)
+
+
+def drop_own_events_table() -> None:
+    from alembic import op
+
+    with op.batch_alter_table("own_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_own_events_correlation")
+        batch_op.drop_index("ix_own_events_client")
+    op.drop_table("own_events")
+
+
 def drop_checkpoint_tables() -> None:
     """The first migration's downgrade: drop what :func:`create_checkpoint_tables` made."""
     from alembic import op
