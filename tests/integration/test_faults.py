@@ -176,7 +176,7 @@ async def run_under_faults(
             heads = await system.settle(nc)
             for process in system.services.values():  # checkpoints flushed, nothing moving
                 process.stop()
-            log = await Log.read(nc)
+            log = await Log.read(nc, system.names)
         finally:
             await nc.close()
 

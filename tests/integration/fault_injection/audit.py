@@ -40,9 +40,10 @@ class Log:
     streams: dict[str, list[StoredEvent]] = field(default_factory=dict)
 
     @classmethod
-    async def read(cls, nc) -> Log:  # noqa: ANN001
+    async def read(cls, nc, services) -> Log:  # noqa: ANN001
+        """Every event of the streams of ``services`` (the ones the system under test runs)."""
         log = cls()
-        for spec in STREAMS.values():
+        for spec in (STREAMS[name] for name in services):
             events: list[StoredEvent] = []
             async for batch in read_stream(nc, spec.name):
                 events.extend(StoredEvent(spec.name, raw.seq, orjson.loads(raw.data)) for raw in batch)
