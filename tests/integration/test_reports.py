@@ -162,6 +162,18 @@ async def script(svc) -> dict:
     clock.now = at(17)
     await ok(d.post(f"/v1/requests/{r1}/acceptance", json={"accepted": True, "satisfaction": 5}))
 
+    async def recovery():  # the rejection opened one (issue 20): no offer until it is closed
+        brief = await ok(f.get(f"/v1/clients/{a}/brief"), (200,))
+        return brief["recoveries"] and brief["recoveries"][0]["recovery_id"]
+
+    recovery_id = await eventually(recovery, what="the recovery the rejection opened")
+    await ok(
+        f.post(
+            f"/v1/recoveries/{recovery_id}/close",
+            json={"actions_taken": "redid the windows", "client_answer": "happy now"},
+        )
+    )
+
     async def opportunities():
         page = await ok(f.get("/v1/opportunities", params={"client_id": a}), (200,))
         kinds = {o["kind"]: o["opportunity_id"] for o in page["items"]}
@@ -276,7 +288,8 @@ async def test_the_reports_agree_with_the_month_worked_out_by_hand(nats, nats_ur
 
         portfolios = {r["account_manager"]: r for r in (await report(svc, "portfolios", period="2026-03"))["rows"]}
         zero_refusals = {
-            f"refused_{c}": 0 for c in ("do_not_contact", "stopped", "cool_down", "channel", "managed_elsewhere")
+            f"refused_{c}": 0
+            for c in ("do_not_contact", "stopped", "cool_down", "channel", "recovery_in_progress", "managed_elsewhere")
         }
         tiers = [(await ok(svc.followup.get(f"/v1/clients/{c}"), (200,)))["tier"] for c in (a, b)]
         assert portfolios["alice"] == {

@@ -40,7 +40,7 @@ class Log:
     streams: dict[str, list[StoredEvent]] = field(default_factory=dict)
 
     @classmethod
-    async def read(cls, nc, services) -> Log:  # noqa: ANN001
+    async def read(cls, nc, services=("intake", "delivery", "followup")) -> Log:  # noqa: ANN001
         """Every event of the streams of ``services`` (the ones the system under test runs)."""
         log = cls()
         for spec in (STREAMS[name] for name in services):

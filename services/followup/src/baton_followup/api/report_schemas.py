@@ -51,6 +51,7 @@ class PortfolioRow(BaseModel):
     refused_frequency_cap: int
     refused_cool_down: int
     refused_channel: int
+    refused_recovery_in_progress: int
     refused_managed_elsewhere: int
     offers_made: int
     offers_won: int
