@@ -302,3 +302,46 @@ async def test_a_quiet_projection_notices_its_checkpoint_went_back_without_a_new
     for repaired, reference in zip(quiet, one_go, strict=True):
         assert await rows(engine, repaired) == await rows(engine, reference), repaired.key
         assert repaired.status()["went_back"] == 1
+
+
+async def test_sequences_the_log_no_longer_holds_are_passed_not_waited_for(nats, engine):
+    """`make bench` stalled for good: its stream had been purged (first sequence 26029), and the
+    runner, at 0, took the missing 1..26028 for a replica's short read and waited for them.
+    A stream that allows purges and deletes (the bench's; Baton's own deny both): a purged head
+    and deleted events inside are passed, in catch-up and live, and nothing else changes."""
+    from baton_shared.eventstore.jetstream import JetStreamEventStore
+    from baton_shared.eventstore.provisioning import js_api, stream_config
+
+    await js_api(nats, f"STREAM.CREATE.{SPEC.name}", {**stream_config(SPEC), "deny_delete": False, "deny_purge": False})
+    store = JetStreamEventStore(nats, SPEC, registry)
+    await write_journeys(store, clients=3, seed=1)
+    await js_api(nats, f"STREAM.PURGE.{SPEC.name}")
+    kept = await write_journeys(store, clients=4, seed=2)
+    filler = (
+        b'{"event_id":"%d","event_type":"SomethingNew","schema_version":1,"aggregate_type":"client",'
+        b'"aggregate_id":"a","occurred_at":"2026-01-01T00:00:00Z","correlation_id":"c","actor":"a","payload":{}}'
+    )
+    deleted = [(await store.head()) + 1 + 2 * n for n in range(3)]
+    for n in range(3):  # an unknown event, deleted below, between two of the kept journeys' events
+        await nats.request(f"intake.client.{kept[0]}.SomethingNew", filler % n, timeout=2)
+        await write_journeys(store, clients=1, seed=10 + n)
+    for seq in deleted:
+        await js_api(nats, f"STREAM.MSG.DELETE.{SPEC.name}", {"seq": seq, "no_erase": True})
+    head = await store.head()
+
+    caught_up = await runners(engine)
+    for runner in caught_up:
+        await asyncio.wait_for(runner.catch_up(nats), 30)
+        assert runner.position == head and runner.log_gaps_passed > 0, runner.status()
+    one_by_one = await runners(engine, suffix="_live")  # live deliveries of one event at a time
+    for runner in one_by_one:
+        runner.reads_log_with(nats)
+        async for batch in read_stream(nats, SPEC.name):
+            for raw in batch:
+                await asyncio.wait_for(runner.apply([raw]), 30)
+        assert runner.position == head
+    for a, b in zip(caught_up, one_by_one, strict=True):
+        assert await rows(engine, a) == await rows(engine, b), a.key
+    assert len((await rows(engine, caught_up[0]))["clients"]) == 4 + 3  # the purged three are gone
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(parked_events))).first() is None

@@ -28,6 +28,35 @@ class RawEvent:
     timestamp_ns: int
 
 
+@dataclass(frozen=True, slots=True)
+class LogGaps:
+    """Sequences the stream's leader says it does not hold: below its first sequence
+    (purged) or deleted inside it. A read that skips only these skipped nothing."""
+
+    first_seq: int
+    deleted: frozenset[int] = frozenset()
+
+    def __contains__(self, seq: object) -> bool:
+        return isinstance(seq, int) and (seq < self.first_seq or seq in self.deleted)
+
+    def next_held(self, seq: int) -> int:
+        """The first sequence at or after ``seq`` that is not a gap."""
+        seq = max(seq, self.first_seq)
+        while seq in self.deleted:
+            seq += 1
+        return seq
+
+
+NO_GAPS = LogGaps(first_seq=0)
+
+
+async def log_gaps(nc: NATS, stream: str) -> LogGaps:
+    """What the stream's leader has purged or deleted (stream info is answered by the leader)."""
+    info = await js_api(nc, f"STREAM.INFO.{stream}", {"deleted_details": True})
+    state = info["state"]
+    return LogGaps(int(state.get("first_seq", 0)), frozenset(int(s) for s in state.get("deleted") or ()))
+
+
 def ack_metadata(reply: str) -> tuple[int, int]:
     """(stream sequence, timestamp ns) from a JetStream ``$JS.ACK`` reply subject.
 

@@ -6,8 +6,10 @@
   the checkpoint first) hands over what arrived, in stream order; the runner
   applies it the same way and then acknowledges the last message (the consumer
   acks all below it). If a delivery ever skips sequences, the gap is read from
-  the stream before the batch is applied: the projection reads every event of
-  its stream (nothing is deleted from it), so a hole can only be a lost delivery.
+  the stream before the batch is applied. Baton's streams deny deletes and purges, so a
+  hole is a lost delivery or a read answered by a lagging replica, and nothing is applied
+  over it; only sequences the stream's leader says it no longer holds (a stream that
+  allows purges, as the bench's does) are passed.
 - Every batch commits the rows and the checkpoint together; anything at or below
   the checkpoint is ignored, so redelivery never applies an event twice. The
   checkpoint moves by compare-and-set: two runners sharing a database never
@@ -39,7 +41,7 @@ from baton_shared.events.envelope import RecordedEvent
 from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
 from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import reconcile_durable
-from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
+from baton_shared.eventstore.reader import NO_GAPS, LogGaps, RawEvent, ack_metadata, log_gaps, read_stream
 from baton_shared.projections.base import Projection
 from baton_shared.projections.checkpoints import (
     CheckpointMoved,
@@ -104,6 +106,7 @@ class ProjectionRunner(DurableWorker):
         self.live = False
         self.last_error: str | None = None
         self.gaps_filled = 0
+        self.log_gaps_passed = 0
         self.went_back = 0  # times the stored checkpoint was found behind what this runner had stored
         self._lock = asyncio.Lock()
         self._advanced = asyncio.Condition()
@@ -323,10 +326,16 @@ class ProjectionRunner(DurableWorker):
             self.gaps_filled += 1
             await self.catch_up(nc or self._nc, until=last)
 
-    def _follows_on(self, raws: Sequence[RawEvent]) -> bool:
-        """What is new in ``raws`` is exactly position + 1, + 2, … in order: nothing missing or repeated."""
-        new = [r.seq for r in raws if r.seq > self.position]
-        return new == list(range(self.position + 1, self.position + 1 + len(new)))
+    def _follows_on(self, raws: Sequence[RawEvent], gaps: LogGaps = NO_GAPS) -> bool:
+        """What is new in ``raws`` is exactly the next sequences after the position, in order:
+        nothing missing or repeated, except sequences the log itself no longer holds."""
+        expected = self.position + 1
+        for seq in (r.seq for r in raws if r.seq > self.position):
+            expected = gaps.next_held(expected)
+            if seq != expected:
+                return False
+            expected += 1
+        return True
 
     # --- read-your-writes and status ----------------------------------------
 
@@ -357,6 +366,7 @@ class ProjectionRunner(DurableWorker):
             "lag": max(0, self.head - self.position),
             "live": self.live,
             "gaps_filled": self.gaps_filled,
+            "log_gaps_passed": self.log_gaps_passed,
             "went_back": self.went_back,
             "last_error": self.last_error,
         }
@@ -397,7 +407,11 @@ async def apply_together(
                 by_seq = {raw.seq: raw for raw in (*raws, *await _read_through(runners, raws, nc or runners[0]._nc))}
                 raws = [by_seq[seq] for seq in sorted(by_seq)]
                 if not all(runner._follows_on(raws) for runner in runners):
-                    raise LogReadShort(f"{[r.key for r in runners]}: the log read up to {raws[-1].seq} left a hole")
+                    # Only the leader tells a purged or deleted sequence from one a replica lacks.
+                    gaps = await log_gaps(nc or runners[0]._nc, raw_stream)
+                    if not all(runner._follows_on(raws, gaps) for runner in runners):
+                        raise LogReadShort(f"{[r.key for r in runners]}: the log read up to {raws[-1].seq} left a hole")
+                    _note_gaps(runners, raws, gaps)
             plans = []
             for runner in runners:
                 fresh = [raw for raw in raws if raw.seq > runner.position]
@@ -434,6 +448,20 @@ async def apply_together(
         metrics.PROJECTED.labels(runner.key).inc(new_to[runner.key])
         await runner.notify_advanced()
     return new_to
+
+
+def _note_gaps(runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent], gaps: LogGaps) -> None:
+    lowest, last = min(r.position for r in runners), raws[-1].seq
+    log.warning(
+        "the log no longer holds some sequences (purged or deleted); going on past them",
+        projections=[r.key for r in runners],
+        after=lowest,
+        up_to=last,
+        first_seq=gaps.first_seq,
+        deleted=len([s for s in gaps.deleted if lowest < s <= last]),
+    )
+    for runner in runners:
+        runner.log_gaps_passed += 1
 
 
 class CheckpointBehindBatch(RuntimeError):
