@@ -464,10 +464,15 @@ async def main() -> int:
             await section_live(args, results, workdir, pg_url)
         if {"writes", "e2e"} & set(args.only):
             await section_http(args, results, workdir)
+    except BaseException:
+        # The services' logs tell why a section failed: kept, not deleted with the rest.
+        print(f"bench failed; the services' logs are kept in {workdir}", file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     finally:
         results["seconds"] = round(time.perf_counter() - t, 1)
         results["machine"]["loadavg_end"] = loadavg()
-        shutil.rmtree(workdir, ignore_errors=True)
         out = ROOT / "bench" / "results"
         out.mkdir(parents=True, exist_ok=True)
         text = json.dumps(results, indent=2, default=str)
