@@ -133,3 +133,20 @@ def test_a_consumer_copies_what_delivery_published():
     assert ev.handover_after("ready_for_handover", opened.model_copy(update={"handover": "ready_for_handover"})) == (
         "ready_for_handover"
     )
+
+
+def test_intake_and_follow_up_see_each_work_order_the_same_through_a_block():
+    """Follow-up's copy of the work-order fold said "in_progress" after an unblock whatever the
+    status before the block; intake's went back to it. Both now fold with the contract's one."""
+    request = RequestDelivery("r1")
+    request.open_work_order(handoff("w1", "design"), "h1")
+    request.accept("w1", "bob")
+    request.block("w1", "waiting for the client's logo", AT)
+    request.unblock("w1", AT)
+    events = recorded(request.pending, as_v1=False)
+    intake_row = followup_row = None
+    for event in events:
+        intake_row = DeliveryProgressProjection().fold(intake_row, event)
+        followup_row = FollowupDeliveries().fold(followup_row, event)
+    assert intake_row["work_orders"] == followup_row["work_orders"]
+    assert followup_row["work_orders"]["w1"]["status"] == "accepted"

@@ -254,3 +254,50 @@ def handover_after(state: str, event: DomainEvent) -> str:
     if isinstance(event, WorkOrderOpened) and state == READY_FOR_HANDOVER:  # stored before v2
         return IN_DELIVERY
     return state
+
+
+_STATUS_AFTER = {
+    WorkOrderOpened: "opened",
+    WorkOrderAccepted: "accepted",
+    WorkOrderStarted: "in_progress",
+    WorkOrderBlocked: "blocked",
+    WorkOrderCompleted: "completed",
+    WorkOrderReopened: "reopened",
+    WorkOrderCancelled: "cancelled",
+}
+
+
+def work_orders_after(orders: dict, event: WorkOrderEvent) -> dict:
+    """Another service's summary of a request's work orders (id -> department, status, due_by,
+    scope, member, percent, overdue) after ``event``: one fold for every consumer, so their
+    views cannot drift. Unblocking returns to the status before the block."""
+    order = dict(
+        orders.get(event.work_order_id, {"department": event.department, "status": "opened", "overdue": False})
+    )
+    if isinstance(event, WorkOrderOpened):
+        order.update(due_by=event.due_by.isoformat(), scope=event.scope)
+    if isinstance(event, WorkOrderBlocked):
+        order["before_block"] = order["status"]
+    if type(event) in _STATUS_AFTER:
+        order["status"] = _STATUS_AFTER[type(event)]
+    if isinstance(event, WorkOrderUnblocked):
+        order["status"] = order.pop("before_block", None) or "in_progress"
+    if isinstance(event, WorkOrderAccepted):
+        order["member"] = event.member
+    if isinstance(event, WorkOrderProgressed) and event.percent is not None:
+        order["percent"] = event.percent
+    if isinstance(event, WorkOrderCompleted):
+        order["percent"] = 100
+    if isinstance(event, WorkOrderOverdue):
+        order["overdue"] = True
+    return {**orders, event.work_order_id: order}
+
+
+def acceptance_of(event: DeliveryAccepted) -> dict:
+    """The client's verdict as the request views keep it."""
+    return {
+        "satisfaction": event.satisfaction,
+        "feedback": event.feedback,
+        "accepted_at": event.accepted_at.isoformat(),
+        "handover_round": event.handover_round,
+    }

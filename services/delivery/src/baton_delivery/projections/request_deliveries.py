@@ -63,12 +63,7 @@ class RequestDeliveriesProjection(RowPerAggregate):
                 },
             )
         elif isinstance(e, ev.DeliveryAccepted):
-            row["acceptance"] = {
-                "satisfaction": e.satisfaction,
-                "feedback": e.feedback,
-                "accepted_at": e.accepted_at.isoformat(),
-                "handover_round": e.handover_round,
-            }
+            row["acceptance"] = ev.acceptance_of(e)
             row["rounds"] = _close_round(
                 row["rounds"], e.handover_round, {"outcome": "accepted", "decided_at": at.isoformat()}
             )

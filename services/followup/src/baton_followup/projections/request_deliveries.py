@@ -8,17 +8,6 @@ from baton_shared.contracts import delivery as ev
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import RowPerAggregate
 
-STATUS_OF = {
-    ev.WorkOrderOpened: "opened",
-    ev.WorkOrderAccepted: "accepted",
-    ev.WorkOrderStarted: "in_progress",
-    ev.WorkOrderBlocked: "blocked",
-    ev.WorkOrderUnblocked: "in_progress",
-    ev.WorkOrderCompleted: "completed",
-    ev.WorkOrderReopened: "reopened",
-    ev.WorkOrderCancelled: "cancelled",
-}
-
 
 class RequestDeliveriesProjection(RowPerAggregate):
     name = "request_deliveries"
@@ -58,16 +47,7 @@ class RequestDeliveriesProjection(RowPerAggregate):
         )
         row["status"] = ev.handover_after(row["status"], e)  # the request's handover state, as delivery publishes it
         if isinstance(e, ev.WorkOrderEvent):
-            orders = dict(row["work_orders"])
-            order = dict(orders.get(e.work_order_id, {"department": e.department, "overdue": False}))
-            if isinstance(e, ev.WorkOrderOpened):
-                order["due_by"] = e.due_by.isoformat()
-            if type(e) in STATUS_OF:
-                order["status"] = STATUS_OF[type(e)]
-            if isinstance(e, ev.WorkOrderOverdue):
-                order["overdue"] = True
-            orders[e.work_order_id] = order
-            row["work_orders"] = orders
+            row["work_orders"] = ev.work_orders_after(row["work_orders"], e)
         elif isinstance(e, ev.DeliveryAccepted):
             row["accepted_at"] = e.accepted_at
         return row

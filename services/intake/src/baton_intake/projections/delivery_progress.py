@@ -13,16 +13,6 @@ from baton_shared.contracts import delivery as ev
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import RowPerAggregate
 
-STATUS = {
-    ev.WorkOrderOpened: "opened",
-    ev.WorkOrderAccepted: "accepted",
-    ev.WorkOrderStarted: "in_progress",
-    ev.WorkOrderBlocked: "blocked",
-    ev.WorkOrderCompleted: "completed",
-    ev.WorkOrderReopened: "reopened",
-    ev.WorkOrderCancelled: "cancelled",
-}
-
 
 class DeliveryProgressProjection(RowPerAggregate):
     name = "delivery_progress"
@@ -59,32 +49,9 @@ class DeliveryProgressProjection(RowPerAggregate):
             }
         row = dict(row, updated_at=at, version=recorded.seq, handover=ev.handover_after(row["handover"], e))
         if isinstance(e, ev.WorkOrderEvent):
-            orders = dict(row["work_orders"])
-            wo = dict(orders.get(e.work_order_id, {"department": e.department, "status": "opened", "overdue": False}))
-            if isinstance(e, ev.WorkOrderOpened):
-                wo.update(due_by=e.due_by.isoformat(), scope=e.scope)
-            if type(e) in STATUS:
-                if isinstance(e, ev.WorkOrderBlocked):
-                    wo["before_block"] = wo["status"]
-                wo["status"] = STATUS[type(e)]
-            if isinstance(e, ev.WorkOrderUnblocked):
-                wo["status"] = wo.pop("before_block", None) or "in_progress"
-            if isinstance(e, ev.WorkOrderAccepted):
-                wo["member"] = e.member
-            if isinstance(e, ev.WorkOrderProgressed) and e.percent is not None:
-                wo["percent"] = e.percent
-            if isinstance(e, ev.WorkOrderCompleted):
-                wo["percent"] = 100
-            if isinstance(e, ev.WorkOrderOverdue):
-                wo["overdue"] = True
-            orders[e.work_order_id] = wo
-            row["work_orders"] = orders
+            row["work_orders"] = ev.work_orders_after(row["work_orders"], e)
         elif isinstance(e, ev.RequestReadyForHandover):
             row["handover_round"] = e.handover_round
         elif isinstance(e, ev.DeliveryAccepted):
-            row["acceptance"] = {
-                "satisfaction": e.satisfaction,
-                "feedback": e.feedback,
-                "accepted_at": e.accepted_at.isoformat(),
-            }
+            row["acceptance"] = ev.acceptance_of(e)
         return row
