@@ -83,12 +83,16 @@ def followup_settings(settings: BatonSettings | None) -> FollowupSettings:
     return FollowupSettings(**(settings.model_dump() if settings else {}))
 
 
-def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None = None) -> ServiceParts:
-    """Follow-up's projections and reactions on ``engine``: what the service runs, and what the
-    ops tool rebuilds, verifies and retries with. A reaction waits for intake's news to reach
-    the read models through ``runners`` (the runtime's, or ones reading stored checkpoints)."""
+def parts(
+    settings: BatonSettings, engine: AsyncEngine, runners: Runners | None = None, *, policies: Policies | None = None
+) -> ServiceParts:
+    """Follow-up's projections and reactions on ``engine``, and the views both they and the
+    application read through: what the service runs, and what the ops tool rebuilds, verifies
+    and retries with. A reaction waits for intake's news to reach the read models through
+    ``runners`` (the runtime's, or ones reading stored checkpoints)."""
     settings = followup_settings(settings)
-    policies = policies_from(settings)  # a bad catalogue stops the service here, with the file and entry named
+    # A bad catalogue stops the service here, with the file and entry named.
+    policies = policies or policies_from(settings)
     projections = tuple(all_projections())
     by_name = {p.name: p for p in projections}
     views = FollowupViews(
@@ -108,16 +112,16 @@ def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None 
         FollowDeliveryRejection(policies.recovery),
         JoinContactGroups(),
     )
-    return ServiceParts(SERVICE, projections=projections, reactions=reactions)
+    return ServiceParts(SERVICE, projections=projections, reactions=reactions, read_models=views)
 
 
 def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, run_planner: bool = True) -> FastAPI:
     settings = followup_settings(settings)
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     policies = policies_from(settings)
-    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings))
-    complaint_views = ComplaintViews(runtime.engine, runtime.parts.projection("complaints"))
-    views = FollowupViews(runtime.engine, *map(runtime.parts.projection, VIEWS), complaints=complaint_views)
+    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings, policies=policies))
+    views: FollowupViews = runtime.parts.read_models
+    complaint_views = views.complaints
     application = FollowupApplication(runtime.store, views, policies, clock=clock)
     planner = FollowUpPlanner(
         application, views, settings.followup_reactivation_after_days, settings.followup_planner_seconds

@@ -28,6 +28,9 @@ class ServiceParts:
     service: str
     projections: tuple[Projection, ...]
     reactions: tuple[Reaction, ...] = ()
+    # What the reactions read through, built on these projections: the service's application
+    # reads through the same object rather than building another (None: nothing to share).
+    read_models: object | None = None
 
     @property
     def stream(self) -> StreamSpec:
