@@ -543,3 +543,47 @@ def test_the_shipped_complaint_deadlines_load_and_a_bad_file_is_refused(tmp_path
     bad.write_text('[[deadline]]\ntier = "standard"\nfirst_response_hours = 50\nresolution_hours = 48\n')
     with pytest.raises(catalogue.CatalogueError, match="first_response_hours <= resolution_hours"):
         catalogue.complaint_deadlines(bad)
+
+
+def test_open_and_breached_complaints_weigh_on_health_until_resolved():
+    from baton_followup.projections.client_health import ClientHealthProjection
+    from baton_shared.events.envelope import Envelope, RecordedEvent
+
+    def at(hours: int) -> datetime:
+        return NOW + timedelta(hours=hours)
+
+    def opened(cid: str) -> ev.ComplaintOpened:
+        return ev.ComplaintOpened(
+            client_id="c1", complaint_id=cid, category="delay", severity="high", description="late again",
+            tier="key", account_manager="alice", opened_at=NOW, respond_by=at(4), resolve_by=at(48), by="alice",
+        )  # fmt: skip
+
+    events = [
+        opened("k1"),
+        opened("k2"),
+        ev.ComplaintDeadlineBreached(
+            client_id="c1", complaint_id="k1", deadline="first_response", round=1, due_at=at(4),
+            detected_at=at(5), escalated_to_role="account_manager",
+        ),  # fmt: skip
+        ev.ComplaintResolved(
+            client_id="c1", complaint_id="k2", resolution="sent", root_cause="stock", resolved_at=at(6), by="alice"
+        ),
+        ev.ComplaintResolved(
+            client_id="c1", complaint_id="k1", resolution="fixed", root_cause="rota", resolved_at=at(7), by="alice"
+        ),
+        ev.ComplaintReopened(client_id="c1", complaint_id="k1", reason="not fixed", reopened_at=at(8), resolve_by=at(56), round=2, by="alice"),
+    ]  # fmt: skip
+    projection, row, scores = ClientHealthProjection(), None, []
+    for seq, event in enumerate(events, start=1):
+        envelope = Envelope(
+            event_id=f"e{seq}", event_type=event.event_type, schema_version=event.schema_version,
+            aggregate_type="client", aggregate_id="c1", occurred_at=at(seq), correlation_id="c1", actor="alice",
+            payload=event.model_dump(mode="json"),
+        )  # fmt: skip
+        row = projection.fold(
+            row, RecordedEvent("FOLLOWUP", seq, f"followup.client.c1.{event.event_type}", envelope, event)
+        )
+        scores.append(row["score"])
+    # one open (-10), two (-20), one of them breached (-10 more), one resolved, both, one reopened
+    assert scores == [90, 80, 70, 80, 100, 90]
+    assert row["reasons"] == ["-10: 1 complaint open"]

@@ -7,7 +7,10 @@ The formula (docs/architecture.md has a worked example): start at 100 and take o
 - the client asked us to stop contacting them: 15;
 - contacts refused by the policy: 15 x refused / (refused + reached);
 - offers declined: 10 x declined / (declined + won);
-- notice given on a program: 20.
+- notice given on a program: 20;
+- open complaints: 10 each, at most 30; and 10 more for each open one whose deadline
+  (first response or resolution) passed, at most 20. Resolved counts as closed; a reopened
+  complaint is open again, and counts as breached again only if its new deadline passes.
 Never below 0. "At risk": below ``AT_RISK.at_risk_below`` (60), or down by more than
 ``AT_RISK.fall_points`` (20) from the best score of the last ``AT_RISK.fall_days`` (30).
 The thresholds are constants, not settings: the read model folds them in, and a rebuild
@@ -39,6 +42,8 @@ class HealthInputs:
     won: int = 0
     declined: int = 0
     notices: int = 0
+    open_complaints: list[str] = field(default_factory=list)  # complaint ids
+    breached_complaints: list[str] = field(default_factory=list)  # open ones past a deadline
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,13 @@ def health(inputs: HealthInputs) -> Health:
         )
     if inputs.notices:
         penalties.append((20, "notice given on a program"))
+    if inputs.open_complaints:
+        n = len(inputs.open_complaints)
+        penalties.append((min(30, 10 * n), f"{n} complaint{'s' if n > 1 else ''} open"))
+    breached = [c for c in inputs.breached_complaints if c in inputs.open_complaints]
+    if breached:
+        n = len(breached)
+        penalties.append((min(20, 10 * n), f"{n} open complaint{'s' if n > 1 else ''} past a deadline"))
     penalties = [(points, why) for points, why in penalties if points > 0]
     return Health(
         max(0, 100 - sum(points for points, _ in penalties)), tuple(f"-{points}: {why}" for points, why in penalties)

@@ -26,6 +26,11 @@ COUNTED = (
     ev.OpportunityDeclined,
     ev.ProgramCancelled,
     ev.ContactPolicyAdopted,
+    ev.ComplaintOpened,
+    ev.ComplaintResolved,
+    ev.ComplaintConfirmed,
+    ev.ComplaintReopened,
+    ev.ComplaintDeadlineBreached,
 )
 
 
@@ -57,7 +62,7 @@ class ClientHealthProjection(RowPerAggregate):
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
         e, at = recorded.event, recorded.envelope.occurred_at
         row = dict(row or _new(e.client_id))
-        inputs = HealthInputs(**{**row["inputs"], "scores": list(row["inputs"]["scores"])})
+        inputs = HealthInputs(**row["inputs"])
         _count(inputs, e)
         now = health(inputs)
         history = list(row["history"])
@@ -81,7 +86,7 @@ class ClientHealthProjection(RowPerAggregate):
 
 def _count(inputs: HealthInputs, e: ev.FollowupEvent) -> None:
     if isinstance(e, ev.SatisfactionRecorded):
-        inputs.scores = [*inputs.scores, e.score][-3:]
+        inputs.scores = [*inputs.scores, e.score][-3:]  # a new list: the row's stays as it was
     elif isinstance(e, ev.RecoveryOpened):
         inputs.open_recoveries += 1
     elif isinstance(e, ev.RecoveryClosed):
@@ -99,6 +104,13 @@ def _count(inputs: HealthInputs, e: ev.FollowupEvent) -> None:
         inputs.notices += 1
     elif isinstance(e, ev.ContactPolicyAdopted):
         inputs.stopped = False
+    elif isinstance(e, (ev.ComplaintOpened, ev.ComplaintReopened)):
+        inputs.open_complaints = sorted({*inputs.open_complaints, e.complaint_id})
+    elif isinstance(e, (ev.ComplaintResolved, ev.ComplaintConfirmed)):
+        inputs.open_complaints = [c for c in inputs.open_complaints if c != e.complaint_id]
+        inputs.breached_complaints = [c for c in inputs.breached_complaints if c != e.complaint_id]
+    elif isinstance(e, ev.ComplaintDeadlineBreached) and e.complaint_id in inputs.open_complaints:
+        inputs.breached_complaints = sorted({*inputs.breached_complaints, e.complaint_id})
 
 
 def _new(client_id: str) -> dict:
