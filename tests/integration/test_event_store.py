@@ -399,3 +399,33 @@ async def test_a_store_made_before_its_connection_answers_unavailable_then_works
     assert (await store.remembered_history("client", cid)).version == version
     store.connect(nats)  # connected again (a restarted runtime): nothing remembered is trusted
     assert not (await store.remembered_history("client", cid)).remembered
+
+
+async def test_a_never_loaded_history_is_read_subject_by_subject_and_checked_against_the_count(store, nats):
+    """A cold load reads each of the aggregate's subjects from the server's per-subject index
+    (a read on the wildcard walked the stream from its start). Interleaved types come back in
+    stream order; an answer with fewer messages than the stream counts is never decided on."""
+    cid = str(uuid.uuid4())
+    v = await register(store, cid)
+    for n in range(3):
+        await register(store, str(uuid.uuid4()))  # other aggregates between
+        v = (await store.append("client", cid, v, [note(cid, f"note {n}")])).last_seq
+    policy = ev.ContactPolicyChanged(client_id=cid, contact_policy=ev.ContactPolicy())
+    v = (await store.append("client", cid, v, [NewEvent(policy, correlation_id=cid, actor="t")])).last_seq
+    v = (await store.append("client", cid, v, [note(cid, "after the policy")])).last_seq
+    cold = JetStreamEventStore(nats, SPEC, registry, cache_size=0)
+    history = await cold.history("client", cid)
+    assert [e.envelope.event_type for e in history.events] == [
+        "ClientRegistered", *["ClientNoteAdded"] * 3, "ContactPolicyChanged", "ClientNoteAdded",
+    ]  # fmt: skip
+    assert [e.seq for e in history.events] == sorted(e.seq for e in history.events) and history.version == v
+
+    real = cold._gets.batch
+
+    async def short(stream, subject, start, timeout):  # a replica that lacks the last note
+        got = await real(stream, subject, start, timeout)
+        return got[:-1] if subject.endswith("ClientNoteAdded") else got
+
+    cold._gets.batch = short
+    with pytest.raises(EventStoreUnavailable, match="came back short"):
+        await cold.history("client", cid)

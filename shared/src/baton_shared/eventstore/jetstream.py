@@ -279,7 +279,10 @@ class JetStreamEventStore:
         end, ten times the server's CPU of the last-message lookup (docs/architecture.md)."""
         subject_filter = self.spec.aggregate_filter(aggregate_type, aggregate_id)
         if not await self._replicated():
-            return await self._read(subject_filter, 0) or AggregateHistory([], 0)  # a floor of 0: never None
+            history = await self._read(subject_filter, 0)
+            if history is None:  # only if the server's own count disagreed with its answers, twice
+                raise EventStoreUnavailable(f"{subject_filter} read from {self.stream_name} came back short")
+            return history
         for attempt in range(self.fresh_attempts):
             history = await self._read(subject_filter, await self._floor(subject_filter))
             if history is not None:
@@ -312,10 +315,33 @@ class JetStreamEventStore:
                         return None
                     return self._remember(subject_filter, msgs, cached.events + tuple(self._decode_all(msgs[1:])))
             self.remembered.drop(subject_filter)
-        msgs = await self._gets.batch(self.stream_name, subject_filter, 1, self.timeout)
-        if _behind(msgs, 1, floor):
+        msgs = await self._whole_history(subject_filter)
+        if msgs is None or _behind(msgs, 1, floor):
             return None
         return self._remember(subject_filter, msgs, tuple(self._decode_all(msgs)))
+
+    async def _whole_history(self, subject_filter: str, tries: int = 2) -> list[Msg] | None:
+        """Every message of one aggregate, in stream order, read subject by subject: the server
+        finds a literal subject's messages from its per-subject index, where a read on the
+        aggregate's wildcard walks the stream from its start (its cost grew with the log). The
+        leader counts each subject's messages; None if the replicas that answered had fewer."""
+        for _ in range(tries):
+            try:
+                info = await js_api(
+                    self.nc,
+                    f"STREAM.INFO.{self.stream_name}",
+                    {"subjects_filter": subject_filter},
+                    timeout=self.timeout,
+                )
+            except (JetStreamApiError, NatsTimeout, NoRespondersError, asyncio.TimeoutError) as exc:
+                raise EventStoreUnavailable(f"{self.stream_name} did not count {subject_filter}: {exc!r}") from exc
+            counts: dict[str, int] = info["state"].get("subjects") or {}
+            parts = await asyncio.gather(
+                *(self._gets.batch(self.stream_name, subject, 1, self.timeout) for subject in counts)
+            )
+            if all(len(part) >= counts[subject] for subject, part in zip(counts, parts, strict=True)):
+                return sorted((m for part in parts for m in part), key=lambda m: int(m.headers["Nats-Sequence"]))
+        return None
 
     async def _replicated(self) -> bool:
         if self.replicas is None:
