@@ -132,6 +132,18 @@ async def test_one_person_behind_three_accounts_is_contacted_once_under_a_cap_of
         assert [s["code"] for s in r.json()["suppressions"]] == ["frequency_cap"]
         for cid, manager in zip(cids, managers, strict=True):  # the group's events leave the accounts' rows alone
             assert (await svc.followup.get(f"/v1/clients/{cid}")).json()["account_manager"] == manager
+        # The other managers' agendas say so before anyone calls: held, with the group's reason.
+        for n in (n for n in range(3) if n != winner):
+            asked = {"account_manager": managers[n], "due_before": "2100-01-01", "min_position": position}
+            listed = (await other.get("/v1/agenda", params=asked)).json()["items"]
+            assert reviews[n] not in [i["follow_up_id"] for i in listed]
+            held = (await svc.followup.get("/v1/agenda", params={**asked, "include": "held"})).json()["items"]
+            [item] = [i for i in held if i["follow_up_id"] == reviews[n]]
+            assert item["may_contact"] is False and item["not_now_code"] == "frequency_cap", item
+            assert cids[winner] in item["not_now"], item["not_now"]
+            relationship = (await other.get(f"/v1/clients/{cids[n]}", params={"min_position": position})).json()
+            assert relationship["may_contact_now"] is False
+            assert relationship["contact_refused_because"]["code"] == "frequency_cap"
         svc.clock.now += timedelta(days=31)
         r = await other.post(f"/v1/follow-ups/{reviews[loser]}/contacts", json={"channel": "phone", "outcome": "stop"})
         assert r.status_code == 201, r.text
@@ -163,6 +175,10 @@ async def test_an_account_managed_elsewhere_gets_no_outreach_and_bad_input_chang
         fid = await review_of(svc, cid)
         r = await other.put(f"/v1/clients/{cid}/managed-by", json={"managed_by": "Agency Nine"})
         assert r.status_code == 200, r.text
+        asked = {"account_manager": "dina", "due_before": "2100-01-01", "include": "held"}
+        asked["min_position"] = r.json()["position"]["seq"]
+        [item] = [i for i in (await other.get("/v1/agenda", params=asked)).json()["items"] if i["follow_up_id"] == fid]
+        assert item["may_contact"] is False and item["not_now_code"] == "managed_elsewhere", item
         r = await svc.followup.post(f"/v1/follow-ups/{fid}/contacts", json={"channel": "email", "outcome": "reached"})
         assert r.status_code == 409 and r.json()["refusal"] == "managed_elsewhere", r.text
         assert "Agency Nine" in r.json()["detail"]

@@ -96,7 +96,10 @@ def parts(
     projections = tuple(all_projections())
     by_name = {p.name: p for p in projections}
     views = FollowupViews(
-        engine, *(by_name[n] for n in VIEWS), complaints=ComplaintViews(engine, by_name["complaints"])
+        engine,
+        *(by_name[n] for n in VIEWS),
+        complaints=ComplaintViews(engine, by_name["complaints"]),
+        groups=by_name["contact_groups"],
     )
     runners = {} if runners is None else runners
 

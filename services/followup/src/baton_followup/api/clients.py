@@ -22,8 +22,7 @@ from baton_followup.api.schemas import (
     StoredBriefOut,
 )
 from baton_followup.application import AcknowledgeBrief, DelegateManagement, EnrolInProgram, RecordSatisfaction
-from baton_followup.domain import ProgramTerms, refusal
-from baton_followup.projections.views import contact_state
+from baton_followup.domain import ProgramTerms
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 log = get_logger("baton.followup.clients")
@@ -33,7 +32,7 @@ log = get_logger("baton.followup.clients")
     "/{client_id}",
     response_model=RelationshipOut,
     summary="The relationship: tier, cadence, policy, contacts, satisfaction",
-    dependencies=[read_after_position("relationships")],
+    dependencies=[read_after_position("relationships", "contact_groups")],
 )
 async def relationship(
     client_id: str, views=Depends(dep.views), now=Depends(dep.now), who=Depends(dep.client_rule)
@@ -41,7 +40,7 @@ async def relationship(
     row = await views.relationship(client_id)
     if row is None:
         raise NotFound(f"client {client_id} not found in follow-up")
-    refused = refusal(contact_state(row), now)
+    refused = await views.contact_refusal(row, now)
     row["may_contact_now"] = refused is None
     row["contact_refused_because"] = None if refused is None else {"code": refused.code, "reason": refused.reason}
     return row

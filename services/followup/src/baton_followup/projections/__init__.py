@@ -9,6 +9,7 @@ from baton_followup.projections.client_health import ClientHealthProjection
 from baton_followup.projections.client_profiles import ClientProfilesProjection
 from baton_followup.projections.client_requests import ClientRequestsProjection
 from baton_followup.projections.complaints import ComplaintsProjection
+from baton_followup.projections.contact_groups import ContactGroupsProjection
 from baton_followup.projections.follow_ups import FollowUpsProjection
 from baton_followup.projections.opportunities import OpportunitiesProjection
 from baton_followup.projections.programs import ProgramsProjection
@@ -32,6 +33,7 @@ def all_projections(suffix: str = ""):
         RecoveriesProjection(suffix),
         ClientHealthProjection(suffix),
         ComplaintsProjection(suffix),
+        ContactGroupsProjection(suffix),
         ReportsFromIntake(suffix),
         ReportsFromDelivery(suffix),
         ReportsFromFollowup(suffix),

@@ -46,6 +46,8 @@ class RelationshipsProjection(RowPerAggregate):
             Column("satisfaction", JSON, nullable=False),
             Column("declined_offers", JSON, nullable=False),
             Column("outcome_reviews", JSON, nullable=False),
+            Column("contact_groups", JSON),  # one voice: the groups whose policy this account shares
+            Column("managed_by", String(200)),  # someone else manages the account: no outreach
             Column("updated_at", DateTime(timezone=True), nullable=False),
             Column("version", BigInteger, nullable=False),
             Index(f"ix_relationships{suffix}_manager", "account_manager"),
@@ -64,6 +66,12 @@ class RelationshipsProjection(RowPerAggregate):
                 contact_policy=e.contact_policy.model_dump(mode="json"),
                 annual_revenue=None if e.annual_revenue is None else str(e.annual_revenue),
             )
+            if e.contact_group is not None:
+                row["contact_groups"] = _joined(row, e.contact_group)
+        elif isinstance(e, ev.RelationshipGrouped):
+            row["contact_groups"] = _joined(row, e.group_id)
+        elif isinstance(e, ev.ManagementDelegated):
+            row["managed_by"] = e.managed_by
         elif isinstance(e, ev.ClientTiered):
             row.update(
                 tier=e.tier,
@@ -134,6 +142,11 @@ class RelationshipsProjection(RowPerAggregate):
         return row
 
 
+def _joined(row: dict, group_id: str) -> list[str]:
+    groups = row.get("contact_groups") or []
+    return groups if group_id in groups else [*groups, group_id]
+
+
 def _new(client_id: str) -> dict:
     return {
         "client_id": client_id,
@@ -151,4 +164,6 @@ def _new(client_id: str) -> dict:
         "satisfaction": [],
         "declined_offers": [],
         "outcome_reviews": [],
+        "contact_groups": [],
+        "managed_by": None,
     }

@@ -18,11 +18,14 @@ from baton_shared.projections.own_events import OwnEventsProjection, read_events
 from baton_shared.projections.sql import json_row
 
 from baton_followup.domain import ContactState, refusal
+from baton_followup.domain.contact_policy import Refusal
+from baton_followup.domain.one_voice import group_refusal, managed_elsewhere
 from baton_followup.projections.briefs import BriefsProjection
 from baton_followup.projections.client_health import ClientHealthProjection
 from baton_followup.projections.client_profiles import ClientProfilesProjection
 from baton_followup.projections.client_requests import ClientRequestsProjection
 from baton_followup.projections.complaint_views import ComplaintViews
+from baton_followup.projections.contact_groups import ContactGroupsProjection, slots_of
 from baton_followup.projections.follow_ups import FollowUpsProjection
 from baton_followup.projections.opportunities import OpportunitiesProjection
 from baton_followup.projections.programs import ProgramsProjection
@@ -47,6 +50,18 @@ def contact_state(relationship: dict) -> ContactState:
     )
 
 
+def _groups_refusal(row, groups: dict, now: datetime) -> Refusal | None:  # noqa: ANN001
+    """What the account's contact groups would answer a contact now, as recording it would ask them."""
+    for group_id in row["contact_groups"] or []:
+        if group_id not in groups:
+            continue
+        slots, accounts = groups[group_id]
+        refused = group_refusal(slots, row["client_id"], now, {**accounts, row["client_id"]: contact_state(row)})
+        if refused is not None:
+            return refused
+    return None
+
+
 class FollowupViews:
     def __init__(
         self,
@@ -63,9 +78,11 @@ class FollowupViews:
         recoveries: RecoveriesProjection,
         health: ClientHealthProjection,
         complaints: ComplaintViews | None = None,
+        groups: ContactGroupsProjection | None = None,
     ) -> None:
         self.engine = engine
         self.complaints = complaints
+        self.groups = groups.contact_groups if groups is not None else None
         self.rel = relationships.relationships
         self.fu = follow_ups.follow_ups
         self.opp = opportunities.opportunities
@@ -215,6 +232,8 @@ class FollowupViews:
                 self.rel.c.stopped_on,
                 self.rel.c.contact_times,
                 self.rel.c.cool_downs,
+                self.rel.c.contact_groups,
+                self.rel.c.managed_by,
                 self.opp.c.kind.label("offer_kind"),
                 self.opp.c.title.label("offer_title"),
                 recovering.label("recovering"),
@@ -230,18 +249,23 @@ class FollowupViews:
             query = query.where(manager == account_manager)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
+            groups = await self._groups_of(conn, rows)
         today = now.date()
         items = []
         for r in rows:
-            refused = refusal(contact_state(r), now, offer_kind=r["offer_kind"] if r["kind"] == "offer" else None)
+            offer_kind = r["offer_kind"] if r["kind"] == "offer" else None
+            refused = managed_elsewhere(r["managed_by"]) or refusal(contact_state(r), now, offer_kind=offer_kind)
+            if refused is None:
+                refused = _groups_refusal(r, groups, now)
             if refused and not held:
                 continue
             item = json_row(r)
             item["may_contact"] = refused is None
             item["not_now_code"] = None if refused is None else refused.code
             item["not_now"] = None if refused is None else refused.reason
-            for hidden in ("contact_policy", "stopped_on", "contact_times", "cool_downs", "recovering"):
-                item.pop(hidden)
+            hidden = ("contact_policy", "stopped_on", "contact_times", "cool_downs", "recovering")
+            for column in (*hidden, "contact_groups", "managed_by"):
+                item.pop(column)
             item["overdue_days"] = max(0, (today - r["due_on"]).days)
             items.append(item)
         items.sort(
@@ -255,6 +279,28 @@ class FollowupViews:
             )
         )
         return items[offset : offset + limit], len(items)
+
+    async def contact_refusal(self, relationship: dict, now: datetime) -> Refusal | None:
+        """Why a contact of this client now would be refused, the way recording it decides: someone
+        else manages the account, its own policy, then its contact groups'."""
+        refused = managed_elsewhere(relationship.get("managed_by")) or refusal(contact_state(relationship), now)
+        if refused is not None or not relationship.get("contact_groups"):
+            return refused
+        async with self.engine.connect() as conn:
+            return _groups_refusal(relationship, await self._groups_of(conn, [relationship]), now)
+
+    async def _groups_of(self, conn, rows) -> dict[str, tuple[list, dict[str, ContactState]]]:  # noqa: ANN001
+        """The contact groups of ``rows``' accounts: each group's slots and its accounts' contact states."""
+        ids = {g for r in rows for g in (r["contact_groups"] or [])}
+        if not ids or self.groups is None:
+            return {}
+        found = (await conn.execute(select(self.groups).where(self.groups.c.group_id.in_(ids)))).mappings().all()
+        members = {m for g in found for m in g["members"]}
+        states = {
+            rel["client_id"]: contact_state(rel)
+            for rel in (await conn.execute(select(self.rel).where(self.rel.c.client_id.in_(members)))).mappings()
+        }
+        return {g["group_id"]: (slots_of(g), {m: states[m] for m in g["members"] if m in states}) for g in found}
 
     # --- inputs to decisions -------------------------------------------------------------
 
