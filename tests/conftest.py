@@ -244,7 +244,7 @@ async def delete_streams(nc, names: list[str] | None = None) -> None:
     holding the deleted one's messages and sequences (a third of the time on a busy
     2-core machine). So each name is created again as a bare probe until it comes
     back empty, and that empty probe is deleted."""
-    from baton_shared.eventstore.provisioning import js_api
+    from baton_shared.eventstore.provisioning import STORE_NOT_READY, JetStreamApiError, js_api
 
     if names is None:
         names = (await js_api(nc, "STREAM.NAMES")).get("streams") or []
@@ -252,7 +252,13 @@ async def delete_streams(nc, names: list[str] | None = None) -> None:
         await js_api(nc, f"STREAM.DELETE.{name}")
         for _ in range(100):
             probe = {"name": name, "subjects": [f"_baton_probe.{name}"], "storage": "file"}
-            state = (await js_api(nc, f"STREAM.CREATE.{name}", probe))["state"]
+            try:
+                state = (await js_api(nc, f"STREAM.CREATE.{name}", probe))["state"]
+            except JetStreamApiError as exc:  # the deleted stream's storage is still being removed
+                if exc.err_code != STORE_NOT_READY:
+                    raise
+                await asyncio.sleep(0.02)
+                continue
             await js_api(nc, f"STREAM.DELETE.{name}")
             if not state["messages"] and not state["last_seq"]:
                 break

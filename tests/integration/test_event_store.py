@@ -429,3 +429,30 @@ async def test_a_never_loaded_history_is_read_subject_by_subject_and_checked_aga
     cold._gets.batch = short
     with pytest.raises(EventStoreUnavailable, match="came back short"):
         await cold.history("client", cid)
+
+
+async def test_a_publish_refused_by_a_closing_connection_is_retried_not_a_500(store, nats, monkeypatch):
+    """Fault run seed 106: nats-server was SIGKILLed and a publish met nats-py's closed transport
+    (uvloop's RuntimeError): delivery answered 500. nats-py keeps what it could not write and
+    sends it once reconnected, so the outcome is unknown: retried with the same ids (stored
+    once), and a read meeting it is a 503 (EventStoreUnavailable), never a 500."""
+    real = nats.publish
+    refusals = []
+
+    async def closing(*args, **kwargs):
+        if len(refusals) < 1:
+            refusals.append(args[0])
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed")
+        return await real(*args, **kwargs)
+
+    cid = str(uuid.uuid4())
+    monkeypatch.setattr(nats, "publish", closing)
+    await register(store, cid)
+    assert len(refusals) == 1
+    assert [e.envelope.event_type for e in (await store.history("client", cid)).events] == ["ClientRegistered"]
+
+    cold = JetStreamEventStore(nats, SPEC, registry, cache_size=0)
+    await cold.history("client", cid)  # the reply subscription exists: the next call publishes first
+    refusals.clear()
+    with pytest.raises(EventStoreUnavailable):
+        await cold.history("client", str(uuid.uuid4()))

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import orjson
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.errors import NoRespondersError
+from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import APIError, NotFoundError
 
@@ -121,7 +121,7 @@ class _AckMux:
         self._futures[token] = future
         timer = loop.call_later(timeout, _expire, future)
         try:
-            await self.nc.publish(subject, body, reply=self._prefix + token, headers=headers)
+            await _publish(self.nc, subject, body, reply=self._prefix + token, headers=headers)
             return await future
         finally:
             timer.cancel()
@@ -165,10 +165,12 @@ class _DirectGets:
         done = asyncio.get_running_loop().create_future()
         self._pending[token] = (got, done, single)
         try:
-            await self.nc.publish(f"$JS.API.DIRECT.GET.{stream}", orjson.dumps(request), reply=self._prefix + token)
+            await _publish(self.nc, f"$JS.API.DIRECT.GET.{stream}", orjson.dumps(request), reply=self._prefix + token)
             status = await asyncio.wait_for(done, timeout)
         except TimeoutError as exc:
             raise EventStoreUnavailable(f"reading {what} from {stream} timed out") from exc
+        except PublishFailed as exc:
+            raise EventStoreUnavailable(f"reading {what} from {stream}: {exc}") from exc
         finally:
             self._pending.pop(token, None)
         if status not in ("200", "204", "404"):
@@ -209,6 +211,31 @@ class _Remembered:
     events: tuple[RecordedEvent, ...]
     last_seq: int
     last_msg_id: str
+
+
+class PublishFailed(Exception):
+    """nats-py refused a publish: its connection closed under it (a server killed, say)."""
+
+
+def _connection_broke(exc: BaseException) -> bool:
+    if isinstance(exc, (ConnectionClosedError, OutboundBufferLimitError, OSError)):
+        return True
+    # uvloop: "unable to perform operation on <TCPTransport closed=True ...>; the handler is closed"
+    return isinstance(exc, RuntimeError) and "closed" in str(exc)
+
+
+def _unanswered(exc: BaseException) -> bool:
+    """A question to the server that got no answer: an outage, not a defect."""
+    return isinstance(exc, (JetStreamApiError, NatsTimeout, NoRespondersError, TimeoutError)) or _connection_broke(exc)
+
+
+async def _publish(nc: NATS, subject: str, body: bytes, **kwargs) -> None:
+    try:
+        await nc.publish(subject, body, **kwargs)
+    except Exception as exc:
+        if _connection_broke(exc):
+            raise PublishFailed(repr(exc)) from exc
+        raise
 
 
 def _check_connected(nc: NATS | None) -> None:
@@ -333,7 +360,9 @@ class JetStreamEventStore:
                     {"subjects_filter": subject_filter},
                     timeout=self.timeout,
                 )
-            except (JetStreamApiError, NatsTimeout, NoRespondersError, asyncio.TimeoutError) as exc:
+            except Exception as exc:
+                if not _unanswered(exc):
+                    raise
                 raise EventStoreUnavailable(f"{self.stream_name} did not count {subject_filter}: {exc!r}") from exc
             counts: dict[str, int] = info["state"].get("subjects") or {}
             parts = await asyncio.gather(
@@ -348,7 +377,9 @@ class JetStreamEventStore:
             _check_connected(self.nc)
             try:
                 info = await js_api(self.nc, f"STREAM.INFO.{self.stream_name}", {}, timeout=self.timeout)
-            except (JetStreamApiError, NatsTimeout, NoRespondersError, asyncio.TimeoutError) as exc:
+            except Exception as exc:
+                if not _unanswered(exc):
+                    raise
                 raise EventStoreUnavailable(f"{self.stream_name} did not say its replicas: {exc!r}") from exc
             self.replicas = int(info["config"].get("num_replicas", 1))
         return self.replicas > 1
@@ -362,7 +393,9 @@ class JetStreamEventStore:
             last = await self._jsm.get_last_msg(self.stream_name, subject_filter)
         except NotFoundError:
             return acked  # no message (or no stream): the direct read tells
-        except (TimeoutError, NatsTimeout, NoRespondersError, APIError) as exc:
+        except Exception as exc:
+            if not (_unanswered(exc) or isinstance(exc, APIError)):
+                raise
             raise EventStoreUnavailable(f"the leader of {self.stream_name} did not answer: {exc!r}") from exc
         return max(acked, int(last.seq or 0))
 
@@ -504,6 +537,12 @@ class JetStreamEventStore:
             except (TimeoutError, NatsTimeout) as exc:
                 last_error, unknown = exc, True  # unknown outcome: retry with the same ids
                 continue
+            except PublishFailed as exc:
+                # The connection broke under the publish; nats-py keeps what it had not written
+                # and sends it once reconnected, so it may yet be stored: retry with the same ids.
+                last_error, unknown = exc, True
+                await asyncio.sleep(0.25 * (_attempt + 1))
+                continue
             error = ack.get("error")
             if error is None:
                 last = int(ack["seq"])
@@ -555,7 +594,7 @@ class JetStreamEventStore:
             if n == 1:
                 headers.update(expect)
             if n < last:
-                await self.nc.publish(subject, body, headers=headers)
+                await _publish(self.nc, subject, body, headers=headers)
             else:
                 headers["Nats-Batch-Commit"] = "1"
                 return orjson.loads(await self._acks.request(subject, body, headers, self.timeout))

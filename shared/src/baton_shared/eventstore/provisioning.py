@@ -9,6 +9,8 @@ compared and fixed here.
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -71,6 +73,21 @@ def stream_config(spec: StreamSpec, *, replicas: int = 1, duplicate_window_s: fl
     }
 
 
+STORE_NOT_READY = 10049  # "error creating store for stream": a stream of that name is still being removed
+
+
+async def _create(nc: NATS, name: str, config: dict[str, Any], tries: int = 40) -> dict:
+    """STREAM.CREATE, waiting out the storage of a stream of the same name deleted a moment ago."""
+    for attempt in range(tries):
+        try:
+            return await js_api(nc, f"STREAM.CREATE.{name}", config)
+        except JetStreamApiError as exc:
+            if exc.err_code != STORE_NOT_READY or attempt == tries - 1:
+                raise
+            await asyncio.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
 async def provision_stream(
     nc: NATS, spec: StreamSpec, *, replicas: int = 1, duplicate_window_s: float = 120
 ) -> dict[str, Any]:
@@ -81,7 +98,7 @@ async def provision_stream(
     except JetStreamApiError as exc:
         if exc.err_code != 10059:  # stream not found
             raise
-        return (await js_api(nc, f"STREAM.CREATE.{spec.name}", wanted))["config"]
+        return (await _create(nc, spec.name, wanted))["config"]
     current = info["config"]
     if any(current.get(k) != v for k, v in wanted.items()):
         return (await js_api(nc, f"STREAM.UPDATE.{spec.name}", {**current, **wanted}))["config"]
@@ -98,7 +115,7 @@ async def ensure_stream(nc: NATS, spec: StreamSpec, *, replicas: int = 1, duplic
         if exc.err_code != 10059:  # stream not found
             raise
         try:
-            await js_api(nc, f"STREAM.CREATE.{spec.name}", wanted)
+            await _create(nc, spec.name, wanted)
         except JetStreamApiError as again:
             if again.err_code != 10058:  # made meanwhile by its service
                 raise
