@@ -456,3 +456,30 @@ async def test_a_publish_refused_by_a_closing_connection_is_retried_not_a_500(st
     refusals.clear()
     with pytest.raises(EventStoreUnavailable):
         await cold.history("client", str(uuid.uuid4()))
+
+
+async def test_a_history_read_while_another_writer_appends_has_no_hole(store, nats):
+    """Fault run seed 201 (404 on an opportunity the projection had): a cold read counted the
+    subjects, then another writer appended an event of a new subject and one of a known subject;
+    the read kept the known subject's new message and missed the new subject's: a history with
+    a hole, remembered as whole. The read is now the stream info's snapshot, exactly."""
+    cid = str(uuid.uuid4())
+    v = await register(store, cid)
+    v = (await store.append("client", cid, v, [note(cid, "before")])).last_seq
+    cold = JetStreamEventStore(nats, SPEC, registry, cache_size=0)
+    real, appended = cold._gets.batch, []
+    once = asyncio.Lock()
+
+    async def meanwhile(*args, **kwargs):
+        async with once:  # the subjects are read concurrently: the other writer appends once, first
+            if not appended:
+                policy = ev.ContactPolicyChanged(client_id=cid, contact_policy=ev.ContactPolicy())
+                events = [NewEvent(policy, correlation_id=cid, actor="t"), note(cid, "with the policy")]
+                appended.append(await store.append("client", cid, v, events))
+        return await real(*args, **kwargs)
+
+    cold._gets.batch = meanwhile
+    history = await cold.history("client", cid)
+    types = [e.envelope.event_type for e in history.events]
+    assert types == ["ClientRegistered", "ClientNoteAdded"] and history.version == v, types
+    assert [e.seq for e in (await cold.history("client", cid)).events][-1] == appended[0].last_seq

@@ -347,11 +347,15 @@ class JetStreamEventStore:
             return None
         return self._remember(subject_filter, msgs, tuple(self._decode_all(msgs)))
 
-    async def _whole_history(self, subject_filter: str, tries: int = 2) -> list[Msg] | None:
+    async def _whole_history(self, subject_filter: str, tries: int = 3) -> list[Msg] | None:
         """Every message of one aggregate, in stream order, read subject by subject: the server
         finds a literal subject's messages from its per-subject index, where a read on the
-        aggregate's wildcard walks the stream from its start (its cost grew with the log). The
-        leader counts each subject's messages; None if the replicas that answered had fewer."""
+        aggregate's wildcard walks the stream from its start (its cost grew with the log).
+
+        The leader's stream info is the snapshot: its last sequence and each subject's count.
+        What was appended after it is left out (a subject new since then would be missed while
+        an older subject's later message was kept: a history with a hole), and each subject
+        must then hold exactly its count; None if a replica that answered had fewer."""
         for _ in range(tries):
             try:
                 info = await js_api(
@@ -365,10 +369,12 @@ class JetStreamEventStore:
                     raise
                 raise EventStoreUnavailable(f"{self.stream_name} did not count {subject_filter}: {exc!r}") from exc
             counts: dict[str, int] = info["state"].get("subjects") or {}
+            last = int(info["state"].get("last_seq", 0))
             parts = await asyncio.gather(
                 *(self._gets.batch(self.stream_name, subject, 1, self.timeout) for subject in counts)
             )
-            if all(len(part) >= counts[subject] for subject, part in zip(counts, parts, strict=True)):
+            parts = [[m for m in part if int(m.headers["Nats-Sequence"]) <= last] for part in parts]
+            if all(len(part) == counts[subject] for subject, part in zip(counts, parts, strict=True)):
                 return sorted((m for part in parts for m in part), key=lambda m: int(m.headers["Nats-Sequence"]))
         return None
 
