@@ -166,14 +166,20 @@ async def test_a_write_never_stored_is_stored_once_when_retried_as_told(intake):
     server.proc.wait()
     server.start()  # same port, same store
     await eventually(lambda: healthy(api), 30, "intake reconnected")
-    assert await count(server.url, "intake.client.*.ClientRegistered") == 0
+    # Usually nothing is stored. But nats-py sends what it had not yet written once it has
+    # reconnected (1 run in 5 under load in CI): then the write was stored after all, which
+    # is the other outcome a 503 allows, and the retry must find it rather than store it again.
+    stored_after_all = await count(server.url, "intake.client.*.ClientRegistered")
+    assert stored_after_all in (0, 1)
 
     answer = unknown_outcome(first)
-    assert (await api.get(f"/v1/clients/{answer['ids']['client_id']}")).status_code == 404
+    if not stored_after_all:
+        assert (await api.get(f"/v1/clients/{answer['ids']['client_id']}")).status_code == 404
     again = await api.post("/v1/clients", json=body, headers=retried(first))
     assert again.status_code == 201, again.text
     assert again.json()["ids"] == answer["ids"]
-    assert "idempotent-replayed" not in again.headers
+    if not stored_after_all:
+        assert "idempotent-replayed" not in again.headers
     assert await count(server.url, "intake.client.*.ClientRegistered") == 1
     listed = await api.get("/v1/clients", params={"min_position": again.json()["position"]["seq"]})
     assert [c["name"] for c in listed.json()["items"]] == ["Acme"]
