@@ -40,6 +40,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
 from baton_shared.domain.errors import NotFound
+from baton_shared.service.problems import ProblemException
 
 ADMIN, OPS, HEAD, ACCOUNT_MANAGER, DEPARTMENT = "admin", "ops", "head", "account_manager", "department"
 ROLES = (ADMIN, OPS, HEAD, ACCOUNT_MANAGER, DEPARTMENT)
@@ -207,13 +208,23 @@ async def known(request: Request, lookup: Callable[[], Awaitable[Any]], projecti
     runtime = request.app.state.runtime
     try:
         await runtime.refresh_heads()
-    except Exception:  # noqa: BLE001 - the broker is away: decide on what is projected
-        return None
+    except Exception as exc:  # noqa: BLE001 - the broker is away: "unknown" cannot be told from "not yet"
+        raise not_yet_known("the event log is unavailable") from exc
     timeout = runtime.settings.read_wait_timeout_seconds
     for name in projections:
         runner = runtime.projections[name]
-        await runner.wait_for(runner.head, timeout)
+        if not await runner.wait_for(runner.head, timeout):
+            raise not_yet_known(f"projection {runner.key} is at position {runner.position}, not yet {runner.head}")
     return await lookup()
+
+
+def not_yet_known(why: str) -> ProblemException:
+    return ProblemException(
+        503,
+        "not-yet-projected",
+        f"{why}, so an unknown id cannot be told from one not projected yet; retry shortly",
+        headers={"Retry-After": "1"},
+    )
 
 
 async def require_manager(
