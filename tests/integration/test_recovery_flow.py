@@ -12,7 +12,7 @@ from baton_shared.projections.rebuild import VERIFY_SUFFIX, ProjectionRebuild
 from baton_followup.domain import add_working_days
 from baton_followup.projections import ClientHealthProjection, FollowUpsProjection, RecoveriesProjection
 from tests.integration.services import all_three, eventually
-from tests.integration.test_followup_flow import FAR, agenda, ok, opportunities, register, stored
+from tests.integration.test_followup_flow import FAR, agenda, contact, ok, opportunities, register, review_of, stored
 
 pytestmark = pytest.mark.nats
 
@@ -198,6 +198,63 @@ async def test_health_falls_raises_one_at_risk_follow_up_and_equals_a_clean_rebu
         assert (await planner.run_once())["at_risk"] == 0  # once per spell
         items = await agenda(svc, "uma")
         assert [i["kind"] for i in items][:2] == ["recovery", "at_risk"]
+
+        engine = svc.followup_app.state.runtime.engine
+        last = (await svc.followup.get(f"/v1/clients/{cid}")).json()["version"]
+        await svc.followup.get(f"/v1/clients/{cid}/health", params={"min_position": last})
+        _, report = await ProjectionRebuild(
+            "followup", ClientHealthProjection, engine, STREAMS["followup"], registry, suffix=VERIFY_SUFFIX
+        ).verify(nats)
+        assert report.keys_agree and report.rows_agree, report
+
+
+@pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_late_or_blocked_work_and_a_late_review_lower_health_until_settled(
+    nats, nats_url, database_url, tmp_path
+):
+    async with all_three(nats_url, database_url, tmp_path) as svc:
+        cid = await register(svc, manager="uma")
+        review = await review_of(svc, cid)
+
+        async def reasons_become(expected: list[str]):
+            async def read():
+                health = await ok(svc.followup.get(f"/v1/clients/{cid}/health"))
+                return health if health and health["reasons"] == expected else None
+
+            return await eventually(read, what=f"health reasons {expected}")
+
+        rid = (await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "site"})).json()["ids"]
+        due = (svc.clock.now.date() + timedelta(days=3)).isoformat()
+        r = await svc.intake.post(
+            f"/v1/requests/{rid['request_id']}/handoffs",
+            json={"work": [{"department": "web", "scope": "site", "due_by": due}]},
+        )
+        wo = r.json()["ids"]["handoff_ids"][0]
+        await eventually(lambda: ok(svc.delivery.get(f"/v1/work-orders/{wo}")), what="work order")
+        for action, body in (("accept", {"member": "bob"}), ("start", {}), ("block", {"reason": "no access"})):
+            assert (await svc.delivery.post(f"/v1/work-orders/{wo}/{action}", json=body)).status_code == 200
+        await reasons_become(["-5: 1 work order blocked in delivery"])
+
+        svc.clock.now += timedelta(days=400)  # the work order and the review are both late now
+        assert await svc.apps["delivery"].state.scheduler.run_once() == 1
+        planner = svc.followup_app.state.planner
+        assert (await planner.run_once())["reviews_overdue"] == 1
+        await reasons_become(
+            [
+                "-10: 1 work order overdue in delivery",
+                "-5: 1 work order blocked in delivery",
+                "-10: 1 review past its date",
+            ]
+        )
+        assert (await planner.run_once())["reviews_overdue"] == 0  # once per due date
+
+        for action, body in (("unblock", {}), ("complete", {"note": "done"})):
+            assert (await svc.delivery.post(f"/v1/work-orders/{wo}/{action}", json=body)).status_code == 200
+        await contact(svc, review)
+        settled = await reasons_become([])
+        assert settled["score"] == 100 and [h["score"] for h in settled["history"]][-1] == 100
 
         engine = svc.followup_app.state.runtime.engine
         last = (await svc.followup.get(f"/v1/clients/{cid}")).json()["version"]

@@ -21,6 +21,7 @@ from baton_followup.application import Clock, FollowupApplication, Policies, utc
 from baton_followup.reactions import (
     FollowDeliveryAcceptance,
     FollowDeliveryRejection,
+    FollowDeliveryWork,
     FollowIntakeClients,
     JoinContactGroups,
 )
@@ -113,6 +114,7 @@ def parts(
             views, policies.next_needs, settings.followup_satisfaction_delay_days, policies.recovery
         ),
         FollowDeliveryRejection(policies.recovery),
+        FollowDeliveryWork(),
         JoinContactGroups(),
     )
     return ServiceParts(SERVICE, projections=projections, reactions=reactions, read_models=views)

@@ -520,3 +520,29 @@ class ComplaintDeadlineBreached(FollowupEvent):
     detected_at: datetime
     escalated_to_role: str
     escalated_to: str | None = None
+
+
+@registry.register
+class WorkConcernChanged(FollowupEvent):
+    """A work order for the client became, or stopped being, overdue or blocked in delivery
+    (recorded only when that changes): the client's health counts what is late or stuck."""
+
+    event_type = "WorkConcernChanged"
+
+    work_order_id: str
+    request_id: str
+    department: str
+    overdue: bool
+    blocked: bool
+    noted_at: datetime
+
+
+@registry.register
+class ReviewOverdue(FollowupEvent):
+    "A review passed its due date undone (recorded once per due date, derived event id)."
+
+    event_type = "ReviewOverdue"
+
+    follow_up_id: str
+    due_on: date
+    detected_on: date

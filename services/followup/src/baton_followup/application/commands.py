@@ -139,6 +139,13 @@ class FlagAtRisk(Command):
     actor: str = "scheduler:planner"
 
 
+@dataclass(frozen=True, kw_only=True)
+class MarkReviewOverdue(Command):
+    client_id: str
+    follow_up_id: str
+    actor: str = "scheduler:planner"
+
+
 # --- complaints ---------------------------------------------------------------------------
 
 

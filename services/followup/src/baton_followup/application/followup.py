@@ -425,6 +425,18 @@ class FollowupApplication:
         )
         return written.appended > 0
 
+    async def mark_review_overdue(self, cmd: c.MarkReviewOverdue) -> bool:
+        today = self.clock().date()
+        written = await self._update(
+            cmd.client_id,
+            cmd,
+            lambda r: r.note_review_overdue(cmd.follow_up_id, today),
+            event_ids=lambda r, n: derived_event_id(
+                cmd.follow_up_id, f"overdue:{r.follow_ups[cmd.follow_up_id].due_on.isoformat()}:{n}"
+            ),
+        )
+        return written.appended > 0
+
 
 def at_risk_id(client_id: str, since: datetime) -> str:
     """One at-risk follow-up per spell: the id is derived from when the spell began."""

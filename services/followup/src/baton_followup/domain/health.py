@@ -10,7 +10,10 @@ The formula (docs/architecture.md has a worked example): start at 100 and take o
 - notice given on a program: 20;
 - open complaints: 10 each, at most 30; and 10 more for each open one whose deadline
   (first response or resolution) passed, at most 20. Resolved counts as closed; a reopened
-  complaint is open again, and counts as breached again only if its new deadline passes.
+  complaint is open again, and counts as breached again only if its new deadline passes;
+- work for the client overdue in delivery: 10 per work order, at most 20; blocked: 5 per
+  work order, at most 10 (a work order both late and blocked counts in both);
+- reviews past their date: 10 each, at most 20 (until done, closed or moved to a new date).
 Never below 0. "At risk": below ``AT_RISK.at_risk_below`` (60), or down by more than
 ``AT_RISK.fall_points`` (20) from the best score of the last ``AT_RISK.fall_days`` (30).
 The thresholds are constants, not settings: the read model folds them in, and a rebuild
@@ -44,6 +47,9 @@ class HealthInputs:
     notices: int = 0
     open_complaints: list[str] = field(default_factory=list)  # complaint ids
     breached_complaints: list[str] = field(default_factory=list)  # open ones past a deadline
+    overdue_work: list[str] = field(default_factory=list)  # work order ids, overdue in delivery
+    blocked_work: list[str] = field(default_factory=list)  # work order ids, blocked in delivery
+    overdue_reviews: list[str] = field(default_factory=list)  # review follow-up ids past their date
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,15 @@ def health(inputs: HealthInputs) -> Health:
     if breached:
         n = len(breached)
         penalties.append((min(20, 10 * n), f"{n} open complaint{'s' if n > 1 else ''} past a deadline"))
+    for ids, each, most, what in (
+        (inputs.overdue_work, 10, 20, "work order{s} overdue in delivery"),
+        (inputs.blocked_work, 5, 10, "work order{s} blocked in delivery"),
+        (inputs.overdue_reviews, 10, 20, "review{s} past {its} date"),
+    ):
+        if ids:
+            n = len(ids)
+            why = what.format(s="s" if n > 1 else "", its="their" if n > 1 else "its")
+            penalties.append((min(most, each * n), f"{n} {why}"))
     penalties = [(points, why) for points, why in penalties if points > 0]
     return Health(
         max(0, 100 - sum(points for points, _ in penalties)), tuple(f"-{points}: {why}" for points, why in penalties)

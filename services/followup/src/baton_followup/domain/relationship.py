@@ -17,6 +17,7 @@ from baton_shared.contracts.intake import ContactPolicy
 from baton_shared.domain import Aggregate, DomainRuleViolation, NotFound
 
 from baton_followup.domain.complaints import Complaint, ComplaintCases
+from baton_followup.domain.concerns import LateAndStuck, WorkConcern
 from baton_followup.domain.contact_policy import ContactState, Refusal, refusal
 from baton_followup.domain.next_needs import NextNeedRule
 from baton_followup.domain.recovery import RecoveryRules, is_unhappy
@@ -71,7 +72,7 @@ class PolicyRefused(DomainRuleViolation):
         self.details = {"refusal": refused.code, "suppression_recorded": True}
 
 
-class Relationship(ComplaintCases, Aggregate):
+class Relationship(ComplaintCases, LateAndStuck, Aggregate):
     aggregate_type = "client"
 
     @classmethod
@@ -97,6 +98,8 @@ class Relationship(ComplaintCases, Aggregate):
         self.complaints: dict[str, Complaint] = {}
         self.contact_groups: list[str] = []  # the accounts of one person, or of one organisation, decided together
         self.managed_by: str | None = None  # someone else manages the account: no outreach
+        self.work_concerns: dict[str, WorkConcern] = {}  # work order id -> overdue / blocked in delivery
+        self.overdue_reviews: set[tuple[str, date]] = set()  # (review follow-up id, due date) recorded late
 
     # --- what intake tells us -------------------------------------------------------
 

@@ -31,6 +31,10 @@ COUNTED = (
     ev.ComplaintConfirmed,
     ev.ComplaintReopened,
     ev.ComplaintDeadlineBreached,
+    ev.WorkConcernChanged,
+    ev.ReviewOverdue,
+    ev.FollowUpClosed,
+    ev.FollowUpRescheduled,
 )
 
 
@@ -85,6 +89,8 @@ class ClientHealthProjection(RowPerAggregate):
 
 
 def _count(inputs: HealthInputs, e: ev.FollowupEvent) -> None:
+    if getattr(e, "follow_up_id", None) in inputs.overdue_reviews and _review_settled(e):
+        inputs.overdue_reviews = [f for f in inputs.overdue_reviews if f != e.follow_up_id]
     if isinstance(e, ev.SatisfactionRecorded):
         inputs.scores = [*inputs.scores, e.score][-3:]  # a new list: the row's stays as it was
     elif isinstance(e, ev.RecoveryOpened):
@@ -111,6 +117,22 @@ def _count(inputs: HealthInputs, e: ev.FollowupEvent) -> None:
         inputs.breached_complaints = [c for c in inputs.breached_complaints if c != e.complaint_id]
     elif isinstance(e, ev.ComplaintDeadlineBreached) and e.complaint_id in inputs.open_complaints:
         inputs.breached_complaints = sorted({*inputs.breached_complaints, e.complaint_id})
+    elif isinstance(e, ev.WorkConcernChanged):
+        inputs.overdue_work = _with(inputs.overdue_work, e.work_order_id, e.overdue)
+        inputs.blocked_work = _with(inputs.blocked_work, e.work_order_id, e.blocked)
+    elif isinstance(e, ev.ReviewOverdue):
+        inputs.overdue_reviews = _with(inputs.overdue_reviews, e.follow_up_id, True)
+
+
+def _review_settled(e: ev.FollowupEvent) -> bool:
+    """Done (reached), closed, or moved to a new date: no longer overdue until recorded again."""
+    if isinstance(e, ev.ContactRecorded):
+        return e.outcome in ("reached", "stop")
+    return isinstance(e, (ev.FollowUpClosed, ev.FollowUpRescheduled))
+
+
+def _with(ids: list[str], item: str, present: bool) -> list[str]:
+    return sorted({*ids, item}) if present else [i for i in ids if i != item]
 
 
 def _new(client_id: str) -> dict:

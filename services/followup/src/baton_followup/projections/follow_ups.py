@@ -31,6 +31,7 @@ class FollowUpsProjection(RowPerAggregate):
             Column("brief_id", String(64)),
             Column("outcome", String(32)),
             Column("closed_reason", Text),
+            Column("overdue_on", Date),  # the due date a ReviewOverdue was recorded for
             Column("scheduled_at", DateTime(timezone=True), nullable=False),
             Column("updated_at", DateTime(timezone=True), nullable=False),
             Column("version", BigInteger, nullable=False),
@@ -43,7 +44,7 @@ class FollowUpsProjection(RowPerAggregate):
 
     def wanted(self, recorded: RecordedEvent) -> bool:
         e = recorded.event
-        return isinstance(e, (ev.FollowUpScheduled, ev.FollowUpRescheduled, ev.FollowUpClosed)) or (
+        return isinstance(e, (ev.FollowUpScheduled, ev.FollowUpRescheduled, ev.FollowUpClosed, ev.ReviewOverdue)) or (
             isinstance(e, ev.ContactRecorded) and e.follow_up_id is not None
         )
 
@@ -63,6 +64,7 @@ class FollowUpsProjection(RowPerAggregate):
                 "brief_id": e.brief_id,
                 "outcome": None,
                 "closed_reason": None,
+                "overdue_on": None,
                 "scheduled_at": at,
                 "updated_at": at,
                 "version": recorded.seq,
@@ -74,6 +76,8 @@ class FollowUpsProjection(RowPerAggregate):
             row["due_on"] = e.due_on
         elif isinstance(e, ev.FollowUpClosed):
             row.update(status="closed", closed_reason=e.reason)
+        elif isinstance(e, ev.ReviewOverdue):
+            row["overdue_on"] = e.due_on
         elif isinstance(e, ev.ContactRecorded):
             row["outcome"] = e.outcome
             if e.outcome in ("reached", "stop") and row["kind"] != "recovery":  # closed only by RecoveryClosed

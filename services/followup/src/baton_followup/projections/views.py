@@ -182,6 +182,19 @@ class FollowupViews:
             )
             return [(r.client_id, _utc(r.at_risk_since), r.at_risk_reason) for r in rows]
 
+    async def reviews_overdue(self, today: date, limit: int = 1000) -> list[tuple[str, str]]:
+        """(client, review follow-up) for open reviews past their date not yet recorded overdue."""
+        fu = self.fu
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(fu.c.client_id, fu.c.follow_up_id)
+                .where(fu.c.status == "open", fu.c.kind == "review", fu.c.due_on < today)
+                .where((fu.c.overdue_on.is_(None)) | (fu.c.overdue_on != fu.c.due_on))
+                .order_by(fu.c.due_on)
+                .limit(limit)
+            )
+            return [(r.client_id, r.follow_up_id) for r in rows]
+
     async def relationship(self, client_id: str) -> dict | None:
         return await self._one(self.rel, self.rel.c.client_id, client_id)
 

@@ -3,8 +3,9 @@
 Tiers are relative (the top share of clients by revenue), so a newcomer can
 move others across the line: each run ranks every client again and records a
 new tier only where it changed. A client with no new request for the configured
-number of days gets one reactivation follow-up per quiet spell, and a client whose health
-puts them at risk one at-risk follow-up per spell. Candidates come
+number of days gets one reactivation follow-up per quiet spell, a review past its date is
+recorded overdue once per due date (it counts in the client's health), and a client whose
+health puts them at risk one at-risk follow-up per spell. Candidates come
 from the read models; the decision and the append go through the relationship
 with derived ids, so replicas or a restart never record anything twice.
 """
@@ -20,6 +21,7 @@ from baton_shared.observability.logging import get_logger
 from baton_followup.application import (
     FlagAtRisk,
     FollowupApplication,
+    MarkReviewOverdue,
     ScheduleReactivation,
     SetTier,
     at_risk_id,
@@ -48,6 +50,7 @@ class FollowUpPlanner:
         return {
             "retiered": await self.retier(),
             "reactivations": await self.reactivate(),
+            "reviews_overdue": await self.mark_reviews_overdue(),
             "at_risk": await self.flag_at_risk(),
         }
 
@@ -83,6 +86,16 @@ class FollowUpPlanner:
                 ):
                     scheduled += 1
         return scheduled
+
+    async def mark_reviews_overdue(self) -> int:
+        marked = 0
+        for client_id, follow_up_id in await self.views.reviews_overdue(self.application.clock().date()):
+            with _logged("review overdue", client_id):
+                if await self.application.mark_review_overdue(
+                    MarkReviewOverdue(client_id=client_id, follow_up_id=follow_up_id)
+                ):
+                    marked += 1
+        return marked
 
     async def flag_at_risk(self) -> int:
         spells = await self.views.at_risk_spells()
