@@ -569,3 +569,52 @@ def test_signing_out_on_one_console_ends_a_copied_session_on_another(stack, tmp_
         proc.terminate()
         proc.wait(30)
         log.close()
+
+
+def test_a_complaint_shows_on_its_request_and_on_the_client_page_open_then_resolved(stack, browser):
+    d = browser
+    alice = {"Authorization": f"Bearer {stack.tokens['alice']}"}
+    made = httpx.post(
+        f"{stack.intake}/v1/clients",
+        headers=alice,
+        json={"name": "Complaining Oy", "segment": "B2B", "account_manager": "alice"},
+    ).json()
+    client_id = made["ids"]["client_id"]
+    need = httpx.post(
+        f"{stack.intake}/v1/clients/{client_id}/requests", headers=alice, json={"summary": "Shop window"}
+    ).json()
+    request_id = need["ids"]["request_id"]
+
+    def opened():
+        r = httpx.post(
+            f"{stack.followup}/v1/clients/{client_id}/complaints",
+            headers={**alice, "Idempotency-Key": f"complaint-{request_id}"},
+            json={
+                "category": "delay",
+                "severity": "high",
+                "description": "The window is two weeks late",
+                "request_id": request_id,
+            },
+        )
+        return r.json() if r.status_code == 201 else None  # follow-up learns of the client by itself
+
+    complaint_id = eventually(opened, 30, "the complaint opened")["ids"]["complaint_id"]
+    sign_in(d, stack, "alice")
+    d.get(f"{stack.console}/requests/{request_id}")
+    reload_until(d, "The window is two weeks late")
+    assert "Complaints about this request" in text(d)
+    d.get(f"{stack.console}/clients/{client_id}")
+    reload_until(d, "The window is two weeks late")
+    assert d.find_element(By.ID, f"complaint-{complaint_id}").text.lower().startswith("opened")
+    for action, body in (
+        ("acknowledge", {"response": "We are on it"}),
+        ("resolve", {"resolution": "Fitted", "root_cause": "Glass supplier"}),
+    ):
+        httpx.post(
+            f"{stack.followup}/v1/complaints/{complaint_id}/{action}",
+            headers={**alice, "Idempotency-Key": f"{action}-{complaint_id}"},
+            json=body,
+        ).raise_for_status()
+    d.get(f"{stack.console}/requests/{request_id}")
+    reload_until(d, "Resolved: Fitted")
+    assert "cause: Glass supplier" in text(d)

@@ -35,7 +35,23 @@ async def request_ctx(request: Request, session: Session, request_id: str) -> di
         if exc.status != 404:  # 404: no work handed off yet
             raise
         delivery = None
-    return {"need": need, "delivery": delivery, "due_default": (date.today() + timedelta(days=30)).isoformat()}
+    return {
+        "need": need,
+        "delivery": delivery,
+        "complaints": await complaints_about(api, request_id, at.get("followup")),
+        "due_default": (date.today() + timedelta(days=30)).isoformat(),
+    }
+
+
+async def complaints_about(api: Any, request_id: str, position: int | None) -> list[dict] | None:
+    """The request's complaints, open and past; None for a person who may not list complaints."""
+    try:
+        page = await api.get("followup", "/v1/complaints", request_id=request_id, limit=200, min_position=position)
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            return None
+        raise
+    return page["items"]
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)

@@ -70,6 +70,7 @@ async def open_complaint(
 )
 async def list_complaints(
     client_id: str | None = Query(None, pattern=UUID_PATTERN),
+    request_id: str | None = Query(None, pattern=UUID_PATTERN, description="only those about this request"),
     status: Status | None = Query(None, description="`open`: any state before resolved"),
     escalated: bool | None = Query(None),
     limit: int = Query(50, ge=1, le=200),
@@ -79,7 +80,13 @@ async def list_complaints(
 ) -> Page:
     mine = dep.manager_filter(who, None, "list complaints")
     items, total = await views.complaints(
-        client_id=client_id, status=status, escalated=escalated, account_manager=mine, limit=limit, offset=offset
+        client_id=client_id,
+        request_id=request_id,
+        status=status,
+        escalated=escalated,
+        account_manager=mine,
+        limit=limit,
+        offset=offset,
     )
     return Page(items=items, limit=limit, offset=offset, total=total)
 

@@ -32,6 +32,7 @@ class ComplaintViews:
         self,
         *,
         client_id: str | None = None,
+        request_id: str | None = None,
         status: str | None = None,
         department: str | None = None,
         escalated: bool | None = None,
@@ -43,6 +44,8 @@ class ComplaintViews:
         where = []
         if client_id is not None:
             where.append(self.c.c.client_id == client_id)
+        if request_id is not None:
+            where.append(self.c.c.request_id == request_id)
         if status == "open":
             where.append(self.c.c.status.in_(OPEN))
         elif status is not None:
