@@ -234,3 +234,22 @@ async def test_bad_complaint_input_is_4xx_and_appends_nothing(nats, nats_url, tm
             assert r.status_code == status, (method, path, body, r.text)
             assert r.json()["detail"], (path, r.text)
         assert await stored(nats) == before
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_command_on_a_complaint_opened_a_moment_ago_finds_it(nats, nats_url, database_url, tmp_path):
+    """Admin's token passes the access rule without a lookup: the command's own lookup of the
+    complaint must wait for the projection rather than answer 404 (as it did under load)."""
+    async with all_three(nats_url, database_url, tmp_path) as svc:
+        cid = await key_account(svc)
+        body = {"category": "delay", "severity": "high", "description": "late"}
+
+        async def open_and_acknowledge(n: int) -> int:
+            opened = await svc.followup.post(f"/v1/clients/{cid}/complaints", json=body)
+            assert opened.status_code == 201, opened.text
+            kid = opened.json()["ids"]["complaint_id"]
+            answer = await svc.followup.post(f"/v1/complaints/{kid}/acknowledge", json={"response": f"on it {n}"})
+            return answer.status_code
+
+        statuses = [await open_and_acknowledge(n) for n in range(30)]  # each right after its opening
+        assert statuses == [200] * 30

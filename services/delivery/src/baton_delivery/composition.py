@@ -6,6 +6,7 @@ import functools
 
 from baton_shared.contracts import intake as intake_contracts
 from baton_shared.contracts import registry
+from baton_shared.service.access import looked_up_again
 from baton_shared.service.app import create_service_app
 from baton_shared.observability.logging import configure_logging
 from baton_shared.service.parts import Runners, ServiceParts
@@ -43,6 +44,17 @@ def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None 
     )
 
 
+class CaughtUpDirectory:
+    """Which request a work order belongs to, asked again once the work orders caught up: a
+    command on a work order opened a moment ago (on any replica) is not answered 404."""
+
+    def __init__(self, views: DeliveryViews, runtime: ServiceRuntime) -> None:
+        self.views, self.runtime = views, runtime
+
+    async def request_of(self, work_order_id: str) -> str | None:
+        return await looked_up_again(self.runtime, ("work_orders",), lambda: self.views.request_of(work_order_id))
+
+
 def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, run_scheduler: bool = True) -> FastAPI:
     settings = settings or BatonSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
@@ -51,7 +63,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
         runtime.engine,
         *map(runtime.parts.projection, ("work_orders", "request_deliveries", "client_managers", "own_events")),
     )
-    application = DeliveryApplication(runtime.store, views, clock=clock)
+    application = DeliveryApplication(runtime.store, CaughtUpDirectory(views, runtime), clock=clock)
     scheduler = OverdueScheduler(application, views, settings.overdue_check_seconds)
     if run_scheduler:
         runtime.run_in_background(scheduler.run_forever)

@@ -7,6 +7,7 @@ import functools
 from baton_shared.contracts import delivery as delivery_contracts
 from baton_shared.contracts import intake as intake_contracts
 from baton_shared.contracts import registry
+from baton_shared.service.access import looked_up_again
 from baton_shared.service.app import create_service_app
 from baton_shared.observability.logging import configure_logging
 from baton_shared.service.parts import Runners, ServiceParts
@@ -120,6 +121,27 @@ def parts(
     return ServiceParts(SERVICE, projections=projections, reactions=reactions, read_models=views)
 
 
+class CaughtUpDirectory:
+    """Which client an id belongs to, asked again once its projection caught up: a command on an
+    id written a moment ago (on any replica) is not answered 404."""
+
+    PROJECTION = {
+        "follow-up": "follow_ups",
+        "opportunity": "opportunities",
+        "program": "programs",
+        "recovery": "recoveries",
+        "complaint": "complaints",
+    }
+
+    def __init__(self, views: FollowupViews, runtime: ServiceRuntime) -> None:
+        self.views, self.runtime = views, runtime
+
+    async def client_of(self, what: str, item_id: str) -> str | None:
+        return await looked_up_again(
+            self.runtime, (self.PROJECTION[what],), lambda: self.views.client_of(what, item_id)
+        )
+
+
 def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, run_planner: bool = True) -> FastAPI:
     settings = followup_settings(settings)
     configure_logging(SERVICE, settings.log_level, settings.log_format)
@@ -127,7 +149,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings, policies=policies))
     views: FollowupViews = runtime.parts.read_models
     complaint_views = views.complaints
-    application = FollowupApplication(runtime.store, views, policies, clock=clock)
+    application = FollowupApplication(runtime.store, CaughtUpDirectory(views, runtime), policies, clock=clock)
     planner = FollowUpPlanner(
         application, views, settings.followup_reactivation_after_days, settings.followup_planner_seconds
     )

@@ -205,7 +205,13 @@ async def known(request: Request, lookup: Callable[[], Awaitable[Any]], projecti
     found = await lookup()
     if found is not None:
         return found
-    runtime = request.app.state.runtime
+    await caught_up(request.app.state.runtime, projections)
+    return await lookup()
+
+
+async def caught_up(runtime: Any, projections: tuple[str, ...]) -> None:
+    """Return once ``projections`` have applied everything their streams held a moment ago;
+    503 when they cannot (the broker away, or not there within the read wait)."""
     try:
         await runtime.refresh_heads()
     except Exception as exc:  # noqa: BLE001 - the broker is away: "unknown" cannot be told from "not yet"
@@ -215,7 +221,16 @@ async def known(request: Request, lookup: Callable[[], Awaitable[Any]], projecti
         runner = runtime.projections[name]
         if not await runner.wait_for(runner.head, timeout):
             raise not_yet_known(f"projection {runner.key} is at position {runner.position}, not yet {runner.head}")
-    return await lookup()
+
+
+async def looked_up_again(runtime: Any, projections: tuple[str, ...], lookup: Callable[[], Awaitable[Any]]) -> Any:
+    """``lookup()`` for a command's directory: a miss is asked again once ``projections`` caught up,
+    so an id written a moment ago (by anyone, on any replica) is not answered 404."""
+    found = await lookup()
+    if found is None:
+        await caught_up(runtime, projections)
+        found = await lookup()
+    return found
 
 
 def not_yet_known(why: str) -> ProblemException:
