@@ -201,6 +201,13 @@ async def script(svc) -> dict:
     clock.now = at(25)
     await ok(f.post(f"/v1/opportunities/{kinds['furniture']}/outcome", json={"delivered_value": "as_promised"}))
     fee = (await ok(f.get(f"/v1/programs/{program}"), (200,)))["monthly_fee"]
+    clock.now = at(25, 12)  # one complaint stays open, one is resolved; a 1/5 opens a recovery
+    late = {"category": "delay", "severity": "low", "description": "late"}
+    await ok(f.post(f"/v1/clients/{b}/complaints", json=late))
+    fixed = (await ok(f.post(f"/v1/clients/{a}/complaints", json=late)))["ids"]["complaint_id"]
+    await ok(f.post(f"/v1/complaints/{fixed}/acknowledge", json={"response": "on it"}))
+    await ok(f.post(f"/v1/complaints/{fixed}/resolve", json={"resolution": "done", "root_cause": "rota"}))
+    await ok(f.post(f"/v1/clients/{a}/satisfaction", json={"score": 1, "comment": "not happy"}))
     await settled(svc)
     return {"a": a, "b": b, "fee": fee, "middle": middle}
 
@@ -298,6 +305,8 @@ async def test_the_reports_agree_with_the_month_worked_out_by_hand(nats, nats_ur
             "key_accounts": 0,
             "reviews_overdue": 0,
             "oldest_overdue_review_days": None,
+            "recoveries_open": 0,
+            "complaints_open": 0,
             "contacts_made": 1,
             "contacts_refused": 0,
             **zero_refusals,
@@ -317,6 +326,8 @@ async def test_the_reports_agree_with_the_month_worked_out_by_hand(nats, nats_ur
             "key_accounts": tiers.count("key"),
             "reviews_overdue": 0,
             "oldest_overdue_review_days": None,
+            "recoveries_open": 1,
+            "complaints_open": 1,
             "contacts_made": 1,
             "contacts_refused": 1,
             **zero_refusals,

@@ -44,6 +44,8 @@ class PortfolioRow(BaseModel):
     key_accounts: int
     reviews_overdue: int
     oldest_overdue_review_days: int | None
+    recoveries_open: int
+    complaints_open: int
     contacts_made: int
     contacts_refused: int
     refused_do_not_contact: int

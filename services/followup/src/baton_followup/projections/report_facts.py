@@ -341,16 +341,31 @@ ACTIVITY: dict[type, Callable[[Any], tuple[str, str | None, str | None]]] = {
     fu.HandoverBriefAcknowledged: lambda e: ("acknowledged", e.how, e.brief_id),
 }
 
+# event → (case id, kind, whether it opens the case): recoveries and complaints open now
+CASES: dict[type, Callable[[Any], tuple[str, str, bool]]] = {
+    fu.RecoveryOpened: lambda e: (e.recovery_id, "recovery", True),
+    fu.RecoveryClosed: lambda e: (e.recovery_id, "recovery", False),
+    fu.ComplaintOpened: lambda e: (e.complaint_id, "complaint", True),
+    fu.ComplaintReopened: lambda e: (e.complaint_id, "complaint", True),
+    fu.ComplaintResolved: lambda e: (e.complaint_id, "complaint", False),
+}
+
 
 class ReportsFromFollowup(FactProjection):
     """Who held each client when (from follow-up's own stream), and what was done under
     them: contacts made and refused, offers, outcome reviews, brief acknowledgements; the
-    clients' tiers, review follow-ups and programs."""
+    clients' tiers, review follow-ups, programs, and recoveries and complaints (open or not)."""
 
     name = "reports_from_followup"
-    keyed = {"report_relationships": "client_id", "report_follow_ups": "follow_up_id", "report_programs": "program_id"}
+    keyed = {
+        "report_relationships": "client_id",
+        "report_follow_ups": "follow_up_id",
+        "report_programs": "program_id",
+        "report_cases": "case_id",
+    }
     ledgers = {"report_activity": ("seq",)}
     handles = (
+        *CASES,
         fu.RelationshipStarted,
         fu.HandoverBriefPrepared,
         fu.ClientTiered,
@@ -397,6 +412,16 @@ class ReportsFromFollowup(FactProjection):
         )
         self._table(
             metadata,
+            "report_cases",
+            suffix,
+            Column("case_id", String(64), primary_key=True),
+            Column("client_id", String(64), nullable=False),
+            Column("kind", String(16), nullable=False),
+            Column("opened_at", DateTime(timezone=True), nullable=False),
+            Column("closed_at", DateTime(timezone=True)),
+        )
+        self._table(
+            metadata,
             "report_programs",
             suffix,
             Column("program_id", String(64), primary_key=True),
@@ -411,6 +436,8 @@ class ReportsFromFollowup(FactProjection):
     def keys_of(self, recorded: RecordedEvent) -> list[tuple[str, Any]]:
         e = recorded.event
         keys = [("report_relationships", e.client_id)]
+        if type(e) in CASES:
+            keys.append(("report_cases", CASES[type(e)](e)[0]))
         follow_up = getattr(e, "follow_up_id", None)
         if follow_up and not isinstance(e, fu.FollowUpScheduled):
             keys.append(("report_follow_ups", follow_up))
@@ -436,6 +463,24 @@ class ReportsFromFollowup(FactProjection):
         if held is None:
             return  # no relationship yet (never in a whole log)
         manager = held["account_manager"]
+        if type(e) in CASES:
+            case_id, kind, opens = CASES[type(e)](e)
+            row = facts.get("report_cases", case_id)
+            if opens:
+                opened = row["opened_at"] if row else at
+                facts.put(
+                    "report_cases",
+                    case_id,
+                    {
+                        "case_id": case_id,
+                        "client_id": e.client_id,
+                        "kind": kind,
+                        "opened_at": opened,
+                        "closed_at": None,
+                    },
+                )
+            elif row is not None and row["closed_at"] is None:
+                facts.put("report_cases", case_id, {**row, "closed_at": at})
         if isinstance(e, fu.ClientTiered):
             facts.put("report_relationships", e.client_id, {**held, "tier": e.tier})
         elif isinstance(e, fu.FollowUpScheduled):

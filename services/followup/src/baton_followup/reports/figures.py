@@ -287,11 +287,13 @@ async def lead_times(conn: AsyncConnection, facts: Facts, f: Filters) -> list[di
 
 
 async def portfolios(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
-    """Per account manager: clients and key accounts held now, reviews overdue now; in the
+    """Per account manager: clients and key accounts held now, reviews overdue and recoveries and
+    complaints open now (to the client's manager now); in the
     period, contacts made and refused (by reason), offers made / won / declined and outcome
     reviews, counted to whoever held the client then (kept after they move on)."""
-    c, rel, fu, act = (
-        facts.t(n) for n in ("report_clients", "report_relationships", "report_follow_ups", "report_activity")
+    c, rel, fu, act, cases = (
+        facts.t(n)
+        for n in ("report_clients", "report_relationships", "report_follow_ups", "report_activity", "report_cases")
     )
     # Counted by the database (GROUP BY): a portfolio of 100k clients is a few rows here.
     held: dict[str, dict[str, Any]] = {}
@@ -311,6 +313,15 @@ async def portfolios(conn: AsyncConnection, facts: Facts, f: Filters) -> list[di
     )
     for manager, count, oldest in (await conn.execute(reviews)).all():
         overdue[manager] = (count, oldest if isinstance(oldest, date) else date.fromisoformat(str(oldest)))
+    open_cases: dict[str, Counter] = defaultdict(Counter)
+    still_open = (
+        select(c.c.account_manager, cases.c.kind, func.count())
+        .select_from(cases.join(c, c.c.client_id == cases.c.client_id))
+        .where(cases.c.closed_at.is_(None))
+        .group_by(c.c.account_manager, cases.c.kind)
+    )
+    for manager, kind, count in (await conn.execute(still_open)).all():
+        open_cases[manager][kind] = count
     done: dict[str, Counter] = defaultdict(Counter)
     in_period = and_(act.c.occurred_at >= _utc(f.period.start), act.c.occurred_at < _utc(f.period.end))
     activity = (
@@ -335,6 +346,8 @@ async def portfolios(conn: AsyncConnection, facts: Facts, f: Filters) -> list[di
                 "key_accounts": held[manager]["key"] if manager in held else 0,
                 "reviews_overdue": late,
                 "oldest_overdue_review_days": (f.today - oldest).days if oldest else None,
+                "recoveries_open": open_cases[manager]["recovery"],
+                "complaints_open": open_cases[manager]["complaint"],
                 "contacts_made": n["contact"],
                 "contacts_refused": n["refused"],
                 **{f"refused_{code}": n[f"refused:{code}"] for code in REFUSAL_CODES},
