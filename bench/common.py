@@ -77,6 +77,7 @@ def latency_summary(ms: list[float]) -> dict:
         "n": len(ms),
         "p50_ms": percentile(ms, 50),
         "p90_ms": percentile(ms, 90),
+        "p95_ms": percentile(ms, 95),
         "p99_ms": percentile(ms, 99),
         "max_ms": max(ms) if ms else float("nan"),
     }

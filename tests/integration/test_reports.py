@@ -362,6 +362,16 @@ async def test_the_reports_agree_with_the_month_worked_out_by_hand(nats, nats_ur
             ("2026-03-21T10:00", "alice", "bob", 3, True, True, "confirmed"),
         ]
         assert rotation["rows"][0]["brief_acknowledged_at"].startswith("2026-03-11T10:00")
+        # Pages of one computation: the second row alone, the same computation, the whole list's count.
+        second = await report(svc, "rotation", period="2026-03", limit=1, offset=1)
+        assert second["rows"] == rotation["rows"][1:2] and second["total"] == 3 and second["limit"] == 1
+        assert second["computed_at"] == rotation["computed_at"] and set(second["positions"]) == {
+            "intake",
+            "delivery",
+            "followup",
+        }
+        again = await report(svc, "rotation", period="2026-03", fresh="true")
+        assert again["computed_at"] > rotation["computed_at"] and again["rows"] == rotation["rows"]
 
         fee = money(ids["fee"])
         revenue = (await report(svc, "revenue", period="2026-03"))["rows"]
@@ -421,7 +431,7 @@ async def test_the_reports_agree_with_the_month_worked_out_by_hand(nats, nats_ur
             job = ProjectionRebuild("followup", make, runtime.engine, spec, registry)
             await job.build(nats)
             assert (await job.swap(nats)).rows_agree
-        after = {name: (await report(svc, name, period="2026-03"))["rows"] for name in before}
+        after = {name: (await report(svc, name, period="2026-03", fresh="true"))["rows"] for name in before}
         assert after == before
 
         # As of the moment after Mar 14: no rework yet, R2's design work not yet due, nobody rotated twice.

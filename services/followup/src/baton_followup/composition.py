@@ -29,6 +29,7 @@ from baton_followup.reactions import (
 from baton_followup.projections import all_projections
 from baton_followup.projections.complaint_views import ComplaintViews
 from baton_followup.projections.views import FollowupViews
+from baton_followup.reports.snapshots import ReportSnapshots
 from baton_followup.reports import Facts
 from baton_followup.scheduler import FollowUpPlanner
 from baton_followup.scheduler.complaint_deadlines import ComplaintDeadlineScheduler
@@ -175,6 +176,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
         *map(runtime.parts.projection, ("reports_from_intake", "reports_from_delivery", "reports_from_followup"))
     )
     app.state.rotation_warning_changes = settings.followup_rotation_warning_changes
+    app.state.report_snapshots = ReportSnapshots(settings.followup_report_snapshot_seconds)
     app.state.views = views
     app.state.planner = planner
     app.state.complaint_views = complaint_views

@@ -55,6 +55,12 @@ class FollowupSettings(BatonSettings):
         le=100,
         description="reports: a client with more account-manager changes in 12 months is on the warning list",
     )
+    followup_report_snapshot_seconds: float = Field(
+        60,
+        ge=0,
+        le=3600,
+        description="reports: a computation is kept this long for its pages (0: computed for every request)",
+    )
     followup_recovery_key_working_days: int = Field(
         1, ge=0, le=30, description="a recovery for a key account is due this many working days after it opens"
     )

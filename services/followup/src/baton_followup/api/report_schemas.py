@@ -97,6 +97,13 @@ class ReportOut(BaseModel):
     report: str
     period: PeriodOut
     as_of: Day = Field(description="the day 'overdue' and 'now' are counted from")
+    computed_at: Timestamp = Field(description="when the rows were computed (pages of one computation agree)")
+    positions: dict[str, int] = Field(
+        description="each stream's position the report facts had reached when the computation began"
+    )
+    total: int = Field(description="rows in the whole report")
+    limit: int
+    offset: int
 
 
 class PunctualityOut(ReportOut):

@@ -1,0 +1,74 @@
+"""A report computed once, paged through; computed again when old, asked fresh, or evicted."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from baton_followup.reports.snapshots import ReportSnapshots
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counting(rows: int = 450):
+    calls = []
+
+    async def compute() -> list[dict]:
+        calls.append(1)
+        await asyncio.sleep(0.01)
+        return [{"n": n, "computation": len(calls)} for n in range(rows)]
+
+    return compute, calls
+
+
+def positions() -> dict[str, int]:
+    return {"intake": 7, "delivery": 3, "followup": 9}
+
+
+async def test_pages_come_from_one_computation_until_it_is_old():
+    clock = Clock()
+    snapshots = ReportSnapshots(max_age=60, clock=clock)
+    compute, calls = counting()
+    first = await snapshots.get("k", compute, positions)
+    second = await snapshots.get("k", compute, positions)
+    assert len(calls) == 1 and second is first and first.positions == positions()
+    assert [r["n"] for r in first.page(200, 400)] == list(range(400, 450))
+    clock.now = 61
+    assert (await snapshots.get("k", compute, positions)).rows[0]["computation"] == 2
+    assert (await snapshots.get("k", compute, positions, fresh=True)).rows[0]["computation"] == 3
+
+
+async def test_requests_during_a_computation_wait_for_it_and_share_its_failure():
+    snapshots = ReportSnapshots(max_age=60)
+    compute, calls = counting()
+    together = await asyncio.gather(*(snapshots.get("k", compute, positions) for _ in range(5)))
+    assert len(calls) == 1 and all(s is together[0] for s in together)
+
+    async def broken() -> list[dict]:
+        await asyncio.sleep(0.01)
+        raise ConnectionError("database away")
+
+    outcomes = await asyncio.gather(*(snapshots.get("b", broken, positions) for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(o, ConnectionError) for o in outcomes)
+    with pytest.raises(ConnectionError):  # nothing kept: the next request tries again
+        await snapshots.get("b", broken, positions)
+
+
+async def test_only_the_most_recent_are_kept_and_zero_seconds_keeps_none():
+    snapshots = ReportSnapshots(max_age=60, kept=2)
+    compute, calls = counting(1)
+    for key in ("a", "b", "c", "a"):
+        await snapshots.get(key, compute, positions)
+    assert len(calls) == 4  # "a" was evicted by "c"
+    never = ReportSnapshots(max_age=0, clock=Clock())
+    assert (await never.get("k", compute, positions)) is not None
+    never.clock.now = 0.001
+    await never.get("k", compute, positions)
+    assert len(calls) == 6
