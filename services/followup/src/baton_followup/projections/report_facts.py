@@ -399,6 +399,7 @@ class ReportsFromFollowup(FactProjection):
             Column("code", String(64)),
             Column("reference", String(64)),
             Index(f"ix_report_activity{suffix}_when", "occurred_at"),
+            Index(f"ix_report_activity{suffix}_client", "client_id", "kind"),
         )
         self._table(
             metadata,

@@ -15,11 +15,25 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 from baton_shared.contracts.followup import DeliveredValue, RefusalCode
-from sqlalchemy import Date, DateTime, Table, and_, func, literal_column, or_, select
+from sqlalchemy import (
+    REAL,
+    BigInteger,
+    Date,
+    DateTime,
+    Integer,
+    Numeric,
+    Table,
+    and_,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_followup.projections.report_facts import ReportsFromDelivery, ReportsFromFollowup, ReportsFromIntake
@@ -99,10 +113,6 @@ def _days(later: datetime | None, earlier: datetime | None) -> float | None:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
-
-
-def _money(values: list[str | None]) -> str:
-    return str(sum((Decimal(v) for v in values if v is not None), Decimal("0.00")).quantize(Decimal("0.01")))
 
 
 @dataclass
@@ -367,49 +377,66 @@ async def portfolios(conn: AsyncConnection, facts: Facts, f: Filters) -> list[di
 async def rotation(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
     """Each account-manager change in the 12 months up to the period's end, with how many the
     client had in those months, whether that is more than the warning threshold, and whether
-    the new manager has acknowledged the handover brief (read or confirmed)."""
+    the new manager has acknowledged the handover brief (read or confirmed): the first
+    acknowledgement by them, at or after the change, before the period's end."""
     ch, c, act = (facts.t(n) for n in ("report_manager_changes", "report_clients", "report_activity"))
-    since = _utc(f.period.end - timedelta(days=365))
+    end = _utc(f.period.end)
+
+    def first_ack(column):  # noqa: ANN001, ANN202 - SQL expressions
+        return (
+            select(column)
+            .where(
+                act.c.client_id == ch.c.client_id,
+                act.c.kind == "acknowledged",
+                act.c.account_manager == ch.c.account_manager,
+                act.c.occurred_at >= ch.c.changed_at,
+                act.c.occurred_at < end,
+            )
+            .order_by(act.c.seq)
+            .limit(1)
+            .scalar_subquery()
+        )
+
     statement = (
-        select(ch, c.c.name.label("client_name"), c.c.account_manager.label("current_account_manager"))
+        select(
+            ch.c.client_id,
+            ch.c.changed_at,
+            ch.c.account_manager,
+            ch.c.previous_account_manager,
+            c.c.name,
+            func.count().over(partition_by=ch.c.client_id),
+            first_ack(act.c.occurred_at),
+            first_ack(act.c.code),
+        )
         .select_from(ch.outerjoin(c, c.c.client_id == ch.c.client_id))
-        .where(ch.c.changed_at >= since, ch.c.changed_at < _utc(f.period.end))
+        .where(ch.c.changed_at >= _utc(f.period.end - timedelta(days=365)), ch.c.changed_at < end)
         .order_by(ch.c.client_id, ch.c.seq)
     )
-    changes = await _rows(conn, statement)
     if f.account_manager:
-        changes = [x for x in changes if x["current_account_manager"] == f.account_manager]
-    acknowledged: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    acks = (
-        select(act.c.client_id, act.c.account_manager, act.c.occurred_at, act.c.code)
-        .where(act.c.kind == "acknowledged", act.c.occurred_at < _utc(f.period.end))
-        .order_by(act.c.seq)
-    )
-    for row in await _rows(conn, acks):
-        acknowledged[(row["client_id"], row["account_manager"])].append(row)
-    per_client = Counter(x["client_id"] for x in changes)
+        statement = statement.where(c.c.account_manager == f.account_manager)
     out = []
-    for x in changes:
-        changed_at = _aware(x["changed_at"])
-        ack = next(
-            (a for a in acknowledged[(x["client_id"], x["account_manager"])] if _aware(a["occurred_at"]) >= changed_at),
-            None,
-        )
+    for client_id, changed_at, manager, previous, name, changes, acked_at, how in (await conn.execute(statement)).all():
+        acked = _aware(acked_at if isinstance(acked_at, datetime) or acked_at is None else _parsed(acked_at))
         out.append(
             {
-                "client_id": x["client_id"],
-                "client_name": x["client_name"],
-                "changed_at": changed_at.isoformat(),
-                "account_manager": x["account_manager"],
-                "previous_account_manager": x["previous_account_manager"],
-                "changes_in_12_months": per_client[x["client_id"]],
-                "rotated_too_often": per_client[x["client_id"]] > f.rotation_warning_changes,
-                "brief_acknowledged": ack is not None,
-                "brief_acknowledged_at": None if ack is None else _aware(ack["occurred_at"]).isoformat(),
-                "brief_acknowledged_how": None if ack is None else ack["code"],
+                "client_id": client_id,
+                "client_name": name,
+                "changed_at": _aware(changed_at).isoformat(),
+                "account_manager": manager,
+                "previous_account_manager": previous,
+                "changes_in_12_months": changes,
+                "rotated_too_often": changes > f.rotation_warning_changes,
+                "brief_acknowledged": acked is not None,
+                "brief_acknowledged_at": None if acked is None else acked.isoformat(),
+                "brief_acknowledged_how": how,
             }
         )
     return out
+
+
+def _parsed(stored: str) -> datetime:
+    """A timestamp SQLite hands back as text from a subquery (no column type to convert by)."""
+    return datetime.fromisoformat(stored)
 
 
 # --- revenue ------------------------------------------------------------------------------
@@ -418,73 +445,117 @@ async def rotation(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict
 async def revenue(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
     """Per month, account manager and client: the budgets of deliveries the client accepted,
     opportunities won (and the budget of the request each became, where it has one), and
-    program fees due (a program's monthly fee for each month it runs in)."""
+    program fees due (a program's monthly fee for each month it runs in). Summed by the
+    database in whole cents (amounts have at most two decimals), so exactly."""
     d, r, act, p, c = (
         facts.t(n)
         for n in ("report_deliveries", "report_requests", "report_activity", "report_programs", "report_clients")
     )
     start, end = _utc(f.period.start), _utc(f.period.end)
-    cells: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-
-    def cell(moment: date, manager: str, client_id: str, currency: str) -> dict[str, Any]:
-        key = (moment.replace(day=1).isoformat()[:7], manager, client_id, currency)
-        return cells.setdefault(key, {"accepted": [], "won": 0, "won_value": [], "fees": []})
-
+    zero = literal_column("0")
     accepted = (
-        select(d.c.client_id, d.c.account_manager, d.c.accepted_at, r.c.budget, r.c.currency)
+        select(
+            _month(conn, d.c.accepted_at).label("month"),
+            func.coalesce(d.c.account_manager, "").label("manager"),
+            d.c.client_id.label("client_id"),
+            r.c.currency.label("currency"),
+            literal_column("1").label("accepted"),
+            _cents(conn, r.c.budget).label("accepted_cents"),
+            zero.label("won"),
+            zero.label("won_cents"),
+            zero.label("fee_cents"),
+        )
         .select_from(d.join(r, r.c.request_id == d.c.request_id))
         .where(d.c.accepted_at >= start, d.c.accepted_at < end)
     )
-    for row in await _rows(conn, accepted):
-        cell(_aware(row["accepted_at"]).date(), row["account_manager"] or "", row["client_id"], row["currency"])[
-            "accepted"
-        ].append(row["budget"])
     won = (
-        select(act.c.client_id, act.c.account_manager, act.c.occurred_at, r.c.budget, r.c.currency)
+        select(
+            _month(conn, act.c.occurred_at),
+            act.c.account_manager,
+            act.c.client_id,
+            func.coalesce(r.c.currency, "EUR"),
+            zero,
+            zero,
+            literal_column("1"),
+            _cents(conn, r.c.budget),
+            zero,
+        )
         .select_from(act.outerjoin(r, r.c.source_opportunity_id == act.c.reference))
         .where(act.c.kind == "won", act.c.occurred_at >= start, act.c.occurred_at < end)
     )
-    for row in await _rows(conn, won):
-        x = cell(_aware(row["occurred_at"]).date(), row["account_manager"], row["client_id"], row["currency"] or "EUR")
-        x["won"] += 1
-        x["won_value"].append(row["budget"])
-    programs = await _rows(conn, select(p).where(p.c.starts_on < f.period.end, p.c.ends_on > f.period.start))
-    for month in f.period.months():
-        following = _add_months(month, 1)
-        for row in programs:
-            if row["starts_on"] < following and row["ends_on"] > month:
-                cell(month, row["account_manager"], row["client_id"], row["currency"])["fees"].append(
-                    row["monthly_fee"]
-                )
-    names = (
-        {
-            row["client_id"]: row["name"]
-            for row in await _rows(
-                conn, select(c.c.client_id, c.c.name).where(c.c.client_id.in_({k[2] for k in cells}))
-            )
-        }
-        if cells
-        else {}
-    )
-    out = []
-    for (month, manager, client_id, currency), x in sorted(cells.items()):
-        if f.account_manager and manager != f.account_manager:
-            continue
-        out.append(
-            {
-                "month": month,
-                "account_manager": manager,
-                "client_id": client_id,
-                "client_name": names.get(client_id),
-                "currency": currency,
-                "accepted_deliveries": len(x["accepted"]),
-                "accepted_value": _money(x["accepted"]),
-                "opportunities_won": x["won"],
-                "won_value": _money(x["won_value"]),
-                "program_fees_due": _money(x["fees"]),
-            }
+    parts = [accepted, won]
+    for month in f.period.months():  # a program's fee is due in each month it runs in
+        parts.append(
+            select(
+                literal_column(f"'{month.isoformat()[:7]}'"),  # a date's own digits
+                p.c.account_manager,
+                p.c.client_id,
+                p.c.currency,
+                zero,
+                zero,
+                zero,
+                zero,
+                _cents(conn, p.c.monthly_fee),
+            ).where(p.c.starts_on < _add_months(month, 1), p.c.ends_on > month)
         )
+    cells = union_all(*parts).subquery()
+    manager, client_id = cells.c.manager, cells.c.client_id
+    totals = (
+        select(
+            cells.c.month,
+            manager,
+            client_id,
+            cells.c.currency,
+            func.sum(cells.c.accepted),
+            func.sum(cells.c.accepted_cents),
+            func.sum(cells.c.won),
+            func.sum(cells.c.won_cents),
+            func.sum(cells.c.fee_cents),
+            c.c.name,
+        )
+        .select_from(cells.outerjoin(c, c.c.client_id == client_id))
+        .group_by(cells.c.month, manager, client_id, cells.c.currency, c.c.name)
+    )
+    if f.account_manager:
+        totals = totals.where(manager == f.account_manager)
+    out = [
+        {
+            "month": month,
+            "account_manager": who,
+            "client_id": client,
+            "client_name": name,
+            "currency": currency,
+            "accepted_deliveries": int(accepted_n),
+            "accepted_value": _from_cents(accepted_cents),
+            "opportunities_won": int(won_n),
+            "won_value": _from_cents(won_cents),
+            "program_fees_due": _from_cents(fee_cents),
+        }
+        for month, who, client, currency, accepted_n, accepted_cents, won_n, won_cents, fee_cents, name in (
+            await conn.execute(totals)
+        ).all()
+    ]
+    out.sort(key=lambda row: (row["month"], row["account_manager"], row["client_id"], row["currency"]))
     return out
+
+
+def _month(conn: AsyncConnection, moment):  # noqa: ANN001, ANN202 - SQL expressions
+    """``YYYY-MM`` of a stored UTC timestamp."""
+    if conn.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", moment), "YYYY-MM")
+    return func.strftime("%Y-%m", moment)
+
+
+def _cents(conn: AsyncConnection, amount):  # noqa: ANN001, ANN202 - SQL expressions
+    """A decimal string of at most two decimals as whole cents; no amount is 0."""
+    if conn.dialect.name == "postgresql":
+        return func.coalesce(func.round(cast(amount, Numeric) * 100), 0).cast(BigInteger)
+    return func.coalesce(cast(func.round(cast(amount, REAL) * 100), Integer), 0)
+
+
+def _from_cents(cents) -> str:  # noqa: ANN001 - int, or Decimal from PostgreSQL's sum
+    whole, part = divmod(int(cents), 100)
+    return f"{whole}.{part:02d}"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""followup: recoveries and complaints among the report facts (issue 21, portfolios).
+"""followup: recoveries and complaints among the report facts (issue 21, portfolios), and
+report activity indexed by client (the rotation report's acknowledgement lookups).
 
 A deployed database gets the table empty: `baton projections rebuild
 followup.reports_from_followup` fills it from the log (README, Upgrading).
@@ -18,7 +19,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    if "report_cases" in sa.inspect(op.get_bind()).get_table_names():
+    inspector = sa.inspect(op.get_bind())
+    if "ix_report_activity_client" not in {i["name"] for i in inspector.get_indexes("report_activity")}:
+        op.create_index("ix_report_activity_client", "report_activity", ["client_id", "kind"])
+    if "report_cases" in inspector.get_table_names():
         return  # made by create_all with code that already had it, then stamped
     op.create_table(
         "report_cases",
@@ -33,3 +37,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("report_cases")
+    op.drop_index("ix_report_activity_client", table_name="report_activity")
