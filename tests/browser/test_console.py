@@ -618,3 +618,52 @@ def test_a_complaint_shows_on_its_request_and_on_the_client_page_open_then_resol
     d.get(f"{stack.console}/requests/{request_id}")
     reload_until(d, "Resolved: Fitted")
     assert "cause: Glass supplier" in text(d)
+
+
+def test_the_head_reads_the_reports_and_everyone_sees_who_is_at_risk(stack, browser):
+    d = browser
+    alice = {"Authorization": f"Bearer {stack.tokens['alice']}"}
+    made = httpx.post(
+        f"{stack.intake}/v1/clients",
+        headers=alice,
+        json={"name": "Unhappy GmbH", "segment": "B2B", "account_manager": "alice"},
+    ).json()
+    client_id = made["ids"]["client_id"]
+
+    def rated():
+        r = httpx.post(
+            f"{stack.followup}/v1/clients/{client_id}/satisfaction",
+            headers={**alice, "Idempotency-Key": f"rated-{client_id}"},
+            json={"score": 1, "comment": "never again"},
+        )
+        return r.status_code == 201
+
+    eventually(rated, 30, "the 1/5 recorded")
+    sign_in(d, stack, "alice")
+    d.find_element(By.LINK_TEXT, "At risk").click()
+    reload_until(d, "Unhappy GmbH")
+    item = d.find_element(By.ID, f"at-risk-{client_id}").text
+    assert "health 35" in item and "recovery is open" in item, item
+    assert "Reports" not in [a.text for a in d.find_elements(By.CSS_SELECTOR, "nav a")]
+    sign_out(d)
+
+    sign_in(d, stack, "head")
+    d.find_element(By.LINK_TEXT, "At risk").click()
+    reload_until(d, "Unhappy GmbH")
+    assert "alice" in d.find_element(By.ID, f"at-risk-{client_id}").text
+    d.find_element(By.LINK_TEXT, "Reports").click()
+    Select(d.find_element(By.ID, "report-name")).select_by_value("portfolios")
+    submit(d, "/reports")
+    eventually(lambda: "Account managers' portfolios" in text(d) and "alice" in text(d), 15, "the portfolios")
+    headers = [th.text for th in d.find_elements(By.CSS_SELECTOR, "table.report th")]
+    assert "recoveries open" in headers and "complaints open" in headers, headers
+    shoot(d, stack, "reports")
+    # Every row as CSV, through the console with the head's session.
+    link = d.find_element(By.LINK_TEXT, "Every row as CSV").get_attribute("href")
+    cookies = {c["name"]: c["value"] for c in d.get_cookies()}
+    answer = httpx.get(link, cookies=cookies)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert answer.text.splitlines()[0].startswith("account_manager,clients,key_accounts")
+    # A bad period is said in words, and nothing is asked of the API.
+    d.get(f"{stack.console}/reports?report=revenue&period=2026-13")
+    assert "A period is a month" in text(d)

@@ -144,6 +144,21 @@ class Api:
     async def get(self, service: str, path: str, **params: Any) -> Any:
         return await self.call(service, "GET", path, params=params)
 
+    async def csv(self, service: str, path: str, **params: Any) -> str:
+        """A read answered as CSV (a report's every row), passed on as the service wrote it."""
+        params = {k: v for k, v in {**params, "format": "csv"}.items() if v not in (None, "")}
+        try:
+            r = await self.gateway.clients[service].get(path, params=params, headers=self.headers)
+        except httpx.HTTPError as exc:
+            raise ApiError(503, "Baton could not be reached just now. Please try again in a moment.") from exc
+        if r.status_code >= 400:
+            try:
+                payload = orjson.loads(r.content)
+            except ValueError:
+                payload = {"detail": r.text[:200]}
+            raise error_from(r.status_code, payload)
+        return r.text
+
     async def post(self, service: str, path: str, body: Any, key: str | None, method: str = "POST") -> Any:
         """A write (POST, or PUT for what replaces a setting), with the form's idempotency key."""
         return await self.call(service, method, path, body=body, key=key)
