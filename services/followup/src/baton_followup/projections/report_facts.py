@@ -154,6 +154,8 @@ class ReportsFromIntake(FactProjection):
             Column("department", String(100), nullable=False),
             Column("handed_off_at", DateTime(timezone=True), nullable=False),
             Column("due_by", Date, nullable=False),
+            Index(f"ix_report_handoffs{suffix}_when", "handed_off_at"),
+            Index(f"ix_report_handoffs{suffix}_request", "request_id"),
         )
 
     def keys_of(self, recorded: RecordedEvent) -> list[tuple[str, Any]]:
@@ -254,6 +256,9 @@ class ReportsFromDelivery(FactProjection):
             Column("blocked_seconds", Float, nullable=False),
             Column("rework_rounds", Integer, nullable=False),
             Index(f"ix_report_work_orders{suffix}_due", "due_by"),
+            Index(f"ix_report_work_orders{suffix}_accepted", "accepted_at"),
+            Index(f"ix_report_work_orders{suffix}_completed", "first_completed_at"),
+            Index(f"ix_report_work_orders{suffix}_request", "request_id"),
         )
         self._table(
             metadata,
@@ -264,6 +269,7 @@ class ReportsFromDelivery(FactProjection):
             Column("account_manager", String(200)),
             Column("accepted_at", DateTime(timezone=True)),
             Column("rework_rounds", Integer, nullable=False),
+            Index(f"ix_report_deliveries{suffix}_accepted", "accepted_at"),
         )
 
     def keys_of(self, recorded: RecordedEvent) -> list[tuple[str, Any]]:

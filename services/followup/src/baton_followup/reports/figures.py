@@ -32,6 +32,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    tuple_,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -225,7 +226,100 @@ STAGES = (
 
 async def lead_times(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
     """Per handoff, the time of each step; a step counts in the period its end falls in.
-    p50 and p90 per department and per client segment."""
+    p50 and p90 per department and per client segment. PostgreSQL finds each step's samples
+    by its end (indexed) and takes the percentiles itself; SQLite's databases are small,
+    and the rows are folded here."""
+    if conn.dialect.name == "postgresql":
+        return await _lead_times_in_postgresql(conn, facts, f)
+    return await _lead_times_folded(conn, facts, f)
+
+
+async def _lead_times_in_postgresql(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
+    h, r, wo, d, c = (
+        facts.t(n)
+        for n in ("report_handoffs", "report_requests", "report_work_orders", "report_deliveries", "report_clients")
+    )
+    start, end = _utc(f.period.start), _utc(f.period.end)
+
+    def days(later, earlier):  # noqa: ANN001, ANN202 - SQL expressions
+        return func.date_part("epoch", later - earlier) / 86400.0
+
+    def step(stage: str, ended, began, source):  # noqa: ANN001, ANN202
+        statement = (
+            select(
+                literal_column(f"'{stage}'").label("stage"),
+                h.c.department,
+                h.c.client_id,
+                days(ended, began).label("days"),
+            )
+            .select_from(source)
+            .where(ended >= start, ended < end, began.is_not(None))
+        )
+        if f.department:
+            statement = statement.where(h.c.department == f.department)
+        if f.account_manager:
+            statement = statement.where(wo.c.account_manager == f.account_manager)
+        return statement
+
+    # Each step's samples found by its end (indexed), then joined to what began it.
+    with_work = h.join(r, r.c.request_id == h.c.request_id).outerjoin(wo, wo.c.work_order_id == h.c.handoff_id)
+    by_work = wo.join(h, h.c.handoff_id == wo.c.work_order_id)
+    by_delivery = (
+        d.join(h, h.c.request_id == d.c.request_id)
+        .join(r, r.c.request_id == h.c.request_id)
+        .outerjoin(wo, wo.c.work_order_id == h.c.handoff_id)
+    )
+    samples = union_all(
+        step("captured_to_handed_off", h.c.handed_off_at, r.c.captured_at, with_work),
+        step("handed_off_to_accepted", wo.c.accepted_at, h.c.handed_off_at, by_work),
+        step("accepted_to_completed", wo.c.first_completed_at, wo.c.accepted_at, by_work),
+        step("completed_to_client_accepted", d.c.accepted_at, wo.c.completed_at, by_delivery),
+        step("captured_to_client_accepted", d.c.accepted_at, r.c.captured_at, by_delivery),
+    ).subquery()
+    segment = func.coalesce(c.c.segment, literal_column("'unknown'"))  # no parameter: the same in GROUP BY
+    ordered = samples.c.days
+    statement = (
+        select(
+            samples.c.stage,
+            samples.c.department,
+            segment,
+            func.grouping(samples.c.department),
+            func.count(),
+            func.percentile_disc(0.5).within_group(ordered),
+            func.percentile_disc(0.9).within_group(ordered),
+        )
+        .select_from(samples.outerjoin(c, c.c.client_id == samples.c.client_id))
+        .group_by(func.grouping_sets(tuple_(samples.c.stage, samples.c.department), tuple_(samples.c.stage, segment)))
+    )
+    found = {}
+    for stage, department, seg, by_segment, n, p50, p90 in (await conn.execute(statement)).all():
+        group_by, group = ("segment", seg) if by_segment else ("department", department)
+        found[(group_by, group, stage)] = (n, p50, p90)
+    return _lead_rows(found)
+
+
+def _lead_rows(found: dict[tuple[str, str, str], tuple[int, float | None, float | None]]) -> list[dict]:
+    """Rows by department, then by segment, each group's steps in order."""
+    out = []
+    for group_by in ("department", "segment"):
+        for group in sorted({g for b, g, _ in found if b == group_by}):
+            for stage in STAGES:
+                if (group_by, group, stage) in found:
+                    n, p50, p90 = found[(group_by, group, stage)]
+                    out.append(
+                        {
+                            "group_by": group_by,
+                            "group": group,
+                            "stage": stage,
+                            "count": n,
+                            "p50_days": _round(p50),
+                            "p90_days": _round(p90),
+                        }
+                    )
+    return out
+
+
+async def _lead_times_folded(conn: AsyncConnection, facts: Facts, f: Filters) -> list[dict]:
     h, r, wo, d, c = (
         facts.t(n)
         for n in ("report_handoffs", "report_requests", "report_work_orders", "report_deliveries", "report_clients")
@@ -274,23 +368,7 @@ async def lead_times(conn: AsyncConnection, facts: Facts, f: Filters) -> list[di
                 continue
             samples[("department", row["department"], stage)].append(days)
             samples[("segment", row["segment"] or "unknown", stage)].append(days)
-    out = []
-    for group_by in ("department", "segment"):
-        for group in sorted({g for b, g, _ in samples if b == group_by}):
-            for stage in STAGES:
-                values = samples.get((group_by, group, stage))
-                if values:
-                    out.append(
-                        {
-                            "group_by": group_by,
-                            "group": group,
-                            "stage": stage,
-                            "count": len(values),
-                            "p50_days": _round(nearest_rank(values, 0.5)),
-                            "p90_days": _round(nearest_rank(values, 0.9)),
-                        }
-                    )
-    return out
+    return _lead_rows({k: (len(v), nearest_rank(v, 0.5), nearest_rank(v, 0.9)) for k, v in samples.items() if v})
 
 
 # --- account managers' portfolios -------------------------------------------------------
