@@ -17,17 +17,27 @@ from tests.integration.test_followup_flow import FAR, agenda, contact, ok, oppor
 pytestmark = pytest.mark.nats
 
 
-async def handed_over(svc, cid: str, summary: str, department: str) -> str:
-    """A need handed to one department and completed: ready for the client's verdict."""
+async def handed_off(svc, cid: str, summary: str, department: str, due_in_days: int = 30) -> tuple[str, str]:
+    """A need handed to one department, its work order open in delivery: (request, work order)."""
     rid = (await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": summary})).json()["ids"]["request_id"]
-    due = (svc.clock.now.date() + timedelta(days=30)).isoformat()
+    due = (svc.clock.now.date() + timedelta(days=due_in_days)).isoformat()
     r = await svc.intake.post(
         f"/v1/requests/{rid}/handoffs", json={"work": [{"department": department, "scope": summary, "due_by": due}]}
     )
     wo = r.json()["ids"]["handoff_ids"][0]
     await eventually(lambda: ok(svc.delivery.get(f"/v1/work-orders/{wo}")), what="work order")
-    for action, body in (("accept", {"member": "bob"}), ("start", {}), ("complete", {"note": "done"})):
+    return rid, wo
+
+
+async def work(svc, wo: str, *steps: tuple[str, dict]) -> None:
+    for action, body in steps:
         assert (await svc.delivery.post(f"/v1/work-orders/{wo}/{action}", json=body)).status_code == 200
+
+
+async def handed_over(svc, cid: str, summary: str, department: str) -> str:
+    """A need handed to one department and completed: ready for the client's verdict."""
+    rid, wo = await handed_off(svc, cid, summary, department)
+    await work(svc, wo, ("accept", {"member": "bob"}), ("start", {}), ("complete", {"note": "done"}))
     return rid
 
 
@@ -225,16 +235,8 @@ async def test_late_or_blocked_work_and_a_late_review_lower_health_until_settled
 
             return await eventually(read, what=f"health reasons {expected}")
 
-        rid = (await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "site"})).json()["ids"]
-        due = (svc.clock.now.date() + timedelta(days=3)).isoformat()
-        r = await svc.intake.post(
-            f"/v1/requests/{rid['request_id']}/handoffs",
-            json={"work": [{"department": "web", "scope": "site", "due_by": due}]},
-        )
-        wo = r.json()["ids"]["handoff_ids"][0]
-        await eventually(lambda: ok(svc.delivery.get(f"/v1/work-orders/{wo}")), what="work order")
-        for action, body in (("accept", {"member": "bob"}), ("start", {}), ("block", {"reason": "no access"})):
-            assert (await svc.delivery.post(f"/v1/work-orders/{wo}/{action}", json=body)).status_code == 200
+        _, wo = await handed_off(svc, cid, "site", "web", due_in_days=3)
+        await work(svc, wo, ("accept", {"member": "bob"}), ("start", {}), ("block", {"reason": "no access"}))
         await reasons_become(["-5: 1 work order blocked in delivery"])
 
         svc.clock.now += timedelta(days=400)  # the work order and the review are both late now
@@ -250,8 +252,7 @@ async def test_late_or_blocked_work_and_a_late_review_lower_health_until_settled
         )
         assert (await planner.run_once())["reviews_overdue"] == 0  # once per due date
 
-        for action, body in (("unblock", {}), ("complete", {"note": "done"})):
-            assert (await svc.delivery.post(f"/v1/work-orders/{wo}/{action}", json=body)).status_code == 200
+        await work(svc, wo, ("unblock", {}), ("complete", {"note": "done"}))
         await contact(svc, review)
         settled = await reasons_become([])
         assert settled["score"] == 100 and [h["score"] for h in settled["history"]][-1] == 100

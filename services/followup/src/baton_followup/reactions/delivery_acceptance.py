@@ -13,18 +13,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from baton_shared.contracts import STREAMS
 from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
 from baton_shared.eventstore import AggregateHistory
-from baton_shared.reactions import CauseNotReady, Reaction
+from baton_shared.reactions import CauseNotReady
 
-from baton_followup.domain import NextNeedRule, RecoveryRules, Relationship, next_needs
+from baton_followup.domain import NextNeedRule, RecoveryRules, next_needs
 from baton_followup.projections.views import FollowupViews
+from baton_followup.reactions.on_relationship import DeliveryToRelationship
 
 
-class FollowDeliveryAcceptance(Reaction):
+class FollowDeliveryAcceptance(DeliveryToRelationship):
     name = "delivery_acceptance"
-    source = STREAMS["delivery"]
     event_types = ("DeliveryAccepted",)
 
     def __init__(
@@ -39,9 +38,6 @@ class FollowDeliveryAcceptance(Reaction):
         self.satisfaction_delay_days = satisfaction_delay_days
         self.recovery = recovery
 
-    def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
-        return ("client", cause.event.client_id)
-
     async def context(self, cause: RecordedEvent) -> Any:
         text = await self.views.request_text(cause.event.request_id)
         if text is None:
@@ -53,12 +49,7 @@ class FollowDeliveryAcceptance(Reaction):
 
     def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
         e, cause_id = cause.event, cause.envelope.event_id
-        relationship = Relationship.from_history(e.client_id, history)
-        if not relationship.started:
-            # Intake's ClientRegistered comes through another consumer and has not been handled
-            # yet (it can be overtaken under faults): acting now would follow up a client
-            # follow-up does not know (no name, manager, policy or revenue). Wait for it.
-            raise CauseNotReady(f"client {e.client_id}: no relationship yet (intake's ClientRegistered not handled)")
+        relationship = self.relationship(history, e.client_id)
         accepted_on = e.accepted_at.date()
         satisfaction_id = derived_event_id(cause_id, "satisfaction")
         if e.satisfaction is not None and satisfaction_id not in relationship.follow_ups:

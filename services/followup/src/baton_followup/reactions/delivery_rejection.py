@@ -8,30 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from baton_shared.contracts import STREAMS
 from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
 from baton_shared.eventstore import AggregateHistory
-from baton_shared.reactions import CauseNotReady, Reaction
 
-from baton_followup.domain import RecoveryRules, Relationship
+from baton_followup.domain import RecoveryRules
+from baton_followup.reactions.on_relationship import DeliveryToRelationship
 
 
-class FollowDeliveryRejection(Reaction):
+class FollowDeliveryRejection(DeliveryToRelationship):
     name = "delivery_rejection"
-    source = STREAMS["delivery"]
     event_types = ("DeliveryRejected",)
 
     def __init__(self, rules: RecoveryRules = RecoveryRules()) -> None:
         self.rules = rules
 
-    def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
-        return ("client", cause.event.client_id)
-
     def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
         e = cause.event
-        relationship = Relationship.from_history(e.client_id, history)
-        if not relationship.started:
-            raise CauseNotReady(f"client {e.client_id}: no relationship yet (intake's ClientRegistered not handled)")
+        relationship = self.relationship(history, e.client_id)
         rework = "; ".join(f"{item.department}: {item.description}" for item in e.rework)
         relationship.open_recovery(
             derived_event_id(cause.envelope.event_id, "recovery"),
