@@ -192,6 +192,11 @@ def keys_stream_config(replicas: int = 1) -> dict[str, Any]:
     }
 
 
+# "wrong last sequence": 10071 with the subject's sequence; 10164 without it, from a replicated
+# stream while another write to the subject is in flight
+WRONG_LAST_SEQUENCE = (10071, 10164)
+
+
 class JetStreamKeyStore:
     """Data keys in the ``CLIENT_KEYS`` stream, wrapped by the master key.
 
@@ -303,12 +308,22 @@ class JetStreamKeyStore:
         )
         ack = orjson.loads(reply.data)
         if "error" in ack:
-            if ack["error"].get("err_code") == 10071:  # another writer made it first: use theirs
-                theirs = await self.get(client_id)
-                if theirs is not None:
-                    return theirs
+            if ack["error"].get("err_code") in WRONG_LAST_SEQUENCE:  # another writer got there first: use theirs
+                return await self._theirs(client_id)
+            if ack["error"].get("code") == 503:
+                raise EventStoreUnavailable(f"storing the key of client {client_id}: {ack['error']}")
             raise RuntimeError(f"storing the key of client {client_id}: {ack['error']}")
         return key
+
+    async def _theirs(self, client_id: str, patience: float = 2.0) -> bytes:
+        """The key another writer stored, or is storing: on a replicated stream the refusal
+        can come while their write is still in flight (10164), so it may take a moment."""
+        deadline = asyncio.get_running_loop().time() + patience
+        while (theirs := await self.get(client_id)) is None:
+            if asyncio.get_running_loop().time() > deadline:
+                raise EventStoreUnavailable(f"the key of client {client_id} is being stored by another writer")
+            await asyncio.sleep(0.05)
+        return theirs
 
     async def destroy(self, client_id: str) -> bool:
         destroyed = False

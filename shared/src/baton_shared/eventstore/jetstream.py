@@ -74,6 +74,7 @@ from baton_shared.observability.logging import get_logger
 log = get_logger("baton.eventstore")
 
 WRONG_LAST_SEQUENCE = 10071
+WRONG_LAST_SEQUENCE_IN_FLIGHT = 10164  # a replicated stream, another write to the subject in flight
 BATCH_DUPLICATE_MSG_ID = 10201
 MAX_BATCH = 1000
 ACKED_REMEMBERED = 16384  # aggregates whose last acknowledged sequence this process keeps
@@ -559,7 +560,7 @@ class JetStreamEventStore:
                 else:
                     self._remember_appended(subject_filter, expected_version, messages, last - len(ids) + 1)
                 return AppendResult(self.stream_name, last - len(ids) + 1, last, ids)
-            if error.get("err_code") in (WRONG_LAST_SEQUENCE, BATCH_DUPLICATE_MSG_ID):
+            if error.get("err_code") in (WRONG_LAST_SEQUENCE, WRONG_LAST_SEQUENCE_IN_FLIGHT, BATCH_DUPLICATE_MSG_ID):
                 try:
                     stored = await self._stored_after(subject_filter, expected_version, ids)
                 except EventStoreUnavailable as exc:  # whether our ids are stored is not known
