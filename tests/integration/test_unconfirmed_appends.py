@@ -9,11 +9,13 @@ of the three services with its acknowledgements lost, on a shared broker."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 from contextvars import ContextVar
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 import nats as nats_py
@@ -100,6 +102,7 @@ async def stalled(store: JetStreamEventStore, server: LocalNats, call):
 
     async def append(*args, **kwargs):
         os.kill(server.proc.pid, signal.SIGSTOP)
+        await stopped(server.proc.pid)
         return await real_append(*args, **kwargs)
 
     store.append = append
@@ -107,6 +110,21 @@ async def stalled(store: JetStreamEventStore, server: LocalNats, call):
         return await call()
     finally:
         del store.append
+
+
+async def stopped(pid: int, timeout: float = 5.0) -> None:
+    """Until the kernel shows every thread of ``pid`` stopped: on a busy box a stop signal
+    takes effect a moment later, and a publish sent meanwhile is stored and answered."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        states = {
+            (task / "stat").read_text().rsplit(")", 1)[1].split()[0] for task in Path(f"/proc/{pid}/task").iterdir()
+        }
+        if states <= {"T", "t"}:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"nats-server {pid} not stopped after {timeout} s: {states}")
+        await asyncio.sleep(0.005)
 
 
 async def healthy(api: httpx.AsyncClient):
