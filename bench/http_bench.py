@@ -357,15 +357,21 @@ async def writes(
         else:
             out[service] = {"skipped": f"no write workload for {service}"}
             continue
-        await settle(embedded)  # the preparation's background work
-        system = await measure_writes(embedded, service, script, concurrency, seconds)
-        await settle(embedded)
-        others = [pid for name, pid in embedded.pids().items() if name not in (service, "nats-server")]
-        with paused(others):
-            alone = await measure_writes(embedded, service, script, concurrency, seconds)
-        alone["settled_after_s"] = round(await settle(embedded), 1)
-        out[service] = {"alone": alone, "system": system}
+        out[service] = await alone_and_system(embedded, service, script, concurrency, seconds)
     return out
+
+
+async def alone_and_system(embedded: Embedded, service: str, script, concurrency: int, seconds: float) -> dict:  # noqa: ANN001
+    """``script``'s writes to ``service`` with everything running, then with the other Baton
+    services paused (nats-server runs): the per-process figure."""
+    await settle(embedded)  # the preparation's background work
+    system = await measure_writes(embedded, service, script, concurrency, seconds)
+    await settle(embedded)
+    others = [pid for name, pid in embedded.pids().items() if name not in (service, "nats-server")]
+    with paused(others):
+        alone = await measure_writes(embedded, service, script, concurrency, seconds)
+    alone["settled_after_s"] = round(await settle(embedded), 1)
+    return {"alone": alone, "system": system}
 
 
 # --- end to end: handoff until readable on delivery -----------------------------

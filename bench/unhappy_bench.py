@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from calibration import python_kloops_per_s  # noqa: E402
-from http_bench import Embedded, measure_writes, paused, prepare_followup_clients, settle  # noqa: E402
+from http_bench import Embedded, alone_and_system, prepare_followup_clients  # noqa: E402
 
 COMPLAINT = {"category": "delay", "severity": "high", "description": "the delivery is two weeks late"}
 
@@ -61,13 +61,7 @@ async def main(seconds: float, concurrency: int) -> dict:
                 ("complaint lifecycle", complaint_lifecycle(clients)),
                 ("satisfaction 1/5 (opens a recovery)", unhappy_satisfaction(clients)),
             ):
-                await settle(embedded)
-                system = await measure_writes(embedded, "followup", script, concurrency, seconds)
-                await settle(embedded)
-                others = [pid for n, pid in embedded.pids().items() if n not in ("followup", "nats-server")]
-                with paused(others):
-                    alone = await measure_writes(embedded, "followup", script, concurrency, seconds)
-                out[name] = {"alone": alone, "system": system}
+                out[name] = await alone_and_system(embedded, "followup", script, concurrency, seconds)
         finally:
             embedded.stop()
     return out

@@ -202,11 +202,7 @@ async def known(request: Request, lookup: Callable[[], Awaitable[Any]], projecti
     """``lookup()``; when it finds nothing, once more after the projections have applied
     everything their streams held a moment ago (an id written a moment ago may not be
     projected yet; access must not be decided on a stale "unknown")."""
-    found = await lookup()
-    if found is not None:
-        return found
-    await caught_up(request.app.state.runtime, projections)
-    return await lookup()
+    return await looked_up_again(request.app.state.runtime, projections, lookup)
 
 
 async def caught_up(runtime: Any, projections: tuple[str, ...]) -> None:
@@ -224,8 +220,8 @@ async def caught_up(runtime: Any, projections: tuple[str, ...]) -> None:
 
 
 async def looked_up_again(runtime: Any, projections: tuple[str, ...], lookup: Callable[[], Awaitable[Any]]) -> Any:
-    """``lookup()`` for a command's directory: a miss is asked again once ``projections`` caught up,
-    so an id written a moment ago (by anyone, on any replica) is not answered 404."""
+    """``lookup()``; a miss is asked again once ``projections`` caught up, so an id written a
+    moment ago (by anyone, on any replica) is not answered 404: access rules and commands' directories."""
     found = await lookup()
     if found is None:
         await caught_up(runtime, projections)
