@@ -34,10 +34,12 @@ from baton_ops.event_log import LoggedEvent, decode, read_events, stream_info
 LINKS: dict[str, tuple[str, str, str]] = {
     "request": ("intake", "NeedCaptured", "request_id"),
     "contact_group": ("followup", "ContactGroupJoined", "group_id"),  # the group's slots: its other accounts' too
+    "notice": ("notify", "NoticeQueued", "notice_id"),  # who was told what about the client
 }
 CLIENT_AGGREGATE = "client"
-# Aggregates about no client (a system's webhook subscription): nothing of theirs to trace.
-NOT_ABOUT_CLIENTS = frozenset({"webhook"})
+# Aggregates about no client (a system's webhook subscription, a person's notice preferences):
+# nothing of theirs to trace.
+NOT_ABOUT_CLIENTS = frozenset({"webhook", "person"})
 FILTERS_PER_READ = 200  # subject filters per ephemeral consumer
 
 

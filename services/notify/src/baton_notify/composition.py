@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,6 +20,13 @@ from baton_shared.service.settings import BatonSettings, secret_value
 
 from baton_notify.api import routers
 from baton_notify.application import WebhookApplication
+from baton_notify.application.notices import NoticeApplication
+from baton_notify.notices.mail import Mailer
+from baton_notify.notices.outbox import Outbox
+from baton_notify.notices.people import Directory
+from baton_notify.projections.notice_views import NoticeViews
+from baton_notify.reactions import NoticesOnDelivery, NoticesOnFollowup
+from baton_notify.scheduler import MorningDigest
 from baton_notify.deliveries.deliverer import WebhookDeliverer, source_streams
 from baton_notify.projections import all_projections
 from baton_notify.projections.views import NotifyViews
@@ -27,19 +35,51 @@ from baton_shared.application import Clock, utc_now
 
 SERVICE = "notify"
 PUBLISHED = [cls for cls in registry.types() if cls.service == SERVICE]
+# What notices are queued from, and what they name (webhooks read any type, as subscribed).
+CONSUMED = [
+    registry.get(name)
+    for name in (
+        *NoticesOnDelivery.event_types,
+        *NoticesOnFollowup.event_types,
+        "ClientRegistered",
+        "AccountManagerAssigned",
+        "FollowUpScheduled",
+        "FollowUpRescheduled",
+        "FollowUpClosed",
+        "RecoveryClosed",
+        "ComplaintReopened",
+        "ComplaintResolved",
+    )
+]
 
 
-def parts(settings: BatonSettings, engine: AsyncEngine, runners: Runners | None = None) -> ServiceParts:
-    """Notify's projections (no reactions: deliveries are its own loop): what the service runs,
-    and what the ops tool rebuilds and verifies."""
-    return ServiceParts(SERVICE, projections=tuple(all_projections()), reactions=())
+def notify_settings(settings: BatonSettings | None) -> NotifySettings:
+    if isinstance(settings, NotifySettings):
+        return settings
+    return NotifySettings(**(settings.model_dump() if settings else {}))
 
 
-def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, run_deliveries: bool = True) -> FastAPI:
-    if not isinstance(settings, NotifySettings):
-        settings = NotifySettings(**settings.model_dump()) if settings is not None else NotifySettings()
+def parts(
+    settings: BatonSettings, engine: AsyncEngine, runners: Runners | None = None, *, clock: Clock = utc_now
+) -> ServiceParts:
+    """Notify's projections and the reactions that queue notices (webhook deliveries are their
+    own loop): what the service runs, and what the ops tool rebuilds, verifies and retries with."""
+    settings = notify_settings(settings)
+    projections = tuple(all_projections())
+    by_name = {p.name: p for p in projections}
+    views = NoticeViews(engine, *(by_name[n] for n in ("notices", "notice_preferences", "accounts", "agenda")))
+    directory = Directory.from_settings(settings)
+    told = (directory, views, timedelta(seconds=settings.notices_horizon_seconds), settings.notices_console_url, clock)
+    reactions = (NoticesOnDelivery(*told), NoticesOnFollowup(*told))
+    return ServiceParts(SERVICE, projections=projections, reactions=reactions, read_models=views)
+
+
+def create_app(
+    settings: BatonSettings | None = None, clock: Clock = utc_now, run_deliveries: bool = True, mailer=None
+) -> FastAPI:
+    settings = notify_settings(settings)
     configure_logging(SERVICE, settings.log_level, settings.log_format)
-    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings))
+    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings, clock=clock))
 
     async def heads(streams: Sequence[str]) -> dict[str, int]:
         """Each stream's last sequence (0 for one that does not exist yet)."""
@@ -60,23 +100,39 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
         runtime.store, master_key, heads, lambda types: list(source_streams(list(types), registry)), clock=clock
     )
     deliverer = WebhookDeliverer(runtime.engine, views, application, registry, settings, clock)
+    notice_views: NoticeViews = runtime.parts.read_models
+    directory = Directory.from_settings(settings)
+    notices = NoticeApplication(runtime.store, clock=clock)
+    mailer = mailer or Mailer(settings)
+    outbox = Outbox(notices, notice_views, directory, mailer, settings, clock)
+    morning = MorningDigest(notices, notice_views, directory, settings, clock)
     if run_deliveries:
         runtime.run_in_background(deliverer.run_forever)
+        if mailer.configured:  # without a mail server notices wait (and pass the horizon)
+            runtime.run_in_background(outbox.run_forever)
+            runtime.run_in_background(morning.run_forever)
     app = create_service_app(
         runtime,
         title="Baton notify",
         description=(
             "Signed webhooks (Standard Webhooks) for other systems: every event type they subscribe to, in log order "
             "per stream, at least once, with the event id as the idempotency key; replayable from a position or a "
-            "time. Writes answer with the position they appended; pass it as `min_position` to a read to see it."
+            "time. E-mail notices for people (new work for a department; overdue, blocked and ready work, "
+            "recoveries and complaints for an account manager; a morning agenda digest), each kind turned off per "
+            "person. Writes answer with the position they appended; pass it as `min_position` to a read to see it."
         ),
         routers=routers,
         published=PUBLISHED,
-        consumed=[],
+        consumed=CONSUMED,
     )
     app.state.application = application
     app.state.views = views
     app.state.heads = heads
     app.state.settings = settings
     app.state.deliverer = deliverer
+    app.state.notices = notices
+    app.state.notice_views = notice_views
+    app.state.directory = directory
+    app.state.outbox = outbox
+    app.state.morning_digest = morning
     return app

@@ -1,8 +1,12 @@
-"""Notify's own settings (``BATON_WEBHOOKS_*``), on top of every service's ``BATON_*``."""
+"""Notify's own settings (``BATON_WEBHOOKS_*``, ``BATON_SMTP_*``, ``BATON_NOTICES_*``), on top of
+every service's ``BATON_*``."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
 
 from baton_shared.service.settings import BatonSettings
 
@@ -21,3 +25,49 @@ class NotifySettings(BatonSettings):
         0.2, gt=0, le=60, description="how often a caught-up webhook looks for new events"
     )
     webhooks_max_response_bytes: int = Field(65_536, ge=0, le=10_000_000, description="most of an answer notify reads")
+
+    # --- e-mail notices (BATON_SMTP_*, BATON_NOTICES_*) ---
+    smtp_host: str | None = Field(
+        None, description="the SMTP server notices go through; unset: notices are queued, not sent"
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="its port")
+    smtp_tls: Literal["starttls", "implicit", "none"] = Field(
+        "starttls",
+        description="STARTTLS on a plain connection, TLS from the first byte (465), or none (loopback tests)",
+    )
+    smtp_username: str | None = Field(None, description="the SMTP login, when the server wants one")
+    smtp_password: SecretStr | None = Field(None, description="its password")
+    smtp_from: str = Field("Baton <baton@localhost>", description="the From of every notice")
+    smtp_message_domain: str = Field("baton.local", description="the right-hand side of each notice's Message-ID")
+    smtp_timeout_seconds: float = Field(30, gt=0, le=300, description="one send's connect + conversation time")
+    notices_horizon_seconds: float = Field(
+        86_400,
+        gt=0,
+        description="a cause older than this is never told (a consumer started over, a replay, a long outage)",
+    )
+    notices_poll_seconds: float = Field(1.0, gt=0, le=60, description="how often the outbox looks for notices to send")
+    notices_claim_seconds: float = Field(
+        120, gt=0, le=3600, description="how long a replica's claim on a notice lasts (another may send it after)"
+    )
+    notices_retry_for_seconds: float = Field(
+        6 * 3600, gt=0, le=7 * 86_400, description="how long a failing notice is retried before it is given up"
+    )
+    notices_backoff_first_seconds: float = Field(5, gt=0, le=3600, description="first retry delay (doubles each time)")
+    notices_backoff_max_seconds: float = Field(900, gt=0, le=86_400, description="longest retry delay")
+    notices_digest_hour: int = Field(7, ge=0, le=23, description="the hour (in notices_timezone) of the morning digest")
+    notices_digest_until_hour: int = Field(
+        12, ge=1, le=24, description="no digest is queued from this hour on (a service down all morning sends none)"
+    )
+    notices_timezone: str = Field("UTC", description="the IANA zone of the digest hour, e.g. Europe/Berlin")
+    notices_console_url: str | None = Field(
+        None, description="the console's address, for links in notices (unset: no links)"
+    )
+
+    @field_validator("notices_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"BATON_NOTICES_TIMEZONE: no time zone {value!r} (e.g. UTC, Europe/Berlin)") from None
+        return value

@@ -5,12 +5,13 @@ Every ``/v1`` route needs ``Authorization: Bearer <token>``. Tokens come from
 each a list of entries (or ``{"tokens": [...]}``)::
 
     {"name": "alice", "role": "account_manager", "sha256": "<hex of the token>"}
-    {"name": "dora", "role": "department", "department": "design", "token": "<the token itself>"}
+    {"name": "dora", "role": "department", "department": "design", "token": "<the token itself>",
+     "email": "dora@example.com"}
 
 ``sha256`` is what deployments should store (``python -m baton_shared.service.access
 new --name alice --role account_manager`` makes a token and prints both); ``token``
 (plain) is accepted for local runs. A presented token is hashed and compared with every
-known hash in constant time.
+known hash in constant time. ``email`` (optional) is where notify sends the person's notices.
 
 Roles: ``admin`` everything; ``ops`` every read (GET); ``head`` (of account management)
 every read, and the few writes a head makes (reassigning account managers), never a
@@ -61,6 +62,7 @@ class Identity:
     name: str
     role: str
     department: str | None = None
+    email: str | None = None
 
     def describe(self) -> str:
         if self.role == DEPARTMENT:
@@ -102,7 +104,22 @@ def _identity(entry: Any, where: str) -> tuple[bytes, Identity]:
         digest = hash_token(entry["token"])
     else:
         raise TokenConfigError(f'{where}: {name}: needs "sha256" (hex of the token) or "token" (16 characters or more)')
-    return bytes.fromhex(digest), Identity(name.strip(), role, department)
+    return bytes.fromhex(digest), Identity(name.strip(), role, department, _email(entry.get("email"), where, name))
+
+
+def _email(value: Any, where: str, name: str) -> str | None:
+    """An address fit for a mail header: one ``local@domain``, no spaces or line breaks."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or value.count("@") != 1
+        or any(c.isspace() or c in '<>,;"' for c in value)
+        or not all(value.split("@"))
+        or len(value) > 254
+    ):
+        raise TokenConfigError(f'{where}: {name}: "email" must be one address like name@example.com, got {value!r}')
+    return value
 
 
 class TokenBook:
@@ -134,6 +151,15 @@ class TokenBook:
         if inline:
             entries += cls.parse(inline, "BATON_TOKENS").entries
         return cls(entries)
+
+    def people(self) -> list[Identity]:
+        """Everyone with a token, once each (a person may hold several tokens; the first entry
+        that gives an e-mail address gives theirs)."""
+        found: dict[str, Identity] = {}
+        for _, identity in self.entries:
+            if identity.name not in found or (found[identity.name].email is None and identity.email):
+                found[identity.name] = identity
+        return list(found.values())
 
     def identify(self, token: str) -> Identity | None:
         presented = hashlib.sha256(token.encode("utf-8")).digest()
@@ -266,11 +292,14 @@ def main(argv: list[str] | None = None) -> int:
     new.add_argument("--name", required=True)
     new.add_argument("--role", required=True, choices=ROLES)
     new.add_argument("--department")
+    new.add_argument("--email", help="where notify sends this person's notices")
     args = parser.parse_args(argv)
     token = secrets.token_urlsafe(32)
     entry = {"name": args.name, "role": args.role, "sha256": hash_token(token)}
     if args.department:
         entry["department"] = args.department
+    if args.email:
+        entry["email"] = args.email
     _identity(entry, "arguments")  # the same checks as at start-up
     print(f"token (give it to {args.name}; it is not stored anywhere): {token}")
     print(f"entry: {json.dumps(entry)}")

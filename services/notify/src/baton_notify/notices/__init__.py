@@ -1,0 +1,1 @@
+"""Notices for people: e-mails queued by reactions and the morning digest, sent by the outbox."""

@@ -1,0 +1,3 @@
+from baton_notify.scheduler.digest import MorningDigest
+
+__all__ = ["MorningDigest"]
