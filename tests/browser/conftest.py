@@ -30,7 +30,7 @@ PEOPLE = {
     "head": {"name": "hanna", "role": "head"},
     "alice": {"name": "alice", "role": "account_manager"},
     "bob": {"name": "bob", "role": "account_manager"},
-    "dora": {"name": "dora", "role": "department", "department": "design"},
+    "dora": {"name": "dora", "role": "department", "department": "design", "email": "dora@example.test"},
     "bert": {"name": "bert", "role": "department", "department": "build"},
 }
 

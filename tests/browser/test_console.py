@@ -667,3 +667,22 @@ def test_the_head_reads_the_reports_and_everyone_sees_who_is_at_risk(stack, brow
     # A bad period is said in words, and nothing is asked of the API.
     d.get(f"{stack.console}/reports?report=revenue&period=2026-13")
     assert "A period is a month" in text(d)
+
+
+def test_a_person_turns_a_kind_of_e_mail_off_and_on_again(stack, browser):
+    d = browser
+    sign_in(d, stack, "dora")
+    d.find_element(By.LINK_TEXT, "E-mail").click()
+    kind = d.find_element(By.ID, "kind-work_order_opened")
+    assert "A work order opens for your department: on" in kind.text, kind.text
+    assert not d.find_elements(By.ID, "no-address")  # dora's token gives her address
+    submit(d, "/notices/work_order_opened")
+    eventually(lambda: "Your e-mail preferences are saved." in text(d), 15, "saved")
+    assert "A work order opens for your department: off" in d.find_element(By.ID, "kind-work_order_opened").text
+    shoot(d, stack, "notices")
+    submit(d, "/notices/work_order_opened")
+    eventually(lambda: "A work order opens for your department: on" in text(d), 15, "on again")
+    sign_out(d)
+    sign_in(d, stack, "bert")  # no address: told so, and what he would get is still his to set
+    d.get(f"{stack.console}/notices")
+    assert "Baton has no e-mail address for you" in text(d)

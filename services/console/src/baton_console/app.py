@@ -54,7 +54,12 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
     """The console; ``transport`` (an httpx transport) replaces the network to the services in tests."""
     settings = settings or ConsoleSettings()
     sessions = Sessions(settings.fernet_key(), settings.session_hours)
-    urls = {"intake": settings.intake_url, "delivery": settings.delivery_url, "followup": settings.followup_url}
+    urls = {
+        "intake": settings.intake_url,
+        "delivery": settings.delivery_url,
+        "followup": settings.followup_url,
+        "notify": settings.notify_url,
+    }
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

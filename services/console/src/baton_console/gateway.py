@@ -1,4 +1,4 @@
-"""The three services' public HTTP APIs, called with the signed-in person's own token.
+"""The services' public HTTP APIs, called with the signed-in person's own token.
 
 API errors become ``ApiError``: what a person would read, and per-field messages for
 forms. Both error shapes are understood: FastAPI's ``{"detail": [{loc, msg, type}]}`` or
@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import orjson
 
-SERVICES = ("intake", "delivery", "followup")
+SERVICES = ("intake", "delivery", "followup")  # the services of the client's journey: events, parked
+APIS = (*SERVICES, "notify")  # every API the console calls (notify: a person's notices)
 
 
 class ApiError(Exception):

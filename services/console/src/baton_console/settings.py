@@ -18,6 +18,7 @@ class ConsoleSettings(BaseSettings):
     intake_url: str = "http://127.0.0.1:8001"
     delivery_url: str = "http://127.0.0.1:8002"
     followup_url: str = "http://127.0.0.1:8003"
+    notify_url: str = "http://127.0.0.1:8004"
     secret: str | None = Field(
         None, description="Fernet key sealing the session cookie (every replica needs the same one)."
     )

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from baton_console.gateway import SERVICES, Api, ApiError
+from baton_console.gateway import APIS, Api, ApiError
 from baton_console.session import Session, Sessions, SignOutWatch, same
 
 PAGE = 20  # items per page of a list
@@ -152,7 +152,7 @@ def after(request: Request) -> dict[str, int]:
     found: dict[str, int] = {}
     for item in request.query_params.getlist("after"):
         service, _, seq = item.partition(":")
-        if service in SERVICES and seq.isdigit():
+        if service in APIS and seq.isdigit():
             found[service] = int(seq)
     return found
 

@@ -3,10 +3,13 @@ every service's ``BATON_*``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from baton_shared.service.settings import read_secret_file, refuse_placeholder
 
 from baton_shared.service.settings import BatonSettings
 
@@ -37,6 +40,7 @@ class NotifySettings(BatonSettings):
     )
     smtp_username: str | None = Field(None, description="the SMTP login, when the server wants one")
     smtp_password: SecretStr | None = Field(None, description="its password")
+    smtp_password_file: Path | None = Field(None, description="a file holding the password (a compose secret)")
     smtp_from: str = Field("Baton <baton@localhost>", description="the From of every notice")
     smtp_message_domain: str = Field("baton.local", description="the right-hand side of each notice's Message-ID")
     smtp_timeout_seconds: float = Field(30, gt=0, le=300, description="one send's connect + conversation time")
@@ -71,3 +75,13 @@ class NotifySettings(BatonSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"BATON_NOTICES_TIMEZONE: no time zone {value!r} (e.g. UTC, Europe/Berlin)") from None
         return value
+
+    @model_validator(mode="after")
+    def _smtp_password_from_file(self) -> NotifySettings:
+        if self.smtp_password is None and self.smtp_password_file is not None:
+            self.smtp_password = SecretStr(read_secret_file("BATON_SMTP_PASSWORD_FILE", self.smtp_password_file))
+        if self.smtp_password is not None and not self.smtp_password.get_secret_value():
+            self.smtp_password = None  # compose's secret of an empty setting: no login
+        if self.smtp_password is not None:
+            refuse_placeholder("BATON_SMTP_PASSWORD", self.smtp_password.get_secret_value())
+        return self

@@ -32,13 +32,14 @@ class Mailer:
         # whose acceptance was not recorded before a crash) can tell it is the same message.
         message["Message-ID"] = f"<{message_id}@{self.s.smtp_message_domain}>"
         message.set_content(body)
-        password = self.s.smtp_password.get_secret_value() if self.s.smtp_password else None
+        login = self.s.smtp_username or None
+        password = self.s.smtp_password.get_secret_value() if login and self.s.smtp_password else None
         try:
             await aiosmtplib.send(
                 message,
                 hostname=self.s.smtp_host,
                 port=self.s.smtp_port,
-                username=self.s.smtp_username,
+                username=login,
                 password=password,
                 use_tls=self.s.smtp_tls == "implicit",
                 start_tls=True if self.s.smtp_tls == "starttls" else False,
