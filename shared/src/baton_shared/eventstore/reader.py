@@ -159,6 +159,7 @@ async def read_stream(
                 msg = queue.get_nowait()
             if batch:
                 yield batch
+                progress_at = time.monotonic()  # a caller slower than the server is no stall
     finally:
         await sub.unsubscribe()
         try:

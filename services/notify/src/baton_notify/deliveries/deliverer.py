@@ -2,8 +2,10 @@
 receiver acknowledges (2xx), retried with exponential backoff and jitter, then parked.
 
 One task per active webhook. A task reads its source streams from the position the receiver last
-acknowledged, sends one event at a time and writes the new position after each 2xx: killed in
-between, it sends that event again, with the same ``webhook-id`` (the event id).
+acknowledged and sends one event at a time. The acknowledged position is written every
+``CURSOR_EVERY`` deliveries or ``CURSOR_SECONDS``, when a read reaches the head, before a failure
+is recorded, and when the task ends: killed without a clean stop, it sends the events since
+the last write again, with the same ``webhook-id`` (the event id).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from baton_notify.deliveries.sender import WebhookSender
 
 log = get_logger("baton.notify.deliveries")
 ACTOR = "notify"
+CURSOR_EVERY = 100  # acknowledged deliveries between two writes of the position
+CURSOR_SECONDS = 0.25  # and at most this long
 
 
 def backoff(attempt: int, first: float, most: float, rng: Callable[[], float] = random.random) -> float:
@@ -35,6 +39,14 @@ def backoff(attempt: int, first: float, most: float, rng: Callable[[], float] = 
     "equal jitter" (half fixed, half random) so receivers coming back are not hit all at once."""
     ceiling = min(most, first * 2 ** (attempt - 1))
     return ceiling / 2 + rng() * ceiling / 2
+
+
+def stop_if_told() -> None:
+    """End the task if it was cancelled, even where a cancellation was swallowed (Python 3.11's
+    ``asyncio.wait_for`` can swallow one that arrives as its awaitable finishes)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
 
 
 def source_streams(event_types: list[str], registry: EventRegistry) -> dict[str, list[str]]:
@@ -80,19 +92,21 @@ class WebhookDeliverer:
             await self.sender.close()
 
     async def supervise(self) -> None:
-        """A task per active webhook, restarted when its row changes (rotated secret, replay)."""
+        """A task per active webhook, restarted when its row changes (rotated secret, replay).
+        A task told to stop is not waited for: the next round starts its successor once it
+        has ended, so one webhook never has two senders and a slow stop holds up no other."""
         active = {row["webhook_id"]: row for row in await self.views.active_webhooks()}
         for webhook_id, (version, task) in list(self.tasks.items()):
-            row = active.get(webhook_id)
-            if row is None or row["version"] != version or task.done():
-                if task.done() and not task.cancelled() and task.exception() is not None:
+            if task.done():
+                if not task.cancelled() and task.exception() is not None:
                     log.error(
                         "a webhook's deliveries failed", webhook_id=webhook_id, error=repr(task.exception())[:300]
                     )
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
                 del self.tasks[webhook_id]
+                continue
+            row = active.get(webhook_id)
+            if (row is None or row["version"] != version) and not task.cancelling():
+                task.cancel()
         for webhook_id, row in active.items():
             if webhook_id not in self.tasks:
                 task = asyncio.create_task(self.deliver(row), name=f"webhook-{webhook_id}")
@@ -103,28 +117,70 @@ class WebhookDeliverer:
         secret = self.application.unwrap(webhook_id, row["wrapped_secret"])
         streams = source_streams(row["event_types"], self.registry)
         positions = await self._positions(row, streams)
+        parked_ids = await self._parked_ids(webhook_id)
         since = row["replay_since"]
-        while True:
-            sent_any = False
-            for stream, filters in streams.items():
-                try:
-                    async for batch in read_stream(
-                        self.nc, stream, start_seq=positions[stream] + 1, filter_subjects=filters, batch_size=200
-                    ):
-                        for raw in batch:
-                            recorded = self.registry.decode(stream, raw.seq, raw.subject, raw.data)
-                            if self._wanted(row, recorded, since):
-                                if not await self._send_until_acknowledged(row, secret, stream, recorded):
-                                    return  # parked and paused: the supervisor ends this task
-                                sent_any = True
-                            else:
-                                await self._advance(webhook_id, stream, raw.seq, delivered=False)
-                            positions[stream] = raw.seq
-                except Exception as exc:  # noqa: BLE001 - a stream missing yet, a broker away: try again
-                    if "stream not found" not in str(exc).lower():
-                        log.warning("reading for a webhook failed", webhook_id=webhook_id, error=repr(exc)[:300])
-            if not sent_any:
-                await asyncio.sleep(self.s.webhooks_poll_seconds)
+        loop = asyncio.get_running_loop()
+        pending: dict[str, list[int]] = {}  # stream -> [acknowledged position, deliveries] not written yet
+        written_at = loop.time()
+
+        async def write_positions() -> None:
+            nonlocal written_at
+            for stream, (seq, delivered) in list(pending.items()):
+                await self._advance(webhook_id, stream, seq, delivered=delivered)
+            pending.clear()
+            written_at = loop.time()
+
+        try:
+            while True:
+                stop_if_told()
+                sent_any = False
+                for stream, filters in streams.items():
+                    try:
+                        async for batch in read_stream(
+                            self.nc, stream, start_seq=positions[stream] + 1, filter_subjects=filters, batch_size=200
+                        ):
+                            for raw in batch:
+                                stop_if_told()
+                                recorded = self.registry.decode(stream, raw.seq, raw.subject, raw.data)
+                                delivered = 0
+                                if self._wanted(row, recorded, since):
+                                    attempts = await self._send_until_acknowledged(
+                                        row, secret, stream, recorded, write_positions
+                                    )
+                                    if attempts is None:
+                                        return  # parked and paused: the supervisor ends this task
+                                    event_id = recorded.envelope.event_id
+                                    if attempts or event_id in parked_ids:  # its failures are on record
+                                        await write_positions()
+                                        await self._advance(webhook_id, stream, raw.seq, delivered=1, event_id=event_id)
+                                        parked_ids.discard(event_id)
+                                        positions[stream] = raw.seq
+                                        sent_any = True
+                                        continue
+                                    delivered, sent_any = 1, True
+                                position = pending.setdefault(stream, [raw.seq, 0])
+                                position[0], position[1] = raw.seq, position[1] + delivered
+                                positions[stream] = raw.seq
+                                if (
+                                    sum(n for _, n in pending.values()) >= CURSOR_EVERY
+                                    or loop.time() - written_at >= CURSOR_SECONDS
+                                ):
+                                    await write_positions()
+                    except Exception as exc:  # noqa: BLE001 - a stream missing yet, a broker away: try again
+                        if "stream not found" not in str(exc).lower():
+                            log.warning("reading for a webhook failed", webhook_id=webhook_id, error=repr(exc)[:300])
+                await write_positions()  # at the head: what was acknowledged is on record
+                if not sent_any:
+                    await asyncio.sleep(self.s.webhooks_poll_seconds)
+        finally:
+            if pending:
+                with contextlib.suppress(Exception):
+                    await write_positions()
+
+    async def _parked_ids(self, webhook_id: str) -> set[str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(state.parked.c.event_id).where(state.parked.c.webhook_id == webhook_id))
+            return {r.event_id for r in rows}
 
     @staticmethod
     def _wanted(row: dict, recorded, since: datetime | None) -> bool:
@@ -177,13 +233,13 @@ class WebhookDeliverer:
         return out
 
     async def _advance(
-        self, webhook_id: str, stream: str, seq: int, *, delivered: bool, event_id: str | None = None
+        self, webhook_id: str, stream: str, seq: int, *, delivered: int, event_id: str | None = None
     ) -> None:
         c = state.cursors.c
         async with self.engine.begin() as conn:
             values = {"position": seq, "attempts": 0, "failing_since": None, "updated_at": self.clock()}
             if delivered:
-                values["delivered"] = c.delivered + 1
+                values["delivered"] = c.delivered + delivered
             await conn.execute(
                 update(state.cursors).where(c.webhook_id == webhook_id, c.stream == stream).values(**values)
             )
@@ -209,23 +265,27 @@ class WebhookDeliverer:
                 )
             )
 
-    async def _send_until_acknowledged(self, row: dict, secret: str, stream: str, recorded) -> bool:
-        """True once the receiver acknowledged; False when retries ran out (parked, webhook paused)."""
-        webhook_id, event_id = row["webhook_id"], recorded.envelope.event_id
+    async def _send_until_acknowledged(
+        self, row: dict, secret: str, stream: str, recorded, write_positions
+    ) -> int | None:
+        """The failed attempts before the receiver acknowledged; None when retries ran out
+        (parked, webhook paused). The positions acknowledged before are written first."""
+        webhook_id = row["webhook_id"]
         attempts, failing_since = 0, None
         loop = asyncio.get_running_loop()
         started = loop.time()
         while True:
             outcome = await self.sender.send(row["url"], secret, recorded)
             if outcome.ok:
-                await self._advance(webhook_id, stream, recorded.seq, delivered=True, event_id=event_id)
-                return True
+                return attempts
+            if attempts == 0:
+                await write_positions()
             attempts += 1
             failing_since = failing_since or self.clock()
             await self._failed(webhook_id, stream, attempts, failing_since, outcome.error or "failed")
             if loop.time() - started >= self.s.webhooks_retry_for_seconds:
                 await self._park(row, stream, recorded, attempts, outcome.error or "failed")
-                return False
+                return None
             delay = backoff(attempts, self.s.webhooks_backoff_first_seconds, self.s.webhooks_backoff_max_seconds)
             remaining = self.s.webhooks_retry_for_seconds - (loop.time() - started)
             await asyncio.sleep(max(0.0, min(delay, remaining)))
