@@ -316,3 +316,27 @@ async def test_every_role_manages_its_own_notices_and_only_admin_another_s(nats,
             "/v1/notices/preferences", params={"min_position": r.json()["position"]["seq"]}, headers=bearer("design")
         )
         assert {k["kind"]: k["on"] for k in seen.json()["kinds"]}["work_blocked"] is False
+
+
+async def test_one_e_mail_per_overdue_work_order_across_two_replicas_and_a_restart(nats, nats_url, tmp_path, mail):
+    clock = FakeClock()
+    delivery_db = f"sqlite+aiosqlite:///{tmp_path / 'delivery.sqlite3'}"
+    async with intake_and_delivery(nats_url, delivery_db, tmp_path, clock=clock) as svc:
+        async with (
+            notify_app(nats_url, tmp_path, mail, name="notify-a"),
+            notify_app(nats_url, tmp_path, mail, name="notify-b"),
+        ):
+            for _ in range(4):
+                _, rid = await new_request(svc)
+                await hand_off(svc, rid, "build", due_in_days=3)
+            await eventually(lambda: _count(mail, 4), what="build told of its four work orders")
+            clock.now += timedelta(days=4)
+            scheduler = svc.delivery_app.state.scheduler
+            assert [await scheduler.run_once(), await scheduler.run_once()] == [4, 0]
+            await eventually(lambda: _count(mail, 8), timeout=30, what="alice told of the four overdue")
+        async with notify_app(nats_url, tmp_path, mail, name="notify-b") as notify:
+            await eventually(lambda: _total(notify, "sent", 8), what="the restarted replica sees 8 sent")
+            assert await scheduler.run_once() == 0
+    overdue = [m for m in mail.to("alice") if m["Subject"].startswith("Overdue: Acme's work in build")]
+    assert len(overdue) == 4 and len({m["Message-ID"] for m in overdue}) == 4
+    assert len(mail.messages) == 8
