@@ -72,3 +72,20 @@ async def test_only_the_most_recent_are_kept_and_zero_seconds_keeps_none():
     never.clock.now = 0.001
     await never.get("k", compute, positions)
     assert len(calls) == 6
+
+
+async def test_what_is_asked_for_and_this_month_are_kept_warm_in_the_background():
+    clock = Clock()
+    asked, asked_calls = counting()
+    usual, usual_calls = counting()
+    snapshots = ReportSnapshots(max_age=60, clock=clock, warm_for=900, usual=lambda: {"usual": (usual, positions)})
+    await snapshots.get("asked", asked, positions)
+    assert await snapshots.keep_warm() == 1 and len(usual_calls) == 1  # this month's, never asked yet
+    clock.now = 20
+    assert await snapshots.keep_warm() == 0  # nothing half-aged
+    clock.now = 31
+    assert await snapshots.keep_warm() == 2 and len(asked_calls) == 2
+    clock.now = 89  # a page now finds a computation 58 s old: nothing to wait for
+    assert (await snapshots.get("asked", asked, positions)).rows[0]["computation"] == 2
+    clock.now = 89 + 901  # asked last 901 s ago: no longer kept warm; this month's still is
+    assert await snapshots.keep_warm() == 1 and len(asked_calls) == 2 and len(usual_calls) == 3

@@ -29,6 +29,7 @@ from baton_followup.reactions import (
 from baton_followup.projections import all_projections
 from baton_followup.projections.complaint_views import ComplaintViews
 from baton_followup.projections.views import FollowupViews
+from baton_followup.reports.live import this_month
 from baton_followup.reports.snapshots import ReportSnapshots
 from baton_followup.reports import Facts
 from baton_followup.scheduler import FollowUpPlanner
@@ -176,7 +177,14 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
         *map(runtime.parts.projection, ("reports_from_intake", "reports_from_delivery", "reports_from_followup"))
     )
     app.state.rotation_warning_changes = settings.followup_rotation_warning_changes
-    app.state.report_snapshots = ReportSnapshots(settings.followup_report_snapshot_seconds)
+    app.state.report_snapshots = ReportSnapshots(
+        settings.followup_report_snapshot_seconds,
+        usual=this_month(
+            runtime, app.state.report_facts, lambda: clock().date(), settings.followup_rotation_warning_changes
+        ),
+    )
+    if run_planner:  # the background work of a running service, as the planner's
+        runtime.run_in_background(app.state.report_snapshots.run_forever)
     app.state.views = views
     app.state.planner = planner
     app.state.complaint_views = complaint_views

@@ -1,7 +1,8 @@
 """The head of account management's reports, as JSON pages or CSV (``Accept: text/csv`` or ``format=csv``).
 
-A report is computed once and kept for ``BATON_FOLLOWUP_REPORT_SNAPSHOT_SECONDS``; its pages
-(``limit``/``offset``) and its CSV come from that one computation (``reports.snapshots``).
+A report is computed once and kept for ``BATON_FOLLOWUP_REPORT_SNAPSHOT_SECONDS`` (and
+computed again in the background while it is asked for); its pages (``limit``/``offset``) and
+its CSV come from that one computation (``reports.snapshots``).
 """
 
 from __future__ import annotations
@@ -16,16 +17,12 @@ from baton_followup.api import dependencies as dep
 from baton_followup.api.report_schemas import LeadTimesOut, PortfoliosOut, PunctualityOut, RevenueOut, RotationOut
 from baton_followup.reports import REPORTS, render_csv
 from baton_followup.reports.figures import Filters, Period
+from baton_followup.reports.live import computation
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 PERIOD = r"^[12]\d{3}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
 CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the rows; CSV with a header"}}
-PROJECTIONS = {
-    "intake": "reports_from_intake",
-    "delivery": "reports_from_delivery",
-    "followup": "reports_from_followup",
-}
 
 
 @dataclass(frozen=True)
@@ -63,16 +60,8 @@ async def _answer(name: str, request: Request, q: Asked, department: str | None 
     filters = Filters(
         Period.parse(q.period, today), today, q.account_manager, department, app.state.rotation_warning_changes
     )
-    runtime = app.state.runtime
-
-    async def compute() -> list[dict]:
-        async with runtime.engine.connect() as conn:
-            return await REPORTS[name].compute(conn, app.state.report_facts, filters)
-
-    def positions() -> dict[str, int]:
-        return {stream: runtime.projections[key].position for stream, key in PROJECTIONS.items()}
-
-    snapshot = await app.state.report_snapshots.get((name, filters), compute, positions, fresh=q.fresh)
+    key, compute, positions = computation(app.state.runtime, app.state.report_facts, name, filters)
+    snapshot = await app.state.report_snapshots.get(key, compute, positions, fresh=q.fresh)
     if q.fmt == "csv" or (q.fmt is None and "text/csv" in request.headers.get("accept", "")):
         return Response(render_csv(snapshot.rows), media_type="text/csv; charset=utf-8")
     answer = {
