@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table
-
-from baton_shared.contracts import intake as ev
-from baton_shared.events.envelope import RecordedEvent
-from baton_shared.projections import RowPerAggregate
+from baton_shared.projections.client_managers import ClientManagers
 
 
-class ClientManagersProjection(RowPerAggregate):
+class ClientManagersProjection(ClientManagers):
     name = "client_managers"
-    source = "intake"
-    aggregate_type = "client"
-    key = "client_id"
-    created_by = ev.ClientRegistered
+    table_name = "client_managers"
 
-    def define_tables(self, metadata: MetaData, suffix: str) -> None:
-        self.table = self.client_managers = Table(
-            f"client_managers{suffix}",
-            metadata,
-            Column("client_id", String(64), primary_key=True),
-            Column("name", String(200), nullable=False),
-            Column("account_manager", String(200), nullable=False),
-            Column("version", BigInteger, nullable=False),
-            Index(f"ix_client_managers{suffix}_manager", "account_manager"),
-        )
-
-    def wanted(self, recorded: RecordedEvent) -> bool:
-        return isinstance(recorded.event, (ev.ClientRegistered, ev.AccountManagerAssigned))
-
-    def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
-        e = recorded.event
-        if isinstance(e, ev.ClientRegistered):
-            return {
-                "client_id": e.client_id,
-                "name": e.name,
-                "account_manager": e.account_manager,
-                "version": recorded.seq,
-            }
-        if row is None:
-            return None
-        return dict(row, account_manager=e.account_manager, version=recorded.seq)
+    @property
+    def client_managers(self):  # noqa: ANN201 - the table, by the name delivery's views use
+        return self.table

@@ -3,43 +3,9 @@ client goes to, and the client's name for its subject line."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table
-
-from baton_shared.contracts import intake as ev
-from baton_shared.events.envelope import RecordedEvent
-from baton_shared.projections import RowPerAggregate
+from baton_shared.projections.client_managers import ClientManagers
 
 
-class AccountsProjection(RowPerAggregate):
+class AccountsProjection(ClientManagers):
     name = "accounts"
-    source = "intake"
-    aggregate_type = "client"
-    key = "client_id"
-    created_by = ev.ClientRegistered
-
-    def define_tables(self, metadata: MetaData, suffix: str) -> None:
-        self.table = Table(
-            f"notice_accounts{suffix}",
-            metadata,
-            Column("client_id", String(64), primary_key=True),
-            Column("name", String(200), nullable=False),
-            Column("account_manager", String(200), nullable=False),
-            Column("version", BigInteger, nullable=False),
-            Index(f"ix_notice_accounts{suffix}_manager", "account_manager"),
-        )
-
-    def wanted(self, recorded: RecordedEvent) -> bool:
-        return isinstance(recorded.event, (ev.ClientRegistered, ev.AccountManagerAssigned))
-
-    def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
-        e = recorded.event
-        if isinstance(e, ev.ClientRegistered):
-            return {
-                "client_id": e.client_id,
-                "name": e.name,
-                "account_manager": e.account_manager,
-                "version": recorded.seq,
-            }
-        if row is None:
-            return None
-        return dict(row, account_manager=e.account_manager, version=recorded.seq)
+    table_name = "notice_accounts"
