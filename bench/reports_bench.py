@@ -29,6 +29,7 @@ from baton_followup.projections.report_facts import ReportsFromDelivery, Reports
 from baton_followup.reports import REPORTS, Facts, Period
 from baton_followup.reports.figures import Filters
 from baton_followup.reports.snapshots import ReportSnapshots
+from calibration import python_kloops_per_s
 from common import fresh_postgres, latency_summary
 
 YEAR = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -243,6 +244,7 @@ async def main() -> None:
                 "clients": args.clients,
                 "filled_s": round(filled, 1),
                 "load": os.getloadavg(),
+                "calibration": {"python_kloops_per_s": python_kloops_per_s()},
                 "reports_for_2026_06": figures,
             },
             indent=2,
