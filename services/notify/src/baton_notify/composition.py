@@ -60,7 +60,12 @@ def notify_settings(settings: BatonSettings | None) -> NotifySettings:
 
 
 def parts(
-    settings: BatonSettings, engine: AsyncEngine, runners: Runners | None = None, *, clock: Clock = utc_now
+    settings: BatonSettings,
+    engine: AsyncEngine,
+    runners: Runners | None = None,
+    *,
+    clock: Clock = utc_now,
+    directory: Directory | None = None,
 ) -> ServiceParts:
     """Notify's projections and the reactions that queue notices (webhook deliveries are their
     own loop): what the service runs, and what the ops tool rebuilds, verifies and retries with."""
@@ -68,7 +73,7 @@ def parts(
     projections = tuple(all_projections())
     by_name = {p.name: p for p in projections}
     views = NoticeViews(engine, *(by_name[n] for n in ("notices", "notice_preferences", "accounts", "agenda")))
-    directory = Directory.from_settings(settings)
+    directory = directory or Directory.from_settings(settings)
     told = (directory, views, timedelta(seconds=settings.notices_horizon_seconds), settings.notices_console_url, clock)
     reactions = (NoticesOnDelivery(*told), NoticesOnFollowup(*told))
     return ServiceParts(SERVICE, projections=projections, reactions=reactions, read_models=views)
@@ -79,7 +84,10 @@ def create_app(
 ) -> FastAPI:
     settings = notify_settings(settings)
     configure_logging(SERVICE, settings.log_level, settings.log_format)
-    runtime = ServiceRuntime(SERVICE, settings, registry, functools.partial(parts, settings, clock=clock))
+    directory = Directory.from_settings(settings)
+    runtime = ServiceRuntime(
+        SERVICE, settings, registry, functools.partial(parts, settings, clock=clock, directory=directory)
+    )
 
     async def heads(streams: Sequence[str]) -> dict[str, int]:
         """Each stream's last sequence (0 for one that does not exist yet)."""
@@ -101,7 +109,6 @@ def create_app(
     )
     deliverer = WebhookDeliverer(runtime.engine, views, application, registry, settings, clock)
     notice_views: NoticeViews = runtime.parts.read_models
-    directory = Directory.from_settings(settings)
     notices = NoticeApplication(runtime.store, clock=clock)
     mailer = mailer or Mailer(settings)
     outbox = Outbox(notices, notice_views, directory, mailer, settings, clock)

@@ -60,8 +60,10 @@ class NoticeOut(BaseModel):
 def whose(who: Identity, person: str | None, reads_all: bool) -> str | None:
     """The person asked about: the caller unless they name another, which admin (and, to read
     notices, ops and the head) may. None: everyone."""
+    if person is None and reads_all and who.role in (ADMIN, *EVERY_READ):
+        return None
     if person is None or person == who.name:
-        return who.name if not (reads_all and person is None and who.role in (ADMIN, *EVERY_READ)) else None
+        return who.name
     if who.role == ADMIN or (reads_all and who.role in EVERY_READ):
         return person
     raise forbidden(who, f"act on {person}'s notices")

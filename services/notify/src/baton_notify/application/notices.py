@@ -7,6 +7,7 @@ from datetime import datetime
 
 from baton_shared.application import Aggregates, Clock, Command, Written, utc_now
 from baton_shared.contracts import notify as ev
+from baton_shared.domain import NotFound
 from baton_shared.events.envelope import derived_event_id
 from baton_shared.eventstore import ConcurrencyConflict, EventStore
 
@@ -34,21 +35,18 @@ class NoticeApplication:
         def decide(preferences: NoticePreferences) -> None:
             preferences.turn(cmd.person, cmd.kind, cmd.on, cmd.actor)
 
-        def build() -> NoticePreferences:
-            preferences = NoticePreferences(pid)
-            decide(preferences)
-            return preferences
-
-        history = await self.aggregates.store.history("person", pid)
-        if not history.events:
-            fresh = build()
-            if not fresh.pending:
-                return self.aggregates.written({"person_id": pid}, 0, 0)
-            try:
-                return await self.aggregates.create(NoticePreferences, pid, cmd, lambda: fresh)
-            except ConcurrencyConflict:
-                pass  # made a moment ago (a second tab, a replica): decide on what is there
-        return await self.aggregates.update(NoticePreferences, pid, cmd, decide)
+        try:
+            return await self.aggregates.update(NoticePreferences, pid, cmd, decide)
+        except NotFound:
+            pass  # no choice recorded yet
+        fresh = NoticePreferences(pid)
+        decide(fresh)
+        if not fresh.pending:
+            return self.aggregates.written({"person_id": pid}, 0, 0)
+        try:
+            return await self.aggregates.create(NoticePreferences, pid, cmd, lambda: fresh)
+        except ConcurrencyConflict:  # made a moment ago (a second tab, a replica): decide on what is there
+            return await self.aggregates.update(NoticePreferences, pid, cmd, decide)
 
     async def queue_digest(self, notice_id: str, queued: ev.NoticeQueued) -> bool:
         """Queue one person's digest for a day; False when it is queued already (a restart, a replica)."""
@@ -74,7 +72,7 @@ class NoticeApplication:
             Notice,
             notice_id,
             Command(actor="notify:outbox"),
-            lambda n: n.sent(person, at, message_id) if person in n.waiting else None,
+            lambda n: n.sent(person, at, message_id),
             event_ids=lambda n, i: derived_event_id(notice_id, f"sent:{person}"),
         )
 

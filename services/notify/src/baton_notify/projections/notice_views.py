@@ -45,9 +45,7 @@ class NoticeViews:
             return [r.notice_id for r in rows]
 
     async def turned_off(self, person: str) -> set[str]:
-        async with self.engine.connect() as conn:
-            off = await conn.scalar(select(self.prefs.c.turned_off).where(self.prefs.c.person == person))
-            return set(off or ())
+        return (await self.turned_off_by([person])).get(person, set())
 
     async def turned_off_by(self, people: list[str]) -> dict[str, set[str]]:
         if not people:
