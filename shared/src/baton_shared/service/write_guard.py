@@ -161,7 +161,9 @@ class WriteGuard:
 
         request_hash = fingerprint(scope["method"], scope["path"], body)
         if key is None:  # a key of our own: ids to name if the append goes unconfirmed
-            scope = {**scope, SCOPE_KEY: RequestKey(str(uuid.uuid4()), request_hash, generated=True)}
+            # Put in the request's own scope (not a copy): the route the router names there is
+            # what the request log and the metrics label by.
+            scope[SCOPE_KEY] = RequestKey(str(uuid.uuid4()), request_hash, generated=True)
             await self.app(scope, replay_receive, send)
             return
         replayed = False
@@ -175,7 +177,7 @@ class WriteGuard:
                 message["headers"] = [*message.get("headers", ()), (b"idempotent-replayed", b"true")]
             await send(message)
 
-        scope = {**scope, SCOPE_KEY: RequestKey(key, request_hash, mark)}
+        scope[SCOPE_KEY] = RequestKey(key, request_hash, mark)
         await self.app(scope, replay_receive, send_marked)
 
 
