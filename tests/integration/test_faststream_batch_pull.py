@@ -30,7 +30,7 @@ async def test_nats_py_fetch_can_time_out_with_a_plain_asyncio_timeout(nats, uni
     try:
         sub = await js.pull_subscribe(f"{stream.lower()}.>", durable="probe", stream=stream)
         kinds = set()
-        for _ in range(200):  # an empty stream, a deadline spent during the no-wait probe
+        for _ in range(2000):  # an empty stream, a deadline spent during the no-wait probe (now and then)
             try:
                 await sub.fetch(batch=10, timeout=0.0005)
             except asyncio.TimeoutError as exc:
