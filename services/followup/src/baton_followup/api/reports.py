@@ -75,8 +75,7 @@ async def _answer(name: str, request: Request, q: Asked, department: str | None 
         "offset": q.offset,
         "rows": snapshot.page(q.limit, q.offset),
     }
-    if name == "rotation":
-        answer["rotated_too_often"] = sorted({r["client_id"] for r in snapshot.rows if r["rotated_too_often"]})
+    answer.update(getattr(snapshot.rows, "notes", {}))  # rotation: the clients rotated too often
     return answer
 
 

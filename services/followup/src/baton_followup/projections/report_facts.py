@@ -154,6 +154,10 @@ class ReportsFromIntake(FactProjection):
             Column("department", String(100), nullable=False),
             Column("handed_off_at", DateTime(timezone=True), nullable=False),
             Column("due_by", Date, nullable=False),
+            # Copied from the request and the client (this stream's own facts): a lead time's
+            # start and group on the row its step ends in, so the report joins neither.
+            Column("captured_at", DateTime(timezone=True)),
+            Column("segment", String(8)),
             Index(f"ix_report_handoffs{suffix}_when", "handed_off_at"),
             Index(f"ix_report_handoffs{suffix}_request", "request_id"),
         )
@@ -164,6 +168,8 @@ class ReportsFromIntake(FactProjection):
             return [("report_clients", e.client_id)]
         if isinstance(e, it.RequestCancelled):
             return [("report_requests", e.request_id)]
+        if isinstance(e, it.HandoffRequested):
+            return [("report_requests", e.request_id), ("report_clients", e.client_id)]
         return []
 
     def fold(self, facts: Facts, recorded: RecordedEvent) -> None:
@@ -210,6 +216,8 @@ class ReportsFromIntake(FactProjection):
                 },
             )
         elif isinstance(e, it.HandoffRequested):
+            request = facts.get("report_requests", e.request_id)
+            client = facts.get("report_clients", e.client_id)
             facts.put(
                 "report_handoffs",
                 e.handoff_id,
@@ -220,6 +228,8 @@ class ReportsFromIntake(FactProjection):
                     "department": e.department,
                     "handed_off_at": at,
                     "due_by": e.due_by,
+                    "captured_at": None if request is None else request["captured_at"],
+                    "segment": None if client is None else client["segment"],
                 },
             )
         elif isinstance(e, it.RequestCancelled):
@@ -406,6 +416,7 @@ class ReportsFromFollowup(FactProjection):
             Column("reference", String(64)),
             Index(f"ix_report_activity{suffix}_when", "occurred_at"),
             Index(f"ix_report_activity{suffix}_client", "client_id", "kind"),
+            Index(f"ix_report_activity{suffix}_kind", "kind", "occurred_at"),
         )
         self._table(
             metadata,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from datetime import date
 
-from baton_followup.reports.figures import REPORTS, Facts, Filters, Period
+from baton_followup.reports.figures import REPORTS, Facts, Filters, Period, Rows
 from baton_followup.reports.snapshots import Compute, Positions
 
 PROJECTIONS = {
@@ -17,9 +17,9 @@ PROJECTIONS = {
 
 
 def computation(runtime, facts: Facts, name: str, filters: Filters) -> tuple[Hashable, Compute, Positions]:  # noqa: ANN001
-    async def compute() -> list[dict]:
+    async def compute() -> Rows:
         async with runtime.engine.connect() as conn:
-            return await REPORTS[name].compute(conn, facts, filters)
+            return await REPORTS[name].rows(conn, facts, filters)
 
     def positions() -> dict[str, int]:
         return {stream: runtime.projections[key].position for stream, key in PROJECTIONS.items()}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -28,7 +28,7 @@ log = get_logger("baton.followup.reports")
 
 @dataclass(frozen=True)
 class Snapshot:
-    rows: list[dict]
+    rows: Sequence[dict]  # made into dicts as a page reads them (``figures.Rows``)
     computed_at: datetime
     positions: dict[str, int]  # the fact projections' positions as the computation began
     seconds: float  # how long it took
@@ -37,7 +37,7 @@ class Snapshot:
         return self.rows[offset : offset + limit]
 
 
-Compute = Callable[[], Awaitable[list[dict]]]
+Compute = Callable[[], Awaitable[Sequence[dict]]]
 Positions = Callable[[], dict[str, int]]
 # The reports to keep warm whether asked or not: key -> (compute, positions).
 Usual = Callable[[], dict[Hashable, tuple[Compute, Positions]]]
