@@ -430,9 +430,9 @@ async def cold_loads(url: str, clients: list[str]) -> dict:
     return {**latency_summary(took), "errors": errors}
 
 
-def trace_times(nats_url: str, clients: list[str]) -> dict:
+def trace_times(nats_url: str, data: Path, clients: list[str]) -> dict:
     baton = Path(sys.executable).parent / "baton"
-    env = {**os.environ, "BATON_NATS_URL": nats_url}
+    env = {**os.environ, "BATON_NATS_URL": nats_url, "BATON_DATA_DIR": str(data)}  # the services' databases
     took, errors = [], 0
     for cid in clients:
         t = time.perf_counter()
@@ -442,10 +442,11 @@ def trace_times(nats_url: str, clients: list[str]) -> dict:
     return {**latency_summary(took), "errors": errors, "note": "wall time of the CLI process, start-up included"}
 
 
-async def journey_times(nats_url: str, clients: list[str]) -> dict:
+async def journey_times(nats_url: str, data: Path, clients: list[str]) -> dict:
     """What ``baton trace`` does after start-up: read one client's journey (baton_ops.journey)."""
     from baton_ops.journey import journey_events
 
+    os.environ["BATON_DATA_DIR"] = str(data)  # where the ops tool finds the services' databases
     nc = await nats_py.connect(nats_url)
     took, steps = [], []
     try:
@@ -513,8 +514,8 @@ async def one_log(args, label: str, clients: int, workdir: Path, pg_url: str | N
             embedded.url("intake"), [f"/v1/clients/{c}/timeline?limit=100" for c in timeline[: args.samples]]
         )
         f["cold_load"] = await cold_loads(embedded.url("intake"), cold)
-        f["trace"] = await asyncio.to_thread(trace_times, embedded.nats_url, traced)
-        f["journey"] = await journey_times(embedded.nats_url, picks[: max(3, args.samples // 4)])
+        f["trace"] = await asyncio.to_thread(trace_times, embedded.nats_url, data, traced)
+        f["journey"] = await journey_times(embedded.nats_url, data, picks[: max(3, args.samples // 4)])
         await http_bench.settle(embedded)
         log(f"{label}: handoff end to end at {args.rate:.0f}/s for {args.e2e_seconds:.0f}s")
         f["e2e"] = await http_bench.handoff_e2e(embedded, args.rate, args.e2e_seconds)

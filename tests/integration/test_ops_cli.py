@@ -154,6 +154,44 @@ def test_trace_links_causes_across_services(journey):
     assert "WorkOrderOpened" in table and "#3 (+" in table  # the work order was caused by step 3, the handoff
 
 
+def test_trace_asks_the_requests_projection_then_reads_only_the_log_after_it(journey, monkeypatch):
+    """A client's requests come from intake's requests projection up to its checkpoint, and
+    from the NeedCaptured events after it: not from every NeedCaptured in the log."""
+    import sqlite3
+
+    from baton_ops.journey import linked_ids
+
+    ids, env = journey
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    db = sqlite3.connect(env["BATON_INTAKE_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///"))
+    (row,) = db.execute("SELECT * FROM requests WHERE request_id = ?", (ids["request"],)).fetchall()
+    columns = [c[0] for c in db.execute("SELECT * FROM requests").description]
+    db.execute("DELETE FROM requests WHERE request_id = ?", (ids["request"],))
+    fake = dict(zip(columns, row, strict=True), request_id="only-in-the-projection")
+    db.execute(f"INSERT INTO requests ({', '.join(fake)}) VALUES ({', '.join('?' * len(fake))})", list(fake.values()))
+    db.commit()
+
+    async def links() -> set[str]:
+        nc = await nats_py.connect(env["BATON_NATS_URL"])
+        try:
+            return await linked_ids(nc, ids["client"])
+        finally:
+            await nc.close()
+
+    # The checkpoint is past the NeedCaptured: the projection's rows alone answer.
+    assert asyncio.run(links()) == {"only-in-the-projection"}
+    # Back to before it: the event after the checkpoint is read from the log.
+    db.execute("UPDATE baton_checkpoints SET last_seq = 0 WHERE projection = 'intake.requests'")
+    db.commit()
+    db.close()
+    assert asyncio.run(links()) == {"only-in-the-projection", ids["request"]}
+    # No database to ask: every NeedCaptured is read, as before.
+    monkeypatch.setenv("BATON_INTAKE_DATABASE_URL", f"sqlite+aiosqlite:///{Path(env['BATON_DATA_DIR']) / 'none.db'}")
+    assert asyncio.run(links()) == {ids["request"]}
+    assert not (Path(env["BATON_DATA_DIR"]) / "none.db").exists()
+
+
 def test_projections_status(journey):
     _, env = journey
     rows = {r["projection"]: r for r in as_json(baton(env, "projections", "status", "--json"))}

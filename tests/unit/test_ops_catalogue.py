@@ -4,6 +4,7 @@ import importlib
 
 import pytest
 from baton_ops.catalogue import (
+    find_projection,
     UsageError,
     find_owner,
     parts_of,
@@ -74,14 +75,18 @@ def test_every_aggregate_type_is_reachable_from_a_client():
     assert types - {CLIENT_AGGREGATE} <= set(LINKS), (
         f"no link leads from a client to {types - {CLIENT_AGGREGATE} - set(LINKS)}"
     )
-    for service_name, event_type, field in LINKS.values():
-        cls = registry.get(event_type)
+    for link in LINKS.values():
+        cls = registry.get(link.event_type)
         assert (
             cls is not None
-            and cls.service == service_name
-            and field in cls.model_fields
+            and cls.service == link.service
+            and link.field in cls.model_fields
             and "client_id" in cls.model_fields
         )
+        if link.indexed_by:  # the projection `baton trace` asks instead of reading every link event
+            _, projection = find_projection(f"{link.service}.{link.indexed_by}")
+            assert {"client_id", link.field} <= set(projection.table.c.keys())
+            assert any(index.columns.keys()[0] == "client_id" for index in projection.table.indexes), link
 
 
 def test_owners_are_resolved_or_refused():

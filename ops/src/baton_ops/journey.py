@@ -8,9 +8,12 @@ index does the searching. A client's footprint is:
   follow-up's client aggregates);
 - every aggregate a *link event* ties to the client: intake's ``NeedCaptured``
   says which client a request belongs to, and the request id is also the id of
-  delivery's aggregate for that request (``LINKS``). Only the link events are
-  read for this (a type filter), and only those whose bytes contain the client id
-  are decoded.
+  delivery's aggregate for that request (``LINKS``). Where a projection keeps the
+  link by client (intake's requests, notify's notices), its rows give the ids up to
+  its checkpoint and only the link events after it are read; otherwise, or when
+  that database cannot be read, every link event is read (a type filter), and only
+  those whose bytes contain the client id are decoded. So a trace costs the
+  client's own events plus the projection's lag, not the log's size.
 
 Every payload carries ``client_id`` (see the contracts), which is what the
 footprint is checked against. ``test_every_aggregate_type_is_reachable_from_a_client``
@@ -21,45 +24,98 @@ exhaustive alternative (every message of every stream, bytes pre-filtered).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
 
 from baton_shared.contracts import STREAMS
 from baton_shared.eventstore.reader import RawEvent, read_stream
 from baton_shared.journey_picture import JourneyEvent, journey_event
+from baton_shared.observability.logging import get_logger
+from baton_shared.projections.checkpoints import read_checkpoint
+from baton_shared.projections.sql import make_engine
 from nats.aio.client import Client as NATS
+from sqlalchemy import make_url, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from baton_ops.catalogue import UsageError, find_projection
 from baton_ops.event_log import LoggedEvent, decode, read_events, stream_info
 
-# aggregate type -> (service, link event type, payload field holding the aggregate's id)
-LINKS: dict[str, tuple[str, str, str]] = {
-    "request": ("intake", "NeedCaptured", "request_id"),
-    "contact_group": ("followup", "ContactGroupJoined", "group_id"),  # the group's slots: its other accounts' too
-    "notice": ("notify", "NoticeQueued", "notice_id"),  # who was told what about the client
+log = get_logger("baton.ops.journey")
+
+
+class Link(NamedTuple):
+    service: str
+    event_type: str  # the event that ties an aggregate to its client
+    field: str  # its payload field holding the aggregate's id
+    indexed_by: str | None = None  # a projection of the service whose ``table`` has ``client_id`` and ``field``
+
+
+# aggregate type -> how a client leads to it
+LINKS: dict[str, Link] = {
+    "request": Link("intake", "NeedCaptured", "request_id", "requests"),
+    "contact_group": Link("followup", "ContactGroupJoined", "group_id"),  # the group's slots: its other accounts' too
+    "notice": Link("notify", "NoticeQueued", "notice_id", "notices"),  # who was told what about the client
 }
 CLIENT_AGGREGATE = "client"
 # Aggregates about no client (a system's webhook subscription, a person's notice preferences):
 # nothing of theirs to trace.
 NOT_ABOUT_CLIENTS = frozenset({"webhook", "person"})
 FILTERS_PER_READ = 200  # subject filters per ephemeral consumer
+INDEX_WAIT_SECONDS = 10.0  # a projection's database that does not answer: read the log instead
 
 
 async def linked_ids(nc: NATS, client_id: str) -> set[str]:
-    """Ids of the aggregates link events tie to ``client_id`` (its requests)."""
+    """Ids of the aggregates link events tie to ``client_id`` (its requests, groups, notices)."""
     ids: set[str] = set()
     needle = client_id.encode()
-    for service, event_type, field in LINKS.values():
-        spec = STREAMS[service]
+    for link in LINKS.values():
+        spec = STREAMS[link.service]
         if await stream_info(nc, spec.name) is None:
             continue
-        async for batch in read_stream(nc, spec.name, filter_subject=spec.type_filter(event_type)):
+        start = 1
+        indexed = await indexed_ids(link, client_id) if link.indexed_by else None
+        if indexed is not None:
+            found, position = indexed
+            ids |= found
+            start = position + 1  # the link events the projection has not applied yet
+        async for batch in read_stream(
+            nc, spec.name, start_seq=start, filter_subject=spec.type_filter(link.event_type)
+        ):
             for raw in batch:
                 if needle not in raw.data:
                     continue
-                event = decode(service, spec.name, raw)
-                value = ((event.envelope or {}).get("payload") or {}).get(field)
+                event = decode(link.service, spec.name, raw)
+                value = ((event.envelope or {}).get("payload") or {}).get(link.field)
                 if event.client_id == client_id and isinstance(value, str):
                     ids.add(value)
     return ids
+
+
+async def indexed_ids(link: Link, client_id: str) -> tuple[set[str], int] | None:
+    """The ids ``link.indexed_by`` holds for the client and the position it holds them up to;
+    None when its database cannot be read (the caller reads the log instead)."""
+    try:
+        entry, projection = find_projection(f"{link.service}.{link.indexed_by}")
+        url = make_url(entry.database_url)
+        if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+            return None  # no such database here: nothing to ask, and nothing to create
+        table = projection.table
+        engine = make_engine(entry.database_url)
+        try:
+            async with asyncio.timeout(INDEX_WAIT_SECONDS), engine.connect() as conn:
+                # The checkpoint first: rows read after it are at least as new, never older.
+                position = await read_checkpoint(conn, f"{link.service}.{projection.name}")
+                rows = await conn.execute(select(table.c[link.field]).where(table.c.client_id == client_id))
+                return {value for (value,) in rows}, position
+        finally:
+            await engine.dispose()
+    except (SQLAlchemyError, OSError, UsageError, TimeoutError) as exc:
+        log.warning(
+            "reading the whole log for links", projection=f"{link.service}.{link.indexed_by}", error=repr(exc)[:200]
+        )
+        return None
 
 
 async def aggregate_events(

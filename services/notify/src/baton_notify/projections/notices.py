@@ -40,6 +40,7 @@ class NoticesProjection(RowPerAggregate):
             Column("version", BigInteger, nullable=False),
             Index(f"ix_notices{suffix}_waiting", "waiting", "retry_at"),
             Index(f"ix_notices{suffix}_queued_at", "queued_at"),
+            Index(f"ix_notices{suffix}_client", "client_id"),  # a client's notices (baton trace)
         )
         # The same, per person: who was told what (the list a person reads).
         self.people = Table(
