@@ -8,11 +8,13 @@ agenda free of follow-ups the policy would refuse.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from baton_shared.contracts.intake import ContactPolicy
 
 WINDOW = timedelta(days=30)
+NOTHING_HOLDS = datetime(1970, 1, 1, tzinfo=timezone.utc)
+HELD_FOR_GOOD = datetime(9999, 12, 31, tzinfo=timezone.utc)  # until an event changes the policy
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,19 @@ def refusal(
             f"the client accepts contact only by {', '.join(policy.preferred_channels)}, not {channel}",
         )
     return None
+
+
+def contact_allowed_from(state: ContactState) -> datetime:
+    """From when ``refusal`` lets a contact that is no offer (and names no channel) go ahead,
+    for any moment at or after the last contact made: ``HELD_FOR_GOOD`` while do-not-contact,
+    a "stop" or a cap of zero holds, the frequency cap's release when the cap is reached,
+    else ``NOTHING_HOLDS``. Kept on the relationship's row, so the agenda filters, orders
+    and counts in SQL; offers (recovery, cool-downs) are still decided by ``refusal``."""
+    policy = state.policy
+    cap = policy.max_contacts_per_30_days
+    if policy.do_not_contact or state.stopped_on is not None or cap == 0:
+        return HELD_FOR_GOOD
+    contacts = sorted(state.contacts)
+    if len(contacts) < cap:
+        return NOTHING_HOLDS
+    return contacts[-cap] + WINDOW

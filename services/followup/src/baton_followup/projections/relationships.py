@@ -7,11 +7,16 @@ offers, outcome reviews and the latest suppressions.
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
+
 from sqlalchemy import BigInteger, Column, Date, DateTime, Index, Integer, JSON, MetaData, String, Table
 
 from baton_shared.contracts import followup as ev
+from baton_shared.contracts.intake import ContactPolicy
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import RowPerAggregate
+
+from baton_followup.domain.contact_policy import ContactState, contact_allowed_from
 
 KEEP_CONTACTS = 60  # the policy never allows more than 60 contacts in 30 days
 KEEP_RECENT = 20
@@ -48,6 +53,10 @@ class RelationshipsProjection(RowPerAggregate):
             Column("outcome_reviews", JSON, nullable=False),
             Column("contact_groups", JSON),  # one voice: the groups whose policy this account shares
             Column("managed_by", String(200)),  # someone else manages the account: no outreach
+            # What the policy answers a contact that is no offer, for the agenda's SQL
+            # (``contact_allowed_from``); NULL on rows folded before it was kept.
+            Column("contact_allowed_from", DateTime(timezone=True)),
+            Column("last_contact_at", DateTime(timezone=True)),
             Column("updated_at", DateTime(timezone=True), nullable=False),
             Column("version", BigInteger, nullable=False),
             Index(f"ix_relationships{suffix}_manager", "account_manager"),
@@ -139,7 +148,26 @@ class RelationshipsProjection(RowPerAggregate):
                     "note": e.note,
                 },
             ]
+        state = contact_state(row)
+        row["contact_allowed_from"] = contact_allowed_from(state)
+        row["last_contact_at"] = max(state.contacts, default=None)
         return row
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def contact_state(row: dict) -> ContactState:
+    """The policy's view of a client, from their relationships row."""
+    stopped = row["stopped_on"]
+    return ContactState(
+        policy=ContactPolicy.model_validate(row["contact_policy"]),
+        stopped_on=date.fromisoformat(stopped) if isinstance(stopped, str) else stopped,
+        contacts=[_utc(datetime.fromisoformat(at)) for at in row["contact_times"]],
+        cool_downs={kind: date.fromisoformat(until) for kind, until in row["cool_downs"].items()},
+        recovering=bool(row.get("recovering")),
+    )
 
 
 def _joined(row: dict, group_id: str) -> list[str]:
@@ -166,4 +194,6 @@ def _new(client_id: str) -> dict:
         "outcome_reviews": [],
         "contact_groups": [],
         "managed_by": None,
+        "contact_allowed_from": None,
+        "last_contact_at": None,
     }

@@ -6,14 +6,15 @@ never lists a follow-up the policy would refuse.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, case, cast, exists, func, literal, select
+from sqlalchemy import Numeric, Text, and_, case, cast, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from baton_shared.contracts.intake import ContactPolicy
 from baton_shared.projections.own_events import OwnEventsProjection, read_events
 from baton_shared.projections.sql import json_row
 
@@ -30,7 +31,7 @@ from baton_followup.projections.follow_ups import FollowUpsProjection
 from baton_followup.projections.opportunities import OpportunitiesProjection
 from baton_followup.projections.programs import ProgramsProjection
 from baton_followup.projections.recoveries import RecoveriesProjection
-from baton_followup.projections.relationships import RelationshipsProjection
+from baton_followup.projections.relationships import RelationshipsProjection, contact_state
 from baton_followup.projections.request_deliveries import RequestDeliveriesProjection
 
 
@@ -38,16 +39,22 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def contact_state(relationship: dict) -> ContactState:
-    """The policy's view of a client, from their relationships row."""
-    stopped = relationship["stopped_on"]
-    return ContactState(
-        policy=ContactPolicy.model_validate(relationship["contact_policy"]),
-        stopped_on=date.fromisoformat(stopped) if isinstance(stopped, str) else stopped,
-        contacts=[_utc(datetime.fromisoformat(at)) for at in relationship["contact_times"]],
-        cool_downs={kind: date.fromisoformat(until) for kind, until in relationship["cool_downs"].items()},
-        recovering=bool(relationship.get("recovering")),
-    )
+def _agenda_refusal(row, groups: dict, now: datetime) -> Refusal | None:  # noqa: ANN001
+    """Why the policy holds this follow-up back now, as recording its contact would decide:
+    someone else manages the account, the account's own policy (with an offer's rules), its groups."""
+    offer_kind = row["offer_kind"] if row["kind"] == "offer" else None
+    refused = managed_elsewhere(row["managed_by"]) or refusal(contact_state(row), now, offer_kind=offer_kind)
+    return refused if refused is not None else _groups_refusal(row, groups, now)
+
+
+def _agenda_order(row) -> tuple:  # noqa: ANN001
+    """The agenda's order, the same as the SQL ``order`` (due_on ascending is "most overdue first")."""
+    return (row["kind"] != "recovery", row["tier"] != "key", row["due_on"], row["follow_up_id"])
+
+
+def _bytewise(engine: AsyncEngine, column):  # noqa: ANN001, ANN202 - an SQL expression
+    """Ordered by code point, as Python orders ``str``, whatever PostgreSQL's collation."""
+    return column.collate("C") if engine.dialect.name == "postgresql" else column
 
 
 def _groups_refusal(row, groups: dict, now: datetime) -> Refusal | None:  # noqa: ANN001
@@ -232,46 +239,75 @@ class FollowupViews:
         self, account_manager: str | None, due_before: date, now: datetime, limit: int, offset: int, held: bool = False
     ) -> tuple[list[dict], int]:
         """Open follow-ups due by ``due_before`` that the policy allows now: recoveries first, then key
-        accounts, then the most overdue. ``held``: those the policy holds back too, after them, each with why."""
-        manager = self.rel.c.account_manager
-        recovering = exists().where(self.rec.c.client_id == self.fu.c.client_id, self.rec.c.status == "open")
+        accounts, then the most overdue. ``held``: those the policy holds back too, after them, each with why.
+
+        Filtered, ordered, counted and paged by the database where the relationship's row decides
+        (``contact_allowed_from``); offers, accounts in contact groups and rows not yet folded with
+        it are decided in Python, as recording a contact would, and merged in order."""
+        fu, rel = self.fu, self.rel
+        recovering = exists().where(self.rec.c.client_id == fu.c.client_id, self.rec.c.status == "open")
         query = (
             select(
-                self.fu,
-                manager,
-                self.rel.c.client_name,
-                self.rel.c.tier,
-                self.rel.c.contact_policy,
-                self.rel.c.stopped_on,
-                self.rel.c.contact_times,
-                self.rel.c.cool_downs,
-                self.rel.c.contact_groups,
-                self.rel.c.managed_by,
+                fu,
+                rel.c.account_manager,
+                rel.c.client_name,
+                rel.c.tier,
+                rel.c.contact_policy,
+                rel.c.stopped_on,
+                rel.c.contact_times,
+                rel.c.cool_downs,
+                rel.c.contact_groups,
+                rel.c.managed_by,
                 self.opp.c.kind.label("offer_kind"),
                 self.opp.c.title.label("offer_title"),
                 recovering.label("recovering"),
             )
             .select_from(
-                self.fu.join(self.rel, self.rel.c.client_id == self.fu.c.client_id).outerjoin(
-                    self.opp, self.opp.c.opportunity_id == self.fu.c.opportunity_id
+                fu.join(rel, rel.c.client_id == fu.c.client_id).outerjoin(
+                    self.opp, self.opp.c.opportunity_id == fu.c.opportunity_id
                 )
             )
-            .where(self.fu.c.status == "open", self.fu.c.due_on <= due_before)
+            .where(fu.c.status == "open", fu.c.due_on <= due_before)
         )
         if account_manager:
-            query = query.where(manager == account_manager)
+            query = query.where(rel.c.account_manager == account_manager)
+        allowed_from, last = rel.c.contact_allowed_from, rel.c.last_contact_at
+        ungrouped = or_(rel.c.contact_groups.is_(None), cast(rel.c.contact_groups, Text) == "[]")
+        decided = and_(fu.c.kind != "offer", ungrouped, allowed_from.is_not(None), or_(last.is_(None), last <= now))
+        sql_allowed = and_(rel.c.managed_by.is_(None), decided, allowed_from <= now)
+        sql_held = or_(rel.c.managed_by.is_not(None), and_(decided, allowed_from > now))
+        order = (
+            case((fu.c.kind == "recovery", 0), else_=1),
+            case((rel.c.tier == "key", 0), else_=1),
+            fu.c.due_on,
+            _bytewise(self.engine, fu.c.follow_up_id),
+        )
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-            groups = await self._groups_of(conn, rows)
+            undecided = (await conn.execute(query.where(~sql_allowed, ~sql_held))).mappings().all()
+            groups = await self._groups_of(conn, undecided)
+            checked = [(r, _agenda_refusal(r, groups, now)) for r in undecided]
+            extra_allowed = sorted((r for r, refused in checked if refused is None), key=_agenda_order)
+            extra_held = sorted(((r, why) for r, why in checked if why is not None), key=lambda p: _agenda_order(p[0]))
+            counted = select(func.count()).select_from(query.where(sql_allowed).subquery())
+            allowed_total = (await conn.scalar(counted)) + len(extra_allowed)
+            page: list[tuple[Any, Refusal | None]] = []
+            if offset < allowed_total:
+                rows = (await conn.execute(query.where(sql_allowed).order_by(*order).limit(offset + limit))).mappings()
+                merged = heapq.merge(rows.all(), extra_allowed, key=_agenda_order)
+                page = [(r, None) for r in itertools.islice(merged, offset, offset + limit)]
+            total = allowed_total
+            if held:
+                counted = select(func.count()).select_from(query.where(sql_held).subquery())
+                total += (await conn.scalar(counted)) + len(extra_held)
+                wanted = offset + limit - allowed_total
+                if wanted > 0 and len(page) < limit:
+                    rows = (await conn.execute(query.where(sql_held).order_by(*order).limit(wanted))).mappings().all()
+                    firsts = [(r, _agenda_refusal(r, {}, now)) for r in rows]  # why: on the page's rows only
+                    merged = heapq.merge(firsts, extra_held, key=lambda p: _agenda_order(p[0]))
+                    page += list(itertools.islice(merged, max(0, offset - allowed_total), wanted))[: limit - len(page)]
         today = now.date()
         items = []
-        for r in rows:
-            offer_kind = r["offer_kind"] if r["kind"] == "offer" else None
-            refused = managed_elsewhere(r["managed_by"]) or refusal(contact_state(r), now, offer_kind=offer_kind)
-            if refused is None:
-                refused = _groups_refusal(r, groups, now)
-            if refused and not held:
-                continue
+        for r, refused in page:
             item = json_row(r)
             item["may_contact"] = refused is None
             item["not_now_code"] = None if refused is None else refused.code
@@ -281,17 +317,7 @@ class FollowupViews:
                 item.pop(column)
             item["overdue_days"] = max(0, (today - r["due_on"]).days)
             items.append(item)
-        items.sort(
-            key=lambda i: (
-                not i["may_contact"],
-                i["kind"] != "recovery",
-                i["tier"] != "key",
-                -i["overdue_days"],
-                i["due_on"],
-                i["follow_up_id"],
-            )
-        )
-        return items[offset : offset + limit], len(items)
+        return items, total
 
     async def contact_refusal(self, relationship: dict, now: datetime) -> Refusal | None:
         """Why a contact of this client now would be refused, the way recording it decides: someone
