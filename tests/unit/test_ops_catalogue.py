@@ -100,3 +100,17 @@ def test_owners_are_resolved_or_refused():
     ]:
         with pytest.raises(UsageError, match=message):
             find_owner(bad)
+
+
+def test_a_direct_gets_reply_keeps_its_stored_time_to_the_nanosecond():
+    from nats.aio.msg import Msg
+
+    from baton_ops.event_log import raw_event
+
+    headers = {"Nats-Sequence": "42", "Nats-Subject": "intake.client.c1.ClientRegistered"}
+    msg = Msg(None, data=b"{}", headers={**headers, "Nats-Time-Stamp": "2026-12-04T06:00:01.123456789Z"})
+    raw = raw_event(msg)
+    assert (raw.seq, raw.subject, raw.data) == (42, "intake.client.c1.ClientRegistered", b"{}")
+    assert raw.timestamp_ns == 1_796_364_001_123_456_789
+    whole = raw_event(Msg(None, data=b"", headers={**headers, "Nats-Time-Stamp": "2026-12-04T06:00:01Z"}))
+    assert whole.timestamp_ns == 1_796_364_001_000_000_000

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from baton_shared.contracts import STREAMS, registry
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api
@@ -80,6 +81,19 @@ def decode(service: str, stream: str, raw: RawEvent) -> LoggedEvent:
         return LoggedEvent(
             service, stream, raw.seq, raw.subject, stored_at, envelope, f"{type(exc).__name__}: {exc}"[:300]
         )
+
+
+def raw_event(msg: Msg) -> RawEvent:
+    """A direct get's reply as the reader's ``RawEvent`` (the stored time in nanoseconds)."""
+    headers = msg.headers or {}
+    whole, _, fraction = headers["Nats-Time-Stamp"].rstrip("Z").partition(".")
+    seconds = int(datetime.fromisoformat(whole).replace(tzinfo=timezone.utc).timestamp())
+    return RawEvent(
+        int(headers["Nats-Sequence"]),
+        headers["Nats-Subject"],
+        msg.data,
+        seconds * 1_000_000_000 + int((fraction + "000000000")[:9]),
+    )
 
 
 async def stream_info(nc: NATS, stream: str) -> dict | None:

@@ -178,6 +178,11 @@ class _DirectGets:
             raise EventStoreUnavailable(f"reading {what} from {stream}: status {status}")
         return got, status
 
+    async def close(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+
     async def last(self, stream: str, subject_filter: str, timeout: float) -> Msg | None:
         """The last message on ``subject_filter`` (wildcards allowed), None if there is none.
         The server finds it from its per-subject index, without walking the stream."""
@@ -203,6 +208,49 @@ class _DirectGets:
             if not more or not got:
                 return out
             seq = int(got[-1].headers["Nats-Sequence"]) + 1
+
+
+async def _subject_by_subject(
+    nc: NATS, gets: _DirectGets, stream: str, subject_filter: str, timeout: float, tries: int = 3
+) -> list[Msg] | None:
+    """Every message of one aggregate, in stream order, read subject by subject: the server
+    finds a literal subject's messages from its per-subject index, where a read on the
+    aggregate's wildcard walks the stream from its start (its cost grew with the log).
+
+    The leader's stream info is the snapshot: its last sequence and each subject's count.
+    What was appended after it is left out (a subject new since then would be missed while
+    an older subject's later message was kept: a history with a hole), and each subject
+    must then hold exactly its count; None if a replica that answered had fewer."""
+    for _ in range(tries):
+        try:
+            info = await js_api(nc, f"STREAM.INFO.{stream}", {"subjects_filter": subject_filter}, timeout=timeout)
+        except Exception as exc:
+            if not _unanswered(exc):
+                raise
+            raise EventStoreUnavailable(f"{stream} did not count {subject_filter}: {exc!r}") from exc
+        counts: dict[str, int] = info["state"].get("subjects") or {}
+        last = int(info["state"].get("last_seq", 0))
+        parts = await asyncio.gather(*(gets.batch(stream, subject, 1, timeout) for subject in counts))
+        parts = [[m for m in part if int(m.headers["Nats-Sequence"]) <= last] for part in parts]
+        if all(len(part) == counts[subject] for subject, part in zip(counts, parts, strict=True)):
+            return sorted((m for part in parts for m in part), key=lambda m: int(m.headers["Nats-Sequence"]))
+    return None
+
+
+class AggregateReader:
+    """Every message of an aggregate (a subject filter, wildcards allowed), raw, as the store
+    reads a history it does not remember: for tools that show the log (``baton trace``)."""
+
+    def __init__(self, nc: NATS, timeout: float = 5.0) -> None:
+        self.nc, self.timeout = nc, timeout
+        self._gets = _DirectGets(nc)
+
+    async def messages(self, stream: str, subject_filter: str) -> list[Msg] | None:
+        """In stream order; None when a replica answered with fewer than the leader counts."""
+        return await _subject_by_subject(self.nc, self._gets, stream, subject_filter, self.timeout)
+
+    async def close(self) -> None:
+        await self._gets.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,36 +396,8 @@ class JetStreamEventStore:
             return None
         return self._remember(subject_filter, msgs, tuple(self._decode_all(msgs)))
 
-    async def _whole_history(self, subject_filter: str, tries: int = 3) -> list[Msg] | None:
-        """Every message of one aggregate, in stream order, read subject by subject: the server
-        finds a literal subject's messages from its per-subject index, where a read on the
-        aggregate's wildcard walks the stream from its start (its cost grew with the log).
-
-        The leader's stream info is the snapshot: its last sequence and each subject's count.
-        What was appended after it is left out (a subject new since then would be missed while
-        an older subject's later message was kept: a history with a hole), and each subject
-        must then hold exactly its count; None if a replica that answered had fewer."""
-        for _ in range(tries):
-            try:
-                info = await js_api(
-                    self.nc,
-                    f"STREAM.INFO.{self.stream_name}",
-                    {"subjects_filter": subject_filter},
-                    timeout=self.timeout,
-                )
-            except Exception as exc:
-                if not _unanswered(exc):
-                    raise
-                raise EventStoreUnavailable(f"{self.stream_name} did not count {subject_filter}: {exc!r}") from exc
-            counts: dict[str, int] = info["state"].get("subjects") or {}
-            last = int(info["state"].get("last_seq", 0))
-            parts = await asyncio.gather(
-                *(self._gets.batch(self.stream_name, subject, 1, self.timeout) for subject in counts)
-            )
-            parts = [[m for m in part if int(m.headers["Nats-Sequence"]) <= last] for part in parts]
-            if all(len(part) == counts[subject] for subject, part in zip(counts, parts, strict=True)):
-                return sorted((m for part in parts for m in part), key=lambda m: int(m.headers["Nats-Sequence"]))
-        return None
+    async def _whole_history(self, subject_filter: str) -> list[Msg] | None:
+        return await _subject_by_subject(self.nc, self._gets, self.stream_name, subject_filter, self.timeout)
 
     async def _replicated(self) -> bool:
         if self.replicas is None:
