@@ -246,6 +246,10 @@ class FollowupViews:
         it are decided in Python, as recording a contact would, and merged in order."""
         fu, rel = self.fu, self.rel
         recovering = exists().where(self.rec.c.client_id == fu.c.client_id, self.rec.c.status == "open")
+        joined = fu.join(rel, rel.c.client_id == fu.c.client_id)
+        due = [fu.c.status == "open", fu.c.due_on <= due_before]
+        if account_manager:
+            due.append(rel.c.account_manager == account_manager)
         query = (
             select(
                 fu,
@@ -262,15 +266,9 @@ class FollowupViews:
                 self.opp.c.title.label("offer_title"),
                 recovering.label("recovering"),
             )
-            .select_from(
-                fu.join(rel, rel.c.client_id == fu.c.client_id).outerjoin(
-                    self.opp, self.opp.c.opportunity_id == fu.c.opportunity_id
-                )
-            )
-            .where(fu.c.status == "open", fu.c.due_on <= due_before)
+            .select_from(joined.outerjoin(self.opp, self.opp.c.opportunity_id == fu.c.opportunity_id))
+            .where(*due)
         )
-        if account_manager:
-            query = query.where(rel.c.account_manager == account_manager)
         allowed_from, last = rel.c.contact_allowed_from, rel.c.last_contact_at
         ungrouped = or_(rel.c.contact_groups.is_(None), cast(rel.c.contact_groups, Text) == "[]")
         decided = and_(fu.c.kind != "offer", ungrouped, allowed_from.is_not(None), or_(last.is_(None), last <= now))
@@ -288,8 +286,11 @@ class FollowupViews:
             checked = [(r, _agenda_refusal(r, groups, now)) for r in undecided]
             extra_allowed = sorted((r for r, refused in checked if refused is None), key=_agenda_order)
             extra_held = sorted(((r, why) for r, why in checked if why is not None), key=lambda p: _agenda_order(p[0]))
-            counted = select(func.count()).select_from(query.where(sql_allowed).subquery())
-            allowed_total = (await conn.scalar(counted)) + len(extra_allowed)
+            counted = (
+                select(func.count().filter(sql_allowed), func.count().filter(sql_held)).select_from(joined).where(*due)
+            )  # both in one pass, and without the listing's columns
+            in_sql_allowed, in_sql_held = (await conn.execute(counted)).one()
+            allowed_total = in_sql_allowed + len(extra_allowed)
             page: list[tuple[Any, Refusal | None]] = []
             if offset < allowed_total:
                 rows = (await conn.execute(query.where(sql_allowed).order_by(*order).limit(offset + limit))).mappings()
@@ -297,8 +298,7 @@ class FollowupViews:
                 page = [(r, None) for r in itertools.islice(merged, offset, offset + limit)]
             total = allowed_total
             if held:
-                counted = select(func.count()).select_from(query.where(sql_held).subquery())
-                total += (await conn.scalar(counted)) + len(extra_held)
+                total += in_sql_held + len(extra_held)
                 wanted = offset + limit - allowed_total
                 if wanted > 0 and len(page) < limit:
                     rows = (await conn.execute(query.where(sql_held).order_by(*order).limit(wanted))).mappings().all()
