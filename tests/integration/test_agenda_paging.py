@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 from baton_shared.contracts.intake import ContactPolicy
 from sqlalchemy import insert
 
+from baton_followup.composition import VIEWS
 from baton_followup.domain import ContactState, group_refusal, managed_elsewhere, refusal
 from baton_followup.domain.contact_policy import contact_allowed_from
 from baton_followup.domain.one_voice import Slot
@@ -19,19 +20,6 @@ from baton_shared.projections.sql import make_engine
 NOW = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)
 TODAY = NOW.date()
 KINDS = ("review", "satisfaction", "offer", "recovery", "reactivation")
-VIEWS = (
-    "relationships",
-    "follow_ups",
-    "opportunities",
-    "programs",
-    "briefs",
-    "client_profiles",
-    "client_requests",
-    "request_deliveries",
-    "own_events",
-    "recoveries",
-    "client_health",
-)
 
 
 def history(rng: random.Random, clients: int = 70):

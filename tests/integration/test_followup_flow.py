@@ -528,6 +528,7 @@ async def test_the_revenue_rank_counted_by_the_database_gives_the_tier_listing_e
     from baton_shared.projections.sql import make_engine
     from baton_followup.domain import TierRules, tier_by_rank, tier_for
     from baton_followup.projections import all_projections
+    from baton_followup.composition import VIEWS
     from baton_followup.projections.views import FollowupViews
 
     projections = {p.name: p for p in all_projections()}
@@ -556,25 +557,7 @@ async def test_the_revenue_rank_counted_by_the_database_gives_the_tier_listing_e
                     for i, r in enumerate(revenues)
                 ],
             )
-        views = FollowupViews(
-            engine,
-            *(
-                projections[n]
-                for n in (
-                    "relationships",
-                    "follow_ups",
-                    "opportunities",
-                    "programs",
-                    "briefs",
-                    "client_profiles",
-                    "client_requests",
-                    "request_deliveries",
-                    "own_events",
-                    "recoveries",
-                    "client_health",
-                )
-            ),
-        )
+        views = FollowupViews(engine, *(projections[n] for n in VIEWS))
         rules = TierRules(key_share=0.2, key_revenue_threshold=None)
         for i, r in enumerate(revenues):
             revenue = None if r is None else Decimal(r)
