@@ -145,10 +145,14 @@ def _timed(feed: ProjectionFeed, lags: dict[str, list[float]]) -> None:
     feed.apply = apply  # type: ignore[method-assign]
 
 
-async def live_lag(nc, url: str, rate: float, seconds: float, projections: list, service: str) -> dict:
+async def live_lag(
+    nc, url: str, rate: float, seconds: float, projections: list, service: str, beside: bool = False
+) -> dict:
     """Intake's own projections live (one durable pull loop feeding them, as in the service) while another
     process appends events at ``rate`` per second through Baton's event store; lag =
-    committed (rows and checkpoint) minus stored in the log (the message's JetStream time)."""
+    committed (rows and checkpoint) minus stored in the log (the message's JetStream time).
+    ``beside``: a third process rebuilds a projection of the same stream into the same
+    database all the while (``rebuild_beside.py``)."""
     import json
     import subprocess
     import sys
@@ -169,6 +173,16 @@ async def live_lag(nc, url: str, rate: float, seconds: float, projections: list,
         _timed(feed, lags)
         await feed.start_live(nc)
         url_nats = nc.connected_url.geturl()
+        rebuilding = None
+        if beside:
+            rebuilding = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(Path(__file__).parent / "rebuild_beside.py"),
+                url_nats,
+                url,
+                str(seconds),
+                stdout=subprocess.PIPE,
+            )
         publisher = await asyncio.create_subprocess_exec(
             sys.executable,
             str(Path(__file__).parent / "publish.py"),
@@ -179,6 +193,10 @@ async def live_lag(nc, url: str, rate: float, seconds: float, projections: list,
         )
         out, _ = await publisher.communicate()
         published = json.loads(out.decode().strip().splitlines()[-1])
+        rebuilt = None
+        if rebuilding is not None:
+            done, _ = await rebuilding.communicate()
+            rebuilt = json.loads(done.decode().strip().splitlines()[-1])
         head = (await js_api(nc, f"STREAM.INFO.{SPEC.name}"))["state"]["last_seq"]
         deadline = time.monotonic() + 60
         while any(r.position < head for r in runners) and time.monotonic() < deadline:
@@ -193,12 +211,15 @@ async def live_lag(nc, url: str, rate: float, seconds: float, projections: list,
         "rate_achieved": published["rate_achieved"],
         "append_errors": published["errors"],
         "source": "a separate process appending through the event store",
+        "beside": rebuilt,
         "all": latency_summary(every),
         "by_projection": {k: latency_summary(v) for k, v in lags.items()},
     }
 
 
-async def run_live_lag(nats_url: str, db_urls: dict[str, str], rate: float, seconds: float, workdir: Path) -> dict:
+async def run_live_lag(
+    nats_url: str, db_urls: dict[str, str], rate: float, seconds: float, workdir: Path, beside: bool = False
+) -> dict:
     import nats as nats_py
 
     from baton_intake.projections import all_projections
@@ -213,7 +234,8 @@ async def run_live_lag(nats_url: str, db_urls: dict[str, str], rate: float, seco
         nc = await nats_py.connect(nats_url)
         try:
             # its own consumers per target; what an earlier target appended is caught up untimed
-            out[name] = await live_lag(nc, url, rate, seconds, all_projections(), f"live{name}")
+            service = f"live{name}{'beside' if beside else ''}"
+            out[name] = await live_lag(nc, url, rate, seconds, all_projections(), service, beside)
         finally:
             await nc.close()
     return out

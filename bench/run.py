@@ -69,7 +69,7 @@ TARGETS = {
     "writes_per_s": 1_000,  # per service process
     "writes_p99_ms": 50,
     "e2e_p99_ms": 50,  # at 200 handoffs/s
-    "lag_p99_ms": 25,  # at 1,000 events/s
+    "lag_p99_ms": 10,  # at 1,000 events/s, also with a rebuild beside (issue #23; was 25)
     "vs_eventsourcing": 20,  # catch-up ratio, same events, synchronous commits, same PostgreSQL
 }
 
@@ -184,6 +184,11 @@ async def section_live(args, results: dict, workdir: Path, pg_url: str | None) -
         log(f"live lag: intake's projections at {args.lag_rate:,.0f} events/s for {args.lag_seconds:.0f}s")
         results["live_lag"] = await projection_bench.run_live_lag(url, dbs, args.lag_rate, args.lag_seconds, workdir)
         results["live_lag"]["loadavg"] = loadavg()
+        log("live lag again, a rebuild of the same stream into the same database running beside it")
+        results["live_lag_beside_rebuild"] = await projection_bench.run_live_lag(
+            url, dbs, args.lag_rate, args.lag_seconds, workdir, beside=True
+        )
+        results["live_lag_beside_rebuild"]["loadavg"] = loadavg()
     finally:
         stop_process(proc)
 
@@ -306,17 +311,19 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             best = max(es["projection_events_per_s"], es["follower_events_per_s"])
             r = f["catch_up_events_per_s"] / best
             ratio("Baton / eventsourcing (the faster of its two)", r, ">= 20", r >= TARGETS["vs_eventsourcing"])
-    lag = results.get("live_lag", {})
-    for db, f in lag.items():
-        if not isinstance(f, dict) or "all" not in f:
-            continue
-        ms(f"live lag p50, {f['rate_target']:,.0f} ev/s -> {db}", f["all"]["p50_ms"])
-        ms(
-            f"live lag p99, {f['rate_target']:,.0f} ev/s -> {db}",
-            f["all"]["p99_ms"],
-            "< 25 ms",
-            f["all"]["p99_ms"] < TARGETS["lag_p99_ms"],
-        )
+    for section, beside in (("live_lag", ""), ("live_lag_beside_rebuild", ", a rebuild beside")):
+        for db, f in results.get(section, {}).items():
+            if not isinstance(f, dict) or "all" not in f:
+                continue
+            ms(f"live lag p50, {f['rate_target']:,.0f} ev/s -> {db}{beside}", f["all"]["p50_ms"])
+            ms(
+                f"live lag p99, {f['rate_target']:,.0f} ev/s -> {db}{beside}",
+                f["all"]["p99_ms"],
+                "< 10 ms",
+                f["all"]["p99_ms"] < TARGETS["lag_p99_ms"],
+            )
+            if f.get("beside"):
+                rate(f"  the rebuild beside it -> {db}", f["beside"]["events_per_s"])
     w = results.get("writes", {})
     for service, f in w.items():
         if not isinstance(f, dict):
