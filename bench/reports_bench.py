@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -25,6 +26,7 @@ import orjson
 from datetime import date, datetime, timedelta, timezone
 
 from baton_shared.projections.sql import insert_new, make_engine
+from baton_shared.service.garbage_collection import tune_garbage_collection
 
 from baton_followup.projections.report_facts import ReportsFromDelivery, ReportsFromFollowup, ReportsFromIntake
 from baton_followup.reports import REPORTS, Facts, Period
@@ -223,6 +225,7 @@ async def main() -> None:
         ),
     )
     args = parser.parse_args()
+    tune_garbage_collection()  # as the follow-up service runs
     await fresh_postgres(args.url)
     engine = make_engine(args.url)
     facts = Facts(ReportsFromIntake(), ReportsFromDelivery(), ReportsFromFollowup())
@@ -236,8 +239,13 @@ async def main() -> None:
             keys = [c.name for c in facts.t(name).primary_key.columns]
             for start in range(0, len(rows), 50_000):
                 await insert_new(conn, facts.t(name), rows[start : start + 50_000], keys)
-    async with engine.begin() as conn:
-        await conn.exec_driver_sql("ANALYZE")
+    del facts_rows, rows  # a service holds no such heap: collections would walk 1.4M rows' objects
+    gc.collect()
+    async with engine.connect() as conn:
+        # Settled, as a live database is: without the vacuum, autovacuum works through the
+        # bulk insert during the measurement (rotation p50 230 ms then, 149 ms after).
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("VACUUM ANALYZE")
     filled = time.perf_counter() - started
     filters = Filters(Period.parse("2026-06", date(2026, 7, 1)), date(2026, 7, 1))
     figures = {}
