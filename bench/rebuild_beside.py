@@ -21,11 +21,10 @@ from baton_intake.projections import ClientsProjection  # noqa: E402
 from baton_shared.contracts import registry  # noqa: E402
 from baton_shared.eventstore.provisioning import js_api  # noqa: E402
 from baton_shared.projections import ProjectionRunner  # noqa: E402
+from baton_shared.projections.rebuild import rebuild_batch  # noqa: E402
 from baton_shared.projections.sql import make_engine  # noqa: E402
 
 from common import SPEC  # noqa: E402
-
-BATCH = 5000
 
 
 async def main(nats_url: str, url: str, seconds: float) -> None:
@@ -40,7 +39,7 @@ async def main(nats_url: str, url: str, seconds: float) -> None:
             copy = ClientsProjection(f"__beside{rebuilds}")
             runner = ProjectionRunner(copy, engine, SPEC, registry, service="beside")
             await runner.setup()
-            folded += await runner.catch_up(nc, until=head, batch_size=BATCH)
+            folded += await runner.catch_up(nc, until=head, batch_size=rebuild_batch(engine))  # as a rebuild does
             async with engine.begin() as conn:
                 await conn.run_sync(copy.metadata.drop_all)
             rebuilds += 1

@@ -41,6 +41,8 @@ from baton_shared.projections.runner import ProgressCallback, ProjectionRunner
 
 REBUILD_SUFFIX = "__rebuild"
 VERIFY_SUFFIX = "__verify"  # a throwaway copy that is compared, never swapped
+REBUILD_BATCH = 5000  # events per transaction (PostgreSQL)
+REBUILD_BATCH_SQLITE = 100  # one writer: live commits wait less beside a rebuild (docs/architecture.md)
 
 
 class RebuildRefused(Exception):
@@ -182,6 +184,12 @@ async def lock_projection(conn: AsyncConnection, projection: Projection, key: st
         await conn.execute(update(checkpoints).where(checkpoints.c.projection == key).values(stream=stream))
 
 
+def rebuild_batch(engine: AsyncEngine) -> int:
+    """Events per transaction of a rebuild. SQLite has one writer: a rebuild beside live
+    projections in the same file commits small batches, so their commits wait less."""
+    return REBUILD_BATCH_SQLITE if engine.dialect.name == "sqlite" else REBUILD_BATCH
+
+
 class ProjectionRebuild:
     def __init__(
         self,
@@ -216,7 +224,7 @@ class ProjectionRebuild:
     async def build(self, nc: NATS, *, until: int | None = None, progress: ProgressCallback | None = None) -> int:
         """Fold the log into the copy up to ``until`` (default: the head); resumable."""
         await self.runner.setup()
-        return await self.runner.catch_up(nc, until=until, progress=progress)
+        return await self.runner.catch_up(nc, until=until, progress=progress, batch_size=rebuild_batch(self.engine))
 
     async def swap(self, nc: NATS, *, force: bool = False) -> Verification:
         """Bring the copy level with the live projection and swap it in, in one transaction."""
