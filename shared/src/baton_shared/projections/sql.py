@@ -208,6 +208,17 @@ def existing_keys(
     return list(wanted)
 
 
+def stored_utc(value: datetime) -> datetime:
+    """A stored moment with its zone: SQLite keeps none, and Baton stores UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def bytewise(bind: AsyncEngine | AsyncConnection, column: Any) -> Any:
+    """``column`` ordered by code point, as Python orders ``str`` and SQLite text,
+    whatever PostgreSQL's collation."""
+    return column.collate("C") if bind.dialect.name == "postgresql" else column
+
+
 def json_row(row: Any) -> dict[str, Any]:
     """A row as a JSON-ready dict: dates in ISO 8601, datetimes with their zone
     (SQLite keeps none; Baton stores UTC), and keys as plain ``str``.
@@ -216,18 +227,20 @@ def json_row(row: Any) -> dict[str, Any]:
     pydantic's serializer cannot take on its fast path (a large share of a GET's CPU)."""
     out = {}
     for key, value in dict(row).items():
-        if isinstance(value, datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+        if isinstance(value, datetime):
+            value = stored_utc(value)
         out[str(key)] = value.isoformat() if isinstance(value, (datetime, date)) else value
     return out
 
 
 __all__ = [
+    "bytewise",
     "existing_keys",
     "insert_new",
     "json_row",
     "load_rows",
     "make_engine",
+    "stored_utc",
     "tuple_",
     "upsert",
     "write_transaction",

@@ -53,8 +53,9 @@ async def reports(request: Request, offset: int = 0) -> Response:
     offset = max(0, offset)
     report = None
     if not problems:
+        again = {"fresh": "true"} if request.query_params.get("fresh") == "1" else {}  # "compute again now"
         report = await c.api(request, session).get(
-            "followup", f"/v1/reports/{name}", limit=REPORT_ROWS, offset=offset, **filters
+            "followup", f"/v1/reports/{name}", limit=REPORT_ROWS, offset=offset, **filters, **again
         )
     query = urlencode({"report": name, **filters})
     return c.render(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from baton_shared.projections.sql import json_row
+from baton_shared.projections.sql import json_row, stored_utc
 
 from baton_followup.projections.complaints import ComplaintsProjection
 
@@ -79,13 +79,11 @@ class ComplaintViews:
         for row in rows:
             recorded = {(b["deadline"], b["round"]) for b in row["breaches"]}
             first_due = (
-                row["status"] == "opened" and _aware(row["respond_by"]) <= now and ("first_response", 1) not in recorded
+                row["status"] == "opened"
+                and stored_utc(row["respond_by"]) <= now
+                and ("first_response", 1) not in recorded
             )
-            resolution_due = _aware(row["resolve_by"]) <= now and ("resolution", row["round"]) not in recorded
+            resolution_due = stored_utc(row["resolve_by"]) <= now and ("resolution", row["round"]) not in recorded
             if first_due or resolution_due:
                 found.append((row["client_id"], row["complaint_id"]))
         return found
-
-
-def _aware(value: datetime) -> datetime:  # SQLite keeps no zone; Baton stores UTC
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

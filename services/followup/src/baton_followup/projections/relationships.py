@@ -7,7 +7,7 @@ offers, outcome reviews and the latest suppressions.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Column, Date, DateTime, Index, Integer, JSON, MetaData, String, Table
 
@@ -15,6 +15,7 @@ from baton_shared.contracts import followup as ev
 from baton_shared.contracts.intake import ContactPolicy
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import RowPerAggregate
+from baton_shared.projections.sql import stored_utc
 
 from baton_followup.domain.contact_policy import ContactState, contact_allowed_from
 
@@ -148,14 +149,15 @@ class RelationshipsProjection(RowPerAggregate):
                     "note": e.note,
                 },
             ]
-        state = contact_state(row)
-        row["contact_allowed_from"] = contact_allowed_from(state)
-        row["last_contact_at"] = max(state.contacts, default=None)
+        if isinstance(e, _CHANGES_CONTACT_POLICY) or row["contact_allowed_from"] is None:
+            state = contact_state(row)
+            row["contact_allowed_from"] = contact_allowed_from(state)
+            row["last_contact_at"] = max(state.contacts, default=None)
         return row
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+# The events that change what ``contact_allowed_from`` reads: the policy, a stop, the contacts.
+_CHANGES_CONTACT_POLICY = (ev.RelationshipStarted, ev.ContactPolicyAdopted, ev.ContactRecorded)
 
 
 def contact_state(row: dict) -> ContactState:
@@ -164,7 +166,7 @@ def contact_state(row: dict) -> ContactState:
     return ContactState(
         policy=ContactPolicy.model_validate(row["contact_policy"]),
         stopped_on=date.fromisoformat(stopped) if isinstance(stopped, str) else stopped,
-        contacts=[_utc(datetime.fromisoformat(at)) for at in row["contact_times"]],
+        contacts=[stored_utc(datetime.fromisoformat(at)) for at in row["contact_times"]],
         cool_downs={kind: date.fromisoformat(until) for kind, until in row["cool_downs"].items()},
         recovering=bool(row.get("recovering")),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy import Numeric, Text, and_, case, cast, exists, func, literal, o
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.projections.own_events import OwnEventsProjection, read_events
-from baton_shared.projections.sql import json_row
+from baton_shared.projections.sql import bytewise, json_row, stored_utc
 
 from baton_followup.domain import ContactState, refusal
 from baton_followup.domain.contact_policy import Refusal
@@ -35,10 +35,6 @@ from baton_followup.projections.relationships import RelationshipsProjection, co
 from baton_followup.projections.request_deliveries import RequestDeliveriesProjection
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def _agenda_refusal(row, groups: dict, now: datetime) -> Refusal | None:  # noqa: ANN001
     """Why the policy holds this follow-up back now, as recording its contact would decide:
     someone else manages the account, the account's own policy (with an offer's rules), its groups."""
@@ -52,9 +48,77 @@ def _agenda_order(row) -> tuple:  # noqa: ANN001
     return (row["kind"] != "recovery", row["tier"] != "key", row["due_on"], row["follow_up_id"])
 
 
-def _bytewise(engine: AsyncEngine, column):  # noqa: ANN001, ANN202 - an SQL expression
-    """Ordered by code point, as Python orders ``str``, whatever PostgreSQL's collation."""
-    return column.collate("C") if engine.dialect.name == "postgresql" else column
+class _AgendaQuery:
+    """The agenda's SQL: the listing with what the policy needs, the rows the database decides
+    (allowed now, or held), the agenda's order and the counts."""
+
+    def __init__(self, views: FollowupViews, account_manager: str | None, due_before: date, now: datetime) -> None:
+        fu, rel, opp = views.fu, views.rel, views.opp
+        recovering = exists().where(views.rec.c.client_id == fu.c.client_id, views.rec.c.status == "open")
+        self.joined = fu.join(rel, rel.c.client_id == fu.c.client_id)
+        self.due = [fu.c.status == "open", fu.c.due_on <= due_before]
+        if account_manager:
+            self.due.append(rel.c.account_manager == account_manager)
+        self.listing = (
+            select(
+                fu,
+                rel.c.account_manager,
+                rel.c.client_name,
+                rel.c.tier,
+                rel.c.contact_policy,
+                rel.c.stopped_on,
+                rel.c.contact_times,
+                rel.c.cool_downs,
+                rel.c.contact_groups,
+                rel.c.managed_by,
+                opp.c.kind.label("offer_kind"),
+                opp.c.title.label("offer_title"),
+                recovering.label("recovering"),
+            )
+            .select_from(self.joined.outerjoin(opp, opp.c.opportunity_id == fu.c.opportunity_id))
+            .where(*self.due)
+        )
+        allowed_from, last = rel.c.contact_allowed_from, rel.c.last_contact_at
+        ungrouped = or_(rel.c.contact_groups.is_(None), cast(rel.c.contact_groups, Text) == "[]")
+        decided = and_(fu.c.kind != "offer", ungrouped, allowed_from.is_not(None), or_(last.is_(None), last <= now))
+        self.sql_allowed = and_(rel.c.managed_by.is_(None), decided, allowed_from <= now)
+        self.sql_held = or_(rel.c.managed_by.is_not(None), and_(decided, allowed_from > now))
+        self.order = (
+            case((fu.c.kind == "recovery", 0), else_=1),
+            case((rel.c.tier == "key", 0), else_=1),
+            fu.c.due_on,
+            bytewise(views.engine, fu.c.follow_up_id),
+        )
+
+    def counts(self):  # noqa: ANN201 - a statement
+        """Allowed and held in SQL, in one pass and without the listing's columns."""
+        allowed, held = func.count().filter(self.sql_allowed), func.count().filter(self.sql_held)
+        return select(allowed, held).select_from(self.joined).where(*self.due)
+
+    def ordered(self, decided, limit: int):  # noqa: ANN001, ANN201 - statements
+        return self.listing.where(decided).order_by(*self.order).limit(limit)
+
+
+_HIDDEN_FROM_AGENDA = (
+    "contact_policy",
+    "stopped_on",
+    "contact_times",
+    "cool_downs",
+    "recovering",
+    "contact_groups",
+    "managed_by",
+)
+
+
+def _agenda_item(row, refused: Refusal | None, today: date) -> dict:  # noqa: ANN001
+    item = json_row(row)
+    item["may_contact"] = refused is None
+    item["not_now_code"] = None if refused is None else refused.code
+    item["not_now"] = None if refused is None else refused.reason
+    for column in _HIDDEN_FROM_AGENDA:
+        item.pop(column)
+    item["overdue_days"] = max(0, (today - row["due_on"]).days)
+    return item
 
 
 def _groups_refusal(row, groups: dict, now: datetime) -> Refusal | None:  # noqa: ANN001
@@ -187,7 +251,7 @@ class FollowupViews:
                     self.hl.c.at_risk_since.is_not(None)
                 )
             )
-            return [(r.client_id, _utc(r.at_risk_since), r.at_risk_reason) for r in rows]
+            return [(r.client_id, stored_utc(r.at_risk_since), r.at_risk_reason) for r in rows]
 
     async def reviews_overdue(self, today: date, limit: int = 1000) -> list[tuple[str, str]]:
         """(client, review follow-up) for open reviews past their date not yet recorded overdue."""
@@ -244,56 +308,18 @@ class FollowupViews:
         Filtered, ordered, counted and paged by the database where the relationship's row decides
         (``contact_allowed_from``); offers, accounts in contact groups and rows not yet folded with
         it are decided in Python, as recording a contact would, and merged in order."""
-        fu, rel = self.fu, self.rel
-        recovering = exists().where(self.rec.c.client_id == fu.c.client_id, self.rec.c.status == "open")
-        joined = fu.join(rel, rel.c.client_id == fu.c.client_id)
-        due = [fu.c.status == "open", fu.c.due_on <= due_before]
-        if account_manager:
-            due.append(rel.c.account_manager == account_manager)
-        query = (
-            select(
-                fu,
-                rel.c.account_manager,
-                rel.c.client_name,
-                rel.c.tier,
-                rel.c.contact_policy,
-                rel.c.stopped_on,
-                rel.c.contact_times,
-                rel.c.cool_downs,
-                rel.c.contact_groups,
-                rel.c.managed_by,
-                self.opp.c.kind.label("offer_kind"),
-                self.opp.c.title.label("offer_title"),
-                recovering.label("recovering"),
-            )
-            .select_from(joined.outerjoin(self.opp, self.opp.c.opportunity_id == fu.c.opportunity_id))
-            .where(*due)
-        )
-        allowed_from, last = rel.c.contact_allowed_from, rel.c.last_contact_at
-        ungrouped = or_(rel.c.contact_groups.is_(None), cast(rel.c.contact_groups, Text) == "[]")
-        decided = and_(fu.c.kind != "offer", ungrouped, allowed_from.is_not(None), or_(last.is_(None), last <= now))
-        sql_allowed = and_(rel.c.managed_by.is_(None), decided, allowed_from <= now)
-        sql_held = or_(rel.c.managed_by.is_not(None), and_(decided, allowed_from > now))
-        order = (
-            case((fu.c.kind == "recovery", 0), else_=1),
-            case((rel.c.tier == "key", 0), else_=1),
-            fu.c.due_on,
-            _bytewise(self.engine, fu.c.follow_up_id),
-        )
+        q = _AgendaQuery(self, account_manager, due_before, now)
         async with self.engine.connect() as conn:
-            undecided = (await conn.execute(query.where(~sql_allowed, ~sql_held))).mappings().all()
+            undecided = (await conn.execute(q.listing.where(~q.sql_allowed, ~q.sql_held))).mappings().all()
             groups = await self._groups_of(conn, undecided)
             checked = [(r, _agenda_refusal(r, groups, now)) for r in undecided]
             extra_allowed = sorted((r for r, refused in checked if refused is None), key=_agenda_order)
             extra_held = sorted(((r, why) for r, why in checked if why is not None), key=lambda p: _agenda_order(p[0]))
-            counted = (
-                select(func.count().filter(sql_allowed), func.count().filter(sql_held)).select_from(joined).where(*due)
-            )  # both in one pass, and without the listing's columns
-            in_sql_allowed, in_sql_held = (await conn.execute(counted)).one()
+            in_sql_allowed, in_sql_held = (await conn.execute(q.counts())).one()
             allowed_total = in_sql_allowed + len(extra_allowed)
             page: list[tuple[Any, Refusal | None]] = []
             if offset < allowed_total:
-                rows = (await conn.execute(query.where(sql_allowed).order_by(*order).limit(offset + limit))).mappings()
+                rows = (await conn.execute(q.ordered(q.sql_allowed, offset + limit))).mappings()
                 merged = heapq.merge(rows.all(), extra_allowed, key=_agenda_order)
                 page = [(r, None) for r in itertools.islice(merged, offset, offset + limit)]
             total = allowed_total
@@ -301,23 +327,11 @@ class FollowupViews:
                 total += in_sql_held + len(extra_held)
                 wanted = offset + limit - allowed_total
                 if wanted > 0 and len(page) < limit:
-                    rows = (await conn.execute(query.where(sql_held).order_by(*order).limit(wanted))).mappings().all()
+                    rows = (await conn.execute(q.ordered(q.sql_held, wanted))).mappings().all()
                     firsts = [(r, _agenda_refusal(r, {}, now)) for r in rows]  # why: on the page's rows only
                     merged = heapq.merge(firsts, extra_held, key=lambda p: _agenda_order(p[0]))
                     page += list(itertools.islice(merged, max(0, offset - allowed_total), wanted))[: limit - len(page)]
-        today = now.date()
-        items = []
-        for r, refused in page:
-            item = json_row(r)
-            item["may_contact"] = refused is None
-            item["not_now_code"] = None if refused is None else refused.code
-            item["not_now"] = None if refused is None else refused.reason
-            hidden = ("contact_policy", "stopped_on", "contact_times", "cool_downs", "recovering")
-            for column in (*hidden, "contact_groups", "managed_by"):
-                item.pop(column)
-            item["overdue_days"] = max(0, (today - r["due_on"]).days)
-            items.append(item)
-        return items, total
+        return [_agenda_item(r, refused, now.date()) for r, refused in page], total
 
     async def contact_refusal(self, relationship: dict, now: datetime) -> Refusal | None:
         """Why a contact of this client now would be refused, the way recording it decides: someone
@@ -384,7 +398,7 @@ class FollowupViews:
         last = func.coalesce(self.prof.c.last_request_at, self.prof.c.registered_at)
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(self.prof.c.client_id, last.label("quiet_from")).where(last < quiet_since))
-            return [(r.client_id, _utc(r.quiet_from)) for r in rows]
+            return [(r.client_id, stored_utc(r.quiet_from)) for r in rows]
 
     async def request_text(self, request_id: str) -> str | None:
         """What a request was about, in words (its need and its promises), for matching next

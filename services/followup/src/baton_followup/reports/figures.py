@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from baton_shared.contracts.followup import DeliveredValue, RefusalCode
+from baton_shared.projections.sql import bytewise, stored_utc
 from sqlalchemy import (
     REAL,
     BigInteger,
@@ -93,12 +94,6 @@ def _utc(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=timezone.utc)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)  # SQLite keeps no zone; Baton stores UTC
-    return moment
-
-
 def nearest_rank(values: list[float], share: float) -> float | None:
     if not values:
         return None
@@ -109,7 +104,7 @@ def nearest_rank(values: list[float], share: float) -> float | None:
 def _days(later: datetime | None, earlier: datetime | None) -> float | None:
     if later is None or earlier is None:
         return None
-    return (_aware(later) - _aware(earlier)).total_seconds() / 86400
+    return (stored_utc(later) - stored_utc(earlier)).total_seconds() / 86400
 
 
 def _round(value: float | None) -> float | None:
@@ -379,7 +374,7 @@ async def _lead_times_folded(conn: AsyncConnection, facts: Facts, f: Filters) ->
         }
         for stage, (end, start) in steps.items():
             days = _days(end, start)
-            if days is None or not f.period.holds(_aware(end)):
+            if days is None or not f.period.holds(stored_utc(end)):
                 continue
             samples[("department", row["department"], stage)].append(days)
             samples[("segment", row["segment"] or "unknown", stage)].append(days)
@@ -525,13 +520,13 @@ async def rotation(conn: AsyncConnection, facts: Facts, f: Filters) -> Rows:
         return {
             "client_id": client_id,
             "client_name": name,
-            "changed_at": _aware(changed_at).isoformat(),
+            "changed_at": stored_utc(changed_at).isoformat(),
             "account_manager": manager,
             "previous_account_manager": previous,
             "changes_in_12_months": n,
             "rotated_too_often": n > warn,
             "brief_acknowledged": acked_at is not None,
-            "brief_acknowledged_at": None if acked_at is None else _aware(acked_at).isoformat(),
+            "brief_acknowledged_at": None if acked_at is None else stored_utc(acked_at).isoformat(),
             "brief_acknowledged_how": how,
         }
 
@@ -620,7 +615,7 @@ async def revenue(conn: AsyncConnection, facts: Facts, f: Filters) -> Rows:
         select(*sums.c, c.c.name)
         .select_from(sums.outerjoin(c, c.c.client_id == sums.c.client_id))
         .order_by(
-            *(_bytewise(conn, column) for column in (sums.c.month, sums.c.manager, sums.c.client_id, sums.c.currency))
+            *(bytewise(conn, column) for column in (sums.c.month, sums.c.manager, sums.c.client_id, sums.c.currency))
         )
     )
     return Rows((await conn.execute(totals)).all(), _revenue_row)
@@ -640,11 +635,6 @@ def _revenue_row(row) -> dict:  # noqa: ANN001 - a result row
         "won_value": _from_cents(won_cents),
         "program_fees_due": _from_cents(fee_cents),
     }
-
-
-def _bytewise(conn: AsyncConnection, column):  # noqa: ANN001, ANN202 - SQL expressions
-    """Ordered by code point, as SQLite orders text, whatever PostgreSQL's collation."""
-    return column.collate("C") if conn.dialect.name == "postgresql" else column
 
 
 def _month(conn: AsyncConnection, moment):  # noqa: ANN001, ANN202 - SQL expressions

@@ -18,11 +18,12 @@ import asyncio
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from baton_shared.domain import DomainRuleViolation
 from baton_shared.events.envelope import derived_event_id
 from baton_shared.observability.logging import get_logger
+from baton_shared.projections.sql import stored_utc
 
 from baton_notify.application.notices import NoticeApplication
 from baton_notify.deliveries.deliverer import backoff
@@ -33,10 +34,6 @@ from baton_notify.settings import NotifySettings
 
 log = get_logger("baton.notify.outbox")
 BATCH = 50
-
-
-def aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 class Outbox:
@@ -77,7 +74,7 @@ class Outbox:
         if notice is None:
             return  # sent, given up, held by another replica, or not due yet
         horizon = timedelta(seconds=self.s.notices_horizon_seconds)
-        if notice.cause_at is not None and aware(notice.cause_at) < now - horizon:
+        if notice.cause_at is not None and stored_utc(notice.cause_at) < now - horizon:
             await self.application.give_up(notice_id, "its cause passed the horizon before it could be sent")
             return
         for person in notice.waiting:
@@ -102,7 +99,7 @@ class Outbox:
 
     async def _failed(self, notice, error: str) -> None:  # noqa: ANN001 - a Notice
         now = self.clock()
-        cause_at = aware(notice.cause_at) if notice.cause_at else now
+        cause_at = stored_utc(notice.cause_at) if notice.cause_at else now
         if now - cause_at >= timedelta(seconds=self.s.notices_retry_for_seconds):
             log.warning("notice given up: retries ran out", notice_id=notice.id, error=error)
             await self.application.give_up(notice.id, f"retries ran out: {error}")
