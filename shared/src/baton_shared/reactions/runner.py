@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import zlib
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -154,13 +155,18 @@ class ReactionRunner(DurableWorker):
         max_ack_pending: int = 256,
         ack_wait_s: float = ACK_WAIT_SECONDS,
         priority_timeout_s: float = PRIORITY_TIMEOUT_SECONDS,
+        partition: int = 0,
+        partitions: int = 1,
     ) -> None:
+        if not 0 <= partition < partitions:
+            raise ValueError(f"partition {partition} of {partitions}")
         self.reaction = reaction
         self.store = store
         self.registry = registry
         self.engine = engine
         self.key = f"{service}.reaction.{reaction.name}"
-        self.durable = f"{service}_react_{reaction.name}"
+        self.durable = durable_name(service, reaction.name, partition, partitions)
+        self.service, self.partition, self.partitions = service, partition, partitions
         self.stream_name = reaction.source.name
         self.batch_size = batch_size
         self.max_attempts = max_attempts
@@ -194,7 +200,7 @@ class ReactionRunner(DurableWorker):
             self.reaction.source.name,
             self.durable,
             filter_subjects=[self.reaction.source.type_filter(t) for t in self.reaction.event_types],
-            start_after=None,
+            start_after=await self._inherited_position(nc),
             description=f"reaction {self.key}",
             ack_policy="explicit",  # handled concurrently across targets: each cause acknowledged alone
             max_ack_pending=self.max_ack_pending,
@@ -203,6 +209,25 @@ class ReactionRunner(DurableWorker):
             priority_timeout_s=self.priority_timeout_s,
             at_start=at_start,
         )
+
+    async def _inherited_position(self, nc: NATS) -> int | None:
+        """Where a consumer made for a new partitioning starts: after what every consumer of the
+        reaction's other partitionings has handled (the lowest ack floor), so a change of
+        ``reaction_partitions`` does not handle the whole log again. None (its own ack floor, or
+        the log's start) when the consumer exists or there is no other."""
+        stream = self.reaction.source.name
+        if await consumer_info(nc, stream, self.durable) is not None:
+            return None
+        base = durable_name(self.service, self.reaction.name)
+        mine = {durable_name(self.service, self.reaction.name, k, self.partitions) for k in range(self.partitions)}
+        names = (await js_api(nc, f"CONSUMER.NAMES.{stream}", {"offset": 0})).get("consumers") or []
+        floors = []
+        for name in names:
+            if (name == base or name.startswith(f"{base}_p")) and name not in mine:
+                info = await consumer_info(nc, stream, name)
+                if info is not None:
+                    floors.append(int(info["ack_floor"]["stream_seq"]))
+        return min(floors) if floors else None
 
     async def start_live(self, nc: NATS) -> None:
         await super().start_live(nc)
@@ -246,6 +271,10 @@ class ReactionRunner(DurableWorker):
             for seq in sorted(mine):
                 msg, raw = mine[seq]
                 key, cause = self._order_key(raw)
+                if partition_of(key, self.partitions) != self.partition:
+                    self._unacked.pop(seq, None)
+                    await self._pass_on(msg)  # another partition's consumer handles it
+                    continue
                 self._lines.setdefault(key, collections.deque()).append((msg, raw, cause))
                 if key not in self._working:
                     self._working[key] = asyncio.create_task(self._work_through(key), name=f"{self.durable}-target")
@@ -304,6 +333,12 @@ class ReactionRunner(DurableWorker):
                 del self._working[key]
                 self._lines.pop(key, None)
 
+    async def _pass_on(self, msg: Msg) -> None:
+        try:
+            await msg.ack()
+        except Exception as exc:  # noqa: BLE001 - it comes back after ack_wait and is passed on again
+            log.warning("acknowledgement failed", reaction=self.key, error=repr(exc)[:300])
+
     def _order_key(self, raw: RawEvent) -> tuple[object, RecordedEvent | None]:
         """The target a cause acts on (causes of one target keep their order), and the cause
         decoded (None if it cannot be: ``handle_resilient`` parks it, alone)."""
@@ -337,6 +372,26 @@ class ReactionRunner(DurableWorker):
                     await js_api(
                         self._nc, f"CONSUMER.UNPIN.{self.stream_name}.{self.durable}", {"group": self.priority_group}
                     )
+
+    async def release(self, drain_s: float | None = None) -> None:
+        """Stop pulling and hand the consumer to another replica (partitions being balanced):
+        the causes lined up are finished first (for at most ``drain_s``, default ``ack_wait``),
+        then the pin is released, and causes held but not yet lined up are given back: the next
+        holder handles them before anything newer (see ``_release``)."""
+        if self._loop is not None:
+            await self._loop.stop()  # no new causes; the pin stays ours until released below
+        working = [t for t in self._working.values() if not t.done()]
+        if working:
+            await asyncio.wait(working, timeout=self.ack_wait_s if drain_s is None else drain_s)
+        waiting = [msg for msg, _ in self._held.values()]
+        await self.stop_live()
+        for msg in waiting:  # to the next holder now, rather than after ack_wait
+            with contextlib.suppress(Exception):
+                await msg.nak()
+
+    @property
+    def holds_pin(self) -> bool:
+        return self.live and self._loop is not None and self._loop.pin_id is not None
 
     async def handle_resilient(self, raw: RawEvent, cause: RecordedEvent | None = None) -> None:
         """Handle one cause, retrying outages (and a target not ready yet) with backoff; park
@@ -397,5 +452,21 @@ class ReactionRunner(DurableWorker):
             "handled": self.handled,
             "live": self.live,
             "pinned": self._loop is not None and self._loop.pin_id is not None,
+            **({"partition": f"{self.partition + 1} of {self.partitions}"} if self.partitions > 1 else {}),
             "last_error": self.last_error,
         }
+
+
+def durable_name(service: str, reaction: str, partition: int = 0, partitions: int = 1) -> str:
+    """The reaction's consumer; with partitions, one per partition (``…_p2of4``)."""
+    base = f"{service}_react_{reaction}"
+    return base if partitions == 1 else f"{base}_p{partition + 1}of{partitions}"
+
+
+def partition_of(target: object, partitions: int) -> int:
+    """Which partition handles a target's causes: the same on every replica and every run (a
+    CRC of the target, not Python's salted ``hash``). Causes with no target of their own
+    (``("seq", n)``: ignored, or undecodable and parked) go to the first."""
+    if partitions == 1 or not isinstance(target, tuple) or target[0] == "seq":
+        return 0
+    return zlib.crc32("\x1f".join(map(str, target)).encode()) % partitions

@@ -29,6 +29,7 @@ from baton_shared.projections.feed import ProjectionFeed
 from baton_shared.projections.runner import ProjectionRunner
 from baton_shared.projections import sqlite_driver
 from baton_shared.projections.sql import make_engine
+from baton_shared.reactions.partitions import PartitionedReaction
 from baton_shared.reactions.runner import ReactionRunner
 from baton_shared.observability import metrics
 from baton_shared.observability.logging import get_logger
@@ -162,9 +163,17 @@ class ServiceRuntime:
             else:
                 await self._start_feed(feed)
         for reaction in self.parts.reactions:
-            runner = ReactionRunner(reaction, self.store, self.registry, self.engine, service=self.service)
-            self.reactions[reaction.name] = runner
-            self._tasks.append(asyncio.create_task(self._start_reaction(runner), name=runner.key))
+            p = s.reaction_partitions
+            runners = [
+                ReactionRunner(
+                    reaction, self.store, self.registry, self.engine, service=self.service, partition=k, partitions=p
+                )
+                for k in range(p)
+            ]
+            for k, runner in enumerate(runners):
+                self.reactions[reaction.name if p == 1 else f"{reaction.name}.p{k + 1}of{p}"] = runner
+            group = PartitionedReaction(runners)
+            self._tasks.append(asyncio.create_task(self._start_reaction(group), name=group.key))
         for task in self._background:
             self._tasks.append(asyncio.create_task(task(self), name=f"{self.service}-{task.__name__}"))
         self._tasks.append(asyncio.create_task(self._watch_lag(), name=f"{self.service}-lag"))
@@ -214,9 +223,12 @@ class ServiceRuntime:
             caught_up=caught_up,
         )
 
-    async def _start_reaction(self, runner: ReactionRunner) -> None:
-        await runner.setup()
-        await self.patiently(runner.key, lambda: self._start_reaction_once(runner))
+    async def _start_reaction(self, group: PartitionedReaction) -> None:
+        for runner in group.runners:
+            await runner.setup()
+            await self.patiently(runner.key, lambda runner=runner: self._start_reaction_once(runner))
+        if group.partitions > 1:
+            await group.balance_forever(self.nc, lambda: self.stopping)
 
     async def _start_reaction_once(self, runner: ReactionRunner) -> None:
         await self._wait_for_stream(runner.reaction.source.name)

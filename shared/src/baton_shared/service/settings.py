@@ -99,6 +99,14 @@ class BatonSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(None, description="default 8001 intake, 8002 delivery, 8003 followup, 8004 notify")
     stream_replicas: int = Field(1, ge=1, le=5)
+    reaction_partitions: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Each reaction's causes split by target into this many partitions, shared out among the "
+        "service's replicas, so replicas add throughput, not only availability (1: one replica handles a "
+        "reaction at a time). Best a multiple of the replica count. See docs/architecture.md, Scale-out.",
+    )
     migrate_on_start: bool = Field(
         True,
         description="Bring the database schema to this code's head at start-up (Alembic). "
