@@ -91,6 +91,22 @@ class PullLoop:
         self._repull = True
         self._wake.set()
 
+    async def pause(self) -> None:
+        """Stop asking for more, keeping the subscription: what is on its way still arrives
+        (``arrived`` takes it), so it can be given back instead of waiting out ``ack_wait``."""
+        self.running = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    def arrived(self) -> list[Msg]:
+        """The messages that arrived and were not handed over (status replies left out)."""
+        taken = [m for m in self._arrived if m.reply]
+        self._arrived.clear()
+        return taken
+
     async def stop(self) -> None:
         self.running = False
         if self._task is not None:

@@ -206,7 +206,10 @@ async def reconcile_durable(
         # Anything delivered beyond where the owner stands was in flight to a process
         # that is gone. Left alone it would come back only after ack_wait, behind
         # newer messages whose acknowledgement (ack-all) would cover it unhandled.
-        in_flight = at_start and delivered > start_from
+        # Unless another replica holds the consumer's pin: then what is out may be its, alive
+        # (a replica starting beside a busy one recreated the consumer under it, and a third,
+        # finding it gone that moment, made it again from the log's start).
+        in_flight = at_start and delivered > start_from and not _pinned(info)
         # Ahead of the owner (its database was reset or restored), or far behind it.
         misplaced = ack_floor > start_from or start_from - ack_floor > 10_000
         if not in_flight and not misplaced:
@@ -237,6 +240,10 @@ async def reconcile_durable(
             raise RuntimeError(f"consumer {stream}.{durable} exists with a config that cannot be updated to ours")
         return updated
     return info
+
+
+def _pinned(info: dict[str, Any]) -> bool:
+    return any(group.get("pinned_client_id") for group in info.get("priority_groups") or [])
 
 
 CONSUMER_EXISTS = 10148  # action "create" on an existing consumer with another config

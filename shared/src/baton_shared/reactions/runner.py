@@ -220,7 +220,11 @@ class ReactionRunner(DurableWorker):
             return None
         base = durable_name(self.service, self.reaction.name)
         mine = {durable_name(self.service, self.reaction.name, k, self.partitions) for k in range(self.partitions)}
-        names = (await js_api(nc, f"CONSUMER.NAMES.{stream}", {"offset": 0})).get("consumers") or []
+        try:
+            names = (await js_api(nc, f"CONSUMER.NAMES.{stream}", {"offset": 0})).get("consumers") or []
+        except Exception as exc:  # noqa: BLE001 - not allowed to list (an older permissions.conf)
+            log.warning("consumers not listed; inheriting from the single one only", error=repr(exc)[:200])
+            names = [base]
         floors = []
         for name in names:
             if (name == base or name.startswith(f"{base}_p")) and name not in mine:
@@ -362,32 +366,42 @@ class ReactionRunner(DurableWorker):
                 await task
         pin = self._loop.pin_id if self._loop is not None else None
         self._held, self._unacked, self._lines, self._working, self._sole_holder_under = {}, {}, {}, {}, None
-        if pin is not None and self._nc is not None and self._nc.is_connected:
-            # Hand the pin over now rather than after priority_timeout (a replica stopping
-            # for a deploy); only if it is still ours.
-            with contextlib.suppress(Exception):
-                info = await consumer_info(self._nc, self.stream_name, self.durable)
-                groups = (info or {}).get("priority_groups") or []
-                if any(g.get("pinned_client_id") == pin for g in groups):
-                    await js_api(
-                        self._nc, f"CONSUMER.UNPIN.{self.stream_name}.{self.durable}", {"group": self.priority_group}
-                    )
+        await self._unpin(pin)  # a replica stopping for a deploy: handed over now, not after priority_timeout
+
+    async def _unpin(self, pin: str | None) -> None:
+        """Release the consumer's pin, if it is still ours."""
+        if pin is None or self._nc is None or not self._nc.is_connected:
+            return
+        with contextlib.suppress(Exception):
+            info = await consumer_info(self._nc, self.stream_name, self.durable)
+            groups = (info or {}).get("priority_groups") or []
+            if any(g.get("pinned_client_id") == pin for g in groups):
+                await js_api(
+                    self._nc, f"CONSUMER.UNPIN.{self.stream_name}.{self.durable}", {"group": self.priority_group}
+                )
 
     async def release(self, drain_s: float | None = None) -> None:
-        """Stop pulling and hand the consumer to another replica (partitions being balanced):
-        the causes lined up are finished first (for at most ``drain_s``, default ``ack_wait``),
-        then the pin is released, and causes held but not yet lined up are given back: the next
-        holder handles them before anything newer (see ``_release``)."""
-        if self._loop is not None:
-            await self._loop.stop()  # no new causes; the pin stays ours until released below
+        """Hand the consumer to another replica (partitions being balanced): stop pulling,
+        release the pin, give back what arrived but is not lined up yet (the next holder
+        handles it, before anything newer: see ``_release``), finish the lines already being
+        handled (for at most ``drain_s``, default ``ack_wait``), then stop."""
+        loop, nc = self._loop, self._nc
+        if loop is None or nc is None:
+            return
+        await loop.pause()
+        await self._unpin(loop.pin_id)
+        with contextlib.suppress(Exception):
+            await nc.flush()  # what the server sent before the pin went is here now
+        given_back = [msg for msg, _ in self._held.values()] + loop.arrived()
+        self._held = {}
+        for msg in given_back:
+            self._unacked.pop(ack_metadata(msg.reply)[0], None)
+            with contextlib.suppress(Exception):
+                await msg.nak()
         working = [t for t in self._working.values() if not t.done()]
         if working:
             await asyncio.wait(working, timeout=self.ack_wait_s if drain_s is None else drain_s)
-        waiting = [msg for msg, _ in self._held.values()]
         await self.stop_live()
-        for msg in waiting:  # to the next holder now, rather than after ack_wait
-            with contextlib.suppress(Exception):
-                await msg.nak()
 
     @property
     def holds_pin(self) -> bool:
