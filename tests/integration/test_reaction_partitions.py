@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 
 import nats as nats_py
 import pytest
@@ -74,7 +75,7 @@ class Replica:
         self.stopped = True
         if self.balancing is not None:
             self.balancing.cancel()
-            with contextlib_suppress():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.balancing
         for runner in self.group.runners:
             await runner.stop_live()
@@ -85,12 +86,6 @@ class Replica:
 
     def held(self) -> set[int]:
         return {r.partition for r in self.group.held()}
-
-
-def contextlib_suppress():
-    import contextlib
-
-    return contextlib.suppress(asyncio.CancelledError, Exception)
 
 
 def test_a_target_always_lands_in_the_same_partition_and_targets_spread():

@@ -147,6 +147,7 @@ async def reconcile_durable(
     ack_policy: str = "all",
     pinned_group: str | None = None,
     priority_timeout_s: float = 10,
+    new_after: Callable[[], Awaitable[int | None]] | None = None,
 ) -> dict[str, Any]:
     """Make ``durable`` deliver from ``start_after + 1`` with the wanted config.
 
@@ -174,6 +175,10 @@ async def reconcile_durable(
       replica's, and recreating the consumer again would make two replicas take
       it from each other in turn.
 
+    ``new_after``, asked only when there is no such consumer yet, is where a new one starts
+    instead of ``start_after`` (a reaction's consumer for a new partitioning: after what the
+    reaction's other consumers handled).
+
     With ``pinned_group`` the consumer delivers to one client at a time (a pinned-client
     priority group, see ``PullLoop``); ``priority_timeout_s`` is how long a pinned client
     may go without pulling before another is pinned.
@@ -196,6 +201,8 @@ async def reconcile_durable(
         }
     info = await consumer_info(nc, stream, durable)
     start_from = await start_after() if callable(start_after) else start_after
+    if info is None and new_after is not None:
+        start_from = await new_after()
     if info is not None:
         cfg = info["config"]
         ack_floor = int(info["ack_floor"]["stream_seq"])

@@ -200,7 +200,8 @@ class ReactionRunner(DurableWorker):
             self.reaction.source.name,
             self.durable,
             filter_subjects=[self.reaction.source.type_filter(t) for t in self.reaction.event_types],
-            start_after=await self._inherited_position(nc),
+            start_after=None,
+            new_after=lambda: self._inherited_position(nc),
             description=f"reaction {self.key}",
             ack_policy="explicit",  # handled concurrently across targets: each cause acknowledged alone
             max_ack_pending=self.max_ack_pending,
@@ -213,11 +214,9 @@ class ReactionRunner(DurableWorker):
     async def _inherited_position(self, nc: NATS) -> int | None:
         """Where a consumer made for a new partitioning starts: after what every consumer of the
         reaction's other partitionings has handled (the lowest ack floor), so a change of
-        ``reaction_partitions`` does not handle the whole log again. None (its own ack floor, or
-        the log's start) when the consumer exists or there is no other."""
+        ``reaction_partitions`` does not handle the whole log again; None (the log's start) when
+        there is no other."""
         stream = self.reaction.source.name
-        if await consumer_info(nc, stream, self.durable) is not None:
-            return None
         base = durable_name(self.service, self.reaction.name)
         mine = {durable_name(self.service, self.reaction.name, k, self.partitions) for k in range(self.partitions)}
         try:
