@@ -26,6 +26,7 @@ from baton_shared.events.registry import EventRegistry
 from baton_shared.eventstore.jetstream import JetStreamEventStore
 from baton_shared.eventstore.provisioning import JetStreamApiError, check_server_version, js_api, provision_stream
 from baton_shared.projections.feed import ProjectionFeed
+from baton_shared.projections.planner_statistics import keep_planner_statistics
 from baton_shared.projections.runner import ProjectionRunner
 from baton_shared.projections import sqlite_driver
 from baton_shared.projections.sql import make_engine
@@ -178,6 +179,11 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(task(self), name=f"{self.service}-{task.__name__}"))
         self._tasks.append(asyncio.create_task(self._watch_lag(), name=f"{self.service}-lag"))
         self._tasks.append(asyncio.create_task(self._watch_checkpoints(), name=f"{self.service}-checkpoints"))
+        self._tasks.append(
+            asyncio.create_task(
+                keep_planner_statistics(self.engine, lambda: self.stopping), name=f"{self.service}-planner"
+            )
+        )
         self.started = True
         log.info("service started", stream=self.spec.name, nats=shown_url(s.nats_url))
 
