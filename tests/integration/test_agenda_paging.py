@@ -61,6 +61,7 @@ def history(rng: random.Random, clients: int = 70):
                 "declined_offers": [],
                 "outcome_reviews": [],
                 "contact_groups": grouped,
+                "in_contact_group": bool(grouped),
                 "managed_by": managed[cid],
                 "contact_allowed_from": None if unfolded else contact_allowed_from(states[cid]),
                 "last_contact_at": None if unfolded else max(contacts, default=None),

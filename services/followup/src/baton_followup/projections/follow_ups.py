@@ -35,8 +35,9 @@ class FollowUpsProjection(RowPerAggregate):
             Column("scheduled_at", DateTime(timezone=True), nullable=False),
             Column("updated_at", DateTime(timezone=True), nullable=False),
             Column("version", BigInteger, nullable=False),
-            Index(f"ix_follow_ups{suffix}_due", "status", "due_on"),
-            Index(f"ix_follow_ups{suffix}_client", "client_id"),
+            # The agenda's columns too, so that its counts and order read no row.
+            Index(f"ix_follow_ups{suffix}_due", "status", "due_on", "kind", "client_id", "follow_up_id"),
+            Index(f"ix_follow_ups{suffix}_client", "client_id", "status", "due_on", "kind", "follow_up_id"),
         )
 
     def key_of(self, recorded: RecordedEvent) -> str | None:

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, Text, and_, case, cast, exists, func, literal, or_, select
+from sqlalchemy import Numeric, and_, case, cast, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.projections.own_events import OwnEventsProjection, read_events
@@ -53,7 +53,8 @@ class _AgendaQuery:
     (allowed now, or held), the agenda's order and the counts."""
 
     def __init__(self, views: FollowupViews, account_manager: str | None, due_before: date, now: datetime) -> None:
-        fu, rel, opp = views.fu, views.rel, views.opp
+        self.fu = fu = views.fu
+        rel, opp = views.rel, views.opp
         recovering = exists().where(views.rec.c.client_id == fu.c.client_id, views.rec.c.status == "open")
         self.joined = fu.join(rel, rel.c.client_id == fu.c.client_id)
         self.due = [fu.c.status == "open", fu.c.due_on <= due_before]
@@ -79,7 +80,7 @@ class _AgendaQuery:
             .where(*self.due)
         )
         allowed_from, last = rel.c.contact_allowed_from, rel.c.last_contact_at
-        ungrouped = or_(rel.c.contact_groups.is_(None), cast(rel.c.contact_groups, Text) == "[]")
+        ungrouped = rel.c.in_contact_group.is_(False)
         decided = and_(fu.c.kind != "offer", ungrouped, allowed_from.is_not(None), or_(last.is_(None), last <= now))
         self.sql_allowed = and_(rel.c.managed_by.is_(None), decided, allowed_from <= now)
         self.sql_held = or_(rel.c.managed_by.is_not(None), and_(decided, allowed_from > now))
@@ -90,13 +91,24 @@ class _AgendaQuery:
             bytewise(views.engine, fu.c.follow_up_id),
         )
 
+    # Each pass finds its follow-ups in the indexes alone (follow_ups' and relationships'
+    # carry the columns it decides, orders and counts on), then reads the listing of those only.
+
     def counts(self):  # noqa: ANN201 - a statement
         """Allowed and held in SQL, in one pass and without the listing's columns."""
         allowed, held = func.count().filter(self.sql_allowed), func.count().filter(self.sql_held)
         return select(allowed, held).select_from(self.joined).where(*self.due)
 
+    def undecided(self):  # noqa: ANN201 - a statement
+        """The rows the database cannot decide, for Python to."""
+        found = (
+            select(self.fu.c.follow_up_id).select_from(self.joined).where(*self.due, ~self.sql_allowed, ~self.sql_held)
+        )
+        return self.listing.where(self.fu.c.follow_up_id.in_(found))
+
     def ordered(self, decided, limit: int):  # noqa: ANN001, ANN201 - statements
-        return self.listing.where(decided).order_by(*self.order).limit(limit)
+        found = select(self.fu.c.follow_up_id).select_from(self.joined).where(*self.due, decided).order_by(*self.order)
+        return self.listing.where(self.fu.c.follow_up_id.in_(found.limit(limit))).order_by(*self.order)
 
 
 _HIDDEN_FROM_AGENDA = (
@@ -310,7 +322,7 @@ class FollowupViews:
         it are decided in Python, as recording a contact would, and merged in order."""
         q = _AgendaQuery(self, account_manager, due_before, now)
         async with self.engine.connect() as conn:
-            undecided = (await conn.execute(q.listing.where(~q.sql_allowed, ~q.sql_held))).mappings().all()
+            undecided = (await conn.execute(q.undecided())).mappings().all()
             groups = await self._groups_of(conn, undecided)
             checked = [(r, _agenda_refusal(r, groups, now)) for r in undecided]
             extra_allowed = sorted((r for r, refused in checked if refused is None), key=_agenda_order)
