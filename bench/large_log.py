@@ -16,7 +16,7 @@ uses (about 20-30k events/s here), into the embedded run's own store while its s
 the reactions' durable consumers are then placed after the seeded history (as if the services had
 reacted to it already), and the services start: their projections catch up from the log.
 
-Then, per log: ``/health``, the agenda page, a client's timeline page, a never-loaded aggregate
+Then, per log: ``/health``, the agenda page (every manager's, then one manager's), a client's timeline page, a never-loaded aggregate
 (a note on a seeded client no process has loaded), ``baton trace`` of one client, the handoff p99 at a
 modest rate, writes per second per service (``http_bench.writes``), and a rebuild of intake's clients
 projection into PostgreSQL. The table prints large / young per figure against the targets: latencies
@@ -505,6 +505,9 @@ async def one_log(args, label: str, clients: int, workdir: Path, pg_url: str | N
         f = out.setdefault("figures", {})
         f["health"] = {s: await timed_gets(embedded.url(s), ["/health"] * args.samples) for s in services}
         f["agenda"] = await timed_gets(embedded.url("followup"), ["/v1/agenda?limit=50"] * args.samples)
+        f["agenda_manager"] = await timed_gets(
+            embedded.url("followup"), ["/v1/agenda?limit=50&account_manager=am1"] * args.samples
+        )
         f["agenda"]["total"] = (
             await loadgen.Connection(*loadgen.split(embedded.url("followup"))).json(
                 "GET", "/v1/agenda?limit=1", expect=200
@@ -556,6 +559,7 @@ def rows(young: dict, large: dict) -> list[tuple[str, float, float, float, str]]
         add(f"/health {s} p99 ms", fy["health"][s]["p99_ms"], fl["health"][s]["p99_ms"])
     for key, name in (
         ("agenda", "agenda page"),
+        ("agenda_manager", "one manager's agenda page"),
         ("timeline", "timeline page"),
         ("cold_load", "never-loaded aggregate"),
         ("journey", "trace's journey read (in process)"),
