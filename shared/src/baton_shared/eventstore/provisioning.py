@@ -200,9 +200,10 @@ async def reconcile_durable(
             "priority_timeout": int(priority_timeout_s * NS),
         }
     info = await consumer_info(nc, stream, durable)
-    start_from = await start_after() if callable(start_after) else start_after
     if info is None and new_after is not None:
         start_from = await new_after()
+    else:
+        start_from = await start_after() if callable(start_after) else start_after
     if info is not None:
         cfg = info["config"]
         ack_floor = int(info["ack_floor"]["stream_seq"])

@@ -27,6 +27,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.observability.logging import get_logger
+from baton_shared.projections.sql import sqlite_file
 
 log = get_logger("baton.planner")
 
@@ -35,16 +36,6 @@ LOOK_EVERY_SECONDS = 30.0
 GROWTH = 1.25  # analyze again once the file is this much larger
 AT_LEAST_EVERY_SECONDS = 6 * 3600.0
 LOCK_WAIT_SECONDS = 10.0
-
-
-def sqlite_file(engine: AsyncEngine) -> str | None:
-    """The database file behind ``engine``; None for PostgreSQL or an in-memory database."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    if "mode=memory" in str(url):
-        return None
-    return url.database
 
 
 def analyze(path: str, analyzed_pages: int = 0, *, force: bool = False) -> int | None:
@@ -80,7 +71,7 @@ def _reload_when_analyzed(engine: AsyncEngine) -> Callable[[], None]:
 
 
 async def keep_planner_statistics(engine: AsyncEngine, stopping: Callable[[], bool]) -> None:
-    path = sqlite_file(engine)
+    path = sqlite_file(engine.url)
     if path is None:
         return
     analyzed = _reload_when_analyzed(engine)

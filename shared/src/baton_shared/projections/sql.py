@@ -23,6 +23,14 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def sqlite_file(url: Any) -> str | None:
+    """The database file of a SQLite URL; None for another database or one in memory."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return None if "mode=memory" in str(url) else parsed.database
+
+
 def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: Any) -> AsyncEngine:
     """An engine for projections and views. ``statement_timeout`` (PostgreSQL; a service's
     engine sets it, the ops tool's rebuilds do not) bounds each statement, and a third of
@@ -31,8 +39,8 @@ def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: A
     kwargs.setdefault("json_serializer", _json_dumps)
     kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
+        path = sqlite_file(url)
+        if path is not None:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -40,8 +48,7 @@ def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: A
         # Connections are kept, not opened per burst: with SQLAlchemy's default pool (5 + 10
         # overflow) sixteen concurrent requests opened and closed overflow connections all the
         # time, and a new connection's first query reads the schema again.
-        database = make_url(url).database
-        if database and database != ":memory:" and "mode=memory" not in url:  # in memory: one connection, no pool
+        if path is not None:  # in memory: one connection, no pool
             kwargs.setdefault("pool_size", 32)
             kwargs.setdefault("max_overflow", 32)
         # No busy timeout: statements may run on the event loop and must not wait there for a

@@ -57,11 +57,12 @@ class _AgendaQuery:
         rel, opp = views.rel, views.opp
         recovering = exists().where(views.rec.c.client_id == fu.c.client_id, views.rec.c.status == "open")
         self.joined = fu.join(rel, rel.c.client_id == fu.c.client_id)
-        self.due = [fu.c.status == "open", fu.c.due_on <= due_before]
+        # One manager's agenda starts from the manager's clients, whatever SQLite's statistics say:
+        # as an expression the status test cannot lead a walk of follow_ups' due index over
+        # every manager's rows.
+        status = fu.c.status.concat("") if account_manager else fu.c.status
+        self.due = [status == "open", fu.c.due_on <= due_before]
         if account_manager:
-            # From the manager's clients, whatever SQLite's statistics say: as an expression the
-            # status test cannot lead a walk of follow_ups' due index over every manager's rows.
-            self.due = [fu.c.status.concat("") == "open", fu.c.due_on <= due_before]
             self.due.append(rel.c.account_manager == account_manager)
         self.listing = (
             select(
