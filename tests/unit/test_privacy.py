@@ -91,3 +91,25 @@ def test_a_v1_event_with_plaintext_contacts_still_loads_and_forgetting_blanks_th
     assert row["contacts"] == [PERSON.model_dump()] and row["personal_data_erased_at"] is None
     row = fold(row, _recorded("ClientForgotten", 1, {"client_id": "c1"}, 2))
     assert row["contacts"] == [] and row["personal_data_erased_at"] == NOW and row["name"] == "Acme"
+
+
+def test_services_starting_together_all_read_the_one_whole_master_key(tmp_path):
+    import threading
+
+    def one(folder, start, keys, errors) -> None:  # noqa: ANN001
+        start.wait()
+        try:
+            keys.append(load_master_key(None, folder).fingerprint)
+        except Exception as exc:  # noqa: BLE001 - what a service would die of
+            errors.append(exc)
+
+    for attempt in range(20):
+        folder, start, keys, errors = tmp_path / f"start-{attempt}", threading.Barrier(8), [], []
+        threads = [threading.Thread(target=one, args=(folder, start, keys, errors)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert len(set(keys)) == 1
+        assert sorted(p.name for p in folder.iterdir()) == ["master.key"]

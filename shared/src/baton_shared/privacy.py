@@ -24,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import os
+import tempfile
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
@@ -132,10 +133,21 @@ def load_master_key(configured: str | None, data_dir: Path) -> MasterKey:
         return MasterKey.from_base64(configured)
     path = data_dir / "master.key"
     if not path.exists():
+        # The services start together: the key is written whole beside its place, then linked
+        # there (which never replaces a key another process put first), so none reads half of it.
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=".master.key.")  # readable by its owner only
+        draft = Path(name)
         with os.fdopen(fd, "w") as f:
             f.write(MasterKey.generate_text() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another service's key came first: it is the one
+        finally:
+            draft.unlink()
     return MasterKey.from_base64(path.read_text())
 
 
