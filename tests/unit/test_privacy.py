@@ -1,5 +1,6 @@
 """Crypto-shredding (issue 7): sealing, opening, forgetting, old plaintext events, the projections' folds."""
 
+import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -94,8 +95,6 @@ def test_a_v1_event_with_plaintext_contacts_still_loads_and_forgetting_blanks_th
 
 
 def test_services_starting_together_all_read_the_one_whole_master_key(tmp_path):
-    import threading
-
     def one(folder, start, keys, errors) -> None:  # noqa: ANN001
         start.wait()
         try:

@@ -24,8 +24,8 @@ import base64
 import hashlib
 import hmac
 import os
-import tempfile
 import secrets
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
