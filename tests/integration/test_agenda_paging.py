@@ -17,6 +17,8 @@ from baton_followup.projections import all_projections
 from baton_followup.projections.views import FollowupViews
 from baton_shared.projections.sql import make_engine
 
+from tests.integration.agenda_rows import seed_agenda
+
 NOW = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)
 TODAY = NOW.date()
 KINDS = ("review", "satisfaction", "offer", "recovery", "reactivation")
@@ -169,10 +171,12 @@ async def test_the_agenda_paged_by_the_database_is_the_agenda_decided_row_by_row
             for name, table_rows in rows.items():
                 if table_rows:
                     await conn.execute(insert(projections[name].table), table_rows)
+            await seed_agenda(conn, projections["agenda"], rows["relationships"], rows["follow_ups"])
         views = FollowupViews(
             engine,
             *(projections[n] for n in VIEWS),
             groups=projections["contact_groups"],
+            agenda=projections["agenda"],
         )
         checked = 0
         for manager in (None, "ann"):

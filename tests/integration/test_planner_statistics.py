@@ -1,5 +1,5 @@
-"""SQLite plans the agenda from the indexes that carry its columns once the service has
-given it statistics, also on the connections the pool opened before them."""
+"""SQLite walks the agenda's entries in order from its indexes, with or without the statistics the
+service gives it (kept, and read again by the connections the pool opened before them)."""
 
 import asyncio
 import sqlite3
@@ -13,6 +13,8 @@ from baton_followup.projections import all_projections
 from baton_followup.projections.views import FollowupViews
 from baton_shared.projections import planner_statistics
 from baton_shared.projections.sql import make_engine
+
+from tests.integration.agenda_rows import seed_agenda
 
 NOW = datetime(2026, 6, 15, 10, 0, tzinfo=timezone.utc)
 TODAY = NOW.date()
@@ -59,23 +61,26 @@ def seeded_rows() -> tuple[list[dict], list[dict]]:
     return relationships, follow_ups
 
 
-async def counts_plan(engine, views, manager: str | None = None) -> str:  # noqa: ANN001
-    """How SQLite plans the agenda's counts, on a connection from the pool."""
+async def walk_plans(engine, views, manager: str | None = None) -> list[str]:  # noqa: ANN001
+    """How SQLite plans the agenda's walks of its entries in order, on a connection from the pool."""
     seen = []
 
     def record(_conn, _cursor, statement, parameters, _context, _many) -> None:  # noqa: ANN001
-        if "count(*)" in statement:
+        if "FROM agenda_entries" in statement and "ORDER BY" in statement:
             seen.append((statement, parameters))
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
-        await views.agenda(manager, TODAY, NOW, 50, 0)
+        await views.agenda(manager, TODAY, NOW, 50, 0, held=True)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
-    statement, parameters = seen[-1]
+    assert seen
+    plans = []
     async with engine.connect() as conn:
-        rows = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)).all()
-    return " | ".join(row[3] for row in rows)
+        for statement, parameters in seen:
+            rows = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)).all()
+            plans.append(" | ".join(row[3] for row in rows))
+    return plans
 
 
 def analyzed(path: str) -> bool:
@@ -91,15 +96,22 @@ async def seeded(engine) -> FollowupViews:  # noqa: ANN001
             await conn.run_sync(p.metadata.create_all)
         await conn.execute(insert(projections["relationships"].table), relationships)
         await conn.execute(insert(projections["follow_ups"].table), follow_ups)
-    return FollowupViews(engine, *(projections[n] for n in VIEWS), groups=projections["contact_groups"])
+        await seed_agenda(conn, projections["agenda"], relationships, follow_ups)
+    return FollowupViews(
+        engine, *(projections[n] for n in VIEWS), groups=projections["contact_groups"], agenda=projections["agenda"]
+    )
 
 
-async def test_one_managers_agenda_starts_from_their_clients_without_statistics(tmp_path):
+def walks_in_order(plan: str, index: str) -> bool:
+    return plan.startswith(f"SEARCH agenda_entries USING COVERING INDEX {index}") and "TEMP B-TREE" not in plan
+
+
+async def test_one_managers_agenda_walks_their_entries_in_order_without_statistics(tmp_path):
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'followup.sqlite3'}")
     try:
         views = await seeded(engine)
-        plan = await counts_plan(engine, views, "am7")
-        assert plan.startswith("SEARCH relationships USING COVERING INDEX ix_relationships_manager"), plan
+        plans = await walk_plans(engine, views, "am7")
+        assert all(walks_in_order(p, "ix_agenda_entries_manager") for p in plans), plans
         items, total = await views.agenda("am7", TODAY, NOW, 50, 0)
         assert total == sum(1 for n in range(CLIENTS) if n % MANAGERS == 7 and n % 60 <= 30)
         assert {i["account_manager"] for i in items} == {"am7"}
@@ -107,15 +119,14 @@ async def test_one_managers_agenda_starts_from_their_clients_without_statistics(
         await engine.dispose()
 
 
-async def test_the_agenda_is_counted_from_covering_indexes_once_analyzed(tmp_path, monkeypatch):
+async def test_the_agenda_walks_its_entries_in_order_before_and_after_statistics(tmp_path, monkeypatch):
     path = str(tmp_path / "followup.sqlite3")
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
     stopping = False
     try:
         views = await seeded(engine)
-        before = await counts_plan(engine, views)  # on a connection that stays in the pool
-        # Each client looked up in the table itself: SQLite guesses the primary key is cheapest.
-        assert "SEARCH relationships USING INDEX sqlite_autoindex_relationships_1" in before, before
+        before = await walk_plans(engine, views)  # on a connection that stays in the pool
+        assert all(walks_in_order(p, "ix_agenda_entries_order") for p in before), before
 
         monkeypatch.setattr(planner_statistics, "LOOK_EVERY_SECONDS", 0.05)
         keeper = asyncio.create_task(planner_statistics.keep_planner_statistics(engine, lambda: stopping))
@@ -126,8 +137,8 @@ async def test_the_agenda_is_counted_from_covering_indexes_once_analyzed(tmp_pat
         stopping = True
         await asyncio.wait_for(keeper, 5)
 
-        after = await counts_plan(engine, views)
-        assert "SEARCH relationships USING COVERING INDEX ix_relationships_agenda" in after, after
+        after = await walk_plans(engine, views)
+        assert all(walks_in_order(p, "ix_agenda_entries_order") for p in after), after
         items, total = await views.agenda(None, TODAY, NOW, 50, 0)
         assert total == sum(1 for n in range(CLIENTS) if n % 60 <= 30)
         assert len(items) == 50

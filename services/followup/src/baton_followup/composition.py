@@ -104,6 +104,7 @@ def parts(
         *(by_name[n] for n in VIEWS),
         complaints=ComplaintViews(engine, by_name["complaints"]),
         groups=by_name["contact_groups"],
+        agenda=by_name["agenda"],
     )
     runners = {} if runners is None else runners
 

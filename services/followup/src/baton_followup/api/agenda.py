@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/agenda", tags=["agenda"])
     "",
     response_model=Page[AgendaItem],
     summary="Follow-ups due that the contact policy allows now (include=held: and those it holds back, with why)",
-    dependencies=[read_after_position("follow_ups", "relationships", "contact_groups")],
+    dependencies=[read_after_position("agenda", "follow_ups", "relationships", "contact_groups")],
 )
 async def agenda(
     account_manager: str | None = Query(None, min_length=1, max_length=200, pattern=NO_NUL),

@@ -4,6 +4,7 @@ head's report facts from all three (``report_facts``)."""
 
 from baton_shared.projections.own_events import OwnEventsProjection
 
+from baton_followup.projections.agenda import AgendaProjection
 from baton_followup.projections.briefs import BriefsProjection
 from baton_followup.projections.client_health import ClientHealthProjection
 from baton_followup.projections.client_profiles import ClientProfilesProjection
@@ -34,6 +35,7 @@ def all_projections(suffix: str = ""):
         ClientHealthProjection(suffix),
         ComplaintsProjection(suffix),
         ContactGroupsProjection(suffix),
+        AgendaProjection(suffix),
         ReportsFromIntake(suffix),
         ReportsFromDelivery(suffix),
         ReportsFromFollowup(suffix),
@@ -41,6 +43,7 @@ def all_projections(suffix: str = ""):
 
 
 __all__ = [
+    "AgendaProjection",
     "BriefsProjection",
     "ClientHealthProjection",
     "ClientProfilesProjection",

@@ -50,37 +50,42 @@ class FollowUpsProjection(RowPerAggregate):
         )
 
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
-        e, at = recorded.event, recorded.envelope.occurred_at
-        if isinstance(e, ev.FollowUpScheduled):
-            return {
-                "follow_up_id": e.follow_up_id,
-                "client_id": e.client_id,
-                "kind": e.kind,
-                "due_on": e.due_on,
-                "status": "open",
-                "reason": e.reason,
-                "request_id": e.request_id,
-                "opportunity_id": e.opportunity_id,
-                "program_id": e.program_id,
-                "brief_id": e.brief_id,
-                "outcome": None,
-                "closed_reason": None,
-                "overdue_on": None,
-                "scheduled_at": at,
-                "updated_at": at,
-                "version": recorded.seq,
-            }
-        if row is None:
-            return None
-        row = dict(row, updated_at=at, version=recorded.seq)
-        if isinstance(e, ev.FollowUpRescheduled):
-            row["due_on"] = e.due_on
-        elif isinstance(e, ev.FollowUpClosed):
-            row.update(status="closed", closed_reason=e.reason)
-        elif isinstance(e, ev.ReviewOverdue):
-            row["overdue_on"] = e.due_on
-        elif isinstance(e, ev.ContactRecorded):
-            row["outcome"] = e.outcome
-            if e.outcome in ("reached", "stop") and row["kind"] != "recovery":  # closed only by RecoveryClosed
-                row["status"] = "done"
-        return row
+        return fold_follow_up(row, recorded)
+
+
+def fold_follow_up(row: dict | None, recorded: RecordedEvent) -> dict | None:
+    """A follow-up's row after ``recorded`` (the agenda's projection folds them the same way)."""
+    e, at = recorded.event, recorded.envelope.occurred_at
+    if isinstance(e, ev.FollowUpScheduled):
+        return {
+            "follow_up_id": e.follow_up_id,
+            "client_id": e.client_id,
+            "kind": e.kind,
+            "due_on": e.due_on,
+            "status": "open",
+            "reason": e.reason,
+            "request_id": e.request_id,
+            "opportunity_id": e.opportunity_id,
+            "program_id": e.program_id,
+            "brief_id": e.brief_id,
+            "outcome": None,
+            "closed_reason": None,
+            "overdue_on": None,
+            "scheduled_at": at,
+            "updated_at": at,
+            "version": recorded.seq,
+        }
+    if row is None:
+        return None
+    row = dict(row, updated_at=at, version=recorded.seq)
+    if isinstance(e, ev.FollowUpRescheduled):
+        row["due_on"] = e.due_on
+    elif isinstance(e, ev.FollowUpClosed):
+        row.update(status="closed", closed_reason=e.reason)
+    elif isinstance(e, ev.ReviewOverdue):
+        row["overdue_on"] = e.due_on
+    elif isinstance(e, ev.ContactRecorded):
+        row["outcome"] = e.outcome
+        if e.outcome in ("reached", "stop") and row["kind"] != "recovery":  # closed only by RecoveryClosed
+            row["status"] = "done"
+    return row

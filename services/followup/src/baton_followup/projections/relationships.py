@@ -72,94 +72,99 @@ class RelationshipsProjection(RowPerAggregate):
         return isinstance(recorded.event, ev.FollowupEvent)
 
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
-        e, at = recorded.event, recorded.envelope.occurred_at
-        row = dict(row or _new(e.client_id), updated_at=at, version=recorded.seq)
-        if isinstance(e, ev.RelationshipStarted):
-            row.update(
-                client_name=e.client_name,
-                account_manager=e.account_manager,
-                contact_policy=e.contact_policy.model_dump(mode="json"),
-                annual_revenue=None if e.annual_revenue is None else str(e.annual_revenue),
-            )
-            if e.contact_group is not None:
-                row["contact_groups"] = _joined(row, e.contact_group)
-        elif isinstance(e, ev.RelationshipGrouped):
-            row["contact_groups"] = _joined(row, e.group_id)
-        elif isinstance(e, ev.ManagementDelegated):
-            row["managed_by"] = e.managed_by
-        elif isinstance(e, ev.ClientTiered):
-            row.update(
-                tier=e.tier,
-                review_every_days=e.review_every_days,
-                annual_revenue=None if e.annual_revenue is None else str(e.annual_revenue),
-            )
-        elif isinstance(e, ev.ContactPolicyAdopted):
-            row.update(contact_policy=e.contact_policy.model_dump(mode="json"), stopped_on=None)
-        elif isinstance(e, ev.HandoverBriefPrepared):
-            row["account_manager"] = e.account_manager
-        elif isinstance(e, ev.ContactRecorded):
-            row["contact_times"] = _tail(row["contact_times"], e.contacted_at.isoformat(), KEEP_CONTACTS)
-            row["recent_contacts"] = _tail(
-                row["recent_contacts"],
-                {
-                    "at": e.contacted_at.isoformat(),
-                    "channel": e.channel,
-                    "outcome": e.outcome,
-                    "note": e.note,
-                    "by": e.by,
-                    "follow_up_id": e.follow_up_id,
-                    "opportunity_id": e.opportunity_id,
-                },
-            )
-            if e.outcome == "stop":
-                row["stopped_on"] = e.contacted_at.date()
-        elif isinstance(e, ev.ContactSuppressed):
-            row["suppressions"] = _tail(
-                row["suppressions"],
-                {
-                    "at": e.suppressed_at.isoformat(),
-                    "code": e.code,
-                    "reason": e.reason,
-                    "channel": e.channel,
-                    "by": e.by,
-                    "follow_up_id": e.follow_up_id,
-                    "opportunity_id": e.opportunity_id,
-                },
-            )
-        elif isinstance(e, ev.SatisfactionRecorded):
-            row["satisfaction"] = [
-                *row["satisfaction"],
-                {"at": e.recorded_at.isoformat(), "score": e.score, "comment": e.comment, "request_id": e.request_id},
-            ]
-        elif isinstance(e, ev.OpportunityDeclined):
-            until = e.cool_down_until.isoformat()
-            row["cool_downs"] = {**row["cool_downs"], e.kind: max(until, row["cool_downs"].get(e.kind, until))}
-            row["declined_offers"] = [
-                *row["declined_offers"],
-                {
-                    "at": e.declined_at.isoformat(),
-                    "opportunity_id": e.opportunity_id,
-                    "kind": e.kind,
-                    "reason": e.reason,
-                    "cool_down_until": until,
-                },
-            ]
-        elif isinstance(e, ev.OpportunityOutcomeReviewed):
-            row["outcome_reviews"] = [
-                *row["outcome_reviews"],
-                {
-                    "at": e.reviewed_at.isoformat(),
-                    "opportunity_id": e.opportunity_id,
-                    "delivered_value": e.delivered_value,
-                    "note": e.note,
-                },
-            ]
-        if isinstance(e, _CHANGES_CONTACT_POLICY) or row["contact_allowed_from"] is None:
-            state = contact_state(row)
-            row["contact_allowed_from"] = contact_allowed_from(state)
-            row["last_contact_at"] = max(state.contacts, default=None)
-        row["in_contact_group"] = bool(row["contact_groups"])
-        return row
+        return fold_relationship(row, recorded)
+
+
+def fold_relationship(row: dict | None, recorded: RecordedEvent) -> dict:
+    """A client's relationship row after ``recorded`` (the agenda's projection folds the part it keeps)."""
+    e, at = recorded.event, recorded.envelope.occurred_at
+    row = dict(row or new_relationship(e.client_id), updated_at=at, version=recorded.seq)
+    if isinstance(e, ev.RelationshipStarted):
+        row.update(
+            client_name=e.client_name,
+            account_manager=e.account_manager,
+            contact_policy=e.contact_policy.model_dump(mode="json"),
+            annual_revenue=None if e.annual_revenue is None else str(e.annual_revenue),
+        )
+        if e.contact_group is not None:
+            row["contact_groups"] = _joined(row, e.contact_group)
+    elif isinstance(e, ev.RelationshipGrouped):
+        row["contact_groups"] = _joined(row, e.group_id)
+    elif isinstance(e, ev.ManagementDelegated):
+        row["managed_by"] = e.managed_by
+    elif isinstance(e, ev.ClientTiered):
+        row.update(
+            tier=e.tier,
+            review_every_days=e.review_every_days,
+            annual_revenue=None if e.annual_revenue is None else str(e.annual_revenue),
+        )
+    elif isinstance(e, ev.ContactPolicyAdopted):
+        row.update(contact_policy=e.contact_policy.model_dump(mode="json"), stopped_on=None)
+    elif isinstance(e, ev.HandoverBriefPrepared):
+        row["account_manager"] = e.account_manager
+    elif isinstance(e, ev.ContactRecorded):
+        row["contact_times"] = _tail(row["contact_times"], e.contacted_at.isoformat(), KEEP_CONTACTS)
+        row["recent_contacts"] = _tail(
+            row["recent_contacts"],
+            {
+                "at": e.contacted_at.isoformat(),
+                "channel": e.channel,
+                "outcome": e.outcome,
+                "note": e.note,
+                "by": e.by,
+                "follow_up_id": e.follow_up_id,
+                "opportunity_id": e.opportunity_id,
+            },
+        )
+        if e.outcome == "stop":
+            row["stopped_on"] = e.contacted_at.date()
+    elif isinstance(e, ev.ContactSuppressed):
+        row["suppressions"] = _tail(
+            row["suppressions"],
+            {
+                "at": e.suppressed_at.isoformat(),
+                "code": e.code,
+                "reason": e.reason,
+                "channel": e.channel,
+                "by": e.by,
+                "follow_up_id": e.follow_up_id,
+                "opportunity_id": e.opportunity_id,
+            },
+        )
+    elif isinstance(e, ev.SatisfactionRecorded):
+        row["satisfaction"] = [
+            *row["satisfaction"],
+            {"at": e.recorded_at.isoformat(), "score": e.score, "comment": e.comment, "request_id": e.request_id},
+        ]
+    elif isinstance(e, ev.OpportunityDeclined):
+        until = e.cool_down_until.isoformat()
+        row["cool_downs"] = {**row["cool_downs"], e.kind: max(until, row["cool_downs"].get(e.kind, until))}
+        row["declined_offers"] = [
+            *row["declined_offers"],
+            {
+                "at": e.declined_at.isoformat(),
+                "opportunity_id": e.opportunity_id,
+                "kind": e.kind,
+                "reason": e.reason,
+                "cool_down_until": until,
+            },
+        ]
+    elif isinstance(e, ev.OpportunityOutcomeReviewed):
+        row["outcome_reviews"] = [
+            *row["outcome_reviews"],
+            {
+                "at": e.reviewed_at.isoformat(),
+                "opportunity_id": e.opportunity_id,
+                "delivered_value": e.delivered_value,
+                "note": e.note,
+            },
+        ]
+    if isinstance(e, _CHANGES_CONTACT_POLICY) or row["contact_allowed_from"] is None:
+        state = contact_state(row)
+        row["contact_allowed_from"] = contact_allowed_from(state)
+        row["last_contact_at"] = max(state.contacts, default=None)
+    row["in_contact_group"] = bool(row["contact_groups"])
+    return row
 
 
 # The events that change what ``contact_allowed_from`` reads: the policy, a stop, the contacts.
@@ -183,7 +188,7 @@ def _joined(row: dict, group_id: str) -> list[str]:
     return groups if group_id in groups else [*groups, group_id]
 
 
-def _new(client_id: str) -> dict:
+def new_relationship(client_id: str) -> dict:
     return {
         "client_id": client_id,
         "client_name": "",

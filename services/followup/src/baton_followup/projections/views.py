@@ -6,21 +6,21 @@ never lists a follow-up the policy would refuse.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, and_, case, cast, exists, func, literal, or_, select
+from sqlalchemy import Numeric, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.projections.own_events import OwnEventsProjection, read_events
-from baton_shared.projections.sql import bytewise, json_row, stored_utc
+from baton_shared.projections.sql import json_row, stored_utc
 
 from baton_followup.domain import ContactState, refusal
 from baton_followup.domain.contact_policy import Refusal
-from baton_followup.domain.one_voice import group_refusal, managed_elsewhere
+from baton_followup.domain.one_voice import managed_elsewhere
+from baton_followup.projections.agenda import AgendaProjection
+from baton_followup.projections.agenda_page import agenda_page, groups_refusal
 from baton_followup.projections.briefs import BriefsProjection
 from baton_followup.projections.client_health import ClientHealthProjection
 from baton_followup.projections.client_profiles import ClientProfilesProjection
@@ -33,120 +33,6 @@ from baton_followup.projections.programs import ProgramsProjection
 from baton_followup.projections.recoveries import RecoveriesProjection
 from baton_followup.projections.relationships import RelationshipsProjection, contact_state
 from baton_followup.projections.request_deliveries import RequestDeliveriesProjection
-
-
-def _agenda_refusal(row, groups: dict, now: datetime) -> Refusal | None:  # noqa: ANN001
-    """Why the policy holds this follow-up back now, as recording its contact would decide:
-    someone else manages the account, the account's own policy (with an offer's rules), its groups."""
-    offer_kind = row["offer_kind"] if row["kind"] == "offer" else None
-    refused = managed_elsewhere(row["managed_by"]) or refusal(contact_state(row), now, offer_kind=offer_kind)
-    return refused if refused is not None else _groups_refusal(row, groups, now)
-
-
-def _agenda_order(row) -> tuple:  # noqa: ANN001
-    """The agenda's order, the same as the SQL ``order`` (due_on ascending is "most overdue first")."""
-    return (row["kind"] != "recovery", row["tier"] != "key", row["due_on"], row["follow_up_id"])
-
-
-class _AgendaQuery:
-    """The agenda's SQL: the listing with what the policy needs, the rows the database decides
-    (allowed now, or held), the agenda's order and the counts."""
-
-    def __init__(self, views: FollowupViews, account_manager: str | None, due_before: date, now: datetime) -> None:
-        self.fu = fu = views.fu
-        rel, opp = views.rel, views.opp
-        recovering = exists().where(views.rec.c.client_id == fu.c.client_id, views.rec.c.status == "open")
-        self.joined = fu.join(rel, rel.c.client_id == fu.c.client_id)
-        # One manager's agenda starts from the manager's clients, whatever SQLite's statistics say:
-        # as an expression the status test cannot lead a walk of follow_ups' due index over
-        # every manager's rows.
-        status = fu.c.status.concat("") if account_manager else fu.c.status
-        self.due = [status == "open", fu.c.due_on <= due_before]
-        if account_manager:
-            self.due.append(rel.c.account_manager == account_manager)
-        self.listing = (
-            select(
-                fu,
-                rel.c.account_manager,
-                rel.c.client_name,
-                rel.c.tier,
-                rel.c.contact_policy,
-                rel.c.stopped_on,
-                rel.c.contact_times,
-                rel.c.cool_downs,
-                rel.c.contact_groups,
-                rel.c.managed_by,
-                opp.c.kind.label("offer_kind"),
-                opp.c.title.label("offer_title"),
-                recovering.label("recovering"),
-            )
-            .select_from(self.joined.outerjoin(opp, opp.c.opportunity_id == fu.c.opportunity_id))
-            .where(*self.due)
-        )
-        allowed_from, last = rel.c.contact_allowed_from, rel.c.last_contact_at
-        ungrouped = rel.c.in_contact_group.is_(False)
-        decided = and_(fu.c.kind != "offer", ungrouped, allowed_from.is_not(None), or_(last.is_(None), last <= now))
-        self.sql_allowed = and_(rel.c.managed_by.is_(None), decided, allowed_from <= now)
-        self.sql_held = or_(rel.c.managed_by.is_not(None), and_(decided, allowed_from > now))
-        self.order = (
-            case((fu.c.kind == "recovery", 0), else_=1),
-            case((rel.c.tier == "key", 0), else_=1),
-            fu.c.due_on,
-            bytewise(views.engine, fu.c.follow_up_id),
-        )
-
-    # Each pass finds its follow-ups in the indexes alone (follow_ups' and relationships'
-    # carry the columns it decides, orders and counts on), then reads the listing of those only.
-
-    def counts(self):  # noqa: ANN201 - a statement
-        """Allowed and held in SQL, in one pass and without the listing's columns."""
-        allowed, held = func.count().filter(self.sql_allowed), func.count().filter(self.sql_held)
-        return select(allowed, held).select_from(self.joined).where(*self.due)
-
-    def undecided(self):  # noqa: ANN201 - a statement
-        """The rows the database cannot decide, for Python to."""
-        found = (
-            select(self.fu.c.follow_up_id).select_from(self.joined).where(*self.due, ~self.sql_allowed, ~self.sql_held)
-        )
-        return self.listing.where(self.fu.c.follow_up_id.in_(found))
-
-    def ordered(self, decided, limit: int):  # noqa: ANN001, ANN201 - statements
-        found = select(self.fu.c.follow_up_id).select_from(self.joined).where(*self.due, decided).order_by(*self.order)
-        return self.listing.where(self.fu.c.follow_up_id.in_(found.limit(limit))).order_by(*self.order)
-
-
-_HIDDEN_FROM_AGENDA = (
-    "contact_policy",
-    "stopped_on",
-    "contact_times",
-    "cool_downs",
-    "recovering",
-    "contact_groups",
-    "managed_by",
-)
-
-
-def _agenda_item(row, refused: Refusal | None, today: date) -> dict:  # noqa: ANN001
-    item = json_row(row)
-    item["may_contact"] = refused is None
-    item["not_now_code"] = None if refused is None else refused.code
-    item["not_now"] = None if refused is None else refused.reason
-    for column in _HIDDEN_FROM_AGENDA:
-        item.pop(column)
-    item["overdue_days"] = max(0, (today - row["due_on"]).days)
-    return item
-
-
-def _groups_refusal(row, groups: dict, now: datetime) -> Refusal | None:  # noqa: ANN001
-    """What the account's contact groups would answer a contact now, as recording it would ask them."""
-    for group_id in row["contact_groups"] or []:
-        if group_id not in groups:
-            continue
-        slots, accounts = groups[group_id]
-        refused = group_refusal(slots, row["client_id"], now, {**accounts, row["client_id"]: contact_state(row)})
-        if refused is not None:
-            return refused
-    return None
 
 
 class FollowupViews:
@@ -166,6 +52,7 @@ class FollowupViews:
         health: ClientHealthProjection,
         complaints: ComplaintViews | None = None,
         groups: ContactGroupsProjection | None = None,
+        agenda: AgendaProjection | None = None,
     ) -> None:
         self.engine = engine
         self.complaints = complaints
@@ -181,6 +68,8 @@ class FollowupViews:
         self.own = own_events.table
         self.rec = recoveries.recoveries
         self.hl = health.client_health
+        agenda = agenda or AgendaProjection()
+        self.agenda_entries, self.agenda_counts = agenda.entries, agenda.counts
 
     async def _one(self, table, column, value) -> dict | None:  # noqa: ANN001
         async with self.engine.connect() as conn:
@@ -319,35 +208,8 @@ class FollowupViews:
         self, account_manager: str | None, due_before: date, now: datetime, limit: int, offset: int, held: bool = False
     ) -> tuple[list[dict], int]:
         """Open follow-ups due by ``due_before`` that the policy allows now: recoveries first, then key
-        accounts, then the most overdue. ``held``: those the policy holds back too, after them, each with why.
-
-        Filtered, ordered, counted and paged by the database where the relationship's row decides
-        (``contact_allowed_from``); offers, accounts in contact groups and rows not yet folded with
-        it are decided in Python, as recording a contact would, and merged in order."""
-        q = _AgendaQuery(self, account_manager, due_before, now)
-        async with self.engine.connect() as conn:
-            undecided = (await conn.execute(q.undecided())).mappings().all()
-            groups = await self._groups_of(conn, undecided)
-            checked = [(r, _agenda_refusal(r, groups, now)) for r in undecided]
-            extra_allowed = sorted((r for r, refused in checked if refused is None), key=_agenda_order)
-            extra_held = sorted(((r, why) for r, why in checked if why is not None), key=lambda p: _agenda_order(p[0]))
-            in_sql_allowed, in_sql_held = (await conn.execute(q.counts())).one()
-            allowed_total = in_sql_allowed + len(extra_allowed)
-            page: list[tuple[Any, Refusal | None]] = []
-            if offset < allowed_total:
-                rows = (await conn.execute(q.ordered(q.sql_allowed, offset + limit))).mappings()
-                merged = heapq.merge(rows.all(), extra_allowed, key=_agenda_order)
-                page = [(r, None) for r in itertools.islice(merged, offset, offset + limit)]
-            total = allowed_total
-            if held:
-                total += in_sql_held + len(extra_held)
-                wanted = offset + limit - allowed_total
-                if wanted > 0 and len(page) < limit:
-                    rows = (await conn.execute(q.ordered(q.sql_held, wanted))).mappings().all()
-                    firsts = [(r, _agenda_refusal(r, {}, now)) for r in rows]  # why: on the page's rows only
-                    merged = heapq.merge(firsts, extra_held, key=lambda p: _agenda_order(p[0]))
-                    page += list(itertools.islice(merged, max(0, offset - allowed_total), wanted))[: limit - len(page)]
-        return [_agenda_item(r, refused, now.date()) for r, refused in page], total
+        accounts, then the most overdue. ``held``: those the policy holds back too, after them, each with why."""
+        return await agenda_page(self, account_manager, due_before, now, limit, offset, held)
 
     async def contact_refusal(self, relationship: dict, now: datetime) -> Refusal | None:
         """Why a contact of this client now would be refused, the way recording it decides: someone
@@ -356,9 +218,9 @@ class FollowupViews:
         if refused is not None or not relationship.get("contact_groups"):
             return refused
         async with self.engine.connect() as conn:
-            return _groups_refusal(relationship, await self._groups_of(conn, [relationship]), now)
+            return groups_refusal(relationship, await self.groups_of(conn, [relationship]), now)
 
-    async def _groups_of(self, conn, rows) -> dict[str, tuple[list, dict[str, ContactState]]]:  # noqa: ANN001
+    async def groups_of(self, conn, rows) -> dict[str, tuple[list, dict[str, ContactState]]]:  # noqa: ANN001
         """The contact groups of ``rows``' accounts: each group's slots and its accounts' contact states."""
         ids = {g for r in rows for g in (r["contact_groups"] or [])}
         if not ids or self.groups is None:
