@@ -73,6 +73,7 @@ _CLIENT_EVENTS = (
     ev.ContactRecorded,
 )
 _FOLLOW_UP_EVENTS = (ev.FollowUpScheduled, ev.FollowUpRescheduled, ev.FollowUpClosed, ev.ContactRecorded)
+_WANTED = _CLIENT_EVENTS + _FOLLOW_UP_EVENTS
 
 
 def scope_of(account_manager: str | None) -> str:
@@ -165,15 +166,15 @@ class AgendaProjection(Projection):
         )
 
     def touches(self, events: list[RecordedEvent]) -> bool:
-        return any(isinstance(e.event, _CLIENT_EVENTS + _FOLLOW_UP_EVENTS) for e in events)
+        return any(isinstance(e.event, _WANTED) for e in events)
 
     async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
-        mine = [e for e in events if isinstance(e.event, _CLIENT_EVENTS + _FOLLOW_UP_EVENTS)]
+        mine = [e for e in events if isinstance(e.event, _WANTED)]
         if not mine:
             return
         ids = list(dict.fromkeys(e.event.client_id for e in mine))
-        clients = await self._clients(conn, ids)
-        before = await self._entries(conn, ids)
+        clients = await _of_clients(conn, self.clients, "client_id", ids)
+        before = await _of_clients(conn, self.entries, "follow_up_id", ids)
         follow_ups = {fid: dict(entry) for fid, entry in before.items()}
         changed: set[str] = set()
         for recorded in mine:
@@ -236,19 +237,14 @@ class AgendaProjection(Projection):
         kept = [{"scope": s, "standing": st, "due_on": d, "n": n} for (s, st, d), n in now.items() if n]
         await upsert(conn, t, kept, ["scope", "standing", "due_on"])
 
-    async def _clients(self, conn: AsyncConnection, ids: list[str]) -> dict[str, dict]:
-        out: dict[str, dict] = {}
-        for i in range(0, len(ids), 900):
-            rows = await conn.execute(select(self.clients).where(self.clients.c.client_id.in_(ids[i : i + 900])))
-            out.update({r["client_id"]: _moments(dict(r)) for r in rows.mappings()})
-        return out
 
-    async def _entries(self, conn: AsyncConnection, ids: list[str]) -> dict[str, dict]:
-        out: dict[str, dict] = {}
-        for i in range(0, len(ids), 900):
-            rows = await conn.execute(select(self.entries).where(self.entries.c.client_id.in_(ids[i : i + 900])))
-            out.update({r["follow_up_id"]: _moments(dict(r)) for r in rows.mappings()})
-        return out
+async def _of_clients(conn: AsyncConnection, table: Table, key: str, ids: list[str]) -> dict[str, dict]:
+    """The rows of ``table`` of these clients, by ``key``."""
+    out: dict[str, dict] = {}
+    for i in range(0, len(ids), 900):
+        rows = await conn.execute(select(table).where(table.c.client_id.in_(ids[i : i + 900])))
+        out.update({r[key]: _moments(dict(r)) for r in rows.mappings()})
+    return out
 
 
 def _kept(relationship: dict[str, Any]) -> dict[str, Any]:
