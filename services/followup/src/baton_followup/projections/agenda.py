@@ -153,7 +153,7 @@ class AgendaProjection(Projection):
             Index(f"ix_agenda_entries{suffix}_manager", "account_manager", *ordered),
             Index(f"ix_agenda_entries{suffix}_client", "client_id"),
             # What time decides: cap releases ahead, contacts recorded ahead of now.
-            Index(f"ix_agenda_entries{suffix}_release", "standing", "allowed_from"),
+            Index(f"ix_agenda_entries{suffix}_release", "allowed_from"),
             Index(f"ix_agenda_entries{suffix}_last_contact", "last_contact_at"),
         )
         self.counts = Table(

@@ -16,13 +16,13 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Table, and_, exists, func, or_, select, union
+from sqlalchemy import Table, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from baton_shared.projections.sql import bytewise, json_row, stored_utc
 
 from baton_followup.domain import refusal
-from baton_followup.domain.contact_policy import Refusal
+from baton_followup.domain.contact_policy import HELD_FOR_GOOD, Refusal
 from baton_followup.domain.one_voice import group_refusal, managed_elsewhere
 from baton_followup.projections.agenda import RANKS, rank_of, scope_of
 from baton_followup.projections.relationships import contact_state
@@ -100,33 +100,26 @@ class AgendaPage:
         self.due = [ag.c.due_on <= due_before]
         if account_manager is not None:
             self.due.append(ag.c.account_manager == account_manager)
-        self.due_before = due_before
-        self.contact_ahead = and_(ag.c.standing.in_(("open", "stopped")), ag.c.last_contact_at > now)
+        self.account_manager, self.due_before = account_manager, due_before
         fu, rel, opp = views.fu, views.rel, views.opp
         recovering = exists().where(views.rec.c.client_id == fu.c.client_id, views.rec.c.status == "open")
-        self.listing = (
-            select(
-                fu,
-                rel.c.account_manager,
-                rel.c.client_name,
-                rel.c.tier,
-                rel.c.contact_policy,
-                rel.c.stopped_on,
-                rel.c.contact_times,
-                rel.c.cool_downs,
-                rel.c.contact_groups,
-                rel.c.managed_by,
-                opp.c.kind.label("offer_kind"),
-                opp.c.title.label("offer_title"),
-                recovering.label("recovering"),
-            )
-            .select_from(
-                fu.join(rel, rel.c.client_id == fu.c.client_id).outerjoin(
-                    opp, opp.c.opportunity_id == fu.c.opportunity_id
-                )
-            )
-            .where(fu.c.status == "open")
-        )
+        self.listing = select(
+            fu,
+            rel.c.account_manager,
+            rel.c.client_name,
+            rel.c.tier,
+            rel.c.contact_policy,
+            rel.c.stopped_on,
+            rel.c.contact_times,
+            rel.c.cool_downs,
+            rel.c.contact_groups,
+            rel.c.managed_by,
+            opp.c.kind.label("offer_kind"),
+            opp.c.title.label("offer_title"),
+            recovering.label("recovering"),
+        ).select_from(
+            fu.join(rel, rel.c.client_id == fu.c.client_id).outerjoin(opp, opp.c.opportunity_id == fu.c.opportunity_id)
+        )  # by id; whether still open is asked of each row, so that no index on the status leads
 
     async def counted(self, conn: AsyncConnection) -> dict[str, int]:
         c = self.counts
@@ -138,21 +131,30 @@ class AgendaPage:
         return {standing: int(n or 0) for standing, n in rows}
 
     async def moved_by_time(self, conn: AsyncConnection) -> list[Any]:
-        """Entries the policy decides on now rather than for good: a cap that releases later, a
-        contact recorded ahead of now (those go to Python)."""
-        ag = self.ag
-        cols = (ag.c.follow_up_id, ag.c.standing, ag.c.rank, ag.c.due_on, ag.c.last_contact_at)
-        released_later = select(*cols).where(*self.due, ag.c.standing == "open", ag.c.allowed_from > self.now)
-        ahead = select(*cols).where(*self.due, self.contact_ahead)
-        return list(await conn.execute(union(released_later, ahead)))
+        """The entries time decides on: a cap that releases later, or a contact recorded ahead of
+        now. As many as the clients contacted lately; each found by its moment alone (the only
+        index such a statement can use, whatever SQLite's sampled statistics guess), and the
+        page's other terms asked of each in Python."""
+        ag, now = self.ag, self.now
+        found: dict[str, Any] = {}
+        for moment in (ag.c.allowed_from, ag.c.last_contact_at):
+            rows = await conn.execute(select(ag).where(moment > now, moment < HELD_FOR_GOOD))
+            found.update((r.follow_up_id, r) for r in rows)
+        manager = self.account_manager
+        return [
+            r
+            for r in found.values()
+            if r.due_on <= self.due_before and (manager is None or r.account_manager == manager)
+        ]
 
-    async def undecided(self, conn: AsyncConnection) -> list[Any]:
-        ag = self.ag
+    async def undecided(self, conn: AsyncConnection, ahead: set[str]) -> list[Any]:
+        """Offers, accounts in contact groups, and entries with a contact ahead (``ahead``), as listed."""
+        ag, fu = self.ag, self.views.fu
         python = select(ag.c.follow_up_id).where(*self.due, ag.c.standing == "python", ag.c.rank.in_(RANKS))
-        ahead = select(ag.c.follow_up_id).where(*self.due, self.contact_ahead)
-        found = union(python, ahead).subquery()
-        statement = self.listing.where(self.views.fu.c.follow_up_id.in_(select(found.c.follow_up_id)))
-        return list((await conn.execute(statement)).mappings())
+        rows = list((await conn.execute(self.listing.where(fu.c.follow_up_id.in_(python)))).mappings())
+        if ahead:
+            rows += (await conn.execute(self.listing.where(fu.c.follow_up_id.in_(list(ahead))))).mappings()
+        return [r for r in rows if r["status"] == "open"]
 
     async def walk(self, conn: AsyncConnection, standing: str, n: int) -> list[tuple]:
         """The first ``n`` order keys of one standing that the database decides, rank by rank."""
@@ -177,7 +179,7 @@ class AgendaPage:
 
     async def listed(self, conn: AsyncConnection, ids: Iterable[str]) -> dict[str, Any]:
         statement = self.listing.where(self.views.fu.c.follow_up_id.in_(list(ids)))
-        return {r["follow_up_id"]: r for r in (await conn.execute(statement)).mappings()}
+        return {r["follow_up_id"]: r for r in (await conn.execute(statement)).mappings() if r["status"] == "open"}
 
 
 async def agenda_page(
@@ -193,12 +195,18 @@ async def agenda_page(
     async with views.engine.connect() as conn:
         counted = await q.counted(conn)
         moved = await q.moved_by_time(conn)
-        ahead = {r.follow_up_id for r in moved if r.last_contact_at is not None and stored_utc(r.last_contact_at) > now}
-        released_later = sorted((r.rank, r.due_on, r.follow_up_id) for r in moved if r.follow_up_id not in ahead)
+        ahead = {r.follow_up_id for r in moved if r.standing in ("open", "stopped") and _after(r.last_contact_at, now)}
+        released_later = sorted(
+            (r.rank, r.due_on, r.follow_up_id)
+            for r in moved
+            if r.standing == "open" and r.follow_up_id not in ahead and _after(r.allowed_from, now)
+        )
         stopped_ahead = sum(1 for r in moved if r.follow_up_id in ahead and r.standing == "stopped")
-        open_moved = sum(1 for r in moved if r.standing == "open")
+        open_moved = sum(
+            1 for r in moved if r.standing == "open" and (r.follow_up_id in ahead or _after(r.allowed_from, now))
+        )
 
-        undecided = await q.undecided(conn)
+        undecided = await q.undecided(conn, ahead)
         groups = await views.groups_of(conn, undecided)
         checked = [(r, agenda_refusal(r, groups, now)) for r in undecided]
         extra_allowed = sorted(((_order(r), r, None, False) for r, why in checked if why is None), key=_first)
@@ -224,6 +232,10 @@ async def agenda_page(
                 chosen += list(itertools.islice(merged, max(0, offset - allowed_total), wanted))[: limit - len(chosen)]
         rows = await q.listed(conn, [key[2] for key, row, _, _ in chosen if row is None])
     return list(_items(chosen, rows, now)), total
+
+
+def _after(moment: datetime | None, now: datetime) -> bool:
+    return moment is not None and stored_utc(moment) > now
 
 
 def _first(entry: tuple) -> tuple:

@@ -53,7 +53,7 @@ def upgrade() -> None:
     op.create_index("ix_agenda_entries_order", "agenda_entries", ORDERED)
     op.create_index("ix_agenda_entries_manager", "agenda_entries", ["account_manager", *ORDERED])
     op.create_index("ix_agenda_entries_client", "agenda_entries", ["client_id"])
-    op.create_index("ix_agenda_entries_release", "agenda_entries", ["standing", "allowed_from"])
+    op.create_index("ix_agenda_entries_release", "agenda_entries", ["allowed_from"])
     op.create_index("ix_agenda_entries_last_contact", "agenda_entries", ["last_contact_at"])
     op.create_table(
         "agenda_counts",
