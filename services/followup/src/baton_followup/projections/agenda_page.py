@@ -93,7 +93,7 @@ class AgendaPage:
     """One request's statements: the counts, the entries time moves, the undecided, the walks."""
 
     def __init__(self, views: AgendaSources, account_manager: str | None, due_before: date, now: datetime) -> None:
-        self.views, self.now, self.today = views, now, now.date()
+        self.views, self.now = views, now
         self.scope = scope_of(account_manager)
         ag = self.ag = views.agenda_entries
         self.counts = views.agenda_counts

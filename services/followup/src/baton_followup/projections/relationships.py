@@ -21,9 +21,6 @@ from baton_followup.domain.contact_policy import ContactState, contact_allowed_f
 
 KEEP_CONTACTS = 60  # the policy never allows more than 60 contacts in 30 days
 KEEP_RECENT = 20
-# What the agenda's SQL decides on, in its indexes so that it reads no row (JSON cannot be in a
-# PostgreSQL index: ``in_contact_group`` says what ``contact_groups`` would).
-AGENDA_COLUMNS = ("tier", "managed_by", "in_contact_group", "contact_allowed_from", "last_contact_at")
 
 
 def _tail(items: list, item: dict, keep: int = KEEP_RECENT) -> list:
@@ -58,14 +55,13 @@ class RelationshipsProjection(RowPerAggregate):
             Column("contact_groups", JSON),  # one voice: the groups whose policy this account shares
             Column("managed_by", String(200)),  # someone else manages the account: no outreach
             Column("in_contact_group", Boolean),  # contact_groups is not empty
-            # What the policy answers a contact that is no offer, for the agenda's SQL
-            # (``contact_allowed_from``); NULL on rows folded before it was kept.
+            # What the policy answers a contact that is no offer (``contact_allowed_from``), as the
+            # agenda's read model keeps it too; NULL on rows folded before it was kept.
             Column("contact_allowed_from", DateTime(timezone=True)),
             Column("last_contact_at", DateTime(timezone=True)),
             Column("updated_at", DateTime(timezone=True), nullable=False),
             Column("version", BigInteger, nullable=False),
-            Index(f"ix_relationships{suffix}_manager", "account_manager", "client_id", *AGENDA_COLUMNS),
-            Index(f"ix_relationships{suffix}_agenda", "client_id", "account_manager", *AGENDA_COLUMNS),
+            Index(f"ix_relationships{suffix}_manager", "account_manager"),
         )
 
     def wanted(self, recorded: RecordedEvent) -> bool:
