@@ -4,13 +4,18 @@
     .venv/bin/python bench/profile_writes.py followup intake   # follow-up while intake is written to
     .venv/bin/python bench/profile_writes.py delivery handoff  # delivery during handoffs at 200/s
 
+    .venv/bin/python bench/profile_writes.py followup --data /tmp/baton-large-log-x/large --idle
+
 py-spy samples the process for 8 s while a thread holds the GIL (CPU, not waiting for the GIL; raw collapsed
 stacks into bench/results/profile-<proc>-<load>.txt)
 and the share of samples per function (inclusive) is printed, Baton's and the libraries' on the path.
+``--idle`` samples every thread whatever it does, waiting included: where the time goes when the
+process waits rather than computes. ``--data`` runs on a kept data folder (``large_log.py --keep``).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import collections
 import re
@@ -38,10 +43,22 @@ def shares(raw: Path, focus: str = FOCUS, top: int = 45) -> list[str]:
     ][:top]
 
 
-async def main(process: str, workload: str) -> None:
-    embedded = http_bench.Embedded(Path(tempfile.mkdtemp()) / "data")
-    embedded.start(list(http_bench.SERVICES))
-    out = ROOT / "bench" / "results" / f"profile-{process}-{workload}.txt"
+def spy(pid: int, out: Path, idle: bool) -> subprocess.Popen:
+    mode = ["--idle"] if idle else ["--gil"]
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-d", "8", "-r", "200"]
+        + ["-f", "raw", "-o", str(out), "--nonblocking", *mode],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def main(process: str, workload: str, data: Path | None, idle: bool) -> None:
+    env = {"BATON_OVERDUE_CHECK_SECONDS": "3600", "BATON_EMBEDDED_READY_SECONDS": "3600"}
+    embedded = http_bench.Embedded(data or Path(tempfile.mkdtemp()) / "data", env)
+    embedded.start(list(http_bench.SERVICES), timeout=3600)
+    suffix = "-idle" if idle else ""
+    out = ROOT / "bench" / "results" / f"profile-{process}-{workload}{suffix}.txt"
     out.parent.mkdir(exist_ok=True)
     try:
         script = http_bench.intake_script()
@@ -55,28 +72,9 @@ async def main(process: str, workload: str) -> None:
             )
         await http_bench.settle(embedded)
         if workload == "handoff":  # handoffs at 200/s, every service running (as in the bench)
-            spy = subprocess.Popen(
-                [
-                    str(Path(sys.executable).parent / "py-spy"),
-                    "record",
-                    "-p",
-                    str(embedded.pids()[process]),
-                    "-d",
-                    "8",
-                    "-r",
-                    "200",
-                    "-f",
-                    "raw",
-                    "-o",
-                    str(out),
-                    "--nonblocking",
-                    "--gil",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            probe = spy(embedded.pids()[process], out, idle)
             result = await http_bench.handoff_e2e(embedded, 200, 9, warmup=0.5)
-            spy.wait(30)
+            probe.wait(30)
             print(
                 f"handoffs at 200/s: {result['completed_per_s']:.0f} completed per s, CPU ms per handoff "
                 f"{result['cpu_ms_per_handoff']}; {process}'s samples in {out}"
@@ -84,30 +82,11 @@ async def main(process: str, workload: str) -> None:
             print("\n".join(shares(out)))
             return
         # As the bench's "process alone": the services not under load are stopped meanwhile.
-        idle = [pid for name, pid in embedded.pids().items() if name not in (process, workload, "nats-server")]
-        spy = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "py-spy"),
-                "record",
-                "-p",
-                str(embedded.pids()[process]),
-                "-d",
-                "8",
-                "-r",
-                "200",
-                "-f",
-                "raw",
-                "-o",
-                str(out),
-                "--nonblocking",
-                "--gil",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        with http_bench.paused(idle):
+        others = [pid for name, pid in embedded.pids().items() if name not in (process, workload, "nats-server")]
+        probe = spy(embedded.pids()[process], out, idle)
+        with http_bench.paused(others):
             result = await closed_loop(embedded.url(workload), 16, 9, script, warmup=0.5)
-            spy.wait(30)
+            probe.wait(30)
     finally:
         embedded.stop()
     print(f"{len(result['latencies'])} {workload} commands in 9 s; {process}'s samples in {out}")
@@ -115,4 +94,10 @@ async def main(process: str, workload: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else sys.argv[1]))
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("process", choices=[*http_bench.SERVICES])
+    p.add_argument("workload", nargs="?", help="the service written to, or handoff (default: the process)")
+    p.add_argument("--data", type=Path, help="a kept data folder to run on (large_log.py --keep)")
+    p.add_argument("--idle", action="store_true", help="sample waiting threads too (py-spy --idle)")
+    a = p.parse_args()
+    asyncio.run(main(a.process, a.workload or a.process, a.data, a.idle))
