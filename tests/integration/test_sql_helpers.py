@@ -174,6 +174,48 @@ async def test_a_sqlite_lock_held_elsewhere_is_waited_for_off_the_loop(tmp_path,
         await engine.dispose()
 
 
+async def test_a_long_read_off_the_loop_leaves_the_loop_answering(tmp_path, statements_on_loop):
+    """``off_the_loop()``: a read that takes long (a report over every client) runs in the
+    connection's thread whatever the setting, and the loop goes on meanwhile; outside it,
+    the setting holds again."""
+    import asyncio
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from baton_shared.projections.sqlite_driver import off_the_loop
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'long-read.sqlite3'}")
+    loop_thread = threading.get_ident()
+
+    def slow(ms: int) -> int:  # SQLite calls it where the statement runs
+        time.sleep(ms / 1000)
+        return int(threading.get_ident() == loop_thread)
+
+    try:
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.create_function("slow", 1, slow)
+            ticks = 0
+
+            async def ticking() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            ticker = asyncio.create_task(ticking())
+            await asyncio.sleep(0)
+            with off_the_loop():
+                on_loop = await conn.scalar(text("SELECT slow(500)"))
+            ticker.cancel()
+            assert on_loop == 0 and ticks >= 20, f"the loop stood still ({ticks} ticks in 0.5 s)"
+            assert await conn.scalar(text("SELECT slow(0)")) == int(statements_on_loop)
+    finally:
+        await engine.dispose()
+
+
 def test_statements_hop_only_while_a_core_is_spare(tmp_path):
     from baton_shared.projections.sqlite_driver import SpareCore
 

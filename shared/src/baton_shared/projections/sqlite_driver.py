@@ -34,7 +34,9 @@ Two things never block the loop, and always hop:
   transaction of this very process waiting for the loop. ``SQLITE_BUSY_SNAPSHOT`` (a
   read snapshot gone stale) fails as before.
 - **big statements**: an ``executemany`` of more than ``INLINE_ROWS`` rows (a
-  catch-up batch, a rebuild) runs in the thread.
+  catch-up batch, a rebuild) runs in the thread;
+- **long reads**: statements run ``off_the_loop()`` (a report over every client's facts,
+  seconds on a large log) run in the thread, so the loop answers meanwhile.
 
 Commits and rollbacks run on the loop too (the stock adapter hops for each, and a
 pooled connection is rolled back on every return); a commit that checkpoints the WAL
@@ -44,10 +46,12 @@ writes and syncs the database file meanwhile, briefly (docs/architecture.md).
 from __future__ import annotations
 
 import collections
+import contextvars
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from baton_shared.observability.logging import get_logger
@@ -56,6 +60,7 @@ log = get_logger("baton.sqlite")
 OneHopCursor: type | None = None  # set by install()
 INLINE_ROWS = 64  # executemany with more rows than this runs in the connection's thread
 PATIENCE_SECONDS = 30.0  # how long a statement waits for a lock held by another connection
+_OFF_THE_LOOP = contextvars.ContextVar("baton_sqlite_off_the_loop", default=False)
 _STEPS = (0.001, 0.002, 0.005, 0.010, 0.015, 0.020, 0.025, 0.025, 0.025, 0.050, 0.050, 0.100)  # SQLite's own
 
 
@@ -126,6 +131,17 @@ def run_statements(place: str) -> None:
     if place not in PLACES:
         raise ValueError(f"SQLite statements run in one of {', '.join(PLACES)}, not {place!r}")
     ON_LOOP = PLACES[place]
+
+
+@contextmanager
+def off_the_loop() -> Iterator[None]:
+    """Within it, this task's SQLite statements run in the connection's thread, whatever
+    ``BATON_SQLITE_STATEMENTS`` says: for reads that take long enough to stall the loop."""
+    token = _OFF_THE_LOOP.set(True)
+    try:
+        yield
+    finally:
+        _OFF_THE_LOOP.reset(token)
 
 
 def _run(conn: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, int, Any, list | None]:
@@ -214,7 +230,7 @@ def install() -> bool:
         async def _one_hop(self, operation: Any, parameters: Any, many: bool) -> Any:
             aio = self._connection  # aiosqlite.Connection
             small = not many or len(parameters) <= INLINE_ROWS
-            inline = small and (ON_LOOP if ON_LOOP is not None else not spare_core())
+            inline = small and not _OFF_THE_LOOP.get() and (ON_LOOP if ON_LOOP is not None else not spare_core())
             async with self._adapt_connection._execute_mutex:
                 description, rowcount, lastrowid, rows = await _on_loop_or_hop(
                     aio, inline, _run, aio._conn, operation, parameters, many
