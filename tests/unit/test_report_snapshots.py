@@ -89,3 +89,23 @@ async def test_what_is_asked_for_and_this_month_are_kept_warm_in_the_background(
     assert (await snapshots.get("asked", asked, positions)).rows[0]["computation"] == 2
     clock.now = 89 + 901  # asked last 901 s ago: no longer kept warm; this month's still is
     assert await snapshots.keep_warm() == 1 and len(asked_calls) == 2 and len(usual_calls) == 3
+
+
+def test_the_warmer_takes_at_most_its_share_of_the_time():
+    from baton_followup.reports.snapshots import WARMING_SHARE
+
+    snapshots = ReportSnapshots(max_age=60)
+    assert snapshots.pause_after(0.05) == 15  # a young log: every max_age / 4
+    assert snapshots.pause_after(3.0) == pytest.approx(3.0 * (1 - WARMING_SHARE) / WARMING_SHARE)
+    for spent in (0.5, 3.0, 20.0):
+        assert spent / (spent + snapshots.pause_after(spent)) <= WARMING_SHARE + 1e-9
+
+
+async def test_nothing_is_kept_warm_when_nothing_is_kept():
+    class Runtime:
+        stopping = False
+
+    usual, usual_calls = counting()
+    never = ReportSnapshots(max_age=0, usual=lambda: {"usual": (usual, positions)})
+    await asyncio.wait_for(never.run_forever(Runtime()), 1)  # returns: no loop computing back to back
+    assert usual_calls == []

@@ -10,6 +10,10 @@ background and one at a time, each report asked for within ``warm_for`` seconds 
 snapshot is half ``max_age`` old, and the reports ``usual`` names (this month's, unfiltered)
 whether asked or not. So a page asks for no computation, except the first of a report with
 filters nobody asked for lately.
+
+The warmer spends at most ``WARMING_SHARE`` of the time computing: on a large log, where a
+pass takes seconds, it waits longer between passes (and a page may find its snapshot old,
+and compute it), rather than let the reports take the service's cores.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from datetime import datetime, timezone
 from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.followup.reports")
+WARMING_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -85,13 +90,21 @@ class ReportSnapshots:
                 computed += 1
         return computed
 
+    def pause_after(self, spent: float) -> float:
+        """Seconds between passes: ``max_age / 4``, or long enough that a pass that took
+        ``spent`` seconds is at most ``WARMING_SHARE`` of the time."""
+        return max(self.max_age / 4, spent * (1 - WARMING_SHARE) / WARMING_SHARE)
+
     async def run_forever(self, runtime) -> None:  # noqa: ANN001 - the ServiceRuntime
+        if self.max_age <= 0:
+            return  # nothing is kept: every request computes
         while not runtime.stopping:
+            began = time.monotonic()
             try:
                 await self.keep_warm()
             except Exception as exc:  # noqa: BLE001 - logged; a page computes what is missing
                 log.warning("keeping the reports warm failed", error=repr(exc)[:300])
-            await asyncio.sleep(self.max_age / 4)
+            await asyncio.sleep(self.pause_after(time.monotonic() - began))
 
     async def _get(self, key: Hashable, compute: Compute, positions: Positions, fresh: bool) -> Snapshot:
         kept = self._snapshots.get(key)
