@@ -34,6 +34,7 @@ from baton_followup.reports.figures import Filters, Period
 from baton_shared.contracts import STREAMS, registry
 from baton_shared.projections.rebuild import VERIFY_SUFFIX, ProjectionRebuild
 
+from tests.integration.loop_ticks import counting_ticks, slow_sql_function
 from tests.integration.services import all_three, bearer, eventually
 
 pytestmark = pytest.mark.nats
@@ -534,39 +535,19 @@ async def test_a_report_is_computed_off_the_loop(tmp_path):
     """A report scans every client's facts (seconds on a large log): its statements run in
     the connection's thread, so the service answers meanwhile, whatever
     BATON_SQLITE_STATEMENTS says."""
-    import asyncio
-    import threading
-    import time
-
     from baton_followup.reports.figures import Report, Rows
     from baton_shared.projections.sql import make_engine
     from sqlalchemy import text
-
-    loop_thread = threading.get_ident()
-
-    def slow(ms: int) -> int:
-        time.sleep(ms / 1000)
-        return int(threading.get_ident() == loop_thread)
 
     async def scan(conn, facts, f) -> Rows:  # noqa: ANN001 - as a report's query
         return Rows.made([{"on_loop": await conn.scalar(text("SELECT slow(500)"))}])
 
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'facts.sqlite3'}")
-    ticks = 0
-
-    async def ticking() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
     try:
         async with engine.connect() as conn:
-            await (await conn.get_raw_connection()).driver_connection.create_function("slow", 1, slow)
-            ticker = asyncio.create_task(ticking())
-            await asyncio.sleep(0)
-            rows = await Report("scan", scan, ()).compute(conn, None, None)
-            ticker.cancel()
+            await (await conn.get_raw_connection()).driver_connection.create_function("slow", 1, slow_sql_function())
+            async with counting_ticks() as ticks:
+                rows = await Report("scan", scan, ()).compute(conn, None, None)
     finally:
         await engine.dispose()
-    assert rows == [{"on_loop": 0}] and ticks >= 20, f"the loop stood still ({ticks} ticks in 0.5 s)"
+    assert rows == [{"on_loop": 0}] and ticks.count >= 20, f"the loop stood still ({ticks.count} ticks in 0.5 s)"

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import JSON, BigInteger, Column, DateTime, MetaData, String, Table, select
 
 from baton_shared.projections.sql import existing_keys, insert_new, make_engine, upsert
+from tests.integration.loop_ticks import counting_ticks, slow_sql_function
 
 metadata = MetaData()
 rows_table = Table(
@@ -139,24 +140,17 @@ async def test_a_sqlite_lock_held_elsewhere_is_waited_for_off_the_loop(tmp_path,
             await conn.run_sync(counted.metadata.create_all)
         other.execute("BEGIN IMMEDIATE")  # holds the write lock
         other.execute("INSERT INTO counted VALUES (1)")
-        ticks = 0
-
-        async def ticking() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.create_task(ticking())
         loop = asyncio.get_running_loop()
         loop.call_later(0.5, other.execute, "COMMIT")
         started = time.monotonic()
-        async with engine.begin() as conn:
-            await conn.execute(insert(counted).values(id=2))
+        async with counting_ticks() as ticks:
+            async with engine.begin() as conn:
+                await conn.execute(insert(counted).values(id=2))
         waited = time.monotonic() - started
-        ticker.cancel()
         assert 0.45 < waited < 5, waited
-        assert ticks >= 20, f"the loop stood still while the lock was held ({ticks} ticks in {waited:.2f} s)"
+        assert ticks.count >= 20, (
+            f"the loop stood still while the lock was held ({ticks.count} ticks in {waited:.2f} s)"
+        )
         async with engine.connect() as conn:
             assert await conn.scalar(text("SELECT count(*) FROM counted")) == 2
 
@@ -178,39 +172,19 @@ async def test_a_long_read_off_the_loop_leaves_the_loop_answering(tmp_path, stat
     """``off_the_loop()``: a read that takes long (a report over every client) runs in the
     connection's thread whatever the setting, and the loop goes on meanwhile; outside it,
     the setting holds again."""
-    import asyncio
-    import threading
-    import time
-
     from sqlalchemy import text
 
     from baton_shared.projections.sqlite_driver import off_the_loop
 
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'long-read.sqlite3'}")
-    loop_thread = threading.get_ident()
-
-    def slow(ms: int) -> int:  # SQLite calls it where the statement runs
-        time.sleep(ms / 1000)
-        return int(threading.get_ident() == loop_thread)
-
     try:
         async with engine.connect() as conn:
             raw = await conn.get_raw_connection()
-            await raw.driver_connection.create_function("slow", 1, slow)
-            ticks = 0
-
-            async def ticking() -> None:
-                nonlocal ticks
-                while True:
-                    await asyncio.sleep(0.01)
-                    ticks += 1
-
-            ticker = asyncio.create_task(ticking())
-            await asyncio.sleep(0)
-            with off_the_loop():
-                on_loop = await conn.scalar(text("SELECT slow(500)"))
-            ticker.cancel()
-            assert on_loop == 0 and ticks >= 20, f"the loop stood still ({ticks} ticks in 0.5 s)"
+            await raw.driver_connection.create_function("slow", 1, slow_sql_function())
+            async with counting_ticks() as ticks:
+                with off_the_loop():
+                    on_loop = await conn.scalar(text("SELECT slow(500)"))
+            assert on_loop == 0 and ticks.count >= 20, f"the loop stood still ({ticks.count} ticks in 0.5 s)"
             assert await conn.scalar(text("SELECT slow(0)")) == int(statements_on_loop)
     finally:
         await engine.dispose()
