@@ -266,9 +266,10 @@ def followup_script(clients: list[str]):
 
 
 async def settle(embedded: Embedded, timeout: float = 120) -> float:
-    """Wait until every running service's projections have applied their streams' heads
-    (two polls in a row), so one measurement's backlog does not load the next. Returns
-    the seconds it took (bounded by ``timeout``)."""
+    """Wait until every running service's projections have applied their streams' heads and
+    its scheduled jobs (follow-up's planner) have finished a pass and run none now (two polls
+    in a row), so one measurement's backlog does not load the next. Returns the seconds it
+    took (bounded by ``timeout``)."""
     t = time.monotonic()
     quiet = 0
     while time.monotonic() - t < timeout and quiet < 2:
@@ -283,6 +284,11 @@ async def settle(embedded: Embedded, timeout: float = 120) -> float:
                     lambda r=request: json.loads(urllib.request.urlopen(r, timeout=5).read())
                 )
                 lag += sum(p["lag"] for p in body["projections"])
+                lag += sum(
+                    1
+                    for job in body.get("schedules", ())
+                    if job["running"] or not job["passes"] or job.get("waiting_for_read_models")
+                )
             except Exception:  # noqa: BLE001 - busy or restarting: not settled yet
                 lag += 1
         quiet = quiet + 1 if lag == 0 else 0

@@ -473,6 +473,12 @@ async def rebuild_pg(nats_url: str, pg_url: str) -> dict:
     return {**figures, "projection": "clients", "stream": "INTAKE"}
 
 
+async def planner_status(embedded) -> dict:  # noqa: ANN001
+    """Follow-up's planner as its /health shows it (catch-up waits for its first pass)."""
+    body = await loadgen.Connection(*loadgen.split(embedded.url("followup"))).json("GET", "/health", expect=200)
+    return next((job for job in body["schedules"] if job["name"] == "planner"), {})
+
+
 async def one_log(args, label: str, clients: int, workdir: Path, pg_url: str | None) -> dict:
     data = workdir / label
     env = {"BATON_OVERDUE_CHECK_SECONDS": "3600", "BATON_EMBEDDED_READY_SECONDS": "3600"}
@@ -498,7 +504,8 @@ async def one_log(args, label: str, clients: int, workdir: Path, pg_url: str | N
     embedded.start(services, timeout=3600)  # healthy once the projections caught up
     try:
         out["catch_up_s"] = round(time.perf_counter() - t + await http_bench.settle(embedded, timeout=3600), 1)
-        log(f"{label}: caught up in {out['catch_up_s']}s; measuring")
+        out["planner"] = await planner_status(embedded)
+        log(f"{label}: caught up in {out['catch_up_s']}s (planner {out['planner']}); measuring")
         rng = random.Random(7)
         picks = rng.sample(sample, min(len(sample), args.samples + 5))
         cold, traced, timeline = picks[: args.samples], picks[args.samples : args.samples + 3], picks
@@ -586,6 +593,12 @@ def rows(young: dict, large: dict) -> list[tuple[str, float, float, float, str]]
     return out
 
 
+def first_pass(log: dict) -> str:
+    last = log.get("planner", {}).get("last_pass") or {}
+    recorded = sum(v for k, v in last.items() if isinstance(v, int))
+    return f"{last.get('seconds', '?')}s ({recorded:,} recorded)"
+
+
 def table(results: dict) -> str:
     y, big = results["young"], results["large"]
     lines = [
@@ -593,7 +606,8 @@ def table(results: dict) -> str:
         f"events ({y['clients']:,} clients)",
         f"calibration: {calibration.describe(results['calibration'])}; load {results['calibration']['loadavg']}",
         f"load after young {y.get('loadavg')}, after large {big.get('loadavg')}; "
-        f"catch-up on start {y['catch_up_s']}s / {big['catch_up_s']}s",
+        f"catch-up on start {y['catch_up_s']}s / {big['catch_up_s']}s, of which the planner's first pass "
+        f"{first_pass(y)} / {first_pass(big)}",
         f"{'figure':42} {'young':>10} {'large':>10} {'ratio':>7}  verdict",
     ]
     for name, a, b, ratio, verdict in rows(y, big):

@@ -98,6 +98,14 @@ def test_embedded_run_starts_answers_health_and_stops_cleanly(tmp_path):
             time.sleep(0.2)
         else:
             pytest.fail("the console never answered /health")
+        deadline = time.monotonic() + 30  # follow-up's planner runs a first pass on start
+        while time.monotonic() < deadline:
+            planner = get_json(f"http://127.0.0.1:{8003 + offset}/health")[1]["schedules"]
+            if planner and planner[0]["passes"] >= 1:
+                break
+            time.sleep(0.2)
+        assert planner and planner[0]["name"] == "planner", planner
+        assert planner[0]["passes"] >= 1 and "error" not in planner[0]["last_pass"], planner
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -4,6 +4,7 @@ tiers and cadence, programs, redelivery and bad input."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from baton_shared.contracts import STREAMS, registry
 from baton_shared.projections.rebuild import VERIFY_SUFFIX, ProjectionRebuild
 from baton_shared.eventstore.provisioning import js_api
+from baton_followup.scheduler import planner as planner_module
+from baton_followup.scheduler.planner import IN_FLIGHT
 from baton_followup.projections import OpportunitiesProjection, ProgramsProjection
 from baton_intake.reactions import request_id_for
 from tests.integration.services import all_three, eventually
@@ -516,6 +519,79 @@ async def test_a_dormant_client_gets_one_reactivation_per_quiet_spell(svc, nats)
     assert (await planner.run_once())["reactivations"] == 0  # recorded once
     await contact(svc, listed["follow_up_id"])
     assert (await planner.run_once())["reactivations"] == 0  # the same quiet spell: not again
+
+
+async def test_the_planner_records_many_clients_several_at_once_and_each_once(svc, nats):
+    ids = {await register(svc, manager="kim") for _ in range(3 * IN_FLIGHT)}
+    planner = svc.followup_app.state.planner
+    application = svc.followup_app.state.application
+    schedule, now, most = application.schedule_reactivation, 0, 0
+
+    async def counted(cmd):
+        nonlocal now, most
+        now += 1
+        most = max(most, now)
+        try:
+            return await schedule(cmd)
+        finally:
+            now -= 1
+
+    application.schedule_reactivation = counted
+    svc.clock.now += timedelta(days=181)
+
+    async def all_quiet():
+        return len(await planner.views.dormant_clients(svc.clock.now - timedelta(days=180))) == len(ids)
+
+    await eventually(all_quiet, what="every client's profile")
+    assert planner.status() == {
+        "name": "planner",
+        "running": False,
+        "waiting_for_read_models": False,
+        "passes": 0,
+        "last_pass": None,
+    }
+    assert (await planner.run_once())["reactivations"] == len(ids)
+    assert most == IN_FLIGHT, f"the planner recorded at most {most} at once"
+    status = planner.status()
+    assert status["passes"] == 1 and not status["running"]
+    assert status["last_pass"]["reactivations"] == len(ids) and status["last_pass"]["seconds"] > 0
+
+    async def all_listed():
+        listed = [i["client_id"] for i in await agenda(svc, "kim") if i["kind"] == "reactivation"]
+        return len(listed) == len(ids) and listed
+
+    assert sorted(await eventually(all_listed, what="every reactivation on the agenda")) == sorted(ids)
+    assert (await planner.run_once())["reactivations"] == 0
+
+
+async def test_the_planner_waits_for_read_models_behind_the_log(svc, nats, monkeypatch):
+    """A client who asked for something a moment ago must not look dormant to a model behind the log."""
+    monkeypatch.setattr(planner_module, "READ_MODELS_WAIT_SECONDS", 0.5)
+    cid = await register(svc, manager="ann")
+    runtime = svc.followup_app.state.runtime
+    planner = svc.followup_app.state.planner
+    from_intake = next(f for f in runtime.feeds if f.stream_name == "INTAKE")
+    await from_intake.stop_live()
+    svc.clock.now += timedelta(days=181)
+    r = await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "a new kitchen"})
+    assert r.status_code == 201, r.text
+    running = asyncio.create_task(planner.run_forever(runtime))
+    try:
+
+        async def waiting():
+            return planner.status()["waiting_for_read_models"]
+
+        async def passed():
+            return planner.passes >= 1
+
+        await eventually(waiting, what="the planner waiting")
+        assert planner.passes == 0
+        await from_intake.start_live(nats)
+        await eventually(passed, what="a pass once the models caught up")
+        assert not planner.status()["waiting_for_read_models"]
+        assert planner.last_pass["reactivations"] == 0, "the client asked a moment ago: not dormant"
+    finally:
+        running.cancel()
 
 
 async def test_the_revenue_rank_counted_by_the_database_gives_the_tier_listing_every_revenue_would(database_url):

@@ -158,7 +158,7 @@ def create_app(settings: BatonSettings | None = None, clock: Clock = utc_now, ru
     )
     deadlines = ComplaintDeadlineScheduler(application, complaint_views, settings.followup_complaint_check_seconds)
     if run_planner:
-        runtime.run_in_background(planner.run_forever)
+        runtime.run_in_background(planner.run_forever, planner.status)
         runtime.run_in_background(deadlines.run_forever)
     app = create_service_app(
         runtime,

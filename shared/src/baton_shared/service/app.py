@@ -143,6 +143,9 @@ class Health(View):
     database: DatabaseState
     projections: list[dict[str, Any]] = Field(description="each projection: checkpoint, stream head, lag, live")
     reactions: list[dict[str, Any]] = Field(description="each reaction: what it handled, live")
+    schedules: list[dict[str, Any]] = Field(
+        default_factory=list, description="each scheduled job: running now, passes done, the last pass"
+    )
 
 
 def _methods_of(routes: Iterable[Any], scope) -> list[str]:
@@ -310,6 +313,7 @@ def create_service_app(
             "database": {"ok": db_ok, "dialect": runtime.engine.dialect.name},
             "projections": [r.status() for r in runtime.projections.values()],
             "reactions": [r.status() for r in runtime.reactions.values()],
+            "schedules": [status() for status in runtime.schedules],
         }
         return JSONResponse(body, status_code=200 if nats_ok and db_ok else 503)
 

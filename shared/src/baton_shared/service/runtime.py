@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from faststream.nats import NatsBroker
 from faststream.nats.security import NatsUserPassword
@@ -92,6 +93,7 @@ class ServiceRuntime:
         # What the composition root describes: the same door the ops tool uses.
         self.parts = parts(self.engine, self.projections)
         self._background = list(background)
+        self.schedules: list[Callable[[], dict[str, Any]]] = []  # /health's view of background work
         # Run once the stream is provisioned, before anything is served, and again after
         # every reconnection (the broker may come back restored from a backup).
         self._on_connect = list(on_connect)
@@ -187,12 +189,17 @@ class ServiceRuntime:
         self.started = True
         log.info("service started", stream=self.spec.name, nats=shown_url(s.nats_url))
 
-    def run_in_background(self, task: Callable[[ServiceRuntime], Awaitable[None]]) -> None:
+    def run_in_background(
+        self, task: Callable[[ServiceRuntime], Awaitable[None]], status: Callable[[], dict[str, Any]] | None = None
+    ) -> None:
         """Run ``task`` beside the service from ``start`` on (a scheduler made after the runtime,
-        since it needs the application layer that the runtime's store serves)."""
+        since it needs the application layer that the runtime's store serves); ``status`` is
+        what /health shows of it."""
         if self.started:
             raise RuntimeError("background tasks are added before the runtime starts")
         self._background.append(task)
+        if status is not None:
+            self.schedules.append(status)
 
     async def patiently(self, what: str, step: Callable[[], Awaitable[object]], first_delay: float = 0.5) -> None:
         """A start-up step that talks to JetStream, tried again while the broker cannot answer
@@ -267,6 +274,21 @@ class ServiceRuntime:
                     heads[stream] = 0  # not created yet
             runner.head = heads[stream]
             metrics.PROJECTION_LAG.labels(runner.key).set(max(0, runner.head - runner.position))
+
+    async def read_models_current(self, within: float) -> bool:
+        """Whether every projection applies, within ``within`` seconds, what its stream holds
+        now: work that decides on the read models (a planner's pass) waits for it after a start,
+        a rebuild or an outage, or it would decide on a past that is not the present."""
+        try:
+            await self.refresh_heads()
+        except Exception:  # noqa: BLE001 - the broker is away: not known to be current
+            return False
+        deadline = asyncio.get_running_loop().time() + within
+        for runner in self.projections.values():
+            remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+            if not await runner.wait_for(runner.head, remaining):
+                return False
+        return True
 
     async def _watch_lag(self) -> None:
         while not self.stopping:

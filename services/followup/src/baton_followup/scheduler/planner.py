@@ -6,15 +6,19 @@ new tier only where it changed. A client with no new request for the configured
 number of days gets one reactivation follow-up per quiet spell, a review past its date is
 recorded overdue once per due date (it counts in the client's health), and a client whose
 health puts them at risk one at-risk follow-up per spell. Candidates come
-from the read models; the decision and the append go through the relationship
-with derived ids, so replicas or a restart never record anything twice.
+from the read models, once they are current with the log (one behind it would show
+a client who asked last week as dormant); the decision and the append go through the
+relationship with derived ids, so replicas or a restart never record anything twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from baton_shared.observability.logging import get_logger
 
@@ -32,6 +36,11 @@ from baton_followup.projections.views import FollowupViews
 
 log = get_logger("baton.followup.planner")
 
+T = TypeVar("T")
+IN_FLIGHT = 8  # commands at once: a first pass on a large log has thousands to record
+# A client looks dormant to a read model behind the log: a pass waits until they are current.
+READ_MODELS_WAIT_SECONDS = 10.0
+
 
 class FollowUpPlanner:
     def __init__(
@@ -45,75 +54,127 @@ class FollowUpPlanner:
         self.views = views
         self.reactivation_after_days = reactivation_after_days
         self.interval_seconds = interval_seconds
+        self.passes = 0
+        self.running = False
+        self.waiting = False  # for the read models to catch up with the log
+        self.last_pass: dict[str, Any] | None = None
 
     async def run_once(self) -> dict[str, int]:
+        started, t = self.application.clock(), time.monotonic()
+        self.running = True
+        try:
+            counts = {
+                "retiered": await self.retier(),
+                "reactivations": await self.reactivate(),
+                "reviews_overdue": await self.mark_reviews_overdue(),
+                "at_risk": await self.flag_at_risk(),
+            }
+        except Exception as exc:
+            self.last_pass = {"started_at": started.isoformat(), "error": repr(exc)[:300]}
+            raise
+        finally:
+            self.running = False
+            self.passes += 1
+        self.last_pass = {"started_at": started.isoformat(), "seconds": round(time.monotonic() - t, 3), **counts}
+        return counts
+
+    def status(self) -> dict[str, Any]:
+        """For /health: whether a pass runs (or waits for the read models) now, how many ran, and
+        what the last one recorded."""
         return {
-            "retiered": await self.retier(),
-            "reactivations": await self.reactivate(),
-            "reviews_overdue": await self.mark_reviews_overdue(),
-            "at_risk": await self.flag_at_risk(),
+            "name": "planner",
+            "running": self.running,
+            "waiting_for_read_models": self.waiting,
+            "passes": self.passes,
+            "last_pass": self.last_pass,
         }
 
     async def retier(self) -> int:
         revenues = dict(await self.views.tier_inputs())
         ranked = rank_tiers(revenues, self.application.policies.tiers)
         current = await self.views.current_tiers()
-        changed = 0
-        for client_id, (tier, reason) in ranked.items():
-            if current.get(client_id) == (tier, revenues[client_id]):
-                continue
+
+        async def retier(client_id: str) -> bool:
+            tier, reason = ranked[client_id]
             with _logged("re-tier", client_id):
                 if await self.application.retier(
                     SetTier(client_id=client_id, revenue=revenues[client_id], tier=tier, reason=reason)
                 ):
-                    changed += 1
                     log.info("client re-tiered", client_id=client_id, tier=tier)
-        return changed
+                    return True
+            return False
+
+        return await _each((c for c, (tier, _) in ranked.items() if current.get(c) != (tier, revenues[c])), retier)
 
     async def reactivate(self) -> int:
         now = self.application.clock()
         dormant = await self.views.dormant_clients(now - timedelta(days=self.reactivation_after_days))
         known = await self.views.existing_follow_ups([reactivation_id(c, quiet) for c, quiet in dormant])
-        scheduled = 0
-        for client_id, quiet_from in dormant:
-            if reactivation_id(client_id, quiet_from) in known:
-                continue
+
+        async def schedule(spell: tuple[str, Any]) -> bool:
+            client_id, quiet_from = spell
             with _logged("reactivation", client_id):
-                if await self.application.schedule_reactivation(
+                return await self.application.schedule_reactivation(
                     ScheduleReactivation(
                         client_id=client_id, quiet_from=quiet_from, after_days=self.reactivation_after_days
                     )
-                ):
-                    scheduled += 1
-        return scheduled
+                )
+            return False
+
+        return await _each((s for s in dormant if reactivation_id(*s) not in known), schedule)
 
     async def mark_reviews_overdue(self) -> int:
-        marked = 0
-        for client_id, follow_up_id in await self.views.reviews_overdue(self.application.clock().date()):
+        async def mark(review: tuple[str, str]) -> bool:
+            client_id, follow_up_id = review
             with _logged("review overdue", client_id):
-                if await self.application.mark_review_overdue(
+                return await self.application.mark_review_overdue(
                     MarkReviewOverdue(client_id=client_id, follow_up_id=follow_up_id)
-                ):
-                    marked += 1
-        return marked
+                )
+            return False
+
+        return await _each(await self.views.reviews_overdue(self.application.clock().date()), mark)
 
     async def flag_at_risk(self) -> int:
         spells = await self.views.at_risk_spells()
         known = await self.views.existing_follow_ups([at_risk_id(c, since) for c, since, _ in spells])
-        scheduled = 0
-        for client_id, since, why in spells:
-            if at_risk_id(client_id, since) in known:
-                continue
+
+        async def flag(spell: tuple[str, Any, str]) -> bool:
+            client_id, since, why = spell
             with _logged("at-risk", client_id):
-                if await self.application.schedule_at_risk(FlagAtRisk(client_id=client_id, since=since, why=why)):
-                    scheduled += 1
-        return scheduled
+                return await self.application.schedule_at_risk(FlagAtRisk(client_id=client_id, since=since, why=why))
+            return False
+
+        return await _each((s for s in spells if at_risk_id(s[0], s[1]) not in known), flag)
 
     async def run_forever(self, runtime=None) -> None:  # noqa: ANN001 - the runtime's background-task signature
         while runtime is None or not runtime.stopping:
-            with contextlib.suppress(Exception):
+            if runtime is not None and not await runtime.read_models_current(READ_MODELS_WAIT_SECONDS):
+                if not self.waiting:
+                    log.info("planner waits for the read models to catch up with the log")
+                self.waiting = True
+                await asyncio.sleep(1.0)
+                continue
+            self.waiting = False
+            try:
                 await self.run_once()
+            except Exception as exc:  # noqa: BLE001 - the next pass tries again
+                log.warning("planner pass failed", error=repr(exc)[:300])
             await asyncio.sleep(self.interval_seconds)
+
+
+async def _each(items: Iterable[T], step: Callable[[T], Awaitable[bool]], in_flight: int = IN_FLIGHT) -> int:
+    """``step`` on every item, ``in_flight`` at a time (each a different client); how many recorded something."""
+    pending = iter(items)
+    recorded = 0
+
+    async def worker() -> None:
+        nonlocal recorded
+        for item in pending:
+            if await step(item):  # awaited first: ``recorded += await ...`` would read it before
+                recorded += 1
+
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    return recorded
 
 
 @contextlib.contextmanager
