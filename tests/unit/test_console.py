@@ -66,10 +66,20 @@ class StandIn:
         self.app.post("/v1/clients")(self.register)
         self.app.get("/v1/agenda")(self.agenda)
         self.app.get("/v1/parked")(self.parked)
+        self.app.get("/health")(self.health)
         self.sign_outs = 0
         self.app.get("/v1/me/sign-outs")(self.signed_out)
         self.app.post("/v1/me/sign-outs")(self.sign_out)
         self.app.post("/v1/follow-ups/{follow_up_id}/contacts")(self.register)
+
+    async def health(self):
+        planner = {"name": "planner", "running": False, "waiting_for_read_models": True, "passes": 3}
+        last = {"started_at": "2026-12-01T09:00:00+00:00", "error": "TimeoutError()"}
+        return {
+            "status": "ok",
+            "projections": [{"projection": "profiles", "checkpoint": 40, "head": 52, "lag": 12}],
+            "schedules": [{**planner, "last_pass": last}],
+        }
 
     async def me(self, request: Request):
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
@@ -277,6 +287,8 @@ async def test_the_ops_page_lists_each_services_parked_events(console):
     assert page.text.count("Parked events (1)") == 3  # the stand-in answers for all three services
     assert "intake.requests#42" in page.text and "newer than this reader" in page.text
     assert "baton parked retry" in page.text  # what to do about one
+    planner = re.search(r"<td>planner</td>(.*?)</tr>", page.text, re.DOTALL).group(1)
+    assert "waiting for the read models" in planner and "2026-12-01 09:00" in planner and "TimeoutError()" in planner
 
 
 async def test_signing_out_on_one_replica_ends_the_copied_session_on_another(tmp_path):
