@@ -201,3 +201,44 @@ async def test_migrate_does_not_wait_out_a_database_that_answers_no(postgres_url
         out = (await proc.stdout.read()).decode()
         code = await proc.wait()
     assert code == 1 and "cannot migrate the database" in out and "does not exist" in out, out
+
+
+async def test_followup_fills_each_profiles_revenue_amount_from_its_text(engine):
+    """0013: profiles folded before the amount had a column get it from their text, so a new
+    client's rank counts them."""
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    def to(conn, revision: str) -> None:  # noqa: ANN001
+        command.upgrade(migrations.alembic_config("followup", conn), revision)
+
+    before = sa.table(
+        "client_profiles",
+        *(sa.column(name) for name in ("client_id", "name", "segment", "business_description", "account_manager")),
+        sa.column("annual_revenue"),
+        sa.column("notes", sa.JSON),
+        sa.column("registered_at", sa.DateTime(timezone=True)),
+        sa.column("version"),
+    )
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    async with engine.begin() as conn:
+        await conn.run_sync(to, "0012_relationships_narrow")
+        for cid, revenue in (("c1", "1500000.50"), ("c2", None), ("c3", "900")):
+            await conn.execute(
+                sa.insert(before).values(
+                    client_id=cid,
+                    name="A",
+                    segment="B2B",
+                    business_description="",
+                    account_manager="am",
+                    annual_revenue=revenue,
+                    notes=[],
+                    registered_at=at,
+                    version=1,
+                )
+            )
+        await conn.run_sync(to, "head")
+        rows = (await conn.execute(sa.text("SELECT client_id, revenue_amount FROM client_profiles ORDER BY 1"))).all()
+    assert [(c, None if a is None else float(a)) for c, a in rows] == [("c1", 1500000.5), ("c2", None), ("c3", 900.0)]

@@ -38,6 +38,7 @@ log = get_logger("baton.followup.planner")
 
 T = TypeVar("T")
 IN_FLIGHT = 8  # commands at once: a first pass on a large log has thousands to record
+REVIEWS_PER_PAGE = 1000  # overdue reviews read at a time
 # A client looks dormant to a read model behind the log: a pass waits until they are current.
 READ_MODELS_WAIT_SECONDS = 10.0
 
@@ -124,15 +125,19 @@ class FollowUpPlanner:
         return await _each((s for s in dormant if reactivation_id(*s) not in known), schedule)
 
     async def mark_reviews_overdue(self) -> int:
-        async def mark(review: tuple[str, str]) -> bool:
-            client_id, follow_up_id = review
+        async def mark(review: tuple[str, str, Any]) -> bool:
+            client_id, follow_up_id, _ = review
             with _logged("review overdue", client_id):
                 return await self.application.mark_review_overdue(
                     MarkReviewOverdue(client_id=client_id, follow_up_id=follow_up_id)
                 )
             return False
 
-        return await _each(await self.views.reviews_overdue(self.application.clock().date()), mark)
+        today, marked, after = self.application.clock().date(), 0, None
+        while page := await self.views.reviews_overdue(today, REVIEWS_PER_PAGE, after):
+            marked += await _each(page, mark)
+            after = page[-1][2], page[-1][1]  # every page of a backlog in one pass, without waiting
+        return marked
 
     async def flag_at_risk(self) -> int:
         spells = await self.views.at_risk_spells()
