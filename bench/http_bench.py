@@ -265,16 +265,25 @@ def followup_script(clients: list[str]):
     return script
 
 
+QUIET_CPU = 0.25  # of one core, all of Baton's processes together: what "settled" allows
+
+
 async def settle(embedded: Embedded, timeout: float = 120) -> float:
-    """Wait until every running service's projections have applied their streams' heads and
-    its scheduled jobs (follow-up's planner) have finished a pass and run none now (two polls
-    in a row), so one measurement's backlog does not load the next. Returns the seconds it
-    took (bounded by ``timeout``)."""
+    """Wait until every running service's projections have applied their streams' heads, its
+    scheduled jobs (follow-up's planner) have finished a pass and run none now, and the
+    processes together use under ``QUIET_CPU`` of a core (two polls in a row), so neither a
+    backlog nor the work after a start (statistics, report warming) loads the next
+    measurement. Returns the seconds it took (bounded by ``timeout``)."""
     t = time.monotonic()
     quiet = 0
+    cpu_before, cpu_at = None, time.monotonic()
     while time.monotonic() - t < timeout and quiet < 2:
         lag = 0
         running = embedded.pids()  # one `ps` per poll
+        cpu_now, now = sum(cpu_seconds(pid) for pid in running.values()), time.monotonic()
+        if cpu_before is not None and (cpu_now - cpu_before) > QUIET_CPU * (now - cpu_at):
+            lag += 1  # busy: not settled yet
+        cpu_before, cpu_at = cpu_now, now
         for service in SERVICES:
             if service not in running:
                 continue

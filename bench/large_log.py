@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -49,7 +51,7 @@ from baton_shared.contracts import STREAMS, registry  # noqa: E402
 from baton_shared.contracts import delivery as dv  # noqa: E402
 from baton_shared.contracts import followup as fu  # noqa: E402
 from baton_shared.contracts import intake as ik  # noqa: E402
-from baton_shared.eventstore.provisioning import js_api, provision_stream  # noqa: E402
+from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, provision_stream  # noqa: E402
 
 import calibration  # noqa: E402
 import http_bench  # noqa: E402
@@ -479,11 +481,14 @@ async def planner_status(embedded) -> dict:  # noqa: ANN001
     return next((job for job in body["schedules"] if job["name"] == "planner"), {})
 
 
+ENV = {"BATON_OVERDUE_CHECK_SECONDS": "3600", "BATON_EMBEDDED_READY_SECONDS": "3600"}
+SERVICES = ["intake", "delivery", "followup"]
+
+
 async def one_log(args, label: str, clients: int, workdir: Path, pg_url: str | None) -> dict:
     data = workdir / label
-    env = {"BATON_OVERDUE_CHECK_SECONDS": "3600", "BATON_EMBEDDED_READY_SECONDS": "3600"}
-    embedded = http_bench.Embedded(data, env)
-    services = ["intake", "delivery", "followup"]
+    embedded = http_bench.Embedded(data, ENV)
+    services = SERVICES
     out: dict = {"clients": clients}
     log(f"{label}: first start on the empty log (creates the consumers)")
     embedded.start(services)
@@ -500,6 +505,32 @@ async def one_log(args, label: str, clients: int, workdir: Path, pg_url: str | N
     finally:
         stop_process(proc)
     log(f"{label}: {seeded['events']:,} events at {seeded['events_per_s']:,.0f}/s; services catch up")
+    return await measure(args, label, data, out, sample, pg_url)
+
+
+async def again(args, label: str, workdir: Path, pg_url: str | None) -> dict:
+    """The figures of a log a run kept (``--keep``), measured again without seeding it."""
+    data = workdir / label
+    with sqlite3.connect(data / "intake.sqlite3") as db:
+        clients = db.execute("SELECT count(*) FROM clients").fetchone()[0]
+        sample = [cid for (cid,) in db.execute("SELECT client_id FROM clients ORDER BY random() LIMIT 1000")]
+    proc, url = start_nats(data / "jetstream")
+    try:
+        nc = await nats_py.connect(url)
+        events = 0
+        for spec in STREAMS.values():
+            with contextlib.suppress(JetStreamApiError):  # a stream the run never made
+                events += (await js_api(nc, f"STREAM.INFO.{spec.name}"))["state"]["messages"]
+        await nc.close()
+    finally:
+        stop_process(proc)
+    log(f"{label}: measuring the kept log again ({events:,} events); services start")
+    return await measure(args, label, data, {"clients": clients, "seed": {"events": events}}, sample, pg_url)
+
+
+async def measure(args, label: str, data: Path, out: dict, sample: list[str], pg_url: str | None) -> dict:
+    embedded = http_bench.Embedded(data, ENV)
+    services = SERVICES
     t = time.perf_counter()
     embedded.start(services, timeout=3600)  # healthy once the projections caught up
     try:
@@ -628,7 +659,7 @@ def save(results: dict) -> Path:
 
 async def main(args) -> dict:
     check_history()
-    workdir = Path(tempfile.mkdtemp(prefix="baton-large-log-"))
+    workdir = args.again or Path(tempfile.mkdtemp(prefix="baton-large-log-"))
     pg_url = None if args.no_postgres else os.environ.get("BATON_BENCH_DATABASE_URL", DEFAULT_PG)
     if pg_url and not await postgres_reachable(pg_url):
         log("PostgreSQL unreachable: no rebuild figure")
@@ -648,11 +679,14 @@ async def main(args) -> dict:
             stop_process(proc)
         t = time.perf_counter()
         for label, clients in (("young", args.young_clients), ("large", max(1, args.events // EVENTS_PER_CLIENT))):
-            results[label] = await one_log(args, label, clients, workdir, pg_url)
+            if args.again:
+                results[label] = await again(args, label, workdir, pg_url)
+            else:
+                results[label] = await one_log(args, label, clients, workdir, pg_url)
             save(results)  # a run cut off keeps what it measured
         results["seconds"] = round(time.perf_counter() - t)
     finally:
-        if not args.keep:
+        if not args.keep and not args.again:
             shutil.rmtree(workdir, ignore_errors=True)
     return results
 
@@ -669,6 +703,9 @@ if __name__ == "__main__":
     p.add_argument("--no-writes", action="store_true", help="skip writes per service (the longest part)")
     p.add_argument("--no-postgres", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the temporary data folder")
+    p.add_argument(
+        "--again", type=Path, metavar="DIR", help="measure a kept folder (its young/ and large/ logs) again, unseeded"
+    )
     args = p.parse_args()
     results = asyncio.run(main(args))
     save(results)
