@@ -168,7 +168,8 @@ class FollowUpPlanner:
 
 
 async def _each(items: Iterable[T], step: Callable[[T], Awaitable[bool]], in_flight: int = IN_FLIGHT) -> int:
-    """``step`` on every item, ``in_flight`` at a time (each a different client); how many recorded something."""
+    """``step`` on every item, ``in_flight`` at a time; how many recorded something. Two items of
+    one client (two overdue reviews) may meet: the later append is decided again, as any command's."""
     pending = iter(items)
     recorded = 0
 
