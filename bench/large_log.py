@@ -477,7 +477,11 @@ async def rebuild_pg(nats_url: str, pg_url: str) -> dict:
 
 async def planner_status(embedded) -> dict:  # noqa: ANN001
     """Follow-up's planner as its /health shows it (catch-up waits for its first pass)."""
-    body = await loadgen.Connection(*loadgen.split(embedded.url("followup"))).json("GET", "/health", expect=200)
+    conn = loadgen.Connection(*loadgen.split(embedded.url("followup")))
+    try:
+        body = await conn.json("GET", "/health", expect=200)
+    finally:
+        conn.close()
     return next((job for job in body["schedules"] if job["name"] == "planner"), {})
 
 
@@ -488,10 +492,9 @@ SERVICES = ["intake", "delivery", "followup"]
 async def one_log(args, label: str, clients: int, workdir: Path, pg_url: str | None) -> dict:
     data = workdir / label
     embedded = http_bench.Embedded(data, ENV)
-    services = SERVICES
     out: dict = {"clients": clients}
     log(f"{label}: first start on the empty log (creates the consumers)")
-    embedded.start(services)
+    embedded.start(SERVICES)
     embedded.stop()
     proc, url = start_nats(data / "jetstream", embedded.nats_port)
     try:
@@ -532,7 +535,7 @@ async def measure(args, label: str, data: Path, out: dict, sample: list[str], pg
     embedded = http_bench.Embedded(data, ENV)
     services = SERVICES
     t = time.perf_counter()
-    embedded.start(services, timeout=3600)  # healthy once the projections caught up
+    embedded.start(SERVICES, timeout=3600)  # healthy once the projections caught up
     try:
         out["catch_up_s"] = round(time.perf_counter() - t + await http_bench.settle(embedded, timeout=3600), 1)
         out["planner"] = await planner_status(embedded)

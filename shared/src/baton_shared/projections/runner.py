@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -506,3 +506,15 @@ async def retry_batch(
         for runner in runners:
             runner.last_error = None
     return succeeded
+
+
+async def first_behind(
+    runners: Mapping[str, ProjectionRunner], names: Iterable[str], within: float
+) -> ProjectionRunner | None:
+    """The first of ``names`` whose runner does not apply, within ``within`` seconds each, what
+    its stream held at the last ``refresh_heads``; None when every one has."""
+    for name in names:
+        runner = runners[name]
+        if not await runner.wait_for(runner.head, within):
+            return runner
+    return None

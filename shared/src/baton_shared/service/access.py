@@ -41,6 +41,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
 from baton_shared.domain.errors import NotFound
+from baton_shared.projections.runner import first_behind
 from baton_shared.service.problems import ProblemException
 
 ADMIN, OPS, HEAD, ACCOUNT_MANAGER, DEPARTMENT = "admin", "ops", "head", "account_manager", "department"
@@ -238,11 +239,9 @@ async def caught_up(runtime: Any, projections: tuple[str, ...]) -> None:
         await runtime.refresh_heads()
     except Exception as exc:  # noqa: BLE001 - the broker is away: "unknown" cannot be told from "not yet"
         raise not_yet_known("the event log is unavailable") from exc
-    timeout = runtime.settings.read_wait_timeout_seconds
-    for name in projections:
-        runner = runtime.projections[name]
-        if not await runner.wait_for(runner.head, timeout):
-            raise not_yet_known(f"projection {runner.key} is at position {runner.position}, not yet {runner.head}")
+    behind = await first_behind(runtime.projections, projections, runtime.settings.read_wait_timeout_seconds)
+    if behind is not None:
+        raise not_yet_known(f"projection {behind.key} is at position {behind.position}, not yet {behind.head}")
 
 
 async def looked_up_again(runtime: Any, projections: tuple[str, ...], lookup: Callable[[], Awaitable[Any]]) -> Any:

@@ -28,7 +28,7 @@ from baton_shared.eventstore.jetstream import JetStreamEventStore
 from baton_shared.eventstore.provisioning import JetStreamApiError, check_server_version, js_api, provision_stream
 from baton_shared.projections.feed import ProjectionFeed
 from baton_shared.projections.planner_statistics import keep_planner_statistics
-from baton_shared.projections.runner import ProjectionRunner
+from baton_shared.projections.runner import ProjectionRunner, first_behind
 from baton_shared.projections import sqlite_driver
 from baton_shared.projections.sql import make_engine
 from baton_shared.reactions.partitions import PartitionedReaction
@@ -283,12 +283,7 @@ class ServiceRuntime:
             await self.refresh_heads()
         except Exception:  # noqa: BLE001 - the broker is away: not known to be current
             return False
-        deadline = asyncio.get_running_loop().time() + within
-        for runner in self.projections.values():
-            remaining = max(0.0, deadline - asyncio.get_running_loop().time())
-            if not await runner.wait_for(runner.head, remaining):
-                return False
-        return True
+        return await first_behind(self.projections, self.projections, within) is None
 
     async def _watch_lag(self) -> None:
         while not self.stopping:
