@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import random
 import sqlite3
-import statistics
 import sys
 import time
 import uuid
@@ -38,7 +37,7 @@ from baton_shared.eventstore.port import NewEvent  # noqa: E402
 from baton_shared.eventstore.provisioning import js_api  # noqa: E402
 
 import calibration  # noqa: E402
-from common import cpu_seconds, loadavg, start_nats, stop_process  # noqa: E402
+from common import cpu_seconds, latency_summary, loadavg, start_nats, stop_process  # noqa: E402
 
 SPEC = STREAMS["intake"]
 MODES = ("read", "info+append", "read+append")
@@ -104,9 +103,9 @@ async def main(args: argparse.Namespace) -> None:
         stop_process(proc)
     print(f"calibration: pure Python {calibration.python_kloops_per_s():.1f}k loops/s; load {loadavg()}")
     for mode, xs in took.items():
-        xs.sort()
+        s = latency_summary(xs)
         print(
-            f"{mode:12s} n={len(xs):3d}  p50 {statistics.median(xs):6.2f} ms  p90 {xs[int(0.9 * len(xs))]:6.2f} ms"
+            f"{mode:12s} n={s['n']:3d}  p50 {s['p50_ms']:6.2f} ms  p90 {s['p90_ms']:6.2f} ms"
             f"  nats-server CPU {1000 * server_cpu[mode] / len(xs):6.2f} ms per operation"
         )
 

@@ -248,7 +248,7 @@ class FollowupViews:
         amount, floor = self.prof.c.revenue_amount, revenue or 0
         higher = select(func.count()).where(amount > floor).scalar_subquery()
         # Known = every profile less the few unknown: SQLite counts a whole table page by page,
-        # where a condition walks every entry of the index (3.2 -> 0.8 ms at 251k profiles).
+        # where a condition walks every entry of the index.
         every = select(func.count()).select_from(self.prof).scalar_subquery()
         unknown = select(func.count()).where(amount.is_(None)).scalar_subquery()
         # The client's own row, if folded already, is taken out after: a condition on the
