@@ -4,6 +4,8 @@ the benchmark stream (filled fast), percentiles and the machine's load."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import socket
 import subprocess
@@ -18,6 +20,7 @@ import orjson
 from baton_shared.contracts import STREAMS, registry
 from baton_shared.contracts import intake as ev
 from baton_shared.eventstore import NewEvent
+from baton_shared.service.garbage_collection import BULK_THRESHOLDS
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = STREAMS["intake"]
@@ -59,6 +62,17 @@ def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def as_the_ops_tool():
+    """The collector thresholds ``baton`` runs with, for a rebuild measured in this process."""
+    before = gc.get_threshold()
+    gc.set_threshold(*BULK_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def loadavg() -> list[float]:

@@ -14,7 +14,7 @@ from baton_shared.projections.feed import ProjectionFeed
 from baton_shared.projections.rebuild import ProjectionRebuild
 from baton_shared.projections.sql import make_engine
 
-from common import SPEC, fresh_postgres, latency_summary
+from common import SPEC, as_the_ops_tool, fresh_postgres, latency_summary
 
 CATCH_UP_BATCH = 5000
 
@@ -47,12 +47,13 @@ async def catch_up(
 
         await settle(engine)
         rebuild = ProjectionRebuild("bench", projection_cls, engine, SPEC, registry)
-        t = time.perf_counter()
-        rebuilt = await rebuild.build(nc, until=end)
-        build_s = time.perf_counter() - t
-        t = time.perf_counter()
-        verification = await rebuild.swap(nc)
-        swap_s = time.perf_counter() - t
+        with as_the_ops_tool():  # ``baton projections rebuild``; the catch-up above is a service's
+            t = time.perf_counter()
+            rebuilt = await rebuild.build(nc, until=end)
+            build_s = time.perf_counter() - t
+            t = time.perf_counter()
+            verification = await rebuild.swap(nc)
+            swap_s = time.perf_counter() - t
         assert verification.keys_agree
         return {
             "catch_up_events_per_s": applied / catch_up_s,

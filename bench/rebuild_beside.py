@@ -23,6 +23,7 @@ from baton_shared.eventstore.provisioning import js_api  # noqa: E402
 from baton_shared.projections import ProjectionRunner  # noqa: E402
 from baton_shared.projections.rebuild import rebuild_batch  # noqa: E402
 from baton_shared.projections.sql import make_engine  # noqa: E402
+from baton_shared.service.garbage_collection import BULK_THRESHOLDS, tune_garbage_collection  # noqa: E402
 
 from common import SPEC  # noqa: E402
 
@@ -51,4 +52,5 @@ async def main(nats_url: str, url: str, seconds: float) -> None:
 
 
 if __name__ == "__main__":
+    tune_garbage_collection(BULK_THRESHOLDS)  # as ``baton`` runs
     asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))

@@ -50,6 +50,7 @@ from common import (
     DEFAULT_PG,
     ROOT,
     SPEC,
+    as_the_ops_tool,
     fill_fast,
     fresh_postgres,
     loadavg,
@@ -110,11 +111,14 @@ async def section_store_and_catchup(args, results: dict, workdir: Path, pg_url: 
         if "catchup" in args.only:
             log("read ceilings")
             ceilings = results.setdefault("ceilings", {})
-            ceilings["ordered_consumer_decode_events_per_s"] = await store_bench.decode_ordered_consumer(nc, start, end)
-            ceilings["baton_reader_decode_events_per_s"] = await store_bench.decode_baton_reader(nc, start, end)
-            ceilings["baton_reader_raw_events_per_s"] = await store_bench.decode_baton_reader(
-                nc, start, end, decode=False
-            )
+            with as_the_ops_tool():  # as the rebuild they are compared with runs
+                ceilings["ordered_consumer_decode_events_per_s"] = await store_bench.decode_ordered_consumer(
+                    nc, start, end
+                )
+                ceilings["baton_reader_decode_events_per_s"] = await store_bench.decode_baton_reader(nc, start, end)
+                ceilings["baton_reader_raw_events_per_s"] = await store_bench.decode_baton_reader(
+                    nc, start, end, decode=False
+                )
             from baton_intake.projections import ClientsProjection, TimelineProjection
 
             targets = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from baton_shared.service.garbage_collection import BULK_THRESHOLDS, tune_garbage_collection
+
 from baton_ops.commands import events, parked, projections, reports, streams, trace, transfer, webhooks
 
 app = typer.Typer(help="Ops tool for Baton's event log: inspect, trace, lag, parked events.", no_args_is_help=True)
@@ -16,4 +18,6 @@ for commands in (streams.app, trace.app, transfer.app, reports.app):
 
 
 def main() -> None:
+    # CPython's default thresholds ran a full collection about every other batch of a rebuild.
+    tune_garbage_collection(BULK_THRESHOLDS)
     app()
