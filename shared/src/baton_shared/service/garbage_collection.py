@@ -18,9 +18,10 @@ from __future__ import annotations
 import gc
 
 THRESHOLDS = (10_000, 50, 100)
-# The ops tool's rebuilds, verifications and imports hold one batch of a few thousand decoded
-# events at a time: a young generation larger than a batch lets each batch die uncollected.
-# A service keeps THRESHOLDS: its young collections would pause requests ten times as long.
+# The ops tool's rebuilds and verifications hold one batch of a few thousand decoded events
+# at a time: a young generation larger than a batch lets each batch die uncollected. A
+# service keeps THRESHOLDS: each young collection there pauses requests, and would walk ten
+# times the objects.
 BULK_THRESHOLDS = (100_000, 50, 100)
 
 
