@@ -8,8 +8,11 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 
 from baton_shared.contracts import STREAMS, registry
+from baton_shared.eventstore.reader import RawEvent
 from baton_shared.projections.checkpoints import checkpoints
+from baton_shared.projections.parts import Part, parts_of, parts_under_way
 from baton_shared.projections.rebuild import ProjectionRebuild, point_in_time
+from baton_shared.projections.split_rebuild import ChildPart, PartFailed, PartJob
 from baton_shared.service.settings import BatonSettings
 from baton_intake.composition import create_app
 from baton_intake.projections import ClientsProjection, RequestsProjection
@@ -253,3 +256,82 @@ async def test_verify_finds_a_live_row_that_differs_from_a_clean_rebuild_and_lea
             select(func.count()).select_from(checkpoints).where(checkpoints.c.projection.like("%__verify"))
         )
     assert not [t for t in tables if t.endswith(VERIFY_SUFFIX)] and left == 0
+
+
+# --- a rebuild folded in parts, side by side -------------------------------------
+
+
+class InterruptedInParts(Exception):
+    pass
+
+
+def interrupt_in_parts(position: int, end: int) -> None:
+    raise InterruptedInParts
+
+
+async def parts_left(engine, job: ProjectionRebuild) -> list[Part]:
+    async with engine.connect() as conn:
+        return await parts_under_way(conn, job.runner.key)
+
+
+async def test_a_rebuild_in_parts_holds_exactly_what_one_process_folds(intake, nats):
+    app, api = intake
+    runtime = app.state.runtime
+    await write_clients(api, 40)
+    head = await runtime.store.head()
+    job = ProjectionRebuild("intake", ClientsProjection, runtime.engine, SPEC, registry)
+    assert job.splits() == (runtime.engine.dialect.name == "postgresql")  # SQLite has one writer
+
+    assert await job.build(nats, parts=2) == head
+    assert await job.exists() == head
+    assert await parts_left(runtime.engine, job) == []
+    reference = await fresh_copy(app, nats, ClientsProjection, head, "__reference")
+    rebuilt = await table_rows(runtime.engine, job.copy)
+    assert len(rebuilt["clients"]) == 40
+    assert rebuilt == await table_rows(runtime.engine, reference)
+    verification = await job.swap(nats)
+    assert verification.rows_agree
+
+
+async def test_an_interrupted_rebuild_in_parts_goes_on_in_the_same_parts(intake, nats):
+    app, api = intake
+    runtime = app.state.runtime
+    await write_clients(api, 20)
+    job = ProjectionRebuild("intake", ClientsProjection, runtime.engine, SPEC, registry)
+    with pytest.raises(InterruptedInParts):
+        await job.build(nats, parts=3, progress=interrupt_in_parts)
+    split = job.splits()
+    assert await parts_left(runtime.engine, job) == (parts_of(3) if split else [])
+
+    await write_clients(api, 5, tag="later")
+    head = await runtime.store.head()
+    resumed = ProjectionRebuild("intake", ClientsProjection, runtime.engine, SPEC, registry)
+    await resumed.build(nats)  # one part asked for: the three under way finish
+    assert await parts_left(runtime.engine, resumed) == []
+    assert await resumed.exists() == head
+    reference = await fresh_copy(app, nats, ClientsProjection, head, "__reference")
+    assert await table_rows(runtime.engine, resumed.copy) == await table_rows(runtime.engine, reference)
+
+
+async def test_a_projection_made_by_a_function_is_folded_in_parts_in_this_process(intake, nats):
+    app, api = intake
+    runtime = app.state.runtime
+    await write_clients(api, 15)
+    head = await runtime.store.head()
+    job = ProjectionRebuild("intake", lambda suffix: ClientsProjection(suffix), runtime.engine, SPEC, registry)
+    assert await job.build(nats, parts=2) == head
+    reference = await fresh_copy(app, nats, ClientsProjection, head, "__reference")
+    assert await table_rows(runtime.engine, job.copy) == await table_rows(runtime.engine, reference)
+
+
+async def test_a_part_that_fails_in_its_process_is_reported():
+    job = PartJob(
+        "intake", ("baton_nowhere", "Nothing"), "__rebuild", "sqlite+aiosqlite://", SPEC, Part(0, 1000), (700, 10, 10)
+    )
+    child = ChildPart(job)
+    try:
+        with pytest.raises(PartFailed, match="ModuleNotFoundError"):
+            await child.send([RawEvent(1, "intake.client.c1.ClientRegistered", b"{}", 0)])
+            await child.finish()
+    finally:
+        child.stop()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from baton_shared.contracts import stream_for
 from baton_shared.projections.checkpoints import checkpoints
+from baton_shared.projections.parts import default_parts
 from baton_shared.projections.sql import make_engine
 
 from baton_ops.terminal import console, emit_json, errors, run
@@ -101,6 +102,12 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     run(body)
 
 
+PARTS_HELP = (
+    "processes that fold the copy side by side, by aggregate (PostgreSQL; projections with a row per "
+    "aggregate; default: 2 on a machine with 2 cores or more, else 1)"
+)
+
+
 def _table(title: str, columns: tuple[str, ...], numeric: set[str]) -> Table:
     table = Table(title=title)
     for column in columns:
@@ -128,6 +135,7 @@ def rebuild(
     discard: bool = typer.Option(False, "--discard", help="drop an interrupted rebuild and stop"),
     force: bool = typer.Option(False, "--force", help="swap even if the rebuilt rows are not the live ones"),
     client: str = typer.Option(None, "--client", help="rebuild only this client's rows (one transaction, verified)"),
+    parts: int = typer.Option(None, "--parts", min=1, max=16, help=PARTS_HELP),
     as_json: bool = typer.Option(False, "--json", help="machine-readable result"),
 ) -> None:
     """Rebuild a projection from the log beside the live tables, verify, swap in one transaction.
@@ -179,7 +187,7 @@ def rebuild(
                 )
             started = time.monotonic()
             with _progress(f"rebuilding {name}") as advance:
-                applied = await job.build(nc, progress=advance)
+                applied = await job.build(nc, progress=advance, parts=parts or default_parts())
             try:
                 verification = await job.swap(nc, force=force)
             except RebuildRefused as exc:
@@ -273,6 +281,7 @@ async def _started(engine, key: str) -> bool:  # noqa: ANN001
 def verify(
     names: list[str] = typer.Argument(None, help="<service>.<projection> (default: every projection of every service)"),
     service_name: str = typer.Option(None, "--service", help="every projection of this service"),
+    parts: int = typer.Option(None, "--parts", min=1, max=16, help=PARTS_HELP),
     as_json: bool = typer.Option(False, "--json", help="machine-readable result"),
 ) -> None:
     """Compare projections row for row with a clean rebuild from the log; exit 1 if any differs.
@@ -325,7 +334,7 @@ def verify(
                     continue
                 job = ProjectionRebuild(entry.name, type(projection), engine, spec, registry, suffix=VERIFY_SUFFIX)
                 with _progress(f"verifying {name}") as advance:
-                    at, verification = await job.verify(nc, progress=advance)
+                    at, verification = await job.verify(nc, progress=advance, parts=parts or default_parts())
             finally:
                 await engine.dispose()
             results.append(

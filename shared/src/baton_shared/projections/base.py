@@ -43,6 +43,10 @@ class Projection(ABC):
         skips the transaction and stores the checkpoint later. Default: always."""
         return True
 
+    def splits_by_aggregate(self) -> bool:
+        """Whether a rebuild may fold disjoint sets of aggregates side by side (see ``parts``)."""
+        return False
+
 
 class RowPerAggregate(Projection):
     """One row per aggregate (or per ``key_of`` an event), folded from its events.
@@ -73,6 +77,11 @@ class RowPerAggregate(Projection):
 
     def touches(self, events: list[RecordedEvent]) -> bool:
         return any(self.wanted(e) for e in events)
+
+    def splits_by_aggregate(self) -> bool:
+        # Each row is one aggregate's and folds only its events: not so with another key or fold.
+        cls = type(self)
+        return cls.key_of is RowPerAggregate.key_of and cls.apply is RowPerAggregate.apply
 
     async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
         mine = [e for e in events if self.wanted(e)]

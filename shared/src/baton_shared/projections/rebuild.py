@@ -37,7 +37,9 @@ from baton_shared.eventstore.reader import read_stream
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections.base import Projection, RowPerAggregate
 from baton_shared.projections.checkpoints import checkpoints, parked_events, read_checkpoint
+from baton_shared.projections.parts import forget_parts, parts_of, parts_under_way
 from baton_shared.projections.runner import ProgressCallback, ProjectionRunner
+from baton_shared.projections.split_rebuild import build_in_parts
 
 REBUILD_SUFFIX = "__rebuild"
 VERIFY_SUFFIX = "__verify"  # a throwaway copy that is compared, never swapped
@@ -201,6 +203,7 @@ class ProjectionRebuild:
         suffix: str = REBUILD_SUFFIX,
     ) -> None:
         self.service = service
+        self.make = make
         self.live = make("")
         self.copy = make(suffix)
         self.engine = engine
@@ -220,11 +223,28 @@ class ProjectionRebuild:
             await conn.run_sync(self.copy.metadata.drop_all)
             await conn.execute(delete(checkpoints).where(checkpoints.c.projection == self.runner.key))
             await conn.execute(delete(parked_events).where(parked_events.c.projection == self.runner.key))
+            await forget_parts(conn, self.runner.key)
 
-    async def build(self, nc: NATS, *, until: int | None = None, progress: ProgressCallback | None = None) -> int:
-        """Fold the log into the copy up to ``until`` (default: the head); resumable."""
+    def splits(self) -> bool:
+        """Whether this copy can be folded in parts side by side (PostgreSQL: SQLite has one writer)."""
+        return self.engine.dialect.name == "postgresql" and self.copy.splits_by_aggregate()
+
+    async def build(
+        self, nc: NATS, *, until: int | None = None, progress: ProgressCallback | None = None, parts: int = 1
+    ) -> int:
+        """Fold the log into the copy up to ``until`` (default: the head); resumable. With
+        ``parts`` > 1 and a copy that ``splits``, that many processes fold it side by side."""
         await self.runner.setup()
-        return await self.runner.catch_up(nc, until=until, progress=progress, batch_size=rebuild_batch(self.engine))
+        async with self.engine.connect() as conn:
+            split = await parts_under_way(conn, self.runner.key)  # an interrupted split goes on split
+        if not split and parts > 1 and self.splits():
+            split = parts_of(parts)
+        batch_size = rebuild_batch(self.engine)
+        if split:
+            read = await build_in_parts(self, nc, split, until, batch_size, progress)
+            await self.runner.setup()  # the copy's checkpoint moved with the join
+            return read
+        return await self.runner.catch_up(nc, until=until, progress=progress, batch_size=batch_size)
 
     async def swap(self, nc: NATS, *, force: bool = False) -> Verification:
         """Bring the copy level with the live projection and swap it in, in one transaction."""
@@ -244,7 +264,9 @@ class ProjectionRebuild:
             await conn.execute(delete(checkpoints).where(checkpoints.c.projection == self.runner.key))
         return verification
 
-    async def verify(self, nc: NATS, *, progress: ProgressCallback | None = None) -> tuple[int, Verification]:
+    async def verify(
+        self, nc: NATS, *, progress: ProgressCallback | None = None, parts: int = 1
+    ) -> tuple[int, Verification]:
         """Does the live projection hold exactly what a clean rebuild would? A throwaway copy
         is folded from the whole log, levelled with the live tables under the lock and
         compared row by row; the copy is dropped afterwards. The live projection is at most
@@ -252,7 +274,7 @@ class ProjectionRebuild:
         await self.runner.setup()
         await self.discard()  # the remains of an interrupted verification
         try:
-            await self.build(nc, progress=progress)
+            await self.build(nc, progress=progress, parts=parts)
             async with self.engine.begin() as conn:
                 at = await self._level(nc, conn)
                 verification = await compare(conn, self.live, self.copy)

@@ -43,6 +43,7 @@ from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import reconcile_durable
 from baton_shared.eventstore.reader import NO_GAPS, LogGaps, RawEvent, ack_metadata, log_gaps, read_stream
 from baton_shared.projections.base import Projection
+from baton_shared.projections.parts import Part
 from baton_shared.projections.checkpoints import (
     CheckpointMoved,
     advance_checkpoint,
@@ -84,13 +85,17 @@ class ProjectionRunner(DurableWorker):
         service: str,
         batch_size: int = 500,
         max_attempts: int = 5,
+        part: Part | None = None,
     ) -> None:
         self.projection = projection
+        self.part = part  # one part of a split rebuild: folds only its aggregates' events
         self.engine = engine
         self.spec = spec
         self.registry = registry
         # A copy built beside the live tables (suffix) keeps its own checkpoint and consumer.
         self.key = f"{service}.{projection.name}{projection.suffix}"
+        if part is not None:
+            self.key = part.key(self.key)
         self.stream_name = spec.name
         self.durable = f"{service}_{projection.name}{projection.suffix}"
         self.batch_size = batch_size
@@ -418,7 +423,8 @@ async def apply_together(
                 new_to[runner.key] = len(fresh)
                 if not fresh:
                     continue
-                pairs = [(raw, decode(raw)) for raw in fresh]
+                held = fresh if runner.part is None else [raw for raw in fresh if runner.part.holds(raw.subject)]
+                pairs = [(raw, decode(raw)) for raw in held]
                 events = [d for _, d in pairs if not isinstance(d, str)]
                 parked = [(raw, d) for raw, d in pairs if isinstance(d, str)]
                 if not parked and not runner.projection.touches(events):
