@@ -52,6 +52,7 @@ from baton_shared.contracts import delivery as dv  # noqa: E402
 from baton_shared.contracts import followup as fu  # noqa: E402
 from baton_shared.contracts import intake as ik  # noqa: E402
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, provision_stream  # noqa: E402
+from baton_shared.projections.parts import default_parts  # noqa: E402
 
 import calibration  # noqa: E402
 import http_bench  # noqa: E402
@@ -469,7 +470,7 @@ async def rebuild_pg(nats_url: str, pg_url: str) -> dict:
     nc = await nats_py.connect(nats_url)
     try:
         end = (await js_api(nc, "STREAM.INFO.INTAKE"))["state"]["last_seq"]
-        figures = await projection_bench.catch_up(nc, pg_url, ClientsProjection, end)
+        figures = await projection_bench.catch_up(nc, pg_url, ClientsProjection, end, parts=default_parts())
     finally:
         await nc.close()
     return {**figures, "projection": "clients", "stream": "INTAKE"}

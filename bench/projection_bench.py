@@ -20,11 +20,12 @@ CATCH_UP_BATCH = 5000
 
 
 async def catch_up(
-    nc, url: str, projection_cls, end: int, *, synchronous_commit: bool = False, rebuild: bool = True
+    nc, url: str, projection_cls, end: int, *, synchronous_commit: bool = False, rebuild: bool = True, parts: int = 1
 ) -> dict:
     """Fold the stream into fresh tables (ProjectionRunner.catch_up), then rebuild them
     beside the live ones and swap (ProjectionRebuild), as ``baton projections rebuild`` does.
 
+    ``parts``: processes the rebuild folds in, as ``baton projections rebuild --parts``.
     ``synchronous_commit``: every commit waits for its WAL flush, as the eventsourcing library's
     do (Baton's projections commit with ``synchronous_commit = off``: see ``write_transaction``)."""
     engine = make_engine(url)
@@ -49,7 +50,7 @@ async def catch_up(
         rebuild = ProjectionRebuild("bench", projection_cls, engine, SPEC, registry)
         with as_the_ops_tool():  # ``baton projections rebuild``; the catch-up above is a service's
             t = time.perf_counter()
-            rebuilt = await rebuild.build(nc, until=end)
+            rebuilt = await rebuild.build(nc, until=end, parts=parts)
             build_s = time.perf_counter() - t
             t = time.perf_counter()
             verification = await rebuild.swap(nc)
@@ -60,6 +61,7 @@ async def catch_up(
             "rebuild_events_per_s": rebuilt / (build_s + swap_s),
             "rebuild_build_events_per_s": rebuilt / build_s,
             "rebuild_swap_s": swap_s,
+            "rebuild_parts": parts if rebuild.splits() else 1,
             "events": applied,
         }
     finally:
@@ -147,13 +149,13 @@ def _timed(feed: ProjectionFeed, lags: dict[str, list[float]]) -> None:
 
 
 async def live_lag(
-    nc, url: str, rate: float, seconds: float, projections: list, service: str, beside: bool = False
+    nc, url: str, rate: float, seconds: float, projections: list, service: str, beside: bool = False, parts: int = 1
 ) -> dict:
     """Intake's own projections live (one durable pull loop feeding them, as in the service) while another
     process appends events at ``rate`` per second through Baton's event store; lag =
     committed (rows and checkpoint) minus stored in the log (the message's JetStream time).
     ``beside``: a third process rebuilds a projection of the same stream into the same
-    database all the while (``rebuild_beside.py``)."""
+    database all the while (``rebuild_beside.py``), in ``parts`` processes."""
     import json
     import subprocess
     import sys
@@ -182,6 +184,7 @@ async def live_lag(
                 url_nats,
                 url,
                 str(seconds),
+                str(parts),
                 stdout=subprocess.PIPE,
             )
         publisher = await asyncio.create_subprocess_exec(
@@ -219,7 +222,13 @@ async def live_lag(
 
 
 async def run_live_lag(
-    nats_url: str, db_urls: dict[str, str], rate: float, seconds: float, workdir: Path, beside: bool = False
+    nats_url: str,
+    db_urls: dict[str, str],
+    rate: float,
+    seconds: float,
+    workdir: Path,
+    beside: bool = False,
+    parts: int = 1,
 ) -> dict:
     import nats as nats_py
 
@@ -236,7 +245,7 @@ async def run_live_lag(
         try:
             # its own consumers per target; what an earlier target appended is caught up untimed
             service = f"live{name}{'beside' if beside else ''}"
-            out[name] = await live_lag(nc, url, rate, seconds, all_projections(), service, beside)
+            out[name] = await live_lag(nc, url, rate, seconds, all_projections(), service, beside, parts)
         finally:
             await nc.close()
     return out

@@ -11,6 +11,7 @@ from baton_shared.contracts import STREAMS, registry
 from baton_shared.eventstore.reader import RawEvent
 from baton_shared.projections.checkpoints import checkpoints
 from baton_shared.projections.parts import Part, parts_of, parts_under_way
+from baton_shared.projections import rebuild as rebuild_module
 from baton_shared.projections.rebuild import ProjectionRebuild, point_in_time
 from baton_shared.projections.split_rebuild import ChildPart, PartFailed, PartJob
 from baton_shared.service.settings import BatonSettings
@@ -269,12 +270,18 @@ def interrupt_in_parts(position: int, end: int) -> None:
     raise InterruptedInParts
 
 
+@pytest.fixture
+def split_small(monkeypatch):
+    """Split even the few events a test writes (a real rebuild splits from 100,000)."""
+    monkeypatch.setattr(rebuild_module, "SPLIT_FROM_EVENTS", 1)
+
+
 async def parts_left(engine, job: ProjectionRebuild) -> list[Part]:
     async with engine.connect() as conn:
         return await parts_under_way(conn, job.runner.key)
 
 
-async def test_a_rebuild_in_parts_holds_exactly_what_one_process_folds(intake, nats):
+async def test_a_rebuild_in_parts_holds_exactly_what_one_process_folds(intake, nats, split_small):
     app, api = intake
     runtime = app.state.runtime
     await write_clients(api, 40)
@@ -293,7 +300,7 @@ async def test_a_rebuild_in_parts_holds_exactly_what_one_process_folds(intake, n
     assert verification.rows_agree
 
 
-async def test_an_interrupted_rebuild_in_parts_goes_on_in_the_same_parts(intake, nats):
+async def test_an_interrupted_rebuild_in_parts_goes_on_in_the_same_parts(intake, nats, split_small):
     app, api = intake
     runtime = app.state.runtime
     await write_clients(api, 20)
@@ -313,15 +320,29 @@ async def test_an_interrupted_rebuild_in_parts_goes_on_in_the_same_parts(intake,
     assert await table_rows(runtime.engine, resumed.copy) == await table_rows(runtime.engine, reference)
 
 
-async def test_a_projection_made_by_a_function_is_folded_in_parts_in_this_process(intake, nats):
+async def test_a_projection_made_by_a_function_is_folded_in_parts_in_this_process(intake, nats, split_small):
     app, api = intake
     runtime = app.state.runtime
     await write_clients(api, 15)
     head = await runtime.store.head()
     job = ProjectionRebuild("intake", lambda suffix: ClientsProjection(suffix), runtime.engine, SPEC, registry)
-    assert await job.build(nats, parts=2) == head
+    with pytest.raises(InterruptedInParts):
+        await job.build(nats, parts=2, progress=interrupt_in_parts)
+    assert await parts_left(runtime.engine, job) == (parts_of(2) if job.splits() else [])
+    await job.build(nats)
     reference = await fresh_copy(app, nats, ClientsProjection, head, "__reference")
     assert await table_rows(runtime.engine, job.copy) == await table_rows(runtime.engine, reference)
+
+
+async def test_a_short_rebuild_is_folded_in_one_process_whatever_the_parts(intake, nats):
+    app, api = intake
+    runtime = app.state.runtime
+    await write_clients(api, 5)
+    job = ProjectionRebuild("intake", ClientsProjection, runtime.engine, SPEC, registry)
+    with pytest.raises(InterruptedInParts):
+        await job.build(nats, parts=2, progress=interrupt_in_parts)
+    assert await parts_left(runtime.engine, job) == []
+    assert await job.exists() == await runtime.store.head()
 
 
 async def test_a_part_that_fails_in_its_process_is_reported():

@@ -39,11 +39,14 @@ from baton_shared.projections.base import Projection, RowPerAggregate
 from baton_shared.projections.checkpoints import checkpoints, parked_events, read_checkpoint
 from baton_shared.projections.parts import forget_parts, parts_of, parts_under_way
 from baton_shared.projections.runner import ProgressCallback, ProjectionRunner
-from baton_shared.projections.split_rebuild import build_in_parts
+from baton_shared.projections.split_rebuild import build_in_parts, stream_head
 
 REBUILD_SUFFIX = "__rebuild"
 VERIFY_SUFFIX = "__verify"  # a throwaway copy that is compared, never swapped
 REBUILD_BATCH = 5000  # events per transaction (PostgreSQL)
+# Fewer events than this are folded in one process whatever the parts asked for: starting one
+# costs ~0.6 s of CPU, which a short rebuild does not win back (docs/architecture.md).
+SPLIT_FROM_EVENTS = 100_000
 REBUILD_BATCH_SQLITE = 100  # one writer: live commits wait less beside a rebuild (docs/architecture.md)
 
 
@@ -233,12 +236,15 @@ class ProjectionRebuild:
         self, nc: NATS, *, until: int | None = None, progress: ProgressCallback | None = None, parts: int = 1
     ) -> int:
         """Fold the log into the copy up to ``until`` (default: the head); resumable. With
-        ``parts`` > 1 and a copy that ``splits``, that many processes fold it side by side."""
+        ``parts`` > 1, a copy that ``splits`` and at least ``SPLIT_FROM_EVENTS`` to fold, that
+        many processes fold it side by side."""
         await self.runner.setup()
         async with self.engine.connect() as conn:
             split = await parts_under_way(conn, self.runner.key)  # an interrupted split goes on split
         if not split and parts > 1 and self.splits():
-            split = parts_of(parts)
+            until = until if until is not None else await stream_head(nc, self.spec.name)
+            if until - self.runner.position >= SPLIT_FROM_EVENTS:
+                split = parts_of(parts)
         batch_size = rebuild_batch(self.engine)
         if split:
             read = await build_in_parts(self, nc, split, until, batch_size, progress)
