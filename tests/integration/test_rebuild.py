@@ -276,6 +276,14 @@ def split_small(monkeypatch):
     monkeypatch.setattr(rebuild_module, "SPLIT_FROM_EVENTS", 1)
 
 
+async def interrupted_build(runtime, nats, parts: int, make=ClientsProjection) -> ProjectionRebuild:
+    """A rebuild of intake's clients asked to fold in ``parts``, stopped after its first batch."""
+    job = ProjectionRebuild("intake", make, runtime.engine, SPEC, registry)
+    with pytest.raises(InterruptedInParts):
+        await job.build(nats, parts=parts, progress=interrupt_in_parts)
+    return job
+
+
 async def parts_left(engine, job: ProjectionRebuild) -> list[Part]:
     async with engine.connect() as conn:
         return await parts_under_way(conn, job.runner.key)
@@ -304,9 +312,7 @@ async def test_an_interrupted_rebuild_in_parts_goes_on_in_the_same_parts(intake,
     app, api = intake
     runtime = app.state.runtime
     await write_clients(api, 20)
-    job = ProjectionRebuild("intake", ClientsProjection, runtime.engine, SPEC, registry)
-    with pytest.raises(InterruptedInParts):
-        await job.build(nats, parts=3, progress=interrupt_in_parts)
+    job = await interrupted_build(runtime, nats, parts=3)
     split = job.splits()
     assert await parts_left(runtime.engine, job) == (parts_of(3) if split else [])
 
@@ -325,9 +331,7 @@ async def test_a_projection_made_by_a_function_is_folded_in_parts_in_this_proces
     runtime = app.state.runtime
     await write_clients(api, 15)
     head = await runtime.store.head()
-    job = ProjectionRebuild("intake", lambda suffix: ClientsProjection(suffix), runtime.engine, SPEC, registry)
-    with pytest.raises(InterruptedInParts):
-        await job.build(nats, parts=2, progress=interrupt_in_parts)
+    job = await interrupted_build(runtime, nats, parts=2, make=lambda suffix: ClientsProjection(suffix))
     assert await parts_left(runtime.engine, job) == (parts_of(2) if job.splits() else [])
     await job.build(nats)
     reference = await fresh_copy(app, nats, ClientsProjection, head, "__reference")
@@ -338,9 +342,7 @@ async def test_a_short_rebuild_is_folded_in_one_process_whatever_the_parts(intak
     app, api = intake
     runtime = app.state.runtime
     await write_clients(api, 5)
-    job = ProjectionRebuild("intake", ClientsProjection, runtime.engine, SPEC, registry)
-    with pytest.raises(InterruptedInParts):
-        await job.build(nats, parts=2, progress=interrupt_in_parts)
+    job = await interrupted_build(runtime, nats, parts=2)
     assert await parts_left(runtime.engine, job) == []
     assert await job.exists() == await runtime.store.head()
 
