@@ -9,7 +9,7 @@ from baton_shared.eventstore.provisioning import consumer_info
 from baton_shared.eventstore.reader import read_stream
 from baton_shared.projections import ProjectionRunner
 from baton_shared.projections.checkpoints import checkpoints, parked_events
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.integration.journeys import write_journeys
 
@@ -345,3 +345,49 @@ async def test_sequences_the_log_no_longer_holds_are_passed_not_waited_for(nats,
     assert len((await rows(engine, caught_up[0]))["clients"]) == 4 + 3  # the purged three are gone
     async with engine.connect() as conn:
         assert (await conn.execute(select(parked_events))).first() is None
+
+
+async def test_a_rebuild_in_parts_passes_a_purged_head_and_is_not_split_over_deleted_events(nats, engine, monkeypatch):
+    """The bench's stream had been purged (first sequence 26001): a part in its own process,
+    at 0, cannot ask the log what it lacks and parked the first event it was sent. Parts now
+    start past a purged head; a log with deleted sequences inside is folded in one process."""
+    from baton_intake.projections import ClientsProjection
+    from baton_shared.eventstore.jetstream import JetStreamEventStore
+    from baton_shared.eventstore.provisioning import js_api, stream_config
+    from baton_shared.projections import rebuild as rebuild_module
+    from baton_shared.projections.rebuild import ProjectionRebuild
+
+    monkeypatch.setattr(rebuild_module, "SPLIT_FROM_EVENTS", 1)
+    await js_api(nats, f"STREAM.CREATE.{SPEC.name}", {**stream_config(SPEC), "deny_delete": False, "deny_purge": False})
+    store = JetStreamEventStore(nats, SPEC, registry)
+    await write_journeys(store, clients=3, seed=1)
+    await js_api(nats, f"STREAM.PURGE.{SPEC.name}")
+    await write_journeys(store, clients=4, seed=2)
+    head = await store.head()
+
+    job = ProjectionRebuild("intake", ClientsProjection, engine, SPEC, registry)
+    assert await job.build(nats, parts=2) > 0
+    assert await job.exists() == head
+    async with engine.connect() as conn:
+        assert (await conn.scalar(select(func.count()).select_from(parked_events))) == 0
+    one = next(r for r in await runners(engine, suffix="_one") if r.projection.name == "clients")
+    await one.catch_up(nats)
+    copy_rows = (await rows(engine, job.runner))["clients"]
+    assert len(copy_rows) == 4 and copy_rows == (await rows(engine, one))["clients"]
+
+    await js_api(nats, f"STREAM.MSG.DELETE.{SPEC.name}", {"seq": head, "no_erase": True})
+    await write_journeys(store, clients=1, seed=3)
+    again = ProjectionRebuild("intake", ClientsProjection, engine, SPEC, registry, suffix="__again")
+
+    def stop(position: int, end: int) -> None:
+        raise RuntimeError("stopped")
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        await again.build(nats, parts=2, progress=stop)
+    async with engine.connect() as conn:
+        split = (
+            await conn.scalars(select(checkpoints.c.projection).where(checkpoints.c.projection.contains("#")))
+        ).all()
+    assert split == []  # folded in one process
+    await again.build(nats)
+    assert await again.exists() == await store.head()

@@ -88,9 +88,10 @@ async def parts_under_way(conn: AsyncConnection, whole: str) -> list[Part]:
     return parts
 
 
-async def start_parts(conn: AsyncConnection, whole: str, stream: str, parts: list[Part]) -> None:
-    """Each part starts where the whole copy stands (what it holds was folded before the split)."""
-    at = await read_checkpoint(conn, whole)
+async def start_parts(conn: AsyncConnection, whole: str, stream: str, parts: list[Part], floor: int = 0) -> None:
+    """Each part starts where the whole copy stands (what it holds was folded before the split),
+    or at ``floor`` if that is further: the log holds nothing up to it (purged)."""
+    at = max(await read_checkpoint(conn, whole), floor)
     now = datetime.now(timezone.utc)
     held = set((await conn.scalars(select(checkpoints.c.projection).where(_under(whole)))).all())
     rows = [
@@ -100,6 +101,7 @@ async def start_parts(conn: AsyncConnection, whole: str, stream: str, parts: lis
     ]
     if rows:
         await conn.execute(checkpoints.insert(), rows)
+    await conn.execute(update(checkpoints).where(_under(whole), checkpoints.c.last_seq < floor).values(last_seq=floor))
 
 
 async def join_parts(conn: AsyncConnection, whole: str, parts: list[Part], until: int) -> None:

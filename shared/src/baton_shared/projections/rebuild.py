@@ -39,7 +39,7 @@ from baton_shared.projections.base import Projection, RowPerAggregate
 from baton_shared.projections.checkpoints import checkpoints, parked_events, read_checkpoint
 from baton_shared.projections.parts import forget_parts, parts_of, parts_under_way
 from baton_shared.projections.runner import ProgressCallback, ProjectionRunner
-from baton_shared.projections.split_rebuild import build_in_parts, stream_head
+from baton_shared.projections.split_rebuild import build_in_parts, splittable_log, stream_head
 
 REBUILD_SUFFIX = "__rebuild"
 VERIFY_SUFFIX = "__verify"  # a throwaway copy that is compared, never swapped
@@ -243,7 +243,7 @@ class ProjectionRebuild:
             split = await parts_under_way(conn, self.runner.key)  # an interrupted split goes on split
         if not split and parts > 1 and self.splits():
             until = until if until is not None else await stream_head(nc, self.spec.name)
-            if until - self.runner.position >= SPLIT_FROM_EVENTS:
+            if until - self.runner.position >= SPLIT_FROM_EVENTS and await splittable_log(nc, self.spec.name):
                 split = parts_of(parts)
         batch_size = rebuild_batch(self.engine)
         if split:

@@ -26,12 +26,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_shared.contracts.streams import StreamSpec
 from baton_shared.events.registry import EventRegistry
 from baton_shared.eventstore.provisioning import js_api
-from baton_shared.eventstore.reader import RawEvent, read_stream
+from baton_shared.eventstore.reader import RawEvent, log_gaps, read_stream
 from baton_shared.projections.parts import Part, bucket, join_parts, start_parts
 from baton_shared.projections.base import Projection
 from baton_shared.projections.runner import ProgressCallback, ProjectionRunner
 
 PART_FAILED = "failed"
+
+
+class SplitRefused(RuntimeError):
+    """The log has holes that only a part reading it itself could pass."""
 
 
 class PartFailed(RuntimeError):
@@ -72,6 +76,11 @@ def named_class(make: Callable) -> tuple[str, str] | None:
 
 async def stream_head(nc: NATS, stream: str) -> int:
     return int((await js_api(nc, f"STREAM.INFO.{stream}"))["state"]["last_seq"])
+
+
+async def splittable_log(nc: NATS, stream: str) -> bool:
+    """No sequence deleted inside the log (purged before its first one is fine)."""
+    return not (await log_gaps(nc, stream)).deleted
 
 
 def part_runner(rebuild: ProjectionRebuild, part: Part) -> ProjectionRunner:
@@ -147,8 +156,15 @@ async def build_in_parts(
     many events were read."""
     whole = rebuild.runner.key
     until = until if until is not None else await stream_head(nc, rebuild.spec.name)
+    gaps = await log_gaps(nc, rebuild.spec.name)
+    if gaps.deleted:  # a child cannot ask the log what it lacks; Baton's own streams deny deletes
+        raise SplitRefused(
+            f"{rebuild.spec.name} has deleted sequences: discard this rebuild, then rebuild with one part"
+        )
     async with rebuild.engine.begin() as conn:
-        await start_parts(conn, whole, rebuild.spec.name, parts)
+        # Nothing before the log's first sequence is held (a stream that allows purges, as the
+        # bench's): every part starts past it, as one process passes it.
+        await start_parts(conn, whole, rebuild.spec.name, parts, floor=gaps.first_seq - 1)
     named = named_class(rebuild.make)
     first, *others = parts
     local = [part_runner(rebuild, part) for part in ([first] if named else [first, *others])]
