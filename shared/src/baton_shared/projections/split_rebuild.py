@@ -29,6 +29,7 @@ from baton_shared.eventstore.provisioning import js_api
 from baton_shared.eventstore.reader import RawEvent, log_gaps, read_stream
 from baton_shared.projections.parts import Part, bucket, join_parts, start_parts
 from baton_shared.projections.base import Projection
+from baton_shared.projections.checkpoints import read_checkpoint
 from baton_shared.projections.runner import ProgressCallback, ProjectionRunner
 
 PART_FAILED = "failed"
@@ -181,7 +182,8 @@ async def build_in_parts(
                 )
                 for part in others
             ]
-        start = min(await stored_positions(rebuild, local, others if named else []))
+        async with rebuild.engine.connect() as conn:  # the log is read from the part furthest behind
+            start = min([await read_checkpoint(conn, part.key(whole)) for part in parts])
         read = 0
         async for batch in read_stream(
             nc, rebuild.spec.name, start_seq=start + 1, end_seq=until, batch_size=batch_size
@@ -205,14 +207,6 @@ async def build_in_parts(
     async with rebuild.engine.begin() as conn:
         await join_parts(conn, whole, parts, until)
     return read
-
-
-async def stored_positions(rebuild: ProjectionRebuild, local: list[ProjectionRunner], remote: list[Part]) -> list[int]:
-    """Where each part stands: the log is read from the lowest."""
-    positions = [runner.position for runner in local]
-    for part in remote:
-        positions.append(await part_runner(rebuild, part).stored_checkpoint())
-    return positions
 
 
 def fold_forwarded(job: PartJob, pipe: Connection) -> None:
