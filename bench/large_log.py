@@ -52,7 +52,7 @@ from baton_shared.contracts import delivery as dv  # noqa: E402
 from baton_shared.contracts import followup as fu  # noqa: E402
 from baton_shared.contracts import intake as ik  # noqa: E402
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, provision_stream  # noqa: E402
-from baton_shared.projections.parts import default_parts  # noqa: E402
+from baton_shared.projections.machine_share import default_parts  # noqa: E402
 
 import calibration  # noqa: E402
 import http_bench  # noqa: E402

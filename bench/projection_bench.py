@@ -149,13 +149,21 @@ def _timed(feed: ProjectionFeed, lags: dict[str, list[float]]) -> None:
 
 
 async def live_lag(
-    nc, url: str, rate: float, seconds: float, projections: list, service: str, beside: bool = False, parts: int = 1
+    nc,
+    url: str,
+    rate: float,
+    seconds: float,
+    projections: list,
+    service: str,
+    beside: bool = False,
+    parts: int | None = None,
 ) -> dict:
     """Intake's own projections live (one durable pull loop feeding them, as in the service) while another
     process appends events at ``rate`` per second through Baton's event store; lag =
     committed (rows and checkpoint) minus stored in the log (the message's JetStream time).
     ``beside``: a third process rebuilds a projection of the same stream into the same
-    database all the while (``rebuild_beside.py``), in ``parts`` processes."""
+    database all the while (``rebuild_beside.py``), in ``parts`` processes (None: as many as the
+    tool would take then)."""
     import json
     import subprocess
     import sys
@@ -176,17 +184,6 @@ async def live_lag(
         _timed(feed, lags)
         await feed.start_live(nc)
         url_nats = nc.connected_url.geturl()
-        rebuilding = None
-        if beside:
-            rebuilding = await asyncio.create_subprocess_exec(
-                sys.executable,
-                str(Path(__file__).parent / "rebuild_beside.py"),
-                url_nats,
-                url,
-                str(seconds),
-                str(parts),
-                stdout=subprocess.PIPE,
-            )
         publisher = await asyncio.create_subprocess_exec(
             sys.executable,
             str(Path(__file__).parent / "publish.py"),
@@ -195,6 +192,17 @@ async def live_lag(
             str(seconds),
             stdout=subprocess.PIPE,
         )
+        rebuilding = None
+        if beside:  # started under the live load, as an operator's would be
+            rebuilding = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(Path(__file__).parent / "rebuild_beside.py"),
+                url_nats,
+                url,
+                str(seconds),
+                *([] if parts is None else [str(parts)]),
+                stdout=subprocess.PIPE,
+            )
         out, _ = await publisher.communicate()
         published = json.loads(out.decode().strip().splitlines()[-1])
         rebuilt = None
@@ -228,7 +236,7 @@ async def run_live_lag(
     seconds: float,
     workdir: Path,
     beside: bool = False,
-    parts: int = 1,
+    parts: int | None = None,
 ) -> dict:
     import nats as nats_py
 

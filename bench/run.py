@@ -43,7 +43,7 @@ import nats as nats_py  # noqa: E402
 from baton_shared.contracts import registry  # noqa: E402
 from baton_shared.eventstore.jetstream import JetStreamEventStore  # noqa: E402
 from baton_shared.eventstore.provisioning import js_api, stream_config  # noqa: E402
-from baton_shared.projections.parts import default_parts  # noqa: E402
+from baton_shared.projections.machine_share import default_parts  # noqa: E402
 from baton_shared.service.garbage_collection import tune_garbage_collection  # noqa: E402
 from baton_shared.service.settings import BatonSettings  # noqa: E402
 
@@ -144,7 +144,9 @@ async def section_store_and_catchup(args, results: dict, workdir: Path, pg_url: 
                             )
                         await fresh_postgres(db_url)
                     log(f"catch-up and rebuild: {projection.name} -> {db}")
-                    figures = await projection_bench.catch_up(nc, db_url, projection, end, parts=args.rebuild_parts)
+                    figures = await projection_bench.catch_up(
+                        nc, db_url, projection, end, parts=args.rebuild_parts or default_parts()
+                    )
                     figures["loadavg"] = loadavg()
                     cu[f"{projection.name}_{db}"] = figures
                     if db == "postgresql":
@@ -191,6 +193,13 @@ async def section_live(args, results: dict, workdir: Path, pg_url: str | None) -
         log(f"live lag: intake's projections at {args.lag_rate:,.0f} events/s for {args.lag_seconds:.0f}s")
         results["live_lag"] = await projection_bench.run_live_lag(url, dbs, args.lag_rate, args.lag_seconds, workdir)
         results["live_lag"]["loadavg"] = loadavg()
+        if args.beside_events:
+            nc = await nats_py.connect(url)
+            try:
+                log(f"adding {args.beside_events:,} events to the stream, for a large rebuild beside")
+                await fill_fast(nc, args.beside_events)
+            finally:
+                await nc.close()
         log("live lag again, a rebuild of the same stream into the same database running beside it")
         results["live_lag_beside_rebuild"] = await projection_bench.run_live_lag(
             url, dbs, args.lag_rate, args.lag_seconds, workdir, beside=True, parts=args.rebuild_parts
@@ -332,7 +341,10 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
                 f["all"]["p99_ms"] < TARGETS["lag_p99_ms"],
             )
             if f.get("beside"):
-                rate(f"  the rebuild beside it -> {db}", f["beside"]["events_per_s"])
+                b = f["beside"]
+                each = b["events"] // max(b["rebuilds"], 1)
+                parts = f", {b['rebuilds']} rebuilds of {each:,} events, {b['parts']} process(es)"
+                rate(f"  the rebuild beside it -> {db}{parts}", b["events_per_s"])
     w = results.get("writes", {})
     for service, f in w.items():
         if not isinstance(f, dict):
@@ -447,9 +459,14 @@ async def main() -> int:
     )
     parser.add_argument("--lag-rate", type=float, default=1_000)
     parser.add_argument(
-        "--rebuild-parts", type=int, default=default_parts(), help="processes a rebuild folds in (default: the tool's)"
+        "--rebuild-parts",
+        type=int,
+        help="processes a rebuild folds in (default: the tool's, by the cores idle when it starts)",
     )
     parser.add_argument("--lag-seconds", type=float)
+    parser.add_argument(
+        "--beside-events", type=int, default=0, help="events added to the live stream before the rebuild beside"
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="HTTP connections per service")
     parser.add_argument("--seconds", type=float, help="measuring window per service")
     parser.add_argument("--e2e-rates", default="50,200", help="handoffs per second, comma-separated")

@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# ``baton projections rebuild`` invoked in this process would lower its priority for good.
+os.environ.setdefault("BATON_REBUILD_FULL_PRIORITY", "1")
 
 
 def missing(what: str) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from baton_shared.contracts import stream_for
 from baton_shared.projections.checkpoints import checkpoints
-from baton_shared.projections.parts import default_parts
+from baton_shared.projections.machine_share import default_parts, run_in_background
 from baton_shared.projections.sql import make_engine
 
 from baton_ops.terminal import console, emit_json, errors, run
@@ -104,8 +104,16 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
 
 PARTS_HELP = (
     "processes that fold the copy side by side, by aggregate (PostgreSQL; projections with a row per "
-    "aggregate; default: 2 on a machine with 2 cores or more, else 1)"
+    "aggregate; default: one per core idle when the rebuild starts, at most 2)"
 )
+FULL_PRIORITY_HELP = (
+    "run at the usual CPU priority (default: the lowest, so that the live services beside it come first)"
+)
+
+
+def yield_to_live_services(full_priority: bool) -> None:
+    if not full_priority:
+        run_in_background()
 
 
 def _table(title: str, columns: tuple[str, ...], numeric: set[str]) -> Table:
@@ -136,6 +144,9 @@ def rebuild(
     force: bool = typer.Option(False, "--force", help="swap even if the rebuilt rows are not the live ones"),
     client: str = typer.Option(None, "--client", help="rebuild only this client's rows (one transaction, verified)"),
     parts: int = typer.Option(None, "--parts", min=1, max=16, help=PARTS_HELP),
+    full_priority: bool = typer.Option(
+        False, "--full-priority", envvar="BATON_REBUILD_FULL_PRIORITY", help=FULL_PRIORITY_HELP
+    ),
     as_json: bool = typer.Option(False, "--json", help="machine-readable result"),
 ) -> None:
     """Rebuild a projection from the log beside the live tables, verify, swap in one transaction.
@@ -154,6 +165,7 @@ def rebuild(
         raise typer.BadParameter(
             "--client rebuilds the live rows of one client; it goes with none of --until-seq, --as-of, --resume, --discard"
         )
+    yield_to_live_services(full_priority)
 
     async def body(nc) -> int:
         entry, projection = find_projection(name)
@@ -282,6 +294,9 @@ def verify(
     names: list[str] = typer.Argument(None, help="<service>.<projection> (default: every projection of every service)"),
     service_name: str = typer.Option(None, "--service", help="every projection of this service"),
     parts: int = typer.Option(None, "--parts", min=1, max=16, help=PARTS_HELP),
+    full_priority: bool = typer.Option(
+        False, "--full-priority", envvar="BATON_REBUILD_FULL_PRIORITY", help=FULL_PRIORITY_HELP
+    ),
     as_json: bool = typer.Option(False, "--json", help="machine-readable result"),
 ) -> None:
     """Compare projections row for row with a clean rebuild from the log; exit 1 if any differs.
@@ -297,6 +312,7 @@ def verify(
 
     if names and service_name:
         raise typer.BadParameter("name projections or give --service, not both")
+    yield_to_live_services(full_priority)
 
     async def body(nc) -> int:
         if names:

@@ -12,7 +12,6 @@ forgets the parts'.
 from __future__ import annotations
 
 import itertools
-import os
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -66,11 +65,6 @@ def parts_of(count: int) -> list[Part]:
     reader = round(BUCKETS * READER_WEIGHT / count)
     bounds = [0, *(reader + round((BUCKETS - reader) * i / (count - 1)) for i in range(count))]
     return [Part(a, b) for a, b in itertools.pairwise(bounds) if b > a]
-
-
-def default_parts() -> int:
-    """Two processes where there are two cores (measured: docs/architecture.md); more were never measured."""
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
 def _under(whole: str):  # noqa: ANN202 - a SQLAlchemy condition
