@@ -321,6 +321,7 @@ def verify(
             wanted = service_names(service_name)
             chosen = [(entry, p) for entry in services() if entry.name in wanted for p in projections_of(entry.name)]
         results = []
+        split = parts or default_parts()  # by the cores idle now, before this command takes any
         for entry, projection in chosen:
             name = f"{entry.name}.{projection.name}"
             spec = stream_for(projection.source or entry.name)
@@ -350,7 +351,7 @@ def verify(
                     continue
                 job = ProjectionRebuild(entry.name, type(projection), engine, spec, registry, suffix=VERIFY_SUFFIX)
                 with _progress(f"verifying {name}") as advance:
-                    at, verification = await job.verify(nc, progress=advance, parts=parts or default_parts())
+                    at, verification = await job.verify(nc, progress=advance, parts=split)
             finally:
                 await engine.dispose()
             results.append(

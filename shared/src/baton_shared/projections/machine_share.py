@@ -1,10 +1,7 @@
 """How a rebuild shares the machine with the live services it runs beside: it takes the cores
 that are idle when it starts (one process per idle core, at most two), and it runs at the
-lowest CPU priority, so a live projection's next batch never waits behind it for a core.
-
-Measured beside live projections at 1,000 events/s on two cores (docs/architecture.md,
-*A rebuild beside live work*): a second part took the core the live work needed and made
-the rebuild no faster; the lowest priority halved the live lag's median.
+lowest CPU priority, so that a live projection's next batch gets a core before it does
+(why, measured: docs/architecture.md, *A rebuild beside live work*).
 """
 
 from __future__ import annotations

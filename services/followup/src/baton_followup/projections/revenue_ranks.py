@@ -4,7 +4,7 @@ stream: a new client's rank by revenue is counted without walking every client a
 A band is an amount's number of digits and its first three digits (``band_of``). Bands keep
 the amounts' order, so the clients above an amount are the counts of the bands above its
 own, plus its own band's clients above it: a walk of one band's index entries, not of
-everyone's. With 900 bands a decade a band holds a few hundred clients at 200,000.
+everyone's: there are 900 bands a decade.
 """
 
 from __future__ import annotations
