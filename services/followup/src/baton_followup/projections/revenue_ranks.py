@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, Integer, MetaData, Numeric, String, Table
+from sqlalchemy import Column, Index, Integer, MetaData, Numeric, String, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_shared.contracts import intake as ev
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import Projection
-from baton_shared.projections.sql import load_rows, move_counts, upsert
+from baton_shared.projections.sql import load_rows, upsert
 
 _WANTED = (ev.ClientRegistered, ev.ClientRevenueChanged)
 
@@ -82,4 +82,15 @@ class RevenueRanksProjection(Projection):
             if row["band"] is not None:
                 moved[row["band"]] += 1
         await upsert(conn, self.revenues, changed, ["client_id"])
-        await move_counts(conn, self.bands, ("band",), {(band,): n for band, n in moved.items()}, count="clients")
+        await self._move_bands(conn, {band: n for band, n in moved.items() if n})
+
+    async def _move_bands(self, conn: AsyncConnection, moved: dict[int, int]) -> None:
+        if not moved:
+            return
+        t = self.bands
+        stored = {r.band: r.clients for r in await conn.execute(select(t).where(t.c.band.in_(list(moved))))}
+        now = {band: stored.get(band, 0) + n for band, n in moved.items()}
+        emptied = [band for band, n in now.items() if n == 0]
+        if emptied:
+            await conn.execute(delete(t).where(t.c.band.in_(emptied)))
+        await upsert(conn, t, [{"band": b, "clients": n} for b, n in now.items() if n], ["band"])
