@@ -18,7 +18,6 @@ from baton_followup.projections.recoveries import RecoveriesProjection
 from baton_followup.projections.relationships import RelationshipsProjection
 from baton_followup.projections.report_facts import ReportsFromDelivery, ReportsFromFollowup, ReportsFromIntake
 from baton_followup.projections.request_deliveries import RequestDeliveriesProjection
-from baton_followup.projections.revenue_ranks import RevenueRanksProjection
 
 
 def all_projections(suffix: str = ""):
@@ -29,7 +28,6 @@ def all_projections(suffix: str = ""):
         ProgramsProjection(suffix),
         BriefsProjection(suffix),
         ClientProfilesProjection(suffix),
-        RevenueRanksProjection(suffix),
         ClientRequestsProjection(suffix),
         RequestDeliveriesProjection(suffix),
         OwnEventsProjection(suffix),
@@ -57,7 +55,6 @@ __all__ = [
     "ProgramsProjection",
     "RecoveriesProjection",
     "RelationshipsProjection",
-    "RevenueRanksProjection",
     "ReportsFromDelivery",
     "ReportsFromFollowup",
     "ReportsFromIntake",
