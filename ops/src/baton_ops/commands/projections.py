@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import orjson
@@ -116,6 +118,14 @@ def yield_to_live_services(full_priority: bool) -> None:
         run_in_background()
 
 
+def _parts(asked: int | None, job, idle_parts: Callable[[], int] = default_parts) -> int:  # noqa: ANN001
+    """The parts asked for; else, for a copy that can split, as many as the idle cores allow
+    (told from a 0.5 s sample, so not for one that cannot)."""
+    if asked:
+        return asked
+    return idle_parts() if job.splits() else 1
+
+
 def _table(title: str, columns: tuple[str, ...], numeric: set[str]) -> Table:
     table = Table(title=title)
     for column in columns:
@@ -199,7 +209,7 @@ def rebuild(
                 )
             started = time.monotonic()
             with _progress(f"rebuilding {name}") as advance:
-                applied = await job.build(nc, progress=advance, parts=parts or default_parts())
+                applied = await job.build(nc, progress=advance, parts=_parts(parts, job))
             try:
                 verification = await job.swap(nc, force=force)
             except RebuildRefused as exc:
@@ -321,7 +331,7 @@ def verify(
             wanted = service_names(service_name)
             chosen = [(entry, p) for entry in services() if entry.name in wanted for p in projections_of(entry.name)]
         results = []
-        split = parts or default_parts()  # by the cores idle now, before this command takes any
+        idle = functools.cache(default_parts)  # once, before this command's own work makes the cores busy
         for entry, projection in chosen:
             name = f"{entry.name}.{projection.name}"
             spec = stream_for(projection.source or entry.name)
@@ -351,7 +361,7 @@ def verify(
                     continue
                 job = ProjectionRebuild(entry.name, type(projection), engine, spec, registry, suffix=VERIFY_SUFFIX)
                 with _progress(f"verifying {name}") as advance:
-                    at, verification = await job.verify(nc, progress=advance, parts=split)
+                    at, verification = await job.verify(nc, progress=advance, parts=_parts(parts, job, idle))
             finally:
                 await engine.dispose()
             results.append(
