@@ -331,7 +331,7 @@ def verify(
             wanted = service_names(service_name)
             chosen = [(entry, p) for entry in services() if entry.name in wanted for p in projections_of(entry.name)]
         results = []
-        idle = functools.cache(default_parts)  # once, before this command's own work makes the cores busy
+        idle = functools.cache(default_parts)  # asked once per command, between two copies
         for entry, projection in chosen:
             name = f"{entry.name}.{projection.name}"
             spec = stream_for(projection.source or entry.name)
