@@ -5,7 +5,7 @@ tiers and cadence, programs, redelivery and bad input."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
@@ -614,57 +614,3 @@ async def test_the_planner_waits_for_read_models_behind_the_log(svc, nats, monke
         assert planner.last_pass["reactivations"] == 0, "the client asked a moment ago: not dormant"
     finally:
         running.cancel()
-
-
-async def test_the_revenue_rank_counted_by_the_database_gives_the_tier_listing_every_revenue_would(database_url):
-    """The reaction asks the database for (higher, known) instead of reading every client's
-    revenue for each registration; same tiers, on SQLite and PostgreSQL, ties and unknowns included."""
-    from decimal import Decimal
-
-    from sqlalchemy import insert
-
-    from baton_shared.projections.sql import make_engine
-    from baton_followup.domain import TierRules, tier_by_rank, tier_for
-    from baton_followup.projections import all_projections
-    from baton_followup.composition import VIEWS
-    from baton_followup.projections.views import FollowupViews
-
-    projections = {p.name: p for p in all_projections()}
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            for p in projections.values():
-                await conn.run_sync(p.metadata.create_all)
-            revenues = ["1000", "250000.50", "250000.5", "99", None, "1E+6", "0.01", "7000000", "250000.49", None, "12"]
-            table = projections["client_profiles"].client_profiles
-            await conn.execute(
-                insert(table),
-                [
-                    {
-                        "client_id": f"c{i}",
-                        "name": f"C{i}",
-                        "segment": "B2B",
-                        "business_description": "",
-                        "account_manager": "alice",
-                        "annual_revenue": r,
-                        "revenue_amount": None if r is None else Decimal(r),  # as the projection folds it
-                        "notes": [],
-                        "registered_at": datetime.now(timezone.utc),
-                        "last_request_at": None,
-                        "version": 1,
-                    }
-                    for i, r in enumerate(revenues)
-                ],
-            )
-        views = FollowupViews(engine, *(projections[n] for n in VIEWS))
-        rules = TierRules(key_share=0.2, key_revenue_threshold=None)
-        for i, r in enumerate(revenues):
-            revenue = None if r is None else Decimal(r)
-            others = [None if o is None else Decimal(o) for j, o in enumerate(revenues) if j != i]
-            higher, known = await views.revenue_rank(revenue, excluding=f"c{i}")
-            assert known == sum(o is not None for o in others)
-            if revenue is not None:
-                assert higher == sum(1 for o in others if o is not None and o > revenue), (r, higher)
-            assert tier_by_rank(revenue, higher, known, rules) == tier_for(revenue, others, rules)
-    finally:
-        await engine.dispose()

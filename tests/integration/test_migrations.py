@@ -239,6 +239,18 @@ async def test_followup_fills_each_profiles_revenue_amount_from_its_text(engine)
                     version=1,
                 )
             )
-        await conn.run_sync(to, "head")
+        await conn.run_sync(to, "0013_profiles_revenue_amount")
         rows = (await conn.execute(sa.text("SELECT client_id, revenue_amount FROM client_profiles ORDER BY 1"))).all()
-    assert [(c, None if a is None else float(a)) for c, a in rows] == [("c1", 1500000.5), ("c2", None), ("c3", 900.0)]
+        assert [(c, None if a is None else float(a)) for c, a in rows] == [
+            ("c1", 1500000.5),
+            ("c2", None),
+            ("c3", 900.0),
+        ]
+        # 0014: the ranks have their own read model; the profiles keep their text, not the number.
+        await conn.run_sync(to, "head")
+        columns = await conn.run_sync(lambda c: {col["name"] for col in sa.inspect(c).get_columns("client_profiles")})
+        kept = (await conn.execute(sa.text("SELECT client_id, annual_revenue FROM client_profiles ORDER BY 1"))).all()
+        bands = (await conn.execute(sa.text("SELECT count(*) FROM revenue_bands"))).scalar()
+    assert "revenue_amount" not in columns and "annual_revenue" in columns
+    assert [tuple(r) for r in kept] == [("c1", "1500000.50"), ("c2", None), ("c3", "900")]
+    assert bands == 0, "filled by folding intake's stream on the first start, not by the migration"

@@ -105,12 +105,15 @@ def parts(
         complaints=ComplaintViews(engine, by_name["complaints"]),
         groups=by_name["contact_groups"],
         agenda=by_name["agenda"],
+        ranks=by_name["revenue_ranks"],
     )
     runners = {} if runners is None else runners
 
     async def intake_caught_up(seq: int) -> bool:
         wait = settings.read_wait_timeout_seconds
-        return all([await runners[n].wait_for(seq, wait) for n in ("client_profiles", "client_requests")])
+        return all(
+            [await runners[n].wait_for(seq, wait) for n in ("client_profiles", "revenue_ranks", "client_requests")]
+        )
 
     reactions = (
         FollowIntakeClients(views, policies.tiers, intake_caught_up),

@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 
 import asyncpg
 import orjson
-from sqlalchemy import JSON, bindparam, make_url, Table, event, text, tuple_
+from sqlalchemy import JSON, Table, bindparam, delete, event, make_url, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -191,6 +191,32 @@ async def load_rows(conn: AsyncConnection, table: Table, key: str, keys: Iterabl
         for row in result.mappings():
             out[row[key]] = dict(row)
     return out
+
+
+async def move_counts(
+    conn: AsyncConnection, table: Table, keys: Sequence[str], moved: dict[tuple, int], *, count: str = "n"
+) -> None:
+    """Add ``moved`` (a row's key values, in ``keys``' order -> the change) to the counts ``table``
+    keeps in ``count``; a count that comes to 0 is deleted. 300 keys a query."""
+    moved = {k: n for k, n in moved.items() if n}
+    if not moved:
+        return
+    columns = [table.c[k] for k in keys]
+    key = tuple_(*columns) if len(columns) > 1 else columns[0]
+
+    def chunks(rows: list[tuple]):  # noqa: ANN202
+        for i in range(0, len(rows), 300):
+            part = rows[i : i + 300]
+            yield part if len(columns) > 1 else [k[0] for k in part]
+
+    stored: dict[tuple, int] = {}
+    for part in chunks(list(moved)):
+        for row in (await conn.execute(select(table).where(key.in_(part)))).mappings():
+            stored[tuple(row[k] for k in keys)] = row[count]
+    now = {k: stored.get(k, 0) + n for k, n in moved.items()}
+    for part in chunks([k for k, n in now.items() if n == 0]):
+        await conn.execute(delete(table).where(key.in_(part)))
+    await upsert(conn, table, [{**dict(zip(keys, k, strict=True)), count: n} for k, n in now.items() if n], keys)
 
 
 def existing_keys(

@@ -18,6 +18,7 @@ from baton_followup.projections.recoveries import RecoveriesProjection
 from baton_followup.projections.relationships import RelationshipsProjection
 from baton_followup.projections.report_facts import ReportsFromDelivery, ReportsFromFollowup, ReportsFromIntake
 from baton_followup.projections.request_deliveries import RequestDeliveriesProjection
+from baton_followup.projections.revenue_ranks import RevenueRanksProjection
 
 
 def all_projections(suffix: str = ""):
@@ -28,6 +29,7 @@ def all_projections(suffix: str = ""):
         ProgramsProjection(suffix),
         BriefsProjection(suffix),
         ClientProfilesProjection(suffix),
+        RevenueRanksProjection(suffix),
         ClientRequestsProjection(suffix),
         RequestDeliveriesProjection(suffix),
         OwnEventsProjection(suffix),
@@ -55,6 +57,7 @@ __all__ = [
     "ProgramsProjection",
     "RecoveriesProjection",
     "RelationshipsProjection",
+    "RevenueRanksProjection",
     "ReportsFromDelivery",
     "ReportsFromFollowup",
     "ReportsFromIntake",

@@ -24,13 +24,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Date, DateTime, Index, Integer, JSON, MetaData, String, Table
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_shared.contracts import followup as ev
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import Projection
-from baton_shared.projections.sql import stored_utc, upsert
+from baton_shared.projections.sql import move_counts, stored_utc, upsert
 
 from baton_followup.domain.contact_policy import HELD_FOR_GOOD
 from baton_followup.projections.follow_ups import fold_follow_up
@@ -38,6 +38,7 @@ from baton_followup.projections.relationships import fold_relationship, new_rela
 
 EVERYONE = "*"  # the counts' scope for every manager; one manager's is "=" + their name
 COUNTED = ("held", "stopped", "open")
+COUNT_KEYS = ("scope", "standing", "due_on")
 RANKS = (0, 1, 2, 3)  # recovery and key, recovery, key, the rest
 CLIENT_COLUMNS = (
     "client_id",
@@ -217,25 +218,7 @@ class AgendaProjection(Projection):
         if gone:
             await conn.execute(delete(self.entries).where(self.entries.c.follow_up_id.in_(gone)))
         await upsert(conn, self.entries, written, ["follow_up_id"])
-        await self._move_counts(conn, {k: n for k, n in moved.items() if n})
-
-    async def _move_counts(self, conn: AsyncConnection, moved: dict[tuple, int]) -> None:
-        if not moved:
-            return
-        t = self.counts
-        keys = list(moved)
-        stored: dict[tuple, int] = {}
-        for i in range(0, len(keys), 300):
-            chunk = keys[i : i + 300]
-            rows = await conn.execute(select(t).where(tuple_(t.c.scope, t.c.standing, t.c.due_on).in_(chunk)))
-            stored.update({(r.scope, r.standing, r.due_on): r.n for r in rows})
-        now = {k: stored.get(k, 0) + n for k, n in moved.items()}
-        emptied = [k for k, n in now.items() if n == 0]
-        for i in range(0, len(emptied), 300):
-            chunk = emptied[i : i + 300]
-            await conn.execute(delete(t).where(tuple_(t.c.scope, t.c.standing, t.c.due_on).in_(chunk)))
-        kept = [{"scope": s, "standing": st, "due_on": d, "n": n} for (s, st, d), n in now.items() if n]
-        await upsert(conn, t, kept, ["scope", "standing", "due_on"])
+        await move_counts(conn, self.counts, COUNT_KEYS, dict(moved))
 
 
 async def _of_clients(conn: AsyncConnection, table: Table, key: str, ids: list[str]) -> dict[str, dict]:

@@ -6,7 +6,7 @@ handover brief (profile and nuances).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, JSON, MetaData, Numeric, String, Table, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, JSON, MetaData, String, Table, Text
 
 from baton_shared.contracts import intake as ev
 from baton_shared.events.envelope import RecordedEvent
@@ -30,14 +30,11 @@ class ClientProfilesProjection(RowPerAggregate):
             Column("business_description", Text, nullable=False),
             Column("account_manager", String(200), nullable=False),
             Column("annual_revenue", String(40)),
-            # The same amount as a number, indexed: a new client's rank is counted on the index.
-            Column("revenue_amount", Numeric),
             Column("notes", JSON, nullable=False),
             Column("registered_at", DateTime(timezone=True), nullable=False),
             Column("last_request_at", DateTime(timezone=True)),
             Column("version", BigInteger, nullable=False),
             Index(f"ix_client_profiles{suffix}_last_request", "last_request_at"),
-            Index(f"ix_client_profiles{suffix}_revenue", "revenue_amount"),
         )
 
     def key_of(self, recorded: RecordedEvent) -> str | None:
@@ -65,7 +62,6 @@ class ClientProfilesProjection(RowPerAggregate):
                 "business_description": e.business_description,
                 "account_manager": e.account_manager,
                 "annual_revenue": None if e.annual_revenue is None else str(e.annual_revenue),
-                "revenue_amount": e.annual_revenue,
                 "notes": [],
                 "registered_at": at,
                 "last_request_at": None,
@@ -80,7 +76,6 @@ class ClientProfilesProjection(RowPerAggregate):
             row["account_manager"] = e.account_manager
         elif isinstance(e, ev.ClientRevenueChanged):
             row["annual_revenue"] = str(e.annual_revenue)
-            row["revenue_amount"] = e.annual_revenue
         elif isinstance(e, ev.NeedCaptured):
             row["last_request_at"] = at
         return row

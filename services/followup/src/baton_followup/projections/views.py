@@ -33,6 +33,7 @@ from baton_followup.projections.programs import ProgramsProjection
 from baton_followup.projections.recoveries import RecoveriesProjection
 from baton_followup.projections.relationships import RelationshipsProjection, contact_state
 from baton_followup.projections.request_deliveries import RequestDeliveriesProjection
+from baton_followup.projections.revenue_ranks import RevenueRanksProjection, band_of
 
 
 class FollowupViews:
@@ -53,6 +54,7 @@ class FollowupViews:
         complaints: ComplaintViews | None = None,
         groups: ContactGroupsProjection | None = None,
         agenda: AgendaProjection | None = None,
+        ranks: RevenueRanksProjection | None = None,
     ) -> None:
         self.engine = engine
         self.complaints = complaints
@@ -70,6 +72,8 @@ class FollowupViews:
         self.hl = health.client_health
         agenda = agenda or AgendaProjection()
         self.agenda_entries, self.agenda_counts = agenda.entries, agenda.counts
+        ranks = ranks or RevenueRanksProjection()
+        self.revenues, self.bands = ranks.revenues, ranks.bands
 
     async def _one(self, table, column, value) -> dict | None:  # noqa: ANN001
         async with self.engine.connect() as conn:
@@ -241,27 +245,23 @@ class FollowupViews:
     # --- inputs to decisions -------------------------------------------------------------
 
     async def revenue_rank(self, revenue: Decimal | None, excluding: str) -> tuple[int, int]:
-        """(other clients with more revenue than ``revenue``, other clients with a known revenue),
-        counted on the amount's index (a scan casting every client's text made a registration
-        cost 54 ms at 218k clients). Rows folded before the amount had a column count once
-        migrated (0013)."""
-        amount, floor = self.prof.c.revenue_amount, revenue or 0
-        higher = select(func.count()).where(amount > floor).scalar_subquery()
-        # Known = every profile less the few unknown: SQLite counts a whole table page by page,
-        # where a condition walks every entry of the index.
-        every = select(func.count()).select_from(self.prof).scalar_subquery()
-        unknown = select(func.count()).where(amount.is_(None)).scalar_subquery()
-        # The client's own row, if folded already, is taken out after: a condition on the
-        # client id inside the counts would read every counted row from the table.
-        own = select(amount).where(self.prof.c.client_id == excluding).scalar_subquery()
+        """(other clients with more revenue than ``revenue``, other clients with a known revenue):
+        the bands above the amount's, counted, and its own band's clients above it."""
+        floor = revenue or Decimal(0)
+        band, bands, revenues = band_of(floor), self.bands, self.revenues
+        clients = func.coalesce(func.sum(bands.c.clients), 0)
+        above = select(clients).where(bands.c.band > band).scalar_subquery()
+        within = select(func.count()).where(revenues.c.band == band, revenues.c.amount > floor).scalar_subquery()
+        known = select(clients).scalar_subquery()
+        own = select(revenues.c.amount).where(revenues.c.client_id == excluding).scalar_subquery()
         async with self.engine.connect() as conn:
-            counted_higher, counted_every, counted_unknown, own_amount = (
-                await conn.execute(select(higher, every, unknown, own))
+            counted_above, counted_within, counted_known, own_amount = (
+                await conn.execute(select(above, within, known, own))
             ).one()
-        counted_known = int(counted_every) - int(counted_unknown)
+        higher, others_known = int(counted_above) + int(counted_within), int(counted_known)
         if own_amount is None:
-            return int(counted_higher), int(counted_known)
-        return int(counted_higher) - int(Decimal(own_amount) > floor), int(counted_known) - 1
+            return higher, others_known
+        return higher - int(Decimal(own_amount) > floor), others_known - 1
 
     async def tier_inputs(self) -> list[tuple[str, Decimal | None]]:
         async with self.engine.connect() as conn:

@@ -4,7 +4,8 @@ One reaction, one durable consumer, for the four event types, so they are
 handled in the order intake recorded them. The tier needs the client's rank by
 revenue among the others (counted by the database) and the brief needs the client's
 history: both come from follow-up's read models (waited on up to the cause's
-position), gathered before deciding.
+position; a rank is not counted before they hold every earlier client), gathered before
+deciding.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from baton_shared.contracts import STREAMS
 from baton_shared.contracts import intake
 from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
 from baton_shared.eventstore import AggregateHistory
-from baton_shared.reactions import Reaction
+from baton_shared.reactions import CauseNotReady, Reaction
 
 from baton_followup.domain import Relationship, TierRules, tier_by_rank
 from baton_followup.projections.views import FollowupViews
@@ -46,7 +47,9 @@ class FollowIntakeClients(Reaction):
     async def context(self, cause: RecordedEvent) -> Any:
         e = cause.event
         if isinstance(e, (intake.ClientRegistered, intake.ClientRevenueChanged)):
-            await self.intake_caught_up(cause.seq - 1)
+            if not await self.intake_caught_up(cause.seq - 1):
+                # Counted now, the rank would leave out clients registered before this one.
+                raise CauseNotReady(f"client {e.client_id}: follow-up has not read intake up to {cause.seq - 1} yet")
             return await self.views.revenue_rank(e.annual_revenue, excluding=e.client_id)
         if isinstance(e, intake.AccountManagerAssigned):
             await self.intake_caught_up(cause.seq)
