@@ -593,6 +593,11 @@ async def test_the_planner_waits_for_read_models_behind_the_log(svc, nats, monke
     runtime = svc.followup_app.state.runtime
     planner = svc.followup_app.state.planner
     from_intake = next(f for f in runtime.feeds if f.stream_name == "INTAKE")
+
+    async def intake_live():
+        return from_intake.live
+
+    await eventually(intake_live, what="follow-up reading intake live")  # started in the background
     await from_intake.stop_live()
     svc.clock.now += timedelta(days=181)
     r = await svc.intake.post(f"/v1/clients/{cid}/requests", json={"summary": "a new kitchen"})
