@@ -58,6 +58,7 @@ async def main(nats_url: str, url: str, seconds: float, parts: int) -> None:
 
 if __name__ == "__main__":
     tune_garbage_collection(BULK_THRESHOLDS)  # as ``baton projections rebuild`` runs:
-    run_in_background()  # at the lowest CPU priority, and in the parts the idle cores allow
+    # at the lowest CPU priority (in the idle class beside PostgreSQL), in the parts the idle cores allow
+    run_in_background(beside_a_server=not sys.argv[2].startswith("sqlite"))
     parts = int(sys.argv[4]) if len(sys.argv) > 4 else default_parts()
     asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), parts))

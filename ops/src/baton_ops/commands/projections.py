@@ -115,7 +115,15 @@ FULL_PRIORITY_HELP = (
 
 def yield_to_live_services(full_priority: bool) -> None:
     if not full_priority:
-        run_in_background()
+        run_in_background(beside_a_server=_beside_a_server())
+
+
+def _beside_a_server() -> bool:
+    """Whether every service's database here is a server (PostgreSQL), not a SQLite file."""
+    try:
+        return not any(entry.database_url.startswith("sqlite") for entry in services())
+    except UsageError:
+        return False  # the command itself says what is wrong with the settings
 
 
 def _parts(asked: int | None, job, idle_parts: Callable[[], int] = default_parts) -> int:  # noqa: ANN001

@@ -1,6 +1,7 @@
 """How a rebuild shares the machine with the live services it runs beside: it takes the cores
 that are idle when it starts (one process per idle core, at most two), and it runs at the
-lowest CPU priority, so that a live projection's next batch gets a core before it does
+lowest CPU priority (in front of PostgreSQL, in the idle class), so that a live projection's
+next batch gets a core before it does
 (why, measured: docs/architecture.md, *A rebuild beside live work*).
 """
 
@@ -50,7 +51,12 @@ def default_parts() -> int:
     return 1 if cores < 2 else parts_for(idle_cores(), cores)
 
 
-def run_in_background() -> None:
-    """This process (and the parts it starts, which inherit it) at the lowest CPU priority."""
+def run_in_background(*, beside_a_server: bool = False) -> None:
+    """This process (and the parts it starts, which inherit it) at the lowest CPU priority;
+    writing to a database server, in Linux's idle class as well (a fifth of that share): it
+    then holds no lock the live projections wait for, but for the swap's moment. Not beside
+    SQLite, where each of its commits holds the one writer's lock."""
     if hasattr(os, "nice"):
         os.nice(LOWEST_PRIORITY - os.nice(0))
+    if beside_a_server and hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
