@@ -68,9 +68,9 @@ def test_beside_a_database_server_a_rebuild_and_its_parts_run_in_the_idle_class(
     ],
 )
 def test_the_tool_takes_the_idle_class_only_when_every_database_is_a_server(monkeypatch, urls, beside):
-    from baton_ops.commands.projections import _beside_a_server
+    from baton_ops.commands.projections import every_database_a_server
     from baton_shared.contracts import STREAMS
 
     for i, name in enumerate(STREAMS):
         monkeypatch.setenv(f"BATON_{name.upper()}_DATABASE_URL", urls[min(i, len(urls) - 1)])
-    assert _beside_a_server() is beside
+    assert every_database_a_server() is beside

@@ -115,10 +115,10 @@ FULL_PRIORITY_HELP = (
 
 def yield_to_live_services(full_priority: bool) -> None:
     if not full_priority:
-        run_in_background(beside_a_server=_beside_a_server())
+        run_in_background(beside_a_server=every_database_a_server())
 
 
-def _beside_a_server() -> bool:
+def every_database_a_server() -> bool:
     """Whether every service's database here is a server (PostgreSQL), not a SQLite file."""
     try:
         return not any(entry.database_url.startswith("sqlite") for entry in services())
