@@ -216,6 +216,8 @@ class DeferredAckAll:
     or by the redelivery after ``ack_wait``.
     """
 
+    confirm_timeout_s = 2.0
+
     def __init__(self, delay_s: float, most: int) -> None:
         self.delay_s = delay_s
         self.most = most
@@ -223,6 +225,7 @@ class DeferredAckAll:
         self._waiting = 0
         self._timer: asyncio.TimerHandle | None = None
         self._sending: set[asyncio.Task] = set()
+        self._last_sent: Msg | None = None
 
     def applied(self, msgs: list[Msg]) -> None:
         """``msgs`` (a delivery's batch, in order) are applied: acknowledge them soon."""
@@ -238,24 +241,39 @@ class DeferredAckAll:
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def close(self) -> None:
-        """At stop: acknowledge what is waiting, and let acknowledgements on their way finish."""
-        await self.send()
+    async def close(self, nc: NATS) -> None:
+        """At stop: acknowledge the newest message and wait until the server has recorded it.
+
+        A plain acknowledgement is a publish that the server applies a moment later, so a
+        consumer read (or a restart) just after stop could still see it pending.
+        """
+        self._cancel_timer()
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
+        newest, self._newest, self._waiting = self._newest or self._last_sent, None, 0
+        if newest is None or not nc.is_connected:
+            return  # unsent, it is redelivered at the next start and skipped below the checkpoint
+        try:  # an acknowledgement with a reply subject is answered once recorded (ack-all again)
+            await nc.request(newest.reply, b"", timeout=self.confirm_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - as above: a redelivery, not a loss
+            log.debug("acknowledgement at stop not confirmed", error=repr(exc)[:200])
 
     async def send(self) -> None:
         """Acknowledge what is waiting now."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._cancel_timer()
         newest, self._newest, self._waiting = self._newest, None, 0
         if newest is None:
             return
         try:
             await newest.ack()
+            self._last_sent = newest
         except Exception as exc:  # noqa: BLE001 - the next acknowledgement covers it (ack-all)
             log.debug("acknowledgement not sent", error=repr(exc)[:200])
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 class DurableWorker:
@@ -318,8 +336,8 @@ class DurableWorker:
         self.stopping = True
         if self._loop is not None:
             await self._loop.stop()
-        if self._acks is not None:
-            await self._acks.close()
+        if self._acks is not None and self._nc is not None:
+            await self._acks.close(self._nc)
         self.live = False
 
     def give_up_if_stopping(self) -> None:
