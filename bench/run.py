@@ -340,6 +340,9 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
                 "< 10 ms",
                 f["all"]["p99_ms"] < TARGETS["lag_p99_ms"],
             )
+            if "stored_to_apply" in f:  # where the p99 goes: before the apply, or in it
+                ms("  of which stored -> apply starts, p99", f["stored_to_apply"]["p99_ms"])
+                ms("  of which apply + commit (per batch), p99", f["apply_and_commit"]["p99_ms"])
             if f.get("beside"):
                 b = f["beside"]
                 each = b["events"] // max(b["rebuilds"], 1)
