@@ -131,20 +131,20 @@ async def copy_ceiling(url: str, projection_cls, events: int) -> dict:
 # --- live lag ---------------------------------------------------------------
 
 
-def _timed(feed: ProjectionFeed, lags: dict[str, list[float]], parts: dict[str, list[float]]) -> None:
+def _timed(feed: ProjectionFeed, lags: dict[str, list[float]], phases: dict[str, list[float]]) -> None:
     """Record, for every event a batch applies, commit time minus the time the log stored it
     (per projection: each one's events are committed in the feed's one transaction); and where
-    that time went: ``parts["delivered"]`` the apply's start minus the time stored, per event,
-    ``parts["applied"]`` the apply and commit, per batch."""
+    that time went: ``phases["stored_to_apply"]`` the apply's start minus the time stored, per
+    event, ``phases["apply_and_commit"]`` the apply and commit, per batch."""
     original = feed.apply
 
     async def apply(raws):  # noqa: ANN001, ANN202
         before = {m.key: m.position for m in feed.members}
         start = time.time_ns()
-        parts["delivered"].extend((start - raw.timestamp_ns) / 1e6 for raw in raws)
+        phases["stored_to_apply"].extend((start - raw.timestamp_ns) / 1e6 for raw in raws)
         await original(raws)
         now = time.time_ns()
-        parts["applied"].append((now - start) / 1e6)
+        phases["apply_and_commit"].append((now - start) / 1e6)
         for member in feed.members:
             for raw in raws:
                 if before[member.key] < raw.seq <= member.position:
@@ -176,7 +176,7 @@ async def live_lag(
     await provision_stream(nc, SPEC)
     engine = make_engine(url)
     lags: dict[str, list[float]] = {p.name: [] for p in projections}
-    parts_of_lag: dict[str, list[float]] = {"delivered": [], "applied": []}
+    phases: dict[str, list[float]] = {"stored_to_apply": [], "apply_and_commit": []}
     runners = []
     feed = None
     try:
@@ -187,7 +187,7 @@ async def live_lag(
         feed = ProjectionFeed(runners, service=service)  # one consumer for them all, as in the service
         await feed.catch_up(nc)
         await feed.prepare_live(nc)
-        _timed(feed, lags, parts_of_lag)
+        _timed(feed, lags, phases)
         await feed.start_live(nc)
         url_nats = nc.connected_url.geturl()
         publisher = await asyncio.create_subprocess_exec(
@@ -232,8 +232,7 @@ async def live_lag(
         "beside": rebuilt,
         "all": latency_summary(every),
         "by_projection": {k: latency_summary(v) for k, v in lags.items()},
-        "stored_to_apply": latency_summary(parts_of_lag["delivered"]),
-        "apply_and_commit": latency_summary(parts_of_lag["applied"]),
+        **{phase: latency_summary(ms) for phase, ms in phases.items()},
     }
 
 
