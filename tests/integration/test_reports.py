@@ -545,7 +545,7 @@ async def test_a_report_is_computed_off_the_loop(tmp_path):
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'facts.sqlite3'}")
     try:
         async with engine.connect() as conn:
-            await (await conn.get_raw_connection()).driver_connection.create_function("slow", 1, slow_sql_function())
+            (await conn.get_raw_connection()).driver_connection.create_function("slow", 1, slow_sql_function())
             async with counting_ticks() as ticks:
                 rows = await Report("scan", scan, ()).compute(conn, None, None)
     finally:

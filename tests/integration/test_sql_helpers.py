@@ -98,7 +98,7 @@ async def test_sqlite_statements_keep_what_sqlalchemy_reads(tmp_path, statements
     try:
         async with engine.begin() as conn:
             await conn.run_sync(counted.metadata.create_all)
-            assert (await conn.get_raw_connection()).dbapi_connection._cursor_cls is sqlite_driver.OneHopCursor
+            assert isinstance((await conn.get_raw_connection()).dbapi_connection, sqlite_driver.Connection)
             assert (await conn.execute(insert(counted), [{"id": i, "v": "a"} for i in range(1, 51)])).rowcount == 50
             assert (await conn.execute(insert(counted).values(id=99, v="b"))).inserted_primary_key == (99,)
             assert (await conn.execute(update(counted).where(counted.c.id <= 10).values(v="c"))).rowcount == 10
@@ -168,6 +168,42 @@ async def test_a_sqlite_lock_held_elsewhere_is_waited_for_off_the_loop(tmp_path,
         await engine.dispose()
 
 
+async def test_nothing_of_a_connection_runs_on_the_loop_while_its_thread_has_work(tmp_path):
+    """A caller cancelled during a hop does not stop its statement; whatever the connection
+    runs next waits for it, in the connection's thread, so no two threads use it at once."""
+    import asyncio
+    import threading
+    import time
+
+    from baton_shared.projections import sqlite_driver
+    from tests.integration.services import eventually
+
+    conn = sqlite_driver.connect(str(tmp_path / "hop.sqlite3"))
+    ran: list[tuple[str, bool]] = []
+    loop_thread = threading.get_ident()
+
+    def slow() -> None:
+        time.sleep(0.3)
+        ran.append(("slow", threading.get_ident() == loop_thread))
+
+    try:
+        hopping = asyncio.create_task(conn.hop(slow))
+
+        async def started() -> bool:
+            return conn.in_thread == 1
+
+        await eventually(started, what="the slow job in the connection's thread")
+        hopping.cancel()
+        after = sqlite_driver.run_on(conn, True, lambda: ran.append(("after", threading.get_ident() == loop_thread)))
+        await after
+        assert ran == [("slow", False), ("after", False)]
+        assert conn.in_thread == 0 and hopping.cancelled()
+        await sqlite_driver.run_on(conn, True, lambda: ran.append(("then", threading.get_ident() == loop_thread)))
+        assert ran[-1] == ("then", True)  # the thread is idle again: back on the loop
+    finally:
+        conn.close()
+
+
 async def test_a_long_read_off_the_loop_leaves_the_loop_answering(tmp_path, statements_on_loop):
     """``off_the_loop()``: a read that takes long (a report over every client) runs in the
     connection's thread whatever the setting, and the loop goes on meanwhile; outside it,
@@ -180,7 +216,7 @@ async def test_a_long_read_off_the_loop_leaves_the_loop_answering(tmp_path, stat
     try:
         async with engine.connect() as conn:
             raw = await conn.get_raw_connection()
-            await raw.driver_connection.create_function("slow", 1, slow_sql_function())
+            raw.driver_connection.create_function("slow", 1, slow_sql_function())
             async with counting_ticks() as ticks:
                 with off_the_loop():
                     on_loop = await conn.scalar(text("SELECT slow(500)"))

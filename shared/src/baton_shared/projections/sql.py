@@ -44,23 +44,21 @@ def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: A
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        sqlite_driver.install()  # each statement on the loop or in one thread hop (see sqlite_driver)
+        sqlite_driver.install()  # Baton's own driver: statements on the loop or in one thread hop
+        url = make_url(url).set(drivername="sqlite+baton")
         # Connections are kept, not opened per burst: with SQLAlchemy's default pool (5 + 10
         # overflow) sixteen concurrent requests opened and closed overflow connections all the
         # time, and a new connection's first query reads the schema again.
         if path is not None:  # in memory: one connection, no pool
             kwargs.setdefault("pool_size", 32)
             kwargs.setdefault("max_overflow", 32)
-        # No busy timeout: statements may run on the event loop and must not wait there for a
-        # lock; the driver waits in the connection's thread instead (sqlite_driver).
-        engine = create_async_engine(url, connect_args={"timeout": 0, "check_same_thread": False}, **kwargs)
+        engine = create_async_engine(url, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=0")
             cur.close()
 
         return engine

@@ -1,17 +1,12 @@
-"""SQLite statements on the event loop's thread, or one thread hop each, never four.
+"""Baton's SQLite driver for SQLAlchemy's asyncio engine: statements on the event loop's
+thread, or in one thread hop each.
 
-aiosqlite runs every sqlite3 call in its connection's thread, and SQLAlchemy's adapter
-makes a call of each step: create the cursor, execute, fetch the rows, close the
-cursor. Each is a round trip (queue to the thread, a future back through the event
-loop's self-pipe), and those round trips, not SQLite, were where a projection
-transaction's time went.
-
-``OneHopCursor`` does the whole statement in one call in the connection's thread
-(cursor, execute, fetch, close) and keeps what SQLAlchemy reads afterwards
-(description, rowcount, lastrowid, rows). ``install()`` makes it the cursor of
-SQLAlchemy's aiosqlite adapter, only if that adapter has the shape it was written
-against (SQLAlchemy 2.x); otherwise the stock cursor stays. Server-side cursors (none
-in Baton) keep the stock path.
+A PEP 249 module of its own over ``sqlite3`` (``connect``, its exceptions, ``qmark``
+parameters) and a SQLAlchemy dialect that uses it (``sqlite+baton``; ``make_engine``
+runs every SQLite URL on it). A statement is run whole in one call (cursor, execute,
+fetch, close), and SQLAlchemy reads what it left (description, rowcount, lastrowid,
+rows). The stock aiosqlite adapter made a thread round trip of each of those steps,
+and the round trips, not SQLite, were where a projection transaction's time went.
 
 Where a statement runs is a setting (``BATON_SQLITE_STATEMENTS``), because the answer
 depends on the machine: a hop costs CPU and, when the loop is busy, waits for the GIL;
@@ -24,62 +19,65 @@ docs/architecture.md, "Performance").
 - ``auto``: ``thread`` while the machine has more than half a core idle (``/proc/stat``,
   sampled every half second), ``loop`` otherwise (it flaps near that line).
 
-Two things never block the loop, and always hop:
+Three things never block the loop, and always hop:
 
-- **a lock held by another connection.** Connections have no busy timeout
-  (``PRAGMA busy_timeout=0``): a statement that finds the database locked
-  (``SQLITE_BUSY``) fails at once on the loop, and is run again in the connection's
-  thread, which waits for the lock as SQLite's busy handler would (``PATIENCE_SECONDS``;
-  1, 2, 5 … 100 ms steps). Waiting on the loop could deadlock: the holder may be a
-  transaction of this very process waiting for the loop. ``SQLITE_BUSY_SNAPSHOT`` (a
-  read snapshot gone stale) fails as before.
+- **a lock held by another connection.** Connections have no busy timeout: a
+  statement that finds the database locked (``SQLITE_BUSY``) fails at once on the loop,
+  and is run again in a thread, which waits for the lock as SQLite's busy handler would
+  (``PATIENCE_SECONDS``; 1, 2, 5 … 100 ms steps). Waiting on the loop could deadlock:
+  the holder may be a transaction of this very process waiting for the loop.
+  ``SQLITE_BUSY_SNAPSHOT`` (a read snapshot gone stale) fails as before.
 - **big statements**: an ``executemany`` of more than ``INLINE_ROWS`` rows (a
-  catch-up batch, a rebuild) runs in the thread;
+  catch-up batch, a rebuild);
 - **long reads**: statements run ``off_the_loop()`` (a report over every client's facts,
-  seconds on a large log) run in the thread, so the loop answers meanwhile.
+  seconds on a large log), so the loop answers meanwhile.
 
-Commits and rollbacks run on the loop too (the stock adapter hops for each, and a
-pooled connection is rolled back on every return); a commit that checkpoints the WAL
-writes and syncs the database file meanwhile, briefly (docs/architecture.md).
+Commits and rollbacks follow the same rule; a commit that checkpoints the WAL writes and
+syncs the database file meanwhile, briefly (docs/architecture.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextvars
 import os
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from sqlite3 import (  # noqa: F401 - the exceptions and constants a PEP 249 module has
+    PARSE_COLNAMES,
+    PARSE_DECLTYPES,
+    Binary,
+    DatabaseError,
+    DataError,
+    Error,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    sqlite_version,
+    sqlite_version_info,
+)
 from typing import Any
 
-from baton_shared.observability.logging import get_logger
+from sqlalchemy import pool
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.util import await_
 
-log = get_logger("baton.sqlite")
-OneHopCursor: type | None = None  # set by install()
-INLINE_ROWS = 64  # executemany with more rows than this runs in the connection's thread
+apilevel = "2.0"
+threadsafety = 1
+paramstyle = "qmark"
+INLINE_ROWS = 64  # executemany with more rows than this runs in a thread
 PATIENCE_SECONDS = 30.0  # how long a statement waits for a lock held by another connection
 _OFF_THE_LOOP = contextvars.ContextVar("baton_sqlite_off_the_loop", default=False)
 _STEPS = (0.001, 0.002, 0.005, 0.010, 0.015, 0.020, 0.025, 0.025, 0.025, 0.050, 0.050, 0.100)  # SQLite's own
-
-
-class _Outcome:
-    """What a finished statement leaves for SQLAlchemy to read."""
-
-    __slots__ = ("arraysize", "description", "lastrowid", "rowcount")
-
-    def __init__(self, description: Any = None, rowcount: int = -1, lastrowid: Any = None) -> None:
-        self.description = description
-        self.rowcount = rowcount
-        self.lastrowid = lastrowid
-        self.arraysize = 1
-
-    async def __aenter__(self) -> _Outcome:
-        return self
-
-    async def close(self) -> None:
-        return None
 
 
 class SpareCore:
@@ -120,7 +118,7 @@ class SpareCore:
 
 
 spare_core = SpareCore()
-ON_LOOP: bool | None = True  # True: on the loop, False: in the thread, None: by spare_core()
+ON_LOOP: bool | None = True  # True: on the loop, False: in a thread, None: by spare_core()
 PLACES = {"auto": None, "loop": True, "thread": False}
 
 
@@ -135,7 +133,7 @@ def run_statements(place: str) -> None:
 
 @contextmanager
 def off_the_loop() -> Iterator[None]:
-    """Within it, this task's SQLite statements run in the connection's thread, whatever
+    """Within it, this task's SQLite statements run in a thread, whatever
     ``BATON_SQLITE_STATEMENTS`` says: for reads that take long enough to stall the loop."""
     token = _OFF_THE_LOOP.set(True)
     try:
@@ -144,20 +142,10 @@ def off_the_loop() -> Iterator[None]:
         _OFF_THE_LOOP.reset(token)
 
 
-def _run(conn: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, int, Any, list | None]:
-    """The whole statement, the cursor closed after."""
-    cursor = conn.cursor()
-    try:
-        if many:
-            cursor.executemany(operation, parameters)
-        elif parameters is None:
-            cursor.execute(operation)
-        else:
-            cursor.execute(operation, parameters)
-        rows = cursor.fetchall() if cursor.description else None
-        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
-    finally:
-        cursor.close()
+def _on_loop(small: bool) -> bool:
+    if not small or _OFF_THE_LOOP.get():
+        return False
+    return ON_LOOP if ON_LOOP is not None else not spare_core()
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -167,7 +155,7 @@ def is_busy(exc: BaseException) -> bool:
 
 
 def _patiently(fn: Callable[..., Any], *args: Any) -> Any:
-    """In the connection's thread: ``fn(*args)``, waiting for a lock like SQLite's busy handler."""
+    """In a thread: ``fn(*args)``, waiting for a lock like SQLite's busy handler."""
     deadline = time.monotonic() + PATIENCE_SECONDS
     attempt = 0
     while True:
@@ -180,77 +168,209 @@ def _patiently(fn: Callable[..., Any], *args: Any) -> Any:
         attempt += 1
 
 
-async def _on_loop_or_hop(aio: Any, inline: bool, fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` on the loop when ``inline`` and the database is not locked; otherwise in
-    the aiosqlite connection's thread (``aio._execute``), patiently."""
-    if inline:
+def _call(conn: Connection, inline: bool, fn: Callable[..., Any], *args: Any) -> Any:
+    """From SQLAlchemy's greenlet, always through the loop: its asyncio engine requires a
+    statement to await (a coroutine run on the loop: a greenlet switch each way)."""
+    return await_(run_on(conn, inline, fn, *args))
+
+
+async def run_on(conn: Connection, inline: bool, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` on the loop when ``inline``, the database is not locked and nothing of
+    this connection's is still in its thread; otherwise in its thread, patiently."""
+    if inline and not conn.in_thread:
         try:
             return fn(*args)
         except sqlite3.OperationalError as exc:
             if not is_busy(exc):
                 raise
-    return await aio._execute(_patiently, fn, *args)  # noqa: SLF001 - aiosqlite's queue to its thread
+    return await conn.hop(_patiently, fn, *args)
 
 
-def install() -> bool:
-    """Make the one-hop cursor (and inline commit and rollback) SQLAlchemy's aiosqlite
-    adapter's. True if installed."""
+def _run(conn: sqlite3.Connection, operation: Any, parameters: Any, many: bool) -> tuple[Any, int, Any, list]:
+    """The whole statement, the cursor closed after."""
+    cursor = conn.cursor()
     try:
-        from sqlalchemy.dialects.sqlite import aiosqlite as dialect
-        from sqlalchemy.util.concurrency import await_
-    except ImportError:  # pragma: no cover - SQLAlchemy without the aiosqlite dialect
-        return False
-    stock = getattr(dialect, "AsyncAdapt_aiosqlite_cursor", None)
-    connection = getattr(dialect, "AsyncAdapt_aiosqlite_connection", None)
-    needed = ("_make_new_cursor", "_execute_async", "_executemany_async", "_aenter_cursor")
-    if (
-        stock is None
-        or connection is None
-        or not all(hasattr(stock, n) for n in needed)
-        or not all(hasattr(connection, n) for n in ("commit", "rollback", "_handle_exception"))
-    ):
-        log.warning("SQLAlchemy's aiosqlite adapter has another shape: the stock cursor is kept")
-        return False
-    global OneHopCursor
-    if OneHopCursor is not None and connection._cursor_cls is OneHopCursor:
-        return True
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
 
-    class OneHop(stock):  # type: ignore[misc, valid-type]
-        __slots__ = ()
 
-        def _make_new_cursor(self, connection: Any) -> Any:
-            return _Outcome()  # nothing to create in the thread: the statement makes its own
+class Cursor:
+    """A statement's outcome: run whole on ``execute``, its rows kept to fetch."""
 
-        async def _execute_async(self, operation: Any, parameters: Any) -> Any:
-            return await self._one_hop(operation, parameters, many=False)
+    __slots__ = ("arraysize", "connection", "description", "lastrowid", "rowcount", "rows")
 
-        async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
-            return await self._one_hop(operation, seq_of_parameters, many=True)
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: Any = None
+        self.arraysize = 1
+        self.rows: collections.deque = collections.deque()
 
-        async def _one_hop(self, operation: Any, parameters: Any, many: bool) -> Any:
-            aio = self._connection  # aiosqlite.Connection
-            small = not many or len(parameters) <= INLINE_ROWS
-            inline = small and not _OFF_THE_LOOP.get() and (ON_LOOP if ON_LOOP is not None else not spare_core())
-            async with self._adapt_connection._execute_mutex:
-                description, rowcount, lastrowid, rows = await _on_loop_or_hop(
-                    aio, inline, _run, aio._conn, operation, parameters, many
-                )
-            self._cursor = _Outcome(description, rowcount, lastrowid)
-            if description and not self.server_side:
-                self._rows = collections.deque(rows)
-            return None
+    def execute(self, operation: Any, parameters: Any = None) -> None:
+        self._statement(operation, parameters, many=False, small=True)
 
-    def _finish(adapted: Any, how: str) -> None:  # noqa: D401 - commit or rollback, on the loop
-        aio = adapted._connection
-        if not aio._connection:  # closed: as the stock adapter, nothing to do
-            return
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> None:
+        self._statement(operation, seq_of_parameters, many=True, small=len(seq_of_parameters) <= INLINE_ROWS)
+
+    def _statement(self, operation: Any, parameters: Any, many: bool, small: bool) -> None:
+        conn = self.connection
+        self.description, self.rowcount, self.lastrowid, rows = _call(
+            conn, _on_loop(small), _run, conn.sqlite, operation, parameters, many
+        )
+        self.rows = collections.deque(rows)
+
+    def fetchone(self) -> Any:
+        return self.rows.popleft() if self.rows else None
+
+    def fetchmany(self, size: int | None = None) -> list:
+        rows = self.rows
+        return [rows.popleft() for _ in range(min(size or self.arraysize, len(rows)))]
+
+    def fetchall(self) -> list:
+        rows = list(self.rows)
+        self.rows.clear()
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        while self.rows:
+            yield self.rows.popleft()
+
+    def close(self) -> None:
+        self.rows.clear()
+
+    async def _async_soft_close(self) -> None:
+        """Called by SQLAlchemy's asyncio results on a cursor with rows: nothing is held open."""
+
+
+class Connection:
+    """A PEP 249 connection over one ``sqlite3`` connection (``sqlite``), with a thread of
+    its own for what leaves the loop, started at the first hop. Once something is in that
+    thread, everything of the connection's goes there until it is done, so no two threads
+    ever use the connection at once (a cancelled caller does not stop its statement)."""
+
+    __slots__ = ("in_thread", "jobs", "sqlite")
+
+    def __init__(self, sqlite: sqlite3.Connection) -> None:
+        self.sqlite = sqlite
+        self.jobs: queue.SimpleQueue | None = None
+        self.in_thread = 0  # jobs given to the thread and not yet answered (counted on the loop)
+
+    def cursor(self) -> Cursor:
+        return Cursor(self)
+
+    def commit(self) -> None:
+        self._finish(self.sqlite.commit)
+
+    def rollback(self) -> None:
+        self._finish(self.sqlite.rollback)
+
+    def _finish(self, how: Callable[[], None]) -> None:
+        """On the loop whatever the setting (SQLite's part is small, a hop is not), directly:
+        the pool rolls back a returned connection outside SQLAlchemy's greenlet too. A commit
+        that finds the database locked waits in the thread."""
+        if not self.in_thread:
+            try:
+                return how()
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+        _call(self, False, how)
+
+    def close(self) -> None:
+        if self.jobs is None:
+            self.sqlite.close()
+        else:  # after whatever is still in the thread; then the thread ends
+            self.jobs.put((None, self.sqlite.close, ()))
+            self.jobs.put(None)
+            self.jobs = None
+
+    def create_function(self, *args: Any, **kwargs: Any) -> None:
+        self.sqlite.create_function(*args, **kwargs)
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self.sqlite.isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, value: str | None) -> None:
+        self.sqlite.isolation_level = value
+
+    async def hop(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in this connection's thread; the loop goes on meanwhile."""
+        if self.jobs is None:
+            self.jobs = queue.SimpleQueue()
+            threading.Thread(target=_serve, args=(self, self.jobs), name="baton-sqlite", daemon=True).start()
+        answer = asyncio.get_running_loop().create_future()
+        self.in_thread += 1
+        self.jobs.put((answer, fn, args))
+        return await answer
+
+
+def _serve(conn: Connection, jobs: queue.SimpleQueue) -> None:
+    """A connection's thread: its jobs in order, each answer handed back to its loop."""
+    while (job := jobs.get()) is not None:
+        answer, fn, args = job
         try:
-            await_(_on_loop_or_hop(aio, True, getattr(aio._conn, how)))
-        except Exception as error:  # noqa: BLE001 - the adapter translates it, as the stock one
-            adapted._handle_exception(error)
+            outcome, failed = fn(*args), False
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome, failed = exc, True
+        if answer is not None:
+            try:
+                answer.get_loop().call_soon_threadsafe(_settle, conn, answer, outcome, failed)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
 
-    OneHopCursor = OneHop
-    connection._cursor_cls = OneHop
-    connection.commit = lambda self: _finish(self, "commit")
-    connection.rollback = lambda self: _finish(self, "rollback")
-    return True
+
+def _settle(conn: Connection, answer: asyncio.Future, outcome: Any, failed: bool) -> None:
+    """On the loop: the job is done (its caller may have been cancelled meanwhile)."""
+    conn.in_thread -= 1
+    if answer.cancelled():
+        return
+    if failed:
+        answer.set_exception(outcome)
+    else:
+        answer.set_result(outcome)
+
+
+def connect(database: str, **kwargs: Any) -> Connection:
+    """A connection with no busy timeout (see above), usable from the hops' threads."""
+    kwargs.update(timeout=0, check_same_thread=False)
+    return Connection(sqlite3.connect(database, **kwargs))
+
+
+class BatonSQLiteDialect(SQLiteDialect_pysqlite):
+    """SQLAlchemy's pysqlite dialect, asynchronous, on this module."""
+
+    driver = "baton"
+    is_async = True
+    supports_statement_cache = True
+    supports_server_side_cursors = False
+    has_terminate = False
+
+    @classmethod
+    def import_dbapi(cls) -> Any:
+        import baton_shared.projections.sqlite_driver as module
+
+        return module
+
+    @classmethod
+    def get_pool_class(cls, url: Any) -> type[pool.Pool]:
+        in_memory = url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+        return pool.StaticPool if in_memory else pool.AsyncAdaptedQueuePool
+
+    def get_driver_connection(self, connection: Any) -> sqlite3.Connection:
+        return connection.sqlite
+
+
+def install() -> None:
+    """Make ``sqlite+baton`` URLs SQLAlchemy's (``make_engine`` uses it for every SQLite URL)."""
+    registry.register("sqlite.baton", __name__, "BatonSQLiteDialect")

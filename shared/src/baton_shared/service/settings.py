@@ -89,8 +89,8 @@ class BatonSettings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="Folder for the embedded run's data.")
     database_url: SecretStr | None = Field(
         None,
-        description="SQLAlchemy async URL of this service's projections; "
-        "default sqlite+aiosqlite:///<data_dir>/<service>.sqlite3",
+        description="SQLAlchemy URL of this service's projections (postgresql+asyncpg://… or "
+        "sqlite:///…, which runs on Baton's own SQLite driver); default sqlite:///<data_dir>/<service>.sqlite3",
     )
     database_password: SecretStr | None = Field(
         None, description="password put into the database URL (compose: BATON_DATABASE_PASSWORD_FILE)"
@@ -193,7 +193,7 @@ class BatonSettings(BaseSettings):
     def database_url_for(self, service: str) -> str:
         if self.database_url:
             return with_password(self.database_url.get_secret_value(), secret_value(self.database_password))
-        return f"sqlite+aiosqlite:///{self.data_dir / f'{service}.sqlite3'}"
+        return f"sqlite:///{self.data_dir / f'{service}.sqlite3'}"
 
     def forgotten_folder(self) -> Path:
         return self.forgotten_dir or self.data_dir / "forgotten"
