@@ -189,6 +189,8 @@ async def live_lag(
         await feed.prepare_live(nc)
         _timed(feed, lags, phases)
         await feed.start_live(nc)
+        first = (await js_api(nc, f"STREAM.INFO.{SPEC.name}"))["state"]["last_seq"]
+        cpu_at_start = time.process_time()  # this process is the live side: the feed and its projections
         url_nats = nc.connected_url.geturl()
         publisher = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -219,6 +221,7 @@ async def live_lag(
         deadline = time.monotonic() + 60
         while any(r.position < head for r in runners) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        cpu_per_event_us = (time.process_time() - cpu_at_start) / max(head - first, 1) * 1e6
     finally:
         if feed is not None:
             await feed.stop_live()
@@ -230,6 +233,7 @@ async def live_lag(
         "append_errors": published["errors"],
         "source": "a separate process appending through the event store",
         "beside": rebuilt,
+        "live_cpu_us_per_event": round(cpu_per_event_us, 1),
         "all": latency_summary(every),
         "by_projection": {k: latency_summary(v) for k, v in lags.items()},
         **{phase: latency_summary(ms) for phase, ms in phases.items()},

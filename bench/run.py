@@ -343,6 +343,8 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             if "stored_to_apply" in f:  # where the p99 goes: before the apply, or in it
                 ms("  of which stored -> apply starts, p99", f["stored_to_apply"]["p99_ms"])
                 ms("  of which apply + commit (per batch), p99", f["apply_and_commit"]["p99_ms"])
+            if "live_cpu_us_per_event" in f:
+                out.append(("  CPU of the live process per event", f"{f['live_cpu_us_per_event']:>12.0f} us", "", ""))
             if f.get("beside"):
                 b = f["beside"]
                 each = b["events"] // max(b["rebuilds"], 1)
