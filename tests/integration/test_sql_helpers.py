@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import JSON, BigInteger, Column, DateTime, MetaData, String, Table, select
 
-from baton_shared.projections.sql import existing_keys, insert_new, make_engine, upsert
+from baton_shared.projections.sql import COPY_FROM_ROWS, existing_keys, insert_new, make_engine, upsert
 from tests.integration.loop_ticks import counting_ticks, slow_sql_function
 
 metadata = MetaData()
@@ -34,19 +34,22 @@ async def all_rows(engine) -> list[dict]:
         return [dict(r) for r in (await conn.execute(select(rows_table).order_by(rows_table.c.key))).mappings()]
 
 
-async def test_insert_new_keeps_existing_rows_and_adds_the_rest(engine):
+@pytest.mark.parametrize("more", [0, COPY_FROM_ROWS], ids=["few-rows", "copy-sized"])
+async def test_insert_new_keeps_existing_rows_and_adds_the_rest(engine, more):
     async with engine.begin() as conn:
         await insert_new(conn, rows_table, [{"key": "a", "n": 1, "at": AT, "doc": {"x": [1, 2]}}], ["key"])
-    # A key that exists already (a collision the COPY path must survive) and a new one.
+    # A key that exists already (a collision the COPY path must survive) and new ones.
+    extra = [{"key": f"m{i:04}", "n": i, "at": AT, "doc": {}} for i in range(more)]
     async with engine.begin() as conn:
         await insert_new(
             conn,
             rows_table,
-            [{"key": "a", "n": 99, "at": AT, "doc": {}}, {"key": "b", "n": 2, "at": AT, "doc": {"y": None}}],
+            [{"key": "a", "n": 99, "at": AT, "doc": {}}, {"key": "b", "n": 2, "at": AT, "doc": {"y": None}}, *extra],
             ["key"],
         )
     got = await all_rows(engine)
-    assert [(r["key"], r["n"], r["doc"]) for r in got] == [("a", 1, {"x": [1, 2]}), ("b", 2, {"y": None})]
+    assert [(r["key"], r["n"], r["doc"]) for r in got][:2] == [("a", 1, {"x": [1, 2]}), ("b", 2, {"y": None})]
+    assert len(got) == 2 + more
 
 
 async def test_upsert_updates_or_keeps(engine):

@@ -144,17 +144,22 @@ def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], keys
     return stmt
 
 
+COPY_FROM_ROWS = 100
+
+
 async def insert_new(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
     """Insert rows that should all be new, keeping any that already exist.
 
-    On PostgreSQL the rows go in with ``COPY`` (binary, through asyncpg), about
-    twice as fast as an executemany insert, inside a savepoint; should a key
-    exist after all, the savepoint is rolled back and the rows inserted with
-    ``ON CONFLICT DO NOTHING``. Elsewhere it is that insert directly.
+    On PostgreSQL, ``COPY_FROM_ROWS`` rows or more (a catch-up, a rebuild) go in
+    with ``COPY`` (binary, through asyncpg), about twice as fast as an executemany
+    insert, inside a savepoint; should a key exist after all, the savepoint is
+    rolled back and the rows inserted with ``ON CONFLICT DO NOTHING``. Fewer rows
+    (a live batch) and other databases: that insert directly, as the savepoint and
+    the COPY's own round trips cost more than they save.
     """
     if not rows:
         return
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg":
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg" and len(rows) >= COPY_FROM_ROWS:
         columns = [c.name for c in table.columns]
         json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
         records = [
@@ -265,6 +270,7 @@ def json_row(row: Any) -> dict[str, Any]:
 
 
 __all__ = [
+    "COPY_FROM_ROWS",
     "bytewise",
     "existing_keys",
     "insert_new",
