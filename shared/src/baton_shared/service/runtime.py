@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from baton_shared.contracts.streams import StreamSpec, stream_for
 from baton_shared.events.registry import EventRegistry
 from baton_shared.eventstore.jetstream import JetStreamEventStore
-from baton_shared.eventstore.provisioning import JetStreamApiError, check_server_version, js_api, provision_stream
+from baton_shared.eventstore.provisioning import JetStreamApiError, check_server, js_api, provision_stream
 from baton_shared.projections.feed import ProjectionFeed
 from baton_shared.projections.planner_statistics import keep_planner_statistics
 from baton_shared.projections.runner import ProjectionRunner, first_behind
@@ -137,7 +137,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         s = self.settings
         await self.broker.start()  # connects (and reconnects forever); consumers are ours, below
-        check_server_version(self.nc)
+        await check_server(self.nc)
         await self.patiently(
             "provision stream",
             lambda: provision_stream(
