@@ -196,10 +196,13 @@ async def fill_fast(nc, events: int, per_client: int = 10, window: int = 1024) -
     inbox = nc.new_inbox()
     errors: list[bytes] = []
     sem = asyncio.Semaphore(window)
+    acked = 0
 
     async def on_ack(msg) -> None:  # noqa: ANN001
+        nonlocal acked
         if b'"error"' in msg.data:
             errors.append(msg.data)
+        acked += 1
         sem.release()
 
     sub = await nc.subscribe(inbox + ".*", cb=on_ack)
@@ -215,7 +218,7 @@ async def fill_fast(nc, events: int, per_client: int = 10, window: int = 1024) -
                 n += 1
         await nc.flush()
         deadline = time.monotonic() + 60
-        while sem._value < window and time.monotonic() < deadline:  # noqa: SLF001 - acks in flight
+        while acked < n and time.monotonic() < deadline:  # acks still in flight
             await asyncio.sleep(0.01)
     finally:
         await sub.unsubscribe()
