@@ -211,6 +211,8 @@ async def test_a_long_read_off_the_loop_leaves_the_loop_answering(tmp_path, stat
     """``off_the_loop()``: a read that takes long (a report over every client) runs in the
     connection's thread whatever the setting, and the loop goes on meanwhile; outside it,
     the setting holds again."""
+    import sqlite3
+
     from sqlalchemy import text
 
     from baton_shared.projections.sqlite_driver import off_the_loop
@@ -225,8 +227,12 @@ async def test_a_long_read_off_the_loop_leaves_the_loop_answering(tmp_path, stat
                     on_loop = await conn.scalar(text("SELECT slow(500)"))
             assert on_loop == 0 and ticks.count >= 20, f"the loop stood still ({ticks.count} ticks in 0.5 s)"
             assert await conn.scalar(text("SELECT slow(0)")) == int(statements_on_loop)
+            sqlite = raw.driver_connection
     finally:
         await engine.dispose()
+    # The connection had a thread: closed there, and closed when dispose returned.
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        sqlite.execute("SELECT 1")
 
 
 def test_statements_hop_only_while_a_core_is_spare(tmp_path):

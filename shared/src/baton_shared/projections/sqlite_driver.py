@@ -69,6 +69,7 @@ from typing import Any
 from sqlalchemy import pool
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.util import await_
 
 apilevel = "2.0"
@@ -286,12 +287,18 @@ class Connection:
         _call(self, False, how)
 
     def close(self) -> None:
+        """Closed when this returns (a restore may replace the file next); with a thread,
+        there, after whatever it still has, and then the thread ends. Outside SQLAlchemy's
+        greenlet (a connection dropped by the garbage collector) it is left to the thread."""
         if self.jobs is None:
             self.sqlite.close()
-        else:  # after whatever is still in the thread; then the thread ends
+            return
+        try:
+            _call(self, False, self.sqlite.close)
+        except MissingGreenlet:
             self.jobs.put((None, self.sqlite.close, ()))
-            self.jobs.put(None)
-            self.jobs = None
+        self.jobs.put(None)
+        self.jobs = None
 
     def create_function(self, *args: Any, **kwargs: Any) -> None:
         self.sqlite.create_function(*args, **kwargs)
