@@ -293,12 +293,14 @@ class Connection:
         if self.jobs is None:
             self.sqlite.close()
             return
+        jobs = self.jobs
         try:
             _call(self, False, self.sqlite.close)
         except MissingGreenlet:
-            self.jobs.put((None, self.sqlite.close, ()))
-        self.jobs.put(None)
-        self.jobs = None
+            jobs.put((None, self.sqlite.close, ()))
+        finally:
+            self.jobs = None
+            jobs.put(None)
 
     def create_function(self, *args: Any, **kwargs: Any) -> None:
         self.sqlite.create_function(*args, **kwargs)
