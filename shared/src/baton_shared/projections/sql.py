@@ -26,9 +26,9 @@ def _json_dumps(value: Any) -> str:
 def sqlite_file(url: Any) -> str | None:
     """The database file of a SQLite URL; None for another database or one in memory."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+    if parsed.get_backend_name() != "sqlite" or sqlite_driver.in_memory(parsed):
         return None
-    return None if "mode=memory" in str(url) else parsed.database
+    return parsed.database
 
 
 def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: Any) -> AsyncEngine:

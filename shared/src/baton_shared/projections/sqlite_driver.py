@@ -350,6 +350,11 @@ def _settle(conn: Connection, answer: asyncio.Future, outcome: Any, failed: bool
         answer.set_result(outcome)
 
 
+def in_memory(url: Any) -> bool:
+    """A SQLite URL (SQLAlchemy's ``URL``) of a database held in memory, not in a file."""
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
 def connect(database: str, **kwargs: Any) -> Connection:
     """A connection with no busy timeout (see above), usable from the hops' threads."""
     kwargs.update(timeout=0, check_same_thread=False)
@@ -373,8 +378,7 @@ class BatonSQLiteDialect(SQLiteDialect_pysqlite):
 
     @classmethod
     def get_pool_class(cls, url: Any) -> type[pool.Pool]:
-        in_memory = url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
-        return pool.StaticPool if in_memory else pool.AsyncAdaptedQueuePool
+        return pool.StaticPool if in_memory(url) else pool.AsyncAdaptedQueuePool
 
     def get_driver_connection(self, connection: Any) -> sqlite3.Connection:
         return connection.sqlite
