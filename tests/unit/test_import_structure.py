@@ -3,7 +3,8 @@
 - no import cycle among the modules of shared/, services/* and ops/;
 - inside ``baton_shared`` no arrow points up the layers below; shared imports no service and
   no service imports another;
-- no file (tests included) reaches for another package's private names.
+- no file (tests included) reaches for another package's private names, by import or by
+  reading an underscored attribute that no Baton file defines.
 
 Every import counts, wherever it stands (in a function, under ``TYPE_CHECKING``): a cycle
 dodged by a late import is still a cycle.
@@ -217,3 +218,73 @@ def test_no_file_reaches_for_another_packages_private_names():
     wrong = [w for w in wrong if re.sub(r" line \d+:", ":", w) not in KNOWN_PRIVATE]
     assert not wrong, "private names of another package:\n" + "\n".join(wrong)
     assert found >= KNOWN_PRIVATE, f"no longer reached for, drop from KNOWN_PRIVATE: {KNOWN_PRIVATE - found}"
+
+
+# Underscored names that are public API all the same: documented as such by their library.
+PUBLIC_UNDERSCORED = {
+    "_mapping",  # SQLAlchemy's Row: the row as a mapping (the underscore keeps it clear of column names)
+    "_asdict",  # namedtuple's API
+    "_replace",
+    "_fields",
+    "_make",
+    "_insert_tracking",  # eventsourcing's recipe for a tracking recorder's subclass (bench/es_bench.py)
+}
+OWN_TREES = [*SOURCE_ROOTS, ROOT / "tests", ROOT / "bench", ROOT / "deploy"]
+
+
+def own_python_files() -> list[Path]:
+    return sorted(p for tree in OWN_TREES for p in tree.rglob("*.py"))
+
+
+def privately_named(tree: ast.AST) -> Iterator[str]:
+    """The underscored names a file defines: functions, classes, attributes it assigns,
+    variables, parameters and keyword arguments."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            name = node.name
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            name = node.attr
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            name = node.id
+        elif isinstance(node, ast.arg):
+            name = node.arg
+        elif isinstance(node, ast.keyword) and node.arg:
+            name = node.arg
+        elif isinstance(node, ast.alias):
+            name = (node.asname or node.name).split(".")[-1]
+        else:
+            continue
+        if private(name):
+            yield name
+
+
+def private_attribute_reads(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """``x._y`` read, and ``getattr(x, "_y")``, whatever ``x`` is."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) and private(node.attr):
+            yield node.lineno, node.attr
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in {"getattr", "hasattr", "setattr"}
+            and len(node.args) > 1
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+            and private(node.args[1].value)
+        ):
+            yield node.lineno, node.args[1].value
+
+
+def test_no_file_reads_a_private_attribute_baton_does_not_define():
+    """An object's ``_name`` that no Baton file defines is another package's private state
+    (an httpx client's transport, an asyncio event's waiters): reached for through the object,
+    not an import, so the test above cannot see it."""
+    trees = {path: ast.parse(path.read_text(), str(path)) for path in own_python_files()}
+    ours = {name for tree in trees.values() for name in privately_named(tree)}
+    wrong = [
+        f"{path.relative_to(ROOT)} line {line}: .{attr}"
+        for path, tree in trees.items()
+        for line, attr in private_attribute_reads(tree)
+        if attr not in ours and attr not in PUBLIC_UNDERSCORED
+    ]
+    assert not wrong, "private attributes of another package's objects:\n" + "\n".join(wrong)
