@@ -238,7 +238,7 @@ async def main() -> None:
         for name, rows in facts_rows.items():
             keys = [c.name for c in facts.t(name).primary_key.columns]
             for start in range(0, len(rows), 50_000):
-                await insert_new(conn, facts.t(name), rows[start : start + 50_000], keys)
+                await conn.run_sync(insert_new, facts.t(name), rows[start : start + 50_000], keys)
     del facts_rows, rows  # a service holds no such heap: collections would walk 1.4M rows' objects
     gc.collect()
     async with engine.connect() as conn:

@@ -15,10 +15,10 @@ import asyncio
 import tempfile
 import time
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from baton_shared.projections import sqlite_driver
-from baton_shared.projections.sql import make_engine, write_transaction
+from baton_shared.projections.sql import in_write_transaction, make_engine
 
 
 async def transaction_cpu(n: int = 3000) -> None:
@@ -28,14 +28,16 @@ async def transaction_cpu(n: int = 3000) -> None:
         await conn.execute(text("CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position INTEGER)"))
         await conn.execute(text("INSERT INTO checkpoints VALUES ('p', 0)"))
 
+    def write(conn: Connection, i: int) -> None:
+        conn.execute(text("SELECT v FROM rows WHERE k = :k"), {"k": f"k{i % 500}"})
+        conn.execute(
+            text("INSERT INTO rows VALUES (:k, :v) ON CONFLICT (k) DO UPDATE SET v = excluded.v"),
+            {"k": f"k{i % 500}", "v": "x" * 200},
+        )
+        conn.execute(text("UPDATE checkpoints SET position = :p WHERE name = 'p'"), {"p": i})
+
     async def one(i: int) -> None:
-        async with write_transaction(engine) as conn:
-            await conn.execute(text("SELECT v FROM rows WHERE k = :k"), {"k": f"k{i % 500}"})
-            await conn.execute(
-                text("INSERT INTO rows VALUES (:k, :v) ON CONFLICT (k) DO UPDATE SET v = excluded.v"),
-                {"k": f"k{i % 500}", "v": "x" * 200},
-            )
-            await conn.execute(text("UPDATE checkpoints SET position = :p WHERE name = 'p'"), {"p": i})
+        await in_write_transaction(engine, write, i)
         async with engine.connect() as conn:
             (await conn.execute(text("SELECT v FROM rows WHERE k = :k"), {"k": f"k{i % 500}"})).all()
 
@@ -51,6 +53,13 @@ async def transaction_cpu(n: int = 3000) -> None:
     await engine.dispose()
 
 
+def write_row(conn: Connection, i: int) -> None:
+    conn.execute(
+        text("INSERT INTO rows VALUES (:k, :v) ON CONFLICT (k) DO UPDATE SET v = excluded.v"),
+        {"k": f"k{i % 5000}", "v": "x" * 2000},
+    )
+
+
 async def commit_latency(n: int = 20_000) -> None:
     engine = make_engine(f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.sqlite3")
     async with engine.begin() as conn:
@@ -58,11 +67,7 @@ async def commit_latency(n: int = 20_000) -> None:
     took = []
     for i in range(n):
         started = time.perf_counter()
-        async with write_transaction(engine) as conn:
-            await conn.execute(
-                text("INSERT INTO rows VALUES (:k, :v) ON CONFLICT (k) DO UPDATE SET v = excluded.v"),
-                {"k": f"k{i % 5000}", "v": "x" * 2000},
-            )
+        await in_write_transaction(engine, write_row, i)
         took.append(1000 * (time.perf_counter() - started))
     took.sort()
     print(

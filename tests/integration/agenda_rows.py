@@ -8,4 +8,4 @@ from baton_followup.projections.relationships import new_relationship
 async def seed_agenda(conn, agenda: AgendaProjection, relationships: list[dict], follow_ups: list[dict]) -> None:  # noqa: ANN001
     clients = {r["client_id"]: {**new_relationship(r["client_id"]), **r} for r in relationships}
     entries = {f["follow_up_id"]: entry_of(f, clients[f["client_id"]]) for f in follow_ups if f["status"] == "open"}
-    await agenda.store(conn, {}, entries)
+    await conn.run_sync(agenda.store, {}, entries)

@@ -108,7 +108,7 @@ async def folded(url: str, events: list[RecordedEvent], batch: int) -> tuple[dic
         for i in range(0, len(events), batch):
             async with engine.begin() as conn:
                 for p in (agenda, follow_ups, relationships):
-                    await p.apply(conn, events[i : i + batch])
+                    await conn.run_sync(p.apply, events[i : i + batch])
         async with engine.connect() as conn:
             entries = {r["follow_up_id"]: dict(r) for r in (await conn.execute(select(agenda.entries))).mappings()}
             counts = {(r.scope, r.standing, r.due_on): r.n for r in await conn.execute(select(agenda.counts))}

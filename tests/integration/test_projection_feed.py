@@ -57,7 +57,7 @@ async def test_a_batch_is_one_transaction_across_the_projections(store, nats, en
     last = members[-1]
     real_apply = last.projection.apply
 
-    async def fail(conn, events):
+    def fail(conn, events):
         raise RuntimeError("disk full half-way")
 
     last.projection.apply = fail
@@ -80,10 +80,10 @@ async def test_an_event_one_projection_cannot_fold_is_parked_for_it_alone(store,
     victim = members[0]
     real_apply = victim.projection.apply
 
-    async def fails_on_one_client(conn, events):
+    def fails_on_one_client(conn, events):
         if any(e.envelope.aggregate_id == ids[1] for e in events):
             raise ValueError("a fold that cannot handle this client")
-        await real_apply(conn, events)
+        real_apply(conn, events)
 
     victim.projection.apply = fails_on_one_client
     batch = [raw async for b in read_stream(nats, SPEC.name, batch_size=1000) for raw in b]

@@ -114,8 +114,8 @@ async def test_a_failing_batch_commits_neither_rows_nor_checkpoint(store, nats, 
     batch = [raw async for b in read_stream(nats, SPEC.name, batch_size=1000) for raw in b]
     real_apply = clients.projection.apply
 
-    async def apply_then_fail(conn, events):
-        await real_apply(conn, events)
+    def apply_then_fail(conn, events):
+        real_apply(conn, events)
         raise RuntimeError("disk full half-way")
 
     clients.projection.apply = apply_then_fail

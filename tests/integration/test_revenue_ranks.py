@@ -69,7 +69,7 @@ async def test_a_rank_counted_from_the_bands_is_the_rank_among_every_revenue(dat
         stream = recorded(events)
         for i in range(0, len(stream), batch):
             async with engine.begin() as conn:
-                await ranks.apply(conn, stream[i : i + batch])
+                await conn.run_sync(ranks.apply, stream[i : i + batch])
         async with engine.connect() as conn:
             bands = {r.band: r.clients for r in await conn.execute(select(ranks.bands))}
         assert bands == Counter(band_of(r) for r in revenue.values() if r is not None), "a band's count is off"

@@ -37,12 +37,12 @@ async def all_rows(engine) -> list[dict]:
 @pytest.mark.parametrize("more", [0, COPY_FROM_ROWS], ids=["few-rows", "copy-sized"])
 async def test_insert_new_keeps_existing_rows_and_adds_the_rest(engine, more):
     async with engine.begin() as conn:
-        await insert_new(conn, rows_table, [{"key": "a", "n": 1, "at": AT, "doc": {"x": [1, 2]}}], ["key"])
+        await conn.run_sync(insert_new, rows_table, [{"key": "a", "n": 1, "at": AT, "doc": {"x": [1, 2]}}], ["key"])
     # A key that exists already (a collision the COPY path must survive) and new ones.
     extra = [{"key": f"m{i:04}", "n": i, "at": AT, "doc": {}} for i in range(more)]
     async with engine.begin() as conn:
-        await insert_new(
-            conn,
+        await conn.run_sync(
+            insert_new,
             rows_table,
             [{"key": "a", "n": 99, "at": AT, "doc": {}}, {"key": "b", "n": 2, "at": AT, "doc": {"y": None}}, *extra],
             ["key"],
@@ -54,9 +54,9 @@ async def test_insert_new_keeps_existing_rows_and_adds_the_rest(engine, more):
 
 async def test_upsert_updates_or_keeps(engine):
     async with engine.begin() as conn:
-        await upsert(conn, rows_table, [{"key": "a", "n": 1, "at": AT, "doc": {}}], ["key"])
-        await upsert(conn, rows_table, [{"key": "a", "n": 2, "at": AT, "doc": {"v": 2}}], ["key"])
-        await upsert(conn, rows_table, [{"key": "a", "n": 3, "at": AT, "doc": {}}], ["key"], update=False)
+        await conn.run_sync(upsert, rows_table, [{"key": "a", "n": 1, "at": AT, "doc": {}}], ["key"])
+        await conn.run_sync(upsert, rows_table, [{"key": "a", "n": 2, "at": AT, "doc": {"v": 2}}], ["key"])
+        await conn.run_sync(upsert, rows_table, [{"key": "a", "n": 3, "at": AT, "doc": {}}], ["key"], update=False)
     assert [(r["n"], r["doc"]) for r in await all_rows(engine)] == [(2, {"v": 2})]
 
 
@@ -290,17 +290,17 @@ async def test_checkpoints_advance_together_or_not_at_all(database_url):
             for key in ("a", "b", "c"):
                 await ensure_checkpoint(conn, key, "S")
         async with engine.begin() as conn:
-            await advance_checkpoints(conn, "S", [("a", 0, 5), ("b", 0, 7), ("c", 0, 7)])
+            await conn.run_sync(advance_checkpoints, "S", [("a", 0, 5), ("b", 0, 7), ("c", 0, 7)])
         async with engine.connect() as conn:
             assert [await read_checkpoint(conn, k) for k in ("a", "b", "c")] == [5, 7, 7]
         with pytest.raises(CheckpointMoved):
             async with engine.begin() as conn:
-                await advance_checkpoints(conn, "S", [("a", 5, 9), ("b", 6, 9)])  # b is at 7, not 6
+                await conn.run_sync(advance_checkpoints, "S", [("a", 5, 9), ("b", 6, 9)])  # b is at 7, not 6
         async with engine.connect() as conn:
             assert [await read_checkpoint(conn, k) for k in ("a", "b")] == [5, 7]
         async with engine.begin() as conn:
-            await advance_checkpoints(conn, "S", [("b", 7, 8)])
-            await advance_checkpoints(conn, "S", [("a", 5, 9), ("c", 7, 9)])
+            await conn.run_sync(advance_checkpoints, "S", [("b", 7, 8)])
+            await conn.run_sync(advance_checkpoints, "S", [("a", 5, 9), ("c", 7, 9)])
         async with engine.connect() as conn:
             assert [await read_checkpoint(conn, k) for k in ("a", "b", "c")] == [9, 8, 9]
     finally:

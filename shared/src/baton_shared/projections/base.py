@@ -6,8 +6,7 @@ from abc import ABC, abstractmethod
 
 from typing import Any, ClassVar
 
-from sqlalchemy import MetaData, Table
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, MetaData, Table
 
 from baton_shared.events.envelope import DomainEvent, RecordedEvent
 from baton_shared.projections.sql import existing_keys, load_rows, upsert
@@ -20,7 +19,9 @@ class Projection(ABC):
     given, with names ending in ``suffix``: the live tables have no suffix, a
     rebuild builds into suffixed tables beside them and swaps. ``apply`` folds a
     batch of events (in stream order, already deduplicated against the
-    checkpoint) inside the runner's transaction; it must not commit.
+    checkpoint) inside the runner's transaction; it must not commit. It is
+    synchronous: the runner calls it, with every other write of the batch, in one
+    ``AsyncConnection.run_sync`` (one greenlet per batch, not one per statement).
     """
 
     name: str
@@ -36,7 +37,7 @@ class Projection(ABC):
     def define_tables(self, metadata: MetaData, suffix: str) -> None: ...
 
     @abstractmethod
-    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None: ...
+    def apply(self, conn: Connection, events: list[RecordedEvent]) -> None: ...
 
     def touches(self, events: list[RecordedEvent]) -> bool:
         """Whether ``apply`` could change a row for these events. When not, the runner
@@ -83,14 +84,14 @@ class RowPerAggregate(Projection):
         cls = type(self)
         return cls.key_of is RowPerAggregate.key_of and cls.apply is RowPerAggregate.apply
 
-    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
+    def apply(self, conn: Connection, events: list[RecordedEvent]) -> None:
         mine = [e for e in events if self.wanted(e)]
         if not mine:
             return
-        rows = await load_rows(conn, self.table, self.key, existing_keys(mine, self.created_by, self.key_of))
+        rows = load_rows(conn, self.table, self.key, existing_keys(mine, self.created_by, self.key_of))
         changed: dict[Any, dict[str, Any]] = {}
         for recorded in mine:
             row = self.fold(rows.get(self.key_of(recorded)), recorded)
             if row is not None:
                 rows[row[self.key]] = changed[row[self.key]] = row
-        await upsert(conn, self.table, list(changed.values()), [self.key])
+        upsert(conn, self.table, list(changed.values()), [self.key])

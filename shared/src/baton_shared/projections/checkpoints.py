@@ -1,7 +1,9 @@
 """Checkpoints and parked events, stored in each projection's own database.
 
 A projection's checkpoint is written in the same transaction as its rows, so the
-rows and the position they reflect can never disagree.
+rows and the position they reflect can never disagree. What a batch's transaction
+writes (checkpoints, parked events) takes the synchronous connection the batch is
+folded with (``AsyncConnection.run_sync``); the rest is called from the loop.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     DateTime,
     Integer,
     LargeBinary,
@@ -91,9 +94,9 @@ _ADVANCE = (
 )
 
 
-async def advance_checkpoint(conn: AsyncConnection, projection: str, stream: str, old: int, new: int) -> None:
+def advance_checkpoint(conn: Connection, projection: str, stream: str, old: int, new: int) -> None:
     """Move the checkpoint from ``old`` to ``new``, or raise if it is no longer ``old``."""
-    result = await conn.execute(
+    result = conn.execute(
         _ADVANCE, {"key": projection, "old": old, "new": new, "stream": stream, "at": datetime.now(timezone.utc)}
     )
     if result.rowcount != 1:
@@ -117,23 +120,23 @@ def _advance_many(n: int):  # noqa: ANN202 - a SQLAlchemy Update
     )
 
 
-async def advance_checkpoints(conn: AsyncConnection, stream: str, moves: list[tuple[str, int, int]]) -> None:
+def advance_checkpoints(conn: Connection, stream: str, moves: list[tuple[str, int, int]]) -> None:
     """Move several projections' checkpoints (``(projection, old, new)`` each) in one statement,
     or raise if any is no longer at its ``old``: the projections a feed's transaction wrote
     (one statement instead of one per projection; each was a round through SQLAlchemy)."""
     if len(moves) == 1:
-        await advance_checkpoint(conn, moves[0][0], stream, moves[0][1], moves[0][2])
+        advance_checkpoint(conn, moves[0][0], stream, moves[0][1], moves[0][2])
         return
     statement = _advance_many(len(moves))
     params: dict[str, object] = {"stream": stream, "at": datetime.now(timezone.utc)}
     for i, (key, old, new) in enumerate(moves):
         params |= {f"key{i}": key, f"old{i}": old, f"new{i}": new}
-    result = await conn.execute(statement, params)
+    result = conn.execute(statement, params)
     if result.rowcount != len(moves):
         raise CheckpointMoved(", ".join(key for key, _, _ in moves))
 
 
-async def park(conn: AsyncConnection, owner: str, stream: str, parked: list[tuple[object, str]], tries: int) -> None:
+def park(conn: Connection, owner: str, stream: str, parked: list[tuple[object, str]], tries: int) -> None:
     """Record events ``owner`` gave up on (raw event, error), keeping the latest error per event."""
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     now = datetime.now(timezone.utc)
@@ -142,7 +145,7 @@ async def park(conn: AsyncConnection, owner: str, stream: str, parked: list[tupl
         index_elements=["projection", "stream", "seq"],
         set_={"error": stmt.excluded.error, "tries": stmt.excluded.tries, "parked_at": stmt.excluded.parked_at},
     )
-    await conn.execute(
+    conn.execute(
         stmt,
         [
             {

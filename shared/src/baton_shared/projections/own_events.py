@@ -9,8 +9,8 @@ read for intake. Payloads are kept as stored: only intake's carry personal data,
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, MetaData, String, Table, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import JSON, BigInteger, Column, Connection, DateTime, Index, MetaData, String, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections.base import Projection
@@ -40,7 +40,7 @@ class OwnEventsProjection(Projection):
             Index(f"ix_own_events{suffix}_correlation", "correlation_id", "occurred_at", "seq"),
         )
 
-    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
+    def apply(self, conn: Connection, events: list[RecordedEvent]) -> None:
         rows = []
         for recorded in events:
             env = recorded.envelope
@@ -63,7 +63,7 @@ class OwnEventsProjection(Projection):
                     "payload": env.payload,
                 }
             )
-        await insert_new(conn, self.table, rows, ["seq"])
+        insert_new(conn, self.table, rows, ["seq"])
 
     def touches(self, events: list[RecordedEvent]) -> bool:
         return any(isinstance(e.envelope.payload.get("client_id"), str) for e in events)

@@ -309,7 +309,7 @@ class ProjectionRebuild:
                     events.append(self.registry.decode(self.spec.name, r.seq, r.subject, r.data))
                 except Exception:  # noqa: BLE001 - unreadable: parked by the live projection
                     continue
-        await projection.apply(conn, events)
+        await conn.run_sync(projection.apply, events)
 
     async def _lock(self, conn: AsyncConnection) -> None:
         await lock_projection(conn, self.live, self.live_key, self.spec.name)
@@ -432,7 +432,7 @@ class ClientRebuild:
                 self.copy.metadata.drop_all
             )  # a scratch copy is never kept; DDL rolls back with the rest
             await conn.run_sync(self.copy.metadata.create_all)
-            await self.copy.apply(conn, events)
+            await conn.run_sync(self.copy.apply, events)
             keys = self._keys(events)
             verification = Verification()
             replacements = []

@@ -50,7 +50,7 @@ async def retry_parked_event(
             checkpoint = await read_checkpoint(conn, key)
             if seq > checkpoint:
                 raise NotPassedYet(f"{key} is at #{checkpoint}, before the parked #{seq}")
-            await projection.apply(conn, [recorded])
+            await conn.run_sync(projection.apply, [recorded])
             await unpark(conn, key, stream, seq)
         return checkpoint
     except NotPassedYet:

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.contracts.streams import StreamSpec
@@ -55,7 +56,7 @@ from baton_shared.projections.checkpoints import (
 from baton_shared.projections.checkpoints import (
     metadata as checkpoint_metadata,
 )
-from baton_shared.projections.sql import write_transaction
+from baton_shared.projections.sql import in_write_transaction
 from baton_shared.observability import metrics
 from baton_shared.retry import Outage, is_transient
 from baton_shared.retry import retry_outages as retry
@@ -115,6 +116,8 @@ class ProjectionRunner(DurableWorker):
         self.went_back = 0  # times the stored checkpoint was found behind what this runner had stored
         self._lock = asyncio.Lock()
         self._advanced = asyncio.Condition()
+        self._waiting = 0  # callers in ``wait_for``: without any, an advance notifies no one
+        self._projected = metrics.PROJECTED.labels(self.key)
 
     # --- set-up --------------------------------------------------------------
 
@@ -184,8 +187,9 @@ class ProjectionRunner(DurableWorker):
             log.error("event parked", projection=self.key, seq=raw.seq, subject=raw.subject, error=error)
 
     async def notify_advanced(self) -> None:
-        async with self._advanced:
-            self._advanced.notify_all()
+        if self._waiting:
+            async with self._advanced:
+                self._advanced.notify_all()
 
     async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
         """Apply with retries: outages are waited out (forever, with backoff); an
@@ -204,9 +208,8 @@ class ProjectionRunner(DurableWorker):
         async with self._lock:
             if raw.seq <= self.position:
                 return
-            async with write_transaction(self.engine) as conn:
-                await park(conn, self.key, self.spec.name, [(raw, error)], tries=self.max_attempts)
-                await advance_checkpoint(conn, self.key, self.spec.name, self._stored, raw.seq)
+            plan = (self, raw.seq, [], [(raw, error)])
+            await in_write_transaction(self.engine, _write_batch, self.spec.name, [plan], self.max_attempts)
             self.position = self._stored = raw.seq
         log.error("event parked", projection=self.key, seq=raw.seq, subject=raw.subject, error=error)
 
@@ -262,8 +265,9 @@ class ProjectionRunner(DurableWorker):
         async with self._lock:
             while self.position > self._stored:
                 try:
-                    async with write_transaction(self.engine) as conn:
-                        await advance_checkpoint(conn, self.key, self.spec.name, self._stored, self.position)
+                    await in_write_transaction(
+                        self.engine, advance_checkpoint, self.key, self.spec.name, self._stored, self.position
+                    )
                 except CheckpointMoved:
                     believed = self._stored
                     stored = await self._reload_stored()
@@ -349,17 +353,21 @@ class ProjectionRunner(DurableWorker):
         if self.position >= seq:
             return True
         deadline = time.monotonic() + timeout
-        async with self._advanced:
-            while self.position < seq:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    await asyncio.wait_for(self._advanced.wait(), min(remaining, 0.25))
-                except TimeoutError:
-                    # Another replica sharing the database may have applied it.
-                    if await self.stored_checkpoint() >= seq:
-                        return True
+        self._waiting += 1
+        try:
+            async with self._advanced:
+                while self.position < seq:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        await asyncio.wait_for(self._advanced.wait(), min(remaining, 0.25))
+                    except TimeoutError:
+                        # Another replica sharing the database may have applied it.
+                        if await self.stored_checkpoint() >= seq:
+                            return True
+        finally:
+            self._waiting -= 1
         return self.position >= seq
 
     def status(self) -> dict:
@@ -436,13 +444,7 @@ async def apply_together(
             if not plans:
                 break
             try:
-                async with write_transaction(runners[0].engine) as conn:
-                    for runner, _last, events, parked in plans:
-                        if events:
-                            await runner.projection.apply(conn, events)
-                        if parked:
-                            await park(conn, runner.key, raw_stream, parked, tries=1)
-                    await advance_checkpoints(conn, raw_stream, [(r.key, r._stored, last) for r, last, _, _ in plans])
+                await in_write_transaction(runners[0].engine, _write_batch, raw_stream, plans)
             except CheckpointMoved:
                 for runner, *_ in plans:
                     runner.position = await runner._reload_stored()
@@ -451,9 +453,25 @@ async def apply_together(
                 runner.applied_to(last, parked)
             break
     for runner in runners:
-        metrics.PROJECTED.labels(runner.key).inc(new_to[runner.key])
+        runner._projected.inc(new_to[runner.key])
         await runner.notify_advanced()
     return new_to
+
+
+def _write_batch(
+    conn: Connection,
+    stream: str,
+    plans: Sequence[tuple[ProjectionRunner, int, list[RecordedEvent], list[tuple[RawEvent, str]]]],
+    tries: int = 1,
+) -> None:
+    """Every write of one batch: each projection's rows and parked events (tried ``tries``
+    times), and their checkpoints, moved to each plan's last sequence."""
+    for runner, _last, events, parked in plans:
+        if events:
+            runner.projection.apply(conn, events)
+        if parked:
+            park(conn, runner.key, stream, parked, tries=tries)
+    advance_checkpoints(conn, stream, [(r.key, r._stored, last) for r, last, _, _ in plans])
 
 
 def _note_gaps(runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent], gaps: LogGaps) -> None:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from datetime import date, datetime, timezone
 
 import asyncpg
 import orjson
-from sqlalchemy import JSON, Table, bindparam, delete, event, make_url, select, text, tuple_
+from sqlalchemy import JSON, Connection, Table, bindparam, delete, event, make_url, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -69,12 +68,17 @@ def make_engine(url: str, *, statement_timeout: float | None = None, **kwargs: A
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
 
 
+T = TypeVar("T")
 _write_locks: weakref.WeakKeyDictionary[Any, dict[int, asyncio.Lock]] = weakref.WeakKeyDictionary()
 
 
-@contextlib.asynccontextmanager
-async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A transaction for a projection's batch (rows + checkpoint), as fast as the database allows.
+_SYNCHRONOUS_COMMIT_OFF = text("SET LOCAL synchronous_commit = off")
+
+
+async def in_write_transaction(engine: AsyncEngine, write: Callable[..., T], *args: Any) -> T:
+    """``write(conn, *args)`` in one transaction for a projection's batch (rows + checkpoint),
+    as fast as the database allows. ``write`` runs synchronous statements: begin, statements
+    and commit are one ``run_sync``, one greenlet, not one per statement.
 
     SQLite: one writer at a time, and a writer that finds the database locked
     sleeps in SQLite's busy handler (1, 2, 5, 10 … 100 ms steps), or fails at once
@@ -94,17 +98,21 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         lock = locks.get(loop_id)
         if lock is None:
             lock = locks[loop_id] = asyncio.Lock()
-        async with lock, engine.begin() as conn:
-            yield conn
-        return
-    async with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            await conn.execute(text("SET LOCAL synchronous_commit = off"))
-        yield conn
+        async with lock, engine.connect() as conn:
+            return await conn.run_sync(_in_transaction, write, args)
+    async with engine.connect() as conn:
+        return await conn.run_sync(_in_transaction, write, args)
 
 
-async def upsert(
-    conn: AsyncConnection,
+def _in_transaction(conn: Connection, write: Callable[..., T], args: tuple) -> T:
+    with conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(_SYNCHRONOUS_COMMIT_OFF)
+        return write(conn, *args)
+
+
+def upsert(
+    conn: Connection,
     table: Table,
     rows: Sequence[dict[str, Any]],
     keys: Sequence[str],
@@ -119,9 +127,7 @@ async def upsert(
     """
     if not rows:
         return
-    await conn.execute(
-        _upsert_statement(conn.dialect.name, table, tuple(rows[0].keys()), tuple(keys), update), list(rows)
-    )
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(rows[0].keys()), tuple(keys), update), list(rows))
 
 
 _upserts: weakref.WeakKeyDictionary[Table, dict[tuple, Any]] = weakref.WeakKeyDictionary()
@@ -147,7 +153,7 @@ def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], keys
 COPY_FROM_ROWS = 100
 
 
-async def insert_new(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
     """Insert rows that should all be new, keeping any that already exist.
 
     On PostgreSQL, ``COPY_FROM_ROWS`` rows or more (a catch-up, a rebuild) go in
@@ -166,20 +172,21 @@ async def insert_new(conn: AsyncConnection, table: Table, rows: Sequence[dict[st
             tuple(_json_dumps(row[c]) if c in json_columns and row[c] is not None else row.get(c) for c in columns)
             for row in rows
         ]
-        raw = (await conn.get_raw_connection()).driver_connection
         try:
-            async with conn.begin_nested():
-                await raw.copy_records_to_table(table.name, records=records, columns=columns)
+            with conn.begin_nested():
+                conn.connection.dbapi_connection.run_async(
+                    lambda raw: raw.copy_records_to_table(table.name, records=records, columns=columns)
+                )
             return
         except asyncpg.UniqueViolationError:
             pass  # a key exists after all: the savepoint is gone, insert keeping what is there
-    await upsert(conn, table, rows, keys, update=False)
+    upsert(conn, table, rows, keys, update=False)
 
 
 _row_selects: weakref.WeakKeyDictionary[Table, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-async def load_rows(conn: AsyncConnection, table: Table, key: str, keys: Iterable[Any]) -> dict[Any, dict[str, Any]]:
+def load_rows(conn: Connection, table: Table, key: str, keys: Iterable[Any]) -> dict[Any, dict[str, Any]]:
     """The existing rows for ``keys`` (one query per 1,000 keys), as dicts by key."""
     wanted = list(dict.fromkeys(keys))
     out: dict[Any, dict[str, Any]] = {}
@@ -190,14 +197,14 @@ async def load_rows(conn: AsyncConnection, table: Table, key: str, keys: Iterabl
         stmt = _row_selects[table][key] = table.select().where(table.c[key].in_(bindparam("keys", expanding=True)))
     for start in range(0, len(wanted), 1000):
         part = wanted[start : start + 1000]
-        result = await conn.execute(stmt, {"keys": part})
+        result = conn.execute(stmt, {"keys": part})
         for row in result.mappings():
             out[row[key]] = dict(row)
     return out
 
 
-async def move_counts(
-    conn: AsyncConnection, table: Table, keys: Sequence[str], moved: dict[tuple, int], *, count: str = "n"
+def move_counts(
+    conn: Connection, table: Table, keys: Sequence[str], moved: dict[tuple, int], *, count: str = "n"
 ) -> None:
     """Add ``moved`` (a row's key values, in ``keys``' order -> the change) to the counts ``table``
     keeps in ``count``; a count that comes to 0 is deleted. 300 keys a query."""
@@ -214,12 +221,12 @@ async def move_counts(
 
     stored: dict[tuple, int] = {}
     for part in chunks(list(moved)):
-        for row in (await conn.execute(select(table).where(key.in_(part)))).mappings():
+        for row in conn.execute(select(table).where(key.in_(part))).mappings():
             stored[tuple(row[k] for k in keys)] = row[count]
     now = {k: stored.get(k, 0) + n for k, n in moved.items()}
     for part in chunks([k for k, n in now.items() if n == 0]):
-        await conn.execute(delete(table).where(key.in_(part)))
-    await upsert(conn, table, [{**dict(zip(keys, k, strict=True)), count: n} for k, n in now.items() if n], keys)
+        conn.execute(delete(table).where(key.in_(part)))
+    upsert(conn, table, [{**dict(zip(keys, k, strict=True)), count: n} for k, n in now.items() if n], keys)
 
 
 def existing_keys(
@@ -280,5 +287,5 @@ __all__ = [
     "stored_utc",
     "tuple_",
     "upsert",
-    "write_transaction",
+    "in_write_transaction",
 ]

@@ -455,7 +455,7 @@ class ReactionRunner(DurableWorker):
 
     async def _park(self, raw: RawEvent, error: str, tries: int) -> None:
         async with self.engine.begin() as conn:
-            await park(conn, self.key, self.reaction.source.name, [(raw, error)], tries)
+            await conn.run_sync(park, self.key, self.reaction.source.name, [(raw, error)], tries)
         log.error("cause parked", reaction=self.key, seq=raw.seq, subject=raw.subject, error=error)
 
     def status(self) -> dict:

@@ -23,9 +23,8 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Date, DateTime, Index, Integer, JSON, MetaData, String, Table
+from sqlalchemy import Column, Connection, Date, DateTime, Index, Integer, JSON, MetaData, String, Table
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_shared.contracts import followup as ev
 from baton_shared.events.envelope import RecordedEvent
@@ -169,13 +168,13 @@ class AgendaProjection(Projection):
     def touches(self, events: list[RecordedEvent]) -> bool:
         return any(isinstance(e.event, _WANTED) for e in events)
 
-    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
+    def apply(self, conn: Connection, events: list[RecordedEvent]) -> None:
         mine = [e for e in events if isinstance(e.event, _WANTED)]
         if not mine:
             return
         ids = list(dict.fromkeys(e.event.client_id for e in mine))
-        clients = await _of_clients(conn, self.clients, "client_id", ids)
-        before = await _of_clients(conn, self.entries, "follow_up_id", ids)
+        clients = _of_clients(conn, self.clients, "client_id", ids)
+        before = _of_clients(conn, self.entries, "follow_up_id", ids)
         follow_ups = {fid: dict(entry) for fid, entry in before.items()}
         changed: set[str] = set()
         for recorded in mine:
@@ -198,10 +197,10 @@ class AgendaProjection(Projection):
             fid: entry_of(row, clients[row["client_id"]]) if row.get("status", "open") == "open" else None
             for fid, row in follow_ups.items()
         }
-        await upsert(conn, self.clients, [clients[c] for c in changed], ["client_id"])
-        await self.store(conn, before, after)
+        upsert(conn, self.clients, [clients[c] for c in changed], ["client_id"])
+        self.store(conn, before, after)
 
-    async def store(self, conn: AsyncConnection, before: dict[str, dict | None], after: dict[str, dict | None]) -> None:
+    def store(self, conn: Connection, before: dict[str, dict | None], after: dict[str, dict | None]) -> None:
         """Write the entries that changed from ``before`` to ``after`` (None: no entry) and move the counts."""
         moved: Counter = Counter()
         written, gone = [], []
@@ -216,16 +215,16 @@ class AgendaProjection(Projection):
             else:
                 written.append({c: entry[c] for c in ENTRY_COLUMNS})
         if gone:
-            await conn.execute(delete(self.entries).where(self.entries.c.follow_up_id.in_(gone)))
-        await upsert(conn, self.entries, written, ["follow_up_id"])
-        await move_counts(conn, self.counts, COUNT_KEYS, dict(moved))
+            conn.execute(delete(self.entries).where(self.entries.c.follow_up_id.in_(gone)))
+        upsert(conn, self.entries, written, ["follow_up_id"])
+        move_counts(conn, self.counts, COUNT_KEYS, dict(moved))
 
 
-async def _of_clients(conn: AsyncConnection, table: Table, key: str, ids: list[str]) -> dict[str, dict]:
+def _of_clients(conn: Connection, table: Table, key: str, ids: list[str]) -> dict[str, dict]:
     """The rows of ``table`` of these clients, by ``key``."""
     out: dict[str, dict] = {}
     for i in range(0, len(ids), 900):
-        rows = await conn.execute(select(table).where(table.c.client_id.in_(ids[i : i + 900])))
+        rows = conn.execute(select(table).where(table.c.client_id.in_(ids[i : i + 900])))
         out.update({r[key]: _moments(dict(r)) for r in rows.mappings()})
     return out
 

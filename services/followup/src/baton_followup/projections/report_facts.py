@@ -22,8 +22,7 @@ from baton_shared.contracts import intake as it
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import Projection
 from baton_shared.projections.sql import insert_new, load_rows, upsert
-from sqlalchemy import BigInteger, Column, Date, DateTime, Float, Index, Integer, MetaData, String, Table
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import BigInteger, Column, Connection, Date, DateTime, Float, Index, Integer, MetaData, String, Table
 
 Fold = Callable[["Facts", RecordedEvent], None]
 
@@ -67,7 +66,7 @@ class FactProjection(Projection):
     def fold(self, facts: Facts, recorded: RecordedEvent) -> None:
         raise NotImplementedError
 
-    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
+    def apply(self, conn: Connection, events: list[RecordedEvent]) -> None:
         mine = [e for e in events if isinstance(e.event, self.handles)]
         if not mine:
             return
@@ -75,16 +74,14 @@ class FactProjection(Projection):
         for recorded in mine:
             for table, key in self.keys_of(recorded):
                 wanted.setdefault(table, []).append(key)
-        loaded = {
-            name: await load_rows(conn, self.tables[name], self.keyed[name], keys) for name, keys in wanted.items()
-        }
+        loaded = {name: load_rows(conn, self.tables[name], self.keyed[name], keys) for name, keys in wanted.items()}
         facts = Facts(loaded)
         for recorded in mine:
             self.fold(facts, recorded)
         for name, rows in facts.changed.items():
-            await upsert(conn, self.tables[name], list(rows.values()), [self.keyed[name]])
+            upsert(conn, self.tables[name], list(rows.values()), [self.keyed[name]])
         for name, rows in facts.appended.items():
-            await insert_new(conn, self.tables[name], rows, list(self.ledgers[name]))
+            insert_new(conn, self.tables[name], rows, list(self.ledgers[name]))
 
     def _table(self, metadata: MetaData, name: str, suffix: str, *columns: Any) -> Table:
         table = Table(f"{name}{suffix}", metadata, *columns)

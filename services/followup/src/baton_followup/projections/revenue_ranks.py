@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, Integer, MetaData, Numeric, String, Table
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Column, Connection, Index, Integer, MetaData, Numeric, String, Table
 
 from baton_shared.contracts import intake as ev
 from baton_shared.events.envelope import RecordedEvent
@@ -56,12 +55,12 @@ class RevenueRanksProjection(Projection):
     def touches(self, events: list[RecordedEvent]) -> bool:
         return any(isinstance(e.event, _WANTED) for e in events)
 
-    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
+    def apply(self, conn: Connection, events: list[RecordedEvent]) -> None:
         mine = [e for e in events if isinstance(e.event, _WANTED)]
         if not mine:
             return
         ids = list(dict.fromkeys(e.event.client_id for e in mine))
-        before = await load_rows(conn, self.revenues, "client_id", ids)
+        before = load_rows(conn, self.revenues, "client_id", ids)
         after = dict(before)
         for recorded in mine:
             e = recorded.event
@@ -81,5 +80,5 @@ class RevenueRanksProjection(Projection):
                 moved[old["band"]] -= 1
             if row["band"] is not None:
                 moved[row["band"]] += 1
-        await upsert(conn, self.revenues, changed, ["client_id"])
-        await move_counts(conn, self.bands, ("band",), {(band,): n for band, n in moved.items()}, count="clients")
+        upsert(conn, self.revenues, changed, ["client_id"])
+        move_counts(conn, self.bands, ("band",), {(band,): n for band, n in moved.items()}, count="clients")

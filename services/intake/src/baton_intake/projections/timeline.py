@@ -7,8 +7,7 @@ even the ciphertext is gone from this read model once the client is forgotten.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, JSON, MetaData, String, Table, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import BigInteger, Column, Connection, DateTime, Index, JSON, MetaData, String, Table, select, update
 
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import Projection
@@ -38,7 +37,7 @@ class TimelineProjection(Projection):
             Index(f"ix_client_timeline{suffix}_correlation", "correlation_id", "occurred_at", "seq"),
         )
 
-    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
+    def apply(self, conn: Connection, events: list[RecordedEvent]) -> None:
         rows = []
         for recorded in events:
             env = recorded.envelope
@@ -62,18 +61,18 @@ class TimelineProjection(Projection):
                 }
             )
         # Insert-only: an event already on the timeline stays as it is.
-        await insert_new(conn, self.timeline, rows, ["client_id", "stream", "seq"])
+        insert_new(conn, self.timeline, rows, ["client_id", "stream", "seq"])
         forgotten = {
             r.envelope.payload["client_id"]
             for r in events
             if r.envelope.event_type == "ClientForgotten" and isinstance(r.envelope.payload.get("client_id"), str)
         }
         for client_id in sorted(forgotten):
-            await self._erase(conn, client_id)
+            self._erase(conn, client_id)
 
-    async def _erase(self, conn: AsyncConnection, client_id: str) -> None:
+    def _erase(self, conn: Connection, client_id: str) -> None:
         t = self.timeline
-        found = await conn.execute(
+        found = conn.execute(
             select(t.c.stream, t.c.seq, t.c.payload).where(
                 t.c.client_id == client_id, t.c.event_type == "ClientRegistered"
             )
@@ -83,6 +82,6 @@ class TimelineProjection(Projection):
                 continue
             erased = {k: v for k, v in payload.items() if k not in ("sealed_contacts", "contacts", "legacy_contacts")}
             erased["contacts_erased"] = True
-            await conn.execute(
+            conn.execute(
                 update(t).where(t.c.client_id == client_id, t.c.stream == stream, t.c.seq == seq).values(payload=erased)
             )

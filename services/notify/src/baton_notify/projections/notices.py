@@ -3,8 +3,7 @@ person's status in ``people``; the outbox sends what waits."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Connection, DateTime, Index, Integer, MetaData, String, Table, Text
 
 from baton_shared.contracts import notify as ev
 from baton_shared.events.envelope import RecordedEvent
@@ -54,8 +53,8 @@ class NoticesProjection(RowPerAggregate):
             Index(f"ix_notice_people{suffix}_person", "person", "at"),
         )
 
-    async def apply(self, conn: AsyncConnection, events: list[RecordedEvent]) -> None:
-        await super().apply(conn, events)
+    def apply(self, conn: Connection, events: list[RecordedEvent]) -> None:
+        super().apply(conn, events)
         statuses: dict[tuple[str, str], dict] = {}
         for recorded in events:
             e, at = recorded.event, recorded.envelope.occurred_at
@@ -68,7 +67,7 @@ class NoticesProjection(RowPerAggregate):
             else:
                 continue
             statuses[(e.notice_id, e.person)] = {"notice_id": e.notice_id, "person": e.person, **status}
-        await upsert(conn, self.people, list(statuses.values()), ["notice_id", "person"])
+        upsert(conn, self.people, list(statuses.values()), ["notice_id", "person"])
 
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
         e, at = recorded.event, recorded.envelope.occurred_at
