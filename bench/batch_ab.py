@@ -4,7 +4,8 @@
 
 Each side is its own process (the base runs from a git worktree of ``--base``) with its own
 nats-server, stream and database. Both fold intake's projections, one event per batch through
-``apply_together``, as a service does at a low event rate. They run ``--batch`` batches in
+``apply_together``, as a live feed does at a low event rate (on a kept connection, where the
+tree has ``KeptConnection``). They run ``--batch`` batches in
 turn, ``--rounds`` times, so a host whose speed drifts (other tenants) slows both alike; the
 figure is the ratio per round. Prints CPU per batch of each side and the ratio new / base.
 """
@@ -45,6 +46,7 @@ async def worker(db: str, name: str, events: int) -> None:
     from baton_shared.eventstore.reader import read_stream
     from baton_shared.projections import ProjectionRunner
     from baton_shared.projections.runner import apply_together
+    from baton_shared.projections import sql
     from baton_shared.projections.sql import make_engine
     from baton_shared.service.garbage_collection import tune_garbage_collection
     from common import SPEC, fresh_postgres, registered, start_nats, stop_process
@@ -72,8 +74,10 @@ async def worker(db: str, name: str, events: int) -> None:
         runners = [ProjectionRunner(p, engine, SPEC, registry, service="ab") for p in all_projections()]
         for runner in runners:
             await runner.setup()
+        # As a live feed writes: on the connection it keeps, in a tree that keeps one.
+        live = {"kept": sql.KeptConnection()} if hasattr(sql, "KeptConnection") else {}
         for raw in raws[:WARM_UP]:
-            await apply_together(runners, [raw], nc)
+            await apply_together(runners, [raw], nc, **live)
         at = WARM_UP
         print("ready", flush=True)
         loop = asyncio.get_running_loop()
@@ -81,9 +85,11 @@ async def worker(db: str, name: str, events: int) -> None:
             n = int(line.split()[1])
             cpu = time.process_time()
             for raw in raws[at : at + n]:
-                await apply_together(runners, [raw], nc)
+                await apply_together(runners, [raw], nc, **live)
             at += n
             print(f"{time.process_time() - cpu:.6f}", flush=True)
+        if live:
+            await live["kept"].close()
         await engine.dispose()
         await nc.close()
     finally:

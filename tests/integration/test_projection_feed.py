@@ -1,7 +1,7 @@
 """A service's projections of one stream fed live by one consumer (SQLite and PostgreSQL)."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from baton_shared.contracts import STREAMS
 from baton_shared.eventstore.provisioning import js_api
@@ -47,6 +47,34 @@ async def test_projections_at_different_checkpoints_share_one_consumer_and_equal
     for member, ref in zip(members, await reference(engine, nats), strict=True):
         assert await member.stored_checkpoint() == head
         assert await rows(engine, member) == await rows(engine, ref)
+
+
+async def test_a_live_feed_writes_on_one_connection_and_gives_it_back_at_stop(store, nats, engine):
+    members = await runners(engine)
+    feed = ProjectionFeed(members, service="intake")
+    await feed.prepare_live(nats)
+    await feed.start_live(nats)
+    checkouts, batches = [], []
+    event.listen(engine.sync_engine, "checkout", lambda *_: checkouts.append(1))
+    real_apply = feed.apply
+
+    async def counted(raws):
+        batches.append(len(raws))
+        await real_apply(raws)
+
+    feed.apply = counted
+    try:
+        for seed in range(10):  # one journey at a time, each applied before the next is written
+            await write_journeys(store, clients=1, seed=seed)
+            head = await store.head()
+            for member in members:
+                assert await member.wait_for(head, timeout=20), member.status()
+    finally:
+        await feed.stop_live()
+    assert len(batches) >= 10
+    # One connection kept for the feed's batches; the few others are checkpoints stored later.
+    assert len(checkouts) < len(batches) / 2, (len(checkouts), len(batches))
+    assert engine.sync_engine.pool.checkedout() == 0
 
 
 async def test_a_batch_is_one_transaction_across_the_projections(store, nats, engine):

@@ -29,6 +29,7 @@ from nats.aio.msg import Msg
 from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
+from baton_shared.projections.sql import KeptConnection
 from baton_shared.projections.runner import (
     PROJECTION_ACK_DELAY_SECONDS,
     ProjectionRunner,
@@ -60,6 +61,7 @@ class ProjectionFeed(DurableWorker):
         self.batch_size = max(m.batch_size for m in self.members)
         self.max_attempts = max_attempts
         self.linger_s = linger_s  # while busy, gather deliveries this long into one transaction
+        self._kept: KeptConnection | None = None  # live, the connection batches are written with
 
     @property
     def position(self) -> int:
@@ -113,6 +115,7 @@ class ProjectionFeed(DurableWorker):
         return min([await m._shared_position() for m in self.members])
 
     async def start_live(self, nc: NATS) -> None:
+        self._kept = KeptConnection()
         await super().start_live(nc)
         for member in self.members:
             member.live, member.stopping = True, False
@@ -121,9 +124,13 @@ class ProjectionFeed(DurableWorker):
     async def stop_live(self) -> None:
         for member in self.members:
             member.stopping = True  # a runner retrying for the feed gives up too
-        await super().stop_live()
-        for member in self.members:
-            await member.stop_live()  # stores the checkpoints of batches that wrote nothing
+        try:
+            await super().stop_live()
+            for member in self.members:
+                await member.stop_live()  # stores the checkpoints of batches that wrote nothing
+        finally:
+            if self._kept is not None:
+                await self._kept.close()
 
     async def _on_messages(self, msgs: list[Msg]) -> None:
         raws = []
@@ -139,7 +146,7 @@ class ProjectionFeed(DurableWorker):
 
     async def apply(self, raws: Sequence[RawEvent]) -> None:
         """Apply ``raws`` to every projection it is new to, in one transaction."""
-        await apply_together(self.members, raws, self._nc)
+        await apply_together(self.members, raws, self._nc, self._kept)
 
     async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
         if await retry_batch(self, lambda: self.apply(raws), self.members, self.max_attempts):

@@ -56,7 +56,7 @@ from baton_shared.projections.checkpoints import (
 from baton_shared.projections.checkpoints import (
     metadata as checkpoint_metadata,
 )
-from baton_shared.projections.sql import in_write_transaction
+from baton_shared.projections.sql import KeptConnection, in_write_transaction
 from baton_shared.observability import metrics
 from baton_shared.retry import Outage, is_transient
 from baton_shared.retry import retry_outages as retry
@@ -386,7 +386,10 @@ class ProjectionRunner(DurableWorker):
 
 
 async def apply_together(
-    runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent], nc: NATS | None = None
+    runners: Sequence[ProjectionRunner],
+    raws: Sequence[RawEvent],
+    nc: NATS | None = None,
+    kept: KeptConnection | None = None,
 ) -> dict[str, int]:
     """Apply ``raws`` to every runner it is new to (above its position), in one transaction
     that writes each projection the batch touches and moves each one's checkpoint
@@ -396,6 +399,7 @@ async def apply_together(
     Each event is decoded once, whoever needs it; one that cannot be decoded is parked,
     in the same transaction, for each runner it was new to. Runners the batch does not
     touch move their position without a transaction (the checkpoint follows later).
+    ``kept``: the connection to write with (a live feed's), else one from the pool.
     Returns how many events were new to each runner, by key."""
     decoded: dict[int, RecordedEvent | str] = {}
 
@@ -444,7 +448,7 @@ async def apply_together(
             if not plans:
                 break
             try:
-                await in_write_transaction(runners[0].engine, _write_batch, raw_stream, plans)
+                await in_write_transaction(runners[0].engine, _write_batch, raw_stream, plans, kept=kept)
             except CheckpointMoved:
                 for runner, *_ in plans:
                     runner.position = await runner._reload_stored()
