@@ -46,7 +46,6 @@ async def worker(db: str, name: str, events: int) -> None:
     from baton_shared.eventstore.reader import read_stream
     from baton_shared.projections import ProjectionRunner
     from baton_shared.projections.runner import apply_together
-    from baton_shared.projections import sql
     from baton_shared.projections.sql import make_engine
     from baton_shared.service.garbage_collection import tune_garbage_collection
     from common import SPEC, fresh_postgres, registered, start_nats, stop_process
@@ -74,8 +73,7 @@ async def worker(db: str, name: str, events: int) -> None:
         runners = [ProjectionRunner(p, engine, SPEC, registry, service="ab") for p in all_projections()]
         for runner in runners:
             await runner.setup()
-        # As a live feed writes: on the connection it keeps, in a tree that keeps one.
-        live = {"kept": sql.KeptConnection()} if hasattr(sql, "KeptConnection") else {}
+        live = kept_connection()  # as a live feed writes: on the connection it keeps, if the tree has one
         for raw in raws[:WARM_UP]:
             await apply_together(runners, [raw], nc, **live)
         at = WARM_UP
@@ -94,6 +92,14 @@ async def worker(db: str, name: str, events: int) -> None:
         await nc.close()
     finally:
         stop_process(proc)
+
+
+def kept_connection() -> dict:
+    try:
+        from baton_shared.projections.write_transactions import KeptConnection
+    except ImportError:  # a tree from before aee6c9e
+        return {}
+    return {"kept": KeptConnection()}
 
 
 def compare(base: str, db: str, rounds: int, batch: int) -> None:

@@ -18,7 +18,8 @@ import time
 from sqlalchemy import Connection, text
 
 from baton_shared.projections import sqlite_driver
-from baton_shared.projections.sql import in_write_transaction, make_engine
+from baton_shared.projections.sql import make_engine
+from baton_shared.projections.write_transactions import in_write_transaction
 
 
 async def transaction_cpu(n: int = 3000) -> None:

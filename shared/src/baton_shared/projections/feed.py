@@ -29,7 +29,7 @@ from nats.aio.msg import Msg
 from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
-from baton_shared.projections.sql import KeptConnection
+from baton_shared.projections.write_transactions import KeptConnection
 from baton_shared.projections.runner import (
     PROJECTION_ACK_DELAY_SECONDS,
     ProjectionRunner,

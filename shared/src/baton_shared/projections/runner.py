@@ -56,7 +56,7 @@ from baton_shared.projections.checkpoints import (
 from baton_shared.projections.checkpoints import (
     metadata as checkpoint_metadata,
 )
-from baton_shared.projections.sql import KeptConnection, in_write_transaction
+from baton_shared.projections.write_transactions import KeptConnection, in_write_transaction
 from baton_shared.observability import metrics
 from baton_shared.retry import Outage, is_transient
 from baton_shared.retry import retry_outages as retry
