@@ -23,6 +23,14 @@ async def reference(engine, nats, suffix: str = "_ref") -> list[ProjectionRunner
     return built
 
 
+async def applied_by_all(store, members) -> int:
+    """Wait until every member has applied the stream's head; returns the head."""
+    head = await store.head()
+    for member in members:
+        assert await member.wait_for(head, timeout=20), member.status()
+    return head
+
+
 async def test_projections_at_different_checkpoints_share_one_consumer_and_equal_a_build_in_one_go(store, nats, engine):
     await write_journeys(store, clients=6)
     head = await store.head()
@@ -66,9 +74,7 @@ async def test_a_live_feed_writes_on_one_connection_and_gives_it_back_at_stop(st
     try:
         for seed in range(10):  # one journey at a time, each applied before the next is written
             await write_journeys(store, clients=1, seed=seed)
-            head = await store.head()
-            for member in members:
-                assert await member.wait_for(head, timeout=20), member.status()
+            await applied_by_all(store, members)
     finally:
         await feed.stop_live()
     assert len(batches) >= 10
@@ -160,9 +166,7 @@ async def test_a_feed_acknowledges_what_it_applied_a_while_later_and_all_of_it_a
     try:
         for seed in range(8):  # several appends, delivered as several batches
             await write_journeys(store, clients=1, seed=seed)
-        head = await store.head()
-        for member in members:
-            assert await member.wait_for(head, timeout=20), member.status()
+        head = await applied_by_all(store, members)
     finally:
         await feed.stop_live()
     info = await consumer_info(nats, SPEC.name, feed.durable)
