@@ -208,8 +208,7 @@ class ProjectionRunner(DurableWorker):
         async with self._lock:
             if raw.seq <= self.position:
                 return
-            plan = (self, raw.seq, [], [(raw, error)])
-            await in_write_transaction(self.engine, _write_batch, self.spec.name, [plan], self.max_attempts)
+            await in_write_transaction(self.engine, _park_and_pass, self, raw, error)
             self.position = self._stored = raw.seq
         log.error("event parked", projection=self.key, seq=raw.seq, subject=raw.subject, error=error)
 
@@ -466,16 +465,21 @@ def _write_batch(
     conn: Connection,
     stream: str,
     plans: Sequence[tuple[ProjectionRunner, int, list[RecordedEvent], list[tuple[RawEvent, str]]]],
-    tries: int = 1,
 ) -> None:
-    """Every write of one batch: each projection's rows and parked events (tried ``tries``
-    times), and their checkpoints, moved to each plan's last sequence."""
+    """Every write of one batch: each projection's rows and parked events, and their
+    checkpoints, moved to each plan's last sequence."""
     for runner, _last, events, parked in plans:
         if events:
             runner.projection.apply(conn, events)
         if parked:
-            park(conn, runner.key, stream, parked, tries=tries)
+            park(conn, runner.key, stream, parked, tries=1)
     advance_checkpoints(conn, stream, [(r.key, r._stored, last) for r, last, _, _ in plans])
+
+
+def _park_and_pass(conn: Connection, runner: ProjectionRunner, raw: RawEvent, error: str) -> None:
+    """Park an event the runner kept failing on, and move its checkpoint past it."""
+    park(conn, runner.key, runner.spec.name, [(raw, error)], tries=runner.max_attempts)
+    advance_checkpoint(conn, runner.key, runner.spec.name, runner._stored, raw.seq)
 
 
 def _note_gaps(runners: Sequence[ProjectionRunner], raws: Sequence[RawEvent], gaps: LogGaps) -> None:
