@@ -252,10 +252,10 @@ async def run_live_lag(
     import nats as nats_py
 
     from baton_intake.projections import all_projections
-    from baton_shared.projections import sqlite_driver
+    from baton_shared.projections import sqlite_placement
     from baton_shared.service.settings import BatonSettings
 
-    sqlite_driver.run_statements(BatonSettings().sqlite_statements)  # as a service would (BATON_SQLITE_STATEMENTS)
+    sqlite_placement.run_statements(BatonSettings().sqlite_statements)  # as a service would (BATON_SQLITE_STATEMENTS)
     out = {}
     for name, url in db_urls.items():
         if name == "postgresql":

@@ -17,7 +17,7 @@ import time
 
 from sqlalchemy import Connection, text
 
-from baton_shared.projections import sqlite_driver
+from baton_shared.projections import sqlite_placement
 from baton_shared.projections.sql import make_engine
 from baton_shared.projections.write_transactions import in_write_transaction
 
@@ -81,7 +81,7 @@ async def commit_latency(n: int = 20_000) -> None:
 if __name__ == "__main__":
     import sys
 
-    sqlite_driver.run_statements("thread" if "--hop" in sys.argv[1:] else "loop")  # one place, not "auto"
-    print("statements", "on the event loop" if sqlite_driver.ON_LOOP else "in the connection's thread")
+    sqlite_placement.run_statements("thread" if "--hop" in sys.argv[1:] else "loop")  # one place, not "auto"
+    print("statements", "on the event loop" if sqlite_placement.ON_LOOP else "in the connection's thread")
     asyncio.run(transaction_cpu())
     asyncio.run(commit_latency())

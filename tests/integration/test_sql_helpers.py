@@ -81,10 +81,10 @@ def test_existing_keys_skips_aggregates_born_in_the_batch():
 
 @pytest.fixture(params=[True, False], ids=["on-loop", "hop"])
 def statements_on_loop(request, monkeypatch):
-    """Both places a statement can run (sqlite_driver: BATON_SQLITE_STATEMENTS)."""
-    from baton_shared.projections import sqlite_driver
+    """Both places a statement can run (sqlite_placement: BATON_SQLITE_STATEMENTS)."""
+    from baton_shared.projections import sqlite_placement
 
-    monkeypatch.setattr(sqlite_driver, "ON_LOOP", request.param)
+    monkeypatch.setattr(sqlite_placement, "ON_LOOP", request.param)
     return request.param
 
 
@@ -178,7 +178,7 @@ async def test_nothing_of_a_connection_runs_on_the_loop_while_its_thread_has_wor
     import threading
     import time
 
-    from baton_shared.projections import sqlite_driver
+    from baton_shared.projections import sqlite_driver, sqlite_placement
     from tests.integration.services import eventually
 
     conn = sqlite_driver.connect(str(tmp_path / "hop.sqlite3"))
@@ -197,11 +197,11 @@ async def test_nothing_of_a_connection_runs_on_the_loop_while_its_thread_has_wor
 
         await eventually(started, what="the slow job in the connection's thread")
         hopping.cancel()
-        after = sqlite_driver.run_on(conn, True, lambda: ran.append(("after", threading.get_ident() == loop_thread)))
+        after = sqlite_placement.run_on(conn, True, lambda: ran.append(("after", threading.get_ident() == loop_thread)))
         await after
         assert ran == [("slow", False), ("after", False)]
         assert conn.in_thread == 0 and hopping.cancelled()
-        await sqlite_driver.run_on(conn, True, lambda: ran.append(("then", threading.get_ident() == loop_thread)))
+        await sqlite_placement.run_on(conn, True, lambda: ran.append(("then", threading.get_ident() == loop_thread)))
         assert ran[-1] == ("then", True)  # the thread is idle again: back on the loop
     finally:
         conn.close()
@@ -215,7 +215,7 @@ async def test_a_long_read_off_the_loop_leaves_the_loop_answering(tmp_path, stat
 
     from sqlalchemy import text
 
-    from baton_shared.projections.sqlite_driver import off_the_loop
+    from baton_shared.projections.sqlite_placement import off_the_loop
 
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'long-read.sqlite3'}")
     try:
@@ -236,7 +236,7 @@ async def test_a_long_read_off_the_loop_leaves_the_loop_answering(tmp_path, stat
 
 
 def test_statements_hop_only_while_a_core_is_spare(tmp_path):
-    from baton_shared.projections.sqlite_driver import SpareCore
+    from baton_shared.projections.sqlite_placement import SpareCore
 
     stat = tmp_path / "stat"
     spare = SpareCore(str(stat), every=0)
@@ -255,21 +255,21 @@ def test_where_statements_run_is_a_setting(monkeypatch):
     by the settings and by the driver, and changes nothing."""
     from pydantic import ValidationError
 
-    from baton_shared.projections import sqlite_driver
+    from baton_shared.projections import sqlite_placement
     from baton_shared.service.settings import BatonSettings
 
-    monkeypatch.setattr(sqlite_driver, "ON_LOOP", sqlite_driver.ON_LOOP)
+    monkeypatch.setattr(sqlite_placement, "ON_LOOP", sqlite_placement.ON_LOOP)
     assert BatonSettings().sqlite_statements == "loop"
     for place, on_loop in (("thread", False), ("auto", None), ("loop", True)):
         monkeypatch.setenv("BATON_SQLITE_STATEMENTS", place)
-        sqlite_driver.run_statements(BatonSettings().sqlite_statements)
-        assert sqlite_driver.ON_LOOP is on_loop
+        sqlite_placement.run_statements(BatonSettings().sqlite_statements)
+        assert sqlite_placement.ON_LOOP is on_loop
     monkeypatch.setenv("BATON_SQLITE_STATEMENTS", "elsewhere")
     with pytest.raises(ValidationError, match="sqlite_statements"):
         BatonSettings()
     with pytest.raises(ValueError, match="auto, loop, thread"):
-        sqlite_driver.run_statements("elsewhere")
-    assert sqlite_driver.ON_LOOP is True
+        sqlite_placement.run_statements("elsewhere")
+    assert sqlite_placement.ON_LOOP is True
 
 
 async def test_checkpoints_advance_together_or_not_at_all(database_url):

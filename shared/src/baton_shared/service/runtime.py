@@ -29,7 +29,7 @@ from baton_shared.eventstore.provisioning import JetStreamApiError, check_server
 from baton_shared.projections.feed import ProjectionFeed
 from baton_shared.projections.planner_statistics import keep_planner_statistics
 from baton_shared.projections.runner import ProjectionRunner, first_behind
-from baton_shared.projections import sqlite_driver
+from baton_shared.projections import sqlite_placement
 from baton_shared.projections.sql import make_engine
 from baton_shared.reactions.partitions import PartitionedReaction
 from baton_shared.reactions.runner import ReactionRunner
@@ -85,7 +85,7 @@ class ServiceRuntime:
             reconnected_cb=self._reconnected,
             disconnected_cb=self._disconnected,
         )
-        sqlite_driver.run_statements(settings.sqlite_statements)
+        sqlite_placement.run_statements(settings.sqlite_statements)
         self.engine = make_engine(
             settings.database_url_for(service), statement_timeout=settings.database_timeout_seconds
         )

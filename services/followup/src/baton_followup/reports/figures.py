@@ -19,7 +19,7 @@ from typing import Any
 
 from baton_shared.contracts.followup import DeliveredValue, RefusalCode
 from baton_shared.projections.sql import bytewise, stored_utc
-from baton_shared.projections.sqlite_driver import off_the_loop
+from baton_shared.projections.sqlite_placement import off_the_loop
 from sqlalchemy import (
     REAL,
     BigInteger,
