@@ -20,7 +20,7 @@ Three things never block the loop, and always hop:
   (``PATIENCE_SECONDS``; 1, 2, 5 … 100 ms steps). Waiting on the loop could deadlock:
   the holder may be a transaction of this very process waiting for the loop.
   ``SQLITE_BUSY_SNAPSHOT`` (a read snapshot gone stale) fails as before.
-- **big statements**: an ``executemany`` of more than ``INLINE_ROWS`` rows (a
+- **big statements**: an ``executemany`` of more than ``sqlite_driver.INLINE_ROWS`` rows (a
   catch-up batch, a rebuild);
 - **long reads**: statements run ``off_the_loop()`` (a report over every client's facts,
   seconds on a large log), so the loop answers meanwhile.
@@ -134,7 +134,8 @@ def patiently(fn: Callable[..., Any], *args: Any) -> Any:
 
 async def run_on(conn: Any, inline: bool, fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` on the loop when ``inline``, the database is not locked and nothing of
-    this connection's is still in its thread; otherwise in its thread, patiently."""
+    this connection's is still in its thread; otherwise in its thread, patiently.
+    ``conn``: a ``sqlite_driver.Connection`` (what it has in its thread, and its ``hop``)."""
     if inline and not conn.in_thread:
         try:
             return fn(*args)
