@@ -2,11 +2,15 @@
 
     .venv/bin/python bench/sqlite_bench.py          # statements on the event loop
     .venv/bin/python bench/sqlite_bench.py --hop    # a thread hop per statement
+    .venv/bin/python bench/sqlite_bench.py --direct # a write transaction's statements: direct or through the loop
 
 Prints the CPU and wall time of a projection-shaped write transaction (select a row,
 upsert it, move a checkpoint, commit) plus a read on a pooled connection, and the
 latency distribution of 20,000 write transactions of a 2 KB row: what a commit that
 checkpoints the WAL costs the event loop, since statements and commits run on it.
+``--direct`` prints instead the CPU per upsert in write transactions of 20, with the
+statements called directly (``sqlite_driver.statements_direct``, as Baton runs them) and
+handed to the loop and back, alternated six times.
 """
 
 from __future__ import annotations
@@ -61,6 +65,43 @@ def write_row(conn: Connection, i: int) -> None:
     )
 
 
+async def direct_or_through_the_loop(rounds: int = 6, n: int = 300) -> None:
+    import contextlib
+
+    from sqlalchemy import Column, Integer, MetaData, String, Table
+
+    from baton_shared.projections import sqlite_driver, write_transactions
+    from baton_shared.projections.sql import upsert
+
+    table = Table("rows", MetaData(), Column("id", Integer, primary_key=True), Column("v", String))
+
+    def write(conn: Connection, k: int) -> None:
+        for i in range(20):
+            upsert(conn, table, [{"id": i, "v": f"v{k}"}], ["id"])
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.sqlite3")
+    async with engine.begin() as conn:
+        await conn.run_sync(table.metadata.create_all)
+    kept = write_transactions.KeptConnection()
+    took: dict[str, list[float]] = {"direct": [], "through the loop": []}
+    for _ in range(rounds):
+        for way in took:
+            write_transactions.statements_direct = (
+                sqlite_driver.statements_direct if way == "direct" else lambda _c: contextlib.nullcontext()
+            )
+            for k in range(50):
+                await in_write_transaction(engine, write, k, kept=kept)
+            started = time.process_time()
+            for k in range(n):
+                await in_write_transaction(engine, write, k, kept=kept)
+            took[way].append((time.process_time() - started) / n / 20 * 1e6)
+    write_transactions.statements_direct = sqlite_driver.statements_direct
+    await kept.close()
+    await engine.dispose()
+    for way, us in took.items():
+        print(f"CPU per upsert, {way}: " + ", ".join(f"{x:.1f}" for x in sorted(us)) + " us")
+
+
 async def commit_latency(n: int = 20_000) -> None:
     engine = make_engine(f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.sqlite3")
     async with engine.begin() as conn:
@@ -83,5 +124,8 @@ if __name__ == "__main__":
 
     sqlite_placement.run_statements("thread" if "--hop" in sys.argv[1:] else "loop")  # one place, not "auto"
     print("statements", "on the event loop" if sqlite_placement.ON_LOOP else "in the connection's thread")
+    if "--direct" in sys.argv[1:]:
+        asyncio.run(direct_or_through_the_loop())
+        sys.exit()
     asyncio.run(transaction_cpu())
     asyncio.run(commit_latency())

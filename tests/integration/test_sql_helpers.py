@@ -171,6 +171,66 @@ async def test_a_sqlite_lock_held_elsewhere_is_waited_for_off_the_loop(tmp_path,
         await engine.dispose()
 
 
+async def test_a_write_transaction_runs_its_statements_without_a_loop_round_trip(tmp_path, monkeypatch):
+    """In a projection's write transaction (one ``run_sync``), a statement that runs on the
+    loop is called directly; elsewhere (``AsyncConnection.execute``, which requires an await)
+    each goes to the loop and back. A lock held by another connection is still waited for
+    in the connection's thread, with the loop answering meanwhile."""
+    import asyncio
+    import sqlite3
+    import time
+
+    from sqlalchemy import Integer, insert, text
+
+    from baton_shared.projections import sqlite_driver, sqlite_placement
+    from baton_shared.projections.write_transactions import in_write_transaction
+
+    monkeypatch.setattr(sqlite_placement, "ON_LOOP", True)
+    through_the_loop = []
+    run_on = sqlite_driver.run_on
+
+    async def counted_run_on(*args):
+        through_the_loop.append(args[2])
+        return await run_on(*args)
+
+    monkeypatch.setattr(sqlite_driver, "run_on", counted_run_on)
+    path = tmp_path / "direct.sqlite3"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    counted = Table("counted", MetaData(), Column("id", Integer, primary_key=True))
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(counted.metadata.create_all)
+        through_the_loop.clear()
+
+        def write(conn, ids):  # noqa: ANN001
+            for i in ids:
+                conn.execute(insert(counted).values(id=i))
+            return conn.execute(text("SELECT count(*) FROM counted")).scalar()
+
+        assert await in_write_transaction(engine, write, [1, 2, 3]) == 3
+        assert through_the_loop == []
+        async with engine.begin() as conn:
+            await conn.execute(insert(counted).values(id=4))
+        assert len(through_the_loop) == 1  # the same statement outside: to the loop and back
+
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        other.execute("INSERT INTO counted VALUES (5)")
+        asyncio.get_running_loop().call_later(0.5, other.execute, "COMMIT")
+        started = time.monotonic()
+        async with counting_ticks() as ticks:
+            assert await in_write_transaction(engine, write, [6]) == 6
+        waited = time.monotonic() - started
+        assert 0.45 < waited < 5, waited
+        assert ticks.count >= 20, f"the loop stood still while the lock was held ({ticks.count} ticks)"
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).dbapi_connection
+            assert isinstance(raw, sqlite_driver.Connection) and raw.direct is False
+    finally:
+        other.close()
+        await engine.dispose()
+
+
 async def test_nothing_of_a_connection_runs_on_the_loop_while_its_thread_has_work(tmp_path):
     """A caller cancelled during a hop does not stop its statement; whatever the connection
     runs next waits for it, in the connection's thread, so no two threads use it at once."""

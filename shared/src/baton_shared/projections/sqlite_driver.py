@@ -20,6 +20,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from sqlite3 import (  # noqa: F401 - the exceptions and constants a PEP 249 module has
     PARSE_COLNAMES,
     PARSE_DECLTYPES,
@@ -95,9 +96,17 @@ class Cursor:
 
     def _statement(self, operation: Any, parameters: Any, many: bool, small: bool) -> None:
         conn = self.connection
-        self.description, self.rowcount, self.lastrowid, rows = _call(
-            conn, on_loop(small), _run, conn.sqlite, operation, parameters, many
-        )
+        inline = on_loop(small)
+        if conn.direct and inline and not conn.in_thread:
+            try:
+                outcome = _run(conn.sqlite, operation, parameters, many)
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+                outcome = _call(conn, False, _run, conn.sqlite, operation, parameters, many)
+        else:
+            outcome = _call(conn, inline, _run, conn.sqlite, operation, parameters, many)
+        self.description, self.rowcount, self.lastrowid, rows = outcome
         self.rows = collections.deque(rows)
 
     def fetchone(self) -> Any:
@@ -129,12 +138,13 @@ class Connection:
     thread, everything of the connection's goes there until it is done, so no two threads
     ever use the connection at once (a cancelled caller does not stop its statement)."""
 
-    __slots__ = ("in_thread", "jobs", "sqlite")
+    __slots__ = ("direct", "in_thread", "jobs", "sqlite")
 
     def __init__(self, sqlite: sqlite3.Connection) -> None:
         self.sqlite = sqlite
         self.jobs: queue.SimpleQueue | None = None
         self.in_thread = 0  # jobs given to the thread and not yet answered (counted on the loop)
+        self.direct = False  # see statements_direct
 
     def cursor(self) -> Cursor:
         return Cursor(self)
@@ -193,6 +203,23 @@ class Connection:
         self.in_thread += 1
         self.jobs.put((answer, fn, args))
         return await answer
+
+
+@contextmanager
+def statements_direct(dbapi_connection: Any) -> Iterator[None]:
+    """Within it, a statement of ``dbapi_connection`` (if it is one of this driver's) that runs
+    on the loop is called directly, not handed to the loop and back: two greenlet switches
+    and a coroutine less each. Only for a synchronous function SQLAlchemy runs with
+    ``run_sync`` (a write transaction): its ``execute`` requires an await, and would refuse
+    a statement that made none."""
+    if not isinstance(dbapi_connection, Connection):
+        yield
+        return
+    dbapi_connection.direct = True
+    try:
+        yield
+    finally:
+        dbapi_connection.direct = False
 
 
 def _serve(conn: Connection, jobs: queue.SimpleQueue) -> None:

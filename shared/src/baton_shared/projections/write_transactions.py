@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from baton_shared.projections.sqlite_driver import statements_direct
+
 T = TypeVar("T")
 _write_locks: weakref.WeakKeyDictionary[Any, dict[int, asyncio.Lock]] = weakref.WeakKeyDictionary()
 
@@ -97,4 +99,6 @@ def _in_transaction(conn: Connection, write: Callable[..., T], args: tuple) -> T
     with conn.begin():
         if conn.dialect.name == "postgresql":
             conn.execute(_SYNCHRONOUS_COMMIT_OFF)
-        return write(conn, *args)
+            return write(conn, *args)
+        with statements_direct(conn.connection.dbapi_connection):
+            return write(conn, *args)
