@@ -1,5 +1,6 @@
 """The SQL helpers projections share, on SQLite and PostgreSQL."""
 
+import contextlib
 from datetime import datetime, timezone
 
 import pytest
@@ -122,25 +123,38 @@ async def test_sqlite_statements_keep_what_sqlalchemy_reads(tmp_path, statements
         await engine.dispose()
 
 
-async def test_a_sqlite_lock_held_elsewhere_is_waited_for_off_the_loop(tmp_path, statements_on_loop):
-    """Statements run on the event loop with no busy timeout: one that finds the database
-    locked by another connection (here the ops tool, say: another process) waits for it
-    in the connection's thread, and the loop goes on meanwhile; a stale snapshot is an
-    error at once, as with SQLite's own busy handler."""
-    import asyncio
+@contextlib.asynccontextmanager
+async def counted_database(path):
+    """A SQLite file with a ``counted`` table, an engine on it, and another connection (say, the
+    ops tool's) to hold its lock with."""
     import sqlite3
-    import time
 
-    from sqlalchemy import Integer, insert, text
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy import Integer
 
-    path = tmp_path / "locked.sqlite3"
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
     counted = Table("counted", MetaData(), Column("id", Integer, primary_key=True))
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(counted.metadata.create_all)
+        yield engine, counted, other
+    finally:
+        other.close()
+        await engine.dispose()
+
+
+async def test_a_sqlite_lock_held_elsewhere_is_waited_for_off_the_loop(tmp_path, statements_on_loop):
+    """Statements run on the event loop with no busy timeout: one that finds the database
+    locked by another connection (here the ops tool, say: another process) waits for it
+    in the connection's thread, and the loop goes on meanwhile; a stale snapshot is an
+    error at once, as with SQLite's own busy handler."""
+    import asyncio
+    import time
+
+    from sqlalchemy import insert, text
+    from sqlalchemy.exc import OperationalError
+
+    async with counted_database(tmp_path / "locked.sqlite3") as (engine, counted, other):
         other.execute("BEGIN IMMEDIATE")  # holds the write lock
         other.execute("INSERT INTO counted VALUES (1)")
         loop = asyncio.get_running_loop()
@@ -166,9 +180,6 @@ async def test_a_sqlite_lock_held_elsewhere_is_waited_for_off_the_loop(tmp_path,
             with pytest.raises(OperationalError, match="locked"):
                 await conn.execute(insert(counted).values(id=4))
             assert time.monotonic() - started < 0.5
-    finally:
-        other.close()
-        await engine.dispose()
 
 
 async def test_a_write_transaction_runs_its_statements_without_a_loop_round_trip(tmp_path, monkeypatch):
@@ -177,10 +188,9 @@ async def test_a_write_transaction_runs_its_statements_without_a_loop_round_trip
     each goes to the loop and back. A lock held by another connection is still waited for
     in the connection's thread, with the loop answering meanwhile."""
     import asyncio
-    import sqlite3
     import time
 
-    from sqlalchemy import Integer, insert, text
+    from sqlalchemy import insert, text
 
     from baton_shared.projections import sqlite_driver, sqlite_placement
     from baton_shared.projections.write_transactions import in_write_transaction
@@ -194,13 +204,7 @@ async def test_a_write_transaction_runs_its_statements_without_a_loop_round_trip
         return await run_on(*args)
 
     monkeypatch.setattr(sqlite_driver, "run_on", counted_run_on)
-    path = tmp_path / "direct.sqlite3"
-    engine = make_engine(f"sqlite+aiosqlite:///{path}")
-    counted = Table("counted", MetaData(), Column("id", Integer, primary_key=True))
-    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(counted.metadata.create_all)
+    async with counted_database(tmp_path / "direct.sqlite3") as (engine, counted, other):
         through_the_loop.clear()
 
         def write(conn, ids):  # noqa: ANN001
@@ -226,9 +230,6 @@ async def test_a_write_transaction_runs_its_statements_without_a_loop_round_trip
         async with engine.connect() as conn:
             raw = (await conn.get_raw_connection()).dbapi_connection
             assert isinstance(raw, sqlite_driver.Connection) and raw.direct is False
-    finally:
-        other.close()
-        await engine.dispose()
 
 
 async def test_nothing_of_a_connection_runs_on_the_loop_while_its_thread_has_work(tmp_path):
