@@ -32,8 +32,6 @@ import handoff_skeleton
 from common import cpu_seconds, free_port, start_nats, stop_process
 from loadgen import Connection, closed_loop
 
-HANDOFF = {"requests": 2, "appends": 2, "deliveries": 9, "transactions": 6}
-
 
 @contextlib.asynccontextmanager
 async def skeleton(url: str, folder: Path, roles: tuple[str, ...]):  # noqa: ANN201
