@@ -227,6 +227,24 @@ async def fill_fast(nc, events: int, per_client: int = 10, window: int = 1024) -
     return events / (time.perf_counter() - t)
 
 
+def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]], server: str = "t") -> dict:
+    """An ASGI HTTP scope for a request driven in-process (no socket)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": (server, 80),
+    }
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     try:

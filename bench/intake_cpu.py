@@ -25,7 +25,7 @@ from pathlib import Path
 import orjson
 
 import calibration
-from common import ROOT, start_nats, stop_process
+from common import ROOT, http_scope, start_nats, stop_process
 
 TOKEN = "bench-admin-token-0000000"
 
@@ -45,20 +45,7 @@ class Asgi:
         ]
         if body is not None:
             headers.append((b"content-type", b"application/json"))
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.1", 1),
-            "server": ("intake", 80),
-        }
+        scope = http_scope(method, path, headers, server="intake")
         sent = False
         status, chunks = [], []
 

@@ -14,6 +14,7 @@ import structlog
 
 sys.path.insert(0, ".")
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+from common import http_scope  # noqa: E402
 from tests.unit.test_compiled_routes import ADMIN, baton_app  # after the path and the log level  # noqa: E402
 
 BODY = json.dumps({"note": "hello", "percent": 40}).encode()
@@ -26,20 +27,7 @@ HEADERS = [
 
 
 async def one(app) -> int:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/orders/design-1/note",
-        "raw_path": b"/v1/orders/design-1/note",
-        "query_string": b"",
-        "root_path": "",
-        "headers": HEADERS,
-        "client": ("127.0.0.1", 1),
-        "server": ("t", 80),
-    }
+    scope = http_scope("POST", "/v1/orders/design-1/note", HEADERS)
     sent = False
     status = []
 

@@ -59,6 +59,18 @@ def _call(conn: Connection, inline: bool, fn: Callable[..., Any], *args: Any) ->
     return await_(run_on(conn, inline, fn, *args))
 
 
+def _here_or_patiently(conn: Connection, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` right here, on the loop's thread, for a caller that needs no await; if the
+    database is locked, or something of the connection's is in its thread, there, patiently."""
+    if not conn.in_thread:
+        try:
+            return fn(*args)
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+    return _call(conn, False, fn, *args)
+
+
 def _run(conn: sqlite3.Connection, operation: Any, parameters: Any, many: bool) -> tuple[Any, int, Any, list]:
     """The whole statement, the cursor closed after."""
     cursor = conn.cursor()
@@ -97,13 +109,8 @@ class Cursor:
     def _statement(self, operation: Any, parameters: Any, many: bool, small: bool) -> None:
         conn = self.connection
         inline = on_loop(small)
-        if conn.direct and inline and not conn.in_thread:
-            try:
-                outcome = _run(conn.sqlite, operation, parameters, many)
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc):
-                    raise
-                outcome = _call(conn, False, _run, conn.sqlite, operation, parameters, many)
+        if conn.direct and inline:
+            outcome = _here_or_patiently(conn, _run, conn.sqlite, operation, parameters, many)
         else:
             outcome = _call(conn, inline, _run, conn.sqlite, operation, parameters, many)
         self.description, self.rowcount, self.lastrowid, rows = outcome
@@ -159,13 +166,7 @@ class Connection:
         """On the loop whatever the setting (SQLite's part is small, a hop is not), directly:
         the pool rolls back a returned connection outside SQLAlchemy's greenlet too. A commit
         that finds the database locked waits in the thread."""
-        if not self.in_thread:
-            try:
-                return how()
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc):
-                    raise
-        _call(self, False, how)
+        _here_or_patiently(self, how)
 
     def close(self) -> None:
         """Closed when this returns (a restore may replace the file next); with a thread,
