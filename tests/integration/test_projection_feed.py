@@ -3,11 +3,13 @@
 import pytest
 from sqlalchemy import event, select
 
-from baton_shared.contracts import STREAMS
+from baton_intake.application import AddClientNote, IntakeApplication
+from baton_shared.contracts import STREAMS, registry
 from baton_shared.eventstore.provisioning import js_api
 from baton_shared.eventstore.reader import read_stream
 from baton_shared.projections import ProjectionRunner
 from baton_shared.projections.checkpoints import parked_events
+from baton_shared.projections.client_managers import ClientManagers
 from baton_shared.projections.feed import ProjectionFeed
 from tests.integration.journeys import write_journeys
 from tests.integration.test_projections import rows, runners
@@ -66,9 +68,9 @@ async def test_a_live_feed_writes_on_one_connection_and_gives_it_back_at_stop(st
     event.listen(engine.sync_engine, "checkout", lambda *_: checkouts.append(1))
     real_apply = feed.apply
 
-    async def counted(raws):
+    async def counted(raws, *rest):
         batches.append(len(raws))
-        await real_apply(raws)
+        await real_apply(raws, *rest)
 
     feed.apply = counted
     try:
@@ -172,3 +174,93 @@ async def test_a_feed_acknowledges_what_it_applied_a_while_later_and_all_of_it_a
     info = await consumer_info(nats, SPEC.name, feed.durable)
     assert info["ack_floor"]["stream_seq"] == head and info["num_ack_pending"] == 0
     assert batches > 1 and len(sent) < batches, (batches, len(sent))
+
+
+class Managers(ClientManagers):
+    name = "managers_heard"
+    table_name = "managers_heard"
+
+
+async def managers(engine, suffix: str = "") -> ProjectionRunner:
+    projection = Managers(suffix)
+    runner = ProjectionRunner(projection, engine, SPEC, registry, service="delivery")
+    await runner.setup()
+    return runner
+
+
+def client_events(raws) -> list:
+    return [r for r in raws if r.subject.rsplit(".", 1)[1] in ("ClientRegistered", "AccountManagerAssigned")]
+
+
+async def test_a_feed_whose_projections_name_what_they_fold_is_delivered_only_that(store, nats, engine):
+    await write_journeys(store, clients=2)
+    runner = await managers(engine)
+    feed = ProjectionFeed([runner], service="delivery")
+    assert feed.hears == ["intake.*.*.AccountManagerAssigned", "intake.*.*.ClientRegistered"]
+    await feed.catch_up(nats)
+    before = await store.head()
+    await feed.prepare_live(nats)
+    await feed.start_live(nats)
+    try:
+        for seed in range(8):  # one journey at a time, each applied before the next is written
+            await write_journeys(store, clients=1, seed=seed)
+            head = await store.head()
+            assert await runner.wait_for(head, timeout=20), runner.status()
+    finally:
+        await feed.stop_live()
+    after = [raw async for b in read_stream(nats, SPEC.name, start_seq=before + 1) for raw in b]
+    info = await js_api(nats, f"CONSUMER.INFO.{SPEC.name}.{feed.durable}")
+    assert info["delivered"]["consumer_seq"] == len(client_events(after)) < len(after) / 3
+    # Only the first batch's hole (what lies between the catch-up and the consumer's first
+    # delivery) is read from the log: later ones follow on by the consumer's own count.
+    assert runner.gaps_filled <= 1, runner.status()
+    assert runner.position == head and await runner.stored_checkpoint() == head
+    reference = await managers(engine, "_ref")
+    await reference.catch_up(nats)
+    assert await rows(engine, runner) == await rows(engine, reference)
+
+
+async def test_a_filtered_projection_reaches_a_position_only_when_nothing_it_folds_is_left_before_it(
+    store, nats, engine
+):
+    await write_journeys(store, clients=1)
+    runner = await managers(engine)
+    feed = ProjectionFeed([runner], service="delivery")
+    await feed.catch_up(nats)
+    await feed.prepare_live(nats)
+    await feed.start_live(nats)
+    await feed.stop_live()  # nothing applies what comes next
+    position = runner.position
+    clients = await write_journeys(store, clients=1, seed=3)  # a client registered, then notes, needs, handoffs
+    head = await store.head()
+    assert not await runner.wait_for(head, timeout=0.5)  # its ClientRegistered is not applied
+    assert runner.position == position
+    await feed.prepare_live(nats, at_start=False)
+    await feed.start_live(nats)
+    try:
+        assert await runner.wait_for(head, timeout=20), runner.status()
+        await IntakeApplication(store).add_client_note(AddClientNote(client_id=clients[0], text="called back"))
+        note_only = await store.head()  # a note: client managers do not fold it, so are not sent it
+        assert await runner.wait_for(note_only, timeout=5), runner.status()  # never sent, yet reached
+    finally:
+        await feed.stop_live()
+    assert runner.position == note_only
+
+
+async def test_an_event_to_fold_that_went_to_another_replica_long_ago_is_read_from_the_log(store, nats, engine):
+    await write_journeys(store, clients=3)
+    runner = await managers(engine)
+    feed = ProjectionFeed([runner], service="delivery")  # filtered: it is sent client events alone
+    registered = [r.seq for r in client_events([raw async for b in read_stream(nats, SPEC.name) for raw in b])]
+    await runner.catch_up(nats, until=registered[0])  # as if the rest went to another replica
+    runner.live, runner.head = True, await store.head()
+    assert not await runner.read_what_went_elsewhere(older_than_s=3600)  # recent: maybe still on its way
+    assert runner.position == registered[0]
+    while await runner.read_what_went_elsewhere(older_than_s=0):
+        pass
+    assert runner.position == registered[-1] and runner.gaps_filled == len(registered) - 1
+    assert await runner.pass_unheard(runner.head)  # what is left of the stream folds nothing here
+    reference = await managers(engine, "_ref")
+    await reference.catch_up(nats)
+    assert await rows(engine, runner) == await rows(engine, reference)
+    assert feed.hears is not None

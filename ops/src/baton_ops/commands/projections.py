@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from baton_shared.contracts import stream_for
 from baton_shared.projections.checkpoints import checkpoints
+from baton_shared.projections.hearing import first_heard_after, subjects_heard
 from baton_shared.projections.machine_share import default_parts, run_in_background
 from baton_shared.projections.sql import make_engine
 
@@ -49,8 +50,12 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
                     stored = {}
                     if not never_started(exc):
                         db_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-                for projection in projections_of(entry.name):
-                    stream = stream_for(projection.source or entry.name).name
+                of_service = projections_of(entry.name)
+                for projection in of_service:
+                    spec = stream_for(projection.source or entry.name)
+                    stream = spec.name
+                    # A feed delivered only the event types it folds counts its lag from the first of them.
+                    hears = subjects_heard(spec, [p for p in of_service if stream_for(p.source or entry.name) == spec])
                     if stream not in heads:
                         info = await stream_info(nc, stream)
                         heads[stream] = int(info["state"]["last_seq"]) if info else 0
@@ -58,9 +63,13 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
                     row = stored.get(key)
                     checkpoint = int(row.last_seq) if row else None
                     lag = None if checkpoint is None else max(0, heads[stream] - checkpoint)
-                    lag_s = None
+                    lag_s, first = None, None if checkpoint is None else checkpoint + 1
+                    if lag and hears is not None:
+                        heard = await first_heard_after(nc, stream, hears, checkpoint)
+                        first = None if heard is None else heard[0]
+                        lag = 0 if first is None or first > heads[stream] else heads[stream] - first + 1
                     if lag:
-                        first_unapplied = await stored_at(nc, stream, checkpoint + 1)
+                        first_unapplied = await stored_at(nc, stream, first)
                         if first_unapplied:
                             lag_s = round((datetime.now(timezone.utc) - first_unapplied).total_seconds(), 3)
                     elif lag == 0:

@@ -69,6 +69,13 @@ def ack_metadata(reply: str) -> tuple[int, int]:
     return int(tokens[7]), int(tokens[9])
 
 
+def consumer_sequence(reply: str) -> int:
+    """The consumer's own count of its deliveries, from the same reply subject: one more for
+    each message it hands out, whatever its filter skipped in the stream."""
+    tokens = reply.split(".")
+    return int(tokens[6] if len(tokens) == 9 else tokens[8])
+
+
 async def read_stream(
     nc: NATS,
     stream: str,

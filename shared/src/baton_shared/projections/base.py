@@ -27,6 +27,9 @@ class Projection(ABC):
     name: str
     # The service whose stream this projection reads; None: the owning service's own.
     source: ClassVar[str | None] = None
+    # The only event types ``apply`` can change a row for; None: any. When every projection
+    # of a feed names them, the feed is delivered those alone (``hearing``).
+    folds: ClassVar[tuple[type[DomainEvent], ...] | None] = None
 
     def __init__(self, suffix: str = "") -> None:
         self.suffix = suffix

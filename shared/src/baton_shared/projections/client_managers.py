@@ -19,6 +19,7 @@ class ClientManagers(RowPerAggregate):
     aggregate_type = "client"
     key = "client_id"
     created_by = ev.ClientRegistered
+    folds = (ev.ClientRegistered, ev.AccountManagerAssigned)
     table_name: ClassVar[str]
 
     def define_tables(self, metadata: MetaData, suffix: str) -> None:
@@ -33,7 +34,7 @@ class ClientManagers(RowPerAggregate):
         )
 
     def wanted(self, recorded: RecordedEvent) -> bool:
-        return isinstance(recorded.event, (ev.ClientRegistered, ev.AccountManagerAssigned))
+        return isinstance(recorded.event, self.folds)
 
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
         e = recorded.event

@@ -17,6 +17,9 @@ the projections whose checkpoint is below it. A batch that keeps
 failing for a reason that is not an outage is handed to each projection's own
 runner, which applies it alone and parks the events it cannot fold; an outage
 is waited out, never parked.
+
+When every projection of a feed names the event types it folds, the feed's consumer is
+filtered on them: an event none of them folds is not delivered at all (``hearing``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from nats.aio.msg import Msg
 
 from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, reconcile_durable
-from baton_shared.eventstore.reader import RawEvent, ack_metadata, read_stream
+from baton_shared.eventstore.reader import NO_GAPS, LogGaps, RawEvent, ack_metadata, consumer_sequence, read_stream
+from baton_shared.projections.hearing import HeardThrough, subjects_heard
 from baton_shared.projections.write_transactions import KeptConnection
 from baton_shared.projections.runner import (
     PROJECTION_ACK_DELAY_SECONDS,
@@ -62,6 +66,10 @@ class ProjectionFeed(DurableWorker):
         self.max_attempts = max_attempts
         self.linger_s = linger_s  # while busy, gather deliveries this long into one transaction
         self._kept: KeptConnection | None = None  # live, the connection batches are written with
+        self.hears = subjects_heard(self.spec, [m.projection for m in self.members])
+        for member in self.members:
+            member.hears = self.hears
+        self._heard: tuple[int, int] | None = None  # (consumer, stream) sequence of the last delivery applied
 
     @property
     def position(self) -> int:
@@ -89,7 +97,7 @@ class ProjectionFeed(DurableWorker):
             nc,
             self.stream_name,
             self.durable,
-            filter_subjects=[self.spec.all_subjects],
+            filter_subjects=self.hears or [self.spec.all_subjects],
             start_after=self._shared_position,
             description=f"projections {', '.join(m.key for m in self.members)}",
             at_start=at_start,
@@ -116,6 +124,7 @@ class ProjectionFeed(DurableWorker):
 
     async def start_live(self, nc: NATS) -> None:
         self._kept = KeptConnection()
+        self._heard = None
         await super().start_live(nc)
         for member in self.members:
             member.live, member.stopping = True, False
@@ -137,19 +146,34 @@ class ProjectionFeed(DurableWorker):
         for msg in msgs:
             seq, ts = ack_metadata(msg.reply)
             raws.append(RawEvent(seq, msg.subject, msg.data, ts))
+        heard = self._heard_through(msgs, raws)
         for member in self.members:
-            await member.fill_gap_before(raws, self._nc)
-        await self.apply_resilient(raws)
+            await member.fill_gap_before(raws, self._nc, heard)
+        await self.apply_resilient(raws, heard)
+        if self.hears is not None:
+            self._heard = (consumer_sequence(msgs[-1].reply), raws[-1].seq)
         self.acknowledge(msgs)
+
+    def _heard_through(self, msgs: list[Msg], raws: list[RawEvent]) -> LogGaps | HeardThrough:
+        """For a filtered feed whose consumer handed these out right after the last batch
+        applied (its own count follows on): the stream sequences between were not for it.
+        Otherwise (the first batch, a redelivery, a replica's share in between) nothing is
+        assumed, and a hole is read from the log as for any feed."""
+        if self.hears is None or self._heard is None:
+            return NO_GAPS
+        counted, since = self._heard
+        if [consumer_sequence(m.reply) for m in msgs] != list(range(counted + 1, counted + 1 + len(msgs))):
+            return NO_GAPS
+        return HeardThrough(since, tuple(r.seq for r in raws))
 
     # --- applying ------------------------------------------------------------
 
-    async def apply(self, raws: Sequence[RawEvent]) -> None:
+    async def apply(self, raws: Sequence[RawEvent], heard: LogGaps | HeardThrough = NO_GAPS) -> None:
         """Apply ``raws`` to every projection it is new to, in one transaction."""
-        await apply_together(self.members, raws, self._nc, self._kept)
+        await apply_together(self.members, raws, self._nc, self._kept, heard)
 
-    async def apply_resilient(self, raws: Sequence[RawEvent]) -> None:
-        if await retry_batch(self, lambda: self.apply(raws), self.members, self.max_attempts):
+    async def apply_resilient(self, raws: Sequence[RawEvent], heard: LogGaps | HeardThrough = NO_GAPS) -> None:
+        if await retry_batch(self, lambda: self.apply(raws, heard), self.members, self.max_attempts):
             return
         # Not an outage: each projection on its own, parking what it cannot fold.
         for member in self.members:

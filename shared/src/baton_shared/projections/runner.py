@@ -44,6 +44,7 @@ from baton_shared.eventstore.consumer import DurableWorker
 from baton_shared.eventstore.provisioning import reconcile_durable
 from baton_shared.eventstore.reader import NO_GAPS, LogGaps, RawEvent, ack_metadata, log_gaps, read_stream
 from baton_shared.projections.base import Projection
+from baton_shared.projections.hearing import HeardThrough, first_heard_after, nothing_heard_between
 from baton_shared.projections.parts import Part
 from baton_shared.projections.checkpoints import (
     CheckpointMoved,
@@ -114,6 +115,9 @@ class ProjectionRunner(DurableWorker):
         self.gaps_filled = 0
         self.log_gaps_passed = 0
         self.went_back = 0  # times the stored checkpoint was found behind what this runner had stored
+        self.hears: list[str] | None = None  # the subjects its feed is delivered; None: every event
+        # A projection that names what it folds is given nothing else, live or read from the log.
+        self._folds = None if projection.folds is None else frozenset(t.event_type for t in projection.folds)
         self._lock = asyncio.Lock()
         self._advanced = asyncio.Condition()
         self._waiting = 0  # callers in ``wait_for``: without any, an advance notifies no one
@@ -174,6 +178,21 @@ class ProjectionRunner(DurableWorker):
     async def apply(self, raws: Sequence[RawEvent]) -> int:
         """Apply what is new in ``raws`` in one transaction; returns how many were new."""
         return (await apply_together([self], raws))[self.key]
+
+    async def pass_unheard(self, seq: int) -> bool:
+        """Whether this projection has reached ``seq``, counting the events its feed is not
+        delivered: when none it would be lies between its position and ``seq``, it moves there."""
+        if self.position >= seq:
+            return True
+        if self.hears is None or self._nc is None:
+            return False
+        async with self._lock:
+            if self.position < seq:
+                if not await nothing_heard_between(self._nc, self.spec.name, self.hears, self.position, seq):
+                    return False
+                self.skip_to(seq)
+        await self.notify_advanced()
+        return True
 
     def skip_to(self, seq: int) -> None:
         """Events up to ``seq`` wrote nothing here: the checkpoint is stored a moment later."""
@@ -316,12 +335,31 @@ class ProjectionRunner(DurableWorker):
         await self.apply_resilient(raws)
         self.acknowledge(msgs)
 
-    async def fill_gap_before(self, raws: Sequence[RawEvent], nc: NATS | None = None) -> None:
-        """Read from the stream what a delivery skipped, so ``raws`` follows on."""
-        if not self._follows_on(raws):
+    async def read_what_went_elsewhere(self, older_than_s: float = 2.0) -> bool:
+        """Live, and the first event still to fold here was stored over ``older_than_s`` ago: it
+        went to a replica sharing the consumer with a database of its own, and no later delivery
+        showed the hole (a filtered feed may be sent nothing more for a long while). Read from
+        the log (True)."""
+        if not self.live or self._nc is None or self.position >= self.head:
+            return False
+        subjects = self.hears or [self.spec.all_subjects]
+        first = await first_heard_after(self._nc, self.spec.name, subjects, self.position)
+        if first is None or first[0] > self.head or time.time() - first[1] < older_than_s:
+            return False
+        log.warning("an event to fold went elsewhere; reading it from the stream", projection=self.key, seq=first[0])
+        self.gaps_filled += 1
+        await self.catch_up(self._nc, until=first[0])
+        return True
+
+    async def fill_gap_before(
+        self, raws: Sequence[RawEvent], nc: NATS | None = None, heard: LogGaps | HeardThrough = NO_GAPS
+    ) -> None:
+        """Read from the stream what a delivery skipped, so ``raws`` follows on (``heard``:
+        what a filtered feed knows it was not sent)."""
+        if not self._follows_on(raws, heard):
             # A rebuild swap or another replica may have moved the stored checkpoint.
             self.position = max(self.position, await self._reload_stored())
-        if not self._follows_on(raws):
+        if not self._follows_on(raws, heard):
             # A hole before or *inside* the batch: replicas sharing the consumer get
             # interleaved deliveries (36 and 38 here, 37 to the other replica).
             last = max(r.seq for r in raws)
@@ -334,9 +372,10 @@ class ProjectionRunner(DurableWorker):
             self.gaps_filled += 1
             await self.catch_up(nc or self._nc, until=last)
 
-    def _follows_on(self, raws: Sequence[RawEvent], gaps: LogGaps = NO_GAPS) -> bool:
+    def _follows_on(self, raws: Sequence[RawEvent], gaps: LogGaps | HeardThrough = NO_GAPS) -> bool:
         """What is new in ``raws`` is exactly the next sequences after the position, in order:
-        nothing missing or repeated, except sequences the log itself no longer holds."""
+        nothing missing or repeated, except sequences the log itself no longer holds, or
+        (``HeardThrough``) that a filtered feed was not sent."""
         expected = self.position + 1
         for seq in (r.seq for r in raws if r.seq > self.position):
             expected = gaps.next_held(expected)
@@ -354,10 +393,12 @@ class ProjectionRunner(DurableWorker):
         deadline = time.monotonic() + timeout
         self._waiting += 1
         try:
-            async with self._advanced:
-                while self.position < seq:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
+            while not await self.pass_unheard(seq):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                async with self._advanced:
+                    if self.position >= seq:
                         break
                     try:
                         await asyncio.wait_for(self._advanced.wait(), min(remaining, 0.25))
@@ -381,6 +422,7 @@ class ProjectionRunner(DurableWorker):
             "log_gaps_passed": self.log_gaps_passed,
             "went_back": self.went_back,
             "last_error": self.last_error,
+            **({"delivered_only": self.hears} if self.hears is not None else {}),
         }
 
 
@@ -389,6 +431,7 @@ async def apply_together(
     raws: Sequence[RawEvent],
     nc: NATS | None = None,
     kept: KeptConnection | None = None,
+    heard: LogGaps | HeardThrough = NO_GAPS,
 ) -> dict[str, int]:
     """Apply ``raws`` to every runner it is new to (above its position), in one transaction
     that writes each projection the batch touches and moves each one's checkpoint
@@ -399,6 +442,7 @@ async def apply_together(
     in the same transaction, for each runner it was new to. Runners the batch does not
     touch move their position without a transaction (the checkpoint follows later).
     ``kept``: the connection to write with (a live feed's), else one from the pool.
+    ``heard``: what a filtered feed knows it was not sent between its last batch and this one.
     Returns how many events were new to each runner, by key."""
     decoded: dict[int, RecordedEvent | str] = {}
 
@@ -416,7 +460,7 @@ async def apply_together(
         for runner in runners:
             await held.enter_async_context(runner._lock)
         while True:
-            if not all(runner._follows_on(raws) for runner in runners):
+            if not all(runner._follows_on(raws, heard) for runner in runners):
                 # A hole before or inside the batch (a checkpoint moved, deliveries split between
                 # replicas): never applied over. The log fills it; a read of it that came back
                 # short (a lagging replica) is tried again later, nothing applied meanwhile.
@@ -435,6 +479,8 @@ async def apply_together(
                 if not fresh:
                     continue
                 held = fresh if runner.part is None else [raw for raw in fresh if runner.part.holds(raw.subject)]
+                if runner._folds is not None:
+                    held = [raw for raw in held if raw.subject.rpartition(".")[2] in runner._folds]
                 pairs = [(raw, decode(raw)) for raw in held]
                 events = [d for _, d in pairs if not isinstance(d, str)]
                 parked = [(raw, d) for raw, d in pairs if isinstance(d, str)]

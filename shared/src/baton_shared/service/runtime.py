@@ -273,6 +273,8 @@ class ServiceRuntime:
                 except JetStreamApiError:
                     heads[stream] = 0  # not created yet
             runner.head = heads[stream]
+            if runner.hears is not None and runner.live:
+                await runner.pass_unheard(runner.head)  # a tail of events its feed is not sent
             metrics.PROJECTION_LAG.labels(runner.key).set(max(0, runner.head - runner.position))
 
     async def read_models_current(self, within: float) -> bool:
@@ -294,12 +296,13 @@ class ServiceRuntime:
     async def _watch_checkpoints(self) -> None:
         """Each projection's stored checkpoint, looked at every few seconds: one that went back
         (a PostgreSQL crash lost its last commits while the service was quiet) is applied again
-        from there, without waiting for the projection's next write."""
+        from there, without waiting for the projection's next write; an event to fold that went
+        to another replica long ago is read from the log."""
         while not self.stopping:
             await asyncio.sleep(CHECKPOINT_LOOK_SECONDS)
             for runner in self.projections.values():
                 try:
-                    await runner.notice_went_back()
+                    await runner.notice_went_back() or await runner.read_what_went_elsewhere()
                 except Exception as exc:  # noqa: BLE001 - the next look, or write, tries again
                     log.warning("checkpoint not looked at", projection=runner.key, error=repr(exc)[:300])
 
