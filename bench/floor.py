@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/floor.py [--baton] [--parts [--postgresql URL]] [--rate 200] [--seconds 15]
 
-The floor is ``handoff_skeleton.py``: the messages of a handoff (2 requests, 2 appends, 9
-deliveries, 6 transactions across four service processes and nats-server) with uvicorn, nats-py
+The floor is ``handoff_skeleton.py``: the messages of a handoff (2 requests, 2 appends, 7
+deliveries, 5 transactions across four service processes and nats-server) with uvicorn, nats-py
 and sqlite3 and nothing of Baton's: no envelope, access rule, idempotency, aggregate, metrics or
 log line. It is driven as ``http_bench.handoff_e2e`` drives Baton, and its intake alone as
 ``bench/run.py --only writes`` drives Baton's intake (16 connections, closed loop). ``--baton``

@@ -6,9 +6,10 @@
 What each role does per handoff is what Baton's service does, in messages (docs/architecture.md,
 *Where a handoff's CPU goes*): intake answers the POST with an append (expected last subject
 sequence) and folds both events; delivery reacts to ``HandoffRequested`` with an append, folds
-both events and answers the GET; follow-up folds both; notify takes intake's event (and folds
-nothing of it) and reacts to ``WorkOrderOpened`` with a read. That is 2 requests, 2 appends,
-9 deliveries and 6 transactions. Projections fold a batch in one SQLite transaction (an upsert
+``WorkOrderOpened`` and answers the GET; follow-up folds both; notify reacts to
+``WorkOrderOpened`` with a read. Delivery's and notify's projections of intake are delivered
+client events alone, as Baton's are since they name what they fold. That is 2 requests, 2
+appends, 7 deliveries and 5 transactions. Projections fold a batch in one SQLite transaction (an upsert
 per event and the checkpoint) and acknowledge all within 0.25 s, as Baton's do; reactions
 acknowledge each batch. Everything runs on uvloop; statements run on the loop, as Baton's SQLite
 driver runs them.
@@ -29,15 +30,23 @@ import uvloop
 
 PULL = orjson.dumps({"batch": 500, "expires": 5_000_000_000})
 ROLES = ("intake", "delivery", "followup", "notify")
+CLIENTS = "intake.client.>"  # what delivery's and notify's projections of intake are delivered
 
 
 class Pull:
     """A durable pull consumer, one long-poll request in flight, the handler given each batch."""
 
     def __init__(
-        self, nc, stream: str, durable: str, handle: Callable[[list], Awaitable[None]], ack_all_after: float
-    ) -> None:  # noqa: ANN001
+        self,
+        nc,  # noqa: ANN001
+        stream: str,
+        durable: str,
+        handle: Callable[[list], Awaitable[None]],
+        ack_all_after: float,
+        filter_subject: str | None = None,
+    ) -> None:
         self.nc, self.stream, self.durable, self.handle = nc, stream, durable, handle
+        self.filter_subject = filter_subject
         self.ack_all_after = ack_all_after  # 0: acknowledge each message at once (explicit)
         self.arrived: list = []
         self.wake = asyncio.Event()
@@ -48,7 +57,8 @@ class Pull:
 
         policy = AckPolicy.ALL if self.ack_all_after else AckPolicy.EXPLICIT
         await self.nc.jetstream().add_consumer(
-            self.stream, ConsumerConfig(durable_name=self.durable, ack_policy=policy)
+            self.stream,
+            ConsumerConfig(durable_name=self.durable, ack_policy=policy, filter_subject=self.filter_subject),
         )
         self.inbox = self.nc.new_inbox()
 
@@ -107,19 +117,13 @@ class Tables:
         )
         self.waiting: dict[str, asyncio.Future] = {}  # reads waiting for a row to be folded
 
-    def projection(
-        self, durable: str, folds: Callable[[str], bool] = lambda _: True
-    ) -> Callable[[list], Awaitable[None]]:
+    def projection(self, durable: str) -> Callable[[list], Awaitable[None]]:
         self.db.execute("INSERT OR IGNORE INTO checkpoints VALUES (?, 0)", (durable,))
 
         async def fold(batch: list) -> None:
-            events = [(m, orjson.loads(m.data)) for m in batch]
-            kept = [(m, e) for m, e in events if folds(m.subject)]
-            if not kept:
-                return
             self.db.execute("BEGIN")
             folded = []
-            for msg, event in kept:
+            for msg, event in ((m, orjson.loads(m.data)) for m in batch):
                 stream, _, aggregate, _ = msg.subject.split(".")
                 folded.append(f"{stream}:{aggregate}")
                 self.db.execute(
@@ -212,6 +216,10 @@ async def role(name: str, url: str, port: int, folder: Path) -> None:
             return 201, orjson.dumps({"ids": {"handoff_ids": [request_id]}})
 
     elif name == "delivery":
+        # Baton's delivery folds intake's client events alone, and is delivered nothing else.
+        pulls[0] = Pull(
+            nc, "INTAKE", "delivery_projections_intake", tables.projection("delivery_intake"), 0.25, CLIENTS
+        )
 
         async def react(batch: list) -> None:
             for msg in batch:
@@ -229,13 +237,7 @@ async def role(name: str, url: str, port: int, folder: Path) -> None:
 
         pulls.append(Pull(nc, "INTAKE", "delivery_reactions_intake", react, 0))
     elif name == "notify":
-        pulls[0] = Pull(
-            nc,
-            "INTAKE",
-            "notify_projections_intake",
-            tables.projection("notify_intake", lambda s: ".client." in s),
-            0.25,
-        )
+        pulls[0] = Pull(nc, "INTAKE", "notify_projections_intake", tables.projection("notify_intake"), 0.25, CLIENTS)
 
         async def tell(batch: list) -> None:
             for msg in batch:
