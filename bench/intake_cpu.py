@@ -1,6 +1,6 @@
 """CPU per intake command, the whole service in one process: requests, appends, its projections.
 
-    .venv/bin/python bench/intake_cpu.py [--seconds 8] [--rounds 3] [--log-level INFO]
+    .venv/bin/python bench/intake_cpu.py [--seconds 8] [--rounds 3] [--log-level INFO] [--cursor-ab]
 
 Intake's app runs in this process on a nats-server of its own and SQLite, as ``make run`` runs
 it, and is driven in-process through ASGI (no socket, no HTTP parsing) with the write bench's
@@ -124,18 +124,46 @@ async def main(args: argparse.Namespace) -> None:
         async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
             client = Asgi(app)
             await window(client, 2)  # warm-up
+            if args.cursor_ab:
+                await cursor_ab(client, args)
+                return
             best = []
             for _ in range(args.rounds):
                 done, cpu = await window(client, args.seconds)
                 best.append((cpu / done * 1e6, done / args.seconds))
         sys.stderr = sys.__stderr__
     finally:
+        sys.stderr = sys.__stderr__
         stop_process(server)
     per, rate = min(best)
     print(f"calibration: pure Python {calibration.python_kloops_per_s(3)}k loops/s")
     rounds = ", ".join(f"{us:.0f}" for us, _ in best)
     print(
         f"intake in one process: {per:.0f} us CPU per command (best of {args.rounds}: {rounds}); {rate:.0f} commands/s"
+    )
+
+
+async def cursor_ab(client: Asgi, args: argparse.Namespace) -> None:
+    """Rounds alternating the projections' statements on the driver's cursor and through
+    SQLAlchemy's execution (``sqlite_statements``), in this one process."""
+    from baton_shared.projections import sqlite_statements
+
+    on_cursor = sqlite_statements.on_cursor
+    took: dict[str, list[float]] = {"on the cursor": [], "through SQLAlchemy": []}
+    try:
+        for _ in range(args.rounds):
+            for way in took:
+                sqlite_statements.on_cursor = on_cursor if way == "on the cursor" else lambda _conn: None
+                done, cpu = await window(client, args.seconds)
+                took[way].append(cpu / done * 1e6)
+    finally:
+        sqlite_statements.on_cursor = on_cursor
+    print(f"calibration: pure Python {calibration.python_kloops_per_s(3)}k loops/s")
+    for way, us in took.items():
+        print(f"intake in one process, statements {way}: " + ", ".join(f"{x:.0f}" for x in us) + " us CPU per command")
+    diffs = sorted(a - b for a, b in zip(*took.values(), strict=True))
+    print(
+        f"round by round, cursor minus SQLAlchemy: median {diffs[len(diffs) // 2]:+.0f} us ({', '.join(f'{d:+.0f}' for d in diffs)})"
     )
 
 
@@ -146,4 +174,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--log-level", default="INFO", help="the service's log level (INFO, as deployed)")
+    parser.add_argument(
+        "--cursor-ab", action="store_true", help="alternate the statements on the cursor and through SQLAlchemy"
+    )
     asyncio.run(main(parser.parse_args()))

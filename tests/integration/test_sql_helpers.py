@@ -366,3 +366,56 @@ async def test_checkpoints_advance_together_or_not_at_all(database_url):
             assert [await read_checkpoint(conn, k) for k in ("a", "b", "c")] == [9, 8, 9]
     finally:
         await engine.dispose()
+
+
+async def test_a_write_transaction_upserts_and_loads_rows_on_the_cursor_as_sqlalchemy_would(tmp_path):
+    """In a SQLite write transaction, ``upsert`` and ``load_rows`` skip SQLAlchemy's execution
+    and store and read exactly what it stores and reads: the same SQL, the types' own
+    processors (JSON, zone-aware datetimes, booleans, decimals)."""
+    import sqlite3
+    from decimal import Decimal
+
+    from sqlalchemy import Boolean, Numeric, event, insert
+
+    from baton_shared.projections.sql import load_rows
+    from baton_shared.projections.write_transactions import in_write_transaction
+
+    shapes = MetaData()
+    columns = lambda: [  # noqa: E731
+        Column("key", String(20), primary_key=True),
+        Column("doc", JSON, nullable=True),
+        Column("at", DateTime(timezone=True), nullable=True),
+        Column("ok", Boolean, nullable=True),
+        Column("amount", Numeric(12, 2), nullable=True),
+    ]
+    direct, through = Table("on_cursor", shapes, *columns()), Table("through_sqlalchemy", shapes, *columns())
+    rows = [
+        {"key": "a", "doc": {"x": [1, "é"]}, "at": AT, "ok": True, "amount": Decimal("12.50")},
+        {"key": "b", "doc": None, "at": None, "ok": False, "amount": None},
+    ]
+    path = tmp_path / "cursor.sqlite3"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    executed = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(shapes.create_all)
+            await conn.execute(insert(through), [{**rows[0], "ok": False}, rows[1]])
+        executed.clear()
+
+        def write_and_read(conn):  # noqa: ANN001
+            upsert(conn, direct, rows, ["key"])
+            upsert(conn, direct, [{**rows[0], "ok": False}], ["key"])  # the update half of the upsert
+            return load_rows(conn, direct, "key", ["a", "b", "missing"])
+
+        loaded = await in_write_transaction(engine, write_and_read)
+        assert executed == []  # nothing went through SQLAlchemy's execution
+        async with engine.connect() as conn:
+            expected = {r["key"]: dict(r) for r in (await conn.execute(select(through))).mappings()}
+            stored = {r["key"]: dict(r) for r in (await conn.execute(select(direct))).mappings()}
+        assert loaded == expected == stored
+        with sqlite3.connect(path) as db:  # the very values stored, not only what reads back
+            raw = db.execute("SELECT * FROM on_cursor ORDER BY key").fetchall()
+            assert raw == db.execute("SELECT * FROM through_sqlalchemy ORDER BY key").fetchall()
+    finally:
+        await engine.dispose()

@@ -30,9 +30,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sqlalchemy.dialects import postgresql, sqlite
+from baton_shared.projections import sqlite_statements
 
 metadata = MetaData()
 
@@ -96,10 +97,10 @@ _ADVANCE = (
 
 def advance_checkpoint(conn: Connection, projection: str, stream: str, old: int, new: int) -> None:
     """Move the checkpoint from ``old`` to ``new``, or raise if it is no longer ``old``."""
-    result = conn.execute(
-        _ADVANCE, {"key": projection, "old": old, "new": new, "stream": stream, "at": datetime.now(timezone.utc)}
-    )
-    if result.rowcount != 1:
+    values = {"key": projection, "old": old, "new": new, "stream": stream, "at": datetime.now(timezone.utc)}
+    raw = sqlite_statements.on_cursor(conn)
+    moved = sqlite_statements.execute(raw, conn, _ADVANCE, values) if raw else conn.execute(_ADVANCE, values).rowcount
+    if moved != 1:
         raise CheckpointMoved(projection)
 
 
@@ -131,8 +132,9 @@ def advance_checkpoints(conn: Connection, stream: str, moves: list[tuple[str, in
     params: dict[str, object] = {"stream": stream, "at": datetime.now(timezone.utc)}
     for i, (key, old, new) in enumerate(moves):
         params |= {f"key{i}": key, f"old{i}": old, f"new{i}": new}
-    result = conn.execute(statement, params)
-    if result.rowcount != len(moves):
+    raw = sqlite_statements.on_cursor(conn)
+    moved = sqlite_statements.execute(raw, conn, statement, params) if raw else conn.execute(statement, params).rowcount
+    if moved != len(moves):
         raise CheckpointMoved(", ".join(key for key, _, _ in moves))
 
 
