@@ -264,3 +264,23 @@ async def test_an_event_to_fold_that_went_to_another_replica_long_ago_is_read_fr
     await reference.catch_up(nats)
     assert await rows(engine, runner) == await rows(engine, reference)
     assert feed.hears is not None
+
+
+async def test_a_filtered_projection_asked_while_a_batch_holds_it_answers_at_once(store, nats, engine):
+    """``/health`` and read-your-writes ask a filtered projection whether it reached the head;
+    while a batch holds it (a stalled database may, for half a minute) the answer is "not yet"
+    at once, not a wait behind the batch."""
+    import asyncio
+    import time
+
+    await write_journeys(store, clients=1)
+    runner = await managers(engine)
+    ProjectionFeed([runner], service="delivery")
+    await runner.catch_up(nats, until=1)  # the ClientRegistered; needs, notes and handoffs after it
+    head = await store.head()
+    async with runner._lock:  # as a batch being applied holds it
+        started = time.monotonic()
+        assert not await asyncio.wait_for(runner.pass_unheard(head), 1)
+        assert not await runner.wait_for(head, timeout=0.3)
+        assert time.monotonic() - started < 1.5
+    assert await runner.wait_for(head, timeout=5) and runner.position == head

@@ -184,11 +184,14 @@ class ProjectionRunner(DurableWorker):
         delivered: when none it would be lies between its position and ``seq``, it moves there."""
         if self.position >= seq:
             return True
-        if self.hears is None or self._nc is None:
-            return False
+        if self.hears is None or self._nc is None or self._lock.locked():
+            return False  # a batch is being applied (a stalled database may hold it): asked again after
         async with self._lock:
             if self.position < seq:
-                if not await nothing_heard_between(self._nc, self.spec.name, self.hears, self.position, seq):
+                try:
+                    if not await nothing_heard_between(self._nc, self.spec.name, self.hears, self.position, seq):
+                        return False
+                except Exception:  # noqa: BLE001 - the log not answering: not known yet
                     return False
                 self.skip_to(seq)
         await self.notify_advanced()
