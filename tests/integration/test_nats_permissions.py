@@ -226,7 +226,9 @@ async def test_event_streams_deny_purge_even_when_made_before_and_ops_can_drop_n
 
 async def test_each_service_may_ask_its_own_streams_leader_for_an_aggregates_last_message(node, settings):
     """A load on a replicated stream checks a replica's answer against the leader's
-    (``STREAM.MSG.GET``): each service may ask on its own stream, ops on all three."""
+    (``STREAM.MSG.GET``): each service may ask on its own stream, ops on all three; delivery
+    and notify on intake's too, where their client managers' filtered feed asks whether
+    anything it folds lies before a position (``projections.hearing``)."""
     from baton_shared.contracts.streams import stream_for
     from baton_shared.eventstore.provisioning import JetStreamApiError, js_api, provision_stream
 
@@ -240,11 +242,12 @@ async def test_each_service_may_ask_its_own_streams_leader_for_an_aggregates_las
             await js_api(nc, f"STREAM.MSG.GET.{stream}", {"last_by_subj": f"{stream.lower()}.>"}, timeout=2)
         assert nothing.value.err_code == 10037
 
-    for service in (*services, "ops"):
+    filtered_feeds_of_intake = {("delivery", "INTAKE"), ("notify", "INTAKE")}
+    for service in (*services, "notify", "ops"):
         user = User(node, settings, service)
         async with user as nc:
             for stream in (s.upper() for s in services):
-                if service in (stream.lower(), "ops"):
+                if service in (stream.lower(), "ops") or (service, stream) in filtered_feeds_of_intake:
                     await answered(nc, stream)
                     continue
                 with pytest.raises((nats_py.errors.TimeoutError, nats_py.errors.NoRespondersError)):

@@ -339,14 +339,14 @@ class ProjectionRunner(DurableWorker):
         self.acknowledge(msgs)
 
     async def read_what_went_elsewhere(self, older_than_s: float = 2.0) -> bool:
-        """Live, and the first event still to fold here was stored over ``older_than_s`` ago: it
-        went to a replica sharing the consumer with a database of its own, and no later delivery
-        showed the hole (a filtered feed may be sent nothing more for a long while). Read from
-        the log (True)."""
-        if not self.live or self._nc is None or self.position >= self.head:
+        """Live on a filtered feed, and the first event still to fold here was stored over
+        ``older_than_s`` ago: it went to a replica sharing the consumer with a database of its
+        own, and no later delivery showed the hole (such a feed may be sent nothing more for a
+        long while; an unfiltered one sees the hole at its next delivery). Read from the log
+        (True)."""
+        if self.hears is None or not self.live or self._nc is None or self.position >= self.head:
             return False
-        subjects = self.hears or [self.spec.all_subjects]
-        first = await first_heard_after(self._nc, self.spec.name, subjects, self.position)
+        first = await first_heard_after(self._nc, self.spec.name, self.hears, self.position)
         if first is None or first[0] > self.head or time.time() - first[1] < older_than_s:
             return False
         log.warning("an event to fold went elsewhere; reading it from the stream", projection=self.key, seq=first[0])
