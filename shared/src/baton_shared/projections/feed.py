@@ -150,8 +150,8 @@ class ProjectionFeed(DurableWorker):
         for member in self.members:
             await member.fill_gap_before(raws, self._nc, heard)
         await self.apply_resilient(raws, heard)
-        if self.hears is not None:
-            self._heard = (consumer_sequence(msgs[-1].reply), raws[-1].seq)
+        if self.hears is not None:  # the newest of the batch (a redelivery may come last)
+            self._heard = (max(consumer_sequence(m.reply) for m in msgs), max(r.seq for r in raws))
         self.acknowledge(msgs)
 
     def _heard_through(self, msgs: list[Msg], raws: list[RawEvent]) -> LogGaps | HeardThrough:
