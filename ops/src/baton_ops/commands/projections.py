@@ -50,12 +50,14 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
                     stored = {}
                     if not never_started(exc):
                         db_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-                of_service = projections_of(entry.name)
-                for projection in of_service:
+                by_stream: dict = {}
+                for projection in projections_of(entry.name):
+                    by_stream.setdefault(stream_for(projection.source or entry.name), []).append(projection)
+                # A feed delivered only the event types it folds counts its lag from the first of them.
+                hearing = {spec: subjects_heard(spec, members) for spec, members in by_stream.items()}
+                for projection in projections_of(entry.name):
                     spec = stream_for(projection.source or entry.name)
-                    stream = spec.name
-                    # A feed delivered only the event types it folds counts its lag from the first of them.
-                    hears = subjects_heard(spec, [p for p in of_service if stream_for(p.source or entry.name) == spec])
+                    stream, hears = spec.name, hearing[spec]
                     if stream not in heads:
                         info = await stream_info(nc, stream)
                         heads[stream] = int(info["state"]["last_seq"]) if info else 0

@@ -98,9 +98,7 @@ _ADVANCE = (
 def advance_checkpoint(conn: Connection, projection: str, stream: str, old: int, new: int) -> None:
     """Move the checkpoint from ``old`` to ``new``, or raise if it is no longer ``old``."""
     values = {"key": projection, "old": old, "new": new, "stream": stream, "at": datetime.now(timezone.utc)}
-    raw = sqlite_statements.on_cursor(conn)
-    moved = sqlite_statements.execute(raw, conn, _ADVANCE, values) if raw else conn.execute(_ADVANCE, values).rowcount
-    if moved != 1:
+    if sqlite_statements.execute(conn, _ADVANCE, values) != 1:
         raise CheckpointMoved(projection)
 
 
@@ -132,9 +130,7 @@ def advance_checkpoints(conn: Connection, stream: str, moves: list[tuple[str, in
     params: dict[str, object] = {"stream": stream, "at": datetime.now(timezone.utc)}
     for i, (key, old, new) in enumerate(moves):
         params |= {f"key{i}": key, f"old{i}": old, f"new{i}": new}
-    raw = sqlite_statements.on_cursor(conn)
-    moved = sqlite_statements.execute(raw, conn, statement, params) if raw else conn.execute(statement, params).rowcount
-    if moved != len(moves):
+    if sqlite_statements.execute(conn, statement, params) != len(moves):
         raise CheckpointMoved(", ".join(key for key, _, _ in moves))
 
 

@@ -164,7 +164,7 @@ class ProjectionFeed(DurableWorker):
         counted, since = self._heard
         if [consumer_sequence(m.reply) for m in msgs] != list(range(counted + 1, counted + 1 + len(msgs))):
             return NO_GAPS
-        return HeardThrough(since, tuple(r.seq for r in raws))
+        return HeardThrough(since, tuple(sorted(r.seq for r in raws)))
 
     # --- applying ------------------------------------------------------------
 

@@ -12,6 +12,7 @@ not sent. Two facts tell such a hole from a lost delivery:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,12 +33,13 @@ class HeardThrough:
     so the runners' check that a batch follows on takes either."""
 
     since: int
-    seqs: tuple[int, ...]
+    seqs: tuple[int, ...]  # ascending
 
     def next_held(self, seq: int) -> int:
         if seq <= self.since:
             return seq  # before what this feed was last delivered: not known to be skippable
-        return next((s for s in self.seqs if s >= seq), seq)
+        i = bisect_left(self.seqs, seq)
+        return self.seqs[i] if i < len(self.seqs) else seq
 
 
 def subjects_heard(spec: StreamSpec, projections: Iterable[Projection]) -> list[str] | None:

@@ -84,11 +84,7 @@ def upsert(
     if not rows:
         return
     stmt = _upsert_statement(conn.dialect.name, table, tuple(rows[0].keys()), tuple(keys), update)
-    raw = sqlite_statements.on_cursor(conn)
-    if raw is not None:
-        sqlite_statements.insert_rows(raw, conn, table, stmt, rows)
-        return
-    conn.execute(stmt, list(rows))
+    sqlite_statements.execute_many(conn, stmt, rows)
 
 
 _upserts: weakref.WeakKeyDictionary[Table, dict[tuple, Any]] = weakref.WeakKeyDictionary()
@@ -153,9 +149,9 @@ def load_rows(conn: Connection, table: Table, key: str, keys: Iterable[Any]) -> 
     out: dict[Any, dict[str, Any]] = {}
     if not wanted:
         return out
-    raw = sqlite_statements.on_cursor(conn) if len(wanted) <= sqlite_statements.MOST_KEYS else None
-    if raw is not None:
-        return {row[key]: row for row in sqlite_statements.load_rows(raw, conn, table, key, wanted)}
+    on_cursor = sqlite_statements.load_rows(conn, table, key, wanted)
+    if on_cursor is not None:
+        return {row[key]: row for row in on_cursor}
     stmt = _row_selects.setdefault(table, {}).get(key)
     if stmt is None:  # built once per table: building it cost more than running it for a few keys
         stmt = _row_selects[table][key] = table.select().where(table.c[key].in_(bindparam("keys", expanding=True)))

@@ -50,32 +50,42 @@ class _Plan:
         return tuple(values[n] if p is None else p(values[n]) for n, p in self.binds)
 
 
-_plans: dict[tuple, _Plan] = {}  # by (id of a statement kept for the process's life, column keys)
+# Plans by (id of the statement, column keys), kept with the table the statement writes (a
+# rebuild's tables come and go; their statements, kept by the callers as long as the table,
+# with them) or, for a statement of no one table, for the process's life.
+_plans: weakref.WeakKeyDictionary[Any, dict[tuple, _Plan]] = weakref.WeakKeyDictionary()
+_lasting: dict[tuple, _Plan] = {}
 
 
-def execute(raw: sqlite_driver.Connection, conn: Connection, stmt: Any, values: dict[str, Any]) -> int:
-    """``stmt`` (kept by the caller for the process's life) with ``values``; its row count."""
-    plan = _plans.get((id(stmt), None))
+def _plan(conn: Connection, stmt: Any, column_keys: tuple[str, ...] | None = None) -> _Plan:
+    table = getattr(stmt, "table", None)
+    plans = _plans.setdefault(table, {}) if isinstance(table, Table) else _lasting
+    plan = plans.get((id(stmt), column_keys))
     if plan is None:
-        plan = _plans[(id(stmt), None)] = _Plan(conn, stmt)
+        plan = plans[(id(stmt), column_keys)] = _Plan(conn, stmt, column_keys)
+    return plan
+
+
+def execute(conn: Connection, stmt: Any, values: dict[str, Any]) -> int:
+    """``stmt`` (kept by the caller as long as its table) with ``values``, on the cursor where
+    it can be, else through SQLAlchemy; its row count."""
+    raw = on_cursor(conn)
+    if raw is None:
+        return conn.execute(stmt, values).rowcount
+    plan = _plan(conn, stmt)
     cursor = raw.cursor()
     cursor.execute(plan.sql, plan.parameters(values))
     return cursor.rowcount
 
 
-_inserts: weakref.WeakKeyDictionary[Table, dict[tuple, _Plan]] = weakref.WeakKeyDictionary()
-
-
-def insert_rows(
-    raw: sqlite_driver.Connection, conn: Connection, table: Table, stmt: Insert, rows: Sequence[dict]
-) -> None:
-    """``stmt`` (an insert or upsert of the rows' columns, built once per table and shape by
-    the caller, who keeps it as long as the table) executed for every row."""
-    names = tuple(rows[0])
-    plans = _inserts.setdefault(table, {})
-    plan = plans.get((id(stmt), names))
-    if plan is None:
-        plan = plans[(id(stmt), names)] = _Plan(conn, stmt, names)
+def execute_many(conn: Connection, stmt: Insert, rows: Sequence[dict]) -> None:
+    """``stmt`` (an insert or upsert of the rows' columns, kept by the caller as long as its
+    table) for every row, on the cursor where it can be, else through SQLAlchemy."""
+    raw = on_cursor(conn)
+    if raw is None:
+        conn.execute(stmt, list(rows))
+        return
+    plan = _plan(conn, stmt, tuple(rows[0]))
     raw.cursor().executemany(plan.sql, [plan.parameters(row) for row in rows])
 
 
@@ -92,8 +102,12 @@ class _Select:
 _selects: weakref.WeakKeyDictionary[Table, dict[tuple, _Select]] = weakref.WeakKeyDictionary()
 
 
-def load_rows(raw: sqlite_driver.Connection, conn: Connection, table: Table, key: str, keys: list[Any]) -> list[dict]:
-    """The rows whose ``key`` is one of ``keys`` (at most ``MOST_KEYS``), as dicts by column key."""
+def load_rows(conn: Connection, table: Table, key: str, keys: list[Any]) -> list[dict] | None:
+    """The rows whose ``key`` is one of ``keys``, as dicts by column key, read on the cursor;
+    None where that cannot be (not in a SQLite write transaction, or more than ``MOST_KEYS``)."""
+    raw = on_cursor(conn) if len(keys) <= MOST_KEYS else None
+    if raw is None:
+        return None
     plans = _selects.setdefault(table, {})
     plan = plans.get((key, len(keys)))
     if plan is None:
