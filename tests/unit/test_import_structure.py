@@ -28,7 +28,7 @@ SOURCE_ROOTS = [ROOT / "shared" / "src", ROOT / "ops" / "src", *sorted((ROOT / "
 # baton_shared's top-level modules and packages, lowest layer first: a module may import its
 # own layer and the layers below, never one above.
 SHARED_LAYERS: list[set[str]] = [
-    {"events", "domain", "contracts", "journey_picture"},  # what events and rules are; no I/O
+    {"events", "domain", "contracts", "journey_picture", "uuid_strings"},  # what events and rules are; ids
     {"observability", "retry", "lru"},  # logs, metrics, telling an outage from a fault, a bounded cache
     {"eventstore"},  # the log on JetStream
     {"application", "idempotency"},  # the command loop: what services and reactions decide through

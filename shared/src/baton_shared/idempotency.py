@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from baton_shared import uuid_strings
 from baton_shared.domain.errors import DomainRuleViolation
 from baton_shared.events.envelope import RecordedEvent
 
@@ -125,7 +126,7 @@ class Keyed:
 
     def id(self, purpose: str) -> str:
         """A deterministic id for something the write creates (``client``, ``handoff:0``...)."""
-        return str(uuid.uuid5(_NAMESPACE, f"{self.scope.hex()}:{purpose}"))
+        return uuid_strings.name_based(_NAMESPACE, f"{self.scope.hex()}:{purpose}")
 
     def event_id(self, n: int) -> str:
         """The id of the write's ``n``-th event (a UUIDv8: key hash, index, request hash)."""
@@ -134,7 +135,7 @@ class Keyed:
         prefix = int.from_bytes(self.scope[:6], "big")  # 48 bits
         request = int.from_bytes(self.request.fingerprint[:8], "big") >> 2  # 62 bits
         value = (prefix << 80) | (0x8 << 76) | (n << 64) | (0b10 << 62) | request
-        return str(uuid.UUID(int=value))
+        return uuid_strings.of_int(value)
 
     def _matches_key(self, event_id: str) -> uuid.UUID | None:
         try:

@@ -15,11 +15,10 @@ idempotency key:
 from __future__ import annotations
 
 import inspect
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from baton_shared import idempotency
+from baton_shared import idempotency, uuid_strings
 from baton_shared.application.aggregate_cache import AggregateCache
 from baton_shared.application.commands import Command
 from baton_shared.application.loop import CommandLoop
@@ -103,7 +102,7 @@ class Aggregates:
     def new_id(self, command: Command, purpose: str) -> str:
         """The id of something the command creates: derived from its key (a retry names the same thing)."""
         keyed = self.keyed(command)
-        return keyed.id(purpose) if keyed is not None else str(uuid.uuid4())
+        return keyed.id(purpose) if keyed is not None else uuid_strings.random_uuid()
 
     def written(self, ids: Ids, position: int, appended: int, **answer: Any) -> Written:
         return Written(dict(ids), self.store.stream_name, position, appended, **answer)

@@ -15,18 +15,20 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from baton_shared import uuid_strings
+
 # Namespace for ids derived from a cause: uuid5(namespace, f"{cause}:{purpose}").
 _DERIVED_NAMESPACE = uuid.UUID("6f1c2a4e-3b7d-5e8f-9a0b-1c2d3e4f5a6b")
 
 
 def new_event_id() -> str:
-    return str(uuid.uuid4())
+    return uuid_strings.random_uuid()
 
 
 def derived_event_id(cause_id: str, purpose: str) -> str:
     """A deterministic event id for a reaction: the same cause and purpose always
     give the same id, so a redelivered cause never produces a second reaction."""
-    return str(uuid.uuid5(_DERIVED_NAMESPACE, f"{cause_id}:{purpose}"))
+    return uuid_strings.name_based(_DERIVED_NAMESPACE, f"{cause_id}:{purpose}")
 
 
 class DomainEvent(BaseModel):

@@ -326,6 +326,7 @@ class JetStreamEventStore:
         self.fresh_attempts, self.fresh_wait = fresh_attempts, fresh_wait
         # The highest sequence an append to the aggregate was acknowledged with, here.
         self._acked: LRUCache[str, int] = LRUCache(ACKED_REMEMBERED)
+        self._appended_count = metrics.APPENDS.labels(self.stream_name)
         self.connect(nc)
 
     def connect(self, nc: NATS | None) -> None:
@@ -573,7 +574,7 @@ class JetStreamEventStore:
             error = ack.get("error")
             if error is None:
                 last = int(ack["seq"])
-                metrics.APPENDS.labels(self.stream_name).inc(len(ids))
+                self._appended_count.inc(len(ids))
                 self._acknowledged(subject_filter, last)
                 if ack.get("duplicate"):
                     self.remembered.drop(subject_filter)  # stored earlier: where is not ours to assume

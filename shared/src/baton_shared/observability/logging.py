@@ -6,9 +6,12 @@ the consumers for the event they handle, so every line logged meanwhile has it.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from typing import Any
 
+import orjson
 import structlog
 
 # Libraries whose INFO lines belong in a service's log (the rest log at WARNING and up).
@@ -16,7 +19,9 @@ _LIBRARIES_AT_SERVICE_LEVEL = ("uvicorn", "alembic")
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
-    renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    renderer = (
+        structlog.processors.JSONRenderer(_json_line) if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    )
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -46,6 +51,15 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
         logging.getLogger(name).setLevel(logging.getLevelName(level.upper()))
 
 
+def _json_line(event: dict, **options: Any) -> str:
+    """The line as orjson writes it (a request's line is a few per cent of a write's CPU through
+    ``json``); what orjson refuses (an integer wider than 64 bits) as ``json`` writes it."""
+    try:
+        return orjson.dumps(event, default=options.get("default"), option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(event, **options)
+
+
 class _CurrentStderrHandler(logging.StreamHandler):
     """A handler writing to whatever ``sys.stderr`` is at the time of the record (see below)."""
 
@@ -63,7 +77,9 @@ class _CurrentStderr:
     logger holding a closed file."""
 
     def msg(self, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        stream = sys.stderr
+        stream.write(message + "\n")
+        stream.flush()
 
     log = debug = info = warn = warning = err = error = critical = exception = fatal = failure = msg
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Iterable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -29,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from baton_shared.domain.errors import DomainRuleViolation, NotFound
 from baton_shared.events.envelope import DomainEvent
-from baton_shared import idempotency
+from baton_shared import idempotency, uuid_strings
 from baton_shared.eventstore.port import AppendUnconfirmed, ConcurrencyConflict, EventStoreUnavailable, LogBehind
 from baton_shared.forgotten import ForgettingUnavailable
 from baton_shared.retry import is_transient
@@ -82,6 +81,9 @@ class CorrelationAndMetrics:
     def __init__(self, app, service: str) -> None:  # noqa: ANN001
         self.app = app
         self.service = service
+        # Each route's metrics, labelled once (a label lookup costs more than the count).
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] != "http":
@@ -93,7 +95,7 @@ class CorrelationAndMetrics:
                 correlation_id = value.decode("latin-1")
                 break
         if not _CORRELATION.fullmatch(correlation_id):
-            correlation_id = str(uuid.uuid4())
+            correlation_id = uuid_strings.random_uuid()
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         status = 500
         echo = (b"x-correlation-id", correlation_id.encode("latin-1"))
@@ -114,8 +116,16 @@ class CorrelationAndMetrics:
         path = getattr(scope.get("route"), "path", "unmatched")
         elapsed = time.perf_counter() - started
         method = scope["method"]
-        metrics.HTTP_REQUESTS.labels(self.service, method, path, status).inc()
-        metrics.HTTP_LATENCY.labels(self.service, method, path).observe(elapsed)
+        counted = self._counted.get((method, path, status))
+        if counted is None:
+            counted = self._counted[method, path, status] = metrics.HTTP_REQUESTS.labels(
+                self.service, method, path, status
+            )
+        counted.inc()
+        timed = self._timed.get((method, path))
+        if timed is None:
+            timed = self._timed[method, path] = metrics.HTTP_LATENCY.labels(self.service, method, path)
+        timed.observe(elapsed)
         log.info(
             "http request",
             method=method,

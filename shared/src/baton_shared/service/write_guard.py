@@ -5,10 +5,10 @@ characters, the ``Idempotency-Key`` header and the request's hash; see
 from __future__ import annotations
 
 import re
-import uuid
 
 import orjson
 
+from baton_shared import uuid_strings
 from baton_shared.idempotency import (
     HEADER,
     KEY_PATTERN,
@@ -163,7 +163,7 @@ class WriteGuard:
         if key is None:  # a key of our own: ids to name if the append goes unconfirmed
             # Put in the request's own scope (not a copy): the route the router names there is
             # what the request log and the metrics label by.
-            scope[SCOPE_KEY] = RequestKey(str(uuid.uuid4()), request_hash, generated=True)
+            scope[SCOPE_KEY] = RequestKey(uuid_strings.random_uuid(), request_hash, generated=True)
             await self.app(scope, replay_receive, send)
             return
         replayed = False
