@@ -138,11 +138,11 @@ def _timed(feed: ProjectionFeed, lags: dict[str, list[float]], phases: dict[str,
     event, ``phases["apply_and_commit"]`` the apply and commit, per batch."""
     original = feed.apply
 
-    async def apply(raws):  # noqa: ANN001, ANN202
+    async def apply(raws, *heard):  # noqa: ANN001, ANN002, ANN202
         before = {m.key: m.position for m in feed.members}
         start = time.time_ns()
         phases["stored_to_apply"].extend((start - raw.timestamp_ns) / 1e6 for raw in raws)
-        await original(raws)
+        await original(raws, *heard)
         now = time.time_ns()
         phases["apply_and_commit"].append((now - start) / 1e6)
         for member in feed.members:
