@@ -15,7 +15,16 @@ import uuid
 _PAGE = 4096
 _pool = bytearray()
 _lock = threading.Lock()
-os.register_at_fork(after_in_child=_pool.clear)
+
+
+def _afresh_in_child() -> None:
+    """A forked child draws bytes of its own, under a lock no thread of its parent holds."""
+    global _lock
+    _pool.clear()
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_afresh_in_child)
 
 _VERSION_MASK = ~((0xF000 << 64) | (0xC000 << 48))
 _VARIANT = 0x8000 << 48  # RFC 4122
