@@ -43,9 +43,9 @@ def random_uuid() -> str:
     with _lock:
         if len(_pool) < 16:
             _pool[:] = os.urandom(_PAGE)
-        drawn = bytes(_pool[-16:])
+        drawn = int.from_bytes(_pool[-16:], "big")
         del _pool[-16:]
-    return of_int((int.from_bytes(drawn, "big") & _VERSION_MASK) | (4 << 76) | _VARIANT)
+    return of_int((drawn & _VERSION_MASK) | (4 << 76) | _VARIANT)
 
 
 def name_based(namespace: uuid.UUID, name: str) -> str:

@@ -50,13 +50,13 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
                     stored = {}
                     if not never_started(exc):
                         db_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+                of_service = [(p, stream_for(p.source or entry.name)) for p in projections_of(entry.name)]
                 by_stream: dict = {}
-                for projection in projections_of(entry.name):
-                    by_stream.setdefault(stream_for(projection.source or entry.name), []).append(projection)
+                for projection, spec in of_service:
+                    by_stream.setdefault(spec, []).append(projection)
                 # A feed delivered only the event types it folds counts its lag from the first of them.
                 hearing = {spec: subjects_heard(spec, members) for spec, members in by_stream.items()}
-                for projection in projections_of(entry.name):
-                    spec = stream_for(projection.source or entry.name)
+                for projection, spec in of_service:
                     stream, hears = spec.name, hearing[spec]
                     if stream not in heads:
                         info = await stream_info(nc, stream)

@@ -81,9 +81,9 @@ class CorrelationAndMetrics:
     def __init__(self, app, service: str) -> None:  # noqa: ANN001
         self.app = app
         self.service = service
-        # Each route's metrics, labelled once (a label lookup costs more than the count).
-        self._counted: dict[tuple[str, str, int], Any] = {}
-        self._timed: dict[tuple[str, str], Any] = {}
+        # Each route's count and latency by (method, route, status), labelled once (a label
+        # lookup costs more than the count).
+        self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] != "http":
@@ -116,16 +116,14 @@ class CorrelationAndMetrics:
         path = getattr(scope.get("route"), "path", "unmatched")
         elapsed = time.perf_counter() - started
         method = scope["method"]
-        counted = self._counted.get((method, path, status))
-        if counted is None:
-            counted = self._counted[method, path, status] = metrics.HTTP_REQUESTS.labels(
-                self.service, method, path, status
+        labelled = self._metrics.get((method, path, status))
+        if labelled is None:
+            labelled = self._metrics[method, path, status] = (
+                metrics.HTTP_REQUESTS.labels(self.service, method, path, status),
+                metrics.HTTP_LATENCY.labels(self.service, method, path),
             )
-        counted.inc()
-        timed = self._timed.get((method, path))
-        if timed is None:
-            timed = self._timed[method, path] = metrics.HTTP_LATENCY.labels(self.service, method, path)
-        timed.observe(elapsed)
+        labelled[0].inc()
+        labelled[1].observe(elapsed)
         log.info(
             "http request",
             method=method,
