@@ -6,6 +6,7 @@ import functools
 
 from baton_shared.contracts import delivery as delivery_contracts
 from baton_shared.contracts import intake as intake_contracts
+from baton_shared.application import AggregateCache
 from baton_shared.contracts import registry
 from baton_shared.service.access import looked_up_again
 from baton_shared.service.app import create_service_app
@@ -115,13 +116,14 @@ def parts(
             [await runners[n].wait_for(seq, wait) for n in ("client_profiles", "revenue_ranks", "client_requests")]
         )
 
+    relationships = AggregateCache()  # the relationship reactions fold a client once between them
     reactions = (
-        FollowIntakeClients(views, policies.tiers, intake_caught_up),
+        FollowIntakeClients(views, policies.tiers, intake_caught_up, relationships),
         FollowDeliveryAcceptance(
-            views, policies.next_needs, settings.followup_satisfaction_delay_days, policies.recovery
+            views, policies.next_needs, settings.followup_satisfaction_delay_days, policies.recovery, relationships
         ),
-        FollowDeliveryRejection(policies.recovery),
-        FollowDeliveryWork(),
+        FollowDeliveryRejection(policies.recovery, relationships),
+        FollowDeliveryWork(relationships),
         JoinContactGroups(),
     )
     return ServiceParts(SERVICE, projections=projections, reactions=reactions, read_models=views)

@@ -36,8 +36,6 @@ import asyncio
 import collections
 import contextlib
 import zlib
-from abc import ABC, abstractmethod
-from typing import Any
 
 import structlog
 from nats.aio.client import Client as NATS
@@ -45,29 +43,21 @@ from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.application.loop import CommandLoop
-from baton_shared.contracts.streams import StreamSpec
-from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
+from baton_shared.events.envelope import RecordedEvent
 from baton_shared.events.registry import EventRegistry, MalformedEvent, UnknownSchemaVersion
 from baton_shared.eventstore.consumer import DurableWorker
-from baton_shared.eventstore.port import AggregateHistory, AppendResult, EventStore, EventStoreUnavailable, NewEvent
+from baton_shared.eventstore.port import EventStore, EventStoreUnavailable
 from baton_shared.eventstore.provisioning import consumer_info, js_api, reconcile_durable
 from baton_shared.eventstore.reader import RawEvent, ack_metadata
 from baton_shared.projections.checkpoints import metadata as checkpoint_metadata
 from baton_shared.projections.checkpoints import park
+from baton_shared.reactions.on_cause import OnCause
+from baton_shared.reactions.reaction import CauseNotReady, Reaction
 from baton_shared.retry import backoff_seconds, is_transient
 from baton_shared.observability import metrics
 from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.reaction")
-
-
-class CauseNotReady(Exception):
-    """The target is not ready for this cause yet: what must come first arrives through
-    another consumer (follow-up hears of a client from intake and of its deliveries from
-    delivery; under faults the second can overtake the first). The cause is tried again,
-    with backoff, for ``NOT_READY_PATIENCE_SECONDS``, then parked with this message (for
-    ``baton parked retry``) so one stuck client cannot hold up the others for ever."""
-
 
 NOT_READY_PATIENCE_SECONDS = 600.0
 # A holder that dies (no clean stop) leaves its causes out: another replica is pinned after
@@ -77,66 +67,6 @@ NOT_READY_PATIENCE_SECONDS = 600.0
 # lapses while it is well.
 PRIORITY_TIMEOUT_SECONDS = 5.0
 ACK_WAIT_SECONDS = 6.0
-
-
-class Reaction(ABC):
-    """A policy: when ``source`` publishes one of ``event_types``, decide what to append."""
-
-    name: str
-    source: StreamSpec
-    event_types: tuple[str, ...]
-
-    @abstractmethod
-    def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
-        """(aggregate type, aggregate id) in our stream the cause acts on, or None to ignore it."""
-
-    async def context(self, cause: RecordedEvent) -> Any:
-        """What the decision needs beyond the target's history (read models, say); None by default.
-        Gathered once per cause, before deciding, so ``decide`` stays pure."""
-        return None
-
-    @abstractmethod
-    def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
-        """The events to append, given the target's history (and the context). Pure domain logic."""
-
-
-def decided_id(reaction: str, cause: RecordedEvent, n: int = 0) -> str:
-    """The id of the ``n``-th event a reaction decides on a cause: derived, so a cause handled
-    twice (redelivered, or by two replicas) is recognised and stored once."""
-    return derived_event_id(cause.envelope.event_id, f"{reaction}:{n}")
-
-
-class _OnCause:
-    """One cause's reaction, as the command loop runs it: 'appended', 'duplicate' or 'ignored'."""
-
-    def __init__(self, reaction: Reaction, cause: RecordedEvent, context: Any) -> None:
-        self.reaction, self.cause, self.context = reaction, cause, context
-        self.outcome = "ignored"
-
-    def decide(self, history: AggregateHistory) -> list[NewEvent]:
-        decided = self.reaction.decide(history, self.cause, self.context)
-        if not decided:
-            self.outcome = "ignored"
-            return []
-        if decided_id(self.reaction.name, self.cause) in history.event_ids:
-            self.outcome = "duplicate"  # handled already (redelivered, or by another replica)
-            return []
-        return [
-            NewEvent(
-                event,
-                correlation_id=self.cause.envelope.correlation_id,
-                actor=f"reaction:{self.reaction.name}",
-                causation_id=self.cause.envelope.event_id,
-                event_id=decided_id(self.reaction.name, self.cause, n),
-            )
-            for n, event in enumerate(decided)
-        ]
-
-    def appended(self, result: AppendResult) -> str:
-        return "appended"
-
-    def unchanged(self) -> str:
-        return self.outcome
 
 
 class ReactionRunner(DurableWorker):
@@ -451,7 +381,9 @@ class ReactionRunner(DurableWorker):
             return "ignored"
         aggregate_type, aggregate_id = target
         context = await self.reaction.context(cause)
-        return await self.command_loop.run(aggregate_type, aggregate_id, _OnCause(self.reaction, cause, context))
+        return await self.command_loop.run(
+            aggregate_type, aggregate_id, OnCause(self.reaction, cause, context, aggregate_id)
+        )
 
     async def _park(self, raw: RawEvent, error: str, tries: int) -> None:
         async with self.engine.begin() as conn:

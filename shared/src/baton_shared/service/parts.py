@@ -16,7 +16,7 @@ from baton_shared.contracts.streams import StreamSpec, stream_for
 from baton_shared.events.registry import EventRegistry
 from baton_shared.projections.base import Projection
 from baton_shared.projections.runner import ProjectionRunner
-from baton_shared.reactions.runner import Reaction
+from baton_shared.reactions.reaction import Reaction
 
 Runners = Mapping[str, ProjectionRunner]  # a service's projection runners by projection name
 

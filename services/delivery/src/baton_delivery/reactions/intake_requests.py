@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from baton_shared.contracts import STREAMS
 from baton_shared.contracts import intake
-from baton_shared.events.envelope import DomainEvent, RecordedEvent
-from baton_shared.eventstore import AggregateHistory
-from baton_shared.reactions import Reaction
+from baton_shared.events.envelope import RecordedEvent
+from baton_shared.reactions import AggregateReaction
 
 from baton_delivery.domain import RequestDelivery
 
 
-class FollowIntakeRequests(Reaction):
+class FollowIntakeRequests(AggregateReaction[RequestDelivery]):
+    aggregate_class = RequestDelivery
     name = "intake_requests"
     source = STREAMS["intake"]
     event_types = ("HandoffRequested", "ChangeRequested", "RequestCancelled")
@@ -28,8 +28,7 @@ class FollowIntakeRequests(Reaction):
     def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
         return ("request", cause.event.request_id)
 
-    def decide(self, history: AggregateHistory, cause: RecordedEvent, context: object = None) -> list[DomainEvent]:
-        delivery = RequestDelivery.from_history(cause.event.request_id, history)
+    def act(self, delivery: RequestDelivery, cause: RecordedEvent, context: object = None) -> None:
         event = cause.event
         if isinstance(event, intake.HandoffRequested):
             delivery.open_work_order(event, cause.envelope.event_id)
@@ -37,4 +36,3 @@ class FollowIntakeRequests(Reaction):
             delivery.attach_change(event, cause.envelope.occurred_at)
         elif isinstance(event, intake.RequestCancelled):
             delivery.cancel(event.reason)
-        return delivery.pending

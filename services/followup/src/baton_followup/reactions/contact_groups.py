@@ -8,13 +8,13 @@ from typing import Any
 
 from baton_shared.contracts import STREAMS, intake
 from baton_shared.events.envelope import DomainEvent, RecordedEvent
-from baton_shared.eventstore import AggregateHistory
-from baton_shared.reactions import Reaction
+from baton_shared.reactions import AggregateReaction
 
 from baton_followup.domain import ContactGroup
 
 
-class JoinContactGroups(Reaction):
+class JoinContactGroups(AggregateReaction[ContactGroup]):
+    aggregate_class = ContactGroup
     name = "contact_groups"
     source = STREAMS["intake"]
     event_types = ("ClientRegistered", "ClientGrouped")
@@ -23,10 +23,8 @@ class JoinContactGroups(Reaction):
         group_id = _group_of(cause.event)
         return None if group_id is None else ("contact_group", group_id)
 
-    def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
-        group = ContactGroup.from_history(_group_of(cause.event), history)
+    def act(self, group: ContactGroup, cause: RecordedEvent, context: Any = None) -> None:
         group.join(cause.event.client_id)
-        return group.pending
 
 
 def _group_of(event: DomainEvent | None) -> str | None:

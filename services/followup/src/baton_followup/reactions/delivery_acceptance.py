@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
-from baton_shared.eventstore import AggregateHistory
+from baton_shared.application import AggregateCache
+from baton_shared.events.envelope import RecordedEvent, derived_event_id
 from baton_shared.reactions import CauseNotReady
 
-from baton_followup.domain import NextNeedRule, RecoveryRules, next_needs
+from baton_followup.domain import NextNeedRule, RecoveryRules, Relationship, next_needs
 from baton_followup.projections.views import FollowupViews
 from baton_followup.reactions.on_relationship import DeliveryToRelationship
 
@@ -32,7 +32,9 @@ class FollowDeliveryAcceptance(DeliveryToRelationship):
         rules: tuple[NextNeedRule, ...],
         satisfaction_delay_days: int,
         recovery: RecoveryRules = RecoveryRules(),
+        cache: AggregateCache | None = None,
     ) -> None:
+        super().__init__(cache)
         self.views = views
         self.rules = rules
         self.satisfaction_delay_days = satisfaction_delay_days
@@ -47,9 +49,9 @@ class FollowDeliveryAcceptance(DeliveryToRelationship):
             raise CauseNotReady(f"request {cause.event.request_id}: not projected yet (intake's events not applied)")
         return text
 
-    def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
+    def act(self, relationship: Relationship, cause: RecordedEvent, context: Any = None) -> None:
         e, cause_id = cause.event, cause.envelope.event_id
-        relationship = self.relationship(history, e.client_id)
+        self.started(relationship)
         accepted_on = e.accepted_at.date()
         satisfaction_id = derived_event_id(cause_id, "satisfaction")
         if e.satisfaction is not None and satisfaction_id not in relationship.follow_ups:
@@ -76,4 +78,3 @@ class FollowDeliveryAcceptance(DeliveryToRelationship):
                 derived_event_id(cause_id, f"offer:{rule.id}"),
                 accepted_on,
             )
-        return relationship.pending

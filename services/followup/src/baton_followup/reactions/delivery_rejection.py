@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
-from baton_shared.eventstore import AggregateHistory
+from baton_shared.application import AggregateCache
+from baton_shared.events.envelope import RecordedEvent, derived_event_id
 
-from baton_followup.domain import RecoveryRules
+from baton_followup.domain import RecoveryRules, Relationship
 from baton_followup.reactions.on_relationship import DeliveryToRelationship
 
 
@@ -19,12 +19,13 @@ class FollowDeliveryRejection(DeliveryToRelationship):
     name = "delivery_rejection"
     event_types = ("DeliveryRejected",)
 
-    def __init__(self, rules: RecoveryRules = RecoveryRules()) -> None:
+    def __init__(self, rules: RecoveryRules = RecoveryRules(), cache: AggregateCache | None = None) -> None:
+        super().__init__(cache)
         self.rules = rules
 
-    def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
+    def act(self, relationship: Relationship, cause: RecordedEvent, context: Any = None) -> None:
         e = cause.event
-        relationship = self.relationship(history, e.client_id)
+        self.started(relationship)
         rework = "; ".join(f"{item.department}: {item.description}" for item in e.rework)
         relationship.open_recovery(
             derived_event_id(cause.envelope.event_id, "recovery"),
@@ -35,4 +36,3 @@ class FollowDeliveryRejection(DeliveryToRelationship):
             self.rules,
             request_id=e.request_id,
         )
-        return relationship.pending

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from baton_shared.events.envelope import DomainEvent, RecordedEvent
-from baton_shared.eventstore import AggregateHistory
+from baton_shared.events.envelope import RecordedEvent
 
+from baton_followup.domain import Relationship
 from baton_followup.domain.concerns import WORK_EVENTS
 from baton_followup.reactions.on_relationship import DeliveryToRelationship
 
@@ -19,8 +19,8 @@ class FollowDeliveryWork(DeliveryToRelationship):
     name = "delivery_work"
     event_types = WORK_EVENTS
 
-    def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
+    def act(self, relationship: Relationship, cause: RecordedEvent, context: Any = None) -> None:
         e = cause.event
-        relationship = self.relationship(history, e.client_id)
-        relationship.note_work(e.event_type, e.work_order_id, e.request_id, e.department, cause.envelope.occurred_at)
-        return relationship.pending
+        self.started(relationship).note_work(
+            e.event_type, e.work_order_id, e.request_id, e.department, cause.envelope.occurred_at
+        )

@@ -15,17 +15,18 @@ from typing import Any
 
 from baton_shared.contracts import STREAMS
 from baton_shared.contracts import intake
-from baton_shared.events.envelope import DomainEvent, RecordedEvent, derived_event_id
-from baton_shared.eventstore import AggregateHistory
-from baton_shared.reactions import CauseNotReady, Reaction
+from baton_shared.application import AggregateCache
+from baton_shared.events.envelope import RecordedEvent, derived_event_id
+from baton_shared.reactions import CauseNotReady
 
 from baton_followup.domain import Relationship, TierRules, tier_by_rank
 from baton_followup.projections.views import FollowupViews
+from baton_followup.reactions.on_relationship import OnRelationship
 
 CaughtUp = Callable[[int], Awaitable[bool]]
 
 
-class FollowIntakeClients(Reaction):
+class FollowIntakeClients(OnRelationship):
     name = "intake_clients"
     source = STREAMS["intake"]
     event_types = (
@@ -36,13 +37,13 @@ class FollowIntakeClients(Reaction):
         "ClientGrouped",
     )
 
-    def __init__(self, views: FollowupViews, rules: TierRules, intake_caught_up: CaughtUp) -> None:
+    def __init__(
+        self, views: FollowupViews, rules: TierRules, intake_caught_up: CaughtUp, cache: AggregateCache | None = None
+    ) -> None:
+        super().__init__(cache)
         self.views = views
         self.rules = rules
         self.intake_caught_up = intake_caught_up
-
-    def target(self, cause: RecordedEvent) -> tuple[str, str] | None:
-        return ("client", cause.event.client_id)
 
     async def context(self, cause: RecordedEvent) -> Any:
         e = cause.event
@@ -56,9 +57,8 @@ class FollowIntakeClients(Reaction):
             return await self.views.brief(e.client_id)
         return None
 
-    def decide(self, history: AggregateHistory, cause: RecordedEvent, context: Any = None) -> list[DomainEvent]:
+    def act(self, relationship: Relationship, cause: RecordedEvent, context: Any = None) -> None:
         e, cause_id = cause.event, cause.envelope.event_id
-        relationship = Relationship.from_history(e.client_id, history)
         today = cause.envelope.occurred_at.date()
         if isinstance(e, intake.ClientRegistered):
             relationship.start(
@@ -93,4 +93,3 @@ class FollowIntakeClients(Reaction):
             relationship.adopt_policy(e.contact_policy)
         elif isinstance(e, intake.ClientGrouped):
             relationship.join_group(e.group_id, e.parent_organisation)
-        return relationship.pending
