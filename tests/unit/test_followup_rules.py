@@ -3,6 +3,7 @@ the catalogue of next needs, and the relationship's decisions."""
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -28,7 +29,7 @@ from baton_followup.domain import (
     tier_for,
 )
 from baton_followup.domain.complaints import HEAD_ROLE, ComplaintDeadlines
-from baton_followup.domain.health import Health, HealthInputs, at_risk, health
+from baton_followup.domain.health import Health, HealthInputs, at_risk, health, risk_window
 from baton_followup.domain.tiers import rank_tiers
 
 pytestmark = pytest.mark.unit
@@ -338,6 +339,22 @@ def test_at_risk_below_the_threshold_or_after_a_fall_within_30_days():
     assert (
         at_risk(75, [(t0, 100), (NOW, 75)], NOW) == "health fell from 100 to 75 within 30 days"
     )  # the score as the window opened
+
+
+def test_the_risk_window_answers_as_the_whole_history_does_and_stays_small():
+    rng = random.Random(23)
+    for _ in range(200):
+        at, history, window = NOW, [], []
+        for _ in range(rng.randint(1, 120)):
+            at += timedelta(minutes=rng.choice([1, 90, 60 * 24 * 3, 60 * 24 * 29, 60 * 24 * 30, 60 * 24 * 31]))
+            score = (
+                rng.choice([100, 95, 90, 75, 60, 55, 30, 0]) if rng.random() < 0.7 else (history or [(at, 100)])[-1][1]
+            )
+            if not history or history[-1][1] != score:
+                history.append((at, score))
+            window = risk_window(window, at, score)
+            assert at_risk(score, [(w, s) for w, s, _ in window], at) == at_risk(score, history, at)
+            assert len(window) <= 101 and [s for _, s, _ in window] == sorted({s for _, s, _ in window}, reverse=True)
 
 
 def test_an_at_risk_follow_up_is_scheduled_once_while_one_is_open():

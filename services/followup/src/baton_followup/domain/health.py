@@ -110,6 +110,27 @@ def health(inputs: HealthInputs) -> Health:
 AT_RISK = HealthRules()
 
 
+# A change of the score: when, to what, and when the next change ended it (None: in effect now).
+Spell = tuple[datetime, int, datetime | None]
+
+
+def risk_window(window: list[Spell], at: datetime, score: int, rules: HealthRules = AT_RISK) -> list[Spell]:
+    """The changes of the score ``at_risk`` still needs at ``at``, with the score now ``score``:
+    not one that ended before the window opened, nor one that a later score at least as high
+    outlasts (it can never be the best). Kept scores fall from oldest to newest, so there are
+    at most 101 however long the client's history: a fold does not grow with it. ``at_risk``
+    gives on this what it gives on the whole history, given changes in time order."""
+    kept = list(window)
+    if not kept or kept[-1][1] != score:
+        if kept:
+            kept[-1] = (kept[-1][0], kept[-1][1], at)
+        while kept and kept[-1][1] <= score:
+            kept.pop()
+        kept.append((at, score, None))
+    since = at - timedelta(days=rules.fall_days)
+    return [spell for spell in kept if spell[2] is None or spell[2] >= since]
+
+
 def at_risk(score: int, history: list[tuple[datetime, int]], now: datetime, rules: HealthRules = AT_RISK) -> str | None:
     """Why the client is at risk now, or None. ``history``: (when, score) as it changed, oldest first."""
     if score < rules.at_risk_below:

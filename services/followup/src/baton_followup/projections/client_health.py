@@ -1,19 +1,23 @@
-"""Client health read model: one row per client with the score, its reasons, its history
-(the score as of any date) and the current at-risk spell. Folded from follow-up's log
-only, with each event's own time, so a rebuild gives the same rows."""
+"""Client health read model: one row per client with the score, its reasons and the current
+at-risk spell, and a row per change of the score (the score as of any date). Folded from
+follow-up's log only, with each event's own time, so a rebuild gives the same rows.
+
+A client's row keeps only the changes the at-risk rule still needs (``risk_window``, at most
+101), not every change: folding an event then costs the same for a client of many years."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Connection, DateTime, Index, Integer, MetaData, String, Table, Text
 
 from baton_shared.contracts import followup as ev
 from baton_shared.events.envelope import RecordedEvent
 from baton_shared.projections import RowPerAggregate
+from baton_shared.projections.sql import existing_keys, insert_new, load_rows, upsert
 
-from baton_followup.domain.health import HealthInputs, at_risk, health
+from baton_followup.domain.health import HealthInputs, Spell, at_risk, health, risk_window
 
 COUNTED = (
     ev.RelationshipStarted,
@@ -52,16 +56,53 @@ class ClientHealthProjection(RowPerAggregate):
             Column("score", Integer, nullable=False),
             Column("reasons", JSON, nullable=False),
             Column("inputs", JSON, nullable=False),
-            Column("history", JSON, nullable=False),
+            Column("risk_window", JSON, nullable=False),  # [[at, score, until], ...]: see risk_window
             Column("at_risk_reason", Text),
             Column("at_risk_since", DateTime(timezone=True)),
             Column("updated_at", DateTime(timezone=True), nullable=False),
             Column("version", BigInteger, nullable=False),
             Index(f"ix_client_health{suffix}_at_risk", "at_risk_since"),
         )
+        self.changes = Table(
+            f"client_health_changes{suffix}",
+            metadata,
+            Column("client_id", String(64), primary_key=True),
+            Column("version", BigInteger, primary_key=True),  # the event's position: one change per event
+            Column("at", DateTime(timezone=True), nullable=False),
+            Column("score", Integer, nullable=False),
+            Column("reasons", JSON, nullable=False),
+        )
 
     def wanted(self, recorded: RecordedEvent) -> bool:
         return isinstance(recorded.event, COUNTED)
+
+    def splits_by_aggregate(self) -> bool:
+        return True  # both tables are keyed by the client, and a row folds only its client's events
+
+    def apply(self, conn: Connection, events: list[RecordedEvent]) -> None:
+        mine = [e for e in events if self.wanted(e)]
+        if not mine:
+            return
+        rows = load_rows(conn, self.table, self.key, existing_keys(mine, None, self.key_of))
+        changed: dict[str, dict] = {}
+        changes = []
+        for recorded in mine:
+            before = rows.get(self.key_of(recorded))
+            row = self.fold(before, recorded)
+            rows[row["client_id"]] = changed[row["client_id"]] = row
+            if before is None or before["score"] != row["score"]:
+                at, score, reasons = recorded.envelope.occurred_at, row["score"], row["reasons"]
+                changes.append(
+                    {
+                        "client_id": row["client_id"],
+                        "version": recorded.seq,
+                        "at": at,
+                        "score": score,
+                        "reasons": reasons,
+                    }
+                )
+        upsert(conn, self.table, list(changed.values()), [self.key])
+        insert_new(conn, self.changes, changes, ["client_id", "version"])
 
     def fold(self, row: dict | None, recorded: RecordedEvent) -> dict | None:
         e, at = recorded.event, recorded.envelope.occurred_at
@@ -69,23 +110,26 @@ class ClientHealthProjection(RowPerAggregate):
         inputs = HealthInputs(**row["inputs"])
         _count(inputs, e)
         now = health(inputs)
-        history = list(row["history"])
-        if not history or history[-1]["score"] != now.score:
-            history.append({"at": at.isoformat(), "score": now.score, "reasons": list(now.reasons)})
-        changes = [(datetime.fromisoformat(h["at"]), h["score"]) for h in history]
-        reason = at_risk(now.score, changes, at)
+        window = risk_window(_spells(row["risk_window"]), at, now.score)
+        reason = at_risk(now.score, [(when, score) for when, score, _ in window], at)
         since = row["at_risk_since"] if reason and row["at_risk_since"] else (at if reason else None)
         return dict(
             row,
             score=now.score,
             reasons=list(now.reasons),
             inputs=asdict(inputs),
-            history=history,
+            risk_window=[[when.isoformat(), score, until and until.isoformat()] for when, score, until in window],
             at_risk_reason=reason,
             at_risk_since=since,
             updated_at=at,
             version=recorded.seq,
         )
+
+
+def _spells(stored: list) -> list[Spell]:
+    return [
+        (datetime.fromisoformat(when), score, until and datetime.fromisoformat(until)) for when, score, until in stored
+    ]
 
 
 def _count(inputs: HealthInputs, e: ev.FollowupEvent) -> None:
@@ -141,7 +185,7 @@ def _new(client_id: str) -> dict:
         "score": 100,
         "reasons": [],
         "inputs": asdict(HealthInputs()),
-        "history": [],
+        "risk_window": [],
         "at_risk_reason": None,
         "at_risk_since": None,
     }

@@ -69,7 +69,7 @@ class FollowupViews:
         self.dlv = deliveries.request_deliveries
         self.own = own_events.table
         self.rec = recoveries.recoveries
-        self.hl = health.client_health
+        self.hl, self.hl_changes = health.client_health, health.changes
         agenda = agenda or AgendaProjection()
         self.agenda_entries, self.agenda_counts = agenda.entries, agenda.counts
         ranks = ranks or RevenueRanksProjection()
@@ -125,7 +125,17 @@ class FollowupViews:
             return [json_row(r) for r in rows.mappings()]
 
     async def health(self, client_id: str) -> dict | None:
-        return await self._one(self.hl, self.hl.c.client_id, client_id)
+        """The client's health row, with ``history``: every change of the score, oldest first."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(self.hl).where(self.hl.c.client_id == client_id))).mappings().first()
+            if row is None:
+                return None
+            changes = await conn.execute(
+                select(self.hl_changes.c.at, self.hl_changes.c.score, self.hl_changes.c.reasons)
+                .where(self.hl_changes.c.client_id == client_id)
+                .order_by(self.hl_changes.c.version)
+            )
+            return {**json_row(row), "history": [json_row(c) for c in changes.mappings()]}
 
     async def at_risk(self, account_manager: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
         """Clients at risk now, the longest at risk first."""
