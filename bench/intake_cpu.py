@@ -68,11 +68,12 @@ class Asgi:
         return orjson.loads(b"".join(chunks)) if chunks and b"".join(chunks) else {}
 
 
-async def window(client: Asgi, seconds: float, concurrency: int = 16) -> tuple[int, float]:
-    """Commands done and CPU seconds used, ``concurrency`` scripts back to back for ``seconds``."""
+async def window(client: Asgi, seconds: float, concurrency: int = 16, script=None) -> tuple[int, float]:  # noqa: ANN001
+    """Commands done and CPU seconds used, ``concurrency`` scripts back to back for ``seconds``
+    (``script``: the write bench's, intake's by default)."""
     import http_bench
 
-    script = http_bench.intake_script()
+    script = script or http_bench.intake_script()
     stop_at = time.monotonic() + seconds
     done = 0
 

@@ -117,7 +117,7 @@ class ClientHealthProjection(RowPerAggregate):
             row,
             score=now.score,
             reasons=list(now.reasons),
-            inputs=asdict(inputs),
+            inputs=dict(vars(inputs)),  # _count replaces a list, never changes one: no deep copy
             risk_window=[[when.isoformat(), score, until and until.isoformat()] for when, score, until in window],
             at_risk_reason=reason,
             at_risk_since=since,

@@ -1,0 +1,138 @@
+"""CPU per follow-up command, the whole service in one process: requests, appends, its projections.
+
+    .venv/bin/python bench/followup_cpu.py [--seconds 8] [--rounds 3] [--clients 1024] [--py-spy FILE]
+
+As ``intake_cpu.py`` does for intake: follow-up's app runs in this process on a nats-server of
+its own and SQLite, driven in-process through ASGI with the write bench's follow-up commands
+(``http_bench.followup_script``: a satisfaction record, every client in turn), 16 at a time.
+The clients are appended to intake's stream first, as intake would, and follow-up's
+reactions start their relationships. The figure is this process's CPU time per command; the
+best of ``--rounds`` windows is printed beside the calibration. ``--py-spy FILE``: this
+process's stacks over the rounds, raw (py-spy's collapsed format), 500 samples a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import calibration
+from common import ROOT, start_nats, stop_process
+from intake_cpu import TOKEN, Asgi, window
+
+
+async def registered(url: str, clients: int) -> list[str]:
+    """``clients`` clients appended to intake's stream (its ``ClientRegistered``), as intake would."""
+    import nats
+
+    from baton_shared import uuid_strings
+    from baton_shared.contracts import STREAMS, registry
+    from baton_shared.contracts.intake import ClientRegistered
+    from baton_shared.eventstore import NewEvent
+    from baton_shared.eventstore.jetstream import JetStreamEventStore
+
+    nc = await nats.connect(url)
+    try:
+        intake = JetStreamEventStore(nc, STREAMS["intake"], registry)
+        ids = [uuid_strings.random_uuid() for _ in range(clients)]
+        for n, cid in enumerate(ids):
+            event = ClientRegistered(client_id=cid, name=f"Followed {n}", segment="B2B", account_manager="alice")
+            await intake.append("client", cid, 0, [NewEvent(event, correlation_id=cid, actor="bench")])
+        return ids
+    finally:
+        await nc.close()
+
+
+async def known(client: Asgi, clients: list[str], timeout: float = 120) -> None:
+    """Until follow-up records a satisfaction for every client (its relationship started)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    for cid in clients:
+        while True:
+            try:
+                await client.call("POST", f"/v1/clients/{cid}/satisfaction", {"score": 5}, expect=201)
+                break
+            except RuntimeError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+
+
+async def main(args: argparse.Namespace) -> None:
+    import nats
+    from asgi_lifespan import LifespanManager
+    from http_bench import followup_script
+
+    from baton_followup.composition import create_app
+    from baton_followup.settings import FollowupSettings
+    from baton_shared.contracts import STREAMS
+    from baton_shared.eventstore.provisioning import provision_stream
+
+    folder = Path(tempfile.mkdtemp(prefix="baton-followup-cpu-"))
+    server, url = start_nats(folder / "nats")
+    spy = None
+    try:
+        nc = await nats.connect(url)
+        for service in ("intake", "delivery"):  # the streams follow-up's consumers read
+            await provision_stream(nc, STREAMS[service])
+        await nc.close()
+        tokens = json.dumps([{"name": "bench", "role": "admin", "token": TOKEN}])
+        settings = FollowupSettings(
+            nats_url=url,
+            data_dir=folder,
+            database_url=f"sqlite+aiosqlite:///{folder / 'followup.sqlite3'}",
+            tokens=tokens,
+            log_level=args.log_level,
+        )
+        app = create_app(settings)
+        sys.stderr = open(folder / "followup.log", "w")  # noqa: SIM115 - the service's log, as a file
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
+            client = Asgi(app)
+            clients = await registered(url, args.clients)
+            await known(client, clients)
+            script = followup_script(clients)
+            await window(client, 2, script=script)  # warm-up
+            if args.py_spy:
+                spy = subprocess.Popen(
+                    [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(os.getpid())]
+                    + ["--rate", "500", "--format", "raw", "--output", args.py_spy, "--nonblocking"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            best = []
+            for _ in range(args.rounds):
+                done, cpu = await window(client, args.seconds, script=script)
+                best.append((cpu / done * 1e6, done / args.seconds))
+        sys.stderr = sys.__stderr__
+    finally:
+        sys.stderr = sys.__stderr__
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
+        stop_process(server)
+    per, rate = min(best)
+    print(f"calibration: pure Python {calibration.python_kloops_per_s(3)}k loops/s")
+    rounds = ", ".join(f"{us:.0f}" for us, _ in best)
+    print(
+        f"follow-up in one process: {per:.0f} us CPU per command (best of {args.rounds}: {rounds}); "
+        f"{rate:.0f} commands/s"
+    )
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "bench"))
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=1024, help="as the write bench: 16 connections x 64")
+    parser.add_argument("--log-level", default="INFO", help="the service's log level (INFO, as deployed)")
+    parser.add_argument("--py-spy", help="write this process's stacks over the rounds here")
+    asyncio.run(main(parser.parse_args()))
