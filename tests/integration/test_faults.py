@@ -156,6 +156,8 @@ async def run_under_faults(
     min_projections: int,
 ) -> None:
     print(f"\nfault test ({mode}): BATON_FAULT_SEED={seed} replays this schedule", flush=True)
+    system.folder.mkdir(parents=True, exist_ok=True)
+    (system.folder / "fault-seed").write_text(f"BATON_FAULT_SEED={seed}\n")  # found beside the logs of a stalled run
     ledger = Ledger()
     try:
         await system.start()

@@ -3,7 +3,9 @@ came since the last, and what is held always equals a fold of the log (in-memory
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,6 +18,7 @@ from baton_shared.contracts.intake import ClientRegistered, ContactPolicy
 from baton_shared.events.envelope import Envelope, RecordedEvent
 from baton_shared.eventstore import NewEvent
 from baton_shared.eventstore.memory import InMemoryEventStore
+from baton_shared.eventstore.reader import RawEvent
 from baton_shared.reactions import AggregateReaction, CauseNotReady, ReactionRunner
 
 from baton_followup.domain import Relationship
@@ -154,3 +157,44 @@ async def test_a_cause_handled_here_or_by_another_replica_is_recognised_from_the
     assert len(notes) == 2
     await held_equals_the_log(ours.cache, store, Client, CLIENT)
     await held_equals_the_log(theirs.cache, store, Client, CLIENT)
+
+
+class Delivered:
+    """A cause as the pinned pull loop hands it over (the part of nats-py's Msg the runner uses)."""
+
+    def __init__(self, pin: str) -> None:
+        self.headers = {"Nats-Pin-Id": pin}
+        self.acked = False
+
+    async def ack(self) -> None:
+        self.acked = True
+
+    async def in_progress(self) -> None:
+        pass
+
+
+async def test_a_new_holder_that_cannot_ask_the_consumers_state_asks_again_and_handles_what_it_holds():
+    store = InMemoryEventStore(STREAMS["intake"], registry)
+    registered = ClientRegistered(client_id=CLIENT, name="Acme", segment="B2B", account_manager="alice")
+    await store.append("client", CLIENT, 0, [NewEvent(registered, correlation_id=CLIENT, actor="alice")])
+    work = runner(NoteEveryBlock(), store)
+    work._loop = SimpleNamespace(pin_id="pin-1")  # pinned, not yet known to be the only holder
+    asked = []
+
+    async def holds_every_cause_out(holding: int) -> bool:
+        asked.append(holding)
+        if len(asked) == 1:  # the consumer's leader is being elected
+            raise RuntimeError("JetStream system temporarily unavailable (err_code 10008)")
+        return True
+
+    work._holds_every_cause_out = holds_every_cause_out
+    cause = blocked(7, "w1")
+    msg = Delivered("pin-1")
+    work._held = {7: (msg, RawEvent(7, cause.subject, registry.encode(cause.envelope), 0))}
+    work._unacked = {7: msg}
+    await work._release()  # raised here, the cause was kept "still working" and never handled
+    deadline = asyncio.get_running_loop().time() + 5
+    while not msg.acked:
+        assert asyncio.get_running_loop().time() < deadline, f"the held cause was never handled (asked {asked})"
+        await asyncio.sleep(0.05)
+    assert work.handled == 1 and not work._held and not work._unacked and len(asked) == 2

@@ -197,7 +197,14 @@ class ReactionRunner(DurableWorker):
             if not mine or pin is None:
                 return
             if pin != self._sole_holder_under:
-                if not await self._holds_every_cause_out(len(mine)):
+                try:
+                    sole = await self._holds_every_cause_out(len(mine))
+                except Exception as exc:  # noqa: BLE001 - the broker cannot say now (a leader election)
+                    # Raised, it left the held causes with no one to release them, kept from
+                    # redelivery by "still working" for ever (a fault run stalled so): asked again.
+                    log.warning("consumer state not given; asked again", reaction=self.key, error=repr(exc)[:300])
+                    sole = False
+                if not sole:
                     self._wait_for_the_others()
                     return
                 self._sole_holder_under = pin
