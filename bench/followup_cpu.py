@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -24,9 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import calibration
 from common import ROOT, start_nats, stop_process
-from intake_cpu import TOKEN, Asgi, window
+from intake_cpu import Asgi, report, rounds_of, settings_for, window
 
 
 async def registered(url: str, clients: int) -> list[str]:
@@ -83,14 +81,7 @@ async def main(args: argparse.Namespace) -> None:
         for service in ("intake", "delivery"):  # the streams follow-up's consumers read
             await provision_stream(nc, STREAMS[service])
         await nc.close()
-        tokens = json.dumps([{"name": "bench", "role": "admin", "token": TOKEN}])
-        settings = FollowupSettings(
-            nats_url=url,
-            data_dir=folder,
-            database_url=f"sqlite+aiosqlite:///{folder / 'followup.sqlite3'}",
-            tokens=tokens,
-            log_level=args.log_level,
-        )
+        settings = settings_for(FollowupSettings, "followup", url, folder, args.log_level)
         app = create_app(settings)
         sys.stderr = open(folder / "followup.log", "w")  # noqa: SIM115 - the service's log, as a file
         async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
@@ -106,10 +97,7 @@ async def main(args: argparse.Namespace) -> None:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            best = []
-            for _ in range(args.rounds):
-                done, cpu = await window(client, args.seconds, script=script)
-                best.append((cpu / done * 1e6, done / args.seconds))
+            rounds = await rounds_of(client, args, script)
         sys.stderr = sys.__stderr__
     finally:
         sys.stderr = sys.__stderr__
@@ -117,13 +105,7 @@ async def main(args: argparse.Namespace) -> None:
             spy.send_signal(signal.SIGINT)
             spy.wait(30)
         stop_process(server)
-    per, rate = min(best)
-    print(f"calibration: pure Python {calibration.python_kloops_per_s(3)}k loops/s")
-    rounds = ", ".join(f"{us:.0f}" for us, _ in best)
-    print(
-        f"follow-up in one process: {per:.0f} us CPU per command (best of {args.rounds}: {rounds}); "
-        f"{rate:.0f} commands/s"
-    )
+    report("follow-up", rounds)
 
 
 if __name__ == "__main__":

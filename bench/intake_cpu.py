@@ -103,6 +103,36 @@ async def window(client: Asgi, seconds: float, concurrency: int = 16, script=Non
     return done, time.process_time() - started
 
 
+def settings_for(cls, service: str, url: str, folder: Path, log_level: str):  # noqa: ANN001, ANN201
+    """The service's settings as ``make run`` has them, on ``url`` and SQLite in ``folder``."""
+    tokens = json.dumps([{"name": "bench", "role": "admin", "token": TOKEN}])
+    return cls(
+        nats_url=url,
+        data_dir=folder,
+        database_url=f"sqlite+aiosqlite:///{folder / f'{service}.sqlite3'}",
+        tokens=tokens,
+        log_level=log_level,
+    )
+
+
+async def rounds_of(client: Asgi, args: argparse.Namespace, script=None) -> list[tuple[float, float]]:  # noqa: ANN001
+    """(CPU µs per command, commands per second) of each of ``args.rounds`` windows."""
+    out = []
+    for _ in range(args.rounds):
+        done, cpu = await window(client, args.seconds, script=script)
+        out.append((cpu / done * 1e6, done / args.seconds))
+    return out
+
+
+def report(service: str, rounds: list[tuple[float, float]]) -> None:
+    per, rate = min(rounds)
+    print(f"calibration: pure Python {calibration.python_kloops_per_s(3)}k loops/s")
+    each = ", ".join(f"{us:.0f}" for us, _ in rounds)
+    print(
+        f"{service} in one process: {per:.0f} us CPU per command (best of {len(rounds)}: {each}); {rate:.0f} commands/s"
+    )
+
+
 async def main(args: argparse.Namespace) -> None:
     from asgi_lifespan import LifespanManager
 
@@ -112,14 +142,7 @@ async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="baton-intake-cpu-"))
     server, url = start_nats(folder / "nats")
     try:
-        tokens = json.dumps([{"name": "bench", "role": "admin", "token": TOKEN}])
-        settings = BatonSettings(
-            nats_url=url,
-            data_dir=folder,
-            database_url=f"sqlite+aiosqlite:///{folder / 'intake.sqlite3'}",
-            tokens=tokens,
-            log_level=args.log_level,
-        )
+        settings = settings_for(BatonSettings, "intake", url, folder, args.log_level)
         app = create_app(settings)
         sys.stderr = open(folder / "intake.log", "w")  # noqa: SIM115 - the service's log, as a file
         async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
@@ -128,20 +151,12 @@ async def main(args: argparse.Namespace) -> None:
             if args.cursor_ab:
                 await cursor_ab(client, args)
                 return
-            best = []
-            for _ in range(args.rounds):
-                done, cpu = await window(client, args.seconds)
-                best.append((cpu / done * 1e6, done / args.seconds))
+            rounds = await rounds_of(client, args)
         sys.stderr = sys.__stderr__
     finally:
         sys.stderr = sys.__stderr__
         stop_process(server)
-    per, rate = min(best)
-    print(f"calibration: pure Python {calibration.python_kloops_per_s(3)}k loops/s")
-    rounds = ", ".join(f"{us:.0f}" for us, _ in best)
-    print(
-        f"intake in one process: {per:.0f} us CPU per command (best of {args.rounds}: {rounds}); {rate:.0f} commands/s"
-    )
+    report("intake", rounds)
 
 
 async def cursor_ab(client: Asgi, args: argparse.Namespace) -> None:
