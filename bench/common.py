@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -243,6 +244,23 @@ def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]], serve
         "client": ("127.0.0.1", 1),
         "server": (server, 80),
     }
+
+
+def py_spy(pid: int, output: str, rate: int) -> subprocess.Popen:
+    """py-spy sampling ``pid`` into ``output`` (raw, collapsed stacks) until ``stop_py_spy``."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", str(rate)]
+        + ["--format", "raw", "--output", output, "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_py_spy(spy: subprocess.Popen | None) -> None:
+    """Stop sampling; py-spy writes its file on SIGINT."""
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
 
 
 def cpu_seconds(pid: int) -> float:

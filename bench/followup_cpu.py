@@ -17,13 +17,11 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, start_nats, stop_process
+from common import ROOT, py_spy, start_nats, stop_process, stop_py_spy
 from intake_cpu import Asgi, report, rounds_of, settings_for, window
 
 
@@ -91,19 +89,12 @@ async def main(args: argparse.Namespace) -> None:
             script = followup_script(clients)
             await window(client, 2, script=script)  # warm-up
             if args.py_spy:
-                spy = subprocess.Popen(
-                    [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(os.getpid())]
-                    + ["--rate", "500", "--format", "raw", "--output", args.py_spy, "--nonblocking"],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                spy = py_spy(os.getpid(), args.py_spy, 500)
             rounds = await rounds_of(client, args, script)
         sys.stderr = sys.__stderr__
     finally:
         sys.stderr = sys.__stderr__
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(30)
+        stop_py_spy(spy)
         stop_process(server)
     report("follow-up", rounds)
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import calibration
-from common import ROOT, cpu_seconds
+from common import ROOT, cpu_seconds, py_spy, stop_py_spy
 
 QUIET_CPU = 0.05  # of a core: follow-up is done with a round
 
@@ -108,14 +106,8 @@ async def main(args: argparse.Namespace) -> None:
                             ],
                         )
                     )
-                spy = None
-                if args.py_spy and round_no == args.rounds:
-                    spy = subprocess.Popen(
-                        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(followup)]
-                        + ["--rate", "200", "--format", "raw", "--output", args.py_spy, "--nonblocking"],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
+                last = args.py_spy and round_no == args.rounds
+                spy = py_spy(followup, args.py_spy, 200) if last else None
                 cpu0 = cpu_seconds(followup)
                 for rid, batch in events:  # one append per event, as delivery's commands make them
                     version = 0
@@ -126,9 +118,7 @@ async def main(args: argparse.Namespace) -> None:
                         version = result.last_seq
                 await settle(nc, followup)
                 spent = cpu_seconds(followup) - cpu0
-                if spy is not None:
-                    spy.send_signal(signal.SIGINT)
-                    spy.wait(30)
+                stop_py_spy(spy)
                 count = 7 * args.work_orders
                 history += 2 * args.work_orders // len(clients)
                 print(
