@@ -1,18 +1,24 @@
-"""Follow-up's CPU per delivery event, round after round, as its clients' histories grow.
+"""Follow-up's CPU per delivery or intake event, round after round, as its clients' histories grow.
 
-    .venv/bin/python bench/reaction_cpu.py [--clients 8] [--work-orders 400] [--rounds 5] [--py-spy FILE]
+    .venv/bin/python bench/reaction_cpu.py [--cause delivery|intake] [--clients 8] [--work-orders 400]
+        [--new-clients 400] [--rounds 5] [--py-spy FILE]
 
 The embedded run starts; every Baton process but follow-up is paused (SIGSTOP), so nats-server
-and follow-up have the machine. This process appends ``--clients`` clients to intake's stream,
-then, each round, seven delivery events per work order (accepted, started, progressed,
-blocked, unblocked, progressed, completed: what the write bench's delivery script causes) for
-``--work-orders`` work orders spread over those clients. Follow-up reacts to the blocks and
-unblocks (a change of concern on the client's relationship) and to the completion, and projects
-them. The figure per round is follow-up's process CPU from the round's first append until its
-consumers on delivery's stream have handled everything and it is quiet, per delivery event,
-beside how long each client's relationship history has grown. A reaction whose cost grows with
-the history shows as a figure that grows round by round. ``--py-spy FILE``: follow-up's stacks
-over the last round, raw (py-spy's collapsed format), 200 samples a second.
+and follow-up have the machine. This process appends to intake's and delivery's streams itself.
+
+- ``--cause delivery`` (the default): ``--clients`` clients, then, each round, seven delivery
+  events per work order (accepted, started, progressed, blocked, unblocked, progressed,
+  completed: what the write bench's delivery script causes) for ``--work-orders`` work orders
+  spread over those clients. Follow-up reacts to the blocks and unblocks (a change of concern on
+  the client's relationship) and to the completion, and projects them. A reaction whose cost
+  grows with the history shows as a figure that grows round by round.
+- ``--cause intake``: each round, ``--new-clients`` clients as the write bench's intake script
+  makes them (registered with a revenue, a note, a request, its clarification, a second note).
+  Follow-up ranks each new client by revenue, starts its relationship and projects all five.
+
+The figure per round is follow-up's process CPU from the round's first append until its
+consumers are drained and it is quiet, per event. ``--py-spy FILE``: follow-up's stacks over
+the last round, raw (py-spy's collapsed format), 200 samples a second.
 """
 
 from __future__ import annotations
@@ -57,13 +63,110 @@ async def settle(nc, pid: int, timeout: float = 300) -> None:  # noqa: ANN001
     raise TimeoutError("follow-up did not settle")
 
 
+async def delivery_rounds(args, nc, delivery, followup: int, clients: list[str]) -> None:  # noqa: ANN001
+    from baton_shared import uuid_strings
+    from baton_shared.contracts import delivery as dev
+    from baton_shared.eventstore import NewEvent
+
+    now = datetime.now(timezone.utc)
+    print(f"{args.clients} clients, {args.work_orders} work orders a round, 7 delivery events each")
+    history = 1  # each relationship's events: started, then a concern per block and per unblock
+    for round_no in range(1, args.rounds + 1):
+        events = []
+        for n in range(args.work_orders):
+            cid, rid, wo = clients[n % len(clients)], uuid_strings.random_uuid(), uuid_strings.random_uuid()
+            common = {"request_id": rid, "client_id": cid, "work_order_id": wo, "department": f"dept{n % 4}"}
+            events.append(
+                (
+                    rid,
+                    [
+                        dev.WorkOrderAccepted(**common, member="member"),
+                        dev.WorkOrderStarted(**common),
+                        dev.WorkOrderProgressed(**common, note="foundations poured", percent=40),
+                        dev.WorkOrderBlocked(**common, reason="waiting for the permit", blocked_at=now),
+                        dev.WorkOrderUnblocked(**common, unblocked_at=now, blocked_seconds=60.0),
+                        dev.WorkOrderProgressed(**common, note="walls up", percent=90),
+                        dev.WorkOrderCompleted(**common, note="done", completed_at=now),
+                    ],
+                )
+            )
+        last = args.py_spy and round_no == args.rounds
+        spy = py_spy(followup, args.py_spy, 200) if last else None
+        cpu0 = cpu_seconds(followup)
+        for rid, batch in events:  # one append per event, as delivery's commands make them
+            version = 0
+            for event in batch:
+                result = await delivery.append(
+                    "request", rid, version, [NewEvent(event, correlation_id=rid, actor="bench")]
+                )
+                version = result.last_seq
+        await settle(nc, followup)
+        spent = cpu_seconds(followup) - cpu0
+        stop_py_spy(spy)
+        count = 7 * args.work_orders
+        history += 2 * args.work_orders // len(clients)
+        print(
+            f"round {round_no}: {1e3 * spent / count:.3f} ms of follow-up's CPU per delivery event "
+            f"({count} events; each relationship's history now ~{history} events)"
+        )
+
+
+async def intake_rounds(args, nc, intake, followup: int) -> None:  # noqa: ANN001
+    """Each round, ``--new-clients`` clients as the write bench's intake script makes them:
+    registered with a revenue, a note, a request, its clarification, a second note."""
+    from decimal import Decimal
+
+    from baton_shared import uuid_strings
+    from baton_shared.contracts import intake as ev
+    from baton_shared.eventstore import NewEvent
+
+    print(f"{args.new_clients} new clients a round, 5 intake events each")
+    for round_no in range(1, args.rounds + 1):
+        appends = []
+        for n in range(args.new_clients):
+            cid, rid = uuid_strings.random_uuid(), uuid_strings.random_uuid()
+            registered = ev.ClientRegistered(
+                client_id=cid,
+                name=f"Client {n}",
+                segment="B2B",
+                account_manager="alice",
+                annual_revenue=Decimal(250000),
+            )
+            note = {"client_id": cid, "author": "alice"}
+            need = {"request_id": rid, "client_id": cid}
+            appends += [
+                ("client", cid, registered),
+                ("client", cid, ev.ClientNoteAdded(**note, note_id=uuid_strings.random_uuid(), text="e-mail")),
+                ("request", rid, ev.NeedCaptured(**need, summary="a house", budget=Decimal(400000))),
+                ("request", rid, ev.ClarificationRecorded(**need, question="heating?", answer="heat pump")),
+                ("client", cid, ev.ClientNoteAdded(**note, note_id=uuid_strings.random_uuid(), text="two children")),
+            ]
+        last = args.py_spy and round_no == args.rounds
+        spy = py_spy(followup, args.py_spy, 200) if last else None
+        cpu0 = cpu_seconds(followup)
+        versions: dict[str, int] = {}
+        for kind, aggregate_id, event in appends:  # one append per event, as intake's commands make them
+            result = await intake.append(
+                kind,
+                aggregate_id,
+                versions.get(aggregate_id, 0),
+                [NewEvent(event, correlation_id=aggregate_id, actor="bench")],
+            )
+            versions[aggregate_id] = result.last_seq
+        await settle(nc, followup)
+        spent = cpu_seconds(followup) - cpu0
+        stop_py_spy(spy)
+        print(
+            f"round {round_no}: {1e3 * spent / len(appends):.3f} ms of follow-up's CPU per intake event ({len(appends)} events)"
+        )
+
+
 async def main(args: argparse.Namespace) -> None:
     import nats
     from http_bench import Embedded, paused
 
     from baton_shared import uuid_strings
     from baton_shared.contracts import STREAMS, registry
-    from baton_shared.contracts import delivery as dev
     from baton_shared.contracts.intake import ClientRegistered
     from baton_shared.eventstore import NewEvent
     from baton_shared.eventstore.jetstream import JetStreamEventStore
@@ -77,7 +180,6 @@ async def main(args: argparse.Namespace) -> None:
         others = [pid for name, pid in pids.items() if name not in ("followup", "nats-server")]
         intake = JetStreamEventStore(nc, STREAMS["intake"], registry)
         delivery = JetStreamEventStore(nc, STREAMS["delivery"], registry)
-        now = datetime.now(timezone.utc)
         with paused(others):
             clients = [uuid_strings.random_uuid() for _ in range(args.clients)]
             for cid in clients:
@@ -85,46 +187,10 @@ async def main(args: argparse.Namespace) -> None:
                 await intake.append("client", cid, 0, [NewEvent(registered, correlation_id=cid, actor="bench")])
             await settle(nc, followup)
             print(f"calibration: pure Python {calibration.python_kloops_per_s(3)}k loops/s")
-            print(f"{args.clients} clients, {args.work_orders} work orders a round, 7 delivery events each")
-            history = 1  # each relationship's events: started, then a concern per block and per unblock
-            for round_no in range(1, args.rounds + 1):
-                events = []
-                for n in range(args.work_orders):
-                    cid, rid, wo = clients[n % len(clients)], uuid_strings.random_uuid(), uuid_strings.random_uuid()
-                    common = {"request_id": rid, "client_id": cid, "work_order_id": wo, "department": f"dept{n % 4}"}
-                    events.append(
-                        (
-                            rid,
-                            [
-                                dev.WorkOrderAccepted(**common, member="member"),
-                                dev.WorkOrderStarted(**common),
-                                dev.WorkOrderProgressed(**common, note="foundations poured", percent=40),
-                                dev.WorkOrderBlocked(**common, reason="waiting for the permit", blocked_at=now),
-                                dev.WorkOrderUnblocked(**common, unblocked_at=now, blocked_seconds=60.0),
-                                dev.WorkOrderProgressed(**common, note="walls up", percent=90),
-                                dev.WorkOrderCompleted(**common, note="done", completed_at=now),
-                            ],
-                        )
-                    )
-                last = args.py_spy and round_no == args.rounds
-                spy = py_spy(followup, args.py_spy, 200) if last else None
-                cpu0 = cpu_seconds(followup)
-                for rid, batch in events:  # one append per event, as delivery's commands make them
-                    version = 0
-                    for event in batch:
-                        result = await delivery.append(
-                            "request", rid, version, [NewEvent(event, correlation_id=rid, actor="bench")]
-                        )
-                        version = result.last_seq
-                await settle(nc, followup)
-                spent = cpu_seconds(followup) - cpu0
-                stop_py_spy(spy)
-                count = 7 * args.work_orders
-                history += 2 * args.work_orders // len(clients)
-                print(
-                    f"round {round_no}: {1e3 * spent / count:.3f} ms of follow-up's CPU per delivery event "
-                    f"({count} events; each relationship's history now ~{history} events)"
-                )
+            if args.cause == "intake":
+                await intake_rounds(args, nc, intake, followup)
+            else:
+                await delivery_rounds(args, nc, delivery, followup, clients)
     finally:
         await nc.close()
         embedded.stop()
@@ -136,5 +202,9 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--work-orders", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--cause", choices=("delivery", "intake"), default="delivery", help="whose events follow-up handles"
+    )
+    parser.add_argument("--new-clients", type=int, default=400, help="with --cause intake: new clients a round")
     parser.add_argument("--py-spy", help="write follow-up's stacks over the last round here")
     asyncio.run(main(parser.parse_args()))
