@@ -107,6 +107,19 @@ def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], keys
     return stmt
 
 
+_key_selects: weakref.WeakKeyDictionary[Table, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+async def row_by(conn: AsyncConnection, table: Table, key: str, value: Any) -> Any:
+    """The row (a mapping) of ``table`` whose ``key`` column is ``value``, the first if several,
+    None if none: a view's read of one row. The statement is built once per table and column:
+    building and keying it anew was about a third of such a read's CPU."""
+    stmt = _key_selects.setdefault(table, {}).get(key)
+    if stmt is None:
+        stmt = _key_selects[table][key] = table.select().where(table.c[key] == bindparam("value"))
+    return (await conn.execute(stmt, {"value": value})).mappings().first()
+
+
 COPY_FROM_ROWS = 100
 
 
@@ -244,6 +257,7 @@ __all__ = [
     "json_row",
     "load_rows",
     "make_engine",
+    "row_by",
     "stored_utc",
     "tuple_",
     "upsert",

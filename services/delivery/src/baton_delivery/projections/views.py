@@ -8,7 +8,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.projections.own_events import OwnEventsProjection, read_events
-from baton_shared.projections.sql import json_row
+from baton_shared.projections.sql import json_row, row_by
 
 from baton_delivery.domain.rework import rework_totals
 from baton_delivery.projections.client_managers import ClientManagersProjection
@@ -60,9 +60,7 @@ class DeliveryViews:
 
     async def work_order(self, work_order_id: str) -> dict | None:
         async with self.engine.connect() as conn:
-            row = (
-                (await conn.execute(select(self.wo).where(self.wo.c.work_order_id == work_order_id))).mappings().first()
-            )
+            row = await row_by(conn, self.wo, "work_order_id", work_order_id)
             return None if row is None else json_row(row)
 
     async def list_work_orders(
@@ -88,7 +86,7 @@ class DeliveryViews:
 
     async def request_delivery(self, request_id: str) -> dict | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(self.rd).where(self.rd.c.request_id == request_id))).mappings().first()
+            row = await row_by(conn, self.rd, "request_id", request_id)
             if row is None:
                 return None
             out = json_row(row)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from baton_shared.projections.sql import json_row, stored_utc
+from baton_shared.projections.sql import json_row, row_by, stored_utc
 
 from baton_followup.projections.complaints import ComplaintsProjection
 
@@ -21,7 +21,7 @@ class ComplaintViews:
 
     async def complaint(self, complaint_id: str) -> dict | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(self.c).where(self.c.c.complaint_id == complaint_id))).mappings().first()
+            row = await row_by(conn, self.c, "complaint_id", complaint_id)
             return None if row is None else json_row(row)
 
     async def client_of(self, complaint_id: str) -> str | None:

@@ -12,7 +12,20 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
-from sqlalchemy import Column, Connection, Index, Integer, MetaData, Numeric, String, Table
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    Select,
+    String,
+    Table,
+    bindparam,
+    func,
+    select,
+)
 
 from baton_shared.contracts import intake as ev
 from baton_shared.events.envelope import RecordedEvent
@@ -82,3 +95,17 @@ class RevenueRanksProjection(Projection):
                 moved[row["band"]] += 1
         upsert(conn, self.revenues, changed, ["client_id"])
         move_counts(conn, self.bands, ("band",), {(band,): n for band, n in moved.items()}, count="clients")
+
+
+def rank_query(revenues: Table, bands: Table) -> Select:
+    """The counts a rank is made of, built once and run with ``band``, ``amount`` and ``client``:
+    clients in the bands above ``band``, clients of ``band`` above ``amount``, clients with a
+    known revenue, and ``client``'s own amount (None when not known)."""
+    band, amount = bindparam("band", type_=Integer), bindparam("amount", type_=revenues.c.amount.type)
+    clients = func.coalesce(func.sum(bands.c.clients), 0)
+    return select(
+        select(clients).where(bands.c.band > band).scalar_subquery(),
+        select(func.count()).where(revenues.c.band == band, revenues.c.amount > amount).scalar_subquery(),
+        select(clients).scalar_subquery(),
+        select(revenues.c.amount).where(revenues.c.client_id == bindparam("client")).scalar_subquery(),
+    )

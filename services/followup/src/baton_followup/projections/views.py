@@ -14,7 +14,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.projections.own_events import OwnEventsProjection, read_events
-from baton_shared.projections.sql import json_row, stored_utc
+from baton_shared.projections.sql import json_row, row_by, stored_utc
 
 from baton_followup.domain import ContactState, refusal
 from baton_followup.domain.contact_policy import Refusal
@@ -33,7 +33,7 @@ from baton_followup.projections.programs import ProgramsProjection
 from baton_followup.projections.recoveries import RecoveriesProjection
 from baton_followup.projections.relationships import RelationshipsProjection, contact_state
 from baton_followup.projections.request_deliveries import RequestDeliveriesProjection
-from baton_followup.projections.revenue_ranks import RevenueRanksProjection, band_of
+from baton_followup.projections.revenue_ranks import RevenueRanksProjection, band_of, rank_query
 
 
 class FollowupViews:
@@ -73,11 +73,11 @@ class FollowupViews:
         agenda = agenda or AgendaProjection()
         self.agenda_entries, self.agenda_counts = agenda.entries, agenda.counts
         ranks = ranks or RevenueRanksProjection()
-        self.revenues, self.bands = ranks.revenues, ranks.bands
+        self._rank = rank_query(ranks.revenues, ranks.bands)
 
     async def _one(self, table, column, value) -> dict | None:  # noqa: ANN001
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(table).where(column == value))).mappings().first()
+            row = await row_by(conn, table, column.key, value)
             return None if row is None else json_row(row)
 
     # --- directory: which client an id belongs to --------------------------------------
@@ -127,7 +127,7 @@ class FollowupViews:
     async def health(self, client_id: str) -> dict | None:
         """The client's health row, with ``history``: every change of the score, oldest first."""
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(self.hl).where(self.hl.c.client_id == client_id))).mappings().first()
+            row = await row_by(conn, self.hl, "client_id", client_id)
             if row is None:
                 return None
             changes = await conn.execute(
@@ -258,16 +258,9 @@ class FollowupViews:
         """(other clients with more revenue than ``revenue``, other clients with a known revenue):
         the bands above the amount's, counted, and its own band's clients above it."""
         floor = revenue or Decimal(0)
-        band, bands, revenues = band_of(floor), self.bands, self.revenues
-        clients = func.coalesce(func.sum(bands.c.clients), 0)
-        above = select(clients).where(bands.c.band > band).scalar_subquery()
-        within = select(func.count()).where(revenues.c.band == band, revenues.c.amount > floor).scalar_subquery()
-        known = select(clients).scalar_subquery()
-        own = select(revenues.c.amount).where(revenues.c.client_id == excluding).scalar_subquery()
+        counts = {"band": band_of(floor), "amount": floor, "client": excluding}
         async with self.engine.connect() as conn:
-            counted_above, counted_within, counted_known, own_amount = (
-                await conn.execute(select(above, within, known, own))
-            ).one()
+            counted_above, counted_within, counted_known, own_amount = (await conn.execute(self._rank, counts)).one()
         higher, others_known = int(counted_above) + int(counted_within), int(counted_known)
         if own_amount is None:
             return higher, others_known
@@ -318,12 +311,8 @@ class FollowupViews:
     async def brief(self, client_id: str) -> dict[str, Any] | None:
         """Everything a new account manager should know, so the client need not repeat it."""
         async with self.engine.connect() as conn:
-            profile = (
-                (await conn.execute(select(self.prof).where(self.prof.c.client_id == client_id))).mappings().first()
-            )
-            relationship = (
-                (await conn.execute(select(self.rel).where(self.rel.c.client_id == client_id))).mappings().first()
-            )
+            profile = await row_by(conn, self.prof, "client_id", client_id)
+            relationship = await row_by(conn, self.rel, "client_id", client_id)
             if profile is None and relationship is None:
                 return None
             requests = (

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from baton_shared.projections.sql import json_row
+from baton_shared.projections.sql import json_row, row_by
 
 from baton_notify.projections.accounts import AccountsProjection
 from baton_notify.projections.agenda import AgendaProjection
@@ -56,8 +56,8 @@ class NoticeViews:
 
     async def account(self, client_id: str) -> dict | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(self.accounts).where(self.accounts.c.client_id == client_id))).first()
-            return None if row is None else dict(row._mapping)
+            row = await row_by(conn, self.accounts, "client_id", client_id)
+            return None if row is None else dict(row)
 
     async def agenda_of(self, manager: str, today: date) -> list[dict]:
         """What the manager's clients have due today or before, open, soonest first."""
