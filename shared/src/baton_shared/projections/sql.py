@@ -79,7 +79,7 @@ def ping_after_idle(engine: AsyncEngine, idle_seconds: float) -> None:
     """Ping a pooled connection before use only when it sat idle over ``idle_seconds``.
 
     SQLAlchemy's ``pool_pre_ping`` pings on every checkout: on asyncpg a transaction and a
-    statement, three round trips, about half the CPU of a read by key. A database restarted
+    statement, three round trips before every read. A database restarted
     since a connection was last used is found by the ping when the connection idled (a
     restart takes longer than ``idle_seconds``), else by its first statement, which fails as
     during the outage itself, and invalidates the pool as the failed ping does."""
