@@ -72,8 +72,12 @@ class CheckpointMoved(Exception):
     """Another runner advanced this projection meanwhile; the batch was rolled back."""
 
 
+# Built once: each projection's checkpoint is read every few seconds, and by every waiting read.
+_CHECKPOINT_OF = select(checkpoints.c.last_seq).where(checkpoints.c.projection == bindparam("projection"))
+
+
 async def read_checkpoint(conn: AsyncConnection, projection: str) -> int:
-    value = await conn.scalar(select(checkpoints.c.last_seq).where(checkpoints.c.projection == projection))
+    value = await conn.scalar(_CHECKPOINT_OF, {"projection": projection})
     return int(value or 0)
 
 

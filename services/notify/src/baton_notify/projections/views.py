@@ -24,10 +24,12 @@ class NotifyViews:
     def __init__(self, engine: AsyncEngine, webhooks: WebhooksProjection) -> None:
         self.engine = engine
         self.wh = webhooks.webhooks
+        # Built once: the deliverer's supervisor asks it five times a second.
+        self._active = select(self.wh).where(self.wh.c.status == "active")
 
     async def active_webhooks(self) -> list[dict]:
         async with self.engine.connect() as conn:
-            rows = await conn.execute(select(self.wh).where(self.wh.c.status == "active"))
+            rows = await conn.execute(self._active)
             return [dict(r) for r in rows.mappings()]
 
     async def webhook(self, webhook_id: str) -> dict | None:
