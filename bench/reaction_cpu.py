@@ -63,51 +63,58 @@ async def settle(nc, pid: int, timeout: float = 300) -> None:  # noqa: ANN001
     raise TimeoutError("follow-up did not settle")
 
 
+async def measured_round(args, nc, store, followup: int, round_no: int, appends: list) -> float:  # noqa: ANN001
+    """Follow-up's CPU (ms) per event of ``appends`` ((aggregate type, id, event), one append
+    each, as commands make them), from the first append until follow-up is drained and quiet;
+    py-spy over the last round when asked."""
+    from baton_shared.eventstore import NewEvent
+
+    spy = py_spy(followup, args.py_spy, 200) if args.py_spy and round_no == args.rounds else None
+    cpu0 = cpu_seconds(followup)
+    versions: dict[str, int] = {}
+    for kind, aggregate_id, event in appends:
+        result = await store.append(
+            kind,
+            aggregate_id,
+            versions.get(aggregate_id, 0),
+            [NewEvent(event, correlation_id=aggregate_id, actor="bench")],
+        )
+        versions[aggregate_id] = result.last_seq
+    await settle(nc, followup)
+    spent = cpu_seconds(followup) - cpu0
+    stop_py_spy(spy)
+    return 1e3 * spent / len(appends)
+
+
 async def delivery_rounds(args, nc, delivery, followup: int, clients: list[str]) -> None:  # noqa: ANN001
     from baton_shared import uuid_strings
     from baton_shared.contracts import delivery as dev
-    from baton_shared.eventstore import NewEvent
 
     now = datetime.now(timezone.utc)
     print(f"{args.clients} clients, {args.work_orders} work orders a round, 7 delivery events each")
     history = 1  # each relationship's events: started, then a concern per block and per unblock
     for round_no in range(1, args.rounds + 1):
-        events = []
+        appends = []
         for n in range(args.work_orders):
             cid, rid, wo = clients[n % len(clients)], uuid_strings.random_uuid(), uuid_strings.random_uuid()
             common = {"request_id": rid, "client_id": cid, "work_order_id": wo, "department": f"dept{n % 4}"}
-            events.append(
-                (
-                    rid,
-                    [
-                        dev.WorkOrderAccepted(**common, member="member"),
-                        dev.WorkOrderStarted(**common),
-                        dev.WorkOrderProgressed(**common, note="foundations poured", percent=40),
-                        dev.WorkOrderBlocked(**common, reason="waiting for the permit", blocked_at=now),
-                        dev.WorkOrderUnblocked(**common, unblocked_at=now, blocked_seconds=60.0),
-                        dev.WorkOrderProgressed(**common, note="walls up", percent=90),
-                        dev.WorkOrderCompleted(**common, note="done", completed_at=now),
-                    ],
+            appends += [
+                ("request", rid, event)
+                for event in (
+                    dev.WorkOrderAccepted(**common, member="member"),
+                    dev.WorkOrderStarted(**common),
+                    dev.WorkOrderProgressed(**common, note="foundations poured", percent=40),
+                    dev.WorkOrderBlocked(**common, reason="waiting for the permit", blocked_at=now),
+                    dev.WorkOrderUnblocked(**common, unblocked_at=now, blocked_seconds=60.0),
+                    dev.WorkOrderProgressed(**common, note="walls up", percent=90),
+                    dev.WorkOrderCompleted(**common, note="done", completed_at=now),
                 )
-            )
-        last = args.py_spy and round_no == args.rounds
-        spy = py_spy(followup, args.py_spy, 200) if last else None
-        cpu0 = cpu_seconds(followup)
-        for rid, batch in events:  # one append per event, as delivery's commands make them
-            version = 0
-            for event in batch:
-                result = await delivery.append(
-                    "request", rid, version, [NewEvent(event, correlation_id=rid, actor="bench")]
-                )
-                version = result.last_seq
-        await settle(nc, followup)
-        spent = cpu_seconds(followup) - cpu0
-        stop_py_spy(spy)
-        count = 7 * args.work_orders
+            ]
+        per_event = await measured_round(args, nc, delivery, followup, round_no, appends)
         history += 2 * args.work_orders // len(clients)
         print(
-            f"round {round_no}: {1e3 * spent / count:.3f} ms of follow-up's CPU per delivery event "
-            f"({count} events; each relationship's history now ~{history} events)"
+            f"round {round_no}: {per_event:.3f} ms of follow-up's CPU per delivery event "
+            f"({len(appends)} events; each relationship's history now ~{history} events)"
         )
 
 
@@ -118,7 +125,6 @@ async def intake_rounds(args, nc, intake, followup: int) -> None:  # noqa: ANN00
 
     from baton_shared import uuid_strings
     from baton_shared.contracts import intake as ev
-    from baton_shared.eventstore import NewEvent
 
     print(f"{args.new_clients} new clients a round, 5 intake events each")
     for round_no in range(1, args.rounds + 1):
@@ -141,24 +147,8 @@ async def intake_rounds(args, nc, intake, followup: int) -> None:  # noqa: ANN00
                 ("request", rid, ev.ClarificationRecorded(**need, question="heating?", answer="heat pump")),
                 ("client", cid, ev.ClientNoteAdded(**note, note_id=uuid_strings.random_uuid(), text="two children")),
             ]
-        last = args.py_spy and round_no == args.rounds
-        spy = py_spy(followup, args.py_spy, 200) if last else None
-        cpu0 = cpu_seconds(followup)
-        versions: dict[str, int] = {}
-        for kind, aggregate_id, event in appends:  # one append per event, as intake's commands make them
-            result = await intake.append(
-                kind,
-                aggregate_id,
-                versions.get(aggregate_id, 0),
-                [NewEvent(event, correlation_id=aggregate_id, actor="bench")],
-            )
-            versions[aggregate_id] = result.last_seq
-        await settle(nc, followup)
-        spent = cpu_seconds(followup) - cpu0
-        stop_py_spy(spy)
-        print(
-            f"round {round_no}: {1e3 * spent / len(appends):.3f} ms of follow-up's CPU per intake event ({len(appends)} events)"
-        )
+        per_event = await measured_round(args, nc, intake, followup, round_no, appends)
+        print(f"round {round_no}: {per_event:.3f} ms of follow-up's CPU per intake event ({len(appends)} events)")
 
 
 async def main(args: argparse.Namespace) -> None:
