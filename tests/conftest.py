@@ -56,10 +56,18 @@ def docker_engine() -> bool:
         return False
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _ephemeral_low() -> int:
+    """The first port the kernel gives outgoing connections (Linux; 32768 elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+# Ports handed out here sit below the kernel's ephemeral range: a port from there (bind to 0)
+# can be taken by any outgoing connection (to NATS, PostgreSQL) before the server binds it.
+_PORT_FLOOR, _PORT_CEILING = 10_000, min(_ephemeral_low(), 32_768)
+_handed_out: set[int] = set()
 
 
 def port_free(port: int) -> bool:
@@ -71,13 +79,24 @@ def port_free(port: int) -> bool:
             return False
 
 
+def _free_run(length: int) -> int:
+    for _ in range(500):
+        first = random.randrange(_PORT_FLOOR, _PORT_CEILING - length)
+        run = range(first, first + length)
+        if not _handed_out.intersection(run) and all(port_free(p) for p in run):
+            _handed_out.update(run)
+            return first
+    raise RuntimeError(f"no {length} free ports in a row below {_PORT_CEILING}")
+
+
+def free_port() -> int:
+    """A loopback port free now, outside the ephemeral range, not handed out before in this run."""
+    return _free_run(1)
+
+
 def free_offset() -> int:
     """An offset putting the embedded run's console and three services (8000-8003) on free ports."""
-    for _ in range(100):
-        offset = random.randint(20_000, 40_000)
-        if all(port_free(8000 + offset + n) for n in range(4)):
-            return offset
-    raise RuntimeError("no four free ports in a row")
+    return _free_run(4) - 8000
 
 
 HEADLESS = (
