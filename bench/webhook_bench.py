@@ -1,8 +1,9 @@
 """Webhook deliveries (notify, issue 22): deliveries per second to a fast local receiver with 1
 and with 100 subscriptions, and the time from an event's send to its webhook received, p50/p99,
-at a paced 200 events/s.
+at a paced 200 events/s, and the CPU that many caught-up subscriptions cost at rest.
 
     .venv/bin/python bench/webhook_bench.py [--events 2000] [--many 100] [--per-many 100] [--seconds 10]
+        [--rest-seconds 10] [--poll SECONDS]
 
 A private nats-server; notify in this process on SQLite; the receiver (uvicorn, answers 200 at
 once) in this process too, so notify and receiver share one core's worth of Python. Each part
@@ -31,7 +32,17 @@ import uvicorn
 from asgi_lifespan import LifespanManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import SPEC, WorkloadWriter, fill_fast, free_port, latency_summary, loadavg, start_nats, stop_process  # noqa: E402
+from bench.common import (  # noqa: E402
+    SPEC,
+    WorkloadWriter,
+    cpu_seconds,
+    fill_fast,
+    free_port,
+    latency_summary,
+    loadavg,
+    start_nats,
+    stop_process,
+)
 from bench.calibration import python_kloops_per_s  # noqa: E402
 
 from baton_shared.eventstore.provisioning import provision_stream  # noqa: E402
@@ -144,6 +155,26 @@ async def paced_latency(nc, client, receiver: Receiver, rate: int, seconds: floa
     }
 
 
+async def at_rest(client, receiver: Receiver, subscriptions: int, seconds: float, nats_pid: int) -> dict:
+    """CPU per second of this process (notify; the receiver is idle) and of nats-server while
+    ``subscriptions`` caught-up webhooks wait and nothing is stored."""
+    ids = [await subscribe(client, receiver.url("rest"), None) for _ in range(subscriptions)]
+    await asyncio.sleep(3.0)  # every one picked up and caught up
+    notify_0, nats_0, t0 = time.process_time(), cpu_seconds(nats_pid), time.perf_counter()
+    await asyncio.sleep(seconds)
+    elapsed = time.perf_counter() - t0
+    notify_ms = (time.process_time() - notify_0) * 1000 / elapsed
+    nats_ms = (cpu_seconds(nats_pid) - nats_0) * 1000 / elapsed
+    for webhook_id in ids:
+        await client.delete(f"/v1/webhooks/{webhook_id}")
+    return {
+        "subscriptions": subscriptions,
+        "seconds": round(elapsed, 1),
+        "notify_cpu_ms_per_s": round(notify_ms, 2),
+        "nats_server_cpu_ms_per_s": round(nats_ms, 2),
+    }
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=2000, help="events for the one-subscription run")
@@ -151,12 +182,15 @@ async def main() -> None:
     parser.add_argument("--per-many", type=int, default=100, help="events each of the many gets")
     parser.add_argument("--seconds", type=float, default=10, help="length of the paced run")
     parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--rest-seconds", type=float, default=10, help="length of the at-rest part (0: none)")
+    parser.add_argument("--poll", type=float, help="BATON_WEBHOOKS_POLL_SECONDS (default: the service's)")
     args = parser.parse_args()
 
     from baton_notify.composition import create_app
     from baton_notify.settings import NotifySettings
 
     out: dict = {"load_before": loadavg(), "calibration": {"python_kloops_per_s": python_kloops_per_s()}}
+    out["poll_seconds"] = args.poll or "the service's default"
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_nats(Path(tmp) / "js")
         try:
@@ -183,7 +217,7 @@ async def main() -> None:
                 log_level="WARNING",
                 tokens=json.dumps([{"name": "bench", "role": "admin", "token": TOKEN}]),
                 webhooks_allow_private=True,
-                webhooks_poll_seconds=0.02,
+                **({"webhooks_poll_seconds": args.poll} if args.poll else {}),
             )
             app = create_app(settings)
             async with (
@@ -203,6 +237,9 @@ async def main() -> None:
                 )
                 print(json.dumps(out["many_subscriptions"]), file=sys.stderr, flush=True)
                 out["paced"] = await paced_latency(nc, client, receiver, args.rate, args.seconds)
+                print(json.dumps(out["paced"]), file=sys.stderr, flush=True)
+                if args.rest_seconds > 0:
+                    out["at_rest"] = await at_rest(client, receiver, args.many, args.rest_seconds, proc.pid)
             server.should_exit = True
             await serving
             await nc.close()

@@ -253,3 +253,32 @@ async def test_each_service_may_ask_its_own_streams_leader_for_an_aggregates_las
                 with pytest.raises((nats_py.errors.TimeoutError, nats_py.errors.NoRespondersError)):
                     await js_api(nc, f"STREAM.MSG.GET.{stream}", {"last_by_subj": ">"}, timeout=1)
                 await user.denied("publish", f"$JS.API.STREAM.MSG.GET.{stream}")
+
+
+async def test_notify_may_watch_for_new_events_on_each_stream_it_sends_webhooks_from(node, settings):
+    """A caught-up webhook waits for news of an event it wants (``deliveries.arrivals``): notify's
+    user may make the headers-only watcher on each service's stream and pull from it."""
+    from baton_shared.contracts.streams import stream_for
+    from baton_shared.eventstore.provisioning import provision_stream
+    from baton_notify.deliveries.arrivals import Arrivals
+
+    services = ("intake", "delivery", "followup")
+    for service in services:
+        async with User(node, settings, service) as nc:
+            await provision_stream(nc, stream_for(service))
+    user = User(node, settings, "notify")
+    async with user as nc:
+        arrivals = Arrivals(nc)
+        try:
+            for service in services:
+                spec = stream_for(service)
+                news = arrivals.listen({spec.name: [spec.type_filter("Probed")]})
+                await wait_until_async(lambda news=news: asyncio.sleep(0, news.is_set()), 10, f"{spec.name} watched")
+                news.clear()  # set once when its watcher was made: now only an arrival sets it
+                async with User(node, settings, service) as producer:
+                    await producer.jetstream().publish(f"{spec.subject_root}.probe.p-1.Probed", b"{}")
+                await wait_until_async(lambda news=news: asyncio.sleep(0, news.is_set()), 10, f"news from {spec.name}")
+                arrivals.forget(news)
+        finally:
+            await arrivals.close()
+    assert user.errors == []

@@ -2,7 +2,8 @@
 
 Once each, in order, signed so that a standard verifier accepts; a receiver answering 500 for a
 while; retries running out (parked, paused) and resuming; pause, replay by position and by time;
-notify stopped mid-delivery; the address guard; bad input and access.
+notify stopped mid-delivery; news of new events reaching a caught-up webhook, also after its
+watcher was lost; the address guard; bad input and access.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ pytestmark = pytest.mark.nats
 INTEGRATION = {"name": "billing", "role": "integration", "token": "test-billing-token-00000"}
 OTHER_INTEGRATION = {"name": "crm", "role": "integration", "token": "test-crm-token-0000000000"}
 ALL_TOKENS = json.dumps([*TOKENS.values(), INTEGRATION, OTHER_INTEGRATION])
-FAST = {"webhooks_poll_seconds": 0.05, "webhooks_backoff_first_seconds": 0.05, "webhooks_backoff_max_seconds": 0.2}
+FAST = {
+    "webhooks_poll_seconds": 0.05,
+    "webhooks_backoff_first_seconds": 0.05,
+    "webhooks_backoff_max_seconds": 0.2,
+    "webhooks_recheck_seconds": 600,  # a caught-up webhook hears of new events, or the tests time out
+}
 
 
 class Receiver:
@@ -210,6 +216,32 @@ async def test_once_each_in_order_signed(running):
     status = (await notify.get(f"/v1/webhooks/{created['ids']['webhook_id']}/deliveries")).json()
     [intake_stream] = status["streams"]
     assert intake_stream["delivered"] == 20 and intake_stream["lag"] == 0 and status["parked"] == []
+
+
+async def test_a_caught_up_webhook_hears_of_each_new_event_even_after_its_watcher_was_lost(running, nats):
+    receiver, intake, notify = running
+    await subscribe(notify, receiver.url)
+    for n in range(1, 4):  # caught up each time: only the news wakes it (recheck is 10 minutes)
+        await register(intake, 1, start=n)
+        await eventually(lambda n=n: _true(len(receiver.acknowledged) >= n), timeout=5, what=f"delivery {n}")
+    watchers = [c async for c in _headers_only_consumers(nats, "INTAKE")]
+    assert len(watchers) == 1  # one watcher per stream, its filter the wanted types
+    assert watchers[0].config.filter_subjects == ["intake.*.*.ClientRegistered"]
+    await nats.jsm().delete_consumer("INTAKE", watchers[0].name)  # lost: a restart, an expiry
+
+    async def watched_again():
+        names = [c.name async for c in _headers_only_consumers(nats, "INTAKE")]
+        return len(names) == 1 and names != [watchers[0].name]
+
+    await eventually(watched_again, timeout=10, what="a new watcher")
+    await register(intake, 2, start=10)
+    await eventually(lambda: _true(len(receiver.acknowledged) >= 5), timeout=5, what="deliveries after the loss")
+
+
+async def _headers_only_consumers(nc, stream: str):
+    for info in await nc.jsm().consumers_info(stream):
+        if info.config.headers_only:
+            yield info
 
 
 async def test_a_receiver_failing_for_a_while_gets_everything_after_in_order(running):

@@ -25,7 +25,10 @@ class NotifySettings(BatonSettings):
     webhooks_backoff_first_seconds: float = Field(1, gt=0, le=3600, description="first retry delay (doubles each time)")
     webhooks_backoff_max_seconds: float = Field(600, gt=0, le=86_400, description="longest retry delay")
     webhooks_poll_seconds: float = Field(
-        0.2, gt=0, le=60, description="how often a caught-up webhook looks for new events"
+        0.2, gt=0, le=60, description="how often the active webhooks are read (a new, paused or changed one is seen)"
+    )
+    webhooks_recheck_seconds: float = Field(
+        5, gt=0, le=3600, description="the longest a caught-up webhook waits for news of an event before reading anyway"
     )
     webhooks_max_response_bytes: int = Field(65_536, ge=0, le=10_000_000, description="most of an answer notify reads")
 

@@ -2,7 +2,8 @@
 receiver acknowledges (2xx), retried with exponential backoff and jitter, then parked.
 
 One task per active webhook. A task reads its source streams from the position the receiver last
-acknowledged and sends one event at a time. The acknowledged position is written every
+acknowledged and sends one event at a time; caught up, it waits for news of an event it wants
+(``arrivals``), or at most ``BATON_WEBHOOKS_RECHECK_SECONDS``. The acknowledged position is written every
 ``CURSOR_EVERY`` deliveries or ``CURSOR_SECONDS``, when a read reaches the head, before a failure
 is recorded, and when the task ends: killed without a clean stop, it sends the events since
 the last write again, with the same ``webhook-id`` (the event id).
@@ -26,6 +27,7 @@ from baton_shared.observability.logging import get_logger
 
 from baton_notify.application.commands import PauseWebhook
 from baton_notify.deliveries import state
+from baton_notify.deliveries.arrivals import Arrivals
 from baton_notify.deliveries.sender import WebhookSender
 
 log = get_logger("baton.notify.deliveries")
@@ -76,6 +78,7 @@ class WebhookDeliverer:
 
     async def run_forever(self, runtime) -> None:  # noqa: ANN001 - the ServiceRuntime
         self.nc = runtime.nc
+        self.arrivals = Arrivals(runtime.nc)
         try:
             while not runtime.stopping:
                 try:
@@ -89,6 +92,7 @@ class WebhookDeliverer:
             for _, task in self.tasks.values():
                 with contextlib.suppress(BaseException):
                     await task
+            await self.arrivals.close()
             await self.sender.close()
 
     async def supervise(self) -> None:
@@ -122,6 +126,7 @@ class WebhookDeliverer:
         loop = asyncio.get_running_loop()
         pending: dict[str, list[int]] = {}  # stream -> [acknowledged position, deliveries] not written yet
         written_at = loop.time()
+        news = self.arrivals.listen(streams)
 
         async def write_positions() -> None:
             nonlocal written_at
@@ -133,6 +138,7 @@ class WebhookDeliverer:
         try:
             while True:
                 stop_if_told()
+                news.clear()  # what is stored from here on is read now or wakes the wait below
                 sent_any = False
                 for stream, filters in streams.items():
                     try:
@@ -171,8 +177,11 @@ class WebhookDeliverer:
                             log.warning("reading for a webhook failed", webhook_id=webhook_id, error=repr(exc)[:300])
                 await write_positions()  # at the head: what was acknowledged is on record
                 if not sent_any:
-                    await asyncio.sleep(self.s.webhooks_poll_seconds)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.s.webhooks_recheck_seconds):
+                            await news.wait()
         finally:
+            self.arrivals.forget(news)
             if pending:
                 with contextlib.suppress(Exception):
                     await write_positions()
