@@ -14,8 +14,11 @@ async def test_a_task_slow_to_stop_holds_up_no_other_webhook():
     rows = [{"webhook_id": "a", "version": 1}, {"webhook_id": "b", "version": 1}]
 
     class Views:
-        async def active_webhooks(self):
-            return rows
+        async def active_versions(self):
+            return {row["webhook_id"]: row["version"] for row in rows}
+
+        async def active_webhooks(self, webhook_ids):
+            return [row for row in rows if row["webhook_id"] in webhook_ids]
 
     deliverer.views = Views()
     started: list[tuple[str, int]] = []

@@ -99,7 +99,7 @@ class WebhookDeliverer:
         """A task per active webhook, restarted when its row changes (rotated secret, replay).
         A task told to stop is not waited for: the next round starts its successor once it
         has ended, so one webhook never has two senders and a slow stop holds up no other."""
-        active = {row["webhook_id"]: row for row in await self.views.active_webhooks()}
+        active = await self.views.active_versions()
         for webhook_id, (version, task) in list(self.tasks.items()):
             if task.done():
                 if not task.cancelled() and task.exception() is not None:
@@ -108,13 +108,12 @@ class WebhookDeliverer:
                     )
                 del self.tasks[webhook_id]
                 continue
-            row = active.get(webhook_id)
-            if (row is None or row["version"] != version) and not task.cancelling():
+            if active.get(webhook_id) != version and not task.cancelling():
                 task.cancel()
-        for webhook_id, row in active.items():
-            if webhook_id not in self.tasks:
-                task = asyncio.create_task(self.deliver(row), name=f"webhook-{webhook_id}")
-                self.tasks[webhook_id] = (row["version"], task)
+        starting = [webhook_id for webhook_id in active if webhook_id not in self.tasks]
+        for row in await self.views.active_webhooks(starting) if starting else ():
+            task = asyncio.create_task(self.deliver(row), name=f"webhook-{row['webhook_id']}")
+            self.tasks[row["webhook_id"]] = (row["version"], task)
 
     async def deliver(self, row: dict) -> None:
         webhook_id = row["webhook_id"]

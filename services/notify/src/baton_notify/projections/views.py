@@ -25,11 +25,19 @@ class NotifyViews:
         self.engine = engine
         self.wh = webhooks.webhooks
         # Built once: the deliverer's supervisor asks it five times a second.
-        self._active = select(self.wh).where(self.wh.c.status == "active")
+        self._active_versions = select(self.wh.c.webhook_id, self.wh.c.version).where(self.wh.c.status == "active")
 
-    async def active_webhooks(self) -> list[dict]:
+    async def active_versions(self) -> dict[str, int]:
+        """Each active webhook's row version (it changes with every event of the webhook)."""
         async with self.engine.connect() as conn:
-            rows = await conn.execute(self._active)
+            return {r.webhook_id: r.version for r in await conn.execute(self._active_versions)}
+
+    async def active_webhooks(self, webhook_ids: list[str]) -> list[dict]:
+        """The rows of those of ``webhook_ids`` that are active."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(self.wh).where(self.wh.c.status == "active", self.wh.c.webhook_id.in_(webhook_ids))
+            )
             return [dict(r) for r in rows.mappings()]
 
     async def webhook(self, webhook_id: str) -> dict | None:
