@@ -127,12 +127,13 @@ async def throughput(client, receiver: Receiver, part: str, subscriptions: int, 
     }
 
 
-async def paced_latency(nc, client, receiver: Receiver, rate: int, seconds: float) -> dict:
+async def paced_latency(nc, client, receiver: Receiver, rate: int, seconds: float, nats_pid: int) -> dict:
     webhook_id = await subscribe(client, receiver.url("paced"), None)
     await asyncio.sleep(1.0)  # the deliverer picks the new webhook up
     writer = WorkloadWriter(per_client=1)
     js = nc.jetstream()
     total = int(rate * seconds)
+    process_0, nats_0 = time.process_time(), cpu_seconds(nats_pid)
     t0 = time.time()
     behind_ms: list[float] = []
     for n in range(total):
@@ -145,6 +146,7 @@ async def paced_latency(nc, client, receiver: Receiver, rate: int, seconds: floa
         receiver.scheduled[event_id] = scheduled
         await js.publish(subject, body, headers={"Nats-Msg-Id": event_id})
     await wait_for(lambda: receiver.counts.get("paced", 0) >= total, 300, f"{total} paced deliveries")
+    process_ms, nats_ms = (time.process_time() - process_0) * 1000, (cpu_seconds(nats_pid) - nats_0) * 1000
     await client.delete(f"/v1/webhooks/{webhook_id}")
     return {
         "rate_per_s": rate,
@@ -152,6 +154,8 @@ async def paced_latency(nc, client, receiver: Receiver, rate: int, seconds: floa
         "sends_behind_schedule_ms": {k: round(v, 1) for k, v in latency_summary(behind_ms).items() if k != "n"},
         "from_schedule": {k: round(v, 1) for k, v in latency_summary(receiver.from_schedule_ms).items()},
         "from_stored": {k: round(v, 1) for k, v in latency_summary(receiver.from_stored_ms).items()},
+        # this process is notify, the receiver and the publisher: compare runs, not processes
+        "cpu_ms_per_event": {"this_process": round(process_ms / total, 3), "nats_server": round(nats_ms / total, 3)},
     }
 
 
@@ -236,7 +240,7 @@ async def main() -> None:
                     client, receiver, "many", args.many, args.events - each, each
                 )
                 print(json.dumps(out["many_subscriptions"]), file=sys.stderr, flush=True)
-                out["paced"] = await paced_latency(nc, client, receiver, args.rate, args.seconds)
+                out["paced"] = await paced_latency(nc, client, receiver, args.rate, args.seconds, proc.pid)
                 print(json.dumps(out["paced"]), file=sys.stderr, flush=True)
                 if args.rest_seconds > 0:
                     out["at_rest"] = await at_rest(client, receiver, args.many, args.rest_seconds, proc.pid)

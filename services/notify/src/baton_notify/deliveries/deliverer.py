@@ -2,10 +2,11 @@
 receiver acknowledges (2xx), retried with exponential backoff and jitter, then parked.
 
 One task per active webhook. A task reads its source streams from the position the receiver last
-acknowledged and sends one event at a time; caught up, it waits for news of an event it wants
-(``arrivals``), or at most ``BATON_WEBHOOKS_RECHECK_SECONDS``. The acknowledged position is written every
-``CURSOR_EVERY`` deliveries or ``CURSOR_SECONDS``, when a read reaches the head, before a failure
-is recorded, and when the task ends: killed without a clean stop, it sends the events since
+acknowledged (a consumer kept per stream, ``follower``) and sends one event at a time; caught
+up, it waits for news of an event it wants (``arrivals``), or at most
+``BATON_WEBHOOKS_RECHECK_SECONDS``. The acknowledged position is written every
+``CURSOR_EVERY`` deliveries or within ``CURSOR_SECONDS``, before a failure is recorded, and when
+the task ends: killed without a clean stop, it sends the events since
 the last write again, with the same ``webhook-id`` (the event id).
 """
 
@@ -21,13 +22,13 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.contracts.streams import stream_for
-from baton_shared.eventstore.reader import read_stream
 from baton_shared.events.registry import EventRegistry
 from baton_shared.observability.logging import get_logger
 
 from baton_notify.application.commands import PauseWebhook
 from baton_notify.deliveries import state
 from baton_notify.deliveries.arrivals import Arrivals
+from baton_notify.deliveries.follower import Follower
 from baton_notify.deliveries.sender import WebhookSender
 
 log = get_logger("baton.notify.deliveries")
@@ -126,6 +127,9 @@ class WebhookDeliverer:
         pending: dict[str, list[int]] = {}  # stream -> [acknowledged position, deliveries] not written yet
         written_at = loop.time()
         news = self.arrivals.listen(streams)
+        followers = {
+            stream: Follower(self.nc, stream, filters, positions[stream]) for stream, filters in streams.items()
+        }
 
         async def write_positions() -> None:
             nonlocal written_at
@@ -138,12 +142,14 @@ class WebhookDeliverer:
             while True:
                 stop_if_told()
                 news.clear()  # what is stored from here on is read now or wakes the wait below
-                sent_any = False
-                for stream, filters in streams.items():
+                unchecked = True
+                for stream, follower in followers.items():
                     try:
-                        async for batch in read_stream(
-                            self.nc, stream, start_seq=positions[stream] + 1, filter_subjects=filters, batch_size=200
-                        ):
+                        while batch := await follower.read():
+                            if unchecked:  # paused, replayed or changed since: the supervisor restarts it
+                                unchecked = False
+                                if await self.views.active_version(webhook_id) != row["version"]:
+                                    return
                             for raw in batch:
                                 stop_if_told()
                                 recorded = self.registry.decode(stream, raw.seq, raw.subject, raw.data)
@@ -160,9 +166,8 @@ class WebhookDeliverer:
                                         await self._advance(webhook_id, stream, raw.seq, delivered=1, event_id=event_id)
                                         parked_ids.discard(event_id)
                                         positions[stream] = raw.seq
-                                        sent_any = True
                                         continue
-                                    delivered, sent_any = 1, True
+                                    delivered = 1
                                 position = pending.setdefault(stream, [raw.seq, 0])
                                 position[0], position[1] = raw.seq, position[1] + delivered
                                 positions[stream] = raw.seq
@@ -172,18 +177,26 @@ class WebhookDeliverer:
                                 ):
                                     await write_positions()
                     except Exception as exc:  # noqa: BLE001 - a stream missing yet, a broker away: try again
+                        await follower.restart_after(positions[stream])  # what it handed out past it is unsent
                         if "stream not found" not in str(exc).lower():
                             log.warning("reading for a webhook failed", webhook_id=webhook_id, error=repr(exc)[:300])
-                await write_positions()  # at the head: what was acknowledged is on record
-                if not sent_any:
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.s.webhooks_recheck_seconds):
-                            await news.wait()
+                # At the head: what was acknowledged goes on record within CURSOR_SECONDS.
+                wait = self.s.webhooks_recheck_seconds
+                if pending:
+                    wait = CURSOR_SECONDS - (loop.time() - written_at)
+                    if wait <= 0:
+                        await write_positions()
+                        wait = self.s.webhooks_recheck_seconds
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await news.wait()
         finally:
             self.arrivals.forget(news)
             if pending:
                 with contextlib.suppress(Exception):
                     await write_positions()
+            for follower in followers.values():
+                await follower.close()
 
     async def _parked_ids(self, webhook_id: str) -> set[str]:
         async with self.engine.connect() as conn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from baton_shared.projections.sql import json_row
@@ -26,11 +26,19 @@ class NotifyViews:
         self.wh = webhooks.webhooks
         # Built once: the deliverer's supervisor asks it five times a second.
         self._active_versions = select(self.wh.c.webhook_id, self.wh.c.version).where(self.wh.c.status == "active")
+        self._version_of = select(self.wh.c.version).where(
+            self.wh.c.webhook_id == bindparam("webhook_id"), self.wh.c.status == "active"
+        )
 
     async def active_versions(self) -> dict[str, int]:
         """Each active webhook's row version (it changes with every event of the webhook)."""
         async with self.engine.connect() as conn:
             return {r.webhook_id: r.version for r in await conn.execute(self._active_versions)}
+
+    async def active_version(self, webhook_id: str) -> int | None:
+        """The webhook's row version if it is active, else None."""
+        async with self.engine.connect() as conn:
+            return (await conn.execute(self._version_of, {"webhook_id": webhook_id})).scalar()
 
     async def active_webhooks(self, webhook_ids: list[str]) -> list[dict]:
         """The rows of those of ``webhook_ids`` that are active."""
