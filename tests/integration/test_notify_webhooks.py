@@ -218,9 +218,9 @@ async def test_once_each_in_order_signed(running):
     assert intake_stream["delivered"] == 20 and status["parked"] == []
 
 
-async def test_a_caught_up_webhook_hears_of_each_new_event_even_after_its_watcher_was_lost(running, nats):
+async def test_a_caught_up_webhook_hears_of_each_new_event_even_after_its_consumers_were_lost(running, nats):
     receiver, intake, notify = running
-    await subscribe(notify, receiver.url)
+    webhook_id = (await subscribe(notify, receiver.url))["ids"]["webhook_id"]
     for n in range(1, 4):  # caught up each time: only the news wakes it (recheck is 10 minutes)
         await register(intake, 1, start=n)
         await eventually(lambda n=n: _true(len(receiver.acknowledged) >= n), timeout=5, what=f"delivery {n}")
@@ -236,6 +236,18 @@ async def test_a_caught_up_webhook_hears_of_each_new_event_even_after_its_watche
     await eventually(watched_again, timeout=10, what="a new watcher")
     await register(intake, 2, start=10)
     await eventually(lambda: _true(len(receiver.acknowledged) >= 5), timeout=5, what="deliveries after the loss")
+    # The consumer the webhook reads through, lost too: made again from the last event read.
+    await caught_up(notify, webhook_id)  # positions on record: nothing but news wakes it now
+    [reader] = [
+        c
+        for c in await nats.jsm().consumers_info("INTAKE")
+        if not c.config.headers_only and c.config.filter_subjects == ["intake.*.*.ClientRegistered"]
+    ]
+    await nats.jsm().delete_consumer("INTAKE", reader.name)
+    await register(intake, 1, start=20)  # its news is the only one: the look after it must recover
+    await eventually(lambda: _true(len(receiver.acknowledged) >= 6), timeout=10, what="a delivery after that")
+    await asyncio.sleep(0.3)  # anything sent twice would have arrived by now
+    assert len(receiver.acknowledged) == 6 and len({r["id"] for r in receiver.acknowledged}) == 6
 
 
 async def _headers_only_consumers(nc, stream: str):
