@@ -66,7 +66,7 @@ class Follower:
             "opt_start_seq": self.after + 1,
             "ack_policy": "none",
             "filter_subjects": self.filters,
-            "inactive_threshold": 120 * NS,  # longer than any wait between two looks
+            "inactive_threshold": 120 * NS,  # past it (a recheck set longer), the next look makes it again
             "mem_storage": True,
             "num_replicas": 1,
         }
