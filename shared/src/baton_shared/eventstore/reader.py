@@ -76,6 +76,14 @@ def consumer_sequence(reply: str) -> int:
     return int(tokens[6] if len(tokens) == 9 else tokens[8])
 
 
+async def ephemeral_consumer(nc: NATS, stream: str, config: dict, timeout: float = 5.0) -> dict:
+    """Make an unacknowledged, in-memory, one-replica consumer on ``stream`` (a read of the log
+    that keeps no state of its own) with ``config`` added; the server's answer (its name, what
+    it has pending)."""
+    config = {"ack_policy": "none", "mem_storage": True, "num_replicas": 1, **config}
+    return await js_api(nc, f"CONSUMER.CREATE.{stream}", {"stream_name": stream, "config": config}, timeout)
+
+
 async def read_stream(
     nc: NATS,
     stream: str,
@@ -104,17 +112,14 @@ async def read_stream(
     config: dict = {
         "deliver_policy": "by_start_sequence",
         "opt_start_seq": start_seq,
-        "ack_policy": "none",
         "replay_policy": "instant",
         "inactive_threshold": 30 * NS,
-        "mem_storage": True,
-        "num_replicas": 1,
     }
     if filter_subject:
         config["filter_subject"] = filter_subject
     if filter_subjects:
         config["filter_subjects"] = list(filter_subjects)
-    created = await js_api(nc, f"CONSUMER.CREATE.{stream}", {"stream_name": stream, "config": config})
+    created = await ephemeral_consumer(nc, stream, config)
     consumer = created["name"]
     # What matched when the consumer was created: read exactly that, up to end_seq.
     remaining = int(created["num_pending"])

@@ -20,6 +20,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from baton_shared.eventstore.provisioning import NS, js_api
+from baton_shared.eventstore.reader import ephemeral_consumer
 from baton_shared.observability.logging import get_logger
 
 log = get_logger("baton.notify.arrivals")
@@ -105,15 +106,11 @@ class Arrivals:
         """Until the consumer falls silent or refuses: each arrival wakes the webhooks wanting it."""
         config = {
             "deliver_policy": "new",
-            "ack_policy": "none",
             "headers_only": True,
             "filter_subjects": filters,
             "inactive_threshold": int(max(30.0, 3 * self.hold_seconds) * NS),
-            "mem_storage": True,
-            "num_replicas": 1,
         }
-        created = await js_api(self.nc, f"CONSUMER.CREATE.{stream}", {"stream_name": stream, "config": config})
-        consumer = created["name"]
+        consumer = (await ephemeral_consumer(self.nc, stream, config))["name"]
         queue: asyncio.Queue[Msg] = asyncio.Queue()
         sub = await self.nc.subscribe(self.nc.new_inbox(), cb=queue.put)
         pull = orjson.dumps({"batch": BATCH, "expires": int(self.hold_seconds * NS)})

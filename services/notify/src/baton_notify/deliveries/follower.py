@@ -17,7 +17,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from baton_shared.eventstore.provisioning import NS, js_api
-from baton_shared.eventstore.reader import RawEvent, ack_metadata
+from baton_shared.eventstore.reader import RawEvent, ack_metadata, ephemeral_consumer
 
 NO_MESSAGES, EXPIRED = "404", "408"  # the two answers that end a look with nothing lost
 
@@ -64,15 +64,10 @@ class Follower:
         config = {
             "deliver_policy": "by_start_sequence",
             "opt_start_seq": self.after + 1,
-            "ack_policy": "none",
             "filter_subjects": self.filters,
             "inactive_threshold": 120 * NS,  # past it (a recheck set longer), the next look makes it again
-            "mem_storage": True,
-            "num_replicas": 1,
         }
-        created = await js_api(
-            self.nc, f"CONSUMER.CREATE.{self.stream}", {"stream_name": self.stream, "config": config}, self.timeout
-        )
+        created = await ephemeral_consumer(self.nc, self.stream, config, self.timeout)
         self.replies = asyncio.Queue()
         self.inbox = self.nc.new_inbox()
         self.sub = await self.nc.subscribe(f"{self.inbox}.*", cb=self.replies.put)
