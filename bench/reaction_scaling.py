@@ -10,8 +10,14 @@ causes handled per second from the moment every replica answers ``/health``, the
 delivery processes and the NATS nodes spent per cause, and how the causes were shared out.
 
     .venv/bin/python bench/reaction_scaling.py --handoffs 3000 --replicas 1,2,4 --partitions 4
+    .venv/bin/python bench/reaction_scaling.py --cpu-per-replica 0.15 --kill-one
 
-Every work order opened is checked at the end: once each, none missing.
+On a host with fewer cores than replicas, replicas compete for the same cores and adding one
+adds no capacity. ``--cpu-per-replica`` holds each delivery process to that share of a core
+(``cpu_limit.py``: a cgroup each, as a container's CPU limit), so that each replica is a fixed
+amount of capacity, as on a host with a core per replica. ``--kill-one`` adds a last round with
+the most replicas in which one replica holding partitions is killed (SIGKILL) once half the
+backlog is handled. Every work order opened is checked at the end: once each, none missing.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from tests.integration.test_compose_run import compose_settings  # noqa: E402
 sys.path.insert(0, str(ROOT / "bench"))
 from calibration import python_kloops_per_s  # noqa: E402
 from common import cpu_seconds, loadavg  # noqa: E402
+from cpu_limit import CpuLimit  # noqa: E402
 
 NODES = ("nats", "nats-2", "nats-3")
 PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/baton_scaling"
@@ -88,6 +95,8 @@ async def behind(nc, durables: list[str], target: int) -> bool:
 def handled(procs: list[ServiceProcess]) -> list[dict]:
     shares = []
     for proc in procs:
+        if proc.proc.poll() is not None:
+            continue
         _, health = get(f"{proc.base}/health")
         mine = [r for r in health.get("reactions", []) if r["reaction"].endswith("intake_requests")]
         held = [r.get("partition", "all") for r in mine if r["pinned"]]
@@ -107,6 +116,7 @@ async def run(args) -> dict:
     urls = [f"nats://127.0.0.1:{node.port}" for node in nodes.values()]
     results: dict = {"handoffs_per_round": args.handoffs, "partitions": args.partitions, "rounds": []}
     procs: list[ServiceProcess] = []
+    limits: list[CpuLimit] = []
     try:
         for node in nodes.values():
             node.env_hosts = routes
@@ -124,36 +134,54 @@ async def run(args) -> dict:
         store = JetStreamEventStore(intake_nc, STREAMS["intake"], registry, replicas=3)
         durables = [durable_name("delivery", "intake_requests", k, args.partitions) for k in range(args.partitions)]
         written = 0
-        for replicas in args.replicas:
+        rounds = [(r, False) for r in args.replicas] + ([(max(args.replicas), True)] if args.kill_one else [])
+        for replicas, kill in rounds:
             t = time.perf_counter()
             await write_handoffs(store, args.handoffs, written)
             written += args.handoffs
             seeded_s = time.perf_counter() - t
             env = {"BATON_REACTION_PARTITIONS": str(args.partitions), "BATON_LOG_LEVEL": args.log_level}
-            procs = []
+            procs, limits = [], []
             for n in range(replicas):
                 e = {**service_env(services["delivery"], clients, PG, free_port()), **env}
                 procs.append(ServiceProcess(f"delivery-{n}", services["delivery"].command, e, work / f"d{n}.log"))
             for proc in procs:
                 proc.start()
+                if args.cpu_per_replica:
+                    limits.append(CpuLimit(f"baton-scaling-{proc.name}", args.cpu_per_replica))
+                    limits[-1].add(proc.proc.pid)
             for proc in procs:
-                wait_until(proc.healthy, 120, f"{proc.name} healthy")
+                wait_until(proc.healthy, 300, f"{proc.name} healthy")
             started = time.perf_counter()
             target = int((await js_api(ops, "STREAM.INFO.INTAKE"))["state"]["last_seq"])
             before = sum(share["handled"] for share in handled(procs))
             cpu0 = {p.name: cpu_seconds(p.proc.pid) for p in procs}
             nats0 = sum(cpu_seconds(n.proc.pid) for n in nodes.values())
+            throttled0 = sum(limit.throttled_s() for limit in limits)
+            killed: dict = {}
+            next_look = 0.0  # for the replica to kill: its /health, four times a second
             while await behind(ops, durables, target):
-                if time.perf_counter() - started > args.timeout:
+                now = time.perf_counter() - started
+                if now > args.timeout:
                     raise TimeoutError(f"causes left after {args.timeout} s with {replicas} replicas")
+                if kill and not killed and now >= next_look:
+                    next_look = now + 0.25
+                    shares = handled(procs)
+                    if sum(share["handled"] for share in shares) - before >= args.handoffs // 2:
+                        killed = kill_one(procs, shares, cpu0, started)
                 await asyncio.sleep(0.05)
             took = time.perf_counter() - started
-            cpu = {p.name: cpu_seconds(p.proc.pid) - cpu0[p.name] for p in procs}
+            cpu = {p.name: cpu_seconds(p.proc.pid) - cpu0[p.name] for p in procs if p.proc.poll() is None}
+            cpu.update(killed.get("cpu", {}))
             nats_cpu = sum(cpu_seconds(n.proc.pid) for n in nodes.values()) - nats0
-            shares = handled(procs)
-            in_window = sum(share["handled"] for share in shares) - before
+            shares = handled(procs) + killed.get("shares", [])
+            # every cause of the backlog was handled once (checked at the end); a replica's count
+            # also holds what it handled again after a kill, and the killed one's stops at its
+            # last /health, read before the kill
+            in_window = args.handoffs - before
             round_ = {
                 "replicas": replicas,
+                "cpu_per_replica": args.cpu_per_replica,
                 "seeded_s": round(seeded_s, 1),
                 "handled_before_all_healthy": before,
                 "handled_in_window": in_window,
@@ -161,13 +189,18 @@ async def run(args) -> dict:
                 "causes_per_s": round(in_window / took, 1),
                 "delivery_cpu_ms_per_cause": round(sum(cpu.values()) / in_window * 1000, 2),
                 "nats_cpu_ms_per_cause": round(nats_cpu / in_window * 1000, 2),
+                "delivery_throttled_s": round(sum(limit.throttled_s() for limit in limits) - throttled0, 2),
                 "shares": shares,
+                "killed": {k: v for k, v in killed.items() if k in ("replica", "at_s", "handled")},
+                "after_kill_s": round(took - killed["at_s"], 2) if killed else None,
                 "loadavg": loadavg(),
             }
             results["rounds"].append(round_)
             print(json.dumps(round_), flush=True)
             for proc in procs:
                 proc.stop()
+            for limit in limits:
+                limit.remove()
         opened = collections.Counter()
         async for batch in read_stream(ops, "DELIVERY", filter_subject="delivery.*.*.WorkOrderOpened"):
             for raw in batch:
@@ -180,9 +213,30 @@ async def run(args) -> dict:
     finally:
         for proc in procs:
             proc.stop()
+        for limit in limits:
+            limit.remove()
         for node in nodes.values():
             node.stop()
     return results
+
+
+def kill_one(procs: list[ServiceProcess], shares: list[dict], cpu0: dict, started: float) -> dict:
+    """SIGKILL the replica holding the most partitions: no hand-over, no acknowledgement."""
+    share = max(shares, key=lambda s: len(s["pinned"]))
+    proc = next(p for p in procs if p.name == share["replica"])
+    share = handled([proc])[0]  # the count as near the kill as can be read
+    at_s = time.perf_counter() - started
+    cpu = cpu_seconds(proc.proc.pid) - cpu0[proc.name]
+    proc.proc.kill()
+    proc.proc.wait(10)
+    print(f"killed {proc.name} at {at_s:.1f} s, holding {share['pinned']}", flush=True)
+    return {
+        "replica": proc.name,
+        "at_s": round(at_s, 2),
+        "handled": share["handled"],
+        "shares": [share],
+        "cpu": {proc.name: cpu},
+    }
 
 
 def _node_up(node: NatsNode) -> bool:
@@ -198,6 +252,12 @@ def main() -> int:
     parser.add_argument("--replicas", default="1,2,4", help="delivery replicas per round, comma-separated")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--cpu-per-replica", type=float, help="hold each delivery process to this share of a core (0.15: 15 %%)"
+    )
+    parser.add_argument(
+        "--kill-one", action="store_true", help="a last round with the most replicas, one killed halfway"
+    )
     parser.add_argument(
         "--log-level", default="warning", help="the delivery processes' (their logs stay in the work folder)"
     )
