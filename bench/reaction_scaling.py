@@ -195,6 +195,14 @@ async def run(args) -> dict:
                 "after_kill_s": round(took - killed["at_s"], 2) if killed else None,
                 "loadavg": loadavg(),
             }
+            if args.idle_seconds:  # each replica's own work with no cause to handle
+                alive = [p for p in procs if p.proc.poll() is None]
+                idle0 = {p.name: cpu_seconds(p.proc.pid) for p in alive}
+                await asyncio.sleep(args.idle_seconds)
+                round_["idle_cpu_ms_per_s"] = {
+                    p.name: round((cpu_seconds(p.proc.pid) - idle0[p.name]) / args.idle_seconds * 1000, 1)
+                    for p in alive
+                }
             results["rounds"].append(round_)
             print(json.dumps(round_), flush=True)
             for proc in procs:
@@ -254,6 +262,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument(
         "--cpu-per-replica", type=float, help="hold each delivery process to this share of a core (0.15: 15 %%)"
+    )
+    parser.add_argument(
+        "--idle-seconds", type=float, default=5, help="after each round, the replicas' CPU with nothing to do"
     )
     parser.add_argument(
         "--kill-one", action="store_true", help="a last round with the most replicas, one killed halfway"
