@@ -37,7 +37,6 @@ class CpuLimit:
             (self.path / "cpu.max").write_text(f"{quota} {PERIOD_US}")
         else:
             raise OSError("no cgroup cpu controller at /sys/fs/cgroup")
-        self.cores = cores
 
     def add(self, pid: int) -> None:
         (self.path / "cgroup.procs").write_text(str(pid))
@@ -58,11 +57,3 @@ class CpuLimit:
             self.path.rmdir()
         except OSError:
             pass
-
-
-def available() -> bool:
-    try:
-        CpuLimit("baton-cpu-limit-probe", 0.5).remove()
-        return True
-    except OSError:
-        return False

@@ -10,7 +10,7 @@ causes handled per second from the moment every replica answers ``/health``, the
 delivery processes and the NATS nodes spent per cause, and how the causes were shared out.
 
     .venv/bin/python bench/reaction_scaling.py --handoffs 3000 --replicas 1,2,4 --partitions 4
-    .venv/bin/python bench/reaction_scaling.py --cpu-per-replica 0.15 --kill-one
+    .venv/bin/python bench/reaction_scaling.py --cpu-per-replica 0.1 --kill-one
 
 On a host with fewer cores than replicas, replicas compete for the same cores and adding one
 adds no capacity. ``--cpu-per-replica`` holds each delivery process to that share of a core
